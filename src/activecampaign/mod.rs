@@ -1,0 +1,1 @@
+//! The ActiveCampaign API v3 client: the only module that speaks HTTP.

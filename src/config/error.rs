@@ -1,0 +1,1 @@
+//! Located configuration errors: `FILE:LINE:COL: message`.

@@ -1,0 +1,1 @@
+//! Raw serde types: the TOML exactly as written, with spans.

@@ -1,0 +1,1 @@
+//! Validation: raw types into [`super::Export`] and [`super::Connection`].

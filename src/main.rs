@@ -1,0 +1,2 @@
+//! The `acsync` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! One run of one export, end to end: read, plan, apply, record.

@@ -1,0 +1,1 @@
+//! Email normalisation and validity, deduplication and row counts.

@@ -1,0 +1,1 @@
+//! A faithful ActiveCampaign API v3 simulator (the other side of the wire).

@@ -1,0 +1,1 @@
+//! Segment sources: each kind yields rows; nothing else knows formats.

@@ -1,0 +1,1 @@
+//! The embedded state database: what each export manages, and its run journal.

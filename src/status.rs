@@ -1,0 +1,1 @@
+//! The status file next to each export: model, masking, atomic write.

@@ -1,0 +1,7 @@
+//! The integration-test binary (one binary, ripgrep style): a module per area.
+
+mod check;
+mod client;
+mod engine;
+mod sim;
+mod util;
