@@ -1,1 +1,103 @@
-//! Command-line commands, one file each.
+//! Command-line entry: the clap definitions of SPEC §2 and dispatch to one
+//! file per command. Exit codes: 0 success, 1 the run or check failed,
+//! 2 bad usage (clap's own code for usage errors).
+
+pub mod check;
+pub mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// acsync keeps ActiveCampaign lists in sync with customer segments.
+#[derive(Debug, Parser)]
+#[command(name = "acsync", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The configuration folder (holds `acsync.toml` and `exports/`).
+#[derive(Debug, Clone, Args)]
+pub struct ConfigDir {
+    /// Configuration folder holding acsync.toml and exports/.
+    #[arg(
+        long,
+        env = "ACSYNC_CONFIG_DIR",
+        default_value = "/etc/acsync",
+        value_name = "DIR"
+    )]
+    pub config_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: watch the folder, run exports on schedule, write status files.
+    Daemon {
+        #[command(flatten)]
+        dir: ConfigDir,
+    },
+    /// Validate acsync.toml and export files; prints FILE:LINE:COL: message.
+    Check {
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Only these files (acsync.toml is still read for their connections).
+        files: Vec<PathBuf>,
+    },
+    /// Dry run: what a run of export NAME would add, update and remove. Writes nothing.
+    Plan {
+        /// The export id: its path under exports/ without .toml (e.g. emea/vip).
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run export NAME now and write its status file.
+    Sync {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Apply unsubscribes even above max_removals, for this run only.
+        #[arg(long)]
+        allow_removals: bool,
+    },
+    /// Show every export's status file as a table.
+    Status {
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print a JSON array of the status objects.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A self-contained demonstration on a local ActiveCampaign simulator.
+    Demo,
+}
+
+/// Parses the command line, runs the command, and maps the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { dir, files } => check::run(&dir.config_dir, &files),
+        Command::Daemon { .. } => not_built("daemon"),
+        Command::Plan { .. } => not_built("plan"),
+        Command::Sync { .. } => not_built("sync"),
+        Command::Status { .. } => not_built("status"),
+        Command::Demo => not_built("demo"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("acsync: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn not_built(command: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("acsync {command}: not built yet in this version");
+    Ok(ExitCode::from(1))
+}

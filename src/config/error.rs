@@ -1,1 +1,119 @@
-//! Located configuration errors: `FILE:LINE:COL: message`.
+//! Located configuration errors: `FILE:LINE:COL: message`, the one shape every
+//! configuration problem is reported in (by `acsync check`, in status files
+//! and in logs).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in one file, at a 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl Located {
+    /// Locates `message` at byte `offset` of `src` (the text of `file`).
+    pub fn at(file: &Path, src: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, col) = line_col(src, offset);
+        Located {
+            file: file.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the file as a whole (missing, unreadable): line 1, column 1.
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        Located {
+            file: file.to_path_buf(),
+            line: 1,
+            col: 1,
+            message: message.into(),
+        }
+    }
+
+    /// The same error with the file shown relative to `base` when it lies under it
+    /// (status files show `vip.toml:3:1: …`, not an absolute path).
+    pub fn relative_to(&self, base: &Path) -> Located {
+        let file = self.file.strip_prefix(base).unwrap_or(&self.file);
+        Located {
+            file: file.to_path_buf(),
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", join(.0))]
+    Invalid(Vec<Located>),
+    #[error("no export `{0}` (looked for exports/{0}.toml)")]
+    NoSuchExport(String),
+}
+
+fn join(errors: &[Located]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 9), (2, 4));
+        assert_eq!(line_col(src, 999), (3, 1));
+        // Columns count characters, not bytes.
+        assert_eq!(line_col("é = x", 3), (1, 3));
+    }
+
+    #[test]
+    fn display_is_file_line_col() {
+        let l = Located::at(Path::new("x.toml"), "a\nb", 2, "bad");
+        assert_eq!(l.to_string(), "x.toml:2:1: bad");
+    }
+}

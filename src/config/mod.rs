@@ -5,15 +5,25 @@
 //! to no server.
 
 pub mod error;
+pub mod key;
 pub mod load;
 pub mod raw;
+pub mod settings;
 pub mod validate;
+pub mod values;
+
+pub use error::{ConfigError, Located};
+pub use key::KeyError;
+pub use load::{
+    Folder, LoadedExport, export_id_for, exports_dir, is_export_file, load_export, load_folder,
+    load_settings, settings_path,
+};
+pub use settings::Settings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
 
 use crate::model::{Prune, RemovalLimit};
 

@@ -1,1 +1,433 @@
-//! Validation: raw types into [`super::Export`] and [`super::Connection`].
+//! Validation of export files: [`super::raw::RawExport`] into
+//! [`super::Export`], collecting every problem as a located error.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+
+use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
+use super::settings::{Settings, allows};
+use super::{Connection, Export, Located, Mapping, Source, values};
+use crate::model::{Prune, RemovalLimit};
+
+/// The validation context: one file's text and the errors found in it.
+pub struct Cx<'a> {
+    pub file: &'a Path,
+    pub src: &'a str,
+    pub errors: Vec<Located>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(file: &'a Path, src: &'a str) -> Self {
+        Cx {
+            file,
+            src,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Orders the errors as they appear in the file.
+    pub fn sort(&mut self) {
+        self.errors.sort_by_key(|e| (e.line, e.col));
+    }
+
+    pub fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors
+            .push(Located::at(self.file, self.src, span.start, message));
+    }
+}
+
+/// Parses TOML into `T`, recording a located error on failure. Only the
+/// parser's message and span are used: its `Display` quotes the source line,
+/// which could hold a secret.
+pub fn parse_toml<T: DeserializeOwned>(cx: &mut Cx) -> Option<T> {
+    match toml::from_str::<T>(cx.src) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.err(span, friendly(e.message()));
+            None
+        }
+    }
+}
+
+fn friendly(message: &str) -> String {
+    let message = message.trim_end();
+    if message.starts_with("unknown field `api_key`") {
+        return "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential in acsync.toml".into();
+    }
+    // `api_key` is declared only so that it can be refused; never suggest it.
+    message
+        .replace(", `api_key`", "")
+        .replace("`api_key`, ", "")
+}
+
+/// Validates the text of export `id` (file `file`) against `settings`.
+pub fn export(
+    id: &str,
+    file: &Path,
+    src: &str,
+    settings: &Settings,
+) -> Result<Export, Vec<Located>> {
+    let mut cx = Cx::new(file, src);
+    let Some(raw) = parse_toml::<RawExport>(&mut cx) else {
+        return Err(cx.errors);
+    };
+    let built = build(id, file, raw, settings, &mut cx);
+    cx.sort();
+    match built {
+        Some(e) if cx.errors.is_empty() => Ok(e),
+        _ => Err(cx.errors),
+    }
+}
+
+fn build(
+    id: &str,
+    file: &Path,
+    raw: RawExport,
+    settings: &Settings,
+    cx: &mut Cx,
+) -> Option<Export> {
+    if let Some(k) = &raw.api_key {
+        cx.err(k.span(), "an inline `api_key` is not allowed: keys belong to a connection in acsync.toml, via api_key_env, api_key_file or api_key_credential");
+    }
+    let connection = connection(id, raw.connection.as_ref(), settings, cx);
+    let list_id = list_id(raw.list_id.as_ref(), cx);
+    let tz = match &raw.timezone {
+        Some(t) => values::timezone(t.get_ref())
+            .map_err(|m| cx.err(t.span(), m))
+            .ok(),
+        None => Some(chrono_tz::UTC),
+    };
+    // A bad time zone must not hide a bad cron expression: check it in UTC.
+    let schedule = match &raw.schedule {
+        Some(s) => values::schedule(s.get_ref().trim(), tz.unwrap_or(chrono_tz::UTC))
+            .map_err(|m| cx.err(s.span(), m))
+            .ok()
+            .filter(|_| tz.is_some()),
+        None => missing(cx, "schedule", "a cron expression such as \"*/30 * * * *\""),
+    };
+    let limits = limits(&raw, cx);
+    let source = source(file, raw.source, cx);
+    let mapping = mapping(raw.mapping, cx);
+    Some(Export {
+        id: id.to_string(),
+        file: file.to_path_buf(),
+        sha256: sha256_hex(cx.src.as_bytes()),
+        connection: connection?,
+        list_id: list_id?,
+        schedule: schedule?,
+        enabled: raw.enabled.unwrap_or(true),
+        prune: limits.prune,
+        max_removals: limits.max_removals,
+        max_profiles: limits.max_profiles,
+        allow_empty: raw.allow_empty.unwrap_or(false),
+        exclude_automations: raw.exclude_automations.unwrap_or(false),
+        tags: tags(raw.tags, cx),
+        full_read_every: limits.full_read_every,
+        source: source?,
+        mapping: mapping?,
+    })
+}
+
+/// Lowercase hex SHA-256 of `bytes` (the status file's `config_sha256`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn missing<T>(cx: &mut Cx, key: &str, hint: &str) -> Option<T> {
+    cx.err(0..0, format!("missing key `{key}` ({hint})"));
+    None
+}
+
+fn connection(
+    id: &str,
+    raw: Option<&Spanned<String>>,
+    settings: &Settings,
+    cx: &mut Cx,
+) -> Option<Arc<Connection>> {
+    let Some(name) = raw else {
+        return missing(
+            cx,
+            "connection",
+            "the name of a [connections.NAME] in acsync.toml",
+        );
+    };
+    let (span, name) = (name.span(), name.get_ref());
+    if let Some(c) = settings.connections.get(name) {
+        if allows(c, id) {
+            return Some(c.clone());
+        }
+        cx.err(
+            span,
+            format!(
+                "connection `{name}` does not allow export `{id}` (its allowed_exports: {:?})",
+                c.allowed_exports
+            ),
+        );
+    } else if settings.broken.contains(name) {
+        cx.err(
+            span,
+            format!("connection `{name}` is invalid: see the errors in acsync.toml"),
+        );
+    } else {
+        let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
+        cx.err(
+            span,
+            format!(
+                "unknown connection `{name}` (acsync.toml defines: {})",
+                list_or_none(&known)
+            ),
+        );
+    }
+    None
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn list_id(raw: Option<&Spanned<i64>>, cx: &mut Cx) -> Option<u64> {
+    match raw {
+        None => missing(cx, "list_id", "the ActiveCampaign list ID"),
+        Some(v) if *v.get_ref() > 0 => Some(*v.get_ref() as u64),
+        Some(v) => {
+            cx.err(v.span(), "list_id must be a positive list ID");
+            None
+        }
+    }
+}
+
+struct Limits {
+    prune: Prune,
+    max_removals: RemovalLimit,
+    max_profiles: u64,
+    full_read_every: Duration,
+}
+
+fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
+    let mut out = Limits {
+        prune: Prune::Owned,
+        max_removals: RemovalLimit::Percent(10.0),
+        max_profiles: 1_000_000,
+        full_read_every: Duration::from_secs(24 * 3600),
+    };
+    if let Some(p) = &raw.prune {
+        match p.get_ref().as_str() {
+            "owned" => out.prune = Prune::Owned,
+            "all" => out.prune = Prune::All,
+            "none" => out.prune = Prune::None,
+            other => cx.err(
+                p.span(),
+                format!("prune must be \"owned\", \"all\" or \"none\", not `{other}`"),
+            ),
+        }
+    }
+    if let Some(m) = &raw.max_removals {
+        let parsed = match m.get_ref() {
+            RawLimit::Count(n) if *n >= 0 => Ok(RemovalLimit::Count(*n as u64)),
+            RawLimit::Count(_) => Err("max_removals must not be negative".to_string()),
+            RawLimit::Text(t) => values::removal_limit_text(t),
+        };
+        match parsed {
+            Ok(l) => out.max_removals = l,
+            Err(msg) => cx.err(m.span(), msg),
+        }
+    }
+    if let Some(m) = &raw.max_profiles {
+        match u64::try_from(*m.get_ref()) {
+            Ok(n) if n > 0 => out.max_profiles = n,
+            _ => cx.err(m.span(), "max_profiles must be a positive count"),
+        }
+    }
+    if let Some(d) = &raw.full_read_every {
+        match values::duration(d.get_ref()) {
+            Ok(v) => out.full_read_every = v,
+            Err(msg) => cx.err(d.span(), msg),
+        }
+    }
+    out
+}
+
+fn tags(raw: Option<Spanned<Vec<String>>>, cx: &mut Cx) -> Vec<String> {
+    let Some(raw) = raw else { return Vec::new() };
+    let span = raw.span();
+    let mut out = Vec::new();
+    for t in raw.into_inner() {
+        if t.trim().is_empty() {
+            cx.err(span.clone(), "tags must not be empty strings");
+        } else if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<Source> {
+    let Some(raw) = raw else {
+        return missing(
+            cx,
+            "[source]",
+            "where the segment comes from: kind and path or query",
+        );
+    };
+    let header = raw.span();
+    let raw = raw.into_inner();
+    if let Some(u) = &raw.url {
+        cx.err(u.span(), "`url` is not allowed in [source]: a connection string may hold a password; put it in an environment variable and name it with `url_env`");
+    }
+    let Some(kind) = &raw.kind else {
+        cx.err(
+            header,
+            "[source] needs `kind` (csv, jsonl, sqlite or postgres)",
+        );
+        return None;
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let path = |cx: &mut Cx| required(cx, &raw.path, header.clone(), "path").map(|p| base.join(p));
+    let query = |cx: &mut Cx| required(cx, &raw.query, header.clone(), "query");
+    match kind.get_ref().as_str() {
+        k @ ("csv" | "jsonl") => {
+            unused(
+                cx,
+                k,
+                &[
+                    ("query", &raw.query),
+                    ("url_env", &raw.url_env),
+                    ("statement_timeout", &raw.statement_timeout),
+                ],
+            );
+            let path = path(cx)?;
+            Some(if k == "csv" {
+                Source::Csv { path }
+            } else {
+                Source::Jsonl { path }
+            })
+        }
+        "sqlite" => {
+            unused(
+                cx,
+                "sqlite",
+                &[
+                    ("url_env", &raw.url_env),
+                    ("statement_timeout", &raw.statement_timeout),
+                ],
+            );
+            let (path, query) = (path(cx), query(cx));
+            Some(Source::Sqlite {
+                path: path?,
+                query: query?,
+            })
+        }
+        "postgres" => postgres(&raw, header, cx),
+        other => {
+            cx.err(
+                kind.span(),
+                format!("source kind must be csv, jsonl, sqlite or postgres, not `{other}`"),
+            );
+            None
+        }
+    }
+}
+
+fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source> {
+    unused(cx, "postgres", &[("path", &raw.path)]);
+    let url_env = required(cx, &raw.url_env, header.clone(), "url_env");
+    let query = required(cx, &raw.query, header, "query");
+    let statement_timeout = match &raw.statement_timeout {
+        None => Some(Duration::from_secs(600)),
+        Some(t) => values::duration(t.get_ref())
+            .map_err(|m| cx.err(t.span(), m))
+            .ok(),
+    };
+    Some(Source::Postgres {
+        url_env: url_env?,
+        query: query?,
+        statement_timeout: statement_timeout?,
+    })
+}
+
+fn required(
+    cx: &mut Cx,
+    v: &Option<Spanned<String>>,
+    header: Range<usize>,
+    key: &str,
+) -> Option<String> {
+    match v {
+        Some(v) if !v.get_ref().trim().is_empty() => Some(v.get_ref().clone()),
+        Some(v) => {
+            cx.err(v.span(), format!("`{key}` is empty"));
+            None
+        }
+        None => {
+            cx.err(header, format!("[source] needs `{key}` for this kind"));
+            None
+        }
+    }
+}
+
+fn unused(cx: &mut Cx, kind: &str, keys: &[(&str, &Option<Spanned<String>>)]) {
+    for (key, v) in keys {
+        if let Some(v) = v {
+            cx.err(
+                v.span(),
+                format!("`{key}` is not used by source kind {kind}"),
+            );
+        }
+    }
+}
+
+fn mapping(raw: Option<Spanned<RawMapping>>, cx: &mut Cx) -> Option<Mapping> {
+    let Some(raw) = raw else {
+        return missing(cx, "[mapping]", "at least `email = \"<column>\"`");
+    };
+    let header = raw.span();
+    let raw = raw.into_inner();
+    let column = |cx: &mut Cx, v: Option<Spanned<String>>| -> Option<String> {
+        let v = v?;
+        if v.get_ref().trim().is_empty() {
+            cx.err(v.span(), "a mapped column name must not be empty");
+            return None;
+        }
+        Some(v.into_inner())
+    };
+    let email = match raw.email {
+        Some(e) => column(cx, Some(e)),
+        None => {
+            cx.err(header, "[mapping] needs `email = \"<column>\"`: the segment column holding the email address");
+            None
+        }
+    };
+    let mut fields = std::collections::BTreeMap::new();
+    for (key, col) in raw.fields {
+        let k = key.get_ref().trim();
+        let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            cx.err(key.span(), format!("custom field `{k}` must be a personalization tag (e.g. COMPANY) or a numeric field id"));
+        }
+        let key = if k.chars().all(|c| c.is_ascii_digit()) {
+            k.to_string()
+        } else {
+            k.to_ascii_uppercase()
+        };
+        if let Some(col) = column(cx, Some(col)) {
+            fields.insert(key, col);
+        }
+    }
+    Some(Mapping {
+        email: email?,
+        first_name: column(cx, raw.first_name),
+        last_name: column(cx, raw.last_name),
+        phone: column(cx, raw.phone),
+        fields,
+    })
+}

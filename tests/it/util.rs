@@ -1,2 +1,42 @@
-//! Shared test helpers.
+//! Shared test helpers: running the real binary, fixture paths, temp folders.
 #![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `acsync` binary built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_acsync"))
+}
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The repository root (for the sample `config/` and `examples/` trees).
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs `acsync ARGS` from the repository root with a clean environment
+/// for the variables acsync reads.
+pub fn acsync(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ACSYNC_CONFIG_DIR")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run acsync")
+}
+
+/// stdout as lines.
+pub fn lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
