@@ -1,7 +1,7 @@
 //! Per-export member rows: load them all, upsert a batch, or replace the whole
 //! set after a full read of the list without ever forgetting ownership.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Row, Statement, TransactionBehavior, params};
@@ -13,27 +13,35 @@ const SELECT: &str =
     "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending
      FROM members WHERE export = ?1";
 
+/// Unchanged rows are left alone: a full read of a large list mostly
+/// confirms what we knew, and skipping those writes keeps the WAL small.
 const UPSERT: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
-       pending = excluded.pending";
+       pending = excluded.pending
+     WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
+       OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
 
-/// Rows absent from a full read are dropped, except those that carry
-/// ownership or our own unsubscribe: forgetting either would let a later run
-/// leave an owned contact behind or refuse to resubscribe one we removed.
-const DELETE_UNSEEN: &str = "DELETE FROM members
-     WHERE export = ?1 AND owned = 0 AND unsubscribed_by_us = 0
-       AND email NOT IN (SELECT email FROM temp.seen)";
+/// Rows a full read may drop: not those that carry ownership or our own
+/// unsubscribe, since forgetting either would let a later run leave an owned
+/// contact behind or refuse to resubscribe a contact we removed.
+const DELETABLE: &str = "SELECT email FROM members
+     WHERE export = ?1 AND owned = 0 AND unsubscribed_by_us = 0";
+
+const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 
 impl StateDb {
     /// Every member row of `export`, keyed by email.
     pub fn load_members(&self, export: &str) -> Result<HashMap<String, Member>, StateError> {
         let mut stmt = self.conn.prepare_cached(SELECT).at(&self.path)?;
         let mut rows = stmt.query([export]).at(&self.path)?;
-        let mut out = HashMap::new();
+        // Sized up front: rehashing a million-entry map mid-load costs more
+        // than counting the rows through the primary-key index.
+        let mut out = HashMap::with_capacity(self.count_members(export)?);
         while let Some(row) = rows.next().at(&self.path)? {
             let member = self.member_from_row(row)?;
             out.insert(member.email.clone(), member);
@@ -69,28 +77,38 @@ impl StateDb {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&self.path)?;
-        // A connection-private scratch table of the emails given; emptied
-        // first in case an earlier call failed half-way.
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS seen (email TEXT PRIMARY KEY) WITHOUT ROWID;
-             DELETE FROM temp.seen;",
-        )
-        .at(&self.path)?;
+        let mut given: HashSet<&'a str> = HashSet::new();
         {
             let mut stmt = tx.prepare_cached(UPSERT).at(&self.path)?;
-            let mut seen = tx
-                .prepare_cached("INSERT OR IGNORE INTO temp.seen (email) VALUES (?1)")
-                .at(&self.path)?;
             for m in members {
                 upsert(&mut stmt, export, m).at(&self.path)?;
-                seen.execute([&m.email]).at(&self.path)?;
+                given.insert(&m.email);
             }
-            tx.prepare_cached(DELETE_UNSEEN)
-                .and_then(|mut s| s.execute([export]))
+            // Collected before deleting: changing a table under a live
+            // SELECT on it is allowed but its results are unspecified.
+            let doomed: Vec<String> = tx
+                .prepare_cached(DELETABLE)
+                .at(&self.path)?
+                .query_map([export], |r| r.get::<_, String>(0))
+                .at(&self.path)?
+                .filter(|e| e.as_ref().map_or(true, |e| !given.contains(e.as_str())))
+                .collect::<Result<_, _>>()
                 .at(&self.path)?;
+            let mut delete = tx.prepare_cached(DELETE).at(&self.path)?;
+            for email in &doomed {
+                delete.execute(params![export, email]).at(&self.path)?;
+            }
         }
-        tx.execute("DELETE FROM temp.seen", []).at(&self.path)?;
         tx.commit().at(&self.path)
+    }
+
+    fn count_members(&self, export: &str) -> Result<usize, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM members WHERE export = ?1")
+            .at(&self.path)?;
+        let n: i64 = stmt.query_row([export], |r| r.get(0)).at(&self.path)?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Whether any member of `export` carries an intent whose outcome is

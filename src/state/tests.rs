@@ -293,3 +293,31 @@ fn hundred_thousand_members_save_and_load() {
     assert_eq!(got["user99999@example.com"], members[99_999]);
     db.replace_members("big", members.iter()).expect("replace");
 }
+
+/// Timing probe for the 1,000,000-row load (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn million_members_load_timing() {
+    let (_dir, mut db) = db();
+    let members: Vec<Member> = (0..1_000_000u64)
+        .map(|i| Member {
+            email: format!("user{i}@example.com"),
+            contact_id: Some(i),
+            sent_hash: Some(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            ..member("")
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    db.save_members("big", &members).expect("save");
+    eprintln!("save 1M: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let got = db.load_members("big").expect("load");
+    eprintln!("load 1M: {:?}", t.elapsed());
+    assert_eq!(got.len(), members.len());
+    let t = std::time::Instant::now();
+    db.replace_members("big", members.iter()).expect("replace");
+    eprintln!("replace 1M: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    db.save_members("big", &members[..250]).expect("save 250");
+    eprintln!("save 250: {:?}", t.elapsed());
+}
