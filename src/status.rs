@@ -225,6 +225,23 @@ impl StatusFile {
         }
     }
 
+    /// The file for a valid export as it stands now: `idle`, or `disabled`
+    /// when `enabled = false`. `config_file` is the export file's name, which
+    /// sits next to the status file.
+    pub fn for_export(export: &crate::config::Export, now: DateTime<Utc>) -> Self {
+        let file = export.file.file_name().map_or_else(
+            || export.file.to_string_lossy().into_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut s = StatusFile::new(export.id.clone(), file, now);
+        s.config_sha256 = Some(export.sha256.clone());
+        s.schedule = Some(export.schedule.expr.clone());
+        if !export.enabled {
+            s.state = ExportState::Disabled;
+        }
+        s
+    }
+
     /// Makes `run` the last run, updating `consecutive_failures` and
     /// `last_success_at` from what this file held before. Recording the same
     /// finished run twice counts it once.
@@ -384,9 +401,11 @@ fn to_json(status: &StatusFile) -> std::io::Result<Vec<u8>> {
 }
 
 /// The copy of `status` that may be written: failure emails masked, emails
-/// inside messages masked, failures capped at [`MAX_FAILURES`].
+/// inside messages (errors, reasons, `config_error`) masked, failures capped
+/// at [`MAX_FAILURES`].
 fn sanitized(status: &StatusFile) -> StatusFile {
     let mut out = status.clone();
+    out.config_error = out.config_error.as_deref().map(mask_emails_in);
     if let Some(run) = out.last_run.as_mut() {
         run.failures.truncate(MAX_FAILURES);
         for f in &mut run.failures {
@@ -752,6 +771,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("vip.status.json");
         let mut s = sample();
+        s.config_error = Some("vip.toml:9:1: owner = \"boss@corp.example\"".into());
         let run = s.last_run.as_mut().expect("run");
         run.error = Some("contact john.smith+x@corp.example.org was refused".into());
         for i in 0..30 {
@@ -766,7 +786,7 @@ mod tests {
         let text = fs::read_to_string(&path).expect("read");
         assert!(!text.contains("secret"), "unmasked email in {text}");
         assert!(!text.contains("jane@"));
-        assert!(!text.contains("john.smith"));
+        assert!(!text.contains("john.smith") && !text.contains("boss@"));
         assert!(text.contains("j***@example.com"));
         assert!(text.contains("j***@corp.example.org was refused"));
         assert!(text.contains("AC says: s***@example.com is invalid."));
@@ -825,6 +845,59 @@ mod tests {
         assert!(lines[1].contains("partial"));
         assert!(lines[2].contains("unknown field") && lines[2].ends_with('…'));
         assert!(lines.iter().all(|l| l == &l.trim_end()));
+    }
+
+    #[test]
+    fn for_export_takes_file_name_hash_schedule_and_enabled() {
+        use crate::config::{ApiKeySource, Connection, Export, Mapping, Schedule, Source};
+        let conn = Connection {
+            name: "prod".into(),
+            base_url: "https://acme.api-us1.com".parse().expect("url"),
+            api_key: ApiKeySource::Env("AC_KEY".into()),
+            requests_per_second: 5,
+            allowed_exports: vec![],
+        };
+        let mut export = Export {
+            id: "emea/vip".into(),
+            file: "/etc/acsync/exports/emea/vip.toml".into(),
+            sha256: "cd".repeat(32),
+            connection: std::sync::Arc::new(conn),
+            list_id: 12,
+            schedule: Schedule {
+                expr: "@daily".into(),
+                cron: "@daily".parse().expect("cron"),
+                tz: chrono_tz::UTC,
+            },
+            enabled: false,
+            prune: crate::model::Prune::Owned,
+            max_removals: crate::model::RemovalLimit::Count(5),
+            max_profiles: 10,
+            allow_empty: false,
+            exclude_automations: false,
+            tags: vec![],
+            full_read_every: std::time::Duration::ZERO,
+            source: Source::Csv {
+                path: "x.csv".into(),
+            },
+            mapping: Mapping::default(),
+        };
+        let s = StatusFile::for_export(&export, t(0));
+        assert_eq!(
+            (s.export.as_str(), s.config_file.as_str()),
+            ("emea/vip", "vip.toml")
+        );
+        assert_eq!(s.config_sha256.as_deref(), Some("cd".repeat(32).as_str()));
+        assert_eq!(s.schedule.as_deref(), Some("@daily"));
+        assert_eq!(s.state, ExportState::Disabled);
+        export.enabled = true;
+        assert_eq!(
+            StatusFile::for_export(&export, t(0)).state,
+            ExportState::Idle
+        );
+        assert_eq!(
+            crate::state::list_fingerprint(&export),
+            "https://acme.api-us1.com#list=12"
+        );
     }
 
     #[test]

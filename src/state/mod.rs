@@ -95,6 +95,18 @@ pub struct ExportMeta {
     pub last_full_read: Option<DateTime<Utc>>,
 }
 
+/// The [`ExportMeta::fingerprint`] of an export: its account and list. When
+/// it changes (another list or account), the stored members describe a
+/// different list and the next run must read the new one in full. The
+/// connection's name is left out, so renaming it loses nothing.
+pub fn list_fingerprint(export: &crate::config::Export) -> String {
+    format!(
+        "{}#list={}",
+        export.connection.base_url.as_str().trim_end_matches('/'),
+        export.list_id
+    )
+}
+
 /// An open state database. `Send`, not `Sync`: move it into `spawn_blocking`.
 #[derive(Debug)]
 pub struct StateDb {
