@@ -13,8 +13,8 @@ const SELECT: &str =
     "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending
      FROM members WHERE export = ?1";
 
-/// Unchanged rows are left alone: a full read of a large list mostly
-/// confirms what we knew, and skipping those writes keeps the WAL small.
+/// Upserts a row. Unchanged rows are left alone: a full read of a large list
+/// mostly confirms what we knew, and skipping those writes keeps the WAL small.
 const UPSERT: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -24,6 +24,20 @@ const UPSERT: &str = "INSERT INTO members
        pending = excluded.pending
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
+
+/// [`UPSERT`] for a full read, which keeps `owned` once set: a read of the
+/// list cannot tell who subscribed a contact, so it must not unlearn it.
+const UPSERT_KEEP_OWNED: &str = "INSERT INTO members
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (export, email) DO UPDATE SET
+       contact_id = excluded.contact_id, status = excluded.status,
+       owned = max(owned, excluded.owned),
+       unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
+       pending = excluded.pending
+     WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
+       OR owned < excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
 
 /// Rows a full read may drop: not those that carry ownership or our own
@@ -65,9 +79,11 @@ impl StateDb {
         tx.commit().at(&self.path)
     }
 
-    /// Makes `export`'s rows exactly `members`, after a full read of the list,
-    /// except that rows not given are kept when owned or unsubscribed by us.
-    /// One transaction: a crash leaves the previous set intact.
+    /// Makes `export`'s rows `members`, after a full read of the list. Rows
+    /// not given are deleted unless owned or unsubscribed by us (those stay
+    /// as they were), and a given row never loses `owned`: ownership is only
+    /// dropped with [`StateDb::forget_members`]. One transaction: a crash
+    /// leaves the previous set intact.
     pub fn replace_members<'a>(
         &mut self,
         export: &str,
@@ -79,7 +95,7 @@ impl StateDb {
             .at(&self.path)?;
         let mut given: HashSet<&'a str> = HashSet::new();
         {
-            let mut stmt = tx.prepare_cached(UPSERT).at(&self.path)?;
+            let mut stmt = tx.prepare_cached(UPSERT_KEEP_OWNED).at(&self.path)?;
             for m in members {
                 upsert(&mut stmt, export, m).at(&self.path)?;
                 given.insert(&m.email);
@@ -100,6 +116,17 @@ impl StateDb {
             }
         }
         tx.commit().at(&self.path)
+    }
+
+    /// Deletes every member row of `export`, ownership included: for when
+    /// the export now points at another list or account (see
+    /// [`super::list_fingerprint`]), whose members owe it nothing.
+    pub fn forget_members(&mut self, export: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("DELETE FROM members WHERE export = ?1")
+            .and_then(|mut s| s.execute([export]))
+            .at(&self.path)?;
+        Ok(())
     }
 
     fn count_members(&self, export: &str) -> Result<usize, StateError> {

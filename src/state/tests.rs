@@ -111,13 +111,20 @@ fn replace_keeps_ownership_and_our_unsubscribes_only() {
     // Another export's rows are not touched.
     assert_eq!(db.load_members("other").expect("load other").len(), 1);
 
-    // A second replace in the same connection starts from a clean slate.
-    db.replace_members("vip", std::iter::empty())
+    // A full read that shows the owned contact cannot unlearn ownership.
+    let seen_again = member("owned@x.io");
+    db.replace_members("vip", std::iter::once(&seen_again))
         .expect("replace");
-    assert_eq!(
-        emails(&db.load_members("vip").expect("load")),
-        ["owned@x.io", "unsub@x.io"]
-    );
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(emails(&got), ["owned@x.io", "unsub@x.io"]);
+    assert!(got["owned@x.io"].owned);
+    // save_members, by contrast, writes exactly what it is given.
+    db.save_members("vip", &[seen_again]).expect("save");
+    assert!(!db.load_members("vip").expect("load")["owned@x.io"].owned);
+
+    db.forget_members("vip").expect("forget");
+    assert!(db.load_members("vip").expect("load").is_empty());
+    assert_eq!(db.load_members("other").expect("load other").len(), 1);
 }
 
 #[test]
