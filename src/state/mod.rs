@@ -1,1 +1,242 @@
-//! The embedded state database: what each export manages, and its run journal.
+//! The local state database: what each export knows about its list's members
+//! (ownership, last-sent hashes, pending intents), per-export metadata, and the
+//! run journal. Only this module opens `state_dir/state.sqlite3`.
+//!
+//! The API is synchronous: callers on the async side use `spawn_blocking`.
+//! Every write is one transaction, and the database runs in WAL mode with
+//! `synchronous=FULL`, so a commit that returned survives a power loss
+//! (SPEC §4 rule 7). The daemon and `acsync sync` may open the database at the
+//! same time; a busy timeout lets one wait for the other's short writes, and
+//! [`lock_export`] keeps them from running the same export at once.
+//!
+//! No secret ever enters this database: the stored types hold emails, ids,
+//! flags and hashes only.
+
+mod lock;
+mod members;
+mod runs;
+mod schema;
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use lock::{ExportLock, LockError, lock_export};
+
+/// The database file inside `state_dir`.
+pub const DB_FILE: &str = "state.sqlite3";
+
+/// How long a writer waits for the other process's transaction. Our
+/// transactions are short (one batch of 250 rows, or one full-read replace),
+/// so a long wait means something is wrong, not merely busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An error of the state database. Each names the file; the message includes
+/// the underlying cause, so print it with `{}`.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state directory {}: {cause}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("state database {}: {cause}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        cause: rusqlite::Error,
+    },
+    #[error(
+        "state database {} has schema version {found}, newer than this acsync supports ({supported}); upgrade acsync",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("state database {} is corrupt: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("state database {}: no unfinished run with id {run_id}", path.display())]
+    UnknownRun { path: PathBuf, run_id: i64 },
+}
+
+/// Attaches the database path to a rusqlite error.
+trait At<T> {
+    fn at(self, path: &Path) -> Result<T, StateError>;
+}
+
+impl<T> At<T> for Result<T, rusqlite::Error> {
+    fn at(self, path: &Path) -> Result<T, StateError> {
+        self.map_err(|cause| StateError::Sqlite {
+            path: path.to_owned(),
+            cause,
+        })
+    }
+}
+
+fn corrupt(path: &Path, detail: impl Into<String>) -> StateError {
+    StateError::Corrupt {
+        path: path.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// What we remember about an export between runs, besides its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportMeta {
+    /// Identifies the list the members belong to (e.g. connection and list
+    /// id); a change means the stored members describe another list.
+    pub fingerprint: String,
+    /// When the list was last read in full (the drift check).
+    pub last_full_read: Option<DateTime<Utc>>,
+}
+
+/// The [`ExportMeta::fingerprint`] of an export: its account and list. When
+/// it changes (another list or account), the stored members describe a
+/// different list and the next run must read the new one in full. The
+/// connection's name is left out, so renaming it loses nothing.
+pub fn list_fingerprint(export: &crate::config::Export) -> String {
+    format!(
+        "{}#list={}",
+        export.connection.base_url.as_str().trim_end_matches('/'),
+        export.list_id
+    )
+}
+
+/// An open state database. `Send`, not `Sync`: move it into `spawn_blocking`.
+#[derive(Debug)]
+pub struct StateDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl StateDb {
+    /// Opens (creating if needed) `state_dir/state.sqlite3`, creating
+    /// `state_dir` with mode 0700 when missing, and migrates its schema.
+    pub fn open(state_dir: &Path) -> Result<StateDb, StateError> {
+        create_private_dir(state_dir).map_err(|cause| StateError::CreateDir {
+            path: state_dir.to_owned(),
+            cause,
+        })?;
+        let path = state_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path).at(&path)?;
+        configure(&conn).at(&path)?;
+        schema::migrate(&mut conn).map_err(|e| match e {
+            schema::MigrateError::TooNew { found } => StateError::TooNew {
+                path: path.clone(),
+                found,
+                supported: schema::LATEST,
+            },
+            schema::MigrateError::Sqlite(cause) => StateError::Sqlite {
+                path: path.clone(),
+                cause,
+            },
+        })?;
+        Ok(StateDb { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What we remember about `export`, or `None` before its first run.
+    pub fn export_meta(&self, export: &str) -> Result<Option<ExportMeta>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT fingerprint, last_full_read FROM exports WHERE export = ?1")
+            .at(&self.path)?;
+        let row = stmt
+            .query_row([export], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .optional()
+            .at(&self.path)?;
+        let Some((fingerprint, last)) = row else {
+            return Ok(None);
+        };
+        let last_full_read = match last {
+            Some(s) => Some(parse_ts(&s).ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("bad last_full_read `{s}` for `{export}`"),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Some(ExportMeta {
+            fingerprint,
+            last_full_read,
+        }))
+    }
+
+    /// Records `meta` for `export`, replacing what was there.
+    pub fn set_export_meta(&mut self, export: &str, meta: &ExportMeta) -> Result<(), StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO exports (export, fingerprint, last_full_read) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (export) DO UPDATE SET
+                   fingerprint = excluded.fingerprint, last_full_read = excluded.last_full_read",
+            )
+            .at(&self.path)?;
+        let last = meta.last_full_read.map(fmt_ts);
+        stmt.execute(params![export, meta.fingerprint, last])
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    /// Runs `PRAGMA integrity_check`; anything but `ok` is [`StateError::Corrupt`].
+    pub fn integrity_check(&self) -> Result<(), StateError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").at(&self.path)?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .at(&self.path)?
+            .collect::<Result<_, _>>()
+            .at(&self.path)?;
+        match problems.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(corrupt(&self.path, problems.join("; "))),
+        }
+    }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700: the database tells
+/// which contacts each export manages, which is nobody else's business.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // The busy timeout first: switching to WAL itself needs a lock.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // Only in-memory or exotic file systems refuse WAL; FULL sync keeps
+        // the rollback journal just as durable, so carry on.
+        tracing::warn!(journal_mode = %mode, "state database is not in WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+/// Timestamps are stored as RFC 3339 text in UTC: readable with the sqlite3
+/// shell, and ordered as strings.
+fn fmt_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! One run per export at a time, across processes (SPEC §2, rule 9): an
+//! advisory lock on `state_dir/locks/<export>.lock`, held by the daemon's run
+//! or by `acsync sync` until the returned guard is dropped.
+//!
+//! The lock is the kernel's (`flock` via `File::try_lock`), so it is released
+//! when the holder exits or is killed: no stale lock files to clean up. The
+//! files themselves stay; deleting one while another process waits on it
+//! would let two processes each hold "the" lock.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::create_private_dir;
+
+/// Why an export could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "export `{export}` is already running (held by another acsync process: the daemon or a manual sync)"
+    )]
+    Busy { export: String },
+    #[error("cannot lock {}: {cause}", path.display())]
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+/// Holds an export's lock until dropped.
+#[derive(Debug)]
+pub struct ExportLock {
+    // Closing the file releases the lock.
+    _file: File,
+    path: PathBuf,
+}
+
+impl ExportLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Takes the lock of `export` without waiting; [`LockError::Busy`] if another
+/// process (or another guard in this one) holds it.
+pub fn lock_export(state_dir: &Path, export: &str) -> Result<ExportLock, LockError> {
+    let dir = state_dir.join("locks");
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |cause| LockError::Io { path, cause }
+    };
+    create_private_dir(&dir).map_err(io(&dir))?;
+    let path = dir.join(format!("{}.lock", encode_id(export)));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(ExportLock { _file: file, path }),
+        Err(TryLockError::WouldBlock) => Err(LockError::Busy {
+            export: export.to_owned(),
+        }),
+        Err(TryLockError::Error(cause)) => Err(io(&path)(cause)),
+    }
+}
+
+/// Turns an export id (`emea/vip`) into one safe file name, injectively:
+/// bytes other than ASCII letters, digits, `-` and `_` become `%XX`, and so
+/// does `.`, so no name can be `..` or hidden.
+fn encode_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_id;
+
+    #[test]
+    fn encodes_ids_injectively() {
+        assert_eq!(encode_id("emea/vip"), "emea%2Fvip");
+        assert_eq!(encode_id("a.b"), "a%2Eb");
+        assert_eq!(encode_id(".."), "%2E%2E");
+        assert_ne!(encode_id("a/b"), encode_id("a%2Fb"));
+        assert_eq!(encode_id("vip_2-x"), "vip_2-x");
+    }
+}

@@ -1,0 +1,214 @@
+//! Per-export member rows: load them all, upsert a batch, or replace the whole
+//! set after a full read of the list without ever forgetting ownership.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Row, Statement, TransactionBehavior, params};
+
+use super::{At, StateDb, StateError, corrupt};
+use crate::model::{ListStatus, Member, PendingOp};
+
+const SELECT: &str =
+    "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending
+     FROM members WHERE export = ?1";
+
+/// Upserts a row. Unchanged rows are left alone: a full read of a large list
+/// mostly confirms what we knew, and skipping those writes keeps the WAL small.
+const UPSERT: &str = "INSERT INTO members
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (export, email) DO UPDATE SET
+       contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
+       unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
+       pending = excluded.pending
+     WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
+       OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
+
+/// [`UPSERT`] for a full read, which keeps `owned` once set: a read of the
+/// list cannot tell who subscribed a contact, so it must not unlearn it.
+const UPSERT_KEEP_OWNED: &str = "INSERT INTO members
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (export, email) DO UPDATE SET
+       contact_id = excluded.contact_id, status = excluded.status,
+       owned = max(owned, excluded.owned),
+       unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
+       pending = excluded.pending
+     WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
+       OR owned < excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
+
+/// Rows a full read may drop: not those that carry ownership or our own
+/// unsubscribe, since forgetting either would let a later run leave an owned
+/// contact behind or refuse to resubscribe a contact we removed.
+const DELETABLE: &str = "SELECT email FROM members
+     WHERE export = ?1 AND owned = 0 AND unsubscribed_by_us = 0";
+
+const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
+
+impl StateDb {
+    /// Every member row of `export`, keyed by email.
+    pub fn load_members(&self, export: &str) -> Result<HashMap<String, Member>, StateError> {
+        let mut stmt = self.conn.prepare_cached(SELECT).at(&self.path)?;
+        let mut rows = stmt.query([export]).at(&self.path)?;
+        // Sized up front: rehashing a million-entry map mid-load costs more
+        // than counting the rows through the primary-key index.
+        let mut out = HashMap::with_capacity(self.count_members(export)?);
+        while let Some(row) = rows.next().at(&self.path)? {
+            let member = self.member_from_row(row)?;
+            out.insert(member.email.clone(), member);
+        }
+        Ok(out)
+    }
+
+    /// Upserts `members` in one transaction: the intents recorded before a
+    /// batch is sent, or the outcomes after it.
+    pub fn save_members(&mut self, export: &str, members: &[Member]) -> Result<(), StateError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&self.path)?;
+        {
+            let mut stmt = tx.prepare_cached(UPSERT).at(&self.path)?;
+            for m in members {
+                upsert(&mut stmt, export, m).at(&self.path)?;
+            }
+        }
+        tx.commit().at(&self.path)
+    }
+
+    /// Makes `export`'s rows `members`, after a full read of the list. Rows
+    /// not given are deleted unless owned or unsubscribed by us (those stay
+    /// as they were), and a given row never loses `owned`: ownership is only
+    /// dropped with [`StateDb::forget_members`]. One transaction: a crash
+    /// leaves the previous set intact.
+    pub fn replace_members<'a>(
+        &mut self,
+        export: &str,
+        members: impl Iterator<Item = &'a Member>,
+    ) -> Result<(), StateError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&self.path)?;
+        let mut given: HashSet<&'a str> = HashSet::new();
+        {
+            let mut stmt = tx.prepare_cached(UPSERT_KEEP_OWNED).at(&self.path)?;
+            for m in members {
+                upsert(&mut stmt, export, m).at(&self.path)?;
+                given.insert(&m.email);
+            }
+            // Collected before deleting: changing a table under a live
+            // SELECT on it is allowed but its results are unspecified.
+            let doomed: Vec<String> = tx
+                .prepare_cached(DELETABLE)
+                .at(&self.path)?
+                .query_map([export], |r| r.get::<_, String>(0))
+                .at(&self.path)?
+                .filter(|e| e.as_ref().map_or(true, |e| !given.contains(e.as_str())))
+                .collect::<Result<_, _>>()
+                .at(&self.path)?;
+            let mut delete = tx.prepare_cached(DELETE).at(&self.path)?;
+            for email in &doomed {
+                delete.execute(params![export, email]).at(&self.path)?;
+            }
+        }
+        tx.commit().at(&self.path)
+    }
+
+    /// Deletes every member row of `export`, ownership included: for when
+    /// the export now points at another list or account (see
+    /// [`super::list_fingerprint`]), whose members owe it nothing.
+    pub fn forget_members(&mut self, export: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("DELETE FROM members WHERE export = ?1")
+            .and_then(|mut s| s.execute([export]))
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    fn count_members(&self, export: &str) -> Result<usize, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM members WHERE export = ?1")
+            .at(&self.path)?;
+        let n: i64 = stmt.query_row([export], |r| r.get(0)).at(&self.path)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether any member of `export` carries an intent whose outcome is
+    /// unknown: the next run must then read the list in full.
+    pub fn has_pending(&self, export: &str) -> Result<bool, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM members WHERE export = ?1 AND pending IS NOT NULL)",
+            )
+            .at(&self.path)?;
+        stmt.query_row([export], |r| r.get(0)).at(&self.path)
+    }
+
+    /// Decodes one row. Borrows text from SQLite's buffer, so the only
+    /// allocations are the member's own strings.
+    fn member_from_row(&self, row: &Row<'_>) -> Result<Member, StateError> {
+        let email = text(row, 0)
+            .at(&self.path)?
+            .ok_or_else(|| corrupt(&self.path, "member row without email"))?;
+        let status = match row.get::<_, Option<i64>>(2).at(&self.path)? {
+            None => None,
+            Some(code) => Some(
+                ListStatus::from_code(code)
+                    .ok_or_else(|| corrupt(&self.path, format!("member status {code}")))?,
+            ),
+        };
+        let pending = match text(row, 6).at(&self.path)? {
+            None => None,
+            Some(s) => Some(
+                PendingOp::parse(s)
+                    .ok_or_else(|| corrupt(&self.path, format!("pending operation `{s}`")))?,
+            ),
+        };
+        Ok(Member {
+            email: email.to_owned(),
+            contact_id: row.get::<_, Option<i64>>(1).at(&self.path)?.map(from_i64),
+            status,
+            owned: row.get(3).at(&self.path)?,
+            unsubscribed_by_us: row.get(4).at(&self.path)?,
+            sent_hash: row.get::<_, Option<i64>>(5).at(&self.path)?.map(from_i64),
+            pending,
+        })
+    }
+}
+
+fn upsert(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        export,
+        m.email,
+        m.contact_id.map(to_i64),
+        m.status.map(ListStatus::code),
+        m.owned,
+        m.unsubscribed_by_us,
+        m.sent_hash.map(to_i64),
+        m.pending.map(PendingOp::as_str),
+    ])
+}
+
+/// A nullable text column, borrowed.
+fn text<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<Option<&'r str>> {
+    match row.get_ref(idx)? {
+        ValueRef::Null => Ok(None),
+        v => v.as_str().map(Some).map_err(Into::into),
+    }
+}
+
+/// SQLite integers are signed 64-bit: u64 values (hashes above `i64::MAX`
+/// included) are stored bit for bit and read back the same way.
+fn to_i64(v: u64) -> i64 {
+    v as i64
+}
+
+fn from_i64(v: i64) -> u64 {
+    v as u64
+}

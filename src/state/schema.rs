@@ -1,0 +1,116 @@
+//! The state database's schema and its migrations, keyed by `PRAGMA user_version`.
+//!
+//! Each migration is one step from version N-1 to N, run in an IMMEDIATE
+//! transaction that re-reads the version first: the daemon and `acsync sync`
+//! may open a fresh database at the same instant, and only one may migrate.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The schema version this build writes. A database with a higher version was
+/// written by a newer acsync and is refused rather than misread.
+pub(crate) const LATEST: i64 = 1;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; LATEST as usize] = [V1];
+
+/// Version 1.
+///
+/// `members` is keyed by (export, email) WITHOUT ROWID, so one export's rows
+/// sit together in the primary-key b-tree: loading an export is one range
+/// scan, and the key doubles as the per-export index. `sent_hash` and
+/// `contact_id` are u64 values bit-cast to SQLite's signed 64-bit integer.
+const V1: &str = "
+CREATE TABLE members (
+    export             TEXT    NOT NULL,
+    email              TEXT    NOT NULL,
+    contact_id         INTEGER,
+    status             INTEGER CHECK (status IN (1, 2)),
+    owned              INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1)),
+    unsubscribed_by_us INTEGER NOT NULL DEFAULT 0 CHECK (unsubscribed_by_us IN (0, 1)),
+    sent_hash          INTEGER,
+    pending            TEXT    CHECK (pending IN ('add', 'update', 'remove', 'resubscribe')),
+    PRIMARY KEY (export, email)
+) WITHOUT ROWID;
+
+-- has_pending() is asked before every run; pending rows are few.
+CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
+
+CREATE TABLE exports (
+    export         TEXT PRIMARY KEY NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    last_full_read TEXT
+) WITHOUT ROWID;
+
+-- The run journal: a row is written when a run starts and completed when it
+-- ends, so a run killed mid-way is visible to the next one.
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    export      TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT,
+    summary     TEXT CHECK (summary IS NULL OR json_valid(summary))
+);
+CREATE INDEX runs_export ON runs (export, id);
+";
+
+/// The outcome of [`migrate`] when the file is newer than this build.
+#[derive(Debug)]
+pub(crate) enum MigrateError {
+    TooNew { found: i64 },
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(e)
+    }
+}
+
+/// Brings the schema to [`LATEST`], one committed step at a time.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > LATEST {
+            return Err(MigrateError::TooNew { found: version });
+        }
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        migrate(&mut conn).expect("first migration");
+        migrate(&mut conn).expect("second call is a no-op");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, LATEST);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .expect("set version");
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(MigrateError::TooNew { found }) if found == LATEST + 1
+        ));
+    }
+}

@@ -1,0 +1,330 @@
+//! Behaviour of the state database, each test on a fresh temporary folder.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::model::{ListStatus, Member, PendingOp};
+
+fn db() -> (tempfile::TempDir, StateDb) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = StateDb::open(dir.path()).expect("open");
+    (dir, db)
+}
+
+fn member(email: &str) -> Member {
+    Member {
+        contact_id: Some(7),
+        status: Some(ListStatus::Active),
+        sent_hash: Some(42),
+        ..Member::unknown(email)
+    }
+}
+
+fn emails(map: &HashMap<String, Member>) -> Vec<&str> {
+    let mut v: Vec<&str> = map.keys().map(String::as_str).collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn members_round_trip_including_large_u64() {
+    let (_dir, mut db) = db();
+    let big = Member {
+        email: "big@example.com".into(),
+        contact_id: Some(u64::MAX - 1),
+        status: Some(ListStatus::Unsubscribed),
+        owned: true,
+        unsubscribed_by_us: true,
+        sent_hash: Some(u64::MAX),
+        pending: Some(PendingOp::Resubscribe),
+    };
+    let mid = Member {
+        sent_hash: Some(i64::MAX as u64 + 1),
+        ..member("mid@example.com")
+    };
+    let bare = Member::unknown("bare@example.com");
+    db.save_members("vip", &[big.clone(), mid.clone(), bare.clone()])
+        .expect("save");
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got["big@example.com"], big);
+    assert_eq!(got["mid@example.com"], mid);
+    assert_eq!(got["bare@example.com"], bare);
+    assert!(db.load_members("other").expect("load other").is_empty());
+}
+
+#[test]
+fn save_upserts() {
+    let (_dir, mut db) = db();
+    db.save_members("vip", &[member("a@x.io")]).expect("save");
+    let changed = Member {
+        owned: true,
+        pending: Some(PendingOp::Add),
+        ..member("a@x.io")
+    };
+    db.save_members("vip", std::slice::from_ref(&changed))
+        .expect("save again");
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got["a@x.io"], changed);
+}
+
+#[test]
+fn replace_keeps_ownership_and_our_unsubscribes_only() {
+    let (_dir, mut db) = db();
+    let owned = Member {
+        owned: true,
+        ..member("owned@x.io")
+    };
+    let unsub = Member {
+        status: Some(ListStatus::Unsubscribed),
+        unsubscribed_by_us: true,
+        ..member("unsub@x.io")
+    };
+    let plain = member("plain@x.io");
+    let stays = member("stays@x.io");
+    db.save_members("vip", &[owned.clone(), unsub.clone(), plain, stays])
+        .expect("save");
+    db.save_members("other", &[member("plain@x.io")])
+        .expect("save other export");
+
+    let read = [
+        Member {
+            contact_id: Some(99),
+            ..member("stays@x.io")
+        },
+        member("new@x.io"),
+    ];
+    db.replace_members("vip", read.iter()).expect("replace");
+
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(
+        emails(&got),
+        ["new@x.io", "owned@x.io", "stays@x.io", "unsub@x.io"]
+    );
+    assert_eq!(got["owned@x.io"], owned);
+    assert_eq!(got["unsub@x.io"], unsub);
+    assert_eq!(got["stays@x.io"].contact_id, Some(99));
+    // Another export's rows are not touched.
+    assert_eq!(db.load_members("other").expect("load other").len(), 1);
+
+    // A full read that shows the owned contact cannot unlearn ownership.
+    let seen_again = member("owned@x.io");
+    db.replace_members("vip", std::iter::once(&seen_again))
+        .expect("replace");
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(emails(&got), ["owned@x.io", "unsub@x.io"]);
+    assert!(got["owned@x.io"].owned);
+    // save_members, by contrast, writes exactly what it is given.
+    db.save_members("vip", &[seen_again]).expect("save");
+    assert!(!db.load_members("vip").expect("load")["owned@x.io"].owned);
+
+    db.forget_members("vip").expect("forget");
+    assert!(db.load_members("vip").expect("load").is_empty());
+    assert_eq!(db.load_members("other").expect("load other").len(), 1);
+}
+
+#[test]
+fn pending_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut db = StateDb::open(dir.path()).expect("open");
+        assert!(!db.has_pending("vip").expect("has_pending"));
+        let m = Member {
+            pending: Some(PendingOp::Remove),
+            ..member("a@x.io")
+        };
+        db.save_members("vip", &[m, member("b@x.io")])
+            .expect("save");
+        assert!(db.has_pending("vip").expect("has_pending"));
+    }
+    let mut db = StateDb::open(dir.path()).expect("reopen");
+    assert!(db.has_pending("vip").expect("has_pending"));
+    assert!(!db.has_pending("other").expect("has_pending other"));
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(got["a@x.io"].pending, Some(PendingOp::Remove));
+
+    db.save_members("vip", &[member("a@x.io")]).expect("clear");
+    assert!(!db.has_pending("vip").expect("has_pending"));
+}
+
+#[test]
+fn export_meta_round_trip() {
+    let (_dir, mut db) = db();
+    assert_eq!(db.export_meta("vip").expect("meta"), None);
+    let t = Utc.with_ymd_and_hms(2026, 11, 23, 10, 30, 0).single();
+    let meta = ExportMeta {
+        fingerprint: "prod/12".into(),
+        last_full_read: t,
+    };
+    db.set_export_meta("vip", &meta).expect("set");
+    assert_eq!(db.export_meta("vip").expect("meta"), Some(meta));
+    let none = ExportMeta {
+        fingerprint: "prod/13".into(),
+        last_full_read: None,
+    };
+    db.set_export_meta("vip", &none).expect("set again");
+    assert_eq!(db.export_meta("vip").expect("meta"), Some(none));
+}
+
+#[test]
+fn unfinished_run_is_visible_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t0 = Utc::now();
+    let (done, crashed) = {
+        let mut db = StateDb::open(dir.path()).expect("open");
+        let done = db.begin_run("vip", "schedule", t0).expect("begin");
+        db.finish_run(done, t0, "success", r#"{"added":1}"#)
+            .expect("finish");
+        // Killed mid-way: the handle goes away without finish_run.
+        let crashed = db.begin_run("vip", "manual", t0).expect("begin");
+        (done, crashed)
+    };
+    let mut db = StateDb::open(dir.path()).expect("reopen");
+    assert_eq!(db.unfinished_runs("vip").expect("unfinished"), [crashed]);
+    assert!(db.unfinished_runs("other").expect("other").is_empty());
+    assert!(matches!(
+        db.finish_run(done, t0, "success", "{}"),
+        Err(StateError::UnknownRun { run_id, .. }) if run_id == done
+    ));
+    assert!(db.finish_run(crashed, t0, "failed", "not json").is_err());
+    db.finish_run(crashed, t0, "interrupted", "{}")
+        .expect("close");
+    assert!(db.unfinished_runs("vip").expect("unfinished").is_empty());
+}
+
+#[test]
+fn finished_runs_are_pruned_but_unfinished_kept() {
+    let (_dir, mut db) = db();
+    let t = Utc::now();
+    let stuck = db.begin_run("vip", "schedule", t).expect("begin");
+    for _ in 0..10 {
+        let id = db.begin_run("vip", "schedule", t).expect("begin");
+        db.finish_run(id, t, "success", "{}").expect("finish");
+    }
+    let n: i64 = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(n, runs::KEEP_FINISHED);
+    assert_eq!(db.unfinished_runs("vip").expect("unfinished"), [stuck]);
+}
+
+#[test]
+fn export_lock_is_exclusive_per_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = lock_export(dir.path(), "emea/vip").expect("first lock");
+    let err = lock_export(dir.path(), "emea/vip").expect_err("second lock");
+    assert!(matches!(&err, LockError::Busy { export } if export == "emea/vip"));
+    assert_eq!(
+        err.to_string(),
+        "export `emea/vip` is already running (held by another acsync process: the daemon or a manual sync)"
+    );
+    let other = lock_export(dir.path(), "emea/other").expect("other export");
+    assert_eq!(
+        held.path().parent().map(|p| p.to_path_buf()),
+        Some(dir.path().join("locks"))
+    );
+    drop(held);
+    let again = lock_export(dir.path(), "emea/vip").expect("released on drop");
+    drop((again, other));
+}
+
+#[test]
+fn creates_state_dir_0700_and_passes_integrity_check() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("state");
+    let db = StateDb::open(&dir).expect("open");
+    let mode = std::fs::metadata(&dir).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(dir.join(DB_FILE).is_file());
+    db.integrity_check().expect("integrity ok");
+    let jm: String = db
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(jm, "wal");
+    let sync: i64 = db
+        .conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .expect("synchronous");
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+#[test]
+fn refuses_a_database_from_a_newer_acsync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = StateDb::open(dir.path()).expect("open");
+        db.conn
+            .pragma_update(None, "user_version", schema::LATEST + 1)
+            .expect("bump");
+    }
+    assert!(matches!(
+        StateDb::open(dir.path()),
+        Err(StateError::TooNew { .. })
+    ));
+}
+
+#[test]
+fn two_connections_share_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = StateDb::open(dir.path()).expect("open a");
+    let b = StateDb::open(dir.path()).expect("open b");
+    a.save_members("vip", &[member("a@x.io")]).expect("save");
+    assert_eq!(b.load_members("vip").expect("load").len(), 1);
+}
+
+#[test]
+fn hundred_thousand_members_save_and_load() {
+    let (_dir, mut db) = db();
+    let members: Vec<Member> = (0..100_000u64)
+        .map(|i| Member {
+            email: format!("user{i}@example.com"),
+            contact_id: Some(i),
+            sent_hash: Some(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            owned: i % 2 == 0,
+            ..member("")
+        })
+        .collect();
+    db.save_members("big", &members).expect("save");
+    let got = db.load_members("big").expect("load");
+    assert_eq!(got.len(), members.len());
+    assert_eq!(got["user99999@example.com"], members[99_999]);
+    db.replace_members("big", members.iter()).expect("replace");
+}
+
+/// Timing probe for the 1,000,000-row load (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn million_members_load_timing() {
+    let (_dir, mut db) = db();
+    let members: Vec<Member> = (0..1_000_000u64)
+        .map(|i| Member {
+            email: format!("user{i}@example.com"),
+            contact_id: Some(i),
+            sent_hash: Some(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            ..member("")
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    db.save_members("big", &members).expect("save");
+    eprintln!("save 1M: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let got = db.load_members("big").expect("load");
+    eprintln!("load 1M: {:?}", t.elapsed());
+    assert_eq!(got.len(), members.len());
+    let t = std::time::Instant::now();
+    db.replace_members("big", members.iter()).expect("replace");
+    eprintln!("replace 1M: {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    db.save_members("big", &members[..250]).expect("save 250");
+    eprintln!("save 250: {:?}", t.elapsed());
+}
