@@ -10,7 +10,10 @@
 //!   stretched by [`SAFETY_MARGIN`]: at 5 rps the slots are 204 ms apart, so
 //!   any six consecutive sends span 1.02 s and arrival jitter under 20 ms can
 //!   never make the server count six in one second. No burst is allowed: the
-//!   account's budget is shared with other integrations.
+//!   account's budget is shared with other integrations. A sliding log of
+//!   the instants requests were really let go backs the pace up, so a task
+//!   woken late by a busy CPU delays the ones after it instead of crowding
+//!   them.
 //! * A bulk import first takes a slot of a sliding-minute window: 100 a
 //!   minute for multi-contact requests, 20 for single-contact ones. A
 //!   single-contact import also counts against the 100 (the docs do not say
@@ -84,11 +87,15 @@ fn stretch(d: Duration) -> Duration {
     d.mul_f64(1.0 + SAFETY_MARGIN)
 }
 
-/// An even pace: one slot every `interval`, no burst.
+/// An even pace: one slot every `interval`, no burst; plus a sliding log of
+/// the instants callers were actually let go, so that a task woken late
+/// (a busy CPU) cannot end up closer than one stretched second to the send
+/// `per_second` places before it.
 #[derive(Debug)]
 struct Pacer {
     interval: Duration,
     next: Mutex<Option<Instant>>,
+    sent: Window,
 }
 
 impl Pacer {
@@ -96,6 +103,7 @@ impl Pacer {
         Pacer {
             interval: stretch(Duration::from_secs(1)) / per_second,
             next: Mutex::new(None),
+            sent: Window::new(per_second, stretch(Duration::from_secs(1))),
         }
     }
 
@@ -108,6 +116,10 @@ impl Pacer {
 
     async fn acquire(&self) {
         sleep_until(self.reserve(Instant::now())).await;
+        // Almost always immediate: only a late wake-up makes it wait.
+        while let Err(until) = self.sent.try_grant(Instant::now()) {
+            sleep_until(until).await;
+        }
     }
 
     fn pause_until(&self, until: Instant) {
@@ -151,6 +163,23 @@ impl Window {
 
     async fn acquire(&self) {
         sleep_until(self.reserve(Instant::now())).await;
+    }
+
+    /// Grants now if the window has room (no reservation ahead), else
+    /// tells when it will.
+    fn try_grant(&self, now: Instant) -> Result<(), Instant> {
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        if grants.len() >= self.capacity {
+            let free_at = grants[grants.len() - self.capacity] + self.span;
+            if now < free_at {
+                return Err(free_at);
+            }
+        }
+        grants.push_back(now);
+        while grants.len() > self.capacity {
+            grants.pop_front();
+        }
+        Ok(())
     }
 }
 
@@ -201,6 +230,24 @@ mod tests {
         assert!(max_in_window(&all, Duration::from_millis(1019)) <= 5);
         let took = all.iter().max().unwrap().duration_since(start);
         assert_eq!(took, Duration::from_millis(204) * 39);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn late_wakeups_cannot_squeeze_six_into_a_second() {
+        let pacer = Pacer::new(5);
+        let t0 = Instant::now();
+        // Five callers let go at 0, 204, ..., 816 ms, the first one late by 30 ms.
+        pacer.acquire().await;
+        pacer.sent.grants.lock().unwrap()[0] = t0 + Duration::from_millis(30);
+        let mut times = vec![t0 + Duration::from_millis(30)];
+        for _ in 0..5 {
+            pacer.acquire().await;
+            times.push(Instant::now());
+        }
+        // The even pace alone would let the sixth go at 1020 ms, 990 ms
+        // after the late first one.
+        assert_eq!(times[5] - t0, Duration::from_millis(1050));
+        assert!(max_in_window(&times, Duration::from_millis(1019)) <= 5);
     }
 
     #[tokio::test(start_paused = true)]
