@@ -5,6 +5,7 @@
 mod api;
 mod bulk;
 mod faults;
+mod scale;
 
 use std::time::Duration;
 
