@@ -27,7 +27,16 @@ fn jsonl(text: &str) -> Segment {
     read_jsonl(text.as_bytes(), Path::new("seg.jsonl"), &mapping()).expect("readable")
 }
 
-fn summary(p: &Profile) -> (u64, &str, Option<&str>, Option<&str>, Vec<(&str, &str)>) {
+/// (row, email, first name, phone, custom fields)
+type Summary<'a> = (
+    u64,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<(&'a str, &'a str)>,
+);
+
+fn summary(p: &Profile) -> Summary<'_> {
     let f = &p.fields;
     let custom = f
         .custom
