@@ -422,3 +422,115 @@ fn merge_resolves_pending_intents() {
     assert_eq!(pending(Update, Some(Active)).sent_hash, None);
     assert_eq!(pending(Add, Some(Active)).sent_hash, Some(1));
 }
+
+/// Peak resident memory of this process (Linux), for the scale test.
+fn peak_rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+/// A million-profile segment (first name, last name), as a CSV would give.
+fn big_segment(n: u64) -> Segment {
+    let mut b = SegmentBuilder::new();
+    for i in 0..n {
+        let first_name = Some(format!("First{i}"));
+        let f = Fields {
+            first_name,
+            last_name: Some("Last".into()),
+            ..Fields::default()
+        };
+        b.push(i + 1, &format!("User{i}@Example.com"), f);
+    }
+    b.finish()
+}
+
+/// Scale checks, run by hand optimised, one at a time (peak memory is per process):
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib scale_ -- --ignored --nocapture --test-threads 1`
+#[test]
+#[ignore = "slow in debug builds; run by hand optimised"]
+fn scale_first_run() {
+    let seg = big_segment(1_000_000);
+    println!("segment: peak {} MB", peak_rss_mb());
+    let t = std::time::Instant::now();
+    let s = PlanSettings {
+        max_profiles: 1_000_000,
+        ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
+    };
+    let p = plan(&seg, &HashMap::new(), None, &s).expect("plans");
+    println!(
+        "first run: {:?}, {} adds, peak {} MB",
+        t.elapsed(),
+        p.adds.len(),
+        peak_rss_mb()
+    );
+}
+
+#[test]
+#[ignore = "slow in debug builds; run by hand optimised"]
+fn scale_steady_state() {
+    let seg = big_segment(1_000_000);
+    // All known and sent; 1% changed, 1% gone from the segment.
+    let k: HashMap<String, Member> = (seg.profiles.iter())
+        .map(|p| {
+            let h = if p.row % 100 == 0 {
+                0
+            } else {
+                p.fields.hash64()
+            };
+            let e = if p.row % 100 == 1 {
+                format!("gone{}@x.io", p.row)
+            } else {
+                p.email.clone()
+            };
+            (
+                e.clone(),
+                Member {
+                    sent_hash: Some(h),
+                    owned: true,
+                    ..member(&e, Some(Active))
+                },
+            )
+        })
+        .collect();
+    println!("segment + known: peak {} MB", peak_rss_mb());
+    let s = PlanSettings {
+        max_profiles: 1_000_000,
+        ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
+    };
+    let t = std::time::Instant::now();
+    let p = plan(&seg, &k, None, &s).expect("plans");
+    println!(
+        "steady: {:?}, {:?}, peak {} MB",
+        t.elapsed(),
+        p.counts(),
+        peak_rss_mb()
+    );
+    let lf: HashMap<String, LiveMember> = (seg.profiles.iter())
+        .map(|p| {
+            (
+                p.email.clone(),
+                LiveMember {
+                    first_name: p.fields.first_name.clone(),
+                    last_name: p.fields.last_name.clone(),
+                    ..live(&p.email, Active, None)
+                },
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let p = plan(&seg, &k, Some(&lf), &s).expect("plans");
+    println!(
+        "with full read: {:?}, {} updates, peak {} MB",
+        t.elapsed(),
+        p.updates.len(),
+        peak_rss_mb()
+    );
+}
