@@ -83,13 +83,14 @@ impl<K> Projection<K> {
         mapping: &Mapping,
         mut find: impl FnMut(&str) -> Result<K, E>,
     ) -> Result<Self, E> {
+        // Email first: when several columns are missing, it is the one to name.
+        let email = find(&mapping.email)?;
         let mut opt = |c: &Option<String>| c.as_deref().map(&mut find).transpose();
         let (first_name, last_name, phone) = (
             opt(&mapping.first_name)?,
             opt(&mapping.last_name)?,
             opt(&mapping.phone)?,
         );
-        let email = find(&mapping.email)?;
         let custom = (mapping.fields.iter())
             .map(|(key, col)| Ok((key.clone(), find(col)?)))
             .collect::<Result<_, E>>()?;

@@ -91,6 +91,11 @@ fn csv_missing_column_fails_before_rows() {
         "{err:?}"
     );
     assert!(err.to_string().contains("seg.csv"), "{err}");
+    let err = csv(b"First,Phone,Company\nA,1,C\n").expect_err("Email missing");
+    assert!(
+        matches!(&err, SourceError::MissingColumn { column, .. } if column == "Email"),
+        "{err:?}"
+    );
     let err = csv(b"").expect_err("no header");
     assert!(matches!(err, SourceError::MissingColumn { .. }), "{err:?}");
 }
