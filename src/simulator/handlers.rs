@@ -21,13 +21,14 @@ use super::bulk::{self, Info};
 use super::query::{ContactQuery, DEFAULT_LIMIT, MAX_LIMIT};
 use super::server::Shared;
 use super::state::{ChangedBy, ContactPatch};
+use super::tags;
 use super::wire::{self, ApiError, lenient_id, lenient_string};
 
 type Sh = State<Arc<Shared>>;
 type ApiResult = Result<Response, ApiError>;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    tags::routes(Router::new())
         .route("/api/3/lists", get(lists))
         .route("/api/3/lists/{id}", get(list))
         .route("/api/3/fields", get(fields))
@@ -46,7 +47,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Query parameters; malformed query strings are a 400 `{}`.
-fn params(uri: &Uri) -> Result<HashMap<String, String>, ApiError> {
+pub(super) fn params(uri: &Uri) -> Result<HashMap<String, String>, ApiError> {
     Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|e| ApiError::BadRequest(e.to_string()))
@@ -63,11 +64,11 @@ fn num(p: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiError> 
     }
 }
 
-fn path_id(raw: &str, kind: &'static str) -> Result<u64, ApiError> {
+pub(super) fn path_id(raw: &str, kind: &'static str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(kind, raw))
 }
 
-fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn json_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
@@ -206,7 +207,7 @@ async fn contact_lists(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
     Ok(Json(json!({ "contactLists": lists })).into_response())
 }
 
-fn unprocessable(code: &'static str, title: &str, pointer: &'static str) -> ApiError {
+pub(super) fn unprocessable(code: &'static str, title: &str, pointer: &'static str) -> ApiError {
     ApiError::Unprocessable {
         code,
         title: title.to_string(),

@@ -11,7 +11,7 @@
 //! Layout: this file is the public handle (config, seeding, inspection);
 //! `server` serves and gates requests, `gate` holds limits/faults/ledger,
 //! `handlers` the endpoints, `wire` the JSON shapes, `state` the account
-//! model, `query` contact paging, `bulk` the bulk importer.
+//! model, `query` contact paging, `bulk` the bulk importer, `tags` tags.
 
 mod bulk;
 mod gate;
@@ -19,6 +19,7 @@ mod handlers;
 mod query;
 mod server;
 mod state;
+mod tags;
 mod wire;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::bulk::Batches;
+use super::tags::Tags;
 
 /// Who last changed a list membership (inspection only; AC shows this in its
 /// UI, not in the API).
@@ -117,6 +118,8 @@ pub(super) struct Account {
     next_membership: u64,
     /// Bulk-import batches (see `bulk.rs`).
     pub batches: Batches,
+    /// Tag registry and contact-tag rows (see `tags.rs`).
+    pub tags: Tags,
 }
 
 pub(super) fn now_unix() -> i64 {
@@ -172,6 +175,11 @@ impl Account {
         self.contacts.get(idx)
     }
 
+    pub fn contact_mut(&mut self, id: u64) -> Option<&mut Contact> {
+        let idx = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.contacts.get_mut(idx)
+    }
+
     pub fn contact_by_email(&self, email: &str) -> Option<&Contact> {
         self.by_email
             .get(&email.to_lowercase())
@@ -189,7 +197,7 @@ impl Account {
 
     /// Upsert by email, case-insensitively (§2.2): the one way contacts are
     /// created, so emails stay unique. Returns (id, created).
-    pub fn upsert_contact(&mut self, email: &str, patch: ContactPatch) -> (u64, bool) {
+    pub fn upsert_contact(&mut self, email: &str, mut patch: ContactPatch) -> (u64, bool) {
         let key = email.to_lowercase();
         let now = now_unix();
         let (id, created) = match self.by_email.get(&key) {
@@ -214,10 +222,16 @@ impl Account {
                 (id, true)
             }
         };
+        let tags = std::mem::take(&mut patch.tags);
         let known_fields = self.fields.len() as u64;
-        if let Some(c) = self.contacts.get_mut((id - 1) as usize) {
+        if let Some(c) = self.contact_mut(id) {
             apply_patch(&mut c.data, patch, known_fields);
             c.udate = now;
+        }
+        // Bulk import only adds tags, creating unknown ones (§4.2).
+        for name in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let tag = self.ensure_tag(name);
+            let _ = self.tag_contact(id, tag);
         }
         (id, created)
     }
@@ -330,13 +344,6 @@ fn apply_patch(c: &mut SimContact, patch: ContactPatch, known_fields: u64) {
     for (id, value) in patch.fields {
         if id >= 1 && id <= known_fields {
             c.fields.insert(id, value);
-        }
-    }
-    // AC matches tag names case-insensitively (§5.3) and bulk import only
-    // adds tags (§4.2).
-    for tag in patch.tags {
-        if !c.tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            c.tags.push(tag);
         }
     }
 }

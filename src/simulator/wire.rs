@@ -147,7 +147,7 @@ pub(super) fn email_deliverable(email: &str) -> bool {
 }
 
 /// Timestamps in AC's `YYYY-MM-DDThh:mm:ss±hh:mm` form (§8 item 9).
-fn date(ts: i64) -> String {
+pub(super) fn date(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
         .unwrap_or_default()

@@ -256,3 +256,59 @@ async fn malformed_requests_get_4xx_never_a_panic_section_6() {
     // The server is still up.
     assert_eq!(api.get("/contacts").await.status, 200);
 }
+
+#[tokio::test]
+async fn tags_unique_case_insensitively_and_contact_tags_section_5_3() {
+    let sim = Simulator::start(fast()).await.expect("start");
+    let c = sim.add_contact("a@example.com", None, None, None);
+    let api = Api::new(&sim);
+    let made = api
+        .post(
+            "/tags",
+            &json!({"tag": {"tag": "VIP", "tagType": "contact"}}),
+        )
+        .await;
+    assert_eq!(made.status, 201);
+    let tag = made.body["tag"]["id"].clone();
+    let dup = api
+        .post(
+            "/tags",
+            &json!({"tag": {"tag": "vip", "tagType": "contact"}}),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.body["errors"][0]["code"].as_str()),
+        (422, Some("duplicate"))
+    );
+    assert_eq!(api.get("/tags?search=vi").await.body["tags"][0]["id"], tag);
+    let body = json!({"contactTag": {"contact": c.to_string(), "tag": tag}});
+    let row = api.post("/contactTags", &body).await;
+    assert_eq!(row.status, 201);
+    assert_eq!(
+        sim.contact("a@example.com").map(|c| c.tags),
+        Some(vec!["VIP".to_string()])
+    );
+    let missing = api
+        .post(
+            "/contactTags",
+            &json!({"contactTag": {"contact": 99, "tag": tag}}),
+        )
+        .await;
+    assert_eq!(missing.body["errors"][0]["detail"], "Contact not found");
+    let id = row.body["contactTag"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let http = reqwest::Client::new();
+    let del = |id: String| {
+        http.delete(format!("{}/api/3/contactTags/{id}", sim.base_url()))
+            .header("Api-Token", sim.api_key())
+            .send()
+    };
+    assert_eq!(
+        del(id.clone()).await.map(|r| r.status().as_u16()).ok(),
+        Some(200)
+    );
+    assert_eq!(del(id).await.map(|r| r.status().as_u16()).ok(), Some(404));
+    assert_eq!(sim.contact("a@example.com").map(|c| c.tags.len()), Some(0));
+}
