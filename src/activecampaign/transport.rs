@@ -1,0 +1,356 @@
+//! The one place a request leaves the process: URL, `Api-Token` header,
+//! rate budget, counters, and the retry loop around [`retry`]'s policy.
+//!
+//! Every endpoint builds a [`Call`] and hands it to [`Client::execute`] (raw
+//! bytes of a 2xx) or [`Client::fetch`] (decoded JSON). Log lines name the
+//! connection and the endpoint *template* (`GET /lists/{id}`), never a full
+//! URL nor a header.
+//!
+//! Retrying a POST whose answer was lost (timeout, dropped connection) may
+//! send it twice. That is safe for every POST this client makes:
+//! `contact/sync` and `import/bulk_import` are upserts keyed on the email,
+//! and `contactLists` sets a status rather than adding anything.
+
+use super::error::{ApiError, ErrorBody};
+use super::limit::Kind;
+use super::retry::{Backoff, RETRY_AFTER_CAP, Verdict, judge, parse_retry_after};
+use super::{Client, ClientConfig, Counters};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Url};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// One request, as the endpoints describe it.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub method: Method,
+    /// The endpoint template for logs, errors and stats, e.g. `GET /lists/{id}`.
+    pub endpoint: &'static str,
+    /// Path segments after `/api/3`.
+    pub path: Vec<String>,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+    pub kind: Kind,
+}
+
+impl Call {
+    pub fn get(endpoint: &'static str, path: &[&str]) -> Call {
+        Call {
+            method: Method::GET,
+            endpoint,
+            path: path.iter().map(|s| s.to_string()).collect(),
+            query: Vec::new(),
+            body: None,
+            kind: Kind::Plain,
+        }
+    }
+
+    pub fn post(endpoint: &'static str, path: &[&str], body: &impl Serialize) -> Call {
+        // Our request bodies are plain structs of strings and numbers:
+        // serialising them cannot fail.
+        let bytes = serde_json::to_vec(body).expect("request bodies always serialise");
+        Call::post_raw(endpoint, path, bytes)
+    }
+
+    pub fn post_raw(endpoint: &'static str, path: &[&str], body: Vec<u8>) -> Call {
+        Call {
+            method: Method::POST,
+            body: Some(body),
+            ..Call::get(endpoint, path)
+        }
+    }
+
+    pub fn query<const N: usize>(mut self, pairs: [(&'static str, String); N]) -> Call {
+        self.query.extend(pairs);
+        self
+    }
+
+    pub fn kind(mut self, kind: Kind) -> Call {
+        self.kind = kind;
+        self
+    }
+}
+
+/// The result of one attempt.
+enum Attempt {
+    Done(Vec<u8>),
+    Fatal(ApiError),
+    Transient {
+        what: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Refuses configurations the client cannot work with.
+pub(super) fn validate(cfg: &ClientConfig) -> Result<(), ApiError> {
+    let refuse = |reason: &str| {
+        Err(ApiError::Config {
+            connection: cfg.connection.clone(),
+            reason: reason.to_string(),
+        })
+    };
+    if !matches!(cfg.base_url.scheme(), "https" | "http") || cfg.base_url.host().is_none() {
+        return refuse("the base URL must be an http(s) URL with a host");
+    }
+    let rates = [
+        cfg.requests_per_second,
+        cfg.bulk_per_minute,
+        cfg.bulk_single_per_minute,
+    ];
+    if rates.contains(&0) || cfg.max_attempts == 0 {
+        return refuse("rates and max_attempts must be at least 1");
+    }
+    if cfg.api_key.expose_secret().trim().is_empty() {
+        return refuse("the API key is empty");
+    }
+    token(cfg).map(drop)
+}
+
+/// The `Api-Token` header, marked sensitive so it is never printed.
+fn token(cfg: &ClientConfig) -> Result<HeaderValue, ApiError> {
+    let mut value = HeaderValue::from_str(cfg.api_key.expose_secret().trim()).map_err(|_| {
+        ApiError::Config {
+            connection: cfg.connection.clone(),
+            reason: "the API key contains characters not allowed in an HTTP header".into(),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `base_url` + `/api/3` (tolerating a base URL that already ends so).
+pub(super) fn api_root(base: &Url) -> Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    if !url.path().trim_end_matches('/').ends_with("/api/3")
+        && let Ok(mut segments) = url.path_segments_mut()
+    {
+        segments.pop_if_empty().extend(["api", "3"]);
+    }
+    url
+}
+
+impl Client {
+    /// Sends a call (with retries); the body of its 2xx answer.
+    pub(super) async fn execute(&self, call: &Call) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(call);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.shared.budget.acquire(call.kind).await;
+            let (what, retry_after) = match self.attempt(&url, call).await {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fatal(e) => return Err(e),
+                Attempt::Transient { what, retry_after } => (what, retry_after),
+            };
+            if attempt >= self.shared.cfg.max_attempts {
+                return Err(ApiError::RetriesExhausted {
+                    connection: self.connection().to_string(),
+                    endpoint: call.endpoint.to_string(),
+                    attempts: attempt,
+                    last: what,
+                });
+            }
+            self.wait_before_retry(call, attempt, &what, retry_after)
+                .await;
+        }
+    }
+
+    /// [`Client::execute`], then decodes the JSON answer.
+    pub(super) async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
+        let body = self.execute(call).await?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+            connection: self.connection().to_string(),
+            endpoint: call.endpoint.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn url(&self, call: &Call) -> Url {
+        let mut url = self.shared.api_root.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(&call.path);
+        }
+        url
+    }
+
+    async fn attempt(&self, url: &Url, call: &Call) -> Attempt {
+        let token = match token(&self.shared.cfg) {
+            Ok(t) => t,
+            Err(e) => return Attempt::Fatal(e),
+        };
+        let mut req = self
+            .shared
+            .http
+            .request(call.method.clone(), url.clone())
+            .header("Api-Token", token)
+            .header(ACCEPT, "application/json");
+        if !call.query.is_empty() {
+            req = req.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        self.count_request(&call.method);
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return self.io_failure(e),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        match resp.bytes().await {
+            Ok(body) => self.judge_reply(call, status, retry_after, body.to_vec()),
+            Err(e) => self.io_failure(e),
+        }
+    }
+
+    fn judge_reply(
+        &self,
+        call: &Call,
+        status: u16,
+        retry_after: Option<Duration>,
+        raw: Vec<u8>,
+    ) -> Attempt {
+        if (200..300).contains(&status) {
+            return Attempt::Done(raw);
+        }
+        let body = Box::new(ErrorBody::parse(&raw));
+        let bulk_rate_limit =
+            status == 400 && call.kind != Kind::Plain && body.is_bulk_rate_limit();
+        let connection = self.connection().to_string();
+        let endpoint = call.endpoint.to_string();
+        match judge(status, bulk_rate_limit) {
+            Verdict::Success => Attempt::Done(raw),
+            Verdict::Retry { rate_limited } => {
+                if rate_limited {
+                    Counters::bump(&self.counters.rate_limited);
+                }
+                Attempt::Transient {
+                    what: format!("HTTP {status}: {body}"),
+                    retry_after,
+                }
+            }
+            Verdict::Auth => Attempt::Fatal(ApiError::Auth {
+                connection,
+                endpoint,
+                status,
+                body,
+            }),
+            Verdict::Refuse => Attempt::Fatal(ApiError::Rejected {
+                connection,
+                endpoint,
+                status,
+                body,
+            }),
+        }
+    }
+
+    async fn wait_before_retry(
+        &self,
+        call: &Call,
+        attempt: u32,
+        what: &str,
+        retry_after: Option<Duration>,
+    ) {
+        let cfg = &self.shared.cfg;
+        let backoff = Backoff {
+            base: cfg.backoff_base,
+            max: cfg.backoff_max,
+        };
+        let delay = backoff.delay(attempt, retry_after, &mut rand::rng());
+        if let Some(ra) = retry_after {
+            // The limit is the account's: hold every caller, not only this one.
+            self.shared
+                .budget
+                .pause_until(Instant::now() + ra.min(RETRY_AFTER_CAP));
+        }
+        Counters::bump(&self.counters.retries);
+        tracing::warn!(
+            connection = %cfg.connection,
+            endpoint = call.endpoint,
+            attempt,
+            cause = what,
+            delay_ms = delay.as_millis() as u64,
+            "ActiveCampaign request failed; retrying"
+        );
+        tokio::time::sleep(delay).await;
+    }
+
+    fn count_request(&self, method: &Method) {
+        let c = &self.counters;
+        Counters::bump(&c.requests);
+        Counters::bump(if method == Method::GET {
+            &c.reads
+        } else {
+            &c.writes
+        });
+    }
+
+    /// A failure below HTTP: timeouts, refused or dropped connections. All are
+    /// transient except a request we could not even build.
+    fn io_failure(&self, e: reqwest::Error) -> Attempt {
+        let e = e.without_url();
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else if e.is_body() || e.is_decode() {
+            "connection dropped while reading the answer"
+        } else {
+            "connection dropped"
+        };
+        let mut what = kind.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            what.push_str(": ");
+            what.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        if e.is_builder() {
+            return Attempt::Fatal(ApiError::Config {
+                connection: self.connection().to_string(),
+                reason: what,
+            });
+        }
+        Attempt::Transient {
+            what,
+            retry_after: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_root_appends_once() {
+        let root = |s: &str| api_root(&s.parse().unwrap()).to_string();
+        assert_eq!(
+            root("https://acme.api-us1.com"),
+            "https://acme.api-us1.com/api/3"
+        );
+        assert_eq!(
+            root("https://acme.api-us1.com/"),
+            "https://acme.api-us1.com/api/3"
+        );
+        assert_eq!(
+            root("https://acme.api-us1.com/api/3/"),
+            "https://acme.api-us1.com/api/3/"
+        );
+        assert_eq!(
+            root("http://127.0.0.1:8080/x?y=1"),
+            "http://127.0.0.1:8080/x/api/3"
+        );
+    }
+}
