@@ -1,3 +1,5 @@
+//! Reader tests: formats, row numbering, bad rows, file errors.
+
 use std::io::Write;
 use std::path::Path;
 
@@ -205,4 +207,32 @@ fn reads_files_by_path_with_progress() {
     std::fs::write(&csv_path, "Email,First,Phone,Company,Zcol\nx@y.io,,,,\n").expect("write");
     let s = read(&Source::Csv { path: csv_path }, &mapping()).expect("readable");
     assert_eq!(s.profiles[0].fields, crate::model::Fields::default());
+}
+
+/// Scale check, run by hand optimised:
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib scale_csv -- --ignored --nocapture`
+#[test]
+#[ignore = "slow in debug builds; run by hand optimised"]
+fn scale_csv_one_million() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    writeln!(f, "Email,First,Phone,Company,Zcol").expect("write");
+    for i in 0..1_000_000 {
+        writeln!(f, "User{i}@Example.com,First{i},+3460000{i},Acme {i},").expect("write");
+    }
+    drop(f);
+    let t = std::time::Instant::now();
+    let s = read(&Source::Csv { path }, &mapping()).expect("readable");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "csv: {} profiles in {:?}, {hwm}",
+        s.profiles.len(),
+        t.elapsed()
+    );
 }
