@@ -4,6 +4,9 @@
 
 pub mod check;
 pub mod logging;
+pub mod plan;
+pub mod status;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,9 +86,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { dir, files } => check::run(&dir.config_dir, &files),
         Command::Daemon { .. } => not_built("daemon"),
-        Command::Plan { .. } => not_built("plan"),
-        Command::Sync { .. } => not_built("sync"),
-        Command::Status { .. } => not_built("status"),
+        Command::Plan { name, dir, json } => plan::run(&dir.config_dir, &name, json),
+        Command::Sync {
+            name,
+            dir,
+            allow_removals,
+        } => sync::run(&dir.config_dir, &name, allow_removals),
+        Command::Status { dir, json } => status::run(&dir.config_dir, json),
         Command::Demo => not_built("demo"),
     };
     match result {
@@ -100,4 +107,43 @@ pub fn main() -> ExitCode {
 fn not_built(command: &str) -> anyhow::Result<ExitCode> {
     eprintln!("acsync {command}: not built yet in this version");
     Ok(ExitCode::from(1))
+}
+
+/// Loads the folder and export `name`; on failure prints why and returns the exit code.
+pub fn load_one(
+    config_dir: &std::path::Path,
+    name: &str,
+) -> Result<(crate::config::Folder, crate::config::Export), ExitCode> {
+    let folder = crate::config::load_folder(config_dir);
+    let export = match folder.export(name.trim_end_matches(".toml")) {
+        Ok(e) => e.clone(),
+        Err(crate::config::ConfigError::Invalid(errors)) => {
+            for e in errors {
+                println!("{e}");
+            }
+            eprintln!("acsync: export `{name}` is invalid; nothing was run");
+            return Err(ExitCode::from(1));
+        }
+        Err(e) => {
+            eprintln!("acsync: {e}");
+            return Err(ExitCode::from(1));
+        }
+    };
+    Ok((folder, export))
+}
+
+/// The export's next scheduled time after now.
+pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chrono::Utc>> {
+    let now = chrono::Utc::now().with_timezone(&export.schedule.tz);
+    export
+        .schedule
+        .cron
+        .find_next_occurrence(&now, false)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The multi-threaded runtime of the async commands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

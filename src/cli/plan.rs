@@ -1,0 +1,116 @@
+//! `acsync plan NAME`: a dry run. Reads the segment, the local state and (when
+//! a full read is due) the list; prints what a run would add, update,
+//! resubscribe and unsubscribe. Sends no write request and writes no file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::sync::Spinner;
+use super::{load_one, runtime};
+use crate::model::mask_email;
+use crate::plan::Change;
+use crate::run::{PlanReport, Runner, RunnerPaths};
+
+/// How many masked sample emails are shown per kind of change.
+const SAMPLES: usize = 10;
+
+pub fn run(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let (folder, export) = match load_one(config_dir, name) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    super::logging::init(folder.settings.daemon.log_format, "warn");
+    let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let spinner = Spinner::start(&export.id);
+        let r = runner.plan(&export, false).await;
+        spinner.stop();
+        r
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("acsync plan: {}: {e}", export.id);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&export.id, &report))?);
+    } else {
+        print_text(&export.id, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn samples(changes: &[Change]) -> Vec<String> {
+    changes.iter().take(SAMPLES).map(|c| mask_email(&c.email)).collect()
+}
+
+/// The stable `plan --json` object (SPEC §4b): the counts, the segment's
+/// row counts, and masked samples of each kind of change.
+pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
+    let p = &r.plan;
+    let removals: Vec<String> = p.removals.iter().take(SAMPLES).map(|x| mask_email(&x.email)).collect();
+    let kept: Vec<String> = p.kept_unsubscribed.iter().take(SAMPLES).map(|e| mask_email(e)).collect();
+    json!({
+        "export": id,
+        "to_add": p.adds.len(),
+        "to_update": p.updates.len(),
+        "to_remove": p.removals.len(),
+        "to_resubscribe": p.resubscribes.len(),
+        "kept_unsubscribed": p.kept_unsubscribed.len(),
+        "unchanged": p.unchanged,
+        "would_remove": p.would_remove,
+        "blocked": p.blocked,
+        "source_rows": r.segment.source_rows,
+        "profiles": r.segment.profiles.len(),
+        "invalid_rows": r.segment.invalid_rows,
+        "duplicate_rows": r.segment.duplicate_rows,
+        "full_read": r.full_read,
+        "api_requests": r.api_requests,
+        "samples": {
+            "add": samples(&p.adds),
+            "update": samples(&p.updates),
+            "resubscribe": samples(&p.resubscribes),
+            "remove": removals,
+            "kept_unsubscribed": kept,
+        },
+        "row_issues": r.segment.samples,
+    })
+}
+
+fn print_text(id: &str, r: &PlanReport) {
+    let p = &r.plan;
+    let s = &r.segment;
+    println!(
+        "{id}: {} rows, {} profiles ({} invalid, {} duplicate rows)",
+        s.source_rows,
+        s.profiles.len(),
+        s.invalid_rows,
+        s.duplicate_rows
+    );
+    let line = |label: &str, n: usize, sample: Vec<String>| {
+        let sample = if sample.is_empty() { String::new() } else { format!("  e.g. {}", sample.join(", ")) };
+        println!("  {label:<20}{n:>9}{sample}");
+    };
+    line("to add", p.adds.len(), samples(&p.adds));
+    line("to update", p.updates.len(), samples(&p.updates));
+    line("to resubscribe", p.resubscribes.len(), samples(&p.resubscribes));
+    line("to unsubscribe", p.removals.len(), p.removals.iter().take(SAMPLES).map(|x| mask_email(&x.email)).collect());
+    line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
+    println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    if let Some(reason) = &p.blocked {
+        println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");
+    }
+    for issue in &s.samples {
+        println!("  row {}: {} ({})", issue.row, issue.email, issue.reason);
+    }
+    println!(
+        "  ({}; {} API requests, no writes)",
+        if r.full_read { "read the list in full" } else { "from local state" },
+        r.api_requests
+    );
+}

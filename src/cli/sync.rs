@@ -1,0 +1,94 @@
+//! `acsync sync NAME`: run one export now, write its status file, and exit 0
+//! only on `success` (`partial`, `failed` and `blocked` exit 1).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{load_one, next_run, runtime};
+use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
+use crate::status::Outcome;
+
+pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Result<ExitCode> {
+    let (folder, export) = match load_one(config_dir, name) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    super::logging::init(folder.settings.daemon.log_format, "warn");
+    let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
+    let opts = RunOptions {
+        allow_removals,
+        next_run: next_run(&export),
+    };
+    let cancel = CancellationToken::new();
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let spinner = Spinner::start(&export.id);
+        let ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("acsync sync: stopping after the current batch…");
+                ctrl_c.cancel();
+            }
+        });
+        let r = runner.run(&export, Trigger::Manual, opts, cancel).await;
+        spinner.stop();
+        r
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("acsync sync: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let l = &report.last_run;
+    println!(
+        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
+        export.id,
+        report.outcome.as_str(),
+        l.profiles,
+        l.added,
+        l.updated,
+        l.removed,
+        l.unchanged,
+        l.kept_unsubscribed,
+        l.failed,
+        l.invalid_rows,
+        l.duplicate_rows,
+        l.api_requests,
+        l.duration_ms.unwrap_or(0) as f64 / 1000.0
+    );
+    if let Some(e) = &l.error {
+        println!("{}: {e}", export.id);
+    }
+    println!("status: {}", runner.status_path(&export.id).display());
+    Ok(match report.outcome {
+        Outcome::Success => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// A spinner on a terminal (nothing otherwise) while a run or plan works.
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    pub fn start(what: &str) -> Spinner {
+        if !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("{what}: reading, planning, applying…"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+
+    pub fn stop(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

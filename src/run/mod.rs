@@ -1,0 +1,371 @@
+//! One run of one export, end to end: lock, read the segment, load state,
+//! read the list when due, plan, apply through the client while journaling
+//! intents and outcomes, and write the status file. `acsync sync` and the
+//! daemon call the same [`Runner::run`]; `acsync plan` calls
+//! [`Runner::plan`], which shares everything up to the plan and writes nothing.
+
+pub mod apply;
+pub mod prepare;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::activecampaign::{ApiError, Client, ClientConfig};
+use crate::config::{Connection, DaemonSettings, Export, KeyError};
+use crate::plan::{Plan, PlanError};
+use crate::segment::Segment;
+use crate::source::SourceError;
+use crate::state::{self, LockError, StateDb, StateError};
+use crate::status::{self, ExportState, LastRun, Outcome, StatusFile};
+
+pub use crate::status::Trigger;
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `sync --allow-removals`: lift `max_removals` for this run only.
+    pub allow_removals: bool,
+    /// Written into the status file's `next_run` (the daemon knows it; `sync` may not).
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// Where a runner keeps state and writes status files.
+#[derive(Debug, Clone)]
+pub struct RunnerPaths {
+    pub state_dir: PathBuf,
+    pub exports_dir: PathBuf,
+    pub status_dir: Option<PathBuf>,
+}
+
+impl RunnerPaths {
+    pub fn new(config_dir: &Path, settings: &DaemonSettings) -> Self {
+        RunnerPaths {
+            state_dir: settings.state_dir.clone(),
+            exports_dir: crate::config::exports_dir(config_dir),
+            status_dir: settings.status_dir.clone(),
+        }
+    }
+}
+
+/// Why a run failed. Every variant's message names the place (file,
+/// connection, list, column) and never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Busy(#[from] LockError),
+    #[error("{0}")]
+    Source(SourceError),
+    #[error("{0}")]
+    Plan(PlanError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id")]
+    UnknownField(String),
+    #[error("stopped by shutdown; the next run finishes the work")]
+    Cancelled,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a finished run reports (also written to the status file).
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub last_run: LastRun,
+    pub blocked: Option<String>,
+}
+
+/// What `acsync plan` shows.
+pub struct PlanReport {
+    pub segment: Segment,
+    pub plan: Plan,
+    pub full_read: bool,
+    pub api_requests: u64,
+}
+
+/// Runs exports. Holds one client per connection, so every export on an
+/// account shares that account's rate budget.
+pub struct Runner {
+    paths: RunnerPaths,
+    clients: Mutex<HashMap<String, (Arc<Connection>, Client)>>,
+    tune: fn(&mut ClientConfig),
+}
+
+impl Runner {
+    pub fn new(paths: RunnerPaths) -> Self {
+        Runner {
+            paths,
+            clients: Mutex::new(HashMap::new()),
+            tune: |_| {},
+        }
+    }
+
+    /// Adjusts every client this runner builds (tests and the demo shorten
+    /// the bulk-import poll interval, which the real API wants at ≥ 1 s).
+    pub fn with_client_tuning(mut self, tune: fn(&mut ClientConfig)) -> Self {
+        self.tune = tune;
+        self
+    }
+
+    pub fn paths(&self) -> &RunnerPaths {
+        &self.paths
+    }
+
+    /// The status file of export `id`.
+    pub fn status_path(&self, id: &str) -> PathBuf {
+        status::status_path(&self.paths.exports_dir, self.paths.status_dir.as_deref(), id)
+    }
+
+    /// The shared client of `conn`, rebuilt when the connection changed
+    /// (a new URL or key source in acsync.toml reaches every export).
+    pub fn client_for(&self, conn: &Arc<Connection>) -> Result<Client, RunError> {
+        let mut clients = self.clients.lock().map_err(|_| RunError::Internal("client cache poisoned".into()))?;
+        if let Some((c, client)) = clients.get(&conn.name)
+            && c == conn
+        {
+            return Ok(client.clone());
+        }
+        let mut cfg = ClientConfig::new(conn, conn.read_api_key()?);
+        (self.tune)(&mut cfg);
+        let client = Client::new(cfg)?;
+        clients.insert(conn.name.clone(), (conn.clone(), client.clone()));
+        Ok(client)
+    }
+
+    /// Runs `export` once. `Err` only when it could not start (another run
+    /// holds its lock); every other failure is an outcome in the report and
+    /// in the status file.
+    pub async fn run(
+        &self,
+        export: &Export,
+        trigger: Trigger,
+        opts: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunReport, RunError> {
+        let _lock = state::lock_export(&self.paths.state_dir, &export.id)?;
+        let path = self.status_path(&export.id);
+        let prev = status::read(&path).ok().flatten();
+        let started = Utc::now();
+        let mut last_run = LastRun::started(trigger, started);
+        self.write_status(&path, export, prev.as_ref(), ExportState::Running, None, &opts);
+        let result = match self.client_for(&export.connection) {
+            Ok(client) => {
+                let client = client.scoped();
+                let r = self.execute(export, &client, &opts, &cancel, &mut last_run).await;
+                last_run.api_requests = client.stats().requests;
+                r
+            }
+            Err(e) => Err(e),
+        };
+        let (outcome, blocked, error) = match result {
+            Ok(blocked) => (outcome_of(&last_run, blocked.is_some()), blocked, None),
+            Err(e) => (Outcome::Failed, None, Some(e.to_string())),
+        };
+        last_run.error = error.or_else(|| blocked.clone());
+        last_run.finish(outcome, Utc::now());
+        let report = RunReport { outcome, last_run, blocked };
+        self.write_status(&path, export, prev.as_ref(), ExportState::Idle, Some(&report.last_run), &opts);
+        log_run(export, &report);
+        Ok(report)
+    }
+
+    /// The work of a run: `Ok(Some(reason))` when blocked by `max_removals`.
+    async fn execute(
+        &self,
+        export: &Export,
+        client: &Client,
+        opts: &RunOptions,
+        cancel: &CancellationToken,
+        last_run: &mut LastRun,
+    ) -> Result<Option<String>, RunError> {
+        let segment = prepare::read_segment(export).await?;
+        count_segment(last_run, &segment);
+        let db = open_db(&self.paths.state_dir).await?;
+        let run_id = db
+            .lock()
+            .ok()
+            .and_then(|mut d| d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at).ok());
+        last_run.run_id = run_id;
+        let result = self.reconcile(export, client, &db, segment, opts, cancel, last_run).await;
+        let outcome = match &result {
+            Ok(b) => outcome_of(last_run, b.is_some()).as_str(),
+            Err(_) => "failed",
+        };
+        if let (Some(id), Ok(mut d)) = (run_id, db.lock()) {
+            let _ = d.finish_run(id, Utc::now(), outcome, "{}");
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn reconcile(
+        &self,
+        export: &Export,
+        client: &Client,
+        db: &Mutex<StateDb>,
+        segment: Segment,
+        opts: &RunOptions,
+        cancel: &CancellationToken,
+        last_run: &mut LastRun,
+    ) -> Result<Option<String>, RunError> {
+        let now = Utc::now();
+        // The database guard never crosses an await: take what prepare needs first.
+        let snapshot = {
+            let guard = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            Snapshot::take(&guard, &export.id)?
+        };
+        let prepared = prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now).await?;
+        last_run.full_read = prepared.live.is_some();
+        persist_reconciled(db, export, &prepared)?;
+        let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
+            .apply(&prepared.plan)
+            .await;
+        last_run.added = tally.added;
+        last_run.updated = tally.updated;
+        last_run.removed = tally.removed;
+        last_run.kept_unsubscribed = prepared.plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        last_run.unchanged = prepared.plan.unchanged;
+        last_run.failed = tally.failed;
+        last_run.failures.extend(tally.failures);
+        last_run.failures.truncate(status::MAX_FAILURES);
+        result?;
+        let mut d = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        d.set_export_meta(&export.id, &prepared.meta)?;
+        for id in d.unfinished_runs(&export.id)? {
+            if Some(id) != last_run.run_id {
+                d.finish_run(id, Utc::now(), "interrupted", "{}")?;
+            }
+        }
+        Ok(prepared.plan.blocked.clone())
+    }
+
+    /// A dry run: reads (the segment, the state, the list when a full read is
+    /// due) and plans. Writes nothing anywhere.
+    pub async fn plan(&self, export: &Export, allow_removals: bool) -> Result<PlanReport, RunError> {
+        let client = self.client_for(&export.connection)?.scoped();
+        let segment = prepare::read_segment(export).await?;
+        let db = open_db(&self.paths.state_dir).await?;
+        let snapshot = {
+            let guard = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            Snapshot::take(&guard, &export.id)?
+        };
+        let prepared = prepare::prepare_from(export, &client, snapshot, segment, allow_removals, Utc::now()).await?;
+        Ok(PlanReport {
+            full_read: prepared.live.is_some(),
+            segment: prepared.segment,
+            plan: prepared.plan,
+            api_requests: client.stats().requests,
+        })
+    }
+
+    fn write_status(
+        &self,
+        path: &Path,
+        export: &Export,
+        prev: Option<&StatusFile>,
+        state: ExportState,
+        run: Option<&LastRun>,
+        opts: &RunOptions,
+    ) {
+        let now = Utc::now();
+        let mut s = StatusFile::for_export(export, now);
+        if let Some(p) = prev {
+            s.last_run = p.last_run.clone();
+            s.last_success_at = p.last_success_at;
+            s.consecutive_failures = p.consecutive_failures;
+            s.last_full_read_at = p.last_full_read_at;
+        }
+        s.state = state;
+        s.next_run = opts.next_run;
+        if let Some(run) = run {
+            if run.full_read {
+                s.last_full_read_at = Some(run.started_at);
+            }
+            s.record_run(run.clone());
+        }
+        // A status that cannot be written must not stop the run: log it; the
+        // next state change writes it again.
+        if let Err(e) = status::write_atomic(path, &s) {
+            tracing::error!(export = %export.id, error = %e, "cannot write the status file");
+        }
+    }
+}
+
+pub use prepare::Snapshot;
+
+fn count_segment(last_run: &mut LastRun, segment: &Segment) {
+    last_run.source_rows = segment.source_rows;
+    last_run.profiles = segment.profiles.len() as u64;
+    last_run.invalid_rows = segment.invalid_rows;
+    last_run.duplicate_rows = segment.duplicate_rows;
+    last_run.failures = segment
+        .samples
+        .iter()
+        .map(|s| status::Failure {
+            row: Some(s.row),
+            email: s.email.clone(),
+            reason: s.reason.clone(),
+        })
+        .collect();
+}
+
+/// The outcome of a run that did not fail outright (SPEC §4b).
+fn outcome_of(last_run: &LastRun, blocked: bool) -> Outcome {
+    if blocked {
+        Outcome::Blocked
+    } else if last_run.failed > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    }
+}
+
+async fn open_db(state_dir: &Path) -> Result<Mutex<StateDb>, RunError> {
+    let dir = state_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || StateDb::open(&dir))
+        .await
+        .map_err(|e| RunError::Internal(format!("state database opener stopped: {e}")))?
+        .map(Mutex::new)
+        .map_err(RunError::State)
+}
+
+/// After a full read: the reconciled members become the record (ownership
+/// is never dropped by the database); a changed list forgets the old one's.
+fn persist_reconciled(db: &Mutex<StateDb>, export: &Export, p: &prepare::Prepared) -> Result<(), RunError> {
+    let mut d = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+    if p.target_changed {
+        d.forget_members(&export.id)?;
+    }
+    if p.live.is_some() {
+        d.replace_members(&export.id, p.known.values())?;
+    }
+    Ok(())
+}
+
+fn log_run(export: &Export, r: &RunReport) {
+    let l = &r.last_run;
+    tracing::info!(
+        export = %export.id,
+        outcome = r.outcome.as_str(),
+        profiles = l.profiles,
+        added = l.added,
+        updated = l.updated,
+        removed = l.removed,
+        unchanged = l.unchanged,
+        kept_unsubscribed = l.kept_unsubscribed,
+        failed = l.failed,
+        invalid_rows = l.invalid_rows,
+        api_requests = l.api_requests,
+        duration_ms = l.duration_ms.unwrap_or(0),
+        error = l.error.as_deref().unwrap_or(""),
+        "run finished"
+    );
+}

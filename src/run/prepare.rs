@@ -1,0 +1,158 @@
+//! Everything a run knows before it writes: the segment, the export's known
+//! members (reconciled with a full read of the list when one is due), and
+//! the plan. Shared by `acsync plan` (which persists nothing) and a real run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::RunError;
+use crate::activecampaign::Client;
+use crate::config::Export;
+use crate::model::{ListStatus, LiveMember, Member};
+use crate::plan::{self, Plan, PlanSettings};
+use crate::segment::Segment;
+use crate::source;
+use crate::state::{ExportMeta, StateDb};
+
+/// The result of preparing a run.
+pub struct Prepared {
+    pub segment: Segment,
+    /// Known members after reconciling with the full read (if any).
+    pub known: HashMap<String, Member>,
+    /// The full read, when one was made this run.
+    pub live: Option<Vec<LiveMember>>,
+    /// Whether the stored members were about another list and are discarded.
+    pub target_changed: bool,
+    pub meta: ExportMeta,
+    pub plan: Plan,
+}
+
+/// Reads the segment. A source that cannot be read fails the run before
+/// any request (SPEC rule 5).
+pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
+    let (src, mapping) = (export.source.clone(), export.mapping.clone());
+    tokio::task::spawn_blocking(move || source::read(&src, &mapping))
+        .await
+        .map_err(|e| RunError::Internal(format!("source reader stopped: {e}")))?
+        .map_err(RunError::Source)
+}
+
+/// Identifies the list the stored members describe: a different account or
+/// list means they are about another list.
+pub fn target_fingerprint(export: &Export) -> String {
+    crate::state::list_fingerprint(export)
+}
+
+/// Identifies the mapping: a change forces a full read (drift check).
+fn mapping_fingerprint(export: &Export) -> String {
+    format!("{:?}", export.mapping)
+}
+
+fn fingerprint(export: &Export) -> String {
+    format!("{}|{}", target_fingerprint(export), mapping_fingerprint(export))
+}
+
+/// Whether this run must read the list in full.
+pub fn full_read_due(
+    export: &Export,
+    meta: Option<&ExportMeta>,
+    pending: bool,
+    now: DateTime<Utc>,
+) -> bool {
+    let Some(meta) = meta else { return true };
+    if pending || meta.fingerprint != fingerprint(export) || export.full_read_every == Duration::ZERO
+    {
+        return true;
+    }
+    match meta.last_full_read {
+        None => true,
+        Some(at) => (now - at).to_std().unwrap_or(Duration::ZERO) >= export.full_read_every,
+    }
+}
+
+/// What the state database holds for an export at the start of a run.
+pub struct Snapshot {
+    meta: Option<ExportMeta>,
+    pending: bool,
+    known: HashMap<String, Member>,
+}
+
+impl Snapshot {
+    /// Reads it (synchronously: the database handle never crosses an await).
+    pub fn take(db: &StateDb, export: &str) -> Result<Snapshot, RunError> {
+        Ok(Snapshot {
+            meta: db.export_meta(export)?,
+            pending: db.has_pending(export)? || !db.unfinished_runs(export)?.is_empty(),
+            known: db.load_members(export)?,
+        })
+    }
+}
+
+/// Reconciles the snapshot with a full read when due, and plans. Writes nothing.
+pub async fn prepare_from(
+    export: &Export,
+    client: &Client,
+    snap: Snapshot,
+    segment: Segment,
+    allow_removals: bool,
+    now: DateTime<Utc>,
+) -> Result<Prepared, RunError> {
+    let target = format!("{}|", target_fingerprint(export));
+    let target_changed = snap.meta.as_ref().is_some_and(|m| !m.fingerprint.starts_with(&target));
+    let mut known = if target_changed { HashMap::new() } else { snap.known };
+    let due = target_changed || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
+    let live = if due { Some(read_list(export, client).await?) } else { None };
+    if let Some(live) = &live {
+        known = plan::merge_live(known, live);
+    }
+    let plan = make_plan(export, &segment, &known, live.as_deref(), allow_removals)?;
+    let last_full_read = if due { Some(now) } else { snap.meta.as_ref().and_then(|m| m.last_full_read) };
+    Ok(Prepared {
+        segment,
+        known,
+        live,
+        target_changed,
+        meta: ExportMeta {
+            fingerprint: fingerprint(export),
+            last_full_read,
+        },
+        plan,
+    })
+}
+
+fn make_plan(
+    export: &Export,
+    segment: &Segment,
+    known: &HashMap<String, Member>,
+    live: Option<&[LiveMember]>,
+    allow_removals: bool,
+) -> Result<Plan, RunError> {
+    let settings = PlanSettings {
+        prune: export.prune,
+        max_removals: export.max_removals,
+        max_profiles: export.max_profiles,
+        allow_empty: export.allow_empty,
+        allow_removals,
+    };
+    let live_fields: Option<HashMap<String, LiveMember>> =
+        live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
+    plan::plan(segment, known, live_fields.as_ref(), &settings).map_err(RunError::Plan)
+}
+
+/// A full read: the list must exist, then its active and unsubscribed members.
+async fn read_list(export: &Export, client: &Client) -> Result<Vec<LiveMember>, RunError> {
+    client.get_list(export.list_id).await?;
+    let quiet = |_n: u64| {};
+    let mut members = client
+        .list_members(export.list_id, ListStatus::Active, &quiet)
+        .await?;
+    members.extend(
+        client
+            .list_members(export.list_id, ListStatus::Unsubscribed, &quiet)
+            .await?,
+    );
+    tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
+    Ok(members)
+}
