@@ -1,1 +1,343 @@
-//! Email normalisation and validity, deduplication and row counts.
+//! The segment: email normalisation and validity, deduplication and row
+//! counts. Sources feed rows into a [`SegmentBuilder`]; what comes out is the
+//! [`Segment`] the planner works on. Pure; no IO.
+//!
+//! SPEC §4 rule 1: "The segment is the source's rows with a valid email,
+//! trimmed and lowercased (ActiveCampaign treats emails case-insensitively),
+//! duplicates removed (first row wins, the rest counted). Rows with an invalid
+//! email are counted and reported, not sent."
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::model::{Fields, Profile, mask_email};
+
+/// At most this many [`RowIssue`] samples are kept (the status file shows 20).
+pub const MAX_SAMPLES: usize = 20;
+
+/// RFC 5321 caps a forward path at 254 characters; ActiveCampaign refuses longer.
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Characters that are never valid unquoted in an address. ActiveCampaign
+/// refuses quoted local parts, so a row holding one of these is a typo or a
+/// list of several addresses ("a@x.com, b@y.com"), never one contact.
+const FORBIDDEN: &[char] = &[',', ';', '<', '>', '(', ')', '[', ']', '\\', '"'];
+
+/// Trims surrounding whitespace and lowercases (SPEC §4 rule 1). Unicode
+/// lowercase, so internationalised addresses compare like ActiveCampaign's.
+pub fn normalize_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// SPEC §4b: "An email is valid when it has exactly one `@`, a non-empty
+/// local part, a domain with a dot and no spaces; an empty email is an
+/// invalid row."
+///
+/// Stricter where ActiveCampaign would refuse the address anyway, so that the
+/// row is reported as invalid instead of failing inside a bulk import: no
+/// whitespace or control characters at all, none of [`FORBIDDEN`], no domain
+/// starting or ending with a dot or holding `..`, at most 254 bytes.
+/// Internationalised (UTF-8) local parts and domains are accepted.
+pub fn is_valid_email(e: &str) -> bool {
+    if e.is_empty() || e.len() > MAX_EMAIL_LEN {
+        return false;
+    }
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    if local.is_empty() || domain.contains('@') {
+        return false;
+    }
+    let bad_char = |c: char| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(&c);
+    if e.chars().any(bad_char) {
+        return false;
+    }
+    domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+/// A trimmed field value; empty means "not sent" (ActiveCampaign keeps what it has).
+pub fn clean_value(raw: &str) -> Option<String> {
+    let v = raw.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// One reported row: invalid or duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowIssue {
+    /// 1-based data row of the source (see each reader for what a row is).
+    pub row: u64,
+    /// Masked with [`mask_email`]: status files never show a full address.
+    pub email: String,
+    pub reason: String,
+}
+
+/// A read segment: its unique valid profiles in source order, and the counts
+/// the status file reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub profiles: Vec<Profile>,
+    /// Every data row read: profiles + invalid + duplicates.
+    pub source_rows: u64,
+    pub invalid_rows: u64,
+    pub duplicate_rows: u64,
+    /// The first [`MAX_SAMPLES`] invalid or duplicate rows.
+    pub samples: Vec<RowIssue>,
+}
+
+/// Builds a [`Segment`] row by row, so a source never holds its raw rows.
+///
+/// Deduplication keys a map on a 64-bit hash of the email pointing at the
+/// first profile holding it, instead of a set of email copies: for a million
+/// rows that is ~18 MB instead of ~60 MB. Hash collisions between different
+/// emails are resolved exactly by comparing with the stored profile.
+#[derive(Debug, Default)]
+pub struct SegmentBuilder {
+    profiles: Vec<Profile>,
+    /// xxh3 of the email → index in `profiles` of the first email with that hash.
+    index: HashMap<u64, usize, BuildHasherDefault<PassThrough>>,
+    /// Emails whose hash collided with a different earlier email → their first row.
+    collided: HashMap<String, u64>,
+    source_rows: u64,
+    invalid_rows: u64,
+    duplicate_rows: u64,
+    samples: Vec<RowIssue>,
+}
+
+impl SegmentBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one data row. `fields` should hold [`clean_value`]d values.
+    pub fn push(&mut self, row: u64, email_raw: &str, fields: Fields) {
+        let email = normalize_email(email_raw);
+        if email.is_empty() {
+            return self.invalid(row, "", "empty email");
+        }
+        if !is_valid_email(&email) {
+            return self.invalid(row, &email, "invalid email");
+        }
+        self.source_rows += 1;
+        if let Some(first) = self.claim(&email, row) {
+            self.duplicate_rows += 1;
+            self.sample(
+                row,
+                &email,
+                format!("duplicate email (first in row {first})"),
+            );
+            return;
+        }
+        self.profiles.push(Profile { row, email, fields });
+    }
+
+    /// Counts a row that cannot become a profile (bad email, unreadable row).
+    pub fn invalid(&mut self, row: u64, email_raw: &str, reason: impl Into<String>) {
+        self.source_rows += 1;
+        self.invalid_rows += 1;
+        let email = normalize_email(email_raw);
+        self.sample(row, &email, reason.into());
+    }
+
+    /// Rows seen so far (for progress reporting).
+    pub fn rows(&self) -> u64 {
+        self.source_rows
+    }
+
+    pub fn finish(mut self) -> Segment {
+        self.profiles.shrink_to_fit();
+        Segment {
+            profiles: self.profiles,
+            source_rows: self.source_rows,
+            invalid_rows: self.invalid_rows,
+            duplicate_rows: self.duplicate_rows,
+            samples: self.samples,
+        }
+    }
+
+    /// Registers `email` as the next profile; returns the first row if already seen.
+    fn claim(&mut self, email: &str, row: u64) -> Option<u64> {
+        let next = self.profiles.len();
+        match self
+            .index
+            .entry(xxhash_rust::xxh3::xxh3_64(email.as_bytes()))
+        {
+            Entry::Vacant(v) => {
+                v.insert(next);
+                None
+            }
+            Entry::Occupied(o) => {
+                let first = &self.profiles[*o.get()];
+                if first.email == email {
+                    return Some(first.row);
+                }
+                match self.collided.entry(email.to_owned()) {
+                    Entry::Occupied(c) => Some(*c.get()),
+                    Entry::Vacant(c) => {
+                        c.insert(row);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn sample(&mut self, row: u64, email: &str, reason: String) {
+        if self.samples.len() < MAX_SAMPLES {
+            let email = if email.is_empty() {
+                String::new()
+            } else {
+                mask_email(email)
+            };
+            self.samples.push(RowIssue { row, email, reason });
+        }
+    }
+}
+
+/// The keys are already xxh3 hashes: hashing them again would only cost time.
+#[derive(Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used for `u64` keys; fold anything else anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(first: &str) -> Fields {
+        Fields {
+            first_name: clean_value(first),
+            ..Fields::default()
+        }
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(
+            normalize_email("  Jane.Doe@Example.COM \t"),
+            "jane.doe@example.com"
+        );
+        assert_eq!(normalize_email("ÉLODIE@Exemple.FR"), "élodie@exemple.fr");
+    }
+
+    #[test]
+    fn valid_emails() {
+        for e in [
+            "a@b.co",
+            "jane.doe+tag@mail.example.com",
+            "élodie@exemple.fr",
+            "x@bücher.de",
+        ] {
+            assert!(is_valid_email(e), "{e}");
+        }
+    }
+
+    #[test]
+    fn invalid_emails() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        for e in [
+            "",
+            "plain",
+            "@example.com",
+            "a@b",
+            "a@@b.com",
+            "a@b@c.com",
+            "a b@c.com",
+            "a@b .com",
+            "a\tb@c.com",
+            "a\u{7}@c.com",
+            "a@.com",
+            "a@com.",
+            "a@b..com",
+            "a,b@c.com",
+            "<a@b.com>",
+            "a@b.com;",
+            &long,
+        ] {
+            assert!(!is_valid_email(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn clean_values() {
+        assert_eq!(clean_value("  Jane "), Some("Jane".into()));
+        assert_eq!(clean_value("   "), None);
+        assert_eq!(clean_value(""), None);
+    }
+
+    #[test]
+    fn dedup_first_row_wins_and_counts() {
+        let mut b = SegmentBuilder::new();
+        b.push(1, "Jane@Example.com", name("First"));
+        b.push(2, "not-an-email", name("x"));
+        b.push(3, " jane@example.COM ", name("Second"));
+        b.push(4, "", name("y"));
+        b.push(5, "bob@example.com", Fields::default());
+        let s = b.finish();
+        assert_eq!((s.source_rows, s.invalid_rows, s.duplicate_rows), (5, 2, 1));
+        let emails: Vec<_> = s
+            .profiles
+            .iter()
+            .map(|p| (p.row, p.email.as_str()))
+            .collect();
+        assert_eq!(emails, [(1, "jane@example.com"), (5, "bob@example.com")]);
+        assert_eq!(s.profiles[0].fields.first_name.as_deref(), Some("First"));
+        let issues: Vec<_> = s
+            .samples
+            .iter()
+            .map(|i| (i.row, i.email.as_str(), i.reason.as_str()))
+            .collect();
+        assert_eq!(
+            issues,
+            [
+                (2, "n***", "invalid email"),
+                (3, "j***@example.com", "duplicate email (first in row 1)"),
+                (4, "", "empty email"),
+            ]
+        );
+    }
+
+    #[test]
+    fn samples_are_capped() {
+        let mut b = SegmentBuilder::new();
+        for row in 1..=50 {
+            b.push(row, "bad", Fields::default());
+        }
+        let s = b.finish();
+        assert_eq!(s.invalid_rows, 50);
+        assert_eq!(s.samples.len(), MAX_SAMPLES);
+    }
+
+    #[test]
+    fn hash_collisions_stay_exact() {
+        // Force a collision by planting a different email under the next email's hash.
+        let mut b = SegmentBuilder::new();
+        b.push(1, "a@x.io", Fields::default());
+        let h = xxhash_rust::xxh3::xxh3_64(b"b@x.io");
+        b.index.insert(h, 0);
+        b.push(2, "b@x.io", Fields::default());
+        b.push(3, "b@x.io", Fields::default());
+        b.push(4, "a@x.io", Fields::default());
+        let s = b.finish();
+        let rows: Vec<_> = s.profiles.iter().map(|p| p.row).collect();
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(s.duplicate_rows, 2);
+        assert_eq!(s.samples[0].reason, "duplicate email (first in row 2)");
+    }
+}

@@ -1,0 +1,363 @@
+//! The pure planner: from the segment, what this export knows about its list
+//! members and (after a full read) ActiveCampaign's own values, what a run
+//! adds, updates, resubscribes and unsubscribes. No IO, no clock: the engine
+//! executes a [`Plan`]; [`merge_live`] folds a full read of the list into the
+//! known state first.
+//!
+//! SPEC §4, binding here:
+//! * rule 2: "Members not in the list are subscribed with their mapped fields;
+//!   members whose mapped fields differ are updated; unchanged members cost no
+//!   write."
+//! * rule 3: "Never resubscribe a contact who unsubscribed themselves (list
+//!   status 2 that this export did not cause). Count them as
+//!   `kept_unsubscribed`. A contact this export unsubscribed and who re-enters
+//!   the segment is subscribed again."
+//! * rule 4: "`owned` unsubscribes members who left the segment only if this
+//!   export subscribed them; `all` makes the list exactly the segment; `none`
+//!   never unsubscribes."
+//! * rule 5: "when a run would unsubscribe more than `max_removals`, it
+//!   unsubscribes nobody, still applies adds and updates, and ends `blocked`
+//!   with the reason. [...] An empty segment fails the run unless
+//!   `allow_empty`; one larger than `max_profiles` fails before anything is
+//!   sent."
+//! * §4b: "Field changes are judged against what this export last sent; a full
+//!   read of the list also compares first name, last name and phone with
+//!   ActiveCampaign's values and repairs drift."
+
+mod merge;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+pub use merge::merge_live;
+
+use crate::config::Export;
+use crate::model::{Fields, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
+use crate::segment::Segment;
+
+/// The export settings the planner obeys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanSettings {
+    pub prune: Prune,
+    pub max_removals: RemovalLimit,
+    pub max_profiles: u64,
+    pub allow_empty: bool,
+    /// `sync --allow-removals`: lift the `max_removals` guard for this run.
+    pub allow_removals: bool,
+}
+
+impl PlanSettings {
+    pub fn from_export(export: &Export, allow_removals: bool) -> Self {
+        PlanSettings {
+            prune: export.prune,
+            max_removals: export.max_removals,
+            max_profiles: export.max_profiles,
+            allow_empty: export.allow_empty,
+            allow_removals,
+        }
+    }
+}
+
+/// A guard that fails the run before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the segment has {profiles} profiles, more than max_profiles = {max}")]
+    TooManyProfiles { profiles: u64, max: u64 },
+    #[error("the segment is empty; set allow_empty = true if the list should be emptied")]
+    EmptySegment,
+}
+
+/// One contact to write: an add, an update or a resubscribe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub email: String,
+    /// The source row, for failure reports.
+    pub row: u64,
+    /// Known from the state or a full read; `None` for contacts never seen.
+    pub contact_id: Option<u64>,
+    pub fields: Fields,
+    /// `fields.hash64()`, to store as `sent_hash` once the write is confirmed.
+    pub hash: u64,
+}
+
+/// One member to unsubscribe (list status 2; contacts are never deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub email: String,
+    pub contact_id: Option<u64>,
+}
+
+/// What a run changes. Changes are in segment order, removals in email order,
+/// so the same inputs always give the same requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub adds: Vec<Change>,
+    pub updates: Vec<Change>,
+    /// Members this export unsubscribed who re-entered the segment. The engine
+    /// decides whether to write fields too (when `hash` differs from `sent_hash`).
+    pub resubscribes: Vec<Change>,
+    /// Empty when [`Plan::blocked`].
+    pub removals: Vec<Removal>,
+    /// Segment members who opted out themselves: never resubscribed.
+    pub kept_unsubscribed: Vec<String>,
+    /// Active segment members that need no write (including `record_hashes`).
+    pub unchanged: u64,
+    /// Members whose live values already equal what we would send but whose
+    /// `sent_hash` is unknown: the engine stores the hash without a write.
+    pub record_hashes: Vec<(String, u64)>,
+    /// Removals the prune policy asks for, before the `max_removals` guard.
+    pub would_remove: u64,
+    /// Known active members before the run: the base of a percent limit.
+    pub active_members: u64,
+    /// Why removals were dropped (SPEC §4 rule 5), with the numbers.
+    pub blocked: Option<String>,
+}
+
+/// The counts `plan --json` prints (SPEC §4b).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanCounts {
+    pub to_add: u64,
+    pub to_update: u64,
+    pub to_remove: u64,
+    pub to_resubscribe: u64,
+    pub kept_unsubscribed: u64,
+    pub unchanged: u64,
+    pub would_remove: u64,
+    pub blocked: Option<String>,
+}
+
+impl Plan {
+    /// No write to ActiveCampaign (`record_hashes` only touch local state).
+    pub fn is_empty(&self) -> bool {
+        self.adds.is_empty()
+            && self.updates.is_empty()
+            && self.resubscribes.is_empty()
+            && self.removals.is_empty()
+    }
+
+    pub fn counts(&self) -> PlanCounts {
+        let n = |len: usize| len as u64;
+        PlanCounts {
+            to_add: n(self.adds.len()),
+            to_update: n(self.updates.len()),
+            to_remove: n(self.removals.len()),
+            to_resubscribe: n(self.resubscribes.len()),
+            kept_unsubscribed: n(self.kept_unsubscribed.len()),
+            unchanged: self.unchanged,
+            would_remove: self.would_remove,
+            blocked: self.blocked.clone(),
+        }
+    }
+}
+
+/// Plans a run. `known` is this export's record of its list keyed by
+/// lowercased email, with pending intents already resolved by
+/// [`merge_live`]. `live_fields` is given after a full read (keyed by
+/// lowercased email) and enables drift repair.
+pub fn plan(
+    segment: &Segment,
+    known: &HashMap<String, Member>,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+) -> Result<Plan, PlanError> {
+    check_guards(segment, s)?;
+    let mut plan = Plan::default();
+    // Addresses of the known active members the segment holds: the removal
+    // scan then compares addresses instead of hashing every email again.
+    let mut in_segment = AddrSet::default();
+    for p in &segment.profiles {
+        let m = known.get(p.email.as_str());
+        if let Some(m) = m.filter(|m| is_active(m) && s.prune != Prune::None) {
+            in_segment.insert(std::ptr::from_ref(m) as usize);
+        }
+        plan_profile(&mut plan, p, m, live_fields);
+    }
+    plan_removals(&mut plan, known, &in_segment, s);
+    Ok(plan)
+}
+
+fn check_guards(segment: &Segment, s: &PlanSettings) -> Result<(), PlanError> {
+    let profiles = segment.profiles.len() as u64;
+    if profiles > s.max_profiles {
+        return Err(PlanError::TooManyProfiles {
+            profiles,
+            max: s.max_profiles,
+        });
+    }
+    if profiles == 0 && !s.allow_empty {
+        return Err(PlanError::EmptySegment);
+    }
+    Ok(())
+}
+
+fn is_active(m: &Member) -> bool {
+    m.status == Some(ListStatus::Active)
+}
+
+fn plan_profile(
+    plan: &mut Plan,
+    p: &Profile,
+    known: Option<&Member>,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+) {
+    let h = p.fields.hash64();
+    let Some((m, status)) = known.and_then(|m| Some((m, m.status?))) else {
+        return plan.adds.push(change(p, known, h));
+    };
+    match status {
+        ListStatus::Active => {
+            let live = live_fields.and_then(|l| l.get(p.email.as_str()));
+            match judge_active(p, m, h, live) {
+                Verdict::Update => plan.updates.push(change(p, Some(m), h)),
+                Verdict::Record => {
+                    plan.record_hashes.push((p.email.clone(), h));
+                    plan.unchanged += 1;
+                }
+                Verdict::Unchanged => plan.unchanged += 1,
+            }
+        }
+        ListStatus::Unsubscribed if m.unsubscribed_by_us => {
+            plan.resubscribes.push(change(p, Some(m), h));
+        }
+        ListStatus::Unsubscribed => plan.kept_unsubscribed.push(p.email.clone()),
+    }
+}
+
+enum Verdict {
+    Update,
+    /// Unchanged, but the hash of what AC holds is new to us: store it.
+    Record,
+    Unchanged,
+}
+
+/// `live`: the member's values from a full read, if one happened.
+fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> Verdict {
+    if live.is_some_and(|l| drifted(&p.fields, l)) {
+        return Verdict::Update;
+    }
+    if m.sent_hash == Some(h) {
+        return Verdict::Unchanged;
+    }
+    // Never sent by us (e.g. active before our first run) but already equal:
+    // only possible to tell without custom fields, which a read does not show.
+    if m.sent_hash.is_none() && live.is_some() && p.fields.custom.is_empty() {
+        return Verdict::Record;
+    }
+    Verdict::Update
+}
+
+/// A field we send whose live value differs. `None` in the profile is "not
+/// sent", so never drift; an empty live value is the same as none.
+fn drifted(f: &Fields, live: &LiveMember) -> bool {
+    [
+        (&f.first_name, &live.first_name),
+        (&f.last_name, &live.last_name),
+        (&f.phone, &live.phone),
+    ]
+    .into_iter()
+    .any(|(ours, theirs)| {
+        ours.as_deref()
+            .is_some_and(|v| v != theirs.as_deref().unwrap_or(""))
+    })
+}
+
+fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
+    Change {
+        email: p.email.clone(),
+        row: p.row,
+        contact_id: known.and_then(|m| m.contact_id),
+        fields: p.fields.clone(),
+        hash,
+    }
+}
+
+/// Scans `known` once: counts active members, collects the removals the
+/// prune policy asks for, and applies the `max_removals` guard.
+fn plan_removals(
+    plan: &mut Plan,
+    known: &HashMap<String, Member>,
+    in_segment: &AddrSet,
+    s: &PlanSettings,
+) {
+    let removable = |m: &Member| match s.prune {
+        Prune::Owned => m.owned,
+        Prune::All => true,
+        Prune::None => false,
+    };
+    let mut removals = Vec::new();
+    for (email, m) in known {
+        debug_assert!(
+            m.pending.is_none(),
+            "merge_live resolves pending intents before planning"
+        );
+        if !is_active(m) {
+            continue;
+        }
+        plan.active_members += 1;
+        if removable(m) && !in_segment.contains(&(std::ptr::from_ref(m) as usize)) {
+            removals.push(Removal {
+                email: email.clone(),
+                contact_id: m.contact_id,
+            });
+        }
+    }
+    removals.sort_unstable_by(|a, b| a.email.cmp(&b.email));
+    plan.would_remove = removals.len() as u64;
+    let allowed = s.max_removals.allowed(plan.active_members);
+    if plan.would_remove > allowed && !s.allow_removals {
+        plan.blocked = Some(blocked_reason(
+            plan.would_remove,
+            plan.active_members,
+            s.max_removals,
+        ));
+    } else {
+        plan.removals = removals;
+    }
+}
+
+/// Addresses of borrowed [`Member`]s: stable while `known` is borrowed.
+type AddrSet = HashSet<usize, BuildHasherDefault<AddrHasher>>;
+
+/// Addresses are unique but their low bits are always zero (alignment):
+/// multiply to spread them, fold to bring the high bits down.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// "would unsubscribe 500 of 1000 members (50%), above max_removals 10%"
+fn blocked_reason(would: u64, active: u64, limit: RemovalLimit) -> String {
+    let pct = if active == 0 {
+        100.0
+    } else {
+        would as f64 * 100.0 / active as f64
+    };
+    let pct = if pct.fract() == 0.0 {
+        format!("{pct:.0}")
+    } else {
+        format!("{pct:.1}")
+    };
+    format!("would unsubscribe {would} of {active} members ({pct}%), above max_removals {limit}")
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;

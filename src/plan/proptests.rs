@@ -1,0 +1,222 @@
+//! Property tests: for arbitrary small segments, known states (with pending
+//! intents) and live lists, a plan applied to a model of the list converges
+//! (planning again gives nothing to write) and never breaks rules 3 and 4.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::model::PendingOp;
+use crate::segment::{SegmentBuilder, clean_value};
+
+const POOL: [&str; 6] = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"];
+const VALUES: [&str; 3] = ["", "Ann", "Bob"];
+
+fn arb_fields() -> impl Strategy<Value = Fields> {
+    (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| Fields {
+        first_name: clean_value(VALUES[first]),
+        last_name: None,
+        phone: clean_value(VALUES[phone]),
+        custom: company
+            .map(|c| vec![("COMPANY".into(), ["Acme", "Bolt"][c].into())])
+            .unwrap_or_default(),
+    })
+}
+
+fn arb_status() -> impl Strategy<Value = ListStatus> {
+    prop_oneof![Just(ListStatus::Active), Just(ListStatus::Unsubscribed)]
+}
+
+fn arb_segment() -> impl Strategy<Value = Segment> {
+    prop::collection::vec((0..POOL.len(), any::<bool>(), arb_fields()), 0..8).prop_map(|rows| {
+        let mut b = SegmentBuilder::new();
+        for (i, (e, upper, f)) in rows.into_iter().enumerate() {
+            let email = if upper {
+                POOL[e].to_uppercase()
+            } else {
+                POOL[e].to_owned()
+            };
+            b.push(i as u64 + 1, &email, f);
+        }
+        b.finish()
+    })
+}
+
+fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
+    let op = prop_oneof![
+        Just(PendingOp::Add),
+        Just(PendingOp::Update),
+        Just(PendingOp::Remove),
+        Just(PendingOp::Resubscribe)
+    ];
+    (
+        prop::option::of(arb_status()),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(arb_fields()),
+        prop::option::of(op),
+    )
+        .prop_map(move |(status, owned, by_us, sent, pending)| Member {
+            email: email.into(),
+            contact_id: None,
+            status,
+            owned,
+            unsubscribed_by_us: by_us,
+            sent_hash: sent.map(|f| f.hash64()),
+            pending,
+        })
+}
+
+fn arb_known() -> impl Strategy<Value = HashMap<String, Member>> {
+    POOL.map(|e| prop::option::of(arb_member(e)))
+        .prop_map(|ms| {
+            ms.into_iter()
+                .flatten()
+                .map(|m| (m.email.clone(), m))
+                .collect()
+        })
+}
+
+fn arb_live() -> impl Strategy<Value = Vec<LiveMember>> {
+    POOL.map(|_| prop::option::of((arb_status(), 0..3usize, 0..3usize)))
+        .prop_map(|ls| {
+            (POOL.iter().zip(ls).enumerate())
+                .filter_map(|(i, (e, l))| {
+                    let (status, first, phone) = l?;
+                    let value = |v: usize| Some(VALUES[v].to_owned());
+                    Some(LiveMember {
+                        contact_id: i as u64 + 1,
+                        email: (*e).into(),
+                        status,
+                        first_name: value(first),
+                        last_name: None,
+                        phone: value(phone),
+                    })
+                })
+                .collect()
+        })
+}
+
+fn arb_settings() -> impl Strategy<Value = PlanSettings> {
+    let prune = prop_oneof![Just(Prune::Owned), Just(Prune::All), Just(Prune::None)];
+    let limit = prop_oneof![
+        (0..4u64).prop_map(RemovalLimit::Count),
+        (0..=100u32).prop_map(|p| RemovalLimit::Percent(p.into()))
+    ];
+    (prune, limit, any::<bool>()).prop_map(|(prune, max_removals, allow_removals)| PlanSettings {
+        prune,
+        max_removals,
+        max_profiles: 100,
+        allow_empty: true,
+        allow_removals,
+    })
+}
+
+/// What ActiveCampaign and the engine's state would hold after executing `p`.
+/// Unsent (`None`) fields keep their live value, as in ActiveCampaign.
+fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut HashMap<String, Member>) {
+    let write = |live: &mut HashMap<String, LiveMember>, c: &Change| {
+        let id = live.len() as u64 + 100;
+        let l = live.entry(c.email.clone()).or_insert_with(|| LiveMember {
+            contact_id: c.contact_id.unwrap_or(id),
+            email: c.email.clone(),
+            status: ListStatus::Active,
+            first_name: None,
+            last_name: None,
+            phone: None,
+        });
+        for (ours, theirs) in [
+            (&c.fields.first_name, &mut l.first_name),
+            (&c.fields.last_name, &mut l.last_name),
+            (&c.fields.phone, &mut l.phone),
+        ] {
+            if ours.is_some() {
+                theirs.clone_from(ours);
+            }
+        }
+        l.status = ListStatus::Active;
+        l.contact_id
+    };
+    for c in p.adds.iter().chain(&p.updates).chain(&p.resubscribes) {
+        let id = write(live, c);
+        let m = known
+            .entry(c.email.clone())
+            .or_insert_with(|| Member::unknown(c.email.clone()));
+        m.owned |= m.status.is_none();
+        (m.status, m.unsubscribed_by_us, m.sent_hash, m.contact_id) =
+            (Some(ListStatus::Active), false, Some(c.hash), Some(id));
+    }
+    for r in &p.removals {
+        if let Some(l) = live.get_mut(&r.email) {
+            l.status = ListStatus::Unsubscribed;
+        }
+        if let Some(m) = known.get_mut(&r.email) {
+            (m.status, m.unsubscribed_by_us) = (Some(ListStatus::Unsubscribed), true);
+        }
+    }
+    for (email, h) in &p.record_hashes {
+        if let Some(m) = known.get_mut(email) {
+            m.sent_hash = Some(*h);
+        }
+    }
+}
+
+fn assert_converged(p: &Plan, first: &Plan) {
+    assert!(
+        p.adds.is_empty() && p.updates.is_empty() && p.resubscribes.is_empty(),
+        "{p:#?}"
+    );
+    assert!(p.record_hashes.is_empty(), "{p:#?}");
+    if first.blocked.is_none() {
+        assert!(
+            p.is_empty() && p.would_remove == 0 && p.blocked.is_none(),
+            "{p:#?}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plans_converge_and_keep_the_rules(
+        seg in arb_segment(), known in arb_known(), live in arb_live(), s in arb_settings(),
+    ) {
+        let k = merge_live(known, &live);
+        let mut live_map: HashMap<String, LiveMember> = live.iter().map(|l| (l.email.clone(), l.clone())).collect();
+        let first = plan(&seg, &k, Some(&live_map), &s).expect("guards pass");
+
+        let opted_out: Vec<&str> = (k.iter())
+            .filter(|(_, m)| m.status == Some(ListStatus::Unsubscribed) && !m.unsubscribed_by_us)
+            .map(|(e, _)| e.as_str())
+            .collect();
+        for c in first.adds.iter().chain(&first.updates).chain(&first.resubscribes) {
+            prop_assert!(!opted_out.contains(&c.email.as_str()), "opt-out written: {}", c.email);
+        }
+        for r in &first.removals {
+            prop_assert!(!seg.profiles.iter().any(|p| p.email == r.email));
+            prop_assert!(s.prune != Prune::None);
+            prop_assert!(s.prune == Prune::All || k[&r.email].owned, "non-owned removed: {}", r.email);
+        }
+        if s.prune == Prune::None {
+            prop_assert_eq!(first.would_remove, 0);
+        }
+
+        let mut k2 = k.clone();
+        apply(&first, &mut live_map, &mut k2);
+        for e in &opted_out {
+            prop_assert_eq!(live_map[*e].status, ListStatus::Unsubscribed, "opt-out resubscribed: {}", e);
+        }
+        // Every other segment member is active with exactly the values we send.
+        for p in seg.profiles.iter().filter(|p| !first.kept_unsubscribed.contains(&p.email)) {
+            let l = &live_map[&p.email];
+            prop_assert_eq!(l.status, ListStatus::Active);
+            prop_assert!(!drifted(&p.fields, l), "{:?} vs {:?}", p, l);
+        }
+        assert_converged(&plan(&seg, &k2, Some(&live_map), &s).expect("plans"), &first);
+        assert_converged(&plan(&seg, &k2, None, &s).expect("plans"), &first);
+        // The next full read agrees with what the state recorded.
+        let live2: Vec<LiveMember> = live_map.values().cloned().collect();
+        let k3 = merge_live(k2, &live2);
+        assert_converged(&plan(&seg, &k3, Some(&live_map), &s).expect("plans"), &first);
+    }
+}

@@ -1,0 +1,536 @@
+//! Example-based tests, one or more per planning and merge rule.
+
+use super::*;
+use crate::model::PendingOp;
+use crate::segment::SegmentBuilder;
+
+fn fields(first: &str) -> Fields {
+    Fields {
+        first_name: Some(first.into()),
+        ..Fields::default()
+    }
+}
+
+fn segment(rows: &[(&str, Fields)]) -> Segment {
+    let mut b = SegmentBuilder::new();
+    for (i, (email, f)) in rows.iter().enumerate() {
+        b.push(i as u64 + 1, email, f.clone());
+    }
+    b.finish()
+}
+
+fn member(email: &str, status: Option<ListStatus>) -> Member {
+    Member {
+        contact_id: Some(7),
+        status,
+        ..Member::unknown(email)
+    }
+}
+
+fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
+    LiveMember {
+        contact_id: 9,
+        email: email.into(),
+        status,
+        first_name: first.map(Into::into),
+        last_name: None,
+        phone: Some(String::new()),
+    }
+}
+
+fn known(members: impl IntoIterator<Item = Member>) -> HashMap<String, Member> {
+    members.into_iter().map(|m| (m.email.clone(), m)).collect()
+}
+
+fn settings(prune: Prune, max_removals: RemovalLimit) -> PlanSettings {
+    PlanSettings {
+        prune,
+        max_removals,
+        max_profiles: 100,
+        allow_empty: false,
+        allow_removals: false,
+    }
+}
+
+fn run(seg: &Segment, k: &HashMap<String, Member>) -> Plan {
+    plan(
+        seg,
+        k,
+        None,
+        &settings(Prune::Owned, RemovalLimit::Count(100)),
+    )
+    .expect("plans")
+}
+
+fn emails(changes: &[Change]) -> Vec<&str> {
+    changes.iter().map(|c| c.email.as_str()).collect()
+}
+
+use ListStatus::{Active, Unsubscribed};
+
+#[test]
+fn adds_mixed_case_duplicates_once_and_skips_invalid() {
+    let seg = segment(&[
+        ("B@x.io", fields("first")),
+        ("bad", fields("z")),
+        ("b@X.io", fields("second")),
+        ("a@x.io", fields("a")),
+    ]);
+    let k = known([member("a@x.io", None)]);
+    let p = run(&seg, &k);
+    assert_eq!(emails(&p.adds), ["b@x.io", "a@x.io"]);
+    assert_eq!(p.adds[0].fields.first_name.as_deref(), Some("first"));
+    assert_eq!((p.adds[0].row, p.adds[0].contact_id), (1, None));
+    assert_eq!((p.adds[1].row, p.adds[1].contact_id), (4, Some(7)));
+    assert_eq!(p.adds[1].hash, fields("a").hash64());
+    assert!(!p.is_empty());
+}
+
+#[test]
+fn updates_only_when_the_sent_hash_differs() {
+    let seg = segment(&[("a@x.io", fields("new")), ("b@x.io", fields("same"))]);
+    let sent = |e, f: &str| Member {
+        sent_hash: Some(fields(f).hash64()),
+        ..member(e, Some(Active))
+    };
+    let p = run(
+        &seg,
+        &known([sent("a@x.io", "old"), sent("b@x.io", "same")]),
+    );
+    assert_eq!(emails(&p.updates), ["a@x.io"]);
+    assert_eq!(p.unchanged, 1);
+    assert!(p.adds.is_empty() && p.record_hashes.is_empty());
+}
+
+#[test]
+fn records_hash_when_live_values_already_match() {
+    let seg = segment(&[
+        ("a@x.io", fields("Ann")),
+        ("b@x.io", fields("Bob")),
+        ("c@x.io", fields("Cy")),
+    ]);
+    let mut custom = seg.clone();
+    custom.profiles[2].fields.custom = vec![("COMPANY".into(), "Acme".into())];
+    let k = known(["a@x.io", "b@x.io", "c@x.io"].map(|e| member(e, Some(Active))));
+    let lf: HashMap<_, _> = [("a@x.io", "Ann"), ("b@x.io", "Robert"), ("c@x.io", "Cy")]
+        .map(|(e, f)| (e.to_owned(), live(e, Active, Some(f))))
+        .into();
+    let s = settings(Prune::Owned, RemovalLimit::Count(0));
+    let p = plan(&custom, &k, Some(&lf), &s).expect("plans");
+    assert_eq!(
+        p.record_hashes,
+        [("a@x.io".to_owned(), fields("Ann").hash64())]
+    );
+    // b drifted; c has a custom field a read cannot confirm.
+    assert_eq!(emails(&p.updates), ["b@x.io", "c@x.io"]);
+    assert_eq!(p.unchanged, 1);
+    assert!(!p.is_empty());
+    // Without a full read there is nothing to compare: send.
+    assert_eq!(run(&seg, &k).updates.len(), 3);
+}
+
+#[test]
+fn repairs_drift_even_when_the_hash_matches() {
+    let f = Fields {
+        first_name: Some("Ann".into()),
+        phone: None,
+        ..Fields::default()
+    };
+    let seg = segment(&[
+        ("a@x.io", f.clone()),
+        ("b@x.io", f.clone()),
+        ("c@x.io", fields("")),
+    ]);
+    let m = |e| Member {
+        sent_hash: Some(f.hash64()),
+        ..member(e, Some(Active))
+    };
+    let mut k = known([m("a@x.io"), m("b@x.io")]);
+    k.insert(
+        "c@x.io".into(),
+        Member {
+            sent_hash: Some(fields("").hash64()),
+            ..member("c@x.io", Some(Active))
+        },
+    );
+    // a: edited in AC; b: phone differs but we do not send phone; c: "" live == "" sent.
+    let mut b = live("b@x.io", Active, Some("Ann"));
+    b.phone = Some("555".into());
+    let lf: HashMap<_, _> = [
+        ("a@x.io".to_owned(), live("a@x.io", Active, Some("Anne"))),
+        ("b@x.io".to_owned(), b),
+        ("c@x.io".to_owned(), live("c@x.io", Active, None)),
+    ]
+    .into();
+    let p = plan(
+        &seg,
+        &k,
+        Some(&lf),
+        &settings(Prune::None, RemovalLimit::Count(0)),
+    )
+    .expect("plans");
+    assert_eq!(emails(&p.updates), ["a@x.io"]);
+    assert_eq!(p.unchanged, 2);
+}
+
+#[test]
+fn resubscribes_only_our_own_unsubscribes() {
+    let seg = segment(&[("ours@x.io", fields("a")), ("optout@x.io", fields("b"))]);
+    let ours = Member {
+        unsubscribed_by_us: true,
+        owned: true,
+        ..member("ours@x.io", Some(Unsubscribed))
+    };
+    let k = known([ours, member("optout@x.io", Some(Unsubscribed))]);
+    let p = run(&seg, &k);
+    assert_eq!(emails(&p.resubscribes), ["ours@x.io"]);
+    assert_eq!(p.kept_unsubscribed, ["optout@x.io"]);
+    assert!(p.adds.is_empty() && p.updates.is_empty());
+    let c = p.counts();
+    assert_eq!(
+        (c.to_resubscribe, c.kept_unsubscribed, c.unchanged),
+        (1, 1, 0)
+    );
+}
+
+fn prune_case(prune: Prune) -> Vec<String> {
+    let seg = segment(&[("keep@x.io", fields("k"))]);
+    let owned = |e| Member {
+        owned: true,
+        ..member(e, Some(Active))
+    };
+    let k = known([
+        owned("keep@x.io"),
+        owned("z-owned@x.io"),
+        owned("b-owned@x.io"),
+        member("foreign@x.io", Some(Active)),
+        Member {
+            owned: true,
+            ..member("gone@x.io", Some(Unsubscribed))
+        },
+        Member {
+            owned: true,
+            ..member("absent@x.io", None)
+        },
+    ]);
+    let p = plan(&seg, &k, None, &settings(prune, RemovalLimit::Count(10))).expect("plans");
+    assert_eq!(p.would_remove, p.removals.len() as u64);
+    p.removals.into_iter().map(|r| r.email).collect()
+}
+
+#[test]
+fn prune_policies() {
+    assert_eq!(prune_case(Prune::Owned), ["b-owned@x.io", "z-owned@x.io"]);
+    assert_eq!(
+        prune_case(Prune::All),
+        ["b-owned@x.io", "foreign@x.io", "z-owned@x.io"]
+    );
+    assert!(prune_case(Prune::None).is_empty());
+}
+
+fn blocked_case(limit: RemovalLimit, allow_removals: bool) -> Plan {
+    // 1000 active members, 500 of them owned and gone from the segment.
+    let mut members = Vec::new();
+    for i in 0..1000 {
+        members.push(Member {
+            owned: i < 500,
+            ..member(&format!("m{i:04}@x.io"), Some(Active))
+        });
+    }
+    let mut rows: Vec<(String, Fields)> = (500..1000)
+        .map(|i| (format!("m{i:04}@x.io"), Fields::default()))
+        .collect();
+    rows.push(("new@x.io".into(), Fields::default()));
+    let rows: Vec<(&str, Fields)> = rows.iter().map(|(e, f)| (e.as_str(), f.clone())).collect();
+    let s = PlanSettings {
+        allow_removals,
+        max_profiles: 10_000,
+        ..settings(Prune::Owned, limit)
+    };
+    plan(&segment(&rows), &known(members), None, &s).expect("plans")
+}
+
+#[test]
+fn max_removals_percent_and_count() {
+    let p = blocked_case(RemovalLimit::Percent(10.0), false);
+    assert_eq!(
+        p.blocked.as_deref(),
+        Some("would unsubscribe 500 of 1000 members (50%), above max_removals 10%")
+    );
+    assert!(p.removals.is_empty());
+    assert_eq!(
+        (p.would_remove, p.active_members, p.adds.len()),
+        (500, 1000, 1)
+    );
+    assert_eq!(p.updates.len(), 500, "adds and updates are still planned");
+    let c = p.counts();
+    assert_eq!((c.to_remove, c.would_remove, c.to_add), (0, 500, 1));
+
+    let p = blocked_case(RemovalLimit::Count(499), false);
+    assert_eq!(
+        p.blocked.as_deref(),
+        Some("would unsubscribe 500 of 1000 members (50%), above max_removals 499")
+    );
+    assert!(
+        blocked_case(RemovalLimit::Count(500), false)
+            .blocked
+            .is_none()
+    );
+    assert_eq!(
+        blocked_case(RemovalLimit::Percent(50.0), false)
+            .removals
+            .len(),
+        500
+    );
+    let lifted = blocked_case(RemovalLimit::Count(0), true);
+    assert_eq!((lifted.removals.len(), lifted.blocked), (500, None));
+}
+
+#[test]
+fn blocked_reason_rounds_percent() {
+    assert_eq!(
+        blocked_reason(1, 3, RemovalLimit::Count(0)),
+        "would unsubscribe 1 of 3 members (33.3%), above max_removals 0"
+    );
+}
+
+#[test]
+fn guards_fail_before_planning() {
+    let s = PlanSettings {
+        max_profiles: 1,
+        ..settings(Prune::Owned, RemovalLimit::Count(0))
+    };
+    let two = segment(&[("a@x.io", fields("a")), ("b@x.io", fields("b"))]);
+    assert_eq!(
+        plan(&two, &HashMap::new(), None, &s),
+        Err(PlanError::TooManyProfiles {
+            profiles: 2,
+            max: 1
+        })
+    );
+    let empty = segment(&[("bad", fields("a"))]);
+    assert_eq!(
+        plan(&empty, &HashMap::new(), None, &s),
+        Err(PlanError::EmptySegment)
+    );
+    let allow = PlanSettings {
+        allow_empty: true,
+        prune: Prune::All,
+        max_removals: RemovalLimit::Percent(100.0),
+        ..s
+    };
+    let k = known([member("a@x.io", Some(Active))]);
+    let p = plan(&empty, &k, None, &allow).expect("allowed");
+    assert_eq!(p.removals.len(), 1);
+}
+
+#[test]
+fn counts_serialize_for_plan_json() {
+    let p = run(&segment(&[("a@x.io", fields("a"))]), &HashMap::new());
+    let json = serde_json::to_value(p.counts()).expect("serializes");
+    assert_eq!(json["to_add"], 1);
+    assert_eq!(json["blocked"], serde_json::Value::Null);
+    for key in [
+        "to_update",
+        "to_remove",
+        "to_resubscribe",
+        "kept_unsubscribed",
+        "unchanged",
+    ] {
+        assert_eq!(json[key], 0, "{key}");
+    }
+}
+
+fn merged(m: Member, l: Option<LiveMember>) -> Member {
+    let email = m.email.clone();
+    let mut out = merge_live(known([m]), l.as_slice());
+    out.remove(&email).expect("kept")
+}
+
+#[test]
+fn merge_takes_live_status_and_ids() {
+    let out = merge_live(
+        known([Member {
+            owned: true,
+            ..member("gone@x.io", Some(Active))
+        }]),
+        &[live("new@x.io", Active, None)],
+    );
+    let gone = &out["gone@x.io"];
+    assert_eq!(
+        (gone.status, gone.owned, gone.contact_id),
+        (None, true, Some(7)),
+        "ownership never lost"
+    );
+    let new = &out["new@x.io"];
+    assert_eq!(
+        (new.status, new.owned, new.contact_id),
+        (Some(Active), false, Some(9))
+    );
+    // Someone else unsubscribed a member we think is active: an opt-out.
+    let m = merged(
+        member("a@x.io", Some(Active)),
+        Some(live("a@x.io", Unsubscribed, None)),
+    );
+    assert_eq!(
+        (m.status, m.unsubscribed_by_us),
+        (Some(Unsubscribed), false)
+    );
+    // Our unsubscribe, undone by someone else: no longer ours to undo.
+    let ours = Member {
+        unsubscribed_by_us: true,
+        ..member("a@x.io", Some(Unsubscribed))
+    };
+    let m = merged(ours.clone(), Some(live("a@x.io", Active, None)));
+    assert_eq!((m.status, m.unsubscribed_by_us), (Some(Active), false));
+    assert!(!merged(ours.clone(), None).unsubscribed_by_us);
+    assert!(merged(ours, Some(live("a@x.io", Unsubscribed, None))).unsubscribed_by_us);
+}
+
+fn pending(op: PendingOp, status: Option<ListStatus>) -> Member {
+    let l = status.map(|s| live("a@x.io", s, None));
+    let m = Member {
+        pending: Some(op),
+        sent_hash: Some(1),
+        ..member("a@x.io", None)
+    };
+    let out = merged(m, l);
+    assert_eq!(out.pending, None, "{op:?} {status:?}: pending cleared");
+    assert_eq!(out.status, status);
+    out
+}
+
+#[test]
+fn merge_resolves_pending_intents() {
+    use PendingOp::*;
+    assert!(pending(Add, Some(Active)).owned);
+    let optout = pending(Add, Some(Unsubscribed));
+    assert!(!optout.owned && !optout.unsubscribed_by_us);
+    assert!(!pending(Add, None).owned);
+    let resub = Member {
+        pending: Some(Resubscribe),
+        unsubscribed_by_us: true,
+        ..member("a@x.io", Some(Unsubscribed))
+    };
+    assert!(!merged(resub.clone(), Some(live("a@x.io", Active, None))).unsubscribed_by_us);
+    assert!(
+        merged(resub, Some(live("a@x.io", Unsubscribed, None))).unsubscribed_by_us,
+        "retry later"
+    );
+    assert!(pending(Remove, Some(Unsubscribed)).unsubscribed_by_us);
+    assert!(!pending(Remove, Some(Active)).unsubscribed_by_us);
+    assert_eq!(pending(Update, Some(Active)).sent_hash, None);
+    assert_eq!(pending(Add, Some(Active)).sent_hash, Some(1));
+}
+
+/// Peak resident memory of this process (Linux), for the scale test.
+fn peak_rss_mb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+/// A million-profile segment (first name, last name), as a CSV would give.
+fn big_segment(n: u64) -> Segment {
+    let mut b = SegmentBuilder::new();
+    for i in 0..n {
+        let first_name = Some(format!("First{i}"));
+        let f = Fields {
+            first_name,
+            last_name: Some("Last".into()),
+            ..Fields::default()
+        };
+        b.push(i + 1, &format!("User{i}@Example.com"), f);
+    }
+    b.finish()
+}
+
+/// Scale checks, run by hand optimised, one at a time (peak memory is per process):
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib scale_ -- --ignored --nocapture --test-threads 1`
+#[test]
+#[ignore = "slow in debug builds; run by hand optimised"]
+fn scale_first_run() {
+    let seg = big_segment(1_000_000);
+    println!("segment: peak {} MB", peak_rss_mb());
+    let t = std::time::Instant::now();
+    let s = PlanSettings {
+        max_profiles: 1_000_000,
+        ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
+    };
+    let p = plan(&seg, &HashMap::new(), None, &s).expect("plans");
+    println!(
+        "first run: {:?}, {} adds, peak {} MB",
+        t.elapsed(),
+        p.adds.len(),
+        peak_rss_mb()
+    );
+}
+
+#[test]
+#[ignore = "slow in debug builds; run by hand optimised"]
+fn scale_steady_state() {
+    let seg = big_segment(1_000_000);
+    // All known and sent; 1% changed, 1% gone from the segment.
+    let k: HashMap<String, Member> = (seg.profiles.iter())
+        .map(|p| {
+            let h = if p.row % 100 == 0 {
+                0
+            } else {
+                p.fields.hash64()
+            };
+            let e = if p.row % 100 == 1 {
+                format!("gone{}@x.io", p.row)
+            } else {
+                p.email.clone()
+            };
+            (
+                e.clone(),
+                Member {
+                    sent_hash: Some(h),
+                    owned: true,
+                    ..member(&e, Some(Active))
+                },
+            )
+        })
+        .collect();
+    println!("segment + known: peak {} MB", peak_rss_mb());
+    let s = PlanSettings {
+        max_profiles: 1_000_000,
+        ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
+    };
+    let t = std::time::Instant::now();
+    let p = plan(&seg, &k, None, &s).expect("plans");
+    println!(
+        "steady: {:?}, {:?}, peak {} MB",
+        t.elapsed(),
+        p.counts(),
+        peak_rss_mb()
+    );
+    let lf: HashMap<String, LiveMember> = (seg.profiles.iter())
+        .map(|p| {
+            (
+                p.email.clone(),
+                LiveMember {
+                    first_name: p.fields.first_name.clone(),
+                    last_name: p.fields.last_name.clone(),
+                    ..live(&p.email, Active, None)
+                },
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let p = plan(&seg, &k, Some(&lf), &s).expect("plans");
+    println!(
+        "with full read: {:?}, {} updates, peak {} MB",
+        t.elapsed(),
+        p.updates.len(),
+        peak_rss_mb()
+    );
+}

@@ -1,0 +1,125 @@
+//! JSON Lines segments: one JSON object per line, read line by line.
+//!
+//! Row numbers are 1-based line numbers, so a reported row can be found with
+//! any editor; blank lines are skipped (not counted as rows, but they still
+//! advance the line number). Every JSON scalar becomes a string: strings as
+//! they are, numbers as serde_json prints them (integers exactly as written;
+//! floats in shortest round-trip form, e.g. `1e3` → `1000.0`), booleans
+//! `true`/`false`; `null` and absent keys are "not sent". Columns cannot be
+//! checked up front (there is no header), so a missing key is simply absent.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{PROGRESS_EVERY, Projection, SourceError};
+use crate::config::Mapping;
+use crate::segment::{Segment, SegmentBuilder, clean_value};
+
+pub(super) fn read_path(
+    path: &Path,
+    mapping: &Mapping,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Segment, SourceError> {
+    let file = File::open(path).map_err(|source| SourceError::Io {
+        path: path.into(),
+        source,
+    })?;
+    read_jsonl_with(
+        BufReader::with_capacity(1 << 16, file),
+        path,
+        mapping,
+        progress,
+    )
+}
+
+/// Reads a JSONL segment from any buffered reader; `file` names it in errors.
+pub fn read_jsonl(
+    reader: impl BufRead,
+    file: &Path,
+    mapping: &Mapping,
+) -> Result<Segment, SourceError> {
+    read_jsonl_with(reader, file, mapping, &mut |_| {})
+}
+
+fn read_jsonl_with(
+    mut reader: impl BufRead,
+    file: &Path,
+    mapping: &Mapping,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Segment, SourceError> {
+    let proj = Projection::resolve(mapping, |key| Ok::<_, SourceError>(key.to_owned()))?;
+    let mut builder = SegmentBuilder::new();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| SourceError::Io {
+                path: file.into(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        // A BOM is only legal at the start of the file; strip it there.
+        let text = if line_no == 1 {
+            line.strip_prefix("\u{feff}".as_bytes())
+        } else {
+            None
+        };
+        let text = text.unwrap_or(&line).trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        push_line(&proj, &mut builder, line_no, text);
+        if builder.rows().is_multiple_of(PROGRESS_EVERY) {
+            progress(builder.rows());
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn push_line(proj: &Projection<String>, builder: &mut SegmentBuilder, row: u64, text: &[u8]) {
+    let obj = match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(obj)) => obj,
+        Ok(other) => {
+            let reason = format!("line is {}, not a JSON object", kind(&other));
+            return builder.invalid(row, "", reason);
+        }
+        Err(e) => return builder.invalid(row, "", format!("invalid JSON: {e}")),
+    };
+    proj.push(builder, row, &mut |key: &String| scalar(&obj, key));
+}
+
+/// The value of `key` as a cleaned string; exact key first, then ignoring ASCII case.
+fn scalar(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    let value = obj
+        .get(key)
+        .or_else(|| (obj.iter()).find_map(|(k, v)| k.eq_ignore_ascii_case(key).then_some(v)));
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(clean_value(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(other) => Err(format!(
+            "key {key:?} holds {}, not a single value",
+            kind(other)
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
