@@ -11,7 +11,8 @@
 //! Layout: this file is the public handle (config, seeding, inspection);
 //! `server` serves and gates requests, `gate` holds limits/faults/ledger,
 //! `handlers` the endpoints, `wire` the JSON shapes, `state` the account
-//! model, `query` contact paging, `bulk` the bulk importer, `tags` tags.
+//! model, `query` contact paging, `bulk` the bulk importer, `tags` tags,
+//! `writes` contact writes.
 
 mod bulk;
 mod gate;
@@ -21,6 +22,7 @@ mod server;
 mod state;
 mod tags;
 mod wire;
+mod writes;
 
 #[cfg(test)]
 mod tests;
