@@ -335,12 +335,14 @@ impl Account {
             .chain(&c.unsubscribe)
             .all(|l| self.lists.contains_key(l));
         // "Contacts may not be subscribed to lists which they have previously
-        // unsubscribed from" (§4.2): the whole contact fails, nothing changes.
+        // unsubscribed from" (§4.2), nor bounced ones (§4.5): the whole
+        // contact fails, nothing changes.
         let refused = self.contact_by_email(&c.email).is_some_and(|existing| {
             let id = existing.data.id;
-            c.subscribe
-                .iter()
-                .any(|l| self.membership(id, *l).is_some_and(|m| m.status == 2))
+            c.subscribe.iter().any(|l| {
+                self.membership(id, *l)
+                    .is_some_and(|m| m.status == 2 || m.status == 3)
+            })
         });
         if !lists_exist || refused {
             return Err(c.email);
