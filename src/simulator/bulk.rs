@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::gate::later;
 use super::state::{Account, ChangedBy, ContactPatch};
 use super::wire::{ApiError, email_deliverable, email_well_formed, lenient_id, lenient_string};
 
@@ -256,7 +257,10 @@ impl Batches {
     }
 
     fn due_at(&self, b: &Batch) -> Instant {
-        b.submitted + self.info_false_for + self.import_duration
+        later(
+            b.submitted,
+            self.info_false_for.saturating_add(self.import_duration),
+        )
     }
 
     /// Take the next batch whose processing time has passed, if any.
