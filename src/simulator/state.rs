@@ -1,0 +1,388 @@
+//! The simulated account: contacts, lists with their memberships, custom
+//! fields, tags and the exclusion list. Pure data plus invariants (unique
+//! emails, per-status member indexes); no HTTP and no clock of its own.
+//!
+//! Sizes the simulator must carry (1,000,000 contacts, 100,000-member lists)
+//! shape the layout: contacts live in a `Vec` indexed by id (ids are dense
+//! and never reused, deletion is not modelled), every list keeps its members
+//! in a `BTreeMap` by contact id plus one `BTreeSet` per status, so a page of
+//! `GET /contacts?listid=&status=&id_greater=` is a range walk, never a scan.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::bulk::Batches;
+use super::tags::Tags;
+
+/// Who last changed a list membership (inspection only; AC shows this in its
+/// UI, not in the API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChangedBy {
+    /// The contact unsubscribed themselves (unsubscribe link), §3.4.
+    Contact,
+    /// `POST /contactLists`, §3.1.
+    Api,
+    /// Someone in the AC UI.
+    Admin,
+    /// A bulk import, §4.
+    Import,
+}
+
+/// A contact as the simulator holds it (inspection copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimContact {
+    pub id: u64,
+    /// Stored lowercased: AC treats emails case-insensitively (§8 item 4).
+    pub email: String,
+    /// "" when unset, as the API shows it (§2.5).
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    /// Custom field id -> value.
+    pub fields: BTreeMap<u64, String>,
+    /// Tag names, in the order first added.
+    pub tags: Vec<String>,
+}
+
+/// One row of a list's membership (inspection copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimMembership {
+    pub contact_id: u64,
+    pub email: String,
+    /// 0 unconfirmed, 1 active, 2 unsubscribed, 3 bounced (§2.5).
+    pub status: u8,
+    pub changed_by: ChangedBy,
+}
+
+/// Internal contact record. Timestamps are unix seconds.
+#[derive(Clone, Debug)]
+pub(super) struct Contact {
+    pub data: SimContact,
+    pub cdate: i64,
+    pub udate: i64,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Membership {
+    /// Synthetic `contactList` id, stable for the row's life.
+    pub id: u64,
+    pub status: u8,
+    pub changed_by: ChangedBy,
+    pub sdate: i64,
+    pub udate: i64,
+}
+
+#[derive(Debug)]
+pub(super) struct List {
+    pub id: u64,
+    pub name: String,
+    pub stringid: String,
+    pub cdate: i64,
+    pub members: BTreeMap<u64, Membership>,
+    /// status -> contact ids; kept in step with `members`.
+    pub by_status: BTreeMap<u8, BTreeSet<u64>>,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Field {
+    pub id: u64,
+    pub perstag: String,
+    pub title: String,
+}
+
+/// What an upsert writes. `None` leaves the stored value untouched.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ContactPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub fields: Vec<(u64, String)>,
+    pub tags: Vec<String>,
+}
+
+/// Why a membership write was refused (maps to the 404 shapes of §3.1/§5.1).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum MembershipError {
+    #[error("No Result found for Subscriber with id {0}")]
+    NoContact(u64),
+    #[error("No Result found for _List with id {0}")]
+    NoList(u64),
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Account {
+    contacts: Vec<Contact>,
+    by_email: HashMap<String, u64>,
+    pub lists: BTreeMap<u64, List>,
+    pub fields: Vec<Field>,
+    excluded: HashSet<String>,
+    next_membership: u64,
+    /// Bulk-import batches (see `bulk.rs`).
+    pub batches: Batches,
+    /// Tag registry and contact-tag rows (see `tags.rs`).
+    pub tags: Tags,
+}
+
+pub(super) fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Account {
+    pub fn new(batches: Batches) -> Self {
+        Account {
+            batches,
+            ..Account::default()
+        }
+    }
+
+    pub fn add_list(&mut self, name: &str) -> u64 {
+        let id = self.lists.len() as u64 + 1;
+        let stringid = name
+            .to_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let list = List {
+            id,
+            name: name.to_string(),
+            stringid,
+            cdate: now_unix(),
+            members: BTreeMap::new(),
+            by_status: BTreeMap::new(),
+        };
+        self.lists.insert(id, list);
+        id
+    }
+
+    pub fn add_field(&mut self, perstag: &str, title: &str) -> u64 {
+        let id = self.fields.len() as u64 + 1;
+        let perstag = perstag.to_uppercase();
+        let title = title.to_string();
+        self.fields.push(Field { id, perstag, title });
+        id
+    }
+
+    pub fn exclude(&mut self, email: &str) {
+        self.excluded.insert(email.to_lowercase());
+    }
+
+    pub fn is_excluded(&self, email: &str) -> bool {
+        self.excluded.contains(&email.to_lowercase())
+    }
+
+    pub fn contact(&self, id: u64) -> Option<&Contact> {
+        let idx = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.contacts.get(idx)
+    }
+
+    pub fn contact_mut(&mut self, id: u64) -> Option<&mut Contact> {
+        let idx = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.contacts.get_mut(idx)
+    }
+
+    pub fn contact_by_email(&self, email: &str) -> Option<&Contact> {
+        self.by_email
+            .get(&email.to_lowercase())
+            .and_then(|id| self.contact(*id))
+    }
+
+    pub fn contact_count(&self) -> usize {
+        self.contacts.len()
+    }
+
+    /// The highest contact id (contacts are dense from 1).
+    pub fn max_contact_id(&self) -> u64 {
+        self.contacts.len() as u64
+    }
+
+    /// Upsert by email, case-insensitively (§2.2): the one way contacts are
+    /// created, so emails stay unique. Returns (id, created).
+    pub fn upsert_contact(&mut self, email: &str, mut patch: ContactPatch) -> (u64, bool) {
+        let key = email.to_lowercase();
+        let now = now_unix();
+        let (id, created) = match self.by_email.get(&key) {
+            Some(id) => (*id, false),
+            None => {
+                let id = self.contacts.len() as u64 + 1;
+                let data = SimContact {
+                    id,
+                    email: key.clone(),
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    phone: String::new(),
+                    fields: BTreeMap::new(),
+                    tags: Vec::new(),
+                };
+                self.contacts.push(Contact {
+                    data,
+                    cdate: now,
+                    udate: now,
+                });
+                self.by_email.insert(key, id);
+                (id, true)
+            }
+        };
+        let tags = std::mem::take(&mut patch.tags);
+        let known_fields = self.fields.len() as u64;
+        if let Some(c) = self.contact_mut(id) {
+            apply_patch(&mut c.data, patch, known_fields);
+            c.udate = now;
+        }
+        // Bulk import only adds tags, creating unknown ones (§4.2).
+        for name in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let tag = self.ensure_tag(name);
+            let _ = self.tag_contact(id, tag);
+        }
+        (id, created)
+    }
+
+    /// Re-key a contact under a new email (`PUT /contacts/{id}`, §2.3).
+    /// False when another contact holds that email (any case).
+    pub fn change_email(&mut self, id: u64, email: &str) -> bool {
+        let key = email.to_lowercase();
+        match self.by_email.get(&key) {
+            Some(owner) => return *owner == id,
+            None if self.contact(id).is_none() => return false,
+            None => {}
+        }
+        if let Some(c) = self.contact_mut(id) {
+            let old = std::mem::replace(&mut c.data.email, key.clone());
+            self.by_email.remove(&old);
+            self.by_email.insert(key, id);
+        }
+        true
+    }
+
+    pub fn membership(&self, contact: u64, list: u64) -> Option<&Membership> {
+        self.lists.get(&list)?.members.get(&contact)
+    }
+
+    /// Set a membership's status, creating the row if needed.
+    pub fn set_membership(
+        &mut self,
+        contact: u64,
+        list: u64,
+        status: u8,
+        by: ChangedBy,
+    ) -> Result<&Membership, MembershipError> {
+        if self.contact(contact).is_none() {
+            return Err(MembershipError::NoContact(contact));
+        }
+        let next_id = self.next_membership + 1;
+        let l = self
+            .lists
+            .get_mut(&list)
+            .ok_or(MembershipError::NoList(list))?;
+        let now = now_unix();
+        let row = l.members.entry(contact).or_insert_with(|| Membership {
+            id: next_id,
+            status: u8::MAX, // replaced below; forces the index update
+            changed_by: by,
+            sdate: now,
+            udate: now,
+        });
+        if row.id == next_id {
+            self.next_membership = next_id;
+        }
+        if row.status != status {
+            if let Some(set) = l.by_status.get_mut(&row.status) {
+                set.remove(&contact);
+            }
+            l.by_status.entry(status).or_default().insert(contact);
+            row.status = status;
+            row.changed_by = by;
+            row.udate = now;
+        }
+        Ok(row)
+    }
+
+    /// Every list membership of one contact, in list id order.
+    pub fn contact_lists(&self, contact: u64) -> Vec<(u64, &Membership)> {
+        self.lists
+            .values()
+            .filter_map(|l| l.members.get(&contact).map(|m| (l.id, m)))
+            .collect()
+    }
+
+    pub fn members(&self, list: u64) -> Vec<SimMembership> {
+        let Some(l) = self.lists.get(&list) else {
+            return Vec::new();
+        };
+        l.members
+            .iter()
+            .filter_map(|(cid, m)| {
+                let c = self.contact(*cid)?;
+                Some(SimMembership {
+                    contact_id: *cid,
+                    email: c.data.email.clone(),
+                    status: m.status,
+                    changed_by: m.changed_by,
+                })
+            })
+            .collect()
+    }
+
+    pub fn active_emails(&self, list: u64) -> BTreeSet<String> {
+        let Some(ids) = self.lists.get(&list).and_then(|l| l.by_status.get(&1)) else {
+            return BTreeSet::new();
+        };
+        ids.iter()
+            .filter_map(|id| self.contact(*id).map(|c| c.data.email.clone()))
+            .collect()
+    }
+
+    /// Emails present more than once, compared case-insensitively. An
+    /// invariant check for tests: must always be empty.
+    pub fn duplicate_emails(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let mut dups = BTreeSet::new();
+        for c in &self.contacts {
+            let key = c.data.email.to_lowercase();
+            if !seen.insert(key.clone()) {
+                dups.insert(key);
+            }
+        }
+        dups.into_iter().collect()
+    }
+}
+
+fn apply_patch(c: &mut SimContact, patch: ContactPatch, known_fields: u64) {
+    if let Some(v) = patch.first_name {
+        c.first_name = v;
+    }
+    if let Some(v) = patch.last_name {
+        c.last_name = v;
+    }
+    if let Some(v) = patch.phone {
+        c.phone = v;
+    }
+    // Values for fields that do not exist are dropped: AC requires the id of
+    // a previously created field (§2.4).
+    for (id, value) in patch.fields {
+        if id >= 1 && id <= known_fields {
+            c.fields.insert(id, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_index_follows_status_changes() {
+        let mut a = Account::default();
+        let l = a.add_list("Newsletter");
+        let (c, _) = a.upsert_contact("A@x.io", ContactPatch::default());
+        assert!(a.set_membership(c, l, 1, ChangedBy::Api).is_ok());
+        assert!(a.set_membership(c, l, 2, ChangedBy::Contact).is_ok());
+        let list = &a.lists[&l];
+        assert!(list.by_status[&1].is_empty());
+        assert!(list.by_status[&2].contains(&c));
+        assert_eq!(list.stringid, "newsletter");
+        assert_eq!(
+            a.set_membership(99, l, 1, ChangedBy::Api).err(),
+            Some(MembershipError::NoContact(99))
+        );
+    }
+}

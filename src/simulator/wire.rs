@@ -1,0 +1,258 @@
+//! JSON shapes on the wire: how contacts, memberships, lists and fields are
+//! rendered, how ids and emails are read leniently from requests, and the
+//! error bodies of §6. Every quirk here is deliberate (string ids, status as
+//! an int in one place and a string in another, `{}` 400 bodies).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::state::{Contact, Field, List, Membership};
+
+/// An error answer. Each variant renders one documented shape (§6).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ApiError {
+    /// 404 `{"message":"No Result found for Subscriber with id 1"}`.
+    #[error("No Result found for {kind} with id {id}")]
+    NotFound { kind: &'static str, id: String },
+    /// 400 with the documented empty body `{}` (§6: contact/sync,
+    /// contactLists, lists). The reason is only logged.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 422 `{"errors":[{"title","detail","code","source":{"pointer"}}]}`.
+    #[error("{title}")]
+    Unprocessable {
+        code: &'static str,
+        title: String,
+        pointer: &'static str,
+    },
+    /// 400 bulk-import shape `{"success":0,"message","failureReasons"}`
+    /// (§4.3); `reasons` holds strings or `{contact, failureReason}` objects.
+    #[error("{message}")]
+    Bulk { message: String, reasons: Value },
+}
+
+impl ApiError {
+    pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        ApiError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound { .. } => {
+                let body = json!({ "message": self.to_string() });
+                (StatusCode::NOT_FOUND, Json(body)).into_response()
+            }
+            ApiError::BadRequest(why) => {
+                tracing::debug!(%why, "simulator: 400");
+                (StatusCode::BAD_REQUEST, Json(json!({}))).into_response()
+            }
+            ApiError::Unprocessable {
+                code,
+                title,
+                pointer,
+            } => {
+                let err = json!({"title": title, "detail": "", "code": code,
+                    "source": {"pointer": pointer}});
+                let body = json!({ "errors": [err] });
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            }
+            ApiError::Bulk { message, reasons } => {
+                let body = json!({"success": 0, "message": message, "failureReasons": reasons});
+                (StatusCode::BAD_REQUEST, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// 403 for a missing or wrong `Api-Token` (§1.2, §6).
+pub(super) fn forbidden() -> Response {
+    let err = json!({"status": 403, "title": "Forbidden",
+        "detail": "The request could not be authenticated or the authenticated user is not authorized to access the requested resource."});
+    (StatusCode::FORBIDDEN, Json(json!({ "errors": [err] }))).into_response()
+}
+
+/// 429 body. Undocumented (§1.3); AC's clients only read status + headers.
+pub(super) fn too_many_requests() -> Response {
+    let body = json!({"message": "Too Many Requests"});
+    (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
+}
+
+/// Injected 500/503. Bodies undocumented (§6); 503 doubles as throttling in
+/// the wild (§1.3).
+pub(super) fn server_error(status: StatusCode) -> Response {
+    let message = status.canonical_reason().unwrap_or("Server Error");
+    (status, Json(json!({ "message": message }))).into_response()
+}
+
+/// An id given as a JSON number or a numeric string (§3.1 "ids may be
+/// numbers or strings", §4.2 `listid` typed string, example integer).
+pub(super) fn lenient_id(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A string value given as a JSON string or number (phone numbers, field
+/// values); `null` reads as absent.
+pub(super) fn lenient_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Batch-level email check: what makes bulk import reject a whole request
+/// ("Field' email' incorrect format", §4.3): one `@`, both sides present,
+/// no whitespace.
+pub(super) fn email_well_formed(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Contact-level check applied when a batch runs: the documented `failure`
+/// examples (`invalid.email@invalidDomain`, `invalid'character@example.com`,
+/// §4.4) pass the batch check but fail per contact. AC's full rule list is
+/// not in our notes, so only those two are refused beyond RFC 5322 atoms:
+/// a domain needs a dot, and the apostrophe is out.
+pub(super) fn email_deliverable(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let local_ok = local
+        .chars()
+        .all(|c| c.is_alphanumeric() || "!#$%&*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    email_well_formed(email) && local_ok && domain_ok
+}
+
+/// Timestamps in AC's `YYYY-MM-DDThh:mm:ss±hh:mm` form (§8 item 9).
+pub(super) fn date(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+        .unwrap_or_default()
+}
+
+/// A contact as `GET /contacts` renders it (§2.5): string ids, "" for
+/// empty names and phone.
+pub(super) fn contact(base: &str, c: &Contact) -> Value {
+    let d = &c.data;
+    let id = d.id.to_string();
+    let link = |rel: &str| format!("{base}/api/3/contacts/{id}/{rel}");
+    json!({
+        "cdate": date(c.cdate), "email": d.email, "phone": d.phone,
+        "firstName": d.first_name, "lastName": d.last_name, "orgid": "0",
+        "segmentio_id": "", "bounced_hard": "0", "bounced_soft": "0",
+        "bounced_date": null, "ip": "0", "ua": null, "hash": format!("{:032x}", d.id),
+        "email_empty": false, "deleted": "0", "anonymized": "0",
+        "udate": date(c.udate), "gravatar": "0",
+        "links": {"contactLists": link("contactLists"), "fieldValues": link("fieldValues"),
+                  "contactTags": link("contactTags")},
+        "id": id, "organization": null,
+    })
+}
+
+/// Field values of a contact (§2.2 response), with synthetic ids.
+pub(super) fn field_values(c: &Contact) -> Vec<Value> {
+    let cid = c.data.id.to_string();
+    c.data
+        .fields
+        .iter()
+        .map(|(fid, value)| {
+            json!({"contact": cid, "field": fid.to_string(), "value": value,
+                "cdate": date(c.cdate), "udate": date(c.udate),
+                "id": format!("{}{:04}", c.data.id, fid), "owner": cid})
+        })
+        .collect()
+}
+
+/// A membership row. `status_as_int` is true for the `POST /contactLists`
+/// answer (`"status": 1`, §3.1) and false for GETs (`"status": "1"`, §3.2).
+pub(super) fn contact_list(c: &Contact, list: u64, m: &Membership, status_as_int: bool) -> Value {
+    let status = if status_as_int {
+        json!(m.status)
+    } else {
+        json!(m.status.to_string())
+    };
+    json!({
+        "contact": c.data.id.to_string(), "list": list.to_string(), "form": null,
+        "seriesid": "0", "sdate": date(m.sdate), "udate": date(m.udate), "status": status,
+        "responder": "1", "sync": "0", "unsubreason": "", "campaign": null, "message": null,
+        "first_name": c.data.first_name, "last_name": c.data.last_name, "ip4Sub": "0",
+        "sourceid": "0", "autosyncLog": null, "ip4_last": "0", "ip4Unsub": "0",
+        "unsubscribeAutomation": null, "id": m.id.to_string(), "automation": null,
+    })
+}
+
+/// `GET /lists/{id}` body (§5.1).
+pub(super) fn list(l: &List) -> Value {
+    json!({
+        "stringid": l.stringid, "userid": "1", "name": l.name, "cdate": date(l.cdate),
+        "optinoptout": "1", "sender_url": "", "sender_reminder": "", "id": l.id.to_string(),
+        "user": "1",
+    })
+}
+
+/// One entry of `GET /fields` (§5.2).
+pub(super) fn field(f: &Field) -> Value {
+    json!({
+        "title": f.title, "descript": null, "type": "text", "isrequired": "0",
+        "perstag": f.perstag, "defval": "", "show_in_list": "0", "rows": "0", "cols": "0",
+        "visible": "1", "service": "", "ordernum": f.id.to_string(), "id": f.id.to_string(),
+    })
+}
+
+/// `meta.total` is a string in one official example and a number in another
+/// (§2.5); `as_string` lets the caller alternate.
+pub(super) fn total(n: u64, as_string: bool) -> Value {
+    if as_string {
+        json!(n.to_string())
+    } else {
+        json!(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_checks_have_two_tiers_section_4_4() {
+        assert!(!email_well_formed("no-at-sign"));
+        assert!(!email_well_formed("a b@x.io"));
+        assert!(!email_well_formed("@x.io"));
+        assert!(email_well_formed("invalid.email@invalidDomain"));
+        assert!(!email_deliverable("invalid.email@invalidDomain"));
+        assert!(!email_deliverable("invalid'character@example.com"));
+        assert!(email_deliverable("Jane.Doe+x@Example.co.uk"));
+        assert!(email_deliverable("o_b&c=d@example.com"));
+    }
+
+    #[test]
+    fn ids_read_from_numbers_and_strings_section_3_1() {
+        assert_eq!(lenient_id(&json!(2)), Some(2));
+        assert_eq!(lenient_id(&json!("2")), Some(2));
+        assert_eq!(lenient_id(&json!("x")), None);
+        assert_eq!(lenient_id(&json!(-1)), None);
+    }
+}
