@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::gate::later;
 use super::state::{Account, ChangedBy, ContactPatch};
 use super::wire::{ApiError, email_deliverable, email_well_formed, lenient_id, lenient_string};
 
@@ -256,7 +257,10 @@ impl Batches {
     }
 
     fn due_at(&self, b: &Batch) -> Instant {
-        b.submitted + self.info_false_for + self.import_duration
+        later(
+            b.submitted,
+            self.info_false_for.saturating_add(self.import_duration),
+        )
     }
 
     /// Take the next batch whose processing time has passed, if any.
@@ -335,12 +339,14 @@ impl Account {
             .chain(&c.unsubscribe)
             .all(|l| self.lists.contains_key(l));
         // "Contacts may not be subscribed to lists which they have previously
-        // unsubscribed from" (§4.2): the whole contact fails, nothing changes.
+        // unsubscribed from" (§4.2), nor bounced ones (§4.5): the whole
+        // contact fails, nothing changes.
         let refused = self.contact_by_email(&c.email).is_some_and(|existing| {
             let id = existing.data.id;
-            c.subscribe
-                .iter()
-                .any(|l| self.membership(id, *l).is_some_and(|m| m.status == 2))
+            c.subscribe.iter().any(|l| {
+                self.membership(id, *l)
+                    .is_some_and(|m| m.status == 2 || m.status == 3)
+            })
         });
         if !lists_exist || refused {
             return Err(c.email);

@@ -97,7 +97,7 @@ impl Gate {
     }
 
     pub fn set_faults(&mut self, f: Faults, now: Instant) {
-        self.storm_until = f.storm_429.map(|(len, _)| now + len);
+        self.storm_until = f.storm_429.map(|(len, _)| later(now, len));
         self.faults = f;
     }
 
@@ -186,6 +186,14 @@ impl Gate {
         q.push_back(now);
         Ok(())
     }
+}
+
+/// `now + d`, saturating far in the future instead of panicking on a huge
+/// configured duration.
+pub(super) fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 fn expire(q: &mut VecDeque<Instant>, now: Instant, span: Duration) {

@@ -20,22 +20,21 @@ use tokio::time::Instant;
 use super::bulk::{self, Info};
 use super::query::{ContactQuery, DEFAULT_LIMIT, MAX_LIMIT};
 use super::server::Shared;
-use super::state::{ChangedBy, ContactPatch};
-use super::tags;
-use super::wire::{self, ApiError, lenient_id, lenient_string};
+use super::state::ChangedBy;
+use super::wire::{self, ApiError, lenient_id};
+use super::{tags, writes};
 
 type Sh = State<Arc<Shared>>;
 type ApiResult = Result<Response, ApiError>;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
-    tags::routes(Router::new())
-        .route("/api/3/lists", get(lists))
+    let r = writes::routes(tags::routes(Router::new()));
+    r.route("/api/3/lists", get(lists))
         .route("/api/3/lists/{id}", get(list))
         .route("/api/3/fields", get(fields))
         .route("/api/3/contacts", get(contacts))
         .route("/api/3/contacts/{id}", get(contact))
         .route("/api/3/contacts/{id}/contactLists", get(contact_lists))
-        .route("/api/3/contact/sync", post(sync))
         .route("/api/3/contactLists", post(set_contact_list))
         .route("/api/3/import/bulk_import", post(bulk_import))
         .route("/api/3/import/info", get(import_info))
@@ -213,81 +212,6 @@ pub(super) fn unprocessable(code: &'static str, title: &str, pointer: &'static s
         title: title.to_string(),
         pointer,
     }
-}
-
-/// The camelCase `contact` object of `/contact/sync` (§2.2).
-fn sync_patch(c: &Value) -> Result<(String, ContactPatch), ApiError> {
-    let email = match c.get("email").and_then(Value::as_str).map(str::trim) {
-        None | Some("") => {
-            return Err(unprocessable(
-                "field_missing",
-                "Email address is required",
-                "/data/attributes/email",
-            ));
-        }
-        Some(e) if !wire::email_deliverable(e) => {
-            return Err(unprocessable(
-                "field_invalid",
-                "Email address is invalid",
-                "/data/attributes/email",
-            ));
-        }
-        Some(e) => e.to_lowercase(),
-    };
-    let text = |k: &str| c.get(k).and_then(lenient_string);
-    let mut patch = ContactPatch {
-        first_name: text("firstName"),
-        last_name: text("lastName"),
-        phone: text("phone"),
-        ..ContactPatch::default()
-    };
-    for fv in c
-        .get("fieldValues")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(field) = fv.get("field").and_then(lenient_id) else {
-            return Err(unprocessable(
-                "field_invalid",
-                "Field id is invalid",
-                "/data/attributes/field",
-            ));
-        };
-        let value = fv.get("value").and_then(lenient_string).unwrap_or_default();
-        patch.fields.push((field, value));
-    }
-    Ok((email, patch))
-}
-
-/// `POST /contact/sync` (§2.2): upsert by email; list membership untouched.
-async fn sync(State(s): Sh, body: Bytes) -> ApiResult {
-    let v = json_body(&body)?;
-    let c = v
-        .get("contact")
-        .filter(|c| c.is_object())
-        .ok_or_else(|| ApiError::BadRequest("missing contact".into()))?;
-    let (email, patch) = sync_patch(c)?;
-    let mut a = s.account();
-    let (id, created) = a.upsert_contact(&email, patch);
-    let c = a
-        .contact(id)
-        .ok_or_else(|| ApiError::not_found("Subscriber", id))?;
-    let values = wire::field_values(c);
-    let mut body = wire::contact(&s.base, c);
-    body["fieldValues"] = json!(values.iter().map(|f| f["id"].clone()).collect::<Vec<_>>());
-    // 201 is the documented answer; updates answer 200 to keep clients
-    // honest about "accept any 2xx" (§2.2, §10 item 9).
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(json!({"fieldValues": values, "contact": body})),
-    )
-        .into_response())
 }
 
 /// `POST /contactLists` (§3.1): status 1 subscribes, and resubscribes a

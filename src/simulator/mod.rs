@@ -8,10 +8,27 @@
 //! answer 400, asynchronous batches, `contactLists` resubscription, and
 //! seeded, repeatable faults. It depends on nothing else in acsync.
 //!
+//! Served under `/api/3`: `GET /lists`, `GET /lists/{id}`, `GET /fields`,
+//! `GET /contacts`, `GET|PUT /contacts/{id}`, `POST /contacts`,
+//! `GET /contacts/{id}/contactLists`, `POST /contact/sync`,
+//! `POST /contactLists`, `POST /import/bulk_import`, `GET /import/info`,
+//! `GET|POST /tags`, `POST /contactTags`, `DELETE /contactTags/{id}`.
+//!
+//! Choices where the doc is silent (each marked INFERRED or a gap there):
+//! `status` with `listid` filters the per-list status (§3.3); `meta.total`
+//! ignores the `id_greater`/`id_less` cursor; `/contact/sync` answers 201 on
+//! create and 200 on update (§10 item 9); bulk calls also use the general
+//! rps budget (§4.1); a bulk contact whose subscribe list has it at status
+//! 2 or 3 fails whole (nothing written), as do excluded emails and those
+//! failing the per-contact email check; `failure` lists emails in request
+//! order; an injected 5xx consumed a rate-limit slot, a dropped connection
+//! did not.
+//!
 //! Layout: this file is the public handle (config, seeding, inspection);
 //! `server` serves and gates requests, `gate` holds limits/faults/ledger,
 //! `handlers` the endpoints, `wire` the JSON shapes, `state` the account
-//! model, `query` contact paging, `bulk` the bulk importer, `tags` tags.
+//! model, `query` contact paging, `bulk` the bulk importer, `tags` tags,
+//! `writes` contact writes.
 
 mod bulk;
 mod gate;
@@ -21,6 +38,7 @@ mod server;
 mod state;
 mod tags;
 mod wire;
+mod writes;
 
 #[cfg(test)]
 mod tests;

@@ -236,6 +236,23 @@ impl Account {
         (id, created)
     }
 
+    /// Re-key a contact under a new email (`PUT /contacts/{id}`, §2.3).
+    /// False when another contact holds that email (any case).
+    pub fn change_email(&mut self, id: u64, email: &str) -> bool {
+        let key = email.to_lowercase();
+        match self.by_email.get(&key) {
+            Some(owner) => return *owner == id,
+            None if self.contact(id).is_none() => return false,
+            None => {}
+        }
+        if let Some(c) = self.contact_mut(id) {
+            let old = std::mem::replace(&mut c.data.email, key.clone());
+            self.by_email.remove(&old);
+            self.by_email.insert(key, id);
+        }
+        true
+    }
+
     pub fn membership(&self, contact: u64, list: u64) -> Option<&Membership> {
         self.lists.get(&list)?.members.get(&contact)
     }

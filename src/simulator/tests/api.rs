@@ -312,3 +312,44 @@ async fn tags_unique_case_insensitively_and_contact_tags_section_5_3() {
     assert_eq!(del(id).await.map(|r| r.status().as_u16()).ok(), Some(404));
     assert_eq!(sim.contact("a@example.com").map(|c| c.tags.len()), Some(0));
 }
+
+#[tokio::test]
+async fn create_refuses_duplicates_and_put_renames_section_2_1_and_2_3() {
+    let sim = Simulator::start(fast()).await.expect("start");
+    let a = sim.add_contact("a@example.com", None, None, None);
+    sim.add_contact("b@example.com", None, None, None);
+    let api = Api::new(&sim);
+    let dup = api
+        .post("/contacts", &json!({"contact": {"email": "A@example.com"}}))
+        .await;
+    assert_eq!(
+        (dup.status, dup.body["errors"][0]["code"].as_str()),
+        (422, Some("duplicate"))
+    );
+    let http = reqwest::Client::new();
+    let put = |email: &'static str| {
+        http.put(format!("{}/api/3/contacts/{a}", sim.base_url()))
+            .header("Api-Token", sim.api_key())
+            .json(&json!({"contact": {"email": email, "firstName": "Ann"}}))
+            .send()
+    };
+    let taken = put("B@example.com").await.map(|r| r.status().as_u16()).ok();
+    assert_eq!(taken, Some(422), "rename onto another contact's email");
+    assert_eq!(
+        put("new@example.com")
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(200)
+    );
+    assert!(sim.contact("a@example.com").is_none());
+    assert_eq!(
+        sim.contact("NEW@example.com").map(|c| (c.id, c.first_name)),
+        Some((a, "Ann".into()))
+    );
+    assert!(sim.duplicate_emails().is_empty());
+    let created = api
+        .post("/contacts", &json!({"contact": {"email": "a@example.com"}}))
+        .await;
+    assert_eq!(created.status, 201, "the old email is free again");
+}

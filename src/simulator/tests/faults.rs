@@ -79,12 +79,12 @@ async fn storm_of_429_then_recovery_section_1_3() {
     let sim = Simulator::start(fast()).await.expect("start");
     let api = Api::new(&sim);
     sim.set_faults(Faults {
-        storm_429: Some((Duration::from_millis(200), 7)),
+        storm_429: Some((Duration::from_millis(500), 7)),
         ..Faults::default()
     });
     let a = api.get("/contacts").await;
     assert_eq!((a.status, a.header("Retry-After")), (429, Some("7")));
-    tokio::time::sleep(Duration::from_millis(220)).await;
+    tokio::time::sleep(Duration::from_millis(520)).await;
     assert_eq!(api.get("/contacts").await.status, 200);
     assert_eq!(sim.ledger().rate_limited_429, 1);
 }
