@@ -145,5 +145,7 @@ pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chron
 
 /// The multi-threaded runtime of the async commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -38,7 +38,10 @@ pub fn run(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&export.id, &report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&export.id, &report))?
+        );
     } else {
         print_text(&export.id, &report);
     }
@@ -46,15 +49,29 @@ pub fn run(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode
 }
 
 fn samples(changes: &[Change]) -> Vec<String> {
-    changes.iter().take(SAMPLES).map(|c| mask_email(&c.email)).collect()
+    changes
+        .iter()
+        .take(SAMPLES)
+        .map(|c| mask_email(&c.email))
+        .collect()
 }
 
 /// The stable `plan --json` object (SPEC §4b): the counts, the segment's
 /// row counts, and masked samples of each kind of change.
 pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
     let p = &r.plan;
-    let removals: Vec<String> = p.removals.iter().take(SAMPLES).map(|x| mask_email(&x.email)).collect();
-    let kept: Vec<String> = p.kept_unsubscribed.iter().take(SAMPLES).map(|e| mask_email(e)).collect();
+    let removals: Vec<String> = p
+        .removals
+        .iter()
+        .take(SAMPLES)
+        .map(|x| mask_email(&x.email))
+        .collect();
+    let kept: Vec<String> = p
+        .kept_unsubscribed
+        .iter()
+        .take(SAMPLES)
+        .map(|e| mask_email(e))
+        .collect();
     json!({
         "export": id,
         "to_add": p.adds.len(),
@@ -93,13 +110,29 @@ fn print_text(id: &str, r: &PlanReport) {
         s.duplicate_rows
     );
     let line = |label: &str, n: usize, sample: Vec<String>| {
-        let sample = if sample.is_empty() { String::new() } else { format!("  e.g. {}", sample.join(", ")) };
+        let sample = if sample.is_empty() {
+            String::new()
+        } else {
+            format!("  e.g. {}", sample.join(", "))
+        };
         println!("  {label:<20}{n:>9}{sample}");
     };
     line("to add", p.adds.len(), samples(&p.adds));
     line("to update", p.updates.len(), samples(&p.updates));
-    line("to resubscribe", p.resubscribes.len(), samples(&p.resubscribes));
-    line("to unsubscribe", p.removals.len(), p.removals.iter().take(SAMPLES).map(|x| mask_email(&x.email)).collect());
+    line(
+        "to resubscribe",
+        p.resubscribes.len(),
+        samples(&p.resubscribes),
+    );
+    line(
+        "to unsubscribe",
+        p.removals.len(),
+        p.removals
+            .iter()
+            .take(SAMPLES)
+            .map(|x| mask_email(&x.email))
+            .collect(),
+    );
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
     if let Some(reason) = &p.blocked {
@@ -110,7 +143,11 @@ fn print_text(id: &str, r: &PlanReport) {
     }
     println!(
         "  ({}; {} API requests, no writes)",
-        if r.full_read { "read the list in full" } else { "from local state" },
+        if r.full_read {
+            "read the list in full"
+        } else {
+            "from local state"
+        },
         r.api_requests
     );
 }

@@ -29,7 +29,10 @@ pub fn run(config_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let table = status::render_table(&found, chrono::Utc::now());
     print!("{}", colour(&table));
     if !missing.is_empty() {
-        println!("no status file yet (never seen by the daemon nor synced): {}", missing.join(", "));
+        println!(
+            "no status file yet (never seen by the daemon nor synced): {}",
+            missing.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -40,7 +43,13 @@ fn colour(table: &str) -> String {
         return table.to_string();
     }
     let mut out = table.to_string();
-    for (word, code) in [(" failed ", "31"), (" blocked ", "33"), (" partial ", "33"), (" invalid ", "31"), (" success ", "32")] {
+    for (word, code) in [
+        (" failed ", "31"),
+        (" blocked ", "33"),
+        (" partial ", "33"),
+        (" invalid ", "31"),
+        (" success ", "32"),
+    ] {
         out = out.replace(word, &format!(" \x1b[{code}m{}\x1b[0m ", word.trim()));
     }
     out

@@ -127,12 +127,21 @@ impl<'a> Applier<'a> {
 
     async fn apply_inner(&mut self, plan: &Plan) -> Result<(), RunError> {
         self.record_hashes(plan)?;
-        let writes_fields = !(plan.adds.is_empty() && plan.updates.is_empty() && plan.resubscribes.is_empty());
+        let writes_fields =
+            !(plan.adds.is_empty() && plan.updates.is_empty() && plan.resubscribes.is_empty());
         if writes_fields {
             self.field_ids = self.resolve_fields().await?;
         }
-        let mut items: Vec<Item> = plan.adds.iter().map(|c| Item::change(PendingOp::Add, c)).collect();
-        items.extend(plan.updates.iter().map(|c| Item::change(PendingOp::Update, c)));
+        let mut items: Vec<Item> = plan
+            .adds
+            .iter()
+            .map(|c| Item::change(PendingOp::Add, c))
+            .collect();
+        items.extend(
+            plan.updates
+                .iter()
+                .map(|c| Item::change(PendingOp::Update, c)),
+        );
         if items.len() >= BULK_MIN || (!items.is_empty() && !self.export.tags.is_empty()) {
             self.bulk(items).await?;
         } else {
@@ -175,8 +184,18 @@ impl<'a> Applier<'a> {
     /// are looked up once per run (only when fields are written).
     async fn resolve_fields(&self) -> Result<HashMap<String, u64>, RunError> {
         let mut out = HashMap::new();
-        let tags: Vec<&String> = self.export.mapping.fields.keys().filter(|k| k.parse::<u64>().is_err()).collect();
-        let known = if tags.is_empty() { HashMap::new() } else { self.client.field_ids().await? };
+        let tags: Vec<&String> = self
+            .export
+            .mapping
+            .fields
+            .keys()
+            .filter(|k| k.parse::<u64>().is_err())
+            .collect();
+        let known = if tags.is_empty() {
+            HashMap::new()
+        } else {
+            self.client.field_ids().await?
+        };
         for key in self.export.mapping.fields.keys() {
             let id = key.parse::<u64>().ok().or_else(|| known.get(key).copied());
             match id {
@@ -188,12 +207,19 @@ impl<'a> Applier<'a> {
     }
 
     fn member(&self, email: &str) -> Member {
-        self.known.get(email).cloned().unwrap_or_else(|| Member::unknown(email))
+        self.known
+            .get(email)
+            .cloned()
+            .unwrap_or_else(|| Member::unknown(email))
     }
 
     fn save(&self, members: &[Member]) -> Result<(), RunError> {
-        let mut db = self.db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-        db.save_members(&self.export.id, members).map_err(RunError::State)
+        let mut db = self
+            .db
+            .lock()
+            .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        db.save_members(&self.export.id, members)
+            .map_err(RunError::State)
     }
 
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -217,8 +243,16 @@ impl<'a> Applier<'a> {
             last_name: item.fields.last_name.clone(),
             phone: item.fields.phone.clone(),
             fields: self.custom(&item.fields),
-            tags: if is_remove { Vec::new() } else { self.export.tags.clone() },
-            subscribe: if item.op == PendingOp::Add { vec![list] } else { Vec::new() },
+            tags: if is_remove {
+                Vec::new()
+            } else {
+                self.export.tags.clone()
+            },
+            subscribe: if item.op == PendingOp::Add {
+                vec![list]
+            } else {
+                Vec::new()
+            },
             unsubscribe: if is_remove { vec![list] } else { Vec::new() },
         }
     }
@@ -293,12 +327,18 @@ impl<'a> Applier<'a> {
 /// Whether a failed request may still have been applied by ActiveCampaign
 /// (so its intent must stay pending for the next run to resolve).
 fn in_doubt(e: &ApiError) -> bool {
-    matches!(e, ApiError::RetriesExhausted { .. } | ApiError::Decode { .. } | ApiError::BatchTimeout { .. })
+    matches!(
+        e,
+        ApiError::RetriesExhausted { .. } | ApiError::Decode { .. } | ApiError::BatchTimeout { .. }
+    )
 }
 
 /// Errors that stop the whole run rather than one contact.
 fn fatal(e: &ApiError) -> bool {
-    matches!(e, ApiError::Auth { .. } | ApiError::ListNotFound { .. } | ApiError::Config { .. })
+    matches!(
+        e,
+        ApiError::Auth { .. } | ApiError::ListNotFound { .. } | ApiError::Config { .. }
+    )
 }
 
 impl Applier<'_> {
@@ -335,7 +375,9 @@ impl Applier<'_> {
                 if self.client.list_status_of(id, list).await? == Some(ListStatus::Unsubscribed) {
                     return Ok(Some(self.kept(item, Some(id))));
                 }
-                self.client.set_list_status(id, list, ListStatus::Active).await?;
+                self.client
+                    .set_list_status(id, list, ListStatus::Active)
+                    .await?;
             }
             PendingOp::Update => {
                 item.contact_id = Some(self.client.contact_sync(&self.contact_input(item)).await?);
@@ -343,7 +385,9 @@ impl Applier<'_> {
             PendingOp::Resubscribe => {
                 let id = self.client.contact_sync(&self.contact_input(item)).await?;
                 item.contact_id = Some(id);
-                self.client.set_list_status(id, list, ListStatus::Active).await?;
+                self.client
+                    .set_list_status(id, list, ListStatus::Active)
+                    .await?;
             }
             PendingOp::Remove => {
                 let id = match item.contact_id {
@@ -357,7 +401,9 @@ impl Applier<'_> {
                     return Ok(Some(m));
                 };
                 item.contact_id = Some(id);
-                self.client.set_list_status(id, list, ListStatus::Unsubscribed).await?;
+                self.client
+                    .set_list_status(id, list, ListStatus::Unsubscribed)
+                    .await?;
             }
         }
         Ok(None)
@@ -378,7 +424,8 @@ impl Applier<'_> {
     /// Bulk import, pipelined: a submitter journals and submits batches while
     /// a follower waits for each to end and records its outcome.
     async fn bulk(&self, items: Vec<Item>) -> Result<(), RunError> {
-        let by_email: HashMap<String, Item> = items.iter().map(|i| (i.email.clone(), i.clone())).collect();
+        let by_email: HashMap<String, Item> =
+            items.iter().map(|i| (i.email.clone(), i.clone())).collect();
         let contacts = items.iter().map(|i| self.bulk_contact(i)).collect();
         let batches = self.client.split_batches(contacts);
         let (tx, mut rx) = mpsc::channel::<(Vec<Item>, Vec<BulkContact>, String)>(64);
@@ -387,7 +434,10 @@ impl Applier<'_> {
                 if self.cancel.is_cancelled() {
                     return Err(RunError::Cancelled);
                 }
-                let batch_items: Vec<Item> = batch.iter().filter_map(|c| by_email.get(&c.email).cloned()).collect();
+                let batch_items: Vec<Item> = batch
+                    .iter()
+                    .filter_map(|c| by_email.get(&c.email).cloned())
+                    .collect();
                 self.intend(&batch_items)?;
                 match self.submit(&batch).await {
                     Ok(id) => {
@@ -412,7 +462,9 @@ impl Applier<'_> {
     }
 
     async fn submit(&self, batch: &[BulkContact]) -> Result<String, ApiError> {
-        self.client.bulk_submit(batch, self.export.exclude_automations).await
+        self.client
+            .bulk_submit(batch, self.export.exclude_automations)
+            .await
     }
 
     fn submit_failed(&self, items: &[Item], e: ApiError) -> Result<(), RunError> {
@@ -423,7 +475,9 @@ impl Applier<'_> {
         if in_doubt(&e) {
             // It may have been queued: the intents stay for the next run.
             let mut t = self.tally();
-            items.iter().for_each(|i| t.fail(i.row, &i.email, reason.clone()));
+            items
+                .iter()
+                .for_each(|i| t.fail(i.row, &i.email, reason.clone()));
             return Ok(());
         }
         let members: Vec<Member> = items.iter().map(|i| self.refused(i, &reason)).collect();
@@ -432,7 +486,12 @@ impl Applier<'_> {
 
     /// Follows one batch to its end, resubmitting it if it ended `failed` or
     /// `interrupted` (resubmitting is safe: bulk import upserts by email).
-    async fn follow(&self, items: &[Item], batch: &[BulkContact], mut id: String) -> Result<(), RunError> {
+    async fn follow(
+        &self,
+        items: &[Item],
+        batch: &[BulkContact],
+        mut id: String,
+    ) -> Result<(), RunError> {
         let mut attempt = 0;
         loop {
             let result = match self.client.bulk_wait(&id).await {
@@ -445,9 +504,14 @@ impl Applier<'_> {
             attempt += 1;
             tracing::warn!(export = %self.export.id, batch = %id, status = ?result.status, attempt, "bulk batch did not complete");
             if attempt > BATCH_RETRIES || self.cancel.is_cancelled() {
-                let reason = format!("bulk batch {id} ended {:?}; will be checked on the next run", result.status);
+                let reason = format!(
+                    "bulk batch {id} ended {:?}; will be checked on the next run",
+                    result.status
+                );
                 let mut t = self.tally();
-                items.iter().for_each(|i| t.fail(i.row, &i.email, reason.clone()));
+                items
+                    .iter()
+                    .for_each(|i| t.fail(i.row, &i.email, reason.clone()));
                 return Ok(());
             }
             id = match self.submit(batch).await {
@@ -458,7 +522,8 @@ impl Applier<'_> {
     }
 
     async fn record_batch(&self, items: &[Item], result: &BatchResult) -> Result<(), RunError> {
-        let failed: std::collections::HashSet<&str> = result.failed_emails.iter().map(String::as_str).collect();
+        let failed: std::collections::HashSet<&str> =
+            result.failed_emails.iter().map(String::as_str).collect();
         let mut members = Vec::with_capacity(items.len());
         for item in items {
             if !failed.contains(item.email.as_str()) {
@@ -484,7 +549,11 @@ impl Applier<'_> {
             return Ok(self.refused(item, REASON));
         }
         let found = match self.client.find_contact(&item.email).await {
-            Ok(Some(id)) => self.client.list_status_of(id, self.export.list_id).await.map(|s| (id, s)),
+            Ok(Some(id)) => self
+                .client
+                .list_status_of(id, self.export.list_id)
+                .await
+                .map(|s| (id, s)),
             Ok(None) => return Ok(self.refused(item, REASON)),
             Err(e) => Err(e),
         };

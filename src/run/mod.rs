@@ -67,7 +67,9 @@ pub enum RunError {
     State(#[from] StateError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id")]
+    #[error(
+        "custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id"
+    )]
     UnknownField(String),
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
@@ -121,13 +123,20 @@ impl Runner {
 
     /// The status file of export `id`.
     pub fn status_path(&self, id: &str) -> PathBuf {
-        status::status_path(&self.paths.exports_dir, self.paths.status_dir.as_deref(), id)
+        status::status_path(
+            &self.paths.exports_dir,
+            self.paths.status_dir.as_deref(),
+            id,
+        )
     }
 
     /// The shared client of `conn`, rebuilt when the connection changed
     /// (a new URL or key source in acsync.toml reaches every export).
     pub fn client_for(&self, conn: &Arc<Connection>) -> Result<Client, RunError> {
-        let mut clients = self.clients.lock().map_err(|_| RunError::Internal("client cache poisoned".into()))?;
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| RunError::Internal("client cache poisoned".into()))?;
         if let Some((c, client)) = clients.get(&conn.name)
             && c == conn
         {
@@ -155,11 +164,20 @@ impl Runner {
         let prev = status::read(&path).ok().flatten();
         let started = Utc::now();
         let mut last_run = LastRun::started(trigger, started);
-        self.write_status(&path, export, prev.as_ref(), ExportState::Running, None, &opts);
+        self.write_status(
+            &path,
+            export,
+            prev.as_ref(),
+            ExportState::Running,
+            None,
+            &opts,
+        );
         let result = match self.client_for(&export.connection) {
             Ok(client) => {
                 let client = client.scoped();
-                let r = self.execute(export, &client, &opts, &cancel, &mut last_run).await;
+                let r = self
+                    .execute(export, &client, &opts, &cancel, &mut last_run)
+                    .await;
                 last_run.api_requests = client.stats().requests;
                 r
             }
@@ -171,8 +189,19 @@ impl Runner {
         };
         last_run.error = error.or_else(|| blocked.clone());
         last_run.finish(outcome, Utc::now());
-        let report = RunReport { outcome, last_run, blocked };
-        self.write_status(&path, export, prev.as_ref(), ExportState::Idle, Some(&report.last_run), &opts);
+        let report = RunReport {
+            outcome,
+            last_run,
+            blocked,
+        };
+        self.write_status(
+            &path,
+            export,
+            prev.as_ref(),
+            ExportState::Idle,
+            Some(&report.last_run),
+            &opts,
+        );
         log_run(export, &report);
         Ok(report)
     }
@@ -189,12 +218,14 @@ impl Runner {
         let segment = prepare::read_segment(export).await?;
         count_segment(last_run, &segment);
         let db = open_db(&self.paths.state_dir).await?;
-        let run_id = db
-            .lock()
-            .ok()
-            .and_then(|mut d| d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at).ok());
+        let run_id = db.lock().ok().and_then(|mut d| {
+            d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
+                .ok()
+        });
         last_run.run_id = run_id;
-        let result = self.reconcile(export, client, &db, segment, opts, cancel, last_run).await;
+        let result = self
+            .reconcile(export, client, &db, segment, opts, cancel, last_run)
+            .await;
         let outcome = match &result {
             Ok(b) => outcome_of(last_run, b.is_some()).as_str(),
             Err(_) => "failed",
@@ -219,10 +250,14 @@ impl Runner {
         let now = Utc::now();
         // The database guard never crosses an await: take what prepare needs first.
         let snapshot = {
-            let guard = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            let guard = db
+                .lock()
+                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
             Snapshot::take(&guard, &export.id)?
         };
-        let prepared = prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now).await?;
+        let prepared =
+            prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
+                .await?;
         last_run.full_read = prepared.live.is_some();
         persist_reconciled(db, export, &prepared)?;
         let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
@@ -231,13 +266,16 @@ impl Runner {
         last_run.added = tally.added;
         last_run.updated = tally.updated;
         last_run.removed = tally.removed;
-        last_run.kept_unsubscribed = prepared.plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        last_run.kept_unsubscribed =
+            prepared.plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
         last_run.unchanged = prepared.plan.unchanged;
         last_run.failed = tally.failed;
         last_run.failures.extend(tally.failures);
         last_run.failures.truncate(status::MAX_FAILURES);
         result?;
-        let mut d = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        let mut d = db
+            .lock()
+            .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
         d.set_export_meta(&export.id, &prepared.meta)?;
         for id in d.unfinished_runs(&export.id)? {
             if Some(id) != last_run.run_id {
@@ -249,15 +287,29 @@ impl Runner {
 
     /// A dry run: reads (the segment, the state, the list when a full read is
     /// due) and plans. Writes nothing anywhere.
-    pub async fn plan(&self, export: &Export, allow_removals: bool) -> Result<PlanReport, RunError> {
+    pub async fn plan(
+        &self,
+        export: &Export,
+        allow_removals: bool,
+    ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
         let segment = prepare::read_segment(export).await?;
         let db = open_db(&self.paths.state_dir).await?;
         let snapshot = {
-            let guard = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            let guard = db
+                .lock()
+                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
             Snapshot::take(&guard, &export.id)?
         };
-        let prepared = prepare::prepare_from(export, &client, snapshot, segment, allow_removals, Utc::now()).await?;
+        let prepared = prepare::prepare_from(
+            export,
+            &client,
+            snapshot,
+            segment,
+            allow_removals,
+            Utc::now(),
+        )
+        .await?;
         Ok(PlanReport {
             full_read: prepared.live.is_some(),
             segment: prepared.segment,
@@ -339,8 +391,14 @@ async fn open_db(state_dir: &Path) -> Result<Mutex<StateDb>, RunError> {
 
 /// After a full read: the reconciled members become the record (ownership
 /// is never dropped by the database); a changed list forgets the old one's.
-fn persist_reconciled(db: &Mutex<StateDb>, export: &Export, p: &prepare::Prepared) -> Result<(), RunError> {
-    let mut d = db.lock().map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+fn persist_reconciled(
+    db: &Mutex<StateDb>,
+    export: &Export,
+    p: &prepare::Prepared,
+) -> Result<(), RunError> {
+    let mut d = db
+        .lock()
+        .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
     if p.target_changed {
         d.forget_members(&export.id)?;
     }

@@ -51,7 +51,11 @@ fn mapping_fingerprint(export: &Export) -> String {
 }
 
 fn fingerprint(export: &Export) -> String {
-    format!("{}|{}", target_fingerprint(export), mapping_fingerprint(export))
+    format!(
+        "{}|{}",
+        target_fingerprint(export),
+        mapping_fingerprint(export)
+    )
 }
 
 /// Whether this run must read the list in full.
@@ -62,7 +66,9 @@ pub fn full_read_due(
     now: DateTime<Utc>,
 ) -> bool {
     let Some(meta) = meta else { return true };
-    if pending || meta.fingerprint != fingerprint(export) || export.full_read_every == Duration::ZERO
+    if pending
+        || meta.fingerprint != fingerprint(export)
+        || export.full_read_every == Duration::ZERO
     {
         return true;
     }
@@ -100,15 +106,30 @@ pub async fn prepare_from(
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
     let target = format!("{}|", target_fingerprint(export));
-    let target_changed = snap.meta.as_ref().is_some_and(|m| !m.fingerprint.starts_with(&target));
-    let mut known = if target_changed { HashMap::new() } else { snap.known };
+    let target_changed = snap
+        .meta
+        .as_ref()
+        .is_some_and(|m| !m.fingerprint.starts_with(&target));
+    let mut known = if target_changed {
+        HashMap::new()
+    } else {
+        snap.known
+    };
     let due = target_changed || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
-    let live = if due { Some(read_list(export, client).await?) } else { None };
+    let live = if due {
+        Some(read_list(export, client).await?)
+    } else {
+        None
+    };
     if let Some(live) = &live {
         known = plan::merge_live(known, live);
     }
     let plan = make_plan(export, &segment, &known, live.as_deref(), allow_removals)?;
-    let last_full_read = if due { Some(now) } else { snap.meta.as_ref().and_then(|m| m.last_full_read) };
+    let last_full_read = if due {
+        Some(now)
+    } else {
+        snap.meta.as_ref().and_then(|m| m.last_full_read)
+    };
     Ok(Prepared {
         segment,
         known,
