@@ -253,7 +253,7 @@ impl Runner {
             let guard = db
                 .lock()
                 .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id)?
+            Snapshot::take(&guard, &export.id, last_run.run_id)?
         };
         let prepared =
             prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
@@ -299,7 +299,7 @@ impl Runner {
             let guard = db
                 .lock()
                 .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id)?
+            Snapshot::take(&guard, &export.id, None)?
         };
         let prepared = prepare::prepare_from(
             export,

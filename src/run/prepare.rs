@@ -87,10 +87,16 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads it (synchronously: the database handle never crosses an await).
-    pub fn take(db: &StateDb, export: &str) -> Result<Snapshot, RunError> {
+    /// A run killed earlier (an unfinished run other than `current`) or a
+    /// pending intent forces a full read.
+    pub fn take(db: &StateDb, export: &str, current: Option<i64>) -> Result<Snapshot, RunError> {
+        let killed = db
+            .unfinished_runs(export)?
+            .into_iter()
+            .any(|id| Some(id) != current);
         Ok(Snapshot {
             meta: db.export_meta(export)?,
-            pending: db.has_pending(export)? || !db.unfinished_runs(export)?.is_empty(),
+            pending: db.has_pending(export)? || killed,
             known: db.load_members(export)?,
         })
     }

@@ -3,5 +3,7 @@
 mod check;
 mod client;
 mod engine;
+mod harness;
+mod kill;
 mod sim;
 mod util;
