@@ -2,6 +2,7 @@
 
 mod check;
 mod client;
+mod eco;
 mod engine;
 mod harness;
 mod kill;
