@@ -1,0 +1,2 @@
+//! The daemon shell.
+pub mod schedule;
