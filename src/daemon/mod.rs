@@ -1,2 +1,4 @@
 //! The daemon shell.
+pub mod ports;
+pub mod registry;
 pub mod schedule;
