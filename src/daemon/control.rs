@@ -14,7 +14,7 @@
 //! other tasks going meanwhile).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,8 +31,17 @@ use super::watch::ConfigWatcher;
 use super::{
     Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
 };
-use crate::config::load_folder;
+use crate::config::{exports_dir, load_folder};
 use crate::run::{RunOptions, Trigger};
+
+/// Why `exports/` exists but cannot be listed (permissions, I/O), if so.
+/// A missing folder is not an error: it holds no exports.
+fn exports_unreadable(config_dir: &Path) -> Option<std::io::Error> {
+    match std::fs::read_dir(exports_dir(config_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(e),
+        _ => None,
+    }
+}
 
 /// Tokio timers and the wall clock tick at different grains: wake a hair
 /// after the instant so the first wake already finds it due.
@@ -75,8 +84,10 @@ impl Loop {
 
     pub(super) async fn run(mut self) {
         // Arm the watch before reading, so a change during the read is seen.
-        let mut watcher =
-            ConfigWatcher::new(&self.config_dir, self.options.debounce, self.tx.clone());
+        let mut watcher = self
+            .options
+            .watch
+            .then(|| ConfigWatcher::new(&self.config_dir, self.options.debounce, self.tx.clone()));
         self.start_up();
         self.systemd.ready();
         let every = self.options.rescan_every;
@@ -143,24 +154,38 @@ impl Loop {
         (reason, stop)
     }
 
-    fn reload(&mut self, reason: Reason, watcher: &mut ConfigWatcher) {
+    fn reload(&mut self, reason: Reason, watcher: &mut Option<ConfigWatcher>) {
+        // SIGHUP is `systemctl reload`: bracket it so systemd knows when it is done.
         if reason == Reason::Signal {
             self.systemd.reloading();
         }
-        watcher.refresh();
+        if let Some(w) = watcher {
+            w.refresh();
+        }
+        self.rescan(reason);
+        if reason == Reason::Signal {
+            self.systemd.ready();
+        }
+    }
+
+    fn rescan(&mut self, reason: Reason) {
+        if let Some(e) = exports_unreadable(&self.config_dir) {
+            // Reading nothing would look like every file deleted: keep the
+            // running set as it is until the folder can be read again.
+            warn!(error = %e, "cannot read the exports folder; keeping the exports as they were");
+            return;
+        }
         let folder = load_folder(&self.config_dir);
         self.log_settings_errors(&folder.settings.errors);
         let effects = self
             .registry
             .reconcile(&folder.exports, Utc::now(), FirstSeen::Running);
-        tracing::debug!(%reason, changes = effects.len(), "reloaded");
-        if !effects.is_empty() {
+        if effects.is_empty() {
+            tracing::debug!(%reason, "reloaded: no change");
+        } else {
             info!(%reason, changes = effects.len(), "configuration reloaded");
         }
         self.apply(effects);
-        if reason == Reason::Signal {
-            self.systemd.ready();
-        }
     }
 
     fn log_settings_errors(&mut self, errors: &[crate::config::Located]) {

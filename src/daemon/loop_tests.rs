@@ -254,3 +254,27 @@ async fn exports_folder_swapped_by_symlink_is_followed() {
     );
     assert_eq!(j.runs("a") + j.runs("b"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_rescans_and_never_stops_the_daemon() {
+    let files = [("a.toml", export(YEARLY)), ("b.toml", export(EVERY_SECOND))];
+    let f = Setup {
+        files: &files,
+        signals: true,
+        // No watcher: only the SIGHUP can reveal the change.
+        watch: false,
+        ..Setup::default()
+    }
+    .start();
+    f.wait("idle", idle_with("a", YEARLY)).await;
+    f.write("exports/a.toml", &export("0 0 6 1 *"));
+    // SAFETY: kill(2) on our own pid with a signal the daemon now handles.
+    let sent = unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+    assert_eq!(sent, 0);
+    f.wait("rescan after SIGHUP", idle_with("a", "0 0 6 1 *"))
+        .await;
+    let b_then = f.j.runs("b");
+    f.wait("still scheduling", |j| j.runs("b") > b_then).await;
+    assert!(!f.task.is_finished());
+    assert_eq!(f.stop().await.runs("a"), 0);
+}

@@ -104,6 +104,9 @@ pub struct DaemonOptions {
     pub stop_grace: Duration,
     /// Handle SIGHUP/SIGTERM/SIGINT (off in tests, which use a [`DaemonHandle`]).
     pub signals: bool,
+    /// Watch the folder with inotify. Off: rely on the periodic rescan and
+    /// SIGHUP alone (network filesystems, where inotify reports nothing).
+    pub watch: bool,
 }
 
 impl Default for DaemonOptions {
@@ -114,6 +117,7 @@ impl Default for DaemonOptions {
             debounce: Duration::from_millis(400),
             stop_grace: Duration::from_secs(25),
             signals: true,
+            watch: true,
         }
     }
 }

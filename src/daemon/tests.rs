@@ -170,6 +170,9 @@ struct Setup<'a> {
     stop_grace: Duration,
     /// `exports` is a symlink to `v1/`.
     linked: bool,
+    /// Real signal handling (one test only: handlers are process-wide).
+    signals: bool,
+    watch: bool,
 }
 
 impl Default for Setup<'_> {
@@ -181,6 +184,8 @@ impl Default for Setup<'_> {
             last_started: HashMap::new(),
             stop_grace: Duration::from_secs(10),
             linked: false,
+            signals: false,
+            watch: true,
         }
     }
 }
@@ -220,7 +225,8 @@ impl Setup<'_> {
             max_sleep: Duration::from_secs(30),
             debounce: Duration::from_millis(200),
             stop_grace: self.stop_grace,
-            signals: false,
+            signals: self.signals,
+            watch: self.watch,
         };
         let daemon = Daemon::new(dir.path().to_path_buf(), Arc::new(runner), Arc::new(status))
             .with_options(options);
@@ -273,3 +279,38 @@ fn idle_with(id: &str, schedule: &str) -> impl Fn(&Journal) -> bool {
 
 #[path = "loop_tests.rs"]
 mod loop_tests;
+
+/// `systemd/acsync.service` passes `systemd-analyze verify` (through
+/// `systemd/verify.sh`, which swaps in an existing binary), when available.
+#[test]
+fn unit_file_verifies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("systemd/acsync.service")).expect("unit");
+    for needed in [
+        "Type=notify",
+        "WatchdogSec=",
+        "UMask=0022",
+        "User=acsync",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(unit.contains(needed), "acsync.service lacks {needed}");
+    }
+    let has_analyze = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_analyze {
+        eprintln!("systemd-analyze not installed; verify skipped");
+        return;
+    }
+    let out = std::process::Command::new("sh")
+        .arg(root.join("systemd/verify.sh"))
+        .output()
+        .expect("run verify.sh");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
