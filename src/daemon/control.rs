@@ -131,6 +131,10 @@ impl Loop {
             self.registry
                 .reconcile(&folder.exports, Utc::now(), FirstSeen::Startup(&last));
         self.apply(effects);
+        let present: Vec<&str> = folder.exports.iter().map(|e| e.id.as_str()).collect();
+        if let Err(e) = self.status.prune(&present) {
+            warn!(error = %e, "cannot delete status files of deleted exports");
+        }
         let s = self.registry.summary();
         info!(
             dir = %self.config_dir.display(),

@@ -20,6 +20,9 @@ async fn scheduled_runs_happen_and_other_states_do_not_run() {
     f.wait("new export idle", idle_with("new", YEARLY)).await;
     let j = f.stop().await;
     assert!(j.all().contains(&Ev::Disabled("off".into())));
+    // Status files of exports deleted while down are pruned, keeping these.
+    let present = ["a", "emea/bad", "off"].map(String::from).to_vec();
+    assert!(j.all().contains(&Ev::Pruned(present)), "{:#?}", j.all());
     let bad = j.position(|e| matches!(e, Ev::Invalid { id, error } if id == "emea/bad" && error.starts_with("bad.toml:")));
     assert!(bad.is_some(), "{:#?}", j.all());
     for id in ["off", "emea/bad", "new"] {

@@ -81,4 +81,9 @@ pub trait StatusSink: Send + Sync + 'static {
 
     /// The export file `file` is gone: delete its status file.
     fn removed(&self, id: &str, file: &Path) -> std::io::Result<()>;
+
+    /// At start: delete the status files of exports not in `present` (their
+    /// files were deleted while the daemon was down). `present` holds every
+    /// export file found, valid or not.
+    fn prune(&self, present: &[&str]) -> std::io::Result<()>;
 }

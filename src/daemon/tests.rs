@@ -52,6 +52,7 @@ enum Ev {
         error: String,
     },
     Removed(String),
+    Pruned(Vec<String>),
 }
 
 #[derive(Default)]
@@ -151,6 +152,11 @@ impl StatusSink for FakeStatus {
     }
     fn removed(&self, id: &str, _: &Path) -> std::io::Result<()> {
         self.j.push(Ev::Removed(id.into()));
+        Ok(())
+    }
+    fn prune(&self, present: &[&str]) -> std::io::Result<()> {
+        let present = present.iter().map(|s| s.to_string()).collect();
+        self.j.push(Ev::Pruned(present));
         Ok(())
     }
 }
