@@ -14,6 +14,7 @@
 pub mod activecampaign;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod model;
 pub mod plan;
 pub mod run;
