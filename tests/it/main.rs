@@ -2,6 +2,7 @@
 
 mod check;
 mod client;
+mod daemon;
 mod engine;
 mod harness;
 mod kill;
