@@ -3,6 +3,8 @@
 //! 2 bad usage (clap's own code for usage errors).
 
 pub mod check;
+pub mod daemon;
+pub mod demo;
 pub mod docs;
 pub mod logging;
 pub mod plan;
@@ -128,7 +130,7 @@ pub fn main() -> ExitCode {
             format,
             ignore_outside,
         } => check::run(&dir.config_dir, &files, format, ignore_outside),
-        Command::Daemon { .. } => not_built("daemon"),
+        Command::Daemon { dir } => daemon::run(&dir.config_dir),
         Command::Plan {
             name,
             dir,
@@ -141,7 +143,7 @@ pub fn main() -> ExitCode {
             allow_removals,
         } => sync::run(&dir.config_dir, &name, allow_removals),
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
-        Command::Demo => not_built("demo"),
+        Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Schema { file, write } => schema::run(file, write),
@@ -153,11 +155,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn not_built(command: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("acsync {command}: not built yet in this version");
-    Ok(ExitCode::from(1))
 }
 
 /// Loads the folder and export `name`; on failure prints why and returns the exit code.

@@ -22,7 +22,10 @@ use crate::util::{acsync, lines, repo};
 /// Where the packaged schemas live; the packaged configs point there.
 const SHARED_SCHEMA_DIR: &str = "/usr/share/acsync/schema";
 
-/// The sample configs and which schema each is written against.
+/// The folders of sample configs that carry a `#:schema` directive.
+const SAMPLE_TREES: [&str; 2] = ["config", "examples/demo"];
+
+/// The files of a sample folder and which schema each is written against.
 const SAMPLES: [(&str, SchemaFile); 3] = [
     ("acsync.toml", SchemaFile::Settings),
     ("exports/newsletter.toml", SchemaFile::Export),
@@ -117,9 +120,9 @@ fn schema_errors(file: SchemaFile, doc: &Value) -> Vec<String> {
 
 #[test]
 fn sample_configs_and_valid_fixtures_satisfy_the_schemas() {
-    let mut docs: Vec<(PathBuf, SchemaFile)> = SAMPLES
+    let mut docs: Vec<(PathBuf, SchemaFile)> = SAMPLE_TREES
         .iter()
-        .map(|(rel, f)| (repo("config").join(rel), *f))
+        .flat_map(|tree| SAMPLES.iter().map(|(rel, f)| (repo(tree).join(rel), *f)))
         .collect();
     docs.push((
         repo("tests/fixtures/check/exports/good.toml"),
@@ -172,8 +175,11 @@ fn schema_refuses_what_check_refuses() {
 
 #[test]
 fn sample_configs_point_at_the_schemas() {
-    for (rel, file) in SAMPLES {
-        let path = repo("config").join(rel);
+    for (tree, (rel, file)) in SAMPLE_TREES
+        .iter()
+        .flat_map(|t| SAMPLES.iter().map(move |s| (t, s)))
+    {
+        let path = repo(tree).join(rel);
         let text = std::fs::read_to_string(&path).expect("sample");
         let target = text
             .lines()
@@ -185,7 +191,7 @@ fn sample_configs_point_at_the_schemas() {
         assert_eq!(
             resolved.canonicalize().ok(),
             want.canonicalize().ok(),
-            "{rel}: {target}"
+            "{tree}/{rel}: {target}"
         );
     }
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod client;
+mod daemon;
 mod eco;
 mod engine;
 mod harness;
