@@ -15,6 +15,7 @@ pub mod activecampaign;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod run;

@@ -521,3 +521,97 @@ fn packaged_config_passes_check_as_the_service_runs_it() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `GET path` on the loopback port: (status code, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    let code = head.split(' ').nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// The value of the sample `series` (name and labels exactly as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn daemon_serves_metrics_with_the_run_series_and_health() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::new());
+    let port = free_port();
+    let settings = std::fs::read_to_string(w.root().join("acsync.toml")).expect("settings");
+    let settings = settings.replace(
+        "[daemon]\n",
+        &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+    );
+    std::fs::write(w.root().join("acsync.toml"), settings).expect("write");
+    w.write_people("vip", &World::people(0..20));
+    w.write_export("vip", "");
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    std::fs::write(&path, text.replace("\"@hourly\"", "\"*/2 * * * * *\"")).expect("write");
+    std::fs::write(w.exports().join("broken.toml"), "lst_id = 3\n").expect("write");
+
+    let mut child = w
+        .command(&["daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let success = "acsync_runs_total{export=\"vip\",outcome=\"success\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Some((200, body)) = http_get(port, "/metrics") {
+            text = body;
+            if sample(&text, success).is_some() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let health = http_get(port, "/healthz");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let stopped = child.wait().expect("wait");
+
+    assert!(sample(&text, success).is_some_and(|n| n >= 1.0), "{text}");
+    for (series, at_least) in [
+        ("acsync_contacts_added_total{export=\"vip\"}", 20.0),
+        ("acsync_contacts_updated_total{export=\"vip\"}", 0.0),
+        ("acsync_contacts_unsubscribed_total{export=\"vip\"}", 0.0),
+        ("acsync_contacts_failed_total{export=\"vip\"}", 0.0),
+        ("acsync_api_requests_total{connection=\"sim\"}", 1.0),
+        ("acsync_api_limit_answers_total{connection=\"sim\"}", 0.0),
+        ("acsync_run_duration_seconds_count{export=\"vip\"}", 1.0),
+        (
+            "acsync_last_success_timestamp_seconds{export=\"vip\"}",
+            1.7e9,
+        ),
+        ("acsync_config_errors", 1.0),
+        ("acsync_export_config_error{export=\"broken\"}", 1.0),
+    ] {
+        let v = sample(&text, series);
+        assert!(
+            v.is_some_and(|v| v >= at_least),
+            "{series} = {v:?} in\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE acsync_run_duration_seconds histogram"));
+    assert_eq!(health, Some((200, "ok\n".to_string())));
+    assert_eq!(stopped.code(), Some(0));
+}
