@@ -488,11 +488,12 @@ fn deb_metadata_lists_existing_files_for_every_part() {
     for file in ["acsync.service", "acsync.sysusers"] {
         assert!(repo(units).join(file).is_file(), "{units}/{file} missing");
     }
+    // cargo-deb writes the sysusers/tmpfiles/unit scripts only when a
+    // maintainer-scripts folder is configured.
     let scripts = meta["maintainer-scripts"]
         .as_str()
         .expect("maintainer-scripts");
-    let postinst = std::fs::read_to_string(repo(scripts).join("postinst")).expect("postinst");
-    assert!(postinst.contains("#DEBHELPER#"));
+    assert!(repo(scripts).is_dir(), "{scripts} missing");
     let conf: Vec<&str> = meta["conf-files"]
         .as_array()
         .expect("conf-files")
