@@ -6,5 +6,6 @@ mod daemon;
 mod engine;
 mod harness;
 mod kill;
+mod live;
 mod sim;
 mod util;
