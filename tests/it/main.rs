@@ -7,5 +7,6 @@ mod eco;
 mod engine;
 mod harness;
 mod kill;
+mod live;
 mod sim;
 mod util;
