@@ -17,7 +17,7 @@ const EVERY_2S: &str = "*/2 * * * * *";
 struct Daemon {
     child: Child,
     notify: UnixDatagram,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Daemon {
@@ -36,11 +36,7 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn daemon");
-        Daemon {
-            child,
-            notify,
-            _dir: dir,
-        }
+        Daemon { child, notify, dir }
     }
 
     /// Waits for a notify message containing `needle`.
@@ -64,6 +60,11 @@ impl Daemon {
         unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
     }
 
+    /// The daemon's log so far (shown when an assertion fails).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
     /// SIGTERM, then the exit code and how long it took.
     fn stop(mut self) -> (Option<i32>, Duration) {
         let t = Instant::now();
@@ -74,6 +75,7 @@ impl Daemon {
                 return (status.code(), t.elapsed());
             }
             if Instant::now() > deadline {
+                eprintln!("daemon did not stop; its log:\n{}", self.log());
                 let _ = self.child.kill();
                 return (None, t.elapsed());
             }
@@ -246,7 +248,9 @@ fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves(
     assert_eq!(
         w.active().len(),
         24,
-        "deleting an export touches no contact"
+        "deleting an export touches no contact; vip status: {}\ndaemon log:\n{}",
+        w.status_json("vip"),
+        d.log()
     );
     assert_eq!(d.stop().0, Some(0));
 }
