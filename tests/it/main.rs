@@ -6,4 +6,5 @@ mod engine;
 mod harness;
 mod kill;
 mod sim;
+mod sql;
 mod util;
