@@ -201,36 +201,45 @@ fn numeric_text(b: &[u8]) -> Result<String, String> {
     let digits = (0..ndigits)
         .map(|i| word(4 + i))
         .collect::<Result<Vec<_>, _>>()?;
-    // The base-10000 digit at power `k` (10000^k).
-    let at = |k: i64| usize::try_from(weight - k).ok().and_then(|i| digits.get(i));
-    let mut out = String::new();
-    if weight < 0 {
-        out.push('0');
-    }
-    for k in (0..=weight).rev() {
-        let d = at(k).copied().unwrap_or(0);
-        if out.is_empty() {
-            out.push_str(&d.to_string());
-        } else {
-            out.push_str(&format!("{d:04}"));
-        }
-    }
-    if dscale > 0 {
-        let mut frac = String::new();
-        let mut k = -1;
-        while frac.len() < dscale {
-            frac.push_str(&format!("{:04}", at(k).copied().unwrap_or(0)));
-            k -= 1;
-        }
-        frac.truncate(dscale);
-        out = format!("{out}.{frac}");
-    }
+    let out = decimal_digits(&digits, weight, dscale);
     let zero = digits.iter().all(|&d| d == 0);
     Ok(if sign == 0x4000 && !zero {
         format!("-{out}")
     } else {
         out
     })
+}
+
+/// Base-10000 `digits`, the first at power `weight`, as a decimal with
+/// `dscale` decimals (zero-padded or cut, as PostgreSQL does).
+fn decimal_digits(digits: &[u16], weight: i64, dscale: usize) -> String {
+    // The base-10000 digit at power `k` (10000^k).
+    let at = |k: i64| {
+        let i = usize::try_from(weight - k).ok();
+        i.and_then(|i| digits.get(i)).copied().unwrap_or(0)
+    };
+    let mut out = String::new();
+    if weight < 0 {
+        out.push('0');
+    }
+    for k in (0..=weight).rev() {
+        if out.is_empty() {
+            out.push_str(&at(k).to_string());
+        } else {
+            out.push_str(&format!("{:04}", at(k)));
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut k = -1;
+        while frac.len() < dscale {
+            frac.push_str(&format!("{:04}", at(k)));
+            k -= 1;
+        }
+        frac.truncate(dscale);
+        out = format!("{out}.{frac}");
+    }
+    out
 }
 
 #[cfg(test)]

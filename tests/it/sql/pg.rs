@@ -251,51 +251,10 @@ fn make_certs(data: &Path, owner: Option<(u32, u32)>) -> Option<PathBuf> {
         c.args(args).current_dir(data).stdin(Stdio::null());
         run(&mut c)
     };
-    let steps: [&[&str]; 3] = [
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=acsync test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ],
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "server.crt",
-            "-extfile",
-            "san.ext",
-        ],
+    let steps = [
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=acsync-test-CA -keyout ca.key -out ca.crt",
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr",
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out server.crt -extfile san.ext",
     ];
     std::fs::write(
         data.join("san.ext"),
@@ -303,7 +262,7 @@ fn make_certs(data: &Path, owner: Option<(u32, u32)>) -> Option<PathBuf> {
     )
     .ok()?;
     for step in steps {
-        if let Err(e) = ssl(step) {
+        if let Err(e) = ssl(&step.split(' ').collect::<Vec<_>>()) {
             eprintln!("note: no TLS for the test PostgreSQL server: {e}");
             return None;
         }
@@ -366,8 +325,13 @@ fn spawn_postgres(
             Ok(())
         });
     }
-    // The parent-death signal fires when the spawning *thread* ends: spawn
-    // from a thread that lives as long as the process.
+    spawn_from_lasting_thread(c)
+}
+
+/// The parent-death signal fires when the spawning *thread* ends, and test
+/// threads end with their test: spawn from a thread that lives as long as
+/// the process.
+fn spawn_from_lasting_thread(mut c: Command) -> std::io::Result<Child> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("postgres-parent".into())
