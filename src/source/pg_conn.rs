@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::str::FromStr;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 use super::SourceError;
@@ -45,12 +46,19 @@ impl ConnTarget {
             Err(std::env::VarError::NotUnicode(_)) => return Err(problem("is not valid UTF-8")),
         };
         let redactor = Redactor::for_url(value.trim());
-        let options = PgConnectOptions::from_str(value.trim()).map_err(|e| {
+        let mut options = PgConnectOptions::from_str(value.trim()).map_err(|e| {
             problem(&format!(
                 "does not hold a PostgreSQL connection URL (postgres://user:password@host:port/database?sslmode=...): {}",
                 redactor.clean(&e.to_string())
             ))
         })?;
+        // A segment query is routinely slower than sqlx's "slow statement"
+        // threshold (1 s): that warning on every run would be noise.
+        options = options.disable_statement_logging();
+        // Lets a DBA see who runs it, unless the string names itself.
+        if options.get_application_name().is_none() {
+            options = options.application_name("acsync");
+        }
         Ok(ConnTarget { options, redactor })
     }
 

@@ -119,11 +119,13 @@ pub(super) async fn read(
     };
     let mut conn = connect(&target, &cx).await?;
     let read = read_in_transaction(&mut conn, query, mapping, progress, &cx);
-    let result = if statement_timeout.is_zero() {
-        read.await
-    } else {
-        (tokio::time::timeout(statement_timeout + CANCEL_GRACE, read).await)
-            .unwrap_or_else(|_| Err(cx.timed_out()))
+    // Zero disables the server's timeout (PostgreSQL's meaning); so, here.
+    let limit = Some(statement_timeout).filter(|t| !t.is_zero());
+    let result = match limit.and_then(|t| t.checked_add(CANCEL_GRACE)) {
+        Some(limit) => {
+            (tokio::time::timeout(limit, read).await).unwrap_or_else(|_| Err(cx.timed_out()))
+        }
+        None => read.await,
     };
     // Best effort: the server ends the session on its own when the socket closes.
     if let Err(e) = conn.close().await {

@@ -52,7 +52,7 @@ pub fn shared() -> Option<&'static PgServer> {
             let Some(bin) = find_bin_dir() else {
                 let msg = "PostgreSQL binaries (initdb, postgres) not found on PATH or under /usr/lib/postgresql/*/bin: the postgres-source tests did NOT run (apt-get install postgresql)";
                 assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-                eprintln!("SKIPPED: {msg}");
+                say(&format!("SKIPPED: {msg}"));
                 return None;
             };
             let server = PgServer::start(&bin).unwrap_or_else(|e| panic!("starting PostgreSQL: {e}"));
@@ -61,6 +61,13 @@ pub fn shared() -> Option<&'static PgServer> {
             Some(server)
         })
         .as_ref()
+}
+
+/// To the real stderr: libtest captures `eprintln!` of passing tests, and a
+/// skip must be seen.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 extern "C" fn stop_shared() {
@@ -97,7 +104,7 @@ impl PgServer {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
         }
         let data = dir.join("data");
-        let mut initdb = as_owner(Command::new(bin.join("initdb")), owner);
+        let mut initdb = as_owner(Command::new(bin.join("initdb")), owner, &dir);
         initdb.args([
             "-U",
             "postgres",
@@ -220,14 +227,15 @@ fn unprivileged() -> Option<(u32, u32)> {
     }
 }
 
-fn as_owner(mut c: Command, owner: Option<(u32, u32)>) -> Command {
+/// `c` as `owner` (std drops supplementary groups when root changes uid),
+/// run in `cwd`: the test's own folder may be closed to that user (a CI
+/// checkout under /root), and initdb fails if it cannot see where it is.
+fn as_owner(mut c: Command, owner: Option<(u32, u32)>, cwd: &Path) -> Command {
     if let Some((uid, gid)) = owner {
-        // std drops supplementary groups when root changes uid.
         c.uid(uid).gid(gid);
     }
-    c.env("LC_ALL", "C")
-        .env_remove("PGDATA")
-        .stdin(Stdio::null());
+    c.current_dir(cwd).env("LC_ALL", "C").env_remove("PGDATA");
+    c.stdin(Stdio::null());
     c
 }
 
@@ -263,7 +271,7 @@ fn make_certs(data: &Path, owner: Option<(u32, u32)>) -> Option<PathBuf> {
     .ok()?;
     for step in steps {
         if let Err(e) = ssl(&step.split(' ').collect::<Vec<_>>()) {
-            eprintln!("note: no TLS for the test PostgreSQL server: {e}");
+            say(&format!("note: no TLS for the test PostgreSQL server: {e}"));
             return None;
         }
     }
@@ -290,7 +298,7 @@ fn spawn_postgres(
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(dir.join("postgres.log"), Some(uid), Some(gid))?;
     }
-    let mut c = as_owner(Command::new(bin.join("postgres")), owner);
+    let mut c = as_owner(Command::new(bin.join("postgres")), owner, dir);
     c.arg("-D").arg(dir.join("data"));
     c.args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
         .arg(dir);

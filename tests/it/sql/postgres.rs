@@ -281,7 +281,7 @@ async fn postgres_tls_modes_come_from_the_connection_string() {
             std::env::var("CI").as_deref() != Ok("true"),
             "no TLS test server under CI (openssl missing?)"
         );
-        eprintln!("SKIPPED: TLS modes: the test server has no certificate (no openssl command)");
+        pg::say("SKIPPED: TLS modes: the test server has no certificate (no openssl command)");
         return;
     };
     let url = pg.create_db("tls", &fixture_sql()).await;
