@@ -11,6 +11,12 @@
 //! Prints a table and exits 1 when PostgreSQL's peak is more than 20% above
 //! CSV's. Without PostgreSQL binaries it says so and exits 0 (not under CI:
 //! CI does not run benches).
+//!
+//! Measured (2 shared cores, PostgreSQL 15, release build, 2 rounds each):
+//! 1,000,000 rows: CSV 904.8 MiB / 2.7-2.9 s, PostgreSQL 904.9 MiB /
+//! 3.0-3.1 s, ratio 1.000; 200,000 rows: 190.7 vs 190.8 MiB. The peak is
+//! the plan's (segment + plan), reached after the read: streaming adds
+//! nothing visible on top of it.
 
 #[path = "../tests/it/sql/pg.rs"]
 mod pg;
