@@ -32,11 +32,7 @@ pub struct Prepared {
 /// Reads the segment. A source that cannot be read fails the run before
 /// any request (SPEC rule 5).
 pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
-    let (src, mapping) = (export.source.clone(), export.mapping.clone());
-    tokio::task::spawn_blocking(move || source::read(&src, &mapping))
-        .await
-        .map_err(|e| RunError::Internal(format!("source reader stopped: {e}")))?
-        .map_err(RunError::Source)
+    (source::read_async(&export.source, &export.mapping).await).map_err(RunError::Source)
 }
 
 /// Identifies the list the stored members describe: a different account or

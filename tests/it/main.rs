@@ -9,4 +9,5 @@ mod harness;
 mod kill;
 mod live;
 mod sim;
+mod sql;
 mod util;
