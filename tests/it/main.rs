@@ -2,7 +2,9 @@
 
 mod check;
 mod client;
+mod crash;
 mod engine;
+mod faults;
 mod harness;
 mod kill;
 mod sim;

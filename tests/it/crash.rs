@@ -1,0 +1,247 @@
+//! Crash trials (issue 7, SPEC rule 7): `acsync sync` SIGKILLed at seeded
+//! random instants of a 5,000-profile run with adds, updates, resubscribes and
+//! unsubscribes. After every kill the state database passes
+//! `PRAGMA integrity_check` and the status file (if any) is whole JSON; the
+//! re-run succeeds with the list equal to the segment, no duplicate contact,
+//! every rename landed, and every contact the export subscribed still owned.
+//! A final shrink (`--allow-removals`) unsubscribes every owned contact that
+//! left: nothing was forgotten.
+//!
+//! Trials: [`crate::util::trials`] (6 by default, 100 with
+//! `ACSYNC_FULL_TRIALS=1`). Instants are drawn from a fixed seed over the
+//! measured length of an unkilled run, so a failing trial replays.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use acsync::run::RunOptions;
+use acsync::simulator::SimConfig;
+use acsync::state::StateDb;
+use acsync::status::Outcome;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::harness::{World, emails};
+use crate::util::trials;
+
+/// Profiles in the segment.
+const PROFILES: usize = 5_000;
+/// Per round: leavers (5%, under the default 10% `max_removals`), newcomers,
+/// renamed members, and earlier leavers who come back (resubscribes).
+const LEAVE: usize = 250;
+const RENAME: usize = 250;
+const RETURN: usize = 20;
+
+/// The segment of round `r`: a sliding window of [`PROFILES`] people, with
+/// [`RENAME`] of them renamed for this round and [`RETURN`] earlier leavers
+/// back in.
+fn segment(r: usize) -> Vec<(String, String)> {
+    let start = r * LEAVE;
+    let mut people = World::people(start..start + PROFILES - RETURN);
+    let renamed = (r * 97) % (PROFILES - RENAME - RETURN);
+    for p in people.iter_mut().skip(renamed).take(RENAME) {
+        p.1 = format!("{}-r{r}", p.1);
+    }
+    if r >= 2 {
+        // Left two rounds ago, back now (unsubscribed by this export: resubscribed).
+        let back = (r - 2) * LEAVE;
+        people.extend(World::people(back..back + RETURN));
+    } else {
+        people.extend(World::people(
+            10_000_000 + r * RETURN..10_000_000 + (r + 1) * RETURN,
+        ));
+    }
+    people
+}
+
+/// What the trials saw, printed at the end.
+#[derive(Debug, Default)]
+struct Figures {
+    trials: usize,
+    killed_mid_run: usize,
+    converged: usize,
+    duplicates: usize,
+    lost_ownership: usize,
+    corrupt_db: usize,
+    corrupt_status: usize,
+    stale_temp_files: usize,
+}
+
+/// Checks what a kill may leave: the database opens and is intact, the status
+/// file (if any) parses. Returns the temp files left in `exports/`.
+fn assert_intact(w: &World, round: usize) -> usize {
+    let db = StateDb::open(&w.state_dir()).expect("state opens after a kill");
+    if let Err(e) = db.integrity_check() {
+        panic!("round {round}: state database corrupt after a kill: {e}");
+    }
+    let path = w.exports().join("vip.status.json");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            panic!("round {round}: status file is not whole JSON after a kill: {e}");
+        }
+    }
+    std::fs::read_dir(w.exports())
+        .expect("exports")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .count()
+}
+
+/// Contacts the export subscribed that its state no longer marks owned.
+fn lost_ownership(w: &World, subscribed: &BTreeSet<String>) -> Vec<String> {
+    let db = StateDb::open(&w.state_dir()).expect("state");
+    let members = db.load_members("vip").expect("members");
+    subscribed
+        .iter()
+        .filter(|e| !members.get(*e).is_some_and(|m| m.owned))
+        .cloned()
+        .collect()
+}
+
+/// Runs `acsync sync vip` to the end; panics unless it exits 0.
+fn sync_ok(w: &World, args: &[&str], what: &str) -> Duration {
+    let t = Instant::now();
+    let out = w.acsync(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.elapsed()
+}
+
+#[test]
+fn sync_killed_at_random_instants_converges_without_losing_ownership() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = SimConfig {
+        requests_per_second: 0,
+        info_false_for: Duration::from_millis(100),
+        import_duration: Duration::from_millis(100),
+        ..SimConfig::default()
+    };
+    let w = rt.block_on(World::with(cfg));
+    w.write_export("vip", "max_removals = \"10%\"");
+    // Everyone the export ever subscribed (the list starts empty).
+    let mut subscribed: BTreeSet<String> = BTreeSet::new();
+
+    // Rounds 0 and 1 fill the list (in-process: quick polls); round 2, an
+    // unkilled `acsync sync`, measures how long a run of changes takes.
+    for r in 0..2 {
+        let people = segment(r);
+        w.write_people("vip", &people);
+        subscribed.extend(emails(&people));
+        let report = rt.block_on(w.sync("vip"));
+        assert_eq!(report.outcome, Outcome::Success, "setup round {r}");
+    }
+    let span = {
+        let people = segment(2);
+        w.write_people("vip", &people);
+        subscribed.extend(emails(&people));
+        sync_ok(&w, &["sync", "vip"], "calibration")
+    };
+    let n = trials(6, 100);
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut f = Figures {
+        trials: n,
+        ..Figures::default()
+    };
+    for t in 0..n {
+        let round = t + 3;
+        let people = segment(round);
+        w.write_people("vip", &people);
+        subscribed.extend(emails(&people));
+        let at = span.mul_f64(rng.random_range(0.0..1.1));
+        let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+        std::thread::sleep(at);
+        // SIGKILL: no destructor, no flush, no signal handler runs.
+        child.kill().expect("SIGKILL");
+        let status = child.wait().expect("wait");
+        if status.code().is_none() {
+            f.killed_mid_run += 1;
+        }
+        f.stale_temp_files += assert_intact(&w, round);
+
+        // The re-run: the same `Runner::run` as `acsync sync`, in-process
+        // for its quicker bulk polls.
+        let report = rt.block_on(w.sync("vip"));
+        assert_eq!(
+            report.outcome,
+            Outcome::Success,
+            "round {round} re-run: {:?} {:?}",
+            report.last_run.error,
+            report.last_run.failures
+        );
+        let want = emails(&people);
+        assert_eq!(
+            w.active(),
+            want,
+            "round {round} (killed at {at:?}): list equals segment"
+        );
+        let dups = w.sim.duplicate_emails();
+        assert!(
+            dups.is_empty(),
+            "round {round}: duplicate contacts {dups:?}"
+        );
+        f.duplicates += dups.len();
+        for (email, first) in &people {
+            let got = w.sim.contact(email).map(|c| c.first_name);
+            assert_eq!(
+                got.as_deref(),
+                Some(first.as_str()),
+                "round {round}: {email} renamed"
+            );
+        }
+        let lost = lost_ownership(&w, &subscribed);
+        assert!(
+            lost.is_empty(),
+            "round {round}: ownership lost for {lost:?}"
+        );
+        f.converged += 1;
+    }
+
+    // The final shrink (`sync --allow-removals`): every owned member not
+    // kept is unsubscribed.
+    let last = segment(n + 2);
+    let keep = &last[..100];
+    w.write_people("vip", keep);
+    let opts = RunOptions {
+        allow_removals: true,
+        ..RunOptions::default()
+    };
+    let report = rt.block_on(w.sync_with("vip", opts));
+    assert_eq!(
+        report.outcome,
+        Outcome::Success,
+        "shrink: {:?}",
+        report.last_run.error
+    );
+    assert_eq!(
+        w.active(),
+        emails(keep),
+        "the shrink unsubscribed every owned leaver"
+    );
+    let members = w.sim.members(w.list);
+    let kept: BTreeSet<String> = emails(keep).into_iter().collect();
+    let unsubscribed = members.iter().filter(|m| m.status == 2).count();
+    assert_eq!(
+        unsubscribed,
+        members.len() - kept.len(),
+        "nothing deleted, nothing left active"
+    );
+    f.lost_ownership = lost_ownership(&w, &subscribed).len();
+    assert_eq!(f.lost_ownership, 0);
+    println!(
+        "CRASH sync: trials={} killed_mid_run={} converged_after_rerun={} duplicates={} lost_ownership={} corrupt_db={} corrupt_status={} stale_temp_files={} (run length {:?})",
+        f.trials,
+        f.killed_mid_run,
+        f.converged,
+        f.duplicates,
+        f.lost_ownership,
+        f.corrupt_db,
+        f.corrupt_status,
+        f.stale_temp_files,
+        span
+    );
+}
