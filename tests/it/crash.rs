@@ -75,10 +75,10 @@ fn assert_intact(w: &World, round: usize) -> usize {
         panic!("round {round}: state database corrupt after a kill: {e}");
     }
     let path = w.exports().join("vip.status.json");
-    if let Ok(bytes) = std::fs::read(&path) {
-        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            panic!("round {round}: status file is not whole JSON after a kill: {e}");
-        }
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        panic!("round {round}: status file is not whole JSON after a kill: {e}");
     }
     std::fs::read_dir(w.exports())
         .expect("exports")
