@@ -6,6 +6,7 @@ mod crash;
 mod engine;
 mod faults;
 mod harness;
+mod hostile;
 mod kill;
 mod sim;
 mod util;
