@@ -18,6 +18,10 @@ pub fn run(config_dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for e in &errors {
         println!("{e}");
     }
+    // Files other users can read: a warning line each, the check still passes.
+    for w in config::perms::warnings(&config::load_settings(config_dir)) {
+        eprintln!("acsync check: warning: {w}");
+    }
     if errors.is_empty() {
         eprintln!("acsync check: {checked} export file(s) valid");
         Ok(ExitCode::SUCCESS)

@@ -357,7 +357,10 @@ fn in_doubt(e: &ApiError) -> bool {
 fn fatal(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::Auth { .. } | ApiError::ListNotFound { .. } | ApiError::Config { .. }
+        ApiError::Auth { .. }
+            | ApiError::ListNotFound { .. }
+            | ApiError::Config { .. }
+            | ApiError::Tls { .. }
     )
 }
 

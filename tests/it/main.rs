@@ -8,5 +8,6 @@ mod faults;
 mod harness;
 mod hostile;
 mod kill;
+mod security;
 mod sim;
 mod util;
