@@ -200,6 +200,12 @@ fn the_key_never_leaks_into_logs_outputs_status_or_state() {
     assert!(leaks.is_empty(), "the key leaked: {leaks:#?}");
 }
 
+/// A careless caller: `expect` on an API result (its panic message holds the
+/// error's `Debug`).
+fn unwraps(r: Result<(), acsync::activecampaign::ApiError>) {
+    r.expect("a caller that unwraps an API error")
+}
+
 fn connection(url: &str, key_file: &Path) -> Connection {
     Connection {
         name: "sim".into(),
@@ -251,9 +257,7 @@ async fn debug_output_errors_and_panics_never_show_the_key() {
 
     // `unwrap()` on these errors: the panic message is their Debug, checked
     // here for real (the payload is the message).
-    let payload =
-        std::panic::catch_unwind(|| Err::<(), _>(err).expect("a caller that unwraps an API error"))
-            .expect_err("panicked");
+    let payload = std::panic::catch_unwind(|| unwraps(Err(err))).expect_err("panicked");
     let message = payload
         .downcast_ref::<String>()
         .cloned()
