@@ -245,3 +245,55 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
         span
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_readers_never_see_a_half_written_file() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let w = World::new().await;
+    let mut people = World::people(0..5);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    let path = w.exports().join("vip.status.json");
+    let stop = Arc::new(AtomicBool::new(false));
+    // A reader thread, as a dashboard or `acsync status` would read: whole
+    // file, parse, never retry.
+    let reader = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut reads, mut states) = (0u64, BTreeSet::new());
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "half-written status file after {reads} reads: {e}\n{}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                });
+                assert_eq!(v["export"], "vip");
+                states.insert(v["state"].as_str().unwrap_or_default().to_string());
+                reads += 1;
+            }
+            (reads, states)
+        })
+    };
+    // Each run writes the file twice (running, then idle with its outcome).
+    let runs = 30;
+    for i in 0..runs {
+        people[i % 5].1 = format!("Name{i}");
+        w.write_people("vip", &people);
+        let r = w.sync("vip").await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (reads, states) = reader.join().expect("reader never saw a broken file");
+    println!("STATUS readers: {reads} whole reads during {runs} runs, states {states:?}");
+    assert!(reads > 100, "the reader kept up: {reads}");
+    assert!(
+        states.contains("running") && states.contains("idle"),
+        "{states:?}"
+    );
+}
