@@ -3,11 +3,13 @@
 mod check;
 mod client;
 mod crash;
+mod daemon;
 mod engine;
 mod faults;
 mod harness;
 mod hostile;
 mod kill;
+mod live;
 mod security;
 mod sim;
 mod util;
