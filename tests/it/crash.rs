@@ -1,17 +1,19 @@
-//! Crash trials (issue 7, SPEC rule 7): `acsync sync` SIGKILLed at seeded
-//! random instants of a 5,000-profile run with adds, updates, resubscribes and
-//! unsubscribes. After every kill the state database passes
+//! Crash trials (issue 7, SPEC rule 7): `acsync sync` and `acsync daemon`
+//! SIGKILLed at seeded random instants of a 5,000-profile run with adds,
+//! updates, resubscribes and unsubscribes. After every kill the state database passes
 //! `PRAGMA integrity_check` and the status file (if any) is whole JSON; the
 //! re-run succeeds with the list equal to the segment, no duplicate contact,
 //! every rename landed, and every contact the export subscribed still owned.
 //! A final shrink (`--allow-removals`) unsubscribes every owned contact that
 //! left: nothing was forgotten.
 //!
-//! Trials: [`crate::util::trials`] (6 by default, 100 with
-//! `ACSYNC_FULL_TRIALS=1`). Instants are drawn from a fixed seed over the
-//! measured length of an unkilled run, so a failing trial replays.
+//! Trials: [`crate::util::trials`] (6 for `sync` and 3 for the daemon by
+//! default, 100 each with `ACSYNC_FULL_TRIALS=1`). Instants are drawn from a
+//! fixed seed over the measured length of an unkilled run, so a failing
+//! trial replays.
 
 use std::collections::BTreeSet;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use acsync::run::RunOptions;
@@ -54,17 +56,19 @@ fn segment(r: usize) -> Vec<(String, String)> {
     people
 }
 
-/// What the trials saw, printed at the end.
+/// What the trials saw, printed at the end (corruption fails the test).
 #[derive(Debug, Default)]
 struct Figures {
     trials: usize,
+    /// Kills that landed while a run was in flight (status `running`).
     killed_mid_run: usize,
     converged: usize,
     duplicates: usize,
     lost_ownership: usize,
-    corrupt_db: usize,
-    corrupt_status: usize,
+    /// Status temp files a kill left behind (hidden, ignored by acsync).
     stale_temp_files: usize,
+    /// How long an unkilled run of changes took.
+    span: Duration,
 }
 
 /// Checks what a kill may leave: the database opens and is intact, the status
@@ -112,22 +116,41 @@ fn sync_ok(w: &World, args: &[&str], what: &str) -> Duration {
     t.elapsed()
 }
 
-#[test]
-fn sync_killed_at_random_instants_converges_without_losing_ownership() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let cfg = SimConfig {
+/// The simulator of the crash trials: unlimited rate, batches done in 200 ms.
+fn crash_sim() -> SimConfig {
+    SimConfig {
         requests_per_second: 0,
         info_false_for: Duration::from_millis(100),
         import_duration: Duration::from_millis(100),
         ..SimConfig::default()
-    };
-    let w = rt.block_on(World::with(cfg));
-    w.write_export("vip", "max_removals = \"10%\"");
+    }
+}
+
+/// Kills one process per trial: spawned by `spawn`, SIGKILLed after a
+/// seeded instant in `span` scaled by `0.0..1.1` (after `offset`). Returns
+/// whether a run was in flight then (its status file said `running`).
+struct Killer<'a> {
+    what: &'a str,
+    spawn: &'a dyn Fn(&World) -> std::process::Child,
+    offset: Duration,
+}
+
+/// The trial loop shared by the `sync` and daemon variants: the list is
+/// filled in-process (rounds 0 and 1), `calibrate` measures a run of changes
+/// (round 2), then each trial writes the next round's segment, lets the
+/// killer kill, checks what a kill may leave, re-runs in-process (the same
+/// `Runner::run` as `acsync sync`, with quicker bulk polls) and checks
+/// convergence and ownership. A final shrink proves nothing was forgotten.
+fn crash_trials(
+    w: &World,
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    seed: u64,
+    calibrate: &dyn Fn(&World) -> Duration,
+    killer: Killer<'_>,
+) -> Figures {
     // Everyone the export ever subscribed (the list starts empty).
     let mut subscribed: BTreeSet<String> = BTreeSet::new();
-
-    // Rounds 0 and 1 fill the list (in-process: quick polls); round 2, an
-    // unkilled `acsync sync`, measures how long a run of changes takes.
     for r in 0..2 {
         let people = segment(r);
         w.write_people("vip", &people);
@@ -139,65 +162,58 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
         let people = segment(2);
         w.write_people("vip", &people);
         subscribed.extend(emails(&people));
-        sync_ok(&w, &["sync", "vip"], "calibration")
+        calibrate(w)
     };
-    let n = trials(6, 100);
-    let mut rng = SmallRng::seed_from_u64(7);
+    let mut rng = SmallRng::seed_from_u64(seed);
     let mut f = Figures {
         trials: n,
+        span,
         ..Figures::default()
     };
+    let status_path = w.exports().join("vip.status.json");
     for t in 0..n {
         let round = t + 3;
         let people = segment(round);
         w.write_people("vip", &people);
         subscribed.extend(emails(&people));
-        let at = span.mul_f64(rng.random_range(0.0..1.1));
-        let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+        let at = killer.offset + span.mul_f64(rng.random_range(0.0..1.1));
+        let mut child = (killer.spawn)(w);
         std::thread::sleep(at);
         // SIGKILL: no destructor, no flush, no signal handler runs.
         child.kill().expect("SIGKILL");
-        let status = child.wait().expect("wait");
-        if status.code().is_none() {
+        let exit = child.wait().expect("wait");
+        let running = std::fs::read(&status_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["state"] == "running");
+        if exit.code().is_none() && running {
             f.killed_mid_run += 1;
         }
-        f.stale_temp_files += assert_intact(&w, round);
+        f.stale_temp_files += assert_intact(w, round);
 
-        // The re-run: the same `Runner::run` as `acsync sync`, in-process
-        // for its quicker bulk polls.
         let report = rt.block_on(w.sync("vip"));
+        let what = format!("{} round {round} (killed at {at:?})", killer.what);
         assert_eq!(
             report.outcome,
             Outcome::Success,
-            "round {round} re-run: {:?} {:?}",
+            "{what} re-run: {:?} {:?}",
             report.last_run.error,
             report.last_run.failures
         );
-        let want = emails(&people);
-        assert_eq!(
-            w.active(),
-            want,
-            "round {round} (killed at {at:?}): list equals segment"
-        );
+        assert_eq!(w.active(), emails(&people), "{what}: list equals segment");
         let dups = w.sim.duplicate_emails();
-        assert!(
-            dups.is_empty(),
-            "round {round}: duplicate contacts {dups:?}"
-        );
+        assert!(dups.is_empty(), "{what}: duplicate contacts {dups:?}");
         f.duplicates += dups.len();
         for (email, first) in &people {
             let got = w.sim.contact(email).map(|c| c.first_name);
             assert_eq!(
                 got.as_deref(),
                 Some(first.as_str()),
-                "round {round}: {email} renamed"
+                "{what}: {email} renamed"
             );
         }
-        let lost = lost_ownership(&w, &subscribed);
-        assert!(
-            lost.is_empty(),
-            "round {round}: ownership lost for {lost:?}"
-        );
+        let lost = lost_ownership(w, &subscribed);
+        assert!(lost.is_empty(), "{what}: ownership lost for {lost:?}");
         f.converged += 1;
     }
 
@@ -223,27 +239,132 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
         "the shrink unsubscribed every owned leaver"
     );
     let members = w.sim.members(w.list);
-    let kept: BTreeSet<String> = emails(keep).into_iter().collect();
     let unsubscribed = members.iter().filter(|m| m.status == 2).count();
     assert_eq!(
         unsubscribed,
-        members.len() - kept.len(),
+        members.len() - keep.len(),
         "nothing deleted, nothing left active"
     );
-    f.lost_ownership = lost_ownership(&w, &subscribed).len();
+    f.lost_ownership = lost_ownership(w, &subscribed).len();
     assert_eq!(f.lost_ownership, 0);
     println!(
-        "CRASH sync: trials={} killed_mid_run={} converged_after_rerun={} duplicates={} lost_ownership={} corrupt_db={} corrupt_status={} stale_temp_files={} (run length {:?})",
+        "CRASH {}: trials={} killed_mid_run={} converged_after_rerun={} duplicates={} lost_ownership={} corrupt_db=0 corrupt_status=0 stale_temp_files={} (run of changes: {:?})",
+        killer.what,
         f.trials,
         f.killed_mid_run,
         f.converged,
         f.duplicates,
         f.lost_ownership,
-        f.corrupt_db,
-        f.corrupt_status,
         f.stale_temp_files,
-        span
+        f.span
     );
+    f
+}
+
+#[test]
+fn sync_killed_at_random_instants_converges_without_losing_ownership() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::with(crash_sim()));
+    w.write_export("vip", "max_removals = \"10%\"");
+    let spawn = |w: &World| {
+        w.command(&["sync", "vip"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let f = crash_trials(
+        &w,
+        &rt,
+        trials(6, 100),
+        7,
+        &|w| sync_ok(w, &["sync", "vip"], "calibration"),
+        Killer {
+            what: "sync",
+            spawn: &spawn,
+            offset: Duration::ZERO,
+        },
+    );
+    assert!(f.killed_mid_run > 0, "some kills must land mid-run");
+}
+
+/// Every 2 s: the daemon starts a run at once and keeps running.
+const EVERY_2S: &str = "*/2 * * * * *";
+
+#[test]
+fn daemon_killed_at_random_instants_converges_without_losing_ownership() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::with(crash_sim()));
+    w.write_export("vip", "max_removals = \"10%\"");
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    let scheduled = text.replace(
+        "schedule = \"@hourly\"",
+        &format!("schedule = \"{EVERY_2S}\""),
+    );
+    std::fs::write(&path, scheduled).expect("schedule");
+    let spawn = |w: &World| {
+        w.command(&["daemon"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn daemon")
+    };
+    // A daemon run of changes: from start to the run recorded (it starts at
+    // the next 2 s tick).
+    let calibrate = |w: &World| {
+        let before = finished_at(w);
+        let want = emails(&segment(2));
+        let start = Instant::now();
+        let mut d = spawn(w);
+        let done = wait_for(Duration::from_secs(60), || {
+            finished_at(w) != before && status_is(w, "idle") && w.active() == want
+        });
+        let took = start.elapsed();
+        d.kill().expect("kill");
+        let _ = d.wait();
+        assert!(done, "the daemon ran the export");
+        took
+    };
+    let f = crash_trials(
+        &w,
+        &rt,
+        trials(3, 100),
+        11,
+        &calibrate,
+        Killer {
+            what: "daemon",
+            spawn: &spawn,
+            offset: Duration::from_millis(300),
+        },
+    );
+    assert!(f.killed_mid_run > 0, "some kills must land mid-run");
+}
+
+/// `last_run.finished_at` of `vip`'s status file.
+fn finished_at(w: &World) -> Option<String> {
+    let bytes = std::fs::read(w.exports().join("vip.status.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["last_run"]["finished_at"].as_str().map(str::to_string)
+}
+
+/// Whether the status file of `vip` says `state`.
+fn status_is(w: &World, state: &str) -> bool {
+    std::fs::read(w.exports().join("vip.status.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["state"] == state)
+}
+
+fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

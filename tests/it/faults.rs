@@ -13,7 +13,7 @@
 //! run settles such doubts with a read of the list, see `run::apply`). If run 1 did not converge, a second run with the fault gone
 //! ("run 2") must. Figures per fault are printed (`--nocapture`).
 //!
-//! Trials per fault: [`crate::util::trials`] (8 by default, 50 with
+//! Trials per fault: [`crate::util::trials`] (5 by default, 50 with
 //! `ACSYNC_FULL_TRIALS=1`). Seeds are `1..=trials`: a failing seed replays.
 
 use std::collections::BTreeSet;
@@ -314,7 +314,7 @@ async fn trial(kind: &FaultKind, seed: u64) -> Trial {
 
 /// Runs the trials of `kind` and prints its figures.
 async fn trials_of(kind: FaultKind) -> Vec<Trial> {
-    let n = trials(8, 50);
+    let n = trials(5, 50);
     let mut out = Vec::new();
     for seed in 1..=n as u64 {
         out.push(trial(&kind, seed).await);

@@ -11,7 +11,11 @@
 //!   file ends in one asserted outcome with its counts and messages.
 //! * Status folder: blocked by a file (always), read-only and full (a
 //!   read-only bind mount and a full tmpfs in a private mount namespace, when
-//!   `unshare -m` is allowed: tests run as root, which ignores permissions).
+//!   `unshare -m` is allowed: tests run as root, which ignores permissions),
+//!   for `acsync sync` (the run does its work, logs the status error, exits
+//!   on its outcome) and `acsync daemon` (keeps running and syncing, logs
+//!   each outcome, writes the status again once the folder is repaired from
+//!   inside its namespace with `nsenter`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -799,4 +803,152 @@ async fn status_folder_on_a_full_disk_does_not_stop_the_run() {
     // The tmpfs hid the old status file from the run; outside, it is intact.
     assert_ran_without_status(&w, &out, &old, 6);
     assert_status_written_again(&w, 6);
+}
+
+/// The daemon, in a private mount namespace prepared by `setup`, logging
+/// (info) to `daemon.log` under the world's folder.
+fn daemon_in_namespace(w: &World, setup: &str) -> std::process::Child {
+    let log = std::fs::File::create(w.root().join("daemon.log")).expect("log");
+    Command::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .arg(format!("{setup} && exec \"$@\""))
+        .arg("sh")
+        .arg(bin())
+        .args(["daemon", "--config-dir"])
+        .arg(w.root())
+        .env("RUST_LOG", "info")
+        .env_remove("ACSYNC_CONFIG_DIR")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("unshare daemon")
+}
+
+/// Runs `cmd` (shell) inside the mount namespace of process `pid`.
+fn in_namespace_of(pid: u32, cmd: &str) -> Output {
+    Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-m", "sh", "-c", cmd])
+        .output()
+        .expect("nsenter")
+}
+
+fn wait_until(within: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// A status world whose export runs every 2 s under the daemon.
+async fn daemon_status_world() -> World {
+    let w = status_world().await;
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    let every_2s = text.replace("schedule = \"@hourly\"", "schedule = \"*/2 * * * * *\"");
+    std::fs::write(&path, every_2s).expect("schedule");
+    w
+}
+
+/// The status JSON as the daemon sees it (inside its namespace).
+fn status_seen_by(pid: u32, w: &World) -> Option<serde_json::Value> {
+    let out = in_namespace_of(pid, &format!("cat '{}'", status_file(w).display()));
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Runs the daemon with an unwritable status folder (`setup`), checks that it
+/// keeps running and syncing while logging each outcome and the status
+/// error, then repairs the folder from inside its namespace (`repair`) and
+/// checks that the next run's status is written. Stops it with SIGTERM.
+fn daemon_survives_unwritable_status(w: &World, setup: &str, repair: &str, error: &str) {
+    let old = std::fs::read(status_file(w)).expect("status");
+    let mut d = daemon_in_namespace(w, setup);
+    let pid = d.id();
+    let log = || std::fs::read_to_string(w.root().join("daemon.log")).unwrap_or_default();
+    w.write_people("vip", &World::people(0..7));
+    let synced = wait_until(std::time::Duration::from_secs(30), || w.active().len() == 7);
+    assert!(synced, "the daemon syncs with no status folder:\n{}", log());
+    // A few more ticks: every run fails to write its status, the daemon goes on.
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || {
+            log().matches("run finished").count() >= 3
+        }),
+        "{}",
+        log()
+    );
+    assert!(
+        d.try_wait().expect("wait").is_none(),
+        "the daemon is still running:\n{}",
+        log()
+    );
+    let text = log();
+    assert!(
+        text.contains("cannot write the status file") && text.contains(error),
+        "{text}"
+    );
+    assert!(
+        text.contains("outcome=\"success\"") || text.contains("outcome=success"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(status_file(w)).expect("status"),
+        old,
+        "old status intact"
+    );
+
+    let fixed = in_namespace_of(pid, repair);
+    assert!(fixed.status.success(), "{}", text(&fixed));
+    let written = wait_until(std::time::Duration::from_secs(20), || {
+        status_seen_by(pid, w)
+            .is_some_and(|s| s["last_run"]["profiles"] == 7 && s["state"] == "idle")
+    });
+    assert!(written, "the status is written once it can be:\n{}", log());
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let code = d.wait().expect("wait").code();
+    assert_eq!(code, Some(0), "clean stop:\n{}", log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_keeps_running_with_a_read_only_status_folder() {
+    if !can_unshare() {
+        eprintln!("SKIPPED: no private mount namespace here (unshare -m)");
+        return;
+    }
+    let w = daemon_status_world().await;
+    let d = w.root().join("status");
+    let d = d.display();
+    daemon_survives_unwritable_status(
+        &w,
+        &format!("mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}'"),
+        &format!("mount -o remount,bind,rw '{d}'"),
+        "Read-only file system",
+    );
+    // Written through the bind mount: visible outside too.
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(status_file(&w)).expect("status")).expect("json");
+    assert_eq!(s["last_run"]["profiles"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_keeps_running_with_a_full_status_folder() {
+    if !can_unshare() {
+        eprintln!("SKIPPED: no private mount namespace here (unshare -m)");
+        return;
+    }
+    let w = daemon_status_world().await;
+    let d = w.root().join("status");
+    let d = d.display();
+    daemon_survives_unwritable_status(
+        &w,
+        &format!(
+            "mount -t tmpfs -o size=16k tmpfs '{d}' && (dd if=/dev/zero of='{d}/fill' bs=1k count=64 2>/dev/null; true)"
+        ),
+        &format!("rm '{d}/fill'"),
+        "No space left on device",
+    );
 }
