@@ -885,14 +885,14 @@ fn daemon_survives_unwritable_status(w: &World, setup: &str, repair: &str, error
         "the daemon is still running:\n{}",
         log()
     );
-    let text = log();
+    let logged = log();
     assert!(
-        text.contains("cannot write the status file") && text.contains(error),
-        "{text}"
+        logged.contains("cannot write the status file") && logged.contains(error),
+        "{logged}"
     );
     assert!(
-        text.contains("outcome=\"success\"") || text.contains("outcome=success"),
-        "{text}"
+        logged.contains("outcome=\"success\"") || logged.contains("outcome=success"),
+        "{logged}"
     );
     assert_eq!(
         std::fs::read(status_file(w)).expect("status"),
