@@ -113,6 +113,38 @@ fn the_key_never_leaks_into_logs_outputs_status_or_state() {
         outputs.push((args.join(" "), traced(&w, args, &[])));
     }
 
+    // The daemon at trace: one scheduled run with a change, then SIGTERM.
+    let export = w.exports().join("vip.toml");
+    let hourly = std::fs::read_to_string(&export).expect("export");
+    let every_2s = hourly.replace("schedule = \"@hourly\"", "schedule = \"*/2 * * * * *\"");
+    std::fs::write(&export, every_2s).expect("schedule");
+    people.push(("daemon@example.com".into(), "Daemon".into()));
+    w.write_people("vip", &people);
+    let daemon = w
+        .command(&["daemon"])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("daemon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !w.active().contains(&"daemon@example.com".to_string())
+        || w.status_json("vip")["state"] != "idle"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon ran the export"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) };
+    let out = daemon.wait_with_output().expect("daemon output");
+    assert_eq!(out.status.code(), Some(0), "{}", all_text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TRACE"));
+    outputs.push(("daemon (file)".into(), out));
+    std::fs::write(&export, hourly).expect("schedule");
+
     // Key from the environment.
     write_settings_with(&w, &url, "api_key_env = \"ACSYNC_TEST_KEY\"");
     people[3].1 = "Renamed".into();
@@ -156,6 +188,13 @@ fn the_key_never_leaks_into_logs_outputs_status_or_state() {
         "{status}"
     );
 
+    // Personal data stays out of logs too: no address in full, even at trace.
+    for (what, out) in &outputs {
+        let log = String::from_utf8_lossy(&out.stderr);
+        for (email, _) in &people {
+            assert!(!log.contains(email.as_str()), "{what} logged {email}");
+        }
+    }
     let mut leaks = Vec::new();
     let mut scanned_bytes = 0;
     for (what, out) in &outputs {
