@@ -35,14 +35,21 @@ pub enum KeyError {
 const REDACTED: &str = "<redacted: this looks like an API key, not a name>";
 
 /// Whether a value given as a key's *name* (variable, credential, file)
-/// looks like an API key itself: 32 or more characters, only ASCII letters,
-/// digits and `-`, at least one digit. ActiveCampaign keys are 72 hex digits;
-/// variable names have `_`, paths have `/` or `.`.
+/// looks like an API key itself: 32 or more characters of ASCII letters,
+/// digits and `-`, and either only hex digits and `-` (ActiveCampaign keys
+/// are 72 hex digits) or at least a quarter digits, as random tokens have.
+/// Variable names have `_`, paths `/` or `.`, and names made of words
+/// (`activecampaign-production-key-2024`) have few digits.
 pub fn looks_like_key(s: &str) -> bool {
     let s = s.trim();
-    s.len() >= 32
+    let chars = s.chars().count();
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
+    chars >= 32
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && s.chars().any(|c| c.is_ascii_digit())
+        && digits > 0
+        && (s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && hex_digits >= 32
+            || digits * 4 >= chars)
 }
 
 fn shown(name: &str) -> String {
@@ -101,7 +108,7 @@ fn read_file(conn: &Connection, path: &std::path::Path) -> Result<String, KeyErr
         source,
     })?;
     if let Some(w) = super::perms::key_file_warning(path) {
-        tracing::warn!(connection = %conn.name, "{w}");
+        super::perms::warn_once(path, &format!("connection `{}`: {w}", conn.name));
     }
     Ok(raw)
 }
@@ -126,10 +133,13 @@ mod tests {
     fn key_like_names() {
         assert!(looks_like_key(KEY));
         assert!(looks_like_key("sk-0123456789abcdef0123456789abcdef"));
+        assert!(looks_like_key("5f1c0a9e-3b7d-4c2a-8e6f-0b1d3c5a7e9f"));
+        assert!(looks_like_key("Zq7Lm2Xp9Rt4Vb8Nc3Kd6Wf1Hg5Js0Ya"));
         for name in [
             "AC_PROD_KEY",
             "ACTIVECAMPAIGN_API_KEY_FOR_THE_PRODUCTION_ACCOUNT_2",
             "ac-prod",
+            "activecampaign-production-key-2024",
             "/etc/acsync/secrets/prod.key",
             "abcdefghijklmnopqrstuvwxyzabcdefgh",
         ] {

@@ -66,7 +66,7 @@ pub fn load_settings(config_dir: &Path) -> Settings {
     match std::fs::read_to_string(&file) {
         Ok(src) => {
             if let Some(w) = super::perms::settings_warning(&file) {
-                tracing::warn!("{w}");
+                super::perms::warn_once(&file, &w);
             }
             Settings::from_source(&file, &src, config_dir)
         }

@@ -3,8 +3,10 @@
 //! (it names the accounts and where their keys live). A warning, never an
 //! error: the check passes and the run goes on; the fix is a `chmod`.
 
+use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::{ApiKeySource, Settings};
 
@@ -40,6 +42,21 @@ pub fn settings_warning(path: &Path) -> Option<String> {
             path.display()
         )
     })
+}
+
+/// Logs `warning` about `path` at `warn` level, once per process and path:
+/// the daemon re-reads its folder on every change and every minute, and one
+/// line per file is enough. A file fixed and loosened again is not re-logged
+/// before a restart.
+pub fn warn_once(path: &Path, warning: &str) {
+    static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(path.to_path_buf())
+    {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// Every permission warning of a loaded configuration: `acsync.toml`, then
