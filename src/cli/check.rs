@@ -39,6 +39,10 @@ pub fn run(
     for e in &errors {
         println!("{}", render(e, format));
     }
+    // Files other users can read: a warning line each, the check still passes.
+    for w in config::perms::warnings(&config::load_settings(config_dir)) {
+        eprintln!("acsync check: warning: {w}");
+    }
     if errors.is_empty() {
         eprintln!("acsync check: {checked} file(s) valid");
         Ok(ExitCode::SUCCESS)

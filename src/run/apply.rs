@@ -5,6 +5,13 @@
 //! any change carrying tags) go through bulk import, pipelined: batches are
 //! submitted while earlier ones are followed to their end; fewer go through
 //! `contact/sync` and `contactLists`.
+//!
+//! A change whose outcome is unknown when its requests end (a batch given up
+//! `failed` or `interrupted` after its resubmissions, retries exhausted on a
+//! request that may have landed) is "in doubt". Before the run ends, one read
+//! of the list settles every doubt it can: a change that landed counts as
+//! applied, the rest as failed, so `failed` is exactly the contacts whose
+//! change did not land. Unsettled ones keep their intent for the next run.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +24,7 @@ use crate::activecampaign::{
     ApiError, BatchResult, BatchStatus, BulkContact, Client, ContactInput,
 };
 use crate::config::Export;
-use crate::model::{Fields, ListStatus, Member, PendingOp};
+use crate::model::{Fields, ListStatus, LiveMember, Member, PendingOp};
 use crate::plan::{Change, Plan, Removal};
 use crate::state::StateDb;
 use crate::status::Failure;
@@ -42,6 +49,8 @@ pub struct Tally {
     pub failed: u64,
     pub failures: Vec<Failure>,
     classified: u32,
+    /// Changes whose outcome is unknown, with the reason, until settled.
+    doubts: Vec<(Item, String)>,
 }
 
 impl Tally {
@@ -50,6 +59,11 @@ impl Tally {
         if self.failures.len() < FAILURES_MAX {
             self.failures.push(Failure::new(row, email, reason));
         }
+    }
+
+    /// A change that may or may not have landed: its intent stays pending.
+    fn doubt(&mut self, item: &Item, reason: impl Into<String>) {
+        self.doubts.push((item.clone(), reason.into()));
     }
 }
 
@@ -118,9 +132,15 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Applies the plan. Returns the tally even when the run stops early.
+    /// Applies the plan, then settles the changes left in doubt. Returns the
+    /// tally even when the run stops early.
     pub async fn apply(mut self, plan: &Plan) -> (Tally, Result<(), RunError>) {
-        let result = self.apply_inner(plan).await;
+        let mut result = self.apply_inner(plan).await;
+        // A run that stops early (fatal error, shutdown) does not read more.
+        let settle = result.is_ok() && !self.cancel.is_cancelled();
+        if let Err(e) = self.settle_doubts(settle).await {
+            result = result.and(Err(e));
+        }
         let tally = self.tally.into_inner().unwrap_or_else(|p| p.into_inner());
         (tally, result)
     }
@@ -337,7 +357,10 @@ fn in_doubt(e: &ApiError) -> bool {
 fn fatal(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::Auth { .. } | ApiError::ListNotFound { .. } | ApiError::Config { .. }
+        ApiError::Auth { .. }
+            | ApiError::ListNotFound { .. }
+            | ApiError::Config { .. }
+            | ApiError::Tls { .. }
     )
 }
 
@@ -356,7 +379,7 @@ impl Applier<'_> {
             }
             Err(e) if fatal(&e) => return Err(e.into()),
             Err(e) if in_doubt(&e) => {
-                self.tally().fail(item.row, &item.email, e.to_string());
+                self.tally().doubt(&item, e.to_string());
                 return Ok(());
             }
             Err(e) => self.refused(&item, &e.to_string()),
@@ -473,11 +496,9 @@ impl Applier<'_> {
         }
         let reason = format!("bulk import not accepted: {e}");
         if in_doubt(&e) {
-            // It may have been queued: the intents stay for the next run.
+            // It may have been queued: settled by a read, or by the next run.
             let mut t = self.tally();
-            items
-                .iter()
-                .for_each(|i| t.fail(i.row, &i.email, reason.clone()));
+            items.iter().for_each(|i| t.doubt(i, reason.clone()));
             return Ok(());
         }
         let members: Vec<Member> = items.iter().map(|i| self.refused(i, &reason)).collect();
@@ -504,14 +525,14 @@ impl Applier<'_> {
             attempt += 1;
             tracing::warn!(export = %self.export.id, batch = %id, status = ?result.status, attempt, "bulk batch did not complete");
             if attempt > BATCH_RETRIES || self.cancel.is_cancelled() {
+                // `interrupted` applies part of a batch, and which part is not
+                // reported: settled by a read of the list.
                 let reason = format!(
-                    "bulk batch {id} ended {:?}; will be checked on the next run",
-                    result.status
+                    "bulk batch {id} ended {:?} {} times; will be retried on the next run",
+                    result.status, attempt
                 );
                 let mut t = self.tally();
-                items
-                    .iter()
-                    .for_each(|i| t.fail(i.row, &i.email, reason.clone()));
+                items.iter().for_each(|i| t.doubt(i, reason.clone()));
                 return Ok(());
             }
             id = match self.submit(batch).await {
@@ -564,4 +585,90 @@ impl Applier<'_> {
             Err(_) => Ok(self.refused(item, REASON)),
         }
     }
+}
+
+impl Applier<'_> {
+    /// Settles the changes left in doubt with one read of the list (when
+    /// `read` and there are any): those that landed count as applied and are
+    /// recorded; the others count as failed and keep their pending intent, so
+    /// the next run reads the list again and resolves them.
+    async fn settle_doubts(&self, read: bool) -> Result<(), RunError> {
+        let doubts = std::mem::take(&mut self.tally().doubts);
+        if doubts.is_empty() {
+            return Ok(());
+        }
+        let live = if read {
+            match super::prepare::read_list(self.export, self.client).await {
+                Ok(live) => Some(live),
+                Err(e) => {
+                    tracing::warn!(export = %self.export.id, error = %e, "cannot read the list to settle changes in doubt; the next run will");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let live: HashMap<&str, &LiveMember> = live
+            .iter()
+            .flatten()
+            .map(|l| (l.email.as_str(), l))
+            .collect();
+        let mut settled = Vec::new();
+        for (item, reason) in &doubts {
+            let l = live.get(item.email.as_str()).copied();
+            match self.landed(item, l) {
+                Landed::Yes => {
+                    self.count_applied(item);
+                    let mut m = self.applied(item);
+                    m.contact_id = l.map(|l| l.contact_id).or(m.contact_id);
+                    settled.push(m);
+                }
+                Landed::OptedOut => settled.push(self.kept(item, l.map(|l| l.contact_id))),
+                Landed::No => self.tally().fail(item.row, &item.email, reason.clone()),
+            }
+        }
+        tracing::debug!(export = %self.export.id, doubts = doubts.len(), settled = settled.len(), "settled changes in doubt");
+        if settled.is_empty() {
+            return Ok(());
+        }
+        self.save(&settled)
+    }
+
+    /// Whether `item` landed, judged from the member's row in a full read
+    /// (`None`: not a member). Only what the read shows counts: a change of
+    /// custom fields alone cannot be seen, so such an update stays in doubt.
+    fn landed(&self, item: &Item, live: Option<&LiveMember>) -> Landed {
+        let Some(l) = live else {
+            return Landed::No;
+        };
+        let f = &item.fields;
+        let sent_match =
+            |sent: &Option<String>, now: &Option<String>| sent.is_none() || sent == now;
+        let fields_match = sent_match(&f.first_name, &l.first_name)
+            && sent_match(&f.last_name, &l.last_name)
+            && sent_match(&f.phone, &l.phone);
+        let yes = match (item.op, l.status) {
+            (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
+            // Planned only for contacts not active here: status 2 now is an
+            // opt-out that bulk import refused to override.
+            (PendingOp::Add, ListStatus::Unsubscribed) => return Landed::OptedOut,
+            (PendingOp::Add | PendingOp::Resubscribe, status) => {
+                status == ListStatus::Active && fields_match
+            }
+            (PendingOp::Update, status) => {
+                status == ListStatus::Active
+                    && fields_match
+                    && self.export.mapping.fields.is_empty()
+            }
+        };
+        if yes { Landed::Yes } else { Landed::No }
+    }
+}
+
+/// What a read of the list says about a change in doubt.
+enum Landed {
+    Yes,
+    No,
+    /// An add refused because the contact opted out (kept, not failed).
+    OptedOut,
 }

@@ -165,7 +165,10 @@ fn make_plan(
 }
 
 /// A full read: the list must exist, then its active and unsubscribed members.
-async fn read_list(export: &Export, client: &Client) -> Result<Vec<LiveMember>, RunError> {
+pub(super) async fn read_list(
+    export: &Export,
+    client: &Client,
+) -> Result<Vec<LiveMember>, RunError> {
     client.get_list(export.list_id).await?;
     let quiet = |_n: u64| {};
     let mut members = client

@@ -2,12 +2,16 @@
 
 mod check;
 mod client;
+mod crash;
 mod daemon;
 mod eco;
 mod engine;
+mod faults;
 mod harness;
+mod hostile;
 mod kill;
 mod live;
+mod security;
 mod sim;
 mod sql;
 mod util;
