@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use crate::known::Known;
+
 /// A contact's membership status on one list, as ActiveCampaign numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListStatus {

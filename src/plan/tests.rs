@@ -38,8 +38,8 @@ fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
     }
 }
 
-fn known(members: impl IntoIterator<Item = Member>) -> HashMap<String, Member> {
-    members.into_iter().map(|m| (m.email.clone(), m)).collect()
+fn known(members: impl IntoIterator<Item = Member>) -> Known {
+    members.into_iter().collect()
 }
 
 fn settings(prune: Prune, max_removals: RemovalLimit) -> PlanSettings {
@@ -52,7 +52,7 @@ fn settings(prune: Prune, max_removals: RemovalLimit) -> PlanSettings {
     }
 }
 
-fn run(seg: &Segment, k: &HashMap<String, Member>) -> Plan {
+fn run(seg: &Segment, k: &Known) -> Plan {
     plan(
         seg,
         k,
@@ -146,13 +146,10 @@ fn repairs_drift_even_when_the_hash_matches() {
         ..member(e, Some(Active))
     };
     let mut k = known([m("a@x.io"), m("b@x.io")]);
-    k.insert(
-        "c@x.io".into(),
-        Member {
-            sent_hash: Some(fields("").hash64()),
-            ..member("c@x.io", Some(Active))
-        },
-    );
+    k.insert(Member {
+        sent_hash: Some(fields("").hash64()),
+        ..member("c@x.io", Some(Active))
+    });
     // a: edited in AC; b: phone differs but we do not send phone; c: "" live == "" sent.
     let mut b = live("b@x.io", Active, Some("Ann"));
     b.phone = Some("555".into());
@@ -302,7 +299,7 @@ fn guards_fail_before_planning() {
     };
     let two = segment(&[("a@x.io", fields("a")), ("b@x.io", fields("b"))]);
     assert_eq!(
-        plan(&two, &HashMap::new(), None, &s),
+        plan(&two, &Known::new(), None, &s),
         Err(PlanError::TooManyProfiles {
             profiles: 2,
             max: 1
@@ -310,7 +307,7 @@ fn guards_fail_before_planning() {
     );
     let empty = segment(&[("bad", fields("a"))]);
     assert_eq!(
-        plan(&empty, &HashMap::new(), None, &s),
+        plan(&empty, &Known::new(), None, &s),
         Err(PlanError::EmptySegment)
     );
     let allow = PlanSettings {
@@ -326,7 +323,7 @@ fn guards_fail_before_planning() {
 
 #[test]
 fn counts_serialize_for_plan_json() {
-    let p = run(&segment(&[("a@x.io", fields("a"))]), &HashMap::new());
+    let p = run(&segment(&[("a@x.io", fields("a"))]), &Known::new());
     let json = serde_json::to_value(p.counts()).expect("serializes");
     assert_eq!(json["to_add"], 1);
     assert_eq!(json["blocked"], serde_json::Value::Null);
@@ -343,8 +340,8 @@ fn counts_serialize_for_plan_json() {
 
 fn merged(m: Member, l: Option<LiveMember>) -> Member {
     let email = m.email.clone();
-    let mut out = merge_live(known([m]), l.as_slice());
-    out.remove(&email).expect("kept")
+    let out = merge_live(known([m]), l.as_slice());
+    out.get(&email).cloned().expect("kept")
 }
 
 #[test]
@@ -464,7 +461,7 @@ fn scale_first_run() {
         max_profiles: 1_000_000,
         ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
     };
-    let p = plan(&seg, &HashMap::new(), None, &s).expect("plans");
+    let p = plan(&seg, &Known::new(), None, &s).expect("plans");
     println!(
         "first run: {:?}, {} adds, peak {} MB",
         t.elapsed(),
@@ -478,7 +475,7 @@ fn scale_first_run() {
 fn scale_steady_state() {
     let seg = big_segment(1_000_000);
     // All known and sent; 1% changed, 1% gone from the segment.
-    let k: HashMap<String, Member> = (seg.profiles.iter())
+    let k: Known = (seg.profiles.iter())
         .map(|p| {
             let h = if p.row % 100 == 0 {
                 0
@@ -490,14 +487,11 @@ fn scale_steady_state() {
             } else {
                 p.email.clone()
             };
-            (
-                e.clone(),
-                Member {
-                    sent_hash: Some(h),
-                    owned: true,
-                    ..member(&e, Some(Active))
-                },
-            )
+            Member {
+                sent_hash: Some(h),
+                owned: true,
+                ..member(&e, Some(Active))
+            }
         })
         .collect();
     println!("segment + known: peak {} MB", peak_rss_mb());

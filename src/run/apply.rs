@@ -17,7 +17,7 @@ use crate::activecampaign::{
     ApiError, BatchResult, BatchStatus, BulkContact, Client, ContactInput,
 };
 use crate::config::Export;
-use crate::model::{Fields, ListStatus, Member, PendingOp};
+use crate::model::{Fields, Known, ListStatus, Member, PendingOp};
 use crate::plan::{Change, Plan, Removal};
 use crate::state::StateDb;
 use crate::status::Failure;
@@ -93,7 +93,7 @@ pub struct Applier<'a> {
     pub export: &'a Export,
     pub client: &'a Client,
     pub db: &'a Mutex<StateDb>,
-    pub known: &'a HashMap<String, Member>,
+    pub known: &'a Known,
     pub cancel: &'a CancellationToken,
     field_ids: HashMap<String, u64>,
     tally: Mutex<Tally>,
@@ -104,7 +104,7 @@ impl<'a> Applier<'a> {
         export: &'a Export,
         client: &'a Client,
         db: &'a Mutex<StateDb>,
-        known: &'a HashMap<String, Member>,
+        known: &'a Known,
         cancel: &'a CancellationToken,
     ) -> Self {
         Applier {

@@ -403,7 +403,7 @@ fn persist_reconciled(
         d.forget_members(&export.id)?;
     }
     if p.live.is_some() {
-        d.replace_members(&export.id, p.known.values())?;
+        d.replace_members(&export.id, p.known.iter())?;
     }
     Ok(())
 }
