@@ -15,11 +15,13 @@
 pub mod activecampaign;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod known;
 pub mod model;
 pub mod plan;
 pub mod run;
 pub mod segment;
+pub mod service;
 pub mod simulator;
 pub mod source;
 pub mod state;

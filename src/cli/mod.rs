@@ -3,6 +3,8 @@
 //! 2 bad usage (clap's own code for usage errors).
 
 pub mod check;
+pub mod daemon;
+pub mod demo;
 pub mod logging;
 pub mod plan;
 pub mod status;
@@ -85,7 +87,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { dir, files } => check::run(&dir.config_dir, &files),
-        Command::Daemon { .. } => not_built("daemon"),
+        Command::Daemon { dir } => daemon::run(&dir.config_dir),
         Command::Plan { name, dir, json } => plan::run(&dir.config_dir, &name, json),
         Command::Sync {
             name,
@@ -93,7 +95,7 @@ pub fn main() -> ExitCode {
             allow_removals,
         } => sync::run(&dir.config_dir, &name, allow_removals),
         Command::Status { dir, json } => status::run(&dir.config_dir, json),
-        Command::Demo => not_built("demo"),
+        Command::Demo => demo::run(),
     };
     match result {
         Ok(code) => code,
@@ -102,11 +104,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn not_built(command: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("acsync {command}: not built yet in this version");
-    Ok(ExitCode::from(1))
 }
 
 /// Loads the folder and export `name`; on failure prints why and returns the exit code.

@@ -412,7 +412,7 @@ fn log_run(export: &Export, r: &RunReport) {
     let l = &r.last_run;
     tracing::info!(
         export = %export.id,
-        outcome = r.outcome.as_str(),
+        outcome = %r.outcome.as_str(),
         profiles = l.profiles,
         added = l.added,
         updated = l.updated,
@@ -423,7 +423,7 @@ fn log_run(export: &Export, r: &RunReport) {
         invalid_rows = l.invalid_rows,
         api_requests = l.api_requests,
         duration_ms = l.duration_ms.unwrap_or(0),
-        error = l.error.as_deref().unwrap_or(""),
+        error = l.error.as_deref(),
         "run finished"
     );
 }

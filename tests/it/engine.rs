@@ -434,3 +434,82 @@ fn status_file_fields_after_a_real_sync() {
         "the last success is remembered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_by_tag_or_id_and_tags_go_with_adds_and_updates_only() {
+    let w = World::new().await;
+    let company = w.sim.add_field("COMPANY", "Company");
+    let tier = w.sim.add_field("TIER", "Tier");
+    let mut csv = String::from("email,first_name,last_name,company,tier\n");
+    for i in 0..12 {
+        csv.push_str(&format!("user{i}@example.com,F{i},L,Acme{i},gold\n"));
+    }
+    std::fs::write(w.root().join("segments/vip.csv"), &csv).expect("csv");
+    w.write_export("vip", "tags = [\"vip\", \"2026\"]");
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    std::fs::write(
+        &path,
+        format!("{text}\n[mapping.fields]\nCOMPANY = \"company\"\n{tier} = \"tier\"\n"),
+    )
+    .expect("fields");
+
+    let r = w.sync("vip").await;
+    assert_eq!(
+        (r.outcome, r.last_run.added),
+        (Outcome::Success, 12),
+        "{:?}",
+        r.last_run.error
+    );
+    let c = w.sim.contact("user3@example.com").expect("contact");
+    assert_eq!(
+        c.fields.get(&company).map(String::as_str),
+        Some("Acme3"),
+        "by personalization tag"
+    );
+    assert_eq!(
+        c.fields.get(&tier).map(String::as_str),
+        Some("gold"),
+        "by numeric field id"
+    );
+    assert_eq!(c.tags, ["vip", "2026"]);
+
+    // A changed custom field is an update; the unchanged rest cost nothing.
+    std::fs::write(
+        w.root().join("segments/vip.csv"),
+        csv.replace("Acme3", "Globex"),
+    )
+    .expect("csv");
+    w.sim.reset_ledger();
+    let r = w.sync("vip").await;
+    assert_eq!((r.last_run.updated, r.last_run.unchanged), (1, 11));
+    assert_eq!(
+        w.sim
+            .contact("user3@example.com")
+            .and_then(|c| c.fields.get(&company).cloned()),
+        Some("Globex".into())
+    );
+    assert!(
+        w.sim.ledger().writes <= 2,
+        "{:?}",
+        w.sim.ledger().by_endpoint
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_custom_field_fails_the_run_before_any_write() {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..12));
+    w.write_export("vip", "");
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    std::fs::write(
+        &path,
+        format!("{text}\n[mapping.fields]\nNOSUCH = \"first_name\"\n"),
+    )
+    .expect("fields");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert!(r.last_run.error.unwrap_or_default().contains("NOSUCH"));
+    assert_eq!(w.sim.ledger().writes, 0);
+}

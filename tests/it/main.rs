@@ -3,8 +3,10 @@
 mod bench_smoke;
 mod check;
 mod client;
+mod daemon;
 mod engine;
 mod harness;
 mod kill;
+mod live;
 mod sim;
 mod util;

@@ -1,0 +1,211 @@
+//! `acsync demo`: a self-contained demonstration. Starts the in-project
+//! ActiveCampaign simulator on loopback (at ActiveCampaign's real limits),
+//! writes the example configuration folder of `examples/demo` pointing at
+//! it, runs the real daemon until every export has synced, edits a segment
+//! and waits for the next run to apply the difference, then prints the
+//! status files and stops everything. Works offline; leaves nothing running.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use crate::config::{self, LogFormat};
+use crate::daemon::{Daemon, DaemonHandle};
+use crate::run::{Runner, RunnerPaths};
+use crate::service::{RunnerPort, StatusFiles};
+use crate::simulator::{ChangedBy, SimConfig, Simulator};
+use crate::status::{self, StatusFile};
+
+/// The example folder, embedded so the demo needs nothing but the binary.
+const FILES: &[(&str, &str)] = &[
+    (
+        "acsync.toml",
+        include_str!("../../examples/demo/acsync.toml"),
+    ),
+    (
+        "exports/newsletter.toml",
+        include_str!("../../examples/demo/exports/newsletter.toml"),
+    ),
+    (
+        "exports/emea/vip.toml",
+        include_str!("../../examples/demo/exports/emea/vip.toml"),
+    ),
+    (
+        "segments/newsletter.csv",
+        include_str!("../../examples/demo/segments/newsletter.csv"),
+    ),
+    (
+        "segments/vip.jsonl",
+        include_str!("../../examples/demo/segments/vip.jsonl"),
+    ),
+];
+const EXPORTS: &[&str] = &["newsletter", "emea/vip"];
+const WAIT: Duration = Duration::from_secs(120);
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    super::logging::init(LogFormat::Text, "info");
+    super::runtime()?.block_on(demo())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo() -> anyhow::Result<()> {
+    let sim = Simulator::start(SimConfig::default())
+        .await
+        .context("starting the simulator")?;
+    seed(&sim);
+    let dir = write_folder(&sim)?;
+    println!(
+        "ActiveCampaign simulator: {} (5 requests/s, bulk import 100/min, as the real API)",
+        sim.base_url()
+    );
+    println!("configuration folder:     {}\n", dir.display());
+    println!("Starting the daemon; both exports run on their schedule (every 5 s)…\n");
+    let (handle, task) = start_daemon(&dir);
+    let outcome = walkthrough(&dir).await;
+    handle.shutdown();
+    task.await.context("daemon task")??;
+    outcome?;
+    report(&dir, &sim);
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// What the account holds before the first run: the lists, a custom field,
+/// a member added by hand (which `prune = "owned"` never touches) and a
+/// contact who unsubscribed themselves (never resubscribed).
+fn seed(sim: &Simulator) {
+    let newsletter = sim.add_list("Newsletter");
+    sim.add_list("VIP EMEA");
+    sim.add_field("COMPANY", "Company");
+    let editor = sim.add_contact("editor.pick@example.com", Some("Eddie"), None, None);
+    sim.set_membership(editor, newsletter, 1, ChangedBy::Admin);
+    let optout = sim.add_contact("optout@example.com", Some("Olga"), None, None);
+    sim.set_membership(optout, newsletter, 2, ChangedBy::Contact);
+}
+
+fn write_folder(sim: &Simulator) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("acsync-demo-{}", std::process::id()));
+    for (rel, text) in FILES {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
+        let text = text.replace("http://127.0.0.1:8025", &sim.base_url());
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    std::fs::write(dir.join("demo.key"), sim.api_key())?;
+    Ok(dir)
+}
+
+fn start_daemon(
+    dir: &Path,
+) -> (
+    DaemonHandle,
+    tokio::task::JoinHandle<Result<(), crate::daemon::DaemonError>>,
+) {
+    let settings = config::load_settings(dir);
+    let paths = RunnerPaths::new(dir, &settings.daemon);
+    let status = Arc::new(StatusFiles {
+        exports_dir: paths.exports_dir.clone(),
+        status_dir: paths.status_dir.clone(),
+    });
+    let runner = Arc::new(RunnerPort(Arc::new(Runner::new(paths))));
+    let daemon = Daemon::new(dir.to_path_buf(), runner, status);
+    let handle = daemon.handle();
+    (handle, tokio::spawn(daemon.run()))
+}
+
+fn read_status(dir: &Path, id: &str) -> Option<StatusFile> {
+    status::read(&config::exports_dir(dir).join(format!("{id}.status.json")))
+        .ok()
+        .flatten()
+}
+
+/// When the export's last finished run started, if any.
+fn finished_at(dir: &Path, id: &str) -> Option<DateTime<Utc>> {
+    let s = read_status(dir, id)?;
+    let run = s.last_run?;
+    run.outcome.map(|_| run.started_at)
+}
+
+/// Waits until every export has a run finished that started after `after`.
+async fn wait_runs(dir: &Path, ids: &[&str], after: Option<DateTime<Utc>>) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let done = ids
+            .iter()
+            .all(|id| finished_at(dir, id).is_some_and(|t| after.is_none_or(|a| t > a)));
+        if done {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the exports did not finish within {} s", WAIT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn walkthrough(dir: &Path) -> anyhow::Result<()> {
+    wait_runs(dir, EXPORTS, None).await?;
+    print_table(dir);
+    println!(
+        "\nFirst runs done. Now an upstream job drops a new newsletter.csv: 5 people left, 2 renamed.\n"
+    );
+    let before = finished_at(dir, "newsletter");
+    edit_segment(&dir.join("segments/newsletter.csv"))?;
+    wait_runs(dir, &["newsletter"], before).await
+}
+
+/// Drops five profiles and renames two: the next run sends only that.
+fn edit_segment(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.drain(20..25);
+    for line in lines.iter_mut().skip(30).take(2) {
+        let mut cols: Vec<&str> = line.split(',').collect();
+        if cols.len() == 3 {
+            cols[1] = "Renamed";
+            *line = cols.join(",");
+        }
+    }
+    let tmp = path.with_extension("csv.tmp");
+    std::fs::write(&tmp, lines.join("\n") + "\n")?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn print_table(dir: &Path) {
+    let statuses: Vec<StatusFile> = EXPORTS
+        .iter()
+        .filter_map(|id| read_status(dir, id))
+        .collect();
+    println!("\n$ acsync status --config-dir {}", dir.display());
+    print!("{}", status::render_table(&statuses, Utc::now()));
+}
+
+fn report(dir: &Path, sim: &Simulator) {
+    print_table(dir);
+    let path = config::exports_dir(dir).join("newsletter.status.json");
+    println!("\n{}:", path.display());
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        println!("{text}");
+    }
+    let ledger = sim.ledger();
+    println!(
+        "The simulator answered {} requests ({} writes, {} limit answers):",
+        ledger.total,
+        ledger.writes,
+        ledger.rate_limited_429 + ledger.bulk_rate_limited_400
+    );
+    for (endpoint, n) in &ledger.by_endpoint {
+        println!("  {n:>5}  {endpoint}");
+    }
+    println!("\nEverything is stopped. The folder stays for you to read:");
+    println!("  acsync status --config-dir {}", dir.display());
+    println!(
+        "  acsync plan newsletter --config-dir {}   (the simulator is gone: this one fails to connect)",
+        dir.display()
+    );
+}

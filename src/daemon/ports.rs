@@ -1,0 +1,89 @@
+//! What the daemon needs from the rest of acsync, as two small traits: the
+//! run itself ([`ExportRunner`], implemented over `run::Runner`) and the
+//! status files of exports that are not running ([`StatusSink`], implemented
+//! over `crate::status`). Injecting them keeps the control loop testable
+//! with fakes and free of HTTP, SQLite and file formats.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Export;
+use crate::run::{RunOptions, Trigger};
+
+/// How a run ended, as far as the daemon cares: logs and `STATUS=`. The run
+/// writes its own status file; the daemon never interprets the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// `success`, `partial`, `failed` or `blocked` (the status file's `outcome`).
+    pub outcome: String,
+}
+
+/// A run that could not produce a report (its status file says why).
+pub type RunError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The result of one run.
+pub type RunResult = Result<RunReport, RunError>;
+
+/// A run in progress, owned by the daemon's task set.
+pub type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
+
+/// Runs one export end to end (the daemon's view of `Runner::run`).
+///
+/// The returned future is spawned on the runtime. It must honour `cancel`
+/// at safe points (between batches, never mid-write) and then return: the
+/// daemon waits a bounded time for it on shutdown. It writes the export's
+/// status file itself (`running`, then the finished `last_run`, with
+/// `opts.next_run`). The daemon guarantees at most one run per export at a
+/// time within this process; cross-process exclusion (`acsync sync`) is the
+/// runner's lock.
+pub trait ExportRunner: Send + Sync + 'static {
+    fn run(
+        &self,
+        export: Export,
+        trigger: Trigger,
+        opts: RunOptions,
+        cancel: CancellationToken,
+    ) -> RunFuture;
+}
+
+/// Writes status files for the states the daemon decides (every state but
+/// `running` and a finished run), and reads back what it needs at start.
+///
+/// Calls are synchronous and made from the control loop, in order; they
+/// write one small file each. Errors are logged by the daemon and never stop
+/// it (a read-only folder must not take every export down).
+pub trait StatusSink: Send + Sync + 'static {
+    /// The status file's `last_run.started_at`, if the export ever ran: the
+    /// start-up catch-up of missed runs (SPEC rule 9) depends on it.
+    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>>;
+
+    /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,
+    /// keeping `last_run` and the counters as they are.
+    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()>;
+
+    /// `state: "disabled"` (`enabled = false`), no `next_run`.
+    fn disabled(&self, export: &Export) -> std::io::Result<()>;
+
+    /// `state: "invalid"`: the file `file` of export `id` cannot be used.
+    /// `config_error` is one or more `FILE:LINE:COL: message` lines with FILE
+    /// relative to the export's folder; `sha256` is `None` when unreadable.
+    fn invalid(
+        &self,
+        id: &str,
+        file: &Path,
+        sha256: Option<&str>,
+        config_error: &str,
+    ) -> std::io::Result<()>;
+
+    /// The export file `file` is gone: delete its status file.
+    fn removed(&self, id: &str, file: &Path) -> std::io::Result<()>;
+
+    /// At start: delete the status files of exports not in `present` (their
+    /// files were deleted while the daemon was down). `present` holds every
+    /// export file found, valid or not.
+    fn prune(&self, present: &[&str]) -> std::io::Result<()>;
+}

@@ -1,0 +1,156 @@
+//! The production implementations of the daemon's two ports: runs go to
+//! [`Runner`] (one client per connection, shared rate budgets) and the
+//! non-run states go to the status files of [`crate::status`]. `acsync
+//! daemon` and `acsync demo` wire these into [`crate::daemon::Daemon`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Export;
+use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
+use crate::run::{RunOptions, Runner, Trigger};
+use crate::status::{self, ExportState, StatusFile};
+
+/// Runs exports through a shared [`Runner`].
+pub struct RunnerPort(pub Arc<Runner>);
+
+impl ExportRunner for RunnerPort {
+    fn run(
+        &self,
+        export: Export,
+        trigger: Trigger,
+        opts: RunOptions,
+        cancel: CancellationToken,
+    ) -> RunFuture {
+        let runner = self.0.clone();
+        Box::pin(async move {
+            let report = runner.run(&export, trigger, opts, cancel).await?;
+            Ok(RunReport {
+                outcome: report.outcome.as_str().to_string(),
+            })
+        })
+    }
+}
+
+/// Status files next to each export (or under `status_dir`).
+pub struct StatusFiles {
+    pub exports_dir: PathBuf,
+    pub status_dir: Option<PathBuf>,
+}
+
+impl StatusFiles {
+    fn path(&self, id: &str) -> PathBuf {
+        status::status_path(&self.exports_dir, self.status_dir.as_deref(), id)
+    }
+
+    /// The current file, or a fresh one for `id`.
+    fn current(&self, id: &str, config_file: &str) -> StatusFile {
+        status::read(&self.path(id))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| StatusFile::new(id, config_file, Utc::now()))
+    }
+
+    /// Writes `s` for export `id`, turning errors into `io::Error` for the daemon's log.
+    fn write(&self, id: &str, s: &StatusFile) -> std::io::Result<()> {
+        status::write_atomic(&self.path(id), s).map_err(std::io::Error::other)
+    }
+
+    /// Carries the run history of the current file over to `fresh`.
+    fn with_history(&self, id: &str, mut fresh: StatusFile) -> StatusFile {
+        let old = self.current(id, &fresh.config_file);
+        fresh.last_run = old.last_run;
+        fresh.last_success_at = old.last_success_at;
+        fresh.consecutive_failures = old.consecutive_failures;
+        fresh.last_full_read_at = old.last_full_read_at;
+        fresh
+    }
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .map_or_else(|| file.to_string_lossy(), |n| n.to_string_lossy())
+        .into_owned()
+}
+
+impl StatusSink for StatusFiles {
+    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
+        let s = status::read(&self.path(&export.id)).ok().flatten()?;
+        s.last_run.map(|r| r.started_at)
+    }
+
+    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+        let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
+        s.state = ExportState::Idle;
+        s.next_run = next_run;
+        self.write(&export.id, &s)
+    }
+
+    fn disabled(&self, export: &Export) -> std::io::Result<()> {
+        let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
+        s.state = ExportState::Disabled;
+        s.next_run = None;
+        self.write(&export.id, &s)
+    }
+
+    fn invalid(
+        &self,
+        id: &str,
+        file: &Path,
+        sha256: Option<&str>,
+        config_error: &str,
+    ) -> std::io::Result<()> {
+        let mut s = self.with_history(id, StatusFile::new(id, file_name(file), Utc::now()));
+        s.state = ExportState::Invalid;
+        s.config_sha256 = sha256.map(str::to_string);
+        s.config_error = Some(config_error.to_string());
+        s.schedule = None;
+        s.next_run = None;
+        self.write(id, &s)
+    }
+
+    fn removed(&self, id: &str, _file: &Path) -> std::io::Result<()> {
+        status::remove(&self.path(id)).map_err(std::io::Error::other)
+    }
+
+    fn prune(&self, present: &[&str]) -> std::io::Result<()> {
+        let root = self.status_dir.as_deref().unwrap_or(&self.exports_dir);
+        for path in status_files(root) {
+            let id = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|p| p.to_str())
+                .and_then(|p| p.strip_suffix(".status.json"))
+                .map(str::to_string);
+            if let Some(id) = id
+                && !present.contains(&id.as_str())
+            {
+                status::remove(&path).map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every `*.status.json` under `dir`.
+fn status_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".status.json") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
