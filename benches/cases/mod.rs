@@ -111,6 +111,10 @@ pub struct RunFigures {
     pub wall: Duration,
     /// VmHWM of the child process; `None` in-process.
     pub peak_rss_mb: Option<f64>,
+    /// User + system CPU time of the child process (setup excluded: the
+    /// child only runs); `None` in-process. Steadier than wall time on a
+    /// machine other builds share.
+    pub cpu: Option<Duration>,
     pub outcome: String,
     pub profiles: u64,
     pub added: u64,
@@ -128,6 +132,7 @@ impl RunFigures {
         json!({
             "wall_ms": self.wall.as_secs_f64() * 1000.0,
             "peak_rss_mb": self.peak_rss_mb,
+            "cpu_ms": self.cpu.map(|c| c.as_secs_f64() * 1000.0),
             "outcome": self.outcome,
             "profiles": self.profiles,
             "added": self.added,
@@ -145,6 +150,7 @@ impl RunFigures {
         RunFigures {
             wall: Duration::from_secs_f64(v["wall_ms"].as_f64().unwrap_or(0.0) / 1000.0),
             peak_rss_mb: v["peak_rss_mb"].as_f64(),
+            cpu: v["cpu_ms"].as_f64().map(|ms| Duration::from_secs_f64(ms / 1000.0)),
             outcome: v["outcome"].as_str().unwrap_or("?").to_owned(),
             profiles: u("profiles"),
             added: u("added"),
@@ -250,7 +256,13 @@ impl World {
         };
         let sim = Simulator::start(cfg).await.expect("simulator starts");
         let list = sim.add_list("Benchmark list");
-        let dir = tempfile::tempdir().expect("tempdir");
+        let mut dir = tempfile::tempdir().expect("tempdir");
+        // `ACSYNC_BENCH_KEEP=1`: leave the world on disk, to profile a step
+        // by hand (`suite --child plan DIR` under perf or valgrind).
+        if std::env::var_os("ACSYNC_BENCH_KEEP").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("bench world kept in {}", dir.path().display());
+        }
         let root = dir.path();
         std::fs::create_dir_all(root.join("exports")).expect("exports dir");
         std::fs::create_dir_all(root.join("segments")).expect("segments dir");
@@ -416,6 +428,17 @@ pub fn proc_status_mb(key: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// User + system CPU time of this process so far.
+pub fn cpu_time() -> Option<Duration> {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return None;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Some(tv(ru.ru_utime) + tv(ru.ru_stime))
+}
+
 /// The measured step: `plan` (read + state + plan, `Runner::plan`), `run`
 /// (`Runner::run`), or `soak` (`runs` runs of one `Runner`, the segment
 /// changing between them, RSS sampled after each).
@@ -516,6 +539,7 @@ pub fn child_main(args: &[String]) -> std::process::ExitCode {
         .expect("runtime");
     let mut f = rt.block_on(run_in_process(Path::new(root), kind, fast, 0));
     f.peak_rss_mb = proc_status_mb("VmHWM:");
+    f.cpu = cpu_time();
     println!("BENCH-RESULT {}", f.to_json());
     std::process::ExitCode::SUCCESS
 }
@@ -524,6 +548,14 @@ pub fn child_main(args: &[String]) -> std::process::ExitCode {
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Wall time, with the CPU time beside it when measured.
+fn wall_cpu(f: &RunFigures) -> String {
+    match f.cpu {
+        Some(cpu) => format!("{} (CPU {})", secs(f.wall), secs(cpu)),
+        None => secs(f.wall),
+    }
 }
 
 fn mb(v: Option<f64>) -> String {
@@ -565,8 +597,8 @@ pub async fn item1_plan(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
     vec![
         metric(
             1,
-            &format!("plan {} rows vs {} members: wall", sizes.big, mix.n),
-            secs(f.wall),
+            &format!("plan {} rows vs {} members: wall (CPU)", sizes.big, mix.n),
+            wall_cpu(&f),
             "≤ 3 s",
             strict.then_some(f.wall <= Duration::from_secs(3)),
         ),
@@ -714,8 +746,8 @@ pub async fn item3_no_change(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
     vec![
         metric(
             3,
-            &format!("no-change run over {}: wall", mix.n),
-            secs(f.wall),
+            &format!("no-change run over {}: wall (CPU)", mix.n),
+            wall_cpu(&f),
             "≤ 5 s",
             strict.then_some(f.wall <= Duration::from_secs(5)),
         ),
@@ -767,7 +799,7 @@ pub async fn item4_churn(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
         metric(
             4,
             "churn: wall / limit answers",
-            format!("{} / {}", secs(f.wall), limit_answers(&l)),
+            format!("{} / {}", wall_cpu(&f), limit_answers(&l)),
             "",
             None,
         ),
