@@ -63,11 +63,17 @@ fn main() -> ExitCode {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Vec<Metric>> + 'a>,
         >;
-        let cases: [(u8, Case); 6] = [
+        let cases: [(u8, Case); 8] = [
             (1, |s, e| Box::pin(cases::item1_plan(s, e))),
             (3, |s, e| Box::pin(cases::item3_no_change(s, e))),
             (4, |s, e| Box::pin(cases::item4_churn(s, e))),
             (7, |s, e| Box::pin(cases::item7_soak(s, e))),
+            (7, |s, _| {
+                Box::pin(cases::item7_daemon_soak(s.soak_runs, s.soak_profiles))
+            }),
+            (6, |s, _| {
+                Box::pin(cases::item6_daemon(s.daemon_exports, s.daemon_idle))
+            }),
             (2, |s, e| Box::pin(cases::item2_initial_export(s, e))),
             (5, |s, e| Box::pin(cases::item5_full_read(s, e))),
         ];

@@ -43,6 +43,9 @@ pub struct Sizes {
     /// Item 7: consecutive runs, and the profiles of each.
     pub soak_runs: u32,
     pub soak_profiles: u64,
+    /// Item 6: export files the daemon watches, and how long it idles.
+    pub daemon_exports: usize,
+    pub daemon_idle: Duration,
     /// Items 2, 4 and 5 at ActiveCampaign's real limits (5 requests a
     /// second, 100 bulk imports a minute, 1 s of `status:false`). Off for
     /// the quick configuration, which only checks that everything works.
@@ -58,6 +61,8 @@ impl Sizes {
             read: 100_000,
             soak_runs: 200,
             soak_profiles: 500,
+            daemon_exports: 1000,
+            daemon_idle: Duration::from_secs(60),
             real_limits: true,
         }
     }
@@ -70,6 +75,8 @@ impl Sizes {
             read: 1_000,
             soak_runs: 20,
             soak_profiles: 100,
+            daemon_exports: 50,
+            daemon_idle: Duration::from_secs(2),
             real_limits: false,
         }
     }
@@ -150,7 +157,9 @@ impl RunFigures {
         RunFigures {
             wall: Duration::from_secs_f64(v["wall_ms"].as_f64().unwrap_or(0.0) / 1000.0),
             peak_rss_mb: v["peak_rss_mb"].as_f64(),
-            cpu: v["cpu_ms"].as_f64().map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+            cpu: v["cpu_ms"]
+                .as_f64()
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
             outcome: v["outcome"].as_str().unwrap_or("?").to_owned(),
             profiles: u("profiles"),
             added: u("added"),
@@ -888,4 +897,311 @@ pub async fn item7_soak(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
             None,
         ),
     ]
+}
+
+// ------------------------------------------------------------ the daemon
+
+/// `acsync daemon` as a real process (the binary cargo built beside this
+/// suite), reporting to a notify socket this process owns and drains as
+/// systemd would: a unix datagram socket holds only a few unread messages
+/// (`net.unix.max_dgram_qlen`, 10 by default), after which the sender blocks.
+struct DaemonProc {
+    child: std::process::Child,
+    /// Every notify line received, in order.
+    notes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop_drain: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _sock_dir: tempfile::TempDir,
+}
+
+impl DaemonProc {
+    fn start(root: &Path) -> DaemonProc {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let sock_dir = tempfile::tempdir().expect("tempdir");
+        let sock = sock_dir.path().join("notify.sock");
+        let notify = std::os::unix::net::UnixDatagram::bind(&sock).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("socket timeout");
+        let notes = Arc::new(Mutex::new(Vec::new()));
+        let stop_drain = Arc::new(AtomicBool::new(false));
+        let (n, stop) = (notes.clone(), stop_drain.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(len) = notify.recv(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+                    let mut n = n.lock().unwrap_or_else(|p| p.into_inner());
+                    n.extend(text.lines().map(str::to_owned));
+                }
+            }
+        });
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_acsync"))
+            .arg("daemon")
+            .arg("--config-dir")
+            .arg(root)
+            .env("NOTIFY_SOCKET", &sock)
+            .env("RUST_LOG", "info")
+            .env_remove("ACSYNC_CONFIG_DIR")
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                // The daemon's log stays in its config folder (kept with
+                // ACSYNC_BENCH_KEEP), for when a measurement looks odd.
+                std::fs::File::create(root.join("daemon.log"))
+                    .map_or_else(|_| std::process::Stdio::null(), Into::into),
+            )
+            .spawn()
+            .expect("spawn acsync daemon");
+        DaemonProc {
+            child,
+            notes,
+            stop_drain,
+            _sock_dir: sock_dir,
+        }
+    }
+
+    /// Blocks until a notify line equals `needle`.
+    fn wait_notify(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let seen = (self.notes.lock())
+                .map(|n| n.iter().any(|l| l == needle))
+                .unwrap_or(false);
+            if seen {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    fn proc_file(&self, name: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id())).unwrap_or_default()
+    }
+
+    /// VmRSS or VmHWM of the daemon, MB.
+    fn status_mb(&self, key: &str) -> f64 {
+        let status = self.proc_file("status");
+        (status.lines().find(|l| l.starts_with(key)))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// User + system CPU time of the daemon (all its threads).
+    fn cpu(&self) -> Duration {
+        let stat = self.proc_file("stat");
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the line, in clock ticks.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+        Duration::from_secs_f64(ticks as f64 / hz)
+    }
+
+    /// SIGTERM and wait (bounded); the exit code.
+    fn stop(mut self) -> Option<i32> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for DaemonProc {
+    fn drop(&mut self) {
+        (self.stop_drain).store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An export file `exports/NAME.toml` of `w`'s list with its own schedule and segment.
+fn write_daemon_export(w: &World, name: &str, cron: &str, segment: &str) {
+    let text = format!(
+        "connection = \"sim\"\nlist_id = {}\nschedule = \"{cron}\"\n\n[source]\nkind = \"csv\"\n\
+         path = \"../segments/{segment}.csv\"\n\n[mapping]\nemail = \"email\"\n\
+         first_name = \"first_name\"\nlast_name = \"last_name\"\nphone = \"phone\"\n",
+        w.list
+    );
+    std::fs::write(w.root().join("exports").join(format!("{name}.toml")), text)
+        .expect("export file");
+}
+
+fn status_next_run(w: &World, name: &str) -> Option<String> {
+    let path = w.root().join("exports").join(format!("{name}.status.json"));
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["next_run"].as_str().map(str::to_owned)
+}
+
+fn status_started(w: &World, name: &str) -> Option<String> {
+    let path = w.root().join("exports").join(format!("{name}.status.json"));
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["last_run"]["finished_at"].as_str()?;
+    v["last_run"]["started_at"].as_str().map(str::to_owned)
+}
+
+/// Item 6: a daemon over `exports` export files whose schedules never fire
+/// during the measurement: start-up to `READY=1`, CPU while idle for
+/// `idle`, peak RSS, and how long an edited schedule takes to be in force
+/// (the status file's `next_run` changes).
+pub async fn item6_daemon(exports: usize, idle: Duration) -> Vec<Metric> {
+    let w = World::new(false).await;
+    std::fs::remove_file(w.root().join("exports").join(format!("{EXPORT}.toml"))).ok();
+    write_csv(&w.segment_path(), (0..50).map(|i| (i, 0)));
+    // Every export on New Year's Day at midnight: never during the run.
+    for i in 0..exports {
+        write_daemon_export(&w, &format!("e{i:04}"), "0 0 1 1 *", EXPORT);
+    }
+    let started = Instant::now();
+    let d = DaemonProc::start(w.root());
+    let d = tokio::task::spawn_blocking(move || {
+        let ok = d.wait_notify("READY=1", Duration::from_secs(120));
+        (d, ok)
+    })
+    .await
+    .expect("waiter");
+    let (d, ready) = d;
+    assert!(ready, "daemon never said READY=1");
+    let to_ready = started.elapsed();
+    // Let start-up work (status files) settle, then measure idle CPU.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu0 = d.cpu();
+    tokio::time::sleep(idle).await;
+    let idle_cpu = d.cpu().saturating_sub(cpu0);
+    let idle_pct = idle_cpu.as_secs_f64() / idle.as_secs_f64() * 100.0;
+    // Edit one file's schedule; its status file shows the new next_run.
+    let victim = format!("e{:04}", exports / 2);
+    let before = status_next_run(&w, &victim);
+    assert!(before.is_some(), "status file of {victim} has a next_run");
+    write_daemon_export(&w, &victim, "0 0 2 2 *", EXPORT);
+    let edited = Instant::now();
+    let mut in_force = None;
+    while edited.elapsed() < Duration::from_secs(30) {
+        if status_next_run(&w, &victim) != before {
+            in_force = Some(edited.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let peak = d.status_mb("VmHWM:");
+    let rss = d.status_mb("VmRSS:");
+    let code = tokio::task::spawn_blocking(move || d.stop())
+        .await
+        .expect("stopper");
+    assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    let strict = exports >= 1000;
+    vec![
+        metric(
+            6,
+            &format!("daemon, {exports} exports: start-up to READY=1"),
+            secs(to_ready),
+            "",
+            None,
+        ),
+        metric(
+            6,
+            &format!("daemon: idle CPU over {:.0} s", idle.as_secs_f64()),
+            format!("{:.2} s ({idle_pct:.2}% of a core)", idle_cpu.as_secs_f64()),
+            "near zero (≤ 1%)",
+            strict.then_some(idle_pct <= 1.0),
+        ),
+        metric(
+            6,
+            "daemon: peak RSS (RSS at the end)",
+            format!("{peak:.0} MB ({rss:.0} MB)"),
+            "≤ 100 MB",
+            strict.then_some(peak <= 100.0),
+        ),
+        metric(
+            6,
+            "daemon: edit one file → new schedule in force",
+            in_force.map_or_else(|| "never (30 s)".into(), secs),
+            "≤ 2 s",
+            Some(in_force.is_some_and(|t| t <= Duration::from_secs(2))),
+        ),
+    ]
+}
+
+/// Item 7 through the daemon: `runs` scheduled runs (four exports due
+/// every second, their segments changing as they go) in one daemon
+/// process; its RSS after the first tenth of the runs against the last.
+pub async fn item7_daemon_soak(runs: u32, profiles: u64) -> Vec<Metric> {
+    let w = World::new(false).await;
+    std::fs::remove_file(w.root().join("exports").join(format!("{EXPORT}.toml"))).ok();
+    let names: Vec<String> = (0..4).map(|i| format!("s{i}")).collect();
+    for (k, name) in names.iter().enumerate() {
+        let seg = w.root().join("segments").join(format!("{name}.csv"));
+        write_csv(
+            &seg,
+            soak_segment(profiles, 0).map(|(i, v)| (i + k as u64 * 1_000_000, v)),
+        );
+        write_daemon_export(&w, name, "* * * * * *", name);
+    }
+    let d = DaemonProc::start(w.root());
+    let d = tokio::task::spawn_blocking(move || {
+        let ok = d.wait_notify("READY=1", Duration::from_secs(60));
+        (d, ok)
+    })
+    .await
+    .expect("waiter");
+    let (d, ready) = d;
+    assert!(ready, "daemon never said READY=1");
+    let mut last: Vec<Option<String>> = vec![None; names.len()];
+    let mut done = 0u32;
+    let mut series: Vec<(u32, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(u64::from(runs) + 120);
+    let mut round = 0u32;
+    while done < runs && Instant::now() < deadline {
+        for (k, name) in names.iter().enumerate() {
+            let now = status_started(&w, name);
+            if now.is_some() && now != last[k] {
+                last[k] = now;
+                done += 1;
+                // The next run of this export sees a changed segment.
+                round += 1;
+                let seg = w.root().join("segments").join(format!("{name}.csv"));
+                write_csv(
+                    &seg,
+                    soak_segment(profiles, round).map(|(i, v)| (i + k as u64 * 1_000_000, v)),
+                );
+            }
+        }
+        series.push((done, d.status_mb("VmRSS:")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let peak = d.status_mb("VmHWM:");
+    let code = tokio::task::spawn_blocking(move || d.stop())
+        .await
+        .expect("stopper");
+    assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    assert!(done >= runs, "only {done} runs in time");
+    let tenth = (runs / 10).max(1);
+    let max_where = |lo: u32, hi: u32| {
+        (series.iter())
+            .filter(|(n, _)| *n >= lo && *n <= hi)
+            .map(|(_, r)| *r)
+            .fold(0.0_f64, f64::max)
+    };
+    let early = max_where(tenth, 2 * tenth);
+    let late = max_where(runs - tenth, u32::MAX);
+    let growth = late - early;
+    vec![metric(
+        7,
+        &format!("daemon: {done} scheduled runs: RSS after warm-up → end (peak)"),
+        format!("{early:.1} → {late:.1} MB ({growth:+.1} MB; peak {peak:.0} MB)"),
+        "no growth beyond noise (≤ 2 MB)",
+        (runs >= 200).then_some(growth <= 2.0),
+    )]
 }

@@ -14,6 +14,8 @@ fn tiny() -> Sizes {
         read: 350,
         soak_runs: 12,
         soak_profiles: 60,
+        daemon_exports: 20,
+        daemon_idle: std::time::Duration::from_secs(1),
         real_limits: false,
     }
 }
@@ -60,6 +62,17 @@ async fn item5_full_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item7_soak() {
     check(&cases::item7_soak(&tiny(), &Exec::InProcess).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item6_daemon() {
+    let s = tiny();
+    check(&cases::item6_daemon(s.daemon_exports, s.daemon_idle).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item7_daemon_soak() {
+    check(&cases::item7_daemon_soak(8, 40).await);
 }
 
 #[test]
