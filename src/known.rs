@@ -77,6 +77,15 @@ impl Known {
         if let Some(i) = self.position(&member.email) {
             return Some(std::mem::replace(&mut self.members[i], member));
         }
+        self.push_unique(member);
+        None
+    }
+
+    /// Appends a member whose email is not known yet, without looking it up
+    /// first: a state load reads emails unique by the table's primary key,
+    /// and the lookup was a quarter of a million-member load's time.
+    pub(crate) fn push_unique(&mut self, member: Member) {
+        debug_assert!(!self.contains(&member.email), "{} twice", member.email);
         let Ok(pos) = u32::try_from(self.members.len()) else {
             // Four billion members of one list is beyond any ActiveCampaign
             // account; refusing loudly beats a silently wrong index.
@@ -87,7 +96,6 @@ impl Known {
             hash(&members[i as usize].email)
         });
         self.members.push(member);
-        None
     }
 
     /// Every member, in insertion order (the state's email order after a load).

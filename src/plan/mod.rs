@@ -258,7 +258,7 @@ fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> V
     }
     // Never sent by us (e.g. active before our first run) but already equal:
     // only possible to tell without custom fields, which a read does not show.
-    if m.sent_hash.is_none() && live.is_some() && p.fields.custom.is_empty() {
+    if m.sent_hash.is_none() && live.is_some() && !p.fields.has_custom() {
         return Verdict::Record;
     }
     Verdict::Update
@@ -268,15 +268,12 @@ fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> V
 /// sent", so never drift; an empty live value is the same as none.
 fn drifted(f: &Fields, live: &LiveMember) -> bool {
     [
-        (&f.first_name, &live.first_name),
-        (&f.last_name, &live.last_name),
-        (&f.phone, &live.phone),
+        (f.first_name(), &live.first_name),
+        (f.last_name(), &live.last_name),
+        (f.phone(), &live.phone),
     ]
     .into_iter()
-    .any(|(ours, theirs)| {
-        ours.as_deref()
-            .is_some_and(|v| v != theirs.as_deref().unwrap_or(""))
-    })
+    .any(|(ours, theirs)| ours.is_some_and(|v| v != theirs.as_deref().unwrap_or("")))
 }
 
 fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {

@@ -12,13 +12,13 @@ const POOL: [&str; 6] = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.
 const VALUES: [&str; 3] = ["", "Ann", "Bob"];
 
 fn arb_fields() -> impl Strategy<Value = Fields> {
-    (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| Fields {
-        first_name: clean_value(VALUES[first]),
-        last_name: None,
-        phone: clean_value(VALUES[phone]),
-        custom: company
-            .map(|c| vec![("COMPANY".into(), ["Acme", "Bolt"][c].into())])
-            .unwrap_or_default(),
+    (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| {
+        Fields::with_custom(
+            clean_value(VALUES[first]).as_deref(),
+            None,
+            clean_value(VALUES[phone]).as_deref(),
+            company.map(|c| ("COMPANY", ["Acme", "Bolt"][c])),
+        )
     })
 }
 
@@ -120,12 +120,12 @@ fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut Known) {
             phone: None,
         });
         for (ours, theirs) in [
-            (&c.fields.first_name, &mut l.first_name),
-            (&c.fields.last_name, &mut l.last_name),
-            (&c.fields.phone, &mut l.phone),
+            (c.fields.first_name(), &mut l.first_name),
+            (c.fields.last_name(), &mut l.last_name),
+            (c.fields.phone(), &mut l.phone),
         ] {
-            if ours.is_some() {
-                theirs.clone_from(ours);
+            if let Some(v) = ours {
+                *theirs = Some(v.to_owned());
             }
         }
         l.status = ListStatus::Active;

@@ -5,10 +5,7 @@ use crate::model::PendingOp;
 use crate::segment::SegmentBuilder;
 
 fn fields(first: &str) -> Fields {
-    Fields {
-        first_name: Some(first.into()),
-        ..Fields::default()
-    }
+    Fields::new(Some(first), None, None)
 }
 
 fn segment(rows: &[(&str, Fields)]) -> Segment {
@@ -79,7 +76,7 @@ fn adds_mixed_case_duplicates_once_and_skips_invalid() {
     let k = known([member("a@x.io", None)]);
     let p = run(&seg, &k);
     assert_eq!(emails(&p.adds), ["b@x.io", "a@x.io"]);
-    assert_eq!(p.adds[0].fields.first_name.as_deref(), Some("first"));
+    assert_eq!(p.adds[0].fields.first_name(), Some("first"));
     assert_eq!((p.adds[0].row, p.adds[0].contact_id), (1, None));
     assert_eq!((p.adds[1].row, p.adds[1].contact_id), (4, Some(7)));
     assert_eq!(p.adds[1].hash, fields("a").hash64());
@@ -110,7 +107,7 @@ fn records_hash_when_live_values_already_match() {
         ("c@x.io", fields("Cy")),
     ]);
     let mut custom = seg.clone();
-    custom.profiles[2].fields.custom = vec![("COMPANY".into(), "Acme".into())];
+    custom.profiles[2].fields = Fields::with_custom(Some("Cy"), None, None, [("COMPANY", "Acme")]);
     let k = known(["a@x.io", "b@x.io", "c@x.io"].map(|e| member(e, Some(Active))));
     let lf: HashMap<_, _> = [("a@x.io", "Ann"), ("b@x.io", "Robert"), ("c@x.io", "Cy")]
         .map(|(e, f)| (e.to_owned(), live(e, Active, Some(f))))
@@ -131,11 +128,7 @@ fn records_hash_when_live_values_already_match() {
 
 #[test]
 fn repairs_drift_even_when_the_hash_matches() {
-    let f = Fields {
-        first_name: Some("Ann".into()),
-        phone: None,
-        ..Fields::default()
-    };
+    let f = Fields::new(Some("Ann"), None, None);
     let seg = segment(&[
         ("a@x.io", f.clone()),
         ("b@x.io", f.clone()),
@@ -438,12 +431,7 @@ fn peak_rss_mb() -> u64 {
 fn big_segment(n: u64) -> Segment {
     let mut b = SegmentBuilder::new();
     for i in 0..n {
-        let first_name = Some(format!("First{i}"));
-        let f = Fields {
-            first_name,
-            last_name: Some("Last".into()),
-            ..Fields::default()
-        };
+        let f = Fields::new(Some(&format!("First{i}")), Some("Last"), None);
         b.push(i + 1, &format!("User{i}@Example.com"), f);
     }
     b.finish()
@@ -512,8 +500,8 @@ fn scale_steady_state() {
             (
                 p.email.clone(),
                 LiveMember {
-                    first_name: p.fields.first_name.clone(),
-                    last_name: p.fields.last_name.clone(),
+                    first_name: p.fields.first_name().map(str::to_owned),
+                    last_name: p.fields.last_name().map(str::to_owned),
                     ..live(&p.email, Active, None)
                 },
             )

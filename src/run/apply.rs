@@ -70,12 +70,7 @@ struct Item<'p> {
 }
 
 /// What a removal sends: no field.
-static NO_FIELDS: Fields = Fields {
-    first_name: None,
-    last_name: None,
-    phone: None,
-    custom: Vec::new(),
-};
+static NO_FIELDS: Fields = Fields::EMPTY;
 
 impl<'p> Item<'p> {
     fn change(op: PendingOp, c: &'p Change) -> Item<'p> {
@@ -257,9 +252,8 @@ impl<'a> Applier<'a> {
 
     fn custom(&self, fields: &Fields) -> Vec<(u64, String)> {
         fields
-            .custom
-            .iter()
-            .filter_map(|(k, v)| self.field_ids.get(k).map(|id| (*id, v.clone())))
+            .custom()
+            .filter_map(|(k, v)| self.field_ids.get(k).map(|id| (*id, v.to_owned())))
             .collect()
     }
 
@@ -268,9 +262,9 @@ impl<'a> Applier<'a> {
         let is_remove = item.op == PendingOp::Remove;
         BulkContact {
             email: item.email.to_owned(),
-            first_name: item.fields.first_name.clone(),
-            last_name: item.fields.last_name.clone(),
-            phone: item.fields.phone.clone(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
             fields: self.custom(item.fields),
             tags: if is_remove {
                 Vec::new()
@@ -456,9 +450,9 @@ impl Applier<'_> {
     fn contact_input(&self, item: &Item) -> ContactInput {
         ContactInput {
             email: item.email.to_owned(),
-            first_name: item.fields.first_name.clone(),
-            last_name: item.fields.last_name.clone(),
-            phone: item.fields.phone.clone(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
             fields: self.custom(item.fields),
         }
     }

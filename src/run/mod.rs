@@ -215,16 +215,17 @@ impl Runner {
         cancel: &CancellationToken,
         last_run: &mut LastRun,
     ) -> Result<Option<String>, RunError> {
-        let segment = prepare::read_segment(export).await?;
+        let (segment, db, snapshot) = self.read_and_load(export).await?;
         count_segment(last_run, &segment);
-        let db = open_db(&self.paths.state_dir).await?;
         let run_id = db.lock().ok().and_then(|mut d| {
             d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
                 .ok()
         });
         last_run.run_id = run_id;
         let result = self
-            .reconcile(export, client, &db, segment, opts, cancel, last_run)
+            .reconcile(
+                export, client, &db, snapshot, segment, opts, cancel, last_run,
+            )
             .await;
         let outcome = match &result {
             Ok(b) => outcome_of(last_run, b.is_some()).as_str(),
@@ -236,25 +237,42 @@ impl Runner {
         result
     }
 
+    /// Reads the segment and, at the same time on another thread, opens the
+    /// state database and loads the export's snapshot: for a million
+    /// profiles each takes about a second of CPU, and a run needs both
+    /// before it can plan. The snapshot is taken before this run is
+    /// journaled, so every unfinished run it sees is an earlier, killed one.
+    async fn read_and_load(
+        &self,
+        export: &Export,
+    ) -> Result<(Segment, Mutex<StateDb>, Snapshot), RunError> {
+        let dir = self.paths.state_dir.clone();
+        let id = export.id.clone();
+        let load = tokio::task::spawn_blocking(move || {
+            let db = StateDb::open(&dir)?;
+            let snapshot = Snapshot::take(&db, &id, None)?;
+            Ok::<_, RunError>((db, snapshot))
+        });
+        let segment = prepare::read_segment(export).await;
+        let (db, snapshot) = load
+            .await
+            .map_err(|e| RunError::Internal(format!("state loader stopped: {e}")))??;
+        Ok((segment?, Mutex::new(db), snapshot))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn reconcile(
         &self,
         export: &Export,
         client: &Client,
         db: &Mutex<StateDb>,
+        snapshot: Snapshot,
         segment: Segment,
         opts: &RunOptions,
         cancel: &CancellationToken,
         last_run: &mut LastRun,
     ) -> Result<Option<String>, RunError> {
         let now = Utc::now();
-        // The database guard never crosses an await: take what prepare needs first.
-        let snapshot = {
-            let guard = db
-                .lock()
-                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id, last_run.run_id)?
-        };
         let prepared =
             prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
                 .await?;
@@ -293,14 +311,7 @@ impl Runner {
         allow_removals: bool,
     ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
-        let segment = prepare::read_segment(export).await?;
-        let db = open_db(&self.paths.state_dir).await?;
-        let snapshot = {
-            let guard = db
-                .lock()
-                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id, None)?
-        };
+        let (segment, _db, snapshot) = self.read_and_load(export).await?;
         let prepared = prepare::prepare_from(
             export,
             &client,
@@ -378,15 +389,6 @@ fn outcome_of(last_run: &LastRun, blocked: bool) -> Outcome {
     } else {
         Outcome::Success
     }
-}
-
-async fn open_db(state_dir: &Path) -> Result<Mutex<StateDb>, RunError> {
-    let dir = state_dir.to_path_buf();
-    tokio::task::spawn_blocking(move || StateDb::open(&dir))
-        .await
-        .map_err(|e| RunError::Internal(format!("state database opener stopped: {e}")))?
-        .map(Mutex::new)
-        .map_err(RunError::State)
 }
 
 /// After a full read: the reconciled members become the record (ownership

@@ -63,7 +63,8 @@ impl StateDb {
         let mut stmt = self.conn.prepare_cached(SELECT).at(&self.path)?;
         let mut rows = stmt.query([export]).at(&self.path)?;
         while let Some(row) = rows.next().at(&self.path)? {
-            out.insert(self.member_from_row(row)?);
+            // Unique by the primary key (export, email): no lookup needed.
+            out.push_unique(self.member_from_row(row)?);
         }
         Ok(out)
     }
