@@ -132,6 +132,8 @@ pub struct RunFigures {
     pub api_requests: u64,
     /// Item 7: resident set after each run, MB.
     pub rss_series: Vec<f64>,
+    /// Item 7: heap in use after each run, MB (with [`CountingAlloc`]).
+    pub heap_series: Vec<f64>,
 }
 
 impl RunFigures {
@@ -149,6 +151,7 @@ impl RunFigures {
             "full_read": self.full_read,
             "api_requests": self.api_requests,
             "rss_series": self.rss_series,
+            "heap_series": self.heap_series,
         })
     }
 
@@ -171,8 +174,55 @@ impl RunFigures {
             rss_series: (v["rss_series"].as_array().into_iter().flatten())
                 .filter_map(Value::as_f64)
                 .collect(),
+            heap_series: (v["heap_series"].as_array().into_iter().flatten())
+                .filter_map(Value::as_f64)
+                .collect(),
         }
     }
+}
+
+// ------------------------------------------------------------ heap in use
+
+/// A global allocator that counts the bytes in use, so that a growing RSS
+/// can be told apart: live bytes that grow are a leak, a flat heap under a
+/// growing RSS is the allocator's fragmentation. The suite installs it
+/// (`#[global_allocator]` in `suite.rs`); elsewhere [`heap_live_mb`] is `None`.
+pub struct CountingAlloc;
+
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only
+// counters are updated besides.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        COUNTING.store(true, Relaxed);
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let delta = new as isize - layout.size() as isize;
+        LIVE.fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+/// Bytes allocated and not freed, MB; `None` without [`CountingAlloc`].
+pub fn heap_live_mb() -> Option<f64> {
+    use std::sync::atomic::Ordering::Relaxed;
+    COUNTING
+        .load(Relaxed)
+        .then(|| LIVE.load(Relaxed) as f64 / 1024.0 / 1024.0)
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -423,6 +473,9 @@ fn runner_in(root: &Path, fast_client: bool) -> Runner {
         runner.with_client_tuning(|c| {
             c.poll_interval = Duration::from_millis(20);
             c.backoff_base = Duration::from_millis(20);
+            // The unthrottled simulator has no bulk window either.
+            c.bulk_per_minute = 100_000;
+            c.bulk_single_per_minute = 100_000;
         })
     } else {
         runner
@@ -494,6 +547,7 @@ async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u32) -
                 assert_eq!(rep.outcome.as_str(), "success", "soak run {r}");
                 fill(&mut f, &rep);
                 f.rss_series.push(proc_status_mb("VmRSS:").unwrap_or(0.0));
+                f.heap_series.extend(heap_live_mb());
             }
             f.wall = started.elapsed();
         }
@@ -696,8 +750,9 @@ pub async fn item2_initial_export(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
             "initial export: wall vs floor",
             if real {
                 format!(
-                    "{wall:.1} s vs {floor:.1} s ({:+.1}%)",
-                    (ratio - 1.0) * 100.0
+                    "{wall:.1} s vs {floor:.1} s ({:+.1}%; CPU {})",
+                    (ratio - 1.0) * 100.0,
+                    f.cpu.map_or_else(|| "n/a".into(), secs)
                 )
             } else {
                 format!("{wall:.2} s (unthrottled)")
@@ -847,14 +902,29 @@ pub async fn item5_full_read(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
             "full read: wall vs floor",
             if real {
                 format!(
-                    "{wall:.1} s vs {floor:.1} s ({:+.1}%)",
-                    (wall / floor - 1.0) * 100.0
+                    "{wall:.1} s vs {floor:.1} s ({:+.1}%; CPU {})",
+                    (wall / floor - 1.0) * 100.0,
+                    f.cpu.map_or_else(|| "n/a".into(), secs)
                 )
             } else {
                 format!("{wall:.2} s (unthrottled)")
             },
             "≤ floor + 5%",
             real.then_some(wall <= floor * 1.05),
+        ),
+        metric(
+            5,
+            "full read: requests by endpoint; limit answers",
+            format!(
+                "{}; {}",
+                (l.by_endpoint.iter())
+                    .map(|(e, n)| format!("{e} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                limit_answers(&l)
+            ),
+            "",
+            None,
         ),
         metric(5, "full read: peak RSS", mb(f.peak_rss_mb), "", None),
     ]
@@ -881,7 +951,31 @@ pub async fn item7_soak(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
         .fold(f64::MIN, f64::max);
     let growth = late - early;
     let in_process = matches!(exec, Exec::InProcess);
+    let deciles: Vec<String> = (s.chunks(tenth))
+        .map(|c| format!("{:.1}", c.iter().copied().fold(f64::MIN, f64::max)))
+        .collect();
+    let heap = &f.heap_series;
+    let heap_line = if heap.len() == s.len() {
+        let (a, b) = (heap[tenth - 1], heap[heap.len() - 1]);
+        format!("{a:.2} → {b:.2} MB ({:+.0} kB)", (b - a) * 1024.0)
+    } else {
+        "n/a (in-process)".into()
+    };
     vec![
+        metric(
+            7,
+            "soak: RSS by tenth of the runs, MB",
+            deciles.join(" "),
+            "",
+            None,
+        ),
+        metric(
+            7,
+            "soak: heap in use (live allocations) after warm-up → end",
+            heap_line,
+            "no growth (a leak would show here)",
+            None,
+        ),
         metric(
             7,
             &format!("{} runs in one process: RSS after warm-up → end", s.len()),
@@ -1197,11 +1291,23 @@ pub async fn item7_daemon_soak(runs: u32, profiles: u64) -> Vec<Metric> {
     let early = max_where(tenth, 2 * tenth);
     let late = max_where(runs - tenth, u32::MAX);
     let growth = late - early;
-    vec![metric(
-        7,
-        &format!("daemon: {done} scheduled runs: RSS after warm-up → end (peak)"),
-        format!("{early:.1} → {late:.1} MB ({growth:+.1} MB; peak {peak:.0} MB)"),
-        "no growth beyond noise (≤ 2 MB)",
-        (runs >= 200).then_some(growth <= 2.0),
-    )]
+    let deciles: Vec<String> = (1..=10)
+        .map(|k| format!("{:.1}", max_where((k - 1) * tenth, k * tenth)))
+        .collect();
+    vec![
+        metric(
+            7,
+            "daemon: RSS by tenth of the runs, MB",
+            deciles.join(" "),
+            "",
+            None,
+        ),
+        metric(
+            7,
+            &format!("daemon: {done} scheduled runs: RSS after warm-up → end (peak)"),
+            format!("{early:.1} → {late:.1} MB ({growth:+.1} MB; peak {peak:.0} MB)"),
+            "no growth beyond noise (≤ 2 MB)",
+            (runs >= 200).then_some(growth <= 2.0),
+        ),
+    ]
 }

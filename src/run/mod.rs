@@ -203,6 +203,7 @@ impl Runner {
             &opts,
         );
         log_run(export, &report);
+        release_free_memory();
         Ok(report)
     }
 
@@ -273,10 +274,11 @@ impl Runner {
         last_run: &mut LastRun,
     ) -> Result<Option<String>, RunError> {
         let now = Utc::now();
-        let prepared =
+        let mut prepared =
             prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
                 .await?;
         last_run.full_read = prepared.live.is_some();
+        fold_record_hashes(&mut prepared);
         persist_reconciled(db, export, &prepared)?;
         let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
             .apply(&prepared.plan)
@@ -391,6 +393,22 @@ fn outcome_of(last_run: &LastRun, blocked: bool) -> Outcome {
     }
 }
 
+/// After a full read, the hashes of members whose live values already equal
+/// what we would send go into the reconciled members themselves, so they are
+/// written in the same transaction instead of a second pass over the same
+/// rows (for a first run against a 100,000-member list, a second write of
+/// every row).
+fn fold_record_hashes(p: &mut prepare::Prepared) {
+    if p.live.is_none() {
+        return;
+    }
+    for (email, h) in std::mem::take(&mut p.plan.record_hashes) {
+        if let Some(m) = p.known.get_mut(&email) {
+            m.sent_hash = Some(h);
+        }
+    }
+}
+
 /// After a full read: the reconciled members become the record (ownership
 /// is never dropped by the database); a changed list forgets the old one's.
 fn persist_reconciled(
@@ -408,6 +426,20 @@ fn persist_reconciled(
         d.replace_members(&export.id, p.known.iter())?;
     }
     Ok(())
+}
+
+/// Hands the memory a run freed back to the operating system. A run holds
+/// millions of small allocations for a large segment, and glibc keeps freed
+/// chunks in its per-thread arenas: without this, a daemon's RSS would stay
+/// at its largest run's high-water mark, and it creeps with fragmentation
+/// (measured by the suite, item 7: +1 MB over 300 small runs while the heap
+/// in use stayed flat within 8 kB).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn log_run(export: &Export, r: &RunReport) {
