@@ -1035,7 +1035,7 @@ impl DaemonProc {
             .arg("--config-dir")
             .arg(root)
             .env("NOTIFY_SOCKET", &sock)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,acsync::run=debug")
             .env_remove("ACSYNC_CONFIG_DIR")
             .stdout(std::process::Stdio::null())
             .stderr(
