@@ -3,7 +3,8 @@
 //! The crate is a sans-IO core wrapped by a thin async shell:
 //!
 //! * pure: [`segment`] (email rules, dedup), [`plan`] (what a run changes),
-//!   [`model`] (the shared vocabulary), status rendering in [`status`];
+//!   [`model`] (the shared vocabulary; [`known`] its compact member index),
+//!   status rendering in [`status`];
 //! * IO: [`config`] reads files, [`source`] reads segments, [`state`] owns the
 //!   local database, [`activecampaign`] is the only module that speaks HTTP,
 //!   [`run`] executes one export end to end, `daemon` owns time and signals;
@@ -15,6 +16,7 @@ pub mod activecampaign;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod known;
 pub mod metrics;
 pub mod model;
 pub mod plan;

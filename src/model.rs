@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use crate::known::Known;
+
 /// A contact's membership status on one list, as ActiveCampaign numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListStatus {
@@ -33,29 +35,174 @@ impl ListStatus {
 
 /// The ActiveCampaign fields one profile maps to. `None` means "not sent":
 /// ActiveCampaign keeps whatever value it has.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+///
+/// Packed into one allocation, 16 bytes inline: a segment holds one per
+/// profile, and as three `Option<String>`s and a vector of key/value
+/// `String`s it cost 96 bytes inline plus a (32-byte minimum) allocation
+/// per value and per custom key, ~250 MB for a million profiles of four
+/// columns. Build with [`Fields::new`] or [`Fields::with_custom`]; read with
+/// the accessors. Cloning copies one small buffer.
+#[derive(Clone, PartialEq, Eq, Default, Hash)]
 pub struct Fields {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    /// Custom fields, sorted by key: the `[mapping.fields]` key (a personalization
-    /// tag such as `COMPANY`, or a numeric field id) and the value to send.
-    pub custom: Vec<(String, String)>,
+    /// The present values in slot order, each `[slot][length as LEB128][UTF-8
+    /// bytes]`: first name, last name, phone, then each custom pair as a key
+    /// slot and a value slot, in key order. `None` when nothing is sent. One
+    /// encoding per set of values, so comparing bytes compares values.
+    packed: Option<Box<[u8]>>,
 }
 
+const FIRST_NAME: u8 = 0;
+const LAST_NAME: u8 = 1;
+const PHONE: u8 = 2;
+const CUSTOM_KEY: u8 = 3;
+const CUSTOM_VALUE: u8 = 4;
+
 impl Fields {
+    /// Nothing sent: every field keeps its ActiveCampaign value.
+    pub const EMPTY: Fields = Fields { packed: None };
+
+    /// First name, last name and phone; no custom field.
+    pub fn new(first_name: Option<&str>, last_name: Option<&str>, phone: Option<&str>) -> Fields {
+        Fields::with_custom(
+            first_name,
+            last_name,
+            phone,
+            std::iter::empty::<(&str, &str)>(),
+        )
+    }
+
+    /// With custom fields: the `[mapping.fields]` key (a personalization tag
+    /// such as `COMPANY`, or a numeric field id) and the value to send.
+    /// Pairs are kept sorted by key (stable for equal keys).
+    pub fn with_custom<K: AsRef<str>, V: AsRef<str>>(
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+        phone: Option<&str>,
+        custom: impl IntoIterator<Item = (K, V)>,
+    ) -> Fields {
+        let mut custom: Vec<(K, V)> = custom.into_iter().collect();
+        custom.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let mut buf = Vec::new();
+        for (slot, v) in [
+            (FIRST_NAME, first_name),
+            (LAST_NAME, last_name),
+            (PHONE, phone),
+        ] {
+            if let Some(v) = v {
+                put(&mut buf, slot, v);
+            }
+        }
+        for (k, v) in &custom {
+            put(&mut buf, CUSTOM_KEY, k.as_ref());
+            put(&mut buf, CUSTOM_VALUE, v.as_ref());
+        }
+        Fields {
+            packed: (!buf.is_empty()).then(|| buf.into_boxed_slice()),
+        }
+    }
+
+    pub fn first_name(&self) -> Option<&str> {
+        self.slot(FIRST_NAME)
+    }
+
+    pub fn last_name(&self) -> Option<&str> {
+        self.slot(LAST_NAME)
+    }
+
+    pub fn phone(&self) -> Option<&str> {
+        self.slot(PHONE)
+    }
+
+    /// The custom fields, sorted by key.
+    pub fn custom(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut slots = self.slots().skip_while(|(s, _)| *s < CUSTOM_KEY);
+        std::iter::from_fn(move || {
+            let (_, key) = slots.next()?;
+            let (_, value) = slots.next()?;
+            Some((key, value))
+        })
+    }
+
+    pub fn has_custom(&self) -> bool {
+        self.slots().any(|(s, _)| s == CUSTOM_KEY)
+    }
+
+    /// Nothing would be sent.
+    pub fn is_empty(&self) -> bool {
+        self.packed.is_none()
+    }
+
+    fn slot(&self, wanted: u8) -> Option<&str> {
+        (self.slots())
+            .take_while(|(s, _)| *s <= wanted)
+            .find_map(|(s, v)| (s == wanted).then_some(v))
+    }
+
+    /// Decodes the buffer. It is only ever written by [`put`], so it is
+    /// well formed; a malformed tail would merely end the iteration.
+    fn slots(&self) -> impl Iterator<Item = (u8, &str)> + '_ {
+        let mut rest: &[u8] = self.packed.as_deref().unwrap_or_default();
+        std::iter::from_fn(move || {
+            let (&slot, tail) = rest.split_first()?;
+            let (len, tail) = get_len(tail)?;
+            let bytes = tail.get(..len)?;
+            rest = &tail[len..];
+            Some((slot, std::str::from_utf8(bytes).ok()?))
+        })
+    }
+
     /// A stable 64-bit fingerprint of the values we would send. Stored in the
-    /// state database, so the encoding must never change between versions.
+    /// state database, so the encoding must never change between versions:
+    /// it hashes the values as the unpacked representation of acsync 0.1
+    /// did (first, last, phone as options, then each custom key and value).
     pub fn hash64(&self) -> u64 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in [&self.first_name, &self.last_name, &self.phone] {
-            write_opt(&mut h, part.as_deref());
+        for part in [self.first_name(), self.last_name(), self.phone()] {
+            write_opt(&mut h, part);
         }
-        for (k, v) in &self.custom {
+        for (k, v) in self.custom() {
             write_opt(&mut h, Some(k));
             write_opt(&mut h, Some(v));
         }
         h.digest()
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fields")
+            .field("first_name", &self.first_name())
+            .field("last_name", &self.last_name())
+            .field("phone", &self.phone())
+            .field("custom", &self.custom().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Appends one value: slot, LEB128 length, bytes.
+fn put(buf: &mut Vec<u8>, slot: u8, value: &str) {
+    buf.push(slot);
+    let mut n = value.len();
+    while n >= 0x80 {
+        buf.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+    buf.extend_from_slice(value.as_bytes());
+}
+
+/// Reads a LEB128 length; the rest after it.
+fn get_len(mut bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let (&b, tail) = bytes.split_first()?;
+        bytes = tail;
+        n |= usize::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some((n, bytes));
+        }
+        shift += 7;
     }
 }
 
@@ -221,19 +368,70 @@ mod tests {
 
     #[test]
     fn hash_separates_fields() {
-        let a = Fields {
-            first_name: Some("ab".into()),
-            last_name: Some("c".into()),
-            ..Fields::default()
-        };
-        let b = Fields {
-            first_name: Some("a".into()),
-            last_name: Some("bc".into()),
-            ..Fields::default()
-        };
+        let a = Fields::new(Some("ab"), Some("c"), None);
+        let b = Fields::new(Some("a"), Some("bc"), None);
         assert_ne!(a.hash64(), b.hash64());
         assert_ne!(Fields::default().hash64(), a.hash64());
         assert_eq!(a.hash64(), a.clone().hash64());
+    }
+
+    /// The hash of acsync 0.1's unpacked fields, as it was computed: the
+    /// packed representation must hash to exactly the same values, or
+    /// every stored `sent_hash` would look changed after an upgrade.
+    fn legacy_hash(
+        first: Option<&str>,
+        last: Option<&str>,
+        phone: Option<&str>,
+        custom: &[(&str, &str)],
+    ) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in [first, last, phone] {
+            write_opt(&mut h, part);
+        }
+        for (k, v) in custom {
+            write_opt(&mut h, Some(k));
+            write_opt(&mut h, Some(v));
+        }
+        h.digest()
+    }
+
+    #[test]
+    fn packed_fields_read_back_and_hash_as_before() {
+        let long = "x".repeat(300);
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Vec<(&'a str, &'a str)>,
+        );
+        let cases: [Case<'_>; 5] = [
+            (None, None, None, vec![]),
+            (Some("Jane"), Some("Doe"), Some("+31 6 1234"), vec![]),
+            (None, Some(""), None, vec![("COMPANY", "Acme"), ("12", "")]),
+            (Some("Élodie"), None, Some(&long), vec![("A", &long)]),
+            (Some(""), Some(""), Some(""), vec![("B", "2"), ("A", "1")]),
+        ];
+        for (first, last, phone, custom) in cases {
+            let f = Fields::with_custom(first, last, phone, custom.iter().copied());
+            let mut sorted = custom.clone();
+            sorted.sort();
+            assert_eq!(
+                (f.first_name(), f.last_name(), f.phone()),
+                (first, last, phone)
+            );
+            assert_eq!(f.custom().collect::<Vec<_>>(), sorted);
+            assert_eq!(f.has_custom(), !sorted.is_empty());
+            assert_eq!(f.hash64(), legacy_hash(first, last, phone, &sorted));
+        }
+        assert_eq!(Fields::new(None, None, None), Fields::EMPTY);
+        assert_eq!(Fields::default(), Fields::EMPTY);
+        assert!(Fields::EMPTY.is_empty());
+        assert_ne!(Fields::new(Some(""), None, None), Fields::EMPTY);
+        // The common case, spelled out.
+        assert_eq!(
+            Fields::new(Some("Jane"), None, None).hash64(),
+            legacy_hash(Some("Jane"), None, None, &[])
+        );
     }
 
     #[test]

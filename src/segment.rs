@@ -221,10 +221,7 @@ mod tests {
     use super::*;
 
     fn name(first: &str) -> Fields {
-        Fields {
-            first_name: clean_value(first),
-            ..Fields::default()
-        }
+        Fields::new(clean_value(first).as_deref(), None, None)
     }
 
     #[test]
@@ -297,7 +294,7 @@ mod tests {
             .map(|p| (p.row, p.email.as_str()))
             .collect();
         assert_eq!(emails, [(1, "jane@example.com"), (5, "bob@example.com")]);
-        assert_eq!(s.profiles[0].fields.first_name.as_deref(), Some("First"));
+        assert_eq!(s.profiles[0].fields.first_name(), Some("First"));
         let issues: Vec<_> = s
             .samples
             .iter()

@@ -174,24 +174,73 @@ pub fn split(
     max_bytes: usize,
 ) -> Vec<Vec<BulkContact>> {
     let mut batches = Vec::new();
-    let mut current: Vec<BulkContact> = Vec::new();
-    let mut size = WRAPPER_BYTES;
+    let mut b = Batcher::with_limits(max_contacts, max_bytes);
     for c in contacts {
-        let bytes = contact_bytes(&c);
-        let comma = usize::from(!current.is_empty());
-        if !current.is_empty()
-            && (current.len() >= max_contacts || size + comma + bytes > max_bytes)
-        {
-            batches.push(std::mem::take(&mut current));
-            size = WRAPPER_BYTES;
-        }
-        size += usize::from(!current.is_empty()) + bytes;
-        current.push(c);
+        batches.extend(b.push(c));
     }
-    if !current.is_empty() {
-        batches.push(current);
-    }
+    batches.extend(b.finish());
     batches
+}
+
+/// Cuts a stream of contacts into valid batches one contact at a time, so
+/// a caller can build each batch's contacts only when it is about to send
+/// it, instead of holding every contact of a run at once (what [`split`]
+/// does with a whole vector).
+#[derive(Debug)]
+pub struct Batcher {
+    current: Vec<BulkContact>,
+    size: usize,
+    max_contacts: usize,
+    max_bytes: usize,
+}
+
+impl Default for Batcher {
+    fn default() -> Self {
+        Batcher::with_limits(MAX_CONTACTS, MAX_BODY_BYTES)
+    }
+}
+
+impl Batcher {
+    /// Batches of at most [`MAX_CONTACTS`] and [`MAX_BODY_BYTES`].
+    pub fn new() -> Batcher {
+        Batcher::default()
+    }
+
+    fn with_limits(max_contacts: usize, max_bytes: usize) -> Batcher {
+        Batcher {
+            current: Vec::new(),
+            size: WRAPPER_BYTES,
+            max_contacts,
+            max_bytes,
+        }
+    }
+
+    /// Adds `c`; returns the batch it closed when it does not fit in the
+    /// current one (`c` then starts the next).
+    pub fn push(&mut self, c: BulkContact) -> Option<Vec<BulkContact>> {
+        let bytes = contact_bytes(&c);
+        let comma = usize::from(!self.current.is_empty());
+        let full = !self.current.is_empty()
+            && (self.current.len() >= self.max_contacts
+                || self.size + comma + bytes > self.max_bytes);
+        let closed = full.then(|| {
+            self.size = WRAPPER_BYTES;
+            std::mem::take(&mut self.current)
+        });
+        self.size += usize::from(!self.current.is_empty()) + bytes;
+        self.current.push(c);
+        closed
+    }
+
+    /// Contacts in the batch being filled.
+    pub fn pending(&self) -> usize {
+        self.current.len()
+    }
+
+    /// The last, partly filled batch, if any.
+    pub fn finish(self) -> Option<Vec<BulkContact>> {
+        (!self.current.is_empty()).then_some(self.current)
+    }
 }
 
 impl Client {
@@ -243,32 +292,75 @@ impl Client {
     /// ×1.5 up to 16 × `poll_interval` or 30 s) until the batch is completed,
     /// failed or interrupted, for at most `bulk_wait_max`.
     pub async fn bulk_wait(&self, batch_id: &str) -> Result<BatchResult, ApiError> {
-        let cfg = &self.shared.cfg;
         let start = Instant::now();
-        let cap = (cfg.poll_interval * 16)
-            .min(POLL_CAP)
-            .max(cfg.poll_interval);
-        let mut delay = cfg.poll_interval;
+        let mut delay = self.poll_interval();
         loop {
             tokio::time::sleep(delay).await;
-            let call = Call::get("GET /import/info", &["import", "info"])
-                .query([("batchId", batch_id.to_string())]);
-            let info: ImportInfo = self.fetch(&call).await?;
-            let last_status = info.status_text();
-            if let Some(status) = last_status.as_deref().and_then(BatchStatus::terminal) {
-                return Ok(batch_result(status, info));
-            }
-            delay = delay.mul_f64(1.5).min(cap);
-            if start.elapsed() + delay > cfg.bulk_wait_max {
-                return Err(ApiError::BatchTimeout {
-                    connection: cfg.connection.clone(),
-                    batch_id: batch_id.to_string(),
-                    waited_secs: start.elapsed().as_secs(),
-                    last_status: last_status.unwrap_or_else(|| "false".into()),
-                });
+            let last_status = match self.bulk_info(batch_id).await? {
+                BatchPoll::Done(result) => return Ok(result),
+                BatchPoll::Pending(status) => status,
+            };
+            delay = self.next_poll_delay(delay);
+            if start.elapsed() + delay > self.shared.cfg.bulk_wait_max {
+                return Err(self.batch_timeout(batch_id, start.elapsed(), last_status));
             }
         }
     }
+
+    /// One `GET /import/info`: the batch's result once it is completed,
+    /// failed or interrupted, else its status so far (`None`: `false`).
+    pub async fn bulk_info(&self, batch_id: &str) -> Result<BatchPoll, ApiError> {
+        let call = Call::get("GET /import/info", &["import", "info"])
+            .query([("batchId", batch_id.to_string())]);
+        let info: ImportInfo = self.fetch(&call).await?;
+        let status = info.status_text();
+        Ok(match status.as_deref().and_then(BatchStatus::terminal) {
+            Some(terminal) => BatchPoll::Done(batch_result(terminal, info)),
+            None => BatchPoll::Pending(status),
+        })
+    }
+
+    /// The configured wait before a batch's first poll (≥ 1 s for the real API).
+    pub fn poll_interval(&self) -> Duration {
+        self.shared.cfg.poll_interval
+    }
+
+    /// The wait after a poll that found the batch unfinished, `last` having
+    /// been the previous wait: ×1.5, capped at 16 × `poll_interval` or 30 s.
+    pub fn next_poll_delay(&self, last: Duration) -> Duration {
+        let p = self.shared.cfg.poll_interval;
+        let cap = (p * 16).min(POLL_CAP).max(p);
+        last.mul_f64(1.5).min(cap)
+    }
+
+    /// The longest a batch is followed before [`ApiError::BatchTimeout`].
+    pub fn bulk_wait_max(&self) -> Duration {
+        self.shared.cfg.bulk_wait_max
+    }
+
+    /// The error for a batch followed longer than `bulk_wait_max`.
+    pub fn batch_timeout(
+        &self,
+        batch_id: &str,
+        waited: Duration,
+        last_status: Option<String>,
+    ) -> ApiError {
+        ApiError::BatchTimeout {
+            connection: self.shared.cfg.connection.clone(),
+            batch_id: batch_id.to_string(),
+            waited_secs: waited.as_secs(),
+            last_status: last_status.unwrap_or_else(|| "false".into()),
+        }
+    }
+}
+
+/// What one `/import/info` poll saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchPoll {
+    /// Terminal: completed, failed or interrupted.
+    Done(BatchResult),
+    /// Not yet; the status text if any (`None` while `false`).
+    Pending(Option<String>),
 }
 
 fn batch_result(status: BatchStatus, info: ImportInfo) -> BatchResult {

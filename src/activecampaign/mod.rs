@@ -20,7 +20,7 @@ pub mod retry;
 mod transport;
 pub mod wire;
 
-pub use bulk::{BatchResult, BatchStatus, BulkContact};
+pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
 
 use crate::model::{ListStatus, LiveMember};

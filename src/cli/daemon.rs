@@ -19,6 +19,7 @@ use crate::run::{Runner, RunnerPaths};
 use crate::service::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
+    limit_malloc_arenas();
     let settings = config::load_settings(config_dir);
     super::logging::init(settings.daemon.log_format, "info");
     for e in &settings.errors {
@@ -65,5 +66,19 @@ async fn serve_logged(
 ) {
     if let Err(e) = server::serve(listener, metrics, stop).await {
         tracing::error!("{e}");
+    }
+}
+
+/// A daemon lives for months: cap glibc's malloc arenas at two (it creates
+/// up to eight per core, one for each thread that allocates while others
+/// do) so that memory a run frees is reused by the next run instead of
+/// spread over arenas that each keep their own free pages. Measured by the
+/// benchmark suite (item 7): the daemon's RSS crept ~3 MB over 200 runs
+/// while the heap in use stayed flat. Before any thread exists.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes two integers; no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

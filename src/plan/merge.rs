@@ -9,26 +9,25 @@
 
 use std::collections::HashMap;
 
-use crate::model::{ListStatus, LiveMember, Member, PendingOp};
+use crate::model::{Known, ListStatus, LiveMember, Member, PendingOp};
 
 /// Merges `live` (every member with list status 1 or 2, emails lowercased)
 /// into `known` (keyed by lowercased email) and clears every pending intent.
 /// Members we know that the read lacks get `status = None`; they stay in the
 /// map so that their ownership is remembered.
-pub fn merge_live(
-    mut known: HashMap<String, Member>,
-    live: &[LiveMember],
-) -> HashMap<String, Member> {
+/// (A `HashMap<String, Member>` keyed by email converts into [`Known`].)
+pub fn merge_live(known: impl Into<Known>, live: &[LiveMember]) -> Known {
+    let mut known = known.into();
     let by_email: HashMap<&str, &LiveMember> = live.iter().map(|l| (l.email.as_str(), l)).collect();
-    for (email, m) in known.iter_mut() {
-        reconcile(m, by_email.get(email.as_str()).copied());
+    for m in known.iter_mut() {
+        reconcile(m, by_email.get(m.email.as_str()).copied());
     }
     drop(by_email);
     for l in live {
-        if !known.contains_key(&l.email) {
+        if !known.contains(&l.email) {
             let mut m = Member::unknown(l.email.clone());
             reconcile(&mut m, Some(l));
-            known.insert(l.email.clone(), m);
+            known.insert(m);
         }
     }
     known

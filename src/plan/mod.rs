@@ -26,13 +26,12 @@
 
 mod merge;
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
 
 pub use merge::merge_live;
 
 use crate::config::Export;
-use crate::model::{Fields, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
+use crate::model::{Fields, Known, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
 use crate::segment::Segment;
 
 /// The export settings the planner obeys.
@@ -156,24 +155,43 @@ impl Plan {
 /// lowercased email) and enables drift repair.
 pub fn plan(
     segment: &Segment,
-    known: &HashMap<String, Member>,
+    known: &Known,
     live_fields: Option<&HashMap<String, LiveMember>>,
     s: &PlanSettings,
 ) -> Result<Plan, PlanError> {
     check_guards(segment, s)?;
     let mut plan = Plan::default();
-    // Addresses of the known active members the segment holds: the removal
-    // scan then compares addresses instead of hashing every email again.
-    let mut in_segment = AddrSet::default();
+    // The positions of the known members the segment holds, one bit each
+    // (125 kB for a million): the removal scan then tests a bit instead of
+    // hashing every email again.
+    let mut in_segment = BitSet::new(known.len());
     for p in &segment.profiles {
-        let m = known.get(p.email.as_str());
-        if let Some(m) = m.filter(|m| is_active(m) && s.prune != Prune::None) {
-            in_segment.insert(std::ptr::from_ref(m) as usize);
+        let pos = known.position(p.email.as_str());
+        let m = pos.map(|i| &known.as_slice()[i]);
+        if let Some(i) = pos {
+            in_segment.set(i);
         }
         plan_profile(&mut plan, p, m, live_fields);
     }
     plan_removals(&mut plan, known, &in_segment, s);
     Ok(plan)
+}
+
+/// A fixed-size set of positions.
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn new(len: usize) -> BitSet {
+        BitSet(vec![0; len.div_ceil(64)])
+    }
+
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
 }
 
 fn check_guards(segment: &Segment, s: &PlanSettings) -> Result<(), PlanError> {
@@ -240,7 +258,7 @@ fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> V
     }
     // Never sent by us (e.g. active before our first run) but already equal:
     // only possible to tell without custom fields, which a read does not show.
-    if m.sent_hash.is_none() && live.is_some() && p.fields.custom.is_empty() {
+    if m.sent_hash.is_none() && live.is_some() && !p.fields.has_custom() {
         return Verdict::Record;
     }
     Verdict::Update
@@ -250,15 +268,12 @@ fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> V
 /// sent", so never drift; an empty live value is the same as none.
 fn drifted(f: &Fields, live: &LiveMember) -> bool {
     [
-        (&f.first_name, &live.first_name),
-        (&f.last_name, &live.last_name),
-        (&f.phone, &live.phone),
+        (f.first_name(), &live.first_name),
+        (f.last_name(), &live.last_name),
+        (f.phone(), &live.phone),
     ]
     .into_iter()
-    .any(|(ours, theirs)| {
-        ours.as_deref()
-            .is_some_and(|v| v != theirs.as_deref().unwrap_or(""))
-    })
+    .any(|(ours, theirs)| ours.is_some_and(|v| v != theirs.as_deref().unwrap_or("")))
 }
 
 fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
@@ -273,19 +288,14 @@ fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
 
 /// Scans `known` once: counts active members, collects the removals the
 /// prune policy asks for, and applies the `max_removals` guard.
-fn plan_removals(
-    plan: &mut Plan,
-    known: &HashMap<String, Member>,
-    in_segment: &AddrSet,
-    s: &PlanSettings,
-) {
+fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSettings) {
     let removable = |m: &Member| match s.prune {
         Prune::Owned => m.owned,
         Prune::All => true,
         Prune::None => false,
     };
     let mut removals = Vec::new();
-    for (email, m) in known {
+    for (i, m) in known.iter().enumerate() {
         debug_assert!(
             m.pending.is_none(),
             "merge_live resolves pending intents before planning"
@@ -294,9 +304,9 @@ fn plan_removals(
             continue;
         }
         plan.active_members += 1;
-        if removable(m) && !in_segment.contains(&(std::ptr::from_ref(m) as usize)) {
+        if removable(m) && !in_segment.contains(i) {
             removals.push(Removal {
-                email: email.clone(),
+                email: m.email.clone(),
                 contact_id: m.contact_id,
             });
         }
@@ -312,32 +322,6 @@ fn plan_removals(
         ));
     } else {
         plan.removals = removals;
-    }
-}
-
-/// Addresses of borrowed [`Member`]s: stable while `known` is borrowed.
-type AddrSet = HashSet<usize, BuildHasherDefault<AddrHasher>>;
-
-/// Addresses are unique but their low bits are always zero (alignment):
-/// multiply to spread them, fold to bring the high bits down.
-#[derive(Default)]
-struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0 ^ u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        let x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = x ^ (x >> 29);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
     }
 }
 

@@ -12,13 +12,13 @@ const POOL: [&str; 6] = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.
 const VALUES: [&str; 3] = ["", "Ann", "Bob"];
 
 fn arb_fields() -> impl Strategy<Value = Fields> {
-    (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| Fields {
-        first_name: clean_value(VALUES[first]),
-        last_name: None,
-        phone: clean_value(VALUES[phone]),
-        custom: company
-            .map(|c| vec![("COMPANY".into(), ["Acme", "Bolt"][c].into())])
-            .unwrap_or_default(),
+    (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| {
+        Fields::with_custom(
+            clean_value(VALUES[first]).as_deref(),
+            None,
+            clean_value(VALUES[phone]).as_deref(),
+            company.map(|c| ("COMPANY", ["Acme", "Bolt"][c])),
+        )
     })
 }
 
@@ -66,14 +66,9 @@ fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
         })
 }
 
-fn arb_known() -> impl Strategy<Value = HashMap<String, Member>> {
+fn arb_known() -> impl Strategy<Value = Known> {
     POOL.map(|e| prop::option::of(arb_member(e)))
-        .prop_map(|ms| {
-            ms.into_iter()
-                .flatten()
-                .map(|m| (m.email.clone(), m))
-                .collect()
-        })
+        .prop_map(|ms| ms.into_iter().flatten().collect())
 }
 
 fn arb_live() -> impl Strategy<Value = Vec<LiveMember>> {
@@ -113,7 +108,7 @@ fn arb_settings() -> impl Strategy<Value = PlanSettings> {
 
 /// What ActiveCampaign and the engine's state would hold after executing `p`.
 /// Unsent (`None`) fields keep their live value, as in ActiveCampaign.
-fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut HashMap<String, Member>) {
+fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut Known) {
     let write = |live: &mut HashMap<String, LiveMember>, c: &Change| {
         let id = live.len() as u64 + 100;
         let l = live.entry(c.email.clone()).or_insert_with(|| LiveMember {
@@ -125,12 +120,12 @@ fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut HashMap<S
             phone: None,
         });
         for (ours, theirs) in [
-            (&c.fields.first_name, &mut l.first_name),
-            (&c.fields.last_name, &mut l.last_name),
-            (&c.fields.phone, &mut l.phone),
+            (c.fields.first_name(), &mut l.first_name),
+            (c.fields.last_name(), &mut l.last_name),
+            (c.fields.phone(), &mut l.phone),
         ] {
-            if ours.is_some() {
-                theirs.clone_from(ours);
+            if let Some(v) = ours {
+                *theirs = Some(v.to_owned());
             }
         }
         l.status = ListStatus::Active;
@@ -138,9 +133,10 @@ fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut HashMap<S
     };
     for c in p.adds.iter().chain(&p.updates).chain(&p.resubscribes) {
         let id = write(live, c);
-        let m = known
-            .entry(c.email.clone())
-            .or_insert_with(|| Member::unknown(c.email.clone()));
+        if !known.contains(&c.email) {
+            known.insert(Member::unknown(c.email.clone()));
+        }
+        let m = known.get_mut(&c.email).expect("just inserted");
         m.owned |= m.status.is_none();
         (m.status, m.unsubscribed_by_us, m.sent_hash, m.contact_id) =
             (Some(ListStatus::Active), false, Some(c.hash), Some(id));
@@ -186,8 +182,8 @@ proptest! {
         let first = plan(&seg, &k, Some(&live_map), &s).expect("guards pass");
 
         let opted_out: Vec<&str> = (k.iter())
-            .filter(|(_, m)| m.status == Some(ListStatus::Unsubscribed) && !m.unsubscribed_by_us)
-            .map(|(e, _)| e.as_str())
+            .filter(|m| m.status == Some(ListStatus::Unsubscribed) && !m.unsubscribed_by_us)
+            .map(|m| m.email.as_str())
             .collect();
         for c in first.adds.iter().chain(&first.updates).chain(&first.resubscribes) {
             prop_assert!(!opted_out.contains(&c.email.as_str()), "opt-out written: {}", c.email);
@@ -195,7 +191,7 @@ proptest! {
         for r in &first.removals {
             prop_assert!(!seg.profiles.iter().any(|p| p.email == r.email));
             prop_assert!(s.prune != Prune::None);
-            prop_assert!(s.prune == Prune::All || k[&r.email].owned, "non-owned removed: {}", r.email);
+            prop_assert!(s.prune == Prune::All || k[r.email.as_str()].owned, "non-owned removed: {}", r.email);
         }
         if s.prune == Prune::None {
             prop_assert_eq!(first.would_remove, 0);

@@ -5,10 +5,7 @@ use crate::model::PendingOp;
 use crate::segment::SegmentBuilder;
 
 fn fields(first: &str) -> Fields {
-    Fields {
-        first_name: Some(first.into()),
-        ..Fields::default()
-    }
+    Fields::new(Some(first), None, None)
 }
 
 fn segment(rows: &[(&str, Fields)]) -> Segment {
@@ -38,8 +35,8 @@ fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
     }
 }
 
-fn known(members: impl IntoIterator<Item = Member>) -> HashMap<String, Member> {
-    members.into_iter().map(|m| (m.email.clone(), m)).collect()
+fn known(members: impl IntoIterator<Item = Member>) -> Known {
+    members.into_iter().collect()
 }
 
 fn settings(prune: Prune, max_removals: RemovalLimit) -> PlanSettings {
@@ -52,7 +49,7 @@ fn settings(prune: Prune, max_removals: RemovalLimit) -> PlanSettings {
     }
 }
 
-fn run(seg: &Segment, k: &HashMap<String, Member>) -> Plan {
+fn run(seg: &Segment, k: &Known) -> Plan {
     plan(
         seg,
         k,
@@ -79,7 +76,7 @@ fn adds_mixed_case_duplicates_once_and_skips_invalid() {
     let k = known([member("a@x.io", None)]);
     let p = run(&seg, &k);
     assert_eq!(emails(&p.adds), ["b@x.io", "a@x.io"]);
-    assert_eq!(p.adds[0].fields.first_name.as_deref(), Some("first"));
+    assert_eq!(p.adds[0].fields.first_name(), Some("first"));
     assert_eq!((p.adds[0].row, p.adds[0].contact_id), (1, None));
     assert_eq!((p.adds[1].row, p.adds[1].contact_id), (4, Some(7)));
     assert_eq!(p.adds[1].hash, fields("a").hash64());
@@ -110,7 +107,7 @@ fn records_hash_when_live_values_already_match() {
         ("c@x.io", fields("Cy")),
     ]);
     let mut custom = seg.clone();
-    custom.profiles[2].fields.custom = vec![("COMPANY".into(), "Acme".into())];
+    custom.profiles[2].fields = Fields::with_custom(Some("Cy"), None, None, [("COMPANY", "Acme")]);
     let k = known(["a@x.io", "b@x.io", "c@x.io"].map(|e| member(e, Some(Active))));
     let lf: HashMap<_, _> = [("a@x.io", "Ann"), ("b@x.io", "Robert"), ("c@x.io", "Cy")]
         .map(|(e, f)| (e.to_owned(), live(e, Active, Some(f))))
@@ -131,11 +128,7 @@ fn records_hash_when_live_values_already_match() {
 
 #[test]
 fn repairs_drift_even_when_the_hash_matches() {
-    let f = Fields {
-        first_name: Some("Ann".into()),
-        phone: None,
-        ..Fields::default()
-    };
+    let f = Fields::new(Some("Ann"), None, None);
     let seg = segment(&[
         ("a@x.io", f.clone()),
         ("b@x.io", f.clone()),
@@ -146,13 +139,10 @@ fn repairs_drift_even_when_the_hash_matches() {
         ..member(e, Some(Active))
     };
     let mut k = known([m("a@x.io"), m("b@x.io")]);
-    k.insert(
-        "c@x.io".into(),
-        Member {
-            sent_hash: Some(fields("").hash64()),
-            ..member("c@x.io", Some(Active))
-        },
-    );
+    k.insert(Member {
+        sent_hash: Some(fields("").hash64()),
+        ..member("c@x.io", Some(Active))
+    });
     // a: edited in AC; b: phone differs but we do not send phone; c: "" live == "" sent.
     let mut b = live("b@x.io", Active, Some("Ann"));
     b.phone = Some("555".into());
@@ -302,7 +292,7 @@ fn guards_fail_before_planning() {
     };
     let two = segment(&[("a@x.io", fields("a")), ("b@x.io", fields("b"))]);
     assert_eq!(
-        plan(&two, &HashMap::new(), None, &s),
+        plan(&two, &Known::new(), None, &s),
         Err(PlanError::TooManyProfiles {
             profiles: 2,
             max: 1
@@ -310,7 +300,7 @@ fn guards_fail_before_planning() {
     );
     let empty = segment(&[("bad", fields("a"))]);
     assert_eq!(
-        plan(&empty, &HashMap::new(), None, &s),
+        plan(&empty, &Known::new(), None, &s),
         Err(PlanError::EmptySegment)
     );
     let allow = PlanSettings {
@@ -326,7 +316,7 @@ fn guards_fail_before_planning() {
 
 #[test]
 fn counts_serialize_for_plan_json() {
-    let p = run(&segment(&[("a@x.io", fields("a"))]), &HashMap::new());
+    let p = run(&segment(&[("a@x.io", fields("a"))]), &Known::new());
     let json = serde_json::to_value(p.counts()).expect("serializes");
     assert_eq!(json["to_add"], 1);
     assert_eq!(json["blocked"], serde_json::Value::Null);
@@ -343,8 +333,8 @@ fn counts_serialize_for_plan_json() {
 
 fn merged(m: Member, l: Option<LiveMember>) -> Member {
     let email = m.email.clone();
-    let mut out = merge_live(known([m]), l.as_slice());
-    out.remove(&email).expect("kept")
+    let out = merge_live(known([m]), l.as_slice());
+    out.get(&email).cloned().expect("kept")
 }
 
 #[test]
@@ -441,12 +431,7 @@ fn peak_rss_mb() -> u64 {
 fn big_segment(n: u64) -> Segment {
     let mut b = SegmentBuilder::new();
     for i in 0..n {
-        let first_name = Some(format!("First{i}"));
-        let f = Fields {
-            first_name,
-            last_name: Some("Last".into()),
-            ..Fields::default()
-        };
+        let f = Fields::new(Some(&format!("First{i}")), Some("Last"), None);
         b.push(i + 1, &format!("User{i}@Example.com"), f);
     }
     b.finish()
@@ -464,7 +449,7 @@ fn scale_first_run() {
         max_profiles: 1_000_000,
         ..settings(Prune::Owned, RemovalLimit::Percent(10.0))
     };
-    let p = plan(&seg, &HashMap::new(), None, &s).expect("plans");
+    let p = plan(&seg, &Known::new(), None, &s).expect("plans");
     println!(
         "first run: {:?}, {} adds, peak {} MB",
         t.elapsed(),
@@ -478,7 +463,7 @@ fn scale_first_run() {
 fn scale_steady_state() {
     let seg = big_segment(1_000_000);
     // All known and sent; 1% changed, 1% gone from the segment.
-    let k: HashMap<String, Member> = (seg.profiles.iter())
+    let k: Known = (seg.profiles.iter())
         .map(|p| {
             let h = if p.row % 100 == 0 {
                 0
@@ -490,14 +475,11 @@ fn scale_steady_state() {
             } else {
                 p.email.clone()
             };
-            (
-                e.clone(),
-                Member {
-                    sent_hash: Some(h),
-                    owned: true,
-                    ..member(&e, Some(Active))
-                },
-            )
+            Member {
+                sent_hash: Some(h),
+                owned: true,
+                ..member(&e, Some(Active))
+            }
         })
         .collect();
     println!("segment + known: peak {} MB", peak_rss_mb());
@@ -518,8 +500,8 @@ fn scale_steady_state() {
             (
                 p.email.clone(),
                 LiveMember {
-                    first_name: p.fields.first_name.clone(),
-                    last_name: p.fields.last_name.clone(),
+                    first_name: p.fields.first_name().map(str::to_owned),
+                    last_name: p.fields.last_name().map(str::to_owned),
                     ..live(&p.email, Active, None)
                 },
             )

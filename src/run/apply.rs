@@ -14,17 +14,20 @@
 //! change did not land. Unsettled ones keep their intent for the next run.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::RunError;
 use crate::activecampaign::{
-    ApiError, BatchResult, BatchStatus, BulkContact, Client, ContactInput,
+    ApiError, BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact, Client, ContactInput,
 };
 use crate::config::Export;
-use crate::model::{Fields, ListStatus, LiveMember, Member, PendingOp};
+use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
 use crate::plan::{Change, Plan, Removal};
 use crate::state::StateDb;
 use crate::status::Failure;
@@ -50,7 +53,7 @@ pub struct Tally {
     pub failures: Vec<Failure>,
     classified: u32,
     /// Changes whose outcome is unknown, with the reason, until settled.
-    doubts: Vec<(Item, String)>,
+    doubts: Vec<(Doubt, String)>,
 }
 
 impl Tally {
@@ -62,14 +65,15 @@ impl Tally {
     }
 
     /// A change that may or may not have landed: its intent stays pending.
-    fn doubt(&mut self, item: &Item, reason: impl Into<String>) {
-        self.doubts.push((item.clone(), reason.into()));
+    fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
+        self.doubts.push((Doubt::of(item), reason.into()));
     }
 }
 
-/// One change on its way: which operation, and the values it sends.
+/// An owned copy of a change left in doubt. Rare (only after faults), so
+/// copying its values is cheap, unlike copying the whole plan.
 #[derive(Debug, Clone)]
-struct Item {
+struct Doubt {
     op: PendingOp,
     email: String,
     row: Option<u64>,
@@ -78,28 +82,84 @@ struct Item {
     hash: u64,
 }
 
-impl Item {
-    fn change(op: PendingOp, c: &Change) -> Item {
+impl Doubt {
+    fn of(i: &Item<'_>) -> Doubt {
+        Doubt {
+            op: i.op,
+            email: i.email.to_string(),
+            row: i.row,
+            contact_id: i.contact_id,
+            fields: i.fields.clone(),
+            hash: i.hash,
+        }
+    }
+
+    fn item(&self) -> Item<'_> {
+        Item {
+            op: self.op,
+            email: &self.email,
+            row: self.row,
+            contact_id: self.contact_id,
+            fields: &self.fields,
+            hash: self.hash,
+        }
+    }
+}
+
+/// One change on its way: which operation, and the values it sends,
+/// borrowed from the plan (a run never copies its plan's values: for a
+/// first export of a million profiles each copy would cost ~200 MB).
+#[derive(Debug, Clone, Copy)]
+struct Item<'p> {
+    op: PendingOp,
+    email: &'p str,
+    row: Option<u64>,
+    contact_id: Option<u64>,
+    fields: &'p Fields,
+    hash: u64,
+}
+
+/// What a removal sends: no field.
+static NO_FIELDS: Fields = Fields::EMPTY;
+
+impl<'p> Item<'p> {
+    fn change(op: PendingOp, c: &'p Change) -> Item<'p> {
         Item {
             op,
-            email: c.email.clone(),
+            email: &c.email,
             row: Some(c.row),
             contact_id: c.contact_id,
-            fields: c.fields.clone(),
+            fields: &c.fields,
             hash: c.hash,
         }
     }
 
-    fn removal(r: &Removal) -> Item {
+    fn removal(r: &'p Removal) -> Item<'p> {
         Item {
             op: PendingOp::Remove,
-            email: r.email.clone(),
+            email: &r.email,
             row: None,
             contact_id: r.contact_id,
-            fields: Fields::default(),
+            fields: &NO_FIELDS,
             hash: 0,
         }
     }
+}
+
+/// A batch the importer accepted, on its way to a terminal status.
+#[derive(Debug)]
+struct InFlight {
+    /// Its items, as a range of the run's item list.
+    range: Range<usize>,
+    batch_id: String,
+    submitted: Instant,
+    /// Submissions so far (a batch that ended `failed` is sent again).
+    attempt: u32,
+    /// When to poll next, and the wait that led there (for the back-off).
+    poll_at: Instant,
+    delay: Duration,
+    /// Polls of the current submission.
+    polls: u32,
 }
 
 /// The shared context of one apply.
@@ -107,7 +167,7 @@ pub struct Applier<'a> {
     pub export: &'a Export,
     pub client: &'a Client,
     pub db: &'a Mutex<StateDb>,
-    pub known: &'a HashMap<String, Member>,
+    pub known: &'a Known,
     pub cancel: &'a CancellationToken,
     field_ids: HashMap<String, u64>,
     tally: Mutex<Tally>,
@@ -118,7 +178,7 @@ impl<'a> Applier<'a> {
         export: &'a Export,
         client: &'a Client,
         db: &'a Mutex<StateDb>,
-        known: &'a HashMap<String, Member>,
+        known: &'a Known,
         cancel: &'a CancellationToken,
     ) -> Self {
         Applier {
@@ -152,7 +212,7 @@ impl<'a> Applier<'a> {
         if writes_fields {
             self.field_ids = self.resolve_fields().await?;
         }
-        let mut items: Vec<Item> = plan
+        let mut items: Vec<Item<'_>> = plan
             .adds
             .iter()
             .map(|c| Item::change(PendingOp::Add, c))
@@ -163,7 +223,7 @@ impl<'a> Applier<'a> {
                 .map(|c| Item::change(PendingOp::Update, c)),
         );
         if items.len() >= BULK_MIN || (!items.is_empty() && !self.export.tags.is_empty()) {
-            self.bulk(items).await?;
+            self.bulk(&items).await?;
         } else {
             for item in items {
                 self.single(item).await?;
@@ -172,9 +232,9 @@ impl<'a> Applier<'a> {
         for c in &plan.resubscribes {
             self.single(Item::change(PendingOp::Resubscribe, c)).await?;
         }
-        let removals: Vec<Item> = plan.removals.iter().map(Item::removal).collect();
+        let removals: Vec<Item<'_>> = plan.removals.iter().map(Item::removal).collect();
         if removals.len() >= BULK_MIN {
-            self.bulk(removals).await
+            self.bulk(&removals).await
         } else {
             for item in removals {
                 self.single(item).await?;
@@ -248,9 +308,8 @@ impl<'a> Applier<'a> {
 
     fn custom(&self, fields: &Fields) -> Vec<(u64, String)> {
         fields
-            .custom
-            .iter()
-            .filter_map(|(k, v)| self.field_ids.get(k).map(|id| (*id, v.clone())))
+            .custom()
+            .filter_map(|(k, v)| self.field_ids.get(k).map(|id| (*id, v.to_owned())))
             .collect()
     }
 
@@ -258,11 +317,11 @@ impl<'a> Applier<'a> {
         let list = self.export.list_id;
         let is_remove = item.op == PendingOp::Remove;
         BulkContact {
-            email: item.email.clone(),
-            first_name: item.fields.first_name.clone(),
-            last_name: item.fields.last_name.clone(),
-            phone: item.fields.phone.clone(),
-            fields: self.custom(&item.fields),
+            email: item.email.to_owned(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
+            fields: self.custom(item.fields),
             tags: if is_remove {
                 Vec::new()
             } else {
@@ -283,7 +342,7 @@ impl<'a> Applier<'a> {
             .iter()
             .map(|i| Member {
                 pending: Some(i.op),
-                ..self.member(&i.email)
+                ..self.member(i.email)
             })
             .collect();
         self.save(&members)
@@ -291,7 +350,7 @@ impl<'a> Applier<'a> {
 
     /// The member after `item` was applied.
     fn applied(&self, item: &Item) -> Member {
-        let mut m = self.member(&item.email);
+        let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = item.contact_id.or(m.contact_id);
         match item.op {
@@ -327,7 +386,7 @@ impl<'a> Applier<'a> {
     /// The contact opted out of the list (status 2 we did not cause): keep it.
     fn kept(&self, item: &Item, contact_id: Option<u64>) -> Member {
         self.tally().kept_unsubscribed += 1;
-        let mut m = self.member(&item.email);
+        let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = contact_id.or(m.contact_id);
         m.status = Some(ListStatus::Unsubscribed);
@@ -337,10 +396,25 @@ impl<'a> Applier<'a> {
 
     /// A refused change: recorded as failed and retried next run.
     fn refused(&self, item: &Item, reason: &str) -> Member {
-        self.tally().fail(item.row, &item.email, reason);
-        let mut m = self.member(&item.email);
+        self.tally().fail(item.row, item.email, reason);
+        let mut m = self.member(item.email);
         m.pending = None;
         m
+    }
+}
+
+/// The wait before a batch's first `/import/info` poll, learned from the
+/// batches before it: a first poll that found its batch unfinished costs a
+/// second request, so the wait grows by a quarter; one that found it done
+/// may have waited too long, so it shrinks by 1%. At equilibrium about one
+/// first poll in 25 misses, and a batch costs ~1.04 polls. Never below the
+/// configured `poll_interval` (ActiveCampaign wants ≥ 1 s), never above 30 s.
+fn first_poll_delay(current: Duration, done: bool, min: Duration) -> Duration {
+    let max = Duration::from_secs(30).max(min);
+    if done {
+        current.mul_f64(0.99).max(min)
+    } else {
+        current.mul_f64(1.25).min(max)
     }
 }
 
@@ -366,7 +440,7 @@ fn fatal(e: &ApiError) -> bool {
 
 impl Applier<'_> {
     /// One change through `contact/sync` and `contactLists`.
-    async fn single(&self, mut item: Item) -> Result<(), RunError> {
+    async fn single(&self, mut item: Item<'_>) -> Result<(), RunError> {
         if self.cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
@@ -388,7 +462,7 @@ impl Applier<'_> {
     }
 
     /// Sends one change; `Some(member)` when the outcome is not "applied".
-    async fn single_request(&self, item: &mut Item) -> Result<Option<Member>, ApiError> {
+    async fn single_request(&self, item: &mut Item<'_>) -> Result<Option<Member>, ApiError> {
         let list = self.export.list_id;
         match item.op {
             PendingOp::Add => {
@@ -415,11 +489,11 @@ impl Applier<'_> {
             PendingOp::Remove => {
                 let id = match item.contact_id {
                     Some(id) => Some(id),
-                    None => self.client.find_contact(&item.email).await?,
+                    None => self.client.find_contact(item.email).await?,
                 };
                 let Some(id) = id else {
                     // No such contact: it is no member of anything.
-                    let mut m = self.member(&item.email);
+                    let mut m = self.member(item.email);
                     (m.pending, m.status) = (None, None);
                     return Ok(Some(m));
                 };
@@ -434,54 +508,177 @@ impl Applier<'_> {
 
     fn contact_input(&self, item: &Item) -> ContactInput {
         ContactInput {
-            email: item.email.clone(),
-            first_name: item.fields.first_name.clone(),
-            last_name: item.fields.last_name.clone(),
-            phone: item.fields.phone.clone(),
-            fields: self.custom(&item.fields),
+            email: item.email.to_owned(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
+            fields: self.custom(item.fields),
         }
     }
 }
 
 impl Applier<'_> {
-    /// Bulk import, pipelined: a submitter journals and submits batches while
-    /// a follower waits for each to end and records its outcome.
-    async fn bulk(&self, items: Vec<Item>) -> Result<(), RunError> {
-        let by_email: HashMap<String, Item> =
-            items.iter().map(|i| (i.email.clone(), i.clone())).collect();
-        let contacts = items.iter().map(|i| self.bulk_contact(i)).collect();
-        let batches = self.client.split_batches(contacts);
-        let (tx, mut rx) = mpsc::channel::<(Vec<Item>, Vec<BulkContact>, String)>(64);
-        let submit = async {
-            for batch in batches {
-                if self.cancel.is_cancelled() {
-                    return Err(RunError::Cancelled);
-                }
-                let batch_items: Vec<Item> = batch
-                    .iter()
-                    .filter_map(|c| by_email.get(&c.email).cloned())
-                    .collect();
-                self.intend(&batch_items)?;
-                match self.submit(&batch).await {
-                    Ok(id) => {
-                        if tx.send((batch_items, batch, id)).await.is_err() {
-                            return Err(RunError::Internal("batch follower stopped".into()));
-                        }
-                    }
-                    Err(e) => self.submit_failed(&batch_items, e)?,
+    /// Bulk import, pipelined: a submitter cuts, journals and submits
+    /// batches while a follower polls every batch in flight at its own time,
+    /// so a run is paced by ActiveCampaign's limits (100 imports a minute,
+    /// 5 requests a second) and not by waiting for one batch at a time.
+    /// Each batch's contacts are built only when it is sent.
+    async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
+        let (tx, rx) = mpsc::unbounded_channel::<InFlight>();
+        let submit = async move {
+            let mut batcher = Batcher::new();
+            let mut start = 0;
+            for (i, item) in items.iter().enumerate() {
+                if let Some(batch) = batcher.push(self.bulk_contact(item)) {
+                    self.submit_batch(items, start..i, batch, &tx).await?;
+                    start = i;
                 }
             }
-            drop(tx);
-            Ok(())
-        };
-        let follow = async {
-            while let Some((items, batch, id)) = rx.recv().await {
-                self.follow(&items, &batch, id).await?;
+            if let Some(batch) = batcher.finish() {
+                self.submit_batch(items, start..items.len(), batch, &tx)
+                    .await?;
             }
+            // Dropping `tx` here tells the follower no batch is coming.
             Ok::<(), RunError>(())
         };
-        let (a, b) = tokio::join!(submit, follow);
+        let (a, b) = tokio::join!(submit, self.follow_all(items, rx));
         a.and(b)
+    }
+
+    /// Journals the intents of `items[range]`, then submits `batch` (their contacts).
+    async fn submit_batch(
+        &self,
+        items: &[Item<'_>],
+        range: Range<usize>,
+        batch: Vec<BulkContact>,
+        tx: &mpsc::UnboundedSender<InFlight>,
+    ) -> Result<(), RunError> {
+        if self.cancel.is_cancelled() {
+            return Err(RunError::Cancelled);
+        }
+        let batch_items = &items[range.clone()];
+        self.intend(batch_items)?;
+        match self.submit(&batch).await {
+            Ok(batch_id) => {
+                let now = Instant::now();
+                let f = InFlight {
+                    range,
+                    batch_id,
+                    submitted: now,
+                    attempt: 1,
+                    poll_at: now,
+                    delay: Duration::ZERO,
+                    polls: 0,
+                };
+                tx.send(f)
+                    .map_err(|_| RunError::Internal("batch follower stopped".into()))
+            }
+            Err(e) => self.submit_failed(batch_items, e),
+        }
+    }
+
+    /// Follows every submitted batch to its end. Batches wait in a small
+    /// list (at most ~100 are in flight: a minute of imports); the one due
+    /// first is polled next. The wait before a batch's first poll is learned
+    /// from the batches before it (see [`first_poll_delay`]), so most
+    /// batches cost one poll.
+    async fn follow_all(
+        &self,
+        items: &[Item<'_>],
+        mut rx: mpsc::UnboundedReceiver<InFlight>,
+    ) -> Result<(), RunError> {
+        let mut flying: Vec<InFlight> = Vec::new();
+        let mut first = self.client.poll_interval();
+        let mut open = true;
+        loop {
+            let due = (flying.iter().enumerate())
+                .min_by_key(|(_, f)| f.poll_at)
+                .map(|(i, f)| (i, f.poll_at));
+            if !open && due.is_none() {
+                return Ok(());
+            }
+            let wake = due.map_or_else(|| Instant::now() + Duration::from_secs(3600), |d| d.1);
+            tokio::select! {
+                msg = rx.recv(), if open => match msg {
+                    Some(mut f) => {
+                        f.delay = first;
+                        f.poll_at = f.submitted + first;
+                        flying.push(f);
+                    }
+                    None => open = false,
+                },
+                () = sleep_until(wake), if due.is_some() => {
+                    if let Some((i, _)) = due {
+                        let f = flying.swap_remove(i);
+                        if let Some(f) = self.poll_batch(items, f, &mut first).await? {
+                            flying.push(f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls one batch: records it when completed, resubmits it when it
+    /// ended `failed` or `interrupted` (safe: bulk import upserts by email),
+    /// gives up after [`BATCH_RETRIES`]. `Some` when it must be polled again.
+    async fn poll_batch(
+        &self,
+        items: &[Item<'_>],
+        mut f: InFlight,
+        first: &mut Duration,
+    ) -> Result<Option<InFlight>, RunError> {
+        let batch_items = &items[f.range.clone()];
+        f.polls += 1;
+        let poll = match self.client.bulk_info(&f.batch_id).await {
+            Ok(p) => p,
+            Err(e) => return self.submit_failed(batch_items, e).map(|()| None),
+        };
+        if f.polls == 1 {
+            let done = matches!(poll, BatchPoll::Done(_));
+            *first = first_poll_delay(*first, done, self.client.poll_interval());
+        }
+        let result = match poll {
+            BatchPoll::Pending(status) => {
+                let waited = f.submitted.elapsed();
+                f.delay = self.client.next_poll_delay(f.delay);
+                if waited + f.delay > self.client.bulk_wait_max() {
+                    let e = self.client.batch_timeout(&f.batch_id, waited, status);
+                    return self.submit_failed(batch_items, e).map(|()| None);
+                }
+                f.poll_at = Instant::now() + f.delay;
+                return Ok(Some(f));
+            }
+            BatchPoll::Done(result) => result,
+        };
+        if result.status == BatchStatus::Completed {
+            self.record_batch(batch_items, &result).await?;
+            return Ok(None);
+        }
+        let id = &f.batch_id;
+        tracing::warn!(export = %self.export.id, batch = %id, status = ?result.status, attempt = f.attempt, "bulk batch did not complete");
+        if f.attempt > BATCH_RETRIES || self.cancel.is_cancelled() {
+            let reason = format!(
+                "bulk batch {id} ended {:?}; will be checked on the next run",
+                result.status
+            );
+            let mut t = self.tally();
+            (batch_items.iter()).for_each(|i| t.doubt(i, reason.clone()));
+            return Ok(None);
+        }
+        let batch: Vec<BulkContact> = batch_items.iter().map(|i| self.bulk_contact(i)).collect();
+        match self.submit(&batch).await {
+            Ok(id) => {
+                f.batch_id = id;
+                f.attempt += 1;
+                f.submitted = Instant::now();
+                f.polls = 0;
+                f.delay = *first;
+                f.poll_at = f.submitted + *first;
+                Ok(Some(f))
+            }
+            Err(e) => self.submit_failed(batch_items, e).map(|()| None),
+        }
     }
 
     async fn submit(&self, batch: &[BulkContact]) -> Result<String, ApiError> {
@@ -505,49 +702,12 @@ impl Applier<'_> {
         self.save(&members)
     }
 
-    /// Follows one batch to its end, resubmitting it if it ended `failed` or
-    /// `interrupted` (resubmitting is safe: bulk import upserts by email).
-    async fn follow(
-        &self,
-        items: &[Item],
-        batch: &[BulkContact],
-        mut id: String,
-    ) -> Result<(), RunError> {
-        let mut attempt = 0;
-        loop {
-            let result = match self.client.bulk_wait(&id).await {
-                Ok(r) => r,
-                Err(e) => return self.submit_failed(items, e),
-            };
-            if result.status == BatchStatus::Completed {
-                return self.record_batch(items, &result).await;
-            }
-            attempt += 1;
-            tracing::warn!(export = %self.export.id, batch = %id, status = ?result.status, attempt, "bulk batch did not complete");
-            if attempt > BATCH_RETRIES || self.cancel.is_cancelled() {
-                // `interrupted` applies part of a batch, and which part is not
-                // reported: settled by a read of the list.
-                let reason = format!(
-                    "bulk batch {id} ended {:?} {} times; will be retried on the next run",
-                    result.status, attempt
-                );
-                let mut t = self.tally();
-                items.iter().for_each(|i| t.doubt(i, reason.clone()));
-                return Ok(());
-            }
-            id = match self.submit(batch).await {
-                Ok(id) => id,
-                Err(e) => return self.submit_failed(items, e),
-            };
-        }
-    }
-
-    async fn record_batch(&self, items: &[Item], result: &BatchResult) -> Result<(), RunError> {
+    async fn record_batch(&self, items: &[Item<'_>], result: &BatchResult) -> Result<(), RunError> {
         let failed: std::collections::HashSet<&str> =
             result.failed_emails.iter().map(String::as_str).collect();
         let mut members = Vec::with_capacity(items.len());
         for item in items {
-            if !failed.contains(item.email.as_str()) {
+            if !failed.contains(item.email) {
                 self.count_applied(item);
                 members.push(self.applied(item));
             } else {
@@ -559,7 +719,7 @@ impl Applier<'_> {
 
     /// A contact bulk import refused: an opt-out (kept, never resubscribed)
     /// or a failure (excluded, bounced, invalid), retried next run.
-    async fn classify(&self, item: &Item) -> Result<Member, RunError> {
+    async fn classify(&self, item: &Item<'_>) -> Result<Member, RunError> {
         const REASON: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
         let budget = {
             let mut t = self.tally();
@@ -569,7 +729,7 @@ impl Applier<'_> {
         if item.op != PendingOp::Add || !budget {
             return Ok(self.refused(item, REASON));
         }
-        let found = match self.client.find_contact(&item.email).await {
+        let found = match self.client.find_contact(item.email).await {
             Ok(Some(id)) => self
                 .client
                 .list_status_of(id, self.export.list_id)
@@ -614,8 +774,9 @@ impl Applier<'_> {
             .map(|l| (l.email.as_str(), l))
             .collect();
         let mut settled = Vec::new();
-        for (item, reason) in &doubts {
-            let l = live.get(item.email.as_str()).copied();
+        for (doubt, reason) in &doubts {
+            let item = &doubt.item();
+            let l = live.get(item.email).copied();
             match self.landed(item, l) {
                 Landed::Yes => {
                     self.count_applied(item);
@@ -624,7 +785,7 @@ impl Applier<'_> {
                     settled.push(m);
                 }
                 Landed::OptedOut => settled.push(self.kept(item, l.map(|l| l.contact_id))),
-                Landed::No => self.tally().fail(item.row, &item.email, reason.clone()),
+                Landed::No => self.tally().fail(item.row, item.email, reason.clone()),
             }
         }
         tracing::debug!(export = %self.export.id, doubts = doubts.len(), settled = settled.len(), "settled changes in doubt");
@@ -643,10 +804,10 @@ impl Applier<'_> {
         };
         let f = &item.fields;
         let sent_match =
-            |sent: &Option<String>, now: &Option<String>| sent.is_none() || sent == now;
-        let fields_match = sent_match(&f.first_name, &l.first_name)
-            && sent_match(&f.last_name, &l.last_name)
-            && sent_match(&f.phone, &l.phone);
+            |sent: Option<&str>, now: &Option<String>| sent.is_none() || sent == now.as_deref();
+        let fields_match = sent_match(f.first_name(), &l.first_name)
+            && sent_match(f.last_name(), &l.last_name)
+            && sent_match(f.phone(), &l.phone);
         let yes = match (item.op, l.status) {
             (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
             // Planned only for contacts not active here: status 2 now is an

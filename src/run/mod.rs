@@ -208,6 +208,7 @@ impl Runner {
             &opts,
         );
         log_run(export, &report);
+        release_free_memory();
         Ok(report)
     }
 
@@ -220,16 +221,17 @@ impl Runner {
         cancel: &CancellationToken,
         last_run: &mut LastRun,
     ) -> Result<Option<String>, RunError> {
-        let segment = prepare::read_segment(export).await?;
+        let (segment, db, snapshot) = self.read_and_load(export).await?;
         count_segment(last_run, &segment);
-        let db = open_db(&self.paths.state_dir).await?;
         let run_id = db.lock().ok().and_then(|mut d| {
             d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
                 .ok()
         });
         last_run.run_id = run_id;
         let result = self
-            .reconcile(export, client, &db, segment, opts, cancel, last_run)
+            .reconcile(
+                export, client, &db, snapshot, segment, opts, cancel, last_run,
+            )
             .await;
         let outcome = match &result {
             Ok(b) => outcome_of(last_run, b.is_some()).as_str(),
@@ -241,29 +243,47 @@ impl Runner {
         result
     }
 
+    /// Reads the segment and, at the same time on another thread, opens the
+    /// state database and loads the export's snapshot: for a million
+    /// profiles each takes about a second of CPU, and a run needs both
+    /// before it can plan. The snapshot is taken before this run is
+    /// journaled, so every unfinished run it sees is an earlier, killed one.
+    async fn read_and_load(
+        &self,
+        export: &Export,
+    ) -> Result<(Segment, Mutex<StateDb>, Snapshot), RunError> {
+        let dir = self.paths.state_dir.clone();
+        let id = export.id.clone();
+        let load = tokio::task::spawn_blocking(move || {
+            let db = StateDb::open(&dir)?;
+            let snapshot = Snapshot::take(&db, &id, None)?;
+            Ok::<_, RunError>((db, snapshot))
+        });
+        let segment = prepare::read_segment(export).await;
+        let (db, snapshot) = load
+            .await
+            .map_err(|e| RunError::Internal(format!("state loader stopped: {e}")))??;
+        Ok((segment?, Mutex::new(db), snapshot))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn reconcile(
         &self,
         export: &Export,
         client: &Client,
         db: &Mutex<StateDb>,
+        snapshot: Snapshot,
         segment: Segment,
         opts: &RunOptions,
         cancel: &CancellationToken,
         last_run: &mut LastRun,
     ) -> Result<Option<String>, RunError> {
         let now = Utc::now();
-        // The database guard never crosses an await: take what prepare needs first.
-        let snapshot = {
-            let guard = db
-                .lock()
-                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id, last_run.run_id)?
-        };
-        let prepared =
+        let mut prepared =
             prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
                 .await?;
         last_run.full_read = prepared.live.is_some();
+        fold_record_hashes(&mut prepared);
         persist_reconciled(db, export, &prepared)?;
         let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
             .apply(&prepared.plan)
@@ -298,14 +318,7 @@ impl Runner {
         allow_removals: bool,
     ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
-        let segment = prepare::read_segment(export).await?;
-        let db = open_db(&self.paths.state_dir).await?;
-        let snapshot = {
-            let guard = db
-                .lock()
-                .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-            Snapshot::take(&guard, &export.id, None)?
-        };
+        let (segment, _db, snapshot) = self.read_and_load(export).await?;
         let prepared = prepare::prepare_from(
             export,
             &client,
@@ -385,13 +398,20 @@ fn outcome_of(last_run: &LastRun, blocked: bool) -> Outcome {
     }
 }
 
-async fn open_db(state_dir: &Path) -> Result<Mutex<StateDb>, RunError> {
-    let dir = state_dir.to_path_buf();
-    tokio::task::spawn_blocking(move || StateDb::open(&dir))
-        .await
-        .map_err(|e| RunError::Internal(format!("state database opener stopped: {e}")))?
-        .map(Mutex::new)
-        .map_err(RunError::State)
+/// After a full read, the hashes of members whose live values already equal
+/// what we would send go into the reconciled members themselves, so they are
+/// written in the same transaction instead of a second pass over the same
+/// rows (for a first run against a 100,000-member list, a second write of
+/// every row).
+fn fold_record_hashes(p: &mut prepare::Prepared) {
+    if p.live.is_none() {
+        return;
+    }
+    for (email, h) in std::mem::take(&mut p.plan.record_hashes) {
+        if let Some(m) = p.known.get_mut(&email) {
+            m.sent_hash = Some(h);
+        }
+    }
 }
 
 /// After a full read: the reconciled members become the record (ownership
@@ -408,9 +428,32 @@ fn persist_reconciled(
         d.forget_members(&export.id)?;
     }
     if p.live.is_some() {
-        d.replace_members(&export.id, p.known.values())?;
+        d.replace_members(&export.id, p.known.iter())?;
     }
     Ok(())
+}
+
+/// Hands the memory a run freed back to the operating system. A run holds
+/// millions of small allocations for a large segment, and glibc keeps freed
+/// chunks in its per-thread arenas: without this, a daemon's RSS would stay
+/// at its largest run's high-water mark, and it creeps with fragmentation
+/// (measured by the suite, item 7: +1 MB over 300 small runs while the heap
+/// in use stayed flat within 8 kB).
+/// Logs (at debug level) the heap in use across all arenas, so a daemon's
+/// memory can be followed run by run.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim and mallinfo2 take no pointer and only walk
+    // glibc's own bookkeeping.
+    unsafe {
+        libc::malloc_trim(0);
+        let m = libc::mallinfo2();
+        tracing::debug!(
+            heap_in_use = m.uordblks + m.hblkhd,
+            heap_free = m.fordblks,
+            "memory after the run"
+        );
+    }
 }
 
 fn log_run(export: &Export, r: &RunReport) {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::RunError;
 use crate::activecampaign::Client;
 use crate::config::Export;
-use crate::model::{ListStatus, LiveMember, Member};
+use crate::model::{Known, ListStatus, LiveMember};
 use crate::plan::{self, Plan, PlanSettings};
 use crate::segment::Segment;
 use crate::source;
@@ -20,7 +20,7 @@ use crate::state::{ExportMeta, StateDb};
 pub struct Prepared {
     pub segment: Segment,
     /// Known members after reconciling with the full read (if any).
-    pub known: HashMap<String, Member>,
+    pub known: Known,
     /// The full read, when one was made this run.
     pub live: Option<Vec<LiveMember>>,
     /// Whether the stored members were about another list and are discarded.
@@ -46,7 +46,10 @@ fn mapping_fingerprint(export: &Export) -> String {
     format!("{:?}", export.mapping)
 }
 
-fn fingerprint(export: &Export) -> String {
+/// The [`ExportMeta::fingerprint`] a run records: the list and the mapping.
+/// Public so tools (the benchmark suite) can seed a state database that a
+/// run takes as its own.
+pub fn export_fingerprint(export: &Export) -> String {
     format!(
         "{}|{}",
         target_fingerprint(export),
@@ -63,7 +66,7 @@ pub fn full_read_due(
 ) -> bool {
     let Some(meta) = meta else { return true };
     if pending
-        || meta.fingerprint != fingerprint(export)
+        || meta.fingerprint != export_fingerprint(export)
         || export.full_read_every == Duration::ZERO
     {
         return true;
@@ -78,7 +81,7 @@ pub fn full_read_due(
 pub struct Snapshot {
     meta: Option<ExportMeta>,
     pending: bool,
-    known: HashMap<String, Member>,
+    known: Known,
 }
 
 impl Snapshot {
@@ -93,7 +96,7 @@ impl Snapshot {
         Ok(Snapshot {
             meta: db.export_meta(export)?,
             pending: db.has_pending(export)? || killed,
-            known: db.load_members(export)?,
+            known: db.load_known(export)?,
         })
     }
 }
@@ -113,7 +116,7 @@ pub async fn prepare_from(
         .as_ref()
         .is_some_and(|m| !m.fingerprint.starts_with(&target));
     let mut known = if target_changed {
-        HashMap::new()
+        Known::new()
     } else {
         snap.known
     };
@@ -138,7 +141,7 @@ pub async fn prepare_from(
         live,
         target_changed,
         meta: ExportMeta {
-            fingerprint: fingerprint(export),
+            fingerprint: export_fingerprint(export),
             last_full_read,
         },
         plan,
@@ -148,7 +151,7 @@ pub async fn prepare_from(
 fn make_plan(
     export: &Export,
     segment: &Segment,
-    known: &HashMap<String, Member>,
+    known: &Known,
     live: Option<&[LiveMember]>,
     allow_removals: bool,
 ) -> Result<Plan, RunError> {

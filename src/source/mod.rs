@@ -206,15 +206,17 @@ impl<K> Projection<K> {
         let mut custom = Vec::new();
         for (key, k) in &self.custom {
             if let Some(v) = get(k)? {
-                custom.push((key.clone(), v));
+                // The key is borrowed from the projection: packing copies its
+                // bytes next to the value, with no allocation of its own.
+                custom.push((key.as_str(), v));
             }
         }
-        Ok(Fields {
-            first_name,
-            last_name,
-            phone,
+        Ok(Fields::with_custom(
+            first_name.as_deref(),
+            last_name.as_deref(),
+            phone.as_deref(),
             custom,
-        })
+        ))
     }
 }
 

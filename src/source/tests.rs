@@ -40,17 +40,12 @@ type Summary<'a> = (
 
 fn summary(p: &Profile) -> Summary<'_> {
     let f = &p.fields;
-    let custom = f
-        .custom
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     (
         p.row,
         p.email.as_str(),
-        f.first_name.as_deref(),
-        f.phone.as_deref(),
-        custom,
+        f.first_name(),
+        f.phone(),
+        f.custom().collect(),
     )
 }
 

@@ -7,7 +7,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Row, Statement, TransactionBehavior, params};
 
 use super::{At, StateDb, StateError, corrupt};
-use crate::model::{ListStatus, Member, PendingOp};
+use crate::model::{Known, ListStatus, Member, PendingOp};
 
 const SELECT: &str =
     "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending
@@ -49,16 +49,22 @@ const DELETABLE: &str = "SELECT email FROM members
 const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 
 impl StateDb {
-    /// Every member row of `export`, keyed by email.
+    /// Every member row of `export`, keyed by email. Runs use the more
+    /// compact [`StateDb::load_known`]; this map is for tools and tests.
     pub fn load_members(&self, export: &str) -> Result<HashMap<String, Member>, StateError> {
+        Ok(self.load_known(export)?.to_map())
+    }
+
+    /// Every member row of `export`, as a [`Known`] index (in email order).
+    pub fn load_known(&self, export: &str) -> Result<Known, StateError> {
+        // Sized up front: growing a million-entry index mid-load costs more
+        // than counting the rows through the primary-key index.
+        let mut out = Known::with_capacity(self.count_members(export)?);
         let mut stmt = self.conn.prepare_cached(SELECT).at(&self.path)?;
         let mut rows = stmt.query([export]).at(&self.path)?;
-        // Sized up front: rehashing a million-entry map mid-load costs more
-        // than counting the rows through the primary-key index.
-        let mut out = HashMap::with_capacity(self.count_members(export)?);
         while let Some(row) = rows.next().at(&self.path)? {
-            let member = self.member_from_row(row)?;
-            out.insert(member.email.clone(), member);
+            // Unique by the primary key (export, email): no lookup needed.
+            out.push_unique(self.member_from_row(row)?);
         }
         Ok(out)
     }

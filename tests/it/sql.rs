@@ -152,7 +152,11 @@ fn sqlite_type_matrix() {
     let m = mapping(&[("I", "i"), ("R", "r"), ("S", "s"), ("N", "n"), ("B", "b")]);
     let seg = source::read(&sqlite_source(&db, "select * from t"), &m).expect("readable");
     let fields: Vec<Vec<(String, String)>> = (seg.profiles.iter())
-        .map(|p| p.fields.custom.clone())
+        .map(|p| {
+            (p.fields.custom())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .collect();
     let f = |pairs: &[(&str, &str)]| {
         (pairs.iter())

@@ -1,0 +1,287 @@
+//! The performance suite of issue 6: `cargo bench --bench suite` (full
+//! sizes, ~12 minutes, of which items 2 and 5 take ~4 minutes each at
+//! ActiveCampaign's real limits) or `cargo bench --bench suite -- --quick`
+//! (small and unthrottled, seconds). Prints a table and writes the same
+//! figures, with the machine, load, date and commit, to `BENCHMARKS.md`
+//! (`--quick` writes `target/BENCHMARKS.quick.md` instead, so a quick look
+//! never overwrites the full figures).
+//!
+//! Options: `--quick`; `--only 1,3` (items to run); `--out PATH`;
+//! `--big N`, `--export N`, `--read N`, `--soak N` (other sizes for items
+//! 1/3/4, 2, 5, 7).
+//! Every measured run is a child process (this binary with `--child`), so
+//! its peak RSS is its own and not the simulator's or the fixtures'.
+//!
+//! The cases live in `benches/cases/`, which `tests/it/bench_smoke.rs` also
+//! runs (tiny, in-process) under `cargo test`.
+
+mod cases;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cases::{Exec, Metric, Sizes};
+
+/// Counts live heap bytes (item 7 tells a leak from fragmentation with it).
+#[global_allocator]
+static ALLOC: cases::CountingAlloc = cases::CountingAlloc;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        return cases::child_main(&args[i + 1..]);
+    }
+    // `cargo test --benches` runs bench targets without `--bench`: do the
+    // quick configuration then (cargo bench always passes `--bench`).
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let only: Option<Vec<u8>> = value_of(&args, "--only")
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
+    let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
+    // `--big N`, `--export N`, `--read N`: other sizes, to explore.
+    let num = |flag: &str| value_of(&args, flag).and_then(|v| v.parse::<u64>().ok());
+    sizes.big = num("--big").unwrap_or(sizes.big);
+    sizes.export = num("--export").unwrap_or(sizes.export);
+    sizes.read = num("--read").unwrap_or(sizes.read);
+    sizes.soak_runs = num("--soak").map_or(sizes.soak_runs, |n| n as u32);
+    let out = value_of(&args, "--out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            if quick {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/BENCHMARKS.quick.md")
+            } else {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md")
+            }
+        });
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("suite: cannot find its own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let exec = Exec::Child { exe };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let wanted = |item: u8| only.as_ref().is_none_or(|o| o.contains(&item));
+    let mut metrics: Vec<Metric> = Vec::new();
+    let mut loads: Vec<(u8, String)> = Vec::new();
+    let started = std::time::Instant::now();
+    rt.block_on(async {
+        type Case = for<'a> fn(
+            &'a Sizes,
+            &'a Exec,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Vec<Metric>> + 'a>,
+        >;
+        let cases: [(u8, Case); 8] = [
+            (1, |s, e| Box::pin(cases::item1_plan(s, e))),
+            (3, |s, e| Box::pin(cases::item3_no_change(s, e))),
+            (4, |s, e| Box::pin(cases::item4_churn(s, e))),
+            (7, |s, e| Box::pin(cases::item7_soak(s, e))),
+            (7, |s, _| {
+                Box::pin(cases::item7_daemon_soak(s.soak_runs, s.soak_profiles))
+            }),
+            (6, |s, _| {
+                Box::pin(cases::item6_daemon(s.daemon_exports, s.daemon_idle))
+            }),
+            (2, |s, e| Box::pin(cases::item2_initial_export(s, e))),
+            (5, |s, e| Box::pin(cases::item5_full_read(s, e))),
+        ];
+        for (item, case) in cases {
+            if !wanted(item) {
+                continue;
+            }
+            eprintln!("suite: item {item}…");
+            let t = std::time::Instant::now();
+            let m = case(&sizes, &exec).await;
+            loads.push((item, load()));
+            for x in &m {
+                eprintln!("  {:<60} {}", x.name, x.value);
+            }
+            eprintln!("  ({:.1} s with setup)", t.elapsed().as_secs_f64());
+            metrics.extend(m);
+        }
+    });
+    metrics.sort_by_key(|m| m.item);
+    let report = render(&metrics, &loads, quick, started.elapsed().as_secs_f64());
+    println!("{report}");
+    if let Err(e) = std::fs::write(&out, &report) {
+        eprintln!("suite: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("suite: wrote {}", out.display());
+    if metrics.iter().any(|m| m.met == Some(false)) {
+        eprintln!("suite: some targets were missed (see the table)");
+    }
+    ExitCode::SUCCESS
+}
+
+fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1).map(String::as_str)
+}
+
+/// `uptime`'s load averages: other work on this machine skews wall times.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("{cores} cores (nproc), {model}, {mem_gib:.1} GiB memory")
+}
+
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{head} (with uncommitted changes)")
+    } else {
+        head
+    }
+}
+
+fn render(metrics: &[Metric], loads: &[(u8, String)], quick: bool, secs: f64) -> String {
+    let mut s = String::new();
+    s.push_str("# acsync benchmarks\n\n");
+    s.push_str(
+        "Generated by `cargo bench --bench suite` (see the README's \"Benchmarks\"); \
+         every run is the real code path (`Runner::run` / `Runner::plan`) in a child \
+         process, against the in-project ActiveCampaign simulator over HTTP on loopback.\n\n",
+    );
+    if quick {
+        s.push_str("**Quick configuration** (small sizes, unthrottled simulator): targets are not judged.\n\n");
+    }
+    s.push_str(&format!(
+        "- Machine: {}\n- Date: {}\n- Commit: {}\n- Suite wall time: {:.0} s\n- Load average (1/5/15 min) after each item: {}\n\n",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        commit(),
+        secs,
+        loads
+            .iter()
+            .map(|(i, l)| format!("item {i}: {l}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    s.push_str("| Item | Metric | Measured | Target | Met |\n|---:|---|---|---|:---:|\n");
+    for m in metrics {
+        let met = match m.met {
+            Some(true) => "yes",
+            Some(false) => "**NO**",
+            None => "",
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            m.item, m.name, m.value, m.target, met
+        ));
+    }
+    s.push_str(NOTES);
+    s
+}
+
+/// How each figure is made, the floors, and what the profiles showed.
+/// Kept here so that every regeneration of BENCHMARKS.md carries them.
+const NOTES: &str = r#"
+## How each item is measured
+
+Every world is a fresh temporary configuration folder, a simulator owned by
+the suite process (its memory never counts against acsync's), and segment
+CSVs with `email,first_name,last_name,phone` (`user{i}@example.com`,
+`First{i}`, `Last{i}`, `+1555{i:07}`). Where a case starts from a synced
+export, the state database is seeded exactly as a converged run leaves it
+(owned, active, the hash of what was sent, a full read just done).
+
+1. **Plan.** `Runner::plan` (what `acsync plan` runs): read the 1,000,000-row
+   CSV, open the state database and load 1,000,000 members, plan. 0.5%
+   joined, 0.5% left, 1% changed first names. No request, nothing written.
+2. **Initial export.** 100,000 new profiles, empty state, `Runner::run` with
+   the client's production defaults, the simulator at ActiveCampaign's real
+   limits: 5 requests in any sliding second (429 beyond), 100 multi-contact
+   bulk imports in any sliding minute (400 beyond), `/import/info` answers
+   `status:false` for 1 s after a submit and the batch completes 0.2 s later.
+   *Floor*: the run first reads the list (GET /lists/{id} and one empty page
+   of each status: 3 requests, 0.6 s); batch `k + 100` cannot be accepted
+   within 60 s of batch `k`, so batches 301..400 start 180 s after the first,
+   and they and at least one poll each (200 requests) need 40 s more at
+   5 a second: 220.6 s. The naive integration (`contact/sync` then
+   `contactLists` for each contact) sends 2 requests a contact, 200,000 here:
+   11.1 hours at 5 a second, 111 hours for a million.
+3. **No change.** 1,000,000 synced members and the same segment, between full
+   reads: `Runner::run`. Zero write requests, zero `GET /contacts`.
+4. **1% churn.** The simulator's list holds the 1,000,000 contacts; the segment
+   drops 0.25%, adds 0.25% and renames 0.5%. The minimum is one bulk request
+   per 250 subscribes and updates (30) plus one per 250 unsubscribes (10).
+5. **Full read.** The list holds 100,000 members (seeded in the simulator),
+   the state is empty, so the run reads the list in full; the segment equals
+   the list, so nothing is written. *Floor*: GET /lists/{id}, 1,000 full pages
+   of status 1, the short (empty) page that ends them and the page of status
+   2, at 5 a second: 1,003 requests, 200.6 s.
+6. **Daemon.** The `acsync daemon` binary over 1,000 export files scheduled
+   `0 0 1 1 *` (never during the test), `NOTIFY_SOCKET` owned (and drained, as
+   systemd does) by the suite. Start-up is spawn to `READY=1`; idle CPU is
+   utime + stime from `/proc/PID/stat` over 60 s; the edit rewrites one
+   file's schedule and polls its status file every 10 ms until `next_run`
+   changes.
+7. **Memory stability.** (a) One `Runner` doing 200 consecutive runs of a
+   500-profile export in one child process, its segment sliding 2% a run and
+   2% renamed (every run adds, updates and removes), RSS and the heap in use
+   (live allocations, counted by the suite's global allocator) after each
+   run. (b) The daemon: four exports due every second, each segment rewritten
+   after each of its runs, RSS of the daemon sampled every 100 ms.
+
+Wall times depend on what else this 2-core machine runs (other engineers'
+builds shared it): the load average is recorded with each item, and the CPU
+time (user + system of the measuring child) is printed beside wall times.
+
+## The client's margins
+
+The client paces 2% under the published limits (a request every 204 ms; a
+bulk import minute of 61.2 s), so that jitter on the way can never make the
+server count six requests in a second or 101 imports in a minute: every
+rate-bound figure sits ~2% above its floor by design.
+
+## What the profiles showed, and what was fixed
+
+Profiles: `perf record -g` of the measured child (`ACSYNC_BENCH_KEEP=1` keeps
+a world; `suite --child plan DIR` replays its measured step).
+
+| Where | Before (cd51327) | Fix | After |
+|---|---|---|---|
+| Item 1 memory: the known members | `HashMap<String, Member>`: 2 copies of each email, 2^21 buckets of 88 B: ~250 MB | `known::Known`: members in one `Vec` (one email each), index of 4-byte positions keyed by xxh3, exact compare; the plan marks members in a bitset instead of a set of addresses | ~107 MB |
+| Item 1 memory: the segment | `Fields` as 3 `Option<String>` + `Vec<(String, String)>`: 96 B inline + a 32 B allocation per value and per custom key | `Fields` packed in one allocation (16 B inline); custom keys borrowed from the mapping while packing | profile 48 B + 2 allocations |
+| Item 1 peak RSS / CPU / wall (same fixture, A/B, load ~7) | 545 MB / 2.77 s / 6.7 s | the two above; segment read and state load on two threads at once; state load appends without a lookup (emails are unique by the primary key: that lookup was a quarter of the load) | 278 MB / 1.86 s / 3.4 s (1.9 s when a core was free) |
+| Item 2: the bulk follower | batches followed one at a time, in order, each waiting 1 s from when the follower reached it: ~1.2 s a batch whatever the limits; 20,000 profiles took 85.1 s against a 32.6 s floor (+161%) | every batch in flight is polled at its own time (submit + a learned first-poll delay: ~1.01 polls a batch); contacts of a batch built when it is sent; items borrow the plan instead of copying it (a first export of 1M no longer holds four copies of the segment) | +2.7% over the floor at 100,000 |
+
+Where the CPU of item 1 goes now (perf, % of samples): member lookups in
+`Known` during planning 13% (cache misses of a million random probes), the
+segment's dedup index 9%, `SegmentBuilder::push` (normalise, validate, hash)
+8%, CSV parsing 8%, SQLite row decoding 5%, allocation 6%.
+"#;
