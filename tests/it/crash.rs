@@ -126,13 +126,14 @@ fn crash_sim() -> SimConfig {
     }
 }
 
-/// Kills one process per trial: spawned by `spawn`, SIGKILLed after a
-/// seeded instant in `span` scaled by `0.0..1.1` (after `offset`). Returns
-/// whether a run was in flight then (its status file said `running`).
+/// Kills one process per trial: spawned by `spawn`, SIGKILLed a seeded
+/// instant (`span` scaled by `0.0..1.1`) after it started, or, with
+/// `from_run_start`, after its run started (the status file says `running`:
+/// a daemon waits for its schedule's next tick first).
 struct Killer<'a> {
     what: &'a str,
     spawn: &'a dyn Fn(&World) -> std::process::Child,
-    offset: Duration,
+    from_run_start: bool,
 }
 
 /// The trial loop shared by the `sync` and daemon variants: the list is
@@ -176,8 +177,12 @@ fn crash_trials(
         let people = segment(round);
         w.write_people("vip", &people);
         subscribed.extend(emails(&people));
-        let at = killer.offset + span.mul_f64(rng.random_range(0.0..1.1));
+        let at = span.mul_f64(rng.random_range(0.0..1.1));
         let mut child = (killer.spawn)(w);
+        if killer.from_run_start {
+            let started = wait_for(Duration::from_secs(30), || status_is(w, "running"));
+            assert!(started, "{} round {round}: no run started", killer.what);
+        }
         std::thread::sleep(at);
         // SIGKILL: no destructor, no flush, no signal handler runs.
         child.kill().expect("SIGKILL");
@@ -282,7 +287,7 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
         Killer {
             what: "sync",
             spawn: &spawn,
-            offset: Duration::ZERO,
+            from_run_start: false,
         },
     );
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
@@ -310,17 +315,19 @@ fn daemon_killed_at_random_instants_converges_without_losing_ownership() {
             .spawn()
             .expect("spawn daemon")
     };
-    // A daemon run of changes: from start to the run recorded (it starts at
-    // the next 2 s tick).
+    // A daemon run of changes: from its start (the next 2 s tick) to its
+    // end, recorded.
     let calibrate = |w: &World| {
         let before = finished_at(w);
         let want = emails(&segment(2));
-        let start = Instant::now();
         let mut d = spawn(w);
+        let started = wait_for(Duration::from_secs(30), || status_is(w, "running"));
+        let start = Instant::now();
         let done = wait_for(Duration::from_secs(60), || {
             finished_at(w) != before && status_is(w, "idle") && w.active() == want
         });
         let took = start.elapsed();
+        assert!(started, "the daemon started a run");
         d.kill().expect("kill");
         let _ = d.wait();
         assert!(done, "the daemon ran the export");
@@ -335,7 +342,7 @@ fn daemon_killed_at_random_instants_converges_without_losing_ownership() {
         Killer {
             what: "daemon",
             spawn: &spawn,
-            offset: Duration::from_millis(300),
+            from_run_start: true,
         },
     );
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
