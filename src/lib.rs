@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod known;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod run;

@@ -482,8 +482,15 @@ const NUMERIC: std::ops::RangeInclusive<usize> = 3..=6;
 const ERROR_CHARS: usize = 60;
 
 /// The `acsync status` table: a header and one aligned line per export, in
-/// the order given. Plain text; the CLI adds colour on a terminal.
+/// the order given. Plain text (for pipes, files and tests).
 pub fn render_table(statuses: &[StatusFile], now: DateTime<Utc>) -> String {
+    render_table_styled(statuses, now, false)
+}
+
+/// The table, with the STATE and LAST RUN cells coloured when `colour` (a
+/// terminal): widths are measured on the plain text and only the cell, not
+/// its padding, is wrapped, so the columns stay aligned.
+pub fn render_table_styled(statuses: &[StatusFile], now: DateTime<Utc>, colour: bool) -> String {
     let rows: Vec<[String; 10]> = std::iter::once(HEADER.map(String::from))
         .chain(statuses.iter().map(|s| table_row(s, now)))
         .collect();
@@ -494,18 +501,24 @@ pub fn render_table(statuses: &[StatusFile], now: DateTime<Utc>) -> String {
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for (r, row) in rows.iter().enumerate() {
         let mut line = String::new();
         for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
             let pad = " ".repeat(w - cell.chars().count());
             if i > 0 {
                 line.push_str("  ");
             }
+            let shown = match ansi_colour(cell) {
+                Some(code) if colour && r > 0 && (1..=2).contains(&i) => {
+                    format!("\x1b[{code}m{cell}\x1b[0m")
+                }
+                _ => cell.clone(),
+            };
             if NUMERIC.contains(&i) {
                 line.push_str(&pad);
-                line.push_str(cell);
+                line.push_str(&shown);
             } else {
-                line.push_str(cell);
+                line.push_str(&shown);
                 line.push_str(&pad);
             }
         }
@@ -513,6 +526,18 @@ pub fn render_table(statuses: &[StatusFile], now: DateTime<Utc>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Red for what needs a person, yellow for what needs a look, green for good.
+fn ansi_colour(cell: &str) -> Option<&'static str> {
+    match cell {
+        "failed" | "invalid" => Some("31"),
+        "blocked" | "partial" => Some("33"),
+        "success" => Some("32"),
+        "running" => Some("36"),
+        "disabled" => Some("2"),
+        _ => None,
+    }
 }
 
 fn table_row(s: &StatusFile, now: DateTime<Utc>) -> [String; 10] {

@@ -62,6 +62,14 @@ pub enum ApiError {
         last: String,
     },
 
+    /// The server's TLS certificate did not verify (unknown issuer, wrong
+    /// name, expired...). Never retried: the next attempt meets the same
+    /// certificate, and certificates are never left unverified.
+    #[error(
+        "connection `{connection}`: the server's TLS certificate was refused ({reason}); acsync always verifies certificates: check the connection's url"
+    )]
+    Tls { connection: String, reason: String },
+
     /// A 2xx answer whose body we could not understand.
     #[error("connection `{connection}`: unexpected answer from {endpoint}: {reason}")]
     Decode {

@@ -300,6 +300,12 @@ impl Client {
     /// transient except a request we could not even build.
     fn io_failure(&self, e: reqwest::Error) -> Attempt {
         let e = e.without_url();
+        if let Some(reason) = refused_certificate(&e) {
+            return Attempt::Fatal(ApiError::Tls {
+                connection: self.connection().to_string(),
+                reason,
+            });
+        }
         let kind = if e.is_timeout() {
             "timed out"
         } else if e.is_connect() {
@@ -329,9 +335,52 @@ impl Client {
     }
 }
 
+/// The certificate error somewhere in `e`'s causes, if the failure was a
+/// refused server certificate. rustls' error sits inside (possibly nested)
+/// `io::Error`s, whose own `source()` skips the wrapped error, so the walk
+/// steps into each `io::Error` with `get_ref`.
+fn refused_certificate(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(t) = c.downcast_ref::<rustls::Error>() {
+            let cert = matches!(
+                t,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::InvalidCertRevocationList(_)
+            );
+            return cert.then(|| t.to_string());
+        }
+        cause = match c.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_errors_are_found_inside_io_errors() {
+        let cert = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, cert);
+        // As hyper-rustls reports it: wrapped twice.
+        let io = std::io::Error::other(io);
+        let reason = refused_certificate(&io).expect("found");
+        assert!(reason.contains("UnknownIssuer"), "{reason}");
+        let other = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::HandshakeNotComplete,
+        );
+        assert!(refused_certificate(&other).is_none());
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(refused_certificate(&reset).is_none());
+    }
 
     #[test]
     fn api_root_appends_once() {

@@ -1,30 +1,111 @@
 //! `acsync check`: validate the folder (or only the named files) and print
-//! every problem as `FILE:LINE:COL: message`. Used by `ExecStartPre=`,
-//! `ExecReload=` and CI over a configuration repository.
+//! every problem as `FILE:LINE:COL: message`, or as GitHub Actions error
+//! annotations (`--format github`) so that a pull request shows each problem
+//! on the offending line. Used by `ExecStartPre=`, `ExecReload=`, pre-commit
+//! hooks and CI over a configuration repository.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{self, Located};
 
+/// How problems are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `FILE:LINE:COL: message`, one a line (compilers' convention: editors jump to it).
+    Plain,
+    /// `::error file=F,line=L,col=C::message` workflow commands.
+    Github,
+}
+
 /// Runs the check; exit 0 when everything named is valid, 1 otherwise.
-pub fn run(config_dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let (errors, checked) = if files.is_empty() {
+pub fn run(
+    config_dir: &Path,
+    files: &[PathBuf],
+    format: Format,
+    ignore_outside: bool,
+) -> anyhow::Result<ExitCode> {
+    let files = if ignore_outside {
+        inside_config(config_dir, files)
+    } else {
+        files.to_vec()
+    };
+    let (errors, checked) = if files.is_empty() && !ignore_outside {
         let folder = config::load_folder(config_dir);
         (folder.errors(), folder.exports.len())
     } else {
-        (check_files(config_dir, files), files.len())
+        (check_files(config_dir, &files), files.len())
     };
     for e in &errors {
-        println!("{e}");
+        println!("{}", render(e, format));
+    }
+    // Files other users can read: a warning line each, the check still passes.
+    for w in config::perms::warnings(&config::load_settings(config_dir)) {
+        eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {
-        eprintln!("acsync check: {checked} export file(s) valid");
+        eprintln!("acsync check: {checked} file(s) valid");
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("acsync check: {} error(s)", errors.len());
         Ok(ExitCode::from(1))
     }
+}
+
+/// One problem in the chosen format.
+pub fn render(e: &Located, format: Format) -> String {
+    match format {
+        Format::Plain => e.to_string(),
+        Format::Github => github_annotation(e),
+    }
+}
+
+/// A GitHub Actions `error` workflow command. Property values and the message
+/// are escaped as the runner expects (`%`, CR, LF; plus `:` and `,` in
+/// properties), so a message can never end the command early or forge another.
+pub fn github_annotation(e: &Located) -> String {
+    let file = e.file.to_string_lossy().replace('\\', "/");
+    format!(
+        "::error file={},line={},col={},title=acsync check::{}",
+        escape_property(&file),
+        e.line,
+        e.col,
+        escape_data(&e.message)
+    )
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The named files that belong to the folder: its `acsync.toml` and files
+/// under its `exports/`. Others (a `Cargo.toml` in the same repository) are
+/// not acsync files and are skipped.
+fn inside_config(config_dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let exports = canon(&config::exports_dir(config_dir));
+    let settings = canon(&config_dir.join("acsync.toml"));
+    files
+        .iter()
+        .filter(|f| {
+            let c = canon(f);
+            let keep = c == settings || c.starts_with(&exports);
+            if !keep {
+                eprintln!(
+                    "acsync check: skipped {} (not in the config folder)",
+                    f.display()
+                );
+            }
+            keep
+        })
+        .cloned()
+        .collect()
 }
 
 /// Errors of the named files only; `acsync.toml` is read for connections
@@ -44,4 +125,39 @@ pub fn check_files(config_dir: &Path, files: &[PathBuf]) -> Vec<Located> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn located(file: &str, message: &str) -> Located {
+        Located {
+            file: PathBuf::from(file),
+            line: 3,
+            col: 12,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn github_annotation_has_position_and_message() {
+        let e = located(
+            "config/exports/vip.toml",
+            "bad cron expression `61 * * * *`",
+        );
+        assert_eq!(
+            github_annotation(&e),
+            "::error file=config/exports/vip.toml,line=3,col=12,title=acsync check::bad cron expression `61 * * * *`"
+        );
+    }
+
+    #[test]
+    fn github_annotation_escapes_what_would_end_the_command() {
+        let e = located("a,b:c.toml", "50% off\nnext::line");
+        assert_eq!(
+            github_annotation(&e),
+            "::error file=a%2Cb%3Ac.toml,line=3,col=12,title=acsync check::50%25 off%0Anext::line"
+        );
+    }
 }

@@ -1,15 +1,22 @@
 //! `acsync daemon`: the service. Reads `[daemon]` settings once (changing
-//! `state_dir` or `status_dir` needs a restart; connections and exports are
-//! reloaded live), sets up logging, and runs the control loop until SIGTERM.
+//! `state_dir`, `status_dir` or `metrics_listen` needs a restart;
+//! connections and exports are reloaded live), sets up logging, serves
+//! metrics when `metrics_listen` is set, and runs the control loop until
+//! SIGTERM.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config;
 use crate::daemon::run_daemon;
+use crate::metrics::Metrics;
+use crate::metrics::ports::{MeteredRunner, MeteredStatus};
+use crate::metrics::server;
 use crate::run::{Runner, RunnerPaths};
-use crate::service::{RunnerPort, StatusFiles};
+use crate::service::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
@@ -20,13 +27,46 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         tracing::error!("{e}");
     }
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
-    let status = Arc::new(StatusFiles {
-        exports_dir: paths.exports_dir.clone(),
-        status_dir: paths.status_dir.clone(),
+    // Recording is cheap and always on; serving it is what `metrics_listen` enables.
+    let metrics = Arc::new(Metrics::new());
+    let status = Arc::new(MeteredStatus {
+        inner: StatusFiles {
+            exports_dir: paths.exports_dir.clone(),
+            status_dir: paths.status_dir.clone(),
+        },
+        metrics: metrics.clone(),
     });
-    let runner = Arc::new(RunnerPort(Arc::new(Runner::new(paths))));
-    super::runtime()?.block_on(run_daemon(config_dir.to_path_buf(), runner, status))?;
+    let runner = Arc::new(MeteredRunner {
+        runner: Arc::new(Runner::new(paths)),
+        metrics: metrics.clone(),
+    });
+    let listen = settings.daemon.metrics_listen;
+    super::runtime()?.block_on(async move {
+        let stop = CancellationToken::new();
+        // anyhow at this edge: a bind error and a daemon error are both fatal.
+        if let Some(addr) = listen {
+            // Bound before the loop starts: a taken port fails the start loudly.
+            let listener = server::bind(addr).await?;
+            tracing::info!("metrics on http://{addr}/metrics, health on /healthz");
+            tokio::spawn(serve_logged(listener, metrics, stop.clone()));
+        }
+        let result = run_daemon(config_dir.to_path_buf(), runner, status).await;
+        stop.cancel();
+        result.map_err(anyhow::Error::from)
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The metrics endpoint failing later (it should not) is logged, never fatal:
+/// syncing matters more than being watched.
+async fn serve_logged(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    if let Err(e) = server::serve(listener, metrics, stop).await {
+        tracing::error!("{e}");
+    }
 }
 
 /// A daemon lives for months: cap glibc's malloc arenas at two (it creates

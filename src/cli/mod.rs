@@ -5,8 +5,10 @@
 pub mod check;
 pub mod daemon;
 pub mod demo;
+pub mod docs;
 pub mod logging;
 pub mod plan;
+pub mod schema;
 pub mod status;
 pub mod sync;
 
@@ -30,6 +32,9 @@ pub struct ConfigDir {
     #[arg(
         long,
         env = "ACSYNC_CONFIG_DIR",
+        // The value in the environment must not leak into generated man
+        // pages and completions (nor into help shown in CI logs).
+        hide_env_values = true,
         default_value = "/etc/acsync",
         value_name = "DIR"
     )]
@@ -49,6 +54,13 @@ pub enum Command {
         dir: ConfigDir,
         /// Only these files (acsync.toml is still read for their connections).
         files: Vec<PathBuf>,
+        /// How problems are printed: plain FILE:LINE:COL lines, or GitHub Actions annotations.
+        #[arg(long, value_enum, default_value_t = check::Format::Plain)]
+        format: check::Format,
+        /// Skip named files that are neither under the folder's exports/ nor its
+        /// acsync.toml (for pre-commit hooks, which pass every changed .toml file).
+        #[arg(long)]
+        ignore_outside: bool,
     },
     /// Dry run: what a run of export NAME would add, update and remove. Writes nothing.
     Plan {
@@ -56,9 +68,13 @@ pub enum Command {
         name: String,
         #[command(flatten)]
         dir: ConfigDir,
-        /// Print one JSON object instead of a summary.
+        /// Print one JSON object instead of a summary (a stable format: see the README).
         #[arg(long)]
         json: bool,
+        /// Exit 0 when there is nothing to change, 2 when there are changes
+        /// (or removals are blocked), 1 on error, as Terraform does.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Run export NAME now and write its status file.
     Sync {
@@ -75,27 +91,62 @@ pub enum Command {
         #[command(flatten)]
         dir: ConfigDir,
         /// Print a JSON array of the status objects.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Redraw every SECONDS (default 2) until Ctrl-C.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        watch: Option<u64>,
     },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
+    /// Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `acsync man | man -l -`).
+    Man,
+    /// Print the JSON Schema of export files or acsync.toml, or write both into DIR.
+    #[command(hide = true)]
+    Schema {
+        /// Which schema to print.
+        #[arg(value_enum)]
+        file: Option<schema::SchemaFile>,
+        /// Write acsync.schema.json and export.schema.json into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "file")]
+        write: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line, runs the command, and maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { dir, files } => check::run(&dir.config_dir, &files),
+        Command::Check {
+            dir,
+            files,
+            format,
+            ignore_outside,
+        } => check::run(&dir.config_dir, &files, format, ignore_outside),
         Command::Daemon { dir } => daemon::run(&dir.config_dir),
-        Command::Plan { name, dir, json } => plan::run(&dir.config_dir, &name, json),
+        Command::Plan {
+            name,
+            dir,
+            json,
+            detailed_exitcode,
+        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode),
         Command::Sync {
             name,
             dir,
             allow_removals,
         } => sync::run(&dir.config_dir, &name, allow_removals),
-        Command::Status { dir, json } => status::run(&dir.config_dir, json),
+        Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+        Command::Schema { file, write } => schema::run(file, write),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,15 @@ use crate::run::{PlanReport, Runner, RunnerPaths};
 /// How many masked sample emails are shown per kind of change.
 const SAMPLES: usize = 10;
 
-pub fn run(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode> {
+/// Exit code of `plan --detailed-exitcode` when the plan has changes.
+const CHANGES: u8 = 2;
+
+pub fn run(
+    config_dir: &Path,
+    name: &str,
+    json: bool,
+    detailed_exitcode: bool,
+) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
         Err(code) => return Ok(code),
@@ -45,7 +53,21 @@ pub fn run(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode
     } else {
         print_text(&export.id, &report);
     }
+    if detailed_exitcode && has_changes(&report) {
+        return Ok(ExitCode::from(CHANGES));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a run would do anything (or is blocked from doing it): the
+/// meaning of exit 2 under `--detailed-exitcode`.
+pub fn has_changes(r: &PlanReport) -> bool {
+    let p = &r.plan;
+    !(p.adds.is_empty()
+        && p.updates.is_empty()
+        && p.resubscribes.is_empty()
+        && p.removals.is_empty()
+        && p.blocked.is_none())
 }
 
 fn samples(changes: &[Change]) -> Vec<String> {

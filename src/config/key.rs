@@ -1,6 +1,12 @@
 //! Reading a connection's API key from where [`ApiKeySource`] says: an
 //! environment variable, a file, or a systemd credential. The key goes
 //! straight into a `SecretString`; errors name the source, never the value.
+//!
+//! A common slip is pasting the key itself where its *name* belongs
+//! (`api_key_env = "<the key>"`). Validation refuses such values (see
+//! [`looks_like_key`]); should one reach here anyway, errors show a
+//! placeholder instead of it, so the key cannot leak through a "variable not
+//! set" message into logs or a status file.
 
 use secrecy::SecretString;
 
@@ -25,27 +31,64 @@ pub enum KeyError {
     Empty { connection: String },
 }
 
+/// Shown instead of a key source name that looks like a key itself.
+const REDACTED: &str = "<redacted: this looks like an API key, not a name>";
+
+/// Whether a value given as a key's *name* (variable, credential, file)
+/// looks like an API key itself: 32 or more characters of ASCII letters,
+/// digits and `-`, and either only hex digits and `-` (ActiveCampaign keys
+/// are 72 hex digits) or at least a quarter digits, as random tokens have.
+/// Variable names have `_`, paths `/` or `.`, and names made of words
+/// (`activecampaign-production-key-2024`) have few digits.
+pub fn looks_like_key(s: &str) -> bool {
+    let s = s.trim();
+    let chars = s.chars().count();
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
+    chars >= 32
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && digits > 0
+        && (s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && hex_digits >= 32
+            || digits * 4 >= chars)
+}
+
+fn shown(name: &str) -> String {
+    if looks_like_key(name) {
+        REDACTED.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn shown_path(path: &std::path::Path) -> std::path::PathBuf {
+    if path
+        .components()
+        .any(|c| looks_like_key(&c.as_os_str().to_string_lossy()))
+    {
+        std::path::PathBuf::from(REDACTED)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 impl Connection {
-    /// Reads this connection's API key.
+    /// Reads this connection's API key. A key file readable by other users
+    /// is read all the same, with a warning.
     pub fn read_api_key(&self) -> Result<SecretString, KeyError> {
         let raw = match &self.api_key {
             ApiKeySource::Env(var) => std::env::var(var).map_err(|_| KeyError::Env {
                 connection: self.name.clone(),
-                var: var.clone(),
+                var: shown(var),
             })?,
             ApiKeySource::File(path) => read_file(self, path)?,
             ApiKeySource::Credential(name) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-                    KeyError::Credential {
-                        connection: self.name.clone(),
-                        name: name.clone(),
-                    }
-                })?;
-                let path = std::path::Path::new(&dir).join(name);
-                std::fs::read_to_string(&path).map_err(|_| KeyError::Credential {
+                let missing = || KeyError::Credential {
                     connection: self.name.clone(),
-                    name: name.clone(),
-                })?
+                    name: shown(name),
+                };
+                let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(missing)?;
+                let path = std::path::Path::new(&dir).join(name);
+                std::fs::read_to_string(&path).map_err(|_| missing())?
             }
         };
         let key = raw.trim();
@@ -59,9 +102,70 @@ impl Connection {
 }
 
 fn read_file(conn: &Connection, path: &std::path::Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::File {
+    let raw = std::fs::read_to_string(path).map_err(|source| KeyError::File {
         connection: conn.name.clone(),
-        path: path.to_path_buf(),
+        path: shown_path(path),
         source,
-    })
+    })?;
+    if let Some(w) = super::perms::key_file_warning(path) {
+        super::perms::warn_once(path, &format!("connection `{}`: {w}", conn.name));
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "5f1c0a9e3b7d4c2a8e6f0b1d3c5a7e9f2b4d6c8a0e1f3b5d7c9a2e4f6b8d0c1a3e5f7b9d";
+
+    fn conn(src: ApiKeySource) -> Connection {
+        Connection {
+            name: "prod".into(),
+            base_url: "https://acme.api-us1.com".parse().expect("url"),
+            api_key: src,
+            requests_per_second: 5,
+            allowed_exports: vec![],
+        }
+    }
+
+    #[test]
+    fn key_like_names() {
+        assert!(looks_like_key(KEY));
+        assert!(looks_like_key("sk-0123456789abcdef0123456789abcdef"));
+        assert!(looks_like_key("5f1c0a9e-3b7d-4c2a-8e6f-0b1d3c5a7e9f"));
+        assert!(looks_like_key("Zq7Lm2Xp9Rt4Vb8Nc3Kd6Wf1Hg5Js0Ya"));
+        for name in [
+            "AC_PROD_KEY",
+            "ACTIVECAMPAIGN_API_KEY_FOR_THE_PRODUCTION_ACCOUNT_2",
+            "ac-prod",
+            "activecampaign-production-key-2024",
+            "/etc/acsync/secrets/prod.key",
+            "abcdefghijklmnopqrstuvwxyzabcdefgh",
+        ] {
+            assert!(!looks_like_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_key_pasted_as_a_name_never_shows_in_errors() {
+        let sources = [
+            ApiKeySource::Env(KEY.into()),
+            ApiKeySource::Credential(KEY.into()),
+            ApiKeySource::File(std::path::Path::new("/nonexistent/acsync").join(KEY)),
+        ];
+        for src in sources {
+            let e = conn(src).read_api_key().expect_err("missing");
+            let (display, debug) = (e.to_string(), format!("{e:?}"));
+            assert!(
+                !display.contains(KEY) && !debug.contains(KEY),
+                "{display} / {debug}"
+            );
+            assert!(display.contains("redacted"), "{display}");
+        }
+        let e = conn(ApiKeySource::Env("AC_SURELY_UNSET_VAR".into()))
+            .read_api_key()
+            .expect_err("unset");
+        assert!(e.to_string().contains("AC_SURELY_UNSET_VAR"), "names stay");
+    }
 }

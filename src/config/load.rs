@@ -64,7 +64,12 @@ pub fn exports_dir(config_dir: &Path) -> PathBuf {
 pub fn load_settings(config_dir: &Path) -> Settings {
     let file = settings_path(config_dir);
     match std::fs::read_to_string(&file) {
-        Ok(src) => Settings::from_source(&file, &src, config_dir),
+        Ok(src) => {
+            if let Some(w) = super::perms::settings_warning(&file) {
+                super::perms::warn_once(&file, &w);
+            }
+            Settings::from_source(&file, &src, config_dir)
+        }
         Err(e) => {
             let mut s = Settings::empty(&file, config_dir);
             s.errors.push(Located::whole_file(&file, read_error(&e)));

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod key;
 pub mod load;
+pub mod perms;
 pub mod raw;
 pub mod settings;
 pub mod validate;

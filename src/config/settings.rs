@@ -180,6 +180,11 @@ fn key_source(
             cx.err(v.span(), format!("`{kind}` is empty"));
             None
         }
+        // The key itself pasted where its name belongs: refused, never echoed.
+        [(kind, v)] if super::key::looks_like_key(v.get_ref()) => {
+            cx.err(v.span(), format!("`{kind}` looks like an API key itself: never write the key in a TOML file; put it in the environment, a file or a systemd credential, and give its name here"));
+            None
+        }
         [("api_key_env", v)] => Some(ApiKeySource::Env(v.get_ref().clone())),
         [("api_key_file", v)] => Some(ApiKeySource::File(config_dir.join(v.get_ref()))),
         [(_, v)] => Some(ApiKeySource::Credential(v.get_ref().clone())),

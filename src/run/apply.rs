@@ -5,6 +5,13 @@
 //! any change carrying tags) go through bulk import, pipelined: batches are
 //! submitted while earlier ones are followed to their end; fewer go through
 //! `contact/sync` and `contactLists`.
+//!
+//! A change whose outcome is unknown when its requests end (a batch given up
+//! `failed` or `interrupted` after its resubmissions, retries exhausted on a
+//! request that may have landed) is "in doubt". Before the run ends, one read
+//! of the list settles every doubt it can: a change that landed counts as
+//! applied, the rest as failed, so `failed` is exactly the contacts whose
+//! change did not land. Unsettled ones keep their intent for the next run.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -20,7 +27,7 @@ use crate::activecampaign::{
     ApiError, BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact, Client, ContactInput,
 };
 use crate::config::Export;
-use crate::model::{Fields, Known, ListStatus, Member, PendingOp};
+use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
 use crate::plan::{Change, Plan, Removal};
 use crate::state::StateDb;
 use crate::status::Failure;
@@ -45,6 +52,8 @@ pub struct Tally {
     pub failed: u64,
     pub failures: Vec<Failure>,
     classified: u32,
+    /// Changes whose outcome is unknown, with the reason, until settled.
+    doubts: Vec<(Doubt, String)>,
 }
 
 impl Tally {
@@ -52,6 +61,47 @@ impl Tally {
         self.failed += 1;
         if self.failures.len() < FAILURES_MAX {
             self.failures.push(Failure::new(row, email, reason));
+        }
+    }
+
+    /// A change that may or may not have landed: its intent stays pending.
+    fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
+        self.doubts.push((Doubt::of(item), reason.into()));
+    }
+}
+
+/// An owned copy of a change left in doubt. Rare (only after faults), so
+/// copying its values is cheap, unlike copying the whole plan.
+#[derive(Debug, Clone)]
+struct Doubt {
+    op: PendingOp,
+    email: String,
+    row: Option<u64>,
+    contact_id: Option<u64>,
+    fields: Fields,
+    hash: u64,
+}
+
+impl Doubt {
+    fn of(i: &Item<'_>) -> Doubt {
+        Doubt {
+            op: i.op,
+            email: i.email.to_string(),
+            row: i.row,
+            contact_id: i.contact_id,
+            fields: i.fields.clone(),
+            hash: i.hash,
+        }
+    }
+
+    fn item(&self) -> Item<'_> {
+        Item {
+            op: self.op,
+            email: &self.email,
+            row: self.row,
+            contact_id: self.contact_id,
+            fields: &self.fields,
+            hash: self.hash,
         }
     }
 }
@@ -142,9 +192,15 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Applies the plan. Returns the tally even when the run stops early.
+    /// Applies the plan, then settles the changes left in doubt. Returns the
+    /// tally even when the run stops early.
     pub async fn apply(mut self, plan: &Plan) -> (Tally, Result<(), RunError>) {
-        let result = self.apply_inner(plan).await;
+        let mut result = self.apply_inner(plan).await;
+        // A run that stops early (fatal error, shutdown) does not read more.
+        let settle = result.is_ok() && !self.cancel.is_cancelled();
+        if let Err(e) = self.settle_doubts(settle).await {
+            result = result.and(Err(e));
+        }
         let tally = self.tally.into_inner().unwrap_or_else(|p| p.into_inner());
         (tally, result)
     }
@@ -375,7 +431,10 @@ fn in_doubt(e: &ApiError) -> bool {
 fn fatal(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::Auth { .. } | ApiError::ListNotFound { .. } | ApiError::Config { .. }
+        ApiError::Auth { .. }
+            | ApiError::ListNotFound { .. }
+            | ApiError::Config { .. }
+            | ApiError::Tls { .. }
     )
 }
 
@@ -394,7 +453,7 @@ impl Applier<'_> {
             }
             Err(e) if fatal(&e) => return Err(e.into()),
             Err(e) if in_doubt(&e) => {
-                self.tally().fail(item.row, item.email, e.to_string());
+                self.tally().doubt(&item, e.to_string());
                 return Ok(());
             }
             Err(e) => self.refused(&item, &e.to_string()),
@@ -604,7 +663,7 @@ impl Applier<'_> {
                 result.status
             );
             let mut t = self.tally();
-            (batch_items.iter()).for_each(|i| t.fail(i.row, i.email, reason.clone()));
+            (batch_items.iter()).for_each(|i| t.doubt(i, reason.clone()));
             return Ok(None);
         }
         let batch: Vec<BulkContact> = batch_items.iter().map(|i| self.bulk_contact(i)).collect();
@@ -634,11 +693,9 @@ impl Applier<'_> {
         }
         let reason = format!("bulk import not accepted: {e}");
         if in_doubt(&e) {
-            // It may have been queued: the intents stay for the next run.
+            // It may have been queued: settled by a read, or by the next run.
             let mut t = self.tally();
-            items
-                .iter()
-                .for_each(|i| t.fail(i.row, i.email, reason.clone()));
+            items.iter().for_each(|i| t.doubt(i, reason.clone()));
             return Ok(());
         }
         let members: Vec<Member> = items.iter().map(|i| self.refused(i, &reason)).collect();
@@ -688,4 +745,91 @@ impl Applier<'_> {
             Err(_) => Ok(self.refused(item, REASON)),
         }
     }
+}
+
+impl Applier<'_> {
+    /// Settles the changes left in doubt with one read of the list (when
+    /// `read` and there are any): those that landed count as applied and are
+    /// recorded; the others count as failed and keep their pending intent, so
+    /// the next run reads the list again and resolves them.
+    async fn settle_doubts(&self, read: bool) -> Result<(), RunError> {
+        let doubts = std::mem::take(&mut self.tally().doubts);
+        if doubts.is_empty() {
+            return Ok(());
+        }
+        let live = if read {
+            match super::prepare::read_list(self.export, self.client).await {
+                Ok(live) => Some(live),
+                Err(e) => {
+                    tracing::warn!(export = %self.export.id, error = %e, "cannot read the list to settle changes in doubt; the next run will");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let live: HashMap<&str, &LiveMember> = live
+            .iter()
+            .flatten()
+            .map(|l| (l.email.as_str(), l))
+            .collect();
+        let mut settled = Vec::new();
+        for (doubt, reason) in &doubts {
+            let item = &doubt.item();
+            let l = live.get(item.email).copied();
+            match self.landed(item, l) {
+                Landed::Yes => {
+                    self.count_applied(item);
+                    let mut m = self.applied(item);
+                    m.contact_id = l.map(|l| l.contact_id).or(m.contact_id);
+                    settled.push(m);
+                }
+                Landed::OptedOut => settled.push(self.kept(item, l.map(|l| l.contact_id))),
+                Landed::No => self.tally().fail(item.row, item.email, reason.clone()),
+            }
+        }
+        tracing::debug!(export = %self.export.id, doubts = doubts.len(), settled = settled.len(), "settled changes in doubt");
+        if settled.is_empty() {
+            return Ok(());
+        }
+        self.save(&settled)
+    }
+
+    /// Whether `item` landed, judged from the member's row in a full read
+    /// (`None`: not a member). Only what the read shows counts: a change of
+    /// custom fields alone cannot be seen, so such an update stays in doubt.
+    fn landed(&self, item: &Item, live: Option<&LiveMember>) -> Landed {
+        let Some(l) = live else {
+            return Landed::No;
+        };
+        let f = &item.fields;
+        let sent_match =
+            |sent: Option<&str>, now: &Option<String>| sent.is_none() || sent == now.as_deref();
+        let fields_match = sent_match(f.first_name(), &l.first_name)
+            && sent_match(f.last_name(), &l.last_name)
+            && sent_match(f.phone(), &l.phone);
+        let yes = match (item.op, l.status) {
+            (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
+            // Planned only for contacts not active here: status 2 now is an
+            // opt-out that bulk import refused to override.
+            (PendingOp::Add, ListStatus::Unsubscribed) => return Landed::OptedOut,
+            (PendingOp::Add | PendingOp::Resubscribe, status) => {
+                status == ListStatus::Active && fields_match
+            }
+            (PendingOp::Update, status) => {
+                status == ListStatus::Active
+                    && fields_match
+                    && self.export.mapping.fields.is_empty()
+            }
+        };
+        if yes { Landed::Yes } else { Landed::No }
+    }
+}
+
+/// What a read of the list says about a change in doubt.
+enum Landed {
+    Yes,
+    No,
+    /// An add refused because the contact opted out (kept, not failed).
+    OptedOut,
 }

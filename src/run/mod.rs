@@ -83,6 +83,8 @@ pub struct RunReport {
     pub outcome: Outcome,
     pub last_run: LastRun,
     pub blocked: Option<String>,
+    /// The run's request counters (its 429s feed the metrics' limit answers).
+    pub api: crate::activecampaign::RequestStats,
 }
 
 /// What `acsync plan` shows.
@@ -172,13 +174,15 @@ impl Runner {
             None,
             &opts,
         );
+        let mut api = crate::activecampaign::RequestStats::default();
         let result = match self.client_for(&export.connection) {
             Ok(client) => {
                 let client = client.scoped();
                 let r = self
                     .execute(export, &client, &opts, &cancel, &mut last_run)
                     .await;
-                last_run.api_requests = client.stats().requests;
+                api = client.stats();
+                last_run.api_requests = api.requests;
                 r
             }
             Err(e) => Err(e),
@@ -193,6 +197,7 @@ impl Runner {
             outcome,
             last_run,
             blocked,
+            api,
         };
         self.write_status(
             &path,

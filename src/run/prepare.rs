@@ -32,11 +32,7 @@ pub struct Prepared {
 /// Reads the segment. A source that cannot be read fails the run before
 /// any request (SPEC rule 5).
 pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
-    let (src, mapping) = (export.source.clone(), export.mapping.clone());
-    tokio::task::spawn_blocking(move || source::read(&src, &mapping))
-        .await
-        .map_err(|e| RunError::Internal(format!("source reader stopped: {e}")))?
-        .map_err(RunError::Source)
+    (source::read_async(&export.source, &export.mapping).await).map_err(RunError::Source)
 }
 
 /// Identifies the list the stored members describe: a different account or
@@ -172,7 +168,10 @@ fn make_plan(
 }
 
 /// A full read: the list must exist, then its active and unsubscribed members.
-async fn read_list(export: &Export, client: &Client) -> Result<Vec<LiveMember>, RunError> {
+pub(super) async fn read_list(
+    export: &Export,
+    client: &Client,
+) -> Result<Vec<LiveMember>, RunError> {
     client.get_list(export.list_id).await?;
     let quiet = |_n: u64| {};
     let mut members = client

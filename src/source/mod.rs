@@ -9,6 +9,10 @@
 
 mod csv;
 mod jsonl;
+mod pg_conn;
+mod postgres;
+mod sqlite;
+mod value;
 
 use std::path::PathBuf;
 
@@ -37,12 +41,84 @@ pub enum SourceError {
     /// The CSV reader failed in a way that is not one bad row.
     #[error("segment {}: {source}", path.display())]
     Csv { path: PathBuf, source: ::csv::Error },
-    /// A source kind this build cannot read yet.
-    #[error("source kind {kind:?} is not supported yet")]
+    /// A `[mapping]` column is not among a SQL query's result columns;
+    /// found before any row is read. `origin` names the file or variable.
+    #[error(
+        "segment {origin}: column {column:?} from [mapping] is not among the query's columns ({})",
+        column_list(found)
+    )]
+    QueryColumn {
+        column: String,
+        origin: String,
+        found: Vec<String>,
+    },
+    /// A mapped column has a PostgreSQL type with no text form here (bytea,
+    /// arrays, intervals...); found before any row is read.
+    #[error(
+        "segment {origin}: column {column:?} has type {type_name}, which acsync does not read; cast it in the query (e.g. {column}::text)"
+    )]
+    ColumnType {
+        column: String,
+        origin: String,
+        type_name: String,
+    },
+    /// SQLite refused the file or the query (syntax, a write, a locked file).
+    #[error("segment {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// The variable meant to hold the PostgreSQL connection string is unset
+    /// or unusable. Never shows the value: it may hold a password.
+    #[error("segment postgres: environment variable {var} {problem}")]
+    UrlEnv { var: String, problem: String },
+    /// PostgreSQL failed at `stage` (connecting, the query, reading rows).
+    /// `message` has been scrubbed of the connection string and password.
+    #[error("segment postgres (${var}): {stage}: {message}")]
+    Postgres {
+        var: String,
+        stage: &'static str,
+        message: String,
+    },
+    /// The query ran past the export's `statement_timeout` and was cancelled.
+    #[error(
+        "segment postgres (${var}): the query ran longer than statement_timeout ({timeout}) and was cancelled; raise `statement_timeout` in [source] or speed the query up"
+    )]
+    Timeout { var: String, timeout: String },
+    /// The reader thread panicked or was cancelled (a bug, or shutdown).
+    #[error("segment reader stopped: {0}")]
+    Stopped(String),
+    /// A kind that needs the async reader ([`read_async`]) given to [`read`].
+    #[error("source kind {kind:?} is read with source::read_async")]
     Unsupported { kind: &'static str },
 }
 
-/// Reads the whole segment of an export.
+fn column_list(found: &[String]) -> String {
+    if found.is_empty() {
+        "it returns none".into()
+    } else {
+        found.join(", ")
+    }
+}
+
+/// Reads the whole segment of an export: file kinds on a blocking thread,
+/// PostgreSQL on the runtime (its driver is async). What a run calls.
+pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, SourceError> {
+    if let Source::Postgres {
+        url_env,
+        query,
+        statement_timeout,
+    } = source
+    {
+        return postgres::read(url_env, query, *statement_timeout, mapping, &mut |_| {}).await;
+    }
+    let (src, mapping) = (source.clone(), mapping.clone());
+    (tokio::task::spawn_blocking(move || read(&src, &mapping)).await)
+        .unwrap_or_else(|e| Err(SourceError::Stopped(e.to_string())))
+}
+
+/// Reads the whole segment of an export from a file (every kind but
+/// `postgres`, which [`read_async`] reads). Blocking.
 pub fn read(source: &Source, mapping: &Mapping) -> Result<Segment, SourceError> {
     read_with_progress(source, mapping, &mut |_| {})
 }
@@ -57,7 +133,8 @@ pub fn read_with_progress(
     match source {
         Source::Csv { path } => csv::read_path(path, mapping, progress),
         Source::Jsonl { path } => jsonl::read_path(path, mapping, progress),
-        other => Err(SourceError::Unsupported { kind: other.kind() }),
+        Source::Sqlite { path, query } => sqlite::read_path(path, query, mapping, progress),
+        Source::Postgres { .. } => Err(SourceError::Unsupported { kind: "postgres" }),
     }
 }
 

@@ -175,12 +175,21 @@ fn files_missing_unreadable_and_unsupported() {
     .expect_err("a directory");
     assert!(matches!(err, SourceError::Io { .. }), "{err:?}");
     let sql = Source::Sqlite {
-        path: "x.db".into(),
+        path: "/nonexistent/x.db".into(),
         query: "select 1".into(),
     };
+    // Not created: the file is opened read-only, and its absence is named.
+    let err = read(&sql, &m).expect_err("missing database");
+    assert!(matches!(err, SourceError::Io { .. }), "{err:?}");
+    assert!(!Path::new("/nonexistent/x.db").exists());
+    let pg = Source::Postgres {
+        url_env: "X".into(),
+        query: "select 1".into(),
+        statement_timeout: std::time::Duration::from_secs(1),
+    };
     assert!(matches!(
-        read(&sql, &m),
-        Err(SourceError::Unsupported { kind: "sqlite" })
+        read(&pg, &m),
+        Err(SourceError::Unsupported { kind: "postgres" })
     ));
 }
 

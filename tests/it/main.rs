@@ -3,10 +3,16 @@
 mod bench_smoke;
 mod check;
 mod client;
+mod crash;
 mod daemon;
+mod eco;
 mod engine;
+mod faults;
 mod harness;
+mod hostile;
 mod kill;
 mod live;
+mod security;
 mod sim;
+mod sql;
 mod util;

@@ -40,3 +40,12 @@ pub fn lines(out: &Output) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Trials of a seeded loop: `reduced` in a normal `cargo test`, `full` when
+/// `ACSYNC_FULL_TRIALS=1` (the figures quoted in the issue-7 note).
+pub fn trials(reduced: usize, full: usize) -> usize {
+    match std::env::var("ACSYNC_FULL_TRIALS").as_deref() {
+        Ok("1") | Ok("true") | Ok("yes") => full,
+        _ => reduced,
+    }
+}

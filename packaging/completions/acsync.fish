@@ -1,0 +1,71 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_acsync_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_acsync_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_acsync_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_acsync_using_subcommand
+    set -l cmd (__fish_acsync_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c acsync -n "__fish_acsync_needs_command" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_needs_command" -s V -l version -d 'Print version'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "daemon" -d 'Run the service: watch the folder, run exports on schedule, write status files'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "sync" -d 'Run export NAME now and write its status file'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "status" -d 'Show every export\'s status file as a table'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c acsync -n "__fish_acsync_using_subcommand daemon" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand daemon" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand check" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand check" -l format -d 'How problems are printed: plain FILE:LINE:COL lines, or GitHub Actions annotations' -r -f -a "plain\t'`FILE:LINE:COL: message`, one a line (compilers\' convention: editors jump to it)'
+github\t'`::error file=F,line=L,col=C::message` workflow commands'"
+complete -c acsync -n "__fish_acsync_using_subcommand check" -l ignore-outside -d 'Skip named files that are neither under the folder\'s exports/ nor its acsync.toml (for pre-commit hooks, which pass every changed .toml file)'
+complete -c acsync -n "__fish_acsync_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -l json -d 'Print one JSON object instead of a summary (a stable format: see the README)'
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -l detailed-exitcode -d 'Exit 0 when there is nothing to change, 2 when there are changes (or removals are blocked), 1 on error, as Terraform does'
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand sync" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand sync" -l allow-removals -d 'Apply unsubscribes even above max_removals, for this run only'
+complete -c acsync -n "__fish_acsync_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l watch -d 'Redraw every SECONDS (default 2) until Ctrl-C' -r
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand man" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand schema" -l write -d 'Write acsync.schema.json and export.schema.json into DIR instead' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "daemon" -d 'Run the service: watch the folder, run exports on schedule, write status files'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "sync" -d 'Run export NAME now and write its status file'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "status" -d 'Show every export\'s status file as a table'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,99 @@
+//! Warnings about files other users can read: a key file (`api_key_file`)
+//! readable by its group or others, and an `acsync.toml` readable by others
+//! (it names the accounts and where their keys live). A warning, never an
+//! error: the check passes and the run goes on; the fix is a `chmod`.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{ApiKeySource, Settings};
+
+/// Mode bits that make a key file too open: read by group or others
+/// (like ssh with a private key, 0600 or 0400 is expected).
+pub const KEY_FILE_MASK: u32 = 0o044;
+/// Mode bits that make `acsync.toml` too open: read by others.
+pub const SETTINGS_MASK: u32 = 0o004;
+
+/// The file's permission bits when any of `mask` is set (symlinks followed:
+/// what matters is who can read the content). `None` when the file is
+/// private enough or cannot be inspected.
+pub fn too_open(path: &Path, mask: u32) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & mask != 0).then_some(mode)
+}
+
+/// The warning for a key file readable by others, if it is.
+pub fn key_file_warning(path: &Path) -> Option<String> {
+    too_open(path, KEY_FILE_MASK).map(|mode| {
+        format!(
+            "API key file {} is readable by other users (mode {mode:04o}): `chmod 600` it, or use api_key_credential",
+            path.display()
+        )
+    })
+}
+
+/// The warning for an `acsync.toml` readable by every user, if it is.
+pub fn settings_warning(path: &Path) -> Option<String> {
+    too_open(path, SETTINGS_MASK).map(|mode| {
+        format!(
+            "{} is readable by every user (mode {mode:04o}): it names your accounts and where their keys live; `chmod o-r` it",
+            path.display()
+        )
+    })
+}
+
+/// Logs `warning` about `path` at `warn` level, once per process and path:
+/// the daemon re-reads its folder on every change and every minute, and one
+/// line per file is enough. A file fixed and loosened again is not re-logged
+/// before a restart.
+pub fn warn_once(path: &Path, warning: &str) {
+    static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(path.to_path_buf())
+    {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Every permission warning of a loaded configuration: `acsync.toml`, then
+/// each connection's key file.
+pub fn warnings(settings: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = settings_warning(&settings.file).into_iter().collect();
+    for conn in settings.connections.values() {
+        if let ApiKeySource::File(path) = &conn.api_key {
+            out.extend(key_file_warning(path));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::Permissions;
+
+    #[test]
+    fn modes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("k");
+        std::fs::write(&f, "x").expect("write");
+        for (mode, key, settings) in [
+            (0o600, false, false),
+            (0o400, false, false),
+            (0o640, true, false),
+            (0o604, true, true),
+            (0o644, true, true),
+        ] {
+            std::fs::set_permissions(&f, Permissions::from_mode(mode)).expect("chmod");
+            assert_eq!(key_file_warning(&f).is_some(), key, "{mode:o}");
+            assert_eq!(settings_warning(&f).is_some(), settings, "{mode:o}");
+        }
+        let w = key_file_warning(&f).expect("warning");
+        assert!(w.contains("0644") && w.contains("chmod 600"), "{w}");
+        assert!(key_file_warning(&dir.path().join("missing")).is_none());
+    }
+}
