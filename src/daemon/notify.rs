@@ -82,10 +82,41 @@ impl Systemd {
     }
 }
 
+/// Sends one notification without ever blocking. sd-notify's own `notify`
+/// uses a blocking send: when the receiver stops reading (a test, a wedged
+/// supervisor) the socket buffer fills after a few messages and the control
+/// loop would hang in `send`, ignoring SIGTERM. Here a full buffer drops the
+/// message instead: systemd always reads, and the next state change or
+/// watchdog ping says the same thing again.
 fn send(states: &[NotifyState<'_>]) {
-    if let Err(e) = sd_notify::notify(states) {
-        warn!(error = %e, "cannot notify systemd");
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let msg: String = states.iter().map(|s| format!("{s}\n")).collect();
+    match send_nonblocking(&path, msg.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            debug!("notify socket full; message dropped");
+        }
+        Err(e) => warn!(error = %e, "cannot notify systemd"),
     }
+}
+
+fn send_nonblocking(path: &std::ffi::OsStr, msg: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::UnixDatagram;
+    let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    let bytes = path.as_bytes();
+    // A leading '@' names a socket in the abstract namespace (systemd may use one).
+    if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+        sock.send_to_addr(msg, &addr)?;
+    } else {
+        sock.send_to(msg, path)?;
+    }
+    Ok(())
 }
 
 /// The one-line `STATUS=`: `12 exports (1 invalid), 1 running, next: emea/vip at 10:30Z`.

@@ -397,3 +397,26 @@ fn logs_are_journald_text_without_timestamps_or_json_with_one_line_per_run() {
     );
     assert!(!stderr.contains("sim-key"));
 }
+
+#[test]
+fn an_unread_notify_socket_never_stalls_the_daemon() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    w.write_people("vip", &World::people(0..12));
+    write_scheduled(&w, "vip", "0 0 1 1 *");
+    let d = Daemon::start(&w);
+    // Never read: a datagram socket queues ~10 messages, then a blocking
+    // sender would hang. Each SIGHUP sends RELOADING=1 and READY=1.
+    std::thread::sleep(Duration::from_secs(2));
+    for _ in 0..15 {
+        d.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let (code, took) = d.stop();
+    assert_eq!(
+        code,
+        Some(0),
+        "SIGTERM is handled (the log is printed above on a hang)"
+    );
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+}
