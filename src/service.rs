@@ -61,11 +61,7 @@ impl StatusFiles {
 
     /// Carries the run history of the current file over to `fresh`.
     fn with_history(&self, id: &str, mut fresh: StatusFile) -> StatusFile {
-        let old = self.current(id, &fresh.config_file);
-        fresh.last_run = old.last_run;
-        fresh.last_success_at = old.last_success_at;
-        fresh.consecutive_failures = old.consecutive_failures;
-        fresh.last_full_read_at = old.last_full_read_at;
+        fresh.keep_history(&self.current(id, &fresh.config_file));
         fresh
     }
 }

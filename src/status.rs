@@ -254,6 +254,16 @@ impl StatusFile {
     /// Makes `run` the last run, updating `consecutive_failures` and
     /// `last_success_at` from what this file held before. Recording the same
     /// finished run twice counts it once.
+    /// Keeps the run history of `prev` (the file this one replaces): the
+    /// last run, its counters and the last full read. Everything else is
+    /// this file's own (state, schedule, config hash, next run).
+    pub fn keep_history(&mut self, prev: &StatusFile) {
+        self.last_run = prev.last_run.clone();
+        self.last_success_at = prev.last_success_at;
+        self.consecutive_failures = prev.consecutive_failures;
+        self.last_full_read_at = prev.last_full_read_at;
+    }
+
     pub fn record_run(&mut self, run: LastRun) {
         let tally = tally(Some(self), &run);
         self.consecutive_failures = tally.consecutive_failures;

@@ -348,10 +348,7 @@ impl Runner {
         let now = Utc::now();
         let mut s = StatusFile::for_export(export, now);
         if let Some(p) = prev {
-            s.last_run = p.last_run.clone();
-            s.last_success_at = p.last_success_at;
-            s.consecutive_failures = p.consecutive_failures;
-            s.last_full_read_at = p.last_full_read_at;
+            s.keep_history(p);
         }
         s.state = state;
         s.next_run = opts.next_run;
