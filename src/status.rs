@@ -127,6 +127,12 @@ pub struct LastRun {
     pub unchanged: u64,
     /// Opted out themselves: never resubscribed.
     pub kept_unsubscribed: u64,
+    /// Bounced (list status 3): never forced back to active.
+    #[serde(default)]
+    pub kept_bounced: u64,
+    /// Awaiting double opt-in (list status 0): never forced to active.
+    #[serde(default)]
+    pub kept_unconfirmed: u64,
     pub failed: u64,
     pub api_requests: u64,
     /// At most [`MAX_FAILURES`].
@@ -139,6 +145,14 @@ pub struct LastRun {
     /// Whether this run read the list's members in full (the drift check).
     #[serde(default)]
     pub full_read: bool,
+    /// Segment members left as they are because a change of theirs is
+    /// still in doubt (a batch ActiveCampaign has not finished).
+    #[serde(default)]
+    pub in_doubt: u64,
+    /// Planned removals that a read right before the write found no longer
+    /// active on the list (opted out, bounced, deleted): left untouched.
+    #[serde(default)]
+    pub not_active: u64,
 }
 
 impl LastRun {
@@ -160,11 +174,15 @@ impl LastRun {
             removed: 0,
             unchanged: 0,
             kept_unsubscribed: 0,
+            kept_bounced: 0,
+            kept_unconfirmed: 0,
             failed: 0,
             api_requests: 0,
             failures: Vec::new(),
             run_id: None,
             full_read: false,
+            in_doubt: 0,
+            not_active: 0,
         }
     }
 
@@ -696,13 +714,15 @@ mod tests {
             "removed",
             "unchanged",
             "kept_unsubscribed",
+            "kept_bounced",
+            "kept_unconfirmed",
             "failed",
             "api_requests",
             "failures",
         ];
         let want: BTreeSet<&str> = spec_run
             .iter()
-            .chain(&["run_id", "full_read"])
+            .chain(&["run_id", "full_read", "in_doubt", "not_active"])
             .copied()
             .collect();
         assert_eq!(keys(&v["last_run"]), want);

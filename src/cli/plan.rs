@@ -101,6 +101,10 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
         "to_remove": p.removals.len(),
         "to_resubscribe": p.resubscribes.len(),
         "kept_unsubscribed": p.kept_unsubscribed.len(),
+        "kept_bounced": p.kept_bounced.len(),
+        "kept_unconfirmed": p.kept_unconfirmed.len(),
+        "in_doubt": p.in_doubt.len(),
+        "managed_members": p.managed_members,
         "unchanged": p.unchanged,
         "would_remove": p.would_remove,
         "blocked": p.blocked,
@@ -156,6 +160,11 @@ fn print_text(id: &str, r: &PlanReport) {
             .collect(),
     );
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
+    line("kept bounced", p.kept_bounced.len(), Vec::new());
+    line("kept unconfirmed", p.kept_unconfirmed.len(), Vec::new());
+    if !p.in_doubt.is_empty() {
+        line("in doubt (left)", p.in_doubt.len(), Vec::new());
+    }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
     if let Some(reason) = &p.blocked {
         println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");

@@ -47,7 +47,7 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
     };
     let l = &report.last_run;
     println!(
-        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
+        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} kept bounced, {} kept unconfirmed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
         export.id,
         report.outcome.as_str(),
         l.profiles,
@@ -56,6 +56,8 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
         l.removed,
         l.unchanged,
         l.kept_unsubscribed,
+        l.kept_bounced,
+        l.kept_unconfirmed,
         l.failed,
         l.invalid_rows,
         l.duplicate_rows,

@@ -23,7 +23,12 @@ fn arb_fields() -> impl Strategy<Value = Fields> {
 }
 
 fn arb_status() -> impl Strategy<Value = ListStatus> {
-    prop_oneof![Just(ListStatus::Active), Just(ListStatus::Unsubscribed)]
+    prop_oneof![
+        Just(ListStatus::Active),
+        Just(ListStatus::Unsubscribed),
+        Just(ListStatus::Bounced),
+        Just(ListStatus::Unconfirmed)
+    ]
 }
 
 fn arb_segment() -> impl Strategy<Value = Segment> {
@@ -63,6 +68,7 @@ fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
             unsubscribed_by_us: by_us,
             sent_hash: sent.map(|f| f.hash64()),
             pending,
+            unsubscribed_at: None,
         })
 }
 
@@ -177,7 +183,7 @@ proptest! {
     fn plans_converge_and_keep_the_rules(
         seg in arb_segment(), known in arb_known(), live in arb_live(), s in arb_settings(),
     ) {
-        let k = merge_live(known, &live);
+        let k = merge_live(known, &live, crate::plan::merge::Merge::settle_all(0));
         let mut live_map: HashMap<String, LiveMember> = live.iter().map(|l| (l.email.clone(), l.clone())).collect();
         let first = plan(&seg, &k, Some(&live_map), &s).expect("guards pass");
 
@@ -203,7 +209,16 @@ proptest! {
             prop_assert_eq!(live_map[*e].status, ListStatus::Unsubscribed, "opt-out resubscribed: {}", e);
         }
         // Every other segment member is active with exactly the values we send.
-        for p in seg.profiles.iter().filter(|p| !first.kept_unsubscribed.contains(&p.email)) {
+        // Bounced and unconfirmed members keep their status (issue 13 case 2).
+        for e in first.kept_bounced.iter().chain(&first.kept_unconfirmed) {
+            prop_assert_ne!(live_map[e].status, ListStatus::Active, "forced active: {}", e);
+        }
+        let kept = |e: &String| {
+            first.kept_unsubscribed.contains(e)
+                || first.kept_bounced.contains(e)
+                || first.kept_unconfirmed.contains(e)
+        };
+        for p in seg.profiles.iter().filter(|p| !kept(&p.email)) {
             let l = &live_map[&p.email];
             prop_assert_eq!(l.status, ListStatus::Active);
             prop_assert!(!drifted(&p.fields, l), "{:?} vs {:?}", p, l);
@@ -212,7 +227,7 @@ proptest! {
         assert_converged(&plan(&seg, &k2, None, &s).expect("plans"), &first);
         // The next full read agrees with what the state recorded.
         let live2: Vec<LiveMember> = live_map.values().cloned().collect();
-        let k3 = merge_live(k2, &live2);
+        let k3 = merge_live(k2, &live2, crate::plan::merge::Merge::settle_all(0));
         assert_converged(&plan(&seg, &k3, Some(&live_map), &s).expect("plans"), &first);
     }
 }

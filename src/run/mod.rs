@@ -5,6 +5,8 @@
 //! [`Runner::plan`], which shares everything up to the plan and writes nothing.
 
 pub mod apply;
+pub mod batches;
+pub mod cross_check;
 pub mod prepare;
 
 use std::collections::HashMap;
@@ -71,6 +73,15 @@ pub enum RunError {
         "custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id"
     )]
     UnknownField(String),
+    #[error(
+        "the list read does not agree with the contact's own membership: contact {contact_id} shows status {row} on list {list_id} but was read as {read}; not writing anything (ActiveCampaign may filter `status` across all lists)"
+    )]
+    ReadMismatch {
+        contact_id: u64,
+        list_id: u64,
+        read: &'static str,
+        row: String,
+    },
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -285,14 +296,25 @@ impl Runner {
         last_run.full_read = prepared.live.is_some();
         fold_record_hashes(&mut prepared);
         persist_reconciled(db, export, &prepared)?;
-        let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
-            .apply(&prepared.plan)
-            .await;
+        let (tally, result) = apply::Applier::new(
+            export,
+            client,
+            db,
+            &prepared.known,
+            &prepared.segment,
+            cancel,
+        )
+        .apply(&prepared.plan)
+        .await;
         last_run.added = tally.added;
         last_run.updated = tally.updated;
         last_run.removed = tally.removed;
-        last_run.kept_unsubscribed =
-            prepared.plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        let plan = &prepared.plan;
+        last_run.kept_unsubscribed = plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        last_run.kept_bounced = plan.kept_bounced.len() as u64 + tally.kept_bounced;
+        last_run.kept_unconfirmed = plan.kept_unconfirmed.len() as u64 + tally.kept_unconfirmed;
+        last_run.in_doubt = plan.in_doubt.len() as u64;
+        last_run.not_active = tally.not_active;
         last_run.unchanged = prepared.plan.unchanged;
         last_run.failed = tally.failed;
         last_run.failures.extend(tally.failures);
@@ -427,6 +449,9 @@ fn persist_reconciled(
     if p.live.is_some() {
         d.replace_members(&export.id, p.known.iter())?;
     }
+    for id in &p.settled_batches {
+        d.settle_batch(&export.id, id)?;
+    }
     Ok(())
 }
 
@@ -464,6 +489,9 @@ fn log_run(export: &Export, r: &RunReport) {
         removed = l.removed,
         unchanged = l.unchanged,
         kept_unsubscribed = l.kept_unsubscribed,
+        kept_bounced = l.kept_bounced,
+        kept_unconfirmed = l.kept_unconfirmed,
+        in_doubt = l.in_doubt,
         failed = l.failed,
         invalid_rows = l.invalid_rows,
         api_requests = l.api_requests,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::RunError;
+use super::{batches, cross_check};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
-use crate::plan::{self, Plan, PlanSettings};
+use crate::plan::{self, Merge, Plan, PlanSettings};
 use crate::segment::Segment;
 use crate::source;
-use crate::state::{ExportMeta, StateDb};
+use crate::state::{ExportMeta, OpenBatch, StateDb};
 
 /// The result of preparing a run.
 pub struct Prepared {
@@ -23,6 +24,9 @@ pub struct Prepared {
     pub known: Known,
     /// The full read, when one was made this run.
     pub live: Option<Vec<LiveMember>>,
+    /// Journaled batches seen at their end before the read: the run
+    /// forgets them once it has recorded what the read settled.
+    pub settled_batches: Vec<String>,
     /// Whether the stored members were about another list and are discarded.
     pub target_changed: bool,
     pub meta: ExportMeta,
@@ -82,6 +86,8 @@ pub struct Snapshot {
     meta: Option<ExportMeta>,
     pending: bool,
     known: Known,
+    /// Batches ActiveCampaign accepted whose end no run has seen.
+    open_batches: Vec<OpenBatch>,
 }
 
 impl Snapshot {
@@ -93,10 +99,12 @@ impl Snapshot {
             .unfinished_runs(export)?
             .into_iter()
             .any(|id| Some(id) != current);
+        let open_batches = db.open_batches(export)?;
         Ok(Snapshot {
             meta: db.export_meta(export)?,
-            pending: db.has_pending(export)? || killed,
+            pending: db.has_pending(export)? || killed || !open_batches.is_empty(),
             known: db.load_known(export)?,
+            open_batches,
         })
     }
 }
@@ -121,13 +129,20 @@ pub async fn prepare_from(
         snap.known
     };
     let due = target_changed || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
+    // Every batch a killed run left is followed to its end before the read,
+    // so the read shows what it did; one still running keeps its doubts.
+    let follow = batches::follow(client, &snap.open_batches, now).await;
     let live = if due {
         Some(read_list(export, client).await?)
     } else {
         None
     };
     if let Some(live) = &live {
-        known = plan::merge_live(known, live);
+        let how = Merge {
+            now: Utc::now().timestamp(),
+            keep_pending: !follow.unsettled.is_empty(),
+        };
+        known = plan::merge_live(known, live, how);
     }
     let plan = make_plan(export, &segment, &known, live.as_deref(), allow_removals)?;
     let last_full_read = if due {
@@ -139,6 +154,7 @@ pub async fn prepare_from(
         segment,
         known,
         live,
+        settled_batches: follow.settled,
         target_changed,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
@@ -167,21 +183,19 @@ fn make_plan(
     plan::plan(segment, known, live_fields.as_ref(), &settings).map_err(RunError::Plan)
 }
 
-/// A full read: the list must exist, then its active and unsubscribed members.
+/// A full read: the list must exist, then its members of every status
+/// (active, unsubscribed, bounced, unconfirmed), cross-checked on a sample.
 pub(super) async fn read_list(
     export: &Export,
     client: &Client,
 ) -> Result<Vec<LiveMember>, RunError> {
     client.get_list(export.list_id).await?;
     let quiet = |_n: u64| {};
-    let mut members = client
-        .list_members(export.list_id, ListStatus::Active, &quiet)
-        .await?;
-    members.extend(
-        client
-            .list_members(export.list_id, ListStatus::Unsubscribed, &quiet)
-            .await?,
-    );
+    let mut members = Vec::new();
+    for status in ListStatus::ALL {
+        members.extend(client.list_members(export.list_id, status, &quiet).await?);
+    }
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
+    cross_check::sample(export, client, &members).await?;
     Ok(members)
 }

@@ -12,6 +12,7 @@
 //! No secret ever enters this database: the stored types hold emails, ids,
 //! flags and hashes only.
 
+mod batches;
 mod lock;
 mod members;
 mod runs;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use batches::OpenBatch;
 pub use lock::{ExportLock, LockError, lock_export};
 
 /// The database file inside `state_dir`.

@@ -8,6 +8,7 @@ mod daemon;
 mod eco;
 mod engine;
 mod faults;
+mod field_safety;
 mod harness;
 mod hostile;
 mod kill;
