@@ -153,6 +153,14 @@ pub struct LastRun {
     /// active on the list (opted out, bounced, deleted): left untouched.
     #[serde(default)]
     pub not_active: u64,
+    /// When this run found the export pointed at another list than before:
+    /// the list it left (`ACCOUNT#list=ID`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_list: Option<String>,
+    /// ... and how many active members it owns there, left as they are
+    /// (pointing it back resumes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_owned: Option<u64>,
 }
 
 impl LastRun {
@@ -183,6 +191,8 @@ impl LastRun {
             full_read: false,
             in_doubt: 0,
             not_active: 0,
+            left_list: None,
+            left_owned: None,
         }
     }
 
@@ -960,7 +970,7 @@ mod tests {
         );
         assert_eq!(
             crate::state::list_fingerprint(&export),
-            "https://acme.api-us1.com#list=12"
+            "acme.api-us1.com#list=12"
         );
     }
 

@@ -402,8 +402,10 @@ impl World {
             })
             .collect();
         drop(segment);
+        // Member rows are kept per account and list (SPEC §4c).
+        let scope = acsync::state::scope_of(&export);
         for chunk in members.chunks(100_000) {
-            db.save_members(EXPORT, chunk).expect("seed members");
+            db.save_members(&scope, chunk).expect("seed members");
         }
         let meta = ExportMeta {
             fingerprint: acsync::run::prepare::export_fingerprint(&export),
@@ -511,7 +513,7 @@ async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u32) -
     let mut f = RunFigures::default();
     match kind {
         "plan" => {
-            let r = runner.plan(&export, false).await.expect("plan");
+            let r = runner.plan(&export, false, false).await.expect("plan");
             f.wall = started.elapsed();
             f.outcome = "planned".into();
             f.profiles = r.segment.profiles.len() as u64;

@@ -75,6 +75,9 @@ pub enum Command {
         /// (or removals are blocked), 1 on error, as Terraform does.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read the list in full now (drift check), whatever full_read_every says.
+        #[arg(long)]
+        full_read: bool,
     },
     /// Run export NAME now and write its status file.
     Sync {
@@ -85,6 +88,13 @@ pub enum Command {
         /// Apply unsubscribes even above max_removals, for this run only.
         #[arg(long)]
         allow_removals: bool,
+        /// Read the list in full now (drift check), whatever full_read_every says.
+        #[arg(long)]
+        full_read: bool,
+        /// After a lost state database: take ownership of the list's active
+        /// members that are in the segment (see the README, "Lost state").
+        #[arg(long)]
+        adopt: bool,
     },
     /// Show every export's status file as a table.
     Status {
@@ -136,12 +146,23 @@ pub fn main() -> ExitCode {
             dir,
             json,
             detailed_exitcode,
-        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode),
+            full_read,
+        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode, full_read),
         Command::Sync {
             name,
             dir,
             allow_removals,
-        } => sync::run(&dir.config_dir, &name, allow_removals),
+            full_read,
+            adopt,
+        } => {
+            let opts = crate::run::RunOptions {
+                allow_removals,
+                full_read,
+                adopt,
+                next_run: None,
+            };
+            sync::run(&dir.config_dir, &name, opts)
+        }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
         Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),

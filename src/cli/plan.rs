@@ -24,6 +24,7 @@ pub fn run(
     name: &str,
     json: bool,
     detailed_exitcode: bool,
+    full_read: bool,
 ) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
@@ -34,7 +35,7 @@ pub fn run(
     let rt = runtime()?;
     let report = rt.block_on(async {
         let spinner = Spinner::start(&export.id);
-        let r = runner.plan(&export, false).await;
+        let r = runner.plan(&export, false, full_read).await;
         spinner.stop();
         r
     });
@@ -105,6 +106,8 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
         "kept_unconfirmed": p.kept_unconfirmed.len(),
         "in_doubt": p.in_doubt.len(),
         "managed_members": p.managed_members,
+        "left_list": r.left.as_ref().map(|l| l.0.clone()),
+        "left_owned": r.left.as_ref().map(|l| l.1),
         "unchanged": p.unchanged,
         "would_remove": p.would_remove,
         "blocked": p.blocked,
@@ -166,6 +169,9 @@ fn print_text(id: &str, r: &PlanReport) {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    if let Some((list, owned)) = &r.left {
+        println!("  LEFT {list}: the {owned} members this export owns there stay as they are");
+    }
     if let Some(reason) = &p.blocked {
         println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");
     }

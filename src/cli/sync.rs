@@ -12,7 +12,7 @@ use super::{load_one, next_run, runtime};
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
-pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Result<ExitCode> {
+pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
         Err(code) => return Ok(code),
@@ -20,8 +20,8 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
     super::logging::init(folder.settings.daemon.log_format, "warn");
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let opts = RunOptions {
-        allow_removals,
         next_run: next_run(&export),
+        ..opts
     };
     let cancel = CancellationToken::new();
     let rt = runtime()?;

@@ -190,6 +190,8 @@ pub struct Applier<'a> {
     tally: Mutex<Tally>,
     /// When this apply started (Unix seconds).
     started_at: i64,
+    /// The account and list the member rows are kept under.
+    scope: String,
 }
 
 impl<'a> Applier<'a> {
@@ -211,6 +213,7 @@ impl<'a> Applier<'a> {
             field_ids: HashMap::new(),
             tally: Mutex::new(Tally::default()),
             started_at: unix_now(),
+            scope: crate::state::scope_of(export),
         }
     }
 
@@ -325,7 +328,7 @@ impl<'a> Applier<'a> {
             .db
             .lock()
             .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-        db.save_members(&self.export.id, members)
+        db.save_members(&self.scope, members)
             .map_err(RunError::State)
     }
 
@@ -334,7 +337,7 @@ impl<'a> Applier<'a> {
     fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
         let mut db =
             (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-        db.journal_batch(&self.export.id, batch_id, chrono::Utc::now())
+        db.journal_batch(&self.scope, batch_id, chrono::Utc::now())
             .map_err(RunError::State)
     }
 
@@ -342,7 +345,7 @@ impl<'a> Applier<'a> {
     fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
         let mut db =
             (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-        db.settle_batch(&self.export.id, batch_id)
+        db.settle_batch(&self.scope, batch_id)
             .map_err(RunError::State)
     }
 

@@ -33,6 +33,12 @@ pub struct RunOptions {
     pub allow_removals: bool,
     /// Written into the status file's `next_run` (the daemon knows it; `sync` may not).
     pub next_run: Option<DateTime<Utc>>,
+    /// `--full-read`: read the list in full now (drift check).
+    pub full_read: bool,
+    /// `sync --adopt`: after a lost state database, take ownership of the
+    /// list's active members that are in the segment; without it a run
+    /// whose state is blank while its status file shows earlier runs fails.
+    pub adopt: bool,
 }
 
 /// Where a runner keeps state and writes status files.
@@ -44,6 +50,11 @@ pub struct RunnerPaths {
 }
 
 impl RunnerPaths {
+    /// The configuration folder (the parent of `exports/`).
+    pub fn config_root(&self) -> PathBuf {
+        (self.exports_dir.parent()).map_or_else(|| self.exports_dir.clone(), Path::to_path_buf)
+    }
+
     pub fn new(config_dir: &Path, settings: &DaemonSettings) -> Self {
         RunnerPaths {
             state_dir: settings.state_dir.clone(),
@@ -82,6 +93,15 @@ pub enum RunError {
         read: &'static str,
         row: String,
     },
+    #[error(
+        "the state database {} has no record of export `{export}`, but its status file shows a run that wrote to ActiveCampaign at {at}: the state was lost or replaced. acsync will not start from nothing (it would forget which members it subscribed, and never unsubscribe them). Restore the state database, or run `acsync sync {export} --adopt` once to take ownership of the list's active members that are in the segment",
+        path.display()
+    )]
+    StateLost {
+        path: PathBuf,
+        at: DateTime<Utc>,
+        export: String,
+    },
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -100,6 +120,9 @@ pub struct RunReport {
 
 /// What `acsync plan` shows.
 pub struct PlanReport {
+    /// The list the export last ran on, if it changed, and how many members
+    /// it owns there (left as they are).
+    pub left: Option<(String, u64)>,
     pub segment: Segment,
     pub plan: Plan,
     pub full_read: bool,
@@ -190,7 +213,14 @@ impl Runner {
             Ok(client) => {
                 let client = client.scoped();
                 let r = self
-                    .execute(export, &client, &opts, &cancel, &mut last_run)
+                    .execute(
+                        export,
+                        &client,
+                        &opts,
+                        &cancel,
+                        &mut last_run,
+                        prev.as_ref(),
+                    )
                     .await;
                 api = client.stats();
                 last_run.api_requests = api.requests;
@@ -231,8 +261,19 @@ impl Runner {
         opts: &RunOptions,
         cancel: &CancellationToken,
         last_run: &mut LastRun,
+        prev: Option<&StatusFile>,
     ) -> Result<Option<String>, RunError> {
         let (segment, db, snapshot) = self.read_and_load(export).await?;
+        if let Some(at) = prev.and_then(earlier_write)
+            && snapshot.is_blank()
+            && !opts.adopt
+        {
+            return Err(RunError::StateLost {
+                path: self.paths.state_dir.join(state::DB_FILE),
+                at,
+                export: export.id.clone(),
+            });
+        }
         count_segment(last_run, &segment);
         let run_id = db.lock().ok().and_then(|mut d| {
             d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
@@ -265,9 +306,15 @@ impl Runner {
     ) -> Result<(Segment, Mutex<StateDb>, Snapshot), RunError> {
         let dir = self.paths.state_dir.clone();
         let id = export.id.clone();
+        let scope = state::scope_of(export);
+        let root = self.paths.config_root();
         let load = tokio::task::spawn_blocking(move || {
-            let db = StateDb::open(&dir)?;
-            let snapshot = Snapshot::take(&db, &id, None)?;
+            let mut db = StateDb::open(&dir)?;
+            db.claim_folder(&root)?;
+            // Rows of 0.1 (kept per export id) or of a moved export file
+            // join the scope: a layout change, nothing recorded changes.
+            db.fold_into_scope(&id, &scope)?;
+            let snapshot = Snapshot::take(&db, &id, &scope, None)?;
             Ok::<_, RunError>((db, snapshot))
         });
         let segment = prepare::read_segment(export).await;
@@ -291,11 +338,18 @@ impl Runner {
     ) -> Result<Option<String>, RunError> {
         let now = Utc::now();
         let mut prepared =
-            prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
-                .await?;
+            prepare::prepare_from(export, client, snapshot, segment, opts, now).await?;
+        if opts.adopt {
+            adopt(&mut prepared);
+        }
         last_run.full_read = prepared.live.is_some();
+        if let Some((list, owned)) = &prepared.left {
+            tracing::warn!(export = %export.id, left = %list, owned, "the export now targets another list; the members it owns on the old one are left as they are");
+            last_run.left_list = Some(list.clone());
+            last_run.left_owned = Some(*owned);
+        }
         fold_record_hashes(&mut prepared);
-        persist_reconciled(db, export, &prepared)?;
+        persist_reconciled(db, &prepared)?;
         let (tally, result) = apply::Applier::new(
             export,
             client,
@@ -338,19 +392,19 @@ impl Runner {
         &self,
         export: &Export,
         allow_removals: bool,
+        full_read: bool,
     ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
         let (segment, _db, snapshot) = self.read_and_load(export).await?;
-        let prepared = prepare::prepare_from(
-            export,
-            &client,
-            snapshot,
-            segment,
+        let opts = RunOptions {
             allow_removals,
-            Utc::now(),
-        )
-        .await?;
+            full_read,
+            ..RunOptions::default()
+        };
+        let prepared =
+            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now()).await?;
         Ok(PlanReport {
+            left: prepared.left.clone(),
             full_read: prepared.live.is_some(),
             segment: prepared.segment,
             plan: prepared.plan,
@@ -389,6 +443,19 @@ impl Runner {
 }
 
 pub use prepare::Snapshot;
+
+/// When the status file says a run of this export wrote to ActiveCampaign
+/// and was recorded (a success, or a partial or blocked run): such a run
+/// always leaves a record in the state database.
+fn earlier_write(prev: &StatusFile) -> Option<DateTime<Utc>> {
+    let recorded = |r: &&LastRun| matches!(r.outcome, Some(Outcome::Partial | Outcome::Blocked));
+    (prev.last_success_at).or_else(|| {
+        prev.last_run
+            .as_ref()
+            .filter(recorded)
+            .map(|r| r.started_at)
+    })
+}
 
 fn count_segment(last_run: &mut LastRun, segment: &Segment) {
     last_run.source_rows = segment.source_rows;
@@ -433,24 +500,41 @@ fn fold_record_hashes(p: &mut prepare::Prepared) {
     }
 }
 
+/// `sync --adopt`: the list's active members that are in the segment
+/// become owned (a lost state database forgot who acsync subscribed; these
+/// are the members a run would keep anyway). Nobody else is touched.
+fn adopt(p: &mut prepare::Prepared) {
+    let wanted: std::collections::HashSet<&str> = p
+        .segment
+        .profiles
+        .iter()
+        .map(|x| x.email.as_str())
+        .collect();
+    let mut adopted = 0u64;
+    for m in p.known.iter_mut() {
+        if m.status == Some(crate::model::ListStatus::Active) && wanted.contains(m.email.as_str()) {
+            adopted += u64::from(!m.owned);
+            m.owned = true;
+        }
+    }
+    tracing::warn!(
+        members = adopted,
+        "adopted the list's active members that are in the segment"
+    );
+}
+
 /// After a full read: the reconciled members become the record (ownership
-/// is never dropped by the database); a changed list forgets the old one's.
-fn persist_reconciled(
-    db: &Mutex<StateDb>,
-    export: &Export,
-    p: &prepare::Prepared,
-) -> Result<(), RunError> {
+/// is never dropped by the database). A list the export left keeps its
+/// rows: changing `list_id` back resumes them.
+fn persist_reconciled(db: &Mutex<StateDb>, p: &prepare::Prepared) -> Result<(), RunError> {
     let mut d = db
         .lock()
         .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-    if p.target_changed {
-        d.forget_members(&export.id)?;
-    }
     if p.live.is_some() {
-        d.replace_members(&export.id, p.known.iter())?;
+        d.replace_members(&p.scope, p.known.iter())?;
     }
     for id in &p.settled_batches {
-        d.settle_batch(&export.id, id)?;
+        d.settle_batch(&p.scope, id)?;
     }
     Ok(())
 }

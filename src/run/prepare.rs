@@ -27,8 +27,13 @@ pub struct Prepared {
     /// Journaled batches seen at their end before the read: the run
     /// forgets them once it has recorded what the read settled.
     pub settled_batches: Vec<String>,
-    /// Whether the stored members were about another list and are discarded.
+    /// Whether the export last ran on another list (or account): a full
+    /// read is due, and `left` says what it owns there.
     pub target_changed: bool,
+    /// The list the export left, and its owned members left as they are.
+    pub left: Option<(String, u64)>,
+    /// The scope the members are kept under.
+    pub scope: String,
     pub meta: ExportMeta,
     pub plan: Plan,
 }
@@ -88,24 +93,53 @@ pub struct Snapshot {
     known: Known,
     /// Batches ActiveCampaign accepted whose end no run has seen.
     open_batches: Vec<OpenBatch>,
+    /// The scope (account and list) the export's members are kept under.
+    scope: String,
+    /// When the export last ran on another list: that scope and how many
+    /// members it owns there, left as they are.
+    left: Option<(String, u64)>,
 }
 
 impl Snapshot {
     /// Reads it (synchronously: the database handle never crosses an await).
     /// A run killed earlier (an unfinished run other than `current`) or a
     /// pending intent forces a full read.
-    pub fn take(db: &StateDb, export: &str, current: Option<i64>) -> Result<Snapshot, RunError> {
+    pub fn take(
+        db: &StateDb,
+        export: &str,
+        scope: &str,
+        current: Option<i64>,
+    ) -> Result<Snapshot, RunError> {
         let killed = db
             .unfinished_runs(export)?
             .into_iter()
             .any(|id| Some(id) != current);
-        let open_batches = db.open_batches(export)?;
+        let open_batches = db.open_batches(scope)?;
+        let meta = db.export_meta(export)?;
+        let old_scope = (meta.as_ref())
+            .and_then(|m| crate::state::scope_of_fingerprint(&m.fingerprint))
+            .filter(|old| old != scope);
+        let left = match old_scope {
+            Some(old) => {
+                let owned = db.owned_active(&old)?;
+                Some((old, owned))
+            }
+            None => None,
+        };
         Ok(Snapshot {
-            meta: db.export_meta(export)?,
-            pending: db.has_pending(export)? || killed || !open_batches.is_empty(),
-            known: db.load_known(export)?,
+            meta,
+            pending: db.has_pending(scope)? || killed || !open_batches.is_empty(),
+            known: db.load_known(scope)?,
             open_batches,
+            scope: scope.to_string(),
+            left,
         })
+    }
+
+    /// Whether the state has no record at all of this export's list: no
+    /// run recorded for the export, no member kept for its scope.
+    pub fn is_blank(&self) -> bool {
+        self.meta.is_none() && self.known.is_empty()
     }
 }
 
@@ -115,20 +149,16 @@ pub async fn prepare_from(
     client: &Client,
     snap: Snapshot,
     segment: Segment,
-    allow_removals: bool,
+    opts: &super::RunOptions,
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
-    let target = format!("{}|", target_fingerprint(export));
-    let target_changed = snap
-        .meta
-        .as_ref()
-        .is_some_and(|m| !m.fingerprint.starts_with(&target));
-    let mut known = if target_changed {
-        Known::new()
-    } else {
-        snap.known
-    };
-    let due = target_changed || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
+    let allow_removals = opts.allow_removals;
+    let target_changed = snap.left.is_some();
+    let mut known = snap.known;
+    let due = opts.full_read
+        || opts.adopt
+        || target_changed
+        || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
     let follow = batches::follow(client, &snap.open_batches, now).await;
@@ -156,6 +186,8 @@ pub async fn prepare_from(
         live,
         settled_batches: follow.settled,
         target_changed,
+        left: snap.left,
+        scope: snap.scope,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
             last_full_read,

@@ -55,7 +55,84 @@ const DELETABLE: &str = "SELECT email FROM members
 
 const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 
+/// Moves one key's rows into another, merging with rows already there:
+/// ownership and our unsubscribe marks are kept if either side has them.
+const FOLD: &str = "INSERT INTO members
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+        unsub_from, unsub_to)
+     SELECT ?2, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+            unsub_from, unsub_to
+     FROM members WHERE export = ?1
+     ON CONFLICT (export, email) DO UPDATE SET
+       contact_id = coalesce(contact_id, excluded.contact_id),
+       owned = max(owned, excluded.owned),
+       unsubscribed_by_us = max(unsubscribed_by_us, excluded.unsubscribed_by_us),
+       unsub_from = coalesce(unsub_from, excluded.unsub_from),
+       unsub_to = coalesce(unsub_to, excluded.unsub_to),
+       pending = coalesce(pending, excluded.pending)";
+
 impl StateDb {
+    /// Re-keys the rows of acsync 0.1 (kept per export id) and of any
+    /// export that last ran on this scope into the scope itself (see
+    /// [`super::scope_of`]), in one transaction; the journaled batches too.
+    /// A no-op once done. Returns how many keys were folded.
+    pub fn fold_into_scope(&mut self, export: &str, scope: &str) -> Result<usize, StateError> {
+        let mut keys = vec![export.to_string()];
+        keys.extend(self.exports_on_scope(scope)?);
+        keys.retain(|k| k != scope);
+        keys.sort();
+        keys.dedup();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&self.path)?;
+        let mut folded = 0;
+        for key in &keys {
+            let n = tx.execute(FOLD, params![key, scope]).at(&self.path)?;
+            tx.execute("DELETE FROM members WHERE export = ?1", [key])
+                .at(&self.path)?;
+            tx.execute(
+                "UPDATE OR IGNORE batches SET export = ?2 WHERE export = ?1",
+                params![key, scope],
+            )
+            .at(&self.path)?;
+            folded += usize::from(n > 0);
+        }
+        tx.commit().at(&self.path)?;
+        Ok(folded)
+    }
+
+    /// Export ids whose last recorded target is `scope`.
+    fn exports_on_scope(&self, scope: &str) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT export, fingerprint FROM exports")
+            .at(&self.path)?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .at(&self.path)?
+            .collect::<Result<_, _>>()
+            .at(&self.path)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, fp)| super::scope_of_fingerprint(fp).as_deref() == Some(scope))
+            .map(|(export, _)| export)
+            .collect())
+    }
+
+    /// Active members of `scope` that it owns: what an export leaving the
+    /// list leaves behind as they are.
+    pub fn owned_active(&self, scope: &str) -> Result<u64, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM members WHERE export = ?1 AND owned = 1 AND status = 1",
+            )
+            .at(&self.path)?;
+        let n: i64 = stmt.query_row([scope], |r| r.get(0)).at(&self.path)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every member row of `export`, keyed by email. Runs use the more
     /// compact [`StateDb::load_known`]; this map is for tools and tests.
     pub fn load_members(&self, export: &str) -> Result<HashMap<String, Member>, StateError> {

@@ -59,7 +59,8 @@ CREATE INDEX runs_export ON runs (export, id);
 /// be recorded; our own unsubscribes carry the window they happened in
 /// (`unsub_from`, `unsub_to`, Unix seconds); bulk batches are journaled as
 /// soon as ActiveCampaign accepts them, so a run killed while a batch is
-/// still processing can follow it to its end.
+/// still processing can follow it to its end. The state records which
+/// configuration folder owns it.
 ///
 /// A 0.1 mark "unsubscribed by us" has no recorded time: it gets the window
 /// from the epoch to the moment of the upgrade, so a membership that changed
@@ -89,6 +90,12 @@ FROM members;
 DROP TABLE members;
 ALTER TABLE members_v2 RENAME TO members;
 CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
+
+-- Which configuration folder this state belongs to (see StateDb::claim_folder).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE batches (
     export       TEXT NOT NULL,

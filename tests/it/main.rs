@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod kill;
 mod live;
+mod ownership;
 mod security;
 mod sim;
 mod sql;
