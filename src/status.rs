@@ -153,6 +153,14 @@ pub struct LastRun {
     /// active on the list (opted out, bounced, deleted): left untouched.
     #[serde(default)]
     pub not_active: u64,
+    /// Segment members another export of the same list wants with other
+    /// values (written only by the export whose id sorts first).
+    #[serde(default)]
+    pub conflicts: u64,
+    /// Members that left this segment but another export of the same list
+    /// still wants: not unsubscribed.
+    #[serde(default)]
+    pub kept_for_others: u64,
     /// When this run found the export pointed at another list than before:
     /// the list it left (`ACCOUNT#list=ID`) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +201,8 @@ impl LastRun {
             not_active: 0,
             left_list: None,
             left_owned: None,
+            conflicts: 0,
+            kept_for_others: 0,
         }
     }
 
@@ -732,7 +742,14 @@ mod tests {
         ];
         let want: BTreeSet<&str> = spec_run
             .iter()
-            .chain(&["run_id", "full_read", "in_doubt", "not_active"])
+            .chain(&[
+                "run_id",
+                "full_read",
+                "in_doubt",
+                "not_active",
+                "conflicts",
+                "kept_for_others",
+            ])
             .copied()
             .collect();
         assert_eq!(keys(&v["last_run"]), want);

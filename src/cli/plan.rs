@@ -106,6 +106,8 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
         "kept_unconfirmed": p.kept_unconfirmed.len(),
         "in_doubt": p.in_doubt.len(),
         "managed_members": p.managed_members,
+        "conflicts": p.conflicts.len(),
+        "kept_for_others": p.kept_for_others,
         "left_list": r.left.as_ref().map(|l| l.0.clone()),
         "left_owned": r.left.as_ref().map(|l| l.1),
         "unchanged": p.unchanged,

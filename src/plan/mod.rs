@@ -58,6 +58,29 @@ impl PlanSettings {
     }
 }
 
+/// What the other exports of a shared list want (SPEC §4c): an export never
+/// unsubscribes a contact another export of the list still has in its
+/// segment, and a contact both want with different values is written only
+/// by the export whose id sorts first, so values never ping-pong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherExports {
+    /// Email → what the first other export (by id) wants for it.
+    pub wanted: HashMap<String, OtherWant>,
+    /// Why no removal may be made this run (e.g. another export of the
+    /// list has not recorded its segment yet).
+    pub hold_removals: Option<String>,
+}
+
+/// Another export's wish for one contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherWant {
+    pub export: String,
+    /// [`Fields::hash64`] of what it sends.
+    pub hash: u64,
+    /// Its id sorts before ours: on a conflict its values win.
+    pub wins: bool,
+}
+
 /// A guard that fails the run before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
@@ -107,6 +130,12 @@ pub struct Plan {
     /// Members with a change whose outcome is still unknown (a batch
     /// ActiveCampaign has not finished): left exactly as they are this run.
     pub in_doubt: Vec<String>,
+    /// Segment members another export of the list wants with other values
+    /// (written only by the export whose id sorts first).
+    pub conflicts: Vec<String>,
+    /// Members that left this segment but another export of the list still
+    /// wants: not unsubscribed.
+    pub kept_for_others: u64,
     /// Active segment members that need no write (including `record_hashes`).
     pub unchanged: u64,
     /// Members whose live values already equal what we would send but whose
@@ -133,6 +162,8 @@ pub struct PlanCounts {
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
     pub in_doubt: u64,
+    pub conflicts: u64,
+    pub kept_for_others: u64,
     pub unchanged: u64,
     pub would_remove: u64,
     pub blocked: Option<String>,
@@ -158,6 +189,8 @@ impl Plan {
             kept_bounced: n(self.kept_bounced.len()),
             kept_unconfirmed: n(self.kept_unconfirmed.len()),
             in_doubt: n(self.in_doubt.len()),
+            conflicts: n(self.conflicts.len()),
+            kept_for_others: self.kept_for_others,
             unchanged: self.unchanged,
             would_remove: self.would_remove,
             blocked: self.blocked.clone(),
@@ -175,6 +208,17 @@ pub fn plan(
     live_fields: Option<&HashMap<String, LiveMember>>,
     s: &PlanSettings,
 ) -> Result<Plan, PlanError> {
+    plan_shared(segment, known, live_fields, s, &OtherExports::default())
+}
+
+/// [`plan`] for a list other exports also target.
+pub fn plan_shared(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+) -> Result<Plan, PlanError> {
     check_guards(segment, s)?;
     let mut plan = Plan::default();
     // The positions of the known members the segment holds, one bit each
@@ -187,9 +231,9 @@ pub fn plan(
         if let Some(i) = pos {
             in_segment.set(i);
         }
-        plan_profile(&mut plan, p, m, live_fields);
+        plan_profile(&mut plan, p, m, live_fields, others);
     }
-    plan_removals(&mut plan, known, &in_segment, s);
+    plan_removals(&mut plan, known, &in_segment, s, others);
     Ok(plan)
 }
 
@@ -233,8 +277,14 @@ fn plan_profile(
     p: &Profile,
     known: Option<&Member>,
     live_fields: Option<&HashMap<String, LiveMember>>,
+    others: &OtherExports,
 ) {
     let h = p.fields.hash64();
+    let other = others.wanted.get(p.email.as_str()).filter(|o| o.hash != h);
+    if other.is_some() {
+        plan.conflicts.push(p.email.clone());
+    }
+    let yields = other.is_some_and(|o| o.wins);
     if let Some(m) = known.filter(|m| m.pending.is_some()) {
         return plan.in_doubt.push(m.email.clone());
     }
@@ -245,6 +295,8 @@ fn plan_profile(
         ListStatus::Active => {
             let live = live_fields.and_then(|l| l.get(p.email.as_str()));
             match judge_active(p, m, h, live) {
+                // Another export's values win this contact: not ours to write.
+                Verdict::Update if yields => plan.unchanged += 1,
                 Verdict::Update => plan.updates.push(change(p, Some(m), h)),
                 Verdict::Record => {
                     plan.record_hashes.push((p.email.clone(), h));
@@ -310,7 +362,13 @@ fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
 /// Scans `known` once: counts the members the export manages, collects the
 /// removals the prune policy asks for, and applies the `max_removals` guard.
 /// A member whose last change is still in doubt is never removed.
-fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSettings) {
+fn plan_removals(
+    plan: &mut Plan,
+    known: &Known,
+    in_segment: &BitSet,
+    s: &PlanSettings,
+    others: &OtherExports,
+) {
     let managed = |m: &Member| match s.prune {
         Prune::Owned => m.owned,
         Prune::All => true,
@@ -322,7 +380,12 @@ fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSe
             continue;
         }
         plan.managed_members += 1;
-        if !in_segment.contains(i) {
+        if in_segment.contains(i) {
+            continue;
+        }
+        if others.wanted.contains_key(m.email.as_str()) {
+            plan.kept_for_others += 1;
+        } else {
             removals.push(Removal {
                 email: m.email.clone(),
                 contact_id: m.contact_id,
@@ -332,7 +395,13 @@ fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSe
     removals.sort_unstable_by(|a, b| a.email.cmp(&b.email));
     plan.would_remove = removals.len() as u64;
     let allowed = s.max_removals.allowed(plan.managed_members);
-    if plan.would_remove > allowed && !s.allow_removals {
+    if let Some(why) = others
+        .hold_removals
+        .as_ref()
+        .filter(|_| !removals.is_empty())
+    {
+        plan.blocked = Some(format!("{} unsubscribes held back: {why}", removals.len()));
+    } else if plan.would_remove > allowed && !s.allow_removals {
         plan.blocked = Some(blocked_reason(
             plan.would_remove,
             plan.managed_members,

@@ -642,3 +642,48 @@ fn scale_steady_state() {
         peak_rss_mb()
     );
 }
+
+/// Issue 13 case 5: the shared-list rules of the planner.
+#[test]
+fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
+    let rows = [("both@x.io", fields("Ann")), ("mine@x.io", fields("M"))];
+    let owned = |e: &str, f: &str| Member {
+        owned: true,
+        sent_hash: Some(fields(f).hash64()),
+        ..member(e, Some(Active))
+    };
+    let k = known([
+        owned("both@x.io", "Anna"),
+        owned("mine@x.io", "M"),
+        owned("theirs@x.io", "T"),
+        owned("gone@x.io", "G"),
+    ]);
+    let want = |hash: u64, wins: bool| OtherWant {
+        export: "a".into(),
+        hash,
+        wins,
+    };
+    let mut others = OtherExports::default();
+    others
+        .wanted
+        .insert("both@x.io".into(), want(fields("Anna").hash64(), true));
+    others
+        .wanted
+        .insert("theirs@x.io".into(), want(fields("T").hash64(), true));
+    let s = settings(Prune::Owned, RemovalLimit::Count(100));
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert_eq!(p.conflicts, ["both@x.io"]);
+    assert!(p.updates.is_empty(), "the other export's values win");
+    assert_eq!(p.kept_for_others, 1);
+    assert_eq!(p.removals.len(), 1);
+    assert_eq!(p.removals[0].email, "gone@x.io");
+    // When we sort first, we write our values.
+    others.wanted.get_mut("both@x.io").expect("x").wins = false;
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert_eq!(emails(&p.updates), ["both@x.io"]);
+    // A sibling that never recorded its wishes holds every removal.
+    others.hold_removals = Some("export `c` has not run".into());
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert!(p.removals.is_empty());
+    assert!(p.blocked.is_some_and(|b| b.contains("`c`")));
+}

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod batches;
 pub mod cross_check;
 pub mod prepare;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -102,6 +103,10 @@ pub enum RunError {
         at: DateTime<Utc>,
         export: String,
     },
+    #[error(
+        "export `{export}` has prune = \"all\" but export(s) {others} target the same list: \"all\" would unsubscribe their members. Use prune = \"owned\" on a shared list"
+    )]
+    SharedPruneAll { export: String, others: String },
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -264,6 +269,15 @@ impl Runner {
         prev: Option<&StatusFile>,
     ) -> Result<Option<String>, RunError> {
         let (segment, db, snapshot) = self.read_and_load(export).await?;
+        if export.prune == crate::model::Prune::All && !snapshot.siblings.is_empty() {
+            return Err(RunError::SharedPruneAll {
+                export: export.id.clone(),
+                others: (snapshot.siblings.iter())
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         if let Some(at) = prev.and_then(earlier_write)
             && snapshot.is_blank()
             && !opts.adopt
@@ -308,13 +322,18 @@ impl Runner {
         let id = export.id.clone();
         let scope = state::scope_of(export);
         let root = self.paths.config_root();
+        let this = export.clone();
         let load = tokio::task::spawn_blocking(move || {
             let mut db = StateDb::open(&dir)?;
             db.claim_folder(&root)?;
             // Rows of 0.1 (kept per export id) or of a moved export file
             // join the scope: a layout change, nothing recorded changes.
             db.fold_into_scope(&id, &scope)?;
-            let snapshot = Snapshot::take(&db, &id, &scope, None)?;
+            let mut snapshot = Snapshot::take(&db, &id, &scope, None)?;
+            let rows = db.wanted_by_others(&scope, &id)?;
+            let siblings = shared::siblings(&shared::load(&root), &this, &scope, &rows);
+            snapshot.others = shared::others(&id, &siblings, rows);
+            snapshot.siblings = siblings;
             Ok::<_, RunError>((db, snapshot))
         });
         let segment = prepare::read_segment(export).await;
@@ -342,6 +361,7 @@ impl Runner {
         if opts.adopt {
             adopt(&mut prepared);
         }
+        record_wanted(db, export, &prepared)?;
         last_run.full_read = prepared.live.is_some();
         if let Some((list, owned)) = &prepared.left {
             tracing::warn!(export = %export.id, left = %list, owned, "the export now targets another list; the members it owns on the old one are left as they are");
@@ -368,6 +388,8 @@ impl Runner {
         last_run.kept_bounced = plan.kept_bounced.len() as u64 + tally.kept_bounced;
         last_run.kept_unconfirmed = plan.kept_unconfirmed.len() as u64 + tally.kept_unconfirmed;
         last_run.in_doubt = plan.in_doubt.len() as u64;
+        last_run.conflicts = plan.conflicts.len() as u64;
+        last_run.kept_for_others = plan.kept_for_others;
         last_run.not_active = tally.not_active;
         last_run.unchanged = prepared.plan.unchanged;
         last_run.failed = tally.failed;
@@ -498,6 +520,24 @@ fn fold_record_hashes(p: &mut prepare::Prepared) {
             m.sent_hash = Some(h);
         }
     }
+}
+
+/// Records what this export wants on its list while the list is shared
+/// (and forgets it otherwise), so the other exports never unsubscribe it.
+fn record_wanted(
+    db: &Mutex<StateDb>,
+    export: &Export,
+    p: &prepare::Prepared,
+) -> Result<(), RunError> {
+    let mut d = db
+        .lock()
+        .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+    let shared = !p.siblings.is_empty();
+    let rows = (p.segment.profiles.iter())
+        .filter(|_| shared)
+        .map(|x| (x.email.as_str(), x.fields.hash64()));
+    d.replace_wanted(&p.scope, &export.id, rows)?;
+    Ok(())
 }
 
 /// `sync --adopt`: the list's active members that are in the segment

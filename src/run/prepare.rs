@@ -12,7 +12,7 @@ use super::{batches, cross_check};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
-use crate::plan::{self, Merge, Plan, PlanSettings};
+use crate::plan::{self, Merge, OtherExports, Plan, PlanSettings};
 use crate::segment::Segment;
 use crate::source;
 use crate::state::{ExportMeta, OpenBatch, StateDb};
@@ -34,6 +34,8 @@ pub struct Prepared {
     pub left: Option<(String, u64)>,
     /// The scope the members are kept under.
     pub scope: String,
+    /// Other exports of this folder on the same list.
+    pub siblings: Vec<String>,
     pub meta: ExportMeta,
     pub plan: Plan,
 }
@@ -98,6 +100,9 @@ pub struct Snapshot {
     /// When the export last ran on another list: that scope and how many
     /// members it owns there, left as they are.
     left: Option<(String, u64)>,
+    /// Other exports of this folder on the same list, and what they want.
+    pub siblings: Vec<String>,
+    pub others: OtherExports,
 }
 
 impl Snapshot {
@@ -133,6 +138,8 @@ impl Snapshot {
             open_batches,
             scope: scope.to_string(),
             left,
+            siblings: Vec::new(),
+            others: OtherExports::default(),
         })
     }
 
@@ -174,7 +181,14 @@ pub async fn prepare_from(
         };
         known = plan::merge_live(known, live, how);
     }
-    let plan = make_plan(export, &segment, &known, live.as_deref(), allow_removals)?;
+    let plan = make_plan(
+        export,
+        &segment,
+        &known,
+        live.as_deref(),
+        allow_removals,
+        &snap.others,
+    )?;
     let last_full_read = if due {
         Some(now)
     } else {
@@ -188,6 +202,7 @@ pub async fn prepare_from(
         target_changed,
         left: snap.left,
         scope: snap.scope,
+        siblings: snap.siblings,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
             last_full_read,
@@ -202,6 +217,7 @@ fn make_plan(
     known: &Known,
     live: Option<&[LiveMember]>,
     allow_removals: bool,
+    others: &OtherExports,
 ) -> Result<Plan, RunError> {
     let settings = PlanSettings {
         prune: export.prune,
@@ -212,7 +228,8 @@ fn make_plan(
     };
     let live_fields: Option<HashMap<String, LiveMember>> =
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
-    plan::plan(segment, known, live_fields.as_ref(), &settings).map_err(RunError::Plan)
+    plan::plan_shared(segment, known, live_fields.as_ref(), &settings, others)
+        .map_err(RunError::Plan)
 }
 
 /// A full read: the list must exist, then its members of every status

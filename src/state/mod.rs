@@ -18,6 +18,7 @@ mod members;
 mod runs;
 mod schema;
 mod scope;
+mod wanted;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -30,6 +31,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use batches::OpenBatch;
 pub use lock::{ExportLock, LockError, lock_export};
 pub use scope::{account_key, scope_of, scope_of_fingerprint};
+pub use wanted::Wanted;
 
 /// The database file inside `state_dir`.
 pub const DB_FILE: &str = "state.sqlite3";

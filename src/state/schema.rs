@@ -91,6 +91,17 @@ DROP TABLE members;
 ALTER TABLE members_v2 RENAME TO members;
 CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
 
+-- Several exports on one list (SPEC §4c): what each of them wants there
+-- (its segment's emails and field hashes), written only while the list is
+-- shared, so that no export unsubscribes what another still wants.
+CREATE TABLE wanted (
+    scope  TEXT    NOT NULL,
+    export TEXT    NOT NULL,
+    email  TEXT    NOT NULL,
+    hash   INTEGER NOT NULL,
+    PRIMARY KEY (scope, export, email)
+) WITHOUT ROWID;
+
 -- Which configuration folder this state belongs to (see StateDb::claim_folder).
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY NOT NULL,

@@ -15,6 +15,7 @@ mod kill;
 mod live;
 mod ownership;
 mod security;
+mod shared_list;
 mod sim;
 mod sql;
 mod util;
