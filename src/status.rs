@@ -922,6 +922,7 @@ mod tests {
             full_read_every: std::time::Duration::ZERO,
             source: Source::Csv {
                 path: "x.csv".into(),
+                timeout: crate::config::DEFAULT_SOURCE_TIMEOUT,
             },
             mapping: Mapping::default(),
         };

@@ -91,6 +91,7 @@ fn sqlite_source(path: &Path, query: &str) -> Source {
     Source::Sqlite {
         path: path.into(),
         query: query.into(),
+        timeout: acsync::config::DEFAULT_SOURCE_TIMEOUT,
     }
 }
 
