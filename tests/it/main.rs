@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod kill;
 mod live;
+mod rows;
 mod security;
 mod sim;
 mod sql;
