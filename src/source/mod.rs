@@ -91,8 +91,12 @@ pub enum SourceError {
         path.display()
     )]
     StillBlocked { path: PathBuf },
-    /// The run was cancelled (the daemon is stopping) while reading.
-    #[error("source {}: reading was abandoned: acsync is stopping", path.display())]
+    /// The run was cancelled while reading (the daemon is stopping, or the
+    /// export was edited or deleted): it does not wait for the file.
+    #[error(
+        "source {}: reading was abandoned: the run was cancelled (acsync is stopping, or the export changed)",
+        path.display()
+    )]
     Abandoned { path: PathBuf },
     /// The CSV reader failed in a way that is not one bad row.
     #[error("segment {}: {source}", path.display())]
