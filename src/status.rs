@@ -72,6 +72,10 @@ pub enum Outcome {
     Failed,
     /// More removals than `max_removals`: nobody was unsubscribed.
     Blocked,
+    /// Stopped before its end: a shutdown (SIGTERM, Ctrl-C), or found
+    /// unfinished after the process running it died (SIGKILL, a crash, a
+    /// power loss). The next run converges what it left.
+    Interrupted,
 }
 
 impl Outcome {
@@ -81,6 +85,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
             Outcome::Blocked => "blocked",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -300,6 +305,25 @@ impl StatusFile {
         self.last_success_at = prev.last_success_at;
         self.consecutive_failures = prev.consecutive_failures;
         self.last_full_read_at = prev.last_full_read_at;
+    }
+
+    /// A status left `running` by a process that is gone (its export lock
+    /// is free): records that run as interrupted, at the file's last update,
+    /// so the history shows it instead of silently turning `idle`.
+    pub fn close_interrupted(&mut self) {
+        if self.state != ExportState::Running {
+            return;
+        }
+        let mut run = (self.last_run.clone())
+            .filter(|r| r.outcome.is_none())
+            .unwrap_or_else(|| LastRun::started(Trigger::Schedule, self.updated_at));
+        run.error = Some(
+            "interrupted: the process running it stopped (killed, crashed or lost power) before it finished; the next run converges what it left".into(),
+        );
+        let at = self.updated_at.max(run.started_at);
+        run.finish(Outcome::Interrupted, at);
+        self.record_run(run);
+        self.state = ExportState::Idle;
     }
 
     pub fn record_run(&mut self, run: LastRun) {
@@ -969,6 +993,7 @@ mod tests {
             full_read_every: std::time::Duration::ZERO,
             source: Source::Csv {
                 path: "x.csv".into(),
+                timeout: crate::config::DEFAULT_SOURCE_TIMEOUT,
             },
             mapping: Mapping::default(),
         };

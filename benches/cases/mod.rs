@@ -386,9 +386,14 @@ impl World {
         let sent = self.root().join("sent.csv");
         write_csv(&sent, (0..n).map(|i| (i, 0)));
         let export = self.export();
-        let segment =
-            acsync::source::read(&config::Source::Csv { path: sent.clone() }, &export.mapping)
-                .expect("seed segment reads");
+        let segment = acsync::source::read(
+            &config::Source::Csv {
+                path: sent.clone(),
+                timeout: config::DEFAULT_SOURCE_TIMEOUT,
+            },
+            &export.mapping,
+        )
+        .expect("seed segment reads");
         std::fs::remove_file(&sent).ok();
         let mut db = StateDb::open(&self.root().join("state")).expect("state opens");
         let members: Vec<Member> = (segment.profiles.iter())

@@ -14,6 +14,7 @@ pub mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -212,9 +213,39 @@ pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chron
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// The multi-threaded runtime of the async commands.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// The multi-threaded runtime of the async commands (see [`Runtime`]).
+pub fn runtime() -> anyhow::Result<Runtime> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?;
+    Ok(Runtime(Some(rt)))
+}
+
+/// How long a finished command waits for blocking threads still running.
+const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A tokio runtime whose drop waits at most [`RUNTIME_SHUTDOWN_GRACE`] for
+/// blocking threads (tokio's own drop waits for ever): a source read stuck
+/// on a FIFO or a hung mount, abandoned by its run, must not keep `sync` or
+/// a stopping daemon alive (issue 14 case 6). The command's own work is
+/// done by then; what is left is a thread no one waits for.
+pub struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        match &self.0 {
+            Some(rt) => rt,
+            None => unreachable!("the runtime is only taken by drop"),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
+        }
+    }
 }

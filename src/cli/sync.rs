@@ -12,6 +12,25 @@ use super::{load_one, next_run, runtime};
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
+/// Ctrl-C (SIGINT) and SIGTERM stop the run the same way: after the
+/// current batch, with the run recorded (issue 14 case 6).
+async fn stop_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        // Without a SIGTERM handler, Ctrl-C still works.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("acsync sync: stopping after the current batch…");
+    cancel.cancel();
+}
+
 pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
@@ -27,14 +46,10 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
     let rt = runtime()?;
     let report = rt.block_on(async {
         let spinner = Spinner::start(&export.id);
-        let ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("acsync sync: stopping after the current batch…");
-                ctrl_c.cancel();
-            }
-        });
-        let r = runner.run(&export, Trigger::Manual, opts, cancel).await;
+        tokio::spawn(stop_on_signal(cancel.clone()));
+        // A stop also abandons a read stuck on a pipe or a dead mount.
+        let run = runner.run(&export, Trigger::Manual, opts, cancel.clone());
+        let r = crate::source::cancel_reads_with(cancel, run).await;
         spinner.stop();
         r
     });

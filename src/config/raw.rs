@@ -174,6 +174,9 @@ pub struct RawSource {
     /// postgres: how long the query may run.
     #[schemars(with = "Option<String>", extend("default" = "10m"))]
     pub statement_timeout: Option<Spanned<String>>,
+    /// csv, jsonl, sqlite: how long reading the file may take in all; past it the run fails (a pipe or a hung mount never blocks it).
+    #[schemars(with = "Option<String>", extend("default" = "10m"))]
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// [mapping]: ActiveCampaign field = segment column.

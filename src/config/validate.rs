@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
 use super::settings::{Settings, allows};
-use super::{Connection, Export, Located, Mapping, Source, values};
+use super::{Connection, DEFAULT_SOURCE_TIMEOUT, Export, Located, Mapping, Source, values};
 use crate::model::{Prune, RemovalLimit};
 
 /// The validation context: one file's text and the errors found in it.
@@ -306,11 +306,12 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
                     ("statement_timeout", &raw.statement_timeout),
                 ],
             );
-            let path = path(cx)?;
+            let (path, timeout) = (path(cx), read_timeout(&raw, cx));
+            let (path, timeout) = (path?, timeout?);
             Some(if k == "csv" {
-                Source::Csv { path }
+                Source::Csv { path, timeout }
             } else {
-                Source::Jsonl { path }
+                Source::Jsonl { path, timeout }
             })
         }
         "sqlite" => {
@@ -322,10 +323,11 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
                     ("statement_timeout", &raw.statement_timeout),
                 ],
             );
-            let (path, query) = (path(cx), query(cx));
+            let (path, query, timeout) = (path(cx), query(cx), read_timeout(&raw, cx));
             Some(Source::Sqlite {
                 path: path?,
                 query: query?,
+                timeout: timeout?,
             })
         }
         "postgres" => postgres(&raw, header, cx),
@@ -340,7 +342,11 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
 }
 
 fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source> {
-    unused(cx, "postgres", &[("path", &raw.path)]);
+    unused(
+        cx,
+        "postgres",
+        &[("path", &raw.path), ("timeout", &raw.timeout)],
+    );
     let url_env = required(cx, &raw.url_env, header.clone(), "url_env");
     let query = required(cx, &raw.query, header, "query");
     let statement_timeout = match &raw.statement_timeout {
@@ -354,6 +360,25 @@ fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source
         query: query?,
         statement_timeout: statement_timeout?,
     })
+}
+
+/// `[source] timeout` of a file kind: a duration above zero (zero would fail
+/// every read), [`DEFAULT_SOURCE_TIMEOUT`] when absent.
+fn read_timeout(raw: &RawSource, cx: &mut Cx) -> Option<Duration> {
+    let Some(t) = &raw.timeout else {
+        return Some(DEFAULT_SOURCE_TIMEOUT);
+    };
+    match values::duration(t.get_ref()) {
+        Ok(d) if d.is_zero() => {
+            cx.err(t.span(), "`timeout` must be above zero, e.g. \"10m\"");
+            None
+        }
+        Ok(d) => Some(d),
+        Err(m) => {
+            cx.err(t.span(), m);
+            None
+        }
+    }
 }
 
 fn required(

@@ -202,15 +202,21 @@ impl Runner {
     ) -> Result<RunReport, RunError> {
         let _lock = state::lock_export(&self.paths.state_dir, &export.id)?;
         let path = self.status_path(&export.id);
-        let prev = status::read(&path).ok().flatten();
+        let mut prev = status::read(&path).ok().flatten();
+        // We hold the lock: a `running` status is a dead process's run.
+        if let Some(p) = prev.as_mut() {
+            p.close_interrupted();
+        }
         let started = Utc::now();
         let mut last_run = LastRun::started(trigger, started);
+        // The run in progress is in the file from its start: killed, it
+        // leaves a record the next start closes as interrupted.
         self.write_status(
             &path,
             export,
             prev.as_ref(),
             ExportState::Running,
-            None,
+            Some(&last_run),
             &opts,
         );
         let mut api = crate::activecampaign::RequestStats::default();
@@ -235,6 +241,7 @@ impl Runner {
         };
         let (outcome, blocked, error) = match result {
             Ok(blocked) => (outcome_of(&last_run, blocked.is_some()), blocked, None),
+            Err(e) if cancel.is_cancelled() => (Outcome::Interrupted, None, Some(e.to_string())),
             Err(e) => (Outcome::Failed, None, Some(e.to_string())),
         };
         last_run.error = error.or_else(|| blocked.clone());

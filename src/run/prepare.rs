@@ -228,6 +228,21 @@ fn make_plan(
     };
     let live_fields: Option<HashMap<String, LiveMember>> =
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
+    // A row whose email could not be read may be a member we cannot see:
+    // removals derived from a partial read are held back (issue 14).
+    let held;
+    let others = if segment.unreadable_emails > 0 && others.hold_removals.is_none() {
+        held = OtherExports {
+            hold_removals: Some(format!(
+                "{} source rows have an email that cannot be read, so the segment may be incomplete",
+                segment.unreadable_emails
+            )),
+            ..others.clone()
+        };
+        &held
+    } else {
+        others
+    };
     plan::plan_shared(segment, known, live_fields.as_ref(), &settings, others)
         .map_err(RunError::Plan)
 }

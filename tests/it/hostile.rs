@@ -511,18 +511,22 @@ async fn nul_bytes_make_an_email_invalid_and_travel_escaped_in_a_name() {
 async fn invalid_utf8_rows_are_reported_with_their_column() {
     let (w, r) = sync_fixture("invalid-utf8.csv").await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
-    assert_eq!(counts(&r), (4, 2, 2, 0, 2, 0));
+    // Issue 14: a bad name costs the name, not the member; a bad email costs the row.
+    assert_eq!(counts(&r), (4, 3, 1, 0, 3, 0));
     assert_eq!(
         reasons(&r),
         [
             (
                 Some(2),
-                "column \"first_name\" is not valid UTF-8".to_string()
+                "column \"first_name\" is not valid UTF-8; not sent".to_string()
             ),
             (Some(3), "column \"email\" is not valid UTF-8".to_string()),
         ]
     );
-    assert_eq!(w.active(), ["ann@example.com", "dan@example.com"]);
+    assert_eq!(
+        w.active(),
+        ["ann@example.com", "bob@example.com", "dan@example.com"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
