@@ -23,22 +23,26 @@ fn slow_batches() -> SimConfig {
 
 /// Spawns `acsync sync vip` and returns once a bulk import was accepted.
 fn sync_until_a_batch_is_queued(w: &World) -> std::process::Child {
-    let child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let queued = || {
         let l = w.sim.ledger();
-        if l.by_endpoint
+        l.by_endpoint
             .get("POST /import/bulk_import")
             .copied()
             .unwrap_or(0)
             > 0
-        {
-            std::thread::sleep(Duration::from_millis(100));
-            return child;
+    };
+    while !queued() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no batch sent");
         }
-        assert!(Instant::now() < deadline, "no batch sent");
         std::thread::sleep(Duration::from_millis(10));
     }
+    std::thread::sleep(Duration::from_millis(100));
+    child
 }
 
 fn status_files(w: &World) -> StatusFiles {
