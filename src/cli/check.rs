@@ -30,14 +30,21 @@ pub fn run(
     } else {
         files.to_vec()
     };
-    let (errors, checked) = if files.is_empty() && !ignore_outside {
+    let (errors, warnings, checked) = if files.is_empty() && !ignore_outside {
         let folder = config::load_folder(config_dir);
-        (folder.errors(), folder.exports.len())
+        (folder.errors(), folder.warnings, folder.exports.len())
     } else {
-        (check_files(config_dir, &files), files.len())
+        (check_files(config_dir, &files), Vec::new(), files.len())
     };
     for e in &errors {
         println!("{}", render(e, format));
+    }
+    // Files that look like exports but are not read: a warning each.
+    for w in &warnings {
+        match format {
+            Format::Plain => eprintln!("acsync check: warning: {w}"),
+            Format::Github => println!("{}", annotation("warning", w)),
+        }
     }
     // Files other users can read: a warning line each, the check still passes.
     for w in config::perms::warnings(&config::load_settings(config_dir)) {
@@ -64,13 +71,18 @@ pub fn render(e: &Located, format: Format) -> String {
 /// are escaped as the runner expects (`%`, CR, LF; plus `:` and `,` in
 /// properties), so a message can never end the command early or forge another.
 pub fn github_annotation(e: &Located) -> String {
+    annotation("error", e)
+}
+
+/// A workflow command of `level` (`error`, `warning`) for `e`.
+fn annotation(level: &str, e: &Located) -> String {
     let file = e.file.to_string_lossy().replace('\\', "/");
     format!(
-        "::error file={},line={},col={},title=acsync check::{}",
+        "::{level} file={},line={},col={},title=acsync check::{}",
         escape_property(&file),
         e.line,
         e.col,
-        escape_data(&e.message)
+        escape_data(&e.safe_message())
     )
 }
 
