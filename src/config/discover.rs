@@ -288,7 +288,7 @@ pub fn log_changes(problems: &[Located]) {
     let now: Vec<String> = problems.iter().map(ToString::to_string).collect();
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
     for p in now.iter().filter(|p| !last.contains(p)) {
-        tracing::warn!(problem = %p, "exports folder");
+        tracing::warn!(problem = %p, "configuration problem in the exports folder");
     }
     *last = now;
 }

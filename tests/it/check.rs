@@ -42,7 +42,11 @@ fn toml_syntax_error_is_located() {
 
 #[test]
 fn unknown_key_is_located() {
-    assert_one("unknown_key", "2:1", "unknown field `lst_id`");
+    assert_one(
+        "unknown_key",
+        "2:1",
+        "unknown key `lst_id` (did you mean `list_id`?); allowed here: connection, list_id,",
+    );
     let (lines, _) = check_export("unknown_key");
     assert!(
         !lines[0].contains("`api_key`"),
@@ -53,12 +57,24 @@ fn unknown_key_is_located() {
 
 #[test]
 fn wrong_type_is_located() {
-    assert_one("wrong_type", "2:11", "invalid type: string \"twelve\"");
+    assert_one(
+        "wrong_type",
+        "2:11",
+        "`list_id` must be a whole number without quotes, the ActiveCampaign list ID (e.g. list_id = 12), not text",
+    );
+    let (lines, _) = check_export("wrong_type");
+    for internal in ["invalid type", "i64", "twelve"] {
+        assert!(!lines[0].contains(internal), "{}", lines[0]);
+    }
 }
 
 #[test]
 fn bad_cron_is_located() {
-    assert_one("bad_cron", "3:12", "bad cron expression `61 * * * *`");
+    assert_one(
+        "bad_cron",
+        "3:12",
+        "bad cron expression `61 * * * *`: the minute field is `61`, out of range: minutes go from 0 to 59",
+    );
 }
 
 #[test]
