@@ -30,11 +30,13 @@ pub fn run(
     } else {
         files.to_vec()
     };
-    let (errors, warnings, checked) = if files.is_empty() && !ignore_outside {
+    let (errors, warnings, settings, checked) = if files.is_empty() && !ignore_outside {
         let folder = config::load_folder(config_dir);
-        (folder.errors(), folder.warnings, folder.exports.len())
+        let checked = folder.exports.len();
+        (folder.errors(), folder.warnings, folder.settings, checked)
     } else {
-        (check_files(config_dir, &files), Vec::new(), files.len())
+        let settings = config::load_settings(config_dir);
+        (check_files(config_dir, &files), Vec::new(), settings, files.len())
     };
     for e in &errors {
         println!("{}", render(e, format));
@@ -47,7 +49,7 @@ pub fn run(
         }
     }
     // Files other users can read: a warning line each, the check still passes.
-    for w in config::perms::warnings(&config::load_settings(config_dir)) {
+    for w in config::perms::warnings(&settings) {
         eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {

@@ -2,6 +2,9 @@
 //! the closest known name by edit distance (case-insensitive), if it is
 //! close enough to be a slip rather than a different word. Pure.
 
+/// Longer words (in characters) are never compared.
+const MAX_NAME: usize = 64;
+
 /// The candidate nearest to `word`, if at most a third of its length away
 /// (and never more than 3 edits). A candidate equal to `word` but for case
 /// is always the answer.
@@ -9,6 +12,9 @@ pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    if word.len() > 4 * MAX_NAME {
+        return None;
+    }
     let w = word.to_lowercase();
     let limit = (w.chars().count() / 3).clamp(1, 3);
     let mut best: Option<(usize, &str)> = None;
@@ -34,8 +40,11 @@ where
 /// Levenshtein distance over characters. Inputs longer than 64 characters
 /// are not names anyone misspelt: they are treated as far from everything.
 pub fn distance(a: &str, b: &str) -> usize {
+    if a.len() > 4 * MAX_NAME || b.len() > 4 * MAX_NAME {
+        return usize::MAX;
+    }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len() > 64 || b.len() > 64 {
+    if a.len() > MAX_NAME || b.len() > MAX_NAME {
         return usize::MAX;
     }
     let mut prev: Vec<usize> = (0..=b.len()).collect();

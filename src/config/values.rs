@@ -20,6 +20,12 @@ pub fn base_url(raw: &str) -> Result<reqwest::Url, String> {
     if raw.is_empty() {
         return Err("`url` is empty: use the API URL shown under Settings > Developer".into());
     }
+    if raw.len() > 2048 {
+        return Err(format!(
+            "`url` is {} bytes long: use the API URL shown under Settings > Developer (e.g. https://acme.api-us1.com)",
+            raw.len()
+        ));
+    }
     // The key sits next to the URL on that page and is easily pasted here.
     if has_key(raw) {
         return Err("`url` seems to hold an API key (not shown here): `url` is the API address from Settings > Developer, e.g. https://acme.api-us1.com; the key goes in an environment variable, a file or a systemd credential named by api_key_env, api_key_file or api_key_credential".into());
