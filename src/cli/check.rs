@@ -168,10 +168,12 @@ mod tests {
 
     #[test]
     fn github_annotation_escapes_what_would_end_the_command() {
-        let e = located("a,b:c.toml", "50% off\nnext::line");
+        let e = located("a,b:c.toml", "50% off\nnext::line\r");
+        // Control characters are escaped before (`\n` as two characters);
+        // `%` is what the runner would decode.
         assert_eq!(
             github_annotation(&e),
-            "::error file=a%2Cb%3Ac.toml,line=3,col=12,title=acsync check::50%25 off%0Anext::line"
+            "::error file=a%2Cb%3Ac.toml,line=3,col=12,title=acsync check::50%25 off\\nnext::line\\r"
         );
     }
 }

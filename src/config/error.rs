@@ -92,8 +92,9 @@ pub enum ConfigError {
     },
     #[error("{}", join(.0))]
     Invalid(Vec<Located>),
-    #[error("no export `{0}` (looked for exports/{0}.toml)")]
-    NoSuchExport(String),
+    /// `hint` is empty or ` (did you mean `vip`?)`.
+    #[error("no export `{name}` (looked for exports/{name}.toml){hint}")]
+    NoSuchExport { name: String, hint: String },
 }
 
 fn join(errors: &[Located]) -> String {

@@ -80,7 +80,10 @@ impl Folder {
     pub fn export(&self, id: &str) -> Result<&Export, ConfigError> {
         let found = self.exports.iter().find(|e| e.id == id);
         match found.map(|e| &e.result) {
-            None => Err(ConfigError::NoSuchExport(id.to_string())),
+            None => Err(ConfigError::NoSuchExport {
+                name: id.to_string(),
+                hint: super::suggest::hint(id, self.exports.iter().map(|e| e.id.as_str())),
+            }),
             Some(Ok(export)) => Ok(export),
             Some(Err(errors)) => Err(ConfigError::Invalid(errors.clone())),
         }

@@ -37,8 +37,10 @@ where
         .unwrap_or_default()
 }
 
-/// Levenshtein distance over characters. Inputs longer than 64 characters
-/// are not names anyone misspelt: they are treated as far from everything.
+/// Edit distance over characters, a swap of two neighbours counting as one
+/// edit (optimal string alignment: `vpi` is one edit from `vip`). Inputs
+/// longer than 64 characters are not names anyone misspelt: they are
+/// treated as far from everything.
 pub fn distance(a: &str, b: &str) -> usize {
     if a.len() > 4 * MAX_NAME || b.len() > 4 * MAX_NAME {
         return usize::MAX;
@@ -47,14 +49,19 @@ pub fn distance(a: &str, b: &str) -> usize {
     if a.len() > MAX_NAME || b.len() > MAX_NAME {
         return usize::MAX;
     }
+    let mut before: Vec<usize> = Vec::new();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
+    for i in 0..a.len() {
         let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let subst = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        for j in 0..b.len() {
+            let subst = prev[j] + usize::from(a[i] != b[j]);
+            let mut d = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                d = d.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = d;
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }
@@ -66,6 +73,8 @@ mod tests {
     #[test]
     fn near_names_are_suggested_far_ones_not() {
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("vpi", "vip"), 1);
+        assert_eq!(distance("", "abc"), 3);
         let keys = ["connection", "list_id", "schedule", "timezone"];
         assert_eq!(did_you_mean("lst_id", keys), Some("list_id"));
         assert_eq!(did_you_mean("time_zone", keys), Some("timezone"));

@@ -394,6 +394,20 @@ fn near_misses_get_a_did_you_mean() {
     assert!(errors[0].contains("(did you mean `Europe/Madrid`?)"), "{errors:?}");
     let errors = check_text(&with("schedule = \"@daily\"").replace("\"prod\"", "\"prd\""));
     assert_eq!(errors, ["1:14: unknown connection `prd` (did you mean `prod`?) (acsync.toml defines: prod)"]);
+    // Export names, for the commands that take one.
+    let (dir, exports) = crate::discovery::config(GOOD_SETTINGS);
+    std::fs::write(exports.join("vip.toml"), with("schedule = \"@daily\"")).expect("export");
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["sync", "vpi", "--config-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("sync");
+    let text = crate::discovery::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no export `vpi` (looked for exports/vpi.toml) (did you mean `vip`?)"),
+        "{text}"
+    );
 }
 
 #[test]
