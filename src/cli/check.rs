@@ -36,7 +36,12 @@ pub fn run(
         (folder.errors(), folder.warnings, folder.settings, checked)
     } else {
         let settings = config::load_settings(config_dir);
-        (check_files(config_dir, &files), Vec::new(), settings, files.len())
+        (
+            check_files(config_dir, &files),
+            Vec::new(),
+            settings,
+            files.len(),
+        )
     };
     for e in &errors {
         println!("{}", render(e, format));

@@ -132,7 +132,9 @@ fn check_field(part: &str, f: &Field) -> Result<(), String> {
             None => (item, None),
         };
         if let Some(step) = step
-            && !step.parse::<u32>().is_ok_and(|n| n >= 1 && n <= f.max.max(1))
+            && !step
+                .parse::<u32>()
+                .is_ok_and(|n| n >= 1 && n <= f.max.max(1))
         {
             return Err(format!(
                 "the {} field has step `/{}`: a step is a whole number from 1 to {}",
@@ -193,7 +195,11 @@ mod tests {
         let e = expand("@nightly").unwrap_err();
         assert!(e.contains("unknown schedule alias `@nightly`"), "{e}");
         assert!(e.contains("@midnight"), "{e}");
-        assert!(expand("@dayly").unwrap_err().contains("did you mean `@daily`?"));
+        assert!(
+            expand("@dayly")
+                .unwrap_err()
+                .contains("did you mean `@daily`?")
+        );
     }
 
     #[test]
@@ -203,14 +209,19 @@ mod tests {
             d("61 * * * *"),
             "the minute field is `61`, out of range: minutes go from 0 to 59"
         );
-        assert!(d("0 25 * * *").contains("the hour field is `25`, out of range: hours go from 0 to 23"));
+        assert!(
+            d("0 25 * * *").contains("the hour field is `25`, out of range: hours go from 0 to 23")
+        );
         assert!(d("0 0 0 * *").contains("day-of-months go from 1 to 31"));
         assert!(d("0 0 * 13 *").contains("months go from 1 to 12 (or JAN-DEC)"));
         assert!(d("0 0 * * 8").contains("0 and 7 being Sunday"));
         assert!(d("61 0 0 * * *").contains("the second field is `61`"));
         assert!(d("0 0 * * MOX").contains("the day-of-week field has `MOX`"));
         assert!(d("*/0 * * * *").contains("step `/0`"));
-        assert_eq!(d("* * *"), format!("a schedule has {SHAPE}; this one has 3"));
+        assert_eq!(
+            d("* * *"),
+            format!("a schedule has {SHAPE}; this one has 3")
+        );
         assert_eq!(d("0 0 L * *"), "parser");
         assert_eq!(d("0 0 * * 5#2"), "parser");
     }

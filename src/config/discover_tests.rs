@@ -20,7 +20,11 @@ fn paths(d: &Discovery, exports: &Path) -> Vec<String> {
         .iter()
         .map(|f| {
             let rel = f.path.strip_prefix(exports).unwrap_or(&f.path);
-            format!("{}{}", rel.display(), if f.problem.is_some() { " !" } else { "" })
+            format!(
+                "{}{}",
+                rel.display(),
+                if f.problem.is_some() { " !" } else { "" }
+            )
         })
         .collect()
 }
@@ -47,7 +51,11 @@ fn a_second_path_to_a_folder_is_an_error_whichever_comes_first() {
     assert_eq!(paths(&d, &exports), ["emea/news.toml", "vip.toml"]);
     assert_eq!(d.errors.len(), 1, "{:?}", d.errors);
     assert!(d.errors[0].file.ends_with("a-link"));
-    assert!(d.errors[0].message.contains("read already"), "{}", d.errors[0]);
+    assert!(
+        d.errors[0].message.contains("read already"),
+        "{}",
+        d.errors[0]
+    );
 }
 
 #[test]
@@ -58,10 +66,18 @@ fn two_paths_to_one_file_are_both_errors_naming_both() {
     let d = discover(&exports);
     assert_eq!(
         paths(&d, &exports),
-        ["alias.toml !", "emea/news.toml !", "hard.toml !", "vip.toml !"]
+        [
+            "alias.toml !",
+            "emea/news.toml !",
+            "hard.toml !",
+            "vip.toml !"
+        ]
     );
     let p = d.found[0].problem.as_deref().unwrap_or_default();
-    assert!(p.contains("alias.toml and ") && p.contains("vip.toml are the same file"), "{p}");
+    assert!(
+        p.contains("alias.toml and ") && p.contains("vip.toml are the same file"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -108,10 +124,19 @@ fn misnamed_exports_draw_a_warning_and_status_files_do_not() {
     let warned: Vec<String> = d
         .warnings
         .iter()
-        .map(|w| w.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .map(|w| {
+            w.file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
         .collect();
     assert_eq!(warned, ["a.TOML", "b.tml", "c.yaml", "d.yml", "e.json"]);
-    assert!(d.warnings[0].message.contains("rename it to a.toml"), "{}", d.warnings[0]);
+    assert!(
+        d.warnings[0].message.contains("rename it to a.toml"),
+        "{}",
+        d.warnings[0]
+    );
     assert_eq!(paths(&d, &exports), ["emea/news.toml", "vip.toml"]);
 }
 
@@ -128,8 +153,12 @@ fn name_limits_match_what_the_status_and_lock_writers_can_create() {
     .expect("the longest accepted name gets a status file");
     let too_long = format!("{longest_status}s");
     assert!(name_problem(&too_long).is_some_and(|p| p.contains("status file")));
-    let r = crate::status::write_atomic(&dir.path().join(format!("{too_long}.status.json")), &status);
-    assert!(r.is_err(), "one byte more must be refused, or the limit is wrong");
+    let r =
+        crate::status::write_atomic(&dir.path().join(format!("{too_long}.status.json")), &status);
+    assert!(
+        r.is_err(),
+        "one byte more must be refused, or the limit is wrong"
+    );
 
     // Lock names: each CJK character is 3 bytes, each written `%XX`.
     let state = dir.path().join("state");

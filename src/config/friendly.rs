@@ -25,9 +25,14 @@ pub fn message(message: &str, src: &str, span: Range<usize>) -> String {
     {
         return format!("missing key `{}`", shown(field));
     }
-    let type_error = ["invalid type: ", "invalid value: ", "invalid length ", "unknown variant "]
-        .iter()
-        .any(|p| message.starts_with(p))
+    let type_error = [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
         || message.starts_with("data did not match any variant");
     if !type_error {
         return message.to_string();
@@ -78,9 +83,7 @@ fn key_at(src: &str, offset: usize) -> Option<(String, String)> {
     }
     let before = &src[..offset];
     let eq = before.rfind('=')?;
-    let start = before[..eq]
-        .rfind(['\n', '{', ','])
-        .map_or(0, |i| i + 1);
+    let start = before[..eq].rfind(['\n', '{', ',']).map_or(0, |i| i + 1);
     let key = before[start..eq].trim().trim_matches(['"', '\'']);
     let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if key.is_empty() || !key.chars().all(bare) {
@@ -108,13 +111,19 @@ fn accepted(table: &str, key: &str) -> Option<&'static str> {
     const BOOL: &str = "true or false (without quotes)";
     const PATH: &str = "a path in quotes";
     Some(match (table, key) {
-        ("", "connection") => "the name of a [connections.NAME] of acsync.toml, in quotes (e.g. \"prod\")",
-        ("", "list_id") => "a whole number without quotes, the ActiveCampaign list ID (e.g. list_id = 12)",
+        ("", "connection") => {
+            "the name of a [connections.NAME] of acsync.toml, in quotes (e.g. \"prod\")"
+        }
+        ("", "list_id") => {
+            "a whole number without quotes, the ActiveCampaign list ID (e.g. list_id = 12)"
+        }
         ("", "schedule") => "a cron expression in quotes (e.g. \"*/30 * * * *\" or \"@daily\")",
         ("", "timezone") => "an IANA time zone name in quotes (e.g. \"Europe/Madrid\")",
         ("", "enabled" | "allow_empty" | "exclude_automations") => BOOL,
         ("", "prune") => "\"owned\", \"all\" or \"none\"",
-        ("", "max_removals") => "a count (e.g. 25) or a percent of current members in quotes (e.g. \"10%\")",
+        ("", "max_removals") => {
+            "a count (e.g. 25) or a percent of current members in quotes (e.g. \"10%\")"
+        }
         ("", "max_profiles") => "a positive whole number without quotes (e.g. 1000000)",
         ("", "tags") => "a list of tag names (e.g. [\"vip\", \"newsletter\"])",
         ("", "full_read_every") => DURATION,
@@ -138,7 +147,9 @@ fn accepted(table: &str, key: &str) -> Option<&'static str> {
         ("connections.*", "api_key_credential") => "a systemd credential name in quotes",
         ("connections.*", "accept_data_transfer") => "true (without quotes)",
         ("connections.*", "requests_per_second") => "a whole number from 1 to 100, without quotes",
-        ("connections.*", "allowed_exports") => "a list of export name patterns (e.g. [\"marketing/*\"])",
+        ("connections.*", "allowed_exports") => {
+            "a list of export name patterns (e.g. [\"marketing/*\"])"
+        }
         _ => return None,
     })
 }
@@ -194,12 +205,20 @@ mod tests {
     fn type_errors_name_the_key_and_what_it_accepts() {
         let src = "connection = \"x\"\nlist_id = \"twelve\"\n";
         assert_eq!(
-            at(src, "\"twelve\"", "invalid type: string \"twelve\", expected i64"),
+            at(
+                src,
+                "\"twelve\"",
+                "invalid type: string \"twelve\", expected i64"
+            ),
             "`list_id` must be a whole number without quotes, the ActiveCampaign list ID (e.g. list_id = 12), not text"
         );
         let src = "max_removals = -3.5\n";
         assert_eq!(
-            at(src, "-3.5", "data did not match any variant of untagged enum RawLimit"),
+            at(
+                src,
+                "-3.5",
+                "data did not match any variant of untagged enum RawLimit"
+            ),
             "`max_removals` must be a count (e.g. 25) or a percent of current members in quotes (e.g. \"10%\")"
         );
         let src = "[connections.prod]\nrequests_per_second = \"5\"\n";
@@ -213,9 +232,19 @@ mod tests {
             "`COMPANY` (a custom field) must be a column name in quotes (e.g. \"email\"), not a number"
         );
         let src = "tags = [\"a\", 1]\n";
-        assert!(at(src, "1]", "invalid type: integer `1`, expected a string").starts_with("`tags` must be a list"));
+        assert!(
+            at(src, "1]", "invalid type: integer `1`, expected a string")
+                .starts_with("`tags` must be a list")
+        );
         let src = "list_id = 99999999999999999999999\n";
-        assert!(at(src, "999", "invalid type: integer `99999999999999999999999` as i128, expected i64").ends_with("not a number too large"));
+        assert!(
+            at(
+                src,
+                "999",
+                "invalid type: integer `99999999999999999999999` as i128, expected i64"
+            )
+            .ends_with("not a number too large")
+        );
     }
 
     #[test]
@@ -243,8 +272,16 @@ mod tests {
     #[test]
     fn no_serde_internals_survive() {
         for (src, needle, msg) in [
-            ("enabled = \"yes\"", "\"yes\"", "invalid type: string \"yes\", expected a boolean"),
-            ("source = 3", "3", "invalid type: integer `3`, expected struct RawSource"),
+            (
+                "enabled = \"yes\"",
+                "\"yes\"",
+                "invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "source = 3",
+                "3",
+                "invalid type: integer `3`, expected struct RawSource",
+            ),
             ("x = 3", "3", "invalid type: integer `3`, expected i64"),
         ] {
             let m = at(src, needle, msg);

@@ -53,12 +53,7 @@ impl Folder {
 
     /// `connection `prod` is invalid (see above): 3 exports skipped: a, b, c`.
     fn skipped_exports(&self, conn: &str, ids: &[&str]) -> Located {
-        let (line, col) = self
-            .settings
-            .broken_at
-            .get(conn)
-            .copied()
-            .unwrap_or((1, 1));
+        let (line, col) = self.settings.broken_at.get(conn).copied().unwrap_or((1, 1));
         let shown: Vec<&str> = ids.iter().copied().take(10).collect();
         let more = match ids.len().saturating_sub(10) {
             0 => String::new(),
@@ -158,7 +153,12 @@ pub fn load_folder(config_dir: &Path) -> Folder {
             }
         })
         .collect();
-    let problems: Vec<Located> = found.errors.iter().chain(&found.warnings).cloned().collect();
+    let problems: Vec<Located> = found
+        .errors
+        .iter()
+        .chain(&found.warnings)
+        .cloned()
+        .collect();
     discover::log_changes(&problems);
     Folder {
         dir: config_dir.to_path_buf(),

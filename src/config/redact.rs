@@ -133,7 +133,8 @@ pub fn scrub(message: &str) -> String {
 mod tests {
     use super::*;
 
-    const KEY: &str = "5f1c0a9e3b7d4c2a8e6f0b1d3c5a7e9f2b4d6c8a0e1f3b5d7c9a2e4f6b8d0c1a3e5f7b9d12345678";
+    const KEY: &str =
+        "5f1c0a9e3b7d4c2a8e6f0b1d3c5a7e9f2b4d6c8a0e1f3b5d7c9a2e4f6b8d0c1a3e5f7b9d12345678";
 
     #[test]
     fn keys_are_hidden_wherever_they_sit() {
@@ -161,7 +162,11 @@ mod tests {
         let s = shown(&long);
         assert_eq!(s.chars().count(), MAX_SHOWN + 1);
         assert!(s.ends_with('…'));
-        let m = scrub(&format!("bad `{}` and `{}`", &long[..1_000_000], "a b ".repeat(250_000)));
+        let m = scrub(&format!(
+            "bad `{}` and `{}`",
+            &long[..1_000_000],
+            "a b ".repeat(250_000)
+        ));
         assert!(m.chars().count() <= MAX_MESSAGE + 1, "{}", m.len());
         assert_eq!(
             scrub("unknown field `lst_id`, expected `list_id`"),

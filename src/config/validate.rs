@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
-use super::settings::{Settings, allows};
 use super::redact::shown;
+use super::settings::{Settings, allows};
 use super::{Connection, Export, Located, Mapping, Source, friendly, suggest, values};
 use crate::model::{Prune, RemovalLimit};
 
@@ -165,7 +165,10 @@ fn connection(
         cx.err(span, broken_connection(name));
     } else {
         let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
-        let all = known.iter().copied().chain(settings.broken.iter().map(String::as_str));
+        let all = known
+            .iter()
+            .copied()
+            .chain(settings.broken.iter().map(String::as_str));
         cx.err(
             span,
             format!(
@@ -182,7 +185,9 @@ fn connection(
 /// The error of an export whose connection is invalid: the root cause is in
 /// `acsync.toml`, reported there once ([`super::Folder::errors`] folds these).
 pub fn broken_connection(name: &str) -> String {
-    format!("connection `{name}` is invalid (see acsync.toml): this export is skipped until it is fixed")
+    format!(
+        "connection `{name}` is invalid (see acsync.toml): this export is skipped until it is fixed"
+    )
 }
 
 fn list_or_none(names: &[&str]) -> String {

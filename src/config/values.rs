@@ -147,13 +147,12 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
     if raw == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(raw)
-        .map_err(|_| {
-            format!(
-                "bad duration `{}`: use a number and a unit, e.g. \"24h\", \"30m\", \"90s\", or \"0\"",
-                shown(raw)
-            )
-        })
+    humantime::parse_duration(raw).map_err(|_| {
+        format!(
+            "bad duration `{}`: use a number and a unit, e.g. \"24h\", \"30m\", \"90s\", or \"0\"",
+            shown(raw)
+        )
+    })
 }
 
 /// Parses `max_removals` written as text: `"10%"` or `"50"`.
@@ -216,13 +215,7 @@ mod tests {
         assert!(schedule("@hourly", tz).is_ok());
         assert!(schedule("@daily", tz).is_ok());
         assert!(schedule("@weekly", tz).is_ok());
-        for alias in [
-            "@yearly",
-            "@annually",
-            "@monthly",
-            "@midnight",
-            "@MIDNIGHT",
-        ] {
+        for alias in ["@yearly", "@annually", "@monthly", "@midnight", "@MIDNIGHT"] {
             assert!(schedule(alias, tz).is_ok(), "{alias}");
         }
         assert_eq!(schedule("@midnight", tz).unwrap().expr, "@midnight");

@@ -190,7 +190,13 @@ fn deleted_during_a_run_is_cancelled_then_removed() {
 #[test]
 fn status_errors_name_the_export_path_under_exports() {
     let mut r = Registry::default();
-    let fx = start(&mut r, &[loaded("emea/vip", "connection = \"prod\"\nlist_id = \"x\"\n")]);
+    let fx = start(
+        &mut r,
+        &[loaded(
+            "emea/vip",
+            "connection = \"prod\"\nlist_id = \"x\"\n",
+        )],
+    );
     match &fx[..] {
         [Effect::Invalid { error, .. }] => {
             assert!(error.starts_with("emea/vip.toml:2:11: "), "{error}");

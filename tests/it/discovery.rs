@@ -113,23 +113,43 @@ fn check_reports_each_discovery_problem_once_and_located() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{all}");
     let expect = |file: &str, needle: &str| {
-        let line = line_for(&stdout, &exports, file).unwrap_or_else(|| panic!("no {file} in\n{all}"));
+        let line =
+            line_for(&stdout, &exports, file).unwrap_or_else(|| panic!("no {file} in\n{all}"));
         assert!(line.contains(needle), "{line}");
     };
     expect("dirloop", "symbolic link loop: this folder link points to");
-    expect("selfloop.toml", "symbolic link loop: the link never reaches a file");
+    expect(
+        "selfloop.toml",
+        "symbolic link loop: the link never reaches a file",
+    );
     expect("alias.toml", "emea/news.toml are the same file");
     expect("emea/news.toml", "alias.toml and");
     expect("caf\u{FFFD}.toml", "the file name is not valid UTF-8");
-    expect(&format!("{}.toml", "漢".repeat(30)), "its lock file name would be 275 bytes");
-    expect(&format!("{}.toml", "n".repeat(245)), "its status file needs a name of 269 bytes");
+    expect(
+        &format!("{}.toml", "漢".repeat(30)),
+        "its lock file name would be 275 bytes",
+    );
+    expect(
+        &format!("{}.toml", "n".repeat(245)),
+        "its status file needs a name of 269 bytes",
+    );
     // Never N copies: vip is seen once, through no other path.
-    assert_eq!(stdout.matches("vip.toml").count(), 0, "vip is valid:\n{all}");
+    assert_eq!(
+        stdout.matches("vip.toml").count(),
+        0,
+        "vip is valid:\n{all}"
+    );
     assert!(!all.contains("dirloop/"), "{all}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for name in ["old.TOML", "b.tml", "c.yaml", "d.yml", "e.json"] {
-        let prefix = format!("acsync check: warning: {}/{name}:1:1: not read", exports.display());
-        assert!(stderr.lines().any(|l| l.starts_with(&prefix)), "{name}:\n{stderr}");
+        let prefix = format!(
+            "acsync check: warning: {}/{name}:1:1: not read",
+            exports.display()
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with(&prefix)),
+            "{name}:\n{stderr}"
+        );
     }
     assert!(!stderr.contains("vip.status.json"), "{stderr}");
     assert!(stderr.contains("rename it to old.toml"), "{stderr}");
@@ -143,7 +163,10 @@ fn github_format_turns_misnamed_files_into_warning_annotations() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with(&format!("::warning file={}/vip.TOML,line=1,col=1,", exports.display())),
+        stdout.starts_with(&format!(
+            "::warning file={}/vip.TOML,line=1,col=1,",
+            exports.display()
+        )),
         "{stdout}"
     );
 }
@@ -162,7 +185,10 @@ fn the_daemon_applies_the_same_rules_and_logs_each_problem() {
     }
     // One status file per export, none through the loop.
     let status = |id: &str| exports.join(format!("{id}.status.json"));
-    assert!(status("emea/news").exists() && status("vip").exists(), "{log}");
+    assert!(
+        status("emea/news").exists() && status("vip").exists(),
+        "{log}"
+    );
     let read = |id: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(status(id)).expect("read")).expect("json")
     };
@@ -173,5 +199,8 @@ fn the_daemon_applies_the_same_rules_and_logs_each_problem() {
     assert_eq!(news["state"], "invalid", "{news}");
     let err = news["config_error"].as_str().unwrap_or_default();
     assert!(err.contains("are the same file"), "{err}");
-    assert!(log.contains("symbolic link loop: the link never reaches a file"), "{log}");
+    assert!(
+        log.contains("symbolic link loop: the link never reaches a file"),
+        "{log}"
+    );
 }

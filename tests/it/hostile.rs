@@ -442,7 +442,9 @@ const BIG: usize = 1 << 20;
 /// `value = 1` line added when `as_key` (the value as a key name).
 fn with_big(text: &str, n: usize, value: &str, shape: u8) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let slots: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains(" = ")).collect();
+    let slots: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(" = "))
+        .collect();
     let i = slots[n % slots.len()];
     let key = lines[i].split(" = ").next().unwrap_or_default().to_string();
     match shape % 4 {
@@ -450,8 +452,15 @@ fn with_big(text: &str, n: usize, value: &str, shape: u8) -> String {
         1 => lines[i] = format!("{key} = [\"{value}\"]"),
         2 => lines[i] = format!("{key} = {}", "9".repeat(value.len())),
         _ => {
-            let bare: String = value.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-            let name = if bare.is_empty() { "k".repeat(BIG) } else { bare };
+            let bare: String = value
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let name = if bare.is_empty() {
+                "k".repeat(BIG)
+            } else {
+                bare
+            };
             lines.insert(i + 1, format!("{name} = 1"));
         }
     }
