@@ -152,8 +152,12 @@ impl StatusSink for StatusFiles {
     }
 }
 
-/// Every `*.status.json` under `dir`.
+/// Every `*.status.json` under `dir`. A folder link back into the tree (a
+/// loop, a second path to a folder) is not followed: through it, live status
+/// files would look like those of deleted exports and be removed.
 fn status_files(dir: &Path) -> Vec<PathBuf> {
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -163,7 +167,11 @@ fn status_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                let link = e.file_type().is_ok_and(|t| t.is_symlink());
+                let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
+                if !(link && canon.starts_with(&root)) && seen.insert(canon) {
+                    stack.push(p);
+                }
             } else if p.to_string_lossy().ends_with(".status.json") {
                 out.push(p);
             }

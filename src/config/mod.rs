@@ -4,12 +4,18 @@
 //! this module, and the running state kept by the daemon. Reads files; talks
 //! to no server.
 
+pub mod cron;
+pub mod discover;
 pub mod error;
+pub mod friendly;
 pub mod key;
 pub mod load;
 pub mod perms;
 pub mod raw;
+pub mod redact;
 pub mod settings;
+pub mod shared_lists;
+pub mod suggest;
 pub mod validate;
 pub mod values;
 

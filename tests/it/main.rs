@@ -5,6 +5,7 @@ mod check;
 mod client;
 mod crash;
 mod daemon;
+mod discovery;
 mod eco;
 mod engine;
 mod faults;

@@ -92,10 +92,24 @@ async fn prune_all_on_a_shared_list_is_refused() {
     w.write_export("b", "");
     w.write_people("a", &people(0..20, None));
     w.write_people("b", &people(10..30, None));
+    let out = w.acsync(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("a.toml:4:1:") && said.contains("`b`"),
+        "{said}"
+    );
     w.sim.reset_ledger();
-    let r = w.sync("a").await;
-    assert_eq!(r.outcome, Outcome::Failed);
-    let e = r.last_run.error.unwrap_or_default();
-    assert!(e.contains("prune = \"all\"") && e.contains("`b`"), "{e}");
+    let out = w.acsync(&["sync", "a"]);
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(w.sim.ledger().writes, 0);
+    // `b` is valid and runs.
+    let out = w.acsync(&["sync", "b"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
