@@ -856,6 +856,13 @@ pub async fn item4_churn(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
         (mix.joined, mix.changed, mix.left)
     );
     let min = mix.min_writes();
+    // Verify before you write (issue 13): one `GET /contacts?ids[]=…` per
+    // 100 removals reads who is still active right before unsubscribing;
+    // a resubscribe reads its membership row (none here).
+    let endpoint = |e: &str| l.by_endpoint.get(e).copied().unwrap_or(0);
+    let verify_min = mix.left.div_ceil(100);
+    let checked =
+        l.writes + endpoint("GET /contacts") + endpoint("GET /contacts/{id}/contactLists");
     vec![
         metric(
             4,
@@ -866,6 +873,17 @@ pub async fn item4_churn(sizes: &Sizes, exec: &Exec) -> Vec<Metric> {
             format!("{} (minimum {min})", l.writes),
             "≤ minimum + 2%",
             Some(l.writes as f64 <= min as f64 * 1.02),
+        ),
+        metric(
+            4,
+            "churn: writes + verification reads",
+            format!(
+                "{checked} (minimum {} = {min} writes + {verify_min} reads of ceil(removals/100)); polls {}",
+                min + verify_min,
+                endpoint("GET /import/info")
+            ),
+            "≤ minimum + 5%",
+            Some(checked as f64 <= (min + verify_min) as f64 * 1.05),
         ),
         metric(
             4,

@@ -294,6 +294,41 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
 }
 
+/// Issue 13: kills while ActiveCampaign is still processing a batch acsync
+/// sent (each batch takes 3 s to land), so the re-run starts before it has:
+/// it must follow the journaled batch to its end, and lose no ownership,
+/// leave nobody wrongly unsubscribed, create no duplicate.
+#[test]
+fn sync_killed_while_batches_are_still_processing_converges() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let slow = SimConfig {
+        import_duration: Duration::from_secs(3),
+        ..crash_sim()
+    };
+    let w = rt.block_on(World::with(slow));
+    w.write_export("vip", "max_removals = \"10%\"");
+    let spawn = |w: &World| {
+        w.command(&["sync", "vip"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let f = crash_trials(
+        &w,
+        &rt,
+        trials(4, 100),
+        13,
+        &|w| sync_ok(w, &["sync", "vip"], "calibration"),
+        Killer {
+            what: "sync (batches processing)",
+            spawn: &spawn,
+            from_run_start: false,
+        },
+    );
+    assert!(f.killed_mid_run > 0, "some kills must land mid-run");
+}
+
 /// Every 2 s: the daemon starts a run at once and keeps running.
 const EVERY_2S: &str = "*/2 * * * * *";
 

@@ -3,12 +3,10 @@
 //! the wrong person or resubscribe someone who left. One test per case of
 //! the issue, each reproducing it against the simulator.
 
-use std::time::Duration;
-
-use acsync::simulator::{ChangedBy, SimConfig};
+use acsync::simulator::ChangedBy;
 use acsync::status::Outcome;
 
-use crate::harness::{World, emails};
+use crate::harness::{World, emails, slow_batches};
 
 fn id(w: &World, email: &str) -> u64 {
     w.sim.contact(email).map(|c| c.id).expect("contact exists")
@@ -139,38 +137,12 @@ async fn bounced_and_unconfirmed_members_are_kept_not_forced_active() {
     }
 }
 
-/// A simulator whose batches take seconds to land, as ActiveCampaign's
-/// queue does under load.
-fn slow_batches() -> SimConfig {
-    SimConfig {
-        requests_per_second: 0,
-        info_false_for: Duration::from_millis(100),
-        import_duration: Duration::from_secs(4),
-        ..SimConfig::default()
-    }
-}
-
 /// Starts `acsync sync vip` and SIGKILLs it once ActiveCampaign has
-/// accepted a bulk import (and the answer had time to be journaled).
+/// accepted a bulk import.
 fn kill_after_bulk_accepted(w: &World) {
-    let before = bulk_imports(w);
-    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while bulk_imports(w) == before {
-        assert!(std::time::Instant::now() < deadline, "no bulk import sent");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(150));
+    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-}
-
-fn bulk_imports(w: &World) -> u64 {
-    let l = w.sim.ledger();
-    l.by_endpoint
-        .get("POST /import/bulk_import")
-        .copied()
-        .unwrap_or(0)
 }
 
 /// Case 3, adds: killed right after a bulk add was accepted; the segment
@@ -178,7 +150,7 @@ fn bulk_imports(w: &World) -> u64 {
 /// later, so the leavers are owned and must be unsubscribed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_while_a_bulk_add_is_processing_keeps_ownership() {
-    let w = World::with(slow_batches()).await;
+    let w = World::with(slow_batches(4)).await;
     w.write_export("vip", "max_removals = \"100%\"");
     let people = World::people(0..30);
     w.write_people("vip", &people);
@@ -199,7 +171,7 @@ async fn a_crash_while_a_bulk_add_is_processing_keeps_ownership() {
 /// They must end active, not kept as opt-outs forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_while_a_bulk_unsubscribe_is_processing_leaves_nobody_out() {
-    let w = World::with(slow_batches()).await;
+    let w = World::with(slow_batches(4)).await;
     w.write_export("vip", "max_removals = \"100%\"");
     let people = World::people(0..30);
     synced(&w, &people).await;

@@ -170,6 +170,57 @@ impl World {
     }
 }
 
+/// A simulator whose bulk batches take `secs` seconds to land, as
+/// ActiveCampaign's queue does under load.
+pub fn slow_batches(secs: u64) -> SimConfig {
+    SimConfig {
+        requests_per_second: 0,
+        info_false_for: Duration::from_millis(100),
+        import_duration: Duration::from_secs(secs),
+        ..SimConfig::default()
+    }
+}
+
+impl World {
+    /// Runs export `name` in-process and asserts it succeeded.
+    pub async fn sync_success(&self, name: &str) -> RunReport {
+        let r = self.sync(name).await;
+        assert_eq!(
+            r.outcome,
+            acsync::status::Outcome::Success,
+            "{name}: {:?}",
+            r.last_run.error
+        );
+        r
+    }
+
+    /// Bulk imports the simulator has answered so far.
+    pub fn bulk_imports(&self) -> u64 {
+        let l = self.sim.ledger();
+        (l.by_endpoint.get("POST /import/bulk_import"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Spawns `acsync sync NAME` and returns it once ActiveCampaign has
+    /// accepted a new bulk import (and the answer had time to be journaled).
+    pub fn spawn_sync_until_a_batch_is_queued(&self, name: &str) -> std::process::Child {
+        let before = self.bulk_imports();
+        let mut child = self.command(&["sync", name]).spawn().expect("spawn");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.bulk_imports() == before {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no bulk import sent");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        child
+    }
+}
+
 pub fn emails(people: &[(String, String)]) -> Vec<String> {
     let mut v: Vec<String> = people.iter().map(|(e, _)| e.clone()).collect();
     v.sort();

@@ -7,43 +7,9 @@ use std::time::{Duration, Instant};
 
 use acsync::daemon::StatusSink;
 use acsync::service::StatusFiles;
-use acsync::simulator::SimConfig;
 use acsync::status::{ExportState, Outcome};
 
-use crate::harness::World;
-
-fn slow_batches() -> SimConfig {
-    SimConfig {
-        requests_per_second: 0,
-        info_false_for: Duration::from_millis(100),
-        import_duration: Duration::from_secs(3),
-        ..SimConfig::default()
-    }
-}
-
-/// Spawns `acsync sync vip` and returns once a bulk import was accepted.
-fn sync_until_a_batch_is_queued(w: &World) -> std::process::Child {
-    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let queued = || {
-        let l = w.sim.ledger();
-        l.by_endpoint
-            .get("POST /import/bulk_import")
-            .copied()
-            .unwrap_or(0)
-            > 0
-    };
-    while !queued() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no batch sent");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    child
-}
+use crate::harness::{World, slow_batches};
 
 fn status_files(w: &World) -> StatusFiles {
     StatusFiles {
@@ -55,10 +21,10 @@ fn status_files(w: &World) -> StatusFiles {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
-    let w = World::with(slow_batches()).await;
+    let w = World::with(slow_batches(3)).await;
     w.write_people("vip", &World::people(0..30));
     w.write_export("vip", "");
-    let mut child = sync_until_a_batch_is_queued(&w);
+    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
     let running = w.status("vip");
     assert_eq!(running.state, ExportState::Running);
     let started = running.last_run.as_ref().map(|r| r.started_at);
@@ -77,10 +43,10 @@ async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_never_overwrites_a_run_another_process_is_doing() {
-    let w = World::with(slow_batches()).await;
+    let w = World::with(slow_batches(3)).await;
     w.write_people("vip", &World::people(0..30));
     w.write_export("vip", "");
-    let child = sync_until_a_batch_is_queued(&w);
+    let child = w.spawn_sync_until_a_batch_is_queued("vip");
     status_files(&w).idle(&w.export("vip"), None).expect("idle");
     assert_eq!(
         w.status("vip").state,
@@ -100,7 +66,7 @@ async fn a_daemon_never_overwrites_a_run_another_process_is_doing() {
 /// already queued finish, the unsubscribes not yet sent are not sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
-    let w = World::with(slow_batches()).await;
+    let w = World::with(slow_batches(3)).await;
     w.write_export("vip", "max_removals = \"100%\"");
     let before = World::people(0..30);
     w.write_people("vip", &before);
@@ -108,7 +74,7 @@ async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     w.write_people("vip", &World::people(12..60));
     w.sim.reset_ledger();
-    let child = sync_until_a_batch_is_queued(&w);
+    let child = w.spawn_sync_until_a_batch_is_queued("vip");
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);

@@ -16,28 +16,17 @@ fn write_export_on(w: &World, name: &str, segment: &str, list: u64) {
     std::fs::write(w.exports().join(format!("{name}.toml")), toml).expect("export");
 }
 
-async fn success(w: &World, name: &str) -> acsync::run::RunReport {
-    let r = w.sync(name).await;
-    assert_eq!(
-        r.outcome,
-        Outcome::Success,
-        "{name}: {:?}",
-        r.last_run.error
-    );
-    r
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moved_export_file_keeps_what_it_owns() {
     let w = World::new().await;
     let people = World::people(0..30);
     w.write_people("vip", &people);
     write_export_on(&w, "vip", "vip", w.list);
-    success(&w, "vip").await;
+    w.sync_success("vip").await;
     std::fs::rename(w.exports().join("vip.toml"), w.exports().join("moved.toml")).expect("move");
     std::fs::remove_file(w.exports().join("vip.status.json")).ok();
     w.write_people("vip", &people[2..]);
-    let r = success(&w, "moved").await;
+    let r = w.sync_success("moved").await;
     assert_eq!(r.last_run.removed, 2, "the moved export still owns them");
     assert_eq!(w.active(), emails(&people[2..]));
 }
@@ -49,13 +38,13 @@ async fn list_id_away_and_back_resumes_ownership_and_leaving_is_reported() {
     let people = World::people(0..30);
     w.write_people("vip", &people);
     write_export_on(&w, "vip", "vip", w.list);
-    success(&w, "vip").await;
+    w.sync_success("vip").await;
 
     write_export_on(&w, "vip", "vip", other);
     let plan = w.acsync(&["plan", "vip", "--json"]);
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
     assert_eq!(plan["left_owned"], 30, "{plan}");
-    let r = success(&w, "vip").await;
+    let r = w.sync_success("vip").await;
     assert_eq!(r.last_run.left_owned, Some(30));
     let left = r.last_run.left_list.unwrap_or_default();
     assert!(left.ends_with(&format!("#list={}", w.list)), "{left}");
@@ -63,7 +52,7 @@ async fn list_id_away_and_back_resumes_ownership_and_leaving_is_reported() {
 
     write_export_on(&w, "vip", "vip", w.list);
     w.write_people("vip", &people[3..]);
-    let r = success(&w, "vip").await;
+    let r = w.sync_success("vip").await;
     assert_eq!(r.last_run.removed, 3, "ownership resumed on the way back");
     assert_eq!(w.active(), emails(&people[3..]));
 }
@@ -74,14 +63,14 @@ async fn a_cosmetic_url_change_is_the_same_account() {
     let people = World::people(0..30);
     w.write_people("vip", &people);
     write_export_on(&w, "vip", "vip", w.list);
-    success(&w, "vip").await;
+    w.sync_success("vip").await;
     let url = w.sim.base_url().replace("127.0.0.1", "LOCALHOST") + "/api/3/";
     let toml = format!(
         "[daemon]\nstate_dir = \"state\"\n\n[connections.sim]\nurl = \"{url}\"\napi_key_file = \"sim.key\"\naccept_data_transfer = true\nrequests_per_second = 100\n"
     );
     std::fs::write(w.root().join("acsync.toml"), toml).expect("settings");
     w.write_people("vip", &people[1..]);
-    let r = success(&w, "vip").await;
+    let r = w.sync_success("vip").await;
     assert_eq!(r.last_run.removed, 1);
     assert_eq!(r.last_run.left_list, None, "not another account");
 }
@@ -92,7 +81,7 @@ async fn a_lost_state_database_stops_the_run_until_adopted() {
     let people = World::people(0..30);
     w.write_people("vip", &people);
     write_export_on(&w, "vip", "vip", w.list);
-    success(&w, "vip").await;
+    w.sync_success("vip").await;
     // Truncated to 0 bytes, as a full disk or a bad restore leaves it.
     for f in std::fs::read_dir(w.state_dir())
         .expect("state dir")
@@ -128,7 +117,7 @@ async fn a_lost_state_database_stops_the_run_until_adopted() {
     );
     assert_eq!(w.active().len(), 30, "adopting removes nobody");
     w.write_people("vip", &people[5..]);
-    let r = success(&w, "vip").await;
+    let r = w.sync_success("vip").await;
     assert_eq!(r.last_run.removed, 3, "adopted members are owned again");
 }
 
@@ -148,7 +137,7 @@ async fn two_configuration_folders_never_share_one_state() {
         w.write_people("vip", &people);
         write_export_on(w, "vip", "vip", w.list);
     }
-    success(&a, "vip").await;
+    a.sync_success("vip").await;
     let r = b.sync("vip").await;
     assert_eq!(r.outcome, Outcome::Failed);
     let error = r.last_run.error.unwrap_or_default();

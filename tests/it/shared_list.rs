@@ -15,17 +15,6 @@ fn people(range: std::ops::Range<usize>, renamed: Option<&str>) -> Vec<(String, 
     p
 }
 
-async fn success(w: &World, name: &str) -> acsync::run::RunReport {
-    let r = w.sync(name).await;
-    assert_eq!(
-        r.outcome,
-        Outcome::Success,
-        "{name}: {:?}",
-        r.last_run.error
-    );
-    r
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_of_one_list_never_unsubscribe_each_others_members() {
     let w = World::new().await;
@@ -36,26 +25,26 @@ async fn exports_of_one_list_never_unsubscribe_each_others_members() {
     let b = people(10..30, None);
     w.write_people("a", &a);
     w.write_people("b", &b);
-    success(&w, "a").await;
+    w.sync_success("a").await;
     // `b` has not run yet: `a` may not remove anything `b` might want.
     w.write_people("a", &a[..19]);
     let r = w.sync("a").await;
     assert_eq!(r.outcome, Outcome::Blocked, "{:?}", r.last_run.error);
     assert!(r.blocked.unwrap_or_default().contains("`b`"));
-    success(&w, "b").await;
+    w.sync_success("b").await;
     // `a` drops user12 (also in `b`) and user5 (only in `a`).
     let dropped: Vec<(String, String)> = (a.iter())
         .filter(|p| p.0 != "user12@example.com" && p.0 != "user5@example.com")
         .cloned()
         .collect();
     w.write_people("a", &dropped);
-    let r = success(&w, "a").await;
+    let r = w.sync_success("a").await;
     // user12, and b's own members 20..29 (owned by acsync on this list,
     // never in a's segment): all kept for b.
     assert_eq!((r.last_run.removed, r.last_run.kept_for_others), (1, 11));
     assert_eq!(w.sim.list_status("user12@example.com", w.list), Some(1));
     assert_eq!(w.sim.list_status("user5@example.com", w.list), Some(2));
-    let r = success(&w, "b").await;
+    let r = w.sync_success("b").await;
     assert_eq!(r.last_run.kept_unsubscribed, 0, "no false opt-out in b");
     assert_eq!(r.last_run.added, 0);
 }
@@ -68,11 +57,11 @@ async fn conflicting_values_are_resolved_once_and_never_ping_pong() {
     w.write_export("b", extra);
     w.write_people("a", &people(0..20, Some("Ann")));
     w.write_people("b", &people(10..30, Some("Anna")));
-    success(&w, "a").await;
-    success(&w, "b").await;
+    w.sync_success("a").await;
+    w.sync_success("b").await;
     for round in 0..2 {
         for name in ["a", "b"] {
-            let r = success(&w, name).await;
+            let r = w.sync_success(name).await;
             assert_eq!(r.last_run.updated, 0, "round {round} {name}: no rewrite");
             assert_eq!(r.last_run.conflicts, 1, "round {round} {name}");
         }
