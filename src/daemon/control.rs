@@ -271,8 +271,9 @@ impl Loop {
             return;
         };
         match result {
-            Ok(report) => info!(export = %id, outcome = %report.outcome, "run finished"),
-            Err(e) => warn!(export = %id, error = %e, "run failed"),
+            // The runner logged the run's one `run finished` line.
+            Ok(report) => tracing::debug!(export = %id, outcome = %report.outcome, "run task ended"),
+            Err(e) => tracing::error!(export = %id, error = %e, "run could not start"),
         }
         if let Some(effect) = self.registry.finished(&id) {
             self.apply(vec![effect]);

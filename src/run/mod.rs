@@ -609,25 +609,39 @@ fn release_free_memory() {
     }
 }
 
+/// The one `run finished` line of a run, at a level an operator can alert
+/// on: ERROR when it failed, WARN when it was blocked, partial or
+/// interrupted, INFO on success.
 fn log_run(export: &Export, r: &RunReport) {
+    use tracing::Level;
     let l = &r.last_run;
-    tracing::info!(
-        export = %export.id,
-        outcome = %r.outcome.as_str(),
-        profiles = l.profiles,
-        added = l.added,
-        updated = l.updated,
-        removed = l.removed,
-        unchanged = l.unchanged,
-        kept_unsubscribed = l.kept_unsubscribed,
-        kept_bounced = l.kept_bounced,
-        kept_unconfirmed = l.kept_unconfirmed,
-        in_doubt = l.in_doubt,
-        failed = l.failed,
-        invalid_rows = l.invalid_rows,
-        api_requests = l.api_requests,
-        duration_ms = l.duration_ms.unwrap_or(0),
-        error = l.error.as_deref(),
-        "run finished"
-    );
+    macro_rules! line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                export = %export.id,
+                outcome = %r.outcome.as_str(),
+                profiles = l.profiles,
+                added = l.added,
+                updated = l.updated,
+                removed = l.removed,
+                unchanged = l.unchanged,
+                kept_unsubscribed = l.kept_unsubscribed,
+                kept_bounced = l.kept_bounced,
+                kept_unconfirmed = l.kept_unconfirmed,
+                in_doubt = l.in_doubt,
+                failed = l.failed,
+                invalid_rows = l.invalid_rows,
+                api_requests = l.api_requests,
+                duration_ms = l.duration_ms.unwrap_or(0),
+                error = l.error.as_deref(),
+                "run finished"
+            )
+        };
+    }
+    match r.outcome {
+        Outcome::Failed => line!(Level::ERROR),
+        Outcome::Blocked | Outcome::Partial | Outcome::Interrupted => line!(Level::WARN),
+        Outcome::Success => line!(Level::INFO),
+    }
 }
