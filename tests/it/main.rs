@@ -6,6 +6,7 @@ mod client;
 mod crash;
 mod daemon;
 mod eco;
+mod ecosystem;
 mod engine;
 mod faults;
 mod harness;
