@@ -266,3 +266,62 @@ fn a_real_scrape_has_every_series_before_the_first_run_and_every_named_metric_af
     );
     assert_eq!(stopped.code(), Some(0));
 }
+
+/// The mode `systemd/acsync.tmpfiles` gives `path`.
+fn tmpfiles_mode(path: &str) -> u32 {
+    let text = std::fs::read_to_string(repo("systemd/acsync.tmpfiles")).expect("tmpfiles");
+    let mode = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(1) == Some(&path))
+        .and_then(|f| f.get(2).map(|m| m.to_string()))
+        .unwrap_or_else(|| panic!("{path} in tmpfiles"));
+    u32::from_str_radix(&mode, 8).expect("octal mode")
+}
+
+/// The mode the Debian package installs `dest` with.
+fn package_mode(dest: &str) -> u32 {
+    let cargo: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo("Cargo.toml")).expect("Cargo.toml"))
+            .expect("toml");
+    let assets = cargo["package"]["metadata"]["deb"]["assets"]
+        .as_array()
+        .expect("assets");
+    let mode = assets
+        .iter()
+        .filter_map(|a| a.as_array())
+        .find(|a| a.get(1).and_then(|d| d.as_str()) == Some(dest))
+        .and_then(|a| a.get(2)?.as_str())
+        .unwrap_or_else(|| panic!("{dest} in the package"));
+    u32::from_str_radix(mode, 8).expect("octal mode")
+}
+
+#[test]
+fn package_tmpfiles_security_and_the_warning_agree_on_0640() {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(tmpfiles_mode("/etc/acsync/acsync.toml"), 0o640);
+    assert_eq!(package_mode("etc/acsync/acsync.toml"), 0o640);
+    let security = std::fs::read_to_string(repo("SECURITY.md")).expect("SECURITY.md");
+    assert!(security.contains("`root:acsync 0640`"), "SECURITY.md");
+    assert!(!security.contains("0644` or tighter"), "SECURITY.md");
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("f");
+    std::fs::write(&f, "x").expect("write");
+    let chmod = |m: u32| std::fs::set_permissions(&f, PermissionsExt::from_mode(m)).expect("chmod");
+    for ok in [0o640, 0o600, 0o400] {
+        chmod(ok);
+        assert_eq!(acsync::config::perms::settings_warning(&f), None, "{ok:o}");
+        assert_eq!(acsync::config::perms::key_file_warning(&f), None, "{ok:o}");
+    }
+    for loose in [0o644, 0o660, 0o602] {
+        chmod(loose);
+        assert!(
+            acsync::config::perms::settings_warning(&f).is_some(),
+            "{loose:o}"
+        );
+        assert!(
+            acsync::config::perms::key_file_warning(&f).is_some(),
+            "{loose:o}"
+        );
+    }
+}
