@@ -325,3 +325,50 @@ fn package_tmpfiles_security_and_the_warning_agree_on_0640() {
         );
     }
 }
+
+#[test]
+fn licence_changelog_and_no_placeholder_hosts() {
+    let read =
+        |rel: &str| std::fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let cargo: toml::Value = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml");
+    assert_eq!(cargo["package"]["license"].as_str(), Some("Apache-2.0"));
+    let licence = read("LICENSE");
+    assert!(licence.contains("Apache License") && licence.contains("Version 2.0, January 2004"));
+    assert!(
+        licence.contains("END OF TERMS AND CONDITIONS"),
+        "the full text"
+    );
+    let changelog = read("CHANGELOG.md");
+    assert!(changelog.contains("keepachangelog.com"), "Keep a Changelog");
+    let version = cargo["package"]["version"].as_str().expect("version");
+    for heading in ["## [Unreleased]".to_string(), format!("## [{version}]")] {
+        assert!(changelog.contains(&heading), "CHANGELOG.md lacks {heading}");
+    }
+    let deb = &cargo["package"]["metadata"]["deb"];
+    let placeholder = |v: &str| {
+        ["localhost", "example.com", "example.org"]
+            .iter()
+            .any(|p| v.contains(p))
+    };
+    for key in ["maintainer", "homepage", "repository"] {
+        for v in [deb.get(key), cargo["package"].get(key)]
+            .into_iter()
+            .flatten()
+        {
+            let v = v.as_str().expect("string");
+            assert!(!placeholder(v), "Cargo.toml {key} = {v}");
+        }
+    }
+    // Installing acsync in CI downloads from nowhere made up.
+    for rel in ["README.md", "contrib/github/acsync-check.yml"] {
+        let text = read(rel);
+        let installs: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("cargo install"))
+            .collect();
+        assert!(!installs.is_empty(), "{rel}");
+        for l in installs {
+            assert!(!placeholder(l), "{rel}: {l}");
+        }
+    }
+}
