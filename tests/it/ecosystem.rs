@@ -372,3 +372,49 @@ fn licence_changelog_and_no_placeholder_hosts() {
         }
     }
 }
+
+#[test]
+fn file_format_man_pages_are_generated_from_the_schemas_and_fresh() {
+    use acsync::cli::docs;
+    use acsync::cli::schema::SchemaFile;
+    let bless = std::env::var_os("ACSYNC_BLESS").is_some();
+    for file in SchemaFile::ALL {
+        let page = docs::config_man_page(file);
+        let text = String::from_utf8(page.clone()).expect("utf-8");
+        // Every key of the schema, nested tables included, is on the page.
+        let schema: Value = serde_json::from_str(&file.render()).expect("schema");
+        let mut keys: Vec<String> = Vec::new();
+        collect_keys(&schema, &mut keys);
+        assert!(keys.len() >= 10, "{keys:?}");
+        for key in keys {
+            let as_key = format!("\\fB{key}\\fR");
+            let as_table = format!(".SH [{key}");
+            assert!(
+                text.contains(&as_key) || text.contains(&as_table),
+                "{key} missing from\n{text}"
+            );
+        }
+        let path = repo("packaging").join(docs::config_man_file_name(file));
+        if bless {
+            std::fs::write(&path, &page).expect("write");
+        }
+        assert_eq!(
+            std::fs::read(&path).ok(),
+            Some(page),
+            "{} is stale: ACSYNC_BLESS=1 cargo test --test it ecosystem::",
+            path.display()
+        );
+        let dest = format!("usr/share/man/man5/{}", docs::config_man_file_name(file));
+        assert_eq!(package_mode(&dest), 0o644, "{dest} in the package");
+    }
+}
+
+/// Every property name of a schema, in every definition too.
+fn collect_keys(v: &Value, out: &mut Vec<String>) {
+    if let Some(Value::Object(props)) = v.get("properties") {
+        out.extend(props.keys().cloned());
+    }
+    if let Some(Value::Object(defs)) = v.get("definitions") {
+        defs.values().for_each(|d| collect_keys(d, out));
+    }
+}
