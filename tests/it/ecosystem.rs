@@ -1,6 +1,9 @@
 //! Fitting the operator's ecosystem (issue 16): a real daemon's `/metrics`
 //! holds every export's series before its first run, and after a run every
-//! metric the Grafana dashboard, the alert rules and the README name.
+//! metric the Grafana dashboard, the alert rules and the README name; the
+//! package, tmpfiles.d, SECURITY.md and the permission warning agree on
+//! 0640; LICENSE, CHANGELOG and no placeholder hosts; the file-format man
+//! pages are fresh; the Kubernetes example ([`kubernetes`]).
 
 use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
@@ -10,6 +13,8 @@ use serde_json::Value;
 
 use crate::harness::World;
 use crate::util::repo;
+
+mod kubernetes;
 
 /// The exports of the test folder: scheduled, disabled, invalid.
 const EXPORTS: [&str; 3] = ["vip", "off", "broken"];
