@@ -19,10 +19,14 @@ pub const MAX_SAMPLES: usize = 20;
 /// RFC 5321 caps a forward path at 254 characters; ActiveCampaign refuses longer.
 const MAX_EMAIL_LEN: usize = 254;
 
-/// Characters that are never valid unquoted in an address. ActiveCampaign
-/// refuses quoted local parts, so a row holding one of these is a typo or a
-/// list of several addresses ("a@x.com, b@y.com"), never one contact.
-const FORBIDDEN: &[char] = &[',', ';', '<', '>', '(', ')', '[', ']', '\\', '"'];
+/// Characters ActiveCampaign's bulk import refuses in a local part
+/// (`activecampaign-api.md` §4.5: none of `" ( ) , : ; < > @ [ \ ]`), plus
+/// the apostrophe its `/import/info` example lists as a refused address
+/// (`invalid'character@example.com`, §11). One such row would make a whole
+/// batch of 250 be rejected, so it is an invalid row here instead.
+const FORBIDDEN_LOCAL: &[char] = &[
+    '"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']', '\'',
+];
 
 /// Trims surrounding whitespace and lowercases (SPEC §4 rule 1). Unicode
 /// lowercase, so internationalised addresses compare like ActiveCampaign's.
@@ -30,14 +34,17 @@ pub fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
-/// SPEC §4b: "An email is valid when it has exactly one `@`, a non-empty
-/// local part, a domain with a dot and no spaces; an empty email is an
-/// invalid row."
+/// Whether ActiveCampaign's bulk import accepts `e` as an address
+/// (`activecampaign-api.md` §4.5 and §11), so that no row acsync sends can
+/// make a batch be rejected:
 ///
-/// Stricter where ActiveCampaign would refuse the address anyway, so that the
-/// row is reported as invalid instead of failing inside a bulk import: no
-/// whitespace or control characters at all, none of [`FORBIDDEN`], no domain
-/// starting or ending with a dot or holding `..`, at most 254 bytes.
+/// - exactly one `@`, at most 254 bytes, no whitespace or control character;
+/// - local part: not empty, none of [`FORBIDDEN_LOCAL`], no `..`, neither
+///   starting nor ending with a dot;
+/// - domain: at least two labels; each label non-empty, made of letters,
+///   digits and `-`, neither starting nor ending with `-`; the last label
+///   (the TLD) at least two letters and letters only.
+///
 /// Internationalised (UTF-8) local parts and domains are accepted.
 pub fn is_valid_email(e: &str) -> bool {
     if e.is_empty() || e.len() > MAX_EMAIL_LEN {
@@ -46,17 +53,28 @@ pub fn is_valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.split_once('@') else {
         return false;
     };
-    if local.is_empty() || domain.contains('@') {
-        return false;
-    }
-    let bad_char = |c: char| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(&c);
-    if e.chars().any(bad_char) {
-        return false;
-    }
-    domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
+    valid_local(local) && valid_domain(domain)
+}
+
+fn valid_local(local: &str) -> bool {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || FORBIDDEN_LOCAL.contains(&c);
+    !local.is_empty()
+        && !local.chars().any(bad)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+}
+
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let tld_ok = |t: &str| t.chars().count() >= 2 && t.chars().all(char::is_alphabetic);
+    labels.len() >= 2 && labels.iter().all(label_ok) && labels.last().is_some_and(|t| tld_ok(t))
 }
 
 /// A trimmed field value; empty means "not sent" (ActiveCampaign keeps what it has).
@@ -65,7 +83,7 @@ pub fn clean_value(raw: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
-/// One reported row: invalid or duplicate.
+/// One reported row: invalid, duplicate, or kept with a field not sent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowIssue {
     /// 1-based data row of the source (see each reader for what a row is).
@@ -84,7 +102,20 @@ pub struct Segment {
     pub source_rows: u64,
     pub invalid_rows: u64,
     pub duplicate_rows: u64,
-    /// The first [`MAX_SAMPLES`] invalid or duplicate rows.
+    /// Rows kept as profiles although one of their fields could not be used
+    /// (bad UTF-8, a JSON array...): that field is not sent, the row is
+    /// reported in [`Segment::samples`] and is not counted invalid (SPEC §4
+    /// rule 1: a row with a valid email is in the segment whatever else is
+    /// wrong with it).
+    pub row_issues: u64,
+    /// Rows whose email could not be read at all (not UTF-8, a line that is
+    /// not JSON, a BLOB...), also counted in `invalid_rows`. Such a row may
+    /// be a member whose address we cannot see: when this is not zero the
+    /// segment is a partial read and the run must hold back removals (never
+    /// derive them from a partial read).
+    pub unreadable_emails: u64,
+    /// The first [`MAX_SAMPLES`] reported rows (invalid, duplicate, or kept
+    /// with a field not sent), with the reason.
     pub samples: Vec<RowIssue>,
 }
 
@@ -104,6 +135,8 @@ pub struct SegmentBuilder {
     source_rows: u64,
     invalid_rows: u64,
     duplicate_rows: u64,
+    row_issues: u64,
+    unreadable_emails: u64,
     samples: Vec<RowIssue>,
 }
 
@@ -114,6 +147,19 @@ impl SegmentBuilder {
 
     /// Feeds one data row. `fields` should hold [`clean_value`]d values.
     pub fn push(&mut self, row: u64, email_raw: &str, fields: Fields) {
+        self.push_reported(row, email_raw, fields, None);
+    }
+
+    /// [`push`](Self::push) for a row some of whose fields could not be used
+    /// and were left out of `fields`: `issue` says which and why. A row with
+    /// a valid email stays a profile; the issue is counted and sampled.
+    pub fn push_reported(
+        &mut self,
+        row: u64,
+        email_raw: &str,
+        fields: Fields,
+        issue: Option<String>,
+    ) {
         let email = normalize_email(email_raw);
         if email.is_empty() {
             return self.invalid(row, "", "empty email");
@@ -131,7 +177,18 @@ impl SegmentBuilder {
             );
             return;
         }
+        if let Some(issue) = issue {
+            self.row_issues += 1;
+            self.sample(row, &email, issue);
+        }
         self.profiles.push(Profile { row, email, fields });
+    }
+
+    /// Counts a row whose email cannot be read at all (see
+    /// [`Segment::unreadable_emails`]): invalid, and it holds removals back.
+    pub fn unreadable(&mut self, row: u64, reason: impl Into<String>) {
+        self.unreadable_emails += 1;
+        self.invalid(row, "", reason);
     }
 
     /// Counts a row that cannot become a profile (bad email, unreadable row).
@@ -154,6 +211,8 @@ impl SegmentBuilder {
             source_rows: self.source_rows,
             invalid_rows: self.invalid_rows,
             duplicate_rows: self.duplicate_rows,
+            row_issues: self.row_issues,
+            unreadable_emails: self.unreadable_emails,
             samples: self.samples,
         }
     }
@@ -240,6 +299,8 @@ mod tests {
             "jane.doe+tag@mail.example.com",
             "élodie@exemple.fr",
             "x@bücher.de",
+            "o-k_1@my-host.sub.example.org",
+            "user%tag!x@x.io",
         ] {
             assert!(is_valid_email(e), "{e}");
         }
@@ -266,6 +327,21 @@ mod tests {
             "<a@b.com>",
             "a@b.com;",
             &long,
+            // What ActiveCampaign's bulk import refuses (issue 14 case 3).
+            "john..doe@ex.com",
+            "invalid'character@example.com",
+            "invalid.email@invaliddomain",
+            ".a@x.io",
+            "a.@x.io",
+            "a:b@x.io",
+            "a[b]@x.io",
+            "a@x.c",
+            "a@x.c0m",
+            "a@x.123",
+            "a@-x.io",
+            "a@x-.io",
+            "a@x_y.io",
+            "a@x..io",
         ] {
             assert!(!is_valid_email(e), "{e:?}");
         }
@@ -306,6 +382,38 @@ mod tests {
                 (2, "n***", "invalid email"),
                 (3, "j***@example.com", "duplicate email (first in row 1)"),
                 (4, "", "empty email"),
+            ]
+        );
+    }
+
+    #[test]
+    fn defects_outside_the_email_keep_the_row() {
+        let mut b = SegmentBuilder::new();
+        let issue = || Some("column \"First\" is not valid UTF-8; not sent".to_owned());
+        b.push_reported(1, "a@x.io", Fields::default(), issue());
+        b.push_reported(2, "bad", Fields::default(), issue());
+        b.push_reported(3, "A@x.io", Fields::default(), issue());
+        b.unreadable(4, "email is not valid UTF-8");
+        let s = b.finish();
+        assert_eq!(s.profiles.iter().map(|p| p.row).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            (s.source_rows, s.invalid_rows, s.duplicate_rows),
+            (4, 2, 1),
+            "only the bad email and the unreadable row are invalid"
+        );
+        assert_eq!((s.row_issues, s.unreadable_emails), (1, 1));
+        let reasons: Vec<_> = s
+            .samples
+            .iter()
+            .map(|i| (i.row, i.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (1, "column \"First\" is not valid UTF-8; not sent"),
+                (2, "invalid email"),
+                (3, "duplicate email (first in row 1)"),
+                (4, "email is not valid UTF-8"),
             ]
         );
     }

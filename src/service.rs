@@ -37,6 +37,9 @@ impl ExportRunner for RunnerPort {
 
 /// Status files next to each export (or under `status_dir`).
 pub struct StatusFiles {
+    /// Where the export locks live: a status another process is running is
+    /// never overwritten.
+    pub state_dir: PathBuf,
     pub exports_dir: PathBuf,
     pub status_dir: Option<PathBuf>,
 }
@@ -59,10 +62,22 @@ impl StatusFiles {
         status::write_atomic(&self.path(id), s).map_err(std::io::Error::other)
     }
 
-    /// Carries the run history of the current file over to `fresh`.
+    /// Carries the run history of the current file over to `fresh`; a
+    /// run left `running` by a dead process is recorded as interrupted.
     fn with_history(&self, id: &str, mut fresh: StatusFile) -> StatusFile {
-        fresh.keep_history(&self.current(id, &fresh.config_file));
+        let mut current = self.current(id, &fresh.config_file);
+        current.close_interrupted();
+        fresh.keep_history(&current);
         fresh
+    }
+
+    /// Whether another run of `id` (a manual `sync`, or this daemon's own)
+    /// holds its lock: its status is that run's to write.
+    fn running_elsewhere(&self, id: &str) -> bool {
+        matches!(
+            crate::state::lock_export(&self.state_dir, id),
+            Err(crate::state::LockError::Busy { .. })
+        )
     }
 }
 
@@ -79,6 +94,9 @@ impl StatusSink for StatusFiles {
     }
 
     fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+        if self.running_elsewhere(&export.id) {
+            return Ok(());
+        }
         let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
         s.state = ExportState::Idle;
         s.next_run = next_run;
@@ -86,6 +104,9 @@ impl StatusSink for StatusFiles {
     }
 
     fn disabled(&self, export: &Export) -> std::io::Result<()> {
+        if self.running_elsewhere(&export.id) {
+            return Ok(());
+        }
         let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
         s.state = ExportState::Disabled;
         s.next_run = None;
@@ -131,8 +152,12 @@ impl StatusSink for StatusFiles {
     }
 }
 
-/// Every `*.status.json` under `dir`.
+/// Every `*.status.json` under `dir`. A folder link back into the tree (a
+/// loop, a second path to a folder) is not followed: through it, live status
+/// files would look like those of deleted exports and be removed.
 fn status_files(dir: &Path) -> Vec<PathBuf> {
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -142,7 +167,11 @@ fn status_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                let link = e.file_type().is_ok_and(|t| t.is_symlink());
+                let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
+                if !(link && canon.starts_with(&root)) && seen.insert(canon) {
+                    stack.push(p);
+                }
             } else if p.to_string_lossy().ends_with(".status.json") {
                 out.push(p);
             }

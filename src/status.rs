@@ -72,6 +72,10 @@ pub enum Outcome {
     Failed,
     /// More removals than `max_removals`: nobody was unsubscribed.
     Blocked,
+    /// Stopped before its end: a shutdown (SIGTERM, Ctrl-C), or found
+    /// unfinished after the process running it died (SIGKILL, a crash, a
+    /// power loss). The next run converges what it left.
+    Interrupted,
 }
 
 impl Outcome {
@@ -81,6 +85,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
             Outcome::Blocked => "blocked",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -127,6 +132,12 @@ pub struct LastRun {
     pub unchanged: u64,
     /// Opted out themselves: never resubscribed.
     pub kept_unsubscribed: u64,
+    /// Bounced (list status 3): never forced back to active.
+    #[serde(default)]
+    pub kept_bounced: u64,
+    /// Awaiting double opt-in (list status 0): never forced to active.
+    #[serde(default)]
+    pub kept_unconfirmed: u64,
     pub failed: u64,
     pub api_requests: u64,
     /// At most [`MAX_FAILURES`].
@@ -139,6 +150,30 @@ pub struct LastRun {
     /// Whether this run read the list's members in full (the drift check).
     #[serde(default)]
     pub full_read: bool,
+    /// Segment members left as they are because a change of theirs is
+    /// still in doubt (a batch ActiveCampaign has not finished).
+    #[serde(default)]
+    pub in_doubt: u64,
+    /// Planned removals that a read right before the write found no longer
+    /// active on the list (opted out, bounced, deleted): left untouched.
+    #[serde(default)]
+    pub not_active: u64,
+    /// Segment members another export of the same list wants with other
+    /// values (written only by the export whose id sorts first).
+    #[serde(default)]
+    pub conflicts: u64,
+    /// Members that left this segment but another export of the same list
+    /// still wants: not unsubscribed.
+    #[serde(default)]
+    pub kept_for_others: u64,
+    /// When this run found the export pointed at another list than before:
+    /// the list it left (`ACCOUNT#list=ID`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_list: Option<String>,
+    /// ... and how many active members it owns there, left as they are
+    /// (pointing it back resumes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_owned: Option<u64>,
 }
 
 impl LastRun {
@@ -160,11 +195,19 @@ impl LastRun {
             removed: 0,
             unchanged: 0,
             kept_unsubscribed: 0,
+            kept_bounced: 0,
+            kept_unconfirmed: 0,
             failed: 0,
             api_requests: 0,
             failures: Vec::new(),
             run_id: None,
             full_read: false,
+            in_doubt: 0,
+            not_active: 0,
+            left_list: None,
+            left_owned: None,
+            conflicts: 0,
+            kept_for_others: 0,
         }
     }
 
@@ -262,6 +305,25 @@ impl StatusFile {
         self.last_success_at = prev.last_success_at;
         self.consecutive_failures = prev.consecutive_failures;
         self.last_full_read_at = prev.last_full_read_at;
+    }
+
+    /// A status left `running` by a process that is gone (its export lock
+    /// is free): records that run as interrupted, at the file's last update,
+    /// so the history shows it instead of silently turning `idle`.
+    pub fn close_interrupted(&mut self) {
+        if self.state != ExportState::Running {
+            return;
+        }
+        let mut run = (self.last_run.clone())
+            .filter(|r| r.outcome.is_none())
+            .unwrap_or_else(|| LastRun::started(Trigger::Schedule, self.updated_at));
+        run.error = Some(
+            "interrupted: the process running it stopped (killed, crashed or lost power) before it finished; the next run converges what it left".into(),
+        );
+        let at = self.updated_at.max(run.started_at);
+        run.finish(Outcome::Interrupted, at);
+        self.record_run(run);
+        self.state = ExportState::Idle;
     }
 
     pub fn record_run(&mut self, run: LastRun) {
@@ -696,13 +758,22 @@ mod tests {
             "removed",
             "unchanged",
             "kept_unsubscribed",
+            "kept_bounced",
+            "kept_unconfirmed",
             "failed",
             "api_requests",
             "failures",
         ];
         let want: BTreeSet<&str> = spec_run
             .iter()
-            .chain(&["run_id", "full_read"])
+            .chain(&[
+                "run_id",
+                "full_read",
+                "in_doubt",
+                "not_active",
+                "conflicts",
+                "kept_for_others",
+            ])
             .copied()
             .collect();
         assert_eq!(keys(&v["last_run"]), want);
@@ -922,6 +993,7 @@ mod tests {
             full_read_every: std::time::Duration::ZERO,
             source: Source::Csv {
                 path: "x.csv".into(),
+                timeout: crate::config::DEFAULT_SOURCE_TIMEOUT,
             },
             mapping: Mapping::default(),
         };
@@ -940,7 +1012,7 @@ mod tests {
         );
         assert_eq!(
             crate::state::list_fingerprint(&export),
-            "https://acme.api-us1.com#list=12"
+            "acme.api-us1.com#list=12"
         );
     }
 

@@ -333,7 +333,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__plan)
-            opts="-h --config-dir --json --detailed-exitcode --help"
+            opts="-h --config-dir --json --detailed-exitcode --full-read --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,7 +391,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__sync)
-            opts="-h --config-dir --allow-removals --help"
+            opts="-h --config-dir --allow-removals --full-read --adopt --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -18,10 +18,12 @@ pub mod error;
 pub mod limit;
 pub mod retry;
 mod transport;
+mod verify;
 pub mod wire;
 
 pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
+pub use verify::MembershipRow;
 
 use crate::model::{ListStatus, LiveMember};
 use limit::RateBudget;
@@ -32,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use transport::Call;
-use wire::{ContactListsResponse, ContactsPage, FieldsPage, ListEnvelope, SyncResponse};
+use wire::{ContactsPage, FieldsPage, ListEnvelope, SyncResponse};
 
 /// The page size of every paged read (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
@@ -238,8 +240,11 @@ impl Client {
     }
 
     /// Every member of a list with the given status, by id order, paging
-    /// with `id_greater` (the fast keyset paging of api notes §2.5) until a
-    /// short page. Emails are lowercased; empty names and phones are `None`.
+    /// with `id_greater` (the fast keyset paging of api notes §2.5). The
+    /// read ends only on an empty page (a short page mid-list must not
+    /// truncate it), and the contacts read must match the first page's
+    /// `meta.total` when it is given: a read that lost members would drive
+    /// removals. Emails are lowercased; empty names and phones are `None`.
     /// Contacts without an email (phone-only) cannot be matched to a segment
     /// and are skipped. `progress` receives the running count after each page.
     pub async fn list_members(
@@ -249,7 +254,7 @@ impl Client {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<LiveMember>, ApiError> {
         let mut members = Vec::new();
-        let mut cursor = 0u64;
+        let (mut cursor, mut seen, mut total) = (0u64, 0u64, None);
         loop {
             let call = Call::get("GET /contacts", &["contacts"]).query([
                 ("listid", list_id.to_string()),
@@ -259,21 +264,43 @@ impl Client {
                 ("limit", PAGE_SIZE.to_string()),
             ]);
             let page: ContactsPage = self.fetch(&call).await?;
-            let full = page.contacts.len() >= PAGE_SIZE;
-            let last = page.contacts.iter().map(|c| c.id.0).max();
+            if cursor == 0 {
+                total = page.meta.total.map(|t| t.0);
+            }
+            let Some(last) = page.contacts.iter().map(|c| c.id.0).max() else {
+                return self.check_total(&call, list_id, status, seen, total, members);
+            };
+            if last <= cursor {
+                return Err(self.decode_error(&call, "id_greater paging did not advance"));
+            }
+            (cursor, seen) = (last, seen + page.contacts.len() as u64);
             members.extend(
                 page.contacts
                     .into_iter()
                     .filter_map(|c| live_member(c, status)),
             );
             progress(members.len() as u64);
-            match last {
-                Some(last) if full && last > cursor => cursor = last,
-                Some(_) if full => {
-                    return Err(self.decode_error(&call, "id_greater paging did not advance"));
-                }
-                _ => return Ok(members),
-            }
+        }
+    }
+
+    fn check_total(
+        &self,
+        call: &Call,
+        list_id: u64,
+        status: ListStatus,
+        seen: u64,
+        total: Option<u64>,
+        members: Vec<LiveMember>,
+    ) -> Result<Vec<LiveMember>, ApiError> {
+        match total {
+            Some(t) if t != seen => Err(self.decode_error(
+                call,
+                &format!(
+                    "read {seen} {} members of list {list_id}, but ActiveCampaign's meta.total says {t}; not trusting a partial read",
+                    status.as_str()
+                ),
+            )),
+            _ => Ok(members),
         }
     }
 
@@ -356,26 +383,17 @@ impl Client {
             .map(|c| c.id.0))
     }
 
-    /// `GET /contacts/{id}/contactLists`: the contact's status on one list;
-    /// `None` when it has no membership we manage there (or no such contact).
+    /// The contact's status on one list; `None` when it has no membership
+    /// there (or no such contact).
     pub async fn list_status_of(
         &self,
         contact_id: u64,
         list_id: u64,
     ) -> Result<Option<ListStatus>, ApiError> {
-        let id = contact_id.to_string();
-        let call = Call::get(
-            "GET /contacts/{id}/contactLists",
-            &["contacts", &id, "contactLists"],
-        );
-        let r: ContactListsResponse = match self.fetch(&call).await {
-            Err(ApiError::Rejected { status: 404, .. }) => return Ok(None),
-            other => other?,
-        };
-        Ok(r.contact_lists
-            .iter()
-            .find(|m| m.list.0 == list_id)
-            .and_then(|m| ListStatus::from_code(m.status)))
+        Ok(self
+            .membership(contact_id, list_id)
+            .await?
+            .and_then(|m| m.status))
     }
 
     fn decode_error(&self, call: &Call, reason: &str) -> ApiError {

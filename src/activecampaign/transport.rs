@@ -68,6 +68,12 @@ impl Call {
         self
     }
 
+    /// Query pairs of any number, e.g. a repeated `ids[]`.
+    pub fn query_all(mut self, pairs: impl IntoIterator<Item = (&'static str, String)>) -> Call {
+        self.query.extend(pairs);
+        self
+    }
+
     pub fn kind(mut self, kind: Kind) -> Call {
         self.kind = kind;
         self

@@ -147,6 +147,9 @@ pub struct WireContactList {
     pub list: Lenient,
     #[serde(deserialize_with = "de_code")]
     pub status: i64,
+    /// When the row last changed, `2021-05-12T11:10:06-05:00` (§3.2).
+    #[serde(default, deserialize_with = "de_text")]
+    pub udate: Option<String>,
 }
 
 /// `GET /import/info`: `status` is a string, or `false` right after submit.

@@ -30,17 +30,31 @@ pub fn run(
     } else {
         files.to_vec()
     };
-    let (errors, checked) = if files.is_empty() && !ignore_outside {
+    let (errors, warnings, settings, checked) = if files.is_empty() && !ignore_outside {
         let folder = config::load_folder(config_dir);
-        (folder.errors(), folder.exports.len())
+        let checked = folder.exports.len();
+        (folder.errors(), folder.warnings, folder.settings, checked)
     } else {
-        (check_files(config_dir, &files), files.len())
+        let settings = config::load_settings(config_dir);
+        (
+            check_files(config_dir, &files),
+            Vec::new(),
+            settings,
+            files.len(),
+        )
     };
     for e in &errors {
         println!("{}", render(e, format));
     }
+    // Files that look like exports but are not read: a warning each.
+    for w in &warnings {
+        match format {
+            Format::Plain => eprintln!("acsync check: warning: {w}"),
+            Format::Github => println!("{}", annotation("warning", w)),
+        }
+    }
     // Files other users can read: a warning line each, the check still passes.
-    for w in config::perms::warnings(&config::load_settings(config_dir)) {
+    for w in config::perms::warnings(&settings) {
         eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {
@@ -64,13 +78,18 @@ pub fn render(e: &Located, format: Format) -> String {
 /// are escaped as the runner expects (`%`, CR, LF; plus `:` and `,` in
 /// properties), so a message can never end the command early or forge another.
 pub fn github_annotation(e: &Located) -> String {
+    annotation("error", e)
+}
+
+/// A workflow command of `level` (`error`, `warning`) for `e`.
+fn annotation(level: &str, e: &Located) -> String {
     let file = e.file.to_string_lossy().replace('\\', "/");
     format!(
-        "::error file={},line={},col={},title=acsync check::{}",
+        "::{level} file={},line={},col={},title=acsync check::{}",
         escape_property(&file),
         e.line,
         e.col,
-        escape_data(&e.message)
+        escape_data(&e.safe_message())
     )
 }
 
@@ -154,10 +173,12 @@ mod tests {
 
     #[test]
     fn github_annotation_escapes_what_would_end_the_command() {
-        let e = located("a,b:c.toml", "50% off\nnext::line");
+        let e = located("a,b:c.toml", "50% off\nnext::line\r");
+        // Control characters are escaped before (`\n` as two characters);
+        // `%` is what the runner would decode.
         assert_eq!(
             github_annotation(&e),
-            "::error file=a%2Cb%3Ac.toml,line=3,col=12,title=acsync check::50%25 off%0Anext::line"
+            "::error file=a%2Cb%3Ac.toml,line=3,col=12,title=acsync check::50%25 off\\nnext::line\\r"
         );
     }
 }

@@ -2,7 +2,9 @@
 //! `state_dir`, `status_dir` or `metrics_listen` needs a restart;
 //! connections and exports are reloaded live), sets up logging, serves
 //! metrics when `metrics_listen` is set, and runs the control loop until
-//! SIGTERM.
+//! SIGTERM. A run's source read is abandoned as soon as the run is cancelled
+//! ([`CancelReads`]), and the runtime does not wait for a read left blocked
+//! (`cli::Runtime`), so a stuck file never holds the daemon past its stop.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,12 +13,14 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
-use crate::daemon::run_daemon;
+use crate::config::Export;
+use crate::daemon::{ExportRunner, RunFuture, run_daemon};
 use crate::metrics::Metrics;
 use crate::metrics::ports::{MeteredRunner, MeteredStatus};
 use crate::metrics::server;
-use crate::run::{Runner, RunnerPaths};
+use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::service::StatusFiles;
+use crate::source;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
@@ -31,15 +35,16 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
     let status = Arc::new(MeteredStatus {
         inner: StatusFiles {
+            state_dir: paths.state_dir.clone(),
             exports_dir: paths.exports_dir.clone(),
             status_dir: paths.status_dir.clone(),
         },
         metrics: metrics.clone(),
     });
-    let runner = Arc::new(MeteredRunner {
+    let runner = Arc::new(CancelReads(MeteredRunner {
         runner: Arc::new(Runner::new(paths)),
         metrics: metrics.clone(),
-    });
+    }));
     let listen = settings.daemon.metrics_listen;
     super::runtime()?.block_on(async move {
         let stop = CancellationToken::new();
@@ -55,6 +60,25 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         result.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs each export with its cancellation scoped around its source read
+/// ([`source::cancel_reads_with`]): at shutdown a run blocked reading a FIFO
+/// or a hung mount fails at once (its status records why) instead of
+/// holding the daemon for the whole stop grace.
+struct CancelReads<R>(R);
+
+impl<R: ExportRunner> ExportRunner for CancelReads<R> {
+    fn run(
+        &self,
+        export: Export,
+        trigger: Trigger,
+        opts: RunOptions,
+        cancel: CancellationToken,
+    ) -> RunFuture {
+        let run = self.0.run(export, trigger, opts, cancel.clone());
+        Box::pin(source::cancel_reads_with(cancel, run))
+    }
 }
 
 /// The metrics endpoint failing later (it should not) is logged, never fatal:

@@ -138,6 +138,7 @@ fn start_daemon(
     let settings = config::load_settings(dir);
     let paths = RunnerPaths::new(dir, &settings.daemon);
     let status = Arc::new(StatusFiles {
+        state_dir: paths.state_dir.clone(),
         exports_dir: paths.exports_dir.clone(),
         status_dir: paths.status_dir.clone(),
     });

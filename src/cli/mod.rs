@@ -14,6 +14,7 @@ pub mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -75,6 +76,9 @@ pub enum Command {
         /// (or removals are blocked), 1 on error, as Terraform does.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read the list in full now (drift check), whatever full_read_every says.
+        #[arg(long)]
+        full_read: bool,
     },
     /// Run export NAME now and write its status file.
     Sync {
@@ -85,6 +89,13 @@ pub enum Command {
         /// Apply unsubscribes even above max_removals, for this run only.
         #[arg(long)]
         allow_removals: bool,
+        /// Read the list in full now (drift check), whatever full_read_every says.
+        #[arg(long)]
+        full_read: bool,
+        /// After a lost state database: take ownership of the list's active
+        /// members that are in the segment (see the README, "Lost state").
+        #[arg(long)]
+        adopt: bool,
     },
     /// Show every export's status file as a table.
     Status {
@@ -136,12 +147,23 @@ pub fn main() -> ExitCode {
             dir,
             json,
             detailed_exitcode,
-        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode),
+            full_read,
+        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode, full_read),
         Command::Sync {
             name,
             dir,
             allow_removals,
-        } => sync::run(&dir.config_dir, &name, allow_removals),
+            full_read,
+            adopt,
+        } => {
+            let opts = crate::run::RunOptions {
+                allow_removals,
+                full_read,
+                adopt,
+                next_run: None,
+            };
+            sync::run(&dir.config_dir, &name, opts)
+        }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
         Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),
@@ -191,9 +213,39 @@ pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chron
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// The multi-threaded runtime of the async commands.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// The multi-threaded runtime of the async commands (see [`Runtime`]).
+pub fn runtime() -> anyhow::Result<Runtime> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?;
+    Ok(Runtime(Some(rt)))
+}
+
+/// How long a finished command waits for blocking threads still running.
+const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A tokio runtime whose drop waits at most [`RUNTIME_SHUTDOWN_GRACE`] for
+/// blocking threads (tokio's own drop waits for ever): a source read stuck
+/// on a FIFO or a hung mount, abandoned by its run, must not keep `sync` or
+/// a stopping daemon alive (issue 14 case 6). The command's own work is
+/// done by then; what is left is a thread no one waits for.
+pub struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        match &self.0 {
+            Some(rt) => rt,
+            None => unreachable!("the runtime is only taken by drop"),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
+        }
+    }
 }

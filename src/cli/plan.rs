@@ -24,6 +24,7 @@ pub fn run(
     name: &str,
     json: bool,
     detailed_exitcode: bool,
+    full_read: bool,
 ) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
@@ -34,7 +35,7 @@ pub fn run(
     let rt = runtime()?;
     let report = rt.block_on(async {
         let spinner = Spinner::start(&export.id);
-        let r = runner.plan(&export, false).await;
+        let r = runner.plan(&export, false, full_read).await;
         spinner.stop();
         r
     });
@@ -101,6 +102,14 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
         "to_remove": p.removals.len(),
         "to_resubscribe": p.resubscribes.len(),
         "kept_unsubscribed": p.kept_unsubscribed.len(),
+        "kept_bounced": p.kept_bounced.len(),
+        "kept_unconfirmed": p.kept_unconfirmed.len(),
+        "in_doubt": p.in_doubt.len(),
+        "managed_members": p.managed_members,
+        "conflicts": p.conflicts.len(),
+        "kept_for_others": p.kept_for_others,
+        "left_list": r.left.as_ref().map(|l| l.0.clone()),
+        "left_owned": r.left.as_ref().map(|l| l.1),
         "unchanged": p.unchanged,
         "would_remove": p.would_remove,
         "blocked": p.blocked,
@@ -156,7 +165,15 @@ fn print_text(id: &str, r: &PlanReport) {
             .collect(),
     );
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
+    line("kept bounced", p.kept_bounced.len(), Vec::new());
+    line("kept unconfirmed", p.kept_unconfirmed.len(), Vec::new());
+    if !p.in_doubt.is_empty() {
+        line("in doubt (left)", p.in_doubt.len(), Vec::new());
+    }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    if let Some((list, owned)) = &r.left {
+        println!("  LEFT {list}: the {owned} members this export owns there stay as they are");
+    }
     if let Some(reason) = &p.blocked {
         println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");
     }

@@ -12,7 +12,26 @@ use super::{load_one, next_run, runtime};
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
-pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Result<ExitCode> {
+/// Ctrl-C (SIGINT) and SIGTERM stop the run the same way: after the
+/// current batch, with the run recorded (issue 14 case 6).
+async fn stop_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        // Without a SIGTERM handler, Ctrl-C still works.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("acsync sync: stopping after the current batch…");
+    cancel.cancel();
+}
+
+pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<ExitCode> {
     let (folder, export) = match load_one(config_dir, name) {
         Ok(v) => v,
         Err(code) => return Ok(code),
@@ -20,21 +39,17 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
     super::logging::init(folder.settings.daemon.log_format, "warn");
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let opts = RunOptions {
-        allow_removals,
         next_run: next_run(&export),
+        ..opts
     };
     let cancel = CancellationToken::new();
     let rt = runtime()?;
     let report = rt.block_on(async {
         let spinner = Spinner::start(&export.id);
-        let ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("acsync sync: stopping after the current batch…");
-                ctrl_c.cancel();
-            }
-        });
-        let r = runner.run(&export, Trigger::Manual, opts, cancel).await;
+        tokio::spawn(stop_on_signal(cancel.clone()));
+        // A stop also abandons a read stuck on a pipe or a dead mount.
+        let run = runner.run(&export, Trigger::Manual, opts, cancel.clone());
+        let r = crate::source::cancel_reads_with(cancel, run).await;
         spinner.stop();
         r
     });
@@ -47,7 +62,7 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
     };
     let l = &report.last_run;
     println!(
-        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
+        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} kept bounced, {} kept unconfirmed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
         export.id,
         report.outcome.as_str(),
         l.profiles,
@@ -56,6 +71,8 @@ pub fn run(config_dir: &Path, name: &str, allow_removals: bool) -> anyhow::Resul
         l.removed,
         l.unchanged,
         l.kept_unsubscribed,
+        l.kept_bounced,
+        l.kept_unconfirmed,
         l.failed,
         l.invalid_rows,
         l.duplicate_rows,

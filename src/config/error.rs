@@ -1,9 +1,12 @@
 //! Located configuration errors: `FILE:LINE:COL: message`, the one shape every
 //! configuration problem is reported in (by `acsync check`, in status files
-//! and in logs).
+//! and in logs). Every message goes through [`super::redact::scrub`]: no
+//! key-like token and no long value ever leaves here.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use super::redact::scrub;
 
 /// One problem in one file, at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +25,7 @@ impl Located {
             file: file.to_path_buf(),
             line,
             col,
-            message: message.into(),
+            message: scrub(&message.into()),
         }
     }
 
@@ -32,8 +35,13 @@ impl Located {
             file: file.to_path_buf(),
             line: 1,
             col: 1,
-            message: message.into(),
+            message: scrub(&message.into()),
         }
+    }
+
+    /// The message as it may be shown (scrubbed again: the field is public).
+    pub fn safe_message(&self) -> String {
+        scrub(&self.message)
     }
 
     /// The same error with the file shown relative to `base` when it lies under it
@@ -55,7 +63,7 @@ impl fmt::Display for Located {
             self.file.display(),
             self.line,
             self.col,
-            self.message
+            self.safe_message()
         )
     }
 }
@@ -84,8 +92,9 @@ pub enum ConfigError {
     },
     #[error("{}", join(.0))]
     Invalid(Vec<Located>),
-    #[error("no export `{0}` (looked for exports/{0}.toml)")]
-    NoSuchExport(String),
+    /// `hint` is empty or ` (did you mean `vip`?)`.
+    #[error("no export `{name}` (looked for exports/{name}.toml){hint}")]
+    NoSuchExport { name: String, hint: String },
 }
 
 fn join(errors: &[Located]) -> String {

@@ -34,22 +34,49 @@ pub enum KeyError {
 /// Shown instead of a key source name that looks like a key itself.
 const REDACTED: &str = "<redacted: this looks like an API key, not a name>";
 
-/// Whether a value given as a key's *name* (variable, credential, file)
-/// looks like an API key itself: 32 or more characters of ASCII letters,
-/// digits and `-`, and either only hex digits and `-` (ActiveCampaign keys
-/// are 72 hex digits) or at least a quarter digits, as random tokens have.
-/// Variable names have `_`, paths `/` or `.`, and names made of words
-/// (`activecampaign-production-key-2024`) have few digits.
+/// Whether a value looks like an API key (or another random token): 32 or
+/// more characters of ASCII letters, digits and `-_+/=`, and one of
+/// * only hex digits and `-`, with at least one digit (ActiveCampaign keys
+///   are 72 hex digits; UUIDs);
+/// * at least a quarter digits, as random tokens have;
+/// * base64-like: two or more of upper case, lower case and digits, changing
+///   class at least every 2.5 characters on average (random text changes
+///   class about 2 times in 3; words and `CamelCase` names far less).
+///
+/// Variable names (`ACTIVECAMPAIGN_API_KEY_2`), paths (they have `.` or few
+/// class changes) and names made of words (`activecampaign-production-key-2024`)
+/// are not keys.
 pub fn looks_like_key(s: &str) -> bool {
     let s = s.trim();
     let chars = s.chars().count();
+    if chars < 32
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '='))
+    {
+        return false;
+    }
     let digits = s.chars().filter(char::is_ascii_digit).count();
     let hex_digits = s.chars().filter(char::is_ascii_hexdigit).count();
-    chars >= 32
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && digits > 0
-        && (s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && hex_digits >= 32
-            || digits * 4 >= chars)
+    let hexish = s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && hex_digits >= 32;
+    digits > 0 && (hexish || digits * 4 >= chars) || base64_like(s, chars)
+}
+
+/// See [`looks_like_key`]: mixed classes that change often.
+fn base64_like(s: &str, chars: usize) -> bool {
+    let class = |c: char| match c {
+        'a'..='z' => 0u8,
+        'A'..='Z' => 1,
+        '0'..='9' => 2,
+        _ => 3,
+    };
+    let classes = [0u8, 1, 2]
+        .iter()
+        .filter(|k| s.chars().any(|c| class(c) == **k))
+        .count();
+    let bytes: Vec<u8> = s.chars().map(class).collect();
+    let changes = bytes.windows(2).filter(|w| w[0] != w[1]).count();
+    classes >= 2 && changes * 5 >= chars * 2
 }
 
 fn shown(name: &str) -> String {
@@ -135,6 +162,10 @@ mod tests {
         assert!(looks_like_key("sk-0123456789abcdef0123456789abcdef"));
         assert!(looks_like_key("5f1c0a9e-3b7d-4c2a-8e6f-0b1d3c5a7e9f"));
         assert!(looks_like_key("Zq7Lm2Xp9Rt4Vb8Nc3Kd6Wf1Hg5Js0Ya"));
+        assert!(looks_like_key(
+            "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiBmb3IgdGVzdGluZw=="
+        ));
+        assert!(looks_like_key("xoxb-AbCdEfGhIjKlMnOpQrStUvWxYzaBcDeF"));
         for name in [
             "AC_PROD_KEY",
             "ACTIVECAMPAIGN_API_KEY_FOR_THE_PRODUCTION_ACCOUNT_2",
@@ -142,6 +173,9 @@ mod tests {
             "activecampaign-production-key-2024",
             "/etc/acsync/secrets/prod.key",
             "abcdefghijklmnopqrstuvwxyzabcdefgh",
+            "ActiveCampaignProductionKeyForBackups2024",
+            "/var/lib/acsync/keys/ProductionAccount2024Key",
+            "ACTIVECAMPAIGN_API_KEY_FOR_THE_PRODUCTION_ACCOUNT_2",
         ] {
             assert!(!looks_like_key(name), "{name}");
         }

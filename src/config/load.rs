@@ -1,13 +1,15 @@
 //! Reading the configuration folder: `acsync.toml` and every export file
-//! under `exports/**` (following symlinks, skipping status files, dotfiles
-//! and editor droppings). Loading never stops at the first bad file: each
-//! export carries its own result, so one broken file never hides another.
+//! under `exports/**`, found by the rules of [`super::discover`] (links
+//! followed once, one file per export, misnamed files warned about).
+//! Loading never stops at the first bad file: each export carries its own
+//! result, so one broken file never hides another.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::settings::Settings;
 use super::validate::{self, sha256_hex};
-use super::{ConfigError, Export, Located};
+use super::{ConfigError, Export, Located, discover};
 
 /// The loaded configuration folder.
 #[derive(Debug, Clone)]
@@ -15,25 +17,68 @@ pub struct Folder {
     pub dir: PathBuf,
     pub settings: Settings,
     pub exports: Vec<LoadedExport>,
+    /// Problems of the `exports/` tree itself (link loops, folders reached twice).
+    pub discovery_errors: Vec<Located>,
+    /// Files under `exports/` that look like exports but are not read.
+    pub warnings: Vec<Located>,
 }
 
 impl Folder {
-    /// Every error in the folder: `acsync.toml` first, then exports by id.
+    /// Every error in the folder, one per root cause: `acsync.toml` first
+    /// (an invalid connection once, with the exports it skips, instead of
+    /// once more in each of them), the `exports/` tree, then exports by id.
     pub fn errors(&self) -> Vec<Located> {
         let mut all = self.settings.errors.clone();
+        let mut skipped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut rest = self.discovery_errors.clone();
         for e in &self.exports {
-            if let Err(errs) = &e.result {
-                all.extend(errs.iter().cloned());
+            for err in e.result.as_ref().err().into_iter().flatten() {
+                let cause = self
+                    .settings
+                    .broken
+                    .iter()
+                    .find(|c| err.message == validate::broken_connection(c));
+                match cause {
+                    Some(c) => skipped.entry(c).or_default().push(&e.id),
+                    None => rest.push(err.clone()),
+                }
             }
         }
+        for (conn, ids) in skipped {
+            all.push(self.skipped_exports(conn, &ids));
+        }
+        all.extend(rest);
         all
+    }
+
+    /// `connection `prod` is invalid (see above): 3 exports skipped: a, b, c`.
+    fn skipped_exports(&self, conn: &str, ids: &[&str]) -> Located {
+        let (line, col) = self.settings.broken_at.get(conn).copied().unwrap_or((1, 1));
+        let shown: Vec<&str> = ids.iter().copied().take(10).collect();
+        let more = match ids.len().saturating_sub(10) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Located {
+            file: self.settings.file.clone(),
+            line,
+            col,
+            message: format!(
+                "connection `{conn}` is invalid (see above): {} export(s) using it are skipped: {}{more}",
+                ids.len(),
+                shown.join(", ")
+            ),
+        }
     }
 
     /// The export named `id`, or why it cannot be used.
     pub fn export(&self, id: &str) -> Result<&Export, ConfigError> {
         let found = self.exports.iter().find(|e| e.id == id);
         match found.map(|e| &e.result) {
-            None => Err(ConfigError::NoSuchExport(id.to_string())),
+            None => Err(ConfigError::NoSuchExport {
+                name: id.to_string(),
+                hint: super::suggest::hint(id, self.exports.iter().map(|e| e.id.as_str())),
+            }),
             Some(Ok(export)) => Ok(export),
             Some(Err(errors)) => Err(ConfigError::Invalid(errors.clone())),
         }
@@ -86,18 +131,42 @@ fn read_error(e: &std::io::Error) -> String {
     }
 }
 
-/// Loads the whole folder.
+/// Loads the whole folder. Problems of the `exports/` tree and warnings
+/// are also logged (once each) for the daemon, which reloads through here.
 pub fn load_folder(config_dir: &Path) -> Folder {
     let settings = load_settings(config_dir);
     let dir = exports_dir(config_dir);
-    let exports = list_export_files(&dir)
-        .into_iter()
-        .map(|file| load_export(&settings, &dir, &file))
+    let found = discover::discover(&dir);
+    let mut exports: Vec<LoadedExport> = found
+        .found
+        .iter()
+        .map(|f| {
+            let id = export_id_for(&dir, &f.path);
+            match f.problem.clone().or_else(|| discover::name_problem(&id)) {
+                Some(problem) => LoadedExport {
+                    id,
+                    file: f.path.clone(),
+                    sha256: None,
+                    result: Err(vec![Located::whole_file(&f.path, problem)]),
+                },
+                None => load_export(&settings, &dir, &f.path),
+            }
+        })
         .collect();
+    super::shared_lists::refuse_prune_all_on_shared_lists(&mut exports);
+    let problems: Vec<Located> = found
+        .errors
+        .iter()
+        .chain(&found.warnings)
+        .cloned()
+        .collect();
+    discover::log_changes(&problems);
     Folder {
         dir: config_dir.to_path_buf(),
         settings,
         exports,
+        discovery_errors: found.errors,
+        warnings: found.warnings,
     }
 }
 
@@ -152,42 +221,6 @@ pub fn is_export_file(path: &Path) -> bool {
         return false;
     };
     name.ends_with(".toml") && !name.starts_with('.') && !name.starts_with('#') && name.len() > 5
-}
-
-fn skip_dir(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'))
-}
-
-/// Every export file under `dir`, sorted, following symlinks. A missing
-/// folder has no exports. Symlink loops are cut at a fixed depth.
-pub fn list_export_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk(dir, 0, &mut out);
-    out.sort();
-    out
-}
-
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    const MAX_DEPTH: usize = 16;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        // metadata() follows symlinks: linked files and folders are exports too.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if depth < MAX_DEPTH && !skip_dir(&path) {
-                walk(&path, depth + 1, out);
-            }
-        } else if meta.is_file() && is_export_file(&path) {
-            out.push(path);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,18 @@
 //! this module, and the running state kept by the daemon. Reads files; talks
 //! to no server.
 
+pub mod cron;
+pub mod discover;
 pub mod error;
+pub mod friendly;
 pub mod key;
 pub mod load;
 pub mod perms;
 pub mod raw;
+pub mod redact;
 pub mod settings;
+pub mod shared_lists;
+pub mod suggest;
 pub mod validate;
 pub mod values;
 
@@ -86,18 +92,26 @@ impl PartialEq for Schedule {
     }
 }
 
-/// Where a segment comes from. Paths are resolved against the export file's folder.
+/// The default `[source] timeout`: how long reading a file source may take.
+pub const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Where a segment comes from. Paths are resolved against the export file's
+/// folder. `timeout` bounds reading a file (a FIFO or a hung mount never
+/// blocks a run); postgres is bounded by `statement_timeout`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Csv {
         path: PathBuf,
+        timeout: Duration,
     },
     Jsonl {
         path: PathBuf,
+        timeout: Duration,
     },
     Sqlite {
         path: PathBuf,
         query: String,
+        timeout: Duration,
     },
     Postgres {
         url_env: String,

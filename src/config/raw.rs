@@ -97,7 +97,7 @@ pub struct RawExport {
     /// The ActiveCampaign list ID.
     #[schemars(with = "i64", range(min = 1), example = 12)]
     pub list_id: Option<Spanned<i64>>,
-    /// 5-field cron, 6-field cron with seconds, or @hourly / @daily / @weekly.
+    /// 5-field cron, 6-field cron with seconds, or @hourly, @daily (= @midnight), @weekly, @monthly, @yearly (= @annually).
     #[schemars(with = "String", example = "*/30 * * * *", example = "@daily")]
     pub schedule: Option<Spanned<String>>,
     /// IANA time zone the schedule is evaluated in.
@@ -174,6 +174,9 @@ pub struct RawSource {
     /// postgres: how long the query may run.
     #[schemars(with = "Option<String>", extend("default" = "10m"))]
     pub statement_timeout: Option<Spanned<String>>,
+    /// csv, jsonl, sqlite: how long reading the file may take in all; past it the run fails (a pipe or a hung mount never blocks it).
+    #[schemars(with = "Option<String>", extend("default" = "10m"))]
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// [mapping]: ActiveCampaign field = segment column.

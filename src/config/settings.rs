@@ -11,6 +11,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::raw::{RawConnection, RawDaemon, RawSettings};
+use super::redact::shown;
 use super::validate::{Cx, parse_toml};
 use super::{ApiKeySource, Connection, DaemonSettings, LogFormat, values};
 
@@ -22,6 +23,9 @@ pub struct Settings {
     pub connections: BTreeMap<String, Arc<Connection>>,
     /// Connections that are declared but invalid.
     pub broken: BTreeSet<String>,
+    /// Where each broken connection's table starts (line, column): the
+    /// place [`super::Folder::errors`] names the exports it skips.
+    pub broken_at: BTreeMap<String, (usize, usize)>,
     pub errors: Vec<Located>,
 }
 
@@ -36,11 +40,13 @@ impl Settings {
         if let Some(raw) = raw {
             settings.daemon = daemon(raw.daemon, &mut cx, config_dir);
             for (name, conn) in raw.connections {
+                let at = super::error::line_col(src, conn.span().start);
                 match connection(&name, conn, &mut cx, config_dir) {
                     Some(c) => {
                         settings.connections.insert(name, Arc::new(c));
                     }
                     None => {
+                        settings.broken_at.insert(name.clone(), at);
                         settings.broken.insert(name);
                     }
                 }
@@ -58,6 +64,7 @@ impl Settings {
             daemon: daemon(None, &mut Cx::new(file, ""), config_dir),
             connections: BTreeMap::new(),
             broken: BTreeSet::new(),
+            broken_at: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
@@ -89,7 +96,10 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
             "json" => out.log_format = LogFormat::Json,
             other => cx.err(
                 f.span(),
-                format!("log_format must be \"text\" or \"json\", not `{other}`"),
+                format!(
+                    "log_format must be \"text\" or \"json\", not `{}`",
+                    shown(other)
+                ),
             ),
         }
     }
@@ -101,7 +111,7 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
                 addr.span(),
                 format!(
                     "metrics_listen `{}` is not a socket address such as 127.0.0.1:9464",
-                    addr.get_ref()
+                    shown(addr.get_ref())
                 ),
             ),
         }
@@ -125,7 +135,10 @@ fn connection(
     {
         cx.err(
             header.clone(),
-            format!("connection name `{name}` may only use letters, digits, `_` and `-`"),
+            format!(
+                "connection name `{}` may only use letters, digits, `_` and `-`",
+                shown(name)
+            ),
         );
     }
     if let Some(k) = &raw.api_key {
@@ -181,7 +194,7 @@ fn key_source(
             None
         }
         // The key itself pasted where its name belongs: refused, never echoed.
-        [(kind, v)] if super::key::looks_like_key(v.get_ref()) => {
+        [(kind, v)] if super::redact::has_key(v.get_ref()) => {
             cx.err(v.span(), format!("`{kind}` looks like an API key itself: never write the key in a TOML file; put it in the environment, a file or a systemd credential, and give its name here"));
             None
         }
@@ -229,7 +242,11 @@ fn allowed(raw: &RawConnection, cx: &mut Cx) -> Vec<String> {
         if let Err(e) = globset::Glob::new(pattern) {
             cx.err(
                 list.span(),
-                format!("allowed_exports pattern `{pattern}` is invalid: {e}"),
+                format!(
+                    "allowed_exports pattern `{}` is invalid: {}",
+                    shown(pattern),
+                    e.kind()
+                ),
             );
         }
     }

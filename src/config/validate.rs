@@ -10,8 +10,11 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
+use super::redact::shown;
 use super::settings::{Settings, allows};
-use super::{Connection, Export, Located, Mapping, Source, values};
+use super::{
+    Connection, DEFAULT_SOURCE_TIMEOUT, Export, Located, Mapping, Source, friendly, suggest, values,
+};
 use crate::model::{Prune, RemovalLimit};
 
 /// The validation context: one file's text and the errors found in it.
@@ -42,28 +45,18 @@ impl<'a> Cx<'a> {
 }
 
 /// Parses TOML into `T`, recording a located error on failure. Only the
-/// parser's message and span are used: its `Display` quotes the source line,
-/// which could hold a secret.
+/// parser's message and span are used (its `Display` quotes the source line,
+/// which could hold a secret), rewritten in plain words by [`friendly`].
 pub fn parse_toml<T: DeserializeOwned>(cx: &mut Cx) -> Option<T> {
     match toml::from_str::<T>(cx.src) {
         Ok(v) => Some(v),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            cx.err(span, friendly(e.message()));
+            let message = friendly::message(e.message(), cx.src, span.clone());
+            cx.err(span, message);
             None
         }
     }
-}
-
-fn friendly(message: &str) -> String {
-    let message = message.trim_end();
-    if message.starts_with("unknown field `api_key`") {
-        return "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential in acsync.toml".into();
-    }
-    // `api_key` is declared only so that it can be refused; never suggest it.
-    message
-        .replace(", `api_key`", "")
-        .replace("`api_key`, ", "")
 }
 
 /// Validates the text of export `id` (file `file`) against `settings`.
@@ -166,26 +159,37 @@ fn connection(
         cx.err(
             span,
             format!(
-                "connection `{name}` does not allow export `{id}` (its allowed_exports: {:?})",
-                c.allowed_exports
+                "connection `{name}` does not allow export `{id}` (its allowed_exports: {})",
+                c.allowed_exports.join(", ")
             ),
         );
     } else if settings.broken.contains(name) {
-        cx.err(
-            span,
-            format!("connection `{name}` is invalid: see the errors in acsync.toml"),
-        );
+        cx.err(span, broken_connection(name));
     } else {
         let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
+        let all = known
+            .iter()
+            .copied()
+            .chain(settings.broken.iter().map(String::as_str));
         cx.err(
             span,
             format!(
-                "unknown connection `{name}` (acsync.toml defines: {})",
+                "unknown connection `{}`{} (acsync.toml defines: {})",
+                shown(name),
+                suggest::hint(name, all),
                 list_or_none(&known)
             ),
         );
     }
     None
+}
+
+/// The error of an export whose connection is invalid: the root cause is in
+/// `acsync.toml`, reported there once ([`super::Folder::errors`] folds these).
+pub fn broken_connection(name: &str) -> String {
+    format!(
+        "connection `{name}` is invalid (see acsync.toml): this export is skipped until it is fixed"
+    )
 }
 
 fn list_or_none(names: &[&str]) -> String {
@@ -228,7 +232,11 @@ fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
             "none" => out.prune = Prune::None,
             other => cx.err(
                 p.span(),
-                format!("prune must be \"owned\", \"all\" or \"none\", not `{other}`"),
+                format!(
+                    "prune must be \"owned\", \"all\" or \"none\", not `{}`{}",
+                    shown(other),
+                    suggest::hint(other, ["owned", "all", "none"])
+                ),
             ),
         }
     }
@@ -306,11 +314,12 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
                     ("statement_timeout", &raw.statement_timeout),
                 ],
             );
-            let path = path(cx)?;
+            let (path, timeout) = (path(cx), read_timeout(&raw, cx));
+            let (path, timeout) = (path?, timeout?);
             Some(if k == "csv" {
-                Source::Csv { path }
+                Source::Csv { path, timeout }
             } else {
-                Source::Jsonl { path }
+                Source::Jsonl { path, timeout }
             })
         }
         "sqlite" => {
@@ -322,17 +331,22 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
                     ("statement_timeout", &raw.statement_timeout),
                 ],
             );
-            let (path, query) = (path(cx), query(cx));
+            let (path, query, timeout) = (path(cx), query(cx), read_timeout(&raw, cx));
             Some(Source::Sqlite {
                 path: path?,
                 query: query?,
+                timeout: timeout?,
             })
         }
         "postgres" => postgres(&raw, header, cx),
         other => {
             cx.err(
                 kind.span(),
-                format!("source kind must be csv, jsonl, sqlite or postgres, not `{other}`"),
+                format!(
+                    "source kind must be csv, jsonl, sqlite or postgres, not `{}`{}",
+                    shown(other),
+                    suggest::hint(other, ["csv", "jsonl", "sqlite", "postgres"])
+                ),
             );
             None
         }
@@ -340,7 +354,11 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
 }
 
 fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source> {
-    unused(cx, "postgres", &[("path", &raw.path)]);
+    unused(
+        cx,
+        "postgres",
+        &[("path", &raw.path), ("timeout", &raw.timeout)],
+    );
     let url_env = required(cx, &raw.url_env, header.clone(), "url_env");
     let query = required(cx, &raw.query, header, "query");
     let statement_timeout = match &raw.statement_timeout {
@@ -354,6 +372,25 @@ fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source
         query: query?,
         statement_timeout: statement_timeout?,
     })
+}
+
+/// `[source] timeout` of a file kind: a duration above zero (zero would fail
+/// every read), [`DEFAULT_SOURCE_TIMEOUT`] when absent.
+fn read_timeout(raw: &RawSource, cx: &mut Cx) -> Option<Duration> {
+    let Some(t) = &raw.timeout else {
+        return Some(DEFAULT_SOURCE_TIMEOUT);
+    };
+    match values::duration(t.get_ref()) {
+        Ok(d) if d.is_zero() => {
+            cx.err(t.span(), "`timeout` must be above zero, e.g. \"10m\"");
+            None
+        }
+        Ok(d) => Some(d),
+        Err(m) => {
+            cx.err(t.span(), m);
+            None
+        }
+    }
 }
 
 fn required(
@@ -412,7 +449,7 @@ fn mapping(raw: Option<Spanned<RawMapping>>, cx: &mut Cx) -> Option<Mapping> {
         let k = key.get_ref().trim();
         let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            cx.err(key.span(), format!("custom field `{k}` must be a personalization tag (e.g. COMPANY) or a numeric field id"));
+            cx.err(key.span(), format!("custom field `{}` must be a personalization tag (e.g. COMPANY) or a numeric field id", shown(k)));
         }
         let key = if k.chars().all(|c| c.is_ascii_digit()) {
             k.to_string()

@@ -249,8 +249,8 @@ impl Loop {
             let id = start.export.id.clone();
             let cancel = self.root.child_token();
             let opts = RunOptions {
-                allow_removals: false,
                 next_run: start.next_run,
+                ..RunOptions::default()
             };
             info!(export = %id, next_run = ?start.next_run, "run started");
             let run = self

@@ -23,7 +23,7 @@ async fn scheduled_runs_happen_and_other_states_do_not_run() {
     // Status files of exports deleted while down are pruned, keeping these.
     let present = ["a", "emea/bad", "off"].map(String::from).to_vec();
     assert!(j.all().contains(&Ev::Pruned(present)), "{:#?}", j.all());
-    let bad = j.position(|e| matches!(e, Ev::Invalid { id, error } if id == "emea/bad" && error.starts_with("bad.toml:")));
+    let bad = j.position(|e| matches!(e, Ev::Invalid { id, error } if id == "emea/bad" && error.starts_with("emea/bad.toml:")));
     assert!(bad.is_some(), "{:#?}", j.all());
     for id in ["off", "emea/bad", "new"] {
         assert_eq!(j.runs(id), 0, "{id} must not run");

@@ -24,7 +24,7 @@ pub enum Desired {
     Invalid {
         file: PathBuf,
         sha256: Option<String>,
-        /// `FILE:LINE:COL: message` lines, FILE relative to the export's folder.
+        /// `FILE:LINE:COL: message` lines, FILE relative to `exports/`.
         error: String,
     },
 }
@@ -37,7 +37,7 @@ impl Desired {
             Err(errors) => Desired::Invalid {
                 file: loaded.file.clone(),
                 sha256: loaded.sha256.clone(),
-                error: relative_errors(&loaded.file, errors),
+                error: relative_errors(&loaded.id, &loaded.file, errors),
             },
         }
     }
@@ -50,9 +50,14 @@ impl Desired {
     }
 }
 
-/// Errors as the status file shows them: `vip.toml:3:1: …`, next to the file.
-fn relative_errors(file: &Path, errors: &[Located]) -> String {
-    let base = file.parent().unwrap_or(Path::new(""));
+/// Errors as the status file shows them: `emea/vip.toml:3:1: …`, the path
+/// under `exports/` (the export id), so two `vip.toml` in different folders
+/// cannot be confused.
+fn relative_errors(id: &str, file: &Path, errors: &[Located]) -> String {
+    let mut base = file.parent().unwrap_or(Path::new(""));
+    for _ in 1..id.split('/').count() {
+        base = base.parent().unwrap_or(base);
+    }
     errors
         .iter()
         .map(|e| e.relative_to(base).to_string())

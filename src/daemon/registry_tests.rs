@@ -186,3 +186,21 @@ fn deleted_during_a_run_is_cancelled_then_removed() {
     }
     assert_eq!(r.summary().running, 0);
 }
+
+#[test]
+fn status_errors_name_the_export_path_under_exports() {
+    let mut r = Registry::default();
+    let fx = start(
+        &mut r,
+        &[loaded(
+            "emea/vip",
+            "connection = \"prod\"\nlist_id = \"x\"\n",
+        )],
+    );
+    match &fx[..] {
+        [Effect::Invalid { error, .. }] => {
+            assert!(error.starts_with("emea/vip.toml:2:11: "), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

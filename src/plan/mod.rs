@@ -24,11 +24,12 @@
 //!   read of the list also compares first name, last name and phone with
 //!   ActiveCampaign's values and repairs drift."
 
-mod merge;
+pub mod merge;
+pub mod verify;
 
 use std::collections::HashMap;
 
-pub use merge::merge_live;
+pub use merge::{Merge, merge_live};
 
 use crate::config::Export;
 use crate::model::{Fields, Known, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
@@ -55,6 +56,29 @@ impl PlanSettings {
             allow_removals,
         }
     }
+}
+
+/// What the other exports of a shared list want (SPEC §4c): an export never
+/// unsubscribes a contact another export of the list still has in its
+/// segment, and a contact both want with different values is written only
+/// by the export whose id sorts first, so values never ping-pong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherExports {
+    /// Email → what the first other export (by id) wants for it.
+    pub wanted: HashMap<String, OtherWant>,
+    /// Why no removal may be made this run (e.g. another export of the
+    /// list has not recorded its segment yet).
+    pub hold_removals: Option<String>,
+}
+
+/// Another export's wish for one contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherWant {
+    pub export: String,
+    /// [`Fields::hash64`] of what it sends.
+    pub hash: u64,
+    /// Its id sorts before ours: on a conflict its values win.
+    pub wins: bool,
 }
 
 /// A guard that fails the run before anything is sent.
@@ -99,6 +123,19 @@ pub struct Plan {
     pub removals: Vec<Removal>,
     /// Segment members who opted out themselves: never resubscribed.
     pub kept_unsubscribed: Vec<String>,
+    /// Segment members whose list status is bounced (3): never forced to 1.
+    pub kept_bounced: Vec<String>,
+    /// Segment members awaiting double opt-in (0): never forced to 1.
+    pub kept_unconfirmed: Vec<String>,
+    /// Members with a change whose outcome is still unknown (a batch
+    /// ActiveCampaign has not finished): left exactly as they are this run.
+    pub in_doubt: Vec<String>,
+    /// Segment members another export of the list wants with other values
+    /// (written only by the export whose id sorts first).
+    pub conflicts: Vec<String>,
+    /// Members that left this segment but another export of the list still
+    /// wants: not unsubscribed.
+    pub kept_for_others: u64,
     /// Active segment members that need no write (including `record_hashes`).
     pub unchanged: u64,
     /// Members whose live values already equal what we would send but whose
@@ -106,8 +143,10 @@ pub struct Plan {
     pub record_hashes: Vec<(String, u64)>,
     /// Removals the prune policy asks for, before the `max_removals` guard.
     pub would_remove: u64,
-    /// Known active members before the run: the base of a percent limit.
-    pub active_members: u64,
+    /// The members the export manages, the base of a percent limit: its
+    /// owned active members under `prune = "owned"`, every active member
+    /// of the list under `prune = "all"` (SPEC §4 rule 5).
+    pub managed_members: u64,
     /// Why removals were dropped (SPEC §4 rule 5), with the numbers.
     pub blocked: Option<String>,
 }
@@ -120,6 +159,11 @@ pub struct PlanCounts {
     pub to_remove: u64,
     pub to_resubscribe: u64,
     pub kept_unsubscribed: u64,
+    pub kept_bounced: u64,
+    pub kept_unconfirmed: u64,
+    pub in_doubt: u64,
+    pub conflicts: u64,
+    pub kept_for_others: u64,
     pub unchanged: u64,
     pub would_remove: u64,
     pub blocked: Option<String>,
@@ -142,6 +186,11 @@ impl Plan {
             to_remove: n(self.removals.len()),
             to_resubscribe: n(self.resubscribes.len()),
             kept_unsubscribed: n(self.kept_unsubscribed.len()),
+            kept_bounced: n(self.kept_bounced.len()),
+            kept_unconfirmed: n(self.kept_unconfirmed.len()),
+            in_doubt: n(self.in_doubt.len()),
+            conflicts: n(self.conflicts.len()),
+            kept_for_others: self.kept_for_others,
             unchanged: self.unchanged,
             would_remove: self.would_remove,
             blocked: self.blocked.clone(),
@@ -159,6 +208,17 @@ pub fn plan(
     live_fields: Option<&HashMap<String, LiveMember>>,
     s: &PlanSettings,
 ) -> Result<Plan, PlanError> {
+    plan_shared(segment, known, live_fields, s, &OtherExports::default())
+}
+
+/// [`plan`] for a list other exports also target.
+pub fn plan_shared(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+) -> Result<Plan, PlanError> {
     check_guards(segment, s)?;
     let mut plan = Plan::default();
     // The positions of the known members the segment holds, one bit each
@@ -171,9 +231,9 @@ pub fn plan(
         if let Some(i) = pos {
             in_segment.set(i);
         }
-        plan_profile(&mut plan, p, m, live_fields);
+        plan_profile(&mut plan, p, m, live_fields, others);
     }
-    plan_removals(&mut plan, known, &in_segment, s);
+    plan_removals(&mut plan, known, &in_segment, s, others);
     Ok(plan)
 }
 
@@ -217,8 +277,17 @@ fn plan_profile(
     p: &Profile,
     known: Option<&Member>,
     live_fields: Option<&HashMap<String, LiveMember>>,
+    others: &OtherExports,
 ) {
     let h = p.fields.hash64();
+    let other = others.wanted.get(p.email.as_str()).filter(|o| o.hash != h);
+    if other.is_some() {
+        plan.conflicts.push(p.email.clone());
+    }
+    let yields = other.is_some_and(|o| o.wins);
+    if let Some(m) = known.filter(|m| m.pending.is_some()) {
+        return plan.in_doubt.push(m.email.clone());
+    }
     let Some((m, status)) = known.and_then(|m| Some((m, m.status?))) else {
         return plan.adds.push(change(p, known, h));
     };
@@ -226,6 +295,8 @@ fn plan_profile(
         ListStatus::Active => {
             let live = live_fields.and_then(|l| l.get(p.email.as_str()));
             match judge_active(p, m, h, live) {
+                // Another export's values win this contact: not ours to write.
+                Verdict::Update if yields => plan.unchanged += 1,
                 Verdict::Update => plan.updates.push(change(p, Some(m), h)),
                 Verdict::Record => {
                     plan.record_hashes.push((p.email.clone(), h));
@@ -238,6 +309,8 @@ fn plan_profile(
             plan.resubscribes.push(change(p, Some(m), h));
         }
         ListStatus::Unsubscribed => plan.kept_unsubscribed.push(p.email.clone()),
+        ListStatus::Bounced => plan.kept_bounced.push(p.email.clone()),
+        ListStatus::Unconfirmed => plan.kept_unconfirmed.push(p.email.clone()),
     }
 }
 
@@ -286,25 +359,33 @@ fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
     }
 }
 
-/// Scans `known` once: counts active members, collects the removals the
-/// prune policy asks for, and applies the `max_removals` guard.
-fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSettings) {
-    let removable = |m: &Member| match s.prune {
+/// Scans `known` once: counts the members the export manages, collects the
+/// removals the prune policy asks for, and applies the `max_removals` guard.
+/// A member whose last change is still in doubt is never removed.
+fn plan_removals(
+    plan: &mut Plan,
+    known: &Known,
+    in_segment: &BitSet,
+    s: &PlanSettings,
+    others: &OtherExports,
+) {
+    let managed = |m: &Member| match s.prune {
         Prune::Owned => m.owned,
         Prune::All => true,
         Prune::None => false,
     };
     let mut removals = Vec::new();
     for (i, m) in known.iter().enumerate() {
-        debug_assert!(
-            m.pending.is_none(),
-            "merge_live resolves pending intents before planning"
-        );
-        if !is_active(m) {
+        if !is_active(m) || !managed(m) || m.pending.is_some() {
             continue;
         }
-        plan.active_members += 1;
-        if removable(m) && !in_segment.contains(i) {
+        plan.managed_members += 1;
+        if in_segment.contains(i) {
+            continue;
+        }
+        if others.wanted.contains_key(m.email.as_str()) {
+            plan.kept_for_others += 1;
+        } else {
             removals.push(Removal {
                 email: m.email.clone(),
                 contact_id: m.contact_id,
@@ -313,31 +394,44 @@ fn plan_removals(plan: &mut Plan, known: &Known, in_segment: &BitSet, s: &PlanSe
     }
     removals.sort_unstable_by(|a, b| a.email.cmp(&b.email));
     plan.would_remove = removals.len() as u64;
-    let allowed = s.max_removals.allowed(plan.active_members);
-    if plan.would_remove > allowed && !s.allow_removals {
+    let allowed = s.max_removals.allowed(plan.managed_members);
+    if let Some(why) = others
+        .hold_removals
+        .as_ref()
+        .filter(|_| !removals.is_empty())
+    {
+        plan.blocked = Some(format!("{} unsubscribes held back: {why}", removals.len()));
+    } else if plan.would_remove > allowed && !s.allow_removals {
         plan.blocked = Some(blocked_reason(
             plan.would_remove,
-            plan.active_members,
+            plan.managed_members,
             s.max_removals,
+            s.prune,
         ));
     } else {
         plan.removals = removals;
     }
 }
 
-/// "would unsubscribe 500 of 1000 members (50%), above max_removals 10%"
-fn blocked_reason(would: u64, active: u64, limit: RemovalLimit) -> String {
-    let pct = if active == 0 {
+/// "would unsubscribe 59 of the 60 members this export owns (98.3%), above
+/// max_removals 10%": the base is named, so a shared list is not mistaken
+/// for the export's own members.
+fn blocked_reason(would: u64, managed: u64, limit: RemovalLimit, prune: Prune) -> String {
+    let pct = if managed == 0 {
         100.0
     } else {
-        would as f64 * 100.0 / active as f64
+        would as f64 * 100.0 / managed as f64
     };
     let pct = if pct.fract() == 0.0 {
         format!("{pct:.0}")
     } else {
         format!("{pct:.1}")
     };
-    format!("would unsubscribe {would} of {active} members ({pct}%), above max_removals {limit}")
+    let base = match prune {
+        Prune::Owned => format!("the {managed} members this export owns"),
+        _ => format!("{managed} active members of the list"),
+    };
+    format!("would unsubscribe {would} of {base} ({pct}%), above max_removals {limit}")
 }
 
 #[cfg(test)]

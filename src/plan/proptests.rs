@@ -23,7 +23,12 @@ fn arb_fields() -> impl Strategy<Value = Fields> {
 }
 
 fn arb_status() -> impl Strategy<Value = ListStatus> {
-    prop_oneof![Just(ListStatus::Active), Just(ListStatus::Unsubscribed)]
+    prop_oneof![
+        Just(ListStatus::Active),
+        Just(ListStatus::Unsubscribed),
+        Just(ListStatus::Bounced),
+        Just(ListStatus::Unconfirmed)
+    ]
 }
 
 fn arb_segment() -> impl Strategy<Value = Segment> {
@@ -63,6 +68,7 @@ fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
             unsubscribed_by_us: by_us,
             sent_hash: sent.map(|f| f.hash64()),
             pending,
+            unsubscribed_at: None,
         })
 }
 
@@ -177,7 +183,7 @@ proptest! {
     fn plans_converge_and_keep_the_rules(
         seg in arb_segment(), known in arb_known(), live in arb_live(), s in arb_settings(),
     ) {
-        let k = merge_live(known, &live);
+        let k = merge_live(known, &live, crate::plan::merge::Merge::settle_all(0));
         let mut live_map: HashMap<String, LiveMember> = live.iter().map(|l| (l.email.clone(), l.clone())).collect();
         let first = plan(&seg, &k, Some(&live_map), &s).expect("guards pass");
 
@@ -203,7 +209,16 @@ proptest! {
             prop_assert_eq!(live_map[*e].status, ListStatus::Unsubscribed, "opt-out resubscribed: {}", e);
         }
         // Every other segment member is active with exactly the values we send.
-        for p in seg.profiles.iter().filter(|p| !first.kept_unsubscribed.contains(&p.email)) {
+        // Bounced and unconfirmed members keep their status (issue 13 case 2).
+        for e in first.kept_bounced.iter().chain(&first.kept_unconfirmed) {
+            prop_assert_ne!(live_map[e].status, ListStatus::Active, "forced active: {}", e);
+        }
+        let kept = |e: &String| {
+            first.kept_unsubscribed.contains(e)
+                || first.kept_bounced.contains(e)
+                || first.kept_unconfirmed.contains(e)
+        };
+        for p in seg.profiles.iter().filter(|p| !kept(&p.email)) {
             let l = &live_map[&p.email];
             prop_assert_eq!(l.status, ListStatus::Active);
             prop_assert!(!drifted(&p.fields, l), "{:?} vs {:?}", p, l);
@@ -212,7 +227,143 @@ proptest! {
         assert_converged(&plan(&seg, &k2, None, &s).expect("plans"), &first);
         // The next full read agrees with what the state recorded.
         let live2: Vec<LiveMember> = live_map.values().cloned().collect();
-        let k3 = merge_live(k2, &live2);
+        let k3 = merge_live(k2, &live2, crate::plan::merge::Merge::settle_all(0));
         assert_converged(&plan(&seg, &k3, Some(&live_map), &s).expect("plans"), &first);
+    }
+}
+
+/// A defect outside the email (issue 14 case 2): any of them may hit a row.
+#[derive(Debug, Clone, Copy)]
+enum Defect {
+    None,
+    /// The name's bytes are not UTF-8 (CSV).
+    BadNameBytes,
+    /// The unmapped `note` column holds commas, quotes and a newline,
+    /// correctly quoted (CSV), or an extra key holds an array (JSONL).
+    BusyExtraColumn,
+    /// The name is a JSON array or object (JSONL; in CSV, bad bytes).
+    WrongJsonType,
+}
+
+/// Source rows: an email (from [`POOL`], possibly upper-cased, or not an
+/// address at all), a name from [`VALUES`], and a defect.
+fn arb_rows() -> impl Strategy<Value = Vec<(usize, bool, usize, Defect)>> {
+    let defect = prop_oneof![
+        Just(Defect::None),
+        Just(Defect::BadNameBytes),
+        Just(Defect::BusyExtraColumn),
+        Just(Defect::WrongJsonType)
+    ];
+    prop::collection::vec((0..=POOL.len(), any::<bool>(), 0..3usize, defect), 0..10)
+}
+
+fn row_email(e: usize, upper: bool) -> String {
+    let email = POOL.get(e).copied().unwrap_or("not-an-address");
+    if upper {
+        email.to_uppercase()
+    } else {
+        email.to_owned()
+    }
+}
+
+/// The rows as CSV (header `email,first_name,note`), with or without their defects.
+fn csv_text(rows: &[(usize, bool, usize, Defect)], defects: bool) -> Vec<u8> {
+    let mut out = b"email,first_name,note\n".to_vec();
+    for &(e, upper, name, defect) in rows {
+        out.extend_from_slice(row_email(e, upper).as_bytes());
+        out.push(b',');
+        match (defects, defect) {
+            (true, Defect::BadNameBytes | Defect::WrongJsonType) => {
+                out.extend_from_slice(b"B\xffb")
+            }
+            _ => out.extend_from_slice(VALUES[name].as_bytes()),
+        }
+        match (defects, defect) {
+            (true, Defect::BusyExtraColumn) => out.extend_from_slice(b",\"a, \"\"b\"\"\nc\"\n"),
+            _ => out.extend_from_slice(b",\n"),
+        }
+    }
+    out
+}
+
+/// The rows as JSON Lines, with or without their defects.
+fn jsonl_text(rows: &[(usize, bool, usize, Defect)], defects: bool) -> String {
+    let mut out = String::new();
+    for &(e, upper, name, defect) in rows {
+        let email = serde_json::Value::from(row_email(e, upper));
+        let name = serde_json::Value::from(VALUES[name]);
+        let line = match (defects, defect) {
+            (true, Defect::WrongJsonType) => {
+                serde_json::json!({"email": email, "first_name": [name]})
+            }
+            (true, Defect::BadNameBytes) => {
+                serde_json::json!({"email": email, "first_name": {"n": name}})
+            }
+            (true, Defect::BusyExtraColumn) => {
+                serde_json::json!({"email": email, "first_name": name, "extra": [1, {"x": null}]})
+            }
+            _ => serde_json::json!({"email": email, "first_name": name}),
+        };
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn emails_of(seg: &Segment) -> Vec<(u64, &str)> {
+    seg.profiles
+        .iter()
+        .map(|p| (p.row, p.email.as_str()))
+        .collect()
+}
+
+fn removed(p: &Plan) -> Vec<&str> {
+    let mut v: Vec<&str> = p.removals.iter().map(|r| r.email.as_str()).collect();
+    v.sort_unstable();
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// SPEC §4 rule 1: a defect outside the email never removes a member.
+    /// The same rows read with and without defects give the same profiles
+    /// (same emails, same rows) and the same invalid rows, and the plan
+    /// removes exactly the same members.
+    #[test]
+    fn defects_outside_the_email_never_remove_a_member(
+        rows in arb_rows(), known in arb_known(), live in arb_live(), s in arb_settings(),
+    ) {
+        let mapping = crate::config::Mapping {
+            email: "email".into(),
+            first_name: Some("first_name".into()),
+            ..Default::default()
+        };
+        let file = std::path::Path::new("seg");
+        let read_csv = |defects| crate::source::read_csv(&csv_text(&rows, defects)[..], file, &mapping);
+        let read_jsonl = |defects| {
+            crate::source::read_jsonl(jsonl_text(&rows, defects).as_bytes(), file, &mapping)
+        };
+        let known = merge_live(known, &live, crate::plan::merge::Merge::settle_all(0));
+        let live_map: HashMap<String, LiveMember> =
+            live.iter().map(|l| (l.email.clone(), l.clone())).collect();
+        for (clean, defective) in [
+            (read_csv(false), read_csv(true)),
+            (read_jsonl(false), read_jsonl(true)),
+        ] {
+            let (clean, defective) = (clean.expect("clean reads"), defective.expect("defective reads"));
+            prop_assert_eq!(emails_of(&defective), emails_of(&clean));
+            prop_assert_eq!(
+                (defective.invalid_rows, defective.duplicate_rows, defective.unreadable_emails),
+                (clean.invalid_rows, clean.duplicate_rows, 0)
+            );
+            let (a, b) = (plan(&clean, &known, Some(&live_map), &s), plan(&defective, &known, Some(&live_map), &s));
+            let (a, b) = (a.expect("guards pass"), b.expect("guards pass"));
+            prop_assert_eq!(removed(&b), removed(&a));
+            prop_assert_eq!(b.would_remove, a.would_remove);
+            for r in &b.removals {
+                prop_assert!(!defective.profiles.iter().any(|p| p.email == r.email));
+            }
+        }
     }
 }

@@ -219,11 +219,11 @@ fn prune_policies() {
 }
 
 fn blocked_case(limit: RemovalLimit, allow_removals: bool) -> Plan {
-    // 1000 active members, 500 of them owned and gone from the segment.
+    // 1000 active members, all owned, 500 of them gone from the segment.
     let mut members = Vec::new();
     for i in 0..1000 {
         members.push(Member {
-            owned: i < 500,
+            owned: true,
             ..member(&format!("m{i:04}@x.io"), Some(Active))
         });
     }
@@ -245,11 +245,13 @@ fn max_removals_percent_and_count() {
     let p = blocked_case(RemovalLimit::Percent(10.0), false);
     assert_eq!(
         p.blocked.as_deref(),
-        Some("would unsubscribe 500 of 1000 members (50%), above max_removals 10%")
+        Some(
+            "would unsubscribe 500 of the 1000 members this export owns (50%), above max_removals 10%"
+        )
     );
     assert!(p.removals.is_empty());
     assert_eq!(
-        (p.would_remove, p.active_members, p.adds.len()),
+        (p.would_remove, p.managed_members, p.adds.len()),
         (500, 1000, 1)
     );
     assert_eq!(p.updates.len(), 500, "adds and updates are still planned");
@@ -259,7 +261,9 @@ fn max_removals_percent_and_count() {
     let p = blocked_case(RemovalLimit::Count(499), false);
     assert_eq!(
         p.blocked.as_deref(),
-        Some("would unsubscribe 500 of 1000 members (50%), above max_removals 499")
+        Some(
+            "would unsubscribe 500 of the 1000 members this export owns (50%), above max_removals 499"
+        )
     );
     assert!(
         blocked_case(RemovalLimit::Count(500), false)
@@ -279,9 +283,130 @@ fn max_removals_percent_and_count() {
 #[test]
 fn blocked_reason_rounds_percent() {
     assert_eq!(
-        blocked_reason(1, 3, RemovalLimit::Count(0)),
-        "would unsubscribe 1 of 3 members (33.3%), above max_removals 0"
+        blocked_reason(1, 3, RemovalLimit::Count(0), Prune::All),
+        "would unsubscribe 1 of 3 active members of the list (33.3%), above max_removals 0"
     );
+}
+
+/// Issue 13 case 6: an export that owns 60 of a shared list's 1,060 active
+/// members must not unsubscribe 59 of its 60 under a 10% guard.
+#[test]
+fn max_removals_is_measured_against_the_members_the_export_manages() {
+    let mut members = Vec::new();
+    for i in 0..1060 {
+        members.push(Member {
+            owned: i < 60,
+            ..member(&format!("m{i:04}@x.io"), Some(Active))
+        });
+    }
+    // Only one owned member stays in the segment.
+    let rows = [("m0000@x.io", Fields::default())];
+    let s = settings(Prune::Owned, RemovalLimit::Percent(10.0));
+    let p = plan(&segment(&rows), &known(members.clone()), None, &s).expect("plans");
+    assert_eq!((p.would_remove, p.managed_members), (59, 60));
+    assert!(p.removals.is_empty());
+    assert_eq!(
+        p.blocked.as_deref(),
+        Some(
+            "would unsubscribe 59 of the 60 members this export owns (98.3%), above max_removals 10%"
+        )
+    );
+    // Under `all`, the whole list is the base (and every member removable).
+    let s = settings(Prune::All, RemovalLimit::Percent(10.0));
+    let p = plan(&segment(&rows), &known(members), None, &s).expect("plans");
+    assert_eq!((p.would_remove, p.managed_members), (1059, 1060));
+    assert!(
+        p.blocked
+            .is_some_and(|r| r.contains("1060 active members of the list"))
+    );
+}
+
+/// Issue 13 case 2: bounced and unconfirmed members are never planned as
+/// adds (which would force status 1) nor resubscribed.
+#[test]
+fn bounced_and_unconfirmed_members_are_kept_as_they_are() {
+    let rows = [
+        ("bounced@x.io", Fields::default()),
+        ("unconfirmed@x.io", Fields::default()),
+        ("ours@x.io", Fields::default()),
+    ];
+    let k = known([
+        member("bounced@x.io", Some(ListStatus::Bounced)),
+        member("unconfirmed@x.io", Some(ListStatus::Unconfirmed)),
+        Member {
+            unsubscribed_by_us: true,
+            ..member("ours@x.io", Some(Unsubscribed))
+        },
+    ]);
+    let p = run(&segment(&rows), &k);
+    assert!(p.adds.is_empty() && p.updates.is_empty());
+    assert_eq!(p.kept_bounced, ["bounced@x.io"]);
+    assert_eq!(p.kept_unconfirmed, ["unconfirmed@x.io"]);
+    assert_eq!(emails(&p.resubscribes), ["ours@x.io"]);
+    let c = p.counts();
+    assert_eq!((c.kept_bounced, c.kept_unconfirmed), (1, 1));
+}
+
+/// Issue 13 case 3: a member whose change is still in doubt (a batch not
+/// yet finished) is neither re-added, updated nor removed.
+#[test]
+fn members_in_doubt_are_left_alone() {
+    let rows = [("stays@x.io", Fields::default())];
+    let k = known([
+        Member {
+            pending: Some(PendingOp::Add),
+            ..member("stays@x.io", None)
+        },
+        Member {
+            pending: Some(PendingOp::Remove),
+            owned: true,
+            ..member("left@x.io", Some(Active))
+        },
+    ]);
+    let s = settings(Prune::Owned, RemovalLimit::Count(100));
+    let p = plan(&segment(&rows), &k, None, &s).expect("plans");
+    assert!(p.adds.is_empty() && p.removals.is_empty());
+    assert_eq!(p.in_doubt, ["stays@x.io"]);
+    assert_eq!((p.would_remove, p.managed_members), (0, 0));
+}
+
+#[test]
+fn merge_keeps_intents_while_a_batch_is_unsettled() {
+    let m = Member {
+        pending: Some(PendingOp::Add),
+        ..member("a@x.io", None)
+    };
+    let keep = Merge {
+        now: 100,
+        keep_pending: true,
+    };
+    let out = merge_live(known([m.clone()]), &[live("a@x.io", Active, None)], keep);
+    let a = &out["a@x.io"];
+    assert_eq!(
+        (a.pending, a.owned, a.status),
+        (Some(PendingOp::Add), false, Some(Active))
+    );
+    // Settled: the add landed, the membership is ours.
+    let out = merge_live(
+        known([m]),
+        &[live("a@x.io", Active, None)],
+        Merge::settle_all(100),
+    );
+    assert!(out["a@x.io"].owned && out["a@x.io"].pending.is_none());
+    // A remove that landed is ours, with a window ending at the read.
+    let r = Member {
+        pending: Some(PendingOp::Remove),
+        owned: true,
+        ..member("r@x.io", Some(Active))
+    };
+    let out = merge_live(
+        known([r]),
+        &[live("r@x.io", Unsubscribed, None)],
+        Merge::settle_all(100),
+    );
+    let r = &out["r@x.io"];
+    assert!(r.unsubscribed_by_us);
+    assert_eq!(r.unsubscribed_at.map(|w| w.to), Some(100));
 }
 
 #[test]
@@ -333,7 +458,7 @@ fn counts_serialize_for_plan_json() {
 
 fn merged(m: Member, l: Option<LiveMember>) -> Member {
     let email = m.email.clone();
-    let out = merge_live(known([m]), l.as_slice());
+    let out = merge_live(known([m]), l.as_slice(), Merge::settle_all(0));
     out.get(&email).cloned().expect("kept")
 }
 
@@ -345,6 +470,7 @@ fn merge_takes_live_status_and_ids() {
             ..member("gone@x.io", Some(Active))
         }]),
         &[live("new@x.io", Active, None)],
+        Merge::settle_all(0),
     );
     let gone = &out["gone@x.io"];
     assert_eq!(
@@ -515,4 +641,49 @@ fn scale_steady_state() {
         p.updates.len(),
         peak_rss_mb()
     );
+}
+
+/// Issue 13 case 5: the shared-list rules of the planner.
+#[test]
+fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
+    let rows = [("both@x.io", fields("Ann")), ("mine@x.io", fields("M"))];
+    let owned = |e: &str, f: &str| Member {
+        owned: true,
+        sent_hash: Some(fields(f).hash64()),
+        ..member(e, Some(Active))
+    };
+    let k = known([
+        owned("both@x.io", "Anna"),
+        owned("mine@x.io", "M"),
+        owned("theirs@x.io", "T"),
+        owned("gone@x.io", "G"),
+    ]);
+    let want = |hash: u64, wins: bool| OtherWant {
+        export: "a".into(),
+        hash,
+        wins,
+    };
+    let mut others = OtherExports::default();
+    others
+        .wanted
+        .insert("both@x.io".into(), want(fields("Anna").hash64(), true));
+    others
+        .wanted
+        .insert("theirs@x.io".into(), want(fields("T").hash64(), true));
+    let s = settings(Prune::Owned, RemovalLimit::Count(100));
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert_eq!(p.conflicts, ["both@x.io"]);
+    assert!(p.updates.is_empty(), "the other export's values win");
+    assert_eq!(p.kept_for_others, 1);
+    assert_eq!(p.removals.len(), 1);
+    assert_eq!(p.removals[0].email, "gone@x.io");
+    // When we sort first, we write our values.
+    others.wanted.get_mut("both@x.io").expect("x").wins = false;
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert_eq!(emails(&p.updates), ["both@x.io"]);
+    // A sibling that never recorded its wishes holds every removal.
+    others.hold_removals = Some("export `c` has not run".into());
+    let p = plan_shared(&segment(&rows), &k, None, &s, &others).expect("plans");
+    assert!(p.removals.is_empty());
+    assert!(p.blocked.is_some_and(|b| b.contains("`c`")));
 }

@@ -13,6 +13,8 @@
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
 
+mod checks;
+
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Mutex;
@@ -27,8 +29,11 @@ use crate::activecampaign::{
     ApiError, BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact, Client, ContactInput,
 };
 use crate::config::Export;
-use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
+use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
+use crate::plan::verify::Kept;
 use crate::plan::{Change, Plan, Removal};
+use crate::run::batches::UNACKNOWLEDGED;
+use crate::segment::Segment;
 use crate::state::StateDb;
 use crate::status::Failure;
 
@@ -49,6 +54,12 @@ pub struct Tally {
     pub removed: u64,
     /// Opt-outs discovered while applying (beyond the plan's).
     pub kept_unsubscribed: u64,
+    /// Bounced (3) and unconfirmed (0) members discovered while applying.
+    pub kept_bounced: u64,
+    pub kept_unconfirmed: u64,
+    /// Planned removals that a read right before the write found no longer
+    /// active (opted out, bounced, deleted): left untouched.
+    pub not_active: u64,
     pub failed: u64,
     pub failures: Vec<Failure>,
     classified: u32,
@@ -153,6 +164,9 @@ struct InFlight {
     range: Range<usize>,
     batch_id: String,
     submitted: Instant,
+    /// Wall-clock submission time (Unix seconds): where the window of an
+    /// unsubscribe it carries starts.
+    sent_at: i64,
     /// Submissions so far (a batch that ended `failed` is sent again).
     attempt: u32,
     /// When to poll next, and the wait that led there (for the back-off).
@@ -168,9 +182,16 @@ pub struct Applier<'a> {
     pub client: &'a Client,
     pub db: &'a Mutex<StateDb>,
     pub known: &'a Known,
+    /// The segment: a removal whose contact now has another email that the
+    /// segment holds is not made.
+    pub segment: &'a Segment,
     pub cancel: &'a CancellationToken,
     field_ids: HashMap<String, u64>,
     tally: Mutex<Tally>,
+    /// When this apply started (Unix seconds).
+    started_at: i64,
+    /// The account and list the member rows are kept under.
+    scope: String,
 }
 
 impl<'a> Applier<'a> {
@@ -179,6 +200,7 @@ impl<'a> Applier<'a> {
         client: &'a Client,
         db: &'a Mutex<StateDb>,
         known: &'a Known,
+        segment: &'a Segment,
         cancel: &'a CancellationToken,
     ) -> Self {
         Applier {
@@ -186,9 +208,12 @@ impl<'a> Applier<'a> {
             client,
             db,
             known,
+            segment,
             cancel,
             field_ids: HashMap::new(),
             tally: Mutex::new(Tally::default()),
+            started_at: unix_now(),
+            scope: crate::state::scope_of(export),
         }
     }
 
@@ -230,17 +255,22 @@ impl<'a> Applier<'a> {
             }
         }
         for c in &plan.resubscribes {
-            self.single(Item::change(PendingOp::Resubscribe, c)).await?;
+            self.resubscribe(c).await?;
         }
-        let removals: Vec<Item<'_>> = plan.removals.iter().map(Item::removal).collect();
+        let confirmed = self.confirm_removals(&plan.removals).await?;
+        let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
         if removals.len() >= BULK_MIN {
-            self.bulk(&removals).await
+            self.bulk(&removals).await?;
         } else {
             for item in removals {
                 self.single(item).await?;
             }
-            Ok(())
         }
+        // Renamed in ActiveCampaign: by contact id, never by an old email.
+        for r in &confirmed.by_id {
+            self.single(Item::removal(r)).await?;
+        }
+        Ok(())
     }
 
     /// Members whose values already match (seen in a full read) get their
@@ -298,7 +328,24 @@ impl<'a> Applier<'a> {
             .db
             .lock()
             .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-        db.save_members(&self.export.id, members)
+        db.save_members(&self.scope, members)
+            .map_err(RunError::State)
+    }
+
+    /// Journals a batch ActiveCampaign accepted, before anything else: a
+    /// run killed from here on leaves its id for the next run to follow.
+    fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
+        let mut db =
+            (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        db.journal_batch(&self.scope, batch_id, chrono::Utc::now())
+            .map_err(RunError::State)
+    }
+
+    /// Forgets a batch whose terminal status was seen.
+    fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
+        let mut db =
+            (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        db.settle_batch(&self.scope, batch_id)
             .map_err(RunError::State)
     }
 
@@ -348,8 +395,9 @@ impl<'a> Applier<'a> {
         self.save(&members)
     }
 
-    /// The member after `item` was applied.
-    fn applied(&self, item: &Item) -> Member {
+    /// The member after `item` was applied; `sent_at` is when its request
+    /// or batch was sent (Unix seconds).
+    fn applied(&self, item: &Item, sent_at: i64) -> Member {
         let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = item.contact_id.or(m.contact_id);
@@ -369,7 +417,14 @@ impl<'a> Applier<'a> {
             PendingOp::Remove => {
                 m.status = Some(ListStatus::Unsubscribed);
                 m.unsubscribed_by_us = true;
+                m.unsubscribed_at = Some(UnsubscribeWindow {
+                    from: sent_at,
+                    to: unix_now(),
+                });
             }
+        }
+        if item.op != PendingOp::Remove {
+            m.unsubscribed_at = None;
         }
         m
     }
@@ -383,14 +438,28 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// The contact opted out of the list (status 2 we did not cause): keep it.
-    fn kept(&self, item: &Item, contact_id: Option<u64>) -> Member {
-        self.tally().kept_unsubscribed += 1;
-        let mut m = self.member(item.email);
+    /// A member whose status is not ours to change: counted, recorded with
+    /// that status, never marked as unsubscribed by us.
+    fn kept_as(&self, email: &str, why: Kept, contact_id: Option<u64>) -> Member {
+        let status = {
+            let mut t = self.tally();
+            match why {
+                Kept::Unsubscribed => t.kept_unsubscribed += 1,
+                Kept::Bounced => t.kept_bounced += 1,
+                Kept::Unconfirmed => t.kept_unconfirmed += 1,
+            }
+            match why {
+                Kept::Unsubscribed => ListStatus::Unsubscribed,
+                Kept::Bounced => ListStatus::Bounced,
+                Kept::Unconfirmed => ListStatus::Unconfirmed,
+            }
+        };
+        let mut m = self.member(email);
         m.pending = None;
         m.contact_id = contact_id.or(m.contact_id);
-        m.status = Some(ListStatus::Unsubscribed);
+        m.status = Some(status);
         m.unsubscribed_by_us = false;
+        m.unsubscribed_at = None;
         m
     }
 
@@ -445,11 +514,12 @@ impl Applier<'_> {
             return Err(RunError::Cancelled);
         }
         self.intend(std::slice::from_ref(&item))?;
+        let sent_at = unix_now();
         let member = match self.single_request(&mut item).await {
             Ok(Some(m)) => m,
             Ok(None) => {
                 self.count_applied(&item);
-                self.applied(&item)
+                self.applied(&item, sent_at)
             }
             Err(e) if fatal(&e) => return Err(e.into()),
             Err(e) if in_doubt(&e) => {
@@ -468,9 +538,10 @@ impl Applier<'_> {
             PendingOp::Add => {
                 let id = self.client.contact_sync(&self.contact_input(item)).await?;
                 item.contact_id = Some(id);
-                // contactLists status 1 would resubscribe an opt-out: look first.
-                if self.client.list_status_of(id, list).await? == Some(ListStatus::Unsubscribed) {
-                    return Ok(Some(self.kept(item, Some(id))));
+                // contactLists status 1 would override an opt-out, a bounce
+                // or a pending double opt-in: look first.
+                if let Some(why) = Kept::of(self.client.list_status_of(id, list).await?) {
+                    return Ok(Some(self.kept_as(item.email, why, Some(id))));
                 }
                 self.client
                     .set_list_status(id, list, ListStatus::Active)
@@ -558,13 +629,23 @@ impl Applier<'_> {
         }
         let batch_items = &items[range.clone()];
         self.intend(batch_items)?;
-        match self.submit(&batch).await {
+        // Journaled before sending: killed before the answer, the next run
+        // still knows a batch may be on its way.
+        let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
+        self.journal_batch(&placeholder)?;
+        let submitted = self.submit(&batch).await;
+        if submitted.as_ref().is_ok() || submitted.as_ref().is_err_and(|e| !in_doubt(e)) {
+            self.settle_batch(&placeholder)?;
+        }
+        match submitted {
             Ok(batch_id) => {
                 let now = Instant::now();
+                self.journal_batch(&batch_id)?;
                 let f = InFlight {
                     range,
                     batch_id,
                     submitted: now,
+                    sent_at: unix_now(),
                     attempt: 1,
                     poll_at: now,
                     delay: Duration::ZERO,
@@ -652,9 +733,12 @@ impl Applier<'_> {
             BatchPoll::Done(result) => result,
         };
         if result.status == BatchStatus::Completed {
-            self.record_batch(batch_items, &result).await?;
+            self.record_batch(batch_items, &result, f.sent_at).await?;
+            self.settle_batch(&f.batch_id)?;
             return Ok(None);
         }
+        // Failed or interrupted: terminal, so nothing of it can land later.
+        self.settle_batch(&f.batch_id)?;
         let id = &f.batch_id;
         tracing::warn!(export = %self.export.id, batch = %id, status = ?result.status, attempt = f.attempt, "bulk batch did not complete");
         if f.attempt > BATCH_RETRIES || self.cancel.is_cancelled() {
@@ -669,9 +753,11 @@ impl Applier<'_> {
         let batch: Vec<BulkContact> = batch_items.iter().map(|i| self.bulk_contact(i)).collect();
         match self.submit(&batch).await {
             Ok(id) => {
+                self.journal_batch(&id)?;
                 f.batch_id = id;
                 f.attempt += 1;
                 f.submitted = Instant::now();
+                f.sent_at = unix_now();
                 f.polls = 0;
                 f.delay = *first;
                 f.poll_at = f.submitted + *first;
@@ -702,14 +788,19 @@ impl Applier<'_> {
         self.save(&members)
     }
 
-    async fn record_batch(&self, items: &[Item<'_>], result: &BatchResult) -> Result<(), RunError> {
+    async fn record_batch(
+        &self,
+        items: &[Item<'_>],
+        result: &BatchResult,
+        sent_at: i64,
+    ) -> Result<(), RunError> {
         let failed: std::collections::HashSet<&str> =
             result.failed_emails.iter().map(String::as_str).collect();
         let mut members = Vec::with_capacity(items.len());
         for item in items {
             if !failed.contains(item.email) {
                 self.count_applied(item);
-                members.push(self.applied(item));
+                members.push(self.applied(item, sent_at));
             } else {
                 members.push(self.classify(item).await?);
             }
@@ -739,8 +830,10 @@ impl Applier<'_> {
             Err(e) => Err(e),
         };
         match found {
-            Ok((id, Some(ListStatus::Unsubscribed))) => Ok(self.kept(item, Some(id))),
-            Ok(_) => Ok(self.refused(item, REASON)),
+            Ok((id, status)) => match Kept::of(status) {
+                Some(why) => Ok(self.kept_as(item.email, why, Some(id))),
+                None => Ok(self.refused(item, REASON)),
+            },
             Err(e) if fatal(&e) => Err(e.into()),
             Err(_) => Ok(self.refused(item, REASON)),
         }
@@ -780,11 +873,13 @@ impl Applier<'_> {
             match self.landed(item, l) {
                 Landed::Yes => {
                     self.count_applied(item);
-                    let mut m = self.applied(item);
+                    let mut m = self.applied(item, self.started_at);
                     m.contact_id = l.map(|l| l.contact_id).or(m.contact_id);
                     settled.push(m);
                 }
-                Landed::OptedOut => settled.push(self.kept(item, l.map(|l| l.contact_id))),
+                Landed::Kept(why) => {
+                    settled.push(self.kept_as(item.email, why, l.map(|l| l.contact_id)))
+                }
                 Landed::No => self.tally().fail(item.row, item.email, reason.clone()),
             }
         }
@@ -810,9 +905,14 @@ impl Applier<'_> {
             && sent_match(f.phone(), &l.phone);
         let yes = match (item.op, l.status) {
             (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
-            // Planned only for contacts not active here: status 2 now is an
-            // opt-out that bulk import refused to override.
-            (PendingOp::Add, ListStatus::Unsubscribed) => return Landed::OptedOut,
+            // Planned only for contacts not active here: status 2, 3 or 0
+            // now is one that bulk import refused to override.
+            (
+                PendingOp::Add,
+                status @ (ListStatus::Unsubscribed | ListStatus::Bounced | ListStatus::Unconfirmed),
+            ) => {
+                return Landed::Kept(Kept::of(Some(status)).unwrap_or(Kept::Unsubscribed));
+            }
             (PendingOp::Add | PendingOp::Resubscribe, status) => {
                 status == ListStatus::Active && fields_match
             }
@@ -830,6 +930,24 @@ impl Applier<'_> {
 enum Landed {
     Yes,
     No,
-    /// An add refused because the contact opted out (kept, not failed).
-    OptedOut,
+    /// An add refused because of the contact's status (kept, not failed).
+    Kept(Kept),
+}
+
+/// The wall clock in Unix seconds: membership rows carry ActiveCampaign's
+/// change times, which our unsubscribe windows are compared with.
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A process-unique tag for an unacknowledged batch's journal row.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{}-{n}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    )
 }

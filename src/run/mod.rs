@@ -5,7 +5,10 @@
 //! [`Runner::plan`], which shares everything up to the plan and writes nothing.
 
 pub mod apply;
+pub mod batches;
+pub mod cross_check;
 pub mod prepare;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,12 @@ pub struct RunOptions {
     pub allow_removals: bool,
     /// Written into the status file's `next_run` (the daemon knows it; `sync` may not).
     pub next_run: Option<DateTime<Utc>>,
+    /// `--full-read`: read the list in full now (drift check).
+    pub full_read: bool,
+    /// `sync --adopt`: after a lost state database, take ownership of the
+    /// list's active members that are in the segment; without it a run
+    /// whose state is blank while its status file shows earlier runs fails.
+    pub adopt: bool,
 }
 
 /// Where a runner keeps state and writes status files.
@@ -42,6 +51,11 @@ pub struct RunnerPaths {
 }
 
 impl RunnerPaths {
+    /// The configuration folder (the parent of `exports/`).
+    pub fn config_root(&self) -> PathBuf {
+        (self.exports_dir.parent()).map_or_else(|| self.exports_dir.clone(), Path::to_path_buf)
+    }
+
     pub fn new(config_dir: &Path, settings: &DaemonSettings) -> Self {
         RunnerPaths {
             state_dir: settings.state_dir.clone(),
@@ -71,6 +85,28 @@ pub enum RunError {
         "custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id"
     )]
     UnknownField(String),
+    #[error(
+        "the list read does not agree with the contact's own membership: contact {contact_id} shows status {row} on list {list_id} but was read as {read}; not writing anything (ActiveCampaign may filter `status` across all lists)"
+    )]
+    ReadMismatch {
+        contact_id: u64,
+        list_id: u64,
+        read: &'static str,
+        row: String,
+    },
+    #[error(
+        "the state database {} has no record of export `{export}`, but its status file shows a run that wrote to ActiveCampaign at {at}: the state was lost or replaced. acsync will not start from nothing (it would forget which members it subscribed, and never unsubscribe them). Restore the state database, or run `acsync sync {export} --adopt` once to take ownership of the list's active members that are in the segment",
+        path.display()
+    )]
+    StateLost {
+        path: PathBuf,
+        at: DateTime<Utc>,
+        export: String,
+    },
+    #[error(
+        "export `{export}` has prune = \"all\" but export(s) {others} target the same list: \"all\" would unsubscribe their members. Use prune = \"owned\" on a shared list"
+    )]
+    SharedPruneAll { export: String, others: String },
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -89,6 +125,9 @@ pub struct RunReport {
 
 /// What `acsync plan` shows.
 pub struct PlanReport {
+    /// The list the export last ran on, if it changed, and how many members
+    /// it owns there (left as they are).
+    pub left: Option<(String, u64)>,
     pub segment: Segment,
     pub plan: Plan,
     pub full_read: bool,
@@ -163,15 +202,21 @@ impl Runner {
     ) -> Result<RunReport, RunError> {
         let _lock = state::lock_export(&self.paths.state_dir, &export.id)?;
         let path = self.status_path(&export.id);
-        let prev = status::read(&path).ok().flatten();
+        let mut prev = status::read(&path).ok().flatten();
+        // We hold the lock: a `running` status is a dead process's run.
+        if let Some(p) = prev.as_mut() {
+            p.close_interrupted();
+        }
         let started = Utc::now();
         let mut last_run = LastRun::started(trigger, started);
+        // The run in progress is in the file from its start: killed, it
+        // leaves a record the next start closes as interrupted.
         self.write_status(
             &path,
             export,
             prev.as_ref(),
             ExportState::Running,
-            None,
+            Some(&last_run),
             &opts,
         );
         let mut api = crate::activecampaign::RequestStats::default();
@@ -179,7 +224,14 @@ impl Runner {
             Ok(client) => {
                 let client = client.scoped();
                 let r = self
-                    .execute(export, &client, &opts, &cancel, &mut last_run)
+                    .execute(
+                        export,
+                        &client,
+                        &opts,
+                        &cancel,
+                        &mut last_run,
+                        prev.as_ref(),
+                    )
                     .await;
                 api = client.stats();
                 last_run.api_requests = api.requests;
@@ -189,6 +241,7 @@ impl Runner {
         };
         let (outcome, blocked, error) = match result {
             Ok(blocked) => (outcome_of(&last_run, blocked.is_some()), blocked, None),
+            Err(e) if cancel.is_cancelled() => (Outcome::Interrupted, None, Some(e.to_string())),
             Err(e) => (Outcome::Failed, None, Some(e.to_string())),
         };
         last_run.error = error.or_else(|| blocked.clone());
@@ -220,8 +273,28 @@ impl Runner {
         opts: &RunOptions,
         cancel: &CancellationToken,
         last_run: &mut LastRun,
+        prev: Option<&StatusFile>,
     ) -> Result<Option<String>, RunError> {
         let (segment, db, snapshot) = self.read_and_load(export).await?;
+        if export.prune == crate::model::Prune::All && !snapshot.siblings.is_empty() {
+            return Err(RunError::SharedPruneAll {
+                export: export.id.clone(),
+                others: (snapshot.siblings.iter())
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        if let Some(at) = prev.and_then(earlier_write)
+            && snapshot.is_blank()
+            && !opts.adopt
+        {
+            return Err(RunError::StateLost {
+                path: self.paths.state_dir.join(state::DB_FILE),
+                at,
+                export: export.id.clone(),
+            });
+        }
         count_segment(last_run, &segment);
         let run_id = db.lock().ok().and_then(|mut d| {
             d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
@@ -254,9 +327,20 @@ impl Runner {
     ) -> Result<(Segment, Mutex<StateDb>, Snapshot), RunError> {
         let dir = self.paths.state_dir.clone();
         let id = export.id.clone();
+        let scope = state::scope_of(export);
+        let root = self.paths.config_root();
+        let this = export.clone();
         let load = tokio::task::spawn_blocking(move || {
-            let db = StateDb::open(&dir)?;
-            let snapshot = Snapshot::take(&db, &id, None)?;
+            let mut db = StateDb::open(&dir)?;
+            db.claim_folder(&root)?;
+            // Rows of 0.1 (kept per export id) or of a moved export file
+            // join the scope: a layout change, nothing recorded changes.
+            db.fold_into_scope(&id, &scope)?;
+            let mut snapshot = Snapshot::take(&db, &id, &scope, None)?;
+            let rows = db.wanted_by_others(&scope, &id)?;
+            let siblings = shared::siblings(&shared::load(&root), &this, &scope, &rows);
+            snapshot.others = shared::others(&id, &siblings, rows);
+            snapshot.siblings = siblings;
             Ok::<_, RunError>((db, snapshot))
         });
         let segment = prepare::read_segment(export).await;
@@ -280,19 +364,40 @@ impl Runner {
     ) -> Result<Option<String>, RunError> {
         let now = Utc::now();
         let mut prepared =
-            prepare::prepare_from(export, client, snapshot, segment, opts.allow_removals, now)
-                .await?;
+            prepare::prepare_from(export, client, snapshot, segment, opts, now).await?;
+        if opts.adopt {
+            adopt(&mut prepared);
+        }
+        record_wanted(db, export, &prepared)?;
         last_run.full_read = prepared.live.is_some();
+        if let Some((list, owned)) = &prepared.left {
+            tracing::warn!(export = %export.id, left = %list, owned, "the export now targets another list; the members it owns on the old one are left as they are");
+            last_run.left_list = Some(list.clone());
+            last_run.left_owned = Some(*owned);
+        }
         fold_record_hashes(&mut prepared);
-        persist_reconciled(db, export, &prepared)?;
-        let (tally, result) = apply::Applier::new(export, client, db, &prepared.known, cancel)
-            .apply(&prepared.plan)
-            .await;
+        persist_reconciled(db, &prepared)?;
+        let (tally, result) = apply::Applier::new(
+            export,
+            client,
+            db,
+            &prepared.known,
+            &prepared.segment,
+            cancel,
+        )
+        .apply(&prepared.plan)
+        .await;
         last_run.added = tally.added;
         last_run.updated = tally.updated;
         last_run.removed = tally.removed;
-        last_run.kept_unsubscribed =
-            prepared.plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        let plan = &prepared.plan;
+        last_run.kept_unsubscribed = plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
+        last_run.kept_bounced = plan.kept_bounced.len() as u64 + tally.kept_bounced;
+        last_run.kept_unconfirmed = plan.kept_unconfirmed.len() as u64 + tally.kept_unconfirmed;
+        last_run.in_doubt = plan.in_doubt.len() as u64;
+        last_run.conflicts = plan.conflicts.len() as u64;
+        last_run.kept_for_others = plan.kept_for_others;
+        last_run.not_active = tally.not_active;
         last_run.unchanged = prepared.plan.unchanged;
         last_run.failed = tally.failed;
         last_run.failures.extend(tally.failures);
@@ -316,19 +421,19 @@ impl Runner {
         &self,
         export: &Export,
         allow_removals: bool,
+        full_read: bool,
     ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
         let (segment, _db, snapshot) = self.read_and_load(export).await?;
-        let prepared = prepare::prepare_from(
-            export,
-            &client,
-            snapshot,
-            segment,
+        let opts = RunOptions {
             allow_removals,
-            Utc::now(),
-        )
-        .await?;
+            full_read,
+            ..RunOptions::default()
+        };
+        let prepared =
+            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now()).await?;
         Ok(PlanReport {
+            left: prepared.left.clone(),
             full_read: prepared.live.is_some(),
             segment: prepared.segment,
             plan: prepared.plan,
@@ -367,6 +472,19 @@ impl Runner {
 }
 
 pub use prepare::Snapshot;
+
+/// When the status file says a run of this export wrote to ActiveCampaign
+/// and was recorded (a success, or a partial or blocked run): such a run
+/// always leaves a record in the state database.
+fn earlier_write(prev: &StatusFile) -> Option<DateTime<Utc>> {
+    let recorded = |r: &&LastRun| matches!(r.outcome, Some(Outcome::Partial | Outcome::Blocked));
+    (prev.last_success_at).or_else(|| {
+        prev.last_run
+            .as_ref()
+            .filter(recorded)
+            .map(|r| r.started_at)
+    })
+}
 
 fn count_segment(last_run: &mut LastRun, segment: &Segment) {
     last_run.source_rows = segment.source_rows;
@@ -411,9 +529,9 @@ fn fold_record_hashes(p: &mut prepare::Prepared) {
     }
 }
 
-/// After a full read: the reconciled members become the record (ownership
-/// is never dropped by the database); a changed list forgets the old one's.
-fn persist_reconciled(
+/// Records what this export wants on its list while the list is shared
+/// (and forgets it otherwise), so the other exports never unsubscribe it.
+fn record_wanted(
     db: &Mutex<StateDb>,
     export: &Export,
     p: &prepare::Prepared,
@@ -421,11 +539,49 @@ fn persist_reconciled(
     let mut d = db
         .lock()
         .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
-    if p.target_changed {
-        d.forget_members(&export.id)?;
+    let shared = !p.siblings.is_empty();
+    let rows = (p.segment.profiles.iter())
+        .filter(|_| shared)
+        .map(|x| (x.email.as_str(), x.fields.hash64()));
+    d.replace_wanted(&p.scope, &export.id, rows)?;
+    Ok(())
+}
+
+/// `sync --adopt`: the list's active members that are in the segment
+/// become owned (a lost state database forgot who acsync subscribed; these
+/// are the members a run would keep anyway). Nobody else is touched.
+fn adopt(p: &mut prepare::Prepared) {
+    let wanted: std::collections::HashSet<&str> = p
+        .segment
+        .profiles
+        .iter()
+        .map(|x| x.email.as_str())
+        .collect();
+    let mut adopted = 0u64;
+    for m in p.known.iter_mut() {
+        if m.status == Some(crate::model::ListStatus::Active) && wanted.contains(m.email.as_str()) {
+            adopted += u64::from(!m.owned);
+            m.owned = true;
+        }
     }
+    tracing::warn!(
+        members = adopted,
+        "adopted the list's active members that are in the segment"
+    );
+}
+
+/// After a full read: the reconciled members become the record (ownership
+/// is never dropped by the database). A list the export left keeps its
+/// rows: changing `list_id` back resumes them.
+fn persist_reconciled(db: &Mutex<StateDb>, p: &prepare::Prepared) -> Result<(), RunError> {
+    let mut d = db
+        .lock()
+        .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
     if p.live.is_some() {
-        d.replace_members(&export.id, p.known.iter())?;
+        d.replace_members(&p.scope, p.known.iter())?;
+    }
+    for id in &p.settled_batches {
+        d.settle_batch(&p.scope, id)?;
     }
     Ok(())
 }
@@ -464,6 +620,9 @@ fn log_run(export: &Export, r: &RunReport) {
         removed = l.removed,
         unchanged = l.unchanged,
         kept_unsubscribed = l.kept_unsubscribed,
+        kept_bounced = l.kept_bounced,
+        kept_unconfirmed = l.kept_unconfirmed,
+        in_doubt = l.in_doubt,
         failed = l.failed,
         invalid_rows = l.invalid_rows,
         api_requests = l.api_requests,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::RunError;
+use super::{batches, cross_check};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
-use crate::plan::{self, Plan, PlanSettings};
+use crate::plan::{self, Merge, OtherExports, Plan, PlanSettings};
 use crate::segment::Segment;
 use crate::source;
-use crate::state::{ExportMeta, StateDb};
+use crate::state::{ExportMeta, OpenBatch, StateDb};
 
 /// The result of preparing a run.
 pub struct Prepared {
@@ -23,8 +24,18 @@ pub struct Prepared {
     pub known: Known,
     /// The full read, when one was made this run.
     pub live: Option<Vec<LiveMember>>,
-    /// Whether the stored members were about another list and are discarded.
+    /// Journaled batches seen at their end before the read: the run
+    /// forgets them once it has recorded what the read settled.
+    pub settled_batches: Vec<String>,
+    /// Whether the export last ran on another list (or account): a full
+    /// read is due, and `left` says what it owns there.
     pub target_changed: bool,
+    /// The list the export left, and its owned members left as they are.
+    pub left: Option<(String, u64)>,
+    /// The scope the members are kept under.
+    pub scope: String,
+    /// Other exports of this folder on the same list.
+    pub siblings: Vec<String>,
     pub meta: ExportMeta,
     pub plan: Plan,
 }
@@ -82,22 +93,60 @@ pub struct Snapshot {
     meta: Option<ExportMeta>,
     pending: bool,
     known: Known,
+    /// Batches ActiveCampaign accepted whose end no run has seen.
+    open_batches: Vec<OpenBatch>,
+    /// The scope (account and list) the export's members are kept under.
+    scope: String,
+    /// When the export last ran on another list: that scope and how many
+    /// members it owns there, left as they are.
+    left: Option<(String, u64)>,
+    /// Other exports of this folder on the same list, and what they want.
+    pub siblings: Vec<String>,
+    pub others: OtherExports,
 }
 
 impl Snapshot {
     /// Reads it (synchronously: the database handle never crosses an await).
     /// A run killed earlier (an unfinished run other than `current`) or a
     /// pending intent forces a full read.
-    pub fn take(db: &StateDb, export: &str, current: Option<i64>) -> Result<Snapshot, RunError> {
+    pub fn take(
+        db: &StateDb,
+        export: &str,
+        scope: &str,
+        current: Option<i64>,
+    ) -> Result<Snapshot, RunError> {
         let killed = db
             .unfinished_runs(export)?
             .into_iter()
             .any(|id| Some(id) != current);
+        let open_batches = db.open_batches(scope)?;
+        let meta = db.export_meta(export)?;
+        let old_scope = (meta.as_ref())
+            .and_then(|m| crate::state::scope_of_fingerprint(&m.fingerprint))
+            .filter(|old| old != scope);
+        let left = match old_scope {
+            Some(old) => {
+                let owned = db.owned_active(&old)?;
+                Some((old, owned))
+            }
+            None => None,
+        };
         Ok(Snapshot {
-            meta: db.export_meta(export)?,
-            pending: db.has_pending(export)? || killed,
-            known: db.load_known(export)?,
+            meta,
+            pending: db.has_pending(scope)? || killed || !open_batches.is_empty(),
+            known: db.load_known(scope)?,
+            open_batches,
+            scope: scope.to_string(),
+            left,
+            siblings: Vec::new(),
+            others: OtherExports::default(),
         })
+    }
+
+    /// Whether the state has no record at all of this export's list: no
+    /// run recorded for the export, no member kept for its scope.
+    pub fn is_blank(&self) -> bool {
+        self.meta.is_none() && self.known.is_empty()
     }
 }
 
@@ -107,29 +156,39 @@ pub async fn prepare_from(
     client: &Client,
     snap: Snapshot,
     segment: Segment,
-    allow_removals: bool,
+    opts: &super::RunOptions,
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
-    let target = format!("{}|", target_fingerprint(export));
-    let target_changed = snap
-        .meta
-        .as_ref()
-        .is_some_and(|m| !m.fingerprint.starts_with(&target));
-    let mut known = if target_changed {
-        Known::new()
-    } else {
-        snap.known
-    };
-    let due = target_changed || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
+    let allow_removals = opts.allow_removals;
+    let target_changed = snap.left.is_some();
+    let mut known = snap.known;
+    let due = opts.full_read
+        || opts.adopt
+        || target_changed
+        || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
+    // Every batch a killed run left is followed to its end before the read,
+    // so the read shows what it did; one still running keeps its doubts.
+    let follow = batches::follow(client, &snap.open_batches, now).await;
     let live = if due {
         Some(read_list(export, client).await?)
     } else {
         None
     };
     if let Some(live) = &live {
-        known = plan::merge_live(known, live);
+        let how = Merge {
+            now: Utc::now().timestamp(),
+            keep_pending: !follow.unsettled.is_empty(),
+        };
+        known = plan::merge_live(known, live, how);
     }
-    let plan = make_plan(export, &segment, &known, live.as_deref(), allow_removals)?;
+    let plan = make_plan(
+        export,
+        &segment,
+        &known,
+        live.as_deref(),
+        allow_removals,
+        &snap.others,
+    )?;
     let last_full_read = if due {
         Some(now)
     } else {
@@ -139,7 +198,11 @@ pub async fn prepare_from(
         segment,
         known,
         live,
+        settled_batches: follow.settled,
         target_changed,
+        left: snap.left,
+        scope: snap.scope,
+        siblings: snap.siblings,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
             last_full_read,
@@ -154,6 +217,7 @@ fn make_plan(
     known: &Known,
     live: Option<&[LiveMember]>,
     allow_removals: bool,
+    others: &OtherExports,
 ) -> Result<Plan, RunError> {
     let settings = PlanSettings {
         prune: export.prune,
@@ -164,24 +228,38 @@ fn make_plan(
     };
     let live_fields: Option<HashMap<String, LiveMember>> =
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
-    plan::plan(segment, known, live_fields.as_ref(), &settings).map_err(RunError::Plan)
+    // A row whose email could not be read may be a member we cannot see:
+    // removals derived from a partial read are held back (issue 14).
+    let held;
+    let others = if segment.unreadable_emails > 0 && others.hold_removals.is_none() {
+        held = OtherExports {
+            hold_removals: Some(format!(
+                "{} source rows have an email that cannot be read, so the segment may be incomplete",
+                segment.unreadable_emails
+            )),
+            ..others.clone()
+        };
+        &held
+    } else {
+        others
+    };
+    plan::plan_shared(segment, known, live_fields.as_ref(), &settings, others)
+        .map_err(RunError::Plan)
 }
 
-/// A full read: the list must exist, then its active and unsubscribed members.
+/// A full read: the list must exist, then its members of every status
+/// (active, unsubscribed, bounced, unconfirmed), cross-checked on a sample.
 pub(super) async fn read_list(
     export: &Export,
     client: &Client,
 ) -> Result<Vec<LiveMember>, RunError> {
     client.get_list(export.list_id).await?;
     let quiet = |_n: u64| {};
-    let mut members = client
-        .list_members(export.list_id, ListStatus::Active, &quiet)
-        .await?;
-    members.extend(
-        client
-            .list_members(export.list_id, ListStatus::Unsubscribed, &quiet)
-            .await?,
-    );
+    let mut members = Vec::new();
+    for status in ListStatus::ALL {
+        members.extend(client.list_members(export.list_id, status, &quiet).await?);
+    }
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
+    cross_check::sample(export, client, &members).await?;
     Ok(members)
 }

@@ -275,6 +275,15 @@ impl Batches {
         Some((id, std::mem::take(&mut b.contacts), b.fate))
     }
 
+    /// Batches accepted and not yet processed, and their contacts.
+    pub fn outstanding(&self) -> (usize, usize) {
+        let contacts = (self.pending.iter())
+            .filter_map(|id| self.by_id.get(id))
+            .map(|b| b.contacts.len())
+            .sum();
+        (self.pending.len(), contacts)
+    }
+
     /// `/import/info` for one batch (§4.4); `None` when unknown.
     pub fn info(&mut self, id: &str, now: Instant) -> Option<Info> {
         let info_false_for = self.info_false_for;

@@ -36,7 +36,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/3/contacts/{id}", get(contact))
         .route("/api/3/contacts/{id}/contactLists", get(contact_lists))
         .route("/api/3/contactLists", post(set_contact_list))
-        .route("/api/3/import/bulk_import", post(bulk_import))
+        .route(
+            "/api/3/import/bulk_import",
+            post(bulk_import).get(bulk_import_counts),
+        )
         .route("/api/3/import/info", get(import_info))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))) })
         // Bodies over 399,999 bytes must reach the bulk handler to get the
@@ -141,6 +144,7 @@ fn contact_query(p: &HashMap<String, String>) -> Result<ContactQuery, ApiError> 
         listid: num(p, "listid")?.filter(|l| *l != 0),
         status,
         email: p.get("email").filter(|e| !e.is_empty()).cloned(),
+        ids: None,
         id_greater: num(p, "id_greater")?,
         id_less: num(p, "id_less")?,
         descending,
@@ -149,9 +153,27 @@ fn contact_query(p: &HashMap<String, String>) -> Result<ContactQuery, ApiError> 
     })
 }
 
+/// The repeated `ids[]` (or `ids`) parameter of `GET /contacts` (§2.5);
+/// `None` when absent.
+fn id_list(uri: &Uri) -> Result<Option<Vec<u64>>, ApiError> {
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .0;
+    let mut ids = None::<Vec<u64>>;
+    for (k, v) in pairs.iter().filter(|(k, _)| k == "ids[]" || k == "ids") {
+        let id = v
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("{k}={v} is not a number")))?;
+        ids.get_or_insert_with(Vec::new).push(id);
+    }
+    Ok(ids)
+}
+
 /// `GET /contacts` (§2.5, §3.3).
 async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
-    let q = contact_query(&params(&uri)?)?;
+    let mut q = contact_query(&params(&uri)?)?;
+    q.ids = id_list(&uri)?;
     // meta.total alternates string / number, deterministically (§2.5).
     let as_string = s.query_count.fetch_add(1, Ordering::Relaxed) % 2 == 0;
     let a = s.account();
@@ -292,6 +314,21 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
 }
 
 /// `GET /import/info?batchId=` (§4.4).
+/// `GET /import/bulk_import` (§4.4): aggregate counts only, strings as in
+/// the documented example; `outstanding` lists the batches not yet processed.
+async fn bulk_import_counts(State(s): Sh) -> ApiResult {
+    let mut a = s.account();
+    a.run_due_batches(Instant::now());
+    let (batches, contacts) = a.batches.outstanding();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let outstanding = if batches == 0 {
+        json!([])
+    } else {
+        json!([{"forDate": today, "batches": batches.to_string(), "contacts": contacts.to_string()}])
+    };
+    Ok(Json(json!({"outstanding": outstanding, "recentlyCompleted": []})).into_response())
+}
+
 async fn import_info(State(s): Sh, uri: Uri) -> ApiResult {
     let p = params(&uri)?;
     let Some(id) = p.get("batchId").filter(|b| !b.is_empty()) else {

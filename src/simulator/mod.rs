@@ -257,6 +257,49 @@ impl Simulator {
     }
 }
 
+/// What happens in the account between runs, done by someone else: the
+/// contact, an admin, a GDPR erasure.
+impl Simulator {
+    /// Deletes the contact with this email (§2.7); false when none.
+    pub fn delete_contact(&self, email: &str) -> bool {
+        let mut a = self.shared().account();
+        let id = a.contact_by_email(email).map(|c| c.data.id);
+        id.is_some_and(|id| a.delete_contact(id))
+    }
+
+    /// Changes a contact's email (`PUT /contacts/{id}`, §2.3); false when
+    /// there is no such contact or the new email is taken.
+    pub fn change_email(&self, old: &str, new: &str) -> bool {
+        let mut a = self.shared().account();
+        let id = a.contact_by_email(old).map(|c| c.data.id);
+        id.is_some_and(|id| a.change_email(id, new))
+    }
+
+    /// Makes `GET /contacts?listid=&status=` filter by the status on any
+    /// list (the undocumented alternative of §10 item 3).
+    pub fn set_global_status_filter(&self, on: bool) {
+        self.shared().account().global_status_filter = on;
+    }
+
+    /// Sets when `email`'s membership of `list_id` last changed (Unix
+    /// seconds): a change made at another time, as the contact's own
+    /// resubscribe-then-unsubscribe an hour after acsync's write.
+    pub fn set_membership_udate(&self, email: &str, list_id: u64, udate: i64) -> bool {
+        let mut a = self.shared().account();
+        let Some(id) = a.contact_by_email(email).map(|c| c.data.id) else {
+            return false;
+        };
+        a.set_membership_udate(id, list_id, udate)
+    }
+
+    /// The status of `email`'s membership of `list_id`, if any.
+    pub fn list_status(&self, email: &str, list_id: u64) -> Option<u8> {
+        let a = self.shared().account();
+        let id = a.contact_by_email(email)?.data.id;
+        a.membership(id, list_id).map(|m| m.status)
+    }
+}
+
 /// Inspection: what the account holds now (due batches applied first).
 impl Simulator {
     pub fn contact(&self, email: &str) -> Option<SimContact> {

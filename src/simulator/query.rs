@@ -23,6 +23,8 @@ pub(super) struct ContactQuery {
     /// `None` (or `-1` on the wire) means any status.
     pub status: Option<u8>,
     pub email: Option<String>,
+    /// `ids[]=1&ids[]=2` (§2.5, §11): only these contacts.
+    pub ids: Option<Vec<u64>>,
     pub id_greater: Option<u64>,
     pub id_less: Option<u64>,
     pub descending: bool,
@@ -76,7 +78,20 @@ impl Account {
             let inside = hit.into_iter().filter(move |id| in_range(*id, range));
             return (Box::new(inside), total);
         }
+        if let Some(ids) = &q.ids {
+            let mut hit: Vec<u64> = (ids.iter().copied())
+                .filter(|id| self.contact(*id).is_some() && self.on_list(*id, q.listid, q.status))
+                .collect();
+            hit.sort_unstable();
+            hit.dedup();
+            let total = hit.len() as u64;
+            let inside = hit.into_iter().filter(move |id| in_range(*id, range));
+            return (Box::new(inside), total);
+        }
         match (q.listid, q.status) {
+            (Some(list), Some(s)) if self.global_status_filter => {
+                self.global_candidates(list, s, range)
+            }
             (Some(list), status) => self.list_candidates(list, status, range),
             (None, Some(status)) => self.status_candidates(status, range),
             (None, None) => {
@@ -113,6 +128,22 @@ impl Account {
         }
     }
 
+    /// The fault model of [`Account::global_status_filter`]: members of
+    /// `list` whose status on any list is `status`.
+    fn global_candidates(
+        &self,
+        list: u64,
+        status: u8,
+        range: (Bound<u64>, Bound<u64>),
+    ) -> (Box<dyn DoubleEndedIterator<Item = u64> + '_>, u64) {
+        let (members, _) = self.list_candidates(list, None, range);
+        let hit: Vec<u64> = members
+            .filter(|id| self.on_list(*id, None, Some(status)))
+            .collect();
+        let total = hit.len() as u64;
+        (Box::new(hit.into_iter()), total)
+    }
+
     /// `status` without `listid`: contacts with that status on any list.
     /// Rare in practice; merges the per-list sets (O(matches)).
     fn status_candidates(
@@ -138,6 +169,9 @@ impl Account {
     fn on_list(&self, contact: u64, list: Option<u64>, status: Option<u8>) -> bool {
         match (list, status) {
             (None, None) => true,
+            (Some(l), Some(s)) if self.global_status_filter => {
+                self.membership(contact, l).is_some() && self.on_list(contact, None, Some(s))
+            }
             (Some(l), s) => self
                 .membership(contact, l)
                 .is_some_and(|m| s.is_none_or(|s| m.status == s)),

@@ -59,6 +59,9 @@ pub(super) struct Contact {
     pub data: SimContact,
     pub cdate: i64,
     pub udate: i64,
+    /// Deleted (e.g. a GDPR erasure): invisible to every endpoint; its id is
+    /// never reused and its email is free for a new contact.
+    pub deleted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +119,10 @@ pub(super) struct Account {
     pub fields: Vec<Field>,
     excluded: HashSet<String>,
     next_membership: u64,
+    /// Fault model for acsync's cross-check (SPEC §4c): `status` combined
+    /// with `listid` filters by the contact's status on ANY list instead of
+    /// on that list. ActiveCampaign does not document which it does.
+    pub global_status_filter: bool,
     /// Bulk-import batches (see `bulk.rs`).
     pub batches: Batches,
     /// Tag registry and contact-tag rows (see `tags.rs`).
@@ -172,12 +179,31 @@ impl Account {
 
     pub fn contact(&self, id: u64) -> Option<&Contact> {
         let idx = usize::try_from(id.checked_sub(1)?).ok()?;
-        self.contacts.get(idx)
+        self.contacts.get(idx).filter(|c| !c.deleted)
     }
 
     pub fn contact_mut(&mut self, id: u64) -> Option<&mut Contact> {
         let idx = usize::try_from(id.checked_sub(1)?).ok()?;
-        self.contacts.get_mut(idx)
+        self.contacts.get_mut(idx).filter(|c| !c.deleted)
+    }
+
+    /// `DELETE /contacts/{id}` (§2.7): the contact, its email and every list
+    /// membership disappear. False when there is no such contact.
+    pub fn delete_contact(&mut self, id: u64) -> bool {
+        let Some(c) = self.contact_mut(id) else {
+            return false;
+        };
+        c.deleted = true;
+        let email = c.data.email.clone();
+        self.by_email.remove(&email);
+        for l in self.lists.values_mut() {
+            if let Some(m) = l.members.remove(&id)
+                && let Some(set) = l.by_status.get_mut(&m.status)
+            {
+                set.remove(&id);
+            }
+        }
+        true
     }
 
     pub fn contact_by_email(&self, email: &str) -> Option<&Contact> {
@@ -186,8 +212,9 @@ impl Account {
             .and_then(|id| self.contact(*id))
     }
 
+    /// Contacts that exist (deleted ones excluded).
     pub fn contact_count(&self) -> usize {
-        self.contacts.len()
+        self.contacts.iter().filter(|c| !c.deleted).count()
     }
 
     /// The highest contact id (contacts are dense from 1).
@@ -217,6 +244,7 @@ impl Account {
                     data,
                     cdate: now,
                     udate: now,
+                    deleted: false,
                 });
                 self.by_email.insert(key, id);
                 (id, true)
@@ -296,6 +324,15 @@ impl Account {
         Ok(row)
     }
 
+    /// Overrides a membership row's change time (test seeding).
+    pub fn set_membership_udate(&mut self, contact: u64, list: u64, udate: i64) -> bool {
+        let row = self
+            .lists
+            .get_mut(&list)
+            .and_then(|l| l.members.get_mut(&contact));
+        row.map(|m| m.udate = udate).is_some()
+    }
+
     /// Every list membership of one contact, in list id order.
     pub fn contact_lists(&self, contact: u64) -> Vec<(u64, &Membership)> {
         self.lists
@@ -336,7 +373,7 @@ impl Account {
     pub fn duplicate_emails(&self) -> Vec<String> {
         let mut seen = HashSet::new();
         let mut dups = BTreeSet::new();
-        for c in &self.contacts {
+        for c in self.contacts.iter().filter(|c| !c.deleted) {
             let key = c.data.email.to_lowercase();
             if !seen.insert(key.clone()) {
                 dups.insert(key);

@@ -5,14 +5,22 @@
 //! Row numbers are 1-based data records, the header excluded: with quoted
 //! newlines a record may span several lines, so row 3 is the third record,
 //! not necessarily line 4. Blank lines are skipped and not counted.
+//!
+//! A malformed file fails the read with its line (SPEC §4 rule 1): a record
+//! with more or fewer fields than the header (an unquoted comma, a missing
+//! one), or a quoted field still open at the end of the file (which would
+//! otherwise swallow every later row into one field; see [`super::quotes`]).
+//! A bad value in a well-formed record only costs that value: a column that
+//! is not UTF-8 is not sent and the row is reported, unless it is the email.
 
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use ::csv::{ByteRecord, ReaderBuilder};
+use ::csv::{ByteRecord, Reader, ReaderBuilder};
 
+use super::quotes::QuoteTracker;
 use super::{PROGRESS_EVERY, Projection, SourceError, find_column};
 use crate::config::Mapping;
 use crate::segment::{Segment, SegmentBuilder, clean_value};
@@ -40,16 +48,22 @@ fn read_csv_with(
     mapping: &Mapping,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
-    // `flexible`: a row with the wrong number of fields is one invalid row,
-    // not an error that ends the read. Byte records: bad UTF-8 likewise.
-    let mut rdr = ReaderBuilder::new().flexible(true).from_reader(reader);
+    // `flexible`: a row with the wrong number of fields is reported here,
+    // with its line, rather than as the crate's error. Byte records: bad
+    // UTF-8 is one unusable field, not an error that ends the read.
+    let mut rdr = ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(QuoteTracker::new(reader));
     let headers = rdr.byte_headers().map_err(|e| csv_error(file, e))?.clone();
+    check_quotes(&rdr, file)?;
+    rdr.get_mut().next_record_line();
     let names: Vec<Cow<'_, str>> = headers.iter().map(String::from_utf8_lossy).collect();
     let proj = Projection::resolve(mapping, |column| {
         find_column(names.iter().map(|n| n.as_ref()), column).ok_or_else(|| {
             SourceError::MissingColumn {
                 column: column.to_owned(),
                 file: file.into(),
+                found: names.iter().map(|n| n.to_string()).collect(),
             }
         })
     })?;
@@ -61,12 +75,39 @@ fn read_csv_with(
         .map_err(|e| csv_error(file, e))?
     {
         row += 1;
+        let line = rdr.get_mut().next_record_line();
+        if record.len() != names.len() {
+            // The last record, swallowed by an open quote, is the usual cause.
+            check_quotes(&rdr, file)?;
+            return Err(SourceError::Malformed {
+                path: file.into(),
+                line: line.unwrap_or(0),
+                message: format!(
+                    "row has {} fields, the header has {}",
+                    record.len(),
+                    names.len()
+                ),
+            });
+        }
         push_record(&proj, &mut builder, row, &record, &names);
         if row.is_multiple_of(PROGRESS_EVERY) {
             progress(row);
         }
     }
+    check_quotes(&rdr, file)?;
     Ok(builder.finish())
+}
+
+/// Fails when the input ended inside a quoted field (SPEC §4 rule 1).
+fn check_quotes<R: Read>(rdr: &Reader<QuoteTracker<R>>, file: &Path) -> Result<(), SourceError> {
+    match rdr.get_ref().unterminated() {
+        Some(line) => Err(SourceError::Malformed {
+            path: file.into(),
+            line,
+            message: "unterminated quoted field (its closing quote is missing: every row after it would be read as part of that field)".into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn push_record(
@@ -76,18 +117,6 @@ fn push_record(
     record: &ByteRecord,
     names: &[Cow<'_, str>],
 ) {
-    if record.len() != names.len() {
-        // Still show which email the broken row was about, when it can be told.
-        let email = record
-            .get(*proj.email_key())
-            .and_then(|b| std::str::from_utf8(b).ok());
-        let reason = format!(
-            "row has {} fields, the header has {}",
-            record.len(),
-            names.len()
-        );
-        return builder.invalid(row, email.unwrap_or(""), reason);
-    }
     proj.push(builder, row, &mut |&i: &usize| {
         let bytes = record.get(i).unwrap_or_default();
         match std::str::from_utf8(bytes) {

@@ -5,9 +5,16 @@
 //! advance the line number). Every JSON scalar becomes a string: strings as
 //! they are, numbers as serde_json prints them (integers exactly as written;
 //! floats in shortest round-trip form, e.g. `1e3` → `1000.0`), booleans
-//! `true`/`false`; `null` and absent keys are "not sent". Columns cannot be
-//! checked up front (there is no header), so a missing key is simply absent.
+//! `true`/`false`; `null` and absent keys are "not sent". An array or an
+//! object for a field is not sent and the row is reported; for the email,
+//! or a line that is not a JSON object, the row's email cannot be read (it
+//! is invalid and holds removals back: see [`Segment::unreadable_emails`]).
+//!
+//! Keys cannot be checked up front (there is no header): a mapped key that
+//! no line holds (a typo in `[mapping]`) fails the read once the file is
+//! read, listing the keys the first lines hold.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -51,6 +58,7 @@ fn read_jsonl_with(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     let proj = Projection::resolve(mapping, |key| Ok::<_, SourceError>(key.to_owned()))?;
+    let mut keys = KeyCheck::new(&proj);
     let mut builder = SegmentBuilder::new();
     let mut line = Vec::new();
     let mut line_no = 0u64;
@@ -76,32 +84,93 @@ fn read_jsonl_with(
         if text.is_empty() {
             continue;
         }
-        push_line(&proj, &mut builder, line_no, text);
+        push_line(&proj, &mut builder, &mut keys, line_no, text);
         if builder.rows().is_multiple_of(PROGRESS_EVERY) {
             progress(builder.rows());
         }
     }
+    keys.finish(file)?;
     Ok(builder.finish())
 }
 
-fn push_line(proj: &Projection<String>, builder: &mut SegmentBuilder, row: u64, text: &[u8]) {
+fn push_line(
+    proj: &Projection<String>,
+    builder: &mut SegmentBuilder,
+    keys: &mut KeyCheck,
+    row: u64,
+    text: &[u8],
+) {
     let obj = match serde_json::from_slice::<Value>(text) {
         Ok(Value::Object(obj)) => obj,
         Ok(other) => {
             let reason = format!("line is {}, not a JSON object", kind(&other));
-            return builder.invalid(row, "", reason);
+            return builder.unreadable(row, reason);
         }
-        Err(e) => return builder.invalid(row, "", format!("invalid JSON: {e}")),
+        Err(e) => return builder.unreadable(row, format!("invalid JSON: {e}")),
     };
+    keys.observe(&obj);
     proj.push(builder, row, &mut |key: &String| scalar(&obj, key));
 }
 
-/// The value of `key` as a cleaned string; exact key first, then ignoring ASCII case.
+/// How many lines' keys are listed when a mapped key is in none.
+const KEYS_FROM_LINES: u64 = 100;
+
+/// Which mapped keys some line holds, and the keys of the first lines (to
+/// list when one is in none).
+struct KeyCheck {
+    /// Mapped keys no object has held yet.
+    missing: Vec<String>,
+    objects: u64,
+    seen: BTreeSet<String>,
+}
+
+impl KeyCheck {
+    fn new(proj: &Projection<String>) -> Self {
+        let mut missing: Vec<String> = Vec::new();
+        for k in proj.keys() {
+            if !missing.contains(k) {
+                missing.push(k.clone());
+            }
+        }
+        KeyCheck {
+            missing,
+            objects: 0,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    fn observe(&mut self, obj: &Map<String, Value>) {
+        self.objects += 1;
+        if self.objects <= KEYS_FROM_LINES {
+            self.seen.extend(obj.keys().cloned());
+        }
+        self.missing.retain(|k| lookup(obj, k).is_none());
+    }
+
+    /// Fails when a mapped key is in no object; an empty file says nothing
+    /// (the empty-segment guard speaks for it).
+    fn finish(self, file: &Path) -> Result<(), SourceError> {
+        match self.missing.into_iter().next() {
+            Some(key) if self.objects > 0 => Err(SourceError::MissingKey {
+                key,
+                file: file.into(),
+                rows: self.objects,
+                seen: self.seen.into_iter().collect(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `key` in `obj`: exact key first, then ignoring ASCII case.
+fn lookup<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key)
+        .or_else(|| (obj.iter()).find_map(|(k, v)| k.eq_ignore_ascii_case(key).then_some(v)))
+}
+
+/// The value of `key` as a cleaned string (see [`lookup`]).
 fn scalar(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    let value = obj
-        .get(key)
-        .or_else(|| (obj.iter()).find_map(|(k, v)| k.eq_ignore_ascii_case(key).then_some(v)));
-    match value {
+    match lookup(obj, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(clean_value(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),

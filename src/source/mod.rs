@@ -4,13 +4,23 @@
 //! every reader (which column feeds which ActiveCampaign field).
 //!
 //! SPEC §4 rule 5: "A source that cannot be read fails the run and touches
-//! nothing." A source that can be read but holds bad rows does not fail: each
-//! bad row is counted and reported as invalid.
+//! nothing." Nor does a malformed one (rule 1: an unterminated quote, a row
+//! with more or fewer fields than the header), nor one where a mapped column
+//! or key is in no row. A source that can be read but holds bad rows does not
+//! fail: a row whose email is invalid is counted and reported as invalid; a
+//! row with a valid email stays in the segment, its unusable fields not sent
+//! and the row reported; a row whose email cannot be read at all is counted
+//! in [`Segment::unreadable_emails`] (removals are then held back).
+//!
+//! Reading is bounded ([`read_async`]): past the source's `timeout`, or when
+//! the daemon stops, the run fails instead of waiting on a blocked file.
 
+mod bounded;
 mod csv;
 mod jsonl;
 mod pg_conn;
 mod postgres;
+mod quotes;
 mod sqlite;
 mod value;
 
@@ -36,8 +46,58 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// A `[mapping]` column is not in the CSV header; found before any row is read.
-    #[error("segment {}: column {column:?} from [mapping] is not in the header", file.display())]
-    MissingColumn { column: String, file: PathBuf },
+    #[error(
+        "segment {}: column {column:?} from [mapping] is not in the header (its columns: {})",
+        file.display(),
+        name_list(found)
+    )]
+    MissingColumn {
+        column: String,
+        file: PathBuf,
+        found: Vec<String>,
+    },
+    /// A `[mapping]` key is in no line of a JSONL file (found once it is read:
+    /// there is no header). `seen` holds keys from the first lines.
+    #[error(
+        "segment {}: key {key:?} from [mapping] is in none of its {rows} rows (keys seen: {})",
+        file.display(),
+        name_list(seen)
+    )]
+    MissingKey {
+        key: String,
+        file: PathBuf,
+        rows: u64,
+        seen: Vec<String>,
+    },
+    /// The file is malformed at `line` (1-based, as an editor counts): the
+    /// run fails rather than read rows out of place (SPEC §4 rule 1).
+    #[error("{}:{line}: {message}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    /// Reading did not end within the source's `timeout` (a FIFO with no
+    /// writer, a hung network mount): the run fails instead of hanging.
+    #[error(
+        "source {} did not finish reading within {timeout}; is it a pipe or a network mount that stopped answering? (raise `timeout` in [source] if the file is just slow)",
+        path.display()
+    )]
+    TimedOut { path: PathBuf, timeout: String },
+    /// An earlier read of the same file timed out and is still blocked; no
+    /// other read is started until it ends (each would block a thread too).
+    #[error(
+        "source {}: an earlier read of this file timed out and is still blocked; not reading it again until that read ends",
+        path.display()
+    )]
+    StillBlocked { path: PathBuf },
+    /// The run was cancelled while reading (the daemon is stopping, or the
+    /// export was edited or deleted): it does not wait for the file.
+    #[error(
+        "source {}: reading was abandoned: the run was cancelled (acsync is stopping, or the export changed)",
+        path.display()
+    )]
+    Abandoned { path: PathBuf },
     /// The CSV reader failed in a way that is not one bad row.
     #[error("segment {}: {source}", path.display())]
     Csv { path: PathBuf, source: ::csv::Error },
@@ -101,8 +161,35 @@ fn column_list(found: &[String]) -> String {
     }
 }
 
+/// At most this many names are listed in an error, each cut to
+/// [`MAX_NAME_CHARS`] characters: a header can be anything.
+const MAX_NAMES: usize = 30;
+const MAX_NAME_CHARS: usize = 40;
+
+/// Column or key names for an error message: quoted, cut, at most [`MAX_NAMES`].
+fn name_list(found: &[String]) -> String {
+    if found.is_empty() {
+        return "none".into();
+    }
+    let cut = |n: &String| {
+        if n.chars().count() > MAX_NAME_CHARS {
+            let head: String = n.chars().take(MAX_NAME_CHARS).collect();
+            format!("{head:?}...")
+        } else {
+            format!("{n:?}")
+        }
+    };
+    let mut list: Vec<String> = found.iter().take(MAX_NAMES).map(cut).collect();
+    if found.len() > MAX_NAMES {
+        list.push(format!("and {} more", found.len() - MAX_NAMES));
+    }
+    list.join(", ")
+}
+
 /// Reads the whole segment of an export: file kinds on a blocking thread,
-/// PostgreSQL on the runtime (its driver is async). What a run calls.
+/// bounded by the source's `timeout` and by the run's cancellation (see
+/// [`cancel_reads_with`]); PostgreSQL on the runtime (its driver is async,
+/// bounded by `statement_timeout`). What a run calls.
 pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, SourceError> {
     if let Source::Postgres {
         url_env,
@@ -112,10 +199,10 @@ pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, S
     {
         return postgres::read(url_env, query, *statement_timeout, mapping, &mut |_| {}).await;
     }
-    let (src, mapping) = (source.clone(), mapping.clone());
-    (tokio::task::spawn_blocking(move || read(&src, &mapping)).await)
-        .unwrap_or_else(|e| Err(SourceError::Stopped(e.to_string())))
+    bounded::read(source, mapping).await
 }
+
+pub use bounded::cancel_reads_with;
 
 /// Reads the whole segment of an export from a file (every kind but
 /// `postgres`, which [`read_async`] reads). Blocking.
@@ -131,9 +218,9 @@ pub fn read_with_progress(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     match source {
-        Source::Csv { path } => csv::read_path(path, mapping, progress),
-        Source::Jsonl { path } => jsonl::read_path(path, mapping, progress),
-        Source::Sqlite { path, query } => sqlite::read_path(path, query, mapping, progress),
+        Source::Csv { path, .. } => csv::read_path(path, mapping, progress),
+        Source::Jsonl { path, .. } => jsonl::read_path(path, mapping, progress),
+        Source::Sqlite { path, query, .. } => sqlite::read_path(path, query, mapping, progress),
         Source::Postgres { .. } => Err(SourceError::Unsupported { kind: "postgres" }),
     }
 }
@@ -180,43 +267,54 @@ impl<K> Projection<K> {
         })
     }
 
-    pub(crate) fn email_key(&self) -> &K {
-        &self.email
+    /// Every mapped column or key, the email's first.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        let named = [&self.first_name, &self.last_name, &self.phone];
+        std::iter::once(&self.email)
+            .chain(named.into_iter().flatten())
+            .chain(self.custom.iter().map(|(_, k)| k))
     }
 
-    /// Extracts one row and feeds it to `builder`, as a profile or an invalid row.
+    /// Extracts one row and feeds it to `builder`. An email that cannot be
+    /// read makes the row unreadable; any other value that cannot be used is
+    /// left out and reported, and the row stays (SPEC §4 rule 1).
     pub(crate) fn push(&self, builder: &mut SegmentBuilder, row: u64, get: &mut Lookup<'_, K>) {
         let email = match get(&self.email) {
             Ok(email) => email.unwrap_or_default(),
-            Err(reason) => return builder.invalid(row, "", reason),
+            Err(reason) => return builder.unreadable(row, reason),
         };
-        match self.fields(get) {
-            Ok(fields) => builder.push(row, &email, fields),
-            Err(reason) => builder.invalid(row, &email, reason),
-        }
+        let mut problems = Vec::new();
+        let fields = self.fields(get, &mut problems);
+        let issue = (!problems.is_empty()).then(|| format!("{}; not sent", problems.join("; ")));
+        builder.push_reported(row, &email, fields, issue);
     }
 
-    fn fields(&self, get: &mut Lookup<'_, K>) -> Result<Fields, String> {
-        let mut opt = |k: &Option<K>| k.as_ref().map_or(Ok(None), &mut *get);
+    fn fields(&self, get: &mut Lookup<'_, K>, problems: &mut Vec<String>) -> Fields {
+        let mut value = |k: &K| {
+            get(k).unwrap_or_else(|reason| {
+                problems.push(reason);
+                None
+            })
+        };
         let (first_name, last_name, phone) = (
-            opt(&self.first_name)?,
-            opt(&self.last_name)?,
-            opt(&self.phone)?,
+            self.first_name.as_ref().and_then(&mut value),
+            self.last_name.as_ref().and_then(&mut value),
+            self.phone.as_ref().and_then(&mut value),
         );
         let mut custom = Vec::new();
         for (key, k) in &self.custom {
-            if let Some(v) = get(k)? {
+            if let Some(v) = value(k) {
                 // The key is borrowed from the projection: packing copies its
                 // bytes next to the value, with no allocation of its own.
                 custom.push((key.as_str(), v));
             }
         }
-        Ok(Fields::with_custom(
+        Fields::with_custom(
             first_name.as_deref(),
             last_name.as_deref(),
             phone.as_deref(),
             custom,
-        ))
+        )
     }
 }
 
@@ -234,5 +332,7 @@ pub(crate) fn find_column<'a>(
     })
 }
 
+#[cfg(test)]
+mod integrity_tests;
 #[cfg(test)]
 mod tests;

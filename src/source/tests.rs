@@ -21,6 +21,8 @@ fn mapping() -> Mapping {
     }
 }
 
+const T: std::time::Duration = crate::config::DEFAULT_SOURCE_TIMEOUT;
+
 fn csv(text: &[u8]) -> Result<Segment, SourceError> {
     read_csv(text, Path::new("seg.csv"), &mapping())
 }
@@ -84,10 +86,13 @@ fn csv_bom_crlf_quotes_and_case_insensitive_headers() {
 fn csv_missing_column_fails_before_rows() {
     let err = csv(b"Email,First,Phone,Company\na@x.io,A,1,C\n").expect_err("Zcol missing");
     assert!(
-        matches!(&err, SourceError::MissingColumn { column, file } if column == "Zcol" && file == Path::new("seg.csv")),
+        matches!(&err, SourceError::MissingColumn { column, file, .. } if column == "Zcol" && file == Path::new("seg.csv")),
         "{err:?}"
     );
-    assert!(err.to_string().contains("seg.csv"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "segment seg.csv: column \"Zcol\" from [mapping] is not in the header (its columns: \"Email\", \"First\", \"Phone\", \"Company\")"
+    );
     let err = csv(b"First,Phone,Company\nA,1,C\n").expect_err("Email missing");
     assert!(
         matches!(&err, SourceError::MissingColumn { column, .. } if column == "Email"),
@@ -98,23 +103,30 @@ fn csv_missing_column_fails_before_rows() {
 }
 
 #[test]
-fn csv_bad_rows_are_invalid_not_fatal() {
+fn csv_bad_values_cost_the_value_not_the_row() {
     let mut text = b"Email,First,Phone,Company,Zcol\n".to_vec();
     text.extend_from_slice(b"a@x.io,A\xff,1,C,z\n");
-    text.extend_from_slice(b"b@x.io,B\n");
     text.extend_from_slice(b"c@x.io,C,1,C,z\n");
     text.extend_from_slice(b"C@x.io,dup,1,C,z\n");
     text.extend_from_slice(b"nope,N,,,\n");
+    text.extend_from_slice(b"\xffb@x.io,B,,,\n");
     let s = csv(&text).expect("readable");
-    assert_eq!(s.profiles.iter().map(|p| p.row).collect::<Vec<_>>(), [3]);
-    assert_eq!((s.source_rows, s.invalid_rows, s.duplicate_rows), (5, 3, 1));
+    assert_eq!(s.profiles.iter().map(|p| p.row).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        s.profiles[0].fields.first_name(),
+        None,
+        "the bad name is not sent"
+    );
+    assert_eq!(s.profiles[0].fields.phone(), Some("1"), "the rest is");
+    assert_eq!((s.source_rows, s.invalid_rows, s.duplicate_rows), (5, 2, 1));
+    assert_eq!((s.row_issues, s.unreadable_emails), (1, 1));
     assert_eq!(
         reasons(&s),
         [
-            (1, "column \"First\" is not valid UTF-8"),
-            (2, "row has 2 fields, the header has 5"),
-            (4, "duplicate email (first in row 3)"),
-            (5, "invalid email"),
+            (1, "column \"First\" is not valid UTF-8; not sent"),
+            (3, "duplicate email (first in row 2)"),
+            (4, "invalid email"),
+            (5, "column \"Email\" is not valid UTF-8"),
         ]
     );
     assert_eq!(s.samples[0].email, "a***@x.io");
@@ -128,7 +140,8 @@ fn jsonl_scalars_blank_lines_and_bad_lines() {
                 {\"email\":\"b@x.io\",\"phone\":1.5,\"Zcol\":\"\"}\n\
                 {not json}\n\
                 {\"First\":\"no email\"}\n\
-                {\"Email\":\"c@x.io\",\"Company\":{\"n\":1}}\n";
+                {\"Email\":\"c@x.io\",\"Company\":{\"n\":1}}\n\
+                {\"Email\":[\"d@x.io\"]}\n";
     let s = jsonl(text);
     let got: Vec<_> = s.profiles.iter().map(summary).collect();
     assert_eq!(
@@ -142,9 +155,11 @@ fn jsonl_scalars_blank_lines_and_bad_lines() {
                 vec![("COMPANY", "true")]
             ),
             (4, "b@x.io", None, Some("1.5"), vec![]),
+            (7, "c@x.io", None, None, vec![]),
         ]
     );
-    assert_eq!((s.source_rows, s.invalid_rows), (6, 4));
+    assert_eq!((s.source_rows, s.invalid_rows), (7, 4));
+    assert_eq!((s.row_issues, s.unreadable_emails), (1, 3));
     let r = reasons(&s);
     assert_eq!(r[0], (3, "line is an array, not a JSON object"));
     assert_eq!(r[1].0, 5);
@@ -152,7 +167,14 @@ fn jsonl_scalars_blank_lines_and_bad_lines() {
     assert_eq!(r[2], (6, "empty email"));
     assert_eq!(
         r[3],
-        (7, "key \"Company\" holds an object, not a single value")
+        (
+            7,
+            "key \"Company\" holds an object, not a single value; not sent"
+        )
+    );
+    assert_eq!(
+        r[4],
+        (8, "key \"Email\" holds an array, not a single value")
     );
 }
 
@@ -161,6 +183,7 @@ fn files_missing_unreadable_and_unsupported() {
     let m = mapping();
     let missing = Source::Csv {
         path: "/nonexistent/seg.csv".into(),
+        timeout: T,
     };
     let err = read(&missing, &m).expect_err("missing file");
     assert!(matches!(err, SourceError::Io { .. }), "{err:?}");
@@ -169,6 +192,7 @@ fn files_missing_unreadable_and_unsupported() {
     let err = read(
         &Source::Jsonl {
             path: dir.path().into(),
+            timeout: T,
         },
         &m,
     )
@@ -177,6 +201,7 @@ fn files_missing_unreadable_and_unsupported() {
     let sql = Source::Sqlite {
         path: "/nonexistent/x.db".into(),
         query: "select 1".into(),
+        timeout: T,
     };
     // Not created: the file is opened read-only, and its absence is named.
     let err = read(&sql, &m).expect_err("missing database");
@@ -203,13 +228,26 @@ fn reads_files_by_path_with_progress() {
     }
     drop(f);
     let mut calls = Vec::new();
-    let s = read_with_progress(&Source::Jsonl { path }, &mapping(), &mut |n| calls.push(n))
-        .expect("readable");
+    let email_only = Mapping {
+        email: "Email".into(),
+        ..Mapping::default()
+    };
+    let s = read_with_progress(&Source::Jsonl { path, timeout: T }, &email_only, &mut |n| {
+        calls.push(n)
+    })
+    .expect("readable");
     assert_eq!(s.profiles.len() as u64, PROGRESS_EVERY + 5);
     assert_eq!(calls, [PROGRESS_EVERY]);
     let csv_path = dir.path().join("seg.csv");
     std::fs::write(&csv_path, "Email,First,Phone,Company,Zcol\nx@y.io,,,,\n").expect("write");
-    let s = read(&Source::Csv { path: csv_path }, &mapping()).expect("readable");
+    let s = read(
+        &Source::Csv {
+            path: csv_path,
+            timeout: T,
+        },
+        &mapping(),
+    )
+    .expect("readable");
     assert_eq!(s.profiles[0].fields, crate::model::Fields::default());
 }
 
@@ -227,7 +265,7 @@ fn scale_csv_one_million() {
     }
     drop(f);
     let t = std::time::Instant::now();
-    let s = read(&Source::Csv { path }, &mapping()).expect("readable");
+    let s = read(&Source::Csv { path, timeout: T }, &mapping()).expect("readable");
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()

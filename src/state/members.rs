@@ -7,38 +7,45 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Row, Statement, TransactionBehavior, params};
 
 use super::{At, StateDb, StateError, corrupt};
-use crate::model::{Known, ListStatus, Member, PendingOp};
+use crate::model::{Known, ListStatus, Member, PendingOp, UnsubscribeWindow};
 
 const SELECT: &str =
-    "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending
+    "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+            unsub_from, unsub_to
      FROM members WHERE export = ?1";
 
 /// Upserts a row. Unchanged rows are left alone: a full read of a large list
 /// mostly confirms what we knew, and skipping those writes keeps the WAL small.
 const UPSERT: &str = "INSERT INTO members
-       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+        unsub_from, unsub_to)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
-       pending = excluded.pending
+       pending = excluded.pending, unsub_from = excluded.unsub_from,
+       unsub_to = excluded.unsub_to
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
-       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
+       OR unsub_from IS NOT excluded.unsub_from OR unsub_to IS NOT excluded.unsub_to";
 
 /// [`UPSERT`] for a full read, which keeps `owned` once set: a read of the
 /// list cannot tell who subscribed a contact, so it must not unlearn it.
 const UPSERT_KEEP_OWNED: &str = "INSERT INTO members
-       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+        unsub_from, unsub_to)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status,
        owned = max(owned, excluded.owned),
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
-       pending = excluded.pending
+       pending = excluded.pending, unsub_from = excluded.unsub_from,
+       unsub_to = excluded.unsub_to
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned < excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
-       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending";
+       OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
+       OR unsub_from IS NOT excluded.unsub_from OR unsub_to IS NOT excluded.unsub_to";
 
 /// Rows a full read may drop: not those that carry ownership or our own
 /// unsubscribe, since forgetting either would let a later run leave an owned
@@ -48,7 +55,84 @@ const DELETABLE: &str = "SELECT email FROM members
 
 const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 
+/// Moves one key's rows into another, merging with rows already there:
+/// ownership and our unsubscribe marks are kept if either side has them.
+const FOLD: &str = "INSERT INTO members
+       (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+        unsub_from, unsub_to)
+     SELECT ?2, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+            unsub_from, unsub_to
+     FROM members WHERE export = ?1
+     ON CONFLICT (export, email) DO UPDATE SET
+       contact_id = coalesce(contact_id, excluded.contact_id),
+       owned = max(owned, excluded.owned),
+       unsubscribed_by_us = max(unsubscribed_by_us, excluded.unsubscribed_by_us),
+       unsub_from = coalesce(unsub_from, excluded.unsub_from),
+       unsub_to = coalesce(unsub_to, excluded.unsub_to),
+       pending = coalesce(pending, excluded.pending)";
+
 impl StateDb {
+    /// Re-keys the rows of acsync 0.1 (kept per export id) and of any
+    /// export that last ran on this scope into the scope itself (see
+    /// [`super::scope_of`]), in one transaction; the journaled batches too.
+    /// A no-op once done. Returns how many keys were folded.
+    pub fn fold_into_scope(&mut self, export: &str, scope: &str) -> Result<usize, StateError> {
+        let mut keys = vec![export.to_string()];
+        keys.extend(self.exports_on_scope(scope)?);
+        keys.retain(|k| k != scope);
+        keys.sort();
+        keys.dedup();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&self.path)?;
+        let mut folded = 0;
+        for key in &keys {
+            let n = tx.execute(FOLD, params![key, scope]).at(&self.path)?;
+            tx.execute("DELETE FROM members WHERE export = ?1", [key])
+                .at(&self.path)?;
+            tx.execute(
+                "UPDATE OR IGNORE batches SET export = ?2 WHERE export = ?1",
+                params![key, scope],
+            )
+            .at(&self.path)?;
+            folded += usize::from(n > 0);
+        }
+        tx.commit().at(&self.path)?;
+        Ok(folded)
+    }
+
+    /// Export ids whose last recorded target is `scope`.
+    fn exports_on_scope(&self, scope: &str) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT export, fingerprint FROM exports")
+            .at(&self.path)?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .at(&self.path)?
+            .collect::<Result<_, _>>()
+            .at(&self.path)?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, fp)| super::scope_of_fingerprint(fp).as_deref() == Some(scope))
+            .map(|(export, _)| export)
+            .collect())
+    }
+
+    /// Active members of `scope` that it owns: what an export leaving the
+    /// list leaves behind as they are.
+    pub fn owned_active(&self, scope: &str) -> Result<u64, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM members WHERE export = ?1 AND owned = 1 AND status = 1",
+            )
+            .at(&self.path)?;
+        let n: i64 = stmt.query_row([scope], |r| r.get(0)).at(&self.path)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every member row of `export`, keyed by email. Runs use the more
     /// compact [`StateDb::load_known`]; this map is for tools and tests.
     pub fn load_members(&self, export: &str) -> Result<HashMap<String, Member>, StateError> {
@@ -184,6 +268,7 @@ impl StateDb {
             unsubscribed_by_us: row.get(4).at(&self.path)?,
             sent_hash: row.get::<_, Option<i64>>(5).at(&self.path)?.map(from_i64),
             pending,
+            unsubscribed_at: window(row).at(&self.path)?,
         })
     }
 }
@@ -198,7 +283,18 @@ fn upsert(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Resul
         m.unsubscribed_by_us,
         m.sent_hash.map(to_i64),
         m.pending.map(PendingOp::as_str),
+        m.unsubscribed_at.map(|w| w.from),
+        m.unsubscribed_at.map(|w| w.to),
     ])
+}
+
+/// The window of our unsubscribe, when both ends are recorded.
+fn window(row: &Row<'_>) -> rusqlite::Result<Option<UnsubscribeWindow>> {
+    let from = row.get::<_, Option<i64>>(7)?;
+    let to = row.get::<_, Option<i64>>(8)?;
+    Ok(from
+        .zip(to)
+        .map(|(from, to)| UnsubscribeWindow { from, to }))
 }
 
 /// A nullable text column, borrowed.

@@ -12,10 +12,13 @@
 //! No secret ever enters this database: the stored types hold emails, ids,
 //! flags and hashes only.
 
+mod batches;
 mod lock;
 mod members;
 mod runs;
 mod schema;
+mod scope;
+mod wanted;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -25,7 +28,10 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use batches::OpenBatch;
 pub use lock::{ExportLock, LockError, lock_export};
+pub use scope::{account_key, scope_of, scope_of_fingerprint};
+pub use wanted::Wanted;
 
 /// The database file inside `state_dir`.
 pub const DB_FILE: &str = "state.sqlite3";
@@ -57,6 +63,15 @@ pub enum StateError {
         path: PathBuf,
         found: i64,
         supported: i64,
+    },
+    #[error(
+        "state database {} belongs to the configuration folder {}, which still exists; {} must use its own state_dir (two folders on one state would mix up which export owns which contact)",
+        path.display(), recorded.display(), this.display()
+    )]
+    OtherFolder {
+        path: PathBuf,
+        recorded: PathBuf,
+        this: PathBuf,
     },
     #[error("state database {} is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
@@ -95,16 +110,11 @@ pub struct ExportMeta {
     pub last_full_read: Option<DateTime<Utc>>,
 }
 
-/// The [`ExportMeta::fingerprint`] of an export: its account and list. When
-/// it changes (another list or account), the stored members describe a
-/// different list and the next run must read the new one in full. The
-/// connection's name is left out, so renaming it loses nothing.
+/// The target part of [`ExportMeta::fingerprint`]: the export's scope
+/// (account and list, see [`scope_of`]). The connection's name is left
+/// out, so renaming it loses nothing.
 pub fn list_fingerprint(export: &crate::config::Export) -> String {
-    format!(
-        "{}#list={}",
-        export.connection.base_url.as_str().trim_end_matches('/'),
-        export.list_id
-    )
+    scope_of(export)
 }
 
 /// An open state database. `Send`, not `Sync`: move it into `spawn_blocking`.
@@ -186,6 +196,43 @@ impl StateDb {
             .at(&self.path)?;
         let last = meta.last_full_read.map(fmt_ts);
         stmt.execute(params![export, meta.fingerprint, last])
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    /// Claims this state for the configuration folder `root` (SPEC §4c: two
+    /// folders on one `state_dir` are kept apart). The first folder to run
+    /// is recorded; another folder is refused while the recorded one still
+    /// has an `acsync.toml`. A folder that moved (the recorded one is gone)
+    /// takes the state over.
+    pub fn claim_folder(&mut self, root: &Path) -> Result<(), StateError> {
+        let this = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+        let recorded: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'config_folder'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .at(&self.path)?;
+        if let Some(recorded) = recorded.map(PathBuf::from)
+            && recorded != this
+            && recorded.join("acsync.toml").exists()
+        {
+            return Err(StateError::OtherFolder {
+                path: self.path.clone(),
+                recorded,
+                this,
+            });
+        }
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('config_folder', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE value IS NOT excluded.value",
+                [this.to_string_lossy()],
+            )
             .at(&self.path)?;
         Ok(())
     }

@@ -8,10 +8,10 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2];
 
 /// Version 1.
 ///
@@ -53,6 +53,67 @@ CREATE TABLE runs (
     summary     TEXT CHECK (summary IS NULL OR json_valid(summary))
 );
 CREATE INDEX runs_export ON runs (export, id);
+";
+
+/// Version 2 (acsync 0.2): every list status (0 unconfirmed, 3 bounced) may
+/// be recorded; our own unsubscribes carry the window they happened in
+/// (`unsub_from`, `unsub_to`, Unix seconds); bulk batches are journaled as
+/// soon as ActiveCampaign accepts them, so a run killed while a batch is
+/// still processing can follow it to its end. The state records which
+/// configuration folder owns it.
+///
+/// A 0.1 mark "unsubscribed by us" has no recorded time: it gets the window
+/// from the epoch to the moment of the upgrade, so a membership that changed
+/// after the upgrade is never taken for ours. Every other column, ownership
+/// and pending intents included, is copied as it was.
+const V2: &str = "
+CREATE TABLE members_v2 (
+    export             TEXT    NOT NULL,
+    email              TEXT    NOT NULL,
+    contact_id         INTEGER,
+    status             INTEGER CHECK (status IN (0, 1, 2, 3)),
+    owned              INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1)),
+    unsubscribed_by_us INTEGER NOT NULL DEFAULT 0 CHECK (unsubscribed_by_us IN (0, 1)),
+    sent_hash          INTEGER,
+    pending            TEXT    CHECK (pending IN ('add', 'update', 'remove', 'resubscribe')),
+    unsub_from         INTEGER,
+    unsub_to           INTEGER,
+    PRIMARY KEY (export, email)
+) WITHOUT ROWID;
+
+INSERT INTO members_v2
+SELECT export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+       CASE WHEN unsubscribed_by_us = 1 THEN 0 END,
+       CASE WHEN unsubscribed_by_us = 1 THEN CAST(strftime('%s', 'now') AS INTEGER) END
+FROM members;
+
+DROP TABLE members;
+ALTER TABLE members_v2 RENAME TO members;
+CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
+
+-- Several exports on one list (SPEC §4c): what each of them wants there
+-- (its segment's emails and field hashes), written only while the list is
+-- shared, so that no export unsubscribes what another still wants.
+CREATE TABLE wanted (
+    scope  TEXT    NOT NULL,
+    export TEXT    NOT NULL,
+    email  TEXT    NOT NULL,
+    hash   INTEGER NOT NULL,
+    PRIMARY KEY (scope, export, email)
+) WITHOUT ROWID;
+
+-- Which configuration folder this state belongs to (see StateDb::claim_folder).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE batches (
+    export       TEXT NOT NULL,
+    batch_id     TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (export, batch_id)
+) WITHOUT ROWID;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -40,6 +40,7 @@ fn members_round_trip_including_large_u64() {
         unsubscribed_by_us: true,
         sent_hash: Some(u64::MAX),
         pending: Some(PendingOp::Resubscribe),
+        unsubscribed_at: Some(crate::model::UnsubscribeWindow { from: 10, to: 20 }),
     };
     let mid = Member {
         sent_hash: Some(i64::MAX as u64 + 1),
@@ -327,4 +328,67 @@ fn million_members_load_timing() {
     let t = std::time::Instant::now();
     db.save_members("big", &members[..250]).expect("save 250");
     eprintln!("save 250: {:?}", t.elapsed());
+}
+
+/// Issue 13 "Upgrading keeps everything": a state database written by
+/// acsync 0.1 (schema version 1, `tests/fixtures/state-v1.sqlite3`, made
+/// with 0.1's DDL) is migrated in place: ownership, our unsubscribe marks
+/// (given a window that ends at the upgrade), hashes and pending intents
+/// all survive, and the run journal is kept.
+#[test]
+fn a_version_1_database_is_migrated_without_forgetting_anything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1.sqlite3");
+    std::fs::copy(&fixture, dir.path().join(DB_FILE)).expect("copy fixture");
+    let before = Utc::now().timestamp();
+    let db = StateDb::open(dir.path()).expect("migrates");
+    let after = Utc::now().timestamp();
+    let m = db.load_members("vip").expect("members");
+    assert_eq!(m.len(), 5);
+    let owned = &m["owned@ex.com"];
+    assert_eq!(
+        (owned.owned, owned.status, owned.contact_id, owned.sent_hash),
+        (true, Some(ListStatus::Active), Some(11), Some(123456789))
+    );
+    let ours = &m["ours@ex.com"];
+    assert!(ours.owned && ours.unsubscribed_by_us);
+    assert_eq!(ours.sent_hash, Some(-42i64 as u64));
+    let w = ours.unsubscribed_at.expect("a window for the old mark");
+    assert_eq!(w.from, 0);
+    assert!((before..=after).contains(&w.to), "{w:?}");
+    let optout = &m["optout@ex.com"];
+    assert!(!optout.unsubscribed_by_us && optout.unsubscribed_at.is_none());
+    assert!(!m["manual@ex.com"].owned);
+    assert_eq!(m["pending@ex.com"].pending, Some(PendingOp::Add));
+    assert!(db.has_pending("vip").expect("pending"));
+    let meta = db.export_meta("vip").expect("meta").expect("kept");
+    assert!(meta.fingerprint.contains("#list=7"));
+    assert!(db.open_batches("vip").expect("batches").is_empty());
+    // A 0.2 status can now be stored.
+    drop(db);
+    let mut db = StateDb::open(dir.path()).expect("reopens");
+    let bounced = Member {
+        status: Some(ListStatus::Bounced),
+        ..member("b@ex.com")
+    };
+    db.save_members("vip", &[bounced]).expect("status 3 stored");
+}
+
+#[test]
+fn batches_are_journaled_until_settled() {
+    let (_dir, mut db) = db();
+    let t = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+    db.journal_batch("vip", "b1", t).expect("journal");
+    db.journal_batch("vip", "b2", t + chrono::Duration::seconds(1))
+        .expect("journal");
+    db.journal_batch("other", "b3", t).expect("journal");
+    let open = db.open_batches("vip").expect("open");
+    assert_eq!(
+        open.iter().map(|b| b.batch_id.as_str()).collect::<Vec<_>>(),
+        ["b1", "b2"]
+    );
+    assert_eq!(open[0].submitted_at, t);
+    db.settle_batch("vip", "b1").expect("settle");
+    assert_eq!(db.open_batches("vip").expect("open").len(), 1);
 }

@@ -42,7 +42,11 @@ fn toml_syntax_error_is_located() {
 
 #[test]
 fn unknown_key_is_located() {
-    assert_one("unknown_key", "2:1", "unknown field `lst_id`");
+    assert_one(
+        "unknown_key",
+        "2:1",
+        "unknown key `lst_id` (did you mean `list_id`?); allowed here: connection, list_id,",
+    );
     let (lines, _) = check_export("unknown_key");
     assert!(
         !lines[0].contains("`api_key`"),
@@ -53,12 +57,24 @@ fn unknown_key_is_located() {
 
 #[test]
 fn wrong_type_is_located() {
-    assert_one("wrong_type", "2:11", "invalid type: string \"twelve\"");
+    assert_one(
+        "wrong_type",
+        "2:11",
+        "`list_id` must be a whole number without quotes, the ActiveCampaign list ID (e.g. list_id = 12), not text",
+    );
+    let (lines, _) = check_export("wrong_type");
+    for internal in ["invalid type", "i64", "twelve"] {
+        assert!(!lines[0].contains(internal), "{}", lines[0]);
+    }
 }
 
 #[test]
 fn bad_cron_is_located() {
-    assert_one("bad_cron", "3:12", "bad cron expression `61 * * * *`");
+    assert_one(
+        "bad_cron",
+        "3:12",
+        "bad cron expression `61 * * * *`: the minute field is `61`, out of range: minutes go from 0 to 59",
+    );
 }
 
 #[test]
@@ -194,4 +210,331 @@ fn missing_settings_file_is_an_error_and_usage_errors_exit_2() {
     assert!(lines(&out)[0].ends_with("acsync.toml:1:1: file not found"));
     assert_eq!(acsync(&["check", "--bogus"]).status.code(), Some(2));
     assert_eq!(acsync(&["frobnicate"]).status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------------------
+// Secrets and long values (issue 14 case 8)
+// ---------------------------------------------------------------------------
+
+/// An ActiveCampaign-shaped key (72 hex digits).
+const AC_KEY: &str = "5f1c0a9e3b7d4c2a8e6f0b1d3c5a7e9f2b4d6c8a0e1f3b5d7c9a2e4f6b8d0c1a3e5f7b9d";
+/// A base64 token, as other services issue.
+const TOKEN: &str = "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiBmb3IgdGVzdGluZw==";
+
+/// A folder whose `acsync.toml` and exports carry `AC_KEY` and `TOKEN` in
+/// every kind of place an operator could paste them.
+fn pasted_key_folder() -> tempfile::TempDir {
+    let settings = format!(
+        "[daemon]\nstate_dir = \"state\"\n\n\
+         [connections.bare]\nurl = \"{AC_KEY}\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n\n\
+         [connections.host]\nurl = \"https://{AC_KEY}.api-us1.com\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n\n\
+         [connections.path]\nurl = \"https://acme.api-us1.com/{AC_KEY}\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n\n\
+         [connections.query]\nurl = \"https://acme.api-us1.com?api_key={TOKEN}\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n\n\
+         [connections.name]\nurl = \"acme.api-us1.com\"\napi_key_credential = \"{TOKEN}\"\naccept_data_transfer = true\n"
+    );
+    let (dir, exports) = crate::discovery::config(&settings);
+    let export = |first: &str| {
+        format!(
+            "connection = \"bare\"\n{first}\n\n[source]\nkind = \"csv\"\npath = \"x.csv\"\n\n[mapping]\nemail = \"email\"\n"
+        )
+    };
+    for (name, line) in [
+        ("list", format!("list_id = \"{AC_KEY}\"")),
+        ("cron", format!("list_id = 1\nschedule = \"{AC_KEY}\"")),
+        (
+            "tz",
+            format!("list_id = 1\nschedule = \"@daily\"\ntimezone = \"{TOKEN}\""),
+        ),
+        (
+            "key",
+            format!("list_id = 1\nschedule = \"@daily\"\n{AC_KEY} = 1"),
+        ),
+        (
+            "conn",
+            format!("list_id = 1\nschedule = \"@daily\"\nprune = \"{AC_KEY}\""),
+        ),
+    ] {
+        std::fs::write(exports.join(format!("{name}.toml")), export(&line)).expect("export");
+    }
+    dir
+}
+
+fn assert_no_secret(what: &str, out: &str) {
+    for secret in [AC_KEY, TOKEN] {
+        // Not even a prefix long enough to matter.
+        assert!(!out.contains(&secret[..16]), "{what} echoes a key:\n{out}");
+    }
+}
+
+#[test]
+fn a_pasted_key_is_never_echoed_by_check_in_any_format() {
+    let dir = pasted_key_folder();
+    let plain = crate::discovery::check(dir.path(), &[]);
+    let text = crate::discovery::text(&plain);
+    assert_eq!(plain.status.code(), Some(1), "{text}");
+    assert_no_secret("check", &text);
+    let toml = dir.path().join("acsync.toml");
+    for at in ["5:7", "10:7", "15:7", "20:7", "26:22"] {
+        let prefix = format!("{}:{at}: ", toml.display());
+        assert!(
+            text.lines().any(|l| l.starts_with(&prefix)),
+            "{prefix} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("`url` seems to hold an API key (not shown here)"),
+        "{text}"
+    );
+    let github = crate::discovery::check(dir.path(), &["--format", "github"]);
+    let annotations = crate::discovery::text(&github);
+    assert!(annotations.contains("::error file="), "{annotations}");
+    assert_no_secret("check --format github", &annotations);
+    // Named files go through the same path.
+    let one = dir.path().join("exports/key.toml");
+    let named = crate::discovery::check(dir.path(), &[one.to_str().unwrap_or_default()]);
+    assert_no_secret("check FILE", &crate::discovery::text(&named));
+    // A wrong type stops the parse: its message never quotes the value.
+    std::fs::write(
+        &toml,
+        format!("[connections.rps]\nrequests_per_second = \"{AC_KEY}\"\n"),
+    )
+    .expect("settings");
+    let typed = crate::discovery::text(&crate::discovery::check(dir.path(), &[]));
+    assert!(
+        typed.contains("2:23: `requests_per_second` must be a whole number"),
+        "{typed}"
+    );
+    assert_no_secret("a type error", &typed);
+}
+
+#[test]
+fn a_pasted_key_is_never_in_the_daemon_log_or_status_files() {
+    let dir = pasted_key_folder();
+    let log = crate::discovery::daemon_log(dir.path());
+    assert!(log.contains("seems to hold an API key"), "{log}");
+    assert_no_secret("the daemon log", &log);
+    for name in ["list", "cron", "tz", "key", "conn"] {
+        let status =
+            std::fs::read_to_string(dir.path().join(format!("exports/{name}.status.json")))
+                .unwrap_or_default();
+        assert!(status.contains("\"invalid\""), "{name}: {status}");
+        assert_no_secret("a status file", &status);
+    }
+}
+
+#[test]
+fn a_5_mb_value_is_cut_in_every_message() {
+    let big = "x".repeat(5 << 20);
+    let (dir, exports) = crate::discovery::config(&format!(
+        "[connections.prod]\nurl = \"{big}\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n"
+    ));
+    let body = |line: &str| format!("connection = \"prod\"\nlist_id = 1\n{line}\n");
+    for (name, line) in [
+        ("cron", format!("schedule = \"{big} * *\"")),
+        ("key", format!("schedule = \"@daily\"\n{big} = 1")),
+        (
+            "prune",
+            format!("schedule = \"@daily\"\nprune = \"{big} {big}\""),
+        ),
+    ] {
+        std::fs::write(exports.join(format!("{name}.toml")), body(&line)).expect("export");
+    }
+    let out = crate::discovery::check(dir.path(), &[]);
+    let text = crate::discovery::text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.len() < 20_000, "{} bytes of output", text.len());
+    for line in text.lines() {
+        assert!(line.len() < 1_500, "a {}-byte line", line.len());
+        assert!(!line.contains(&"x".repeat(100)), "{line:.200}");
+    }
+    assert!(
+        text.contains(&format!("{}…", "x".repeat(40))),
+        "values are cut, with a mark"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Errors a person understands (issue 15)
+// ---------------------------------------------------------------------------
+
+const GOOD_SETTINGS: &str = "[connections.prod]\nurl = \"acme.api-us1.com\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n";
+
+/// Checks one export text against `GOOD_SETTINGS`; its error lines without the path.
+fn check_text(export: &str) -> Vec<String> {
+    let (dir, exports) = crate::discovery::config(GOOD_SETTINGS);
+    let file = exports.join("x.toml");
+    std::fs::write(&file, export).expect("export");
+    let out = crate::discovery::check(dir.path(), &[]);
+    let prefix = format!("{}:", file.display());
+    lines(&out)
+        .iter()
+        .map(|l| l.trim_start_matches(&prefix).to_string())
+        .collect()
+}
+
+fn with(first: &str) -> String {
+    format!(
+        "connection = \"prod\"\nlist_id = 1\n{first}\n\n[source]\nkind = \"csv\"\npath = \"x.csv\"\n\n[mapping]\nemail = \"email\"\n"
+    )
+}
+
+#[test]
+fn cron_errors_name_the_field_and_its_range_and_aliases_are_accepted() {
+    for alias in [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ] {
+        let errors = check_text(&with(&format!("schedule = \"{alias}\"")));
+        assert!(errors.is_empty(), "{alias}: {errors:?}");
+    }
+    for (cron, expected) in [
+        (
+            "0 25 * * *",
+            "3:12: bad cron expression `0 25 * * *`: the hour field is `25`, out of range: hours go from 0 to 23",
+        ),
+        (
+            "0 0 32 * *",
+            "3:12: bad cron expression `0 0 32 * *`: the day-of-month field is `32`, out of range: day-of-months go from 1 to 31",
+        ),
+        (
+            "0 0 * 13 *",
+            "3:12: bad cron expression `0 0 * 13 *`: the month field is `13`, out of range: months go from 1 to 12 (or JAN-DEC)",
+        ),
+        (
+            "* * *",
+            "3:12: bad cron expression `* * *`: a schedule has 5 fields (minute hour day-of-month month day-of-week), or 6 with a seconds field first, e.g. \"*/30 * * * *\"; this one has 3",
+        ),
+        (
+            "@nightly",
+            "3:12: bad cron expression `@nightly`: unknown schedule alias `@nightly`: use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, or a cron expression such as \"0 3 * * *\"",
+        ),
+    ] {
+        assert_eq!(
+            check_text(&with(&format!("schedule = \"{cron}\""))),
+            [expected]
+        );
+    }
+}
+
+#[test]
+fn type_errors_are_in_plain_words() {
+    for (line, expected) in [
+        (
+            "schedule = \"@daily\"\nmax_removals = -3.5",
+            "4:16: `max_removals` must be a count (e.g. 25) or a percent of current members in quotes (e.g. \"10%\")",
+        ),
+        (
+            "schedule = \"@daily\"\nenabled = \"yes\"",
+            "4:11: `enabled` must be true or false (without quotes), not text",
+        ),
+        (
+            "schedule = \"@daily\"\ntags = \"vip\"",
+            "4:8: `tags` must be a list of tag names (e.g. [\"vip\", \"newsletter\"]), not text",
+        ),
+        (
+            "schedule = \"@daily\"\nmax_profiles = 99999999999999999999999",
+            "4:16: `max_profiles` must be a positive whole number without quotes (e.g. 1000000), not a number too large",
+        ),
+    ] {
+        let errors = check_text(&with(line));
+        assert_eq!(errors, [expected]);
+        for internal in ["untagged", "RawLimit", "i64", "invalid type", "as i128"] {
+            assert!(!errors[0].contains(internal), "{}", errors[0]);
+        }
+    }
+}
+
+#[test]
+fn near_misses_get_a_did_you_mean() {
+    let errors = check_text(&with("schedule = \"@daily\"\ntime_zone = \"UTC\""));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("4:1: unknown key `time_zone` (did you mean `timezone`?); allowed here: connection, list_id, schedule, timezone,"), "{errors:?}");
+    let errors = check_text(&with("schedule = \"@daily\"\ntimezone = \"europe/madird\""));
+    assert_eq!(
+        errors,
+        [
+            "4:12: unknown time zone `europe/madird` (did you mean `Europe/Madrid`?) (use an IANA name such as Europe/Madrid)"
+        ]
+    );
+    let errors = check_text(&with("schedule = \"@daily\"\ntimezone = \"Madrid\""));
+    assert!(
+        errors[0].contains("(did you mean `Europe/Madrid`?)"),
+        "{errors:?}"
+    );
+    let errors = check_text(&with("schedule = \"@daily\"").replace("\"prod\"", "\"prd\""));
+    assert_eq!(
+        errors,
+        ["1:14: unknown connection `prd` (did you mean `prod`?) (acsync.toml defines: prod)"]
+    );
+    // Export names, for the commands that take one.
+    let (dir, exports) = crate::discovery::config(GOOD_SETTINGS);
+    std::fs::write(exports.join("vip.toml"), with("schedule = \"@daily\"")).expect("export");
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["sync", "vpi", "--config-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("sync");
+    let text = crate::discovery::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no export `vpi` (looked for exports/vpi.toml) (did you mean `vip`?)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_connection_is_one_error_naming_the_exports_it_skips() {
+    let (dir, exports) = crate::discovery::config(
+        "[connections.prod]\nurl = \"http://acme.api-us1.com\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n",
+    );
+    for name in ["a", "b", "c"] {
+        std::fs::write(
+            exports.join(format!("{name}.toml")),
+            crate::discovery::EXPORT,
+        )
+        .expect("export");
+    }
+    std::fs::write(
+        exports.join("d.toml"),
+        crate::discovery::EXPORT.replace("list_id = 1", "list_id = 0"),
+    )
+    .expect("export");
+    let out = crate::discovery::check(dir.path(), &[]);
+    let toml = dir.path().join("acsync.toml");
+    let found = lines(&out);
+    assert_eq!(
+        found,
+        [
+            format!(
+                "{}:2:7: plain http:// to `acme.api-us1.com` is refused: API keys and personal data would cross the network unencrypted; use https:// (http is allowed only for loopback hosts)",
+                toml.display()
+            ),
+            format!(
+                "{}:1:1: connection `prod` is invalid (see above): 4 export(s) using it are skipped: a, b, c, d",
+                toml.display()
+            ),
+            format!(
+                "{}/d.toml:2:11: list_id must be a positive list ID",
+                exports.display()
+            ),
+        ],
+        "one error per root cause"
+    );
+    // Checked alone, an export still says why it cannot run.
+    let alone = crate::discovery::check(
+        dir.path(),
+        &[exports.join("a.toml").to_str().unwrap_or_default()],
+    );
+    assert_eq!(
+        lines(&alone),
+        [format!(
+            "{}/a.toml:1:14: connection `prod` is invalid (see acsync.toml): this export is skipped until it is fixed",
+            exports.display()
+        )]
+    );
 }

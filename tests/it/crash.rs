@@ -94,7 +94,8 @@ fn assert_intact(w: &World, round: usize) -> usize {
 /// Contacts the export subscribed that its state no longer marks owned.
 fn lost_ownership(w: &World, subscribed: &BTreeSet<String>) -> Vec<String> {
     let db = StateDb::open(&w.state_dir()).expect("state");
-    let members = db.load_members("vip").expect("members");
+    let scope = acsync::state::scope_of(&w.export("vip"));
+    let members = db.load_members(&scope).expect("members");
     subscribed
         .iter()
         .filter(|e| !members.get(*e).is_some_and(|m| m.owned))

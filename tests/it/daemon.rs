@@ -246,7 +246,7 @@ fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves(
         == Some("invalid")));
     let err = status_field(&w, "vip", "config_error").unwrap_or_default();
     assert!(
-        err.starts_with("vip.toml:2:1: unknown field `lst_id`"),
+        err.starts_with("vip.toml:2:1: unknown key `lst_id`"),
         "{err}"
     );
     let before = last_started(&w, "news");

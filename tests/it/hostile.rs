@@ -6,7 +6,9 @@
 //!   of a valid export. Validation never panics, every error is located
 //!   inside the text (line ≥ 1, column ≥ 1, on a line that exists, at most one
 //!   past its end), and an inline `api_key` value is never echoed. Cases:
-//!   256 by default, 4,096 with `ACSYNC_FULL_TRIALS=1`.
+//!   256 by default, 4,096 with `ACSYNC_FULL_TRIALS=1`. And values of 1 MiB
+//!   in any key of either file (as text, a list, a number or a key name)
+//!   never come back in a message beyond a short prefix (24 cases, 256 full).
 //! * The corpus (`tests/fixtures/segments/`, big files generated here): each
 //!   file ends in one asserted outcome with its counts and messages.
 //! * Status folder: blocked by a file (always), read-only and full (a
@@ -429,6 +431,83 @@ fn an_inline_api_key_is_refused_without_echoing_it() {
     }
 }
 
+/// A valid `acsync.toml` (the fuzzed big values go into it).
+const VALID_SETTINGS: &str = "[daemon]\nstate_dir = \"state\"\nlog_format = \"text\"\nmetrics_listen = \"127.0.0.1:9464\"\n\n[connections.sim]\nurl = \"https://acme.api-us1.com\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\nrequests_per_second = 5\nallowed_exports = [\"*\"]\n";
+
+/// 1 MiB: no message may quote a value of this size.
+const BIG: usize = 1 << 20;
+
+/// `text` with the value of its `n`th `key = value` line (mod their count)
+/// replaced by `value` (as a string, a bare number or a list), or with a
+/// `value = 1` line added when `as_key` (the value as a key name).
+fn with_big(text: &str, n: usize, value: &str, shape: u8) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let slots: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(" = "))
+        .collect();
+    let i = slots[n % slots.len()];
+    let key = lines[i].split(" = ").next().unwrap_or_default().to_string();
+    match shape % 4 {
+        0 => lines[i] = format!("{key} = \"{value}\""),
+        1 => lines[i] = format!("{key} = [\"{value}\"]"),
+        2 => lines[i] = format!("{key} = {}", "9".repeat(value.len())),
+        _ => {
+            let bare: String = value
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let name = if bare.is_empty() {
+                "k".repeat(BIG)
+            } else {
+                bare
+            };
+            lines.insert(i + 1, format!("{name} = 1"));
+        }
+    }
+    lines.join("\n")
+}
+
+/// No message holds 64 characters of the big value `unit`*N, nor is longer
+/// than the 1,000-character cap (+ its `…`).
+fn never_echoed(errors: &[Located], unit: &str) -> Result<(), TestCaseError> {
+    let big = unit.repeat(64 / unit.len() + 2);
+    let windows: Vec<&str> = (0..unit.len()).map(|p| &big[p..p + 64]).collect();
+    for e in errors {
+        for text in [e.message.clone(), e.to_string()] {
+            prop_assert!(text.len() < 4_200, "a {}-byte message", text.len());
+            for w in &windows {
+                prop_assert!(!text.contains(w), "echoed: {:.300}", text);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(trials(24, 256) as u32))]
+
+    #[test]
+    fn no_value_of_1_mb_is_ever_echoed(
+        unit in "[a-zA-Z0-9 ./:@%*#=,_-]{1,12}",
+        n in any::<usize>(),
+        shape in any::<u8>(),
+        settings in any::<bool>(),
+    ) {
+        let value = unit.repeat(BIG / unit.len() + 1);
+        if settings {
+            let src = with_big(VALID_SETTINGS, n, &value, shape);
+            let s = Settings::from_source(Path::new("/cfg/acsync.toml"), &src, Path::new("/cfg"));
+            never_echoed(&s.errors, &unit)?;
+        } else {
+            let src = with_big(VALID_EXPORT, n, &value, shape);
+            let file = Path::new("/cfg/exports/fuzz.toml");
+            if let Err(errors) = validate::export("fuzz", file, &src, &fuzz_settings()) {
+                never_echoed(&errors, &unit)?;
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Hostile segment files
 // ---------------------------------------------------------------------------
@@ -511,18 +590,22 @@ async fn nul_bytes_make_an_email_invalid_and_travel_escaped_in_a_name() {
 async fn invalid_utf8_rows_are_reported_with_their_column() {
     let (w, r) = sync_fixture("invalid-utf8.csv").await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
-    assert_eq!(counts(&r), (4, 2, 2, 0, 2, 0));
+    // Issue 14: a bad name costs the name, not the member; a bad email costs the row.
+    assert_eq!(counts(&r), (4, 3, 1, 0, 3, 0));
     assert_eq!(
         reasons(&r),
         [
             (
                 Some(2),
-                "column \"first_name\" is not valid UTF-8".to_string()
+                "column \"first_name\" is not valid UTF-8; not sent".to_string()
             ),
             (Some(3), "column \"email\" is not valid UTF-8".to_string()),
         ]
     );
-    assert_eq!(w.active(), ["ann@example.com", "dan@example.com"]);
+    assert_eq!(
+        w.active(),
+        ["ann@example.com", "bob@example.com", "dan@example.com"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

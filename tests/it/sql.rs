@@ -91,6 +91,7 @@ fn sqlite_source(path: &Path, query: &str) -> Source {
     Source::Sqlite {
         path: path.into(),
         query: query.into(),
+        timeout: acsync::config::DEFAULT_SOURCE_TIMEOUT,
     }
 }
 
@@ -167,11 +168,16 @@ fn sqlite_type_matrix() {
         fields,
         [
             f(&[("I", "-42"), ("R", "2.5"), ("S", "text")]),
+            f(&[("I", "7"), ("R", "3")]),
             f(&[("I", "9007199254740993"), ("R", "0.1"), ("S", "é")]),
         ]
     );
-    // A BLOB makes its row invalid, named by column; the other rows are fine.
-    assert_eq!((seg.source_rows, seg.invalid_rows), (3, 1));
+    // A BLOB is not sent and its row is reported, named by column (issue 14:
+    // the row stays in the segment); the other rows are fine.
+    assert_eq!(
+        (seg.source_rows, seg.invalid_rows, seg.row_issues),
+        (3, 0, 1)
+    );
     assert_eq!(seg.samples[0].row, 2);
     assert!(
         seg.samples[0].reason.contains("column \"b\" holds a BLOB"),

@@ -1,0 +1,45 @@
+//! The full read proves itself (SPEC §4c): `GET /contacts?listid=&status=`
+//! is assumed to filter by each contact's status *on that list*, which
+//! ActiveCampaign does not document. After each full read a random sample
+//! of each status read is compared with the contact's own membership rows
+//! (`/contacts/{id}/contactLists`); a disagreement fails the run before any
+//! write, so an account that behaves otherwise stops acsync instead of
+//! letting it prune or resubscribe on a misread.
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand::seq::IndexedRandom;
+
+use super::RunError;
+use crate::activecampaign::Client;
+use crate::config::Export;
+use crate::model::{ListStatus, LiveMember};
+
+/// Contacts checked per status read (all of them when fewer).
+pub const SAMPLE_PER_STATUS: usize = 5;
+
+/// Checks up to [`SAMPLE_PER_STATUS`] members of each status.
+pub async fn sample(export: &Export, client: &Client, live: &[LiveMember]) -> Result<(), RunError> {
+    // Seeded from the thread's generator; `SmallRng` is `Send`, so the
+    // run's future stays `Send` across the reads below.
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
+    for status in ListStatus::ALL {
+        let of_status: Vec<&LiveMember> = live.iter().filter(|m| m.status == status).collect();
+        for m in of_status.choose_multiple(&mut rng, SAMPLE_PER_STATUS) {
+            let row = client.membership(m.contact_id, export.list_id).await?;
+            let seen = row.and_then(|r| r.status);
+            if seen != Some(status) {
+                return Err(RunError::ReadMismatch {
+                    contact_id: m.contact_id,
+                    list_id: export.list_id,
+                    read: status.as_str(),
+                    row: row.map_or_else(
+                        || "none (no membership)".to_string(),
+                        |r| seen.map_or_else(|| r.code.to_string(), |s| s.as_str().to_string()),
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Truthful status (issue 14 case 7): a run killed or stopped mid-way is
+//! recorded as `interrupted`, never left `running` nor silently turned
+//! `idle`; a daemon never overwrites the status of a run another process is
+//! doing.
+
+use std::time::{Duration, Instant};
+
+use acsync::daemon::StatusSink;
+use acsync::service::StatusFiles;
+use acsync::simulator::SimConfig;
+use acsync::status::{ExportState, Outcome};
+
+use crate::harness::World;
+
+fn slow_batches() -> SimConfig {
+    SimConfig {
+        requests_per_second: 0,
+        info_false_for: Duration::from_millis(100),
+        import_duration: Duration::from_secs(3),
+        ..SimConfig::default()
+    }
+}
+
+/// Spawns `acsync sync vip` and returns once a bulk import was accepted.
+fn sync_until_a_batch_is_queued(w: &World) -> std::process::Child {
+    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let queued = || {
+        let l = w.sim.ledger();
+        l.by_endpoint
+            .get("POST /import/bulk_import")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    };
+    while !queued() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no batch sent");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    child
+}
+
+fn status_files(w: &World) -> StatusFiles {
+    StatusFiles {
+        state_dir: w.state_dir(),
+        exports_dir: w.exports(),
+        status_dir: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
+    let w = World::with(slow_batches()).await;
+    w.write_people("vip", &World::people(0..30));
+    w.write_export("vip", "");
+    let mut child = sync_until_a_batch_is_queued(&w);
+    let running = w.status("vip");
+    assert_eq!(running.state, ExportState::Running);
+    let started = running.last_run.as_ref().map(|r| r.started_at);
+    assert!(started.is_some(), "the run in progress is in the file");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+
+    status_files(&w).idle(&w.export("vip"), None).expect("idle");
+    let s = w.status("vip");
+    assert_eq!(s.state, ExportState::Idle);
+    let last = s.last_run.expect("the killed run is recorded");
+    assert_eq!(last.outcome, Some(Outcome::Interrupted));
+    assert_eq!(Some(last.started_at), started);
+    assert_eq!(s.consecutive_failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_never_overwrites_a_run_another_process_is_doing() {
+    let w = World::with(slow_batches()).await;
+    w.write_people("vip", &World::people(0..30));
+    w.write_export("vip", "");
+    let child = sync_until_a_batch_is_queued(&w);
+    status_files(&w).idle(&w.export("vip"), None).expect("idle");
+    assert_eq!(
+        w.status("vip").state,
+        ExportState::Running,
+        "still the sync's"
+    );
+    let out = child.wait_with_output().expect("sync ends");
+    assert_eq!(out.status.code(), Some(0));
+    let s = w.status("vip");
+    assert_eq!(
+        (s.state, s.last_run.and_then(|r| r.outcome)),
+        (ExportState::Idle, Some(Outcome::Success))
+    );
+}
+
+/// SIGTERM (as Ctrl-C) stops `sync` after the batch in flight: the adds
+/// already queued finish, the unsubscribes not yet sent are not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
+    let w = World::with(slow_batches()).await;
+    w.write_export("vip", "max_removals = \"100%\"");
+    let before = World::people(0..30);
+    w.write_people("vip", &before);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    w.write_people("vip", &World::people(12..60));
+    w.sim.reset_ledger();
+    let child = sync_until_a_batch_is_queued(&w);
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("sync ends");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(out.status.code(), Some(1));
+    let s = w.status("vip");
+    assert_eq!(s.state, ExportState::Idle);
+    assert_eq!(
+        s.last_run.and_then(|r| r.outcome),
+        Some(Outcome::Interrupted)
+    );
+    assert_eq!(w.active().len(), 60, "adds landed, no unsubscribe sent");
+}
