@@ -58,8 +58,9 @@ const STATES: [ExportState; 4] = [
     ExportState::Disabled,
 ];
 
-/// Why members of the segment were kept out of the list, in the order of
-/// [`Kept`]: `unsubscribed` (opted out themselves), `bounced`, `unconfirmed`.
+/// Why members of the segment were not made active members, in the order
+/// of [`Kept`] and of the status file's `kept_*` counts: `unsubscribed`
+/// (opted out themselves), `bounced`, `unconfirmed` (awaiting double opt-in).
 const KEPT_REASONS: [&str; 3] = ["unsubscribed", "bounced", "unconfirmed"];
 
 /// Contact counts of one run: added, updated, unsubscribed, failed.
@@ -108,10 +109,7 @@ impl RunRecord {
             success_at: l.finished_at.filter(|_| success),
             profiles: l.profiles,
             invalid_rows: l.invalid_rows,
-            // The run reports opt-outs only; bounced and unconfirmed
-            // contacts are not told apart from other non-members yet, so
-            // those two series stay 0 (present, so rules can name them).
-            kept: [l.kept_unsubscribed, 0, 0],
+            kept: [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed],
         }
     }
 }
@@ -301,7 +299,7 @@ impl Metrics {
                 .and_then(|o| RUN_OUTCOMES.iter().position(|x| *x == o.as_str()));
             e.profiles = l.profiles;
             e.invalid_rows = l.invalid_rows;
-            e.kept = [l.kept_unsubscribed, 0, 0];
+            e.kept = [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed];
         }
     }
 

@@ -176,7 +176,7 @@ fn render_last_run(s: &State, out: &mut Exposition) {
     out.family(
         "acsync_kept_contacts",
         "gauge",
-        "Segment members the last run kept out of the list, by reason (unsubscribed, bounced, unconfirmed).",
+        "Segment members the last run left as they are on the list, by reason (unsubscribed, bounced, unconfirmed).",
     );
     for (export, e) in &s.exports {
         for (reason, n) in KEPT_REASONS.iter().zip(e.kept) {

@@ -21,7 +21,7 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
         success_at: (outcome == "success").then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
         profiles: 40,
         invalid_rows: 2,
-        kept: [5, 0, 0],
+        kept: [5, 2, 1],
     }
 }
 
@@ -206,7 +206,8 @@ fn gauges_follow_a_run_from_start_to_end() {
         "acsync_segment_profiles{export=\"vip\"} 40",
         "acsync_segment_invalid_rows{export=\"vip\"} 2",
         "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
-        "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 0",
+        "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
+        "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
     ] {
         assert!(has(&text, line), "missing `{line}` in\n{text}");
     }
