@@ -89,14 +89,44 @@ fn seed(sim: &Simulator) {
 
 fn write_folder(sim: &Simulator) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("acsync-demo-{}", std::process::id()));
+    write_files(&dir, &sim.base_url(), sim.api_key())?;
+    Ok(dir)
+}
+
+/// The modes the package and SECURITY.md prescribe, so that the demo's
+/// own files draw no permission warning: `acsync.toml` 0640, the key 0600.
+const SETTINGS_MODE: u32 = 0o640;
+const KEY_MODE: u32 = 0o600;
+
+/// Writes the example folder into `dir`, pointing at `base_url` with `key`.
+fn write_files(dir: &Path, base_url: &str, key: &str) -> anyhow::Result<()> {
     for (rel, text) in FILES {
         let path = dir.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
-        let text = text.replace("http://127.0.0.1:8025", &sim.base_url());
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+        let text = text.replace("http://127.0.0.1:8025", base_url);
+        let mode = (*rel == "acsync.toml").then_some(SETTINGS_MODE);
+        write_file(&path, text.as_bytes(), mode)?;
     }
-    std::fs::write(dir.join("demo.key"), sim.api_key())?;
-    Ok(dir)
+    write_file(&dir.join("demo.key"), key.as_bytes(), Some(KEY_MODE))
+}
+
+/// Writes `bytes` to `path`; with `mode`, the file never exists with a
+/// wider one (created with it, and set again if it was already there).
+fn write_file(path: &Path, bytes: &[u8], mode: Option<u32>) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let context = || format!("writing {}", path.display());
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    if let Some(m) = mode {
+        opts.mode(m);
+    }
+    let mut file = opts.open(path).with_context(context)?;
+    if let Some(m) = mode {
+        file.set_permissions(std::fs::Permissions::from_mode(m))
+            .with_context(context)?;
+    }
+    file.write_all(bytes).with_context(context)
 }
 
 fn start_daemon(
@@ -209,4 +239,34 @@ fn report(dir: &Path, sim: &Simulator) {
         "  acsync plan newsletter --config-dir {}   (the simulator is gone: this one fails to connect)",
         dir.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_demo_folder_has_the_packaged_modes_and_draws_no_warning() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // A loose leftover from an older demo is tightened, not kept.
+        std::fs::write(dir.path().join("demo.key"), "old").expect("write");
+        std::fs::set_permissions(
+            dir.path().join("demo.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+        write_files(dir.path(), "http://127.0.0.1:1", "k3y").expect("write");
+        assert_eq!(mode(&dir.path().join("acsync.toml")), 0o640);
+        assert_eq!(mode(&dir.path().join("demo.key")), 0o600);
+        let settings = config::load_settings(dir.path());
+        assert!(settings.errors.is_empty(), "{:?}", settings.errors);
+        let warnings = config::perms::warnings(&settings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
 }

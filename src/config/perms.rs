@@ -1,7 +1,10 @@
-//! Warnings about files other users can read: a key file (`api_key_file`)
-//! readable by its group or others, and an `acsync.toml` readable by others
-//! (it names the accounts and where their keys live). A warning, never an
-//! error: the check passes and the run goes on; the fix is a `chmod`.
+//! Warnings about files other users can read or change: a key file
+//! (`api_key_file`) or an `acsync.toml` (it names the accounts and where
+//! their keys live) that is world-readable, or writable by anyone but its
+//! owner. One policy for both, the one the package, tmpfiles.d and
+//! SECURITY.md prescribe: `root:acsync 0640` (the daemon's group reads, only
+//! root writes) or tighter (`0600`, `0400`). A warning, never an error: the
+//! check passes and the run goes on; the fix is a `chmod`.
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
@@ -10,11 +13,21 @@ use std::sync::Mutex;
 
 use super::{ApiKeySource, Settings};
 
-/// Mode bits that make a key file too open: read by group or others
-/// (like ssh with a private key, 0600 or 0400 is expected).
-pub const KEY_FILE_MASK: u32 = 0o044;
-/// Mode bits that make `acsync.toml` too open: read by others.
-pub const SETTINGS_MASK: u32 = 0o004;
+/// Mode bits that make a key file too open: read by others, or written by
+/// group or others. Group-readable is how the `acsync` user reads a key
+/// owned by root (`root:acsync 0640`).
+pub const KEY_FILE_MASK: u32 = 0o026;
+/// Mode bits that make `acsync.toml` too open: the same as a key file's.
+pub const SETTINGS_MASK: u32 = 0o026;
+
+/// How a too-open `mode` is too open, in words.
+fn how_open(mode: u32, readable: &str) -> String {
+    if mode & 0o022 != 0 {
+        "writable by other users".to_string()
+    } else {
+        format!("readable by {readable}")
+    }
+}
 
 /// The file's permission bits when any of `mask` is set (symlinks followed:
 /// what matters is who can read the content). `None` when the file is
@@ -28,18 +41,20 @@ pub fn too_open(path: &Path, mask: u32) -> Option<u32> {
 pub fn key_file_warning(path: &Path) -> Option<String> {
     too_open(path, KEY_FILE_MASK).map(|mode| {
         format!(
-            "API key file {} is readable by other users (mode {mode:04o}): `chmod 600` it, or use api_key_credential",
-            path.display()
+            "API key file {} is {} (mode {mode:04o}): `chmod 600` it (or 640 with group acsync), or use api_key_credential",
+            path.display(),
+            how_open(mode, "other users")
         )
     })
 }
 
-/// The warning for an `acsync.toml` readable by every user, if it is.
+/// The warning for an `acsync.toml` others can read or change, if it is.
 pub fn settings_warning(path: &Path) -> Option<String> {
     too_open(path, SETTINGS_MASK).map(|mode| {
         format!(
-            "{} is readable by every user (mode {mode:04o}): it names your accounts and where their keys live; `chmod o-r` it",
-            path.display()
+            "{} is {} (mode {mode:04o}): it names your accounts and where their keys live; `chmod 640` it (owner root, group acsync)",
+            path.display(),
+            how_open(mode, "every user")
         )
     })
 }
@@ -84,7 +99,10 @@ mod tests {
         for (mode, key, settings) in [
             (0o600, false, false),
             (0o400, false, false),
-            (0o640, true, false),
+            (0o640, false, false),
+            (0o440, false, false),
+            (0o660, true, true),
+            (0o642, true, true),
             (0o604, true, true),
             (0o644, true, true),
         ] {
@@ -94,6 +112,11 @@ mod tests {
         }
         let w = key_file_warning(&f).expect("warning");
         assert!(w.contains("0644") && w.contains("chmod 600"), "{w}");
+        assert!(w.contains("readable by other users"), "{w}");
+        std::fs::set_permissions(&f, Permissions::from_mode(0o664)).expect("chmod");
+        let w = settings_warning(&f).expect("warning");
+        assert!(w.contains("writable by other users (mode 0664)"), "{w}");
+        assert!(w.contains("chmod 640"), "{w}");
         assert!(key_file_warning(&dir.path().join("missing")).is_none());
     }
 }

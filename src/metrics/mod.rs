@@ -4,40 +4,38 @@
 //! A small hand-written registry rather than the `metrics` facade: the set
 //! of series is fixed and small, the text exposition format is simple, and
 //! an instance per daemon (no process-global recorder) lets tests run
-//! several daemons in one process and read exactly what one recorded.
+//! several daemons in one process and read exactly what one recorded. The
+//! standard `process_*` series come from the `prometheus` crate's
+//! `/proc` collector ([`process`]).
 //!
 //! * [`Metrics`]: the registry and its recording API;
-//! * [`ports`]: decorators of the daemon's ports that record every run and
-//!   every configuration error without the control loop knowing;
-//! * [`server`]: the HTTP endpoint.
+//! * [`ports`]: decorators of the daemon's ports that record every run,
+//!   every state change and every configuration error without the control
+//!   loop knowing;
+//! * [`server`]: the HTTP endpoint;
+//! * `render`: the exposition of every family.
 //!
-//! Series (label values are export ids and connection names, never secrets):
-//!
-//! | series | type | labels |
-//! |---|---|---|
-//! | `acsync_build_info` | gauge | `version` |
-//! | `acsync_runs_total` | counter | `export`, `outcome` |
-//! | `acsync_run_duration_seconds` | histogram | `export` |
-//! | `acsync_contacts_{added,updated,unsubscribed,failed}_total` | counter | `export` |
-//! | `acsync_api_requests_total` | counter | `connection` |
-//! | `acsync_api_limit_answers_total` | counter | `connection` |
-//! | `acsync_last_success_timestamp_seconds` | gauge | `export` |
-//! | `acsync_config_errors` | gauge | (none): export files now invalid |
-//! | `acsync_export_config_error` | gauge | `export` (1 while invalid) |
+//! Every export the daemon knows has all its series from the moment it is
+//! seen (zeros, `0` timestamps meaning "never"), so `increase()` sees the
+//! first failure and `absent()` means what it says. Label values are export
+//! ids and connection names, never secrets: cardinality is bounded by the
+//! number of export files and connections. README "Metrics and health"
+//! lists every series with its meaning.
 
 pub mod ports;
+mod process;
+mod render;
 pub mod server;
 mod text;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Export;
-use crate::status::Outcome;
-use text::Exposition;
+use crate::status::{ExportState, Outcome, StatusFile};
 
 /// Upper bounds of the run-duration histogram, in seconds: from a quiet run
 /// that sends nothing to a first sync of a large list.
@@ -46,6 +44,31 @@ const DURATION_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.
 /// The per-contact counters, in the order of [`Contacts`].
 const CONTACT_KINDS: [&str; 4] = ["added", "updated", "unsubscribed", "failed"];
 
+/// Every value of the `outcome` label of `acsync_runs_total`.
+const OUTCOMES: [&str; 5] = ["success", "partial", "failed", "blocked", "not_started"];
+
+/// The outcomes a finished run can have (`acsync_last_run_outcome`).
+const RUN_OUTCOMES: [&str; 4] = ["success", "partial", "failed", "blocked"];
+
+/// Every value of the `state` label of `acsync_export_state`.
+const STATES: [ExportState; 4] = [
+    ExportState::Idle,
+    ExportState::Running,
+    ExportState::Invalid,
+    ExportState::Disabled,
+];
+
+/// Why members of the segment were not made active members, in the order
+/// of [`Kept`] and of the status file's `kept_*` counts: `unsubscribed`
+/// (opted out themselves), `bounced`, `unconfirmed` (awaiting double opt-in).
+const KEPT_REASONS: [&str; 3] = ["unsubscribed", "bounced", "unconfirmed"];
+
+/// Contact counts of one run: added, updated, unsubscribed, failed.
+pub type Contacts = [u64; 4];
+
+/// Contacts kept out of the list by one run, by [`KEPT_REASONS`].
+pub type Kept = [u64; 3];
+
 /// What one finished run contributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -53,6 +76,7 @@ pub struct RunRecord {
     pub connection: String,
     /// `success`, `partial`, `failed` or `blocked`.
     pub outcome: &'static str,
+    pub started_at: DateTime<Utc>,
     pub duration: Duration,
     /// added, updated, unsubscribed, failed.
     pub contacts: Contacts,
@@ -61,10 +85,12 @@ pub struct RunRecord {
     pub limit_answers: u64,
     /// When the run finished, if it succeeded.
     pub success_at: Option<DateTime<Utc>>,
+    /// Valid, distinct profiles the segment held.
+    pub profiles: u64,
+    /// Source rows refused before any request (invalid email, missing field).
+    pub invalid_rows: u64,
+    pub kept: Kept,
 }
-
-/// Contact counts of one run: added, updated, unsubscribed, failed.
-pub type Contacts = [u64; 4];
 
 impl RunRecord {
     /// The record of `report`, a finished run of `export`.
@@ -75,11 +101,15 @@ impl RunRecord {
             export: export.id.clone(),
             connection: export.connection.name.clone(),
             outcome: report.outcome.as_str(),
+            started_at: l.started_at,
             duration: Duration::from_millis(l.duration_ms.unwrap_or(0)),
             contacts: [l.added, l.updated, l.removed, l.failed],
             api_requests: report.api.requests,
             limit_answers: report.api.rate_limited,
             success_at: l.finished_at.filter(|_| success),
+            profiles: l.profiles,
+            invalid_rows: l.invalid_rows,
+            kept: [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed],
         }
     }
 }
@@ -103,21 +133,73 @@ impl Histogram {
     }
 }
 
+/// Everything recorded about one export.
+#[derive(Debug, Clone)]
+struct ExportSeries {
+    /// Runs by [`OUTCOMES`] index.
+    runs: [u64; OUTCOMES.len()],
+    durations: Histogram,
+    contacts: Contacts,
+    last_success: Option<DateTime<Utc>>,
+    /// When the last run started.
+    last_run: Option<DateTime<Utc>>,
+    /// Index in [`RUN_OUTCOMES`] of the last finished run's outcome.
+    last_outcome: Option<usize>,
+    next_run: Option<DateTime<Utc>>,
+    /// Runs in a row not `success` (as the status file counts them).
+    consecutive_failures: u32,
+    profiles: u64,
+    invalid_rows: u64,
+    kept: Kept,
+    state: ExportState,
+    /// The status file was read (or a run recorded): do not seed again.
+    seeded: bool,
+}
+
+impl Default for ExportSeries {
+    fn default() -> Self {
+        ExportSeries {
+            runs: [0; OUTCOMES.len()],
+            durations: Histogram::default(),
+            contacts: [0; 4],
+            last_success: None,
+            last_run: None,
+            last_outcome: None,
+            next_run: None,
+            consecutive_failures: 0,
+            profiles: 0,
+            invalid_rows: 0,
+            kept: [0; 3],
+            state: ExportState::Idle,
+            seeded: false,
+        }
+    }
+}
+
+/// Requests and rate-limit answers of one connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct ConnectionSeries {
+    requests: u64,
+    limit_answers: u64,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    runs: BTreeMap<(String, String), u64>,
-    durations: BTreeMap<String, Histogram>,
-    contacts: BTreeMap<String, Contacts>,
-    api_requests: BTreeMap<String, u64>,
-    limit_answers: BTreeMap<String, u64>,
-    last_success: BTreeMap<String, DateTime<Utc>>,
-    invalid: BTreeSet<String>,
+    exports: BTreeMap<String, ExportSeries>,
+    connections: BTreeMap<String, ConnectionSeries>,
+}
+
+impl State {
+    fn export(&mut self, id: &str) -> &mut ExportSeries {
+        self.exports.entry(id.to_string()).or_default()
+    }
 }
 
 /// The registry: everything the daemon reports, rendered on each scrape.
 #[derive(Debug, Default)]
 pub struct Metrics {
     state: Mutex<State>,
+    process: process::Process,
 }
 
 impl Metrics {
@@ -130,189 +212,120 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a finished run.
+    /// Makes every series of `export` (and of its connection) exist, at
+    /// zero if nothing was recorded yet.
+    pub fn register(&self, export: &str, connection: Option<&str>) {
+        let mut s = self.state();
+        s.export(export);
+        if let Some(c) = connection {
+            s.connections.entry(c.to_string()).or_default();
+        }
+    }
+
+    /// What the export is doing now, and when it runs next (`None`: not
+    /// scheduled, as for a disabled or invalid export).
+    pub fn set_state(&self, export: &str, state: ExportState, next_run: Option<DateTime<Utc>>) {
+        let mut s = self.state();
+        let e = s.export(export);
+        e.state = state;
+        e.next_run = next_run;
+    }
+
+    /// A run of `export` started at `at`; the export runs next at `next_run`.
+    pub fn run_started(&self, export: &str, at: DateTime<Utc>, next_run: Option<DateTime<Utc>>) {
+        let mut s = self.state();
+        let e = s.export(export);
+        e.state = ExportState::Running;
+        e.last_run = Some(at);
+        e.next_run = next_run;
+    }
+
+    /// Records a finished run; the export is idle again.
     pub fn record_run(&self, r: &RunRecord) {
         let mut s = self.state();
-        *s.runs
-            .entry((r.export.clone(), r.outcome.into()))
-            .or_default() += 1;
-        s.durations
-            .entry(r.export.clone())
-            .or_default()
-            .observe(r.duration.as_secs_f64());
-        let c = s.contacts.entry(r.export.clone()).or_default();
-        for (total, n) in c.iter_mut().zip(r.contacts) {
+        let c = s.connections.entry(r.connection.clone()).or_default();
+        c.requests += r.api_requests;
+        c.limit_answers += r.limit_answers;
+        let e = s.export(&r.export);
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == r.outcome) {
+            e.runs[i] += 1;
+        }
+        e.last_outcome = RUN_OUTCOMES.iter().position(|o| *o == r.outcome);
+        e.durations.observe(r.duration.as_secs_f64());
+        for (total, n) in e.contacts.iter_mut().zip(r.contacts) {
             *total += n;
         }
-        *s.api_requests.entry(r.connection.clone()).or_default() += r.api_requests;
-        *s.limit_answers.entry(r.connection.clone()).or_default() += r.limit_answers;
         if let Some(t) = r.success_at {
-            s.last_success.insert(r.export.clone(), t);
+            e.last_success = Some(t);
         }
+        // SPEC §4b: only a success resets the count.
+        e.consecutive_failures = match r.outcome {
+            "success" => 0,
+            _ => e.consecutive_failures.saturating_add(1),
+        };
+        e.last_run = Some(r.started_at);
+        e.profiles = r.profiles;
+        e.invalid_rows = r.invalid_rows;
+        e.kept = r.kept;
+        e.state = ExportState::Idle;
+        e.seeded = true;
     }
 
     /// A run that could not start (another process holds the export's lock).
     pub fn record_not_started(&self, export: &str) {
-        let key = (export.to_string(), "not_started".to_string());
-        *self.state().runs.entry(key).or_default() += 1;
+        let mut s = self.state();
+        let e = s.export(export);
+        e.runs[OUTCOMES.len() - 1] += 1;
+        if e.state == ExportState::Running {
+            e.state = ExportState::Idle;
+        }
     }
 
-    /// The last success known before this process started (from the status
-    /// file), so a restart does not make every export look never-succeeded.
-    /// A success recorded since wins.
-    pub fn seed_last_success(&self, export: &str, at: DateTime<Utc>) {
-        self.state()
-            .last_success
-            .entry(export.to_string())
-            .or_insert(at);
+    /// What the export's status file says about runs before this process
+    /// started, so a restart does not make every export look never-run.
+    /// Read once per export; anything this process recorded wins.
+    pub fn seed(&self, export: &str, status: &StatusFile) {
+        let mut s = self.state();
+        let e = s.export(export);
+        if std::mem::replace(&mut e.seeded, true) {
+            return;
+        }
+        e.last_success = e.last_success.or(status.last_success_at);
+        e.consecutive_failures = status.consecutive_failures;
+        if let Some(l) = &status.last_run {
+            e.last_run = Some(l.started_at);
+            e.last_outcome = l
+                .outcome
+                .and_then(|o| RUN_OUTCOMES.iter().position(|x| *x == o.as_str()));
+            e.profiles = l.profiles;
+            e.invalid_rows = l.invalid_rows;
+            e.kept = [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed];
+        }
     }
 
-    /// Whether export `export`'s file is invalid now.
+    /// Whether export `export`'s file is invalid now. Invalid: not
+    /// scheduled. Valid again: idle until the daemon says otherwise.
     pub fn set_config_error(&self, export: &str, invalid: bool) {
         let mut s = self.state();
+        let e = s.export(export);
         if invalid {
-            s.invalid.insert(export.to_string());
-        } else {
-            s.invalid.remove(export);
+            e.state = ExportState::Invalid;
+            e.next_run = None;
+        } else if e.state == ExportState::Invalid {
+            e.state = ExportState::Idle;
         }
     }
 
     /// The export's file was deleted: its series go away.
     pub fn forget_export(&self, export: &str) {
-        let mut s = self.state();
-        s.runs.retain(|(e, _), _| e != export);
-        s.durations.remove(export);
-        s.contacts.remove(export);
-        s.last_success.remove(export);
-        s.invalid.remove(export);
+        self.state().exports.remove(export);
     }
 
     /// The text exposition format (version 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let s = self.state();
-        let mut out = Exposition::default();
-        out.family("acsync_build_info", "gauge", "The running acsync version.");
-        out.sample(
-            "acsync_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            1.0,
-        );
-        render_runs(&s, &mut out);
-        render_contacts(&s, &mut out);
-        render_api(&s, &mut out);
-        render_config(&s, &mut out);
-        out.finish()
-    }
-}
-
-fn render_runs(s: &State, out: &mut Exposition) {
-    out.family(
-        "acsync_runs_total",
-        "counter",
-        "Runs by export and outcome (success, partial, failed, blocked, not_started).",
-    );
-    for ((export, outcome), n) in &s.runs {
-        out.sample(
-            "acsync_runs_total",
-            &[("export", export), ("outcome", outcome)],
-            *n as f64,
-        );
-    }
-    out.family(
-        "acsync_run_duration_seconds",
-        "histogram",
-        "Duration of finished runs.",
-    );
-    for (export, h) in &s.durations {
-        let mut cumulative = 0;
-        for (le, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
-            cumulative += n;
-            let le = le.to_string();
-            out.sample(
-                "acsync_run_duration_seconds_bucket",
-                &[("export", export), ("le", &le)],
-                cumulative as f64,
-            );
-        }
-        let labels = [("export", export.as_str())];
-        out.sample(
-            "acsync_run_duration_seconds_bucket",
-            &[("export", export), ("le", "+Inf")],
-            h.count as f64,
-        );
-        out.sample("acsync_run_duration_seconds_sum", &labels, h.sum);
-        out.sample("acsync_run_duration_seconds_count", &labels, h.count as f64);
-    }
-    out.family(
-        "acsync_last_success_timestamp_seconds",
-        "gauge",
-        "When the export's last successful run finished (Unix time).",
-    );
-    for (export, t) in &s.last_success {
-        let secs = t.timestamp_millis() as f64 / 1000.0;
-        out.sample(
-            "acsync_last_success_timestamp_seconds",
-            &[("export", export)],
-            secs,
-        );
-    }
-}
-
-fn render_contacts(s: &State, out: &mut Exposition) {
-    for (i, kind) in CONTACT_KINDS.iter().enumerate() {
-        let name = format!("acsync_contacts_{kind}_total");
-        out.family(
-            &name,
-            "counter",
-            &format!("Contacts {kind} by runs of the export."),
-        );
-        for (export, c) in &s.contacts {
-            out.sample(&name, &[("export", export)], c[i] as f64);
-        }
-    }
-}
-
-fn render_api(s: &State, out: &mut Exposition) {
-    out.family(
-        "acsync_api_requests_total",
-        "counter",
-        "HTTP requests to ActiveCampaign, retries included, by connection.",
-    );
-    for (conn, n) in &s.api_requests {
-        out.sample(
-            "acsync_api_requests_total",
-            &[("connection", conn)],
-            *n as f64,
-        );
-    }
-    out.family(
-        "acsync_api_limit_answers_total",
-        "counter",
-        "Rate-limit answers (429, bulk rate limit) from ActiveCampaign, by connection.",
-    );
-    for (conn, n) in &s.limit_answers {
-        out.sample(
-            "acsync_api_limit_answers_total",
-            &[("connection", conn)],
-            *n as f64,
-        );
-    }
-}
-
-fn render_config(s: &State, out: &mut Exposition) {
-    out.family(
-        "acsync_config_errors",
-        "gauge",
-        "Export files that are invalid now (not run until fixed).",
-    );
-    out.sample("acsync_config_errors", &[], s.invalid.len() as f64);
-    out.family(
-        "acsync_export_config_error",
-        "gauge",
-        "1 while the export's file is invalid.",
-    );
-    for export in &s.invalid {
-        out.sample("acsync_export_config_error", &[("export", export)], 1.0);
+        let mut out = render::render(&self.state());
+        out.push_str(&self.process.render());
+        out
     }
 }
 

@@ -1,8 +1,10 @@
 //! The daemon's two ports, decorated to feed [`Metrics`]: [`MeteredRunner`]
-//! records every finished run (or one that could not start);
-//! [`MeteredStatus`] tracks which export files are invalid and seeds the
-//! last-success times from the status files. The control loop is unchanged
-//! and unaware of metrics.
+//! records every run's start and end (or one that could not start);
+//! [`MeteredStatus`] registers every export's series the first time the
+//! daemon states it (idle, disabled or invalid: at start-up, before any
+//! run), follows its state and next run, and seeds what happened before
+//! this process from the status files. The control loop is unchanged and
+//! unaware of metrics.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use crate::config::Export;
 use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
 use crate::run::{RunOptions, Runner, Trigger};
 use crate::service::StatusFiles;
-use crate::status;
+use crate::status::{self, ExportState};
 
 /// Runs exports through a shared [`Runner`] and records each run.
 pub struct MeteredRunner {
@@ -33,6 +35,7 @@ impl ExportRunner for MeteredRunner {
     ) -> RunFuture {
         let runner = self.runner.clone();
         let metrics = self.metrics.clone();
+        metrics.run_started(&export.id, Utc::now(), opts.next_run);
         Box::pin(async move {
             match runner.run(&export, trigger, opts, cancel).await {
                 Ok(report) => {
@@ -57,26 +60,24 @@ pub struct MeteredStatus {
 }
 
 impl MeteredStatus {
-    /// Seeds the export's last success from its status file.
+    /// Seeds the export's series from its status file (once per export).
     fn seed(&self, id: &str) {
         let path = status::status_path(
             &self.inner.exports_dir,
             self.inner.status_dir.as_deref(),
             id,
         );
-        if let Some(t) = status::read(&path)
-            .ok()
-            .flatten()
-            .and_then(|s| s.last_success_at)
-        {
-            self.metrics.seed_last_success(id, t);
+        if let Some(file) = status::read(&path).ok().flatten() {
+            self.metrics.seed(id, &file);
         }
     }
 
-    /// A valid export (idle or disabled): no configuration error.
-    fn valid(&self, id: &str) {
-        self.metrics.set_config_error(id, false);
-        self.seed(id);
+    /// A valid export: its series exist, in `state`, seeded.
+    fn valid(&self, export: &Export, state: ExportState, next_run: Option<DateTime<Utc>>) {
+        self.metrics
+            .register(&export.id, Some(&export.connection.name));
+        self.seed(&export.id);
+        self.metrics.set_state(&export.id, state, next_run);
     }
 }
 
@@ -86,12 +87,12 @@ impl StatusSink for MeteredStatus {
     }
 
     fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
-        self.valid(&export.id);
+        self.valid(export, ExportState::Idle, next_run);
         self.inner.idle(export, next_run)
     }
 
     fn disabled(&self, export: &Export) -> std::io::Result<()> {
-        self.valid(&export.id);
+        self.valid(export, ExportState::Disabled, None);
         self.inner.disabled(export)
     }
 
@@ -102,8 +103,9 @@ impl StatusSink for MeteredStatus {
         sha256: Option<&str>,
         config_error: &str,
     ) -> std::io::Result<()> {
-        self.metrics.set_config_error(id, true);
+        self.metrics.register(id, None);
         self.seed(id);
+        self.metrics.set_config_error(id, true);
         self.inner.invalid(id, file, sha256, config_error)
     }
 

@@ -13,11 +13,15 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
         export: export.into(),
         connection: "prod".into(),
         outcome,
+        started_at: Utc.timestamp_opt(1_799_999_000, 0).unwrap(),
         duration: Duration::from_secs(secs),
         contacts: [3, 2, 1, 0],
         api_requests: 7,
         limit_answers: 1,
         success_at: (outcome == "success").then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
+        profiles: 40,
+        invalid_rows: 2,
+        kept: [5, 2, 1],
     }
 }
 
@@ -69,15 +73,182 @@ fn config_errors_follow_invalid_files_and_deletions() {
     assert!(!text.contains("export=\"b\""), "{text}");
 }
 
+/// Whether `text` holds the sample line `line` exactly.
+fn has(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
 #[test]
-fn a_seeded_last_success_never_hides_a_newer_one() {
+fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     let m = Metrics::new();
     m.record_run(&record("vip", "success", 1));
-    m.seed_last_success("vip", Utc.timestamp_opt(1_000, 0).unwrap());
-    m.seed_last_success("old", Utc.timestamp_opt(1_000, 0).unwrap());
+    let mut old = StatusFile::new("vip", "vip.toml", Utc.timestamp_opt(900, 0).unwrap());
+    old.last_success_at = Some(Utc.timestamp_opt(1_000, 0).unwrap());
+    old.consecutive_failures = 4;
+    m.seed("vip", &old);
+    old.export = "old".into();
+    m.seed("old", &old);
+    old.consecutive_failures = 9;
+    m.seed("old", &old);
     let text = m.render();
-    assert!(text.contains("acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000"));
-    assert!(text.contains("acsync_last_success_timestamp_seconds{export=\"old\"} 1000"));
+    assert!(
+        has(
+            &text,
+            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "acsync_last_success_timestamp_seconds{export=\"old\"} 1000"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(&text, "acsync_consecutive_failures{export=\"old\"} 4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
+    let m = Metrics::new();
+    m.register("vip", Some("prod"));
+    let text = m.render();
+    let mut want: Vec<String> = OUTCOMES
+        .iter()
+        .map(|o| format!("acsync_runs_total{{export=\"vip\",outcome=\"{o}\"}} 0"))
+        .collect();
+    want.extend(
+        CONTACT_KINDS
+            .iter()
+            .map(|k| format!("acsync_contacts_{k}_total{{export=\"vip\"}} 0")),
+    );
+    want.extend(
+        KEPT_REASONS
+            .iter()
+            .map(|r| format!("acsync_kept_contacts{{export=\"vip\",reason=\"{r}\"}} 0")),
+    );
+    for line in [
+        "acsync_run_duration_seconds_count{export=\"vip\"} 0",
+        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"+Inf\"} 0",
+        "acsync_last_success_timestamp_seconds{export=\"vip\"} 0",
+        "acsync_last_run_timestamp_seconds{export=\"vip\"} 0",
+        "acsync_next_run_timestamp_seconds{export=\"vip\"} 0",
+        "acsync_consecutive_failures{export=\"vip\"} 0",
+        "acsync_segment_profiles{export=\"vip\"} 0",
+        "acsync_segment_invalid_rows{export=\"vip\"} 0",
+        "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
+        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+        "acsync_export_state{export=\"vip\",state=\"running\"} 0",
+        "acsync_export_config_error{export=\"vip\"} 0",
+        "acsync_api_requests_total{connection=\"prod\"} 0",
+        "acsync_api_limit_answers_total{connection=\"prod\"} 0",
+    ] {
+        want.push(line.to_string());
+    }
+    for line in want {
+        assert!(has(&text, &line), "missing `{line}` in\n{text}");
+    }
+}
+
+#[test]
+fn gauges_follow_a_run_from_start_to_end() {
+    let m = Metrics::new();
+    let next = Utc.timestamp_opt(1_800_086_400, 0).unwrap();
+    m.set_state(
+        "vip",
+        ExportState::Idle,
+        Some(Utc.timestamp_opt(1_799_999_000, 0).unwrap()),
+    );
+    m.run_started(
+        "vip",
+        Utc.timestamp_opt(1_799_999_000, 0).unwrap(),
+        Some(next),
+    );
+    let text = m.render();
+    assert!(
+        has(
+            &text,
+            "acsync_export_state{export=\"vip\",state=\"running\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 0"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "acsync_next_run_timestamp_seconds{export=\"vip\"} 1800086400"
+        ),
+        "{text}"
+    );
+    m.record_run(&record("vip", "failed", 3));
+    m.record_run(&record("vip", "blocked", 3));
+    let text = m.render();
+    for line in [
+        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+        "acsync_export_state{export=\"vip\",state=\"running\"} 0",
+        "acsync_consecutive_failures{export=\"vip\"} 2",
+        "acsync_last_run_outcome{export=\"vip\",outcome=\"blocked\"} 1",
+        "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
+        "acsync_last_run_timestamp_seconds{export=\"vip\"} 1799999000",
+        "acsync_segment_profiles{export=\"vip\"} 40",
+        "acsync_segment_invalid_rows{export=\"vip\"} 2",
+        "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
+        "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
+        "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
+    ] {
+        assert!(has(&text, line), "missing `{line}` in\n{text}");
+    }
+    m.record_run(&record("vip", "success", 3));
+    m.set_config_error("vip", true);
+    let text = m.render();
+    assert!(
+        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
+        "{text}"
+    );
+    assert!(
+        has(
+            &text,
+            "acsync_export_state{export=\"vip\",state=\"invalid\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(&text, "acsync_next_run_timestamp_seconds{export=\"vip\"} 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn process_series_come_with_every_scrape() {
+    let text = Metrics::new().render();
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} in\n{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{family} "))),
+            "{family} in\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod crash;
 mod daemon;
 mod discovery;
 mod eco;
+mod ecosystem;
 mod engine;
 mod faults;
 mod field_safety;
