@@ -272,7 +272,9 @@ impl Loop {
         };
         match result {
             // The runner logged the run's one `run finished` line.
-            Ok(report) => tracing::debug!(export = %id, outcome = %report.outcome, "run task ended"),
+            Ok(report) => {
+                tracing::debug!(export = %id, outcome = %report.outcome, "run task ended")
+            }
             Err(e) => tracing::error!(export = %id, error = %e, "run could not start"),
         }
         if let Some(effect) = self.registry.finished(&id) {
