@@ -10,6 +10,7 @@ mod eco;
 mod engine;
 mod faults;
 mod field_safety;
+mod fields;
 mod harness;
 mod hostile;
 mod interrupted;
