@@ -290,3 +290,62 @@ async fn the_simulator_refuses_unknown_fields_and_values_of_the_wrong_type() {
     assert!(w.sim.contact("b3@example.com").is_none());
     assert_eq!(w.active().len(), 9);
 }
+
+/// The 1-based line of the first line of `file` starting with `prefix`.
+fn line_of(file: &std::path::Path, prefix: &str) -> usize {
+    let text = std::fs::read_to_string(file).expect("export");
+    1 + text
+        .lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{prefix} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_online_locates_an_unknown_field_and_an_unknown_list() {
+    let w = World::new().await;
+    w.sim.add_field("COMPANY", "Company");
+    export_with_fields(
+        &w,
+        &people_with(2, "co", |i| format!("Acme{i}")),
+        "COMPANY = \"co\"\nNOSUCH = \"co\"\n42 = \"co\"",
+    );
+    let out = w.acsync(&["check"]);
+    assert!(
+        out.status.success(),
+        "offline the file is valid: {}",
+        text(&out)
+    );
+
+    let out = w.acsync(&["check", "--online"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let file = w.exports().join("vip.toml");
+    let at = |key: &str| {
+        format!(
+            "{}:{}:1: custom field `{key}`",
+            file.display(),
+            line_of(&file, key)
+        )
+    };
+    for key in ["NOSUCH", "42"] {
+        assert!(said.contains(&at(key)), "{key} located: {said}");
+    }
+    assert!(!said.contains("`COMPANY`"), "{said}");
+    assert_eq!(w.sim.ledger().writes, 0);
+
+    // An unknown list, at its key; GitHub annotations carry the same place.
+    let toml = std::fs::read_to_string(&file).expect("export");
+    let toml = toml.replace(&format!("list_id = {}", w.list), "list_id = 999");
+    std::fs::write(&file, toml.replace("NOSUCH = \"co\"\n42 = \"co\"\n", "")).expect("export");
+    let out = w.acsync(&["check", "--online", "--format", "github"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("line={},col=11", line_of(&file, "list_id"))),
+        "{said}"
+    );
+    assert!(
+        said.contains("list 999 does not exist in ActiveCampaign"),
+        "{said}"
+    );
+}
