@@ -24,7 +24,8 @@
 //!   item matched like a dropdown option.
 //! - text, textarea, hidden, unknown types → as they are.
 //!
-//! A list (a JSON array) for any field but a multi-value one is refused.
+//! A list (a JSON array) is refused for a date, datetime, number or
+//! choice field; a text field takes its JSON text as it is.
 
 use std::collections::BTreeMap;
 
@@ -153,8 +154,9 @@ fn convert_profile(p: &mut Profile, fields: &Resolved) -> Option<String> {
 pub fn convert(def: &FieldDef, raw: &str) -> Result<String, String> {
     let v = raw.trim();
     // A list (a JSON array: a JSONL array value, or a cell holding one)
-    // fits only a multi-value field.
-    if def.kind != FieldKind::Multi
+    // fits a multi-value field; a text field takes its JSON text, as it
+    // takes a json/jsonb column's (`source::value`); other types refuse it.
+    if !matches!(def.kind, FieldKind::Multi | FieldKind::Text)
         && v.starts_with('[')
         && serde_json::from_str::<Vec<serde_json::Value>>(v).is_ok()
     {

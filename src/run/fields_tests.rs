@@ -79,9 +79,15 @@ fn numbers_are_checked() {
     assert!(convert(&d, "12,5").is_err());
     assert!(convert(&d, "NaN").is_err());
     let text = def(2, "NOTE", "text", &[]);
+    assert_eq!(
+        convert(&text, r#"["a"]"#).as_deref(),
+        Ok(r#"["a"]"#),
+        "JSON text"
+    );
     assert!(
-        convert(&text, r#"["a","b"]"#).is_err(),
-        "a list for one value"
+        convert(&d, "[1,2]")
+            .expect_err("a list")
+            .contains("takes one value")
     );
     assert_eq!(convert(&text, " [draft] ").as_deref(), Ok(" [draft] "));
 }

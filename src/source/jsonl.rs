@@ -7,7 +7,9 @@
 //! floats in shortest round-trip form, e.g. `1e3` → `1000.0`), booleans
 //! `true`/`false`; `null` and absent keys are "not sent". An array of
 //! scalars for a custom field is kept as its JSON text (a multi-value
-//! field takes a list). Any other array or an object for a field is not
+//! field takes it as a list, a text field as text, like a json column;
+//! other types refuse it: `run::fields`). Any other array or an object
+//! for a field is not
 //! sent and the row is reported; for the email,
 //! or a line that is not a JSON object, the row's email cannot be read (it
 //! is invalid and holds removals back: see [`Segment::unreadable_emails`]).
