@@ -97,7 +97,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__check)
-            opts="-h --config-dir --format --ignore-outside --help"
+            opts="-h --config-dir --format --ignore-outside --online --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

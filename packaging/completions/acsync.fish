@@ -42,6 +42,7 @@ complete -c acsync -n "__fish_acsync_using_subcommand check" -l config-dir -d 'C
 complete -c acsync -n "__fish_acsync_using_subcommand check" -l format -d 'How problems are printed: plain FILE:LINE:COL lines, or GitHub Actions annotations' -r -f -a "plain\t'`FILE:LINE:COL: message`, one a line (compilers\' convention: editors jump to it)'
 github\t'`::error file=F,line=L,col=C::message` workflow commands'"
 complete -c acsync -n "__fish_acsync_using_subcommand check" -l ignore-outside -d 'Skip named files that are neither under the folder\'s exports/ nor its acsync.toml (for pre-commit hooks, which pass every changed .toml file)'
+complete -c acsync -n "__fish_acsync_using_subcommand check" -l online -d 'Also ask ActiveCampaign: each export\'s list and mapped custom fields must exist on its account (read-only requests)'
 complete -c acsync -n "__fish_acsync_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l json -d 'Print one JSON object instead of a summary (a stable format: see the README)'

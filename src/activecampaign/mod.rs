@@ -15,6 +15,7 @@
 
 pub mod bulk;
 pub mod error;
+pub mod fields;
 pub mod limit;
 pub mod retry;
 mod transport;
@@ -23,6 +24,7 @@ pub mod wire;
 
 pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
+pub use fields::{FieldDef, FieldKind};
 pub use verify::MembershipRow;
 
 use crate::model::{ListStatus, LiveMember};
@@ -34,7 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use transport::Call;
-use wire::{ContactsPage, FieldsPage, ListEnvelope, SyncResponse};
+use wire::{ContactsPage, ListEnvelope, SyncResponse};
 
 /// The page size of every paged read (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
@@ -304,28 +306,14 @@ impl Client {
         }
     }
 
-    /// Custom fields: personalization tag (uppercase) → field id.
+    /// Custom fields: personalization tag (uppercase) → field id (see
+    /// [`Client::fields`] for the types and options).
     pub async fn field_ids(&self) -> Result<HashMap<String, u64>, ApiError> {
-        let mut ids = HashMap::new();
-        let mut offset = 0usize;
-        loop {
-            let call = Call::get("GET /fields", &["fields"]).query([
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", offset.to_string()),
-            ]);
-            let page: FieldsPage = self.fetch(&call).await?;
-            let n = page.fields.len();
-            for f in page.fields {
-                if let Some(tag) = f.perstag {
-                    ids.insert(tag.to_uppercase(), f.id.0);
-                }
-            }
-            offset += n;
-            let total = page.meta.total.map(|t| t.0 as usize);
-            if n < PAGE_SIZE || total.is_some_and(|t| offset >= t) {
-                return Ok(ids);
-            }
-        }
+        let fields = self.fields().await?;
+        Ok(fields
+            .into_iter()
+            .filter_map(|f| Some((f.perstag?, f.id)))
+            .collect())
     }
 
     /// `POST /contact/sync`: creates or updates the contact by email and

@@ -108,11 +108,14 @@ pub struct WireList {
     pub name: Option<String>,
 }
 
-/// `GET /fields`.
+/// `GET /fields` (§5.2): the fields, and the options of the choice fields
+/// (dropdown, radio, listbox, checkbox) side-loaded as `fieldOptions`.
 #[derive(Debug, Deserialize)]
 pub struct FieldsPage {
     #[serde(default)]
     pub fields: Vec<WireField>,
+    #[serde(default, rename = "fieldOptions")]
+    pub field_options: Vec<WireFieldOption>,
     #[serde(default)]
     pub meta: Meta,
 }
@@ -122,6 +125,23 @@ pub struct WireField {
     pub id: Lenient,
     #[serde(default, deserialize_with = "de_text")]
     pub perstag: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub title: Option<String>,
+    /// `text`, `textarea`, `date`, `datetime`, `dropdown`, `radio`,
+    /// `listbox`, `checkbox`, `hidden`; `""` in one documented example.
+    #[serde(default, rename = "type", deserialize_with = "de_text")]
+    pub kind: Option<String>,
+}
+
+/// One option of a choice field: `{"field":"62","value":"X","label":"Option X",...}`
+/// (the `fieldOptions` rows of `POST /fieldOption/bulk`).
+#[derive(Debug, Deserialize)]
+pub struct WireFieldOption {
+    pub field: Lenient,
+    #[serde(default, deserialize_with = "de_text")]
+    pub value: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub label: Option<String>,
 }
 
 /// `POST /contact/sync`: only the id matters.

@@ -2,7 +2,8 @@
 //! every problem as `FILE:LINE:COL: message`, or as GitHub Actions error
 //! annotations (`--format github`) so that a pull request shows each problem
 //! on the offending line. Used by `ExecStartPre=`, `ExecReload=`, pre-commit
-//! hooks and CI over a configuration repository.
+//! hooks and CI over a configuration repository. `--online` also checks
+//! each export against its account (see [`super::check_online`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,11 +20,14 @@ pub enum Format {
 }
 
 /// Runs the check; exit 0 when everything named is valid, 1 otherwise.
+/// `online` also asks each valid export's account about its list and its
+/// mapped custom fields.
 pub fn run(
     config_dir: &Path,
     files: &[PathBuf],
     format: Format,
     ignore_outside: bool,
+    online: bool,
 ) -> anyhow::Result<ExitCode> {
     let files = if ignore_outside {
         inside_config(config_dir, files)
@@ -43,6 +47,10 @@ pub fn run(
             files.len(),
         )
     };
+    let mut errors = errors;
+    if online && !(ignore_outside && files.is_empty()) {
+        errors.extend(super::check_online::errors(config_dir, &files)?);
+    }
     for e in &errors {
         println!("{}", render(e, format));
     }

@@ -3,6 +3,7 @@
 //! 2 bad usage (clap's own code for usage errors).
 
 pub mod check;
+pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
@@ -62,6 +63,10 @@ pub enum Command {
         /// acsync.toml (for pre-commit hooks, which pass every changed .toml file).
         #[arg(long)]
         ignore_outside: bool,
+        /// Also ask ActiveCampaign: each export's list and mapped custom fields
+        /// must exist on its account (read-only requests).
+        #[arg(long)]
+        online: bool,
     },
     /// Dry run: what a run of export NAME would add, update and remove. Writes nothing.
     Plan {
@@ -140,7 +145,8 @@ pub fn main() -> ExitCode {
             files,
             format,
             ignore_outside,
-        } => check::run(&dir.config_dir, &files, format, ignore_outside),
+            online,
+        } => check::run(&dir.config_dir, &files, format, ignore_outside, online),
         Command::Daemon { dir } => daemon::run(&dir.config_dir),
         Command::Plan {
             name,

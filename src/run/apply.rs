@@ -232,11 +232,6 @@ impl<'a> Applier<'a> {
 
     async fn apply_inner(&mut self, plan: &Plan) -> Result<(), RunError> {
         self.record_hashes(plan)?;
-        let writes_fields =
-            !(plan.adds.is_empty() && plan.updates.is_empty() && plan.resubscribes.is_empty());
-        if writes_fields {
-            self.field_ids = self.resolve_fields().await?;
-        }
         let mut items: Vec<Item<'_>> = plan
             .adds
             .iter()
@@ -290,30 +285,11 @@ impl<'a> Applier<'a> {
         self.save(&members)
     }
 
-    /// Custom field keys to ids: numeric keys are ids; personalization tags
-    /// are looked up once per run (only when fields are written).
-    async fn resolve_fields(&self) -> Result<HashMap<String, u64>, RunError> {
-        let mut out = HashMap::new();
-        let tags: Vec<&String> = self
-            .export
-            .mapping
-            .fields
-            .keys()
-            .filter(|k| k.parse::<u64>().is_err())
-            .collect();
-        let known = if tags.is_empty() {
-            HashMap::new()
-        } else {
-            self.client.field_ids().await?
-        };
-        for key in self.export.mapping.fields.keys() {
-            let id = key.parse::<u64>().ok().or_else(|| known.get(key).copied());
-            match id {
-                Some(id) => out.insert(key.clone(), id),
-                None => return Err(RunError::UnknownField(key.clone())),
-            };
-        }
-        Ok(out)
+    /// The custom fields the run resolved before planning (see
+    /// [`super::fields`]): each `[mapping.fields]` key's field id.
+    pub fn with_fields(mut self, fields: &super::fields::Resolved) -> Self {
+        self.field_ids = fields.iter().map(|(k, d)| (k.clone(), d.id)).collect();
+        self
     }
 
     fn member(&self, email: &str) -> Member {

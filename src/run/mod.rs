@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod batches;
 pub mod cross_check;
+pub mod fields;
 pub mod prepare;
 pub mod shared;
 
@@ -81,10 +82,8 @@ pub enum RunError {
     State(#[from] StateError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error(
-        "custom field `{0}` (in [mapping.fields]) does not exist in ActiveCampaign: create it or use its numeric id"
-    )]
-    UnknownField(String),
+    #[error("custom field `{key}` (in [mapping.fields]) does not exist in ActiveCampaign: {hint}")]
+    UnknownField { key: String, hint: String },
     #[error(
         "the list read does not agree with the contact's own membership: contact {contact_id} shows status {row} on list {list_id} but was read as {read}; not writing anything (ActiveCampaign may filter `status` across all lists)"
     )]
@@ -370,6 +369,11 @@ impl Runner {
         }
         record_wanted(db, export, &prepared)?;
         last_run.full_read = prepared.live.is_some();
+        // Custom values refused for their field's type: reported per row.
+        last_run.failures.extend(
+            (prepared.field_issues.iter())
+                .map(|s| status::Failure::new(Some(s.row), &s.email, s.reason.clone())),
+        );
         if let Some((list, owned)) = &prepared.left {
             tracing::warn!(export = %export.id, left = %list, owned, "the export now targets another list; the members it owns on the old one are left as they are");
             last_run.left_list = Some(list.clone());
@@ -385,6 +389,7 @@ impl Runner {
             &prepared.segment,
             cancel,
         )
+        .with_fields(&prepared.fields)
         .apply(&prepared.plan)
         .await;
         last_run.added = tally.added;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::RunError;
-use super::{batches, cross_check};
+use super::{batches, cross_check, fields};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
@@ -38,6 +38,10 @@ pub struct Prepared {
     pub siblings: Vec<String>,
     pub meta: ExportMeta,
     pub plan: Plan,
+    /// `[mapping.fields]` keys resolved against the account's fields.
+    pub fields: fields::Resolved,
+    /// Rows whose custom value was refused for its field's type.
+    pub field_issues: Vec<crate::segment::RowIssue>,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -159,6 +163,9 @@ pub async fn prepare_from(
     opts: &super::RunOptions,
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
+    let mut segment = segment;
+    let fields = resolve_fields(export, client).await?;
+    let field_issues = fields::convert_segment(&mut segment, &fields);
     let allow_removals = opts.allow_removals;
     let target_changed = snap.left.is_some();
     let mut known = snap.known;
@@ -208,6 +215,23 @@ pub async fn prepare_from(
             last_full_read,
         },
         plan,
+        fields,
+        field_issues,
+    })
+}
+
+/// Resolves the `[mapping.fields]` keys against `GET /fields` (only when
+/// there are some): a key the account lacks fails the run here, before any
+/// write, for `plan` as for `sync` (issue 14).
+async fn resolve_fields(export: &Export, client: &Client) -> Result<fields::Resolved, RunError> {
+    let keys = &export.mapping.fields;
+    if keys.is_empty() {
+        return Ok(fields::Resolved::new());
+    }
+    let defs = client.fields().await?;
+    fields::resolve(keys.keys(), &defs).map_err(|u| RunError::UnknownField {
+        key: u.key,
+        hint: u.hint,
     })
 }
 

@@ -357,7 +357,12 @@ impl Account {
                     .is_some_and(|m| m.status == 2 || m.status == 3)
             })
         });
-        if !lists_exist || refused {
+        // A field value ActiveCampaign would refuse (unknown id, a date
+        // not `YYYY-MM-DD`, not an option): undocumented for bulk import;
+        // the simulator reports the contact in `failure` and writes none
+        // of it, never a silent drop (see `fields.rs`).
+        let bad_field = self.check_fields(&c.patch.fields).is_err();
+        if !lists_exist || refused || bad_field {
             return Err(c.email);
         }
         let (id, created) = self.upsert_contact(&c.email, c.patch);

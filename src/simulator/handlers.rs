@@ -114,16 +114,16 @@ async fn list(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
 async fn fields(State(s): Sh, uri: Uri) -> ApiResult {
     let (limit, offset) = paging(&params(&uri)?, 100)?;
     let a = s.account();
-    let page: Vec<Value> = a
-        .fields
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(wire::field)
-        .collect();
+    let fields = a.fields.iter().skip(offset).take(limit);
+    let page: Vec<Value> = fields.clone().map(wire::field).collect();
+    // The options of the page's choice fields ride along as `fieldOptions`.
+    let mut options = Vec::new();
+    for f in fields {
+        options.extend(wire::field_options(f, f.id * 1000));
+    }
     let total = wire::total(a.fields.len() as u64, true);
     let body =
-        json!({"fieldOptions": [], "fieldRels": [], "fields": page, "meta": {"total": total}});
+        json!({"fieldOptions": options, "fieldRels": [], "fields": page, "meta": {"total": total}});
     Ok(Json(body).into_response())
 }
 

@@ -31,6 +31,7 @@
 //! `writes` contact writes.
 
 mod bulk;
+mod fields;
 mod gate;
 mod handlers;
 mod query;
@@ -218,7 +219,13 @@ impl Simulator {
 
     /// A custom field; its id is what payloads use (§2.4).
     pub fn add_field(&self, perstag: &str, title: &str) -> u64 {
-        self.shared().account().add_field(perstag, title)
+        self.add_typed_field(perstag, title, "text", &[])
+    }
+
+    /// A custom field of a type (`date`, `dropdown`, `checkbox`...) with
+    /// its options; writes are checked against both (see `fields.rs`).
+    pub fn add_typed_field(&self, perstag: &str, title: &str, kind: &str, options: &[&str]) -> u64 {
+        (self.shared().account()).add_field(perstag, title, kind, options)
     }
 
     /// Upsert by email (case-insensitive); `None` leaves a value unchanged.

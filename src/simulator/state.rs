@@ -90,6 +90,11 @@ pub(super) struct Field {
     pub id: u64,
     pub perstag: String,
     pub title: String,
+    /// `text`, `textarea`, `date`, `datetime`, `dropdown`, `radio`,
+    /// `listbox`, `checkbox` or `hidden` (§5.2).
+    pub kind: String,
+    /// The option values of a choice field, as ActiveCampaign spells them.
+    pub options: Vec<String>,
 }
 
 /// What an upsert writes. `None` leaves the stored value untouched.
@@ -161,12 +166,26 @@ impl Account {
         id
     }
 
-    pub fn add_field(&mut self, perstag: &str, title: &str) -> u64 {
+    pub fn add_field(&mut self, perstag: &str, title: &str, kind: &str, options: &[&str]) -> u64 {
         let id = self.fields.len() as u64 + 1;
-        let perstag = perstag.to_uppercase();
-        let title = title.to_string();
-        self.fields.push(Field { id, perstag, title });
+        self.fields.push(Field {
+            id,
+            perstag: perstag.to_uppercase(),
+            title: title.to_string(),
+            kind: kind.to_string(),
+            options: options.iter().map(|o| (*o).to_string()).collect(),
+        });
         id
+    }
+
+    /// Why ActiveCampaign would refuse these field values, if it would (see
+    /// [`super::fields`]).
+    pub fn check_fields(&self, values: &[(u64, String)]) -> Result<(), String> {
+        for (id, value) in values {
+            let field = self.fields.iter().find(|f| f.id == *id);
+            super::fields::check(field, *id, value)?;
+        }
+        Ok(())
     }
 
     pub fn exclude(&mut self, email: &str) {
@@ -393,8 +412,8 @@ fn apply_patch(c: &mut SimContact, patch: ContactPatch, known_fields: u64) {
     if let Some(v) = patch.phone {
         c.phone = v;
     }
-    // Values for fields that do not exist are dropped: AC requires the id of
-    // a previously created field (§2.4).
+    // Writes refuse unknown ids before they get here (`check_fields`); a
+    // value for a field that does not exist is never stored (§2.4).
     for (id, value) in patch.fields {
         if id >= 1 && id <= known_fields {
             c.fields.insert(id, value);

@@ -213,10 +213,21 @@ pub(super) fn list(l: &List) -> Value {
     })
 }
 
+/// The `fieldOptions` rows of a field (shape of `POST /fieldOption/bulk`'s
+/// answer); `first_id` numbers them.
+pub(super) fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
+    (f.options.iter().enumerate())
+        .map(|(i, o)| {
+            json!({"orderid": i + 1, "value": o, "label": o, "isdefault": 0,
+                "field": f.id.to_string(), "id": (first_id + i as u64).to_string()})
+        })
+        .collect()
+}
+
 /// One entry of `GET /fields` (§5.2).
 pub(super) fn field(f: &Field) -> Value {
     json!({
-        "title": f.title, "descript": null, "type": "text", "isrequired": "0",
+        "title": f.title, "descript": null, "type": f.kind, "isrequired": "0",
         "perstag": f.perstag, "defval": "", "show_in_list": "0", "rows": "0", "cols": "0",
         "visible": "1", "service": "", "ordernum": f.id.to_string(), "id": f.id.to_string(),
     })

@@ -70,6 +70,13 @@ fn contact_body(body: &[u8]) -> Result<(Option<String>, ContactPatch), ApiError>
     Ok((email, patch))
 }
 
+/// A field value ActiveCampaign would refuse: 422 `field_invalid`, nothing
+/// written (the simulator's decision, see `fields.rs`).
+fn check_fields(a: &Account, patch: &ContactPatch) -> Result<(), ApiError> {
+    (a.check_fields(&patch.fields))
+        .map_err(|why| unprocessable("field_invalid", &why, "/data/attributes/fieldValues"))
+}
+
 fn required(email: Option<String>) -> Result<String, ApiError> {
     email.ok_or_else(|| unprocessable("field_missing", "Email address is required", EMAIL))
 }
@@ -102,6 +109,7 @@ async fn sync(State(s): Sh, body: Bytes) -> ApiResult {
     let (email, patch) = contact_body(&body)?;
     let email = required(email)?;
     let mut a = s.account();
+    check_fields(&a, &patch)?;
     let (id, created) = a.upsert_contact(&email, patch);
     // 201 is the documented answer; updates answer 200 to keep clients
     // honest about "accept any 2xx" (§2.2, §10 item 9).
@@ -121,6 +129,7 @@ async fn create(State(s): Sh, body: Bytes) -> ApiResult {
     if a.contact_by_email(&email).is_some() {
         return Err(duplicate());
     }
+    check_fields(&a, &patch)?;
     let (id, _) = a.upsert_contact(&email, patch);
     answer(&s, &a, id, StatusCode::CREATED)
 }
@@ -135,6 +144,7 @@ async fn update(State(s): Sh, Path(raw): Path<String>, body: Bytes) -> ApiResult
         .map(|c| c.data.email.clone())
         .ok_or_else(|| ApiError::not_found("Subscriber", id))?;
     let email = email.unwrap_or(current);
+    check_fields(&a, &patch)?;
     if !a.change_email(id, &email) {
         return Err(duplicate());
     }

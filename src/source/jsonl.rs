@@ -5,8 +5,12 @@
 //! advance the line number). Every JSON scalar becomes a string: strings as
 //! they are, numbers as serde_json prints them (integers exactly as written;
 //! floats in shortest round-trip form, e.g. `1e3` → `1000.0`), booleans
-//! `true`/`false`; `null` and absent keys are "not sent". An array or an
-//! object for a field is not sent and the row is reported; for the email,
+//! `true`/`false`; `null` and absent keys are "not sent". An array of
+//! scalars for a custom field is kept as its JSON text (a multi-value
+//! field takes it as a list, a text field as text, like a json column;
+//! other types refuse it: `run::fields`). Any other array or an object
+//! for a field is not
+//! sent and the row is reported; for the email,
 //! or a line that is not a JSON object, the row's email cannot be read (it
 //! is invalid and holds removals back: see [`Segment::unreadable_emails`]).
 //!
@@ -109,7 +113,18 @@ fn push_line(
         Err(e) => return builder.unreadable(row, format!("invalid JSON: {e}")),
     };
     keys.observe(&obj);
-    proj.push(builder, row, &mut |key: &String| scalar(&obj, key));
+    proj.push(builder, row, &mut |key: &String| {
+        // A custom field may take a list (a checkbox or listbox field): an
+        // array of scalars is passed on as JSON text, converted or refused
+        // per the field's type once the run knows it (`run::fields`).
+        if proj.custom.iter().any(|(_, k)| k == key)
+            && let Some(Value::Array(items)) = lookup(&obj, key)
+            && items.iter().all(|i| !(i.is_array() || i.is_object()))
+        {
+            return Ok((!items.is_empty()).then(|| Value::Array(items.clone()).to_string()));
+        }
+        scalar(&obj, key)
+    });
 }
 
 /// How many lines' keys are listed when a mapped key is in none.

@@ -11,6 +11,7 @@ mod ecosystem;
 mod engine;
 mod faults;
 mod field_safety;
+mod fields;
 mod harness;
 mod hostile;
 mod interrupted;
