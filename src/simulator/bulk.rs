@@ -6,7 +6,7 @@
 //! batches whose time has come ([`Batches::due`]), so state changes only after
 //! submit + `info_false_for` + `import_duration`, with no timer task to stop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -60,6 +60,10 @@ pub(super) struct Batches {
     rng: SmallRng,
     pub info_false_for: Duration,
     pub import_duration: Duration,
+    /// Emails whose presence rejects a whole request (see [`validate`]).
+    pub refused_in_bulk: HashSet<String>,
+    /// Every batch reads as unknown to `/import/info` (a fault).
+    pub info_not_found: bool,
 }
 
 /// What `/import/info` reports.
@@ -92,8 +96,10 @@ pub(super) fn count(v: &Value) -> usize {
 }
 
 /// Second stage: the contacts themselves. Every failure rejects the whole
-/// request (§4.3 "The import was not queued").
-pub(super) fn validate(v: &Value) -> Result<Vec<BulkContact>, ApiError> {
+/// request (§4.3 "The import was not queued"). `refuse` holds emails
+/// (lowercase) refused at this stage whatever their form: AC's full rule
+/// list is not documented, so a test names the address it refuses.
+pub(super) fn validate(v: &Value, refuse: &HashSet<String>) -> Result<Vec<BulkContact>, ApiError> {
     let Some(items) = v.get("contacts").and_then(Value::as_array) else {
         return Err(general("'contacts' is a required field."));
     };
@@ -106,7 +112,7 @@ pub(super) fn validate(v: &Value) -> Result<Vec<BulkContact>, ApiError> {
     let mut reasons = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match parse_contact(item) {
+        match parse_contact(item, refuse) {
             Ok(c) => out.push(c),
             Err(reason) => reasons.push(json!({"contact": i, "failureReason": reason})),
         }
@@ -142,8 +148,11 @@ pub(super) fn rate_limited(limit: u32) -> ApiError {
     }
 }
 
-fn parse_contact(item: &Value) -> Result<BulkContact, String> {
+fn parse_contact(item: &Value, refuse: &HashSet<String>) -> Result<BulkContact, String> {
     let email = match item.get("email").and_then(Value::as_str) {
+        Some(e) if refuse.contains(&e.trim().to_lowercase()) => {
+            return Err("Field' email' incorrect format".into());
+        }
         Some(e) if email_well_formed(e.trim()) => e.trim().to_lowercase(),
         Some(_) => return Err("Field' email' incorrect format".into()),
         None => return Err("Field' email' is required".into()),
@@ -209,6 +218,8 @@ impl Batches {
             rng: SmallRng::seed_from_u64(seed ^ 0xB47C_4B47_C4B4_7C4B),
             info_false_for,
             import_duration,
+            refused_in_bulk: HashSet::new(),
+            info_not_found: false,
         }
     }
 
@@ -287,6 +298,9 @@ impl Batches {
     /// `/import/info` for one batch (§4.4); `None` when unknown.
     pub fn info(&mut self, id: &str, now: Instant) -> Option<Info> {
         let info_false_for = self.info_false_for;
+        if self.info_not_found {
+            return None;
+        }
         let b = self.by_id.get_mut(id)?;
         if now.saturating_duration_since(b.submitted) < info_false_for {
             return Some(Info::NotYet { injected: false });
@@ -378,7 +392,7 @@ mod tests {
     #[test]
     fn whole_batch_rejected_on_one_bad_email_section_4_3() {
         let body = json!({"contacts": [{"email": "ok@x.io"}, {"email": "nope"}, {}]});
-        let Err(ApiError::Bulk { reasons, .. }) = validate(&body) else {
+        let Err(ApiError::Bulk { reasons, .. }) = validate(&body, &HashSet::new()) else {
             panic!("accepted a batch with a malformed email");
         };
         assert_eq!(reasons[0]["contact"], 1);
@@ -387,6 +401,15 @@ mod tests {
             "Field' email' incorrect format"
         );
         assert_eq!(reasons[1]["contact"], 2);
+        let refuse: HashSet<String> = ["ok@x.io".to_string()].into();
+        let one = json!({"contacts": [{"email": "a@x.io"}, {"email": "OK@x.io"}]});
+        let Err(ApiError::Bulk { reasons, .. }) = validate(&one, &refuse) else {
+            panic!("accepted a batch holding a refused email");
+        };
+        assert_eq!(
+            reasons,
+            json!([{"contact": 1, "failureReason": "Field' email' incorrect format"}])
+        );
     }
 
     #[test]

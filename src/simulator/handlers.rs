@@ -289,7 +289,10 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
         g.admit_bulk(n == 1, now).map_err(bulk::rate_limited)?;
         (g.faults().fail_batch_rate, g.faults().info_false_polls)
     };
-    let contacts = bulk::validate(&v)?;
+    let contacts = {
+        let a = s.account();
+        bulk::validate(&v, &a.batches.refused_in_bulk)?
+    };
     let (batch_id, faulted) = s
         .account()
         .batches
