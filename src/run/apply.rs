@@ -2,9 +2,12 @@
 //! intent is saved before a request is sent and the outcome after, so a run
 //! killed at any instant leaves `pending` marks that the next run resolves
 //! against a full read (SPEC rule 7). Changes of ten or more contacts (or
-//! any change carrying tags) go through bulk import, pipelined: batches are
-//! submitted while earlier ones are followed to their end; fewer go through
-//! `contact/sync` and `contactLists`.
+//! any change carrying tags, or any when `exclude_automations` is set) go
+//! through bulk import, pipelined: batches are submitted while earlier ones
+//! are followed to their end; fewer go through `contact/sync` and
+//! `contactLists`. Resubscribes and removals by contact id always do: bulk
+//! import can do neither (it refuses to resubscribe, and knows contacts
+//! only by email).
 //!
 //! A change whose outcome is unknown when its requests end (a batch given up
 //! `failed` or `interrupted` after its resubmissions, retries exhausted on a
@@ -247,7 +250,7 @@ impl<'a> Applier<'a> {
                 .iter()
                 .map(|c| Item::change(PendingOp::Update, c)),
         );
-        if items.len() >= BULK_MIN || (!items.is_empty() && !self.export.tags.is_empty()) {
+        if self.by_bulk(items.len(), !self.export.tags.is_empty()) {
             self.bulk(&items).await?;
         } else {
             for item in items {
@@ -259,7 +262,7 @@ impl<'a> Applier<'a> {
         }
         let confirmed = self.confirm_removals(&plan.removals).await?;
         let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
-        if removals.len() >= BULK_MIN {
+        if self.by_bulk(removals.len(), false) {
             self.bulk(&removals).await?;
         } else {
             for item in removals {
@@ -271,6 +274,14 @@ impl<'a> Applier<'a> {
             self.single(Item::removal(r)).await?;
         }
         Ok(())
+    }
+
+    /// Whether `n` changes go through bulk import: from [`BULK_MIN`] on, or
+    /// any number when they carry tags (only bulk import adds them) or when
+    /// automations are excluded (`contact/sync` and `contactLists` cannot
+    /// exclude them; bulk import can).
+    fn by_bulk(&self, n: usize, tags: bool) -> bool {
+        n >= BULK_MIN || (n > 0 && (tags || self.export.exclude_automations))
     }
 
     /// Members whose values already match (seen in a full read) get their

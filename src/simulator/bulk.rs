@@ -29,6 +29,9 @@ pub(super) struct BulkContact {
     pub patch: ContactPatch,
     pub subscribe: Vec<u64>,
     pub unsubscribe: Vec<u64>,
+    /// `exclude_automations: true` inside this contact's object, where the
+    /// official example puts it (§4.2).
+    pub exclude_automations: bool,
 }
 
 /// How a batch ends, decided by the fault dice at submit.
@@ -64,6 +67,9 @@ pub(super) struct Batches {
     pub refused_in_bulk: HashSet<String>,
     /// Every batch reads as unknown to `/import/info` (a fault).
     pub info_not_found: bool,
+    /// Contacts queued with automations excluded, and without.
+    pub automations_excluded: u64,
+    pub automations_allowed: u64,
 }
 
 /// What `/import/info` reports.
@@ -183,13 +189,22 @@ fn parse_contact(item: &Value, refuse: &HashSet<String>) -> Result<BulkContact, 
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| format!("Field' {key}' incorrect format"))
     };
-    // `exclude_automations` (per contact or top level, §4.2) and `callback`
-    // are accepted and ignored: the simulator runs no automations.
+    // `callback` is accepted and ignored. `exclude_automations` is read
+    // where the official example puts it, inside the contact (§4.2; a
+    // top-level one is accepted and ignored): the simulator runs no
+    // automations but counts the contacts that would run them.
+    let exclude_automations = match item.get("exclude_automations") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        _ => false,
+    };
     Ok(BulkContact {
         email,
         patch,
         subscribe: lists("subscribe")?,
         unsubscribe: lists("unsubscribe")?,
+        exclude_automations,
     })
 }
 
@@ -220,6 +235,8 @@ impl Batches {
             import_duration,
             refused_in_bulk: HashSet::new(),
             info_not_found: false,
+            automations_excluded: 0,
+            automations_allowed: 0,
         }
     }
 
@@ -242,6 +259,9 @@ impl Batches {
             (true, true) => Fate::Failed,
             (true, false) => Fate::Interrupted((cut * contacts.len() as f64) as usize),
         };
+        let excluded = contacts.iter().filter(|c| c.exclude_automations).count() as u64;
+        self.automations_excluded += excluded;
+        self.automations_allowed += contacts.len() as u64 - excluded;
         let id = self.uuid();
         let batch = Batch {
             submitted: now,

@@ -345,6 +345,17 @@ impl Simulator {
         self.shared().gate().ledger.clone()
     }
 
+    /// Contacts bulk import queued with `exclude_automations` inside their
+    /// object (the official example's placement, §4.2), and those queued
+    /// without it (automations would run).
+    pub fn bulk_automations(&self) -> (u64, u64) {
+        let a = self.shared().account();
+        (
+            a.batches.automations_excluded,
+            a.batches.automations_allowed,
+        )
+    }
+
     pub fn reset_ledger(&self) {
         self.shared().gate().ledger = Ledger::default();
     }

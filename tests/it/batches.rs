@@ -70,3 +70,59 @@ async fn an_import_info_404_is_a_doubt_settled_by_a_read() {
     assert_eq!(r.last_run.removed, 2);
     assert_eq!(w.active(), emails(&people[2..]));
 }
+
+/// `exclude_automations = true`: three adds, an update and a removal (each
+/// below the bulk minimum of 10) all go through bulk import with the flag
+/// inside every contact; nothing goes through `contact/sync` or
+/// `contactLists`, which cannot exclude automations. The old code sent them
+/// through those two endpoints, automations running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_automations_reach_every_write() {
+    let w = World::new().await;
+    let people = World::people(0..3);
+    w.write_people("seg", &people);
+    w.write_export("seg", "exclude_automations = true\nmax_removals = \"100%\"");
+    let r = w.sync("seg").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(r.last_run.added, 3);
+    // One renamed, one gone.
+    let mut next = people[..2].to_vec();
+    next[0].1 = "Renamed".into();
+    w.write_people("seg", &next);
+    let r = w.sync("seg").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!((r.last_run.updated, r.last_run.removed), (1, 1));
+    assert_eq!(w.active(), emails(&next));
+    let ledger = w.sim.ledger();
+    let (excluded, allowed) = w.sim.bulk_automations();
+    println!(
+        "exclude_automations: bulk contacts excluded={excluded} allowed={allowed}; endpoints {:?}",
+        ledger.by_endpoint
+    );
+    assert_eq!((excluded, allowed), (5, 0));
+    for path in ["POST /contact/sync", "POST /contactLists"] {
+        assert_eq!(ledger.by_endpoint.get(path), None, "{path}");
+    }
+}
+
+/// Without the flag, small changes keep the documented path (below 10:
+/// `contact/sync` + `contactLists`) and bulk contacts carry no flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automations_run_by_default() {
+    let w = World::new().await;
+    let people = World::people(0..12);
+    w.write_people("seg", &people);
+    w.write_export("seg", "");
+    let r = w.sync("seg").await;
+    assert_eq!(r.last_run.added, 12);
+    w.write_people("seg", &World::people(0..14));
+    let r = w.sync("seg").await;
+    assert_eq!(r.last_run.added, 2);
+    assert_eq!(w.sim.bulk_automations(), (0, 12));
+    assert!(
+        w.sim
+            .ledger()
+            .by_endpoint
+            .contains_key("POST /contact/sync")
+    );
+}
