@@ -70,6 +70,8 @@ pub(super) struct Batches {
     /// Contacts queued with automations excluded, and without.
     pub automations_excluded: u64,
     pub automations_allowed: u64,
+    /// Batches processed and their contacts, per UTC day (`recentlyCompleted`).
+    completed: std::collections::BTreeMap<String, (u64, u64)>,
 }
 
 /// What `/import/info` reports.
@@ -237,6 +239,7 @@ impl Batches {
             info_not_found: false,
             automations_excluded: 0,
             automations_allowed: 0,
+            completed: std::collections::BTreeMap::new(),
         }
     }
 
@@ -315,6 +318,14 @@ impl Batches {
         (self.pending.len(), contacts)
     }
 
+    /// Batches processed (whatever their end) per day, oldest first: the
+    /// `recentlyCompleted` of `GET /import/bulk_import` (§4.4).
+    pub fn recently_completed(&self) -> Vec<(String, u64, u64)> {
+        (self.completed.iter())
+            .map(|(day, (batches, contacts))| (day.clone(), *batches, *contacts))
+            .collect()
+    }
+
     /// `/import/info` for one batch (§4.4); `None` when unknown.
     pub fn info(&mut self, id: &str, now: Instant) -> Option<Info> {
         let info_false_for = self.info_false_for;
@@ -345,6 +356,10 @@ impl Account {
     /// at submit).
     pub fn run_due_batches(&mut self, now: Instant) {
         while let Some((id, contacts, fate)) = self.batches.next_due(now) {
+            let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+            let done = self.batches.completed.entry(day).or_default();
+            done.0 += 1;
+            done.1 += contacts.len() as u64;
             let take = match fate {
                 Fate::Complete => contacts.len(),
                 Fate::Failed => 0,
