@@ -9,9 +9,14 @@
 //! import can do neither (it refuses to resubscribe, and knows contacts
 //! only by email).
 //!
+//! A bulk request rejected whole for some of its contacts (400 with
+//! `failureReasons` naming their indexes: nothing was queued) fails those
+//! contacts with ActiveCampaign's reason and sends the rest again at once.
+//!
 //! A change whose outcome is unknown when its requests end (a batch given up
 //! `failed` or `interrupted` after its resubmissions, retries exhausted on a
-//! request that may have landed) is "in doubt". Before the run ends, one read
+//! request that may have landed, an `/import/info` that cannot answer for a
+//! queued batch) is "in doubt". Before the run ends, one read
 //! of the list settles every doubt it can: a change that landed counts as
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
