@@ -99,6 +99,18 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// The contacts a whole-batch bulk rejection names (§4.3: nothing was
+    /// queued), as indexes into a request of `len` contacts with
+    /// ActiveCampaign's reason. `None` for any other error, or when the
+    /// rejection is not only about named contacts: a general reason (rate
+    /// limit, payload), an index missing or outside the request.
+    pub fn rejected_contacts(&self, len: usize) -> Option<Vec<(usize, String)>> {
+        let ApiError::Rejected { body, .. } = self else {
+            return None;
+        };
+        body.named_contacts(len)
+    }
 }
 
 /// One reason in a bulk import's `failureReasons`.
@@ -186,6 +198,30 @@ impl ErrorBody {
             raw,
             ..ErrorBody::default()
         }
+    }
+
+    /// See [`ApiError::rejected_contacts`]; sorted by index, one entry each.
+    pub fn named_contacts(&self, len: usize) -> Option<Vec<(usize, String)>> {
+        let mut out: Vec<(usize, String)> = Vec::new();
+        for r in &self.failure_reasons {
+            let FailureReason::Contact {
+                index: Some(i),
+                reason,
+            } = r
+            else {
+                return None;
+            };
+            let i = usize::try_from(*i).ok().filter(|i| *i < len)?;
+            match out.iter_mut().find(|(j, _)| *j == i) {
+                Some((_, r0)) => {
+                    r0.push_str("; ");
+                    r0.push_str(reason);
+                }
+                None => out.push((i, reason.clone())),
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        (!out.is_empty()).then_some(out)
     }
 
     /// True when this is the bulk importer's "Rate limit exceeded" 400.
@@ -322,6 +358,27 @@ mod tests {
         );
         assert!(!b.is_bulk_rate_limit());
         assert!(b.to_string().contains("contact #230"));
+    }
+
+    #[test]
+    fn rejection_names_its_contacts_section_4_3() {
+        let b = ErrorBody::parse(
+            br#"{"success":0,"message":"JSON payload did not pass validation.","failureReasons":[{"contact":"7","failureReason":"Field' email' incorrect format"},{"contact":2,"failureReason":"b"},{"contact":7,"failureReason":"c"}]}"#,
+        );
+        assert_eq!(
+            b.named_contacts(10),
+            Some(vec![
+                (2, "b".to_string()),
+                (7, "Field' email' incorrect format; c".to_string())
+            ])
+        );
+        // An index outside the request, or a general reason: not a named rejection.
+        assert_eq!(b.named_contacts(7), None);
+        let general = ErrorBody::parse(
+            br#"{"success":0,"message":"Rate limit exceeded.","failureReasons":["Up to 100 imports"]}"#,
+        );
+        assert_eq!(general.named_contacts(10), None);
+        assert_eq!(ErrorBody::parse(b"{}").named_contacts(10), None);
     }
 
     #[test]

@@ -2,13 +2,21 @@
 //! intent is saved before a request is sent and the outcome after, so a run
 //! killed at any instant leaves `pending` marks that the next run resolves
 //! against a full read (SPEC rule 7). Changes of ten or more contacts (or
-//! any change carrying tags) go through bulk import, pipelined: batches are
-//! submitted while earlier ones are followed to their end; fewer go through
-//! `contact/sync` and `contactLists`.
+//! any change carrying tags, or any when `exclude_automations` is set) go
+//! through bulk import, pipelined: batches are submitted while earlier ones
+//! are followed to their end; fewer go through `contact/sync` and
+//! `contactLists`. Resubscribes and removals by contact id always do: bulk
+//! import can do neither (it refuses to resubscribe, and knows contacts
+//! only by email).
+//!
+//! A bulk request rejected whole for some of its contacts (400 with
+//! `failureReasons` naming their indexes: nothing was queued) fails those
+//! contacts with ActiveCampaign's reason and sends the rest again at once.
 //!
 //! A change whose outcome is unknown when its requests end (a batch given up
 //! `failed` or `interrupted` after its resubmissions, retries exhausted on a
-//! request that may have landed) is "in doubt". Before the run ends, one read
+//! request that may have landed, an `/import/info` that cannot answer for a
+//! queued batch) is "in doubt". Before the run ends, one read
 //! of the list settles every doubt it can: a change that landed counts as
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
@@ -242,7 +250,7 @@ impl<'a> Applier<'a> {
                 .iter()
                 .map(|c| Item::change(PendingOp::Update, c)),
         );
-        if items.len() >= BULK_MIN || (!items.is_empty() && !self.export.tags.is_empty()) {
+        if self.by_bulk(items.len(), !self.export.tags.is_empty()) {
             self.bulk(&items).await?;
         } else {
             for item in items {
@@ -254,7 +262,7 @@ impl<'a> Applier<'a> {
         }
         let confirmed = self.confirm_removals(&plan.removals).await?;
         let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
-        if removals.len() >= BULK_MIN {
+        if self.by_bulk(removals.len(), false) {
             self.bulk(&removals).await?;
         } else {
             for item in removals {
@@ -266,6 +274,14 @@ impl<'a> Applier<'a> {
             self.single(Item::removal(r)).await?;
         }
         Ok(())
+    }
+
+    /// Whether `n` changes go through bulk import: from [`BULK_MIN`] on, or
+    /// any number when they carry tags (only bulk import adds them) or when
+    /// automations are excluded (`contact/sync` and `contactLists` cannot
+    /// exclude them; bulk import can).
+    fn by_bulk(&self, n: usize, tags: bool) -> bool {
+        n >= BULK_MIN || (n > 0 && (tags || self.export.exclude_automations))
     }
 
     /// Members whose values already match (seen in a full read) get their
@@ -592,7 +608,10 @@ impl Applier<'_> {
         a.and(b)
     }
 
-    /// Journals the intents of `items[range]`, then submits `batch` (their contacts).
+    /// Journals the intents of `items[range]`, then submits `batch` (their
+    /// contacts). A whole-batch rejection that names contacts (§4.3: nothing
+    /// was queued) fails those with ActiveCampaign's reason and submits the
+    /// rest again, in the contiguous runs left between them.
     async fn submit_batch(
         &self,
         items: &[Item<'_>],
@@ -603,35 +622,81 @@ impl Applier<'_> {
         if self.cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
-        let batch_items = &items[range.clone()];
-        self.intend(batch_items)?;
-        // Journaled before sending: killed before the answer, the next run
-        // still knows a batch may be on its way.
+        self.intend(&items[range.clone()])?;
+        let mut todo = vec![(range, Some(batch))];
+        while let Some((range, batch)) = todo.pop() {
+            if self.cancel.is_cancelled() {
+                return Err(RunError::Cancelled);
+            }
+            let batch_items = &items[range.clone()];
+            let batch = batch
+                .unwrap_or_else(|| (batch_items.iter()).map(|i| self.bulk_contact(i)).collect());
+            match self.submit_once(range.clone(), &batch).await? {
+                Ok(f) => tx
+                    .send(f)
+                    .map_err(|_| RunError::Internal("batch follower stopped".into()))?,
+                Err(e) => match e.rejected_contacts(batch.len()) {
+                    Some(named) => {
+                        self.reject_named(batch_items, &named)?;
+                        let rest = rest_ranges(range, named.iter().map(|(i, _)| *i));
+                        todo.extend(rest.into_iter().rev().map(|r| (r, None)));
+                    }
+                    None => self.submit_failed(batch_items, e)?,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// One submission: journaled before sending (killed before the answer,
+    /// the next run still knows a batch may be on its way), then under its
+    /// id once accepted. The outer error stops the run; the inner one is
+    /// the server's answer.
+    async fn submit_once(
+        &self,
+        range: Range<usize>,
+        batch: &[BulkContact],
+    ) -> Result<Result<InFlight, ApiError>, RunError> {
         let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
         self.journal_batch(&placeholder)?;
-        let submitted = self.submit(&batch).await;
+        let submitted = self.submit(batch).await;
         if submitted.as_ref().is_ok() || submitted.as_ref().is_err_and(|e| !in_doubt(e)) {
             self.settle_batch(&placeholder)?;
         }
-        match submitted {
-            Ok(batch_id) => {
-                let now = Instant::now();
-                self.journal_batch(&batch_id)?;
-                let f = InFlight {
-                    range,
-                    batch_id,
-                    submitted: now,
-                    sent_at: unix_now(),
-                    attempt: 1,
-                    poll_at: now,
-                    delay: Duration::ZERO,
-                    polls: 0,
-                };
-                tx.send(f)
-                    .map_err(|_| RunError::Internal("batch follower stopped".into()))
-            }
-            Err(e) => self.submit_failed(batch_items, e),
-        }
+        let batch_id = match submitted {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        let now = Instant::now();
+        self.journal_batch(&batch_id)?;
+        Ok(Ok(InFlight {
+            range,
+            batch_id,
+            submitted: now,
+            sent_at: unix_now(),
+            attempt: 1,
+            poll_at: now,
+            delay: Duration::ZERO,
+            polls: 0,
+        }))
+    }
+
+    /// The contacts a whole-batch rejection named (index in `batch_items`,
+    /// reason): failed with ActiveCampaign's own words, retried next run.
+    fn reject_named(
+        &self,
+        batch_items: &[Item],
+        named: &[(usize, String)],
+    ) -> Result<(), RunError> {
+        tracing::warn!(export = %self.export.id, rejected = named.len(), of = batch_items.len(), "bulk import rejected a batch for some of its contacts; the rest is sent again");
+        let members: Vec<Member> = (named.iter())
+            .filter_map(|(i, why)| batch_items.get(*i).map(|item| (item, why)))
+            .map(|(item, why)| {
+                let reason = format!("rejected by ActiveCampaign's bulk import: {why}");
+                self.refused(item, &reason)
+            })
+            .collect();
+        self.save(&members)
     }
 
     /// Follows every submitted batch to its end. Batches wait in a small
@@ -689,7 +754,7 @@ impl Applier<'_> {
         f.polls += 1;
         let poll = match self.client.bulk_info(&f.batch_id).await {
             Ok(p) => p,
-            Err(e) => return self.submit_failed(batch_items, e).map(|()| None),
+            Err(e) => return self.info_failed(batch_items, &f.batch_id, e).map(|()| None),
         };
         if f.polls == 1 {
             let done = matches!(poll, BatchPoll::Done(_));
@@ -747,6 +812,21 @@ impl Applier<'_> {
         self.client
             .bulk_submit(batch, self.export.exclude_automations)
             .await
+    }
+
+    /// `/import/info` failed for a queued batch (a 4xx, an unknown batch
+    /// id, retries exhausted): the batch may have landed, so it is no
+    /// verdict. The batch stays journaled and its changes in doubt, settled
+    /// by the read before the run ends or by the next run's journal follow.
+    fn info_failed(&self, items: &[Item], batch_id: &str, e: ApiError) -> Result<(), RunError> {
+        if fatal(&e) {
+            return Err(e.into());
+        }
+        tracing::warn!(export = %self.export.id, batch = %batch_id, error = %e, "cannot read a bulk batch's outcome; a read of the list settles it");
+        let reason = format!("outcome of bulk batch {batch_id} unknown ({e})");
+        let mut t = self.tally();
+        items.iter().for_each(|i| t.doubt(i, reason.clone()));
+        Ok(())
     }
 
     fn submit_failed(&self, items: &[Item], e: ApiError) -> Result<(), RunError> {
@@ -910,6 +990,25 @@ enum Landed {
     Kept(Kept),
 }
 
+/// What is left of `range` once the offsets `named` (relative to its
+/// start) are taken out: the contiguous runs between them, in order.
+fn rest_ranges(range: Range<usize>, named: impl IntoIterator<Item = usize>) -> Vec<Range<usize>> {
+    let mut cuts: Vec<usize> = named.into_iter().map(|i| range.start + i).collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = range.start;
+    for cut in cuts.into_iter().filter(|c| range.contains(c)) {
+        if cut > start {
+            out.push(start..cut);
+        }
+        start = start.max(cut + 1);
+    }
+    if start < range.end {
+        out.push(start..range.end);
+    }
+    out
+}
+
 /// The wall clock in Unix seconds: membership rows carry ActiveCampaign's
 /// change times, which our unsubscribe windows are compared with.
 fn unix_now() -> i64 {
@@ -926,4 +1025,20 @@ fn uuid_like() -> String {
         std::process::id(),
         chrono::Utc::now().timestamp_micros()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rest_ranges;
+
+    #[test]
+    fn a_rejection_leaves_the_runs_between_named_contacts() {
+        assert_eq!(rest_ranges(250..510, [240]), vec![250..490, 491..510]);
+        assert_eq!(rest_ranges(0..5, [0, 4, 2, 2]), vec![1..2, 3..4]);
+        assert_eq!(
+            rest_ranges(0..2, [0, 1]),
+            Vec::<std::ops::Range<usize>>::new()
+        );
+        assert_eq!(rest_ranges(10..13, [7]), vec![10..13]);
+    }
 }

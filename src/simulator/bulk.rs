@@ -6,7 +6,7 @@
 //! batches whose time has come ([`Batches::due`]), so state changes only after
 //! submit + `info_false_for` + `import_duration`, with no timer task to stop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -29,6 +29,9 @@ pub(super) struct BulkContact {
     pub patch: ContactPatch,
     pub subscribe: Vec<u64>,
     pub unsubscribe: Vec<u64>,
+    /// `exclude_automations: true` inside this contact's object, where the
+    /// official example puts it (§4.2).
+    pub exclude_automations: bool,
 }
 
 /// How a batch ends, decided by the fault dice at submit.
@@ -60,6 +63,15 @@ pub(super) struct Batches {
     rng: SmallRng,
     pub info_false_for: Duration,
     pub import_duration: Duration,
+    /// Emails whose presence rejects a whole request (see [`validate`]).
+    pub refused_in_bulk: HashSet<String>,
+    /// Every batch reads as unknown to `/import/info` (a fault).
+    pub info_not_found: bool,
+    /// Contacts queued with automations excluded, and without.
+    pub automations_excluded: u64,
+    pub automations_allowed: u64,
+    /// Batches processed and their contacts, per UTC day (`recentlyCompleted`).
+    completed: std::collections::BTreeMap<String, (u64, u64)>,
 }
 
 /// What `/import/info` reports.
@@ -92,8 +104,10 @@ pub(super) fn count(v: &Value) -> usize {
 }
 
 /// Second stage: the contacts themselves. Every failure rejects the whole
-/// request (§4.3 "The import was not queued").
-pub(super) fn validate(v: &Value) -> Result<Vec<BulkContact>, ApiError> {
+/// request (§4.3 "The import was not queued"). `refuse` holds emails
+/// (lowercase) refused at this stage whatever their form: AC's full rule
+/// list is not documented, so a test names the address it refuses.
+pub(super) fn validate(v: &Value, refuse: &HashSet<String>) -> Result<Vec<BulkContact>, ApiError> {
     let Some(items) = v.get("contacts").and_then(Value::as_array) else {
         return Err(general("'contacts' is a required field."));
     };
@@ -106,7 +120,7 @@ pub(super) fn validate(v: &Value) -> Result<Vec<BulkContact>, ApiError> {
     let mut reasons = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match parse_contact(item) {
+        match parse_contact(item, refuse) {
             Ok(c) => out.push(c),
             Err(reason) => reasons.push(json!({"contact": i, "failureReason": reason})),
         }
@@ -142,8 +156,11 @@ pub(super) fn rate_limited(limit: u32) -> ApiError {
     }
 }
 
-fn parse_contact(item: &Value) -> Result<BulkContact, String> {
+fn parse_contact(item: &Value, refuse: &HashSet<String>) -> Result<BulkContact, String> {
     let email = match item.get("email").and_then(Value::as_str) {
+        Some(e) if refuse.contains(&e.trim().to_lowercase()) => {
+            return Err("Field' email' incorrect format".into());
+        }
         Some(e) if email_well_formed(e.trim()) => e.trim().to_lowercase(),
         Some(_) => return Err("Field' email' incorrect format".into()),
         None => return Err("Field' email' is required".into()),
@@ -174,13 +191,22 @@ fn parse_contact(item: &Value) -> Result<BulkContact, String> {
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| format!("Field' {key}' incorrect format"))
     };
-    // `exclude_automations` (per contact or top level, §4.2) and `callback`
-    // are accepted and ignored: the simulator runs no automations.
+    // `callback` is accepted and ignored. `exclude_automations` is read
+    // where the official example puts it, inside the contact (§4.2; a
+    // top-level one is accepted and ignored): the simulator runs no
+    // automations but counts the contacts that would run them.
+    let exclude_automations = match item.get("exclude_automations") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        _ => false,
+    };
     Ok(BulkContact {
         email,
         patch,
         subscribe: lists("subscribe")?,
         unsubscribe: lists("unsubscribe")?,
+        exclude_automations,
     })
 }
 
@@ -209,6 +235,11 @@ impl Batches {
             rng: SmallRng::seed_from_u64(seed ^ 0xB47C_4B47_C4B4_7C4B),
             info_false_for,
             import_duration,
+            refused_in_bulk: HashSet::new(),
+            info_not_found: false,
+            automations_excluded: 0,
+            automations_allowed: 0,
+            completed: std::collections::BTreeMap::new(),
         }
     }
 
@@ -231,6 +262,9 @@ impl Batches {
             (true, true) => Fate::Failed,
             (true, false) => Fate::Interrupted((cut * contacts.len() as f64) as usize),
         };
+        let excluded = contacts.iter().filter(|c| c.exclude_automations).count() as u64;
+        self.automations_excluded += excluded;
+        self.automations_allowed += contacts.len() as u64 - excluded;
         let id = self.uuid();
         let batch = Batch {
             submitted: now,
@@ -284,9 +318,20 @@ impl Batches {
         (self.pending.len(), contacts)
     }
 
+    /// Batches processed (whatever their end) per day, oldest first: the
+    /// `recentlyCompleted` of `GET /import/bulk_import` (§4.4).
+    pub fn recently_completed(&self) -> Vec<(String, u64, u64)> {
+        (self.completed.iter())
+            .map(|(day, (batches, contacts))| (day.clone(), *batches, *contacts))
+            .collect()
+    }
+
     /// `/import/info` for one batch (§4.4); `None` when unknown.
     pub fn info(&mut self, id: &str, now: Instant) -> Option<Info> {
         let info_false_for = self.info_false_for;
+        if self.info_not_found {
+            return None;
+        }
         let b = self.by_id.get_mut(id)?;
         if now.saturating_duration_since(b.submitted) < info_false_for {
             return Some(Info::NotYet { injected: false });
@@ -311,6 +356,10 @@ impl Account {
     /// at submit).
     pub fn run_due_batches(&mut self, now: Instant) {
         while let Some((id, contacts, fate)) = self.batches.next_due(now) {
+            let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+            let done = self.batches.completed.entry(day).or_default();
+            done.0 += 1;
+            done.1 += contacts.len() as u64;
             let take = match fate {
                 Fate::Complete => contacts.len(),
                 Fate::Failed => 0,
@@ -383,7 +432,7 @@ mod tests {
     #[test]
     fn whole_batch_rejected_on_one_bad_email_section_4_3() {
         let body = json!({"contacts": [{"email": "ok@x.io"}, {"email": "nope"}, {}]});
-        let Err(ApiError::Bulk { reasons, .. }) = validate(&body) else {
+        let Err(ApiError::Bulk { reasons, .. }) = validate(&body, &HashSet::new()) else {
             panic!("accepted a batch with a malformed email");
         };
         assert_eq!(reasons[0]["contact"], 1);
@@ -392,6 +441,15 @@ mod tests {
             "Field' email' incorrect format"
         );
         assert_eq!(reasons[1]["contact"], 2);
+        let refuse: HashSet<String> = ["ok@x.io".to_string()].into();
+        let one = json!({"contacts": [{"email": "a@x.io"}, {"email": "OK@x.io"}]});
+        let Err(ApiError::Bulk { reasons, .. }) = validate(&one, &refuse) else {
+            panic!("accepted a batch holding a refused email");
+        };
+        assert_eq!(
+            reasons,
+            json!([{"contact": 1, "failureReason": "Field' email' incorrect format"}])
+        );
     }
 
     #[test]

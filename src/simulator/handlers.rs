@@ -93,7 +93,7 @@ async fn lists(State(s): Sh, uri: Uri) -> ApiResult {
         .values()
         .skip(offset)
         .take(limit)
-        .map(wire::list)
+        .map(|l| wire::list(&s.base, l))
         .collect();
     let total = wire::total(a.lists.len() as u64, true);
     Ok(Json(json!({"lists": page, "meta": {"total": total}})).into_response())
@@ -107,7 +107,7 @@ async fn list(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
         .lists
         .get(&id)
         .ok_or_else(|| ApiError::not_found("_List", id))?;
-    Ok(Json(json!({ "list": wire::list(l) })).into_response())
+    Ok(Json(json!({ "list": wire::list(&s.base, l) })).into_response())
 }
 
 /// `GET /fields` (§5.2): `limit` defaults to 100 here.
@@ -115,7 +115,7 @@ async fn fields(State(s): Sh, uri: Uri) -> ApiResult {
     let (limit, offset) = paging(&params(&uri)?, 100)?;
     let a = s.account();
     let fields = a.fields.iter().skip(offset).take(limit);
-    let page: Vec<Value> = fields.clone().map(wire::field).collect();
+    let page: Vec<Value> = fields.clone().map(|f| wire::field(&s.base, f)).collect();
     // The options of the page's choice fields ride along as `fieldOptions`.
     let mut options = Vec::new();
     for f in fields {
@@ -183,8 +183,10 @@ async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
         .iter()
         .map(|c| wire::contact(&s.base, c))
         .collect();
-    let page_input = json!({"listid": q.listid.unwrap_or(0), "limit": q.limit,
-        "offset": q.offset, "status": q.status.map_or(-1, i64::from)});
+    let page_input = json!({"segmentid": 0, "formid": 0, "listid": q.listid.unwrap_or(0),
+        "tagid": 0, "limit": q.limit, "offset": q.offset, "search": null, "sort": null,
+        "seriesid": 0, "waitid": 0, "status": q.status.map_or(-1, i64::from), "forceQuery": 0,
+        "cacheid": format!("{:032x}", s.query_count.load(Ordering::Relaxed))});
     let meta = json!({"total": wire::total(page.total, as_string), "page_input": page_input});
     Ok(Json(json!({"scoreValues": [], "contacts": list, "meta": meta})).into_response())
 }
@@ -199,8 +201,9 @@ async fn contact(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
     let memberships = a.contact_lists(id);
     let lists: Vec<Value> = memberships
         .iter()
-        .map(|(l, m)| wire::contact_list(c, *l, m, false))
+        .map(|(l, m)| wire::contact_list(&s.base, c, *l, m, false))
         .collect();
+    let values = wire::field_values(&s.base, c);
     let mut body = wire::contact(&s.base, c);
     body["contactLists"] = json!(
         memberships
@@ -208,8 +211,12 @@ async fn contact(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
             .map(|(_, m)| m.id.to_string())
             .collect::<Vec<_>>()
     );
+    body["fieldValues"] = json!(values.iter().map(|f| f["id"].clone()).collect::<Vec<_>>());
+    for sideload in ["contactAutomations", "geoIps", "deals", "accountContacts"] {
+        body[sideload] = json!([]);
+    }
     let out = json!({"contactAutomations": [], "contactLists": lists, "deals": [],
-        "fieldValues": wire::field_values(c), "geoAddresses": [], "geoIps": [], "contact": body});
+        "fieldValues": values, "geoAddresses": [], "geoIps": [], "contact": body});
     Ok(Json(out).into_response())
 }
 
@@ -223,7 +230,7 @@ async fn contact_lists(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
     let lists: Vec<Value> = a
         .contact_lists(id)
         .iter()
-        .map(|(l, m)| wire::contact_list(c, *l, m, false))
+        .map(|(l, m)| wire::contact_list(&s.base, c, *l, m, false))
         .collect();
     Ok(Json(json!({ "contactLists": lists })).into_response())
 }
@@ -275,7 +282,7 @@ async fn set_contact_list(State(s): Sh, body: Bytes) -> ApiResult {
         .membership(contact, list)
         .ok_or_else(|| ApiError::not_found("_List", list))?;
     let body = json!({"contacts": [wire::contact(&s.base, c)],
-        "contactList": wire::contact_list(c, list, m, true)});
+        "contactList": wire::contact_list(&s.base, c, list, m, true)});
     Ok(Json(body).into_response())
 }
 
@@ -289,7 +296,10 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
         g.admit_bulk(n == 1, now).map_err(bulk::rate_limited)?;
         (g.faults().fail_batch_rate, g.faults().info_false_polls)
     };
-    let contacts = bulk::validate(&v)?;
+    let contacts = {
+        let a = s.account();
+        bulk::validate(&v, &a.batches.refused_in_bulk)?
+    };
     let (batch_id, faulted) = s
         .account()
         .batches
@@ -313,9 +323,10 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
     Ok(Json(out).into_response())
 }
 
-/// `GET /import/info?batchId=` (§4.4).
 /// `GET /import/bulk_import` (§4.4): aggregate counts only, strings as in
-/// the documented example; `outstanding` lists the batches not yet processed.
+/// the documented example; `outstanding` lists the batches not yet processed,
+/// `recentlyCompleted` those processed, per day (kept for the simulator's
+/// life: the documented 7-day window is third-party).
 async fn bulk_import_counts(State(s): Sh) -> ApiResult {
     let mut a = s.account();
     a.run_due_batches(Instant::now());
@@ -326,9 +337,13 @@ async fn bulk_import_counts(State(s): Sh) -> ApiResult {
     } else {
         json!([{"forDate": today, "batches": batches.to_string(), "contacts": contacts.to_string()}])
     };
-    Ok(Json(json!({"outstanding": outstanding, "recentlyCompleted": []})).into_response())
+    let recent: Vec<Value> = (a.batches.recently_completed().into_iter())
+        .map(|(day, b, c)| json!({"forDate": day, "batches": b.to_string(), "contacts": c.to_string()}))
+        .collect();
+    Ok(Json(json!({"outstanding": outstanding, "recentlyCompleted": recent})).into_response())
 }
 
+/// `GET /import/info?batchId=` (§4.4).
 async fn import_info(State(s): Sh, uri: Uri) -> ApiResult {
     let p = params(&uri)?;
     let Some(id) = p.get("batchId").filter(|b| !b.is_empty()) else {

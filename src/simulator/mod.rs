@@ -257,6 +257,22 @@ impl Simulator {
         }
     }
 
+    /// Make bulk import reject any request holding `email` as a whole, as
+    /// "Field' email' incorrect format" naming its index (§4.3), whatever
+    /// the address looks like.
+    pub fn reject_in_bulk(&self, email: &str) {
+        let mut a = self.shared().account();
+        a.batches
+            .refused_in_bulk
+            .insert(email.trim().to_lowercase());
+    }
+
+    /// While `on`, `/import/info` answers 404 for every batch, even one that
+    /// landed, as for an unknown batch id (batches still run).
+    pub fn set_info_not_found(&self, on: bool) {
+        self.shared().account().batches.info_not_found = on;
+    }
+
     /// Put an email on the exclusion list: bulk import reports it in
     /// `failure` (§4.5).
     pub fn exclude_email(&self, email: &str) {
@@ -334,6 +350,17 @@ impl Simulator {
 
     pub fn ledger(&self) -> Ledger {
         self.shared().gate().ledger.clone()
+    }
+
+    /// Contacts bulk import queued with `exclude_automations` inside their
+    /// object (the official example's placement, §4.2), and those queued
+    /// without it (automations would run).
+    pub fn bulk_automations(&self) -> (u64, u64) {
+        let a = self.shared().account();
+        (
+            a.batches.automations_excluded,
+            a.batches.automations_allowed,
+        )
     }
 
     pub fn reset_ledger(&self) {

@@ -154,41 +154,107 @@ pub(super) fn date(ts: i64) -> String {
 }
 
 /// A contact as `GET /contacts` renders it (§2.5): string ids, "" for
-/// empty names and phone.
+/// empty names and phone, the never-set dates as AC's zero dates, and the
+/// keys of the documented example (`tests/documented_examples.json`).
 pub(super) fn contact(base: &str, c: &Contact) -> Value {
     let d = &c.data;
     let id = d.id.to_string();
-    let link = |rel: &str| format!("{base}/api/3/contacts/{id}/{rel}");
     json!({
         "cdate": date(c.cdate), "email": d.email, "phone": d.phone,
-        "firstName": d.first_name, "lastName": d.last_name, "orgid": "0",
+        "firstName": d.first_name, "lastName": d.last_name, "orgid": "0", "orgname": "",
         "segmentio_id": "", "bounced_hard": "0", "bounced_soft": "0",
-        "bounced_date": null, "ip": "0", "ua": null, "hash": format!("{:032x}", d.id),
+        "bounced_date": "0000-00-00", "ip": "0", "ua": "", "hash": format!("{:032x}", d.id),
+        "socialdata_lastcheck": ZERO_TIME, "email_local": "", "email_domain": "",
+        "sentcnt": "0", "rating_tstamp": "0000-00-00", "gravatar": "0",
         "email_empty": false, "deleted": "0", "anonymized": "0",
-        "udate": date(c.udate), "gravatar": "0",
-        "links": {"contactLists": link("contactLists"), "fieldValues": link("fieldValues"),
-                  "contactTags": link("contactTags")},
+        "adate": date(c.udate), "udate": date(c.udate), "edate": null,
+        "deleted_at": ZERO_TIME, "created_utc_timestamp": timestamp(c.cdate),
+        "updated_utc_timestamp": timestamp(c.udate), "scoreValues": [],
+        "links": links(base, "contacts", &id, CONTACT_LINKS),
         "id": id, "organization": null,
     })
 }
 
+/// AC's "never" for a time (as in the documented contact examples).
+const ZERO_TIME: &str = "0000-00-00 00:00:00";
+
+const CONTACT_LINKS: &[&str] = &[
+    "bounceLogs",
+    "contactAutomations",
+    "contactData",
+    "contactGoals",
+    "contactLists",
+    "contactLogs",
+    "contactTags",
+    "contactDeals",
+    "deals",
+    "fieldValues",
+    "geoIps",
+    "notes",
+    "organization",
+    "plusAppend",
+    "trackingLogs",
+    "scoreValues",
+    "accountContacts",
+    "automationEntryCounts",
+];
+
+const CONTACT_LIST_LINKS: &[&str] = &[
+    "automation",
+    "list",
+    "contact",
+    "form",
+    "autosyncLog",
+    "campaign",
+    "unsubscribeAutomation",
+    "message",
+];
+
+/// `{"rel": "{base}/api/3/{kind}/{id}/rel", ...}`.
+fn links(base: &str, kind: &str, id: &str, rels: &[&str]) -> Value {
+    let map: serde_json::Map<String, Value> = (rels.iter())
+        .map(|r| {
+            (
+                r.to_string(),
+                json!(format!("{base}/api/3/{kind}/{id}/{r}")),
+            )
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// `YYYY-MM-DD hh:mm:ss` (UTC), the form of `created_timestamp`.
+fn timestamp(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
 /// Field values of a contact (§2.2 response), with synthetic ids.
-pub(super) fn field_values(c: &Contact) -> Vec<Value> {
+pub(super) fn field_values(base: &str, c: &Contact) -> Vec<Value> {
     let cid = c.data.id.to_string();
     c.data
         .fields
         .iter()
         .map(|(fid, value)| {
+            let id = format!("{}{:04}", c.data.id, fid);
             json!({"contact": cid, "field": fid.to_string(), "value": value,
-                "cdate": date(c.cdate), "udate": date(c.udate),
-                "id": format!("{}{:04}", c.data.id, fid), "owner": cid})
+                "cdate": date(c.cdate), "udate": date(c.udate), "created_by": null,
+                "updated_by": null, "links": links(base, "fieldValues", &id, &["owner", "field"]),
+                "id": id, "owner": cid})
         })
         .collect()
 }
 
 /// A membership row. `status_as_int` is true for the `POST /contactLists`
 /// answer (`"status": 1`, §3.1) and false for GETs (`"status": "1"`, §3.2).
-pub(super) fn contact_list(c: &Contact, list: u64, m: &Membership, status_as_int: bool) -> Value {
+pub(super) fn contact_list(
+    base: &str,
+    c: &Contact,
+    list: u64,
+    m: &Membership,
+    status_as_int: bool,
+) -> Value {
     let status = if status_as_int {
         json!(m.status)
     } else {
@@ -200,17 +266,50 @@ pub(super) fn contact_list(c: &Contact, list: u64, m: &Membership, status_as_int
         "responder": "1", "sync": "0", "unsubreason": "", "campaign": null, "message": null,
         "first_name": c.data.first_name, "last_name": c.data.last_name, "ip4Sub": "0",
         "sourceid": "0", "autosyncLog": null, "ip4_last": "0", "ip4Unsub": "0",
-        "unsubscribeAutomation": null, "id": m.id.to_string(), "automation": null,
+        "created_timestamp": timestamp(m.sdate), "updated_timestamp": timestamp(m.udate),
+        "created_by": null, "updated_by": null, "unsubscribeAutomation": null,
+        "links": links(base, "contactLists", &m.id.to_string(), CONTACT_LIST_LINKS),
+        "id": m.id.to_string(), "automation": null,
     })
 }
 
-/// `GET /lists/{id}` body (§5.1).
-pub(super) fn list(l: &List) -> Value {
-    json!({
+/// `GET /lists/{id}` body (§5.1), with every key of the documented example.
+pub(super) fn list(base: &str, l: &List) -> Value {
+    let id = l.id.to_string();
+    let mut v = json!({
         "stringid": l.stringid, "userid": "1", "name": l.name, "cdate": date(l.cdate),
-        "optinoptout": "1", "sender_url": "", "sender_reminder": "", "id": l.id.to_string(),
-        "user": "1",
-    })
+        "analytics_domains": null, "analytics_source": "", "analytics_ua": "",
+        "twitter_token": "", "twitter_token_secret": "", "facebook_session": null,
+        "carboncopy": null, "subscription_notify": null, "unsubscription_notify": null,
+        "to_name": "Subscriber", "optinoptout": "1", "sender_url": "", "sender_reminder": "",
+        "fulladdress": "", "optinmessageid": "0", "optoutconf": "0", "deletestamp": null,
+        "udate": null, "links": links(base, "lists", &id, &["contactGoalLists", "user", "addressLists"]),
+        "id": id, "user": "1",
+    });
+    for (k, val) in [
+        ("p_use_tracking", "1"),
+        ("p_use_analytics_read", "0"),
+        ("p_use_analytics_link", "0"),
+        ("p_use_twitter", "0"),
+        ("p_use_facebook", "0"),
+        ("p_embed_image", "1"),
+        ("p_use_captcha", "1"),
+        ("send_last_broadcast", "0"),
+        ("private", "0"),
+        ("require_name", "0"),
+        ("get_unsubscribe_reason", "0"),
+        ("sender_name", ""),
+        ("sender_addr1", ""),
+        ("sender_addr2", ""),
+        ("sender_city", ""),
+        ("sender_state", ""),
+        ("sender_zip", ""),
+        ("sender_country", ""),
+        ("sender_phone", ""),
+    ] {
+        v[k] = json!(val);
+    }
+    v
 }
 
 /// The `fieldOptions` rows of a field (shape of `POST /fieldOption/bulk`'s
@@ -225,11 +324,14 @@ pub(super) fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
 }
 
 /// One entry of `GET /fields` (§5.2).
-pub(super) fn field(f: &Field) -> Value {
+pub(super) fn field(base: &str, f: &Field) -> Value {
+    let id = f.id.to_string();
     json!({
         "title": f.title, "descript": null, "type": f.kind, "isrequired": "0",
         "perstag": f.perstag, "defval": "", "show_in_list": "0", "rows": "0", "cols": "0",
-        "visible": "1", "service": "", "ordernum": f.id.to_string(), "id": f.id.to_string(),
+        "visible": "1", "service": "", "ordernum": f.id.to_string(),
+        "cdate": date(0), "udate": date(0), "options": [], "relations": [],
+        "links": links(base, "fields", &id, &["options", "relations"]), "id": id,
     })
 }
 

@@ -94,8 +94,9 @@ fn answer(s: &Shared, a: &Account, id: u64, status: StatusCode) -> ApiResult {
     let c = a
         .contact(id)
         .ok_or_else(|| ApiError::not_found("Subscriber", id))?;
-    let values = wire::field_values(c);
+    let values = wire::field_values(&s.base, c);
     let mut body = wire::contact(&s.base, c);
+    body["organization"] = json!(""); // "" here, null in GETs (both documented)
     body["fieldValues"] = json!(values.iter().map(|f| f["id"].clone()).collect::<Vec<_>>());
     Ok((
         status,

@@ -6,6 +6,7 @@ mod api;
 mod bulk;
 mod faults;
 mod scale;
+mod shapes;
 
 use std::time::Duration;
 
