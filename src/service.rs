@@ -87,6 +87,34 @@ fn file_name(file: &Path) -> String {
         .into_owned()
 }
 
+impl StatusFiles {
+    /// Whether export `id`'s file is still there under a name that is not
+    /// read as an export (`vip.TOML`, `vip.tml`, `vip.yaml`...): `check` and
+    /// the daemon warn about it, and its status file, with the run history,
+    /// is kept until it is renamed back or deleted.
+    fn misnamed_export_exists(&self, id: &str) -> bool {
+        let path = self.exports_dir.join(id);
+        let (Some(dir), Some(stem)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.rsplit_once('.').is_some_and(|(s, ext)| {
+                s == stem.to_string_lossy()
+                    && ext != "toml"
+                    && matches!(
+                        ext.to_ascii_lowercase().as_str(),
+                        "toml" | "tml" | "yml" | "yaml" | "json"
+                    )
+            })
+        })
+    }
+}
+
 impl StatusSink for StatusFiles {
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
         let s = status::read(&self.path(&export.id)).ok().flatten()?;
@@ -134,6 +162,8 @@ impl StatusSink for StatusFiles {
     }
 
     fn prune(&self, present: &[&str]) -> std::io::Result<()> {
+        // (A status file whose export was only misnamed is kept: see
+        // `misnamed_export_exists`.)
         let root = self.status_dir.as_deref().unwrap_or(&self.exports_dir);
         for path in status_files(root) {
             let id = path
@@ -144,6 +174,7 @@ impl StatusSink for StatusFiles {
                 .map(str::to_string);
             if let Some(id) = id
                 && !present.contains(&id.as_str())
+                && !self.misnamed_export_exists(&id)
             {
                 status::remove(&path).map_err(std::io::Error::other)?;
             }

@@ -295,11 +295,14 @@ impl Runner {
             });
         }
         count_segment(last_run, &segment);
-        let run_id = db.lock().ok().and_then(|mut d| {
-            d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)
-                .ok()
-        });
-        last_run.run_id = run_id;
+        // The journal row makes a killed run visible to the next one; a run
+        // that cannot write it must not write anything to ActiveCampaign.
+        let run_id = {
+            let mut d =
+                (db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)?
+        };
+        last_run.run_id = Some(run_id);
         let result = self
             .reconcile(
                 export, client, &db, snapshot, segment, opts, cancel, last_run,
@@ -307,10 +310,16 @@ impl Runner {
             .await;
         let outcome = match &result {
             Ok(b) => outcome_of(last_run, b.is_some()).as_str(),
+            Err(_) if cancel.is_cancelled() => "interrupted",
             Err(_) => "failed",
         };
-        if let (Some(id), Ok(mut d)) = (run_id, db.lock()) {
-            let _ = d.finish_run(id, Utc::now(), outcome, "{}");
+        let finished = (db.lock())
+            .map_err(|_| RunError::Internal("state lock poisoned".into()))
+            .and_then(|mut d| Ok(d.finish_run(run_id, Utc::now(), outcome, "{}")?));
+        if let Err(e) = finished {
+            // The run's work is recorded; only its journal row stays open,
+            // which the next run closes as interrupted.
+            tracing::error!(export = %export.id, error = %e, "cannot close the run's journal row");
         }
         result
     }

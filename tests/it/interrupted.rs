@@ -90,3 +90,23 @@ async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
     );
     assert_eq!(w.active().len(), 60, "adds landed, no unsubscribe sent");
 }
+
+/// Issue 14 case 9: an export file renamed to `.TOML` (or `.tml`, `.yaml`)
+/// is warned about by `check` and the daemon; its status file, with the
+/// run history, is kept rather than deleted as if the export were gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misnamed_export_keeps_its_status_file() {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..3));
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    std::fs::rename(w.exports().join("vip.toml"), w.exports().join("vip.TOML")).expect("rename");
+    status_files(&w).prune(&[]).expect("prune");
+    assert!(w.exports().join("vip.status.json").exists(), "kept");
+    std::fs::remove_file(w.exports().join("vip.TOML")).expect("delete");
+    status_files(&w).prune(&[]).expect("prune");
+    assert!(
+        !w.exports().join("vip.status.json").exists(),
+        "a deleted export's status goes"
+    );
+}
