@@ -126,16 +126,29 @@ impl World {
         self.sync_with(name, RunOptions::default()).await
     }
 
+    /// Retries a run that found its export lock busy for a moment: a child
+    /// process another test spawns holds a copy of every open file of this
+    /// test process, an earlier run's lock included, between its fork and
+    /// its exec.
     pub async fn sync_with(&self, name: &str, opts: RunOptions) -> RunReport {
-        self.runner()
-            .run(
-                &self.export(name),
-                Trigger::Manual,
-                opts,
-                CancellationToken::new(),
-            )
-            .await
-            .expect("run started")
+        let export = self.export(name);
+        let mut attempt = 0;
+        loop {
+            let run = self
+                .runner()
+                .run(
+                    &export,
+                    Trigger::Manual,
+                    opts.clone(),
+                    CancellationToken::new(),
+                )
+                .await;
+            match run {
+                Err(acsync::run::RunError::Busy(_)) if attempt < 20 => attempt += 1,
+                other => return other.expect("run started"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn status(&self, name: &str) -> StatusFile {
