@@ -45,10 +45,17 @@ const DURATION_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.
 const CONTACT_KINDS: [&str; 4] = ["added", "updated", "unsubscribed", "failed"];
 
 /// Every value of the `outcome` label of `acsync_runs_total`.
-const OUTCOMES: [&str; 5] = ["success", "partial", "failed", "blocked", "not_started"];
+const OUTCOMES: [&str; 6] = [
+    "success",
+    "partial",
+    "failed",
+    "blocked",
+    "interrupted",
+    "not_started",
+];
 
 /// The outcomes a finished run can have (`acsync_last_run_outcome`).
-const RUN_OUTCOMES: [&str; 4] = ["success", "partial", "failed", "blocked"];
+const RUN_OUTCOMES: [&str; 5] = ["success", "partial", "failed", "blocked", "interrupted"];
 
 /// Every value of the `state` label of `acsync_export_state`.
 const STATES: [ExportState; 4] = [

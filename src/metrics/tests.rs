@@ -292,3 +292,18 @@ async fn endpoint_serves_metrics_and_health() {
     stop.cancel();
     task.await.unwrap().unwrap();
 }
+
+/// A run stopped by a signal or found dead counts as `interrupted`, in the
+/// runs counter and as the last outcome.
+#[test]
+fn interrupted_runs_are_counted() {
+    let m = Metrics::new();
+    m.record_run(&record("vip", "interrupted", 1));
+    let text = m.render();
+    for line in [
+        "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
+        "acsync_last_run_outcome{export=\"vip\",outcome=\"interrupted\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line}:\n{text}");
+    }
+}
