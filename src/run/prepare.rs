@@ -176,26 +176,37 @@ pub async fn prepare_from(
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
     let follow = batches::follow(client, &snap.open_batches, now).await;
-    let live = if due {
-        Some(read_list(export, client).await?)
-    } else {
-        None
-    };
-    if let Some(live) = &live {
-        let how = Merge {
-            now: Utc::now().timestamp(),
-            keep_pending: !follow.unsettled.is_empty(),
+    let mut due = due;
+    let (live, plan) = loop {
+        let live = if due {
+            Some(read_list(export, client).await?)
+        } else {
+            None
         };
-        known = plan::merge_live(known, live, how);
-    }
-    let plan = make_plan(
-        export,
-        &segment,
-        &known,
-        live.as_deref(),
-        allow_removals,
-        &snap.others,
-    )?;
+        if let Some(live) = &live {
+            let how = Merge {
+                now: Utc::now().timestamp(),
+                keep_pending: !follow.unsettled.is_empty(),
+            };
+            known = plan::merge_live(known, live, how);
+        }
+        let plan = make_plan(
+            export,
+            &segment,
+            &known,
+            live.as_deref(),
+            allow_removals,
+            &snap.others,
+        )?;
+        if !due && cheaper_to_read(&plan, &known) {
+            // Removals verify by contact id; members added by bulk import
+            // since the last full read have none yet, and looking each up
+            // by email would cost more than reading the list now.
+            due = true;
+            continue;
+        }
+        break (live, plan);
+    };
     let last_full_read = if due {
         Some(now)
     } else {
@@ -233,6 +244,15 @@ async fn resolve_fields(export: &Export, client: &Client) -> Result<fields::Reso
         key: u.key,
         hint: u.hint,
     })
+}
+
+/// Whether the removals' contact id lookups (one request each) would cost
+/// more than a full read of the list (a request per 100 members).
+fn cheaper_to_read(plan: &Plan, known: &Known) -> bool {
+    let lookups = (plan.removals.iter())
+        .filter(|r| r.contact_id.is_none())
+        .count();
+    lookups > known.len().div_ceil(100) + ListStatus::ALL.len()
 }
 
 fn make_plan(
