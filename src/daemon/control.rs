@@ -184,7 +184,10 @@ impl Loop {
         let effects = self
             .registry
             .reconcile(&folder.exports, Utc::now(), FirstSeen::Running);
-        if effects.is_empty() {
+        if effects.is_empty() && reason == Reason::Signal {
+            // An operator who sent SIGHUP (`systemctl reload`) sees it taken.
+            info!(%reason, "configuration reloaded: no change");
+        } else if effects.is_empty() {
             tracing::debug!(%reason, "reloaded: no change");
         } else {
             info!(%reason, changes = effects.len(), "configuration reloaded");

@@ -28,12 +28,13 @@ impl Daemon {
         notify
             .set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
+        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
         let child = w
             .command(&["daemon"])
             .env("NOTIFY_SOCKET", &sock)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("spawn daemon");
         Daemon { child, notify, dir }
@@ -299,6 +300,14 @@ fn rename_save_and_sighup_are_followed() {
         "SIGHUP rescans"
     );
     assert!(d.expect_notify("READY=1", Duration::from_secs(10)));
+    // Issue 15: a SIGHUP that changes nothing is still acknowledged.
+    assert!(
+        wait_until(Duration::from_secs(5), || d
+            .log()
+            .contains("configuration reloaded: no change")),
+        "{}",
+        d.log()
+    );
     assert_eq!(d.stop().0, Some(0), "SIGHUP never stops the daemon");
 }
 
