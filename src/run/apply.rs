@@ -316,10 +316,7 @@ impl<'a> Applier<'a> {
     }
 
     fn save(&self, members: &[Member]) -> Result<(), RunError> {
-        let mut db = self
-            .db
-            .lock()
-            .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        let mut db = super::lock_state(self.db)?;
         db.save_members(&self.scope, members)
             .map_err(RunError::State)
     }
@@ -327,16 +324,14 @@ impl<'a> Applier<'a> {
     /// Journals a batch ActiveCampaign accepted, before anything else: a
     /// run killed from here on leaves its id for the next run to follow.
     fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let mut db =
-            (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        let mut db = super::lock_state(self.db)?;
         db.journal_batch(&self.scope, batch_id, chrono::Utc::now())
             .map_err(RunError::State)
     }
 
     /// Forgets a batch whose terminal status was seen.
     fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let mut db =
-            (self.db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        let mut db = super::lock_state(self.db)?;
         db.settle_batch(&self.scope, batch_id)
             .map_err(RunError::State)
     }

@@ -298,8 +298,7 @@ impl Runner {
         // The journal row makes a killed run visible to the next one; a run
         // that cannot write it must not write anything to ActiveCampaign.
         let run_id = {
-            let mut d =
-                (db.lock()).map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+            let mut d = lock_state(&db)?;
             d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)?
         };
         last_run.run_id = Some(run_id);
@@ -313,8 +312,7 @@ impl Runner {
             Err(_) if cancel.is_cancelled() => "interrupted",
             Err(_) => "failed",
         };
-        let finished = (db.lock())
-            .map_err(|_| RunError::Internal("state lock poisoned".into()))
+        let finished = lock_state(&db)
             .and_then(|mut d| Ok(d.finish_run(run_id, Utc::now(), outcome, "{}")?));
         if let Err(e) = finished {
             // The run's work is recorded; only its journal row stays open,
@@ -417,9 +415,7 @@ impl Runner {
         last_run.failures.extend(tally.failures);
         last_run.failures.truncate(status::MAX_FAILURES);
         result?;
-        let mut d = db
-            .lock()
-            .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+        let mut d = lock_state(db)?;
         d.set_export_meta(&export.id, &prepared.meta)?;
         for id in d.unfinished_runs(&export.id)? {
             if Some(id) != last_run.run_id {
@@ -543,6 +539,13 @@ fn fold_record_hashes(p: &mut prepare::Prepared) {
     }
 }
 
+/// The run's state database, shared by the run and its applier. A panic
+/// while it was held leaves it poisoned: the run stops rather than guess.
+fn lock_state(db: &Mutex<StateDb>) -> Result<std::sync::MutexGuard<'_, StateDb>, RunError> {
+    db.lock()
+        .map_err(|_| RunError::Internal("state lock poisoned".into()))
+}
+
 /// Records what this export wants on its list while the list is shared
 /// (and forgets it otherwise), so the other exports never unsubscribe it.
 fn record_wanted(
@@ -550,9 +553,7 @@ fn record_wanted(
     export: &Export,
     p: &prepare::Prepared,
 ) -> Result<(), RunError> {
-    let mut d = db
-        .lock()
-        .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+    let mut d = lock_state(db)?;
     let shared = !p.siblings.is_empty();
     let rows = (p.segment.profiles.iter())
         .filter(|_| shared)
@@ -588,9 +589,7 @@ fn adopt(p: &mut prepare::Prepared) {
 /// is never dropped by the database). A list the export left keeps its
 /// rows: changing `list_id` back resumes them.
 fn persist_reconciled(db: &Mutex<StateDb>, p: &prepare::Prepared) -> Result<(), RunError> {
-    let mut d = db
-        .lock()
-        .map_err(|_| RunError::Internal("state lock poisoned".into()))?;
+    let mut d = lock_state(db)?;
     if p.live.is_some() {
         d.replace_members(&p.scope, p.known.iter())?;
     }

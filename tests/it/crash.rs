@@ -271,10 +271,11 @@ fn crash_trials(
     f
 }
 
-#[test]
-fn sync_killed_at_random_instants_converges_without_losing_ownership() {
+/// The `sync` variant of the trials on `sim`: `acsync sync vip` killed at
+/// seeded instants of its run.
+fn sync_trials(sim: SimConfig, n: usize, seed: u64, what: &str) -> Figures {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let w = rt.block_on(World::with(crash_sim()));
+    let w = rt.block_on(World::with(sim));
     w.write_export("vip", "max_removals = \"10%\"");
     let spawn = |w: &World| {
         w.command(&["sync", "vip"])
@@ -283,18 +284,23 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
             .spawn()
             .expect("spawn")
     };
-    let f = crash_trials(
+    crash_trials(
         &w,
         &rt,
-        trials(6, 100),
-        7,
+        n,
+        seed,
         &|w| sync_ok(w, &["sync", "vip"], "calibration"),
         Killer {
-            what: "sync",
+            what,
             spawn: &spawn,
             from_run_start: false,
         },
-    );
+    )
+}
+
+#[test]
+fn sync_killed_at_random_instants_converges_without_losing_ownership() {
+    let f = sync_trials(crash_sim(), trials(6, 100), 7, "sync");
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
 }
 
@@ -304,32 +310,11 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
 /// leave nobody wrongly unsubscribed, create no duplicate.
 #[test]
 fn sync_killed_while_batches_are_still_processing_converges() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
     let slow = SimConfig {
         import_duration: Duration::from_secs(3),
         ..crash_sim()
     };
-    let w = rt.block_on(World::with(slow));
-    w.write_export("vip", "max_removals = \"10%\"");
-    let spawn = |w: &World| {
-        w.command(&["sync", "vip"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
-    let f = crash_trials(
-        &w,
-        &rt,
-        trials(4, 100),
-        13,
-        &|w| sync_ok(w, &["sync", "vip"], "calibration"),
-        Killer {
-            what: "sync (batches processing)",
-            spawn: &spawn,
-            from_run_start: false,
-        },
-    );
+    let f = sync_trials(slow, trials(4, 100), 13, "sync (batches processing)");
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
 }
 
