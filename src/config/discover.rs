@@ -22,7 +22,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::Located;
+use super::error::Located;
 
 /// A file name may have at most this many bytes (ext4, xfs, btrfs, tmpfs).
 pub const NAME_MAX: usize = 255;

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::discover;
+use super::error::{ConfigError, Located};
 use super::settings::Settings;
+use super::types::{Export, LoadedExport};
 use super::validate::{self, sha256_hex};
-use super::{ConfigError, Export, Located, discover};
 
 /// The loaded configuration folder.
 #[derive(Debug, Clone)]
@@ -83,16 +85,6 @@ impl Folder {
             Some(Err(errors)) => Err(ConfigError::Invalid(errors.clone())),
         }
     }
-}
-
-/// One export file, valid or not.
-#[derive(Debug, Clone)]
-pub struct LoadedExport {
-    pub id: String,
-    pub file: PathBuf,
-    /// SHA-256 of the bytes read; `None` when the file could not be read.
-    pub sha256: Option<String>,
-    pub result: Result<Export, Vec<Located>>,
 }
 
 /// `DIR/acsync.toml`.

@@ -1,14 +1,22 @@
 //! Configuration: the `acsync.toml` daemon settings and connections, and the
 //! export files under `exports/**`. Three layers: [`raw`] serde types exactly as
 //! written (with spans), [`validate`] turning them into the validated types of
-//! this module, and the running state kept by the daemon. Reads files; talks
+//! [`types`], and the running state kept by the daemon. Reads files; talks
 //! to no server.
+//!
+//! This file only declares the children and re-exports their public items
+//! (`crate::config::Export` and friends): no child imports the module root,
+//! they import each other directly, so the files of `config/` form no
+//! import cycle.
 
+pub mod account;
+pub mod context;
 pub mod cron;
 pub mod discover;
 pub mod error;
 pub mod friendly;
 pub mod key;
+pub mod keylike;
 pub mod load;
 pub mod perms;
 pub mod raw;
@@ -16,153 +24,18 @@ pub mod redact;
 pub mod settings;
 pub mod shared_lists;
 pub mod suggest;
+pub mod types;
 pub mod validate;
 pub mod values;
 
 pub use error::{ConfigError, Located};
 pub use key::KeyError;
 pub use load::{
-    Folder, LoadedExport, export_id_for, exports_dir, is_export_file, load_export, load_folder,
-    load_settings, settings_path,
+    Folder, export_id_for, exports_dir, is_export_file, load_export, load_folder, load_settings,
+    settings_path,
 };
 pub use settings::Settings;
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-
-use crate::model::{Prune, RemovalLimit};
-
-/// Validated `[daemon]` settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DaemonSettings {
-    /// Where the state database and locks live.
-    pub state_dir: PathBuf,
-    pub log_format: LogFormat,
-    /// When set, status files go here (mirroring `exports/`) instead of next to each export.
-    pub status_dir: Option<PathBuf>,
-    pub metrics_listen: Option<std::net::SocketAddr>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-/// Where a connection's API key comes from. The key itself is read only when
-/// a client is built, and held as a `secrecy::SecretString`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiKeySource {
-    /// An environment variable name.
-    Env(String),
-    /// A file path (absolute, or resolved against the config folder).
-    File(PathBuf),
-    /// A systemd credential name, read from `$CREDENTIALS_DIRECTORY/NAME`.
-    Credential(String),
-}
-
-/// A validated `[connections.NAME]`: one ActiveCampaign account.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
-    pub name: String,
-    /// Base URL without the `/api/3` suffix, e.g. `https://acme.api-us1.com`.
-    pub base_url: reqwest::Url,
-    pub api_key: ApiKeySource,
-    /// The account's request budget, shared by every export on it.
-    pub requests_per_second: u32,
-    /// Glob patterns over export ids; empty means every export may use it.
-    pub allowed_exports: Vec<String>,
-}
-
-/// A parsed cron schedule in its time zone.
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    /// As written, e.g. `*/30 * * * *` or `@daily`.
-    pub expr: String,
-    pub cron: croner::Cron,
-    pub tz: chrono_tz::Tz,
-}
-
-impl PartialEq for Schedule {
-    fn eq(&self, other: &Self) -> bool {
-        self.expr == other.expr && self.tz == other.tz
-    }
-}
-
-/// The default `[source] timeout`: how long reading a file source may take.
-pub const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Where a segment comes from. Paths are resolved against the export file's
-/// folder. `timeout` bounds reading a file (a FIFO or a hung mount never
-/// blocks a run); postgres is bounded by `statement_timeout`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source {
-    Csv {
-        path: PathBuf,
-        timeout: Duration,
-    },
-    Jsonl {
-        path: PathBuf,
-        timeout: Duration,
-    },
-    Sqlite {
-        path: PathBuf,
-        query: String,
-        timeout: Duration,
-    },
-    Postgres {
-        url_env: String,
-        query: String,
-        statement_timeout: Duration,
-    },
-}
-
-impl Source {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Source::Csv { .. } => "csv",
-            Source::Jsonl { .. } => "jsonl",
-            Source::Sqlite { .. } => "sqlite",
-            Source::Postgres { .. } => "postgres",
-        }
-    }
-}
-
-/// `[mapping]`: ActiveCampaign field = segment column.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Mapping {
-    pub email: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    /// Custom fields: personalization tag (e.g. `COMPANY`) or numeric field id → column.
-    pub fields: BTreeMap<String, String>,
-}
-
-/// A validated export: everything a run needs, nothing left to check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Export {
-    /// The path under `exports/` without `.toml`, e.g. `emea/vip`.
-    pub id: String,
-    /// The export file.
-    pub file: PathBuf,
-    /// SHA-256 of the file's bytes, lowercase hex.
-    pub sha256: String,
-    pub connection: Arc<Connection>,
-    pub list_id: u64,
-    pub schedule: Schedule,
-    pub enabled: bool,
-    pub prune: Prune,
-    pub max_removals: RemovalLimit,
-    pub max_profiles: u64,
-    pub allow_empty: bool,
-    pub exclude_automations: bool,
-    pub tags: Vec<String>,
-    /// Zero: read the list in full on every run.
-    pub full_read_every: Duration,
-    pub source: Source,
-    pub mapping: Mapping,
-}
+pub use types::{
+    ApiKeySource, Connection, DEFAULT_SOURCE_TIMEOUT, DaemonSettings, Export, LoadedExport,
+    LogFormat, Mapping, Schedule, Source,
+};

@@ -11,7 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{ApiKeySource, Settings};
+use super::settings::Settings;
+use super::types::ApiKeySource;
 
 /// Mode bits that make a key file too open: read by others, or written by
 /// group or others. Group-readable is how the `acsync` user reads a key

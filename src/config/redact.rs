@@ -4,11 +4,11 @@
 //! Two layers. [`shown`] is used where a message quotes a value the user
 //! wrote (a cron expression, a host, a key name): key-like values are
 //! replaced by a placeholder, others cut to [`MAX_SHOWN`] characters. [`scrub`]
-//! is the safety net every [`super::Located`] message goes through (parser
+//! is the safety net every `Located` message goes through (parser
 //! and serde messages quote values too): it hides key-like tokens anywhere in
 //! the text, cuts long runs and caps the whole message. Pure; no IO.
 
-use super::key::looks_like_key;
+use super::keylike::looks_like_key;
 
 /// How many characters of a value a message shows.
 pub const MAX_SHOWN: usize = 40;

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use super::context::{Cx, parse_toml};
+use super::error::Located;
 use super::raw::{RawConnection, RawDaemon, RawSettings};
 use super::redact::shown;
-use super::validate::{Cx, parse_toml};
-use super::{ApiKeySource, Connection, DaemonSettings, LogFormat, values};
+use super::types::{ApiKeySource, Connection, DaemonSettings, LogFormat};
+use super::values;
 
 /// The validated `acsync.toml`, with whatever errors it had.
 #[derive(Debug, Clone)]
@@ -24,12 +26,10 @@ pub struct Settings {
     /// Connections that are declared but invalid.
     pub broken: BTreeSet<String>,
     /// Where each broken connection's table starts (line, column): the
-    /// place [`super::Folder::errors`] names the exports it skips.
+    /// place `Folder::errors` (of `load`) names the exports it skips.
     pub broken_at: BTreeMap<String, (usize, usize)>,
     pub errors: Vec<Located>,
 }
-
-use super::Located;
 
 impl Settings {
     /// Validates the text of `acsync.toml` (at `file`, inside `config_dir`).

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
-use super::{LoadedExport, Located};
+use super::account::scope_of;
+use super::error::Located;
+use super::types::LoadedExport;
 use crate::model::Prune;
-use crate::state::scope_of;
 
 /// Turns every valid `prune = "all"` export that shares its list with
 /// another export of the folder into an invalid one, located at `prune`.

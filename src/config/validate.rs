@@ -1,63 +1,21 @@
 //! Validation of export files: [`super::raw::RawExport`] into
-//! [`super::Export`], collecting every problem as a located error.
+//! [`super::types::Export`], collecting every problem as a located error.
 
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use toml::Spanned;
 
+use super::context::{Cx, parse_toml};
+use super::error::Located;
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
 use super::redact::shown;
 use super::settings::{Settings, allows};
-use super::{
-    Connection, DEFAULT_SOURCE_TIMEOUT, Export, Located, Mapping, Source, friendly, suggest, values,
-};
+use super::types::{Connection, DEFAULT_SOURCE_TIMEOUT, Export, Mapping, Source};
+use super::{suggest, values};
 use crate::model::{Prune, RemovalLimit};
-
-/// The validation context: one file's text and the errors found in it.
-pub struct Cx<'a> {
-    pub file: &'a Path,
-    pub src: &'a str,
-    pub errors: Vec<Located>,
-}
-
-impl<'a> Cx<'a> {
-    pub fn new(file: &'a Path, src: &'a str) -> Self {
-        Cx {
-            file,
-            src,
-            errors: Vec::new(),
-        }
-    }
-
-    /// Orders the errors as they appear in the file.
-    pub fn sort(&mut self) {
-        self.errors.sort_by_key(|e| (e.line, e.col));
-    }
-
-    pub fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.errors
-            .push(Located::at(self.file, self.src, span.start, message));
-    }
-}
-
-/// Parses TOML into `T`, recording a located error on failure. Only the
-/// parser's message and span are used (its `Display` quotes the source line,
-/// which could hold a secret), rewritten in plain words by [`friendly`].
-pub fn parse_toml<T: DeserializeOwned>(cx: &mut Cx) -> Option<T> {
-    match toml::from_str::<T>(cx.src) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let message = friendly::message(e.message(), cx.src, span.clone());
-            cx.err(span, message);
-            None
-        }
-    }
-}
 
 /// Validates the text of export `id` (file `file`) against `settings`.
 pub fn export(
@@ -185,7 +143,7 @@ fn connection(
 }
 
 /// The error of an export whose connection is invalid: the root cause is in
-/// `acsync.toml`, reported there once ([`super::Folder::errors`] folds these).
+/// `acsync.toml`, reported there once (`Folder::errors` of `load` folds these).
 pub fn broken_connection(name: &str) -> String {
     format!(
         "connection `{name}` is invalid (see acsync.toml): this export is skipped until it is fixed"

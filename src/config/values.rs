@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use croner::parser::{CronParser, Seconds, Year};
 
-use super::Schedule;
 use super::redact::{has_key, shown};
+use super::types::Schedule;
 use super::{cron, suggest};
 use crate::model::RemovalLimit;
 
