@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::model::{Fields, Profile, mask_email};
+use crate::model::profile::{Fields, Profile, mask_email};
 
 /// At most this many [`RowIssue`] samples are kept (the status file shows 20).
 pub const MAX_SAMPLES: usize = 20;

@@ -1,0 +1,96 @@
+//! A contact's status on a list as ActiveCampaign numbers it, one membership
+//! row as read before a resubscribe, and the window of acsync's own unsubscribe.
+
+/// A contact's membership status on one list, as ActiveCampaign numbers it
+/// (activecampaign-api.md §11 "Four list statuses"). acsync only ever
+/// writes 1 and 2; it never writes 1 over a status it did not cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListStatus {
+    /// Status 0: double opt-in pending. Adding such a contact by hand
+    /// violates ActiveCampaign's terms, so it is kept as it is.
+    Unconfirmed,
+    /// Status 1: subscribed.
+    Active,
+    /// Status 2: unsubscribed (by the contact, a form, an automation or us).
+    Unsubscribed,
+    /// Status 3: bounced. Never forced back to active.
+    Bounced,
+}
+
+impl ListStatus {
+    /// Every status a full read asks for, in the order it reads them.
+    pub const ALL: [ListStatus; 4] = [
+        ListStatus::Active,
+        ListStatus::Unsubscribed,
+        ListStatus::Bounced,
+        ListStatus::Unconfirmed,
+    ];
+
+    /// The numeric code ActiveCampaign uses on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            ListStatus::Unconfirmed => 0,
+            ListStatus::Active => 1,
+            ListStatus::Unsubscribed => 2,
+            ListStatus::Bounced => 3,
+        }
+    }
+
+    /// Maps a wire code. Any other code (91 "removed" by the legacy API, or a
+    /// status ActiveCampaign adds later) is `None`: not ours to change.
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            0 => Some(ListStatus::Unconfirmed),
+            1 => Some(ListStatus::Active),
+            2 => Some(ListStatus::Unsubscribed),
+            3 => Some(ListStatus::Bounced),
+            _ => None,
+        }
+    }
+
+    /// How reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListStatus::Unconfirmed => "unconfirmed",
+            ListStatus::Active => "active",
+            ListStatus::Unsubscribed => "unsubscribed",
+            ListStatus::Bounced => "bounced",
+        }
+    }
+}
+
+/// One membership row of `GET /contacts/{id}/contactLists` (api notes
+/// §3.2), as the verification before a resubscribe reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipRow {
+    /// The wire code as read (0-3, 91, or anything ActiveCampaign adds).
+    pub code: i64,
+    /// `None` for a code acsync does not manage.
+    pub status: Option<ListStatus>,
+    /// When the row last changed (Unix seconds); `None` when absent or
+    /// unreadable, which no check may take for "unchanged".
+    pub udate: Option<i64>,
+}
+
+/// When acsync's own unsubscribe of a contact happened, as a window of Unix
+/// seconds: from just before the request (or batch) was sent to when its
+/// outcome was confirmed. A later run resubscribes the contact only if the
+/// membership row's `udate` still lies in this window (SPEC §4 rule 3:
+/// "after checking on ActiveCampaign that the status 2 is still the one
+/// acsync wrote"); any later change is someone else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UnsubscribeWindow {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl UnsubscribeWindow {
+    /// Clock difference tolerated between this host and ActiveCampaign.
+    /// Larger skews make acsync keep contacts unsubscribed (the safe side).
+    pub const SKEW_SECS: i64 = 120;
+
+    /// Whether a membership change at `udate` (Unix seconds) can be ours.
+    pub fn covers(self, udate: i64) -> bool {
+        udate >= self.from - Self::SKEW_SECS && udate <= self.to + Self::SKEW_SECS
+    }
+}
