@@ -107,82 +107,87 @@ fn arg_label(arg: &clap::Arg) -> Vec<roff::Inline> {
     label
 }
 
-/// The sections clap cannot know: exit status, environment, files, examples.
+/// The sections clap cannot know (exit status, environment, files,
+/// examples): each a heading and its tagged paragraphs.
+const STATIC_SECTIONS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "EXIT STATUS",
+        &[
+            ("0", "success; plan --detailed-exitcode: nothing to change"),
+            (
+                "1",
+                "the run, plan or check failed (sync: outcome partial, failed or blocked)",
+            ),
+            (
+                "2",
+                "bad usage; plan --detailed-exitcode: there are changes (or blocked removals)",
+            ),
+        ],
+    ),
+    (
+        "ENVIRONMENT",
+        &[
+            (
+                "ACSYNC_CONFIG_DIR",
+                "the configuration folder when --config-dir is not given (default /etc/acsync)",
+            ),
+            ("RUST_LOG", "log level filter, e.g. info or acsync=debug"),
+            ("NO_COLOR", "set: acsync status prints no colours"),
+            (
+                "STATE_DIRECTORY, CREDENTIALS_DIRECTORY",
+                "set by systemd: the default state folder, and where api_key_credential keys are read",
+            ),
+        ],
+    ),
+    (
+        "FILES",
+        &[
+            (
+                "/etc/acsync/acsync.toml",
+                "daemon settings and ActiveCampaign connections",
+            ),
+            (
+                "/etc/acsync/exports/**/NAME.toml",
+                "one export per file; NAME is its id",
+            ),
+            (
+                "/etc/acsync/exports/**/NAME.status.json",
+                "written by acsync next to each export",
+            ),
+            (
+                "/var/lib/acsync",
+                "the state database (ownership, run journal) and locks",
+            ),
+        ],
+    ),
+    (
+        "EXAMPLES",
+        &[
+            (
+                "acsync check --config-dir config --format github",
+                "validate a configuration repository in GitHub Actions",
+            ),
+            (
+                "acsync plan emea/vip --json --detailed-exitcode",
+                "what a run would change, for a review bot",
+            ),
+            (
+                "acsync status --watch",
+                "the status table, redrawn every 2 seconds",
+            ),
+        ],
+    ),
+];
+
+/// [`STATIC_SECTIONS`] as roff, then SEE ALSO.
 fn static_sections() -> Roff {
     let mut r = Roff::new();
-    let para = |r: &mut Roff, tag: &str, text: &str| {
-        r.control("TP", []).text([bold(tag)]).text([roman(text)]);
-    };
-    r.control("SH", ["EXIT STATUS"]);
-    para(
-        &mut r,
-        "0",
-        "success; plan --detailed-exitcode: nothing to change",
-    );
-    para(
-        &mut r,
-        "1",
-        "the run, plan or check failed (sync: outcome partial, failed or blocked)",
-    );
-    para(
-        &mut r,
-        "2",
-        "bad usage; plan --detailed-exitcode: there are changes (or blocked removals)",
-    );
-    r.control("SH", ["ENVIRONMENT"]);
-    para(
-        &mut r,
-        "ACSYNC_CONFIG_DIR",
-        "the configuration folder when --config-dir is not given (default /etc/acsync)",
-    );
-    para(
-        &mut r,
-        "RUST_LOG",
-        "log level filter, e.g. info or acsync=debug",
-    );
-    para(&mut r, "NO_COLOR", "set: acsync status prints no colours");
-    para(
-        &mut r,
-        "STATE_DIRECTORY, CREDENTIALS_DIRECTORY",
-        "set by systemd: the default state folder, and where api_key_credential keys are read",
-    );
-    r.control("SH", ["FILES"]);
-    para(
-        &mut r,
-        "/etc/acsync/acsync.toml",
-        "daemon settings and ActiveCampaign connections",
-    );
-    para(
-        &mut r,
-        "/etc/acsync/exports/**/NAME.toml",
-        "one export per file; NAME is its id",
-    );
-    para(
-        &mut r,
-        "/etc/acsync/exports/**/NAME.status.json",
-        "written by acsync next to each export",
-    );
-    para(
-        &mut r,
-        "/var/lib/acsync",
-        "the state database (ownership, run journal) and locks",
-    );
-    r.control("SH", ["EXAMPLES"]);
-    para(
-        &mut r,
-        "acsync check --config-dir config --format github",
-        "validate a configuration repository in GitHub Actions",
-    );
-    para(
-        &mut r,
-        "acsync plan emea/vip --json --detailed-exitcode",
-        "what a run would change, for a review bot",
-    );
-    para(
-        &mut r,
-        "acsync status --watch",
-        "the status table, redrawn every 2 seconds",
-    );
+    for (heading, paragraphs) in STATIC_SECTIONS {
+        r.control("SH", [*heading]);
+        for (tag, text) in *paragraphs {
+            r.control("TP", []).text([bold(*tag)]).text([roman(*text)]);
+        }
+    }
     r.control("SH", ["SEE ALSO"]);
     r.text([roman("systemctl(1), journalctl(1), systemd.service(5)")]);
     r

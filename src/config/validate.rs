@@ -259,43 +259,9 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
         return None;
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    let path = |cx: &mut Cx| required(cx, &raw.path, header.clone(), "path").map(|p| base.join(p));
-    let query = |cx: &mut Cx| required(cx, &raw.query, header.clone(), "query");
     match kind.get_ref().as_str() {
-        k @ ("csv" | "jsonl") => {
-            unused(
-                cx,
-                k,
-                &[
-                    ("query", &raw.query),
-                    ("url_env", &raw.url_env),
-                    ("statement_timeout", &raw.statement_timeout),
-                ],
-            );
-            let (path, timeout) = (path(cx), read_timeout(&raw, cx));
-            let (path, timeout) = (path?, timeout?);
-            Some(if k == "csv" {
-                Source::Csv { path, timeout }
-            } else {
-                Source::Jsonl { path, timeout }
-            })
-        }
-        "sqlite" => {
-            unused(
-                cx,
-                "sqlite",
-                &[
-                    ("url_env", &raw.url_env),
-                    ("statement_timeout", &raw.statement_timeout),
-                ],
-            );
-            let (path, query, timeout) = (path(cx), query(cx), read_timeout(&raw, cx));
-            Some(Source::Sqlite {
-                path: path?,
-                query: query?,
-                timeout: timeout?,
-            })
-        }
+        k @ ("csv" | "jsonl") => file_source(k, base, &raw, header, cx),
+        "sqlite" => sqlite_source(base, &raw, header, cx),
         "postgres" => postgres(&raw, header, cx),
         other => {
             cx.err(
@@ -309,6 +275,62 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
             None
         }
     }
+}
+
+/// `kind = "csv"` or `"jsonl"`: a path (against the export file's folder)
+/// and a read timeout.
+fn file_source(
+    kind: &str,
+    base: &Path,
+    raw: &RawSource,
+    header: Range<usize>,
+    cx: &mut Cx,
+) -> Option<Source> {
+    unused(
+        cx,
+        kind,
+        &[
+            ("query", &raw.query),
+            ("url_env", &raw.url_env),
+            ("statement_timeout", &raw.statement_timeout),
+        ],
+    );
+    // Both are checked before either `?`, so that every error is reported.
+    let path = required(cx, &raw.path, header, "path").map(|p| base.join(p));
+    let timeout = read_timeout(raw, cx);
+    let (path, timeout) = (path?, timeout?);
+    Some(if kind == "csv" {
+        Source::Csv { path, timeout }
+    } else {
+        Source::Jsonl { path, timeout }
+    })
+}
+
+/// `kind = "sqlite"`: a database path, a query and a read timeout.
+fn sqlite_source(
+    base: &Path,
+    raw: &RawSource,
+    header: Range<usize>,
+    cx: &mut Cx,
+) -> Option<Source> {
+    unused(
+        cx,
+        "sqlite",
+        &[
+            ("url_env", &raw.url_env),
+            ("statement_timeout", &raw.statement_timeout),
+        ],
+    );
+    let path = required(cx, &raw.path, header.clone(), "path").map(|p| base.join(p));
+    let (query, timeout) = (
+        required(cx, &raw.query, header, "query"),
+        read_timeout(raw, cx),
+    );
+    Some(Source::Sqlite {
+        path: path?,
+        query: query?,
+        timeout: timeout?,
+    })
 }
 
 fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source> {

@@ -132,9 +132,10 @@ fn csv_bad_values_cost_the_value_not_the_row() {
     assert_eq!(s.samples[0].email, "a***@x.io");
 }
 
-#[test]
-fn jsonl_scalars_blank_lines_and_bad_lines() {
-    let text = "\u{feff}{\"Email\":\"A@x.io\",\"First\":\" Ann \",\"Phone\":5551234,\"Company\":true,\"Zcol\":null}\r\n\
+/// A JSONL segment with a BOM, CRLF, a blank line, scalars of every JSON
+/// type, and lines that are not usable (an array, bad JSON, no email, an
+/// object value, an array email).
+const MIXED_JSONL: &str = "\u{feff}{\"Email\":\"A@x.io\",\"First\":\" Ann \",\"Phone\":5551234,\"Company\":true,\"Zcol\":null}\r\n\
                 \n\
                 [1,2]\n\
                 {\"email\":\"b@x.io\",\"phone\":1.5,\"Zcol\":\"\"}\n\
@@ -142,7 +143,10 @@ fn jsonl_scalars_blank_lines_and_bad_lines() {
                 {\"First\":\"no email\"}\n\
                 {\"Email\":\"c@x.io\",\"Company\":{\"n\":1}}\n\
                 {\"Email\":[\"d@x.io\"]}\n";
-    let s = jsonl(text);
+
+#[test]
+fn jsonl_scalars_become_text_and_nulls_are_not_sent() {
+    let s = jsonl(MIXED_JSONL);
     let got: Vec<_> = s.profiles.iter().map(summary).collect();
     assert_eq!(
         got,
@@ -158,8 +162,18 @@ fn jsonl_scalars_blank_lines_and_bad_lines() {
             (7, "c@x.io", None, None, vec![]),
         ]
     );
+}
+
+#[test]
+fn jsonl_blank_lines_are_not_rows_and_bad_lines_are_counted() {
+    let s = jsonl(MIXED_JSONL);
     assert_eq!((s.source_rows, s.invalid_rows), (7, 4));
     assert_eq!((s.row_issues, s.unreadable_emails), (1, 3));
+}
+
+#[test]
+fn jsonl_bad_lines_are_named_by_line_with_their_reason() {
+    let s = jsonl(MIXED_JSONL);
     let r = reasons(&s);
     assert_eq!(r[0], (3, "line is an array, not a JSON object"));
     assert_eq!(r[1].0, 5);
