@@ -1,48 +1,127 @@
-//! The performance suite of issue 6: `cargo bench --bench suite` (full
-//! sizes, ~12 minutes, of which items 2 and 5 take ~4 minutes each at
+//! The performance suite of issues 6 and 12: `cargo bench --bench suite`
+//! (full sizes, ~14 minutes, of which items 2 and 5 take ~4 minutes each at
 //! ActiveCampaign's real limits) or `cargo bench --bench suite -- --quick`
 //! (small and unthrottled, seconds). Prints a table and writes the same
 //! figures, with the machine, load, date and commit, to `BENCHMARKS.md`
 //! (`--quick` writes `target/BENCHMARKS.quick.md` instead, so a quick look
 //! never overwrites the full figures).
 //!
-//! Options: `--quick`; `--only 1,3` (items to run); `--out PATH`;
-//! `--big N`, `--export N`, `--read N`, `--soak N` (other sizes for items
-//! 1/3/4, 2, 5, 7).
+//! Options: `--quick`; `--only 1,3` (items to run) or names (`parallel`,
+//! `plan`, `daemon`…: the items whose name contains one); `--out PATH`;
+//! `--big N`, `--export N`, `--read N`, `--soak N`, `--accounts N`,
+//! `--profiles N` (other sizes for items 1/3/4, 2, 5, 7, 8, 8).
 //! Every measured run is a child process (this binary with `--child`), so
 //! its peak RSS is its own and not the simulator's or the fixtures'.
 //!
 //! The cases live in `benches/cases/`, which `tests/it/bench_smoke.rs` also
-//! runs (tiny, in-process) under `cargo test`.
+//! runs (tiny, in-process) under `cargo test`; the child process and the
+//! counting allocator, which only the suite uses, in `benches/child/`.
 
 mod cases;
+mod child;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use cases::{Exec, Metric, Sizes};
+use cases::figures::{Metric, Sizes};
+use child::ChildExec;
 
 /// Counts live heap bytes (item 7 tells a leak from fragmentation with it).
 #[global_allocator]
-static ALLOC: cases::CountingAlloc = cases::CountingAlloc;
+static ALLOC: child::CountingAlloc = child::CountingAlloc;
+
+/// Issue 6's sizes (and issue 12's item 8). Items 2 and 5 take about 4
+/// minutes each, item 8 about one.
+fn full_sizes() -> Sizes {
+    Sizes {
+        big: 1_000_000,
+        export: 100_000,
+        read: 100_000,
+        soak_runs: 200,
+        soak_profiles: 500,
+        daemon_exports: 1000,
+        daemon_idle: Duration::from_secs(60),
+        parallel_accounts: 20,
+        parallel_profiles: 25_000,
+        real_limits: true,
+    }
+}
+
+/// `-- --quick`: everything small and unthrottled, for a first look.
+fn quick_sizes() -> Sizes {
+    Sizes {
+        big: 4_000,
+        export: 1_000,
+        read: 1_000,
+        soak_runs: 20,
+        soak_profiles: 100,
+        daemon_exports: 50,
+        daemon_idle: Duration::from_secs(2),
+        parallel_accounts: 4,
+        parallel_profiles: 1_000,
+        real_limits: false,
+    }
+}
+
+/// Flags that take a value (the rest of the arguments are names of items).
+const VALUED: [&str; 8] = [
+    "--only",
+    "--out",
+    "--big",
+    "--export",
+    "--read",
+    "--soak",
+    "--accounts",
+    "--profiles",
+];
+
+type Case = for<'a> fn(
+    &'a Sizes,
+    &'a ChildExec,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Metric>> + 'a>>;
+
+/// Every item, its name (what `-- NAME` picks) and its case, in the order run.
+fn cases() -> [(u8, &'static str, Case); 9] {
+    use cases::{daemon_items, parallel, rate_bound, soak, state_bound};
+    [
+        (1, "plan", |s, e| Box::pin(state_bound::item1_plan(s, e))),
+        (3, "no-change", |s, e| {
+            Box::pin(state_bound::item3_no_change(s, e))
+        }),
+        (4, "churn", |s, e| Box::pin(state_bound::item4_churn(s, e))),
+        (7, "soak", |s, e| Box::pin(soak::item7_soak(s, e))),
+        (7, "daemon-soak", |s, _| {
+            Box::pin(daemon_items::item7_daemon_soak(
+                s.soak_runs,
+                s.soak_profiles,
+            ))
+        }),
+        (6, "daemon", |s, _| {
+            Box::pin(daemon_items::item6_daemon(s.daemon_exports, s.daemon_idle))
+        }),
+        (8, "parallel", |s, _| Box::pin(parallel::item8_parallel(s))),
+        (2, "initial-export", |s, e| {
+            Box::pin(rate_bound::item2_initial_export(s, e))
+        }),
+        (5, "full-read", |s, e| {
+            Box::pin(rate_bound::item5_full_read(s, e))
+        }),
+    ]
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        return cases::child_main(&args[i + 1..]);
+        return child::child_main(&args[i + 1..]);
     }
     // `cargo test --benches` runs bench targets without `--bench`: do the
     // quick configuration then (cargo bench always passes `--bench`).
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let only: Option<Vec<u8>> = value_of(&args, "--only")
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
-    let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
-    // `--big N`, `--export N`, `--read N`: other sizes, to explore.
-    let num = |flag: &str| value_of(&args, flag).and_then(|v| v.parse::<u64>().ok());
-    sizes.big = num("--big").unwrap_or(sizes.big);
-    sizes.export = num("--export").unwrap_or(sizes.export);
-    sizes.read = num("--read").unwrap_or(sizes.read);
-    sizes.soak_runs = num("--soak").map_or(sizes.soak_runs, |n| n as u32);
+    let names = names_in(&args);
+    let sizes = sizes_from(&args, quick);
     let out = value_of(&args, "--out")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -59,52 +138,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let exec = Exec::Child { exe };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let wanted = |item: u8| only.as_ref().is_none_or(|o| o.contains(&item));
-    let mut metrics: Vec<Metric> = Vec::new();
-    let mut loads: Vec<(u8, String)> = Vec::new();
+    let exec = ChildExec { exe };
+    let wanted = |item: u8, name: &str| {
+        only.as_ref().is_none_or(|o| o.contains(&item))
+            && (names.is_empty() || names.iter().any(|n| name.contains(n.as_str())))
+    };
     let started = std::time::Instant::now();
-    rt.block_on(async {
-        type Case = for<'a> fn(
-            &'a Sizes,
-            &'a Exec,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Vec<Metric>> + 'a>,
-        >;
-        let cases: [(u8, Case); 8] = [
-            (1, |s, e| Box::pin(cases::item1_plan(s, e))),
-            (3, |s, e| Box::pin(cases::item3_no_change(s, e))),
-            (4, |s, e| Box::pin(cases::item4_churn(s, e))),
-            (7, |s, e| Box::pin(cases::item7_soak(s, e))),
-            (7, |s, _| {
-                Box::pin(cases::item7_daemon_soak(s.soak_runs, s.soak_profiles))
-            }),
-            (6, |s, _| {
-                Box::pin(cases::item6_daemon(s.daemon_exports, s.daemon_idle))
-            }),
-            (2, |s, e| Box::pin(cases::item2_initial_export(s, e))),
-            (5, |s, e| Box::pin(cases::item5_full_read(s, e))),
-        ];
-        for (item, case) in cases {
-            if !wanted(item) {
-                continue;
-            }
-            eprintln!("suite: item {item}…");
-            let t = std::time::Instant::now();
-            let m = case(&sizes, &exec).await;
-            loads.push((item, load()));
-            for x in &m {
-                eprintln!("  {:<60} {}", x.name, x.value);
-            }
-            eprintln!("  ({:.1} s with setup)", t.elapsed().as_secs_f64());
-            metrics.extend(m);
-        }
-    });
-    metrics.sort_by_key(|m| m.item);
+    let (metrics, loads) = run_cases(&sizes, &exec, wanted);
     let report = render(&metrics, &loads, quick, started.elapsed().as_secs_f64());
     println!("{report}");
     if let Err(e) = std::fs::write(&out, &report) {
@@ -116,6 +156,68 @@ fn main() -> ExitCode {
         eprintln!("suite: some targets were missed (see the table)");
     }
     ExitCode::SUCCESS
+}
+
+/// The sizes of this run: full or quick, with `--big N` and the like applied.
+fn sizes_from(args: &[String], quick: bool) -> Sizes {
+    let mut sizes = if quick { quick_sizes() } else { full_sizes() };
+    let num = |flag: &str| value_of(args, flag).and_then(|v| v.parse::<u64>().ok());
+    sizes.big = num("--big").unwrap_or(sizes.big);
+    sizes.export = num("--export").unwrap_or(sizes.export);
+    sizes.read = num("--read").unwrap_or(sizes.read);
+    sizes.soak_runs = num("--soak").map_or(sizes.soak_runs, |n| n as u32);
+    sizes.parallel_accounts = num("--accounts").map_or(sizes.parallel_accounts, |n| n as usize);
+    sizes.parallel_profiles = num("--profiles").unwrap_or(sizes.parallel_profiles);
+    sizes
+}
+
+/// The arguments that are neither flags nor flag values: names of items.
+fn names_in(args: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if VALUED.contains(&a.as_str()) {
+            skip = true;
+        } else if !a.starts_with('-') {
+            names.push(a.clone());
+        }
+    }
+    names
+}
+
+/// Runs the wanted cases in order; their metrics (by item) and the load after each.
+fn run_cases(
+    sizes: &Sizes,
+    exec: &ChildExec,
+    wanted: impl Fn(u8, &str) -> bool,
+) -> (Vec<Metric>, Vec<(u8, String)>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut metrics: Vec<Metric> = Vec::new();
+    let mut loads: Vec<(u8, String)> = Vec::new();
+    rt.block_on(async {
+        for (item, name, case) in cases() {
+            if !wanted(item, name) {
+                continue;
+            }
+            eprintln!("suite: item {item} ({name})…");
+            let t = std::time::Instant::now();
+            let m = case(sizes, exec).await;
+            loads.push((item, load()));
+            for x in &m {
+                eprintln!("  {:<60} {}", x.name, x.value);
+            }
+            eprintln!("  ({:.1} s with setup)", t.elapsed().as_secs_f64());
+            metrics.extend(m);
+        }
+    });
+    metrics.sort_by_key(|m| m.item);
+    (metrics, loads)
 }
 
 fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {

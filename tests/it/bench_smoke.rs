@@ -5,7 +5,24 @@
 #[path = "../../benches/cases/mod.rs"]
 mod cases;
 
-use cases::{Exec, Metric, Sizes};
+use std::path::Path;
+
+use cases::figures::{Metric, RunFigures, Sizes};
+use cases::measure::{Exec, run_in_process};
+use cases::{daemon_items, parallel, rate_bound, soak, state_bound};
+
+/// Runs each measured step in this process: no RSS or CPU figure of its own.
+struct InProcess;
+
+impl Exec for InProcess {
+    async fn measure(&self, root: &Path, kind: &str, fast_client: bool) -> RunFigures {
+        run_in_process(root, kind, fast_client, 0).await
+    }
+
+    fn own_process(&self) -> bool {
+        false
+    }
+}
 
 fn tiny() -> Sizes {
     Sizes {
@@ -16,13 +33,17 @@ fn tiny() -> Sizes {
         soak_profiles: 60,
         daemon_exports: 20,
         daemon_idle: std::time::Duration::from_secs(1),
+        parallel_accounts: 3,
+        parallel_profiles: 300,
         real_limits: false,
     }
 }
 
-fn check(metrics: &[Metric]) {
+/// Every figure of `item` is there, and none misses its target.
+fn check(item: u8, metrics: &[Metric]) {
     assert!(!metrics.is_empty());
     for m in metrics {
+        assert_eq!(m.item, item, "{}", m.name);
         assert_ne!(
             m.met,
             Some(false),
@@ -36,51 +57,68 @@ fn check(metrics: &[Metric]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item1_plan() {
-    check(&cases::item1_plan(&tiny(), &Exec::InProcess).await);
+    check(1, &state_bound::item1_plan(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item2_initial_export() {
-    check(&cases::item2_initial_export(&tiny(), &Exec::InProcess).await);
+    check(
+        2,
+        &rate_bound::item2_initial_export(&tiny(), &InProcess).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item3_no_change() {
-    check(&cases::item3_no_change(&tiny(), &Exec::InProcess).await);
+    check(3, &state_bound::item3_no_change(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item4_churn() {
-    check(&cases::item4_churn(&tiny(), &Exec::InProcess).await);
+    check(4, &state_bound::item4_churn(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item5_full_read() {
-    check(&cases::item5_full_read(&tiny(), &Exec::InProcess).await);
+    check(5, &rate_bound::item5_full_read(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item7_soak() {
-    check(&cases::item7_soak(&tiny(), &Exec::InProcess).await);
+    check(7, &soak::item7_soak(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item6_daemon() {
     let s = tiny();
-    check(&cases::item6_daemon(s.daemon_exports, s.daemon_idle).await);
+    check(
+        6,
+        &daemon_items::item6_daemon(s.daemon_exports, s.daemon_idle).await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item7_daemon_soak() {
-    check(&cases::item7_daemon_soak(8, 40).await);
+    check(7, &daemon_items::item7_daemon_soak(8, 40).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item8_parallel() {
+    let s = tiny();
+    let m = parallel::item8_parallel(&s).await;
+    check(8, &m);
+    // One row per account, then the totals and the daemon's figures.
+    assert_eq!(m.len(), s.parallel_accounts + 3);
 }
 
 #[test]
 fn export_floor_matches_the_limits() {
     // 400 batches: the fourth window opens 180 s after the first import
     // (which follows 3 reads), and its 100 imports and 100 polls take 40 s.
-    let f = cases::export_floor(400, 3, 5.0, 100);
+    let f = rate_bound::export_floor(400, 3, 5.0, 100);
     assert!((f - 220.6).abs() < 1e-9, "{f}");
     // Rate-bound when the window never binds.
-    assert!((cases::export_floor(10, 3, 5.0, 100) - 4.6).abs() < 1e-9);
+    assert!((rate_bound::export_floor(10, 3, 5.0, 100) - 4.6).abs() < 1e-9);
+    // Item 8's accounts: 25,000 profiles are 100 batches in one window.
+    assert!((rate_bound::export_floor(100, 3, 5.0, 100) - 40.6).abs() < 1e-9);
 }
