@@ -202,29 +202,9 @@ fn figures(
 ) -> Vec<Metric> {
     let real = sizes.real_limits;
     let (n, profiles) = (accounts.len(), sizes.parallel_profiles);
-    let mut out = Vec::new();
-    for (a, f) in accounts.iter().zip(done) {
-        let ratio = f.wall / floor;
-        out.push(metric(
-            8,
-            &format!("parallel: account {} wall vs floor (start)", a.name),
-            if real {
-                format!(
-                    "{:.1} s vs {floor:.1} s ({:+.1}%; started +{:.2} s)",
-                    f.wall,
-                    (ratio - 1.0) * 100.0,
-                    f.start_lag
-                )
-            } else {
-                format!(
-                    "{:.2} s (unthrottled; started +{:.2} s)",
-                    f.wall, f.start_lag
-                )
-            },
-            "≤ floor + 5%",
-            real.then_some(ratio <= 1.05),
-        ));
-    }
+    let mut out: Vec<Metric> = (accounts.iter().zip(done))
+        .map(|(a, f)| account_row(&a.name, f, floor, real))
+        .collect();
     let within = done.iter().filter(|f| f.wall <= floor * 1.05).count();
     let worst = done.iter().map(|f| f.wall).fold(0.0_f64, f64::max);
     let (writes, limits) = (accounts.iter()).fold((0, 0), |(w, l), a| {
@@ -256,4 +236,28 @@ fn figures(
         None,
     ));
     out
+}
+
+/// One account's wall time against its floor, and when its run started.
+fn account_row(name: &str, f: &Finished, floor: f64, real: bool) -> Metric {
+    let ratio = f.wall / floor;
+    metric(
+        8,
+        &format!("parallel: account {name} wall vs floor (start)"),
+        if real {
+            format!(
+                "{:.1} s vs {floor:.1} s ({:+.1}%; started +{:.2} s)",
+                f.wall,
+                (ratio - 1.0) * 100.0,
+                f.start_lag
+            )
+        } else {
+            format!(
+                "{:.2} s (unthrottled; started +{:.2} s)",
+                f.wall, f.start_lag
+            )
+        },
+        "≤ floor + 5%",
+        real.then_some(ratio <= 1.05),
+    )
 }
