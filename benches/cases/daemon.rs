@@ -68,8 +68,30 @@ impl DaemonProc {
         }
     }
 
+    /// Starts the daemon on `root` and waits (off the async workers) for
+    /// its `READY=1`, at most `within`.
+    pub async fn start_ready(root: &Path, within: Duration) -> DaemonProc {
+        let d = DaemonProc::start(root);
+        let (d, ready) = tokio::task::spawn_blocking(move || {
+            let ok = d.wait_notify("READY=1", within);
+            (d, ok)
+        })
+        .await
+        .expect("waiter");
+        assert!(ready, "daemon never said READY=1");
+        d
+    }
+
+    /// Stops the daemon (off the async workers) and checks it exits 0.
+    pub async fn stop_cleanly(self) {
+        let code = tokio::task::spawn_blocking(move || self.stop())
+            .await
+            .expect("stopper");
+        assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    }
+
     /// Blocks until a notify line equals `needle`.
-    pub fn wait_notify(&self, needle: &str, within: Duration) -> bool {
+    fn wait_notify(&self, needle: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             let seen = (self.notes.lock())
@@ -113,7 +135,7 @@ impl DaemonProc {
     }
 
     /// SIGTERM and wait (bounded); the exit code.
-    pub fn stop(mut self) -> Option<i32> {
+    fn stop(mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -21,15 +21,7 @@ pub async fn item6_daemon(exports: usize, idle: Duration) -> Vec<Metric> {
         write_daemon_export(&w, &format!("e{i:04}"), "0 0 1 1 *", EXPORT);
     }
     let started = Instant::now();
-    let d = DaemonProc::start(w.root());
-    let d = tokio::task::spawn_blocking(move || {
-        let ok = d.wait_notify("READY=1", Duration::from_secs(120));
-        (d, ok)
-    })
-    .await
-    .expect("waiter");
-    let (d, ready) = d;
-    assert!(ready, "daemon never said READY=1");
+    let d = DaemonProc::start_ready(w.root(), Duration::from_secs(120)).await;
     let to_ready = started.elapsed();
     // Let start-up work (status files) settle, then measure idle CPU.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -41,22 +33,10 @@ pub async fn item6_daemon(exports: usize, idle: Duration) -> Vec<Metric> {
     let victim = format!("e{:04}", exports / 2);
     let before = status_next_run(&w, &victim);
     assert!(before.is_some(), "status file of {victim} has a next_run");
-    write_daemon_export(&w, &victim, "0 0 2 2 *", EXPORT);
-    let edited = Instant::now();
-    let mut in_force = None;
-    while edited.elapsed() < Duration::from_secs(30) {
-        if status_next_run(&w, &victim) != before {
-            in_force = Some(edited.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let in_force = edit_in_force(&w, &victim, before).await;
     let peak = d.status_mb("VmHWM:");
     let rss = d.status_mb("VmRSS:");
-    let code = tokio::task::spawn_blocking(move || d.stop())
-        .await
-        .expect("stopper");
-    assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    d.stop_cleanly().await;
     let strict = exports >= 1000;
     vec![
         metric(
@@ -105,43 +85,10 @@ pub async fn item7_daemon_soak(runs: u32, profiles: u64) -> Vec<Metric> {
         );
         write_daemon_export(&w, name, "* * * * * *", name);
     }
-    let d = DaemonProc::start(w.root());
-    let d = tokio::task::spawn_blocking(move || {
-        let ok = d.wait_notify("READY=1", Duration::from_secs(60));
-        (d, ok)
-    })
-    .await
-    .expect("waiter");
-    let (d, ready) = d;
-    assert!(ready, "daemon never said READY=1");
-    let mut last: Vec<Option<String>> = vec![None; names.len()];
-    let mut done = 0u32;
-    let mut series: Vec<(u32, f64)> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(u64::from(runs) + 120);
-    let mut round = 0u32;
-    while done < runs && Instant::now() < deadline {
-        for (k, name) in names.iter().enumerate() {
-            let now = status_started(&w, name);
-            if now.is_some() && now != last[k] {
-                last[k] = now;
-                done += 1;
-                // The next run of this export sees a changed segment.
-                round += 1;
-                let seg = w.root().join("segments").join(format!("{name}.csv"));
-                write_csv(
-                    &seg,
-                    soak_segment(profiles, round).map(|(i, v)| (i + k as u64 * 1_000_000, v)),
-                );
-            }
-        }
-        series.push((done, d.status_mb("VmRSS:")));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let d = DaemonProc::start_ready(w.root(), Duration::from_secs(60)).await;
+    let (done, series) = follow_runs(&w, &d, &names, runs, profiles).await;
     let peak = d.status_mb("VmHWM:");
-    let code = tokio::task::spawn_blocking(move || d.stop())
-        .await
-        .expect("stopper");
-    assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    d.stop_cleanly().await;
     assert!(done >= runs, "only {done} runs in time");
     let tenth = (runs / 10).max(1);
     let max_where = |lo: u32, hi: u32| {
@@ -172,4 +119,54 @@ pub async fn item7_daemon_soak(runs: u32, profiles: u64) -> Vec<Metric> {
             (runs >= 200).then_some(growth <= 2.0),
         ),
     ]
+}
+
+/// Rewrites `victim`'s schedule and polls its status file every 10 ms until
+/// its `next_run` is no longer `before`: how long that took (30 s at most).
+async fn edit_in_force(w: &World, victim: &str, before: Option<String>) -> Option<Duration> {
+    write_daemon_export(w, victim, "0 0 2 2 *", EXPORT);
+    let edited = Instant::now();
+    while edited.elapsed() < Duration::from_secs(30) {
+        if status_next_run(w, victim) != before {
+            return Some(edited.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Follows the daemon's runs of `names` until `runs` have started, giving
+/// each export a changed segment after each of its runs; the daemon's RSS
+/// every 100 ms, with the count of runs so far.
+async fn follow_runs(
+    w: &World,
+    d: &DaemonProc,
+    names: &[String],
+    runs: u32,
+    profiles: u64,
+) -> (u32, Vec<(u32, f64)>) {
+    let mut last: Vec<Option<String>> = vec![None; names.len()];
+    let mut done = 0u32;
+    let mut series: Vec<(u32, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(u64::from(runs) + 120);
+    let mut round = 0u32;
+    while done < runs && Instant::now() < deadline {
+        for (k, name) in names.iter().enumerate() {
+            let now = status_started(w, name);
+            if now.is_some() && now != last[k] {
+                last[k] = now;
+                done += 1;
+                // The next run of this export sees a changed segment.
+                round += 1;
+                let seg = w.root().join("segments").join(format!("{name}.csv"));
+                write_csv(
+                    &seg,
+                    soak_segment(profiles, round).map(|(i, v)| (i + k as u64 * 1_000_000, v)),
+                );
+            }
+        }
+        series.push((done, d.status_mb("VmRSS:")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (done, series)
 }

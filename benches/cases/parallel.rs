@@ -63,24 +63,13 @@ pub async fn item8_parallel(sizes: &Sizes) -> Vec<Metric> {
     for a in &accounts {
         write_export(root, a, due);
     }
-    let d = DaemonProc::start(root);
-    let d = tokio::task::spawn_blocking(move || {
-        let ok = d.wait_notify("READY=1", Duration::from_secs(60));
-        (d, ok)
-    })
-    .await
-    .expect("waiter");
-    let (d, ready) = d;
-    assert!(ready, "daemon never said READY=1");
+    let d = DaemonProc::start_ready(root, Duration::from_secs(60)).await;
     assert!(Utc::now() < due, "the daemon started after the due second");
     let floor = export_floor(profiles.div_ceil(250), 3, 5.0, 100);
     let done = wait_finished(root, &accounts, due, floor).await;
     let peak = d.status_mb("VmHWM:");
     let cpu = d.cpu();
-    let code = tokio::task::spawn_blocking(move || d.stop())
-        .await
-        .expect("stopper");
-    assert_eq!(code, Some(0), "daemon exits 0 on SIGTERM");
+    d.stop_cleanly().await;
     for (a, f) in accounts.iter().zip(&done) {
         assert_eq!(f.outcome, "success", "{}", a.name);
         assert_eq!(f.added, profiles, "{}", a.name);

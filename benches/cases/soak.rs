@@ -16,18 +16,12 @@ pub async fn item7_soak(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
     // After a warm-up (allocator arenas, statement caches, connection pool),
     // the resident set must stay flat: compare the first tenth with the last.
     let tenth = (s.len() / 10).max(1);
-    let early = s[tenth - 1..2 * tenth - 1]
-        .iter()
-        .copied()
-        .fold(f64::MIN, f64::max);
-    let late = s[s.len() - tenth..]
-        .iter()
-        .copied()
-        .fold(f64::MIN, f64::max);
+    let early = highest(&s[tenth - 1..2 * tenth - 1]);
+    let late = highest(&s[s.len() - tenth..]);
     let growth = late - early;
     let in_process = !exec.own_process();
     let deciles: Vec<String> = (s.chunks(tenth))
-        .map(|c| format!("{:.1}", c.iter().copied().fold(f64::MIN, f64::max)))
+        .map(|c| format!("{:.1}", highest(c)))
         .collect();
     let heap = &f.heap_series;
     let heap_line = if heap.len() == s.len() {
@@ -66,4 +60,9 @@ pub async fn item7_soak(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
             None,
         ),
     ]
+}
+
+/// The highest of `samples`.
+fn highest(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(f64::MIN, f64::max)
 }
