@@ -120,17 +120,9 @@ impl DaemonProc {
 
     /// User + system CPU time of the daemon (all its threads).
     pub fn cpu(&self) -> Duration {
-        let stat = self.proc_file("stat");
-        // Fields after the parenthesised command name; utime and stime are
-        // the 14th and 15th fields of the line, in clock ticks.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+        let ticks = stat_cpu_ticks(&self.proc_file("stat")).unwrap_or(0);
         Duration::from_secs_f64(ticks as f64 / hz)
     }
 
@@ -180,4 +172,15 @@ pub fn status_started(w: &World, name: &str) -> Option<String> {
     let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     v["last_run"]["finished_at"].as_str()?;
     v["last_run"]["started_at"].as_str().map(str::to_owned)
+}
+
+/// utime + stime, in clock ticks, of a `/proc/PID/stat` line: its 14th and
+/// 15th fields, counted by position after the parenthesised command name
+/// (fields 3.. from there). By position, not by parsing every field as a
+/// number: `tpgid` (field 8) is -1 for a process without a terminal, and
+/// skipping it would shift utime + stime to stime + cutime.
+pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = stat.rsplit_once(')')?.1;
+    let field = |n: usize| rest.split_whitespace().nth(n - 3)?.parse::<u64>().ok();
+    Some(field(14)? + field(15)?)
 }

@@ -45,7 +45,12 @@ pub async fn item8_parallel(sizes: &Sizes) -> Vec<Metric> {
         sizes.parallel_profiles,
         sizes.real_limits,
     );
-    let dir = tempfile::tempdir().expect("tempdir");
+    let mut dir = tempfile::tempdir().expect("tempdir");
+    // `ACSYNC_BENCH_KEEP=1`: leave the folder (and the daemon's log) on disk.
+    if std::env::var_os("ACSYNC_BENCH_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("bench world kept in {}", dir.path().display());
+    }
     let root = dir.path();
     let mut accounts = Vec::with_capacity(n);
     for k in 0..n {
@@ -192,7 +197,7 @@ fn figures(
     let real = sizes.real_limits;
     let (n, profiles) = (accounts.len(), sizes.parallel_profiles);
     let mut out: Vec<Metric> = (accounts.iter().zip(done))
-        .map(|(a, f)| account_row(&a.name, f, floor, real))
+        .map(|(a, f)| account_row(&a.name, f, floor, real, limit_answers(&a.sim.ledger())))
         .collect();
     let within = done.iter().filter(|f| f.wall <= floor * 1.05).count();
     let worst = done.iter().map(|f| f.wall).fold(0.0_f64, f64::max);
@@ -227,22 +232,23 @@ fn figures(
     out
 }
 
-/// One account's wall time against its floor, and when its run started.
-fn account_row(name: &str, f: &Finished, floor: f64, real: bool) -> Metric {
+/// One account's wall time against its floor, when its run started, and
+/// the limit answers (429 and bulk 400) its simulator gave.
+fn account_row(name: &str, f: &Finished, floor: f64, real: bool, limits: u64) -> Metric {
     let ratio = f.wall / floor;
     metric(
         8,
-        &format!("parallel: account {name} wall vs floor (start)"),
+        &format!("parallel: account {name} wall vs floor (start; limit answers)"),
         if real {
             format!(
-                "{:.1} s vs {floor:.1} s ({:+.1}%; started +{:.2} s)",
+                "{:.1} s vs {floor:.1} s ({:+.1}%; started +{:.2} s; {limits})",
                 f.wall,
                 (ratio - 1.0) * 100.0,
                 f.start_lag
             )
         } else {
             format!(
-                "{:.2} s (unthrottled; started +{:.2} s)",
+                "{:.2} s (unthrottled; started +{:.2} s; {limits})",
                 f.wall, f.start_lag
             )
         },

@@ -122,3 +122,13 @@ fn export_floor_matches_the_limits() {
     // Item 8's accounts: 25,000 profiles are 100 batches in one window.
     assert!((rate_bound::export_floor(100, 3, 5.0, 100) - 40.6).abs() < 1e-9);
 }
+
+#[test]
+fn daemon_cpu_is_utime_plus_stime_even_without_a_terminal() {
+    // A daemon's stat line: tpgid (field 8) is -1, utime 1500, stime 300,
+    // cutime 7, cstime 9; a command name with spaces and a parenthesis.
+    let stat =
+        "4242 (acsync (x) d) S 1 4242 4242 0 -1 4194560 900 0 0 0 1500 300 7 9 20 0 9 0 1 2 3";
+    assert_eq!(cases::daemon::stat_cpu_ticks(stat), Some(1800));
+    assert_eq!(cases::daemon::stat_cpu_ticks("garbage"), None);
+}
