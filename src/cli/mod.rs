@@ -7,9 +7,11 @@ pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
+pub mod init;
 pub mod logging;
 pub mod plan;
 pub mod schema;
+pub mod simulator;
 pub mod status;
 pub mod sync;
 
@@ -116,6 +118,10 @@ pub enum Command {
     },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
+    /// Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C.
+    Simulator(simulator::SimulatorArgs),
+    /// Write a starter configuration folder: acsync.toml, one export, a sample segment.
+    Init(init::InitArgs),
     /// Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`).
     Completions {
         /// The shell to complete for.
@@ -172,6 +178,8 @@ pub fn main() -> ExitCode {
         }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
         Command::Demo => demo::run(),
+        Command::Simulator(args) => simulator::run(args),
+        Command::Init(args) => init::run(args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Schema { file, write } => schema::run(file, write),

@@ -233,6 +233,12 @@ impl Simulator {
         a.contact_by_email(email).map(|c| c.data.clone())
     }
 
+    /// Every list's id and name, in id order.
+    pub fn lists(&self) -> Vec<(u64, String)> {
+        let a = self.shared().account();
+        a.lists.values().map(|l| (l.id, l.name.clone())).collect()
+    }
+
     pub fn members(&self, list_id: u64) -> Vec<SimMembership> {
         self.shared().account().members(list_id)
     }

@@ -19,6 +19,7 @@ mod interrupted;
 mod kill;
 mod live;
 mod ownership;
+mod quickstart;
 mod rows;
 mod security;
 mod shared_list;
