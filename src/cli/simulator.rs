@@ -41,9 +41,14 @@ pub struct SimulatorArgs {
     /// 0 = unlimited.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub rps: u32,
-    /// Contacts, custom fields and memberships to start with, as .json or
-    /// .csv (format: see the README, "Simulator"). Applied on a fresh start
-    /// only, not over a loaded --state-file.
+    /// Contacts, custom fields and memberships to start with. CSV (.csv): a
+    /// header with `email` and any of first_name, last_name, phone, tags and
+    /// lists (`;`-separated, `Name` or `Name:unsubscribed`); other columns are
+    /// text custom fields by personalization tag. JSON: {"lists": [names],
+    /// "fields": [{"perstag", "title", "type", "options"}], "contacts":
+    /// [{"email", "first_name", "last_name", "phone", "fields": {TAG: value},
+    /// "tags": [..], "lists": {name: "active"|"unsubscribed"|..}}]}. Applied on
+    /// a fresh start only, not over a loaded --state-file.
     #[arg(long, value_name = "PATH")]
     pub seed_file: Option<PathBuf>,
     /// Keep the account in this JSON file between restarts (loaded at start,

@@ -13,6 +13,7 @@
 //! state file: the list and its members are still there.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -171,6 +172,9 @@ fn the_readme_commands_sync_your_own_export_and_the_account_survives_a_restart()
     assert!(text(&sync).contains("5 added"), "{}", text(&sync));
     assert_eq!(active_members(dir, port), SEGMENT);
     sim.stop();
+    // The state holds personal data: private to its owner.
+    let mode = std::fs::metadata(dir.join("ac-state.json")).map(|m| m.permissions().mode());
+    assert_eq!(mode.ok().map(|m| m & 0o777), Some(0o600));
 
     let sim = SimProcess::start(dir, port);
     let banner = sim.banner.join("\n");
