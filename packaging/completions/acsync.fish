@@ -30,7 +30,7 @@ complete -c acsync -n "__fish_acsync_needs_command" -f -a "daemon" -d 'Run the s
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "sync" -d 'Run export NAME now and write its status file'
-complete -c acsync -n "__fish_acsync_needs_command" -f -a "status" -d 'Show every export\'s status file as a table'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "status" -d 'Show every export\'s status file as a table, or one export in detail'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
@@ -56,7 +56,8 @@ complete -c acsync -n "__fish_acsync_using_subcommand sync" -l adopt -d 'After a
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l watch -d 'Redraw every SECONDS (default 2) until Ctrl-C' -r
-complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects (with NAME: that one object)'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l wide -d 'Show errors whole instead of cut to fit the table'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand completions" -s h -l help -d 'Print help'
@@ -67,7 +68,7 @@ complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "sync" -d 'Run export NAME now and write its status file'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "status" -d 'Show every export\'s status file as a table'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "status" -d 'Show every export\'s status file as a table, or one export in detail'
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
 complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'

@@ -139,7 +139,7 @@ fn read_all(config_dir: &Path) -> (Vec<StatusFile>, Vec<String>) {
 }
 
 fn table(config_dir: &Path, found: &[StatusFile], missing: &[String], style: TableStyle) -> String {
-    let mut out = status::render_table_styled(found, chrono::Utc::now(), style);
+    let mut out = status::render_table_with(found, chrono::Utc::now(), style);
     if !missing.is_empty() {
         out.push_str(&format!(
             "no status file yet (never seen by the daemon nor synced): {}\n",

@@ -85,7 +85,8 @@ fn block(label: &str, text: &str) -> Vec<String> {
 }
 
 fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<String> {
-    let zone = tz.map_or_else(|| "UTC".to_owned(), |z| z.name().to_owned());
+    // Without a zone (an export that does not validate) times are in UTC.
+    let zone = tz.map_or_else(String::new, |z| format!(" ({})", z.name()));
     let next_run = match (s.state, s.next_run) {
         (ExportState::Invalid | ExportState::Disabled, _) | (_, None) => "none".to_owned(),
         (_, Some(t)) => format!("{}, {}", when(t, tz), until(t, now)),
@@ -114,7 +115,7 @@ fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Strin
             "schedule",
             s.schedule
                 .as_deref()
-                .map_or_else(|| "none".to_owned(), |c| format!("{c} ({zone})")),
+                .map_or_else(|| "none".to_owned(), |c| format!("{c}{zone}")),
         ),
         line("next run", next_run),
         line("last success", ago_or_never(s.last_success_at)),

@@ -31,4 +31,4 @@ pub use model::{
     run_counts,
 };
 pub use sink::StatusFiles;
-pub use table::{TableStyle, render_table, render_table_styled};
+pub use table::{TableStyle, render_table, render_table_styled, render_table_with};

@@ -34,17 +34,22 @@ pub struct TableStyle {
 /// The `acsync status` table: a header and one aligned line per export, in
 /// the order given. Plain text (for pipes, files and tests).
 pub fn render_table(statuses: &[StatusFile], now: DateTime<Utc>) -> String {
-    render_table_styled(statuses, now, TableStyle::default())
+    render_table_with(statuses, now, TableStyle::default())
+}
+
+/// The table, coloured when `colour` (a terminal), errors cut.
+pub fn render_table_styled(statuses: &[StatusFile], now: DateTime<Utc>, colour: bool) -> String {
+    let style = TableStyle {
+        colour,
+        wide: false,
+    };
+    render_table_with(statuses, now, style)
 }
 
 /// The table in `style`. With colour, widths are measured on the plain text
 /// and only the cell, not its padding, is wrapped, so the columns stay
 /// aligned.
-pub fn render_table_styled(
-    statuses: &[StatusFile],
-    now: DateTime<Utc>,
-    style: TableStyle,
-) -> String {
+pub fn render_table_with(statuses: &[StatusFile], now: DateTime<Utc>, style: TableStyle) -> String {
     let colour = style.colour;
     let rows: Vec<[String; 10]> = std::iter::once(HEADER.map(String::from))
         .chain(statuses.iter().map(|s| table_row(s, now, style.wide)))
@@ -238,7 +243,7 @@ mod tests {
             wide: true,
             ..TableStyle::default()
         };
-        let wide = render_table_styled(&[s], t(0), style);
+        let wide = render_table_with(&[s], t(0), style);
         let lines: Vec<&str> = wide.lines().collect();
         assert_eq!(lines.len(), 2, "{wide}");
         assert!(lines[1].ends_with(&long.replace('\n', " ")), "{wide}");
