@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::{self, ConfigError};
-use crate::status::{self, DaemonProbe, StatusFile, TableStyle};
+use crate::status::{self, DaemonProbe, StatusFile, StatusFiles, TableStyle};
 
 /// Clears the screen and moves the cursor home (ANSI, as `watch(1)` does).
 const CLEAR: &str = "\x1b[H\x1b[2J";
@@ -52,11 +52,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if let Some(secs) = args.watch {
         return watch_loop(config_dir, Duration::from_secs(secs), style);
     }
-    let (found, missing) = read_all(config_dir);
+    let all = read_all(config_dir);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        println!("{}", serde_json::to_string_pretty(&all.found)?);
     } else {
-        print!("{}", table(config_dir, &found, &missing, style));
+        print!("{}", table(&all, style));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -65,13 +65,13 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
 fn watch_loop(config_dir: &Path, every: Duration, style: TableStyle) -> anyhow::Result<ExitCode> {
     let tty = std::io::stdout().is_terminal();
     loop {
-        let (found, missing) = read_all(config_dir);
+        let all = read_all(config_dir);
         let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
         let header = format!(
             "acsync status, every {} s, {now} (Ctrl-C to stop)",
             every.as_secs()
         );
-        let body = table(config_dir, &found, &missing, style);
+        let body = table(&all, style);
         let mut out = std::io::stdout().lock();
         let frame = if tty {
             format!("{CLEAR}{header}\n\n{body}")
@@ -99,13 +99,10 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
     }
     // An export that does not validate has a status file too, without a zone.
     let tz = folder.export(name).ok().map(|e| e.schedule.tz);
-    let d = &folder.settings.daemon;
-    let path = status::status_path(
-        &config::exports_dir(config_dir),
-        d.status_dir.as_deref(),
-        name,
-    );
-    let found = status::read(&path).with_context(|| format!("acsync status {name}"))?;
+    let files = StatusFiles::new(config_dir, &folder.settings.daemon);
+    let found = files
+        .read(name)
+        .with_context(|| format!("acsync status {name}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(ExitCode::SUCCESS);
@@ -115,39 +112,49 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::SUCCESS);
     };
     let mut sections = status::detail_sections(&s, tz, chrono::Utc::now());
-    sections.push(daemon_notice(config_dir).into_iter().collect());
+    sections.push(daemon_notice(config_dir, &files).into_iter().collect());
     print!("{}", status::render_detail(&sections));
     Ok(ExitCode::SUCCESS)
 }
 
-/// The status files found, and the exports that have none yet.
-fn read_all(config_dir: &Path) -> (Vec<StatusFile>, Vec<String>) {
+/// What the table shows: the status files found, the exports that have
+/// none yet, and the notice when no daemon runs.
+struct Found {
+    found: Vec<StatusFile>,
+    missing: Vec<String>,
+    notice: Option<String>,
+}
+
+fn read_all(config_dir: &Path) -> Found {
     let folder = config::load_folder(config_dir);
-    let d = &folder.settings.daemon;
-    let exports_dir = config::exports_dir(config_dir);
+    let files = StatusFiles::new(config_dir, &folder.settings.daemon);
     let mut found: Vec<StatusFile> = Vec::new();
     let mut missing = Vec::new();
     for e in &folder.exports {
-        let path = status::status_path(&exports_dir, d.status_dir.as_deref(), &e.id);
-        match status::read(&path) {
+        match files.read(&e.id) {
             Ok(Some(s)) => found.push(s),
             Ok(None) => missing.push(e.id.clone()),
             Err(err) => eprintln!("acsync status: {err}"),
         }
     }
-    (found, missing)
+    let notice = daemon_notice(config_dir, &files);
+    Found {
+        found,
+        missing,
+        notice,
+    }
 }
 
-fn table(config_dir: &Path, found: &[StatusFile], missing: &[String], style: TableStyle) -> String {
-    let mut out = status::render_table_with(found, chrono::Utc::now(), style);
-    if !missing.is_empty() {
+fn table(all: &Found, style: TableStyle) -> String {
+    let mut out = status::render_table_with(&all.found, chrono::Utc::now(), style);
+    if !all.missing.is_empty() {
         out.push_str(&format!(
             "no status file yet (never seen by the daemon nor synced): {}\n",
-            missing.join(", ")
+            all.missing.join(", ")
         ));
     }
-    if let Some(notice) = daemon_notice(config_dir) {
-        out.push_str(&notice);
+    if let Some(notice) = &all.notice {
+        out.push_str(notice);
         out.push('\n');
     }
     out
@@ -155,10 +162,9 @@ fn table(config_dir: &Path, found: &[StatusFile], missing: &[String], style: Tab
 
 /// A line when no daemon runs on `config_dir` (or when that cannot be told):
 /// the `next_run` shown would not happen.
-fn daemon_notice(config_dir: &Path) -> Option<String> {
-    let settings = config::load_settings(config_dir);
+fn daemon_notice(config_dir: &Path, files: &StatusFiles) -> Option<String> {
     let dir = config_dir.display();
-    match status::probe_daemon(&settings.daemon.state_dir) {
+    match files.daemon() {
         DaemonProbe::Running => None,
         DaemonProbe::NotRunning => Some(format!(
             "no daemon is running on {dir}: next runs will not happen (start it with `systemctl start acsync` or `acsync daemon --config-dir {dir}`)"

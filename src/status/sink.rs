@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::file::{read, remove, status_path, write_atomic};
+use super::daemon_lock::{DaemonProbe, probe_daemon};
+use super::file::{StatusError, read, remove, status_path, write_atomic};
 use super::model::{ExportState, StatusFile};
 use crate::config::Export;
 use crate::daemon::StatusSink;
@@ -23,6 +24,26 @@ pub struct StatusFiles {
 }
 
 impl StatusFiles {
+    /// The status files of the configuration folder `config_dir`, whose
+    /// `[daemon]` settings are `d`.
+    pub fn new(config_dir: &Path, d: &crate::config::DaemonSettings) -> Self {
+        StatusFiles {
+            state_dir: d.state_dir.clone(),
+            exports_dir: crate::config::exports_dir(config_dir),
+            status_dir: d.status_dir.clone(),
+        }
+    }
+
+    /// The status file of export `id`, `None` if it has none yet.
+    pub fn read(&self, id: &str) -> Result<Option<StatusFile>, StatusError> {
+        read(&self.path(id))
+    }
+
+    /// Whether a daemon runs on this folder (see [`probe_daemon`]).
+    pub fn daemon(&self) -> DaemonProbe {
+        probe_daemon(&self.state_dir)
+    }
+
     /// The status file of export `id`.
     pub fn path(&self, id: &str) -> PathBuf {
         status_path(&self.exports_dir, self.status_dir.as_deref(), id)
