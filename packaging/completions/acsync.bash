@@ -473,7 +473,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__status)
-            opts="-h --config-dir --json --watch --help"
+            opts="-h --config-dir --json --watch --wide --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

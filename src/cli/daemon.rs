@@ -19,8 +19,8 @@ use crate::metrics::Metrics;
 use crate::metrics::ports::{MeteredRunner, MeteredStatus};
 use crate::metrics::server;
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
-use crate::service::StatusFiles;
 use crate::source;
+use crate::status::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
@@ -30,6 +30,7 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         // Not fatal: exports on a broken connection show `invalid`, the others run.
         tracing::error!("{e}");
     }
+    let _daemon_lock = crate::status::claim_daemon_lock(&settings.daemon.state_dir);
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
     // Recording is cheap and always on; serving it is what `metrics_listen` enables.
     let metrics = Arc::new(Metrics::new());

@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 use crate::config::{self, LogFormat};
 use crate::daemon::{Daemon, DaemonHandle};
 use crate::run::{Runner, RunnerPaths};
-use crate::service::{RunnerPort, StatusFiles};
+use crate::service::RunnerPort;
 use crate::simulator::{ChangedBy, SimConfig, Simulator};
+use crate::status::StatusFiles;
 use crate::status::{self, StatusFile};
 
 /// The example folder, embedded so the demo needs nothing but the binary.

@@ -104,18 +104,8 @@ pub enum Command {
         #[arg(long)]
         adopt: bool,
     },
-    /// Show every export's status file as a table.
-    Status {
-        #[command(flatten)]
-        dir: ConfigDir,
-        /// Print a JSON array of the status objects.
-        #[arg(long, conflicts_with = "watch")]
-        json: bool,
-        /// Redraw every SECONDS (default 2) until Ctrl-C.
-        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        watch: Option<u64>,
-    },
+    /// Show every export's status file as a table, or one export in detail.
+    Status(status::StatusArgs),
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
     /// Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C.
@@ -176,7 +166,7 @@ pub fn main() -> ExitCode {
             };
             sync::run(&dir.config_dir, &name, opts)
         }
-        Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
+        Command::Status(args) => status::run(args),
         Command::Demo => demo::run(),
         Command::Simulator(args) => simulator::run(args),
         Command::Init(args) => init::run(args),

@@ -16,7 +16,7 @@ use super::{Metrics, RunRecord};
 use crate::config::Export;
 use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
 use crate::run::{RunOptions, Runner, Trigger};
-use crate::service::StatusFiles;
+use crate::status::StatusFiles;
 use crate::status::{self, ExportState};
 
 /// Runs exports through a shared [`Runner`] and records each run.

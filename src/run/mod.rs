@@ -460,22 +460,9 @@ impl Runner {
         run: Option<&LastRun>,
         opts: &RunOptions,
     ) {
-        let now = Utc::now();
-        let mut s = StatusFile::for_export(export, now);
-        if let Some(p) = prev {
-            s.keep_history(p);
-        }
-        s.state = state;
-        s.next_run = opts.next_run;
-        if let Some(run) = run {
-            if run.full_read {
-                s.last_full_read_at = Some(run.started_at);
-            }
-            s.record_run(run.clone());
-        }
         // A status that cannot be written must not stop the run: log it; the
         // next state change writes it again.
-        if let Err(e) = status::write_atomic(path, &s) {
+        if let Err(e) = status::write_for_run(path, export, prev, state, run, opts.next_run) {
             tracing::error!(export = %export.id, error = %e, "cannot write the status file");
         }
     }

@@ -25,4 +25,5 @@ mod security;
 mod shared_list;
 mod sim;
 mod sql;
+mod status_view;
 mod util;
