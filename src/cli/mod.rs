@@ -7,6 +7,7 @@ pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
+pub mod doctor;
 pub mod logging;
 pub mod plan;
 pub mod schema;
@@ -114,6 +115,20 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         watch: Option<u64>,
     },
+    /// Read-only checks of the configuration against the real account, each with a verdict and a fix.
+    Doctor {
+        /// Check only this export (and its connection).
+        #[arg(conflicts_with = "connection")]
+        name: Option<String>,
+        /// Check only this connection and its exports.
+        #[arg(long, value_name = "C")]
+        connection: Option<String>,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print one JSON object: `ok` and every check.
+        #[arg(long)]
+        json: bool,
+    },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
     /// Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`).
@@ -171,6 +186,17 @@ pub fn main() -> ExitCode {
             sync::run(&dir.config_dir, &name, opts)
         }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
+        Command::Doctor {
+            name,
+            connection,
+            dir,
+            json,
+        } => doctor::run(
+            &dir.config_dir,
+            name.as_deref(),
+            connection.as_deref(),
+            json,
+        ),
         Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
