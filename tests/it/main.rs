@@ -7,6 +7,7 @@ mod client;
 mod crash;
 mod daemon;
 mod discovery;
+mod doctor;
 mod eco;
 mod ecosystem;
 mod engine;

@@ -52,8 +52,8 @@ pub async fn connection(runner: &Runner, conn: &Arc<Connection>) -> (Vec<Check>,
         }
     }
     let checks = vec![
-        verdicts::access(&scope, &source, &probes),
         verdicts::api_host(&scope, &url, &probes),
+        verdicts::access(&scope, &source, &probes),
         verdicts::rate_limit(&scope, conn.requests_per_second, &probes),
     ];
     let usable = verdicts::passed(&checks[..2]);
@@ -111,9 +111,9 @@ async fn list(client: &Client, export: &Export, scope: &str, out: &mut Vec<Check
 
 fn describe(s: &Segment) -> String {
     format!(
-        "{} rows read: {} profiles, {} invalid and {} duplicate rows",
-        s.source_rows,
-        s.profiles.len(),
+        "{} read: {} ({} invalid, {} duplicate)",
+        verdicts::plural(s.source_rows, "row"),
+        verdicts::plural(s.profiles.len() as u64, "profile"),
         s.invalid_rows,
         s.duplicate_rows
     )

@@ -101,46 +101,17 @@ fn select(
     if let Some(name) = name {
         let (_, export) = super::load_one(config_dir, name)?;
         let conn = export.connection.clone();
-        return Ok((
-            vec![Target {
-                conn,
-                exports: vec![export],
-            }],
-            Vec::new(),
-        ));
+        let exports = vec![export];
+        return Ok((vec![Target { conn, exports }], Vec::new()));
     }
     let settings = &folder.settings;
-    if let Some(c) = connection
-        && !settings.connections.contains_key(c)
-    {
-        let why = if settings.broken.contains(c) {
-            format!(
-                "connection `{c}` is invalid in {}; run `acsync check`",
-                settings.file.display()
-            )
-        } else {
-            let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
-            format!(
-                "no connection `{c}` in {} (it has: {})",
-                settings.file.display(),
-                known.join(", ")
-            )
-        };
-        eprintln!("acsync doctor: {why}");
-        return Err(ExitCode::from(1));
+    if let Some(c) = connection {
+        known_connection(settings, c)?;
     }
     let wanted = |n: &str| connection.is_none_or(|c| c == n);
     let mut by_conn: BTreeMap<&str, Target> = (settings.connections.iter())
         .filter(|(n, _)| wanted(n))
-        .map(|(n, c)| {
-            (
-                n.as_str(),
-                Target {
-                    conn: c.clone(),
-                    exports: Vec::new(),
-                },
-            )
-        })
+        .map(|(n, c)| (n.as_str(), Target::new(c)))
         .collect();
     let mut invalid = Vec::new();
     for e in &folder.exports {
@@ -155,21 +126,43 @@ fn select(
         }
     }
     if connection.is_none() {
-        invalid.extend(
-            settings
-                .broken
-                .iter()
-                .map(|c| broken_connection(c, &settings.file)),
-        );
+        let file = &settings.file;
+        invalid.extend(settings.broken.iter().map(|c| broken_connection(c, file)));
     }
     if by_conn.is_empty() && invalid.is_empty() {
-        eprintln!(
-            "acsync doctor: nothing to check: {} declares no connection",
-            settings.file.display()
-        );
+        let file = settings.file.display();
+        eprintln!("acsync doctor: nothing to check: {file} declares no connection");
         return Err(ExitCode::from(1));
     }
     Ok((by_conn.into_values().collect(), invalid))
+}
+
+impl Target {
+    fn new(conn: &Arc<Connection>) -> Target {
+        Target {
+            conn: conn.clone(),
+            exports: Vec::new(),
+        }
+    }
+}
+
+/// `--connection C` names a valid connection; otherwise says why (exit 1).
+fn known_connection(settings: &config::Settings, c: &str) -> Result<(), ExitCode> {
+    if settings.connections.contains_key(c) {
+        return Ok(());
+    }
+    let file = settings.file.display();
+    let why = if settings.broken.contains(c) {
+        format!("connection `{c}` is invalid in {file}; run `acsync check`")
+    } else {
+        let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
+        format!(
+            "no connection `{c}` in {file} (it has: {})",
+            known.join(", ")
+        )
+    };
+    eprintln!("acsync doctor: {why}");
+    Err(ExitCode::from(1))
 }
 
 fn invalid_export(id: &str, errors: &[config::Located]) -> Check {

@@ -117,10 +117,10 @@ pub fn access(scope: &str, source: &str, probes: &[Probe]) -> Check {
             scope,
             "key",
             format!(
-                "not verified: {} did not answer as the API (HTTP {})",
-                p.endpoint, p.status
+                "not verified: {} did not answer as the API does",
+                p.endpoint
             ),
-            "fix the api host check first",
+            "fix the api host first (above)",
         );
     }
     let reads: Vec<&str> = probes.iter().map(|p| p.endpoint).collect();
@@ -269,18 +269,32 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
         None => Check::ok(
             scope,
             &check,
-            format!("{}; the first {n} values fit", def.describe()),
+            format!(
+                "{}; the first {} fit",
+                def.describe(),
+                plural(n as u64, "value")
+            ),
         ),
         Some(first) => Check::fail(
             scope,
             &check,
             format!(
-                "{}; {} of the first {n} values do not fit, e.g. {first}",
+                "{}; {} of the first {} do not fit, e.g. {first}",
                 def.describe(),
-                refused.len()
+                refused.len(),
+                plural(n as u64, "value")
             ),
             "correct these values in the source (or the field's type or options in ActiveCampaign); a run sends such a contact without the value and reports its row",
         ),
+    }
+}
+
+/// `1 row`, `3 rows`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
