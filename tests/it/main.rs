@@ -20,6 +20,7 @@ mod interrupted;
 mod kill;
 mod live;
 mod ownership;
+mod plan_diff;
 mod rows;
 mod security;
 mod shared_list;
