@@ -254,3 +254,24 @@ async fn a_login_page_is_not_the_api_host() {
     server.abort();
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_url_fails_the_api_host_check() {
+    let w = World::new().await;
+    export_with_score(&w, "vip", w.list, &["1"]);
+    // A port nothing listens on: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let settings = w.root().join("acsync.toml");
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    let text = text.replace(&w.sim.base_url(), &format!("http://{addr}"));
+    std::fs::write(&settings, text).expect("settings");
+
+    let s = doctor(&w, &["--connection", "sim"]);
+    assert_eq!(s.code, Some(1), "{}{}", s.stdout, s.stderr);
+    let host = line(&s, "FAIL", "api host");
+    assert!(host.contains("could not connect"), "{host}");
+    assert!(s.stdout.contains("DNS, firewall, proxy"), "{}", s.stdout);
+    line(&s, "FAIL", "account checks");
+}
