@@ -7,6 +7,7 @@ pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
+pub mod doctor;
 pub mod init;
 pub mod logging;
 pub mod plan;
@@ -106,6 +107,20 @@ pub enum Command {
     },
     /// Show every export's status file as a table, or one export in detail.
     Status(status::StatusArgs),
+    /// Read-only checks of the configuration against the real account, each with a verdict and a fix.
+    Doctor {
+        /// Check only this export (and its connection).
+        #[arg(conflicts_with = "connection")]
+        name: Option<String>,
+        /// Check only this connection and its exports.
+        #[arg(long, value_name = "C")]
+        connection: Option<String>,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print one JSON object: `ok` and every check.
+        #[arg(long)]
+        json: bool,
+    },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
     /// Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C.
@@ -167,6 +182,17 @@ pub fn main() -> ExitCode {
             sync::run(&dir.config_dir, &name, opts)
         }
         Command::Status(args) => status::run(args),
+        Command::Doctor {
+            name,
+            connection,
+            dir,
+            json,
+        } => doctor::run(
+            &dir.config_dir,
+            name.as_deref(),
+            connection.as_deref(),
+            json,
+        ),
         Command::Demo => demo::run(),
         Command::Simulator(args) => simulator::run(args),
         Command::Init(args) => init::run(args),
