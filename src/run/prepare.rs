@@ -50,27 +50,7 @@ pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
     (source::read_async(&export.source, &export.mapping).await).map_err(RunError::Source)
 }
 
-/// Identifies the list the stored members describe: a different account or
-/// list means they are about another list.
-pub fn target_fingerprint(export: &Export) -> String {
-    crate::state::list_fingerprint(export)
-}
-
-/// Identifies the mapping: a change forces a full read (drift check).
-fn mapping_fingerprint(export: &Export) -> String {
-    format!("{:?}", export.mapping)
-}
-
-/// The [`ExportMeta::fingerprint`] a run records: the list and the mapping.
-/// Public so tools (the benchmark suite) can seed a state database that a
-/// run takes as its own.
-pub fn export_fingerprint(export: &Export) -> String {
-    format!(
-        "{}|{}",
-        target_fingerprint(export),
-        mapping_fingerprint(export)
-    )
-}
+pub use super::fingerprint::{export_fingerprint, target_fingerprint};
 
 /// Whether this run must read the list in full.
 pub fn full_read_due(
@@ -81,7 +61,7 @@ pub fn full_read_due(
 ) -> bool {
     let Some(meta) = meta else { return true };
     if pending
-        || meta.fingerprint != export_fingerprint(export)
+        || !super::fingerprint::unchanged(&meta.fingerprint, export)
         || export.full_read_every == Duration::ZERO
     {
         return true;

@@ -13,6 +13,7 @@ mod engine;
 mod faults;
 mod field_safety;
 mod fields;
+mod fingerprint;
 mod harness;
 mod hostile;
 mod interrupted;
