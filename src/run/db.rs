@@ -44,3 +44,31 @@ fn lock(db: &Mutex<StateDb>) -> Result<MutexGuard<'_, StateDb>, RunError> {
     db.lock()
         .map_err(|_| RunError::Internal("state lock poisoned".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transaction runs on another thread than the task awaiting it
+    /// (a current-thread runtime has one worker: the caller's).
+    #[tokio::test(flavor = "current_thread")]
+    async fn transactions_run_off_the_async_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = RunDb::new(StateDb::open(dir.path()).expect("open"));
+        let worker = std::thread::current().id();
+        let ran_on = db
+            .with(|d| {
+                d.journal_batch("scope", "b1", chrono::Utc::now())?;
+                Ok(std::thread::current().id())
+            })
+            .await
+            .expect("written");
+        assert_ne!(ran_on, worker);
+        let open = db
+            .lock()
+            .expect("lock")
+            .open_batches("scope")
+            .expect("read");
+        assert_eq!(open.len(), 1, "and it was written");
+    }
+}
