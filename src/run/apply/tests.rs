@@ -833,3 +833,22 @@ fn the_batch_due_first_is_polled_first() {
     assert_eq!(next_due(&[a, b]), Some((1, secs(20))));
     assert_eq!(next_due(&[]), None);
 }
+
+#[test]
+fn matching_values_get_their_hash_recorded_without_a_write() {
+    let mut known = Known::new();
+    let mut m = Member::unknown("user0@example.com");
+    (m.owned, m.status) = (true, Some(ListStatus::Active));
+    known.insert(m);
+    let c = core(&known);
+    let rows = c.matching_hashes(&[
+        ("user0@example.com".into(), 77),
+        ("new@example.com".into(), 5),
+    ]);
+    assert_eq!(rows[0].sent_hash, Some(77));
+    assert!(
+        rows[0].owned && rows[0].pending.is_none(),
+        "nothing else changes"
+    );
+    assert_eq!((rows[1].sent_hash, rows[1].owned), (Some(5), false));
+}
