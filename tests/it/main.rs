@@ -14,6 +14,7 @@ mod engine;
 mod faults;
 mod field_safety;
 mod fields;
+mod fingerprint;
 mod harness;
 mod hostile;
 mod interrupted;
