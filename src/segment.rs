@@ -62,6 +62,9 @@ pub fn email_problem(e: &str) -> Option<&'static str> {
     let Some((local, domain)) = e.split_once('@') else {
         return Some("it has no `@`");
     };
+    if domain.contains('@') {
+        return Some("it has more than one `@`");
+    }
     if !valid_local(local) {
         return Some(
             "the part before `@` is empty, starts or ends with a dot, has `..`, whitespace or one of \" ( ) , : ; < > @ [ \\ ] '",
@@ -554,13 +557,23 @@ mod tests {
         b.push(4, "jane@example.com ", name("Again"));
         b.invalid(5, "jane@example.com", "a reader's own reason");
         let s = b.finish();
-        let seen: Vec<_> = s.watched.iter().map(|w| (w.row, w.line, &w.verdict)).collect();
+        let seen: Vec<_> = s
+            .watched
+            .iter()
+            .map(|w| (w.row, w.line, &w.verdict))
+            .collect();
         assert_eq!(
             seen,
             [
                 (3, Some(5), &Verdict::Profile { issue: None }),
                 (4, Some(6), &Verdict::Duplicate { first_row: 3 }),
-                (5, Some(6), &Verdict::Invalid { reason: "a reader's own reason".into() }),
+                (
+                    5,
+                    Some(6),
+                    &Verdict::Invalid {
+                        reason: "a reader's own reason".into()
+                    }
+                ),
             ]
         );
         let mut b = SegmentBuilder::watching("jane@example..com");
@@ -568,7 +581,12 @@ mod tests {
         b.push(2, "jane@example.com", name("Other"));
         let seen = b.finish().watched;
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].verdict, Verdict::Invalid { reason: "invalid email".into() });
+        assert_eq!(
+            seen[0].verdict,
+            Verdict::Invalid {
+                reason: "invalid email".into()
+            }
+        );
         assert!(SegmentBuilder::new().finish().watched.is_empty());
     }
 
@@ -577,6 +595,7 @@ mod tests {
         assert_eq!(email_problem("a@b.co"), None);
         assert_eq!(email_problem(""), Some("the email is empty"));
         assert_eq!(email_problem("plain"), Some("it has no `@`"));
+        assert_eq!(email_problem("a@@b.co"), Some("it has more than one `@`"));
         assert!(email_problem("john..doe@ex.com").is_some_and(|p| p.contains("before `@`")));
         assert!(email_problem("a@b").is_some_and(|p| p.contains("domain")));
     }

@@ -198,8 +198,15 @@ pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, S
     } = source
     {
         let builder = SegmentBuilder::new();
-        return postgres::read(url_env, query, *statement_timeout, mapping, builder, &mut |_| {})
-            .await;
+        return postgres::read(
+            url_env,
+            query,
+            *statement_timeout,
+            mapping,
+            builder,
+            &mut |_| {},
+        )
+        .await;
     }
     bounded::read(source, mapping).await
 }

@@ -10,6 +10,7 @@ mod discovery;
 mod eco;
 mod ecosystem;
 mod engine;
+mod explain;
 mod faults;
 mod field_safety;
 mod fields;

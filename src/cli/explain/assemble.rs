@@ -28,7 +28,10 @@ pub async fn explain(
         .await
         .map_err(RunError::Source)?;
     let state = {
-        let (dir, root) = (runner.paths().state_dir.clone(), runner.paths().config_root());
+        let (dir, root) = (
+            runner.paths().state_dir.clone(),
+            runner.paths().config_root(),
+        );
         let (e, who) = (export.clone(), email.to_string());
         tokio::task::spawn_blocking(move || facts::read_state(dir, root, &e, &who))
             .await
@@ -72,7 +75,12 @@ async fn read_online(
 ) -> Online {
     let client = match runner.client_for(&export.connection) {
         Ok(c) => c.scoped(),
-        Err(e) => return Online { error: Some(e.to_string()), ..Online::default() },
+        Err(e) => {
+            return Online {
+                error: Some(e.to_string()),
+                ..Online::default()
+            };
+        }
     };
     let mut out = Online::default();
     match facts::convert_custom(&client, export, segment).await {
@@ -99,7 +107,10 @@ fn row_part(source: &Source, seen: &[Sighting], s: &Sighting) -> RowPart {
     let (verdict, duplicate_of, reason) = match &s.verdict {
         Verdict::Profile { issue } => ("profile", None, issue.clone()),
         Verdict::Duplicate { first_row } => {
-            let line = seen.iter().find(|f| f.row == *first_row).and_then(|f| f.line);
+            let line = seen
+                .iter()
+                .find(|f| f.row == *first_row)
+                .and_then(|f| f.line);
             ("duplicate", Some(place(source, *first_row, line)), None)
         }
         Verdict::Invalid { reason } => ("invalid", None, Some(reason.clone())),
@@ -119,7 +130,11 @@ fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentPart 
     let profile = segment.profiles.iter().find(|p| p.email == email);
     let fields = profile.map(|p| {
         let f = &p.fields;
-        let named = [("first_name", f.first_name()), ("last_name", f.last_name()), ("phone", f.phone())];
+        let named = [
+            ("first_name", f.first_name()),
+            ("last_name", f.last_name()),
+            ("phone", f.phone()),
+        ];
         let mut v: Vec<(String, String)> = (named.into_iter())
             .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
             .collect();
@@ -128,7 +143,7 @@ fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentPart 
     });
     let source = match src {
         Source::Csv { path, .. } | Source::Jsonl { path, .. } | Source::Sqlite { path, .. } => {
-            path.display().to_string()
+            lexical(path).display().to_string()
         }
         Source::Postgres { url_env, .. } => format!("${url_env}"),
     };
@@ -139,15 +154,38 @@ fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentPart 
         valid: problem.is_none(),
         problem,
         in_segment: profile.is_some(),
-        rows: (segment.watched.iter()).map(|s| row_part(src, &segment.watched, s)).collect(),
+        rows: (segment.watched.iter())
+            .map(|s| row_part(src, &segment.watched, s))
+            .collect(),
         fields: fields.unwrap_or_default(),
         source_rows: segment.source_rows,
         profiles: segment.profiles.len() as u64,
     }
 }
 
+/// `exports/../segments/a.csv` as `segments/a.csv`: `..` folded into the
+/// component before it, without asking the file system.
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn at(secs: i64) -> Option<DateTime<Utc>> {
-    (secs > 0).then(|| DateTime::from_timestamp(secs, 0)).flatten()
+    (secs > 0)
+        .then(|| DateTime::from_timestamp(secs, 0))
+        .flatten()
 }
 
 fn state_part(state: &StateRead, email: &str) -> StatePart {
@@ -202,7 +240,7 @@ fn others_part(export: &Export, state: &StateRead, segment: &Segment, email: &st
         .filter(|r| r.email == email && state.siblings.contains(&r.export))
         .map(|r| OtherWanting {
             export: r.export.clone(),
-            same_values: ours == Some(r.hash),
+            same_values: ours.map(|h| h == r.hash),
             wins: r.export < export.id,
         })
         .collect();
@@ -226,16 +264,12 @@ fn next_run(
     email: &str,
     now: DateTime<Utc>,
 ) -> NextRun {
-    let pending =
-        state.any_pending || state.unfinished_runs > 0 || !state.open_batches.is_empty();
+    let pending = state.any_pending || state.unfinished_runs > 0 || !state.open_batches.is_empty();
     let due = state.old_scope.is_some()
         || prepare::full_read_due(export, state.meta.as_ref(), pending, now);
     let full_read_why = due.then(|| full_read_why(export, &state, pending));
-    let others = crate::run::shared::others(
-        &export.id,
-        &state.siblings,
-        state.wanted_by_others.clone(),
-    );
+    let others =
+        crate::run::shared::others(&export.id, &state.siblings, state.wanted_by_others.clone());
     let outcome = |d: Decision, basis: &'static str| NextRun {
         action: d.action,
         reason: d.reason,
@@ -246,18 +280,24 @@ fn next_run(
         after_full_read: None,
     };
     if let Some(why) = &online.fails {
-        let d = Decision { action: "fail", reason: format!("the run fails before writing anything: {why}"), fields: Vec::new() };
+        let d = Decision {
+            action: "fail",
+            reason: format!("the run fails before writing anything: {why}"),
+            fields: Vec::new(),
+        };
         return outcome(d, "state");
     }
-    let from_state = judge(export, segment, &state.known, None, &others, email);
-    let Some(live) = &online.live else {
+    let member = online.live.as_ref().and_then(|l| l.member(email));
+    let read = member.clone().map(|m| vec![m]).unwrap_or_default();
+    // What ActiveCampaign holds names an update's drifted fields either way.
+    let seen = read.first();
+    let from_state = judge(export, segment, (&state.known, None, seen), &others, email);
+    if online.live.is_none() {
         return outcome(from_state, "state");
-    };
-    let member = live.member(email);
+    }
     let keep_pending = !state.open_batches.is_empty();
-    let known = with_live(state.known, email, member.clone(), keep_pending, now.timestamp());
-    let read = member.map(|m| vec![m]).unwrap_or_default();
-    let from_live = judge(export, segment, &known, Some(&read), &others, email);
+    let known = with_live(state.known, email, member, keep_pending, now.timestamp());
+    let from_live = judge(export, segment, (&known, Some(&read), seen), &others, email);
     if due {
         return outcome(from_live, "state and ActiveCampaign now");
     }
@@ -310,13 +350,16 @@ fn with_live(
     known
 }
 
+/// What the planner is given: the members, the live read it plans with
+/// (a full read), and the address as ActiveCampaign holds it (for words).
+type Inputs<'a> = (&'a Known, Option<&'a [LiveMember]>, Option<&'a LiveMember>);
+
 /// Plans the run (the run's own [`prepare::make_plan`]) and reads the
 /// decision for `email` off it.
 fn judge(
     export: &Export,
     segment: &Segment,
-    known: &Known,
-    live: Option<&[LiveMember]>,
+    (known, live, seen): Inputs<'_>,
     others: &OtherExports,
     email: &str,
 ) -> Decision {
@@ -324,7 +367,11 @@ fn judge(
         Ok(p) => p,
         Err(e) => {
             let reason = format!("the run fails before writing anything: {e}");
-            return Decision { action: "fail", reason, fields: Vec::new() };
+            return Decision {
+                action: "fail",
+                reason,
+                fields: Vec::new(),
+            };
         }
     };
     let profile = segment.profiles.iter().find(|p| p.email == email);
@@ -332,7 +379,7 @@ fn judge(
         email,
         profile,
         member: known.get(email),
-        live: live.and_then(|l| l.iter().find(|m| m.email == email)),
+        live: seen,
         prune: export.prune,
         other: others.wanted.get(email),
         removal_candidate: false,
@@ -362,4 +409,17 @@ fn unguarded_removal(
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
     plan::plan_shared(segment, known, live_fields.as_ref(), &settings, &unheld)
         .is_ok_and(|p| p.removals.iter().any(|r| r.email == email))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lexical;
+    use std::path::Path;
+
+    #[test]
+    fn paths_fold_parent_components() {
+        let p = lexical(Path::new("/etc/acsync/exports/./../segments/a.csv"));
+        assert_eq!(p, Path::new("/etc/acsync/segments/a.csv"));
+        assert_eq!(lexical(Path::new("../a.csv")), Path::new("../a.csv"));
+    }
 }

@@ -39,40 +39,76 @@ fn said(action: &'static str, reason: impl Into<String>) -> Decision {
 pub fn decide(plan: &Plan, s: &Subject<'_>) -> Decision {
     let e = s.email;
     let has = |v: &[crate::plan::Change]| v.iter().any(|c| c.email == e);
-    let kept = |v: &[String]| v.iter().any(|x| x == e);
-    if kept(&plan.in_doubt) {
-        let op = s.member.and_then(|m| m.pending).map_or("a change", |p| p.as_str());
-        return said("in_doubt", format!("the outcome of an earlier run's {op} is not known yet (a killed run, or a bulk batch ActiveCampaign has not finished): it is left exactly as it is until a full read of the list settles it"));
+    if plan.in_doubt.iter().any(|x| x == e) {
+        let op = s
+            .member
+            .and_then(|m| m.pending)
+            .map_or("a change", |p| p.as_str());
+        return said(
+            "in_doubt",
+            format!(
+                "the outcome of an earlier run's {op} is not known yet (a killed run, or a bulk batch ActiveCampaign has not finished): it is left exactly as it is until a full read of the list settles it"
+            ),
+        );
     }
     if has(&plan.adds) {
-        return said("add", "it is in the segment and not on the list as far as acsync knows: it is subscribed with its fields");
+        return said(
+            "add",
+            "it is in the segment and not on the list as far as acsync knows: it is subscribed with its fields",
+        );
     }
     if has(&plan.updates) {
         return update(s);
     }
     if has(&plan.resubscribes) {
-        return said("resubscribe", "this export unsubscribed it and it is back in the segment: it is subscribed again (once ActiveCampaign confirms the status 2 is still the one acsync wrote)");
+        return said(
+            "resubscribe",
+            "this export unsubscribed it and it is back in the segment: it is subscribed again (once ActiveCampaign confirms the status 2 is still the one acsync wrote)",
+        );
     }
     if plan.removals.iter().any(|r| r.email == e) {
         let why = match s.prune {
-            Prune::All => "it is not in the segment and prune = \"all\" makes the list exactly the segment",
+            Prune::All => {
+                "it is not in the segment and prune = \"all\" makes the list exactly the segment"
+            }
             _ => "it left the segment and this export subscribed it (prune = \"owned\")",
         };
-        return said("unsubscribe", format!("{why}: it gets list status 2 (the contact is not deleted)"));
+        return said(
+            "unsubscribe",
+            format!("{why}: it gets list status 2 (the contact is not deleted)"),
+        );
     }
-    if kept(&plan.kept_unsubscribed) {
-        return said("keep", "it unsubscribed itself (list status 2 that this export did not cause): acsync never resubscribes it");
-    }
-    if kept(&plan.kept_bounced) {
-        return said("keep", "its address bounced (list status 3): acsync never forces it back to active");
-    }
-    if kept(&plan.kept_unconfirmed) {
-        return said("keep", "it has not confirmed its subscription yet (double opt-in, list status 0): acsync leaves it so");
+    if let Some(d) = kept(plan, e) {
+        return d;
     }
     match s.profile {
         Some(_) => in_segment_unchanged(plan, s),
         None => left_segment(plan, s),
     }
+}
+
+/// A member in the segment whose list status acsync never overrides.
+fn kept(plan: &Plan, e: &str) -> Option<Decision> {
+    let kept = |v: &[String]| v.iter().any(|x| x == e);
+    if kept(&plan.kept_unsubscribed) {
+        return Some(said(
+            "keep",
+            "it unsubscribed itself (list status 2 that this export did not cause): acsync never resubscribes it",
+        ));
+    }
+    if kept(&plan.kept_bounced) {
+        return Some(said(
+            "keep",
+            "its address bounced (list status 3): acsync never forces it back to active",
+        ));
+    }
+    if kept(&plan.kept_unconfirmed) {
+        return Some(said(
+            "keep",
+            "it has not confirmed its subscription yet (double opt-in, list status 0): acsync leaves it so",
+        ));
+    }
+    None
 }
 
 /// An update: the fields a read shows drifted, else every field it sends.
@@ -84,7 +120,10 @@ fn update(s: &Subject<'_>) -> Decision {
     if !drifted.is_empty() {
         return Decision {
             action: "update",
-            reason: format!("ActiveCampaign holds other values for {} than the segment: they are written again", drifted.join(", ")),
+            reason: format!(
+                "ActiveCampaign holds other values for {} than the segment: they are written again",
+                drifted.join(", ")
+            ),
             fields: drifted,
         };
     }
@@ -137,32 +176,72 @@ fn in_segment_unchanged(plan: &Plan, s: &Subject<'_>) -> Decision {
     if let Some(o) = s.other.filter(|o| o.wins)
         && plan.conflicts.iter().any(|x| x == s.email)
     {
-        return said("nothing", format!("export `{}` wants it with other values and its id sorts first: its values are the ones written, not this export's", o.export));
+        return said(
+            "nothing",
+            format!(
+                "export `{}` wants it with other values and its id sorts first: its values are the ones written, not this export's",
+                o.export
+            ),
+        );
     }
-    said("nothing", "it is subscribed and its values equal what this export last sent: no write")
+    said(
+        "nothing",
+        "it is subscribed and its values equal what this export last sent: no write",
+    )
 }
 
 fn left_segment(plan: &Plan, s: &Subject<'_>) -> Decision {
     let Some(m) = s.member.filter(|m| m.status.is_some()) else {
-        return said("nothing", "it is not in the segment and not a member of the list as far as acsync knows");
+        return said(
+            "nothing",
+            "it is not in the segment and not a member of the list as far as acsync knows",
+        );
     };
     if let Some(op) = m.pending {
-        return said("nothing", format!("it left the segment, but an earlier {} has no known outcome yet: it is not touched until a full read settles it", op.as_str()));
+        return said(
+            "nothing",
+            format!(
+                "it left the segment, but an earlier {} has no known outcome yet: it is not touched until a full read settles it",
+                op.as_str()
+            ),
+        );
     }
     if m.status != Some(ListStatus::Active) {
         let status = m.status.map_or("none", ListStatus::as_str);
-        return said("nothing", format!("it is not in the segment and its list status is {status}: acsync only unsubscribes active members"));
+        return said(
+            "nothing",
+            format!(
+                "it is not in the segment and its list status is {status}: acsync only unsubscribes active members"
+            ),
+        );
     }
     if let Some(o) = s.other {
-        return said("keep", format!("it left this segment, but export `{}` of the same list still wants it: never unsubscribed while another export does", o.export));
+        return said(
+            "keep",
+            format!(
+                "it left this segment, but export `{}` of the same list still wants it: never unsubscribed while another export does",
+                o.export
+            ),
+        );
     }
     if s.removal_candidate {
         let why = plan.blocked.as_deref().unwrap_or("removals are held back");
-        return said("keep", format!("it left the segment and would be unsubscribed, but this run's removals are blocked: {why}"));
+        return said(
+            "keep",
+            format!(
+                "it left the segment and would be unsubscribed, but this run's removals are blocked: {why}"
+            ),
+        );
     }
     match s.prune {
-        Prune::None => said("nothing", "it left the segment; prune = \"none\" never unsubscribes"),
-        _ if !m.owned => said("nothing", "it left the segment, but this export did not subscribe it: prune = \"owned\" leaves it on the list"),
+        Prune::None => said(
+            "nothing",
+            "it left the segment; prune = \"none\" never unsubscribes",
+        ),
+        _ if !m.owned => said(
+            "nothing",
+            "it left the segment, but this export did not subscribe it: prune = \"owned\" leaves it on the list",
+        ),
         _ => said("nothing", "no change"),
     }
 }
@@ -215,7 +294,12 @@ mod tests {
         }
         let seg = b.finish();
         let mut known = Known::new();
-        known.insert(member("same@x.io", ListStatus::Active, true, Some(ann.hash64())));
+        known.insert(member(
+            "same@x.io",
+            ListStatus::Active,
+            true,
+            Some(ann.hash64()),
+        ));
         known.insert(member("changed@x.io", ListStatus::Active, true, Some(1)));
         known.insert(member("optout@x.io", ListStatus::Unsubscribed, true, None));
         known.insert(member("gone@x.io", ListStatus::Active, true, Some(1)));
@@ -249,7 +333,12 @@ mod tests {
             last_name: Some("Lee".into()),
             phone: None,
         };
-        let m = member("a@x.io", ListStatus::Active, true, Some(seg.profiles[0].fields.hash64()));
+        let m = member(
+            "a@x.io",
+            ListStatus::Active,
+            true,
+            Some(seg.profiles[0].fields.hash64()),
+        );
         let mut known = Known::new();
         known.insert(m.clone());
         known.insert(member("gone@x.io", ListStatus::Active, true, None));
@@ -258,7 +347,10 @@ mod tests {
         let mut s = subject("a@x.io", seg.profiles.first(), Some(&m));
         s.live = Some(&live);
         let d = decide(&p, &s);
-        assert_eq!((d.action, d.fields.clone()), ("update", vec!["first_name".to_string()]));
+        assert_eq!(
+            (d.action, d.fields.clone()),
+            ("update", vec!["first_name".to_string()])
+        );
         let gone = known.get("gone@x.io");
         let mut s = subject("gone@x.io", None, gone);
         s.removal_candidate = true;

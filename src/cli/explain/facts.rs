@@ -105,7 +105,11 @@ impl LiveRead {
 
 /// One read: `GET /contacts?email=`, then (for a contact) its
 /// `contactLists` row for the export's list.
-pub async fn read_live(client: &Client, export: &Export, email: &str) -> Result<LiveRead, RunError> {
+pub async fn read_live(
+    client: &Client,
+    export: &Export,
+    email: &str,
+) -> Result<LiveRead, RunError> {
     let contact = client.contact_by_email(email).await?;
     let membership = match &contact {
         Some(c) => client.membership(c.id.0, export.list_id).await?,
@@ -129,12 +133,11 @@ pub async fn convert_custom(
         return Ok(());
     }
     let defs = client.fields().await?;
-    let resolved = crate::run::fields::resolve(keys.keys(), &defs).map_err(|u| {
-        RunError::UnknownField {
+    let resolved =
+        crate::run::fields::resolve(keys.keys(), &defs).map_err(|u| RunError::UnknownField {
             key: u.key,
             hint: u.hint,
-        }
-    })?;
+        })?;
     crate::run::fields::convert_segment(segment, &resolved);
     Ok(())
 }

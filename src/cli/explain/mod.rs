@@ -56,7 +56,10 @@ pub fn run(
         }
     }
     if let Some(e) = live_error {
-        eprintln!("acsync explain: {}: cannot read ActiveCampaign: {e}", export.id);
+        eprintln!(
+            "acsync explain: {}: cannot read ActiveCampaign: {e}",
+            export.id
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

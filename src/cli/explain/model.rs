@@ -112,8 +112,9 @@ pub struct OthersPart {
 #[derive(Debug, Clone, Serialize)]
 pub struct OtherWanting {
     pub export: String,
-    /// It sends the same values as this export would.
-    pub same_values: bool,
+    /// It sends the same values as this export would; `None` when this
+    /// export's segment does not hold the address.
+    pub same_values: Option<bool>,
     /// Its id sorts first: on a value conflict its values are the ones written.
     pub wins: bool,
 }

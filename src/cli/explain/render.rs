@@ -35,7 +35,10 @@ pub fn when(t: DateTime<Utc>, tz: &Tz) -> String {
     if *tz == Tz::UTC {
         return utc;
     }
-    format!("{utc} ({})", t.with_timezone(tz).format("%Y-%m-%d %H:%M %Z"))
+    format!(
+        "{utc} ({})",
+        t.with_timezone(tz).format("%Y-%m-%d %H:%M %Z")
+    )
 }
 
 fn segment(out: &mut Vec<String>, s: &SegmentPart) {
@@ -57,14 +60,16 @@ fn segment(out: &mut Vec<String>, s: &SegmentPart) {
                 format!("duplicate of {first}: not sent (the first row wins)")
             }
             (_, _, reason) => format!(
-                "invalid ({}): counted, not sent",
+                "{}: counted as invalid, not sent",
                 reason.as_deref().unwrap_or("invalid email")
             ),
         };
         out.push(format!("  {}: {line}", r.place));
     }
     if !s.fields.is_empty() {
-        let f: Vec<String> = (s.fields.iter()).map(|(k, v)| format!("{k} = {v:?}")).collect();
+        let f: Vec<String> = (s.fields.iter())
+            .map(|(k, v)| format!("{k} = {v:?}"))
+            .collect();
         out.push(format!("  it sends {}", f.join(", ")));
     }
 }
@@ -76,20 +81,26 @@ fn state(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
     };
     out.push(format!("State ({db}):"));
     if !s.recorded {
-        out.push("  no record of this address: acsync never subscribed it nor saw it on the list".into());
+        out.push(
+            "  no record of this address: acsync never subscribed it nor saw it on the list".into(),
+        );
     } else {
         let owner = if s.owned {
             "owned: this export subscribed it"
         } else {
             "not owned: this export did not subscribe it"
         };
-        let id = s.contact_id.map_or("no contact id".into(), |i| format!("contact id {i}"));
+        let id = s
+            .contact_id
+            .map_or("no contact id".into(), |i| format!("contact id {i}"));
         out.push(format!("  {owner}; {id}"));
-        let read = s.last_full_read.map_or("no full read yet".into(), |t| {
-            format!("last full read {}", when(t, tz))
-        });
+        let read = s
+            .last_full_read
+            .map_or("the list was never read in full".into(), |t| {
+                format!("the list was last read in full {}", when(t, tz))
+            });
         let status = s.status.unwrap_or("not a member");
-        out.push(format!("  recorded list status: {status} ({read})"));
+        out.push(format!("  recorded list status: {status}; {read}"));
         unsubscribed(out, s, tz);
         let sent = if s.sent_recorded {
             "a fingerprint of the fields it last sent is recorded"
@@ -154,9 +165,15 @@ fn list(out: &mut Vec<String>, l: &ListPart, tz: &Tz) {
         (None, Some(c)) => format!("status {c}, which acsync does not manage"),
         _ => "not a member of the list".into(),
     };
-    let changed = l.changed_at.map_or(String::new(), |t| format!(", changed {}", when(t, tz)));
+    let changed = l
+        .changed_at
+        .map_or(String::new(), |t| format!(", changed {}", when(t, tz)));
     out.push(format!("  contact {id}: {status}{changed}"));
-    let names = [("first_name", &l.first_name), ("last_name", &l.last_name), ("phone", &l.phone)];
+    let names = [
+        ("first_name", &l.first_name),
+        ("last_name", &l.last_name),
+        ("phone", &l.phone),
+    ];
     let held: Vec<String> = (names.iter())
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v:?}")))
         .collect();
@@ -170,20 +187,26 @@ fn others(out: &mut Vec<String>, o: &OthersPart) {
         out.push("Other exports of this list: none".into());
         return;
     }
-    out.push(format!("Other exports of this list: {}", o.siblings.join(", ")));
+    out.push(format!(
+        "Other exports of this list: {}",
+        o.siblings.join(", ")
+    ));
     if o.wanting.is_empty() {
         out.push("  none of them wants this address".into());
     }
     for w in &o.wanting {
         let values = match (w.same_values, w.wins) {
-            (true, _) => "with the same values",
-            (false, true) => "with other values, which win (its id sorts first)",
-            (false, false) => "with other values; this export's win (its id sorts first)",
+            (None, _) => "",
+            (Some(true), _) => " with the same values",
+            (Some(false), true) => " with other values, which win (its id sorts first)",
+            (Some(false), false) => " with other values; this export's win (its id sorts first)",
         };
-        out.push(format!("  {} wants it {values}", w.export));
+        out.push(format!("  {} wants it{values}", w.export));
     }
     for s in &o.silent {
-        out.push(format!("  {s} has not recorded its segment yet (removals wait for it)"));
+        out.push(format!(
+            "  {s} has not recorded its segment yet (removals wait for it)"
+        ));
     }
 }
 
@@ -193,10 +216,10 @@ fn next(out: &mut Vec<String>, n: &NextRun, indent: &str) {
         out.push(format!("{indent}fields: {}", n.fields.join(", ")));
     }
     let read = match &n.full_read_why {
-        Some(why) => format!("the next run reads the list in full: {why}"),
-        None => "the next run plans from the local state (no full read due)".into(),
+        Some(why) => format!("it reads the list in full first: {why}"),
+        None => "it does not read the list in full".into(),
     };
-    out.push(format!("{indent}({read}; judged from {})", n.basis));
+    out.push(format!("{indent}(judged from the {}; {read})", n.basis));
     if let Some(after) = &n.after_full_read {
         out.push(format!(
             "{indent}ActiveCampaign now differs from the state: the next full read (or `acsync sync --full-read`) would instead:"
