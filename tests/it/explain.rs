@@ -140,6 +140,25 @@ async fn kept_unsubscribed_invalid_duplicate_and_never_seen_addresses() {
     assert_eq!(next(&x).0, "keep");
     assert!(next(&x).1.contains("unsubscribed itself"), "{x}");
 
+    // Opted out since the last full read: the state still says active.
+    let id = w.sim.contact("user2@example.com").expect("user2").id;
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    let x = explain(&w, "user2@example.com", &[]);
+    assert_eq!(
+        (x["state"]["status"].as_str(), x["list"]["status"].as_str()),
+        (Some("active"), Some("unsubscribed"))
+    );
+    assert_eq!(
+        (next(&x).0, x["next_run"]["full_read"].as_bool()),
+        ("nothing", Some(false)),
+        "{x}"
+    );
+    let after = &x["next_run"]["after_full_read"];
+    assert_eq!(
+        after["action"], "keep",
+        "the next full read keeps the opt-out: {x}"
+    );
+
     let x = explain(&w, "bad@@example.com", &[]);
     assert_eq!(x["segment"]["valid"], false);
     assert!(
@@ -292,4 +311,32 @@ async fn another_export_of_the_list_that_wants_it_keeps_it() {
     );
     let x = explain(&w, "user8@example.com", &[]);
     assert_eq!(x["others"]["wanting"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_an_unfinished_batch_is_in_doubt() {
+    let w = World::with(crate::harness::slow_batches(3)).await;
+    w.write_people("vip", &World::people(0..30));
+    w.write_export("vip", "");
+    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+
+    let x = explain(&w, "user1@example.com", &[]);
+    let s = &x["state"];
+    assert_eq!(s["pending"], "add", "{x}");
+    assert_eq!(s["open_batches"].as_array().map(Vec::len), Some(1), "{x}");
+    assert_eq!(s["unfinished_runs"], 1);
+    let n = &x["next_run"];
+    assert_eq!(
+        (n["action"].as_str(), n["full_read"].as_bool()),
+        (Some("in_doubt"), Some(true)),
+        "{x}"
+    );
+    assert!(
+        n["full_read_why"]
+            .as_str()
+            .is_some_and(|w| w.contains("no known outcome")),
+        "{x}"
+    );
 }

@@ -311,14 +311,16 @@ fn next_run(
 
 /// Why the next run reads the list in full (it is due).
 fn full_read_why(export: &Export, state: &StateRead, pending: bool) -> String {
+    if pending {
+        return "an earlier change has no known outcome (a pending intent, a killed run or an unfinished batch)".into();
+    }
+    if state.old_scope.is_some() {
+        return "the export now targets another list".into();
+    }
     let Some(meta) = &state.meta else {
         return "no run of this export is recorded yet".into();
     };
-    if state.old_scope.is_some() {
-        "the export now targets another list".into()
-    } else if pending {
-        "an earlier change has no known outcome (a pending intent, a killed run or an unfinished batch)".into()
-    } else if meta.fingerprint != prepare::export_fingerprint(export) {
+    if meta.fingerprint != prepare::export_fingerprint(export) {
         "the list or the mapping changed since the last run".into()
     } else if meta.last_full_read.is_none() || export.full_read_every.is_zero() {
         "the list has not been read in full yet, or full_read_every is 0".into()
@@ -413,8 +415,32 @@ fn unguarded_removal(
 
 #[cfg(test)]
 mod tests {
-    use super::lexical;
-    use std::path::Path;
+    use super::{lexical, place};
+    use crate::config::Source;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    #[test]
+    fn rows_are_file_lines_for_files_and_data_rows_for_sql() {
+        let (path, timeout) = (PathBuf::from("a"), Duration::from_secs(1));
+        let csv = Source::Csv {
+            path: path.clone(),
+            timeout,
+        };
+        let jsonl = Source::Jsonl {
+            path: path.clone(),
+            timeout,
+        };
+        let query = String::from("SELECT 1");
+        let sqlite = Source::Sqlite {
+            path,
+            query,
+            timeout,
+        };
+        assert_eq!(place(&csv, 4, Some(6)), "line 6");
+        assert_eq!(place(&jsonl, 7, None), "line 7");
+        assert_eq!(place(&sqlite, 7, None), "data row 7");
+    }
 
     #[test]
     fn paths_fold_parent_components() {
