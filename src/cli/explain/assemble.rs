@@ -65,6 +65,8 @@ struct Online {
     error: Option<String>,
     /// Why the next run fails before writing (a custom field the account lacks).
     fails: Option<String>,
+    /// Custom values were converted to their field types, as a run does.
+    converted: bool,
 }
 
 async fn read_online(
@@ -86,7 +88,7 @@ async fn read_online(
     match facts::convert_custom(&client, export, segment).await {
         Err(e @ RunError::UnknownField { .. }) => out.fails = Some(e.to_string()),
         Err(e) => out.error = Some(e.to_string()),
-        Ok(()) => {}
+        Ok(()) => out.converted = true,
     }
     match facts::read_live(&client, export, email).await {
         Ok(l) => out.live = Some(l),
@@ -291,8 +293,12 @@ fn next_run(
     let read = member.clone().map(|m| vec![m]).unwrap_or_default();
     // What ActiveCampaign holds names an update's drifted fields either way.
     let seen = read.first();
-    let from_state = judge(export, segment, (&state.known, None, seen), &others, email);
+    let mut from_state = judge(export, segment, (&state.known, None, seen), &others, email);
     if online.live.is_none() {
+        if from_state.action == "update" && !online.converted && !export.mapping.fields.is_empty() {
+            // Without `GET /fields` a date or a choice is compared as read.
+            from_state.reason.push_str(" (custom values compared as read, not converted to their field types: ask without --offline to be sure)");
+        }
         return outcome(from_state, "state");
     }
     let keep_pending = !state.open_batches.is_empty();
