@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use transport::Call;
-use wire::{ContactsPage, ListEnvelope, SyncResponse};
+use wire::{ContactsPage, ListEnvelope, SyncResponse, WireContact};
 
 /// The page size of every paged read (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
@@ -358,14 +358,19 @@ impl Client {
 
     /// `GET /contacts?email=`: the id of the contact with this email.
     pub async fn find_contact(&self, email: &str) -> Result<Option<u64>, ApiError> {
+        Ok(self.contact_by_email(email).await?.map(|c| c.id.0))
+    }
+
+    /// `GET /contacts?email=`: the contact with this email (compared
+    /// case-insensitively), with the names and phone ActiveCampaign holds.
+    pub async fn contact_by_email(&self, email: &str) -> Result<Option<WireContact>, ApiError> {
         let call = Call::get("GET /contacts", &["contacts"]).query([("email", email.to_string())]);
         let page: ContactsPage = self.fetch(&call).await?;
         let wanted = email.trim().to_lowercase();
         Ok(page
             .contacts
             .into_iter()
-            .find(|c| c.email.as_deref().map(str::to_lowercase).as_deref() == Some(&wanted))
-            .map(|c| c.id.0))
+            .find(|c| c.email.as_deref().map(str::to_lowercase).as_deref() == Some(&wanted)))
     }
 
     /// The contact's status on one list; `None` when it has no membership

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod docs;
 pub mod doctor;
+pub mod explain;
 pub mod init;
 pub mod logging;
 pub mod plan;
@@ -88,6 +89,21 @@ pub enum Command {
         #[arg(long)]
         full_read: bool,
     },
+    /// Why an address is or is not on the list, and what the next run would do for it.
+    Explain {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        /// The address to explain (shown in full: this runs on the host, for the operator).
+        email: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print one JSON object with a section per question.
+        #[arg(long)]
+        json: bool,
+        /// Do not ask ActiveCampaign: answer from the segment and the local state only.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Run export NAME now and write its status file.
     Sync {
         /// The export id: its path under exports/ without .toml.
@@ -166,6 +182,13 @@ pub fn main() -> ExitCode {
             detailed_exitcode,
             full_read,
         } => plan::run(&dir.config_dir, &name, json, detailed_exitcode, full_read),
+        Command::Explain {
+            name,
+            email,
+            dir,
+            json,
+            offline,
+        } => explain::run(&dir.config_dir, &name, &email, json, offline),
         Command::Sync {
             name,
             dir,

@@ -262,7 +262,9 @@ fn cheaper_to_read(plan: &Plan, known: &Known) -> bool {
     lookups > known.len().div_ceil(100) + ListStatus::ALL.len()
 }
 
-fn make_plan(
+/// The run's plan from the segment, the known members and a full read (if
+/// any): public so `acsync explain` judges one address with the same rules.
+pub fn make_plan(
     export: &Export,
     segment: &Segment,
     known: &Known,

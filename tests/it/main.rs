@@ -11,6 +11,7 @@ mod doctor;
 mod eco;
 mod ecosystem;
 mod engine;
+mod explain;
 mod faults;
 mod field_safety;
 mod fields;
