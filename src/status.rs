@@ -991,6 +991,7 @@ mod tests {
             exclude_automations: false,
             tags: vec![],
             full_read_every: std::time::Duration::ZERO,
+            history_retention: crate::config::DEFAULT_HISTORY_RETENTION,
             source: Source::Csv {
                 path: "x.csv".into(),
                 timeout: crate::config::DEFAULT_SOURCE_TIMEOUT,

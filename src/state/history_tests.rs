@@ -43,20 +43,40 @@ fn change_kinds_round_trip_their_names() {
 #[test]
 fn a_contacts_entries_come_back_newest_first_with_fields_in_order() {
     let (_d, mut db) = db();
-    let first = Fields::with_custom(Some("Jane"), None, None, [("COMPANY", "Acme \"A\"")]);
+    let first = Fields::with_custom(
+        Some("Jane"),
+        None,
+        None,
+        [("COMPANY", "Acme \"A\" \\ é\n\u{1}")],
+    );
     let second = Fields::with_custom(Some("Janet"), None, None, [("COMPANY", "Acme")]);
     let jane = "jane@ex.com";
-    db.record_history(1, "vip", t(1), &[entry(jane, ChangeKind::Added, Some(&first))])
-        .expect("run 1");
-    db.record_history(2, "vip", t(2), &[entry(jane, ChangeKind::Updated, Some(&second))])
-        .expect("run 2");
+    db.record_history(
+        1,
+        "vip",
+        t(1),
+        &[entry(jane, ChangeKind::Added, Some(&first))],
+    )
+    .expect("run 1");
+    db.record_history(
+        2,
+        "vip",
+        t(2),
+        &[entry(jane, ChangeKind::Updated, Some(&second))],
+    )
+    .expect("run 2");
     let failed = NewEntry {
         reason: Some(Cow::Borrowed("HTTP 422: bad phone")),
         ..entry(jane, ChangeKind::Failed, None)
     };
     db.record_history(3, "vip", t(3), &[failed]).expect("run 3");
-    db.record_history(4, "other", t(3), &[entry(jane, ChangeKind::Added, Some(&first))])
-        .expect("another export");
+    db.record_history(
+        4,
+        "other",
+        t(3),
+        &[entry(jane, ChangeKind::Added, Some(&first))],
+    )
+    .expect("another export");
     let h = db.contact_history("vip", jane, 10).expect("history");
     let runs: Vec<(i64, ChangeKind)> = h.iter().map(|e| (e.run_id, e.change)).collect();
     assert_eq!(
@@ -72,14 +92,23 @@ fn a_contacts_entries_come_back_newest_first_with_fields_in_order() {
     assert_eq!(h[2].at, t(1));
     assert_eq!(h[2].export, "vip");
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     assert_eq!(
         h[2].fields,
-        pairs(&[("first_name", "Jane"), ("COMPANY", "Acme \"A\"")])
+        pairs(&[
+            ("first_name", "Jane"),
+            ("COMPANY", "Acme \"A\" \\ é\n\u{1}")
+        ])
     );
     assert_eq!(db.contact_history("vip", jane, 1).expect("limit").len(), 1);
-    assert!(db.contact_history("vip", "nobody@ex.com", 5).expect("none").is_empty());
+    assert!(
+        db.contact_history("vip", "nobody@ex.com", 5)
+            .expect("none")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -91,8 +120,13 @@ fn last_sent_is_the_last_change_that_sent_values() {
     assert_eq!(db.last_sent("vip", x).expect("none yet"), None);
     db.record_history(1, "vip", t(1), &[entry(x, ChangeKind::Added, Some(&a))])
         .expect("1");
-    db.record_history(2, "vip", t(2), &[entry(x, ChangeKind::Resubscribed, Some(&b))])
-        .expect("2");
+    db.record_history(
+        2,
+        "vip",
+        t(2),
+        &[entry(x, ChangeKind::Resubscribed, Some(&b))],
+    )
+    .expect("2");
     db.record_history(3, "vip", t(3), &[entry(x, ChangeKind::Unsubscribed, None)])
         .expect("3");
     db.record_history(4, "vip", t(4), &[entry(x, ChangeKind::Failed, Some(&a))])
@@ -175,18 +209,31 @@ fn a_contact_kept_for_the_same_reason_is_recorded_once() {
 fn pruning_drops_runs_past_the_retention_but_keeps_the_newest() {
     let (_d, mut db) = db();
     for (run, day) in [(1, 1), (2, 2), (3, 3)] {
-        db.record_history(run, "vip", t(day), &[entry("a@ex.com", ChangeKind::Added, None)])
-            .expect("record");
+        db.record_history(
+            run,
+            "vip",
+            t(day),
+            &[entry("a@ex.com", ChangeKind::Added, None)],
+        )
+        .expect("record");
     }
-    db.record_history(4, "other", t(1), &[entry("a@ex.com", ChangeKind::Added, None)])
-        .expect("other");
+    db.record_history(
+        4,
+        "other",
+        t(1),
+        &[entry("a@ex.com", ChangeKind::Added, None)],
+    )
+    .expect("other");
     let dropped = db.prune_history("vip", t(3), u64::MAX).expect("prune");
     assert_eq!(dropped, 2);
     let left: Vec<i64> = (db.recent_runs("vip", 10).expect("runs").iter())
         .map(|r| r.run_id)
         .collect();
     assert_eq!(left, [3]);
-    assert_eq!(db.contact_history("vip", "a@ex.com", 10).expect("h").len(), 1);
+    assert_eq!(
+        db.contact_history("vip", "a@ex.com", 10).expect("h").len(),
+        1
+    );
     // Even past the retention, the newest run stays: the last answer.
     assert_eq!(db.prune_history("vip", t(30), u64::MAX).expect("again"), 0);
     assert_eq!(db.recent_runs("other", 10).expect("other").len(), 1);
@@ -221,9 +268,19 @@ fn a_version_1_database_migrates_to_one_with_history() {
     std::fs::copy(&fixture, dir.path().join(DB_FILE)).expect("copy fixture");
     let mut db = StateDb::open(dir.path()).expect("migrates");
     assert_eq!(db.load_members("vip").expect("members").len(), 5);
-    db.record_history(1, "vip", t(1), &[entry("owned@ex.com", ChangeKind::Added, None)])
-        .expect("history table exists");
-    assert_eq!(db.contact_history("vip", "owned@ex.com", 5).expect("h").len(), 1);
+    db.record_history(
+        1,
+        "vip",
+        t(1),
+        &[entry("owned@ex.com", ChangeKind::Added, None)],
+    )
+    .expect("history table exists");
+    assert_eq!(
+        db.contact_history("vip", "owned@ex.com", 5)
+            .expect("h")
+            .len(),
+        1
+    );
 }
 
 /// Issue 15: a first export of a million profiles records a million rows.
@@ -232,7 +289,9 @@ fn a_version_1_database_migrates_to_one_with_history() {
 #[ignore]
 fn million_entries_record_and_prune() {
     let (_d, mut db) = db();
-    let emails: Vec<String> = (0..1_000_000).map(|i| format!("user{i}@example.com")).collect();
+    let emails: Vec<String> = (0..1_000_000)
+        .map(|i| format!("user{i}@example.com"))
+        .collect();
     let f = Fields::with_custom(Some("Jane"), Some("Doe"), None, [("COMPANY", "Acme")]);
     let entries: Vec<NewEntry> = (emails.iter())
         .map(|e| entry(e, ChangeKind::Added, Some(&f)))
@@ -241,7 +300,9 @@ fn million_entries_record_and_prune() {
     db.record_history(1, "big", t(1), &entries).expect("record");
     eprintln!("record 1M: {:?}", start.elapsed());
     let start = std::time::Instant::now();
-    let h = db.contact_history("big", "user500000@example.com", 10).expect("h");
+    let h = db
+        .contact_history("big", "user500000@example.com", 10)
+        .expect("h");
     eprintln!("contact_history: {:?}", start.elapsed());
     assert_eq!(h.len(), 1);
     let size = std::fs::metadata(db.path()).map(|m| m.len()).unwrap_or(0);
