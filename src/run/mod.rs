@@ -8,6 +8,7 @@ pub mod apply;
 pub mod batches;
 pub mod cross_check;
 pub mod fields;
+pub mod history;
 pub mod prepare;
 pub mod shared;
 
@@ -399,6 +400,19 @@ impl Runner {
         .with_fields(&prepared.fields)
         .apply(&prepared.plan)
         .await;
+        if let Some(run_id) = last_run.run_id
+            && let Err(e) = history::record(
+                db,
+                export,
+                run_id,
+                last_run.started_at,
+                &prepared.plan,
+                &tally,
+                result.is_err(),
+            )
+        {
+            tracing::error!(export = %export.id, error = %e, "cannot record the run history");
+        }
         last_run.added = tally.added;
         last_run.updated = tally.updated;
         last_run.removed = tally.removed;
