@@ -7,6 +7,7 @@ pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
+pub mod history;
 pub mod logging;
 pub mod plan;
 pub mod schema;
@@ -114,6 +115,25 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         watch: Option<u64>,
     },
+    /// When and why: export NAME's last runs and their changes, from the run history.
+    History {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// One contact's entries (full address: this runs on the host, for the operator).
+        #[arg(long, value_name = "EMAIL", conflicts_with = "run")]
+        email: Option<String>,
+        /// The changes of run N (its id, as listed without options).
+        #[arg(long, value_name = "N")]
+        run: Option<i64>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// At most N runs (or entries with --run / --email).
+        #[arg(long, value_name = "N", default_value_t = history::DEFAULT_LIMIT)]
+        limit: usize,
+    },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
     /// Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`).
@@ -171,6 +191,22 @@ pub fn main() -> ExitCode {
             sync::run(&dir.config_dir, &name, opts)
         }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
+        Command::History {
+            name,
+            dir,
+            email,
+            run,
+            json,
+            limit,
+        } => {
+            let q = history::Query {
+                email,
+                run,
+                json,
+                limit,
+            };
+            history::run(&dir.config_dir, &name, &q)
+        }
         Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),

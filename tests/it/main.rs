@@ -14,6 +14,7 @@ mod faults;
 mod field_safety;
 mod fields;
 mod harness;
+mod history;
 mod hostile;
 mod interrupted;
 mod kill;
