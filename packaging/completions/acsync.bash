@@ -31,6 +31,9 @@ _acsync() {
             acsync,help)
                 cmd="acsync__subcmd__help"
                 ;;
+            acsync,history)
+                cmd="acsync__subcmd__history"
+                ;;
             acsync,man)
                 cmd="acsync__subcmd__man"
                 ;;
@@ -61,6 +64,9 @@ _acsync() {
             acsync__subcmd__help,help)
                 cmd="acsync__subcmd__help__subcmd__help"
                 ;;
+            acsync__subcmd__help,history)
+                cmd="acsync__subcmd__help__subcmd__history"
+                ;;
             acsync__subcmd__help,man)
                 cmd="acsync__subcmd__help__subcmd__man"
                 ;;
@@ -83,7 +89,7 @@ _acsync() {
 
     case "${cmd}" in
         acsync)
-            opts="-h -V --help --version daemon check plan sync status demo completions man schema help"
+            opts="-h -V --help --version daemon check plan sync status history demo completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -165,7 +171,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__help)
-            opts="daemon check plan sync status demo completions man schema help"
+            opts="daemon check plan sync status history demo completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +254,20 @@ _acsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        acsync__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         acsync__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -311,6 +331,36 @@ _acsync() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__history)
+            opts="-h --config-dir --email --run --json --limit --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -15,13 +15,20 @@ use crate::segment::normalize_email;
 use crate::state::history::RunSummary;
 use crate::state::{DB_FILE, HistoryEntry, StateDb};
 
-/// What to show.
-#[derive(Debug, Clone, Default)]
+/// What to show: `acsync history`'s options.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Query {
+    /// One contact's entries (full address: this runs on the host, for the operator).
+    #[arg(long, value_name = "EMAIL", conflicts_with = "run")]
     pub email: Option<String>,
+    /// The changes of run N (its id, as listed without options).
+    #[arg(long, value_name = "N")]
     pub run: Option<i64>,
+    /// Print one JSON object.
+    #[arg(long)]
     pub json: bool,
-    /// At most this many runs (default view) or entries.
+    /// At most N runs (or entries with --run / --email).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT)]
     pub limit: usize,
 }
 

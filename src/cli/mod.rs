@@ -121,18 +121,8 @@ pub enum Command {
         name: String,
         #[command(flatten)]
         dir: ConfigDir,
-        /// One contact's entries (full address: this runs on the host, for the operator).
-        #[arg(long, value_name = "EMAIL", conflicts_with = "run")]
-        email: Option<String>,
-        /// The changes of run N (its id, as listed without options).
-        #[arg(long, value_name = "N")]
-        run: Option<i64>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// At most N runs (or entries with --run / --email).
-        #[arg(long, value_name = "N", default_value_t = history::DEFAULT_LIMIT)]
-        limit: usize,
+        #[command(flatten)]
+        query: history::Query,
     },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
@@ -191,22 +181,7 @@ pub fn main() -> ExitCode {
             sync::run(&dir.config_dir, &name, opts)
         }
         Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
-        Command::History {
-            name,
-            dir,
-            email,
-            run,
-            json,
-            limit,
-        } => {
-            let q = history::Query {
-                email,
-                run,
-                json,
-                limit,
-            };
-            history::run(&dir.config_dir, &name, &q)
-        }
+        Command::History { name, dir, query } => history::run(&dir.config_dir, &name, &query),
         Command::Demo => demo::run(),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),

@@ -11,10 +11,19 @@ use super::sync::Spinner;
 use super::{load_one, runtime};
 use crate::model::mask_email;
 use crate::plan::Change;
+use crate::plan::diff::{FieldDiff, field_diffs};
 use crate::run::{PlanReport, Runner, RunnerPaths};
+use crate::state::StateDb;
+use crate::state::history::field_pairs;
 
 /// How many masked sample emails are shown per kind of change.
 const SAMPLES: usize = 10;
+
+/// How many updates show which fields change, from what to what.
+const DIFFS: usize = 10;
+
+/// Values longer than this are cut in the text output.
+const VALUE_MAX: usize = 60;
 
 /// Exit code of `plan --detailed-exitcode` when the plan has changes.
 const CHANGES: u8 = 2;
@@ -46,13 +55,13 @@ pub fn run(
             return Ok(ExitCode::from(1));
         }
     };
+    let diffs = update_diffs(&folder.settings.daemon.state_dir, &export.id, &report);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&export.id, &report))?
-        );
+        let mut v = to_json(&export.id, &report);
+        v["update_diffs"] = diffs_json(&diffs);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print_text(&export.id, &report);
+        print_text(&export.id, &report, &diffs);
     }
     if detailed_exitcode && has_changes(&report) {
         return Ok(ExitCode::from(CHANGES));
@@ -130,7 +139,75 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
     })
 }
 
-fn print_text(id: &str, r: &PlanReport) {
+/// The first updates' field changes: "from" is the last value this export
+/// sent as the run history recorded it (`None`: no send recorded).
+pub struct UpdateDiff {
+    /// Masked.
+    pub email: String,
+    /// When the values compared against were sent.
+    pub last_sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub fields: Vec<FieldDiff>,
+}
+
+fn update_diffs(state_dir: &Path, id: &str, r: &PlanReport) -> Vec<UpdateDiff> {
+    // The plan just read this database; if it cannot be opened now, every
+    // "from" is simply not recorded.
+    let db = StateDb::open(state_dir).ok();
+    (r.plan.updates.iter().take(DIFFS))
+        .map(|c| {
+            let last = db
+                .as_ref()
+                .and_then(|d| d.last_sent(id, &c.email).ok().flatten());
+            let sent = field_pairs(&c.fields);
+            UpdateDiff {
+                email: mask_email(&c.email),
+                last_sent_at: last.as_ref().map(|e| e.at),
+                fields: field_diffs(&sent, last.as_ref().map(|e| e.fields.as_slice())),
+            }
+        })
+        .collect()
+}
+
+fn diffs_json(diffs: &[UpdateDiff]) -> serde_json::Value {
+    let one = |d: &UpdateDiff| {
+        let fields: Vec<serde_json::Value> = (d.fields.iter())
+            .map(|f| json!({ "field": f.field, "from": f.from, "to": f.to }))
+            .collect();
+        json!({
+            "email": d.email,
+            "recorded": d.last_sent_at.is_some(),
+            "last_sent_at": d.last_sent_at,
+            "fields": fields,
+        })
+    };
+    serde_json::Value::Array(diffs.iter().map(one).collect())
+}
+
+/// `"Jane"`, cut past [`VALUE_MAX`] characters.
+fn quoted(v: &str) -> String {
+    match v.char_indices().nth(VALUE_MAX) {
+        Some((at, _)) => format!("\"{}…\"", &v[..at]),
+        None => format!("\"{v}\""),
+    }
+}
+
+/// `first_name "Jane" -> "Janet", phone (not recorded) -> "+1"`.
+fn diff_text(d: &UpdateDiff) -> String {
+    if d.fields.is_empty() {
+        return "values as last sent (repairs a change made in ActiveCampaign)".into();
+    }
+    let from = |f: &FieldDiff| match (&f.from, d.last_sent_at) {
+        (Some(v), _) => quoted(v),
+        (None, Some(_)) => "(not sent before)".into(),
+        (None, None) => "(not recorded)".into(),
+    };
+    (d.fields.iter())
+        .map(|f| format!("{} {} -> {}", f.field, from(f), quoted(&f.to)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_text(id: &str, r: &PlanReport, diffs: &[UpdateDiff]) {
     let p = &r.plan;
     let s = &r.segment;
     println!(
@@ -150,6 +227,9 @@ fn print_text(id: &str, r: &PlanReport) {
     };
     line("to add", p.adds.len(), samples(&p.adds));
     line("to update", p.updates.len(), samples(&p.updates));
+    for d in diffs {
+        println!("    {}: {}", d.email, diff_text(d));
+    }
     line(
         "to resubscribe",
         p.resubscribes.len(),
@@ -171,6 +251,13 @@ fn print_text(id: &str, r: &PlanReport) {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    print_notes(id, r);
+}
+
+/// What follows the counts: a list left, removals blocked, row issues, and
+/// where the plan's knowledge came from.
+fn print_notes(id: &str, r: &PlanReport) {
+    let (p, s) = (&r.plan, &r.segment);
     if let Some((list, owned)) = &r.left {
         println!("  LEFT {list}: the {owned} members this export owns there stay as they are");
     }

@@ -24,6 +24,7 @@
 //!   read of the list also compares first name, last name and phone with
 //!   ActiveCampaign's values and repairs drift."
 
+pub mod diff;
 pub mod merge;
 pub mod verify;
 

@@ -23,6 +23,7 @@ use crate::plan::{Change, Plan};
 use crate::run::apply::Tally;
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, StateDb, StateError};
+use crate::status::LastRun;
 
 /// The planned operations, as the history names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,11 +251,27 @@ pub enum RecordError {
     Poisoned,
 }
 
-/// After the write: records run `run_id`'s entries and prunes the export's
+/// After the write: records the run's entries and prunes the export's
 /// history (older than its `history_retention`, beyond
-/// [`MAX_ROWS_PER_EXPORT`]). A failure is returned for the caller to log:
-/// the run's work is already recorded in the member rows.
+/// [`MAX_ROWS_PER_EXPORT`]). A failure is logged, not returned: the run's
+/// work is already recorded in the member rows, and the history is an
+/// account of it.
 pub fn record(
+    db: &Mutex<StateDb>,
+    export: &Export,
+    run: &LastRun,
+    plan: &Plan,
+    tally: &Tally,
+    stopped: bool,
+) {
+    let Some(run_id) = run.run_id else { return };
+    if let Err(e) = try_record(db, export, run_id, run.started_at, plan, tally, stopped) {
+        tracing::error!(export = %export.id, error = %e, "cannot record the run history");
+    }
+}
+
+/// [`record`], with its error.
+pub fn try_record(
     db: &Mutex<StateDb>,
     export: &Export,
     run_id: i64,

@@ -400,19 +400,14 @@ impl Runner {
         .with_fields(&prepared.fields)
         .apply(&prepared.plan)
         .await;
-        if let Some(run_id) = last_run.run_id
-            && let Err(e) = history::record(
-                db,
-                export,
-                run_id,
-                last_run.started_at,
-                &prepared.plan,
-                &tally,
-                result.is_err(),
-            )
-        {
-            tracing::error!(export = %export.id, error = %e, "cannot record the run history");
-        }
+        history::record(
+            db,
+            export,
+            last_run,
+            &prepared.plan,
+            &tally,
+            result.is_err(),
+        );
         last_run.added = tally.added;
         last_run.updated = tally.updated;
         last_run.removed = tally.removed;

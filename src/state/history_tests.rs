@@ -77,6 +77,10 @@ fn a_contacts_entries_come_back_newest_first_with_fields_in_order() {
         &[entry(jane, ChangeKind::Added, Some(&first))],
     )
     .expect("another export");
+    check_janes_history(&db, jane);
+}
+
+fn check_janes_history(db: &StateDb, jane: &str) {
     let h = db.contact_history("vip", jane, 10).expect("history");
     let runs: Vec<(i64, ChangeKind)> = h.iter().map(|e| (e.run_id, e.change)).collect();
     assert_eq!(

@@ -173,3 +173,58 @@ fn history_of_an_unknown_export_fails_with_a_hint() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("no run recorded yet"));
     assert!(!dir.path().join("state").exists());
 }
+
+/// `plan` shows, for the first updates, which fields change from what (the
+/// last value sent, from the history) to what; emails masked, values shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_each_updated_field_from_its_last_sent_value() {
+    let w = World::new().await;
+    w.write_export("vip", "");
+    let mut people = World::people(0..3);
+    w.write_people("vip", &people);
+    w.sync_success("vip").await;
+    people[1].1 = "Renamed".into();
+    w.write_people("vip", &people);
+
+    let out = text(&w.acsync(&["plan", "vip"]));
+    assert!(
+        out.contains("u***@example.com: first_name \"First1\" -> \"Renamed\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("user1@example.com"),
+        "emails stay masked: {out}"
+    );
+    assert!(
+        !out.contains("last_name"),
+        "unchanged fields are not listed: {out}"
+    );
+
+    let j = json(&w.acsync(&["plan", "vip", "--json"]));
+    let d = &j["update_diffs"][0];
+    assert_eq!(d["email"], "u***@example.com", "{j}");
+    assert_eq!(d["recorded"], true);
+    assert_eq!(
+        d["fields"],
+        serde_json::json!([{ "field": "first_name", "from": "First1", "to": "Renamed" }])
+    );
+    assert_eq!(j["to_update"], 1, "the existing keys stay");
+
+    // A state without history (e.g. written before it existed): "from" is
+    // not recorded, and every field sent is shown.
+    let db = rusqlite::Connection::open(w.state_dir().join("state.sqlite3")).expect("db");
+    db.execute("DELETE FROM history", []).expect("forget");
+    let out = text(&w.acsync(&["plan", "vip"]));
+    assert!(
+        out.contains(
+            "first_name (not recorded) -> \"Renamed\", last_name (not recorded) -> \"Last\""
+        ),
+        "{out}"
+    );
+    let j = json(&w.acsync(&["plan", "vip", "--json"]));
+    assert_eq!(j["update_diffs"][0]["recorded"], false, "{j}");
+    assert_eq!(
+        j["update_diffs"][0]["fields"][0]["from"],
+        serde_json::Value::Null
+    );
+}
