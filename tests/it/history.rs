@@ -228,3 +228,57 @@ async fn plan_shows_each_updated_field_from_its_last_sent_value() {
         serde_json::Value::Null
     );
 }
+
+/// A contact ActiveCampaign refused is recorded `failed` with its reason,
+/// never `added`: with a few failures (each itemised by the run) and with
+/// more than the run itemises (then the member rows tell).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_contacts_are_recorded_failed_with_the_reason() {
+    for refused in [1usize, 22] {
+        let w = World::new().await;
+        let people = World::people(0..30);
+        for (email, _) in &people[..refused] {
+            w.sim.reject_in_bulk(email);
+        }
+        w.write_people("vip", &people);
+        w.write_export("vip", "");
+        let r = w.sync("vip").await;
+        assert_eq!(r.last_run.failed, refused as u64, "{:?}", r.last_run);
+        let j = json(&w.acsync(&["history", "vip", "--json"]));
+        let counts = &j["runs"][0]["counts"];
+        assert_eq!(counts["failed"], refused, "{refused}: {j}");
+        assert_eq!(counts["added"], 30 - refused, "{refused}: {j}");
+        let one = json(&w.acsync(&["history", "vip", "--email", &people[0].0, "--json"]));
+        let e = &one["entries"][0];
+        assert_eq!(e["change"], "failed", "{one}");
+        assert!(
+            e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("incorrect format")),
+            "{refused}: {one}"
+        );
+        let last = json(&w.acsync(&["history", "vip", "--email", &people[29].0, "--json"]));
+        assert_eq!(last["entries"][0]["change"], "added", "{last}");
+    }
+}
+
+#[test]
+fn a_bad_history_retention_is_a_located_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("exports")).expect("exports");
+    std::fs::write(
+        dir.path().join("acsync.toml"),
+        "[daemon]\nstate_dir = \"state\"\nhistory_retention = \"soon\"\n",
+    )
+    .expect("settings");
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["check", "--config-dir"])
+        .arg(dir.path())
+        .env_remove("ACSYNC_CONFIG_DIR")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("acsync.toml:3:"), "{text}");
+    assert!(text.contains("bad duration `soon`"), "{text}");
+}
