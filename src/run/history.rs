@@ -168,14 +168,18 @@ impl<'a> Outcomes<'a> {
     /// end, each failure is itemised with a planned row, and nothing was
     /// found kept or no longer active at write time.
     pub fn tally_suffices(plan: &Plan, tally: &Tally, stopped: bool) -> bool {
+        let kept = tally.kept_unsubscribed + tally.kept_bounced + tally.kept_unconfirmed;
+        if stopped || kept > 0 || tally.not_active > 0 {
+            return false;
+        }
+        if tally.failed == 0 {
+            return true;
+        }
         let rows = planned_rows(plan);
         let itemised = (tally.failures.iter())
             .filter(|f| f.row.is_some_and(|r| rows.contains(&r)))
             .count() as u64;
-        !stopped
-            && itemised == tally.failed
-            && tally.kept_unsubscribed + tally.kept_bounced + tally.kept_unconfirmed == 0
-            && tally.not_active == 0
+        itemised == tally.failed
     }
 
     /// `after`: the export's member rows after the write, needed when
