@@ -675,6 +675,7 @@ fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
     assert_eq!(p.conflicts, ["both@x.io"]);
     assert!(p.updates.is_empty(), "the other export's values win");
     assert_eq!(p.kept_for_others, 1);
+    assert_eq!(p.kept_for_others_emails, ["theirs@x.io"]);
     assert_eq!(p.removals.len(), 1);
     assert_eq!(p.removals[0].email, "gone@x.io");
     // When we sort first, we write our values.

@@ -90,6 +90,7 @@ pub fn entries<'a>(
         ("kept_bounced", &plan.kept_bounced),
         ("kept_unconfirmed", &plan.kept_unconfirmed),
         ("in_doubt", &plan.in_doubt),
+        ("kept_for_others", &plan.kept_for_others_emails),
     ];
     for (why, list) in kept {
         for email in list.iter() {

@@ -35,6 +35,8 @@ fn plan() -> Plan {
         kept_unconfirmed: vec!["unconf@ex.com".into()],
         in_doubt: vec!["doubt@ex.com".into()],
         conflicts: vec!["won@ex.com".into(), "yield@ex.com".into()],
+        kept_for_others: 1,
+        kept_for_others_emails: vec!["theirs@ex.com".into()],
         ..Plan::default()
     }
 }
@@ -66,6 +68,7 @@ fn every_planned_change_and_every_kept_contact_is_one_entry() {
             "bounce@ex.com kept - kept_bounced",
             "unconf@ex.com kept - kept_unconfirmed",
             "doubt@ex.com kept - in_doubt",
+            "theirs@ex.com kept - kept_for_others",
             "yield@ex.com kept - conflict",
         ]
     );
