@@ -9,6 +9,7 @@ pub mod demo;
 pub mod docs;
 pub mod doctor;
 pub mod explain;
+pub mod history;
 pub mod init;
 pub mod logging;
 pub mod plan;
@@ -137,6 +138,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// When and why: export NAME's last runs and their changes, from the run history.
+    History {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        #[command(flatten)]
+        query: history::Query,
+    },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
     /// Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C.
@@ -216,6 +226,7 @@ pub fn main() -> ExitCode {
             connection.as_deref(),
             json,
         ),
+        Command::History { name, dir, query } => history::run(&dir.config_dir, &name, &query),
         Command::Demo => demo::run(),
         Command::Simulator(args) => simulator::run(args),
         Command::Init(args) => init::run(args),

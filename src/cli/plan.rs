@@ -39,13 +39,14 @@ pub fn run(
         spinner.stop();
         r
     });
-    let report = match report {
+    let mut report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("acsync plan: {}: {e}", export.id);
             return Ok(ExitCode::from(1));
         }
     };
+    fill_from_history(&runner.paths().state_dir, &export.id, &mut report);
     if json {
         println!(
             "{}",
@@ -58,6 +59,23 @@ pub fn run(
         return Ok(ExitCode::from(CHANGES));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The old values a full read did not show: the values this export last
+/// sent, as the run history recorded them. Without a database (or on any
+/// error reading it) they simply stay unknown: a plan never fails for this.
+fn fill_from_history(state_dir: &Path, id: &str, report: &mut PlanReport) {
+    if !state_dir.join(crate::state::DB_FILE).exists() {
+        return;
+    }
+    let Ok(db) = crate::state::StateDb::open(state_dir) else {
+        return;
+    };
+    for d in &mut report.plan.update_diffs {
+        if let Ok(Some(last)) = db.last_sent(id, &d.email) {
+            diff::fill_from_last_sent(&mut d.fields, &last.fields);
+        }
+    }
 }
 
 /// Whether a run would do anything (or is blocked from doing it): the

@@ -1,12 +1,13 @@
 //! What an update changes, field by field, for `acsync plan` (issue 15):
 //! "which fields change from what to what". Pure.
 //!
-//! The value a field has now is known only where acsync read it: first
-//! name, last name and phone after a full read of the list (`plan
-//! --full-read`). Custom fields are not in a list read, and the state keeps
-//! a hash of what was last sent, not the values; such a field is shown with
-//! its new value and an unknown old one. A field whose known value already
-//! equals the new one is left out: it does not change.
+//! The value a field has now is known where acsync read it: first name,
+//! last name and phone after a full read of the list (`plan --full-read`).
+//! Otherwise (custom fields are not in a list read) the value this export
+//! last sent, as the run history recorded it, stands in
+//! ([`fill_from_last_sent`]); failing both, the old value is unknown. A
+//! field whose known value already equals the new one is left out: it does
+//! not change.
 
 use serde::Serialize;
 
@@ -33,8 +34,11 @@ pub struct FieldDiff {
     pub field: String,
     /// The value now; `None` when empty, or when not known (see `known`).
     pub from: Option<String>,
-    /// Whether `from` was read (a full read's value), rather than unknown.
+    /// Whether `from` is known (read, or last sent), rather than unknown.
     pub known: bool,
+    /// Where a known `from` comes from: `read` (a full read's value) or
+    /// `last_sent` (the run history).
+    pub from_source: Option<&'static str>,
     pub to: String,
 }
 
@@ -69,24 +73,40 @@ fn diff(field: &str, from: Option<String>, known: bool, to: &str) -> FieldDiff {
         field: field.to_string(),
         from,
         known,
+        from_source: known.then_some("read"),
         to: to.to_string(),
     }
 }
 
-/// `first_name "Ann" → "Anna"; COMPANY ? → "Acme"`: one line of `plan`.
+/// Fills the unknown old values of `fields` from `last` (the field values
+/// this export last sent, from the run history) and drops the fields that
+/// then turn out unchanged. A field absent from `last` stays unknown.
+pub fn fill_from_last_sent(fields: &mut Vec<FieldDiff>, last: &[(String, String)]) {
+    for f in fields.iter_mut().filter(|f| !f.known) {
+        if let Some((_, v)) = last.iter().find(|(k, _)| *k == f.field) {
+            f.from = Some(v.clone()).filter(|v| !v.is_empty());
+            f.known = true;
+            f.from_source = Some("last_sent");
+        }
+    }
+    fields.retain(|f| !(f.known && f.from.as_deref() == Some(f.to.as_str())));
+}
+
+/// `first_name "Ann" → "Anna"; COMPANY (not known) → "Acme"`: one line of `plan`.
 pub fn describe(fields: &[FieldDiff]) -> String {
     let parts: Vec<String> = (fields.iter())
         .map(|f| {
             let from = match (&f.from, f.known) {
                 (Some(v), _) => quote(v),
                 (None, true) => "(empty)".to_string(),
-                (None, false) => "?".to_string(),
+                (None, false) => "(not known)".to_string(),
             };
             format!("{} {from} → {}", f.field, quote(&f.to))
         })
         .collect();
     if parts.is_empty() {
-        "no field differs from what was read (sent again to record it)".to_string()
+        "no field differs from what was read or last sent (sent again to repair or record it)"
+            .to_string()
     } else {
         parts.join("; ")
     }
@@ -131,7 +151,7 @@ mod tests {
         assert_eq!((d[2].from.as_deref(), d[2].known), (None, false));
         assert_eq!(
             describe(&d),
-            "first_name \"Ann\" → \"Anna\"; phone (empty) → \"+1\"; COMPANY ? → \"Acme\""
+            "first_name \"Ann\" → \"Anna\"; phone (empty) → \"+1\"; COMPANY (not known) → \"Acme\""
         );
     }
 
@@ -140,23 +160,42 @@ mod tests {
         let ours = Fields::new(Some("Anna"), None, None);
         let d = diff_fields(&ours, None);
         assert_eq!(d.len(), 1);
-        assert_eq!(describe(&d), "first_name ? → \"Anna\"");
+        assert_eq!(describe(&d), "first_name (not known) → \"Anna\"");
     }
 
     #[test]
     fn values_are_quoted_and_long_ones_cut() {
         let ours = Fields::new(Some("Ann \"the\" Great"), None, None);
         let d = diff_fields(&ours, None);
-        assert_eq!(describe(&d), "first_name ? → \"Ann \\\"the\\\" Great\"");
+        assert_eq!(
+            describe(&d),
+            "first_name (not known) → \"Ann \\\"the\\\" Great\""
+        );
         let long = "x".repeat(100);
         let d = diff_fields(&Fields::new(Some(&long), None, None), None);
         assert_eq!(
             describe(&d),
-            format!("first_name ? → \"{}\"…", "x".repeat(VALUE_MAX))
+            format!("first_name (not known) → \"{}\"…", "x".repeat(VALUE_MAX))
         );
         assert_eq!(
             describe(&[]),
-            "no field differs from what was read (sent again to record it)"
+            "no field differs from what was read or last sent (sent again to repair or record it)"
         );
+    }
+
+    #[test]
+    fn the_last_values_sent_stand_in_for_unread_ones() {
+        let ours = Fields::with_custom(Some("Anna"), Some("Doe"), None, [("COMPANY", "Acme")]);
+        let mut d = diff_fields(&ours, None);
+        let last = [("first_name", "Ann"), ("last_name", "Doe")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        fill_from_last_sent(&mut d, &last);
+        // last_name as last sent: not listed; COMPANY never sent: unknown.
+        assert_eq!(
+            describe(&d),
+            "first_name \"Ann\" → \"Anna\"; COMPANY (not known) → \"Acme\""
+        );
+        assert_eq!(d[0].from_source, Some("last_sent"));
+        assert_eq!((d[1].known, d[1].from_source), (false, None));
     }
 }

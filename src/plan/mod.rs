@@ -138,6 +138,8 @@ pub struct Plan {
     /// Members that left this segment but another export of the list still
     /// wants: not unsubscribed.
     pub kept_for_others: u64,
+    /// Their emails (the run history records why each was kept).
+    pub kept_for_others_emails: Vec<String>,
     /// Active segment members that need no write (including `record_hashes`).
     pub unchanged: u64,
     /// Members whose live values already equal what we would send but whose
@@ -397,6 +399,7 @@ fn plan_removals(
         }
         if others.wanted.contains_key(m.email.as_str()) {
             plan.kept_for_others += 1;
+            plan.kept_for_others_emails.push(m.email.clone());
         } else {
             removals.push(Removal {
                 email: m.email.clone(),

@@ -183,7 +183,7 @@ fn the_first_updates_are_described_field_by_field() {
     // b was not in the read: its old value is unknown.
     assert_eq!(
         diff::describe(&p.update_diffs[1].fields),
-        "first_name ? → \"Bob\""
+        "first_name (not known) → \"Bob\""
     );
 
     let many: Vec<(String, Fields)> = (0..DIFF_SAMPLES + 5)
@@ -708,6 +708,7 @@ fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
     assert_eq!(p.conflicts, ["both@x.io"]);
     assert!(p.updates.is_empty(), "the other export's values win");
     assert_eq!(p.kept_for_others, 1);
+    assert_eq!(p.kept_for_others_emails, ["theirs@x.io"]);
     assert_eq!(p.removals.len(), 1);
     assert_eq!(p.removals[0].email, "gone@x.io");
     // When we sort first, we write our values.

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod fields;
 pub mod fingerprint;
+pub mod history;
 pub mod options;
 pub mod prepare;
 mod reconcile;

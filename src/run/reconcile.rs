@@ -104,6 +104,14 @@ pub async fn reconcile(
     .with_fields(&prepared.fields)
     .apply(&prepared.plan)
     .await;
+    super::history::record(
+        cx.db,
+        export,
+        last_run,
+        &prepared.plan,
+        &tally,
+        result.is_err(),
+    );
     record_tally(last_run, &prepared.plan, tally);
     result?;
     close(cx.db, export, &prepared, last_run.run_id)?;

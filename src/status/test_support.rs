@@ -58,6 +58,7 @@ pub(super) fn disabled_export() -> Export {
         allow_empty: false,
         exclude_automations: false,
         tags: vec![],
+        history_retention: crate::config::DEFAULT_HISTORY_RETENTION,
         full_read_every: std::time::Duration::ZERO,
         source: Source::Csv {
             path: "x.csv".into(),

@@ -106,6 +106,18 @@ async fn an_address_to_add_an_added_one_and_one_to_update() {
         next(&x).1.contains("equal what this export last sent"),
         "{x}"
     );
+    // The run history tells when it was added and what was sent.
+    let history: Vec<&str> = (x["history"].as_array().expect("history"))
+        .iter()
+        .filter_map(|h| h.as_str())
+        .collect();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.starts_with("Last sent by run ") && h.contains("first_name \"First1\"")),
+        "{x}"
+    );
+    assert!(history.iter().any(|h| h.contains(": added")), "{x}");
 
     let x = explain(&w, "user5@example.com", &[]);
     assert_eq!(next(&x).0, "update");

@@ -17,6 +17,7 @@ mod field_safety;
 mod fields;
 mod fingerprint;
 mod harness;
+mod history;
 mod hostile;
 mod interrupted;
 mod kill;

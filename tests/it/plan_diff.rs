@@ -30,7 +30,7 @@ async fn plan_shows_field_changes_from_what_to_what() {
     );
     assert!(!text.contains("user0@example.com"), "{text}");
 
-    // Without a full read only the segment's side is known.
+    // Without a full read the old value is the one last sent (run history).
     let out = w.acsync(&["plan", "vip", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["to_update"], 1, "{v:#}");
@@ -38,6 +38,16 @@ async fn plan_shows_field_changes_from_what_to_what() {
     assert_eq!(d["email"], "u***@example.com");
     assert_eq!(d["fields"][0]["field"], "first_name");
     assert_eq!(d["fields"][0]["to"], "Renamed");
+    assert_eq!(d["fields"][0]["known"], true);
+    assert_eq!(d["fields"][0]["from"], "First0");
+    assert_eq!(d["fields"][0]["from_source"], "last_sent");
+
+    // Without history either, only the segment's side is known.
+    let db = rusqlite::Connection::open(w.state_dir().join("state.sqlite3")).expect("db");
+    db.execute("DELETE FROM history", []).expect("forget");
+    let out = w.acsync(&["plan", "vip", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &v["update_diffs"][0];
     assert_eq!(d["fields"][0]["known"], false);
     assert!(d["fields"][0]["from"].is_null());
 }

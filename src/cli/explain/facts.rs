@@ -63,17 +63,51 @@ pub fn read_state(
     })
 }
 
-/// The address's run history, in sentences: since which run it is owned,
-/// the last fields sent and when. Left for the lead to wire once the
-/// history work (`state::history`: `StateDb::contact_history(export, email,
-/// limit)` and `StateDb::last_sent(export, email)`) is merged; until then
-/// there is no history to tell.
+/// How many of the address's latest history entries `explain` tells.
+const HISTORY_SHOWN: usize = 5;
+
+/// The address's run history, in sentences: the last fields sent and when,
+/// then its latest entries (newest first), each with its run and reason.
 fn history_lines(
-    _db: &StateDb,
-    _export: &str,
-    _email: &str,
+    db: &StateDb,
+    export: &str,
+    email: &str,
 ) -> Result<Vec<String>, crate::state::StateError> {
-    Ok(Vec::new())
+    let entries = db.contact_history(export, email, HISTORY_SHOWN)?;
+    if entries.is_empty() {
+        return Ok(vec![
+            "The run history has no entry for this address.".into(),
+        ]);
+    }
+    let mut out = Vec::new();
+    if let Some(last) = db.last_sent(export, email)? {
+        let values: Vec<String> = (last.fields.iter())
+            .map(|(k, v)| format!("{k} {v:?}"))
+            .collect();
+        out.push(format!(
+            "Last sent by run {} at {}: {}.",
+            last.run_id,
+            last.at.format("%Y-%m-%d %H:%M UTC"),
+            if values.is_empty() {
+                "no field values".into()
+            } else {
+                values.join(", ")
+            }
+        ));
+    }
+    out.push("Run history (newest first; `acsync history NAME --email ADDRESS` for all):".into());
+    for e in &entries {
+        let what = match &e.reason {
+            Some(why) => format!("{}: {why}", e.change.as_str()),
+            None => e.change.as_str().to_string(),
+        };
+        out.push(format!(
+            "  run {} at {}: {what}",
+            e.run_id,
+            e.at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    Ok(out)
 }
 
 /// The contact as ActiveCampaign holds it now.
