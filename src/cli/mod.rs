@@ -175,8 +175,18 @@ pub enum Command {
 
 /// Parses the command line, runs the command, and maps the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    match dispatch(Cli::parse().command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("acsync: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs one command.
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Check {
             dir,
             files,
@@ -205,15 +215,11 @@ pub fn main() -> ExitCode {
             allow_removals,
             full_read,
             adopt,
-        } => {
-            let opts = crate::run::RunOptions {
-                allow_removals,
-                full_read,
-                adopt,
-                next_run: None,
-            };
-            sync::run(&dir.config_dir, &name, opts)
-        }
+        } => sync::run(
+            &dir.config_dir,
+            &name,
+            sync::options(allow_removals, full_read, adopt),
+        ),
         Command::Status(args) => status::run(args),
         Command::Doctor {
             name,
@@ -233,13 +239,6 @@ pub fn main() -> ExitCode {
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Schema { file, write } => schema::run(file, write),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("acsync: {e:#}");
-            ExitCode::from(1)
-        }
     }
 }
 

@@ -253,7 +253,7 @@ pub enum RecordError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Run(#[from] crate::run::RunError),
+    Run(#[from] crate::run::error::RunError),
 }
 
 /// After the write: records the run's entries and prunes the export's

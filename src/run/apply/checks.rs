@@ -11,7 +11,7 @@ use super::decide::{Item, fatal};
 use crate::model::{ListStatus, Member, PendingOp};
 use crate::plan::verify::{self, Resubscribe};
 use crate::plan::{Change, Removal};
-use crate::run::RunError;
+use crate::run::error::RunError;
 
 /// The removals a verification read confirmed.
 pub(super) struct Confirmed {
