@@ -29,7 +29,7 @@ use super::notify::{Systemd, status_line};
 use super::registry::{Effect, FirstSeen, Registry};
 use super::watch::ConfigWatcher;
 use super::{
-    Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
+    Clock, Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
 };
 use crate::config::{exports_dir, load_folder};
 use crate::run::{RunOptions, Trigger};
@@ -52,6 +52,7 @@ pub(super) struct Loop {
     runner: Arc<dyn ExportRunner>,
     status: Arc<dyn StatusSink>,
     options: DaemonOptions,
+    clock: Arc<dyn Clock>,
     tx: mpsc::UnboundedSender<Control>,
     rx: mpsc::UnboundedReceiver<Control>,
     registry: Registry,
@@ -71,6 +72,7 @@ impl Loop {
             runner: d.runner,
             status: d.status,
             options: d.options,
+            clock: d.clock,
             tx: d.tx,
             rx: d.rx,
             registry: Registry::default(),
@@ -94,7 +96,7 @@ impl Loop {
         let mut rescan = interval_at(Instant::now() + every, every);
         rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             self.start_due(now);
             self.systemd.watchdog_if_due(Instant::now());
             self.systemd
@@ -129,7 +131,7 @@ impl Loop {
         let last = move |e: &crate::config::Export| status.last_run_started(e);
         let effects =
             self.registry
-                .reconcile(&folder.exports, Utc::now(), FirstSeen::Startup(&last));
+                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Startup(&last));
         self.apply(effects);
         let present: Vec<&str> = folder.exports.iter().map(|e| e.id.as_str()).collect();
         if let Err(e) = self.status.prune(&present) {
@@ -181,9 +183,9 @@ impl Loop {
         }
         let folder = load_folder(&self.config_dir);
         self.log_settings_errors(&folder.settings.errors);
-        let effects = self
-            .registry
-            .reconcile(&folder.exports, Utc::now(), FirstSeen::Running);
+        let effects =
+            self.registry
+                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Running);
         if effects.is_empty() && reason == Reason::Signal {
             // An operator who sent SIGHUP (`systemctl reload`) sees it taken.
             info!(%reason, "configuration reloaded: no change");

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn scheduled_runs_happen_and_other_states_do_not_run() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -30,7 +30,7 @@ async fn scheduled_runs_happen_and_other_states_do_not_run() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn saved_file_takes_its_new_schedule_without_running() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -54,7 +54,7 @@ async fn saved_file_takes_its_new_schedule_without_running() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rename_save_is_followed() {
     let files = [("team/a.toml", export(YEARLY))];
     let f = Setup {
@@ -76,7 +76,7 @@ async fn rename_save_is_followed() {
     assert_eq!(j.runs("team/a"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn invalid_file_is_not_run_while_others_go_on() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -111,7 +111,7 @@ async fn invalid_file_is_not_run_while_others_go_on() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn deleted_file_removes_its_status_and_never_runs_again() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -136,7 +136,7 @@ async fn deleted_file_removes_its_status_and_never_runs_again() {
     assert!(!j.all()[removed..].contains(&Ev::Run("a".into())));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn tick_during_a_run_is_skipped() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -153,9 +153,9 @@ async fn tick_during_a_run_is_skipped() {
     assert_eq!(j.max_active.load(Ordering::SeqCst), 1, "{:#?}", j.all());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn missed_run_is_made_up_once_and_never_run_exports_wait() {
-    let long_ago = Utc::now() - chrono::Duration::days(3);
+    let long_ago = base() - chrono::Duration::days(3);
     let files = [
         ("a.toml", export("0 0 * * *")),
         ("b.toml", export("0 0 * * *")),
@@ -173,7 +173,7 @@ async fn missed_run_is_made_up_once_and_never_run_exports_wait() {
     assert_eq!(j.runs("b"), 0, "never run before: waits for midnight");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn settings_change_reaches_exports_on_that_connection() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -193,7 +193,7 @@ async fn settings_change_reaches_exports_on_that_connection() {
     assert_eq!(f.stop().await.runs("a"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn shutdown_cancels_runs_and_waits_for_them() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -210,7 +210,7 @@ async fn shutdown_cancels_runs_and_waits_for_them() {
     assert_eq!(j.runs("a"), 1, "no new run once stopping");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn shutdown_wait_is_bounded() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -228,7 +228,7 @@ async fn shutdown_wait_is_bounded() {
     assert!(!j.all().contains(&Ev::RunEnd("a".into())));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn exports_folder_swapped_by_symlink_is_followed() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -258,7 +258,7 @@ async fn exports_folder_swapped_by_symlink_is_followed() {
     assert_eq!(j.runs("a") + j.runs("b"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn sighup_rescans_and_never_stops_the_daemon() {
     let files = [("a.toml", export(YEARLY)), ("b.toml", export(EVERY_SECOND))];
     let f = Setup {

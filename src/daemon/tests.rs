@@ -1,7 +1,11 @@
-//! The control loop end to end, in a temporary config folder with real files,
-//! the real watcher and real time, and fakes for the runner and the status
-//! files. Schedules are in seconds and every wait has a generous timeout, so
-//! a slow machine only makes the suite slower, not red.
+//! The control loop end to end, in a temporary config folder with real files
+//! and the real watcher, fakes for the runner and the status files, and
+//! paused tokio time: the loop's wall clock is a [`TokioClock`] from a fixed
+//! instant ([`BASE`]), so every-second schedules, run durations and grace
+//! periods pass without real sleeps. Only the watcher works in real time (its
+//! own thread and debounce): waits poll in small steps of tokio time with a
+//! real pause between them, and time out on the real clock, so a slow
+//! machine only makes the suite slower, not red.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +24,16 @@ const SETTINGS: &str = "[connections.prod]\nurl = \"http://127.0.0.1:9\"\n\
                         api_key_env = \"X\"\naccept_data_transfer = true\n";
 const EVERY_SECOND: &str = "* * * * * *";
 const YEARLY: &str = "0 0 1 1 *";
+/// Real time a wait may take (the watcher's events come in real time).
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The wall clock at the start of every test: a fixed instant, so cron
+/// arithmetic (midnights, DST) never depends on when the suite runs.
+fn base() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-15T10:00:00.250Z")
+        .map(|t| t.with_timezone(&Utc))
+        .expect("base instant")
+}
 
 fn export(schedule: &str) -> String {
     export_with(schedule, "")
@@ -235,7 +248,8 @@ impl Setup<'_> {
             watch: self.watch,
         };
         let daemon = Daemon::new(dir.path().to_path_buf(), Arc::new(runner), Arc::new(status))
-            .with_options(options);
+            .with_options(options)
+            .with_clock(Arc::new(TokioClock::starting_at(base())));
         let handle = daemon.handle();
         let task = tokio::spawn(daemon.run());
         Fixture {
@@ -248,15 +262,20 @@ impl Setup<'_> {
 }
 
 impl Fixture {
+    /// Lets 25 ms of tokio time pass at a time (the loop and the fake runs
+    /// move on at once) with a real pause of 2 ms after each step, in which
+    /// tokio time stands still (`spawn_blocking` holds its auto-advance) and
+    /// the watcher's thread can deliver its events.
     async fn wait(&self, what: &str, cond: impl Fn(&Journal) -> bool) {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        let deadline = std::time::Instant::now() + TIMEOUT;
         while !cond(&self.j) {
             assert!(
-                tokio::time::Instant::now() < deadline,
+                std::time::Instant::now() < deadline,
                 "timed out waiting for {what}; saw {:#?}",
                 self.j.all()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
+            real_pause().await;
         }
     }
 
@@ -273,6 +292,12 @@ impl Fixture {
     fn write(&self, rel: &str, text: &str) {
         write(self.dir.path(), rel, text);
     }
+}
+
+/// A short real-time pause that tokio time does not pass through.
+async fn real_pause() {
+    let pause = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)));
+    pause.await.expect("pause");
 }
 
 fn idle_with(id: &str, schedule: &str) -> impl Fn(&Journal) -> bool {
