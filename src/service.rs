@@ -1,39 +1,15 @@
-//! The production implementations of the daemon's two ports: runs go to
-//! [`Runner`] (one client per connection, shared rate budgets) and the
-//! non-run states go to the status files of [`crate::status`]. `acsync
-//! daemon` and `acsync demo` wire these into [`crate::daemon::Daemon`].
+//! The production implementation of the daemon's status port: the non-run
+//! states go to the status files of [`crate::status`]. (The run port's
+//! adapter is `crate::run::port`.) `acsync daemon` and `acsync demo` wire
+//! these into [`crate::daemon::Daemon`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Export;
-use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
-use crate::run::{RunOptions, Runner, Trigger};
+use crate::daemon::StatusSink;
 use crate::status::{self, ExportState, StatusFile};
-
-/// Runs exports through a shared [`Runner`].
-pub struct RunnerPort(pub Arc<Runner>);
-
-impl ExportRunner for RunnerPort {
-    fn run(
-        &self,
-        export: Export,
-        trigger: Trigger,
-        opts: RunOptions,
-        cancel: CancellationToken,
-    ) -> RunFuture {
-        let runner = self.0.clone();
-        Box::pin(async move {
-            let report = runner.run(&export, trigger, opts, cancel).await?;
-            Ok(RunReport {
-                outcome: report.outcome.as_str().to_string(),
-            })
-        })
-    }
-}
 
 /// Status files next to each export (or under `status_dir`).
 pub struct StatusFiles {

@@ -13,14 +13,13 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
-use crate::config::Export;
-use crate::daemon::{ExportRunner, RunFuture, run_daemon};
+use crate::daemon::run_daemon;
 use crate::metrics::Metrics;
-use crate::metrics::ports::{MeteredRunner, MeteredStatus};
+use crate::metrics::ports::{Metered, MeteredStatus};
 use crate::metrics::server;
-use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
+use crate::run::port::{CancelReads, RunnerPort};
+use crate::run::{Runner, RunnerPaths};
 use crate::service::StatusFiles;
-use crate::source;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
@@ -41,8 +40,8 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         },
         metrics: metrics.clone(),
     });
-    let runner = Arc::new(CancelReads(MeteredRunner {
-        runner: Arc::new(Runner::new(paths)),
+    let runner = Arc::new(CancelReads(Metered {
+        inner: RunnerPort(Arc::new(Runner::new(paths))),
         metrics: metrics.clone(),
     }));
     let listen = settings.daemon.metrics_listen;
@@ -60,25 +59,6 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         result.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs each export with its cancellation scoped around its source read
-/// ([`source::cancel_reads_with`]): at shutdown a run blocked reading a FIFO
-/// or a hung mount fails at once (its status records why) instead of
-/// holding the daemon for the whole stop grace.
-struct CancelReads<R>(R);
-
-impl<R: ExportRunner> ExportRunner for CancelReads<R> {
-    fn run(
-        &self,
-        export: Export,
-        trigger: Trigger,
-        opts: RunOptions,
-        cancel: CancellationToken,
-    ) -> RunFuture {
-        let run = self.0.run(export, trigger, opts, cancel.clone());
-        Box::pin(source::cancel_reads_with(cancel, run))
-    }
 }
 
 /// The metrics endpoint failing later (it should not) is logged, never fatal:

@@ -277,8 +277,8 @@ impl Loop {
         };
         match result {
             // The runner logged the run's one `run finished` line.
-            Ok(report) => {
-                tracing::debug!(export = %id, outcome = %report.outcome, "run task ended")
+            Ok(ended) => {
+                tracing::debug!(export = %id, outcome = ended.outcome.as_str(), "run task ended")
             }
             Err(e) => tracing::error!(export = %id, error = %e, "run could not start"),
         }

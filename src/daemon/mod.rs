@@ -45,7 +45,7 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use ports::{ExportRunner, RunError, RunFuture, RunReport, RunResult, StatusSink};
+pub use ports::{ExportRunner, RunEnded, RunFuture, RunNotStarted, RunResult, StatusSink};
 pub use schedule::ExportId;
 
 /// Why the folder is re-read (for logs; a SIGHUP also brackets the reload

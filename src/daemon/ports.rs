@@ -11,22 +11,33 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::activecampaign::RequestStats;
 use crate::config::Export;
 use crate::run::{RunOptions, Trigger};
+use crate::status::{LastRun, Outcome};
 
-/// How a run ended, as far as the daemon cares: logs and `STATUS=`. The run
-/// writes its own status file; the daemon never interprets the outcome.
+/// How a run ended: its outcome (for logs and `STATUS=`) and its figures
+/// (for decorators such as metrics). The run has written its own status
+/// file; the daemon never interprets the figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunReport {
-    /// `success`, `partial`, `failed` or `blocked` (the status file's `outcome`).
-    pub outcome: String,
+pub struct RunEnded {
+    pub outcome: Outcome,
+    /// The finished run as its status file records it (`last_run`).
+    pub last_run: LastRun,
+    /// The run's request counters (its rate-limit answers feed metrics).
+    pub requests: RequestStats,
 }
 
-/// A run that could not produce a report (its status file says why).
-pub type RunError = Box<dyn std::error::Error + Send + Sync>;
+/// Why a run did not start: another process holds the export's lock. Every
+/// failure after the start is an outcome in [`RunEnded`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RunNotStarted {
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+}
 
 /// The result of one run.
-pub type RunResult = Result<RunReport, RunError>;
+pub type RunResult = Result<RunEnded, RunNotStarted>;
 
 /// A run in progress, owned by the daemon's task set.
 pub type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;

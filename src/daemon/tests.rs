@@ -127,8 +127,10 @@ impl ExportRunner for FakeRunner {
                 .entry(e.id.clone())
                 .or_default() -= 1;
             j.push(Ev::RunEnd(e.id));
-            Ok(RunReport {
-                outcome: "success".into(),
+            Ok(RunEnded {
+                outcome: crate::status::Outcome::Success,
+                last_run: crate::status::LastRun::started(Trigger::Schedule, base()),
+                requests: Default::default(),
             })
         })
     }

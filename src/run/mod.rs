@@ -8,6 +8,7 @@ pub mod apply;
 pub mod batches;
 pub mod cross_check;
 pub mod fields;
+pub mod port;
 pub mod prepare;
 pub mod shared;
 
