@@ -25,10 +25,8 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
     let settings = config::load_settings(config_dir);
     super::logging::init(settings.daemon.log_format, "info");
-    for e in &settings.errors {
-        // Not fatal: exports on a broken connection show `invalid`, the others run.
-        tracing::error!("{e}");
-    }
+    // Errors in acsync.toml are not fatal (exports on a broken connection
+    // show `invalid`, the others run); the control loop logs them once.
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
     // Recording is cheap and always on; serving it is what `metrics_listen` enables.
     let metrics = Arc::new(Metrics::new());

@@ -167,6 +167,7 @@ pub fn main() -> ExitCode {
                 full_read,
                 adopt,
                 next_run: None,
+                settings_error: None,
             };
             sync::run(&dir.config_dir, &name, opts)
         }

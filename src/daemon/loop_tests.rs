@@ -281,3 +281,73 @@ async fn sighup_rescans_and_never_stops_the_daemon() {
     assert!(!f.task.is_finished());
     assert_eq!(f.stop().await.runs("a"), 0);
 }
+
+/// Issue 15: a broken `acsync.toml` saved while running leaves every export
+/// running on the last good one, told to runs and idle status writes, and
+/// reported to the sink; the fix clears it.
+#[tokio::test(start_paused = true)]
+async fn broken_settings_keep_every_export_running_until_fixed() {
+    let files = [
+        ("a.toml", export(EVERY_SECOND)),
+        ("emea/b.toml", export(EVERY_SECOND)),
+    ];
+    let f = Setup {
+        files: &files,
+        ..Setup::default()
+    }
+    .start();
+    f.wait("runs", |j| j.runs("a") >= 1 && j.runs("emea/b") >= 1)
+        .await;
+    f.write("acsync.toml", "[connections.prod\nurl = 1\n");
+    f.wait("settings reported", |j| {
+        j.count(|e| matches!(e, Ev::Settings(n) if *n > 0)) > 0
+    })
+    .await;
+    let told = |id: &'static str| {
+        move |j: &Journal| {
+            j.count(|e| matches!(e, Ev::RunWithSettingsError(i, err) if i == id && err.starts_with("acsync.toml:1:"))) >= 2
+        }
+    };
+    f.wait("a runs, told", told("a")).await;
+    f.wait("emea/b runs, told", told("emea/b")).await;
+    f.wait("idle writes show it", |j| {
+        j.count(|e| matches!(e, Ev::Idle { settings_error: Some(s), .. } if s.starts_with("acsync.toml:1:"))) > 0
+    })
+    .await;
+    f.write("acsync.toml", SETTINGS);
+    f.wait("fix reported", |j| j.all().contains(&Ev::Settings(0)))
+        .await;
+    let fixed = f.j.position(|e| *e == Ev::Settings(0)).expect("fixed");
+    f.wait("a runs after the fix", |j| {
+        j.all()[fixed..].contains(&Ev::Run("a".into()))
+    })
+    .await;
+    f.wait("idle restated without the error", |j| {
+        j.all()[fixed..].iter().any(|e| {
+            matches!(
+                e,
+                Ev::Idle {
+                    settings_error: None,
+                    ..
+                }
+            )
+        })
+    })
+    .await;
+    let j = f.stop().await;
+    let events = j.all();
+    assert!(
+        !events.iter().any(|e| matches!(e, Ev::Invalid { .. })),
+        "no export became invalid: {events:#?}"
+    );
+    let last_told = events
+        .iter()
+        .rposition(|e| matches!(e, Ev::RunWithSettingsError(..)))
+        .expect("told");
+    let first_run_after_fix = fixed
+        + events[fixed..]
+            .iter()
+            .position(|e| matches!(e, Ev::Run(_)))
+            .expect("run after fix");
+    assert!(last_told < first_run_after_fix, "{events:#?}");
+}

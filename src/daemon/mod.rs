@@ -8,6 +8,8 @@
 //! * [`ports`]: the two traits the daemon is given, [`ExportRunner`] and
 //!   [`StatusSink`];
 //! * [`clock`]: the wall clock it schedules by (injected: tests pause it);
+//! * [`settings`]: the last good `acsync.toml`, kept while the saved one is
+//!   broken;
 //! * `control`: the loop itself.
 //!
 //! Everything that can happen reaches the loop as one [`Control`] message on
@@ -33,6 +35,7 @@ pub mod notify;
 pub mod ports;
 pub mod registry;
 pub mod schedule;
+pub mod settings;
 pub mod watch;
 
 use std::fmt;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::activecampaign::RequestStats;
-use crate::config::Export;
+use crate::config::{Export, Located};
 use crate::run::{RunOptions, Trigger};
 use crate::status::{LastRun, Outcome};
 
@@ -73,8 +73,16 @@ pub trait StatusSink: Send + Sync + 'static {
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>>;
 
     /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,
-    /// keeping `last_run` and the counters as they are.
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()>;
+    /// keeping `last_run` and the counters as they are. `settings_error`:
+    /// while the daemon runs the export on the last good `acsync.toml`, that
+    /// file's errors (`acsync.toml:LINE:COL: message` lines) for
+    /// `config_error`; `None` otherwise.
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()>;
 
     /// `state: "disabled"` (`enabled = false`), no `next_run`.
     fn disabled(&self, export: &Export) -> std::io::Result<()>;
@@ -92,6 +100,16 @@ pub trait StatusSink: Send + Sync + 'static {
 
     /// The export file `file` is gone: delete its status file.
     fn removed(&self, id: &str, file: &Path) -> std::io::Result<()>;
+
+    /// `acsync.toml` was loaded again and stands differently: `errors` is
+    /// empty when it is valid. Status files learn of it through
+    /// [`StatusSink::idle`] and the runs; this is for what else follows the
+    /// daemon (metrics). Called at start when the file has errors, then on
+    /// every change.
+    fn settings_checked(&self, errors: &[Located]) -> std::io::Result<()> {
+        let _ = errors;
+        Ok(())
+    }
 
     /// At start: delete the status files of exports not in `present` (their
     /// files were deleted while the daemon was down). `present` holds every

@@ -58,7 +58,12 @@ enum Ev {
         schedule: String,
         next_run: Option<DateTime<Utc>>,
         url: String,
+        settings_error: Option<String>,
     },
+    /// `acsync.toml` checked: how many errors it has.
+    Settings(usize),
+    /// The run just started was told of these `acsync.toml` errors.
+    RunWithSettingsError(String, String),
     Disabled(String),
     Invalid {
         id: String,
@@ -102,10 +107,13 @@ struct FakeRunner {
 }
 
 impl ExportRunner for FakeRunner {
-    fn run(&self, e: Export, t: Trigger, _: RunOptions, cancel: CancellationToken) -> RunFuture {
+    fn run(&self, e: Export, t: Trigger, o: RunOptions, cancel: CancellationToken) -> RunFuture {
         assert_eq!(t, Trigger::Schedule);
         let (j, delay, honours) = (Arc::clone(&self.j), self.delay, self.honours_cancel);
         j.push(Ev::Run(e.id.clone()));
+        if let Some(error) = o.settings_error {
+            j.push(Ev::RunWithSettingsError(e.id.clone(), error));
+        }
         Box::pin(async move {
             let n = {
                 let mut active = j.active.lock().expect("active");
@@ -145,13 +153,23 @@ impl StatusSink for FakeStatus {
     fn last_run_started(&self, e: &Export) -> Option<DateTime<Utc>> {
         self.last_started.get(&e.id).copied()
     }
-    fn idle(&self, e: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        e: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         self.j.push(Ev::Idle {
             id: e.id.clone(),
             schedule: e.schedule.expr.clone(),
             next_run,
             url: e.connection.base_url.to_string(),
+            settings_error: settings_error.map(str::to_string),
         });
+        Ok(())
+    }
+    fn settings_checked(&self, errors: &[crate::config::Located]) -> std::io::Result<()> {
+        self.j.push(Ev::Settings(errors.len()));
         Ok(())
     }
     fn disabled(&self, e: &Export) -> std::io::Result<()> {

@@ -171,6 +171,8 @@ struct ConnectionSeries {
 struct State {
     exports: BTreeMap<String, ExportSeries>,
     connections: BTreeMap<String, ConnectionSeries>,
+    /// `acsync.toml` has errors now.
+    settings_error: bool,
 }
 
 impl State {
@@ -298,6 +300,12 @@ impl Metrics {
         } else if e.state == ExportState::Invalid {
             e.state = ExportState::Idle;
         }
+    }
+
+    /// Whether `acsync.toml` has errors now (the daemon runs on the last
+    /// good one, or at start without its broken connections).
+    pub fn set_settings_error(&self, broken: bool) {
+        self.state().settings_error = broken;
     }
 
     /// The export's file was deleted: its series go away.

@@ -5,7 +5,7 @@
 //! export's series the first time the daemon states it (idle, disabled or
 //! invalid: at start-up, before any run), follows its state and next run,
 //! seeds what happened before this process from the status files, and
-//! follows whether `acsync.toml` is valid. The control loop is unchanged
+//! follows whether `acsync.toml` is valid (`acsync_settings_config_error`). The control loop is unchanged
 //! and unaware of metrics.
 
 use std::path::Path;
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Metrics, RunRecord};
-use crate::config::Export;
+use crate::config::{Export, Located};
 use crate::daemon::{ExportRunner, RunEnded, RunFuture, StatusSink};
 use crate::run::{RunOptions, Trigger};
 use crate::service::StatusFiles;
@@ -111,9 +111,19 @@ impl<S: StatusSink + ReadStatus> StatusSink for MeteredStatus<S> {
         self.inner.last_run_started(export)
     }
 
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         self.valid(export, ExportState::Idle, next_run);
-        self.inner.idle(export, next_run)
+        self.inner.idle(export, next_run, settings_error)
+    }
+
+    fn settings_checked(&self, errors: &[Located]) -> std::io::Result<()> {
+        self.metrics.set_settings_error(!errors.is_empty());
+        self.inner.settings_checked(errors)
     }
 
     fn disabled(&self, export: &Export) -> std::io::Result<()> {

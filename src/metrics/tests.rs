@@ -406,3 +406,58 @@ async fn metered_records_what_any_port_reports() {
         assert!(has(&text, line), "missing `{line}` in\n{text}");
     }
 }
+
+/// `acsync.toml` with errors shows as 1 until it is fixed, through the
+/// status decorator the daemon calls.
+#[test]
+fn settings_errors_are_a_gauge() {
+    use crate::daemon::StatusSink;
+    struct NoFiles;
+    impl ports::ReadStatus for NoFiles {
+        fn read_status(&self, _: &str) -> Option<StatusFile> {
+            None
+        }
+    }
+    impl StatusSink for NoFiles {
+        fn last_run_started(&self, _: &Export) -> Option<DateTime<Utc>> {
+            None
+        }
+        fn idle(
+            &self,
+            _: &Export,
+            _: Option<DateTime<Utc>>,
+            _: Option<&str>,
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn disabled(&self, _: &Export) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn invalid(
+            &self,
+            _: &str,
+            _: &std::path::Path,
+            _: Option<&str>,
+            _: &str,
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn removed(&self, _: &str, _: &std::path::Path) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn prune(&self, _: &[&str]) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let metrics = Arc::new(Metrics::new());
+    let sink = ports::MeteredStatus {
+        inner: NoFiles,
+        metrics: metrics.clone(),
+    };
+    assert!(has(&metrics.render(), "acsync_settings_config_error 0"));
+    let error = crate::config::Located::whole_file(std::path::Path::new("acsync.toml"), "bad");
+    sink.settings_checked(&[error]).expect("checked");
+    assert!(has(&metrics.render(), "acsync_settings_config_error 1"));
+    sink.settings_checked(&[]).expect("checked");
+    assert!(has(&metrics.render(), "acsync_settings_config_error 0"));
+}

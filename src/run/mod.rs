@@ -42,6 +42,10 @@ pub struct RunOptions {
     /// list's active members that are in the segment; without it a run
     /// whose state is blank while its status file shows earlier runs fails.
     pub adopt: bool,
+    /// Set by the daemon while it runs the export on the last good
+    /// `acsync.toml` (the saved one has errors): those errors, written into
+    /// the status file's `config_error` (the state stays idle/running).
+    pub settings_error: Option<String>,
 }
 
 /// Where a runner keeps state and writes status files.
@@ -468,6 +472,7 @@ impl Runner {
         }
         s.state = state;
         s.next_run = opts.next_run;
+        s.config_error.clone_from(&opts.settings_error);
         if let Some(run) = run {
             if run.full_read {
                 s.last_full_read_at = Some(run.started_at);
