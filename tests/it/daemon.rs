@@ -429,3 +429,111 @@ fn an_unread_notify_socket_never_stalls_the_daemon() {
     );
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }
+
+/// Moves `exports/NAME.toml` to `exports/emea/NAME.toml` (its segment path
+/// follows), so that its export id is `emea/NAME`.
+fn move_to_emea(w: &World, name: &str) {
+    let from = w.exports().join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&from).expect("export");
+    std::fs::create_dir_all(w.exports().join("emea")).expect("mkdir");
+    std::fs::write(
+        w.exports().join(format!("emea/{name}.toml")),
+        text.replace("../segments/", "../../segments/"),
+    )
+    .expect("write");
+    std::fs::remove_file(from).expect("move");
+}
+
+/// JSON log lines at ERROR whose `error` names acsync.toml with a line and column.
+fn settings_errors_logged(log: &str) -> Vec<serde_json::Value> {
+    let located = |e: &str| {
+        e.split_once("acsync.toml:").is_some_and(|(_, rest)| {
+            let mut parts = rest.splitn(3, ':');
+            let num = |p: Option<&str>| p.is_some_and(|n| n.parse::<u32>().is_ok());
+            num(parts.next()) && num(parts.next())
+        })
+    };
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "ERROR" && v["error"].as_str().is_some_and(located))
+        .collect()
+}
+
+/// Issue 15: a syntax error saved into acsync.toml while the daemon runs
+/// leaves every export running on the last good file, each status file and
+/// the JSON log (at ERROR) name `acsync.toml:LINE:COL`, and the fix clears it.
+#[test]
+fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    let settings = w.root().join("acsync.toml");
+    let good = std::fs::read_to_string(&settings)
+        .expect("settings")
+        .replace("[daemon]\n", "[daemon]\nlog_format = \"json\"\n");
+    std::fs::write(&settings, &good).expect("json logs");
+    let news_list = w.sim.add_list("News");
+    w.write_people("vip", &World::people(0..12));
+    w.write_people("news", &World::people(100..112));
+    write_scheduled(&w, "vip", EVERY_2S);
+    write_scheduled(&w, "news", EVERY_2S);
+    let news = w.exports().join("news.toml");
+    let text = std::fs::read_to_string(&news).expect("news");
+    let own_list = text.replace(
+        &format!("list_id = {}", w.list),
+        &format!("list_id = {news_list}"),
+    );
+    std::fs::write(&news, own_list).expect("news list");
+    move_to_emea(&w, "news");
+    let ids = ["vip", "emea/news"];
+    let d = Daemon::start(&w);
+    let all_ran = || ids.iter().all(|id| last_started(&w, id).is_some());
+    assert!(wait_until(Duration::from_secs(30), all_ran), "{}", d.log());
+
+    std::fs::write(
+        &settings,
+        good.replace("[connections.sim]", "[connections.sim"),
+    )
+    .expect("break");
+    let before: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
+    let reported = |id: &str| {
+        status_field(&w, id, "config_error").is_some_and(|e| e.starts_with("acsync.toml:"))
+            && status_field(&w, id, "state").as_deref() != Some("invalid")
+    };
+    let ran_and_reported = || {
+        ids.iter()
+            .zip(&before)
+            .all(|(id, b)| last_started(&w, id) != *b && reported(id))
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), ran_and_reported),
+        "both exports run on and report the error; vip: {}\nnews: {}\nlog:\n{}",
+        w.status_json("vip"),
+        w.status_json("emea/news"),
+        d.log()
+    );
+    assert!(!settings_errors_logged(&d.log()).is_empty(), "{}", d.log());
+    for id in ids {
+        let outcome = w.status_json(id)["last_run"]["outcome"].clone();
+        assert_eq!(outcome, "success", "{id} ran on the last good connection");
+    }
+
+    std::fs::write(&settings, &good).expect("fix");
+    let after_fix: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
+    let cleared = || {
+        ids.iter().zip(&after_fix).all(|(id, b)| {
+            last_started(&w, id) != *b && status_field(&w, id, "config_error").is_none()
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), cleared),
+        "the fix clears the error; vip: {}\nlog:\n{}",
+        w.status_json("vip"),
+        d.log()
+    );
+    let fixed = d.log();
+    assert!(
+        fixed.contains("acsync.toml is valid again"),
+        "the fix is logged: {fixed}"
+    );
+    assert_eq!(d.stop().0, Some(0));
+}
