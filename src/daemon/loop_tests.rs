@@ -303,13 +303,8 @@ async fn broken_settings_keep_every_export_running_until_fixed() {
         j.count(|e| matches!(e, Ev::Settings(n) if *n > 0)) > 0
     })
     .await;
-    let told = |id: &'static str| {
-        move |j: &Journal| {
-            j.count(|e| matches!(e, Ev::RunWithSettingsError(i, err) if i == id && err.starts_with("acsync.toml:1:"))) >= 2
-        }
-    };
-    f.wait("a runs, told", told("a")).await;
-    f.wait("emea/b runs, told", told("emea/b")).await;
+    f.wait("a runs, told", told_twice("a")).await;
+    f.wait("emea/b runs, told", told_twice("emea/b")).await;
     f.wait("idle writes show it", |j| {
         j.count(|e| matches!(e, Ev::Idle { settings_error: Some(s), .. } if s.starts_with("acsync.toml:1:"))) > 0
     })
@@ -323,7 +318,7 @@ async fn broken_settings_keep_every_export_running_until_fixed() {
     })
     .await;
     f.wait("idle restated without the error", |j| {
-        j.all()[fixed..].iter().any(|e| {
+        let cleared = |e: &Ev| {
             matches!(
                 e,
                 Ev::Idle {
@@ -331,11 +326,24 @@ async fn broken_settings_keep_every_export_running_until_fixed() {
                     ..
                 }
             )
-        })
+        };
+        j.all()[fixed..].iter().any(cleared)
     })
     .await;
-    let j = f.stop().await;
-    let events = j.all();
+    check_fix(&f.stop().await.all(), fixed);
+}
+
+/// Two runs of `id` were told of the acsync.toml error.
+fn told_twice(id: &'static str) -> impl Fn(&Journal) -> bool {
+    move |j| {
+        let told = |e: &Ev| matches!(e, Ev::RunWithSettingsError(i, err) if i == id && err.starts_with("acsync.toml:1:"));
+        j.count(told) >= 2
+    }
+}
+
+/// No export turned invalid, and no run after the fix (at `fixed`) was told
+/// of the error.
+fn check_fix(events: &[Ev], fixed: usize) {
     assert!(
         !events.iter().any(|e| matches!(e, Ev::Invalid { .. })),
         "no export became invalid: {events:#?}"

@@ -205,15 +205,14 @@ fn schedule_edit_takes_effect_without_running_and_new_file_waits() {
     assert_eq!(d.stop().0, Some(0));
 }
 
-#[test]
-fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves() {
-    let rt = runtime();
-    let w = rt.block_on(World::new());
+/// `vip` (12 people) and `news` (12 others, on a list of its own, returned)
+/// every 2 s.
+fn vip_and_news(w: &World) -> u64 {
     let news_list = w.sim.add_list("News");
     w.write_people("vip", &World::people(0..12));
     w.write_people("news", &World::people(100..112));
-    write_scheduled(&w, "vip", EVERY_2S);
-    write_scheduled(&w, "news", EVERY_2S);
+    write_scheduled(w, "vip", EVERY_2S);
+    write_scheduled(w, "news", EVERY_2S);
     let news = w.exports().join("news.toml");
     let text = std::fs::read_to_string(&news).expect("news");
     std::fs::write(
@@ -224,6 +223,14 @@ fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves(
         ),
     )
     .expect("news list");
+    news_list
+}
+
+#[test]
+fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    let news_list = vip_and_news(&w);
     let d = Daemon::start(&w);
     let news_active = || w.sim.active_emails(news_list).len();
     assert!(
@@ -459,6 +466,33 @@ fn settings_errors_logged(log: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `vip` and `emea/news` (on its own list) every 2 s, JSON logs; returns
+/// the text of the valid acsync.toml.
+fn two_exports_with_json_logs(w: &World) -> String {
+    let settings = w.root().join("acsync.toml");
+    let good = std::fs::read_to_string(&settings)
+        .expect("settings")
+        .replace("[daemon]\n", "[daemon]\nlog_format = \"json\"\n");
+    std::fs::write(&settings, &good).expect("json logs");
+    vip_and_news(w);
+    move_to_emea(w, "news");
+    good
+}
+
+/// Whether every export in `ids` started a run since `before` (their last
+/// finished runs' starts then) and `ok` holds for it.
+fn ran_since(
+    w: &World,
+    ids: &[&str],
+    before: &[Option<String>],
+    ok: impl Fn(&str) -> bool,
+) -> bool {
+    ids.iter().zip(before).all(|(id, b)| {
+        let now = last_started(w, id);
+        now.is_some() && now != *b && ok(id)
+    })
+}
+
 /// Issue 15: a syntax error saved into acsync.toml while the daemon runs
 /// leaves every export running on the last good file, each status file and
 /// the JSON log (at ERROR) name `acsync.toml:LINE:COL`, and the fix clears it.
@@ -466,24 +500,8 @@ fn settings_errors_logged(log: &str) -> Vec<serde_json::Value> {
 fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
     let rt = runtime();
     let w = rt.block_on(World::new());
+    let good = two_exports_with_json_logs(&w);
     let settings = w.root().join("acsync.toml");
-    let good = std::fs::read_to_string(&settings)
-        .expect("settings")
-        .replace("[daemon]\n", "[daemon]\nlog_format = \"json\"\n");
-    std::fs::write(&settings, &good).expect("json logs");
-    let news_list = w.sim.add_list("News");
-    w.write_people("vip", &World::people(0..12));
-    w.write_people("news", &World::people(100..112));
-    write_scheduled(&w, "vip", EVERY_2S);
-    write_scheduled(&w, "news", EVERY_2S);
-    let news = w.exports().join("news.toml");
-    let text = std::fs::read_to_string(&news).expect("news");
-    let own_list = text.replace(
-        &format!("list_id = {}", w.list),
-        &format!("list_id = {news_list}"),
-    );
-    std::fs::write(&news, own_list).expect("news list");
-    move_to_emea(&w, "news");
     let ids = ["vip", "emea/news"];
     let d = Daemon::start(&w);
     let all_ran = || ids.iter().all(|id| last_started(&w, id).is_some());
@@ -495,37 +513,34 @@ fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
     )
     .expect("break");
     let before: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
+    // Each finished run succeeded on the last good connection, and the file
+    // names the acsync.toml error while the export is not invalid.
     let reported = |id: &str| {
-        status_field(&w, id, "config_error").is_some_and(|e| e.starts_with("acsync.toml:"))
-            && status_field(&w, id, "state").as_deref() != Some("invalid")
-    };
-    let ran_and_reported = || {
-        ids.iter()
-            .zip(&before)
-            .all(|(id, b)| last_started(&w, id) != *b && reported(id))
+        let s = w.status_json(id);
+        s["last_run"]["outcome"] == "success"
+            && s["state"] != "invalid"
+            && s["config_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("acsync.toml:"))
     };
     assert!(
-        wait_until(Duration::from_secs(30), ran_and_reported),
+        wait_until(Duration::from_secs(30), || ran_since(
+            &w, &ids, &before, reported
+        )),
         "both exports run on and report the error; vip: {}\nnews: {}\nlog:\n{}",
         w.status_json("vip"),
         w.status_json("emea/news"),
         d.log()
     );
     assert!(!settings_errors_logged(&d.log()).is_empty(), "{}", d.log());
-    for id in ids {
-        let outcome = w.status_json(id)["last_run"]["outcome"].clone();
-        assert_eq!(outcome, "success", "{id} ran on the last good connection");
-    }
 
     std::fs::write(&settings, &good).expect("fix");
     let after_fix: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
-    let cleared = || {
-        ids.iter().zip(&after_fix).all(|(id, b)| {
-            last_started(&w, id) != *b && status_field(&w, id, "config_error").is_none()
-        })
-    };
+    let cleared = |id: &str| status_field(&w, id, "config_error").is_none();
     assert!(
-        wait_until(Duration::from_secs(30), cleared),
+        wait_until(Duration::from_secs(30), || ran_since(
+            &w, &ids, &after_fix, cleared
+        )),
         "the fix clears the error; vip: {}\nlog:\n{}",
         w.status_json("vip"),
         d.log()
