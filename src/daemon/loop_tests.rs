@@ -359,3 +359,36 @@ fn check_fix(events: &[Ev], fixed: usize) {
             .expect("run after fix");
     assert!(last_told < first_run_after_fix, "{events:#?}");
 }
+
+/// At start there is no last good `acsync.toml`: a broken one leaves the
+/// exports on its connection invalid (as before issue 15), reported to the
+/// sink; saving the fix schedules them.
+#[tokio::test(start_paused = true)]
+async fn broken_settings_at_start_leave_their_exports_invalid_until_fixed() {
+    let files = [("a.toml", export(EVERY_SECOND))];
+    let f = Setup {
+        settings: "[connections.prod\n",
+        files: &files,
+        ..Setup::default()
+    }
+    .start();
+    f.wait("invalid a", |j| {
+        j.count(|e| matches!(e, Ev::Invalid { id, .. } if id == "a")) > 0
+    })
+    .await;
+    assert!(
+        f.j.count(|e| matches!(e, Ev::Settings(n) if *n > 0)) == 1,
+        "{:#?}",
+        f.j.all()
+    );
+    f.write("acsync.toml", SETTINGS);
+    f.wait("a runs once fixed", |j| j.runs("a") >= 1).await;
+    let j = f.stop().await;
+    assert!(j.all().contains(&Ev::Settings(0)), "{:#?}", j.all());
+    assert!(
+        !j.all()
+            .iter()
+            .any(|e| matches!(e, Ev::RunWithSettingsError(..))),
+        "no last good file: nothing to report in status files"
+    );
+}

@@ -202,6 +202,8 @@ struct Fixture {
 }
 
 struct Setup<'a> {
+    /// The text of `acsync.toml`.
+    settings: &'a str,
     files: &'a [(&'a str, String)],
     delay: Duration,
     honours_cancel: bool,
@@ -217,6 +219,7 @@ struct Setup<'a> {
 impl Default for Setup<'_> {
     fn default() -> Self {
         Setup {
+            settings: SETTINGS,
             files: &[],
             delay: Duration::ZERO,
             honours_cancel: true,
@@ -238,7 +241,7 @@ fn write(dir: &Path, rel: &str, text: &str) {
 impl Setup<'_> {
     fn start(self) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "acsync.toml", SETTINGS);
+        write(dir.path(), "acsync.toml", self.settings);
         if self.linked {
             std::fs::create_dir_all(dir.path().join("v1")).expect("mkdir");
             std::os::unix::fs::symlink("v1", dir.path().join("exports")).expect("symlink");
