@@ -108,8 +108,9 @@ impl Loop {
             let now = self.clock.now();
             self.start_due(now);
             self.systemd.watchdog_if_due(Instant::now());
-            self.systemd
-                .status(status_line(&self.registry.summary(), now));
+            let line = status_line(&self.registry.summary(), now);
+            let note = self.settings.status_note().unwrap_or_default();
+            self.systemd.status(format!("{note}{line}"));
             let wake = self.wake_at(now);
             tokio::select! {
                 msg = self.rx.recv() => match msg {

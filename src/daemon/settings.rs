@@ -36,6 +36,16 @@ impl Health {
         }
     }
 
+    /// The prefix of systemd's `STATUS=` line (`systemctl status`) while the
+    /// file has errors.
+    pub fn status_note(&self) -> Option<&'static str> {
+        match self {
+            Health::Valid => None,
+            Health::Fallback(_) => Some("acsync.toml has errors, the last valid one is in use; "),
+            Health::Broken(_) => Some("acsync.toml has errors; "),
+        }
+    }
+
     /// What export status files show while the daemon runs on the last good
     /// file: the errors as `acsync.toml:LINE:COL: message` lines, the path
     /// relative to the configuration folder. `None` when nothing is owed.
@@ -118,6 +128,11 @@ mod tests {
         assert!(matches!(health, Health::Fallback(_)), "{health:?}");
         let shown = health.status_error(dir.path()).expect("status error");
         assert!(shown.starts_with("acsync.toml:1:"), "{shown}");
+        assert!(
+            health
+                .status_note()
+                .is_some_and(|n| n.contains("last valid"))
+        );
     }
 
     #[test]

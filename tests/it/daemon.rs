@@ -40,6 +40,22 @@ impl Daemon {
         Daemon { child, notify, dir }
     }
 
+    /// Waits for a notify line starting with `prefix`.
+    fn expect_notify_starting(&self, prefix: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.notify.recv(&mut buf)
+                && String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l.starts_with(prefix))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Waits for a notify message containing `needle`.
     fn expect_notify(&self, needle: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -533,6 +549,8 @@ fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
         d.log()
     );
     assert!(!settings_errors_logged(&d.log()).is_empty(), "{}", d.log());
+    let note = "STATUS=acsync.toml has errors, the last valid one is in use; ";
+    assert!(d.expect_notify_starting(note, Duration::from_secs(10)));
 
     std::fs::write(&settings, &good).expect("fix");
     let after_fix: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
