@@ -19,7 +19,7 @@ use crate::metrics::ports::{Metered, MeteredStatus};
 use crate::metrics::server;
 use crate::run::port::{CancelReads, RunnerPort};
 use crate::run::{Runner, RunnerPaths};
-use crate::service::StatusFiles;
+use crate::status::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
@@ -27,6 +27,7 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     super::logging::init(settings.daemon.log_format, "info");
     // Errors in acsync.toml are not fatal (exports on a broken connection
     // show `invalid`, the others run); the control loop logs them once.
+    let _daemon_lock = crate::status::claim_daemon_lock(&settings.daemon.state_dir);
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
     // Recording is cheap and always on; serving it is what `metrics_listen` enables.
     let metrics = Arc::new(Metrics::new());

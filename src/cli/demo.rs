@@ -17,8 +17,8 @@ use crate::config::{self, LogFormat};
 use crate::daemon::{Daemon, DaemonHandle};
 use crate::run::port::{CancelReads, RunnerPort};
 use crate::run::{Runner, RunnerPaths};
-use crate::service::StatusFiles;
 use crate::simulator::{ChangedBy, SimConfig, Simulator};
+use crate::status::StatusFiles;
 use crate::status::{self, StatusFile};
 
 /// The example folder, embedded so the demo needs nothing but the binary.

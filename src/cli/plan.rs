@@ -10,7 +10,7 @@ use serde_json::json;
 use super::sync::Spinner;
 use super::{load_one, runtime};
 use crate::model::mask_email;
-use crate::plan::Change;
+use crate::plan::{Change, UpdateDiff, diff};
 use crate::run::{PlanReport, Runner, RunnerPaths};
 
 /// How many masked sample emails are shown per kind of change.
@@ -127,7 +127,31 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
             "kept_unsubscribed": kept,
         },
         "row_issues": r.segment.samples,
+        "update_diffs": update_diffs(&p.update_diffs),
     })
+}
+
+/// The first updates field by field, emails masked, values shown.
+fn update_diffs(diffs: &[UpdateDiff]) -> serde_json::Value {
+    diffs
+        .iter()
+        .map(|d| json!({ "email": mask_email(&d.email), "fields": d.fields }))
+        .collect()
+}
+
+/// The `to update` line, then the first updates field by field.
+fn print_updates(p: &crate::plan::Plan) {
+    println!("  {:<20}{:>9}", "to update", p.updates.len());
+    for d in &p.update_diffs {
+        println!(
+            "    {}: {}",
+            mask_email(&d.email),
+            diff::describe(&d.fields)
+        );
+    }
+    if p.updates.len() > p.update_diffs.len() {
+        println!("    … and {} more", p.updates.len() - p.update_diffs.len());
+    }
 }
 
 fn print_text(id: &str, r: &PlanReport) {
@@ -149,7 +173,7 @@ fn print_text(id: &str, r: &PlanReport) {
         println!("  {label:<20}{n:>9}{sample}");
     };
     line("to add", p.adds.len(), samples(&p.adds));
-    line("to update", p.updates.len(), samples(&p.updates));
+    print_updates(p);
     line(
         "to resubscribe",
         p.resubscribes.len(),

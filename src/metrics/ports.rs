@@ -19,8 +19,7 @@ use super::{Metrics, RunRecord};
 use crate::config::{Export, Located};
 use crate::daemon::{ExportRunner, RunEnded, RunFuture, StatusSink};
 use crate::run::{RunOptions, Trigger};
-use crate::service::StatusFiles;
-use crate::status::{self, ExportState, Outcome, StatusFile};
+use crate::status::{ExportState, Outcome, StatusFile, StatusFiles};
 
 /// Any run port, with each run recorded.
 pub struct Metered<P> {
@@ -78,8 +77,7 @@ pub trait ReadStatus {
 
 impl ReadStatus for StatusFiles {
     fn read_status(&self, id: &str) -> Option<StatusFile> {
-        let path = status::status_path(&self.exports_dir, self.status_dir.as_deref(), id);
-        status::read(&path).ok().flatten()
+        self.read(id).ok().flatten()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use acsync::daemon::StatusSink;
-use acsync::service::StatusFiles;
+use acsync::status::StatusFiles;
 use acsync::status::{ExportState, Outcome};
 
 use crate::harness::{World, slow_batches};

@@ -1,0 +1,162 @@
+//! What an update changes, field by field, for `acsync plan` (issue 15):
+//! "which fields change from what to what". Pure.
+//!
+//! The value a field has now is known only where acsync read it: first
+//! name, last name and phone after a full read of the list (`plan
+//! --full-read`). Custom fields are not in a list read, and the state keeps
+//! a hash of what was last sent, not the values; such a field is shown with
+//! its new value and an unknown old one. A field whose known value already
+//! equals the new one is left out: it does not change.
+
+use serde::Serialize;
+
+use crate::model::{Fields, LiveMember};
+
+/// How many updates a plan describes field by field.
+pub const DIFF_SAMPLES: usize = 10;
+
+/// The most characters of a value [`describe`] shows.
+const VALUE_MAX: usize = 60;
+
+/// One update, field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateDiff {
+    /// Lowercased, unmasked: whoever prints it masks it.
+    pub email: String,
+    pub fields: Vec<FieldDiff>,
+}
+
+/// One field of an update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDiff {
+    /// `first_name`, `last_name`, `phone` or a `[mapping.fields]` key.
+    pub field: String,
+    /// The value now; `None` when empty, or when not known (see `known`).
+    pub from: Option<String>,
+    /// Whether `from` was read (a full read's value), rather than unknown.
+    pub known: bool,
+    pub to: String,
+}
+
+/// The fields of `ours` that an update writes, with their values now where
+/// `live` (a full read's member) shows them.
+pub fn diff_fields(ours: &Fields, live: Option<&LiveMember>) -> Vec<FieldDiff> {
+    let standard = [
+        ("first_name", ours.first_name(), live.map(|l| &l.first_name)),
+        ("last_name", ours.last_name(), live.map(|l| &l.last_name)),
+        ("phone", ours.phone(), live.map(|l| &l.phone)),
+    ];
+    let mut out = Vec::new();
+    for (field, to, now) in standard {
+        let Some(to) = to else { continue };
+        match now {
+            Some(now) => {
+                // An empty live value is the same as none (as drift judges it).
+                let now = now.as_deref().filter(|v| !v.is_empty());
+                if now != Some(to) {
+                    out.push(diff(field, now.map(str::to_string), true, to));
+                }
+            }
+            None => out.push(diff(field, None, false, to)),
+        }
+    }
+    out.extend(ours.custom().map(|(k, v)| diff(k, None, false, v)));
+    out
+}
+
+fn diff(field: &str, from: Option<String>, known: bool, to: &str) -> FieldDiff {
+    FieldDiff {
+        field: field.to_string(),
+        from,
+        known,
+        to: to.to_string(),
+    }
+}
+
+/// `first_name "Ann" → "Anna"; COMPANY ? → "Acme"`: one line of `plan`.
+pub fn describe(fields: &[FieldDiff]) -> String {
+    let parts: Vec<String> = (fields.iter())
+        .map(|f| {
+            let from = match (&f.from, f.known) {
+                (Some(v), _) => quote(v),
+                (None, true) => "(empty)".to_string(),
+                (None, false) => "?".to_string(),
+            };
+            format!("{} {from} → {}", f.field, quote(&f.to))
+        })
+        .collect();
+    if parts.is_empty() {
+        "no field differs from what was read (sent again to record it)".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// A value in double quotes, cut to [`VALUE_MAX`] characters.
+fn quote(v: &str) -> String {
+    let cut: String = v.chars().take(VALUE_MAX).collect();
+    if cut.len() < v.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ListStatus;
+
+    fn live(first: Option<&str>, phone: Option<&str>) -> LiveMember {
+        LiveMember {
+            contact_id: 1,
+            email: "ann@example.com".into(),
+            status: ListStatus::Active,
+            first_name: first.map(Into::into),
+            last_name: Some("Doe".into()),
+            phone: phone.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_full_read_shows_what_changes_from_what() {
+        let ours =
+            Fields::with_custom(Some("Anna"), Some("Doe"), Some("+1"), [("COMPANY", "Acme")]);
+        let d = diff_fields(&ours, Some(&live(Some("Ann"), Some(""))));
+        let fields: Vec<&str> = d.iter().map(|f| f.field.as_str()).collect();
+        // last_name is the same: not listed.
+        assert_eq!(fields, ["first_name", "phone", "COMPANY"]);
+        assert_eq!((d[0].from.as_deref(), d[0].known), (Some("Ann"), true));
+        assert_eq!((d[1].from.as_deref(), d[1].known), (None, true));
+        assert_eq!((d[2].from.as_deref(), d[2].known), (None, false));
+        assert_eq!(
+            describe(&d),
+            "first_name \"Ann\" → \"Anna\"; phone (empty) → \"+1\"; COMPANY ? → \"Acme\""
+        );
+    }
+
+    #[test]
+    fn without_a_read_every_sent_field_is_shown_with_an_unknown_value() {
+        let ours = Fields::new(Some("Anna"), None, None);
+        let d = diff_fields(&ours, None);
+        assert_eq!(d.len(), 1);
+        assert_eq!(describe(&d), "first_name ? → \"Anna\"");
+    }
+
+    #[test]
+    fn values_are_quoted_and_long_ones_cut() {
+        let ours = Fields::new(Some("Ann \"the\" Great"), None, None);
+        let d = diff_fields(&ours, None);
+        assert_eq!(describe(&d), "first_name ? → \"Ann \\\"the\\\" Great\"");
+        let long = "x".repeat(100);
+        let d = diff_fields(&Fields::new(Some(&long), None, None), None);
+        assert_eq!(
+            describe(&d),
+            format!("first_name ? → \"{}\"…", "x".repeat(VALUE_MAX))
+        );
+        assert_eq!(
+            describe(&[]),
+            "no field differs from what was read (sent again to record it)"
+        );
+    }
+}
