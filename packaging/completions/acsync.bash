@@ -28,6 +28,12 @@ _acsync() {
             acsync,demo)
                 cmd="acsync__subcmd__demo"
                 ;;
+            acsync,doctor)
+                cmd="acsync__subcmd__doctor"
+                ;;
+            acsync,explain)
+                cmd="acsync__subcmd__explain"
+                ;;
             acsync,help)
                 cmd="acsync__subcmd__help"
                 ;;
@@ -64,6 +70,12 @@ _acsync() {
             acsync__subcmd__help,demo)
                 cmd="acsync__subcmd__help__subcmd__demo"
                 ;;
+            acsync__subcmd__help,doctor)
+                cmd="acsync__subcmd__help__subcmd__doctor"
+                ;;
+            acsync__subcmd__help,explain)
+                cmd="acsync__subcmd__help__subcmd__explain"
+                ;;
             acsync__subcmd__help,help)
                 cmd="acsync__subcmd__help__subcmd__help"
                 ;;
@@ -95,7 +107,7 @@ _acsync() {
 
     case "${cmd}" in
         acsync)
-            opts="-h -V --help --version daemon check plan sync status demo simulator init completions man schema help"
+            opts="-h -V --help --version daemon check plan explain sync status doctor demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,8 +188,48 @@ _acsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        acsync__subcmd__doctor)
+            opts="-h --connection --config-dir --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__explain)
+            opts="-h --config-dir --json --offline --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         acsync__subcmd__help)
-            opts="daemon check plan sync status demo simulator init completions man schema help"
+            opts="daemon check plan explain sync status doctor demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,6 +285,34 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

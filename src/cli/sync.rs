@@ -116,6 +116,6 @@ pub fn options(allow_removals: bool, full_read: bool, adopt: bool) -> crate::run
         allow_removals,
         full_read,
         adopt,
-        next_run: None,
+        ..Default::default()
     }
 }

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod fingerprint;
 pub mod history;
 pub mod options;
+pub mod port;
 pub mod prepare;
 mod reconcile;
 pub mod report;
@@ -316,7 +317,10 @@ impl Runner {
     ) {
         // A status that cannot be written must not stop the run: log it; the
         // next state change writes it again.
-        if let Err(e) = status::write_for_run(path, export, prev, state, run, opts.next_run) {
+        let mut s = StatusFile::for_run(export, prev, state, run, opts.next_run, Utc::now());
+        // The daemon runs it on the last good acsync.toml: the saved one's errors.
+        s.config_error.clone_from(&opts.settings_error);
+        if let Err(e) = status::write_atomic(path, &s) {
             tracing::error!(export = %export.id, error = %e, "cannot write the status file");
         }
     }

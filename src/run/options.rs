@@ -15,4 +15,8 @@ pub struct RunOptions {
     /// list's active members that are in the segment; without it a run
     /// whose state is blank while its status file shows earlier runs fails.
     pub adopt: bool,
+    /// Set by the daemon while it runs the export on the last good
+    /// `acsync.toml` (the saved one has errors): those errors, written into
+    /// the status file's `config_error` (the state stays idle/running).
+    pub settings_error: Option<String>,
 }

@@ -227,7 +227,10 @@ pub struct StatusFile {
     /// SHA-256 of the export file's bytes; `None` if it could not be read.
     pub config_sha256: Option<String>,
     pub state: ExportState,
-    /// `FILE:LINE:COL: message` when `state` is `invalid`.
+    /// `FILE:LINE:COL: message` when `state` is `invalid`; also, while the
+    /// daemon runs the export on the last valid `acsync.toml` because the
+    /// saved one has errors, those errors (`acsync.toml:LINE:COL: …`) with
+    /// `state` idle or running.
     pub config_error: Option<String>,
     pub schedule: Option<String>,
     pub next_run: Option<DateTime<Utc>>,

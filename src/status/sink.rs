@@ -121,13 +121,19 @@ impl StatusSink for StatusFiles {
         s.last_run.map(|r| r.started_at)
     }
 
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         if self.running_elsewhere(&export.id) {
             return Ok(());
         }
         let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
         s.state = ExportState::Idle;
         s.next_run = next_run;
+        s.config_error = settings_error.map(str::to_string);
         self.write(&export.id, &s)
     }
 
