@@ -37,6 +37,9 @@ _acsync() {
             acsync,help)
                 cmd="acsync__subcmd__help"
                 ;;
+            acsync,history)
+                cmd="acsync__subcmd__history"
+                ;;
             acsync,init)
                 cmd="acsync__subcmd__init"
                 ;;
@@ -79,6 +82,9 @@ _acsync() {
             acsync__subcmd__help,help)
                 cmd="acsync__subcmd__help__subcmd__help"
                 ;;
+            acsync__subcmd__help,history)
+                cmd="acsync__subcmd__help__subcmd__history"
+                ;;
             acsync__subcmd__help,init)
                 cmd="acsync__subcmd__help__subcmd__init"
                 ;;
@@ -107,7 +113,7 @@ _acsync() {
 
     case "${cmd}" in
         acsync)
-            opts="-h -V --help --version daemon check plan explain sync status doctor demo simulator init completions man schema help"
+            opts="-h -V --help --version daemon check plan explain sync status doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -229,7 +235,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__help)
-            opts="daemon check plan explain sync status doctor demo simulator init completions man schema help"
+            opts="daemon check plan explain sync status doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -340,6 +346,20 @@ _acsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        acsync__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         acsync__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -431,6 +451,36 @@ _acsync() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__history)
+            opts="-h --config-dir --email --run --json --limit --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
