@@ -22,7 +22,6 @@ pub mod model;
 pub mod plan;
 pub mod run;
 pub mod segment;
-pub mod service;
 pub mod simulator;
 pub mod source;
 pub mod state;

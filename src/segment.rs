@@ -47,13 +47,35 @@ pub fn normalize_email(raw: &str) -> String {
 ///
 /// Internationalised (UTF-8) local parts and domains are accepted.
 pub fn is_valid_email(e: &str) -> bool {
-    if e.is_empty() || e.len() > MAX_EMAIL_LEN {
-        return false;
+    email_problem(e).is_none()
+}
+
+/// Why [`is_valid_email`] refuses `e` (the first rule it breaks), in words
+/// an operator can act on; `None` when it is valid. `acsync explain` shows it.
+pub fn email_problem(e: &str) -> Option<&'static str> {
+    if e.is_empty() {
+        return Some("the email is empty");
+    }
+    if e.len() > MAX_EMAIL_LEN {
+        return Some("longer than 254 bytes");
     }
     let Some((local, domain)) = e.split_once('@') else {
-        return false;
+        return Some("it has no `@`");
     };
-    valid_local(local) && valid_domain(domain)
+    if domain.contains('@') {
+        return Some("it has more than one `@`");
+    }
+    if !valid_local(local) {
+        return Some(
+            "the part before `@` is empty, starts or ends with a dot, has `..`, whitespace or one of \" ( ) , : ; < > @ [ \\ ] '",
+        );
+    }
+    if !valid_domain(domain) {
+        return Some(
+            "the domain is not a host name (labels of letters, digits and `-`, a top-level domain of two letters or more)",
+        );
+    }
+    None
 }
 
 fn valid_local(local: &str) -> bool {
@@ -93,6 +115,28 @@ pub struct RowIssue {
     pub reason: String,
 }
 
+/// One row of the source holding a watched email (see
+/// [`SegmentBuilder::watching`]): what the reader made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// The data row, as [`Profile::row`] numbers it.
+    pub row: u64,
+    /// The file line the row starts on, when the reader knows it (CSV).
+    pub line: Option<u64>,
+    pub verdict: Verdict,
+}
+
+/// What became of a watched row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The profile of the segment; `issue`: a field left out and why.
+    Profile { issue: Option<String> },
+    /// A later row with the same email: not sent.
+    Duplicate { first_row: u64 },
+    /// The email is invalid: the row is counted and not sent.
+    Invalid { reason: String },
+}
+
 /// A read segment: its unique valid profiles in source order, and the counts
 /// the status file reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,6 +161,9 @@ pub struct Segment {
     /// The first [`MAX_SAMPLES`] reported rows (invalid, duplicate, or kept
     /// with a field not sent), with the reason.
     pub samples: Vec<RowIssue>,
+    /// Every row holding the watched email, in source order (empty unless
+    /// built with [`SegmentBuilder::watching`]).
+    pub watched: Vec<Sighting>,
 }
 
 /// Builds a [`Segment`] row by row, so a source never holds its raw rows.
@@ -138,11 +185,54 @@ pub struct SegmentBuilder {
     row_issues: u64,
     unreadable_emails: u64,
     samples: Vec<RowIssue>,
+    watch: Option<Box<Watch>>,
+}
+
+/// The email a builder follows row by row, and where it was seen.
+#[derive(Debug)]
+struct Watch {
+    email: String,
+    /// The line of the row being pushed, from [`SegmentBuilder::at_line`].
+    line: Option<u64>,
+    seen: Vec<Sighting>,
 }
 
 impl SegmentBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A builder that also records every row holding `email` (normalised
+    /// like the rows), with what became of it: `acsync explain`.
+    pub fn watching(email: &str) -> Self {
+        SegmentBuilder {
+            watch: Some(Box::new(Watch {
+                email: normalize_email(email),
+                line: None,
+                seen: Vec::new(),
+            })),
+            ..Self::default()
+        }
+    }
+
+    /// The file line the next pushed row starts on (readers whose rows are
+    /// not lines call it; only a watching builder keeps it).
+    pub fn at_line(&mut self, line: Option<u64>) {
+        if let Some(w) = self.watch.as_mut() {
+            w.line = line;
+        }
+    }
+
+    /// Records a row of the watched email.
+    fn spot(&mut self, row: u64, email: &str, verdict: impl FnOnce() -> Verdict) {
+        if let Some(w) = self.watch.as_mut().filter(|w| w.email == email) {
+            let line = w.line;
+            w.seen.push(Sighting {
+                row,
+                line,
+                verdict: verdict(),
+            });
+        }
     }
 
     /// Feeds one data row. `fields` should hold [`clean_value`]d values.
@@ -169,6 +259,7 @@ impl SegmentBuilder {
         }
         self.source_rows += 1;
         if let Some(first) = self.claim(&email, row) {
+            self.spot(row, &email, || Verdict::Duplicate { first_row: first });
             self.duplicate_rows += 1;
             self.sample(
                 row,
@@ -177,6 +268,9 @@ impl SegmentBuilder {
             );
             return;
         }
+        self.spot(row, &email, || Verdict::Profile {
+            issue: issue.clone(),
+        });
         if let Some(issue) = issue {
             self.row_issues += 1;
             self.sample(row, &email, issue);
@@ -196,7 +290,11 @@ impl SegmentBuilder {
         self.source_rows += 1;
         self.invalid_rows += 1;
         let email = normalize_email(email_raw);
-        self.sample(row, &email, reason.into());
+        let reason = reason.into();
+        self.spot(row, &email, || Verdict::Invalid {
+            reason: reason.clone(),
+        });
+        self.sample(row, &email, reason);
     }
 
     /// Rows seen so far (for progress reporting).
@@ -214,6 +312,7 @@ impl SegmentBuilder {
             row_issues: self.row_issues,
             unreadable_emails: self.unreadable_emails,
             samples: self.samples,
+            watched: self.watch.map(|w| w.seen).unwrap_or_default(),
         }
     }
 
@@ -444,5 +543,60 @@ mod tests {
         assert_eq!(rows, [1, 2]);
         assert_eq!(s.duplicate_rows, 2);
         assert_eq!(s.samples[0].reason, "duplicate email (first in row 2)");
+    }
+
+    #[test]
+    fn a_watched_email_is_followed_through_every_row() {
+        let mut b = SegmentBuilder::watching(" Jane@Example.com");
+        b.at_line(Some(2));
+        b.push(1, "jane@example..com", name("Typo"));
+        b.push(2, "bob@example.com", name("Bob"));
+        b.at_line(Some(5));
+        b.push(3, "JANE@example.com", name("First"));
+        b.at_line(Some(6));
+        b.push(4, "jane@example.com ", name("Again"));
+        b.invalid(5, "jane@example.com", "a reader's own reason");
+        let s = b.finish();
+        let seen: Vec<_> = s
+            .watched
+            .iter()
+            .map(|w| (w.row, w.line, &w.verdict))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (3, Some(5), &Verdict::Profile { issue: None }),
+                (4, Some(6), &Verdict::Duplicate { first_row: 3 }),
+                (
+                    5,
+                    Some(6),
+                    &Verdict::Invalid {
+                        reason: "a reader's own reason".into()
+                    }
+                ),
+            ]
+        );
+        let mut b = SegmentBuilder::watching("jane@example..com");
+        b.push(1, "jane@example..com", name("Typo"));
+        b.push(2, "jane@example.com", name("Other"));
+        let seen = b.finish().watched;
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            seen[0].verdict,
+            Verdict::Invalid {
+                reason: "invalid email".into()
+            }
+        );
+        assert!(SegmentBuilder::new().finish().watched.is_empty());
+    }
+
+    #[test]
+    fn email_problems_name_the_rule() {
+        assert_eq!(email_problem("a@b.co"), None);
+        assert_eq!(email_problem(""), Some("the email is empty"));
+        assert_eq!(email_problem("plain"), Some("it has no `@`"));
+        assert_eq!(email_problem("a@@b.co"), Some("it has more than one `@`"));
+        assert!(email_problem("john..doe@ex.com").is_some_and(|p| p.contains("before `@`")));
+        assert!(email_problem("a@b").is_some_and(|p| p.contains("domain")));
     }
 }

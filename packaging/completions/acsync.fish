@@ -29,9 +29,14 @@ complete -c acsync -n "__fish_acsync_needs_command" -s V -l version -d 'Print ve
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "daemon" -d 'Run the service: watch the folder, run exports on schedule, write status files'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "explain" -d 'Why an address is or is not on the list, and what the next run would do for it'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "sync" -d 'Run export NAME now and write its status file'
-complete -c acsync -n "__fish_acsync_needs_command" -f -a "status" -d 'Show every export\'s status file as a table'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "status" -d 'Show every export\'s status file as a table, or one export in detail'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "doctor" -d 'Read-only checks of the configuration against the real account, each with a verdict and a fix'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "history" -d 'When and why: export NAME\'s last runs and their changes, from the run history'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "simulator" -d 'Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C'
+complete -c acsync -n "__fish_acsync_needs_command" -f -a "init" -d 'Write a starter configuration folder: acsync.toml, one export, a sample segment'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
@@ -49,6 +54,10 @@ complete -c acsync -n "__fish_acsync_using_subcommand plan" -l json -d 'Print on
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l detailed-exitcode -d 'Exit 0 when there is nothing to change, 2 when there are changes (or removals are blocked), 1 on error, as Terraform does'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand explain" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand explain" -l json -d 'Print one JSON object with a section per question'
+complete -c acsync -n "__fish_acsync_using_subcommand explain" -l offline -d 'Do not ask ActiveCampaign: answer from the segment and the local state only'
+complete -c acsync -n "__fish_acsync_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l allow-removals -d 'Apply unsubscribes even above max_removals, for this run only'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
@@ -56,20 +65,47 @@ complete -c acsync -n "__fish_acsync_using_subcommand sync" -l adopt -d 'After a
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l watch -d 'Redraw every SECONDS (default 2) until Ctrl-C' -r
-complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects (with NAME: that one object)'
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l wide -d 'Show errors whole instead of cut to fit the table'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l connection -d 'Check only this connection and its exports' -r
+complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l json -d 'Print one JSON object: `ok` and every check'
+complete -c acsync -n "__fish_acsync_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l email -d 'One contact\'s entries (full address: this runs on the host, for the operator)' -r
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l run -d 'The changes of run N (its id, as listed without options)' -r
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l limit -d 'At most N runs (or entries with --run / --email)' -r
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l json -d 'Print one JSON object'
+complete -c acsync -n "__fish_acsync_using_subcommand history" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l listen -d 'Address to serve on (127.0.0.1:0 picks a free port)' -r
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l lists -d 'The lists to create: a count N (lists "List 1".."List N") or names separated by commas ("Newsletter,VIP"). List ids follow the order, from 1' -r
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l key-file -d 'Read the API key from this file; created (mode 0600) with a random key if it does not exist. Without it a random key is printed' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l rps -d 'Requests per second the account allows (ActiveCampaign\'s limit is 5); 0 = unlimited' -r
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l seed-file -d 'Contacts, custom fields and memberships to start with. CSV (.csv): a header with `email` and any of first_name, last_name, phone, tags and lists (`;`-separated, `Name` or `Name:unsubscribed`); other columns are text custom fields by personalization tag. JSON: {"lists": [names], "fields": [{"perstag", "title", "type", "options"}], "contacts": [{"email", "first_name", "last_name", "phone", "fields": {TAG: value}, "tags": [..], "lists": {name: "active"|"unsubscribed"|..}}]}. Applied on a fresh start only, not over a loaded --state-file' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -l state-file -d 'Keep the account in this JSON file between restarts (loaded at start, saved every 30 s after a change and on Ctrl-C/SIGTERM; mode 0600)' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand simulator" -s h -l help -d 'Print help'
+complete -c acsync -n "__fish_acsync_using_subcommand init" -l url -d 'The connection\'s URL: where `acsync simulator` listens' -r
+complete -c acsync -n "__fish_acsync_using_subcommand init" -l key-file -d 'The API key file the connection reads (the one given to `acsync simulator --key-file`); created (0600) with a random key if missing. Default: DIR/simulator.key' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand init" -l key-env -d 'Read the key from this environment variable instead of a file' -r
+complete -c acsync -n "__fish_acsync_using_subcommand init" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand man" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand schema" -l write -d 'Write acsync.schema.json and export.schema.json into DIR instead' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "daemon" -d 'Run the service: watch the folder, run exports on schedule, write status files'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "sync" -d 'Run export NAME now and write its status file'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "status" -d 'Show every export\'s status file as a table'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
-complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan sync status demo completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "daemon" -d 'Run the service: watch the folder, run exports on schedule, write status files'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "check" -d 'Validate acsync.toml and export files; prints FILE:LINE:COL: message'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "plan" -d 'Dry run: what a run of export NAME would add, update and remove. Writes nothing'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "explain" -d 'Why an address is or is not on the list, and what the next run would do for it'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "sync" -d 'Run export NAME now and write its status file'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "status" -d 'Show every export\'s status file as a table, or one export in detail'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "doctor" -d 'Read-only checks of the configuration against the real account, each with a verdict and a fix'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "history" -d 'When and why: export NAME\'s last runs and their changes, from the run history'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "demo" -d 'A self-contained demonstration on a local ActiveCampaign simulator'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "simulator" -d 'Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "init" -d 'Write a starter configuration folder: acsync.toml, one export, a sample segment'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "completions" -d 'Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`)'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
+complete -c acsync -n "__fish_acsync_using_subcommand help; and not __fish_seen_subcommand_from daemon check plan explain sync status doctor history demo simulator init completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

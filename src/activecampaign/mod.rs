@@ -8,7 +8,8 @@
 //! endpoints; [`bulk`] the bulk importer; `transport` the one place a request
 //! is sent (auth header, rate budget, retries); [`limit`] and [`retry`] the
 //! pure pacing and retry policies; [`wire`] the lenient JSON models; [`error`]
-//! the error type and error-body decoding.
+//! the error type and error-body decoding; [`probe`] the raw reads of
+//! `acsync doctor` (and the one list-read request both share).
 //!
 //! The API key is a `SecretString` exposed only to build the (sensitive)
 //! `Api-Token` header; no error, `Debug` output or log line contains it.
@@ -17,6 +18,7 @@ pub mod bulk;
 pub mod error;
 pub mod fields;
 pub mod limit;
+pub mod probe;
 pub mod retry;
 mod transport;
 mod verify;
@@ -25,6 +27,7 @@ pub mod wire;
 pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
 pub use fields::{FieldDef, FieldKind};
+pub use probe::Probe;
 pub use verify::MembershipRow;
 
 use crate::model::{ListStatus, LiveMember};
@@ -36,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use transport::Call;
-use wire::{ContactsPage, ListEnvelope, SyncResponse};
+use wire::{ContactsPage, ListEnvelope, SyncResponse, WireContact};
 
 /// The page size of every paged read (the API's maximum).
 pub const PAGE_SIZE: usize = 100;
@@ -258,13 +261,7 @@ impl Client {
         let mut members = Vec::new();
         let (mut cursor, mut seen, mut total) = (0u64, 0u64, None);
         loop {
-            let call = Call::get("GET /contacts", &["contacts"]).query([
-                ("listid", list_id.to_string()),
-                ("status", status.code().to_string()),
-                ("orders[id]", "ASC".to_string()),
-                ("id_greater", cursor.to_string()),
-                ("limit", PAGE_SIZE.to_string()),
-            ]);
+            let call = probe::members_call(list_id, status, cursor);
             let page: ContactsPage = self.fetch(&call).await?;
             if cursor == 0 {
                 total = page.meta.total.map(|t| t.0);
@@ -361,14 +358,19 @@ impl Client {
 
     /// `GET /contacts?email=`: the id of the contact with this email.
     pub async fn find_contact(&self, email: &str) -> Result<Option<u64>, ApiError> {
+        Ok(self.contact_by_email(email).await?.map(|c| c.id.0))
+    }
+
+    /// `GET /contacts?email=`: the contact with this email (compared
+    /// case-insensitively), with the names and phone ActiveCampaign holds.
+    pub async fn contact_by_email(&self, email: &str) -> Result<Option<WireContact>, ApiError> {
         let call = Call::get("GET /contacts", &["contacts"]).query([("email", email.to_string())]);
         let page: ContactsPage = self.fetch(&call).await?;
         let wanted = email.trim().to_lowercase();
         Ok(page
             .contacts
             .into_iter()
-            .find(|c| c.email.as_deref().map(str::to_lowercase).as_deref() == Some(&wanted))
-            .map(|c| c.id.0))
+            .find(|c| c.email.as_deref().map(str::to_lowercase).as_deref() == Some(&wanted)))
     }
 
     /// The contact's status on one list; `None` when it has no membership

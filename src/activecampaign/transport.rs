@@ -81,7 +81,7 @@ impl Call {
 }
 
 /// The result of one attempt.
-enum Attempt {
+pub(super) enum Attempt {
     Done(Vec<u8>),
     Fatal(ApiError),
     Transient {
@@ -116,7 +116,7 @@ pub(super) fn validate(cfg: &ClientConfig) -> Result<(), ApiError> {
 }
 
 /// The `Api-Token` header, marked sensitive so it is never printed.
-fn token(cfg: &ClientConfig) -> Result<HeaderValue, ApiError> {
+pub(super) fn token(cfg: &ClientConfig) -> Result<HeaderValue, ApiError> {
     let mut value = HeaderValue::from_str(cfg.api_key.expose_secret().trim()).map_err(|_| {
         ApiError::Config {
             connection: cfg.connection.clone(),
@@ -176,7 +176,7 @@ impl Client {
         })
     }
 
-    fn url(&self, call: &Call) -> Url {
+    pub(super) fn url(&self, call: &Call) -> Url {
         let mut url = self.shared.api_root.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty().extend(&call.path);
@@ -292,7 +292,7 @@ impl Client {
         tokio::time::sleep(delay).await;
     }
 
-    fn count_request(&self, method: &Method) {
+    pub(super) fn count_request(&self, method: &Method) {
         let c = &self.counters;
         Counters::bump(&c.requests);
         Counters::bump(if method == Method::GET {
@@ -304,7 +304,7 @@ impl Client {
 
     /// A failure below HTTP: timeouts, refused or dropped connections. All are
     /// transient except a request we could not even build.
-    fn io_failure(&self, e: reqwest::Error) -> Attempt {
+    pub(super) fn io_failure(&self, e: reqwest::Error) -> Attempt {
         let e = e.without_url();
         if let Some(reason) = refused_certificate(&e) {
             return Attempt::Fatal(ApiError::Tls {

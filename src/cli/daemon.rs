@@ -13,23 +13,21 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
-use crate::config::Export;
-use crate::daemon::{ExportRunner, RunFuture, run_daemon};
+use crate::daemon::run_daemon;
 use crate::metrics::Metrics;
-use crate::metrics::ports::{MeteredRunner, MeteredStatus};
+use crate::metrics::ports::{Metered, MeteredStatus};
 use crate::metrics::server;
-use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
-use crate::service::StatusFiles;
-use crate::source;
+use crate::run::port::{CancelReads, RunnerPort};
+use crate::run::{Runner, RunnerPaths};
+use crate::status::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
     let settings = config::load_settings(config_dir);
     super::logging::init(settings.daemon.log_format, "info");
-    for e in &settings.errors {
-        // Not fatal: exports on a broken connection show `invalid`, the others run.
-        tracing::error!("{e}");
-    }
+    // Errors in acsync.toml are not fatal (exports on a broken connection
+    // show `invalid`, the others run); the control loop logs them once.
+    let _daemon_lock = crate::status::claim_daemon_lock(&settings.daemon.state_dir);
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
     // Recording is cheap and always on; serving it is what `metrics_listen` enables.
     let metrics = Arc::new(Metrics::new());
@@ -41,8 +39,8 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         },
         metrics: metrics.clone(),
     });
-    let runner = Arc::new(CancelReads(MeteredRunner {
-        runner: Arc::new(Runner::new(paths)),
+    let runner = Arc::new(CancelReads(Metered {
+        inner: RunnerPort(Arc::new(Runner::new(paths))),
         metrics: metrics.clone(),
     }));
     let listen = settings.daemon.metrics_listen;
@@ -60,25 +58,6 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         result.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs each export with its cancellation scoped around its source read
-/// ([`source::cancel_reads_with`]): at shutdown a run blocked reading a FIFO
-/// or a hung mount fails at once (its status records why) instead of
-/// holding the daemon for the whole stop grace.
-struct CancelReads<R>(R);
-
-impl<R: ExportRunner> ExportRunner for CancelReads<R> {
-    fn run(
-        &self,
-        export: Export,
-        trigger: Trigger,
-        opts: RunOptions,
-        cancel: CancellationToken,
-    ) -> RunFuture {
-        let run = self.0.run(export, trigger, opts, cancel.clone());
-        Box::pin(source::cancel_reads_with(cancel, run))
-    }
 }
 
 /// The metrics endpoint failing later (it should not) is logged, never fatal:

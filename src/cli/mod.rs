@@ -7,9 +7,14 @@ pub mod check_online;
 pub mod daemon;
 pub mod demo;
 pub mod docs;
+pub mod doctor;
+pub mod explain;
+pub mod history;
+pub mod init;
 pub mod logging;
 pub mod plan;
 pub mod schema;
+pub mod simulator;
 pub mod status;
 pub mod sync;
 
@@ -85,6 +90,21 @@ pub enum Command {
         #[arg(long)]
         full_read: bool,
     },
+    /// Why an address is or is not on the list, and what the next run would do for it.
+    Explain {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        /// The address to explain (shown in full: this runs on the host, for the operator).
+        email: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        /// Print one JSON object with a section per question.
+        #[arg(long)]
+        json: bool,
+        /// Do not ask ActiveCampaign: answer from the segment and the local state only.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Run export NAME now and write its status file.
     Sync {
         /// The export id: its path under exports/ without .toml.
@@ -102,20 +122,37 @@ pub enum Command {
         #[arg(long)]
         adopt: bool,
     },
-    /// Show every export's status file as a table.
-    Status {
+    /// Show every export's status file as a table, or one export in detail.
+    Status(status::StatusArgs),
+    /// Read-only checks of the configuration against the real account, each with a verdict and a fix.
+    Doctor {
+        /// Check only this export (and its connection).
+        #[arg(conflicts_with = "connection")]
+        name: Option<String>,
+        /// Check only this connection and its exports.
+        #[arg(long, value_name = "C")]
+        connection: Option<String>,
         #[command(flatten)]
         dir: ConfigDir,
-        /// Print a JSON array of the status objects.
-        #[arg(long, conflicts_with = "watch")]
+        /// Print one JSON object: `ok` and every check.
+        #[arg(long)]
         json: bool,
-        /// Redraw every SECONDS (default 2) until Ctrl-C.
-        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        watch: Option<u64>,
+    },
+    /// When and why: export NAME's last runs and their changes, from the run history.
+    History {
+        /// The export id: its path under exports/ without .toml.
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+        #[command(flatten)]
+        query: history::Query,
     },
     /// A self-contained demonstration on a local ActiveCampaign simulator.
     Demo,
+    /// Serve the ActiveCampaign simulator for your own configuration, until Ctrl-C.
+    Simulator(simulator::SimulatorArgs),
+    /// Write a starter configuration folder: acsync.toml, one export, a sample segment.
+    Init(init::InitArgs),
     /// Print a shell completion script (e.g. `acsync completions bash > /etc/bash_completion.d/acsync`).
     Completions {
         /// The shell to complete for.
@@ -138,8 +175,18 @@ pub enum Command {
 
 /// Parses the command line, runs the command, and maps the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    match dispatch(Cli::parse().command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("acsync: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs one command.
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Check {
             dir,
             files,
@@ -155,33 +202,43 @@ pub fn main() -> ExitCode {
             detailed_exitcode,
             full_read,
         } => plan::run(&dir.config_dir, &name, json, detailed_exitcode, full_read),
+        Command::Explain {
+            name,
+            email,
+            dir,
+            json,
+            offline,
+        } => explain::run(&dir.config_dir, &name, &email, json, offline),
         Command::Sync {
             name,
             dir,
             allow_removals,
             full_read,
             adopt,
-        } => {
-            let opts = crate::run::RunOptions {
-                allow_removals,
-                full_read,
-                adopt,
-                next_run: None,
-            };
-            sync::run(&dir.config_dir, &name, opts)
-        }
-        Command::Status { dir, json, watch } => status::run(&dir.config_dir, json, watch),
+        } => sync::run(
+            &dir.config_dir,
+            &name,
+            sync::options(allow_removals, full_read, adopt),
+        ),
+        Command::Status(args) => status::run(args),
+        Command::Doctor {
+            name,
+            connection,
+            dir,
+            json,
+        } => doctor::run(
+            &dir.config_dir,
+            name.as_deref(),
+            connection.as_deref(),
+            json,
+        ),
+        Command::History { name, dir, query } => history::run(&dir.config_dir, &name, &query),
         Command::Demo => demo::run(),
+        Command::Simulator(args) => simulator::run(args),
+        Command::Init(args) => init::run(args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Schema { file, write } => schema::run(file, write),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("acsync: {e:#}");
-            ExitCode::from(1)
-        }
     }
 }
 

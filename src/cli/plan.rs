@@ -10,7 +10,7 @@ use serde_json::json;
 use super::sync::Spinner;
 use super::{load_one, runtime};
 use crate::model::mask_email;
-use crate::plan::Change;
+use crate::plan::{Change, UpdateDiff, diff};
 use crate::run::{PlanReport, Runner, RunnerPaths};
 
 /// How many masked sample emails are shown per kind of change.
@@ -39,13 +39,14 @@ pub fn run(
         spinner.stop();
         r
     });
-    let report = match report {
+    let mut report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("acsync plan: {}: {e}", export.id);
             return Ok(ExitCode::from(1));
         }
     };
+    fill_from_history(&runner.paths().state_dir, &export.id, &mut report);
     if json {
         println!(
             "{}",
@@ -58,6 +59,23 @@ pub fn run(
         return Ok(ExitCode::from(CHANGES));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The old values a full read did not show: the values this export last
+/// sent, as the run history recorded them. Without a database (or on any
+/// error reading it) they simply stay unknown: a plan never fails for this.
+fn fill_from_history(state_dir: &Path, id: &str, report: &mut PlanReport) {
+    if !state_dir.join(crate::state::DB_FILE).exists() {
+        return;
+    }
+    let Ok(db) = crate::state::StateDb::open(state_dir) else {
+        return;
+    };
+    for d in &mut report.plan.update_diffs {
+        if let Ok(Some(last)) = db.last_sent(id, &d.email) {
+            diff::fill_from_last_sent(&mut d.fields, &last.fields);
+        }
+    }
 }
 
 /// Whether a run would do anything (or is blocked from doing it): the
@@ -127,7 +145,31 @@ pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
             "kept_unsubscribed": kept,
         },
         "row_issues": r.segment.samples,
+        "update_diffs": update_diffs(&p.update_diffs),
     })
+}
+
+/// The first updates field by field, emails masked, values shown.
+fn update_diffs(diffs: &[UpdateDiff]) -> serde_json::Value {
+    diffs
+        .iter()
+        .map(|d| json!({ "email": mask_email(&d.email), "fields": d.fields }))
+        .collect()
+}
+
+/// The `to update` line, then the first updates field by field.
+fn print_updates(p: &crate::plan::Plan) {
+    println!("  {:<20}{:>9}", "to update", p.updates.len());
+    for d in &p.update_diffs {
+        println!(
+            "    {}: {}",
+            mask_email(&d.email),
+            diff::describe(&d.fields)
+        );
+    }
+    if p.updates.len() > p.update_diffs.len() {
+        println!("    … and {} more", p.updates.len() - p.update_diffs.len());
+    }
 }
 
 fn print_text(id: &str, r: &PlanReport) {
@@ -149,7 +191,7 @@ fn print_text(id: &str, r: &PlanReport) {
         println!("  {label:<20}{n:>9}{sample}");
     };
     line("to add", p.adds.len(), samples(&p.adds));
-    line("to update", p.updates.len(), samples(&p.updates));
+    print_updates(p);
     line(
         "to resubscribe",
         p.resubscribes.len(),

@@ -1,5 +1,8 @@
 //! `acsync status`: every export's status file as a table, or `--json` as an
-//! array of the status objects of SPEC §3. `--watch` redraws the table every
+//! array of the status objects of SPEC §3; `acsync status NAME` shows one
+//! export in detail (or `--json`, its status object). The table says when no
+//! daemon runs on the folder: its `next_run` column would otherwise look
+//! healthy. `--wide` shows errors whole. `--watch` redraws the table every
 //! few seconds: in place on a terminal, as repeated blocks in a pipe or a
 //! file (so `acsync status --watch > log` is a readable record). Ctrl-C ends
 //! it (the default SIGINT action: nothing is held open that needs cleanup).
@@ -9,37 +12,66 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config;
-use crate::status::{self, StatusFile};
+use anyhow::Context;
+
+use crate::config::{self, ConfigError};
+use crate::status::{self, DaemonProbe, StatusFile, StatusFiles, TableStyle};
 
 /// Clears the screen and moves the cursor home (ANSI, as `watch(1)` does).
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
-pub fn run(config_dir: &Path, json: bool, watch: Option<u64>) -> anyhow::Result<ExitCode> {
-    if let Some(secs) = watch {
-        return watch_loop(config_dir, Duration::from_secs(secs));
+/// What `acsync status` was asked for.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: super::ConfigDir,
+    /// One export (e.g. emea/vip): every field of its status file.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print a JSON array of the status objects (with NAME: that one object).
+    #[arg(long, conflicts_with = "watch")]
+    pub json: bool,
+    /// Redraw every SECONDS (default 2) until Ctrl-C.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
+          value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "name")]
+    pub watch: Option<u64>,
+    /// Show errors whole instead of cut to fit the table.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let config_dir = args.dir.config_dir.as_path();
+    if let Some(name) = &args.name {
+        return detail(config_dir, name, args.json);
     }
-    let (found, missing) = read_all(config_dir);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+    let style = TableStyle {
+        colour: use_colour(),
+        wide: args.wide,
+    };
+    if let Some(secs) = args.watch {
+        return watch_loop(config_dir, Duration::from_secs(secs), style);
+    }
+    let all = read_all(config_dir);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all.found)?);
     } else {
-        print!("{}", table(&found, &missing, use_colour()));
+        print!("{}", table(&all, style));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Redraws until interrupted; returns only on a write error (closed pipe).
-fn watch_loop(config_dir: &Path, every: Duration) -> anyhow::Result<ExitCode> {
+fn watch_loop(config_dir: &Path, every: Duration, style: TableStyle) -> anyhow::Result<ExitCode> {
     let tty = std::io::stdout().is_terminal();
-    let colour = use_colour();
     loop {
-        let (found, missing) = read_all(config_dir);
+        let all = read_all(config_dir);
         let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
         let header = format!(
             "acsync status, every {} s, {now} (Ctrl-C to stop)",
             every.as_secs()
         );
-        let body = table(&found, &missing, colour);
+        let body = table(&all, style);
         let mut out = std::io::stdout().lock();
         let frame = if tty {
             format!("{CLEAR}{header}\n\n{body}")
@@ -59,33 +91,88 @@ fn watch_loop(config_dir: &Path, every: Duration) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The status files found, and the exports that have none yet.
-fn read_all(config_dir: &Path) -> (Vec<StatusFile>, Vec<String>) {
+/// `acsync status NAME`: the detail view, or the status object with `json`.
+fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let folder = config::load_folder(config_dir);
-    let d = &folder.settings.daemon;
-    let exports_dir = config::exports_dir(config_dir);
+    if let Err(e @ ConfigError::NoSuchExport { .. }) = folder.export(name) {
+        return Err(e.into());
+    }
+    // An export that does not validate has a status file too, without a zone.
+    let tz = folder.export(name).ok().map(|e| e.schedule.tz);
+    let files = StatusFiles::new(config_dir, &folder.settings.daemon);
+    let found = files
+        .read(name)
+        .with_context(|| format!("acsync status {name}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(s) = found else {
+        println!("{name}: no status file yet (never seen by the daemon nor synced)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut sections = status::detail_sections(&s, tz, chrono::Utc::now());
+    sections.push(daemon_notice(config_dir, &files).into_iter().collect());
+    print!("{}", status::render_detail(&sections));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the table shows: the status files found, the exports that have
+/// none yet, and the notice when no daemon runs.
+struct Found {
+    found: Vec<StatusFile>,
+    missing: Vec<String>,
+    notice: Option<String>,
+}
+
+fn read_all(config_dir: &Path) -> Found {
+    let folder = config::load_folder(config_dir);
+    let files = StatusFiles::new(config_dir, &folder.settings.daemon);
     let mut found: Vec<StatusFile> = Vec::new();
     let mut missing = Vec::new();
     for e in &folder.exports {
-        let path = status::status_path(&exports_dir, d.status_dir.as_deref(), &e.id);
-        match status::read(&path) {
+        match files.read(&e.id) {
             Ok(Some(s)) => found.push(s),
             Ok(None) => missing.push(e.id.clone()),
             Err(err) => eprintln!("acsync status: {err}"),
         }
     }
-    (found, missing)
+    let notice = daemon_notice(config_dir, &files);
+    Found {
+        found,
+        missing,
+        notice,
+    }
 }
 
-fn table(found: &[StatusFile], missing: &[String], colour: bool) -> String {
-    let mut out = status::render_table_styled(found, chrono::Utc::now(), colour);
-    if !missing.is_empty() {
+fn table(all: &Found, style: TableStyle) -> String {
+    let mut out = status::render_table_with(&all.found, chrono::Utc::now(), style);
+    if !all.missing.is_empty() {
         out.push_str(&format!(
             "no status file yet (never seen by the daemon nor synced): {}\n",
-            missing.join(", ")
+            all.missing.join(", ")
         ));
     }
+    if let Some(notice) = &all.notice {
+        out.push_str(notice);
+        out.push('\n');
+    }
     out
+}
+
+/// A line when no daemon runs on `config_dir` (or when that cannot be told):
+/// the `next_run` shown would not happen.
+fn daemon_notice(config_dir: &Path, files: &StatusFiles) -> Option<String> {
+    let dir = config_dir.display();
+    match files.daemon() {
+        DaemonProbe::Running => None,
+        DaemonProbe::NotRunning => Some(format!(
+            "no daemon is running on {dir}: next runs will not happen (start it with `systemctl start acsync` or `acsync daemon --config-dir {dir}`)"
+        )),
+        DaemonProbe::Unknown(why) => Some(format!(
+            "cannot tell whether a daemon is running on {dir}: {why}"
+        )),
+    }
 }
 
 /// Colour on a terminal only (never in pipes, files or journald), and never

@@ -109,3 +109,13 @@ impl Spinner {
         }
     }
 }
+
+/// The options of a run started by `acsync sync` (never scheduled: no next run).
+pub fn options(allow_removals: bool, full_read: bool, adopt: bool) -> crate::run::RunOptions {
+    crate::run::RunOptions {
+        allow_removals,
+        full_read,
+        adopt,
+        ..Default::default()
+    }
+}

@@ -126,7 +126,7 @@ fn accepted(table: &str, key: &str) -> Option<&'static str> {
         }
         ("", "max_profiles") => "a positive whole number without quotes (e.g. 1000000)",
         ("", "tags") => "a list of tag names (e.g. [\"vip\", \"newsletter\"])",
-        ("", "full_read_every") => DURATION,
+        ("", "full_read_every" | "history_retention") => DURATION,
         ("", "source") => "a [source] table (kind, path or query)",
         ("", "mapping") => "a [mapping] table (email = \"<column>\", …)",
         ("", "daemon") => "a [daemon] table",
@@ -139,6 +139,7 @@ fn accepted(table: &str, key: &str) -> Option<&'static str> {
         ("mapping", "fields") => "a [mapping.fields] table (TAG = \"<column>\")",
         ("mapping" | "mapping.fields", _) => COLUMN,
         ("daemon", "state_dir" | "status_dir") => PATH,
+        ("daemon", "history_retention") => DURATION,
         ("daemon", "log_format") => "\"text\" or \"json\"",
         ("daemon", "metrics_listen") => "a socket address in quotes (e.g. \"127.0.0.1:9464\")",
         ("connections.*", "url") => "the API URL in quotes (e.g. \"https://acme.api-us1.com\")",

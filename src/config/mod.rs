@@ -36,6 +36,6 @@ pub use load::{
 };
 pub use settings::Settings;
 pub use types::{
-    ApiKeySource, Connection, DEFAULT_SOURCE_TIMEOUT, DaemonSettings, Export, LoadedExport,
-    LogFormat, Mapping, Schedule, Source,
+    ApiKeySource, Connection, DEFAULT_HISTORY_RETENTION, DEFAULT_SOURCE_TIMEOUT, DaemonSettings,
+    Export, LoadedExport, LogFormat, Mapping, Schedule, Source,
 };

@@ -45,6 +45,9 @@ pub struct RawDaemon {
     /// Socket address serving Prometheus metrics (/metrics) and /healthz. Off when unset.
     #[schemars(with = "Option<String>", example = "127.0.0.1:9464")]
     pub metrics_listen: Option<Spanned<String>>,
+    /// How long the run history (`acsync history`) is kept, e.g. "90d"; exports may set their own. At most 2,000,000 entries per export are kept in any case.
+    #[schemars(with = "Option<String>", extend("default" = "90d"))]
+    pub history_retention: Option<Spanned<String>>,
 }
 
 /// [connections.NAME]: one ActiveCampaign account. Exactly one of api_key_env, api_key_file, api_key_credential.
@@ -127,6 +130,9 @@ pub struct RawExport {
     /// How often the list is read in full (drift check), e.g. "24h", "90m"; "0" = every run.
     #[schemars(with = "Option<String>", extend("default" = "24h"))]
     pub full_read_every: Option<Spanned<String>>,
+    /// How long this export's run history (`acsync history`) is kept, e.g. "30d". Default: [daemon] history_retention, else "90d".
+    #[schemars(with = "Option<String>", example = "30d")]
+    pub history_retention: Option<Spanned<String>>,
     /// Never allowed (see [`RawConnection::api_key`]).
     #[schemars(skip)]
     pub api_key: Option<Spanned<IgnoredValue>>,

@@ -85,6 +85,7 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
         log_format: LogFormat::Text,
         status_dir: None,
         metrics_listen: None,
+        history_retention: super::types::DEFAULT_HISTORY_RETENTION,
     };
     let Some(raw) = raw else { return out };
     if let Some(dir) = raw.state_dir {
@@ -104,6 +105,12 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
         }
     }
     out.status_dir = raw.status_dir.map(|d| config_dir.join(d.get_ref()));
+    if let Some(d) = &raw.history_retention {
+        match values::duration(d.get_ref()) {
+            Ok(v) => out.history_retention = v,
+            Err(msg) => cx.err(d.span(), msg),
+        }
+    }
     if let Some(addr) = raw.metrics_listen {
         match addr.get_ref().parse() {
             Ok(a) => out.metrics_listen = Some(a),

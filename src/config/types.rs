@@ -21,7 +21,12 @@ pub struct DaemonSettings {
     /// When set, status files go here (mirroring `exports/`) instead of next to each export.
     pub status_dir: Option<PathBuf>,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the run history is kept (exports may override it).
+    pub history_retention: Duration,
 }
+
+/// The run history's retention when neither acsync.toml nor the export sets one.
+pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -141,6 +146,9 @@ pub struct Export {
     pub tags: Vec<String>,
     /// Zero: read the list in full on every run.
     pub full_read_every: Duration,
+    /// How long this export's run history is kept (its own key, else the
+    /// daemon's, else [`DEFAULT_HISTORY_RETENTION`]).
+    pub history_retention: Duration,
     pub source: Source,
     pub mapping: Mapping,
 }

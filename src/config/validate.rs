@@ -63,6 +63,7 @@ fn build(
         None => missing(cx, "schedule", "a cron expression such as \"*/30 * * * *\""),
     };
     let limits = limits(&raw, cx);
+    let history_retention = history_retention(&raw, settings, cx);
     let source = source(file, raw.source, cx);
     let mapping = mapping(raw.mapping, cx);
     Some(Export {
@@ -80,6 +81,7 @@ fn build(
         exclude_automations: raw.exclude_automations.unwrap_or(false),
         tags: tags(raw.tags, cx),
         full_read_every: limits.full_read_every,
+        history_retention,
         source: source?,
         mapping: mapping?,
     })
@@ -222,6 +224,18 @@ fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
         }
     }
     out
+}
+
+/// The export's own `history_retention`, else the daemon's.
+fn history_retention(raw: &RawExport, settings: &Settings, cx: &mut Cx) -> Duration {
+    let fallback = settings.daemon.history_retention;
+    let Some(d) = &raw.history_retention else {
+        return fallback;
+    };
+    values::duration(d.get_ref()).unwrap_or_else(|msg| {
+        cx.err(d.span(), msg);
+        fallback
+    })
 }
 
 fn tags(raw: Option<Spanned<Vec<String>>>, cx: &mut Cx) -> Vec<String> {

@@ -27,11 +27,12 @@ use tracing::{info, warn};
 
 use super::notify::{Systemd, status_line};
 use super::registry::{Effect, FirstSeen, Registry};
+use super::settings::{Health, LastGood};
 use super::watch::ConfigWatcher;
 use super::{
-    Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
+    Clock, Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
 };
-use crate::config::{exports_dir, load_folder};
+use crate::config::{Folder, exports_dir, load_folder};
 use crate::run::{RunOptions, Trigger};
 
 /// Why `exports/` exists but cannot be listed (permissions, I/O), if so.
@@ -52,6 +53,7 @@ pub(super) struct Loop {
     runner: Arc<dyn ExportRunner>,
     status: Arc<dyn StatusSink>,
     options: DaemonOptions,
+    clock: Arc<dyn Clock>,
     tx: mpsc::UnboundedSender<Control>,
     rx: mpsc::UnboundedReceiver<Control>,
     registry: Registry,
@@ -60,8 +62,14 @@ pub(super) struct Loop {
     /// Parent of every run's token: cancelled once, at shutdown.
     root: CancellationToken,
     systemd: Systemd,
-    /// Last `acsync.toml` errors logged, so a rescan does not repeat them.
-    settings_errors: Vec<String>,
+    /// The last `acsync.toml` without errors, used while the saved one has some.
+    last_good: LastGood,
+    /// How `acsync.toml` stood at the last load (a rescan that finds the
+    /// same errors logs nothing).
+    settings: Health,
+    /// What the status files of active exports show about `acsync.toml`
+    /// (`config_error` while running on the last good one).
+    settings_error: Option<String>,
 }
 
 impl Loop {
@@ -71,6 +79,7 @@ impl Loop {
             runner: d.runner,
             status: d.status,
             options: d.options,
+            clock: d.clock,
             tx: d.tx,
             rx: d.rx,
             registry: Registry::default(),
@@ -78,7 +87,9 @@ impl Loop {
             run_ids: HashMap::new(),
             root: CancellationToken::new(),
             systemd: Systemd::from_env(),
-            settings_errors: Vec::new(),
+            last_good: LastGood::default(),
+            settings: Health::Valid,
+            settings_error: None,
         }
     }
 
@@ -94,11 +105,12 @@ impl Loop {
         let mut rescan = interval_at(Instant::now() + every, every);
         rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             self.start_due(now);
             self.systemd.watchdog_if_due(Instant::now());
-            self.systemd
-                .status(status_line(&self.registry.summary(), now));
+            let line = status_line(&self.registry.summary(), now);
+            let note = self.settings.status_note().unwrap_or_default();
+            self.systemd.status(format!("{note}{line}"));
             let wake = self.wake_at(now);
             tokio::select! {
                 msg = self.rx.recv() => match msg {
@@ -123,13 +135,12 @@ impl Loop {
     }
 
     fn start_up(&mut self) {
-        let folder = load_folder(&self.config_dir);
-        self.log_settings_errors(&folder.settings.errors);
+        let (folder, _) = self.load();
         let status = Arc::clone(&self.status);
         let last = move |e: &crate::config::Export| status.last_run_started(e);
         let effects =
             self.registry
-                .reconcile(&folder.exports, Utc::now(), FirstSeen::Startup(&last));
+                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Startup(&last));
         self.apply(effects);
         let present: Vec<&str> = folder.exports.iter().map(|e| e.id.as_str()).collect();
         if let Err(e) = self.status.prune(&present) {
@@ -179,11 +190,15 @@ impl Loop {
             warn!(error = %e, "cannot read the exports folder; keeping the exports as they were");
             return;
         }
-        let folder = load_folder(&self.config_dir);
-        self.log_settings_errors(&folder.settings.errors);
-        let effects = self
-            .registry
-            .reconcile(&folder.exports, Utc::now(), FirstSeen::Running);
+        let (folder, restate) = self.load();
+        let mut effects =
+            self.registry
+                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Running);
+        if restate {
+            // Every active export's status file shows (or stops showing) the
+            // acsync.toml errors; those running get it when their run ends.
+            effects.extend(self.registry.restate_active());
+        }
         if effects.is_empty() && reason == Reason::Signal {
             // An operator who sent SIGHUP (`systemctl reload`) sees it taken.
             info!(%reason, "configuration reloaded: no change");
@@ -195,14 +210,23 @@ impl Loop {
         self.apply(effects);
     }
 
-    fn log_settings_errors(&mut self, errors: &[crate::config::Located]) {
-        let now: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        if now != self.settings_errors {
-            for e in &now {
-                warn!(error = %e, "acsync.toml is invalid; exports using the affected connections are not run");
-            }
-            self.settings_errors = now;
+    /// Loads the folder (on the last good `acsync.toml` if the saved one
+    /// has errors) and takes in how `acsync.toml` stands. Also returns
+    /// whether the status files of active exports must be restated.
+    fn load(&mut self) -> (Folder, bool) {
+        let (folder, health) = self.last_good.resolve(load_folder(&self.config_dir));
+        if health == self.settings {
+            return (folder, false);
         }
+        log_health(&health, &self.settings);
+        if let Err(e) = self.status.settings_checked(health.errors()) {
+            warn!(error = %e, "cannot record the state of acsync.toml");
+        }
+        let shown = health.status_error(&self.config_dir);
+        let restate = shown != self.settings_error;
+        self.settings_error = shown;
+        self.settings = health;
+        (folder, restate)
     }
 
     fn apply(&mut self, effects: Vec<Effect>) {
@@ -210,7 +234,8 @@ impl Loop {
             let written = match effect {
                 Effect::Idle { export, next_run } => {
                     info!(export = %export.id, schedule = %export.schedule.expr, next_run = ?next_run, "scheduled");
-                    self.status.idle(&export, next_run)
+                    self.status
+                        .idle(&export, next_run, self.settings_error.as_deref())
                 }
                 Effect::Disabled(export) => {
                     info!(export = %export.id, "disabled (enabled = false)");
@@ -253,6 +278,7 @@ impl Loop {
             let cancel = self.root.child_token();
             let opts = RunOptions {
                 next_run: start.next_run,
+                settings_error: self.settings_error.clone(),
                 ..RunOptions::default()
             };
             info!(export = %id, next_run = ?start.next_run, "run started");
@@ -275,8 +301,8 @@ impl Loop {
         };
         match result {
             // The runner logged the run's one `run finished` line.
-            Ok(report) => {
-                tracing::debug!(export = %id, outcome = %report.outcome, "run task ended")
+            Ok(ended) => {
+                tracing::debug!(export = %id, outcome = ended.outcome.as_str(), "run task ended")
             }
             Err(e) => tracing::error!(export = %id, error = %e, "run could not start"),
         }
@@ -319,5 +345,27 @@ impl Loop {
                 }
             }
         }
+    }
+}
+
+/// Logs a change in how `acsync.toml` stands: each error at ERROR (one line
+/// per root cause, `FILE:LINE:COL: message`), and the fix at INFO.
+fn log_health(now: &Health, before: &Health) {
+    let consequence = match now {
+        Health::Valid => {
+            if before != &Health::Valid {
+                info!("acsync.toml is valid again; its configuration is in use");
+            }
+            return;
+        }
+        Health::Fallback(_) => {
+            "acsync.toml is invalid; every export keeps running with the last valid acsync.toml until it is fixed"
+        }
+        Health::Broken(_) => {
+            "acsync.toml is invalid; exports using the affected connections are not run"
+        }
+    };
+    for e in now.errors() {
+        tracing::error!(error = %e, "{consequence}");
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn scheduled_runs_happen_and_other_states_do_not_run() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -30,7 +30,7 @@ async fn scheduled_runs_happen_and_other_states_do_not_run() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn saved_file_takes_its_new_schedule_without_running() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -54,7 +54,7 @@ async fn saved_file_takes_its_new_schedule_without_running() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rename_save_is_followed() {
     let files = [("team/a.toml", export(YEARLY))];
     let f = Setup {
@@ -76,7 +76,7 @@ async fn rename_save_is_followed() {
     assert_eq!(j.runs("team/a"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn invalid_file_is_not_run_while_others_go_on() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -111,7 +111,7 @@ async fn invalid_file_is_not_run_while_others_go_on() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn deleted_file_removes_its_status_and_never_runs_again() {
     let files = [
         ("a.toml", export(EVERY_SECOND)),
@@ -136,7 +136,7 @@ async fn deleted_file_removes_its_status_and_never_runs_again() {
     assert!(!j.all()[removed..].contains(&Ev::Run("a".into())));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn tick_during_a_run_is_skipped() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -153,9 +153,9 @@ async fn tick_during_a_run_is_skipped() {
     assert_eq!(j.max_active.load(Ordering::SeqCst), 1, "{:#?}", j.all());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn missed_run_is_made_up_once_and_never_run_exports_wait() {
-    let long_ago = Utc::now() - chrono::Duration::days(3);
+    let long_ago = base() - chrono::Duration::days(3);
     let files = [
         ("a.toml", export("0 0 * * *")),
         ("b.toml", export("0 0 * * *")),
@@ -173,7 +173,7 @@ async fn missed_run_is_made_up_once_and_never_run_exports_wait() {
     assert_eq!(j.runs("b"), 0, "never run before: waits for midnight");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn settings_change_reaches_exports_on_that_connection() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -193,7 +193,7 @@ async fn settings_change_reaches_exports_on_that_connection() {
     assert_eq!(f.stop().await.runs("a"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn shutdown_cancels_runs_and_waits_for_them() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -210,7 +210,7 @@ async fn shutdown_cancels_runs_and_waits_for_them() {
     assert_eq!(j.runs("a"), 1, "no new run once stopping");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn shutdown_wait_is_bounded() {
     let files = [("a.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -228,7 +228,7 @@ async fn shutdown_wait_is_bounded() {
     assert!(!j.all().contains(&Ev::RunEnd("a".into())));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn exports_folder_swapped_by_symlink_is_followed() {
     let files = [("a.toml", export(YEARLY))];
     let f = Setup {
@@ -258,7 +258,7 @@ async fn exports_folder_swapped_by_symlink_is_followed() {
     assert_eq!(j.runs("a") + j.runs("b"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn sighup_rescans_and_never_stops_the_daemon() {
     let files = [("a.toml", export(YEARLY)), ("b.toml", export(EVERY_SECOND))];
     let f = Setup {
@@ -280,4 +280,115 @@ async fn sighup_rescans_and_never_stops_the_daemon() {
     f.wait("still scheduling", |j| j.runs("b") > b_then).await;
     assert!(!f.task.is_finished());
     assert_eq!(f.stop().await.runs("a"), 0);
+}
+
+/// Issue 15: a broken `acsync.toml` saved while running leaves every export
+/// running on the last good one, told to runs and idle status writes, and
+/// reported to the sink; the fix clears it.
+#[tokio::test(start_paused = true)]
+async fn broken_settings_keep_every_export_running_until_fixed() {
+    let files = [
+        ("a.toml", export(EVERY_SECOND)),
+        ("emea/b.toml", export(EVERY_SECOND)),
+    ];
+    let f = Setup {
+        files: &files,
+        ..Setup::default()
+    }
+    .start();
+    f.wait("runs", |j| j.runs("a") >= 1 && j.runs("emea/b") >= 1)
+        .await;
+    f.write("acsync.toml", "[connections.prod\nurl = 1\n");
+    f.wait("settings reported", |j| {
+        j.count(|e| matches!(e, Ev::Settings(n) if *n > 0)) > 0
+    })
+    .await;
+    f.wait("a runs, told", told_twice("a")).await;
+    f.wait("emea/b runs, told", told_twice("emea/b")).await;
+    f.wait("idle writes show it", |j| {
+        j.count(|e| matches!(e, Ev::Idle { settings_error: Some(s), .. } if s.starts_with("acsync.toml:1:"))) > 0
+    })
+    .await;
+    f.write("acsync.toml", SETTINGS);
+    f.wait("fix reported", |j| j.all().contains(&Ev::Settings(0)))
+        .await;
+    let fixed = f.j.position(|e| *e == Ev::Settings(0)).expect("fixed");
+    f.wait("a runs after the fix", |j| {
+        j.all()[fixed..].contains(&Ev::Run("a".into()))
+    })
+    .await;
+    f.wait("idle restated without the error", |j| {
+        let cleared = |e: &Ev| {
+            matches!(
+                e,
+                Ev::Idle {
+                    settings_error: None,
+                    ..
+                }
+            )
+        };
+        j.all()[fixed..].iter().any(cleared)
+    })
+    .await;
+    check_fix(&f.stop().await.all(), fixed);
+}
+
+/// Two runs of `id` were told of the acsync.toml error.
+fn told_twice(id: &'static str) -> impl Fn(&Journal) -> bool {
+    move |j| {
+        let told = |e: &Ev| matches!(e, Ev::RunWithSettingsError(i, err) if i == id && err.starts_with("acsync.toml:1:"));
+        j.count(told) >= 2
+    }
+}
+
+/// No export turned invalid, and no run after the fix (at `fixed`) was told
+/// of the error.
+fn check_fix(events: &[Ev], fixed: usize) {
+    assert!(
+        !events.iter().any(|e| matches!(e, Ev::Invalid { .. })),
+        "no export became invalid: {events:#?}"
+    );
+    let last_told = events
+        .iter()
+        .rposition(|e| matches!(e, Ev::RunWithSettingsError(..)))
+        .expect("told");
+    let first_run_after_fix = fixed
+        + events[fixed..]
+            .iter()
+            .position(|e| matches!(e, Ev::Run(_)))
+            .expect("run after fix");
+    assert!(last_told < first_run_after_fix, "{events:#?}");
+}
+
+/// At start there is no last good `acsync.toml`: a broken one leaves the
+/// exports on its connection invalid (as before issue 15), reported to the
+/// sink; saving the fix schedules them.
+#[tokio::test(start_paused = true)]
+async fn broken_settings_at_start_leave_their_exports_invalid_until_fixed() {
+    let files = [("a.toml", export(EVERY_SECOND))];
+    let f = Setup {
+        settings: "[connections.prod\n",
+        files: &files,
+        ..Setup::default()
+    }
+    .start();
+    f.wait("invalid a", |j| {
+        j.count(|e| matches!(e, Ev::Invalid { id, .. } if id == "a")) > 0
+    })
+    .await;
+    assert!(
+        f.j.count(|e| matches!(e, Ev::Settings(n) if *n > 0)) == 1,
+        "{:#?}",
+        f.j.all()
+    );
+    f.write("acsync.toml", SETTINGS);
+    f.wait("a runs once fixed", |j| j.runs("a") >= 1).await;
+    let j = f.stop().await;
+    assert!(j.all().contains(&Ev::Settings(0)), "{:#?}", j.all());
+    assert!(
+        !j.all()
+            .iter()
+            .any(|e| matches!(e, Ev::RunWithSettingsError(..))),
+        "no last good file: nothing to report in status files"
+    );
 }

@@ -7,6 +7,9 @@
 //! * [`notify`]: systemd `READY=1`/`STATUS=`/`WATCHDOG=1`;
 //! * [`ports`]: the two traits the daemon is given, [`ExportRunner`] and
 //!   [`StatusSink`];
+//! * [`clock`]: the wall clock it schedules by (injected: tests pause it);
+//! * [`settings`]: the last good `acsync.toml`, kept while the saved one is
+//!   broken;
 //! * `control`: the loop itself.
 //!
 //! Everything that can happen reaches the loop as one [`Control`] message on
@@ -26,11 +29,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod clock;
 mod control;
 pub mod notify;
 pub mod ports;
 pub mod registry;
 pub mod schedule;
+pub mod settings;
 pub mod watch;
 
 use std::fmt;
@@ -42,7 +47,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::info;
 
-pub use ports::{ExportRunner, RunError, RunFuture, RunReport, RunResult, StatusSink};
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use ports::{ExportRunner, RunEnded, RunFuture, RunNotStarted, RunResult, StatusSink};
 pub use schedule::ExportId;
 
 /// Why the folder is re-read (for logs; a SIGHUP also brackets the reload
@@ -146,6 +152,7 @@ pub struct Daemon {
     runner: Arc<dyn ExportRunner>,
     status: Arc<dyn StatusSink>,
     options: DaemonOptions,
+    clock: Arc<dyn Clock>,
     tx: mpsc::UnboundedSender<Control>,
     rx: mpsc::UnboundedReceiver<Control>,
 }
@@ -162,6 +169,7 @@ impl Daemon {
             runner,
             status,
             options: DaemonOptions::default(),
+            clock: Arc::new(SystemClock),
             tx,
             rx,
         }
@@ -169,6 +177,13 @@ impl Daemon {
 
     pub fn with_options(mut self, options: DaemonOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Schedules by `clock` instead of the system's wall clock (tests:
+    /// [`TokioClock`] under paused tokio time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -11,22 +11,33 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Export;
+use crate::activecampaign::RequestStats;
+use crate::config::{Export, Located};
 use crate::run::{RunOptions, Trigger};
+use crate::status::{LastRun, Outcome};
 
-/// How a run ended, as far as the daemon cares: logs and `STATUS=`. The run
-/// writes its own status file; the daemon never interprets the outcome.
+/// How a run ended: its outcome (for logs and `STATUS=`) and its figures
+/// (for decorators such as metrics). The run has written its own status
+/// file; the daemon never interprets the figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunReport {
-    /// `success`, `partial`, `failed` or `blocked` (the status file's `outcome`).
-    pub outcome: String,
+pub struct RunEnded {
+    pub outcome: Outcome,
+    /// The finished run as its status file records it (`last_run`).
+    pub last_run: LastRun,
+    /// The run's request counters (its rate-limit answers feed metrics).
+    pub requests: RequestStats,
 }
 
-/// A run that could not produce a report (its status file says why).
-pub type RunError = Box<dyn std::error::Error + Send + Sync>;
+/// Why a run did not start: another process holds the export's lock. Every
+/// failure after the start is an outcome in [`RunEnded`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RunNotStarted {
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+}
 
 /// The result of one run.
-pub type RunResult = Result<RunReport, RunError>;
+pub type RunResult = Result<RunEnded, RunNotStarted>;
 
 /// A run in progress, owned by the daemon's task set.
 pub type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
@@ -62,8 +73,16 @@ pub trait StatusSink: Send + Sync + 'static {
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>>;
 
     /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,
-    /// keeping `last_run` and the counters as they are.
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()>;
+    /// keeping `last_run` and the counters as they are. `settings_error`:
+    /// while the daemon runs the export on the last good `acsync.toml`, that
+    /// file's errors (`acsync.toml:LINE:COL: message` lines) for
+    /// `config_error`; `None` otherwise.
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()>;
 
     /// `state: "disabled"` (`enabled = false`), no `next_run`.
     fn disabled(&self, export: &Export) -> std::io::Result<()>;
@@ -81,6 +100,16 @@ pub trait StatusSink: Send + Sync + 'static {
 
     /// The export file `file` is gone: delete its status file.
     fn removed(&self, id: &str, file: &Path) -> std::io::Result<()>;
+
+    /// `acsync.toml` was loaded again and stands differently: `errors` is
+    /// empty when it is valid. Status files learn of it through
+    /// [`StatusSink::idle`] and the runs; this is for what else follows the
+    /// daemon (metrics). Called at start when the file has errors, then on
+    /// every change.
+    fn settings_checked(&self, errors: &[Located]) -> std::io::Result<()> {
+        let _ = errors;
+        Ok(())
+    }
 
     /// At start: delete the status files of exports not in `present` (their
     /// files were deleted while the daemon was down). `present` holds every

@@ -282,6 +282,27 @@ impl Registry {
         }
     }
 
+    /// The status writes that restate every active export (something all of
+    /// them show changed: the state of `acsync.toml`). An export with a run
+    /// in flight is restated when its run ends.
+    pub fn restate_active(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (id, t) in &mut self.tracked {
+            let Some(Desired::Active(export)) = &t.desired else {
+                continue;
+            };
+            if t.running.is_some() {
+                t.stale = true;
+            } else {
+                effects.push(Effect::Idle {
+                    export: export.clone(),
+                    next_run: self.timetable.next_run(id),
+                });
+            }
+        }
+        effects
+    }
+
     /// Records the end of `id`'s run; returns the status write owed if the
     /// export changed (or was deleted) while it ran.
     pub fn finished(&mut self, id: &str) -> Option<Effect> {

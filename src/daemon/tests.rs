@@ -1,7 +1,11 @@
-//! The control loop end to end, in a temporary config folder with real files,
-//! the real watcher and real time, and fakes for the runner and the status
-//! files. Schedules are in seconds and every wait has a generous timeout, so
-//! a slow machine only makes the suite slower, not red.
+//! The control loop end to end, in a temporary config folder with real files
+//! and the real watcher, fakes for the runner and the status files, and
+//! paused tokio time: the loop's wall clock is a [`TokioClock`] from a fixed
+//! instant ([`BASE`]), so every-second schedules, run durations and grace
+//! periods pass without real sleeps. Only the watcher works in real time (its
+//! own thread and debounce): waits poll in small steps of tokio time with a
+//! real pause between them, and time out on the real clock, so a slow
+//! machine only makes the suite slower, not red.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +24,16 @@ const SETTINGS: &str = "[connections.prod]\nurl = \"http://127.0.0.1:9\"\n\
                         api_key_env = \"X\"\naccept_data_transfer = true\n";
 const EVERY_SECOND: &str = "* * * * * *";
 const YEARLY: &str = "0 0 1 1 *";
+/// Real time a wait may take (the watcher's events come in real time).
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The wall clock at the start of every test: a fixed instant, so cron
+/// arithmetic (midnights, DST) never depends on when the suite runs.
+fn base() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-15T10:00:00.250Z")
+        .map(|t| t.with_timezone(&Utc))
+        .expect("base instant")
+}
 
 fn export(schedule: &str) -> String {
     export_with(schedule, "")
@@ -45,7 +58,12 @@ enum Ev {
         schedule: String,
         next_run: Option<DateTime<Utc>>,
         url: String,
+        settings_error: Option<String>,
     },
+    /// `acsync.toml` checked: how many errors it has.
+    Settings(usize),
+    /// The run just started was told of these `acsync.toml` errors.
+    RunWithSettingsError(String, String),
     Disabled(String),
     Invalid {
         id: String,
@@ -89,10 +107,13 @@ struct FakeRunner {
 }
 
 impl ExportRunner for FakeRunner {
-    fn run(&self, e: Export, t: Trigger, _: RunOptions, cancel: CancellationToken) -> RunFuture {
+    fn run(&self, e: Export, t: Trigger, o: RunOptions, cancel: CancellationToken) -> RunFuture {
         assert_eq!(t, Trigger::Schedule);
         let (j, delay, honours) = (Arc::clone(&self.j), self.delay, self.honours_cancel);
         j.push(Ev::Run(e.id.clone()));
+        if let Some(error) = o.settings_error {
+            j.push(Ev::RunWithSettingsError(e.id.clone(), error));
+        }
         Box::pin(async move {
             let n = {
                 let mut active = j.active.lock().expect("active");
@@ -114,8 +135,10 @@ impl ExportRunner for FakeRunner {
                 .entry(e.id.clone())
                 .or_default() -= 1;
             j.push(Ev::RunEnd(e.id));
-            Ok(RunReport {
-                outcome: "success".into(),
+            Ok(RunEnded {
+                outcome: crate::status::Outcome::Success,
+                last_run: crate::status::LastRun::started(Trigger::Schedule, base()),
+                requests: Default::default(),
             })
         })
     }
@@ -130,13 +153,23 @@ impl StatusSink for FakeStatus {
     fn last_run_started(&self, e: &Export) -> Option<DateTime<Utc>> {
         self.last_started.get(&e.id).copied()
     }
-    fn idle(&self, e: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        e: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         self.j.push(Ev::Idle {
             id: e.id.clone(),
             schedule: e.schedule.expr.clone(),
             next_run,
             url: e.connection.base_url.to_string(),
+            settings_error: settings_error.map(str::to_string),
         });
+        Ok(())
+    }
+    fn settings_checked(&self, errors: &[crate::config::Located]) -> std::io::Result<()> {
+        self.j.push(Ev::Settings(errors.len()));
         Ok(())
     }
     fn disabled(&self, e: &Export) -> std::io::Result<()> {
@@ -169,6 +202,8 @@ struct Fixture {
 }
 
 struct Setup<'a> {
+    /// The text of `acsync.toml`.
+    settings: &'a str,
     files: &'a [(&'a str, String)],
     delay: Duration,
     honours_cancel: bool,
@@ -184,6 +219,7 @@ struct Setup<'a> {
 impl Default for Setup<'_> {
     fn default() -> Self {
         Setup {
+            settings: SETTINGS,
             files: &[],
             delay: Duration::ZERO,
             honours_cancel: true,
@@ -205,7 +241,7 @@ fn write(dir: &Path, rel: &str, text: &str) {
 impl Setup<'_> {
     fn start(self) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(dir.path(), "acsync.toml", SETTINGS);
+        write(dir.path(), "acsync.toml", self.settings);
         if self.linked {
             std::fs::create_dir_all(dir.path().join("v1")).expect("mkdir");
             std::os::unix::fs::symlink("v1", dir.path().join("exports")).expect("symlink");
@@ -235,7 +271,8 @@ impl Setup<'_> {
             watch: self.watch,
         };
         let daemon = Daemon::new(dir.path().to_path_buf(), Arc::new(runner), Arc::new(status))
-            .with_options(options);
+            .with_options(options)
+            .with_clock(Arc::new(TokioClock::starting_at(base())));
         let handle = daemon.handle();
         let task = tokio::spawn(daemon.run());
         Fixture {
@@ -248,15 +285,20 @@ impl Setup<'_> {
 }
 
 impl Fixture {
+    /// Lets 25 ms of tokio time pass at a time (the loop and the fake runs
+    /// move on at once) with a real pause of 2 ms after each step, in which
+    /// tokio time stands still (`spawn_blocking` holds its auto-advance) and
+    /// the watcher's thread can deliver its events.
     async fn wait(&self, what: &str, cond: impl Fn(&Journal) -> bool) {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        let deadline = std::time::Instant::now() + TIMEOUT;
         while !cond(&self.j) {
             assert!(
-                tokio::time::Instant::now() < deadline,
+                std::time::Instant::now() < deadline,
                 "timed out waiting for {what}; saw {:#?}",
                 self.j.all()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
+            real_pause().await;
         }
     }
 
@@ -273,6 +315,12 @@ impl Fixture {
     fn write(&self, rel: &str, text: &str) {
         write(self.dir.path(), rel, text);
     }
+}
+
+/// A short real-time pause that tokio time does not pass through.
+async fn real_pause() {
+    let pause = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)));
+    pause.await.expect("pause");
 }
 
 fn idle_with(id: &str, schedule: &str) -> impl Fn(&Journal) -> bool {

@@ -9,9 +9,9 @@
 //! `/proc` collector ([`process`]).
 //!
 //! * [`Metrics`]: the registry and its recording API;
-//! * [`ports`]: decorators of the daemon's ports that record every run,
-//!   every state change and every configuration error without the control
-//!   loop knowing;
+//! * [`ports`]: decorators of the daemon's ports (over any port) that record
+//!   every run, every state change and every configuration error without
+//!   the control loop knowing;
 //! * [`server`]: the HTTP endpoint;
 //! * `render`: the exposition of every family.
 //!
@@ -34,8 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Export;
-use crate::status::{ExportState, Outcome, StatusFile};
+use crate::status::{ExportState, StatusFile};
 
 /// Upper bounds of the run-duration histogram, in seconds: from a quiet run
 /// that sends nothing to a first sync of a large list.
@@ -97,28 +96,6 @@ pub struct RunRecord {
     /// Source rows refused before any request (invalid email, missing field).
     pub invalid_rows: u64,
     pub kept: Kept,
-}
-
-impl RunRecord {
-    /// The record of `report`, a finished run of `export`.
-    pub fn from_report(export: &Export, report: &crate::run::RunReport) -> RunRecord {
-        let l = &report.last_run;
-        let success = report.outcome == Outcome::Success;
-        RunRecord {
-            export: export.id.clone(),
-            connection: export.connection.name.clone(),
-            outcome: report.outcome.as_str(),
-            started_at: l.started_at,
-            duration: Duration::from_millis(l.duration_ms.unwrap_or(0)),
-            contacts: [l.added, l.updated, l.removed, l.failed],
-            api_requests: report.api.requests,
-            limit_answers: report.api.rate_limited,
-            success_at: l.finished_at.filter(|_| success),
-            profiles: l.profiles,
-            invalid_rows: l.invalid_rows,
-            kept: [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed],
-        }
-    }
 }
 
 /// Cumulative histogram counts of one export's run durations.
@@ -194,6 +171,8 @@ struct ConnectionSeries {
 struct State {
     exports: BTreeMap<String, ExportSeries>,
     connections: BTreeMap<String, ConnectionSeries>,
+    /// `acsync.toml` has errors now.
+    settings_error: bool,
 }
 
 impl State {
@@ -321,6 +300,12 @@ impl Metrics {
         } else if e.state == ExportState::Invalid {
             e.state = ExportState::Idle;
         }
+    }
+
+    /// Whether `acsync.toml` has errors now (the daemon runs on the last
+    /// good one, or at start without its broken connections).
+    pub fn set_settings_error(&self, broken: bool) {
+        self.state().settings_error = broken;
     }
 
     /// The export's file was deleted: its series go away.

@@ -1,31 +1,33 @@
-//! The daemon's two ports, decorated to feed [`Metrics`]: [`MeteredRunner`]
-//! records every run's start and end (or one that could not start);
-//! [`MeteredStatus`] registers every export's series the first time the
-//! daemon states it (idle, disabled or invalid: at start-up, before any
-//! run), follows its state and next run, and seeds what happened before
-//! this process from the status files. The control loop is unchanged and
-//! unaware of metrics.
+//! Decorators of the daemon's two ports that feed [`Metrics`]: [`Metered`]
+//! wraps any [`ExportRunner`] and records every run's start and end (or one
+//! that could not start); [`MeteredStatus`] wraps any [`StatusSink`] that
+//! can read a status file back ([`ReadStatus`]): it registers every
+//! export's series the first time the daemon states it (idle, disabled or
+//! invalid: at start-up, before any run), follows its state and next run,
+//! seeds what happened before this process from the status files, and
+//! follows whether `acsync.toml` is valid (`acsync_settings_config_error`). The control loop is unchanged
+//! and unaware of metrics.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Metrics, RunRecord};
-use crate::config::Export;
-use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
-use crate::run::{RunOptions, Runner, Trigger};
-use crate::service::StatusFiles;
-use crate::status::{self, ExportState};
+use crate::config::{Export, Located};
+use crate::daemon::{ExportRunner, RunEnded, RunFuture, StatusSink};
+use crate::run::{RunOptions, Trigger};
+use crate::status::{ExportState, Outcome, StatusFile, StatusFiles};
 
-/// Runs exports through a shared [`Runner`] and records each run.
-pub struct MeteredRunner {
-    pub runner: Arc<Runner>,
+/// Any run port, with each run recorded.
+pub struct Metered<P> {
+    pub inner: P,
     pub metrics: Arc<Metrics>,
 }
 
-impl ExportRunner for MeteredRunner {
+impl<P: ExportRunner> ExportRunner for Metered<P> {
     fn run(
         &self,
         export: Export,
@@ -33,41 +35,62 @@ impl ExportRunner for MeteredRunner {
         opts: RunOptions,
         cancel: CancellationToken,
     ) -> RunFuture {
-        let runner = self.runner.clone();
         let metrics = self.metrics.clone();
         metrics.run_started(&export.id, Utc::now(), opts.next_run);
+        let (id, connection) = (export.id.clone(), export.connection.name.clone());
+        let run = self.inner.run(export, trigger, opts, cancel);
         Box::pin(async move {
-            match runner.run(&export, trigger, opts, cancel).await {
-                Ok(report) => {
-                    metrics.record_run(&RunRecord::from_report(&export, &report));
-                    Ok(RunReport {
-                        outcome: report.outcome.as_str().to_string(),
-                    })
-                }
-                Err(e) => {
-                    metrics.record_not_started(&export.id);
-                    Err(e.into())
-                }
+            let result = run.await;
+            match &result {
+                Ok(ended) => metrics.record_run(&record(id, connection, ended)),
+                Err(_) => metrics.record_not_started(&id),
             }
+            result
         })
     }
 }
 
-/// Status files, with configuration errors and last successes recorded.
-pub struct MeteredStatus {
-    pub inner: StatusFiles,
+/// What the finished run `ended` of export `id` contributes.
+fn record(id: String, connection: String, ended: &RunEnded) -> RunRecord {
+    let l = &ended.last_run;
+    RunRecord {
+        export: id,
+        connection,
+        outcome: ended.outcome.as_str(),
+        started_at: l.started_at,
+        duration: Duration::from_millis(l.duration_ms.unwrap_or(0)),
+        contacts: [l.added, l.updated, l.removed, l.failed],
+        api_requests: ended.requests.requests,
+        limit_answers: ended.requests.rate_limited,
+        success_at: l.finished_at.filter(|_| ended.outcome == Outcome::Success),
+        profiles: l.profiles,
+        invalid_rows: l.invalid_rows,
+        kept: [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed],
+    }
+}
+
+/// A status sink that can read back what it wrote: the export's series are
+/// seeded from it (runs before this process started).
+pub trait ReadStatus {
+    fn read_status(&self, id: &str) -> Option<StatusFile>;
+}
+
+impl ReadStatus for StatusFiles {
+    fn read_status(&self, id: &str) -> Option<StatusFile> {
+        self.read(id).ok().flatten()
+    }
+}
+
+/// Any status port, with configuration errors and last successes recorded.
+pub struct MeteredStatus<S> {
+    pub inner: S,
     pub metrics: Arc<Metrics>,
 }
 
-impl MeteredStatus {
+impl<S: ReadStatus> MeteredStatus<S> {
     /// Seeds the export's series from its status file (once per export).
     fn seed(&self, id: &str) {
-        let path = status::status_path(
-            &self.inner.exports_dir,
-            self.inner.status_dir.as_deref(),
-            id,
-        );
-        if let Some(file) = status::read(&path).ok().flatten() {
+        if let Some(file) = self.inner.read_status(id) {
             self.metrics.seed(id, &file);
         }
     }
@@ -81,14 +104,24 @@ impl MeteredStatus {
     }
 }
 
-impl StatusSink for MeteredStatus {
+impl<S: StatusSink + ReadStatus> StatusSink for MeteredStatus<S> {
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
         self.inner.last_run_started(export)
     }
 
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         self.valid(export, ExportState::Idle, next_run);
-        self.inner.idle(export, next_run)
+        self.inner.idle(export, next_run, settings_error)
+    }
+
+    fn settings_checked(&self, errors: &[Located]) -> std::io::Result<()> {
+        self.metrics.set_settings_error(!errors.is_empty());
+        self.inner.settings_checked(errors)
     }
 
     fn disabled(&self, export: &Export) -> std::io::Result<()> {

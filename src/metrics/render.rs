@@ -248,6 +248,13 @@ fn render_state(s: &State, out: &mut Exposition) {
     );
     let n = s.exports.values().filter(|e| invalid(e)).count();
     out.sample("acsync_config_errors", &[], n as f64);
+    out.family(
+        "acsync_settings_config_error",
+        "gauge",
+        "1 while acsync.toml has errors (the exports keep running on the last valid one), else 0.",
+    );
+    let broken = if s.settings_error { 1.0 } else { 0.0 };
+    out.sample("acsync_settings_config_error", &[], broken);
     per_export(
         s,
         out,

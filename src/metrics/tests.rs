@@ -7,6 +7,7 @@ use chrono::TimeZone;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::config::Export;
 
 fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
     RunRecord {
@@ -157,8 +158,9 @@ fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
     }
 }
 
-#[test]
-fn gauges_follow_a_run_from_start_to_end() {
+/// A registry in which `vip` was idle, then started a run (next run at
+/// 1_800_086_400).
+fn started_run() -> Metrics {
     let m = Metrics::new();
     let next = Utc.timestamp_opt(1_800_086_400, 0).unwrap();
     m.set_state(
@@ -171,6 +173,12 @@ fn gauges_follow_a_run_from_start_to_end() {
         Utc.timestamp_opt(1_799_999_000, 0).unwrap(),
         Some(next),
     );
+    m
+}
+
+#[test]
+fn gauges_follow_a_run_from_start_to_end() {
+    let m = started_run();
     let text = m.render();
     assert!(
         has(
@@ -211,6 +219,15 @@ fn gauges_follow_a_run_from_start_to_end() {
     ] {
         assert!(has(&text, line), "missing `{line}` in\n{text}");
     }
+}
+
+/// After a run ends: a success resets the failure count, and an export
+/// whose file turns invalid is not scheduled.
+#[test]
+fn a_success_resets_failures_and_an_invalid_file_unschedules() {
+    let m = started_run();
+    m.record_run(&record("vip", "failed", 3));
+    m.record_run(&record("vip", "blocked", 3));
     m.record_run(&record("vip", "success", 3));
     m.set_config_error("vip", true);
     let text = m.render();
@@ -306,4 +323,141 @@ fn interrupted_runs_are_counted() {
     ] {
         assert!(text.contains(line), "missing {line}:\n{text}");
     }
+}
+
+/// A run port that ends every run with `outcome`, or never starts one.
+struct FakePort(Option<crate::status::Outcome>);
+
+impl crate::daemon::ExportRunner for FakePort {
+    fn run(
+        &self,
+        _: Export,
+        trigger: crate::run::Trigger,
+        _: crate::run::RunOptions,
+        _: CancellationToken,
+    ) -> crate::daemon::RunFuture {
+        let started = Utc.timestamp_opt(1_799_999_000, 0).unwrap();
+        let ended = self.0.map(|outcome| {
+            let mut last_run = crate::status::LastRun::started(trigger, started);
+            last_run.added = 4;
+            last_run.finish(outcome, started + chrono::Duration::seconds(2));
+            crate::daemon::RunEnded {
+                outcome,
+                last_run,
+                requests: crate::activecampaign::RequestStats {
+                    requests: 9,
+                    rate_limited: 1,
+                    ..Default::default()
+                },
+            }
+        });
+        Box::pin(async move {
+            ended.ok_or_else(|| crate::run::RunError::Internal("lock held".into()).into())
+        })
+    }
+}
+
+fn an_export() -> Export {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = crate::config::Settings::from_source(
+        &dir.path().join("acsync.toml"),
+        "[connections.prod]\nurl = \"http://127.0.0.1:9\"\napi_key_env = \"X\"\naccept_data_transfer = true\n",
+        dir.path(),
+    );
+    let src = "connection = \"prod\"\nlist_id = 1\nschedule = \"0 0 1 1 *\"\n\
+               [source]\nkind = \"csv\"\npath = \"x.csv\"\n[mapping]\nemail = \"email\"\n";
+    let file = dir.path().join("exports/vip.toml");
+    crate::config::validate::export("vip", &file, src, &settings).expect("valid export")
+}
+
+/// `Metered` wraps any run port: a run's figures and a run that could not
+/// start are both recorded, and the port's result passes through.
+#[tokio::test]
+async fn metered_records_what_any_port_reports() {
+    use crate::daemon::ExportRunner;
+    let metrics = Arc::new(Metrics::new());
+    let run = |outcome| {
+        let port = ports::Metered {
+            inner: FakePort(outcome),
+            metrics: metrics.clone(),
+        };
+        let opts = crate::run::RunOptions::default();
+        port.run(
+            an_export(),
+            crate::run::Trigger::Schedule,
+            opts,
+            CancellationToken::new(),
+        )
+    };
+    let ended = run(Some(crate::status::Outcome::Partial))
+        .await
+        .expect("ended");
+    assert_eq!(ended.outcome, crate::status::Outcome::Partial);
+    assert!(run(None).await.is_err());
+    let text = metrics.render();
+    for line in [
+        "acsync_runs_total{export=\"vip\",outcome=\"partial\"} 1",
+        "acsync_runs_total{export=\"vip\",outcome=\"not_started\"} 1",
+        "acsync_contacts_added_total{export=\"vip\"} 4",
+        "acsync_api_requests_total{connection=\"prod\"} 9",
+        "acsync_api_limit_answers_total{connection=\"prod\"} 1",
+        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+    ] {
+        assert!(has(&text, line), "missing `{line}` in\n{text}");
+    }
+}
+
+/// `acsync.toml` with errors shows as 1 until it is fixed, through the
+/// status decorator the daemon calls.
+#[test]
+fn settings_errors_are_a_gauge() {
+    use crate::daemon::StatusSink;
+    struct NoFiles;
+    impl ports::ReadStatus for NoFiles {
+        fn read_status(&self, _: &str) -> Option<StatusFile> {
+            None
+        }
+    }
+    impl StatusSink for NoFiles {
+        fn last_run_started(&self, _: &Export) -> Option<DateTime<Utc>> {
+            None
+        }
+        fn idle(
+            &self,
+            _: &Export,
+            _: Option<DateTime<Utc>>,
+            _: Option<&str>,
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn disabled(&self, _: &Export) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn invalid(
+            &self,
+            _: &str,
+            _: &std::path::Path,
+            _: Option<&str>,
+            _: &str,
+        ) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn removed(&self, _: &str, _: &std::path::Path) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn prune(&self, _: &[&str]) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let metrics = Arc::new(Metrics::new());
+    let sink = ports::MeteredStatus {
+        inner: NoFiles,
+        metrics: metrics.clone(),
+    };
+    assert!(has(&metrics.render(), "acsync_settings_config_error 0"));
+    let error = crate::config::Located::whole_file(std::path::Path::new("acsync.toml"), "bad");
+    sink.settings_checked(&[error]).expect("checked");
+    assert!(has(&metrics.render(), "acsync_settings_config_error 1"));
+    sink.settings_checked(&[]).expect("checked");
+    assert!(has(&metrics.render(), "acsync_settings_config_error 0"));
 }

@@ -24,11 +24,13 @@
 //!   read of the list also compares first name, last name and phone with
 //!   ActiveCampaign's values and repairs drift."
 
+pub mod diff;
 pub mod merge;
 pub mod verify;
 
 use std::collections::HashMap;
 
+pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
 pub use merge::{Merge, merge_live};
 
 use crate::config::Export;
@@ -136,6 +138,8 @@ pub struct Plan {
     /// Members that left this segment but another export of the list still
     /// wants: not unsubscribed.
     pub kept_for_others: u64,
+    /// Their emails (the run history records why each was kept).
+    pub kept_for_others_emails: Vec<String>,
     /// Active segment members that need no write (including `record_hashes`).
     pub unchanged: u64,
     /// Members whose live values already equal what we would send but whose
@@ -149,6 +153,8 @@ pub struct Plan {
     pub managed_members: u64,
     /// Why removals were dropped (SPEC §4 rule 5), with the numbers.
     pub blocked: Option<String>,
+    /// The first [`DIFF_SAMPLES`] updates, field by field (for `plan`).
+    pub update_diffs: Vec<UpdateDiff>,
 }
 
 /// The counts `plan --json` prints (SPEC §4b).
@@ -297,7 +303,15 @@ fn plan_profile(
             match judge_active(p, m, h, live) {
                 // Another export's values win this contact: not ours to write.
                 Verdict::Update if yields => plan.unchanged += 1,
-                Verdict::Update => plan.updates.push(change(p, Some(m), h)),
+                Verdict::Update => {
+                    if plan.update_diffs.len() < DIFF_SAMPLES {
+                        plan.update_diffs.push(UpdateDiff {
+                            email: p.email.clone(),
+                            fields: diff::diff_fields(&p.fields, live),
+                        });
+                    }
+                    plan.updates.push(change(p, Some(m), h));
+                }
                 Verdict::Record => {
                     plan.record_hashes.push((p.email.clone(), h));
                     plan.unchanged += 1;
@@ -385,6 +399,7 @@ fn plan_removals(
         }
         if others.wanted.contains_key(m.email.as_str()) {
             plan.kept_for_others += 1;
+            plan.kept_for_others_emails.push(m.email.clone());
         } else {
             removals.push(Removal {
                 email: m.email.clone(),

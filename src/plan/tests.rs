@@ -164,6 +164,39 @@ fn repairs_drift_even_when_the_hash_matches() {
 }
 
 #[test]
+fn the_first_updates_are_described_field_by_field() {
+    let seg = segment(&[("a@x.io", fields("Anne")), ("b@x.io", fields("Bob"))]);
+    let k = known([
+        Member {
+            sent_hash: Some(fields("Ann").hash64()),
+            ..member("a@x.io", Some(Active))
+        },
+        member("b@x.io", Some(Active)),
+    ]);
+    let lf: HashMap<_, _> = [("a@x.io".to_owned(), live("a@x.io", Active, Some("Ann")))].into();
+    let s = settings(Prune::None, RemovalLimit::Count(0));
+    let p = plan(&seg, &k, Some(&lf), &s).expect("plans");
+    assert_eq!(emails(&p.updates), ["a@x.io", "b@x.io"]);
+    let a = &p.update_diffs[0];
+    assert_eq!(a.email, "a@x.io");
+    assert_eq!(diff::describe(&a.fields), "first_name \"Ann\" → \"Anne\"");
+    // b was not in the read: its old value is unknown.
+    assert_eq!(
+        diff::describe(&p.update_diffs[1].fields),
+        "first_name (not known) → \"Bob\""
+    );
+
+    let many: Vec<(String, Fields)> = (0..DIFF_SAMPLES + 5)
+        .map(|i| (format!("u{i}@x.io"), fields("New")))
+        .collect();
+    let rows: Vec<(&str, Fields)> = many.iter().map(|(e, f)| (e.as_str(), f.clone())).collect();
+    let k = known(many.iter().map(|(e, _)| member(e, Some(Active))));
+    let p = run(&segment(&rows), &k);
+    assert_eq!(p.updates.len(), DIFF_SAMPLES + 5);
+    assert_eq!(p.update_diffs.len(), DIFF_SAMPLES);
+}
+
+#[test]
 fn resubscribes_only_our_own_unsubscribes() {
     let seg = segment(&[("ours@x.io", fields("a")), ("optout@x.io", fields("b"))]);
     let ours = Member {
@@ -675,6 +708,7 @@ fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
     assert_eq!(p.conflicts, ["both@x.io"]);
     assert!(p.updates.is_empty(), "the other export's values win");
     assert_eq!(p.kept_for_others, 1);
+    assert_eq!(p.kept_for_others_emails, ["theirs@x.io"]);
     assert_eq!(p.removals.len(), 1);
     assert_eq!(p.removals[0].email, "gone@x.io");
     // When we sort first, we write our values.

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 
-use super::RunError;
+use super::error::RunError;
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{ListStatus, LiveMember};

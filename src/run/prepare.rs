@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::RunError;
+use super::error::RunError;
 use super::{batches, cross_check, fields};
 use crate::activecampaign::Client;
 use crate::config::Export;
@@ -50,27 +50,7 @@ pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
     (source::read_async(&export.source, &export.mapping).await).map_err(RunError::Source)
 }
 
-/// Identifies the list the stored members describe: a different account or
-/// list means they are about another list.
-pub fn target_fingerprint(export: &Export) -> String {
-    crate::state::list_fingerprint(export)
-}
-
-/// Identifies the mapping: a change forces a full read (drift check).
-fn mapping_fingerprint(export: &Export) -> String {
-    format!("{:?}", export.mapping)
-}
-
-/// The [`ExportMeta::fingerprint`] a run records: the list and the mapping.
-/// Public so tools (the benchmark suite) can seed a state database that a
-/// run takes as its own.
-pub fn export_fingerprint(export: &Export) -> String {
-    format!(
-        "{}|{}",
-        target_fingerprint(export),
-        mapping_fingerprint(export)
-    )
-}
+pub use super::fingerprint::{export_fingerprint, target_fingerprint};
 
 /// Whether this run must read the list in full.
 pub fn full_read_due(
@@ -81,7 +61,7 @@ pub fn full_read_due(
 ) -> bool {
     let Some(meta) = meta else { return true };
     if pending
-        || meta.fingerprint != export_fingerprint(export)
+        || !super::fingerprint::unchanged(&meta.fingerprint, export)
         || export.full_read_every == Duration::ZERO
     {
         return true;
@@ -160,7 +140,7 @@ pub async fn prepare_from(
     client: &Client,
     snap: Snapshot,
     segment: Segment,
-    opts: &super::RunOptions,
+    opts: &super::options::RunOptions,
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
     let mut segment = segment;
@@ -168,7 +148,7 @@ pub async fn prepare_from(
     let field_issues = fields::convert_segment(&mut segment, &fields);
     let allow_removals = opts.allow_removals;
     let target_changed = snap.left.is_some();
-    let mut known = snap.known;
+    let known = snap.known;
     let due = opts.full_read
         || opts.adopt
         || target_changed
@@ -176,37 +156,18 @@ pub async fn prepare_from(
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
     let follow = batches::follow(client, &snap.open_batches, now).await;
-    let mut due = due;
-    let (live, plan) = loop {
-        let live = if due {
-            Some(read_list(export, client).await?)
-        } else {
-            None
-        };
-        if let Some(live) = &live {
-            let how = Merge {
-                now: Utc::now().timestamp(),
-                keep_pending: !follow.unsettled.is_empty(),
-            };
-            known = plan::merge_live(known, live, how);
-        }
-        let plan = make_plan(
-            export,
-            &segment,
-            &known,
-            live.as_deref(),
-            allow_removals,
-            &snap.others,
-        )?;
-        if !due && cheaper_to_read(&plan, &known) {
-            // Removals verify by contact id; members added by bulk import
-            // since the last full read have none yet, and looking each up
-            // by email would cost more than reading the list now.
-            due = true;
-            continue;
-        }
-        break (live, plan);
-    };
+    let keep_pending = !follow.unsettled.is_empty();
+    let (known, live, plan, due) = read_and_plan(
+        export,
+        client,
+        &segment,
+        known,
+        due,
+        keep_pending,
+        allow_removals,
+        &snap.others,
+    )
+    .await?;
     let last_full_read = if due {
         Some(now)
     } else {
@@ -229,6 +190,52 @@ pub async fn prepare_from(
         fields,
         field_issues,
     })
+}
+
+/// Reads the list when `due` (merging it into `known`) and plans; reads
+/// after all when the plan's removals would cost more lookups than a read.
+/// Returns the members, the read, the plan, and whether a read was made.
+#[allow(clippy::too_many_arguments)]
+async fn read_and_plan(
+    export: &Export,
+    client: &Client,
+    segment: &Segment,
+    mut known: Known,
+    mut due: bool,
+    keep_pending: bool,
+    allow_removals: bool,
+    others: &OtherExports,
+) -> Result<(Known, Option<Vec<LiveMember>>, Plan, bool), RunError> {
+    loop {
+        let live = if due {
+            Some(read_list(export, client).await?)
+        } else {
+            None
+        };
+        if let Some(live) = &live {
+            let how = Merge {
+                now: Utc::now().timestamp(),
+                keep_pending,
+            };
+            known = plan::merge_live(known, live, how);
+        }
+        let plan = make_plan(
+            export,
+            segment,
+            &known,
+            live.as_deref(),
+            allow_removals,
+            others,
+        )?;
+        if !due && cheaper_to_read(&plan, &known) {
+            // Removals verify by contact id; members added by bulk import
+            // since the last full read have none yet, and looking each up
+            // by email would cost more than reading the list now.
+            due = true;
+            continue;
+        }
+        return Ok((known, live, plan, due));
+    }
 }
 
 /// Resolves the `[mapping.fields]` keys against `GET /fields` (only when
@@ -255,7 +262,9 @@ fn cheaper_to_read(plan: &Plan, known: &Known) -> bool {
     lookups > known.len().div_ceil(100) + ListStatus::ALL.len()
 }
 
-fn make_plan(
+/// The run's plan from the segment, the known members and a full read (if
+/// any): public so `acsync explain` judges one address with the same rules.
+pub fn make_plan(
     export: &Export,
     segment: &Segment,
     known: &Known,

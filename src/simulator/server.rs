@@ -8,8 +8,7 @@
 //! without writing an answer, exactly what a client sees on a reset.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -22,54 +21,18 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::gate::{Admit, Gate, endpoint_key};
-use super::state::Account;
-use super::wire;
-
-/// Everything the server task and the [`Simulator`](super::Simulator)
-/// handle share. Lock order when both are needed: `account` then `gate`.
-pub(super) struct Shared {
-    pub api_key: String,
-    /// `http://127.0.0.1:PORT`, for `links` in bodies.
-    pub base: String,
-    account: Mutex<Account>,
-    gate: Mutex<Gate>,
-    /// Drives the deterministic string/number alternation of `meta.total`.
-    pub query_count: AtomicU64,
-}
-
-impl Shared {
-    pub fn new(api_key: String, base: String, account: Account, gate: Gate) -> Self {
-        Shared {
-            api_key,
-            base,
-            account: Mutex::new(account),
-            gate: Mutex::new(gate),
-            query_count: AtomicU64::new(0),
-        }
-    }
-
-    /// The account, with every due bulk batch applied first. A panic in
-    /// another holder must not take the simulator down, hence no poisoning.
-    pub fn account(&self) -> MutexGuard<'_, Account> {
-        let mut a = self.account.lock().unwrap_or_else(PoisonError::into_inner);
-        a.run_due_batches(Instant::now());
-        a
-    }
-
-    pub fn gate(&self) -> MutexGuard<'_, Gate> {
-        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+use super::engine::gate::{Admit, endpoint_key};
+use super::engine::shared::Shared;
+use super::routes::wire;
 
 /// Returned by the service to make hyper close the connection unanswered.
 #[derive(Debug, thiserror::Error)]
 #[error("simulated dropped connection")]
-pub(super) struct Dropped;
+pub struct Dropped;
 
 /// Accept connections until the task is aborted. Connection tasks live in a
 /// `JoinSet` owned here, so aborting this task stops them all.
-pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
@@ -187,11 +150,7 @@ fn limited(retry_after: u64, rps: u32) -> Response<Body> {
 
 /// `RateLimit-Limit` / `RateLimit-Remaining`, also on 2xx (§1.3). Omitted
 /// when the simulator runs unlimited.
-pub(super) fn with_limit_headers(
-    mut r: Response<Body>,
-    rps: u32,
-    remaining: Option<u32>,
-) -> Response<Body> {
+fn with_limit_headers(mut r: Response<Body>, rps: u32, remaining: Option<u32>) -> Response<Body> {
     if let Some(rem) = remaining.filter(|_| rps > 0) {
         let h = r.headers_mut();
         h.insert("ratelimit-limit", HeaderValue::from(rps));
@@ -200,6 +159,6 @@ pub(super) fn with_limit_headers(
     r
 }
 
-pub(super) fn local_base(addr: SocketAddr) -> String {
+pub fn local_base(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }

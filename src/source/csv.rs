@@ -28,24 +28,26 @@ use crate::segment::{Segment, SegmentBuilder, clean_value};
 pub(super) fn read_path(
     path: &Path,
     mapping: &Mapping,
+    builder: SegmentBuilder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     let file = File::open(path).map_err(|source| SourceError::Io {
         path: path.into(),
         source,
     })?;
-    read_csv_with(file, path, mapping, progress)
+    read_csv_with(file, path, mapping, builder, progress)
 }
 
 /// Reads a CSV segment from any reader; `file` names it in errors.
 pub fn read_csv(reader: impl Read, file: &Path, mapping: &Mapping) -> Result<Segment, SourceError> {
-    read_csv_with(reader, file, mapping, &mut |_| {})
+    read_csv_with(reader, file, mapping, SegmentBuilder::new(), &mut |_| {})
 }
 
 fn read_csv_with(
     reader: impl Read,
     file: &Path,
     mapping: &Mapping,
+    mut builder: SegmentBuilder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     // `flexible`: a row with the wrong number of fields is reported here,
@@ -67,7 +69,6 @@ fn read_csv_with(
             }
         })
     })?;
-    let mut builder = SegmentBuilder::new();
     let mut record = ByteRecord::new();
     let mut row = 0u64;
     while rdr
@@ -89,6 +90,8 @@ fn read_csv_with(
                 ),
             });
         }
+        // A record may span lines (quoted newlines): `explain` names its first.
+        builder.at_line(line);
         push_record(&proj, &mut builder, row, &record, &names);
         if row.is_multiple_of(PROGRESS_EVERY) {
             progress(row);

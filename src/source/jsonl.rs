@@ -32,6 +32,7 @@ use crate::segment::{Segment, SegmentBuilder, clean_value};
 pub(super) fn read_path(
     path: &Path,
     mapping: &Mapping,
+    builder: SegmentBuilder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     let file = File::open(path).map_err(|source| SourceError::Io {
@@ -42,6 +43,7 @@ pub(super) fn read_path(
         BufReader::with_capacity(1 << 16, file),
         path,
         mapping,
+        builder,
         progress,
     )
 }
@@ -52,18 +54,18 @@ pub fn read_jsonl(
     file: &Path,
     mapping: &Mapping,
 ) -> Result<Segment, SourceError> {
-    read_jsonl_with(reader, file, mapping, &mut |_| {})
+    read_jsonl_with(reader, file, mapping, SegmentBuilder::new(), &mut |_| {})
 }
 
 fn read_jsonl_with(
     mut reader: impl BufRead,
     file: &Path,
     mapping: &Mapping,
+    mut builder: SegmentBuilder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     let proj = Projection::resolve(mapping, |key| Ok::<_, SourceError>(key.to_owned()))?;
     let mut keys = KeyCheck::new(&proj);
-    let mut builder = SegmentBuilder::new();
     let mut line = Vec::new();
     let mut line_no = 0u64;
     loop {

@@ -197,7 +197,16 @@ pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, S
         statement_timeout,
     } = source
     {
-        return postgres::read(url_env, query, *statement_timeout, mapping, &mut |_| {}).await;
+        let builder = SegmentBuilder::new();
+        return postgres::read(
+            url_env,
+            query,
+            *statement_timeout,
+            mapping,
+            builder,
+            &mut |_| {},
+        )
+        .await;
     }
     bounded::read(source, mapping).await
 }
@@ -217,10 +226,45 @@ pub fn read_with_progress(
     mapping: &Mapping,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
+    read_into(source, mapping, SegmentBuilder::new(), progress)
+}
+
+/// Reads the whole segment, recording every row that holds `email` in
+/// [`Segment::watched`] (`acsync explain`). Unbounded: the operator's
+/// command, not a run. PostgreSQL is read on the runtime like a run's.
+pub async fn read_watching(
+    source: &Source,
+    mapping: &Mapping,
+    email: &str,
+) -> Result<Segment, SourceError> {
+    let builder = SegmentBuilder::watching(email);
+    if let Source::Postgres {
+        url_env,
+        query,
+        statement_timeout,
+    } = source
+    {
+        let timeout = *statement_timeout;
+        return postgres::read(url_env, query, timeout, mapping, builder, &mut |_| {}).await;
+    }
+    let (source, mapping) = (source.clone(), mapping.clone());
+    tokio::task::spawn_blocking(move || read_into(&source, &mapping, builder, &mut |_| {}))
+        .await
+        .unwrap_or_else(|e| Err(SourceError::Stopped(e.to_string())))
+}
+
+fn read_into(
+    source: &Source,
+    mapping: &Mapping,
+    builder: SegmentBuilder,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Segment, SourceError> {
     match source {
-        Source::Csv { path, .. } => csv::read_path(path, mapping, progress),
-        Source::Jsonl { path, .. } => jsonl::read_path(path, mapping, progress),
-        Source::Sqlite { path, query, .. } => sqlite::read_path(path, query, mapping, progress),
+        Source::Csv { path, .. } => csv::read_path(path, mapping, builder, progress),
+        Source::Jsonl { path, .. } => jsonl::read_path(path, mapping, builder, progress),
+        Source::Sqlite { path, query, .. } => {
+            sqlite::read_path(path, query, mapping, builder, progress)
+        }
         Source::Postgres { .. } => Err(SourceError::Unsupported { kind: "postgres" }),
     }
 }

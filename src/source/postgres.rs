@@ -109,6 +109,7 @@ pub(super) async fn read(
     query: &str,
     statement_timeout: Duration,
     mapping: &Mapping,
+    builder: SegmentBuilder,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Segment, SourceError> {
     let target = ConnTarget::from_env(url_env)?;
@@ -118,7 +119,7 @@ pub(super) async fn read(
         timeout: statement_timeout,
     };
     let mut conn = connect(&target, &cx).await?;
-    let read = read_in_transaction(&mut conn, query, mapping, progress, &cx);
+    let read = read_in_transaction(&mut conn, query, mapping, builder, progress, &cx);
     // Zero disables the server's timeout (PostgreSQL's meaning); so, here.
     let limit = Some(statement_timeout).filter(|t| !t.is_zero());
     let result = match limit.and_then(|t| t.checked_add(CANCEL_GRACE)) {
@@ -175,6 +176,7 @@ async fn read_in_transaction(
     conn: &mut PgConnection,
     query: &str,
     mapping: &Mapping,
+    builder: SegmentBuilder,
     progress: &mut (dyn FnMut(u64) + Send),
     cx: &Ctx<'_>,
 ) -> Result<Segment, SourceError> {
@@ -189,7 +191,7 @@ async fn read_in_transaction(
         .await)
         .map_err(|e| cx.error("query failed", e))?;
     let proj = projection(&stmt, mapping, cx)?;
-    let segment = stream_rows(&mut tx, &stmt, &proj, progress, cx).await?;
+    let segment = stream_rows(&mut tx, &stmt, &proj, builder, progress, cx).await?;
     // Read-only: rolling back loses nothing, and a failure here is not the segment's.
     if let Err(e) = tx.rollback().await {
         tracing::debug!(error = %cx.redactor.clean(&e.to_string()), "ending the read-only transaction");
@@ -239,10 +241,10 @@ async fn stream_rows(
     tx: &mut PgConnection,
     stmt: &PgStatement,
     proj: &Projection<(usize, PgKind)>,
+    mut builder: SegmentBuilder,
     progress: &mut (dyn FnMut(u64) + Send),
     cx: &Ctx<'_>,
 ) -> Result<Segment, SourceError> {
-    let mut builder = SegmentBuilder::new();
     let mut rows = tx.fetch_many(stmt.query());
     let mut row_no = 0u64;
     while let Some(item) = (rows.try_next().await).map_err(|e| cx.error("query failed", e))? {

@@ -33,6 +33,7 @@ pub(super) fn read_path(
     path: &Path,
     query: &str,
     mapping: &Mapping,
+    mut builder: SegmentBuilder,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
     let conn = open(path)?;
@@ -52,7 +53,6 @@ pub(super) fn read_path(
         })
     })?;
     let mut rows = stmt.raw_query();
-    let mut builder = SegmentBuilder::new();
     let mut row_no = 0u64;
     while let Some(row) = rows.next().map_err(err)? {
         row_no += 1;

@@ -13,6 +13,7 @@
 //! flags and hashes only.
 
 mod batches;
+pub mod history;
 mod lock;
 mod members;
 mod runs;
@@ -29,6 +30,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use batches::OpenBatch;
+pub use history::{ChangeKind, HistoryEntry, NewEntry};
 pub use lock::{ExportLock, LockError, lock_export};
 pub use scope::{account_key, scope_of, scope_of_fingerprint};
 pub use wanted::Wanted;

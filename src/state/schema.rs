@@ -8,10 +8,10 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3];
 
 /// Version 1.
 ///
@@ -114,6 +114,35 @@ CREATE TABLE batches (
     submitted_at TEXT NOT NULL,
     PRIMARY KEY (export, batch_id)
 ) WITHOUT ROWID;
+";
+
+/// Version 3 (issue 15): the run history, each run's per-contact changes
+/// (`state::history`). `history_runs` holds one row per recorded run (its
+/// export, time and entry count, so the size bound needs no count over
+/// `history`); `history` one row per contact and run, keyed by run so that
+/// a run's entries sit together and pruning a run is one range delete.
+/// `fields` is a JSON object of the values sent. Nothing older is touched.
+const V3: &str = "
+CREATE TABLE history_runs (
+    run_id  INTEGER PRIMARY KEY,
+    export  TEXT    NOT NULL,
+    at      TEXT    NOT NULL,
+    entries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX history_runs_export ON history_runs (export, run_id);
+
+CREATE TABLE history (
+    run_id INTEGER NOT NULL,
+    email  TEXT    NOT NULL,
+    change TEXT    NOT NULL CHECK (change IN
+             ('added', 'updated', 'unsubscribed', 'resubscribed', 'kept', 'failed')),
+    fields TEXT    CHECK (fields IS NULL OR json_valid(fields)),
+    reason TEXT,
+    PRIMARY KEY (run_id, email)
+) WITHOUT ROWID;
+
+-- contact_history and last_sent: one contact's entries, newest first.
+CREATE INDEX history_email ON history (email, run_id);
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -40,6 +40,22 @@ impl Daemon {
         Daemon { child, notify, dir }
     }
 
+    /// Waits for a notify line starting with `prefix`.
+    fn expect_notify_starting(&self, prefix: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.notify.recv(&mut buf)
+                && String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l.starts_with(prefix))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Waits for a notify message containing `needle`.
     fn expect_notify(&self, needle: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -205,15 +221,14 @@ fn schedule_edit_takes_effect_without_running_and_new_file_waits() {
     assert_eq!(d.stop().0, Some(0));
 }
 
-#[test]
-fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves() {
-    let rt = runtime();
-    let w = rt.block_on(World::new());
+/// `vip` (12 people) and `news` (12 others, on a list of its own, returned)
+/// every 2 s.
+fn vip_and_news(w: &World) -> u64 {
     let news_list = w.sim.add_list("News");
     w.write_people("vip", &World::people(0..12));
     w.write_people("news", &World::people(100..112));
-    write_scheduled(&w, "vip", EVERY_2S);
-    write_scheduled(&w, "news", EVERY_2S);
+    write_scheduled(w, "vip", EVERY_2S);
+    write_scheduled(w, "news", EVERY_2S);
     let news = w.exports().join("news.toml");
     let text = std::fs::read_to_string(&news).expect("news");
     std::fs::write(
@@ -224,6 +239,14 @@ fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves(
         ),
     )
     .expect("news list");
+    news_list
+}
+
+#[test]
+fn invalid_file_is_reported_while_another_keeps_syncing_and_deleted_file_leaves() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    let news_list = vip_and_news(&w);
     let d = Daemon::start(&w);
     let news_active = || w.sim.active_emails(news_list).len();
     assert!(
@@ -428,4 +451,122 @@ fn an_unread_notify_socket_never_stalls_the_daemon() {
         "SIGTERM is handled (the log is printed above on a hang)"
     );
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+}
+
+/// Moves `exports/NAME.toml` to `exports/emea/NAME.toml` (its segment path
+/// follows), so that its export id is `emea/NAME`.
+fn move_to_emea(w: &World, name: &str) {
+    let from = w.exports().join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&from).expect("export");
+    std::fs::create_dir_all(w.exports().join("emea")).expect("mkdir");
+    std::fs::write(
+        w.exports().join(format!("emea/{name}.toml")),
+        text.replace("../segments/", "../../segments/"),
+    )
+    .expect("write");
+    std::fs::remove_file(from).expect("move");
+}
+
+/// JSON log lines at ERROR whose `error` names acsync.toml with a line and column.
+fn settings_errors_logged(log: &str) -> Vec<serde_json::Value> {
+    let located = |e: &str| {
+        e.split_once("acsync.toml:").is_some_and(|(_, rest)| {
+            let mut parts = rest.splitn(3, ':');
+            let num = |p: Option<&str>| p.is_some_and(|n| n.parse::<u32>().is_ok());
+            num(parts.next()) && num(parts.next())
+        })
+    };
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "ERROR" && v["error"].as_str().is_some_and(located))
+        .collect()
+}
+
+/// `vip` and `emea/news` (on its own list) every 2 s, JSON logs; returns
+/// the text of the valid acsync.toml.
+fn two_exports_with_json_logs(w: &World) -> String {
+    let settings = w.root().join("acsync.toml");
+    let good = std::fs::read_to_string(&settings)
+        .expect("settings")
+        .replace("[daemon]\n", "[daemon]\nlog_format = \"json\"\n");
+    std::fs::write(&settings, &good).expect("json logs");
+    vip_and_news(w);
+    move_to_emea(w, "news");
+    good
+}
+
+/// Whether every export in `ids` started a run since `before` (their last
+/// finished runs' starts then) and `ok` holds for it.
+fn ran_since(
+    w: &World,
+    ids: &[&str],
+    before: &[Option<String>],
+    ok: impl Fn(&str) -> bool,
+) -> bool {
+    ids.iter().zip(before).all(|(id, b)| {
+        let now = last_started(w, id);
+        now.is_some() && now != *b && ok(id)
+    })
+}
+
+/// Issue 15: a syntax error saved into acsync.toml while the daemon runs
+/// leaves every export running on the last good file, each status file and
+/// the JSON log (at ERROR) name `acsync.toml:LINE:COL`, and the fix clears it.
+#[test]
+fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    let good = two_exports_with_json_logs(&w);
+    let settings = w.root().join("acsync.toml");
+    let ids = ["vip", "emea/news"];
+    let d = Daemon::start(&w);
+    let all_ran = || ids.iter().all(|id| last_started(&w, id).is_some());
+    assert!(wait_until(Duration::from_secs(30), all_ran), "{}", d.log());
+
+    std::fs::write(
+        &settings,
+        good.replace("[connections.sim]", "[connections.sim"),
+    )
+    .expect("break");
+    let before: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
+    // Each finished run succeeded on the last good connection, and the file
+    // names the acsync.toml error while the export is not invalid.
+    let reported = |id: &str| {
+        let s = w.status_json(id);
+        s["last_run"]["outcome"] == "success"
+            && s["state"] != "invalid"
+            && s["config_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("acsync.toml:"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || ran_since(
+            &w, &ids, &before, reported
+        )),
+        "both exports run on and report the error; vip: {}\nnews: {}\nlog:\n{}",
+        w.status_json("vip"),
+        w.status_json("emea/news"),
+        d.log()
+    );
+    assert!(!settings_errors_logged(&d.log()).is_empty(), "{}", d.log());
+    let note = "STATUS=acsync.toml has errors, the last valid one is in use; ";
+    assert!(d.expect_notify_starting(note, Duration::from_secs(10)));
+
+    std::fs::write(&settings, &good).expect("fix");
+    let after_fix: Vec<Option<String>> = ids.iter().map(|id| last_started(&w, id)).collect();
+    let cleared = |id: &str| status_field(&w, id, "config_error").is_none();
+    assert!(
+        wait_until(Duration::from_secs(30), || ran_since(
+            &w, &ids, &after_fix, cleared
+        )),
+        "the fix clears the error; vip: {}\nlog:\n{}",
+        w.status_json("vip"),
+        d.log()
+    );
+    let fixed = d.log();
+    assert!(
+        fixed.contains("acsync.toml is valid again"),
+        "the fix is logged: {fixed}"
+    );
+    assert_eq!(d.stop().0, Some(0));
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use acsync::daemon::StatusSink;
-use acsync::service::StatusFiles;
+use acsync::status::StatusFiles;
 use acsync::status::{ExportState, Outcome};
 
 use crate::harness::{World, slow_batches};
@@ -32,7 +32,9 @@ async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
     child.kill().expect("SIGKILL");
     let _ = child.wait();
 
-    status_files(&w).idle(&w.export("vip"), None).expect("idle");
+    status_files(&w)
+        .idle(&w.export("vip"), None, None)
+        .expect("idle");
     let s = w.status("vip");
     assert_eq!(s.state, ExportState::Idle);
     let last = s.last_run.expect("the killed run is recorded");
@@ -47,7 +49,9 @@ async fn a_daemon_never_overwrites_a_run_another_process_is_doing() {
     w.write_people("vip", &World::people(0..30));
     w.write_export("vip", "");
     let child = w.spawn_sync_until_a_batch_is_queued("vip");
-    status_files(&w).idle(&w.export("vip"), None).expect("idle");
+    status_files(&w)
+        .idle(&w.export("vip"), None, None)
+        .expect("idle");
     assert_eq!(
         w.status("vip").state,
         ExportState::Running,

@@ -6,11 +6,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Applier, Item, fatal};
+use super::Applier;
+use super::decide::{Item, fatal};
 use crate::model::{ListStatus, Member, PendingOp};
 use crate::plan::verify::{self, Resubscribe};
 use crate::plan::{Change, Removal};
-use crate::run::RunError;
+use crate::run::error::RunError;
 
 /// The removals a verification read confirmed.
 pub(super) struct Confirmed {
@@ -51,7 +52,7 @@ impl Applier<'_> {
             .collect();
         let wanted: HashSet<&str> = self.segment_emails();
         let check = verify::confirm_removals(&with_ids, &active, &|e| wanted.contains(e));
-        self.record_not_active(&check.not_active)?;
+        self.record_not_active(&check.not_active).await?;
         for email in &check.wanted_again {
             tracing::info!(export = %self.export.id, email = %crate::model::mask_email(email), "not unsubscribed: the contact is active under a new email that is in the segment");
         }
@@ -67,7 +68,7 @@ impl Applier<'_> {
             .collect()
     }
 
-    fn record_not_active(&self, emails: &[String]) -> Result<(), RunError> {
+    async fn record_not_active(&self, emails: &[String]) -> Result<(), RunError> {
         if emails.is_empty() {
             return Ok(());
         }
@@ -79,10 +80,10 @@ impl Applier<'_> {
                 status: None,
                 unsubscribed_by_us: false,
                 unsubscribed_at: None,
-                ..self.member(e)
+                ..self.core.member(e)
             })
             .collect();
-        self.save(&members)
+        self.save(members).await
     }
 
     /// A member this export unsubscribed re-entered the segment: read its
@@ -91,7 +92,7 @@ impl Applier<'_> {
         if self.cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
-        let m = self.member(&c.email);
+        let m = self.core.member(&c.email);
         let row = match self.read_membership(&m, c).await {
             Ok(row) => row,
             Err(e) if fatal(&e) => return Err(e.into()),
@@ -107,8 +108,9 @@ impl Applier<'_> {
             Resubscribe::NotMember => self.single(Item::change(PendingOp::Add, c)).await,
             Resubscribe::AlreadyActive => self.already_active(m, c).await,
             Resubscribe::Keep(why) => {
-                let kept = self.kept_as(&c.email, why, row.0.or(contact_id));
-                self.save(&[kept])
+                let id = row.0.or(contact_id);
+                let kept = (self.core).kept(&mut self.tally(), &c.email, Some(c.row), why, id);
+                self.save(vec![kept]).await
             }
         }
     }
@@ -141,7 +143,7 @@ impl Applier<'_> {
             unsubscribed_at: None,
             ..m
         };
-        self.save(&[active])?;
+        self.save(vec![active]).await?;
         if unchanged {
             return Ok(());
         }

@@ -10,115 +10,22 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::bulk::Batches;
+use serde::{Deserialize, Serialize};
+
+use super::fields::{self, Field};
+use super::records::{
+    ChangedBy, Contact, ContactPatch, List, Membership, MembershipError, SimContact, SimMembership,
+    now_unix,
+};
 use super::tags::Tags;
 
-/// Who last changed a list membership (inspection only; AC shows this in its
-/// UI, not in the API).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ChangedBy {
-    /// The contact unsubscribed themselves (unsubscribe link), §3.4.
-    Contact,
-    /// `POST /contactLists`, §3.1.
-    Api,
-    /// Someone in the AC UI.
-    Admin,
-    /// A bulk import, §4.
-    Import,
-}
-
-/// A contact as the simulator holds it (inspection copy).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimContact {
-    pub id: u64,
-    /// Stored lowercased: AC treats emails case-insensitively (§8 item 4).
-    pub email: String,
-    /// "" when unset, as the API shows it (§2.5).
-    pub first_name: String,
-    pub last_name: String,
-    pub phone: String,
-    /// Custom field id -> value.
-    pub fields: BTreeMap<u64, String>,
-    /// Tag names, in the order first added.
-    pub tags: Vec<String>,
-}
-
-/// One row of a list's membership (inspection copy).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimMembership {
-    pub contact_id: u64,
-    pub email: String,
-    /// 0 unconfirmed, 1 active, 2 unsubscribed, 3 bounced (§2.5).
-    pub status: u8,
-    pub changed_by: ChangedBy,
-}
-
-/// Internal contact record. Timestamps are unix seconds.
-#[derive(Clone, Debug)]
-pub(super) struct Contact {
-    pub data: SimContact,
-    pub cdate: i64,
-    pub udate: i64,
-    /// Deleted (e.g. a GDPR erasure): invisible to every endpoint; its id is
-    /// never reused and its email is free for a new contact.
-    pub deleted: bool,
-}
-
-#[derive(Clone, Debug)]
-pub(super) struct Membership {
-    /// Synthetic `contactList` id, stable for the row's life.
-    pub id: u64,
-    pub status: u8,
-    pub changed_by: ChangedBy,
-    pub sdate: i64,
-    pub udate: i64,
-}
-
-#[derive(Debug)]
-pub(super) struct List {
-    pub id: u64,
-    pub name: String,
-    pub stringid: String,
-    pub cdate: i64,
-    pub members: BTreeMap<u64, Membership>,
-    /// status -> contact ids; kept in step with `members`.
-    pub by_status: BTreeMap<u8, BTreeSet<u64>>,
-}
-
-#[derive(Clone, Debug)]
-pub(super) struct Field {
-    pub id: u64,
-    pub perstag: String,
-    pub title: String,
-    /// `text`, `textarea`, `date`, `datetime`, `dropdown`, `radio`,
-    /// `listbox`, `checkbox` or `hidden` (§5.2).
-    pub kind: String,
-    /// The option values of a choice field, as ActiveCampaign spells them.
-    pub options: Vec<String>,
-}
-
-/// What an upsert writes. `None` leaves the stored value untouched.
-#[derive(Clone, Debug, Default)]
-pub(super) struct ContactPatch {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    pub fields: Vec<(u64, String)>,
-    pub tags: Vec<String>,
-}
-
-/// Why a membership write was refused (maps to the 404 shapes of §3.1/§5.1).
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(super) enum MembershipError {
-    #[error("No Result found for Subscriber with id {0}")]
-    NoContact(u64),
-    #[error("No Result found for _List with id {0}")]
-    NoList(u64),
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Account {
+/// Serialised as is for `--state-file` (see `snapshot.rs`); the
+/// skipped indexes are rebuilt by [`Account::reindex`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Account {
     contacts: Vec<Contact>,
+    #[serde(skip)]
     by_email: HashMap<String, u64>,
     pub lists: BTreeMap<u64, List>,
     pub fields: Vec<Field>,
@@ -126,24 +33,31 @@ pub(super) struct Account {
     next_membership: u64,
     /// Fault model for acsync's cross-check (SPEC §4c): `status` combined
     /// with `listid` filters by the contact's status on ANY list instead of
-    /// on that list. ActiveCampaign does not document which it does.
+    /// on that list. ActiveCampaign does not document which it does. A
+    /// fault knob, not account data: not saved.
+    #[serde(skip)]
     pub global_status_filter: bool,
-    /// Bulk-import batches (see `bulk.rs`).
-    pub batches: Batches,
     /// Tag registry and contact-tag rows (see `tags.rs`).
     pub tags: Tags,
 }
 
-pub(super) fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 impl Account {
-    pub fn new(batches: Batches) -> Self {
-        Account {
-            batches,
-            ..Account::default()
+    /// Rebuilds every index that is not saved: the email index, each
+    /// list's per-status sets and the tag indexes. Fails when the contacts
+    /// are not dense from 1 (ids are their positions).
+    pub fn reindex(&mut self) -> Result<(), String> {
+        self.by_email.clear();
+        for (i, c) in self.contacts.iter().enumerate() {
+            if c.data.id != i as u64 + 1 {
+                return Err(format!("contact #{} has id {}", i + 1, c.data.id));
+            }
+            if !c.deleted {
+                self.by_email.insert(c.data.email.to_lowercase(), c.data.id);
+            }
         }
+        self.lists.values_mut().for_each(List::reindex);
+        self.tags.reindex();
+        Ok(())
     }
 
     pub fn add_list(&mut self, name: &str) -> u64 {
@@ -183,7 +97,7 @@ impl Account {
     pub fn check_fields(&self, values: &[(u64, String)]) -> Result<(), String> {
         for (id, value) in values {
             let field = self.fields.iter().find(|f| f.id == *id);
-            super::fields::check(field, *id, value)?;
+            fields::check(field, *id, value)?;
         }
         Ok(())
     }
@@ -399,6 +313,43 @@ impl Account {
             }
         }
         dups.into_iter().collect()
+    }
+}
+
+/// Tags on contacts: the registry plus each contact's tag names, in step.
+impl Account {
+    /// The id of the tag named `name` (any case), created if missing.
+    pub fn ensure_tag(&mut self, name: &str) -> u64 {
+        if let Some(id) = self.tags.id_of(name) {
+            return id;
+        }
+        self.tags.create(name, "", now_unix()).unwrap_or_default()
+    }
+
+    /// Tag a contact; returns the contactTag row id (existing or new).
+    /// `None` when the contact or tag does not exist.
+    pub fn tag_contact(&mut self, contact: u64, tag: u64) -> Option<u64> {
+        let name = self.tags.def(tag)?.name.clone();
+        if let Some(row) = self.tags.row(contact, tag) {
+            return Some(row);
+        }
+        let c = self.contact_mut(contact)?;
+        if !c.data.tags.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+            c.data.tags.push(name);
+        }
+        Some(self.tags.add_row(contact, tag))
+    }
+
+    /// Removes a contactTag row; false when there is none.
+    pub fn untag(&mut self, row: u64) -> bool {
+        let Some((contact, tag)) = self.tags.remove_row(row) else {
+            return false;
+        };
+        let name = self.tags.def(tag).map(|d| d.name.clone());
+        if let (Some(c), Some(name)) = (self.contact_mut(contact), name) {
+            c.data.tags.retain(|t| !t.eq_ignore_ascii_case(&name));
+        }
+        true
     }
 }
 

@@ -1,39 +1,18 @@
-//! The production implementations of the daemon's two ports: runs go to
-//! [`Runner`] (one client per connection, shared rate budgets) and the
-//! non-run states go to the status files of [`crate::status`]. `acsync
-//! daemon` and `acsync demo` wire these into [`crate::daemon::Daemon`].
+//! [`StatusFiles`]: the daemon's [`StatusSink`], the states it gives an
+//! export between runs (idle with its next run, disabled, invalid, removed)
+//! written as status files, each carrying the run history of the file it
+//! replaces. A status a running process owns (its export lock is held) is
+//! never overwritten from here.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
+use super::daemon_lock::{DaemonProbe, probe_daemon};
+use super::file::{StatusError, read, remove, status_path, write_atomic};
+use super::model::{ExportState, StatusFile};
 use crate::config::Export;
-use crate::daemon::{ExportRunner, RunFuture, RunReport, StatusSink};
-use crate::run::{RunOptions, Runner, Trigger};
-use crate::status::{self, ExportState, StatusFile};
-
-/// Runs exports through a shared [`Runner`].
-pub struct RunnerPort(pub Arc<Runner>);
-
-impl ExportRunner for RunnerPort {
-    fn run(
-        &self,
-        export: Export,
-        trigger: Trigger,
-        opts: RunOptions,
-        cancel: CancellationToken,
-    ) -> RunFuture {
-        let runner = self.0.clone();
-        Box::pin(async move {
-            let report = runner.run(&export, trigger, opts, cancel).await?;
-            Ok(RunReport {
-                outcome: report.outcome.as_str().to_string(),
-            })
-        })
-    }
-}
+use crate::daemon::StatusSink;
 
 /// Status files next to each export (or under `status_dir`).
 pub struct StatusFiles {
@@ -45,13 +24,34 @@ pub struct StatusFiles {
 }
 
 impl StatusFiles {
-    fn path(&self, id: &str) -> PathBuf {
-        status::status_path(&self.exports_dir, self.status_dir.as_deref(), id)
+    /// The status files of the configuration folder `config_dir`, whose
+    /// `[daemon]` settings are `d`.
+    pub fn new(config_dir: &Path, d: &crate::config::DaemonSettings) -> Self {
+        StatusFiles {
+            state_dir: d.state_dir.clone(),
+            exports_dir: crate::config::exports_dir(config_dir),
+            status_dir: d.status_dir.clone(),
+        }
+    }
+
+    /// The status file of export `id`, `None` if it has none yet.
+    pub fn read(&self, id: &str) -> Result<Option<StatusFile>, StatusError> {
+        read(&self.path(id))
+    }
+
+    /// Whether a daemon runs on this folder (see [`probe_daemon`]).
+    pub fn daemon(&self) -> DaemonProbe {
+        probe_daemon(&self.state_dir)
+    }
+
+    /// The status file of export `id`.
+    pub fn path(&self, id: &str) -> PathBuf {
+        status_path(&self.exports_dir, self.status_dir.as_deref(), id)
     }
 
     /// The current file, or a fresh one for `id`.
     fn current(&self, id: &str, config_file: &str) -> StatusFile {
-        status::read(&self.path(id))
+        read(&self.path(id))
             .ok()
             .flatten()
             .unwrap_or_else(|| StatusFile::new(id, config_file, Utc::now()))
@@ -59,7 +59,7 @@ impl StatusFiles {
 
     /// Writes `s` for export `id`, turning errors into `io::Error` for the daemon's log.
     fn write(&self, id: &str, s: &StatusFile) -> std::io::Result<()> {
-        status::write_atomic(&self.path(id), s).map_err(std::io::Error::other)
+        write_atomic(&self.path(id), s).map_err(std::io::Error::other)
     }
 
     /// Carries the run history of the current file over to `fresh`; a
@@ -117,17 +117,23 @@ impl StatusFiles {
 
 impl StatusSink for StatusFiles {
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
-        let s = status::read(&self.path(&export.id)).ok().flatten()?;
+        let s = read(&self.path(&export.id)).ok().flatten()?;
         s.last_run.map(|r| r.started_at)
     }
 
-    fn idle(&self, export: &Export, next_run: Option<DateTime<Utc>>) -> std::io::Result<()> {
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()> {
         if self.running_elsewhere(&export.id) {
             return Ok(());
         }
         let mut s = self.with_history(&export.id, StatusFile::for_export(export, Utc::now()));
         s.state = ExportState::Idle;
         s.next_run = next_run;
+        s.config_error = settings_error.map(str::to_string);
         self.write(&export.id, &s)
     }
 
@@ -158,7 +164,7 @@ impl StatusSink for StatusFiles {
     }
 
     fn removed(&self, id: &str, _file: &Path) -> std::io::Result<()> {
-        status::remove(&self.path(id)).map_err(std::io::Error::other)
+        remove(&self.path(id)).map_err(std::io::Error::other)
     }
 
     fn prune(&self, present: &[&str]) -> std::io::Result<()> {
@@ -176,7 +182,7 @@ impl StatusSink for StatusFiles {
                 && !present.contains(&id.as_str())
                 && !self.misnamed_export_exists(&id)
             {
-                status::remove(&path).map_err(std::io::Error::other)?;
+                remove(&path).map_err(std::io::Error::other)?;
             }
         }
         Ok(())

@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use super::Faults;
+use super::super::config::Faults;
 
 /// What the simulator saw. Every request counts in `total`, `by_endpoint`
 /// and `reads`/`writes` (by method), whatever its answer, dropped ones too.
@@ -46,7 +46,7 @@ pub struct Ledger {
 /// Fault decisions for one request. Always three draws from the RNG so a
 /// seed replays the same sequence whatever the outcomes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(super) struct Roll {
+pub struct Roll {
     pub delay: Option<Duration>,
     pub drop: bool,
     /// 500 or 503.
@@ -54,7 +54,7 @@ pub(super) struct Roll {
 }
 
 /// Outcome of the general limit check.
-pub(super) enum Admit {
+pub enum Admit {
     /// Accepted; `remaining` for the `RateLimit-Remaining` header (None when
     /// unlimited).
     Yes { remaining: Option<u32> },
@@ -65,7 +65,7 @@ pub(super) enum Admit {
 const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
 
-pub(super) struct Gate {
+pub struct Gate {
     pub ledger: Ledger,
     rps: u32,
     bulk_per_minute: u32,
@@ -190,7 +190,7 @@ impl Gate {
 
 /// `now + d`, saturating far in the future instead of panicking on a huge
 /// configured duration.
-pub(super) fn later(now: Instant, d: Duration) -> Instant {
+pub fn later(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
         .unwrap_or(now)
@@ -207,7 +207,7 @@ fn expire(q: &mut VecDeque<Instant>, now: Instant, span: Duration) {
 
 /// `"GET /contacts/{id}/contactLists"` from a method and a request path:
 /// the `/api/3` prefix is dropped and numeric segments become `{id}`.
-pub(super) fn endpoint_key(method: &str, path: &str) -> String {
+pub fn endpoint_key(method: &str, path: &str) -> String {
     let rest = path.strip_prefix("/api/3").unwrap_or(path);
     let segments: Vec<&str> = rest
         .split('/')

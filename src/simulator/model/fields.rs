@@ -16,11 +16,23 @@
 //! contact outcome, §4.4) and is not written, the other contacts are.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
 
-use super::state::Field;
+/// A custom field of the account (§5.2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Field {
+    pub id: u64,
+    pub perstag: String,
+    pub title: String,
+    /// `text`, `textarea`, `date`, `datetime`, `dropdown`, `radio`,
+    /// `listbox`, `checkbox` or `hidden` (§5.2).
+    pub kind: String,
+    /// The option values of a choice field, as ActiveCampaign spells them.
+    pub options: Vec<String>,
+}
 
 /// `Err(reason)` when ActiveCampaign would refuse `value` for field `id`.
-pub(super) fn check(field: Option<&Field>, id: u64, value: &str) -> Result<(), String> {
+pub fn check(field: Option<&Field>, id: u64, value: &str) -> Result<(), String> {
     let Some(f) = field else {
         return Err(format!("Custom field with id {id} does not exist"));
     };

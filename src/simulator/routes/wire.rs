@@ -8,11 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::state::{Contact, Field, List, Membership};
+use super::super::engine::bulk_request::BulkRefusal;
+use super::super::model::fields::Field;
+use super::super::model::records::{Contact, List, Membership, MembershipError};
 
 /// An error answer. Each variant renders one documented shape (§6).
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ApiError {
+pub enum ApiError {
     /// 404 `{"message":"No Result found for Subscriber with id 1"}`.
     #[error("No Result found for {kind} with id {id}")]
     NotFound { kind: &'static str, id: String },
@@ -38,6 +40,24 @@ impl ApiError {
         ApiError::NotFound {
             kind,
             id: id.to_string(),
+        }
+    }
+}
+
+impl From<BulkRefusal> for ApiError {
+    fn from(r: BulkRefusal) -> Self {
+        ApiError::Bulk {
+            message: r.message,
+            reasons: r.reasons,
+        }
+    }
+}
+
+impl From<MembershipError> for ApiError {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            MembershipError::NoContact(id) => ApiError::not_found("Subscriber", id),
+            MembershipError::NoList(id) => ApiError::not_found("_List", id),
         }
     }
 }
@@ -72,82 +92,27 @@ impl IntoResponse for ApiError {
 }
 
 /// 403 for a missing or wrong `Api-Token` (§1.2, §6).
-pub(super) fn forbidden() -> Response {
+pub fn forbidden() -> Response {
     let err = json!({"status": 403, "title": "Forbidden",
         "detail": "The request could not be authenticated or the authenticated user is not authorized to access the requested resource."});
     (StatusCode::FORBIDDEN, Json(json!({ "errors": [err] }))).into_response()
 }
 
 /// 429 body. Undocumented (§1.3); AC's clients only read status + headers.
-pub(super) fn too_many_requests() -> Response {
+pub fn too_many_requests() -> Response {
     let body = json!({"message": "Too Many Requests"});
     (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
 }
 
 /// Injected 500/503. Bodies undocumented (§6); 503 doubles as throttling in
 /// the wild (§1.3).
-pub(super) fn server_error(status: StatusCode) -> Response {
+pub fn server_error(status: StatusCode) -> Response {
     let message = status.canonical_reason().unwrap_or("Server Error");
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-/// An id given as a JSON number or a numeric string (§3.1 "ids may be
-/// numbers or strings", §4.2 `listid` typed string, example integer).
-pub(super) fn lenient_id(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A string value given as a JSON string or number (phone numbers, field
-/// values); `null` reads as absent.
-pub(super) fn lenient_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Batch-level email check: what makes bulk import reject a whole request
-/// ("Field' email' incorrect format", §4.3): one `@`, both sides present,
-/// no whitespace.
-pub(super) fn email_well_formed(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.is_empty()
-        && !domain.contains('@')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Contact-level check applied when a batch runs: the documented `failure`
-/// examples (`invalid.email@invalidDomain`, `invalid'character@example.com`,
-/// §4.4) pass the batch check but fail per contact. AC's full rule list is
-/// not in our notes, so only those two are refused beyond RFC 5322 atoms:
-/// a domain needs a dot, and the apostrophe is out.
-pub(super) fn email_deliverable(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let local_ok = local
-        .chars()
-        .all(|c| c.is_alphanumeric() || "!#$%&*+/=?^_`{|}~.-".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels
-            .iter()
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
-    email_well_formed(email) && local_ok && domain_ok
-}
-
 /// Timestamps in AC's `YYYY-MM-DDThh:mm:ss±hh:mm` form (§8 item 9).
-pub(super) fn date(ts: i64) -> String {
+pub fn date(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
         .unwrap_or_default()
@@ -156,7 +121,7 @@ pub(super) fn date(ts: i64) -> String {
 /// A contact as `GET /contacts` renders it (§2.5): string ids, "" for
 /// empty names and phone, the never-set dates as AC's zero dates, and the
 /// keys of the documented example (`tests/documented_examples.json`).
-pub(super) fn contact(base: &str, c: &Contact) -> Value {
+pub fn contact(base: &str, c: &Contact) -> Value {
     let d = &c.data;
     let id = d.id.to_string();
     json!({
@@ -231,7 +196,7 @@ fn timestamp(ts: i64) -> String {
 }
 
 /// Field values of a contact (§2.2 response), with synthetic ids.
-pub(super) fn field_values(base: &str, c: &Contact) -> Vec<Value> {
+pub fn field_values(base: &str, c: &Contact) -> Vec<Value> {
     let cid = c.data.id.to_string();
     c.data
         .fields
@@ -248,7 +213,7 @@ pub(super) fn field_values(base: &str, c: &Contact) -> Vec<Value> {
 
 /// A membership row. `status_as_int` is true for the `POST /contactLists`
 /// answer (`"status": 1`, §3.1) and false for GETs (`"status": "1"`, §3.2).
-pub(super) fn contact_list(
+pub fn contact_list(
     base: &str,
     c: &Contact,
     list: u64,
@@ -274,7 +239,7 @@ pub(super) fn contact_list(
 }
 
 /// `GET /lists/{id}` body (§5.1), with every key of the documented example.
-pub(super) fn list(base: &str, l: &List) -> Value {
+pub fn list(base: &str, l: &List) -> Value {
     let id = l.id.to_string();
     let mut v = json!({
         "stringid": l.stringid, "userid": "1", "name": l.name, "cdate": date(l.cdate),
@@ -314,7 +279,7 @@ pub(super) fn list(base: &str, l: &List) -> Value {
 
 /// The `fieldOptions` rows of a field (shape of `POST /fieldOption/bulk`'s
 /// answer); `first_id` numbers them.
-pub(super) fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
+pub fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
     (f.options.iter().enumerate())
         .map(|(i, o)| {
             json!({"orderid": i + 1, "value": o, "label": o, "isdefault": 0,
@@ -324,7 +289,7 @@ pub(super) fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
 }
 
 /// One entry of `GET /fields` (§5.2).
-pub(super) fn field(base: &str, f: &Field) -> Value {
+pub fn field(base: &str, f: &Field) -> Value {
     let id = f.id.to_string();
     json!({
         "title": f.title, "descript": null, "type": f.kind, "isrequired": "0",
@@ -337,35 +302,10 @@ pub(super) fn field(base: &str, f: &Field) -> Value {
 
 /// `meta.total` is a string in one official example and a number in another
 /// (§2.5); `as_string` lets the caller alternate.
-pub(super) fn total(n: u64, as_string: bool) -> Value {
+pub fn total(n: u64, as_string: bool) -> Value {
     if as_string {
         json!(n.to_string())
     } else {
         json!(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_checks_have_two_tiers_section_4_4() {
-        assert!(!email_well_formed("no-at-sign"));
-        assert!(!email_well_formed("a b@x.io"));
-        assert!(!email_well_formed("@x.io"));
-        assert!(email_well_formed("invalid.email@invalidDomain"));
-        assert!(!email_deliverable("invalid.email@invalidDomain"));
-        assert!(!email_deliverable("invalid'character@example.com"));
-        assert!(email_deliverable("Jane.Doe+x@Example.co.uk"));
-        assert!(email_deliverable("o_b&c=d@example.com"));
-    }
-
-    #[test]
-    fn ids_read_from_numbers_and_strings_section_3_1() {
-        assert_eq!(lenient_id(&json!(2)), Some(2));
-        assert_eq!(lenient_id(&json!("2")), Some(2));
-        assert_eq!(lenient_id(&json!("x")), None);
-        assert_eq!(lenient_id(&json!(-1)), None);
     }
 }

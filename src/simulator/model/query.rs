@@ -1,5 +1,5 @@
 //! `GET /api/3/contacts` filtering and paging (§2.5, §3.3) over the
-//! [`Account`](super::state::Account) indexes.
+//! [`Account`](super::account::Account) indexes.
 //!
 //! Every page is a range walk on an index chosen by the filters (email
 //! index, a list's per-status set, a list's members, or all contacts), so a
@@ -9,16 +9,17 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use super::state::{Account, Contact};
+use super::account::Account;
+use super::records::Contact;
 
 /// Documented default and cap of `limit` (§2.5 "Pagination").
-pub(super) const DEFAULT_LIMIT: usize = 20;
-pub(super) const MAX_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
 
 /// The filters the simulator understands. Unknown parameters are ignored,
 /// as AC ignores them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct ContactQuery {
+pub struct ContactQuery {
     pub listid: Option<u64>,
     /// `None` (or `-1` on the wire) means any status.
     pub status: Option<u8>,
@@ -38,7 +39,7 @@ pub(super) struct ContactQuery {
 /// without paging: AC does not document which it is (§10), and a stable total
 /// across cursor pages is what clients use for progress. It keeps `total`
 /// O(1) for list filters.
-pub(super) struct Page<'a> {
+pub struct Page<'a> {
     pub contacts: Vec<&'a Contact>,
     pub total: u64,
 }
@@ -228,7 +229,7 @@ fn contact_id_range(
 
 #[cfg(test)]
 mod tests {
-    use super::super::state::{ChangedBy, ContactPatch};
+    use super::super::records::{ChangedBy, ContactPatch};
     use super::*;
 
     fn account(n: u64) -> (Account, u64) {

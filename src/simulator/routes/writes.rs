@@ -1,30 +1,31 @@
 //! Contact writes: `POST /contact/sync` (upsert by email, §2.2),
 //! `POST /contacts` (create, 422 `duplicate` on a known email, §2.1) and
 //! `PUT /contacts/{id}` (update by id, the one way to change an email,
-//! §2.3). None of them touches list membership.
+//! §2.3), none of which touches list membership; and `POST /contactLists`
+//! (§3.1), the membership write.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::handlers::{json_body, path_id, unprocessable};
-use super::server::Shared;
-use super::state::{Account, ContactPatch};
-use super::wire::{self, ApiError, lenient_id, lenient_string};
+use super::super::engine::shared::Shared;
+use super::super::model::account::Account;
+use super::super::model::records::{ChangedBy, ContactPatch};
+use super::super::model::values::{email_deliverable, lenient_id, lenient_string};
+use super::params::{ApiResult, Sh, json_body, path_id, unprocessable};
+use super::wire::{self, ApiError};
 
-type Sh = State<Arc<Shared>>;
-type ApiResult = Result<Response, ApiError>;
-
-pub(super) fn routes(r: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
+pub fn routes(r: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
     r.route("/api/3/contact/sync", post(sync))
         .route("/api/3/contacts", post(create))
         .route("/api/3/contacts/{id}", put(update))
+        .route("/api/3/contactLists", post(set_contact_list))
 }
 
 const EMAIL: &str = "/data/attributes/email";
@@ -39,7 +40,7 @@ fn contact_body(body: &[u8]) -> Result<(Option<String>, ContactPatch), ApiError>
         .ok_or_else(|| ApiError::BadRequest("missing contact".into()))?;
     let email = match c.get("email").and_then(Value::as_str).map(str::trim) {
         None | Some("") => None,
-        Some(e) if !wire::email_deliverable(e) => {
+        Some(e) if !email_deliverable(e) => {
             return Err(unprocessable(
                 "field_invalid",
                 "Email address is invalid",
@@ -151,4 +152,44 @@ async fn update(State(s): Sh, Path(raw): Path<String>, body: Bytes) -> ApiResult
     }
     a.upsert_contact(&email, patch);
     answer(&s, &a, id, StatusCode::OK)
+}
+
+/// `POST /contactLists` (§3.1): status 1 subscribes, and resubscribes a
+/// status-2 member (the documented warning); status 2 unsubscribes.
+async fn set_contact_list(State(s): Sh, body: Bytes) -> ApiResult {
+    let v = json_body(&body)?;
+    let cl = v
+        .get("contactList")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| ApiError::BadRequest("missing contactList".into()))?;
+    let get = |k: &str, pointer: &'static str| {
+        cl.get(k)
+            .and_then(lenient_id)
+            .ok_or_else(|| unprocessable("field_missing", "Missing attribute", pointer))
+    };
+    let list = get("list", "/data/attributes/list")?;
+    let contact = get("contact", "/data/attributes/contact")?;
+    let status = get("status", "/data/attributes/status")?;
+    let status = match status {
+        1 | 2 => status as u8,
+        _ => {
+            return Err(unprocessable(
+                "field_invalid",
+                "Invalid status",
+                "/data/attributes/status",
+            ));
+        }
+    };
+    let mut a = s.account();
+    a.set_membership(contact, list, status, ChangedBy::Api)
+        .map_err(ApiError::from)?;
+    let c = a
+        .contact(contact)
+        .ok_or_else(|| ApiError::not_found("Subscriber", contact))?;
+    let m = a
+        .membership(contact, list)
+        .ok_or_else(|| ApiError::not_found("_List", list))?;
+    let body = json!({"contacts": [wire::contact(&s.base, c)],
+        "contactList": wire::contact_list(&s.base, c, list, m, true)});
+    Ok(Json(body).into_response())
 }

@@ -1,0 +1,241 @@
+use super::*;
+
+fn probe(endpoint: &'static str, status: u16, json: bool) -> Probe {
+    Probe {
+        endpoint,
+        status,
+        content_type: Some(
+            if json {
+                "application/json"
+            } else {
+                "text/html"
+            }
+            .into(),
+        ),
+        location: None,
+        rate_limit: None,
+        rate_remaining: None,
+        json,
+        title: None,
+        message: (status >= 300).then(|| "Forbidden".to_string()),
+    }
+}
+
+fn api() -> Vec<Probe> {
+    vec![
+        probe("GET /lists", 200, true),
+        probe("GET /contacts", 200, true),
+        probe("GET /fields", 200, true),
+    ]
+}
+
+#[test]
+fn key_ok_when_every_read_answers() {
+    let c = access("connection prod", "environment variable `AC_KEY`", &api());
+    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert!(
+        c.found.contains("lists, contacts and fields"),
+        "{}",
+        c.found
+    );
+}
+
+#[test]
+fn refused_key_names_its_source_and_endpoint() {
+    let mut p = api();
+    p[1] = probe("GET /contacts", 403, true);
+    let c = access("connection prod", "key file /etc/acsync/prod.key", &p);
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(
+        c.found.contains("key file /etc/acsync/prod.key"),
+        "{}",
+        c.found
+    );
+    assert!(c.found.contains("403 on GET /contacts"), "{}", c.found);
+    assert!(c.fix.as_deref().unwrap().contains("Settings > Developer"));
+    // The host itself is the API: it answered the refusal in JSON.
+    assert_eq!(
+        api_host("c", "https://acme.api-us1.com", &p).verdict,
+        Verdict::Ok
+    );
+}
+
+#[test]
+fn a_key_like_name_is_not_shown() {
+    let key = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    let s = key_source(&ApiKeySource::Env(key.into()));
+    assert!(!s.contains(key), "{s}");
+    assert_eq!(
+        key_source(&ApiKeySource::Env("AC_KEY".into())),
+        "environment variable `AC_KEY`"
+    );
+}
+
+#[test]
+fn login_page_is_not_the_api_host() {
+    let mut p = api();
+    p[0] = Probe {
+        title: Some("Login | ActiveCampaign".into()),
+        ..probe("GET /lists", 200, false)
+    };
+    let c = api_host("connection prod", "https://acme.activehosted.com", &p);
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(
+        c.found
+            .contains("text/html titled \"Login | ActiveCampaign\""),
+        "{}",
+        c.found
+    );
+    assert!(c.fix.as_deref().unwrap().contains("api-us1.com"));
+    assert_eq!(access("c", "k", &p).verdict, Verdict::Fail);
+}
+
+#[test]
+fn redirect_and_404_are_not_the_api_host() {
+    let mut p = api();
+    p[0] = Probe {
+        location: Some("https://www.acme.com/".into()),
+        ..probe("GET /lists", 301, false)
+    };
+    let c = api_host("c", "https://acme.com", &p);
+    assert!(
+        c.found
+            .contains("redirects (HTTP 301) to https://www.acme.com/"),
+        "{}",
+        c.found
+    );
+    p[0] = probe("GET /lists", 404, false);
+    assert_eq!(api_host("c", "https://acme.com", &p).verdict, Verdict::Fail);
+}
+
+#[test]
+fn busy_server_says_try_again() {
+    let mut p = api();
+    p[2] = probe("GET /fields", 503, true);
+    let c = api_host("c", "https://acme.api-us1.com", &p);
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(c.fix.as_deref().unwrap().contains("try again"), "{c:?}");
+}
+
+#[test]
+fn rate_limit_headers_reported_or_warned() {
+    let mut p = api();
+    let c = rate_limit("c", 5, &p);
+    assert_eq!(c.verdict, Verdict::Warn);
+    p[2].rate_limit = Some("5".into());
+    p[2].rate_remaining = Some("4".into());
+    let c = rate_limit("c", 5, &p);
+    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert!(
+        c.found
+            .contains("RateLimit-Limit 5, RateLimit-Remaining 4 (on GET /fields)")
+    );
+    let c = rate_limit("c", 10, &p);
+    assert_eq!(c.verdict, Verdict::Warn);
+    assert!(
+        c.fix
+            .as_deref()
+            .unwrap()
+            .contains("requests_per_second = 5")
+    );
+}
+
+#[test]
+fn text_groups_by_scope_and_json_says_ok() {
+    let checks = vec![
+        Check::ok("connection prod", "key", "fine"),
+        Check::warn("connection prod", "rate limit", "none", "nothing"),
+        Check::fail("export vip", "list", "list 7 does not exist", "set list_id"),
+    ];
+    let text = render_lines(&checks) + &summary(&checks);
+    assert_eq!(text.matches("connection prod\n").count(), 1, "{text}");
+    assert!(
+        text.contains("  FAIL  list: list 7 does not exist\n        fix: set list_id\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("3 checks: 1 ok, 1 warn, 1 FAIL (read-only: nothing was written)\n"),
+        "{text}"
+    );
+    assert!(!passed(&checks));
+    assert!(passed(&checks[..2]));
+    let j = render_json(&checks);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["checks"][2]["verdict"], "fail");
+    assert!(j["checks"][0].get("fix").is_none());
+}
+
+fn number_field() -> FieldDef {
+    FieldDef {
+        id: 4,
+        perstag: Some("SCORE".into()),
+        title: "Score".into(),
+        type_name: "number".into(),
+        kind: crate::activecampaign::FieldKind::Number,
+        options: vec![],
+    }
+}
+
+fn segment(values: &[&str]) -> Segment {
+    use crate::model::{Fields, Profile};
+    let profiles = (values.iter().enumerate())
+        .map(|(i, v)| Profile {
+            row: i as u64 + 1,
+            email: format!("u{i}@example.com"),
+            fields: if v.is_empty() {
+                Fields::new(None, None, None)
+            } else {
+                Fields::with_custom(None, None, None, [("SCORE", *v)])
+            },
+        })
+        .collect();
+    Segment {
+        profiles,
+        ..Segment::default()
+    }
+}
+
+#[test]
+fn field_values_that_fit_pass() {
+    let c = field_fit(
+        "e",
+        "SCORE",
+        &number_field(),
+        Some(&segment(&["1", "", "2.5"])),
+    );
+    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert!(
+        c.found
+            .contains("SCORE (id 4, number); the first 2 values fit"),
+        "{}",
+        c.found
+    );
+}
+
+#[test]
+fn a_value_that_does_not_fit_fails_with_its_row() {
+    let c = field_fit(
+        "e",
+        "SCORE",
+        &number_field(),
+        Some(&segment(&["1", "", "high"])),
+    );
+    assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+    assert!(
+        c.found.contains(
+            "1 of the first 2 values do not fit, e.g. data row 3: `high` is not a number"
+        ),
+        "{}",
+        c.found
+    );
+}
+
+#[test]
+fn only_the_first_values_are_tried() {
+    let mut values = vec!["7"; FIRST_VALUES];
+    values.push("late-and-wrong");
+    let c = field_fit("e", "SCORE", &number_field(), Some(&segment(&values)));
+    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    let c = field_fit("e", "SCORE", &number_field(), None);
+    assert_eq!(c.verdict, Verdict::Warn);
+}

@@ -1,0 +1,177 @@
+//! The reads behind `acsync explain`, each read-only: the segment with the
+//! address watched row by row, the state database (never created here),
+//! and one read of ActiveCampaign (the contact by email, then its
+//! membership of the export's list).
+
+use std::path::PathBuf;
+
+use crate::activecampaign::Client;
+use crate::activecampaign::wire::WireContact;
+use crate::config::Export;
+use crate::model::{Known, ListStatus, LiveMember, MembershipRow};
+use crate::run::RunError;
+use crate::state::{self, ExportMeta, OpenBatch, StateDb, Wanted};
+
+/// What the state database holds for the export (empty without a database).
+#[derive(Default)]
+pub struct StateRead {
+    pub database: Option<PathBuf>,
+    pub known: Known,
+    pub meta: Option<ExportMeta>,
+    pub any_pending: bool,
+    pub unfinished_runs: usize,
+    pub open_batches: Vec<OpenBatch>,
+    /// The list the export last ran on, when it was another one.
+    pub old_scope: Option<String>,
+    pub siblings: Vec<String>,
+    pub wanted_by_others: Vec<Wanted>,
+    /// Sentences from the run history (see [`history_lines`]).
+    pub history: Vec<String>,
+}
+
+/// Reads the export's record. A missing database is no record at all: it
+/// is not created (explain writes nothing a run would not).
+pub fn read_state(
+    state_dir: PathBuf,
+    config_root: PathBuf,
+    export: &Export,
+    email: &str,
+) -> Result<StateRead, RunError> {
+    let file = state_dir.join(state::DB_FILE);
+    if !file.exists() {
+        return Ok(StateRead::default());
+    }
+    let db = StateDb::open(&state_dir)?;
+    let scope = state::scope_of(export);
+    let meta = db.export_meta(&export.id)?;
+    let old_scope = (meta.as_ref())
+        .and_then(|m| state::scope_of_fingerprint(&m.fingerprint))
+        .filter(|old| *old != scope);
+    let rows = db.wanted_by_others(&scope, &export.id)?;
+    let folder = crate::run::shared::load(&config_root);
+    Ok(StateRead {
+        database: Some(file),
+        known: db.load_known(&scope)?,
+        any_pending: db.has_pending(&scope)?,
+        unfinished_runs: db.unfinished_runs(&export.id)?.len(),
+        open_batches: db.open_batches(&scope)?,
+        siblings: crate::run::shared::siblings(&folder, export, &scope, &rows),
+        history: history_lines(&db, &export.id, email)?,
+        wanted_by_others: rows,
+        meta,
+        old_scope,
+    })
+}
+
+/// How many of the address's latest history entries `explain` tells.
+const HISTORY_SHOWN: usize = 5;
+
+/// The address's run history, in sentences: the last fields sent and when,
+/// then its latest entries (newest first), each with its run and reason.
+fn history_lines(
+    db: &StateDb,
+    export: &str,
+    email: &str,
+) -> Result<Vec<String>, crate::state::StateError> {
+    let entries = db.contact_history(export, email, HISTORY_SHOWN)?;
+    if entries.is_empty() {
+        return Ok(vec![
+            "The run history has no entry for this address.".into(),
+        ]);
+    }
+    let mut out = Vec::new();
+    if let Some(last) = db.last_sent(export, email)? {
+        let values: Vec<String> = (last.fields.iter())
+            .map(|(k, v)| format!("{k} {v:?}"))
+            .collect();
+        out.push(format!(
+            "Last sent by run {} at {}: {}.",
+            last.run_id,
+            last.at.format("%Y-%m-%d %H:%M UTC"),
+            if values.is_empty() {
+                "no field values".into()
+            } else {
+                values.join(", ")
+            }
+        ));
+    }
+    out.push("Run history (newest first; `acsync history NAME --email ADDRESS` for all):".into());
+    for e in &entries {
+        let what = match &e.reason {
+            Some(why) => format!("{}: {why}", e.change.as_str()),
+            None => e.change.as_str().to_string(),
+        };
+        out.push(format!(
+            "  run {} at {}: {what}",
+            e.run_id,
+            e.at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    Ok(out)
+}
+
+/// The contact as ActiveCampaign holds it now.
+pub struct LiveRead {
+    pub contact: Option<WireContact>,
+    pub membership: Option<MembershipRow>,
+}
+
+impl LiveRead {
+    /// The address as a full read of the list would show it: `None` when
+    /// it is not a member with a status acsync manages.
+    pub fn member(&self, email: &str) -> Option<LiveMember> {
+        let c = self.contact.as_ref()?;
+        let status = self.membership.and_then(|m| m.status)?;
+        Some(LiveMember {
+            contact_id: c.id.0,
+            email: email.to_string(),
+            status,
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            phone: c.phone.clone(),
+        })
+    }
+
+    pub fn status(&self) -> Option<ListStatus> {
+        self.membership.and_then(|m| m.status)
+    }
+}
+
+/// One read: `GET /contacts?email=`, then (for a contact) its
+/// `contactLists` row for the export's list.
+pub async fn read_live(
+    client: &Client,
+    export: &Export,
+    email: &str,
+) -> Result<LiveRead, RunError> {
+    let contact = client.contact_by_email(email).await?;
+    let membership = match &contact {
+        Some(c) => client.membership(c.id.0, export.list_id).await?,
+        None => None,
+    };
+    Ok(LiveRead {
+        contact,
+        membership,
+    })
+}
+
+/// Resolves and applies the `[mapping.fields]` types the way a run does
+/// (`GET /fields`), so the values compared are the values a run would send.
+pub async fn convert_custom(
+    client: &Client,
+    export: &Export,
+    segment: &mut crate::segment::Segment,
+) -> Result<(), RunError> {
+    let keys = &export.mapping.fields;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let defs = client.fields().await?;
+    let resolved =
+        crate::run::fields::resolve(keys.keys(), &defs).map_err(|u| RunError::UnknownField {
+            key: u.key,
+            hint: u.hint,
+        })?;
+    crate::run::fields::convert_segment(segment, &resolved);
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `acsync explain NAME EMAIL`: why an address is (or is not) on the list,
+//! in sentences for the operator: where it is in the segment, what the
+//! state records, its status on the list now (one read; `--offline` skips
+//! it), which other exports of the list want it, and what the next run
+//! would do, decided by the run's own planner. Writes nothing; shows the
+//! full address (it runs on the host; status files and logs stay masked).
+
+mod assemble;
+mod decide;
+mod facts;
+mod model;
+mod render;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{load_one, runtime};
+use crate::run::{Runner, RunnerPaths};
+use crate::segment::normalize_email;
+
+pub use model::Explanation;
+
+pub fn run(
+    config_dir: &Path,
+    name: &str,
+    email: &str,
+    json: bool,
+    offline: bool,
+) -> anyhow::Result<ExitCode> {
+    let (folder, export) = match load_one(config_dir, name) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    super::logging::init(folder.settings.daemon.log_format, "warn");
+    let email = normalize_email(email);
+    let paths = RunnerPaths::new(config_dir, &folder.settings.daemon);
+    let rt = runtime()?;
+    let answer = rt.block_on(assemble::explain(
+        Runner::new(paths),
+        &export,
+        &email,
+        offline,
+    ));
+    let (x, live_error) = match answer {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("acsync explain: {}: {e}", export.id);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&x)?);
+    } else {
+        for line in render::text(&x, &export.schedule.tz) {
+            println!("{line}");
+        }
+    }
+    if let Some(e) = live_error {
+        eprintln!(
+            "acsync explain: {}: cannot read ActiveCampaign: {e}",
+            export.id
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,165 @@
+//! A broken `acsync.toml` saved while the daemon runs must not stop every
+//! export (issue 15). [`LastGood`] remembers the last `acsync.toml` that
+//! loaded without an error; while the file on disk has errors, the export
+//! files are validated against that one instead, so every export keeps its
+//! connection and its schedule (and edits to export files are still taken).
+//! The errors are reported, never hidden: [`Health`] carries them for the
+//! log, the status files and the metrics, and the fix is taken on the next
+//! reload.
+//!
+//! At start-up there is no last good file: a broken `acsync.toml` then
+//! leaves the folder as loaded (exports on a broken or missing connection
+//! are invalid, the others run), as before.
+
+use std::path::Path;
+
+use crate::config::{Folder, Located, Settings, exports_dir, load_export};
+
+/// How `acsync.toml` stands after a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// No error: the file as saved is in use.
+    Valid,
+    /// The file has errors; the last good one is in use.
+    Fallback(Vec<Located>),
+    /// The file has errors and none was good before (start-up): the folder
+    /// is used as loaded.
+    Broken(Vec<Located>),
+}
+
+impl Health {
+    /// The errors, if any.
+    pub fn errors(&self) -> &[Located] {
+        match self {
+            Health::Valid => &[],
+            Health::Fallback(e) | Health::Broken(e) => e,
+        }
+    }
+
+    /// The prefix of systemd's `STATUS=` line (`systemctl status`) while the
+    /// file has errors.
+    pub fn status_note(&self) -> Option<&'static str> {
+        match self {
+            Health::Valid => None,
+            Health::Fallback(_) => Some("acsync.toml has errors, the last valid one is in use; "),
+            Health::Broken(_) => Some("acsync.toml has errors; "),
+        }
+    }
+
+    /// What export status files show while the daemon runs on the last good
+    /// file: the errors as `acsync.toml:LINE:COL: message` lines, the path
+    /// relative to the configuration folder. `None` when nothing is owed.
+    pub fn status_error(&self, config_dir: &Path) -> Option<String> {
+        let Health::Fallback(errors) = self else {
+            return None;
+        };
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| e.relative_to(config_dir).to_string())
+            .collect();
+        Some(lines.join("\n"))
+    }
+}
+
+/// The last `acsync.toml` that loaded without an error.
+#[derive(Debug, Default)]
+pub struct LastGood {
+    good: Option<Settings>,
+}
+
+impl LastGood {
+    /// The folder to use and how its `acsync.toml` stands. A valid file
+    /// becomes the last good one; with a broken one, the export files are
+    /// validated again against the last good settings.
+    pub fn resolve(&mut self, mut folder: Folder) -> (Folder, Health) {
+        if folder.settings.errors.is_empty() {
+            self.good = Some(folder.settings.clone());
+            return (folder, Health::Valid);
+        }
+        let errors = folder.settings.errors.clone();
+        let Some(good) = &self.good else {
+            return (folder, Health::Broken(errors));
+        };
+        let dir = exports_dir(&folder.dir);
+        for e in &mut folder.exports {
+            // Files that could not be read or named keep their own error.
+            if e.sha256.is_some() {
+                *e = load_export(good, &dir, &e.file);
+            }
+        }
+        crate::config::shared_lists::refuse_prune_all_on_shared_lists(&mut folder.exports);
+        folder.settings = good.clone();
+        (folder, Health::Fallback(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_folder;
+
+    const GOOD: &str = "[connections.prod]\nurl = \"http://127.0.0.1:9\"\n\
+                        api_key_env = \"X\"\naccept_data_transfer = true\n";
+    const EXPORT: &str = "connection = \"prod\"\nlist_id = 1\nschedule = \"0 0 1 1 *\"\n\
+                          [source]\nkind = \"csv\"\npath = \"x.csv\"\n[mapping]\nemail = \"email\"\n";
+
+    fn folder(settings: &str) -> (tempfile::TempDir, Folder) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("exports/emea")).expect("mkdir");
+        std::fs::write(dir.path().join("acsync.toml"), settings).expect("write");
+        std::fs::write(dir.path().join("exports/emea/vip.toml"), EXPORT).expect("write");
+        let f = load_folder(dir.path());
+        (dir, f)
+    }
+
+    fn valid(f: &Folder) -> bool {
+        f.exports.iter().all(|e| e.result.is_ok())
+    }
+
+    #[test]
+    fn a_broken_file_after_a_good_one_keeps_the_good_settings() {
+        let mut last = LastGood::default();
+        let (_d, f) = folder(GOOD);
+        assert_eq!(last.resolve(f).1, Health::Valid);
+        let (dir, f) = folder("[connections.prod\nurl = 1\n");
+        assert!(!valid(&f), "as loaded, the export has no connection");
+        let (f, health) = last.resolve(f);
+        assert!(valid(&f), "{:?}", f.exports);
+        assert!(matches!(health, Health::Fallback(_)), "{health:?}");
+        let shown = health.status_error(dir.path()).expect("status error");
+        assert!(shown.starts_with("acsync.toml:1:"), "{shown}");
+        assert!(
+            health
+                .status_note()
+                .is_some_and(|n| n.contains("last valid"))
+        );
+    }
+
+    #[test]
+    fn at_start_a_broken_file_is_used_as_loaded() {
+        let mut last = LastGood::default();
+        let (dir, f) = folder("[connections.prod\n");
+        let (f, health) = last.resolve(f);
+        assert!(!valid(&f));
+        assert!(matches!(health, Health::Broken(_)), "{health:?}");
+        assert_eq!(health.status_error(dir.path()), None);
+    }
+
+    #[test]
+    fn a_fixed_file_is_taken_again() {
+        let mut last = LastGood::default();
+        let (_d, f) = folder(GOOD);
+        last.resolve(f);
+        let (_d, f) = folder("oops");
+        assert!(matches!(last.resolve(f).1, Health::Fallback(_)));
+        let fixed = GOOD.replace("127.0.0.1:9", "127.0.0.1:10");
+        let (_d, f) = folder(&fixed);
+        let (f, health) = last.resolve(f);
+        assert_eq!(health, Health::Valid);
+        let url = f.exports[0]
+            .result
+            .as_ref()
+            .map(|e| e.connection.base_url.to_string());
+        assert!(url.is_ok_and(|u| u.contains(":10")));
+    }
+}

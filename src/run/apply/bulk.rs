@@ -1,0 +1,297 @@
+//! The executor of bulk import, pipelined: a submitter cuts, journals and
+//! submits batches while a follower polls every batch in flight at its own
+//! time, so a run is paced by ActiveCampaign's limits (100 imports a
+//! minute, 5 requests a second) and not by waiting for one batch at a time.
+//! Each batch's contacts are built only when it is sent. What each answer
+//! means, and when to poll, is decided by the core ([`super::judge`],
+//! [`super::poll`]).
+
+use std::ops::Range;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use super::decide::{AfterSubmit, Item, after_submit, rest_ranges};
+use super::poll::{InFlight, PollPolicy, PollStep, after_poll, next_due};
+use super::{Applier, unix_now};
+use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
+use crate::run::batches::UNACKNOWLEDGED;
+use crate::run::error::RunError;
+
+impl Applier<'_> {
+    pub(super) async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
+        let (tx, rx) = mpsc::unbounded_channel::<InFlight>();
+        let submit = async move {
+            let mut batcher = Batcher::new();
+            let mut start = 0;
+            for (i, item) in items.iter().enumerate() {
+                if let Some(batch) = batcher.push(self.core.bulk_contact(item)) {
+                    self.submit_batch(items, start..i, batch, &tx).await?;
+                    start = i;
+                }
+            }
+            if let Some(batch) = batcher.finish() {
+                self.submit_batch(items, start..items.len(), batch, &tx)
+                    .await?;
+            }
+            // Dropping `tx` here tells the follower no batch is coming.
+            Ok::<(), RunError>(())
+        };
+        let (a, b) = tokio::join!(submit, self.follow_all(items, rx));
+        a.and(b)
+    }
+
+    /// The time on the write's clock.
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Journals the intents of `items[range]`, then submits `batch` (their
+    /// contacts). A whole-batch rejection that names contacts (§4.3: nothing
+    /// was queued) fails those with ActiveCampaign's reason and submits the
+    /// rest again, in the contiguous runs left between them.
+    async fn submit_batch(
+        &self,
+        items: &[Item<'_>],
+        range: Range<usize>,
+        batch: Vec<BulkContact>,
+        tx: &mpsc::UnboundedSender<InFlight>,
+    ) -> Result<(), RunError> {
+        if self.cancel.is_cancelled() {
+            return Err(RunError::Cancelled);
+        }
+        self.save(self.core.intents(&items[range.clone()])).await?;
+        let mut todo = vec![(range, Some(batch))];
+        while let Some((range, batch)) = todo.pop() {
+            if self.cancel.is_cancelled() {
+                return Err(RunError::Cancelled);
+            }
+            let batch_items = &items[range.clone()];
+            let batch = batch.unwrap_or_else(|| {
+                (batch_items.iter())
+                    .map(|i| self.core.bulk_contact(i))
+                    .collect()
+            });
+            match self.submit_once(&batch).await? {
+                AfterSubmit::Accepted(id) => {
+                    let f = InFlight::accepted(range, id, self.now(), unix_now());
+                    tx.send(f)
+                        .map_err(|_| RunError::Internal("batch follower stopped".into()))?
+                }
+                AfterSubmit::RejectNamed(named) => {
+                    tracing::warn!(export = %self.export.id, rejected = named.len(), of = batch_items.len(), "bulk import rejected a batch for some of its contacts; the rest is sent again");
+                    let rows = (self.core).reject_named(&mut self.tally(), batch_items, &named);
+                    self.save(rows).await?;
+                    let rest = rest_ranges(range, named.iter().map(|(i, _)| *i));
+                    todo.extend(rest.into_iter().rev().map(|r| (r, None)));
+                }
+                AfterSubmit::Failed(e) => self.submit_failed(batch_items, e).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One submission: journaled before sending (killed before the answer,
+    /// the next run still knows a batch may be on its way), then under its
+    /// id once accepted.
+    async fn submit_once(&self, batch: &[BulkContact]) -> Result<AfterSubmit, RunError> {
+        let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
+        self.journal_batch(&placeholder).await?;
+        let step = after_submit(self.submit(batch).await, batch.len());
+        if step.forget_placeholder {
+            self.settle_batch(&placeholder).await?;
+        }
+        if let AfterSubmit::Accepted(id) = &step.then {
+            self.journal_batch(id).await?;
+        }
+        Ok(step.then)
+    }
+
+    async fn submit(&self, batch: &[BulkContact]) -> Result<String, ApiError> {
+        self.client
+            .bulk_submit(batch, self.export.exclude_automations)
+            .await
+    }
+
+    async fn submit_failed(&self, items: &[Item<'_>], e: ApiError) -> Result<(), RunError> {
+        let rows = (self.core).submit_failed(&mut self.tally(), items, e)?;
+        self.save(rows).await
+    }
+
+    /// Follows every submitted batch to its end. Batches wait in a small
+    /// list (at most ~100 are in flight: a minute of imports); the one due
+    /// first is polled next. The wait before a batch's first poll is learned
+    /// from the batches before it (see [`super::poll::first_poll_delay`]),
+    /// so most batches cost one poll.
+    async fn follow_all(
+        &self,
+        items: &[Item<'_>],
+        mut rx: mpsc::UnboundedReceiver<InFlight>,
+    ) -> Result<(), RunError> {
+        let mut flying: Vec<InFlight> = Vec::new();
+        let mut first = self.client.poll_interval();
+        let mut open = true;
+        loop {
+            let due = next_due(&flying);
+            if !open && due.is_none() {
+                return Ok(());
+            }
+            let wake = due.map_or(Duration::from_secs(3600) + self.now(), |d| d.1);
+            tokio::select! {
+                msg = rx.recv(), if open => match msg {
+                    Some(f) => flying.push(f.first_poll_in(first)),
+                    None => open = false,
+                },
+                () = sleep_until(self.epoch + wake), if due.is_some() => {
+                    if let Some((i, _)) = due {
+                        let f = flying.swap_remove(i);
+                        if let Some(f) = self.poll_batch(items, f, &mut first).await? {
+                            flying.push(f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls one batch and performs what the core decides: `Some` when it
+    /// must be polled again.
+    async fn poll_batch(
+        &self,
+        items: &[Item<'_>],
+        f: InFlight,
+        first: &mut Duration,
+    ) -> Result<Option<InFlight>, RunError> {
+        let answer = self.client.bulk_info(&f.batch_id).await;
+        let client = self.client;
+        let backoff = |d| client.next_poll_delay(d);
+        let policy = PollPolicy {
+            interval: client.poll_interval(),
+            wait_max: client.bulk_wait_max(),
+            backoff: &backoff,
+        };
+        let stopping = self.cancel.is_cancelled();
+        let step = after_poll(f, answer, self.now(), first, &policy, stopping);
+        if let Some(id) = step.forgets()
+            && !matches!(step, PollStep::Completed(..))
+        {
+            // Failed or interrupted: terminal, so nothing of it can land later.
+            self.settle_batch(id).await?;
+        }
+        self.perform(items, step, *first).await
+    }
+
+    /// Performs one [`PollStep`].
+    async fn perform(
+        &self,
+        items: &[Item<'_>],
+        step: PollStep,
+        first: Duration,
+    ) -> Result<Option<InFlight>, RunError> {
+        match step {
+            PollStep::Again(f) => Ok(Some(f)),
+            PollStep::Expired {
+                batch,
+                waited,
+                status,
+            } => {
+                let e = self.client.batch_timeout(&batch.batch_id, waited, status);
+                self.submit_failed(&items[batch.range], e)
+                    .await
+                    .map(|()| None)
+            }
+            PollStep::Unknown(f, e) => {
+                let why = e.to_string();
+                let rows = &items[f.range.clone()];
+                (self.core).info_failed(&mut self.tally(), rows, &f.batch_id, e)?;
+                tracing::warn!(export = %self.export.id, batch = %f.batch_id, error = %why, "cannot read a bulk batch's outcome; a read of the list settles it");
+                Ok(None)
+            }
+            PollStep::Completed(f, result) => {
+                self.record_batch(&items[f.range.clone()], &result, f.sent_at)
+                    .await?;
+                self.settle_batch(&f.batch_id).await?;
+                Ok(None)
+            }
+            PollStep::GiveUp(f, status) => {
+                tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
+                let rows = &items[f.range.clone()];
+                (self.core).batch_given_up(&mut self.tally(), rows, &f.batch_id, status);
+                Ok(None)
+            }
+            PollStep::Resubmit(f, status) => {
+                tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
+                self.resubmit(items, f, first).await
+            }
+        }
+    }
+
+    /// Sends a batch that ended `failed` or `interrupted` again (safe:
+    /// bulk import upserts by email), journaled under its new id.
+    async fn resubmit(
+        &self,
+        items: &[Item<'_>],
+        f: InFlight,
+        first: Duration,
+    ) -> Result<Option<InFlight>, RunError> {
+        let batch_items = &items[f.range.clone()];
+        let batch: Vec<BulkContact> = (batch_items.iter())
+            .map(|i| self.core.bulk_contact(i))
+            .collect();
+        match self.submit(&batch).await {
+            Ok(id) => {
+                self.journal_batch(&id).await?;
+                Ok(Some(f.resubmitted(id, self.now(), unix_now(), first)))
+            }
+            Err(e) => self.submit_failed(batch_items, e).await.map(|()| None),
+        }
+    }
+
+    /// Journals a completed batch: the contacts that landed, and each one
+    /// it refused, looked up (within the budget) to tell an opt-out from a
+    /// refusal.
+    async fn record_batch(
+        &self,
+        items: &[Item<'_>],
+        result: &BatchResult,
+        sent_at: i64,
+    ) -> Result<(), RunError> {
+        let (mut members, refused) =
+            (self.core).batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
+        for i in refused {
+            let item = &items[i];
+            let lookup = if self.core.wants_lookup(&mut self.tally(), item) {
+                self.lookup(item.email).await
+            } else {
+                Ok(None)
+            };
+            members.push((self.core).refused_in_batch(&mut self.tally(), item, lookup)?);
+        }
+        self.save(members).await
+    }
+
+    /// A contact's id and status on the list (`None`: no such contact).
+    async fn lookup(
+        &self,
+        email: &str,
+    ) -> Result<Option<(u64, Option<crate::model::ListStatus>)>, ApiError> {
+        let Some(id) = self.client.find_contact(email).await? else {
+            return Ok(None);
+        };
+        let status = self.client.list_status_of(id, self.export.list_id).await?;
+        Ok(Some((id, status)))
+    }
+}
+
+/// A process-unique tag for an unacknowledged batch's journal row.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{}-{n}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    )
+}

@@ -1,0 +1,410 @@
+//! The pure core of a write: every decision the applier makes, with no
+//! async, no HTTP, no SQLite and no clock (the time of an answer comes in
+//! as an argument). Given what the run knows ([`WriteCore`]), what it has
+//! done so far ([`WriteTally`]) and one answer of ActiveCampaign, it says
+//! what the answer means: the member rows to journal, the contacts that
+//! failed, were kept or are in doubt, whether the run must stop. The
+//! executor (`Applier`, beside this file) only performs the requests and
+//! database writes these decisions name. The timing of bulk batches is in
+//! `poll.rs`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::activecampaign::{ApiError, BulkContact, ContactInput};
+use crate::model::{Fields, Known, Member, PendingOp};
+use crate::plan::verify::Kept;
+use crate::plan::{Change, Removal};
+use crate::status::Failure;
+
+/// ActiveCampaign's suggested minimum for a bulk import.
+pub const BULK_MIN: usize = 10;
+/// Failed contacts looked up to tell an opt-out from a refusal, per run.
+pub const CLASSIFY_MAX: u32 = 100;
+/// Failures kept in the status file.
+pub const FAILURES_MAX: usize = 20;
+/// Per-contact outcomes kept for the run's history (a bound on memory when
+/// a whole segment is refused).
+pub const OUTCOMES_MAX: usize = 100_000;
+
+/// What a write did: counters, the first failures (for the status file),
+/// and each contact that did not simply land ([`ContactOutcome`]).
+#[derive(Debug, Default, Clone)]
+pub struct WriteTally {
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    /// Opt-outs discovered while applying (beyond the plan's).
+    pub kept_unsubscribed: u64,
+    /// Bounced (3) and unconfirmed (0) members discovered while applying.
+    pub kept_bounced: u64,
+    pub kept_unconfirmed: u64,
+    /// Planned removals that a read right before the write found no longer
+    /// active (opted out, bounced, deleted): left untouched.
+    pub not_active: u64,
+    pub failed: u64,
+    pub failures: Vec<Failure>,
+    /// Every contact that failed, was kept or stayed in doubt, in order
+    /// (at most [`OUTCOMES_MAX`]; `outcomes_dropped` counts the rest).
+    pub outcomes: Vec<ContactOutcome>,
+    pub outcomes_dropped: u64,
+    pub(super) classified: u32,
+    /// Changes whose outcome is unknown, with the reason, until settled.
+    pub(super) doubts: Vec<(ChangeInDoubt, String)>,
+}
+
+/// One contact's outcome when it is not "applied".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactOutcome {
+    pub email: String,
+    /// The source row, when the change came from the segment.
+    pub row: Option<u64>,
+    pub what: OutcomeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Refused, or shown not to have landed: retried next run.
+    Failed(String),
+    /// Its status is not ours to change (opted out, bounced, unconfirmed).
+    Kept(Kept),
+    /// Its outcome stayed unknown (no read could settle it): counted as
+    /// failed, its intent kept for the next run.
+    InDoubt(String),
+}
+
+impl WriteTally {
+    pub(super) fn fail(&mut self, row: Option<u64>, email: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.count_failure(row, email, &reason);
+        self.outcome(row, email, OutcomeKind::Failed(reason));
+    }
+
+    /// A change still in doubt when the write ends (no read settled it):
+    /// counted as failed, and remembered as in doubt.
+    pub(super) fn unsettled(&mut self, row: Option<u64>, email: &str, reason: String) {
+        self.count_failure(row, email, &reason);
+        self.outcome(row, email, OutcomeKind::InDoubt(reason));
+    }
+
+    fn count_failure(&mut self, row: Option<u64>, email: &str, reason: &str) {
+        self.failed += 1;
+        if self.failures.len() < FAILURES_MAX {
+            self.failures.push(Failure::new(row, email, reason));
+        }
+    }
+
+    pub(super) fn outcome(&mut self, row: Option<u64>, email: &str, what: OutcomeKind) {
+        if self.outcomes.len() < OUTCOMES_MAX {
+            let email = email.to_string();
+            self.outcomes.push(ContactOutcome { email, row, what });
+        } else {
+            self.outcomes_dropped += 1;
+        }
+    }
+
+    /// A change that may or may not have landed: its intent stays pending.
+    pub(super) fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
+        self.doubts.push((ChangeInDoubt::of(item), reason.into()));
+    }
+
+    pub(super) fn doubt_all(&mut self, items: &[Item<'_>], reason: &str) {
+        items.iter().for_each(|i| self.doubt(i, reason));
+    }
+
+    /// Changes left in doubt so far (settled before the run ends).
+    pub fn in_doubt(&self) -> usize {
+        self.doubts.len()
+    }
+}
+
+/// An owned copy of a change left in doubt. Rare (only after faults), so
+/// copying its values is cheap, unlike copying the whole plan.
+#[derive(Debug, Clone)]
+pub struct ChangeInDoubt {
+    op: PendingOp,
+    email: String,
+    row: Option<u64>,
+    contact_id: Option<u64>,
+    fields: Fields,
+    hash: u64,
+}
+
+impl ChangeInDoubt {
+    fn of(i: &Item<'_>) -> ChangeInDoubt {
+        ChangeInDoubt {
+            op: i.op,
+            email: i.email.to_string(),
+            row: i.row,
+            contact_id: i.contact_id,
+            fields: i.fields.clone(),
+            hash: i.hash,
+        }
+    }
+
+    pub(super) fn item(&self) -> Item<'_> {
+        Item {
+            op: self.op,
+            email: &self.email,
+            row: self.row,
+            contact_id: self.contact_id,
+            fields: &self.fields,
+            hash: self.hash,
+        }
+    }
+}
+
+/// One change on its way: which operation, and the values it sends,
+/// borrowed from the plan (a run never copies its plan's values: for a
+/// first export of a million profiles each copy would cost ~200 MB).
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'p> {
+    pub op: PendingOp,
+    pub email: &'p str,
+    pub row: Option<u64>,
+    pub contact_id: Option<u64>,
+    pub fields: &'p Fields,
+    pub hash: u64,
+}
+
+/// What a removal sends: no field.
+static NO_FIELDS: Fields = Fields::EMPTY;
+
+impl<'p> Item<'p> {
+    pub fn change(op: PendingOp, c: &'p Change) -> Item<'p> {
+        Item {
+            op,
+            email: &c.email,
+            row: Some(c.row),
+            contact_id: c.contact_id,
+            fields: &c.fields,
+            hash: c.hash,
+        }
+    }
+
+    pub fn removal(r: &'p Removal) -> Item<'p> {
+        Item {
+            op: PendingOp::Remove,
+            email: &r.email,
+            row: None,
+            contact_id: r.contact_id,
+            fields: &NO_FIELDS,
+            hash: 0,
+        }
+    }
+}
+
+/// How an error of a request or of a whole batch counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Stops the whole run (key refused, list gone, bad config, TLS).
+    Fatal,
+    /// The request may have been applied: the intent stays pending, and a
+    /// read settles it.
+    InDoubt,
+    /// Refused: nothing was applied; the contact fails and is retried next run.
+    Refused,
+}
+
+pub fn class_of(e: &ApiError) -> ErrorClass {
+    match e {
+        ApiError::Auth { .. }
+        | ApiError::ListNotFound { .. }
+        | ApiError::Config { .. }
+        | ApiError::Tls { .. } => ErrorClass::Fatal,
+        ApiError::RetriesExhausted { .. }
+        | ApiError::Decode { .. }
+        | ApiError::BatchTimeout { .. } => ErrorClass::InDoubt,
+        ApiError::Rejected { .. } => ErrorClass::Refused,
+    }
+}
+
+/// Errors that stop the whole run rather than one contact.
+pub fn fatal(e: &ApiError) -> bool {
+    class_of(e) == ErrorClass::Fatal
+}
+
+/// What one `contact/sync` + `contactLists` exchange ended in, when every
+/// request of it was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleAnswer {
+    /// Written (the item carries the contact id learned on the way).
+    Applied,
+    /// An add found the contact opted out, bounced or unconfirmed on the
+    /// list: not forced active.
+    Kept(Kept, u64),
+    /// A removal of a contact ActiveCampaign does not have.
+    NoSuchContact,
+}
+
+/// What to do after a single change's requests.
+#[derive(Debug)]
+pub enum SingleStep {
+    /// Journal this member row (the outcome, its intent cleared).
+    Save(Member),
+    /// In doubt: nothing to journal, its intent stays pending.
+    KeepIntent,
+    /// Stop the run.
+    Stop(ApiError),
+}
+
+/// The journal work of one bulk submission and what follows it. The
+/// placeholder (`unacknowledged:…`, journaled before sending) is forgotten
+/// unless the answer leaves the batch possibly queued.
+#[derive(Debug)]
+pub struct Submitted {
+    pub forget_placeholder: bool,
+    pub then: AfterSubmit,
+}
+
+#[derive(Debug)]
+pub enum AfterSubmit {
+    /// Accepted: journal the batch under this id, then follow it.
+    Accepted(String),
+    /// Rejected whole for the named contacts (index, reason): nothing was
+    /// queued; they fail, the rest is sent again.
+    RejectNamed(Vec<(usize, String)>),
+    /// Not accepted: see [`WriteCore::submit_failed`].
+    Failed(ApiError),
+}
+
+/// Reads the answer to a bulk submission of `len` contacts.
+pub fn after_submit(answer: Result<String, ApiError>, len: usize) -> Submitted {
+    let forget_placeholder = match &answer {
+        Ok(_) => true,
+        Err(e) => class_of(e) != ErrorClass::InDoubt,
+    };
+    let then = match answer {
+        Ok(id) => AfterSubmit::Accepted(id),
+        Err(e) => match e.rejected_contacts(len) {
+            Some(named) => AfterSubmit::RejectNamed(named),
+            None => AfterSubmit::Failed(e),
+        },
+    };
+    Submitted {
+        forget_placeholder,
+        then,
+    }
+}
+
+/// What a read of the list says about a change in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenInRead {
+    Landed,
+    NotLanded,
+    /// An add refused because of the contact's status (kept, not failed).
+    Kept(Kept),
+}
+
+/// What is left of `range` once the offsets `named` (relative to its
+/// start) are taken out: the contiguous runs between them, in order.
+pub fn rest_ranges(
+    range: Range<usize>,
+    named: impl IntoIterator<Item = usize>,
+) -> Vec<Range<usize>> {
+    let mut cuts: Vec<usize> = named.into_iter().map(|i| range.start + i).collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = range.start;
+    for cut in cuts.into_iter().filter(|c| range.contains(c)) {
+        if cut > start {
+            out.push(start..cut);
+        }
+        start = start.max(cut + 1);
+    }
+    if start < range.end {
+        out.push(start..range.end);
+    }
+    out
+}
+
+/// What a write knows and never changes while it runs: the members as
+/// recorded, the export's settings, the custom field ids, its start.
+pub struct WriteCore<'a> {
+    pub known: &'a Known,
+    pub list_id: u64,
+    pub tags: &'a [String],
+    pub exclude_automations: bool,
+    /// Whether `[mapping.fields]` maps custom fields (a read cannot see them).
+    pub maps_custom_fields: bool,
+    /// Each `[mapping.fields]` key's field id.
+    pub field_ids: HashMap<String, u64>,
+    /// When the write started (Unix seconds).
+    pub started_at: i64,
+}
+
+impl WriteCore<'_> {
+    /// Whether `n` changes go through bulk import: from [`BULK_MIN`] on, or
+    /// any number when they carry tags (only bulk import adds them) or when
+    /// automations are excluded (`contact/sync` and `contactLists` cannot
+    /// exclude them; bulk import can).
+    pub fn by_bulk(&self, n: usize, tags: bool) -> bool {
+        n >= BULK_MIN || (n > 0 && (tags || self.exclude_automations))
+    }
+
+    pub fn member(&self, email: &str) -> Member {
+        self.known
+            .get(email)
+            .cloned()
+            .unwrap_or_else(|| Member::unknown(email))
+    }
+
+    /// The rows that journal `items`' intents (one transaction, before
+    /// their request or batch is sent).
+    pub fn intents(&self, items: &[Item]) -> Vec<Member> {
+        (items.iter())
+            .map(|i| Member {
+                pending: Some(i.op),
+                ..self.member(i.email)
+            })
+            .collect()
+    }
+
+    /// Members whose values already match (seen in a full read): their
+    /// hash is stored without a write.
+    pub fn matching_hashes(&self, hashes: &[(String, u64)]) -> Vec<Member> {
+        (hashes.iter())
+            .map(|(email, h)| Member {
+                sent_hash: Some(*h),
+                ..self.member(email)
+            })
+            .collect()
+    }
+
+    fn custom(&self, fields: &Fields) -> Vec<(u64, String)> {
+        fields
+            .custom()
+            .filter_map(|(k, v)| self.field_ids.get(k).map(|id| (*id, v.to_owned())))
+            .collect()
+    }
+
+    pub fn bulk_contact(&self, item: &Item) -> BulkContact {
+        let list = self.list_id;
+        let is_remove = item.op == PendingOp::Remove;
+        let only = |yes: bool| if yes { vec![list] } else { Vec::new() };
+        BulkContact {
+            email: item.email.to_owned(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
+            fields: self.custom(item.fields),
+            tags: if is_remove {
+                Vec::new()
+            } else {
+                self.tags.to_vec()
+            },
+            subscribe: only(item.op == PendingOp::Add),
+            unsubscribe: only(is_remove),
+        }
+    }
+
+    pub fn contact_input(&self, item: &Item) -> ContactInput {
+        ContactInput {
+            email: item.email.to_owned(),
+            first_name: item.fields.first_name().map(str::to_owned),
+            last_name: item.fields.last_name().map(str::to_owned),
+            phone: item.fields.phone().map(str::to_owned),
+            fields: self.custom(item.fields),
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! How the pure core reads each answer: what a change that landed, was
+//! kept or was refused leaves in its member row and in the tally; what a
+//! single request, a refused or timed-out batch, a completed batch, a
+//! lookup of a refused contact and a read of the list mean. No IO: every
+//! answer and the time come in as arguments.
+
+use std::collections::{HashMap, HashSet};
+
+use super::decide::{
+    CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, OutcomeKind, SeenInRead, SingleAnswer,
+    SingleStep, WriteCore, WriteTally, class_of,
+};
+use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
+use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
+use crate::plan::verify::Kept;
+
+/// The reason of a contact bulk import refused without saying why.
+pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
+
+impl WriteCore<'_> {
+    /// The member after `item` landed, counted as applied; `sent_at` is
+    /// when its request or batch was sent and `now` when its end was seen
+    /// (Unix seconds): the window of an unsubscribe of ours.
+    pub fn landed(&self, t: &mut WriteTally, item: &Item, sent_at: i64, now: i64) -> Member {
+        match item.op {
+            PendingOp::Add | PendingOp::Resubscribe => t.added += 1,
+            PendingOp::Update => t.updated += 1,
+            PendingOp::Remove => t.removed += 1,
+        }
+        let mut m = self.member(item.email);
+        m.pending = None;
+        m.contact_id = item.contact_id.or(m.contact_id);
+        match item.op {
+            PendingOp::Add | PendingOp::Resubscribe => {
+                m.status = Some(ListStatus::Active);
+                m.owned |= item.op == PendingOp::Add;
+                m.unsubscribed_by_us = false;
+                m.sent_hash = Some(item.hash);
+            }
+            PendingOp::Update => m.sent_hash = Some(item.hash),
+            PendingOp::Remove => {
+                m.status = Some(ListStatus::Unsubscribed);
+                m.unsubscribed_by_us = true;
+                m.unsubscribed_at = Some(UnsubscribeWindow {
+                    from: sent_at,
+                    to: now,
+                });
+            }
+        }
+        if item.op != PendingOp::Remove {
+            m.unsubscribed_at = None;
+        }
+        m
+    }
+
+    /// A member whose status is not ours to change: counted, recorded with
+    /// that status, never marked as unsubscribed by us.
+    pub fn kept(
+        &self,
+        t: &mut WriteTally,
+        email: &str,
+        row: Option<u64>,
+        why: Kept,
+        contact_id: Option<u64>,
+    ) -> Member {
+        let status = match why {
+            Kept::Unsubscribed => {
+                t.kept_unsubscribed += 1;
+                ListStatus::Unsubscribed
+            }
+            Kept::Bounced => {
+                t.kept_bounced += 1;
+                ListStatus::Bounced
+            }
+            Kept::Unconfirmed => {
+                t.kept_unconfirmed += 1;
+                ListStatus::Unconfirmed
+            }
+        };
+        t.outcome(row, email, OutcomeKind::Kept(why));
+        let mut m = self.member(email);
+        m.pending = None;
+        m.contact_id = contact_id.or(m.contact_id);
+        m.status = Some(status);
+        m.unsubscribed_by_us = false;
+        m.unsubscribed_at = None;
+        m
+    }
+
+    /// A refused change: recorded as failed, its intent cleared; retried
+    /// next run.
+    pub fn refused(&self, t: &mut WriteTally, item: &Item, reason: &str) -> Member {
+        t.fail(item.row, item.email, reason);
+        let mut m = self.member(item.email);
+        m.pending = None;
+        m
+    }
+
+    /// Reads the end of one change sent through `contact/sync` and
+    /// `contactLists`, sent at `sent_at` and answered at `now`.
+    pub fn after_single(
+        &self,
+        t: &mut WriteTally,
+        item: &Item,
+        answer: Result<SingleAnswer, ApiError>,
+        sent_at: i64,
+        now: i64,
+    ) -> SingleStep {
+        let e = match answer {
+            Ok(SingleAnswer::Applied) => {
+                return SingleStep::Save(self.landed(t, item, sent_at, now));
+            }
+            Ok(SingleAnswer::Kept(why, id)) => {
+                return SingleStep::Save(self.kept(t, item.email, item.row, why, Some(id)));
+            }
+            Ok(SingleAnswer::NoSuchContact) => {
+                // No such contact: it is no member of anything.
+                let mut m = self.member(item.email);
+                (m.pending, m.status) = (None, None);
+                return SingleStep::Save(m);
+            }
+            Err(e) => e,
+        };
+        match class_of(&e) {
+            ErrorClass::Fatal => SingleStep::Stop(e),
+            ErrorClass::InDoubt => {
+                t.doubt(item, e.to_string());
+                SingleStep::KeepIntent
+            }
+            ErrorClass::Refused => SingleStep::Save(self.refused(t, item, &e.to_string())),
+        }
+    }
+
+    /// A batch (or a rest of one) not accepted: the run stops on a fatal
+    /// error; a batch that may have been queued leaves its changes in
+    /// doubt (nothing to journal); a refused one fails its contacts
+    /// (the rows returned clear their intents).
+    pub fn submit_failed(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        e: ApiError,
+    ) -> Result<Vec<Member>, ApiError> {
+        let reason = format!("bulk import not accepted: {e}");
+        match class_of(&e) {
+            ErrorClass::Fatal => Err(e),
+            ErrorClass::InDoubt => {
+                // It may have been queued: settled by a read, or by the next run.
+                t.doubt_all(items, &reason);
+                Ok(Vec::new())
+            }
+            ErrorClass::Refused => Ok(items.iter().map(|i| self.refused(t, i, &reason)).collect()),
+        }
+    }
+
+    /// The contacts a whole-batch rejection named (index in `items`,
+    /// reason): failed with ActiveCampaign's own words, retried next run.
+    pub fn reject_named(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        named: &[(usize, String)],
+    ) -> Vec<Member> {
+        (named.iter())
+            .filter_map(|(i, why)| items.get(*i).map(|item| (item, why)))
+            .map(|(item, why)| {
+                let reason = format!("rejected by ActiveCampaign's bulk import: {why}");
+                self.refused(t, item, &reason)
+            })
+            .collect()
+    }
+
+    /// `/import/info` failed for a queued batch (a 4xx, an unknown batch
+    /// id, retries exhausted): the batch may have landed, so it is no
+    /// verdict. The batch stays journaled and its changes in doubt, settled
+    /// by the read before the run ends or by the next run's journal follow.
+    pub fn info_failed(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        batch_id: &str,
+        e: ApiError,
+    ) -> Result<(), ApiError> {
+        if class_of(&e) == ErrorClass::Fatal {
+            return Err(e);
+        }
+        t.doubt_all(
+            items,
+            &format!("outcome of bulk batch {batch_id} unknown ({e})"),
+        );
+        Ok(())
+    }
+
+    /// A batch that ended `failed` or `interrupted` for the last time: its
+    /// changes are in doubt (some may have landed before it stopped).
+    pub fn batch_given_up(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        batch_id: &str,
+        status: BatchStatus,
+    ) {
+        let reason =
+            format!("bulk batch {batch_id} ended {status:?}; will be checked on the next run");
+        t.doubt_all(items, &reason);
+    }
+
+    /// A completed batch: every contact it did not report failed landed
+    /// (the rows returned); the positions of the failed ones are returned
+    /// to be told apart ([`WriteCore::wants_lookup`]).
+    pub fn batch_completed(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        result: &BatchResult,
+        sent_at: i64,
+        now: i64,
+    ) -> (Vec<Member>, Vec<usize>) {
+        let failed: HashSet<&str> = result.failed_emails.iter().map(String::as_str).collect();
+        let mut members = Vec::with_capacity(items.len());
+        let mut refused = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if failed.contains(item.email) {
+                refused.push(i);
+            } else {
+                members.push(self.landed(t, item, sent_at, now));
+            }
+        }
+        (members, refused)
+    }
+
+    /// Whether a contact bulk import refused is looked up (its status on
+    /// the list tells an opt-out from a refusal): only adds, and at most
+    /// [`CLASSIFY_MAX`] a run. Counts every refused contact against the budget.
+    pub fn wants_lookup(&self, t: &mut WriteTally, item: &Item) -> bool {
+        t.classified += 1;
+        item.op == PendingOp::Add && t.classified <= CLASSIFY_MAX
+    }
+
+    /// A refused contact after its lookup (`None` when it was not looked
+    /// up or does not exist; else its id and status on the list): kept
+    /// when its status keeps it out, else failed. A fatal error stops.
+    pub fn refused_in_batch(
+        &self,
+        t: &mut WriteTally,
+        item: &Item,
+        lookup: Result<Option<(u64, Option<ListStatus>)>, ApiError>,
+    ) -> Result<Member, ApiError> {
+        match lookup {
+            Ok(Some((id, status))) => match Kept::of(status) {
+                Some(why) => Ok(self.kept(t, item.email, item.row, why, Some(id))),
+                None => Ok(self.refused(t, item, BULK_REFUSED)),
+            },
+            Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
+            Ok(None) | Err(_) => Ok(self.refused(t, item, BULK_REFUSED)),
+        }
+    }
+
+    /// Settles the changes left in doubt against a read of the list
+    /// (`None`: no read could be made): those that landed count as applied
+    /// and their rows are returned; those kept by their status likewise;
+    /// the others count as failed and keep their pending intent.
+    pub fn settle(&self, t: &mut WriteTally, live: Option<&[LiveMember]>, now: i64) -> Vec<Member> {
+        let doubts: Vec<(ChangeInDoubt, String)> = std::mem::take(&mut t.doubts);
+        let read = live.is_some();
+        let live: HashMap<&str, &LiveMember> = (live.iter().copied().flatten())
+            .map(|l| (l.email.as_str(), l))
+            .collect();
+        let mut settled = Vec::new();
+        for (doubt, reason) in &doubts {
+            let item = &doubt.item();
+            let l = live.get(item.email).copied();
+            match self.seen_in_read(item, l) {
+                SeenInRead::Landed => {
+                    let mut m = self.landed(t, item, self.started_at, now);
+                    m.contact_id = l.map(|l| l.contact_id).or(m.contact_id);
+                    settled.push(m);
+                }
+                SeenInRead::Kept(why) => {
+                    let id = l.map(|l| l.contact_id);
+                    settled.push(self.kept(t, item.email, item.row, why, id));
+                }
+                SeenInRead::NotLanded if read => t.fail(item.row, item.email, reason.clone()),
+                SeenInRead::NotLanded => t.unsettled(item.row, item.email, reason.clone()),
+            }
+        }
+        settled
+    }
+
+    /// Whether `item` landed, judged from the member's row in a full read
+    /// (`None`: not a member). Only what the read shows counts: a change of
+    /// custom fields alone cannot be seen, so such an update stays in doubt.
+    pub fn seen_in_read(&self, item: &Item, live: Option<&LiveMember>) -> SeenInRead {
+        let Some(l) = live else {
+            return SeenInRead::NotLanded;
+        };
+        let f = &item.fields;
+        let sent_match =
+            |sent: Option<&str>, now: &Option<String>| sent.is_none() || sent == now.as_deref();
+        let fields_match = sent_match(f.first_name(), &l.first_name)
+            && sent_match(f.last_name(), &l.last_name)
+            && sent_match(f.phone(), &l.phone);
+        let yes = match (item.op, l.status) {
+            (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
+            // Planned only for contacts not active here: status 2, 3 or 0
+            // now is one that bulk import refused to override.
+            (
+                PendingOp::Add,
+                status @ (ListStatus::Unsubscribed | ListStatus::Bounced | ListStatus::Unconfirmed),
+            ) => {
+                return SeenInRead::Kept(Kept::of(Some(status)).unwrap_or(Kept::Unsubscribed));
+            }
+            (PendingOp::Add | PendingOp::Resubscribe, status) => {
+                status == ListStatus::Active && fields_match
+            }
+            (PendingOp::Update, status) => {
+                status == ListStatus::Active && fields_match && !self.maps_custom_fields
+            }
+        };
+        if yes {
+            SeenInRead::Landed
+        } else {
+            SeenInRead::NotLanded
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Executes a [`Plan`] through the client, journaling every change: the
+//! intent is saved before a request is sent and the outcome after, so a run
+//! killed at any instant leaves `pending` marks that the next run resolves
+//! against a full read (SPEC rule 7). Changes of ten or more contacts (or
+//! any change carrying tags, or any when `exclude_automations` is set) go
+//! through bulk import, pipelined: batches are submitted while earlier ones
+//! are followed to their end; fewer go through `contact/sync` and
+//! `contactLists`. Resubscribes and removals by contact id always do: bulk
+//! import can do neither (it refuses to resubscribe, and knows contacts
+//! only by email).
+//!
+//! A bulk request rejected whole for some of its contacts (400 with
+//! `failureReasons` naming their indexes: nothing was queued) fails those
+//! contacts with ActiveCampaign's reason and sends the rest again at once.
+//!
+//! A change whose outcome is unknown when its requests end (a batch given up
+//! `failed` or `interrupted` after its resubmissions, retries exhausted on a
+//! request that may have landed, an `/import/info` that cannot answer for a
+//! queued batch) is "in doubt". Before the run ends, one read
+//! of the list settles every doubt it can: a change that landed counts as
+//! applied, the rest as failed, so `failed` is exactly the contacts whose
+//! change did not land. Unsettled ones keep their intent for the next run.
+//!
+//! Layout: every decision is pure, in [`decide`], [`judge`] and [`poll`]
+//! (unit-tested without IO in `tests.rs`); this file, `single.rs`,
+//! `bulk.rs` and `checks.rs` are the executor, which sends the requests
+//! and performs the database writes those decisions name.
+
+mod bulk;
+mod checks;
+pub mod decide;
+pub mod judge;
+pub mod poll;
+mod single;
+
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::activecampaign::Client;
+use crate::config::Export;
+use crate::model::{Known, Member, PendingOp};
+use crate::plan::Plan;
+use crate::run::db::RunDb;
+use crate::run::error::RunError;
+use crate::segment::Segment;
+
+pub use decide::{ContactOutcome, OutcomeKind, WriteTally};
+use decide::{Item, WriteCore};
+
+/// The executor of one write: the client, the state database, the
+/// cancellation, and the pure core that decides.
+pub struct Applier<'a> {
+    pub export: &'a Export,
+    pub client: &'a Client,
+    db: RunDb,
+    /// The segment: a removal whose contact now has another email that the
+    /// segment holds is not made.
+    pub segment: &'a Segment,
+    pub cancel: &'a CancellationToken,
+    core: WriteCore<'a>,
+    tally: Mutex<WriteTally>,
+    /// The account and list the member rows are kept under.
+    scope: String,
+    /// The write's clock: bulk timing is kept as time since this instant.
+    epoch: tokio::time::Instant,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(
+        export: &'a Export,
+        client: &'a Client,
+        db: &RunDb,
+        known: &'a Known,
+        segment: &'a Segment,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        let core = WriteCore {
+            known,
+            list_id: export.list_id,
+            tags: &export.tags,
+            exclude_automations: export.exclude_automations,
+            maps_custom_fields: !export.mapping.fields.is_empty(),
+            field_ids: Default::default(),
+            started_at: unix_now(),
+        };
+        Applier {
+            export,
+            client,
+            db: db.clone(),
+            segment,
+            cancel,
+            core,
+            tally: Mutex::new(WriteTally::default()),
+            scope: crate::state::scope_of(export),
+            epoch: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The custom fields the run resolved before planning (see
+    /// [`crate::run::fields`]): each `[mapping.fields]` key's field id.
+    pub fn with_fields(mut self, fields: &crate::run::fields::Resolved) -> Self {
+        self.core.field_ids = fields.iter().map(|(k, d)| (k.clone(), d.id)).collect();
+        self
+    }
+
+    /// Applies the plan, then settles the changes left in doubt. Returns the
+    /// tally even when the run stops early.
+    pub async fn apply(self, plan: &Plan) -> (WriteTally, Result<(), RunError>) {
+        let mut result = self.apply_inner(plan).await;
+        // A run that stops early (fatal error, shutdown) does not read more.
+        let settle = result.is_ok() && !self.cancel.is_cancelled();
+        if let Err(e) = self.settle_doubts(settle).await {
+            result = result.and(Err(e));
+        }
+        let tally = self.tally.into_inner().unwrap_or_else(|p| p.into_inner());
+        (tally, result)
+    }
+
+    async fn apply_inner(&self, plan: &Plan) -> Result<(), RunError> {
+        self.save(self.core.matching_hashes(&plan.record_hashes))
+            .await?;
+        let mut items: Vec<Item<'_>> = (plan.adds.iter())
+            .map(|c| Item::change(PendingOp::Add, c))
+            .collect();
+        items.extend((plan.updates.iter()).map(|c| Item::change(PendingOp::Update, c)));
+        self.bulk_or_single(&items, !self.export.tags.is_empty())
+            .await?;
+        for c in &plan.resubscribes {
+            self.resubscribe(c).await?;
+        }
+        let confirmed = self.confirm_removals(&plan.removals).await?;
+        let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
+        self.bulk_or_single(&removals, false).await?;
+        // Renamed in ActiveCampaign: by contact id, never by an old email.
+        for r in &confirmed.by_id {
+            self.single(Item::removal(r)).await?;
+        }
+        Ok(())
+    }
+
+    async fn bulk_or_single(&self, items: &[Item<'_>], tags: bool) -> Result<(), RunError> {
+        if self.core.by_bulk(items.len(), tags) {
+            return self.bulk(items).await;
+        }
+        for item in items {
+            self.single(*item).await?;
+        }
+        Ok(())
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, WriteTally> {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Journals member rows in one transaction, off the async workers.
+    async fn save(&self, members: Vec<Member>) -> Result<(), RunError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let scope = self.scope.clone();
+        (self.db)
+            .with(move |db| Ok(db.save_members(&scope, &members)?))
+            .await
+    }
+
+    /// Journals a batch id (or a placeholder) before anything else: a run
+    /// killed from here on leaves it for the next run to follow.
+    async fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
+        let (scope, id) = (self.scope.clone(), batch_id.to_string());
+        let now = chrono::Utc::now();
+        (self.db)
+            .with(move |db| Ok(db.journal_batch(&scope, &id, now)?))
+            .await
+    }
+
+    /// Forgets a batch whose terminal status was seen.
+    async fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
+        let (scope, id) = (self.scope.clone(), batch_id.to_string());
+        (self.db)
+            .with(move |db| Ok(db.settle_batch(&scope, &id)?))
+            .await
+    }
+
+    /// Settles the changes left in doubt with one read of the list (when
+    /// `read` and there are any); see [`WriteCore::settle`].
+    async fn settle_doubts(&self, read: bool) -> Result<(), RunError> {
+        let doubts = self.tally().in_doubt();
+        if doubts == 0 {
+            return Ok(());
+        }
+        let live = if read {
+            match crate::run::prepare::read_list(self.export, self.client).await {
+                Ok(live) => Some(live),
+                Err(e) => {
+                    tracing::warn!(export = %self.export.id, error = %e, "cannot read the list to settle changes in doubt; the next run will");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let settled = (self.core).settle(&mut self.tally(), live.as_deref(), unix_now());
+        tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
+        self.save(settled).await
+    }
+}
+
+/// The wall clock in Unix seconds: membership rows carry ActiveCampaign's
+/// change times, which our unsubscribe windows are compared with.
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! The pure timing of bulk batches in flight: when each is polled, when a
+//! wait has gone on too long, when a batch is resubmitted or given up, and
+//! what the journal does at each step. Time is a [`Duration`] on the
+//! write's own clock (since the executor's epoch), given with each answer.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus};
+
+/// Resubmissions of a batch that ended `failed` or `interrupted`.
+pub const BATCH_RETRIES: u32 = 2;
+
+/// The importer's pacing as the client is configured.
+pub struct PollPolicy<'a> {
+    /// The least wait before a first poll (ActiveCampaign wants ≥ 1 s).
+    pub interval: Duration,
+    /// The longest one submission is followed.
+    pub wait_max: Duration,
+    /// The wait after a poll that found the batch unfinished, given the
+    /// previous wait (the client's back-off).
+    pub backoff: &'a (dyn Fn(Duration) -> Duration + Sync),
+}
+
+/// A batch the importer accepted, on its way to a terminal status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// Its items, as a range of the write's item list.
+    pub range: Range<usize>,
+    pub batch_id: String,
+    /// When it was submitted, on the write's clock.
+    pub submitted: Duration,
+    /// Wall-clock submission time (Unix seconds): where the window of an
+    /// unsubscribe it carries starts.
+    pub sent_at: i64,
+    /// Submissions so far (a batch that ended `failed` is sent again).
+    pub attempt: u32,
+    /// When to poll next, and the wait that led there (for the back-off).
+    pub poll_at: Duration,
+    pub delay: Duration,
+    /// Polls of the current submission.
+    pub polls: u32,
+}
+
+impl InFlight {
+    /// A batch accepted at `now` (`sent_at` on the wall clock); its first
+    /// poll is set when the follower takes it ([`InFlight::first_poll_in`]).
+    pub fn accepted(range: Range<usize>, batch_id: String, now: Duration, sent_at: i64) -> Self {
+        InFlight {
+            range,
+            batch_id,
+            submitted: now,
+            sent_at,
+            attempt: 1,
+            poll_at: now,
+            delay: Duration::ZERO,
+            polls: 0,
+        }
+    }
+
+    /// Schedules the first poll `first` after submission.
+    pub fn first_poll_in(mut self, first: Duration) -> Self {
+        self.delay = first;
+        self.poll_at = self.submitted + first;
+        self
+    }
+
+    /// The same items, resubmitted at `now` under a new id.
+    pub fn resubmitted(
+        mut self,
+        batch_id: String,
+        now: Duration,
+        sent_at: i64,
+        first: Duration,
+    ) -> Self {
+        self.batch_id = batch_id;
+        self.attempt += 1;
+        self.submitted = now;
+        self.sent_at = sent_at;
+        self.polls = 0;
+        self.first_poll_in(first)
+    }
+}
+
+/// The wait before a batch's first `/import/info` poll, learned from the
+/// batches before it: a first poll that found its batch unfinished costs a
+/// second request, so the wait grows by a quarter; one that found it done
+/// may have waited too long, so it shrinks by 1%. At equilibrium about one
+/// first poll in 25 misses, and a batch costs ~1.04 polls. Never below the
+/// configured `poll_interval` (ActiveCampaign wants ≥ 1 s), never above 30 s.
+pub fn first_poll_delay(current: Duration, done: bool, min: Duration) -> Duration {
+    let max = Duration::from_secs(30).max(min);
+    if done {
+        current.mul_f64(0.99).max(min)
+    } else {
+        current.mul_f64(1.25).min(max)
+    }
+}
+
+/// What to do after one poll of a batch.
+#[derive(Debug)]
+pub enum PollStep {
+    /// Still running: poll again at `poll_at`.
+    Again(InFlight),
+    /// Followed past `bulk_wait_max`: in doubt as a
+    /// [`ApiError::BatchTimeout`] (it stays journaled: the next run follows it).
+    Expired {
+        batch: InFlight,
+        waited: Duration,
+        status: Option<String>,
+    },
+    /// `/import/info` could not answer: no verdict (stays journaled; a
+    /// fatal error stops the run, any other leaves the changes in doubt).
+    Unknown(InFlight, ApiError),
+    /// Completed: record its contacts, then forget it in the journal.
+    Completed(InFlight, BatchResult),
+    /// Ended `failed` or `interrupted` (forget it: nothing of it can land
+    /// later) and is sent again.
+    Resubmit(InFlight, BatchStatus),
+    /// Ended `failed` or `interrupted` once too often, or the run is
+    /// stopping: forget it; its changes are in doubt.
+    GiveUp(InFlight, BatchStatus),
+}
+
+impl PollStep {
+    /// The journaled batch this step removes from the journal (a terminal
+    /// status was seen).
+    pub fn forgets(&self) -> Option<&str> {
+        match self {
+            PollStep::Completed(f, _) | PollStep::Resubmit(f, _) | PollStep::GiveUp(f, _) => {
+                Some(&f.batch_id)
+            }
+            PollStep::Again(_) | PollStep::Expired { .. } | PollStep::Unknown(..) => None,
+        }
+    }
+}
+
+/// Reads one poll of `f` answered at `now`. The first poll of a submission
+/// also tunes `first` (the learned wait before first polls).
+pub fn after_poll(
+    mut f: InFlight,
+    answer: Result<BatchPoll, ApiError>,
+    now: Duration,
+    first: &mut Duration,
+    policy: &PollPolicy<'_>,
+    stopping: bool,
+) -> PollStep {
+    f.polls += 1;
+    let poll = match answer {
+        Ok(p) => p,
+        Err(e) => return PollStep::Unknown(f, e),
+    };
+    if f.polls == 1 {
+        let done = matches!(poll, BatchPoll::Done(_));
+        *first = first_poll_delay(*first, done, policy.interval);
+    }
+    let result = match poll {
+        BatchPoll::Pending(status) => {
+            let waited = now.saturating_sub(f.submitted);
+            f.delay = (policy.backoff)(f.delay);
+            if waited + f.delay > policy.wait_max {
+                return PollStep::Expired {
+                    batch: f,
+                    waited,
+                    status,
+                };
+            }
+            f.poll_at = now + f.delay;
+            return PollStep::Again(f);
+        }
+        BatchPoll::Done(result) => result,
+    };
+    match result.status {
+        BatchStatus::Completed => PollStep::Completed(f, result),
+        status if f.attempt > BATCH_RETRIES || stopping => PollStep::GiveUp(f, status),
+        status => PollStep::Resubmit(f, status),
+    }
+}
+
+/// Of the batches in flight, the one to poll first and when.
+pub fn next_due(flying: &[InFlight]) -> Option<(usize, Duration)> {
+    (flying.iter().enumerate())
+        .min_by_key(|(_, f)| f.poll_at)
+        .map(|(i, f)| (i, f.poll_at))
+}

@@ -1,0 +1,854 @@
+//! Unit tests of the pure write core: every decision of a write, with no
+//! IO, no runtime and no clock (times are plain numbers).
+
+use std::time::Duration;
+
+use super::decide::*;
+use super::poll::*;
+use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, ErrorBody};
+use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
+use crate::plan::verify::Kept;
+use crate::plan::{Change, Removal};
+
+const LIST: u64 = 7;
+const SENT: i64 = 1_000;
+const NOW: i64 = 1_050;
+
+fn core(known: &Known) -> WriteCore<'_> {
+    WriteCore {
+        known,
+        list_id: LIST,
+        tags: &[],
+        exclude_automations: false,
+        maps_custom_fields: false,
+        field_ids: Default::default(),
+        started_at: 900,
+    }
+}
+
+fn change(i: u64) -> Change {
+    let fields = Fields::new(Some(&format!("First{i}")), Some("Last"), None);
+    Change {
+        email: format!("user{i}@example.com"),
+        row: i + 2,
+        contact_id: None,
+        hash: fields.hash64(),
+        fields,
+    }
+}
+
+fn changes(n: u64) -> Vec<Change> {
+    (0..n).map(change).collect()
+}
+
+fn adds(c: &[Change]) -> Vec<Item<'_>> {
+    c.iter().map(|c| Item::change(PendingOp::Add, c)).collect()
+}
+
+fn body(json: &str) -> Box<ErrorBody> {
+    Box::new(ErrorBody::parse(json.as_bytes()))
+}
+
+fn auth() -> ApiError {
+    ApiError::Auth {
+        connection: "c".into(),
+        endpoint: "/contacts".into(),
+        status: 401,
+        body: body("{}"),
+    }
+}
+
+fn rejected(json: &str) -> ApiError {
+    ApiError::Rejected {
+        connection: "c".into(),
+        endpoint: "/import/bulk_import".into(),
+        status: 400,
+        body: body(json),
+    }
+}
+
+fn exhausted() -> ApiError {
+    ApiError::RetriesExhausted {
+        connection: "c".into(),
+        endpoint: "/contact/sync".into(),
+        attempts: 5,
+        last: "503".into(),
+    }
+}
+
+fn every_error() -> Vec<(ApiError, ErrorClass)> {
+    let s = || "x".to_string();
+    vec![
+        (
+            ApiError::Config {
+                connection: s(),
+                reason: s(),
+            },
+            ErrorClass::Fatal,
+        ),
+        (auth(), ErrorClass::Fatal),
+        (
+            ApiError::ListNotFound {
+                connection: s(),
+                list_id: LIST,
+                body: body("{}"),
+            },
+            ErrorClass::Fatal,
+        ),
+        (
+            ApiError::Tls {
+                connection: s(),
+                reason: s(),
+            },
+            ErrorClass::Fatal,
+        ),
+        (rejected(r#"{"message":"bad"}"#), ErrorClass::Refused),
+        (exhausted(), ErrorClass::InDoubt),
+        (
+            ApiError::Decode {
+                connection: s(),
+                endpoint: s(),
+                reason: s(),
+            },
+            ErrorClass::InDoubt,
+        ),
+        (
+            ApiError::BatchTimeout {
+                connection: s(),
+                batch_id: s(),
+                waited_secs: 1,
+                last_status: s(),
+            },
+            ErrorClass::InDoubt,
+        ),
+    ]
+}
+
+fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
+    LiveMember {
+        contact_id: 42,
+        email: email.into(),
+        status,
+        first_name: first.map(str::to_owned),
+        last_name: Some("Last".into()),
+        phone: None,
+    }
+}
+
+// ---- routing and journaling before a send ----
+
+#[test]
+fn bulk_from_ten_or_with_tags_or_when_automations_are_excluded() {
+    let known = Known::new();
+    let mut c = core(&known);
+    assert!(!c.by_bulk(0, true));
+    assert!(!c.by_bulk(9, false));
+    assert!(c.by_bulk(10, false));
+    assert!(c.by_bulk(1, true), "only bulk import adds tags");
+    c.exclude_automations = true;
+    assert!(c.by_bulk(1, false));
+    assert!(!c.by_bulk(0, false));
+}
+
+#[test]
+fn intents_are_journaled_with_the_operation_before_a_send() {
+    let mut known = Known::new();
+    let mut old = Member::unknown("user1@example.com");
+    old.owned = true;
+    old.contact_id = Some(5);
+    known.insert(old);
+    let cs = changes(2);
+    let c = core(&known);
+    let rows = c.intents(&[
+        Item::change(PendingOp::Add, &cs[0]),
+        Item::change(PendingOp::Update, &cs[1]),
+    ]);
+    assert_eq!(rows[0].pending, Some(PendingOp::Add));
+    assert_eq!(rows[1].pending, Some(PendingOp::Update));
+    assert!(
+        rows[1].owned && rows[1].contact_id == Some(5),
+        "the rest of the row is kept"
+    );
+}
+
+#[test]
+fn a_bulk_contact_subscribes_adds_unsubscribes_removals_and_tags_only_non_removals() {
+    let known = Known::new();
+    let tags = vec!["vip".to_string()];
+    let mut c = core(&known);
+    c.tags = &tags;
+    let cs = changes(1);
+    let add = c.bulk_contact(&Item::change(PendingOp::Add, &cs[0]));
+    assert_eq!(
+        (add.subscribe, add.unsubscribe, add.tags),
+        (vec![LIST], vec![], tags.clone())
+    );
+    let upd = c.bulk_contact(&Item::change(PendingOp::Update, &cs[0]));
+    assert!(upd.subscribe.is_empty() && upd.unsubscribe.is_empty());
+    let r = Removal {
+        email: "gone@example.com".into(),
+        contact_id: None,
+    };
+    let rm = c.bulk_contact(&Item::removal(&r));
+    assert_eq!((rm.subscribe, rm.unsubscribe), (vec![], vec![LIST]));
+    assert!(rm.tags.is_empty() && rm.first_name.is_none());
+}
+
+// ---- error classes ----
+
+#[test]
+fn every_api_error_has_its_class() {
+    for (e, class) in every_error() {
+        assert_eq!(class_of(&e), class, "{e:?}");
+        assert_eq!(fatal(&e), class == ErrorClass::Fatal);
+    }
+}
+
+// ---- one change through contact/sync and contactLists ----
+
+#[test]
+fn a_single_change_that_landed_is_recorded_by_its_operation() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let r = Removal {
+        email: "gone@example.com".into(),
+        contact_id: Some(9),
+    };
+    let mut t = WriteTally::default();
+    for (op, item) in [
+        (PendingOp::Add, Item::change(PendingOp::Add, &cs[0])),
+        (PendingOp::Update, Item::change(PendingOp::Update, &cs[0])),
+        (
+            PendingOp::Resubscribe,
+            Item::change(PendingOp::Resubscribe, &cs[0]),
+        ),
+        (PendingOp::Remove, Item::removal(&r)),
+    ] {
+        let SingleStep::Save(m) =
+            c.after_single(&mut t, &item, Ok(SingleAnswer::Applied), SENT, NOW)
+        else {
+            panic!("{op:?}: saved");
+        };
+        assert_eq!(m.pending, None, "{op:?}: intent cleared");
+        match op {
+            PendingOp::Add => {
+                assert!(m.owned && m.status == Some(ListStatus::Active));
+                assert_eq!(m.sent_hash, Some(cs[0].hash));
+            }
+            PendingOp::Update => assert!(!m.owned && m.status.is_none()),
+            PendingOp::Resubscribe => assert!(!m.owned && m.status == Some(ListStatus::Active)),
+            PendingOp::Remove => {
+                assert!(m.unsubscribed_by_us && m.status == Some(ListStatus::Unsubscribed));
+                let w = m.unsubscribed_at.expect("window");
+                assert_eq!((w.from, w.to), (SENT, NOW), "our unsubscribe's window");
+                assert_eq!(m.contact_id, Some(9));
+            }
+        }
+    }
+    assert_eq!((t.added, t.updated, t.removed, t.failed), (2, 1, 1, 0));
+}
+
+#[test]
+fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(PendingOp::Add, &cs[0]);
+    let mut t = WriteTally::default();
+    for (why, status) in [
+        (Kept::Unsubscribed, ListStatus::Unsubscribed),
+        (Kept::Bounced, ListStatus::Bounced),
+        (Kept::Unconfirmed, ListStatus::Unconfirmed),
+    ] {
+        let step = c.after_single(&mut t, &item, Ok(SingleAnswer::Kept(why, 11)), SENT, NOW);
+        let SingleStep::Save(m) = step else {
+            panic!("saved")
+        };
+        assert_eq!(
+            (m.status, m.contact_id, m.pending),
+            (Some(status), Some(11), None)
+        );
+        assert!(!m.unsubscribed_by_us && !m.owned);
+    }
+    assert_eq!(
+        (t.kept_unsubscribed, t.kept_bounced, t.kept_unconfirmed),
+        (1, 1, 1)
+    );
+    assert_eq!((t.added, t.failed), (0, 0));
+    assert_eq!(t.outcomes.len(), 3);
+    assert_eq!(t.outcomes[1].what, OutcomeKind::Kept(Kept::Bounced));
+}
+
+#[test]
+fn removing_a_contact_that_does_not_exist_records_no_membership() {
+    let mut known = Known::new();
+    let mut m = Member::unknown("gone@example.com");
+    m.status = Some(ListStatus::Active);
+    m.owned = true;
+    known.insert(m);
+    let c = core(&known);
+    let r = Removal {
+        email: "gone@example.com".into(),
+        contact_id: None,
+    };
+    let mut t = WriteTally::default();
+    let step = c.after_single(
+        &mut t,
+        &Item::removal(&r),
+        Ok(SingleAnswer::NoSuchContact),
+        SENT,
+        NOW,
+    );
+    let SingleStep::Save(m) = step else {
+        panic!("saved")
+    };
+    assert_eq!((m.status, m.pending), (None, None));
+    assert_eq!(t.removed, 0);
+}
+
+#[test]
+fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(PendingOp::Add, &cs[0]);
+    for (e, class) in every_error() {
+        let mut t = WriteTally::default();
+        let step = c.after_single(&mut t, &item, Err(e), SENT, NOW);
+        match (class, step) {
+            (ErrorClass::Fatal, SingleStep::Stop(_)) => assert_eq!(t.failed, 0),
+            (ErrorClass::InDoubt, SingleStep::KeepIntent) => {
+                assert_eq!((t.in_doubt(), t.failed), (1, 0), "settled later by a read");
+            }
+            (ErrorClass::Refused, SingleStep::Save(m)) => {
+                assert_eq!(m.pending, None, "retried next run, not pending");
+                assert_eq!(t.failed, 1);
+                assert_eq!(t.failures[0].row, Some(2));
+                assert!(matches!(t.outcomes[0].what, OutcomeKind::Failed(_)));
+            }
+            (class, step) => panic!("{class:?} gave {step:?}"),
+        }
+    }
+}
+
+// ---- bulk submission ----
+
+#[test]
+fn an_accepted_batch_forgets_its_placeholder_and_is_journaled_under_its_id() {
+    let s = after_submit(Ok("b1".into()), 3);
+    assert!(s.forget_placeholder);
+    assert!(matches!(s.then, AfterSubmit::Accepted(ref id) if id == "b1"));
+}
+
+#[test]
+fn an_unanswered_submission_keeps_its_unacknowledged_placeholder() {
+    for (e, class) in every_error() {
+        let s = after_submit(Err(e), 3);
+        assert_eq!(
+            s.forget_placeholder,
+            class != ErrorClass::InDoubt,
+            "{class:?}"
+        );
+        assert!(matches!(s.then, AfterSubmit::Failed(_)));
+    }
+}
+
+#[test]
+fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
+    let e = rejected(
+        r#"{"success":0,"failureReasons":[{"contact":1,"failureReason":"invalid email"}]}"#,
+    );
+    let s = after_submit(Err(e), 4);
+    assert!(s.forget_placeholder, "nothing was queued");
+    let AfterSubmit::RejectNamed(named) = s.then else {
+        panic!("named")
+    };
+    assert_eq!(named.len(), 1);
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(4);
+    let items = adds(&cs);
+    let mut t = WriteTally::default();
+    let rows = c.reject_named(&mut t, &items, &named);
+    let (i, _) = named[0];
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].email.as_str(), rows[0].pending),
+        (items[i].email, None)
+    );
+    assert_eq!(t.failed, 1);
+    assert!(
+        t.failures[0].reason.contains("invalid email"),
+        "{:?}",
+        t.failures
+    );
+    let rest = rest_ranges(0..4, named.iter().map(|(i, _)| *i));
+    assert_eq!(rest.iter().map(|r| r.len()).sum::<usize>(), 3);
+    assert!(rest.iter().all(|r| !r.contains(&i)));
+}
+
+#[test]
+fn a_rejection_that_names_no_contact_is_a_refusal_of_the_whole_batch() {
+    let e = rejected(r#"{"success":0,"failureReasons":["Rate limit exceeded"]}"#);
+    assert!(matches!(
+        after_submit(Err(e), 4).then,
+        AfterSubmit::Failed(_)
+    ));
+}
+
+#[test]
+fn a_rejection_leaves_the_runs_between_named_contacts() {
+    assert_eq!(rest_ranges(250..510, [240]), vec![250..490, 491..510]);
+    assert_eq!(rest_ranges(0..5, [0, 4, 2, 2]), vec![1..2, 3..4]);
+    assert_eq!(
+        rest_ranges(0..2, [0, 1]),
+        Vec::<std::ops::Range<usize>>::new()
+    );
+    assert_eq!(rest_ranges(10..13, [7]), vec![10..13]);
+}
+
+#[test]
+fn a_batch_not_accepted_stops_doubts_or_fails_by_class() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(3);
+    let items = adds(&cs);
+    for (e, class) in every_error() {
+        let mut t = WriteTally::default();
+        let r = c.submit_failed(&mut t, &items, e);
+        match class {
+            ErrorClass::Fatal => assert!(r.is_err()),
+            ErrorClass::InDoubt => {
+                assert!(r.expect("not fatal").is_empty(), "intents stay pending");
+                assert_eq!((t.in_doubt(), t.failed), (3, 0));
+            }
+            ErrorClass::Refused => {
+                let rows = r.expect("not fatal");
+                assert!(rows.iter().all(|m| m.pending.is_none()));
+                assert_eq!(t.failed, 3);
+            }
+        }
+    }
+}
+
+// ---- bulk batch outcomes ----
+
+#[test]
+fn a_completed_batch_lands_all_but_the_contacts_it_refused() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(4);
+    let items = adds(&cs);
+    let result = BatchResult {
+        status: BatchStatus::Completed,
+        created_ids: vec![],
+        failed_emails: vec!["user2@example.com".into()],
+    };
+    let mut t = WriteTally::default();
+    let (rows, refused) = c.batch_completed(&mut t, &items, &result, SENT, NOW);
+    assert_eq!(refused, vec![2]);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|m| m.owned && m.pending.is_none()));
+    assert_eq!(t.added, 3);
+}
+
+#[test]
+fn only_refused_adds_are_looked_up_within_the_budget() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let mut t = WriteTally::default();
+    assert!(!c.wants_lookup(&mut t, &Item::change(PendingOp::Update, &cs[0])));
+    let add = Item::change(PendingOp::Add, &cs[0]);
+    let looked = (0..CLASSIFY_MAX + 5)
+        .filter(|_| c.wants_lookup(&mut t, &add))
+        .count();
+    assert_eq!(
+        looked as u32,
+        CLASSIFY_MAX - 1,
+        "the update counted against the budget"
+    );
+}
+
+#[test]
+fn a_refused_contact_is_kept_by_its_status_or_failed() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(PendingOp::Add, &cs[0]);
+    let mut t = WriteTally::default();
+    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Unsubscribed)))));
+    assert_eq!(m.expect("kept").status, Some(ListStatus::Unsubscribed));
+    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Bounced)))));
+    assert_eq!(m.expect("kept").status, Some(ListStatus::Bounced));
+    assert_eq!((t.kept_unsubscribed, t.kept_bounced, t.failed), (1, 1, 0));
+    for lookup in [
+        Ok(Some((8, Some(ListStatus::Active)))),
+        Ok(Some((8, None))),
+        Ok(None),
+        Err(exhausted()),
+    ] {
+        let m = c
+            .refused_in_batch(&mut t, &item, lookup)
+            .expect("not fatal");
+        assert_eq!(m.pending, None);
+    }
+    assert_eq!(t.failed, 4);
+    assert!(
+        t.failures
+            .iter()
+            .all(|f| f.reason == crate::run::apply::judge::BULK_REFUSED)
+    );
+    assert!(
+        c.refused_in_batch(&mut t, &item, Err(auth())).is_err(),
+        "fatal stops"
+    );
+}
+
+#[test]
+fn an_unreadable_batch_outcome_leaves_its_changes_in_doubt_unless_fatal() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(2);
+    let items = adds(&cs);
+    let mut t = WriteTally::default();
+    assert!(c.info_failed(&mut t, &items, "b1", auth()).is_err());
+    assert_eq!(t.in_doubt(), 0);
+    c.info_failed(&mut t, &items, "b1", exhausted())
+        .expect("no verdict");
+    assert_eq!((t.in_doubt(), t.failed), (2, 0));
+    c.batch_given_up(&mut t, &items, "b2", BatchStatus::Failed);
+    assert_eq!(t.in_doubt(), 4);
+}
+
+// ---- settling doubts with a read ----
+
+fn doubtful(c: &WriteCore<'_>, t: &mut WriteTally, items: &[Item<'_>]) {
+    c.info_failed(t, items, "b1", exhausted()).expect("doubt");
+}
+
+#[test]
+fn a_read_settles_doubts_landed_not_landed_and_kept() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(5);
+    let items = adds(&cs);
+    let mut t = WriteTally::default();
+    doubtful(&c, &mut t, &items);
+    let read = vec![
+        live("user0@example.com", ListStatus::Active, Some("First0")),
+        live("user1@example.com", ListStatus::Active, Some("Other")),
+        live("user2@example.com", ListStatus::Bounced, None),
+        live("user3@example.com", ListStatus::Unconfirmed, None),
+    ];
+    let rows = c.settle(&mut t, Some(&read), NOW);
+    assert_eq!(t.in_doubt(), 0);
+    assert_eq!(
+        (t.added, t.kept_bounced, t.kept_unconfirmed, t.failed),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(rows.len(), 3, "landed and kept are recorded");
+    assert_eq!(rows[0].contact_id, Some(42), "learned from the read");
+    let failed: Vec<_> = t
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.what, OutcomeKind::Failed(_)))
+        .collect();
+    assert_eq!(failed.len(), 2, "fields not seen, not a member");
+}
+
+#[test]
+fn doubts_no_read_could_settle_fail_and_stay_in_doubt() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(2);
+    let items = adds(&cs);
+    let mut t = WriteTally::default();
+    doubtful(&c, &mut t, &items);
+    let rows = c.settle(&mut t, None, NOW);
+    assert!(rows.is_empty(), "intents stay pending for the next run");
+    assert_eq!(t.failed, 2);
+    assert!(
+        t.outcomes
+            .iter()
+            .all(|o| matches!(o.what, OutcomeKind::InDoubt(_)))
+    );
+}
+
+#[test]
+fn what_a_read_shows_of_each_operation() {
+    let known = Known::new();
+    let mut c = core(&known);
+    let cs = changes(1);
+    let e = "user0@example.com";
+    let upd = Item::change(PendingOp::Update, &cs[0]);
+    let active = live(e, ListStatus::Active, Some("First0"));
+    assert_eq!(c.seen_in_read(&upd, Some(&active)), SeenInRead::Landed);
+    c.maps_custom_fields = true;
+    assert_eq!(
+        c.seen_in_read(&upd, Some(&active)),
+        SeenInRead::NotLanded,
+        "custom fields cannot be seen"
+    );
+    let r = Removal {
+        email: e.into(),
+        contact_id: None,
+    };
+    let rm = Item::removal(&r);
+    assert_eq!(c.seen_in_read(&rm, Some(&active)), SeenInRead::NotLanded);
+    let unsub = live(e, ListStatus::Unsubscribed, None);
+    assert_eq!(c.seen_in_read(&rm, Some(&unsub)), SeenInRead::Landed);
+    assert_eq!(c.seen_in_read(&rm, None), SeenInRead::NotLanded);
+    let res = Item::change(PendingOp::Resubscribe, &cs[0]);
+    assert_eq!(
+        c.seen_in_read(&res, Some(&unsub)),
+        SeenInRead::NotLanded,
+        "not kept: still ours"
+    );
+    let add = Item::change(PendingOp::Add, &cs[0]);
+    assert_eq!(
+        c.seen_in_read(&add, Some(&unsub)),
+        SeenInRead::Kept(Kept::Unsubscribed)
+    );
+}
+
+#[test]
+fn failures_for_the_status_file_are_capped_but_every_outcome_is_kept() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(30);
+    let items = adds(&cs);
+    let mut t = WriteTally::default();
+    c.submit_failed(&mut t, &items, rejected(r#"{"message":"no"}"#))
+        .expect("refused");
+    assert_eq!(
+        (t.failed, t.failures.len(), t.outcomes.len()),
+        (30, FAILURES_MAX, 30)
+    );
+    assert_eq!(
+        t.outcomes[29].email, "user29@example.com",
+        "plain emails, for the history"
+    );
+}
+
+// ---- batch timing ----
+
+fn policy(backoff: &(dyn Fn(Duration) -> Duration + Sync)) -> PollPolicy<'_> {
+    PollPolicy {
+        interval: Duration::from_secs(1),
+        wait_max: Duration::from_secs(60),
+        backoff,
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn flying() -> InFlight {
+    InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(2))
+}
+
+fn done(status: BatchStatus) -> Result<BatchPoll, ApiError> {
+    Ok(BatchPoll::Done(BatchResult {
+        status,
+        created_ids: vec![],
+        failed_emails: vec![],
+    }))
+}
+
+#[test]
+fn the_first_poll_wait_learns_within_bounds() {
+    let min = secs(1);
+    assert_eq!(first_poll_delay(secs(4), false, min), secs(5));
+    assert_eq!(first_poll_delay(secs(100), true, min), secs(99));
+    assert_eq!(first_poll_delay(secs(29), false, min), secs(30), "capped");
+    assert_eq!(
+        first_poll_delay(secs(1), true, min),
+        min,
+        "never below poll_interval"
+    );
+    assert_eq!(flying().poll_at, secs(12));
+}
+
+#[test]
+fn a_running_batch_is_polled_again_after_the_backoff() {
+    let double = |d: Duration| d * 2;
+    let mut first = secs(2);
+    let step = after_poll(
+        flying(),
+        Ok(BatchPoll::Pending(None)),
+        secs(12),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    let PollStep::Again(f) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!((f.delay, f.poll_at, f.polls), (secs(4), secs(16), 1));
+    assert_eq!(
+        first,
+        secs(2) + secs(2) / 4,
+        "a first poll that missed grows the wait"
+    );
+    assert!(step_forgets_nothing(PollStep::Again(f.clone())));
+    let step = after_poll(
+        f,
+        Ok(BatchPoll::Pending(None)),
+        secs(16),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    assert!(matches!(step, PollStep::Again(ref f) if f.poll_at == secs(24)));
+    assert_eq!(first, secs(2) + secs(2) / 4, "only first polls tune it");
+}
+
+fn step_forgets_nothing(s: PollStep) -> bool {
+    s.forgets().is_none()
+}
+
+#[test]
+fn a_batch_followed_past_bulk_wait_max_expires_in_doubt_and_stays_journaled() {
+    let double = |d: Duration| d * 2;
+    let mut first = secs(2);
+    let mut f = flying();
+    f.delay = secs(16);
+    let step = after_poll(
+        f,
+        Ok(BatchPoll::Pending(Some("processing".into()))),
+        secs(50),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    let PollStep::Expired {
+        waited, ref status, ..
+    } = step
+    else {
+        panic!("{step:?}")
+    };
+    assert_eq!((waited, status.as_deref()), (secs(40), Some("processing")));
+    assert_eq!(step.forgets(), None, "the next run follows it");
+}
+
+#[test]
+fn a_completed_batch_is_recorded_then_removed_from_the_journal() {
+    let same = |d: Duration| d;
+    let mut first = secs(2);
+    let step = after_poll(
+        flying(),
+        done(BatchStatus::Completed),
+        secs(12),
+        &mut first,
+        &policy(&same),
+        false,
+    );
+    assert!(matches!(step, PollStep::Completed(..)));
+    assert_eq!(step.forgets(), Some("b1"));
+    assert!(
+        first < secs(2),
+        "a first poll that found it done shrinks the wait"
+    );
+}
+
+#[test]
+fn a_failed_batch_is_resubmitted_twice_then_given_up() {
+    let same = |d: Duration| d;
+    let mut first = secs(2);
+    for status in [BatchStatus::Failed, BatchStatus::Interrupted] {
+        let step = after_poll(
+            flying(),
+            done(status),
+            secs(12),
+            &mut first,
+            &policy(&same),
+            false,
+        );
+        assert!(matches!(step, PollStep::Resubmit(_, s) if s == status));
+        assert_eq!(
+            step.forgets(),
+            Some("b1"),
+            "terminal: nothing of it lands later"
+        );
+    }
+    let mut f = flying();
+    for attempt in 1..=BATCH_RETRIES {
+        assert_eq!(f.attempt, attempt);
+        f = f.resubmitted(format!("b{}", attempt + 1), secs(20), NOW, secs(3));
+    }
+    assert_eq!((f.polls, f.poll_at, f.sent_at), (0, secs(23), NOW));
+    let step = after_poll(
+        f,
+        done(BatchStatus::Failed),
+        secs(30),
+        &mut first,
+        &policy(&same),
+        false,
+    );
+    assert!(matches!(step, PollStep::GiveUp(..)));
+    assert_eq!(step.forgets(), Some("b3"));
+}
+
+#[test]
+fn a_stopping_run_gives_a_failed_batch_up_instead_of_resubmitting() {
+    let same = |d: Duration| d;
+    let mut first = secs(2);
+    let step = after_poll(
+        flying(),
+        done(BatchStatus::Failed),
+        secs(12),
+        &mut first,
+        &policy(&same),
+        true,
+    );
+    assert!(matches!(step, PollStep::GiveUp(..)));
+}
+
+#[test]
+fn an_unanswered_poll_is_no_verdict_and_keeps_the_journal() {
+    let same = |d: Duration| d;
+    let mut first = secs(2);
+    let step = after_poll(
+        flying(),
+        Err(exhausted()),
+        secs(12),
+        &mut first,
+        &policy(&same),
+        false,
+    );
+    assert!(matches!(step, PollStep::Unknown(..)));
+    assert_eq!(step.forgets(), None);
+    assert_eq!(first, secs(2), "no answer teaches nothing");
+}
+
+#[test]
+fn the_batch_due_first_is_polled_first() {
+    let mut a = flying();
+    a.poll_at = secs(30);
+    let mut b = flying();
+    b.poll_at = secs(20);
+    assert_eq!(next_due(&[a, b]), Some((1, secs(20))));
+    assert_eq!(next_due(&[]), None);
+}
+
+#[test]
+fn matching_values_get_their_hash_recorded_without_a_write() {
+    let mut known = Known::new();
+    let mut m = Member::unknown("user0@example.com");
+    (m.owned, m.status) = (true, Some(ListStatus::Active));
+    known.insert(m);
+    let c = core(&known);
+    let rows = c.matching_hashes(&[
+        ("user0@example.com".into(), 77),
+        ("new@example.com".into(), 5),
+    ]);
+    assert_eq!(rows[0].sent_hash, Some(77));
+    assert!(
+        rows[0].owned && rows[0].pending.is_none(),
+        "nothing else changes"
+    );
+    assert_eq!((rows[1].sent_hash, rows[1].owned), (Some(5), false));
+}

@@ -1,0 +1,74 @@
+//! The run's state database handle, shared by the run and its applier.
+//! Every transaction goes through [`RunDb::with`], on tokio's blocking
+//! pool: a save of a million member rows takes seconds of CPU and disk,
+//! which must not hold an async worker (the daemon runs every export's
+//! requests, pacing and timers on those few threads). `spawn_blocking`
+//! rather than a state actor: the run already awaits each write before the
+//! next request, so a queue would add a thread and a protocol for nothing,
+//! and the one mutex keeps writes of one run in order.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::error::RunError;
+use crate::state::StateDb;
+
+#[derive(Clone)]
+pub struct RunDb(Arc<Mutex<StateDb>>);
+
+impl RunDb {
+    pub fn new(db: StateDb) -> RunDb {
+        RunDb(Arc::new(Mutex::new(db)))
+    }
+
+    /// Runs `f` on the database on a blocking thread and waits for it.
+    pub async fn with<T, F>(&self, f: F) -> Result<T, RunError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut StateDb) -> Result<T, RunError> + Send + 'static,
+    {
+        let db = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&mut *lock(&db)?))
+            .await
+            .map_err(|e| RunError::Internal(format!("state writer stopped: {e}")))?
+    }
+
+    /// The database itself, for a short read or write in synchronous code.
+    pub fn lock(&self) -> Result<MutexGuard<'_, StateDb>, RunError> {
+        lock(&self.0)
+    }
+}
+
+/// A panic while the database was held leaves it poisoned: the run stops
+/// rather than guess.
+fn lock(db: &Mutex<StateDb>) -> Result<MutexGuard<'_, StateDb>, RunError> {
+    db.lock()
+        .map_err(|_| RunError::Internal("state lock poisoned".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transaction runs on another thread than the task awaiting it
+    /// (a current-thread runtime has one worker: the caller's).
+    #[tokio::test(flavor = "current_thread")]
+    async fn transactions_run_off_the_async_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = RunDb::new(StateDb::open(dir.path()).expect("open"));
+        let worker = std::thread::current().id();
+        let ran_on = db
+            .with(|d| {
+                d.journal_batch("scope", "b1", chrono::Utc::now())?;
+                Ok(std::thread::current().id())
+            })
+            .await
+            .expect("written");
+        assert_ne!(ran_on, worker);
+        let open = db
+            .lock()
+            .expect("lock")
+            .open_batches("scope")
+            .expect("read");
+        assert_eq!(open.len(), 1, "and it was written");
+    }
+}

@@ -1,0 +1,57 @@
+//! Why a run failed: one error type for every step of a run.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::activecampaign::ApiError;
+use crate::config::KeyError;
+use crate::plan::PlanError;
+use crate::source::SourceError;
+use crate::state::{LockError, StateError};
+
+/// Why a run failed. Every variant's message names the place (file,
+/// connection, list, column) and never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Busy(#[from] LockError),
+    #[error("{0}")]
+    Source(SourceError),
+    #[error("{0}")]
+    Plan(PlanError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("custom field `{key}` (in [mapping.fields]) does not exist in ActiveCampaign: {hint}")]
+    UnknownField { key: String, hint: String },
+    #[error(
+        "the list read does not agree with the contact's own membership: contact {contact_id} shows status {row} on list {list_id} but was read as {read}; not writing anything (ActiveCampaign may filter `status` across all lists)"
+    )]
+    ReadMismatch {
+        contact_id: u64,
+        list_id: u64,
+        read: &'static str,
+        row: String,
+    },
+    #[error(
+        "the state database {} has no record of export `{export}`, but its status file shows a run that wrote to ActiveCampaign at {at}: the state was lost or replaced. acsync will not start from nothing (it would forget which members it subscribed, and never unsubscribe them). Restore the state database, or run `acsync sync {export} --adopt` once to take ownership of the list's active members that are in the segment",
+        path.display()
+    )]
+    StateLost {
+        path: PathBuf,
+        at: DateTime<Utc>,
+        export: String,
+    },
+    #[error(
+        "export `{export}` has prune = \"all\" but export(s) {others} target the same list: \"all\" would unsubscribe their members. Use prune = \"owned\" on a shared list"
+    )]
+    SharedPruneAll { export: String, others: String },
+    #[error("stopped by shutdown; the next run finishes the work")]
+    Cancelled,
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,314 @@
+//! A run's entries in the run history (`state::history`): [`entries`]
+//! derives them, purely, from the plan and what the write did to each
+//! planned change ([`Written`]); [`record`] is the run's one call after the
+//! write: it works out the outcomes ([`Outcomes`]), records the entries and
+//! prunes the export's history past its retention and size bound.
+//!
+//! What the write did is known per contact from the applier's tally when
+//! every failure in it is itemised (the common case: no failure, or a few
+//! refused adds and updates, each named by its row); otherwise (more
+//! failures than it itemises, opt-outs met at write time, a run that
+//! stopped) from the member rows the write left in the state database,
+//! which record every outcome.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Export;
+use crate::model::{Known, ListStatus};
+use crate::plan::{Change, Plan};
+use crate::run::apply::WriteTally as Tally;
+use crate::run::db::RunDb;
+use crate::state::history::MAX_ROWS_PER_EXPORT;
+use crate::state::{ChangeKind, NewEntry, StateError};
+use crate::status::LastRun;
+
+/// The planned operations, as the history names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Update,
+    Resubscribe,
+    Remove,
+}
+
+impl Op {
+    fn kind(self) -> ChangeKind {
+        match self {
+            Op::Add => ChangeKind::Added,
+            Op::Update => ChangeKind::Updated,
+            Op::Resubscribe => ChangeKind::Resubscribed,
+            Op::Remove => ChangeKind::Unsubscribed,
+        }
+    }
+}
+
+/// What the write did to one planned change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<'a> {
+    Landed,
+    Failed(Cow<'a, str>),
+    /// Not ours to change after all (e.g. `kept_unsubscribed`, `not_active`).
+    Kept(&'static str),
+    /// Not known (the run stopped before it): not recorded.
+    Unknown,
+}
+
+/// Why a removal is made.
+const LEFT: &str = "left the segment";
+/// The reason an add or update also in `plan.conflicts` carries.
+const CONFLICT_WON: &str =
+    "conflict: another export of the list wants other values; this export's win";
+
+/// The run's history entries: each planned change with its outcome, then
+/// the contacts kept and why. One entry per contact.
+pub fn entries<'a>(
+    plan: &'a Plan,
+    written: impl Fn(&'a str, Option<u64>, Op) -> Written<'a>,
+) -> Vec<NewEntry<'a>> {
+    let mut conflicts: HashSet<&str> = plan.conflicts.iter().map(String::as_str).collect();
+    let mut out = Vec::with_capacity(plan.adds.len() + plan.updates.len() + plan.removals.len());
+    let changes = [
+        (Op::Add, &plan.adds),
+        (Op::Update, &plan.updates),
+        (Op::Resubscribe, &plan.resubscribes),
+    ];
+    for (op, list) in changes {
+        for c in list.iter() {
+            let won = conflicts.remove(c.email.as_str());
+            out.extend(change_entry(c, op, written(&c.email, Some(c.row), op), won));
+        }
+    }
+    for r in &plan.removals {
+        let w = written(&r.email, None, Op::Remove);
+        out.extend(entry(&r.email, Op::Remove, None, w, Some(LEFT)));
+    }
+    let kept = [
+        ("kept_unsubscribed", &plan.kept_unsubscribed),
+        ("kept_bounced", &plan.kept_bounced),
+        ("kept_unconfirmed", &plan.kept_unconfirmed),
+        ("in_doubt", &plan.in_doubt),
+        ("kept_for_others", &plan.kept_for_others_emails),
+    ];
+    for (why, list) in kept {
+        for email in list.iter() {
+            conflicts.remove(email.as_str());
+            out.push(kept_entry(email, why));
+        }
+    }
+    // Conflicts this export yields: left as the other export wrote them.
+    for email in &plan.conflicts {
+        if conflicts.remove(email.as_str()) {
+            out.push(kept_entry(email, "conflict"));
+        }
+    }
+    out
+}
+
+fn change_entry<'a>(c: &'a Change, op: Op, w: Written<'a>, won: bool) -> Option<NewEntry<'a>> {
+    entry(
+        &c.email,
+        op,
+        Some(&c.fields),
+        w,
+        won.then_some(CONFLICT_WON),
+    )
+}
+
+fn entry<'a>(
+    email: &'a str,
+    op: Op,
+    fields: Option<&'a crate::model::Fields>,
+    w: Written<'a>,
+    reason: Option<&'static str>,
+) -> Option<NewEntry<'a>> {
+    let (change, reason) = match w {
+        Written::Landed => (op.kind(), reason.map(Cow::Borrowed)),
+        Written::Failed(why) => (ChangeKind::Failed, Some(why)),
+        Written::Kept(why) => return Some(kept_entry(email, why)),
+        Written::Unknown => return None,
+    };
+    Some(NewEntry {
+        email,
+        change,
+        fields,
+        reason,
+    })
+}
+
+fn kept_entry<'a>(email: &'a str, why: &'static str) -> NewEntry<'a> {
+    NewEntry {
+        email,
+        change: ChangeKind::Kept,
+        fields: None,
+        reason: Some(Cow::Borrowed(why)),
+    }
+}
+
+/// A change the write did not make, with no reason of its own on record.
+const NOT_APPLIED: &str =
+    "not applied (refused by ActiveCampaign, or no answer); the next run tries again";
+/// A change still pending when the run ended.
+const IN_DOUBT: &str =
+    "outcome unknown when the run ended (its intent stays pending); the next run checks it";
+
+/// What the write did to each planned change: the tally's itemised
+/// failures (by source row) and, when the tally cannot tell every
+/// outcome, the member rows the write left (`after`).
+pub struct Outcomes<'a> {
+    failed_rows: HashMap<u64, &'a str>,
+    hashes: HashMap<&'a str, u64>,
+    after: Option<Known>,
+    stopped: bool,
+}
+
+impl<'a> Outcomes<'a> {
+    /// Whether the tally alone tells every outcome: the run went to its
+    /// end, each failure is itemised with a planned row, and nothing was
+    /// found kept or no longer active at write time.
+    pub fn tally_suffices(plan: &Plan, tally: &Tally, stopped: bool) -> bool {
+        let kept = tally.kept_unsubscribed + tally.kept_bounced + tally.kept_unconfirmed;
+        if stopped || kept > 0 || tally.not_active > 0 {
+            return false;
+        }
+        if tally.failed == 0 {
+            return true;
+        }
+        let rows = planned_rows(plan);
+        let itemised = (tally.failures.iter())
+            .filter(|f| f.row.is_some_and(|r| rows.contains(&r)))
+            .count() as u64;
+        itemised == tally.failed
+    }
+
+    /// `after`: the export's member rows after the write, needed when
+    /// [`Outcomes::tally_suffices`] is false.
+    pub fn new(plan: &'a Plan, tally: &'a Tally, after: Option<Known>, stopped: bool) -> Self {
+        let failed_rows = (tally.failures.iter())
+            .filter_map(|f| Some((f.row?, f.reason.as_str())))
+            .collect();
+        let hashes = match after {
+            Some(_) => (plan.adds.iter())
+                .chain(&plan.updates)
+                .chain(&plan.resubscribes)
+                .map(|c| (c.email.as_str(), c.hash))
+                .collect(),
+            None => HashMap::new(),
+        };
+        Outcomes {
+            failed_rows,
+            hashes,
+            after,
+            stopped,
+        }
+    }
+
+    pub fn of(&self, email: &str, row: Option<u64>, op: Op) -> Written<'a> {
+        if let Some(why) = row.and_then(|r| self.failed_rows.get(&r)) {
+            return Written::Failed(Cow::Borrowed(why));
+        }
+        let Some(after) = &self.after else {
+            return Written::Landed;
+        };
+        let unmade = || match self.stopped {
+            true => Written::Unknown,
+            false => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
+        };
+        let Some(m) = after.get(email) else {
+            return unmade();
+        };
+        if m.pending.is_some() {
+            return Written::Failed(Cow::Borrowed(IN_DOUBT));
+        }
+        match (op, m.status) {
+            (Op::Remove, Some(ListStatus::Unsubscribed)) if m.unsubscribed_by_us => Written::Landed,
+            (Op::Remove, Some(ListStatus::Active)) => unmade(),
+            (Op::Remove, _) => Written::Kept("not_active"),
+            (_, Some(ListStatus::Active)) if m.sent_hash == self.hashes.get(email).copied() => {
+                Written::Landed
+            }
+            (_, Some(ListStatus::Unsubscribed)) if !m.unsubscribed_by_us => {
+                Written::Kept("kept_unsubscribed")
+            }
+            (_, Some(ListStatus::Bounced)) => Written::Kept("kept_bounced"),
+            (_, Some(ListStatus::Unconfirmed)) => Written::Kept("kept_unconfirmed"),
+            _ => unmade(),
+        }
+    }
+}
+
+fn planned_rows(plan: &Plan) -> HashSet<u64> {
+    (plan.adds.iter())
+        .chain(&plan.updates)
+        .chain(&plan.resubscribes)
+        .map(|c| c.row)
+        .collect()
+}
+
+/// Why a run's history could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Run(#[from] crate::run::error::RunError),
+}
+
+/// After the write: records the run's entries and prunes the export's
+/// history (older than its `history_retention`, beyond
+/// [`MAX_ROWS_PER_EXPORT`]). A failure is logged, not returned: the run's
+/// work is already recorded in the member rows, and the history is an
+/// account of it.
+pub fn record(
+    db: &RunDb,
+    export: &Export,
+    run: &LastRun,
+    plan: &Plan,
+    tally: &Tally,
+    stopped: bool,
+) {
+    let Some(run_id) = run.run_id else { return };
+    // A million entries take seconds: off the async worker where the
+    // runtime allows it (the daemon's and `sync`'s are multi-threaded).
+    let work = || try_record(db, export, run_id, run.started_at, plan, tally, stopped);
+    let result = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    };
+    if let Err(e) = result {
+        tracing::error!(export = %export.id, error = %e, "cannot record the run history");
+    }
+}
+
+/// [`record`], with its error.
+pub fn try_record(
+    db: &RunDb,
+    export: &Export,
+    run_id: i64,
+    at: DateTime<Utc>,
+    plan: &Plan,
+    tally: &Tally,
+    stopped: bool,
+) -> Result<(), RecordError> {
+    let mut db = db.lock()?;
+    let after = match Outcomes::tally_suffices(plan, tally, stopped) {
+        true => None,
+        false => Some(db.load_known(&crate::state::scope_of(export))?),
+    };
+    let outcomes = Outcomes::new(plan, tally, after, stopped);
+    let list = entries(plan, |email, row, op| outcomes.of(email, row, op));
+    db.record_history(run_id, &export.id, at, &list)?;
+    let retention =
+        chrono::Duration::from_std(export.history_retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now()
+        .checked_sub_signed(retention)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    db.prune_history(&export.id, cutoff, MAX_ROWS_PER_EXPORT)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "history_tests.rs"]
+mod tests;

@@ -1,0 +1,278 @@
+//! The public handle: [`Simulator`] starts the server, seeds the account
+//! as a test or the demo needs it, changes it as someone else would, and
+//! inspects it. Saving and loading the account is in `persist.rs`.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::config::{Faults, SimConfig};
+use super::engine::batches::Batches;
+use super::engine::gate::{Gate, Ledger};
+use super::engine::shared::Shared;
+use super::engine::world::World;
+use super::model::records::{ChangedBy, ContactPatch, SimContact, SimMembership};
+use super::{routes, server};
+
+/// A running simulator. Cloning shares it; it stops when `shutdown` is
+/// called or the last clone is dropped.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl Simulator {
+    /// Serve on an ephemeral loopback port.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
+    }
+
+    /// Serve on `addr` (e.g. a fixed port for `acsync demo`).
+    pub async fn start_on(addr: SocketAddr, cfg: SimConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let batches = Batches::new(cfg.seed, cfg.info_false_for, cfg.import_duration);
+        let world = World {
+            account: Default::default(),
+            batches,
+        };
+        let mut gate = Gate::new(
+            cfg.requests_per_second,
+            cfg.bulk_per_minute,
+            cfg.bulk_single_per_minute,
+            cfg.seed,
+        );
+        gate.set_faults(cfg.faults, Instant::now());
+        let base = server::local_base(addr);
+        let shared = Arc::new(Shared::new(cfg.api_key, base, world, gate));
+        let router = routes::router(shared.clone());
+        let task = tokio::spawn(server::serve(listener, shared.clone(), router));
+        let inner = Inner {
+            shared,
+            addr,
+            task: Mutex::new(Some(task)),
+        };
+        Ok(Simulator {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`; the API lives under `/api/3`.
+    pub fn base_url(&self) -> String {
+        server::local_base(self.inner.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.inner.shared.api_key
+    }
+
+    /// Replace the faults; a `storm_429` starts now.
+    pub fn set_faults(&self, f: Faults) {
+        self.inner.shared.gate().set_faults(f, Instant::now());
+    }
+
+    /// Stop serving: the listener and every connection task are gone when
+    /// this returns. Seeding and inspection keep working.
+    pub async fn shutdown(&self) {
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+}
+
+/// Seeding: set the account up as a test or the demo needs it.
+impl Simulator {
+    pub fn add_list(&self, name: &str) -> u64 {
+        self.shared().account().add_list(name)
+    }
+
+    /// A custom field; its id is what payloads use (§2.4).
+    pub fn add_field(&self, perstag: &str, title: &str) -> u64 {
+        self.add_typed_field(perstag, title, "text", &[])
+    }
+
+    /// A custom field of a type (`date`, `dropdown`, `checkbox`...) with
+    /// its options; writes are checked against both (see `fields.rs`).
+    pub fn add_typed_field(&self, perstag: &str, title: &str, kind: &str, options: &[&str]) -> u64 {
+        (self.shared().account()).add_field(perstag, title, kind, options)
+    }
+
+    /// Upsert by email (case-insensitive); `None` leaves a value unchanged.
+    pub fn add_contact(
+        &self,
+        email: &str,
+        first: Option<&str>,
+        last: Option<&str>,
+        phone: Option<&str>,
+    ) -> u64 {
+        let patch = ContactPatch {
+            first_name: first.map(str::to_string),
+            last_name: last.map(str::to_string),
+            phone: phone.map(str::to_string),
+            ..ContactPatch::default()
+        };
+        self.shared().account().upsert_contact(email, patch).0
+    }
+
+    /// Set a membership directly. Unknown contact or list ids are a seeding
+    /// bug: logged and ignored rather than panicking inside a demo.
+    pub fn set_membership(&self, contact_id: u64, list_id: u64, status: u8, by: ChangedBy) {
+        if let Err(e) = self
+            .shared()
+            .account()
+            .set_membership(contact_id, list_id, status, by)
+        {
+            tracing::warn!(error = %e, "simulator: set_membership ignored");
+        }
+    }
+
+    /// Make bulk import reject any request holding `email` as a whole, as
+    /// "Field' email' incorrect format" naming its index (§4.3), whatever
+    /// the address looks like.
+    pub fn reject_in_bulk(&self, email: &str) {
+        let mut a = self.shared().account();
+        a.batches
+            .refused_in_bulk
+            .insert(email.trim().to_lowercase());
+    }
+
+    /// While `on`, `/import/info` answers 404 for every batch, even one that
+    /// landed, as for an unknown batch id (batches still run).
+    pub fn set_info_not_found(&self, on: bool) {
+        self.shared().account().batches.info_not_found = on;
+    }
+
+    /// Put an email on the exclusion list: bulk import reports it in
+    /// `failure` (§4.5).
+    pub fn exclude_email(&self, email: &str) {
+        self.shared().account().exclude(email);
+    }
+}
+
+/// What happens in the account between runs, done by someone else: the
+/// contact, an admin, a GDPR erasure.
+impl Simulator {
+    /// Deletes the contact with this email (§2.7); false when none.
+    pub fn delete_contact(&self, email: &str) -> bool {
+        let mut a = self.shared().account();
+        let id = a.contact_by_email(email).map(|c| c.data.id);
+        id.is_some_and(|id| a.delete_contact(id))
+    }
+
+    /// Changes a contact's email (`PUT /contacts/{id}`, §2.3); false when
+    /// there is no such contact or the new email is taken.
+    pub fn change_email(&self, old: &str, new: &str) -> bool {
+        let mut a = self.shared().account();
+        let id = a.contact_by_email(old).map(|c| c.data.id);
+        id.is_some_and(|id| a.change_email(id, new))
+    }
+
+    /// Makes `GET /contacts?listid=&status=` filter by the status on any
+    /// list (the undocumented alternative of §10 item 3).
+    pub fn set_global_status_filter(&self, on: bool) {
+        self.shared().account().global_status_filter = on;
+    }
+
+    /// Sets when `email`'s membership of `list_id` last changed (Unix
+    /// seconds): a change made at another time, as the contact's own
+    /// resubscribe-then-unsubscribe an hour after acsync's write.
+    pub fn set_membership_udate(&self, email: &str, list_id: u64, udate: i64) -> bool {
+        let mut a = self.shared().account();
+        let Some(id) = a.contact_by_email(email).map(|c| c.data.id) else {
+            return false;
+        };
+        a.set_membership_udate(id, list_id, udate)
+    }
+
+    /// The status of `email`'s membership of `list_id`, if any.
+    pub fn list_status(&self, email: &str, list_id: u64) -> Option<u8> {
+        let a = self.shared().account();
+        let id = a.contact_by_email(email)?.data.id;
+        a.membership(id, list_id).map(|m| m.status)
+    }
+}
+
+/// Inspection: what the account holds now (due batches applied first).
+impl Simulator {
+    pub fn contact(&self, email: &str) -> Option<SimContact> {
+        let a = self.shared().account();
+        a.contact_by_email(email).map(|c| c.data.clone())
+    }
+
+    /// Every list's id and name, in id order.
+    pub fn lists(&self) -> Vec<(u64, String)> {
+        let a = self.shared().account();
+        a.lists.values().map(|l| (l.id, l.name.clone())).collect()
+    }
+
+    pub fn members(&self, list_id: u64) -> Vec<SimMembership> {
+        self.shared().account().members(list_id)
+    }
+
+    pub fn active_emails(&self, list_id: u64) -> BTreeSet<String> {
+        self.shared().account().active_emails(list_id)
+    }
+
+    pub fn contact_count(&self) -> usize {
+        self.shared().account().contact_count()
+    }
+
+    /// Emails held by more than one contact, case-insensitively. Must stay
+    /// empty: AC keys contacts by email (§2.2).
+    pub fn duplicate_emails(&self) -> Vec<String> {
+        self.shared().account().duplicate_emails()
+    }
+
+    pub fn ledger(&self) -> Ledger {
+        self.shared().gate().ledger.clone()
+    }
+
+    /// Contacts bulk import queued with `exclude_automations` inside their
+    /// object (the official example's placement, §4.2), and those queued
+    /// without it (automations would run).
+    pub fn bulk_automations(&self) -> (u64, u64) {
+        let a = self.shared().account();
+        (
+            a.batches.automations_excluded,
+            a.batches.automations_allowed,
+        )
+    }
+
+    pub fn reset_ledger(&self) {
+        self.shared().gate().ledger = Ledger::default();
+    }
+}

@@ -1,0 +1,115 @@
+//! The records the simulated account is made of: contacts, list
+//! memberships, lists, and who changed a membership. Plain data (serde for
+//! the `--state-file` snapshot); the rules that keep them consistent live in
+//! the account (`account.rs`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Who last changed a list membership (inspection only; AC shows this in its
+/// UI, not in the API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChangedBy {
+    /// The contact unsubscribed themselves (unsubscribe link), §3.4.
+    Contact,
+    /// `POST /contactLists`, §3.1.
+    Api,
+    /// Someone in the AC UI.
+    Admin,
+    /// A bulk import, §4.
+    Import,
+}
+
+/// A contact as the simulator holds it (inspection copy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimContact {
+    pub id: u64,
+    /// Stored lowercased: AC treats emails case-insensitively (§8 item 4).
+    pub email: String,
+    /// "" when unset, as the API shows it (§2.5).
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    /// Custom field id -> value.
+    pub fields: BTreeMap<u64, String>,
+    /// Tag names, in the order first added.
+    pub tags: Vec<String>,
+}
+
+/// One row of a list's membership (inspection copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimMembership {
+    pub contact_id: u64,
+    pub email: String,
+    /// 0 unconfirmed, 1 active, 2 unsubscribed, 3 bounced (§2.5).
+    pub status: u8,
+    pub changed_by: ChangedBy,
+}
+
+/// Internal contact record. Timestamps are unix seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Contact {
+    pub data: SimContact,
+    pub cdate: i64,
+    pub udate: i64,
+    /// Deleted (e.g. a GDPR erasure): invisible to every endpoint; its id is
+    /// never reused and its email is free for a new contact.
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Membership {
+    /// Synthetic `contactList` id, stable for the row's life.
+    pub id: u64,
+    pub status: u8,
+    pub changed_by: ChangedBy,
+    pub sdate: i64,
+    pub udate: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct List {
+    pub id: u64,
+    pub name: String,
+    pub stringid: String,
+    pub cdate: i64,
+    pub members: BTreeMap<u64, Membership>,
+    /// status -> contact ids; kept in step with `members` (rebuilt on load).
+    #[serde(skip)]
+    pub by_status: BTreeMap<u8, BTreeSet<u64>>,
+}
+
+impl List {
+    /// Rebuilds `by_status` from `members` (after a snapshot is loaded).
+    pub fn reindex(&mut self) {
+        self.by_status.clear();
+        for (id, m) in &self.members {
+            self.by_status.entry(m.status).or_default().insert(*id);
+        }
+    }
+}
+
+/// What an upsert writes. `None` leaves the stored value untouched.
+#[derive(Clone, Debug, Default)]
+pub struct ContactPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub fields: Vec<(u64, String)>,
+    pub tags: Vec<String>,
+}
+
+/// Why a membership write was refused (maps to the 404 shapes of §3.1/§5.1).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MembershipError {
+    #[error("No Result found for Subscriber with id {0}")]
+    NoContact(u64),
+    #[error("No Result found for _List with id {0}")]
+    NoList(u64),
+}
+
+/// Unix seconds now: the model's only reading of the clock (record dates).
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,53 @@
+//! `acsync plan` shows, for up to 10 updates, which fields change from what
+//! to what (issue 15): emails masked, values shown; the old value is known
+//! after a full read, `?` otherwise.
+
+use crate::harness::World;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_field_changes_from_what_to_what() {
+    let w = World::new().await;
+    let mut people = World::people(0..3);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    // Renamed in the segment; edited by hand in ActiveCampaign (drift).
+    people[0].1 = "Renamed".into();
+    w.write_people("vip", &people);
+    w.sim
+        .add_contact("user1@example.com", Some("Edited"), None, None);
+
+    let out = w.acsync(&["plan", "vip", "--full-read"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("    u***@example.com: first_name \"First0\" → \"Renamed\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    u***@example.com: first_name \"Edited\" → \"First1\"\n"),
+        "{text}"
+    );
+    assert!(!text.contains("user0@example.com"), "{text}");
+
+    // Without a full read the old value is the one last sent (run history).
+    let out = w.acsync(&["plan", "vip", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["to_update"], 1, "{v:#}");
+    let d = &v["update_diffs"][0];
+    assert_eq!(d["email"], "u***@example.com");
+    assert_eq!(d["fields"][0]["field"], "first_name");
+    assert_eq!(d["fields"][0]["to"], "Renamed");
+    assert_eq!(d["fields"][0]["known"], true);
+    assert_eq!(d["fields"][0]["from"], "First0");
+    assert_eq!(d["fields"][0]["from_source"], "last_sent");
+
+    // Without history either, only the segment's side is known.
+    let db = rusqlite::Connection::open(w.state_dir().join("state.sqlite3")).expect("db");
+    db.execute("DELETE FROM history", []).expect("forget");
+    let out = w.acsync(&["plan", "vip", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let d = &v["update_diffs"][0];
+    assert_eq!(d["fields"][0]["known"], false);
+    assert!(d["fields"][0]["from"].is_null());
+}

@@ -1,0 +1,184 @@
+//! `acsync status` views through the real binary (issue 15): the detail view
+//! of one export (`status NAME`, `--json`), the notice when no daemon runs on
+//! the folder (and its absence while one does), and `--wide`.
+
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::World;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("runtime")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `exports/vip.toml` in Europe/Paris, synced once in-process: three
+/// contacts added, one invalid row.
+fn synced_vip(rt: &tokio::runtime::Runtime) -> World {
+    let w = rt.block_on(World::new());
+    w.write_csv(
+        "vip",
+        &[
+            ("ann@example.com", "Ann"),
+            ("bob@example.com", "Bob"),
+            ("not-an-email", "Nobody"),
+            ("cy@example.com", "Cy"),
+        ],
+    );
+    w.write_export("vip", "timezone = \"Europe/Paris\"");
+    rt.block_on(w.sync("vip"));
+    w
+}
+
+/// Sets the status file's `next_run` (a daemon would), keeping the rest.
+fn set_next_run(w: &World, at: &str) {
+    let path = w.exports().join("vip.status.json");
+    let mut v = w.status_json("vip");
+    v["next_run"] = serde_json::Value::String(at.into());
+    std::fs::write(path, serde_json::to_vec_pretty(&v).expect("json")).expect("write");
+}
+
+/// The line of `text` that starts with `label:`, its value trimmed.
+fn value<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{label}:")))
+        .map(str::trim)
+}
+
+#[test]
+fn status_name_shows_every_field_with_times_in_the_exports_zone() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    set_next_run(&w, "2026-11-30T08:00:00Z");
+    let out = w.acsync(&["status", "vip"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    assert_eq!(value(&text, "export"), Some("vip"), "{text}");
+    assert_eq!(value(&text, "state"), Some("idle"));
+    assert_eq!(value(&text, "schedule"), Some("@hourly (Europe/Paris)"));
+    let next = value(&text, "next run").expect("next run");
+    assert!(
+        next.starts_with("2026-11-30 09:00 Europe/Paris (08:00 UTC)"),
+        "{text}"
+    );
+    assert_eq!(value(&text, "outcome"), Some("success"));
+    assert_eq!(value(&text, "trigger"), Some("manual"));
+    assert_eq!(value(&text, "added"), Some("3"));
+    assert_eq!(value(&text, "invalid rows"), Some("1"));
+    assert_eq!(value(&text, "consecutive failures"), Some("0"));
+    let started = value(&text, "started").expect("started");
+    assert!(started.contains(" Europe/Paris (") && started.ends_with(" UTC)"));
+    assert_eq!(value(&text, "failures listed (1)"), Some(""), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  row ") && l.ends_with(": n***: invalid email")),
+        "the invalid row, masked: {text}"
+    );
+    for label in ["config sha256", "config error", "last success", "run id"] {
+        assert!(value(&text, label).is_some(), "{label} missing:\n{text}");
+    }
+    assert!(text.contains("no daemon is running on"), "{text}");
+}
+
+#[test]
+fn status_name_json_is_that_one_status_object() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    let out = w.acsync(&["status", "vip", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
+    assert_eq!(v, w.status_json("vip"));
+    assert!(v.is_object());
+
+    let out = w.acsync(&["status", "vipp"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vipp") && err.contains("vip"), "{err}");
+
+    w.write_export("later", "");
+    let out = w.acsync(&["status", "later"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("later: no status file yet"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn wide_stops_cutting_errors() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    // No segment file: the run fails naming the (long, temporary) path.
+    w.write_export("vip", "");
+    rt.block_on(w.sync("vip"));
+    let error = w
+        .status("vip")
+        .last_run
+        .and_then(|r| r.error)
+        .expect("error");
+    assert!(error.chars().count() > 60, "{error}");
+    let one_line = error.replace(['\n', '\r'], " ");
+
+    let cut = stdout(&w.acsync(&["status"]));
+    let row = cut.lines().find(|l| l.starts_with("vip ")).expect("row");
+    assert!(row.ends_with('…') && !row.contains(&one_line), "{cut}");
+
+    let wide = stdout(&w.acsync(&["status", "--wide"]));
+    let row = wide.lines().find(|l| l.starts_with("vip ")).expect("row");
+    assert!(row.ends_with(&one_line), "{wide}");
+    assert!(!row.contains('…'));
+}
+
+/// `acsync daemon` on the world's folder, its output discarded.
+fn spawn_daemon(w: &World) -> Child {
+    w.command(&["daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn daemon")
+}
+
+fn notice(w: &World) -> bool {
+    stdout(&w.acsync(&["status"])).contains(&format!(
+        "no daemon is running on {}: next runs will not happen",
+        w.root().display()
+    ))
+}
+
+fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn table_says_when_no_daemon_runs_on_the_folder() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    assert!(notice(&w), "no daemon yet");
+
+    let mut daemon = spawn_daemon(&w);
+    let seen = wait_for(Duration::from_secs(20), || !notice(&w));
+    let table = stdout(&w.acsync(&["status"]));
+    let still = daemon.try_wait().expect("try_wait").is_none();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(still, "the daemon exited early");
+    assert!(seen, "the notice stays while a daemon runs");
+    assert!(
+        table.starts_with("EXPORT") && !table.contains("daemon"),
+        "{table}"
+    );
+
+    // Killed: the kernel released its lock, whatever file it left.
+    assert!(w.state_dir().join("daemon.lock").exists());
+    assert!(notice(&w), "a dead daemon is not running");
+}
