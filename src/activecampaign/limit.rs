@@ -20,6 +20,13 @@
 //!   whether the two budgets are separate; counting it twice is the safe
 //!   reading and costs at most 20 of the 100).
 //!
+//! * A bulk import answered 429 gives its minute slots back
+//!   ([`RateBudget::give_back`]): the 429 is the per-second limiter's, which
+//!   refuses a request before anything counts it, so keeping the slot would
+//!   make the retry cost a second one and push the 100th import of a minute
+//!   into the next. The importer's own limit answer (a 400) keeps its slot:
+//!   whether that one counts is not documented, and keeping it errs slow.
+//!
 //! Slots are reserved under a short lock and waited for outside it, so
 //! concurrent callers are served in reservation order. A caller that is
 //! cancelled while waiting leaves its slot unused, which only errs on the
@@ -44,6 +51,14 @@ pub enum Kind {
     BulkSingle,
 }
 
+/// The bulk-window slots one request took (none for a plain call), to be
+/// given back if the server refused the request before counting it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkSlots {
+    multi: Option<Instant>,
+    single: Option<Instant>,
+}
+
 /// One connection's budgets.
 #[derive(Debug)]
 pub struct RateBudget {
@@ -63,17 +78,31 @@ impl RateBudget {
         }
     }
 
-    /// Waits until a request of this kind may be sent.
-    pub async fn acquire(&self, kind: Kind) {
-        match kind {
-            Kind::Plain => {}
-            Kind::BulkMulti => self.bulk_multi.acquire().await,
-            Kind::BulkSingle => {
-                self.bulk_single.acquire().await;
-                self.bulk_multi.acquire().await;
-            }
-        }
+    /// Waits until a request of this kind may be sent; the bulk slots it took.
+    pub async fn acquire(&self, kind: Kind) -> BulkSlots {
+        let slots = match kind {
+            Kind::Plain => BulkSlots::default(),
+            Kind::BulkMulti => BulkSlots {
+                multi: Some(self.bulk_multi.acquire().await),
+                single: None,
+            },
+            Kind::BulkSingle => BulkSlots {
+                single: Some(self.bulk_single.acquire().await),
+                multi: Some(self.bulk_multi.acquire().await),
+            },
+        };
         self.pacer.acquire().await;
+        slots
+    }
+
+    /// Frees the bulk slots of a request the server refused with a 429.
+    pub fn give_back(&self, slots: BulkSlots) {
+        if let Some(at) = slots.multi {
+            self.bulk_multi.forget(at);
+        }
+        if let Some(at) = slots.single {
+            self.bulk_single.forget(at);
+        }
     }
 
     /// Holds every further request of this connection until `until`
@@ -161,8 +190,18 @@ impl Window {
         at
     }
 
-    async fn acquire(&self) {
-        sleep_until(self.reserve(Instant::now())).await;
+    async fn acquire(&self) -> Instant {
+        let at = self.reserve(Instant::now());
+        sleep_until(at).await;
+        at
+    }
+
+    /// Removes the grant made for `at` (the latest such, if several).
+    fn forget(&self, at: Instant) {
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = grants.iter().rposition(|&g| g == at) {
+            grants.remove(i);
+        }
     }
 
     /// Grants now if the window has room (no reservation ahead), else
@@ -301,5 +340,20 @@ mod tests {
         budget.pause_until(t0);
         budget.acquire(Kind::Plain).await;
         assert_eq!(Instant::now() - t0, Duration::from_millis(3204));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bulk_import_refused_with_429_gives_its_minute_slot_back() {
+        let budget = RateBudget::new(100, 2, 1);
+        let t0 = Instant::now();
+        budget.acquire(Kind::BulkMulti).await;
+        let refused = budget.acquire(Kind::BulkMulti).await;
+        budget.give_back(refused);
+        // The retry takes the freed slot: no wait for the minute to pass.
+        budget.acquire(Kind::BulkMulti).await;
+        assert!(Instant::now() - t0 < Duration::from_secs(1));
+        // Without a give-back the window is full again: the next waits a minute.
+        budget.acquire(Kind::BulkMulti).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(60));
     }
 }

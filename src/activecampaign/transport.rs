@@ -87,6 +87,8 @@ pub(super) enum Attempt {
     Transient {
         what: String,
         retry_after: Option<Duration>,
+        /// A 429: refused by the per-second limiter before anything counted it.
+        refused_uncounted: bool,
     },
 }
 
@@ -147,11 +149,20 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.shared.budget.acquire(call.kind).await;
+            let slots = self.shared.budget.acquire(call.kind).await;
             let (what, retry_after) = match self.attempt(&url, call).await {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fatal(e) => return Err(e),
-                Attempt::Transient { what, retry_after } => (what, retry_after),
+                Attempt::Transient {
+                    what,
+                    retry_after,
+                    refused_uncounted,
+                } => {
+                    if refused_uncounted {
+                        self.shared.budget.give_back(slots);
+                    }
+                    (what, retry_after)
+                }
             };
             if attempt >= self.shared.cfg.max_attempts {
                 return Err(ApiError::RetriesExhausted {
@@ -244,6 +255,7 @@ impl Client {
                 Attempt::Transient {
                     what: format!("HTTP {status}: {body}"),
                     retry_after,
+                    refused_uncounted: status == 429,
                 }
             }
             Verdict::Auth => Attempt::Fatal(ApiError::Auth {
@@ -337,6 +349,7 @@ impl Client {
         Attempt::Transient {
             what,
             retry_after: None,
+            refused_uncounted: false,
         }
     }
 }
