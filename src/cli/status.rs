@@ -112,9 +112,48 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
         return Ok(ExitCode::SUCCESS);
     };
     let mut sections = status::detail_sections(&s, tz, chrono::Utc::now());
+    let state_dir = crate::run::RunnerPaths::new(config_dir, &folder.settings.daemon).state_dir;
+    sections.push(last_runs(&state_dir, name, tz));
     sections.push(daemon_notice(config_dir, &files).into_iter().collect());
     print!("{}", status::render_detail(&sections));
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many runs of the history the detail view lists.
+const LAST_RUNS: usize = 5;
+
+/// The detail view's "last runs" section, from the run history of the
+/// state database (nothing when there is none yet, a line when it cannot
+/// be read: the rest of the view still shows).
+fn last_runs(state_dir: &Path, name: &str, tz: Option<chrono_tz::Tz>) -> Vec<String> {
+    if !state_dir.join(crate::state::DB_FILE).exists() {
+        return Vec::new();
+    }
+    let runs =
+        crate::state::StateDb::open(state_dir).and_then(|db| db.recent_runs(name, LAST_RUNS));
+    let runs = match runs {
+        Ok(runs) if runs.is_empty() => return Vec::new(),
+        Ok(runs) => runs,
+        Err(e) => return vec![format!("last runs: cannot read the run history: {e}")],
+    };
+    let mut out = vec![format!(
+        "last runs (run history; `acsync history {name}` for more):"
+    )];
+    for r in runs {
+        let counts: Vec<String> = (r.counts.iter())
+            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+            .collect();
+        let counts = match counts.is_empty() {
+            true => "no change".to_string(),
+            false => counts.join(", "),
+        };
+        out.push(format!(
+            "  run {} at {}: {counts}",
+            r.run_id,
+            status::when(r.at, tz)
+        ));
+    }
+    out
 }
 
 /// What the table shows: the status files found, the exports that have

@@ -81,6 +81,14 @@ fn status_name_shows_every_field_with_times_in_the_exports_zone() {
         assert!(value(&text, label).is_some(), "{label} missing:\n{text}");
     }
     assert!(text.contains("no daemon is running on"), "{text}");
+    // Its last runs, from the run history, in the export's zone.
+    assert!(text.contains("last runs (run history;"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  run ")
+            && l.contains(" Europe/Paris (")
+            && l.ends_with(": 3 added")),
+        "{text}"
+    );
 }
 
 #[test]
