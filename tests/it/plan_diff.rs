@@ -51,3 +51,52 @@ async fn plan_shows_field_changes_from_what_to_what() {
     assert_eq!(d["fields"][0]["known"], false);
     assert!(d["fields"][0]["from"].is_null());
 }
+
+/// A contact edited in ActiveCampaign between runs (drift): the diff-based
+/// run cannot see it (the segment did not change), `--full-read` finds and
+/// repairs it, for `plan` and for `sync` (issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_read_finds_a_drift_the_diff_based_run_does_not() {
+    let w = World::new().await;
+    let people = World::people(0..3);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    w.sim
+        .add_contact("user2@example.com", Some("Edited"), None, None);
+
+    let plan = |args: &[&str]| -> serde_json::Value {
+        let out = w.acsync(args);
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let v = plan(&["plan", "vip", "--json"]);
+    assert_eq!(
+        (v["to_update"].as_u64(), v["full_read"].as_bool()),
+        (Some(0), Some(false)),
+        "{v:#}"
+    );
+    let v = plan(&["plan", "vip", "--json", "--full-read"]);
+    assert_eq!(
+        (v["to_update"].as_u64(), v["full_read"].as_bool()),
+        (Some(1), Some(true)),
+        "{v:#}"
+    );
+
+    let out = w.acsync(&["sync", "vip"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(w.status("vip").last_run.expect("run").updated, 0);
+    let first = |w: &World| {
+        w.sim
+            .contact("user2@example.com")
+            .expect("contact")
+            .first_name
+    };
+    assert_eq!(first(&w), "Edited", "the diff-based run leaves the drift");
+
+    let out = w.acsync(&["sync", "vip", "--full-read"]);
+    assert!(out.status.success(), "{out:?}");
+    let run = w.status("vip").last_run.expect("run");
+    assert_eq!((run.updated, run.full_read), (1, true));
+    assert_eq!(first(&w), "First2", "the full read repairs it");
+}
