@@ -11,7 +11,6 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::create_private_dir;
 
 /// Why an export could not be locked.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +80,13 @@ fn encode_id(id: &str) -> String {
         }
     }
     out
+}
+
+/// Creates `dir` (and missing parents) with mode 0700: the database tells
+/// which contacts each export manages, which is nobody else's business.
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(test)]

@@ -21,8 +21,6 @@ mod schema;
 mod scope;
 mod wanted;
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +30,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use batches::OpenBatch;
 pub use history::{ChangeKind, HistoryEntry, NewEntry};
 pub use lock::{ExportLock, LockError, lock_export};
+use lock::create_private_dir;
 pub use scope::{account_key, scope_of, scope_of_fingerprint};
 pub use wanted::Wanted;
 
@@ -252,12 +251,6 @@ impl StateDb {
             _ => Err(corrupt(&self.path, problems.join("; "))),
         }
     }
-}
-
-/// Creates `dir` (and missing parents) with mode 0700: the database tells
-/// which contacts each export manages, which is nobody else's business.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
