@@ -9,6 +9,35 @@ use rusqlite::params;
 
 use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts};
 
+/// One change of the batch journal, made with member rows in one
+/// transaction ([`StateDb::save_with_journal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalStep {
+    /// A batch (or an unacknowledged placeholder) submitted now.
+    Add(String),
+    /// A batch whose end was seen, or a placeholder its answer replaced.
+    Remove(String),
+}
+
+/// Performs one [`JournalStep`] inside the caller's transaction.
+pub(super) fn apply_step(
+    tx: &rusqlite::Transaction<'_>,
+    export: &str,
+    step: &JournalStep,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    match step {
+        JournalStep::Add(id) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO batches (export, batch_id, submitted_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![export, id, fmt_ts(now)]),
+        JournalStep::Remove(id) => tx
+            .prepare_cached("DELETE FROM batches WHERE export = ?1 AND batch_id = ?2")?
+            .execute(params![export, id]),
+    }
+}
+
 /// A batch accepted by ActiveCampaign whose end is not yet known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenBatch {

@@ -11,7 +11,6 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-
 /// Why an export could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -86,7 +85,10 @@ fn encode_id(id: &str) -> String {
 /// which contacts each export manages, which is nobody else's business.
 pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(test)]

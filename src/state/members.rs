@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::ValueRef;
 use rusqlite::{Row, Statement, TransactionBehavior, params};
 
+use chrono::{DateTime, Utc};
+
 use super::{At, StateDb, StateError, corrupt};
 use crate::model::{Known, ListStatus, Member, PendingOp, UnsubscribeWindow};
 
@@ -156,6 +158,21 @@ impl StateDb {
     /// Upserts `members` in one transaction: the intents recorded before a
     /// batch is sent, or the outcomes after it.
     pub fn save_members(&mut self, export: &str, members: &[Member]) -> Result<(), StateError> {
+        self.save_with_journal(export, members, &[], Utc::now())
+    }
+
+    /// Saves member rows and changes the batch journal in one transaction:
+    /// one commit (one fsync) where a bulk batch would otherwise take two,
+    /// and no instant between them for a crash to fall into (an intent
+    /// without its batch's journal row, an id forgotten before its
+    /// replacement is written).
+    pub fn save_with_journal(
+        &mut self,
+        export: &str,
+        members: &[Member],
+        journal: &[super::JournalStep],
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -165,6 +182,9 @@ impl StateDb {
             for m in members {
                 upsert(&mut stmt, export, m).at(&self.path)?;
             }
+        }
+        for step in journal {
+            super::batches::apply_step(&tx, export, step, now).at(&self.path)?;
         }
         tx.commit().at(&self.path)
     }

@@ -27,10 +27,10 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use batches::OpenBatch;
+pub use batches::{JournalStep, OpenBatch};
 pub use history::{ChangeKind, HistoryEntry, NewEntry};
-pub use lock::{ExportLock, LockError, lock_export};
 use lock::create_private_dir;
+pub use lock::{ExportLock, LockError, lock_export};
 pub use scope::{account_key, scope_of, scope_of_fingerprint};
 pub use wanted::Wanted;
 

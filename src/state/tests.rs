@@ -392,3 +392,54 @@ fn batches_are_journaled_until_settled() {
     db.settle_batch("vip", "b1").expect("settle");
     assert_eq!(db.open_batches("vip").expect("open").len(), 1);
 }
+
+#[test]
+fn member_rows_and_journal_steps_commit_together() {
+    let (_dir, mut db) = db();
+    let t = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+    let intent = Member {
+        pending: Some(PendingOp::Add),
+        ..member("a@ex.com")
+    };
+    let placeholder = JournalStep::Add("unacknowledged:1".into());
+    db.save_with_journal("vip", &[intent], &[placeholder], t)
+        .expect("one transaction");
+    let known = db.load_known("vip").expect("load");
+    assert_eq!(
+        known.get("a@ex.com").and_then(|m| m.pending),
+        Some(PendingOp::Add)
+    );
+    let ids = |db: &StateDb| -> Vec<String> {
+        (db.open_batches("vip").expect("open").into_iter())
+            .map(|b| b.batch_id)
+            .collect()
+    };
+    assert_eq!(ids(&db), ["unacknowledged:1"]);
+    // The id replaces the placeholder in the same commit.
+    let rename = [
+        JournalStep::Remove("unacknowledged:1".into()),
+        JournalStep::Add("42".into()),
+    ];
+    db.save_with_journal("vip", &[], &rename, t)
+        .expect("rename");
+    assert_eq!(ids(&db), ["42"]);
+    // A failing step rolls the member rows back with it.
+    db.conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER no_more BEFORE INSERT ON batches \
+             BEGIN SELECT RAISE(ABORT, 'full'); END;",
+        )
+        .expect("trigger");
+    let later = Member {
+        pending: Some(PendingOp::Add),
+        ..member("b@ex.com")
+    };
+    let step = [JournalStep::Add("43".into())];
+    assert!(db.save_with_journal("vip", &[later], &step, t).is_err());
+    assert!(
+        db.load_known("vip")
+            .expect("load")
+            .get("b@ex.com")
+            .is_none()
+    );
+}

@@ -16,8 +16,10 @@ use super::decide::{AfterSubmit, Item, after_submit, rest_ranges};
 use super::poll::{InFlight, PollPolicy, PollStep, after_poll, next_due};
 use super::{Applier, unix_now};
 use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
+use crate::model::Member;
 use crate::run::batches::UNACKNOWLEDGED;
 use crate::run::error::RunError;
+use crate::state::JournalStep;
 
 impl Applier<'_> {
     pub(super) async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
@@ -61,7 +63,8 @@ impl Applier<'_> {
         if self.cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
-        self.save(self.core.intents(&items[range.clone()])).await?;
+        // The intents go with the first submission's journal row.
+        let mut intents = self.core.intents(&items[range.clone()]);
         let mut todo = vec![(range, Some(batch))];
         while let Some((range, batch)) = todo.pop() {
             if self.cancel.is_cancelled() {
@@ -73,7 +76,10 @@ impl Applier<'_> {
                     .map(|i| self.core.bulk_contact(i))
                     .collect()
             });
-            match self.submit_once(&batch).await? {
+            match self
+                .submit_once(&batch, std::mem::take(&mut intents))
+                .await?
+            {
                 AfterSubmit::Accepted(id) => {
                     let f = InFlight::accepted(range, id, self.now(), unix_now());
                     tx.send(f)
@@ -95,16 +101,27 @@ impl Applier<'_> {
     /// One submission: journaled before sending (killed before the answer,
     /// the next run still knows a batch may be on its way), then under its
     /// id once accepted.
-    async fn submit_once(&self, batch: &[BulkContact]) -> Result<AfterSubmit, RunError> {
+    /// `intents`: the member rows to journal with the placeholder (the
+    /// first submission of a batch), in the same transaction.
+    async fn submit_once(
+        &self,
+        batch: &[BulkContact],
+        intents: Vec<Member>,
+    ) -> Result<AfterSubmit, RunError> {
         let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
-        self.journal_batch(&placeholder).await?;
+        self.save_with_journal(intents, vec![JournalStep::Add(placeholder.clone())])
+            .await?;
         let step = after_submit(self.submit(batch).await, batch.len());
+        // The id replaces the placeholder in one transaction: no instant
+        // without either.
+        let mut journal = Vec::new();
         if step.forget_placeholder {
-            self.settle_batch(&placeholder).await?;
+            journal.push(JournalStep::Remove(placeholder));
         }
         if let AfterSubmit::Accepted(id) = &step.then {
-            self.journal_batch(id).await?;
+            journal.push(JournalStep::Add(id.clone()));
         }
+        self.save_with_journal(Vec::new(), journal).await?;
         Ok(step.then)
     }
 
@@ -209,9 +226,11 @@ impl Applier<'_> {
                 Ok(None)
             }
             PollStep::Completed(f, result) => {
-                self.record_batch(&items[f.range.clone()], &result, f.sent_at)
+                let members =
+                    (self.record_batch(&items[f.range.clone()], &result, f.sent_at)).await?;
+                // Its outcome and its leaving the journal: one transaction.
+                self.save_with_journal(members, vec![JournalStep::Remove(f.batch_id)])
                     .await?;
-                self.settle_batch(&f.batch_id).await?;
                 Ok(None)
             }
             PollStep::GiveUp(f, status) => {
@@ -248,15 +267,15 @@ impl Applier<'_> {
         }
     }
 
-    /// Journals a completed batch: the contacts that landed, and each one
-    /// it refused, looked up (within the budget) to tell an opt-out from a
-    /// refusal.
+    /// The member rows of a completed batch: the contacts that landed, and
+    /// each one it refused, looked up (within the budget) to tell an opt-out
+    /// from a refusal.
     async fn record_batch(
         &self,
         items: &[Item<'_>],
         result: &BatchResult,
         sent_at: i64,
-    ) -> Result<(), RunError> {
+    ) -> Result<Vec<Member>, RunError> {
         let (mut members, refused) =
             (self.core).batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
         for i in refused {
@@ -268,7 +287,7 @@ impl Applier<'_> {
             };
             members.push((self.core).refused_in_batch(&mut self.tally(), item, lookup)?);
         }
-        self.save(members).await
+        Ok(members)
     }
 
     /// A contact's id and status on the list (`None`: no such contact).

@@ -44,6 +44,7 @@ use crate::plan::Plan;
 use crate::run::db::RunDb;
 use crate::run::error::RunError;
 use crate::segment::Segment;
+use crate::state::JournalStep;
 
 pub use decide::{ContactOutcome, OutcomeKind, WriteTally};
 use decide::{Item, WriteCore};
@@ -161,6 +162,24 @@ impl<'a> Applier<'a> {
         let scope = self.scope.clone();
         (self.db)
             .with(move |db| Ok(db.save_members(&scope, &members)?))
+            .await
+    }
+
+    /// Journals member rows and batch journal steps in one transaction
+    /// (one commit per step of a batch: twenty accounts' batches share one
+    /// SQLite writer), off the async workers.
+    async fn save_with_journal(
+        &self,
+        members: Vec<Member>,
+        journal: Vec<JournalStep>,
+    ) -> Result<(), RunError> {
+        if members.is_empty() && journal.is_empty() {
+            return Ok(());
+        }
+        let scope = self.scope.clone();
+        let now = chrono::Utc::now();
+        (self.db)
+            .with(move |db| Ok(db.save_with_journal(&scope, &members, &journal, now)?))
             .await
     }
 
