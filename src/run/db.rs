@@ -6,6 +6,14 @@
 //! rather than a state actor: the run already awaits each write before the
 //! next request, so a queue would add a thread and a protocol for nothing,
 //! and the one mutex keeps writes of one run in order.
+//!
+//! Writes of every run in the process also take one writer gate
+//! ([`write_gate`]). SQLite admits one writer per database at a time, and
+//! a connection that finds the lock taken waits in its busy handler, which
+//! sleeps in steps of up to 100 ms; with twenty exports each committing a
+//! few times a second, those sleeps (not the commits) delayed the requests
+//! that follow each commit (bench item 8). Queued on the gate instead, the
+//! next writer starts the moment the previous one commits.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -27,15 +35,26 @@ impl RunDb {
         F: FnOnce(&mut StateDb) -> Result<T, RunError> + Send + 'static,
     {
         let db = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&mut *lock(&db)?))
-            .await
-            .map_err(|e| RunError::Internal(format!("state writer stopped: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _gate = write_gate();
+            f(&mut *lock(&db)?)
+        })
+        .await
+        .map_err(|e| RunError::Internal(format!("state writer stopped: {e}")))?
     }
 
     /// The database itself, for a short read or write in synchronous code.
     pub fn lock(&self) -> Result<MutexGuard<'_, StateDb>, RunError> {
         lock(&self.0)
     }
+}
+
+/// The process's one state writer at a time (see the module doc). Hold it
+/// for a write transaction made outside [`RunDb::with`].
+pub fn write_gate() -> MutexGuard<'static, ()> {
+    static GATE: Mutex<()> = Mutex::new(());
+    // Guards no data: a panic of an earlier holder leaves nothing to repair.
+    GATE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A panic while the database was held leaves it poisoned: the run stops

@@ -20,7 +20,7 @@ use crate::config::Export;
 use crate::model::{Known, ListStatus};
 use crate::plan::{Change, Plan};
 use crate::run::apply::WriteTally as Tally;
-use crate::run::db::RunDb;
+use crate::run::db::{RunDb, write_gate};
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, StateError};
 use crate::status::LastRun;
@@ -247,6 +247,9 @@ fn planned_rows(plan: &Plan) -> HashSet<u64> {
         .collect()
 }
 
+/// Entries written per transaction (see [`try_record`]).
+const HISTORY_CHUNK: usize = 2_000;
+
 /// Why a run's history could not be recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -292,14 +295,24 @@ pub fn try_record(
     tally: &Tally,
     stopped: bool,
 ) -> Result<(), RecordError> {
-    let mut db = db.lock()?;
+    // A read: no writer gate (WAL readers wait for nobody).
     let after = match Outcomes::tally_suffices(plan, tally, stopped) {
         true => None,
-        false => Some(db.load_known(&crate::state::scope_of(export))?),
+        false => Some(db.lock()?.load_known(&crate::state::scope_of(export))?),
     };
     let outcomes = Outcomes::new(plan, tally, after, stopped);
-    let list = entries(plan, |email, row, op| outcomes.of(email, row, op));
-    db.record_history(run_id, &export.id, at, &list)?;
+    let mut list = entries(plan, |email, row, op| outcomes.of(email, row, op));
+    // In email order (both b-trees grow at one place), and in chunks, each
+    // its own transaction under the process's writer gate: a big run's
+    // history must not hold the one SQLite writer while other exports wait
+    // to journal their batches.
+    list.sort_unstable_by(|a, b| a.email.cmp(b.email));
+    for chunk in list.chunks(HISTORY_CHUNK) {
+        let _gate = write_gate();
+        db.lock()?.record_history(run_id, &export.id, at, chunk)?;
+    }
+    let _gate = write_gate();
+    let mut db = db.lock()?;
     let retention =
         chrono::Duration::from_std(export.history_retention).unwrap_or(chrono::Duration::MAX);
     let cutoff = Utc::now()
