@@ -307,7 +307,14 @@ pub fn try_record(
     // history must not hold the one SQLite writer while other exports wait
     // to journal their batches.
     list.sort_unstable_by(|a, b| a.email.cmp(b.email));
-    for chunk in list.chunks(HISTORY_CHUNK) {
+    // A run without entries is recorded too (its run row): pruning keeps
+    // the newest run, which must be this one.
+    let empty: [NewEntry; 0] = [];
+    let chunks: Vec<&[NewEntry]> = match list.is_empty() {
+        true => vec![&empty[..]],
+        false => list.chunks(HISTORY_CHUNK).collect(),
+    };
+    for chunk in chunks {
         let _gate = write_gate();
         db.lock()?.record_history(run_id, &export.id, at, chunk)?;
     }
