@@ -49,7 +49,13 @@ impl DaemonProc {
             .arg("--config-dir")
             .arg(root)
             .env("NOTIFY_SOCKET", &sock)
-            .env("RUST_LOG", "info,acsync::run=debug")
+            // `ACSYNC_BENCH_LOG`: another filter, e.g.
+            // `info,acsync::run=debug,acsync::pace=trace` (each send's time).
+            .env(
+                "RUST_LOG",
+                std::env::var("ACSYNC_BENCH_LOG")
+                    .unwrap_or_else(|_| "info,acsync::run=debug".into()),
+            )
             .env_remove("ACSYNC_CONFIG_DIR")
             .stdout(std::process::Stdio::null())
             .stderr(

@@ -173,6 +173,8 @@ impl Client {
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // What the pacer's model of the pool assumes (`limit::PoolModel`).
+            .pool_idle_timeout(limit::POOL_IDLE)
             .user_agent(concat!("acsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ApiError::Config {

@@ -56,8 +56,10 @@ impl Client {
         let call = Call::get(endpoint, path).query([("limit", "1".to_string())]);
         let mut last = String::new();
         for attempt in 1..=PROBE_ATTEMPTS {
-            self.shared.budget.acquire(call.kind).await;
-            let wait = match self.probe_once(&call).await {
+            let grant = self.shared.budget.acquire(call.kind).await;
+            let once = self.probe_once(&call).await;
+            grant.answered(once.is_ok());
+            let wait = match once {
                 Ok((probe, _)) if !retryable(probe.status) => return Ok(probe),
                 Ok((probe, retry_after)) => {
                     last = format!("HTTP {}", probe.status);

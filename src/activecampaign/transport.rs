@@ -149,8 +149,18 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let slots = self.shared.budget.acquire(call.kind).await;
-            let (what, retry_after) = match self.attempt(&url, call).await {
+            let asked = Instant::now();
+            let grant = self.shared.budget.acquire(call.kind).await;
+            // Each send, for timing studies (`RUST_LOG=acsync::pace=trace`).
+            let waited_ms = asked.elapsed().as_millis() as u64;
+            tracing::trace!(target: "acsync::pace", connection = self.connection(), endpoint = call.endpoint, waited_ms, "sent");
+            let slots = grant.slots();
+            let outcome = self.attempt(&url, call).await;
+            // Only a success surely leaves its connection open (an error may
+            // be a transport one): counting the next request as opening a
+            // connection errs slow.
+            grant.answered(matches!(outcome, Attempt::Done(_)));
+            let (what, retry_after) = match outcome {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Transient {

@@ -276,12 +276,31 @@ pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chron
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// The multi-threaded runtime of the async commands (see [`Runtime`]).
+/// The multi-threaded runtime of the async commands (see [`Runtime`]),
+/// with [`worker_threads`] workers.
 pub fn runtime() -> anyhow::Result<Runtime> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
         .enable_all()
         .build()?;
     Ok(Runtime(Some(rt)))
+}
+
+/// Twice the cores, at least 4 and at most 16 (`TOKIO_WORKER_THREADS`
+/// overrides). The work is paced network calls with short CPU bursts (a
+/// batch of 250 contacts serialised, an answer parsed): with one worker a
+/// core, the bursts of a few connections delay every other connection's
+/// send past the instant its pacer let it go, and the server may count six
+/// requests in its second (measured: benchmark item 8, 20 accounts on 2
+/// cores, 0 to 5 limit answers a run with 2 workers, none with more). The
+/// extra workers cost an idle thread each.
+pub fn worker_threads() -> usize {
+    let from_env = std::env::var("TOKIO_WORKER_THREADS").ok();
+    if let Some(n) = from_env.and_then(|v| v.trim().parse::<usize>().ok()) {
+        return n.max(1);
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(4, 16)
 }
 
 /// How long a finished command waits for blocking threads still running.

@@ -17,12 +17,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::config::Export;
+use crate::model::{Fields, PendingOp};
 use crate::model::{Known, ListStatus};
 use crate::plan::{Change, Plan};
-use crate::run::apply::WriteTally as Tally;
+use crate::run::apply::decide::WriteTally as Tally;
 use crate::run::db::{RunDb, write_gate};
 use crate::state::history::MAX_ROWS_PER_EXPORT;
-use crate::state::{ChangeKind, NewEntry, StateError};
+use crate::state::{ChangeKind, NewEntry, RunEntries, StateError};
 use crate::status::LastRun;
 
 /// The planned operations, as the history names them.
@@ -35,6 +36,15 @@ pub enum Op {
 }
 
 impl Op {
+    pub fn of(op: PendingOp) -> Op {
+        match op {
+            PendingOp::Add => Op::Add,
+            PendingOp::Update => Op::Update,
+            PendingOp::Resubscribe => Op::Resubscribe,
+            PendingOp::Remove => Op::Remove,
+        }
+    }
+
     fn kind(self) -> ChangeKind {
         match self {
             Op::Add => ChangeKind::Added,
@@ -144,6 +154,110 @@ fn kept_entry<'a>(email: &'a str, why: &'static str) -> NewEntry<'a> {
         change: ChangeKind::Kept,
         fields: None,
         reason: Some(Cow::Borrowed(why)),
+    }
+}
+
+/// The run a write records into as it goes: the landed changes of a
+/// completed bulk batch are recorded with its outcome, in the same
+/// transaction (`StateDb::save_with_journal`). So the end of a big run has
+/// little left to write (twenty accounts ending together once queued half a
+/// million entries behind the one SQLite writer, seconds after their last
+/// request), and a run killed mid-way keeps the history of what it did.
+/// [`record`] then leaves out the rows already recorded.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    run_id: i64,
+    export: String,
+    at: DateTime<Utc>,
+    /// `plan.conflicts`: an add or update of one of them carries [`CONFLICT_WON`].
+    conflicts: HashSet<String>,
+}
+
+impl RunRecord {
+    pub fn new(run_id: i64, export: &Export, at: DateTime<Utc>, plan: &Plan) -> Self {
+        RunRecord {
+            run_id,
+            export: export.id.clone(),
+            at,
+            conflicts: plan.conflicts.iter().cloned().collect(),
+        }
+    }
+
+    /// The entries of changes that landed: `(email, row, op, fields)`.
+    pub fn landed<'p>(
+        &self,
+        changes: impl Iterator<Item = (&'p str, u64, Op, &'p Fields)>,
+    ) -> LandedEntries {
+        let entries = changes
+            .map(|(email, row, op, fields)| LandedEntry {
+                email: email.to_owned(),
+                row,
+                op,
+                fields: fields.clone(),
+                won: self.conflicts.contains(email),
+            })
+            .collect();
+        LandedEntries {
+            run_id: self.run_id,
+            export: self.export.clone(),
+            at: self.at,
+            entries,
+        }
+    }
+}
+
+/// A batch's landed changes as history entries, owned: they go to the
+/// blocking pool with the batch's outcome.
+#[derive(Debug, Clone)]
+pub struct LandedEntries {
+    run_id: i64,
+    export: String,
+    at: DateTime<Utc>,
+    entries: Vec<LandedEntry>,
+}
+
+#[derive(Debug, Clone)]
+struct LandedEntry {
+    email: String,
+    row: u64,
+    op: Op,
+    fields: Fields,
+    won: bool,
+}
+
+impl LandedEntries {
+    /// The entries, borrowing `self`; see [`LandedEntries::run`].
+    pub fn entries(&self) -> Vec<NewEntry<'_>> {
+        (self.entries.iter())
+            .map(|e| {
+                let fields = (e.op != Op::Remove).then_some(&e.fields);
+                let reason = match e.op {
+                    Op::Remove => Some(LEFT),
+                    _ => e.won.then_some(CONFLICT_WON),
+                };
+                NewEntry {
+                    email: &e.email,
+                    change: e.op.kind(),
+                    fields,
+                    reason: reason.map(Cow::Borrowed),
+                }
+            })
+            .collect()
+    }
+
+    /// The run they belong to, with `entries` (from [`LandedEntries::entries`]).
+    pub fn run<'a>(&'a self, entries: &'a [NewEntry<'a>]) -> RunEntries<'a> {
+        RunEntries {
+            run_id: self.run_id,
+            export: &self.export,
+            at: self.at,
+            entries,
+        }
+    }
+
+    /// The source rows recorded.
+    pub fn rows(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries.iter().map(|e| e.row)
     }
 }
 
@@ -301,7 +415,12 @@ pub fn try_record(
         false => Some(db.lock()?.load_known(&crate::state::scope_of(export))?),
     };
     let outcomes = Outcomes::new(plan, tally, after, stopped);
-    let mut list = entries(plan, |email, row, op| outcomes.of(email, row, op));
+    let recorded = &tally.history_recorded;
+    let mut list = entries(plan, |email, row, op| match row {
+        // Recorded with its batch's outcome.
+        Some(r) if recorded.contains(r) => Written::Unknown,
+        _ => outcomes.of(email, row, op),
+    });
     // In email order (both b-trees grow at one place), and in chunks, each
     // its own transaction under the process's writer gate: a big run's
     // history must not hold the one SQLite writer while other exports wait

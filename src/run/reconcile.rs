@@ -93,6 +93,8 @@ pub async fn reconcile(
     }
     fold_record_hashes(&mut prepared);
     let prepared = persist_reconciled(cx.db, prepared).await?;
+    // The run's phases, for timing studies (`RUST_LOG=acsync::pace=trace`).
+    tracing::trace!(target: "acsync::pace", export = %export.id, "planned");
     let (tally, result) = apply::Applier::new(
         export,
         cx.client,
@@ -102,8 +104,10 @@ pub async fn reconcile(
         cx.cancel,
     )
     .with_fields(&prepared.fields)
+    .with_history(history_record(export, last_run, &prepared.plan))
     .apply(&prepared.plan)
     .await;
+    tracing::trace!(target: "acsync::pace", export = %export.id, "written");
     super::history::record(
         cx.db,
         export,
@@ -112,6 +116,7 @@ pub async fn reconcile(
         &tally,
         result.is_err(),
     );
+    tracing::trace!(target: "acsync::pace", export = %export.id, "history recorded");
     record_tally(last_run, &prepared.plan, tally);
     result?;
     close(cx.db, export, &prepared, last_run.run_id)?;
@@ -119,6 +124,22 @@ pub async fn reconcile(
 }
 
 /// Copies what the plan kept and the write did into the run record.
+/// The run history the write records into as batches complete (none
+/// without a run row to record under).
+fn history_record(
+    export: &Export,
+    run: &LastRun,
+    plan: &Plan,
+) -> Option<super::history::RunRecord> {
+    let run_id = run.run_id?;
+    Some(super::history::RunRecord::new(
+        run_id,
+        export,
+        run.started_at,
+        plan,
+    ))
+}
+
 fn record_tally(last_run: &mut LastRun, plan: &Plan, tally: WriteTally) {
     last_run.added = tally.added;
     last_run.updated = tally.updated;

@@ -103,6 +103,56 @@ pub struct NewEntry<'a> {
     pub reason: Option<Cow<'a, str>>,
 }
 
+/// Entries of one run, to record with [`StateDb::record_history`] or with
+/// a batch's outcome ([`StateDb::save_with_journal`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RunEntries<'a> {
+    pub run_id: i64,
+    pub export: &'a str,
+    pub at: DateTime<Utc>,
+    pub entries: &'a [NewEntry<'a>],
+}
+
+/// Writes `run`'s entries and adds them to its run row, inside `tx`.
+pub(super) fn write_entries(
+    tx: &rusqlite::Transaction<'_>,
+    run: &RunEntries,
+) -> rusqlite::Result<()> {
+    let mut written = 0i64;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO history (run_id, email, change, fields, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, email) DO NOTHING",
+        )?;
+        let mut previous = tx.prepare_cached(PREVIOUS)?;
+        // In email order, both b-trees (by run, by email) grow at one
+        // place rather than at random ones.
+        let mut json = String::new();
+        let mut sorted: Vec<&NewEntry> = run.entries.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.email.cmp(b.email));
+        for e in sorted {
+            if e.change == ChangeKind::Kept && kept_again(&mut previous, run.export, e)? {
+                continue;
+            }
+            let fields = fields_json(e.fields, &mut json).then_some(json.as_str());
+            let reason = e.reason.as_deref();
+            written += insert.execute(params![
+                run.run_id,
+                e.email,
+                e.change.as_str(),
+                fields,
+                reason
+            ])? as i64;
+        }
+    }
+    tx.execute(
+        "INSERT INTO history_runs (run_id, export, at, entries) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (run_id) DO UPDATE SET entries = entries + excluded.entries",
+        params![run.run_id, run.export, fmt_ts(run.at), written],
+    )?;
+    Ok(())
+}
+
 /// A recorded run and how many entries of each kind it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
@@ -200,37 +250,13 @@ impl StateDb {
     ) -> Result<(), StateError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().at(&path)?;
-        let mut written = 0i64;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO history (run_id, email, change, fields, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, email) DO NOTHING",
-                )
-                .at(&path)?;
-            let mut previous = tx.prepare_cached(PREVIOUS).at(&path)?;
-            // In email order, both b-trees (by run, by email) grow at one
-            // place rather than at random ones.
-            let mut json = String::new();
-            let mut sorted: Vec<&NewEntry> = entries.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.email.cmp(b.email));
-            for e in sorted {
-                if e.change == ChangeKind::Kept && kept_again(&mut previous, export, e).at(&path)? {
-                    continue;
-                }
-                let fields = fields_json(e.fields, &mut json).then_some(json.as_str());
-                let reason = e.reason.as_deref();
-                written += insert
-                    .execute(params![run_id, e.email, e.change.as_str(), fields, reason])
-                    .at(&path)? as i64;
-            }
-        }
-        tx.execute(
-            "INSERT INTO history_runs (run_id, export, at, entries) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (run_id) DO UPDATE SET entries = entries + excluded.entries",
-            params![run_id, export, fmt_ts(at), written],
-        )
-        .at(&path)?;
+        let run = RunEntries {
+            run_id,
+            export,
+            at,
+            entries,
+        };
+        write_entries(&tx, &run).at(&path)?;
         tx.commit().at(&path)
     }
 

@@ -158,20 +158,23 @@ impl StateDb {
     /// Upserts `members` in one transaction: the intents recorded before a
     /// batch is sent, or the outcomes after it.
     pub fn save_members(&mut self, export: &str, members: &[Member]) -> Result<(), StateError> {
-        self.save_with_journal(export, members, &[], Utc::now())
+        self.save_with_journal(export, members, &[], Utc::now(), None)
     }
 
     /// Saves member rows and changes the batch journal in one transaction:
     /// one commit (one fsync) where a bulk batch would otherwise take two,
     /// and no instant between them for a crash to fall into (an intent
     /// without its batch's journal row, an id forgotten before its
-    /// replacement is written).
+    /// replacement is written). `history`: the run history entries of what
+    /// the rows record (a completed batch's landed changes), in the same
+    /// transaction: the history never tells more or less than the rows.
     pub fn save_with_journal(
         &mut self,
         export: &str,
         members: &[Member],
         journal: &[super::JournalStep],
         now: DateTime<Utc>,
+        history: Option<&super::history::RunEntries>,
     ) -> Result<(), StateError> {
         let tx = self
             .conn
@@ -185,6 +188,9 @@ impl StateDb {
         }
         for step in journal {
             super::batches::apply_step(&tx, export, step, now).at(&self.path)?;
+        }
+        if let Some(run) = history {
+            super::history::write_entries(&tx, run).at(&self.path)?;
         }
         tx.commit().at(&self.path)
     }

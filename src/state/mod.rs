@@ -28,7 +28,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use batches::{JournalStep, OpenBatch};
-pub use history::{ChangeKind, HistoryEntry, NewEntry};
+pub use history::{ChangeKind, HistoryEntry, NewEntry, RunEntries};
 use lock::create_private_dir;
 pub use lock::{ExportLock, LockError, lock_export};
 pub use scope::{account_key, scope_of, scope_of_fingerprint};

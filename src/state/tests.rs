@@ -402,7 +402,7 @@ fn member_rows_and_journal_steps_commit_together() {
         ..member("a@ex.com")
     };
     let placeholder = JournalStep::Add("unacknowledged:1".into());
-    db.save_with_journal("vip", &[intent], &[placeholder], t)
+    db.save_with_journal("vip", &[intent], &[placeholder], t, None)
         .expect("one transaction");
     let known = db.load_known("vip").expect("load");
     assert_eq!(
@@ -420,7 +420,7 @@ fn member_rows_and_journal_steps_commit_together() {
         JournalStep::Remove("unacknowledged:1".into()),
         JournalStep::Add("42".into()),
     ];
-    db.save_with_journal("vip", &[], &rename, t)
+    db.save_with_journal("vip", &[], &rename, t, None)
         .expect("rename");
     assert_eq!(ids(&db), ["42"]);
     // A failing step rolls the member rows back with it.
@@ -435,7 +435,10 @@ fn member_rows_and_journal_steps_commit_together() {
         ..member("b@ex.com")
     };
     let step = [JournalStep::Add("43".into())];
-    assert!(db.save_with_journal("vip", &[later], &step, t).is_err());
+    assert!(
+        db.save_with_journal("vip", &[later], &step, t, None)
+            .is_err()
+    );
     assert!(
         db.load_known("vip")
             .expect("load")

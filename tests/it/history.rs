@@ -280,3 +280,68 @@ fn a_bad_history_retention_is_a_located_error() {
     assert!(text.contains("acsync.toml:3:"), "{text}");
     assert!(text.contains("bad duration `soon`"), "{text}");
 }
+
+/// Issue 12 (item 8): a completed batch's landed changes are recorded with
+/// its outcome, not all at the end of the run. Seen from outside: entries
+/// appear while `acsync sync` is still sending, and a sync killed with
+/// SIGKILL keeps the entries of the batches that completed, each one a
+/// contact really on the list; the next run records the rest.
+#[test]
+fn a_killed_sync_keeps_the_history_of_its_completed_batches() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = acsync::simulator::SimConfig {
+        requests_per_second: 0,
+        info_false_for: Duration::from_millis(50),
+        import_duration: Duration::from_millis(100),
+        ..acsync::simulator::SimConfig::default()
+    };
+    let w = rt.block_on(World::with(cfg));
+    // 20 batches of 250 at 10 requests a second: about 4 s of sending.
+    w.write_settings(10);
+    let people = World::people(0..5_000);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+    let added_while_running = loop {
+        let out = w.acsync(&["history", "vip", "--json"]);
+        let added = json(&out)["runs"][0]["counts"]["added"]
+            .as_u64()
+            .unwrap_or(0);
+        let running = child.try_wait().expect("try_wait").is_none();
+        if added > 0 || !running {
+            assert!(running, "no entry recorded before the run ended");
+            break added;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(added_while_running < 5_000, "{added_while_running}");
+
+    let run1 = json(&w.acsync(&["history", "vip", "--run", "1", "--json", "--limit", "10000"]));
+    let entries = run1["entries"].as_array().expect("entries");
+    assert!(
+        !entries.is_empty() && entries.len() < 5_000,
+        "{}",
+        entries.len()
+    );
+    let active: std::collections::HashSet<String> = w.active().into_iter().collect();
+    for e in entries {
+        assert_eq!(e["change"], "added", "{e}");
+        let email = e["email"].as_str().expect("email");
+        assert!(
+            active.contains(email),
+            "{email} recorded added but not on the list"
+        );
+    }
+
+    let out = w.acsync(&["sync", "vip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = json(&w.acsync(&["history", "vip", "--json"]));
+    let later = runs["runs"][0]["counts"]["added"].as_u64().unwrap_or(0);
+    assert!(
+        later + entries.len() as u64 <= 5_000,
+        "the second run re-added recorded contacts: {runs}"
+    );
+    assert_eq!(w.active().len(), 5_000);
+}

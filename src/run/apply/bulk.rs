@@ -19,7 +19,13 @@ use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
 use crate::model::Member;
 use crate::run::batches::UNACKNOWLEDGED;
 use crate::run::error::RunError;
+use crate::run::history::{LandedEntries, Op};
 use crate::state::JournalStep;
+
+/// The quick re-poll of the run's tail ([`super::poll::TAIL_REPOLL`]) is
+/// for its last few batches only: a slow importer with a minute of batches
+/// in flight would otherwise spend the budget on early polls.
+const TAIL_BATCHES: usize = 5;
 
 impl Applier<'_> {
     pub(super) async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
@@ -109,7 +115,7 @@ impl Applier<'_> {
         intents: Vec<Member>,
     ) -> Result<AfterSubmit, RunError> {
         let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
-        self.save_with_journal(intents, vec![JournalStep::Add(placeholder.clone())])
+        self.save_with_journal(intents, vec![JournalStep::Add(placeholder.clone())], None)
             .await?;
         let step = after_submit(self.submit(batch).await, batch.len());
         // The id replaces the placeholder in one transaction: no instant
@@ -121,7 +127,7 @@ impl Applier<'_> {
         if let AfterSubmit::Accepted(id) = &step.then {
             journal.push(JournalStep::Add(id.clone()));
         }
-        self.save_with_journal(Vec::new(), journal).await?;
+        self.save_with_journal(Vec::new(), journal, None).await?;
         Ok(step.then)
     }
 
@@ -163,7 +169,8 @@ impl Applier<'_> {
                 () = sleep_until(self.epoch + wake), if due.is_some() => {
                     if let Some((i, _)) = due {
                         let f = flying.swap_remove(i);
-                        if let Some(f) = self.poll_batch(items, f, &mut first).await? {
+                        let tail = !open && flying.len() < TAIL_BATCHES;
+                        if let Some(f) = self.poll_batch(items, f, &mut first, tail).await? {
                             flying.push(f);
                         }
                     }
@@ -173,12 +180,14 @@ impl Applier<'_> {
     }
 
     /// Polls one batch and performs what the core decides: `Some` when it
-    /// must be polled again.
+    /// must be polled again. `tail`: every batch is submitted and this is
+    /// one of the last few in flight.
     async fn poll_batch(
         &self,
         items: &[Item<'_>],
         f: InFlight,
         first: &mut Duration,
+        tail: bool,
     ) -> Result<Option<InFlight>, RunError> {
         let answer = self.client.bulk_info(&f.batch_id).await;
         let client = self.client;
@@ -187,6 +196,7 @@ impl Applier<'_> {
             interval: client.poll_interval(),
             wait_max: client.bulk_wait_max(),
             backoff: &backoff,
+            tail,
         };
         let stopping = self.cancel.is_cancelled();
         let step = after_poll(f, answer, self.now(), first, &policy, stopping);
@@ -226,11 +236,13 @@ impl Applier<'_> {
                 Ok(None)
             }
             PollStep::Completed(f, result) => {
-                let members =
-                    (self.record_batch(&items[f.range.clone()], &result, f.sent_at)).await?;
-                // Its outcome and its leaving the journal: one transaction.
-                self.save_with_journal(members, vec![JournalStep::Remove(f.batch_id)])
-                    .await?;
+                let batch = &items[f.range.clone()];
+                let (members, refused) = self.record_batch(batch, &result, f.sent_at).await?;
+                let history = self.landed_history(batch, &refused);
+                // Its outcome, its history and its leaving the journal: one
+                // transaction.
+                let forget = vec![JournalStep::Remove(f.batch_id)];
+                self.save_with_journal(members, forget, history).await?;
                 Ok(None)
             }
             PollStep::GiveUp(f, status) => {
@@ -267,18 +279,30 @@ impl Applier<'_> {
         }
     }
 
+    /// The history entries of a completed batch's changes that landed
+    /// (all but `refused`, indexes into `items`); refused ones are recorded
+    /// at the end of the run, with what their lookup found.
+    fn landed_history(&self, items: &[Item<'_>], refused: &[usize]) -> Option<LandedEntries> {
+        let record = self.history.as_ref()?;
+        let refused: std::collections::HashSet<usize> = refused.iter().copied().collect();
+        let landed = (items.iter().enumerate())
+            .filter(|(i, _)| !refused.contains(i))
+            .filter_map(|(_, it)| Some((it.email, it.row?, Op::of(it.op), it.fields)));
+        Some(record.landed(landed))
+    }
+
     /// The member rows of a completed batch: the contacts that landed, and
     /// each one it refused, looked up (within the budget) to tell an opt-out
-    /// from a refusal.
+    /// from a refusal; and the indexes of the refused ones.
     async fn record_batch(
         &self,
         items: &[Item<'_>],
         result: &BatchResult,
         sent_at: i64,
-    ) -> Result<Vec<Member>, RunError> {
+    ) -> Result<(Vec<Member>, Vec<usize>), RunError> {
         let (mut members, refused) =
             (self.core).batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
-        for i in refused {
+        for &i in &refused {
             let item = &items[i];
             let lookup = if self.core.wants_lookup(&mut self.tally(), item) {
                 self.lookup(item.email).await
@@ -287,7 +311,7 @@ impl Applier<'_> {
             };
             members.push((self.core).refused_in_batch(&mut self.tally(), item, lookup)?);
         }
-        Ok(members)
+        Ok((members, refused))
     }
 
     /// A contact's id and status on the list (`None`: no such contact).

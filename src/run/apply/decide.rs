@@ -51,6 +51,28 @@ pub struct WriteTally {
     pub(super) classified: u32,
     /// Changes whose outcome is unknown, with the reason, until settled.
     pub(super) doubts: Vec<(ChangeInDoubt, String)>,
+    /// Source rows whose history entry the write recorded with their
+    /// batch's outcome (see `run::history::RunRecord`).
+    pub history_recorded: RowSet,
+}
+
+/// A set of source rows (line numbers: small, dense), one bit each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowSet(Vec<u64>);
+
+impl RowSet {
+    pub fn insert(&mut self, row: u64) {
+        let (word, bit) = ((row / 64) as usize, row % 64);
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    pub fn contains(&self, row: u64) -> bool {
+        let (word, bit) = ((row / 64) as usize, row % 64);
+        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
 }
 
 /// One contact's outcome when it is not "applied".

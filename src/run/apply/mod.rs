@@ -43,6 +43,7 @@ use crate::model::{Known, Member, PendingOp};
 use crate::plan::Plan;
 use crate::run::db::RunDb;
 use crate::run::error::RunError;
+use crate::run::history::{LandedEntries, RunRecord};
 use crate::segment::Segment;
 use crate::state::JournalStep;
 
@@ -65,6 +66,8 @@ pub struct Applier<'a> {
     scope: String,
     /// The write's clock: bulk timing is kept as time since this instant.
     epoch: tokio::time::Instant,
+    /// The run history a completed batch's landed changes go to.
+    history: Option<RunRecord>,
 }
 
 impl<'a> Applier<'a> {
@@ -95,7 +98,15 @@ impl<'a> Applier<'a> {
             tally: Mutex::new(WriteTally::default()),
             scope: crate::state::scope_of(export),
             epoch: tokio::time::Instant::now(),
+            history: None,
         }
+    }
+
+    /// Records each completed batch's landed changes in the run history
+    /// with the batch's outcome (see [`RunRecord`]).
+    pub fn with_history(mut self, record: Option<RunRecord>) -> Self {
+        self.history = record;
+        self
     }
 
     /// The custom fields the run resolved before planning (see
@@ -165,22 +176,35 @@ impl<'a> Applier<'a> {
             .await
     }
 
-    /// Journals member rows and batch journal steps in one transaction
-    /// (one commit per step of a batch: twenty accounts' batches share one
-    /// SQLite writer), off the async workers.
+    /// Journals member rows, batch journal steps and the history entries
+    /// of what landed in one transaction (one commit per step of a batch:
+    /// twenty accounts' batches share one SQLite writer), off the async
+    /// workers. The rows of recorded entries are then marked in the tally.
     async fn save_with_journal(
         &self,
         members: Vec<Member>,
         journal: Vec<JournalStep>,
+        history: Option<LandedEntries>,
     ) -> Result<(), RunError> {
-        if members.is_empty() && journal.is_empty() {
+        if members.is_empty() && journal.is_empty() && history.is_none() {
             return Ok(());
         }
         let scope = self.scope.clone();
         let now = chrono::Utc::now();
-        (self.db)
-            .with(move |db| Ok(db.save_with_journal(&scope, &members, &journal, now)?))
-            .await
+        let history = (self.db)
+            .with(move |db| {
+                let entries = history.as_ref().map(LandedEntries::entries);
+                let run = history.as_ref().zip(entries.as_deref());
+                let run = run.map(|(h, e)| h.run(e));
+                db.save_with_journal(&scope, &members, &journal, now, run.as_ref())?;
+                Ok(history)
+            })
+            .await?;
+        if let Some(h) = history {
+            let recorded = &mut self.tally().history_recorded;
+            h.rows().for_each(|r| recorded.insert(r));
+        }
+        Ok(())
     }
 
     /// Journals a batch id (or a placeholder) before anything else: a run

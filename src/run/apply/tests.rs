@@ -639,7 +639,49 @@ fn policy(backoff: &(dyn Fn(Duration) -> Duration + Sync)) -> PollPolicy<'_> {
         interval: Duration::from_secs(1),
         wait_max: Duration::from_secs(60),
         backoff,
+        tail: false,
     }
+}
+
+#[test]
+fn at_the_tail_an_unfinished_batch_is_polled_again_sooner_up_to_the_backoff() {
+    let backoff = |d: Duration| d.mul_f64(1.5);
+    let mid = policy(&backoff);
+    let tail = PollPolicy {
+        tail: true,
+        ..policy(&backoff)
+    };
+    let ms = Duration::from_millis;
+    assert_eq!(
+        repoll_delay(secs(1), 1, &mid),
+        ms(1500),
+        "mid-run: the back-off"
+    );
+    let waits: Vec<Duration> = (1..=6).map(|p| repoll_delay(secs(1), p, &tail)).collect();
+    assert_eq!(
+        waits[..4],
+        [
+            ms(250),
+            ms(375),
+            ms(562) + Duration::from_micros(500),
+            ms(843) + Duration::from_micros(750)
+        ]
+    );
+    assert_eq!(waits[5], ms(1500), "never past the back-off");
+    let mut first = secs(1);
+    let f = InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(1));
+    let step = after_poll(
+        f,
+        Ok(BatchPoll::Pending(None)),
+        secs(11),
+        &mut first,
+        &tail,
+        false,
+    );
+    assert!(
+        matches!(step, PollStep::Again(ref f) if f.poll_at == secs(11) + ms(250)),
+        "{step:?}"
+    );
 }
 
 fn secs(s: u64) -> Duration {
