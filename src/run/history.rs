@@ -20,7 +20,7 @@ use crate::config::Export;
 use crate::model::{Fields, PendingOp};
 use crate::model::{Known, ListStatus};
 use crate::plan::{Change, Plan};
-use crate::run::apply::decide::WriteTally as Tally;
+use crate::run::apply::decide::{RowSet, WriteTally as Tally};
 use crate::run::db::{RunDb, write_gate};
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, RunEntries, StateError};
@@ -174,10 +174,10 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    pub fn new(run_id: i64, export: &Export, at: DateTime<Utc>, plan: &Plan) -> Self {
+    pub fn new(run_id: i64, export_id: &str, at: DateTime<Utc>, plan: &Plan) -> Self {
         RunRecord {
             run_id,
-            export: export.id.clone(),
+            export: export_id.to_owned(),
             at,
             conflicts: plan.conflicts.iter().cloned().collect(),
         }
@@ -353,6 +353,21 @@ impl<'a> Outcomes<'a> {
     }
 }
 
+/// What the end of the run records for a planned change: nothing for a
+/// row recorded with its batch's outcome, else its outcome.
+fn at_end<'a>(
+    recorded: &RowSet,
+    outcomes: &Outcomes<'a>,
+    email: &'a str,
+    row: Option<u64>,
+    op: Op,
+) -> Written<'a> {
+    match row {
+        Some(r) if recorded.contains(r) => Written::Unknown,
+        _ => outcomes.of(email, row, op),
+    }
+}
+
 fn planned_rows(plan: &Plan) -> HashSet<u64> {
     (plan.adds.iter())
         .chain(&plan.updates)
@@ -416,10 +431,8 @@ pub fn try_record(
     };
     let outcomes = Outcomes::new(plan, tally, after, stopped);
     let recorded = &tally.history_recorded;
-    let mut list = entries(plan, |email, row, op| match row {
-        // Recorded with its batch's outcome.
-        Some(r) if recorded.contains(r) => Written::Unknown,
-        _ => outcomes.of(email, row, op),
+    let mut list = entries(plan, |email, row, op| {
+        at_end(recorded, &outcomes, email, row, op)
     });
     // In email order (both b-trees grow at one place), and in chunks, each
     // its own transaction under the process's writer gate: a big run's

@@ -178,3 +178,37 @@ fn a_stopped_run_records_only_what_it_knows() {
     let got = shown(&entries(&p, |e, row, op| o.of(e, row, op)));
     assert_eq!(got, ["sent@ex.com added S -"]);
 }
+
+#[test]
+fn a_batch_records_its_landed_changes_as_the_run_records_them() {
+    let p = plan();
+    let record = RunRecord::new(7, "vip", Utc::now(), &p);
+    let landed = [&p.adds[0], &p.adds[1], &p.updates[0]]
+        .into_iter()
+        .zip([Op::Add, Op::Add, Op::Update])
+        .map(|(c, op)| (c.email.as_str(), c.row, op, &c.fields));
+    let batch = record.landed(landed);
+    let list = batch.entries();
+    // The same lines as the end of the run would record for them.
+    let at_the_end = shown(&entries(&p, |_, _, _| Written::Landed));
+    assert_eq!(shown(&list), at_the_end[..3]);
+    let run = batch.run(&list);
+    assert_eq!((run.run_id, run.export, run.entries.len()), (7, "vip", 3));
+    assert_eq!(batch.rows().collect::<Vec<_>>(), [2, 3, 4]);
+}
+
+#[test]
+fn rows_recorded_with_their_batch_are_left_out_at_the_end() {
+    let p = plan();
+    let mut tally = Tally::default();
+    [2u64, 4]
+        .into_iter()
+        .for_each(|r| tally.history_recorded.insert(r));
+    let o = Outcomes::new(&p, &tally, None, false);
+    let recorded = &tally.history_recorded;
+    let got = entries(&p, |e, row, op| at_end(recorded, &o, e, row, op));
+    let emails: Vec<&str> = got.iter().map(|e| e.email).collect();
+    assert!(!emails.contains(&"add@ex.com") && !emails.contains(&"upd@ex.com"));
+    assert!(emails.contains(&"won@ex.com") && emails.contains(&"gone@ex.com"));
+    assert!(!recorded.contains(3) && !recorded.contains(1_000_000));
+}

@@ -134,7 +134,7 @@ fn history_record(
     let run_id = run.run_id?;
     Some(super::history::RunRecord::new(
         run_id,
-        export,
+        &export.id,
         run.started_at,
         plan,
     ))
