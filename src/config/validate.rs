@@ -134,7 +134,7 @@ fn connection(
         cx.err(
             span,
             format!(
-                "unknown connection `{}`{} (acsync.toml defines: {})",
+                "{UNKNOWN_CONNECTION} `{}`{} (acsync.toml defines: {})",
                 shown(name),
                 suggest::hint(name, all),
                 list_or_none(&known)
@@ -142,6 +142,16 @@ fn connection(
         );
     }
     None
+}
+
+/// How the error of an export naming a connection `acsync.toml` does not
+/// define begins.
+const UNKNOWN_CONNECTION: &str = "unknown connection";
+
+/// Whether `message` is the error of an export naming a connection
+/// `acsync.toml` does not define.
+pub fn is_unknown_connection(message: &str) -> bool {
+    message.starts_with(UNKNOWN_CONNECTION)
 }
 
 /// The error of an export whose connection is invalid: the root cause is in

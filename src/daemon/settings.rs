@@ -13,7 +13,10 @@
 
 use std::path::Path;
 
-use crate::config::{Folder, Located, Settings, exports_dir, load_export};
+use crate::config::{
+    Folder, LoadedExport, Located, Settings, exports_dir, load_export,
+    validate::is_unknown_connection,
+};
 
 /// How `acsync.toml` stands after a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +88,7 @@ impl LastGood {
             // Files that could not be read or named keep their own error.
             if e.sha256.is_some() {
                 *e = load_export(good, &dir, &e.file);
+                explain_fallback(e);
             }
         }
         crate::config::shared_lists::refuse_prune_all_on_shared_lists(&mut folder.exports);
@@ -92,6 +96,21 @@ impl LastGood {
         (folder, Health::Fallback(errors))
     }
 }
+
+/// An export on a connection the last good `acsync.toml` does not define
+/// (one the saved file adds, say) says why it is unknown: "unknown
+/// connection" alone would hide that the cause is the broken file.
+fn explain_fallback(e: &mut LoadedExport) {
+    let Err(errors) = &mut e.result else { return };
+    if errors.iter().any(|l| is_unknown_connection(&l.message)) {
+        errors.push(Located::whole_file(&e.file, FALLBACK_NOTE));
+    }
+}
+
+/// The note of [`explain_fallback`].
+pub const FALLBACK_NOTE: &str = "acsync.toml has errors, so this export is checked against the \
+     last valid acsync.toml, which does not define its connection; it runs once acsync.toml is \
+     fixed";
 
 #[cfg(test)]
 mod tests {
@@ -132,6 +151,44 @@ mod tests {
             health
                 .status_note()
                 .is_some_and(|n| n.contains("last valid"))
+        );
+    }
+
+    #[test]
+    fn an_export_on_a_connection_only_the_broken_file_defines_says_so() {
+        let mut last = LastGood::default();
+        let (_d, f) = folder(GOOD);
+        last.resolve(f);
+        // The saved file adds `eu` (and breaks elsewhere); the export moves to it.
+        let broken = format!("{}{}", GOOD.replace("prod", "eu"), "[daemon]\nbogus = 1\n");
+        let (dir, _) = folder(&broken);
+        let export = EXPORT.replace("\"prod\"", "\"eu\"");
+        std::fs::write(dir.path().join("exports/emea/vip.toml"), export).expect("write");
+        let f = load_folder(dir.path());
+        let (f, health) = last.resolve(f);
+        assert!(matches!(health, Health::Fallback(_)), "{health:?}");
+        let errors = f.exports[0]
+            .result
+            .as_ref()
+            .expect_err("eu is unknown to the last good");
+        assert!(
+            errors[0].message.contains("unknown connection `eu`"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors.last().map(|l| l.message.as_str()),
+            Some(FALLBACK_NOTE)
+        );
+        // An export failing for another reason gets no note.
+        let export = EXPORT.replace("0 0 1 1 *", "61 0 1 1 *");
+        std::fs::write(dir.path().join("exports/emea/vip.toml"), export).expect("write");
+        let broken = format!("{GOOD}[daemon]\nbogus = 1\n");
+        std::fs::write(dir.path().join("acsync.toml"), broken).expect("write");
+        let (f, _) = last.resolve(load_folder(dir.path()));
+        let errors = f.exports[0].result.as_ref().expect_err("a bad schedule");
+        assert!(
+            errors.iter().all(|l| l.message != FALLBACK_NOTE),
+            "{errors:?}"
         );
     }
 
