@@ -51,6 +51,11 @@ pub enum StateError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error("cannot make state database {} private (mode 0600): {cause}", path.display())]
+    Private {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("state database {}: {cause}", path.display())]
     Sqlite {
         path: PathBuf,
@@ -134,6 +139,10 @@ impl StateDb {
             cause,
         })?;
         let path = state_dir.join(DB_FILE);
+        lock::make_private(&path).map_err(|cause| StateError::Private {
+            path: path.clone(),
+            cause,
+        })?;
         let mut conn = Connection::open(&path).at(&path)?;
         configure(&conn).at(&path)?;
         schema::migrate(&mut conn).map_err(|e| match e {

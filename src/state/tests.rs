@@ -238,6 +238,40 @@ fn export_lock_is_exclusive_per_export() {
     drop((again, other));
 }
 
+fn mode_of(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// The database holds every address and the values sent: 0600 even in a
+/// `state_dir` that existed with a wider mode, and a database (with its WAL)
+/// left readable by an earlier version or by hand is tightened on open.
+#[test]
+fn the_database_and_its_wal_are_private_whatever_the_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut db = StateDb::open(dir.path()).expect("open");
+    db.save_members("vip", &[]).expect("a write makes the WAL");
+    assert_eq!(mode_of(&dir.path().join(DB_FILE)), 0o600);
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert_eq!(
+        mode_of(&wal),
+        0o600,
+        "SQLite gives the WAL the database's mode"
+    );
+    drop(db);
+    // Closed, the WAL is gone; an empty one (no frames) stands for one left
+    // by a killed process.
+    std::fs::write(&wal, b"").expect("empty WAL");
+    for f in [dir.path().join(DB_FILE), wal.clone()] {
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let db = StateDb::open(dir.path()).expect("open again");
+    assert_eq!(mode_of(&dir.path().join(DB_FILE)), 0o600);
+    assert_eq!(mode_of(&wal), 0o600);
+    db.integrity_check().expect("intact");
+}
+
 #[test]
 fn creates_state_dir_0700_and_passes_integrity_check() {
     let parent = tempfile::tempdir().expect("tempdir");
