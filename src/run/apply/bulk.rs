@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use super::decide::{AfterSubmit, Item, after_submit, rest_ranges};
-use super::poll::{InFlight, PollPolicy, PollStep, after_poll, next_due};
+use super::poll::{InFlight, PollPolicy, PollStep, after_poll, at_tail, next_due};
 use super::{Applier, unix_now};
 use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
 use crate::model::Member;
@@ -21,11 +21,6 @@ use crate::run::batches::UNACKNOWLEDGED;
 use crate::run::error::RunError;
 use crate::run::history::{LandedEntries, Op};
 use crate::state::JournalStep;
-
-/// The quick re-poll of the run's tail ([`super::poll::TAIL_REPOLL`]) is
-/// for its last few batches only: a slow importer with a minute of batches
-/// in flight would otherwise spend the budget on early polls.
-const TAIL_BATCHES: usize = 5;
 
 impl Applier<'_> {
     pub(super) async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
@@ -169,7 +164,7 @@ impl Applier<'_> {
                 () = sleep_until(self.epoch + wake), if due.is_some() => {
                     if let Some((i, _)) = due {
                         let f = flying.swap_remove(i);
-                        let tail = !open && flying.len() < TAIL_BATCHES;
+                        let tail = at_tail(open, flying.len());
                         if let Some(f) = self.poll_batch(items, f, &mut first, tail).await? {
                             flying.push(f);
                         }

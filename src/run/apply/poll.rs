@@ -35,6 +35,18 @@ pub struct PollPolicy<'a> {
 /// the budget for submissions.
 pub const TAIL_REPOLL: Duration = Duration::from_millis(250);
 
+/// The quick re-poll is for the last few batches only: a slow importer with
+/// a minute of batches in flight would otherwise spend the budget on early
+/// polls.
+pub const TAIL_BATCHES: usize = 5;
+
+/// Whether a poll is at the run's tail ([`PollPolicy::tail`]): no batch is
+/// left to submit (`submitting` false) and fewer than [`TAIL_BATCHES`]
+/// others are in flight.
+pub fn at_tail(submitting: bool, others_in_flight: usize) -> bool {
+    !submitting && others_in_flight < TAIL_BATCHES
+}
+
 /// The wait before polling again a batch found unfinished by its `polls`-th
 /// poll, `delay` having been the previous wait.
 pub fn repoll_delay(delay: Duration, polls: u32, policy: &PollPolicy<'_>) -> Duration {

@@ -644,6 +644,17 @@ fn policy(backoff: &(dyn Fn(Duration) -> Duration + Sync)) -> PollPolicy<'_> {
 }
 
 #[test]
+fn the_tail_is_the_last_few_batches_once_every_batch_is_submitted() {
+    assert!(!at_tail(true, 0), "still submitting");
+    assert!(at_tail(false, 0));
+    assert!(at_tail(false, TAIL_BATCHES - 1));
+    assert!(
+        !at_tail(false, TAIL_BATCHES),
+        "a minute of batches in flight"
+    );
+}
+
+#[test]
 fn at_the_tail_an_unfinished_batch_is_polled_again_sooner_up_to_the_backoff() {
     let backoff = |d: Duration| d.mul_f64(1.5);
     let mid = policy(&backoff);
