@@ -151,9 +151,9 @@ impl Client {
             attempt += 1;
             let asked = Instant::now();
             let grant = self.shared.budget.acquire(call.kind).await;
-            // Each send, for timing studies (`RUST_LOG=acsync::pace=trace`).
-            let waited_ms = asked.elapsed().as_millis() as u64;
-            tracing::trace!(target: "acsync::pace", connection = self.connection(), endpoint = call.endpoint, waited_ms, "sent");
+            // Each send, for timing studies (`RUST_LOG=acsync::pace=trace`);
+            // the fields are computed only when that level is on.
+            tracing::trace!(target: "acsync::pace", connection = self.connection(), endpoint = call.endpoint, waited_ms = asked.elapsed().as_millis() as u64, "sent");
             let slots = grant.slots();
             let outcome = self.attempt(&url, call).await;
             // Only a success surely leaves its connection open (an error may

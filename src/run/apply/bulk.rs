@@ -275,13 +275,13 @@ impl Applier<'_> {
     }
 
     /// The history entries of a completed batch's changes that landed
-    /// (all but `refused`, indexes into `items`); refused ones are recorded
-    /// at the end of the run, with what their lookup found.
+    /// (all but `refused`, ascending indexes into `items`, as
+    /// `batch_completed` gives them); refused ones are recorded at the end
+    /// of the run, with what their lookup found.
     fn landed_history(&self, items: &[Item<'_>], refused: &[usize]) -> Option<LandedEntries> {
         let record = self.history.as_ref()?;
-        let refused: std::collections::HashSet<usize> = refused.iter().copied().collect();
         let landed = (items.iter().enumerate())
-            .filter(|(i, _)| !refused.contains(i))
+            .filter(|(i, _)| refused.binary_search(i).is_err())
             .filter_map(|(_, it)| Some((it.email, it.row?, Op::of(it.op), it.fields)));
         Some(record.landed(landed))
     }
