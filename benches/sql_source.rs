@@ -133,7 +133,8 @@ async fn load_postgres(server: &pg::PgServer, csv: &Path) -> String {
         )
         .await;
     let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-    let mut copy = (conn.copy_in_raw("COPY people FROM STDIN WITH (FORMAT csv, HEADER true)"))
+    let mut copy = conn
+        .copy_in_raw("COPY people FROM STDIN WITH (FORMAT csv, HEADER true)")
         .await
         .expect("copy");
     let mut file = std::fs::File::open(csv).expect("open csv");
@@ -215,7 +216,9 @@ fn report(rows: u64, samples: &[Sample]) {
     }
     // The highest of each case's rounds: a peak is what must fit.
     let peak = |case: &str| {
-        (samples.iter().filter(|s| s.case == case))
+        samples
+            .iter()
+            .filter(|s| s.case == case)
             .map(|s| s.peak_kib)
             .max()
             .unwrap_or(0) as f64

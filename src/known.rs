@@ -116,7 +116,8 @@ impl Known {
 
     /// The same members as a map (for callers and tests that want one).
     pub fn to_map(&self) -> HashMap<String, Member> {
-        (self.members.iter())
+        self.members
+            .iter()
             .map(|m| (m.email.clone(), m.clone()))
             .collect()
     }

@@ -100,7 +100,9 @@ impl DaemonProc {
     fn wait_notify(&self, needle: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            let seen = (self.notes.lock())
+            let seen = self
+                .notes
+                .lock()
                 .map(|n| n.iter().any(|l| l == needle))
                 .unwrap_or(false);
             if seen {
@@ -118,7 +120,9 @@ impl DaemonProc {
     /// VmRSS or VmHWM of the daemon, MB.
     pub fn status_mb(&self, key: &str) -> f64 {
         let status = self.proc_file("status");
-        (status.lines().find(|l| l.starts_with(key)))
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
@@ -149,7 +153,8 @@ impl DaemonProc {
 
 impl Drop for DaemonProc {
     fn drop(&mut self) {
-        (self.stop_drain).store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop_drain
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -92,7 +92,8 @@ pub async fn item7_daemon_soak(runs: u32, profiles: u64) -> Vec<Metric> {
     assert!(done >= runs, "only {done} runs in time");
     let tenth = (runs / 10).max(1);
     let max_where = |lo: u32, hi: u32| {
-        (series.iter())
+        series
+            .iter()
             .filter(|(n, _)| *n >= lo && *n <= hi)
             .map(|(_, r)| *r)
             .fold(0.0_f64, f64::max)

@@ -151,7 +151,9 @@ async fn wait_finished(
         assert!(
             Instant::now() < deadline,
             "runs not finished in time: {:?}",
-            (accounts.iter().zip(&done))
+            accounts
+                .iter()
+                .zip(&done)
                 .filter(|(_, f)| f.is_none())
                 .map(|(a, _)| &a.name)
                 .collect::<Vec<_>>()
@@ -196,12 +198,14 @@ fn figures(
 ) -> Vec<Metric> {
     let real = sizes.real_limits;
     let (n, profiles) = (accounts.len(), sizes.parallel_profiles);
-    let mut out: Vec<Metric> = (accounts.iter().zip(done))
+    let mut out: Vec<Metric> = accounts
+        .iter()
+        .zip(done)
         .map(|(a, f)| account_row(&a.name, f, floor, real, limit_answers(&a.sim.ledger())))
         .collect();
     let within = done.iter().filter(|f| f.wall <= floor * 1.05).count();
     let worst = done.iter().map(|f| f.wall).fold(0.0_f64, f64::max);
-    let (writes, limits) = (accounts.iter()).fold((0, 0), |(w, l), a| {
+    let (writes, limits) = accounts.iter().fold((0, 0), |(w, l), a| {
         let ledger = a.sim.ledger();
         (w + ledger.writes, l + limit_answers(&ledger))
     });

@@ -173,7 +173,8 @@ pub async fn item5_full_read(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
             "full read: requests by endpoint; limit answers",
             format!(
                 "{}; {}",
-                (l.by_endpoint.iter())
+                l.by_endpoint
+                    .iter()
                     .map(|(e, n)| format!("{e} {n}"))
                     .collect::<Vec<_>>()
                     .join(", "),

@@ -20,7 +20,8 @@ pub async fn item7_soak(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
     let late = highest(&s[s.len() - tenth..]);
     let growth = late - early;
     let in_process = !exec.own_process();
-    let deciles: Vec<String> = (s.chunks(tenth))
+    let deciles: Vec<String> = s
+        .chunks(tenth)
         .map(|c| format!("{:.1}", highest(c)))
         .collect();
     let heap = &f.heap_series;

@@ -194,7 +194,9 @@ impl World {
         .expect("seed segment reads");
         std::fs::remove_file(&sent).ok();
         let mut db = StateDb::open(&self.root().join("state")).expect("state opens");
-        let members: Vec<Member> = (segment.profiles.iter())
+        let members: Vec<Member> = segment
+            .profiles
+            .iter()
             .enumerate()
             .map(|(i, p)| Member {
                 contact_id: Some(contact_ids.map_or(i as u64 + 1, |ids| ids[i])),

@@ -137,7 +137,9 @@ fn wire_contact(c: &BulkContact, exclude_automations: bool) -> WireContact<'_> {
         last_name: c.last_name.as_deref(),
         phone: c.phone.as_deref(),
         tags: &c.tags,
-        fields: (c.fields.iter())
+        fields: c
+            .fields
+            .iter()
             .map(|(id, value)| WireField { id: *id, value })
             .collect(),
         subscribe: lists(&c.subscribe),
@@ -367,7 +369,9 @@ fn batch_result(status: BatchStatus, info: ImportInfo) -> BatchResult {
     BatchResult {
         status,
         created_ids: info.success.into_iter().map(|id| id.0).collect(),
-        failed_emails: (info.failure.iter())
+        failed_emails: info
+            .failure
+            .iter()
             .map(|e| e.trim().to_lowercase())
             .collect(),
     }

@@ -91,7 +91,9 @@ impl Client {
     /// One attempt; the answer with its `Retry-After`.
     async fn probe_once(&self, call: &Call) -> Result<(Probe, Option<Duration>), Attempt> {
         let token = token(&self.shared.cfg).map_err(Attempt::Fatal)?;
-        let req = (self.shared.http)
+        let req = self
+            .shared
+            .http
             .request(Method::GET, self.url(call))
             .header("Api-Token", token)
             .header(ACCEPT, "application/json")
@@ -118,7 +120,9 @@ impl Client {
     ) -> Result<Vec<LiveMember>, ApiError> {
         let call = members_call(list_id, status, 0);
         let page: ContactsPage = self.fetch(&call).await?;
-        Ok((page.contacts.into_iter())
+        Ok(page
+            .contacts
+            .into_iter()
             .filter_map(|c| super::live_member(c, status))
             .collect())
     }

@@ -19,7 +19,9 @@ pub fn errors(config_dir: &Path, files: &[PathBuf]) -> anyhow::Result<Vec<Locate
     let folder = config::load_folder(config_dir);
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let named: Vec<PathBuf> = files.iter().map(|f| canon(f)).collect();
-    let exports: Vec<&Export> = (folder.exports.iter())
+    let exports: Vec<&Export> = folder
+        .exports
+        .iter()
         .filter(|e| named.is_empty() || named.contains(&canon(&e.file)))
         .filter_map(|e| e.result.as_ref().ok())
         .collect();
@@ -79,7 +81,8 @@ impl Spans {
     }
 
     fn field(&self, key: &str) -> Option<&Range<usize>> {
-        (self.fields.iter())
+        self.fields
+            .iter()
             .find(|(k, _)| k == key || k.trim().eq_ignore_ascii_case(key.trim()))
             .map(|(_, s)| s)
     }

@@ -80,7 +80,8 @@ fn when(t: DateTime<Utc>) -> String {
 
 /// `first_name=Jane, COMPANY=Acme`.
 fn fields_text(e: &HistoryEntry) -> String {
-    (e.fields.iter())
+    e.fields
+        .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -89,14 +90,18 @@ fn fields_text(e: &HistoryEntry) -> String {
 /// The fields (if any) and the reason (if any) of an entry, for a text line.
 fn detail(e: &HistoryEntry) -> String {
     let parts = [Some(fields_text(e)), e.reason.clone()];
-    (parts.into_iter().flatten())
+    parts
+        .into_iter()
+        .flatten()
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 fn entry_json(e: &HistoryEntry) -> Value {
-    let fields: serde_json::Map<String, Value> = (e.fields.iter())
+    let fields: serde_json::Map<String, Value> = e
+        .fields
+        .iter()
         .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
         .collect();
     json!({
@@ -113,7 +118,8 @@ fn counts_text(s: &RunSummary) -> String {
     if s.counts.is_empty() {
         return "no change".into();
     }
-    (s.counts.iter())
+    s.counts
+        .iter()
         .map(|(k, n)| format!("{k} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -121,9 +127,12 @@ fn counts_text(s: &RunSummary) -> String {
 
 fn runs(name: &str, runs: &[RunSummary], json: bool) -> String {
     if json {
-        let runs: Vec<Value> = (runs.iter())
+        let runs: Vec<Value> = runs
+            .iter()
             .map(|s| {
-                let counts: serde_json::Map<String, Value> = (s.counts.iter())
+                let counts: serde_json::Map<String, Value> = s
+                    .counts
+                    .iter()
                     .map(|(k, n)| (k.as_str().to_owned(), Value::from(*n)))
                     .collect();
                 json!({ "run_id": s.run_id, "at": s.at, "counts": counts })

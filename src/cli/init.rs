@@ -47,7 +47,8 @@ pub enum KeyRef {
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
     let files = starter_files(&args.url, &key_ref(&args));
-    let taken: Vec<String> = (files.iter())
+    let taken: Vec<String> = files
+        .iter()
         .map(|(rel, _)| dir.join(rel))
         .filter(|p| p.exists())
         .map(|p| p.display().to_string())
@@ -74,7 +75,9 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn key_path(args: &InitArgs) -> PathBuf {
-    (args.key_file.clone()).unwrap_or_else(|| args.dir.join("simulator.key"))
+    args.key_file
+        .clone()
+        .unwrap_or_else(|| args.dir.join("simulator.key"))
 }
 
 /// The key reference to write: `api_key_env`, or the key file relative to

@@ -221,7 +221,8 @@ pub fn list_names(spec: &str) -> anyhow::Result<Vec<String>> {
         );
         return Ok((1..=n).map(|i| format!("List {i}")).collect());
     }
-    let names: Vec<String> = (spec.split(','))
+    let names: Vec<String> = spec
+        .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();

@@ -140,7 +140,9 @@ fn last_runs(state_dir: &Path, name: &str, tz: Option<chrono_tz::Tz>) -> Vec<Str
         "last runs (run history; `acsync history {name}` for more):"
     )];
     for r in runs {
-        let counts: Vec<String> = (r.counts.iter())
+        let counts: Vec<String> = r
+            .counts
+            .iter()
             .map(|(kind, n)| format!("{n} {}", kind.as_str()))
             .collect();
         let counts = match counts.is_empty() {

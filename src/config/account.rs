@@ -10,7 +10,8 @@ use super::types::Export;
 /// any path before `/api/3`), lowercased, without scheme or trailing `/`.
 pub fn account_key(url: &str) -> String {
     let url = url.trim().to_lowercase();
-    let rest = (url.strip_prefix("https://"))
+    let rest = url
+        .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
         .unwrap_or(&url);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));

@@ -24,7 +24,10 @@ pub fn refuse_prune_all_on_shared_lists(exports: &mut [LoadedExport]) {
         if x.prune != Prune::All {
             continue;
         }
-        let others: Vec<String> = (by_scope.get(&scope_of(x)).into_iter().flatten())
+        let others: Vec<String> = by_scope
+            .get(&scope_of(x))
+            .into_iter()
+            .flatten()
             .filter(|id| **id != e.id)
             .map(|id| format!("`{id}`"))
             .collect();

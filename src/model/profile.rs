@@ -103,7 +103,7 @@ impl Fields {
     }
 
     fn slot(&self, wanted: u8) -> Option<&str> {
-        (self.slots())
+        self.slots()
             .take_while(|(s, _)| *s <= wanted)
             .find_map(|(s, v)| (s == wanted).then_some(v))
     }

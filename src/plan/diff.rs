@@ -94,7 +94,8 @@ pub fn fill_from_last_sent(fields: &mut Vec<FieldDiff>, last: &[(String, String)
 
 /// `first_name "Ann" → "Anna"; COMPANY (not known) → "Acme"`: one line of `plan`.
 pub fn describe(fields: &[FieldDiff]) -> String {
-    let parts: Vec<String> = (fields.iter())
+    let parts: Vec<String> = fields
+        .iter()
         .map(|f| {
             let from = match (&f.from, f.known) {
                 (Some(v), _) => quote(v),

@@ -80,7 +80,9 @@ fn arb_known() -> impl Strategy<Value = Known> {
 fn arb_live() -> impl Strategy<Value = Vec<LiveMember>> {
     POOL.map(|_| prop::option::of((arb_status(), 0..3usize, 0..3usize)))
         .prop_map(|ls| {
-            (POOL.iter().zip(ls).enumerate())
+            POOL.iter()
+                .zip(ls)
+                .enumerate()
                 .filter_map(|(i, (e, l))| {
                     let (status, first, phone) = l?;
                     let value = |v: usize| Some(VALUES[v].to_owned());
@@ -187,7 +189,7 @@ proptest! {
         let mut live_map: HashMap<String, LiveMember> = live.iter().map(|l| (l.email.clone(), l.clone())).collect();
         let first = plan(&seg, &k, Some(&live_map), &s).expect("guards pass");
 
-        let opted_out: Vec<&str> = (k.iter())
+        let opted_out: Vec<&str> = k.iter()
             .filter(|m| m.status == Some(ListStatus::Unsubscribed) && !m.unsubscribed_by_us)
             .map(|m| m.email.as_str())
             .collect();

@@ -622,7 +622,9 @@ fn scale_first_run() {
 fn scale_steady_state() {
     let seg = big_segment(1_000_000);
     // All known and sent; 1% changed, 1% gone from the segment.
-    let k: Known = (seg.profiles.iter())
+    let k: Known = seg
+        .profiles
+        .iter()
         .map(|p| {
             let h = if p.row % 100 == 0 {
                 0
@@ -654,7 +656,9 @@ fn scale_steady_state() {
         p.counts(),
         peak_rss_mb()
     );
-    let lf: HashMap<String, LiveMember> = (seg.profiles.iter())
+    let lf: HashMap<String, LiveMember> = seg
+        .profiles
+        .iter()
         .map(|p| {
             (
                 p.email.clone(),

@@ -86,7 +86,10 @@ async fn poll(client: &Client, batch_id: &str) -> Option<bool> {
     let answer = if batch_id.starts_with(UNACKNOWLEDGED) {
         client.bulk_outstanding().await.map(|n| n == 0)
     } else {
-        (client.bulk_info(batch_id).await).map(|p| matches!(p, BatchPoll::Done(_)))
+        client
+            .bulk_info(batch_id)
+            .await
+            .map(|p| matches!(p, BatchPoll::Done(_)))
     };
     answer
         .inspect_err(

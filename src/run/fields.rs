@@ -57,7 +57,7 @@ pub fn resolve<'k>(
     for key in keys {
         let found = match key.trim().parse::<u64>() {
             Ok(id) => defs.iter().find(|d| d.id == id),
-            Err(_) => (defs.iter()).find(|d| {
+            Err(_) => defs.iter().find(|d| {
                 d.perstag
                     .as_deref()
                     .is_some_and(|t| t.eq_ignore_ascii_case(key.trim()))
@@ -192,7 +192,7 @@ pub fn convert(def: &FieldDef, raw: &str) -> Result<String, String> {
             if items.is_empty() {
                 return Err(format!("{} holds no option", quote(v)));
             }
-            let items = (items.iter())
+            let items = items.iter()
                 .map(|i| option(def, i))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(format!("||{}||", items.join("||")))
@@ -205,7 +205,8 @@ fn option(def: &FieldDef, v: &str) -> Result<String, String> {
     if def.options.is_empty() {
         return Ok(v.to_owned());
     }
-    (def.options.iter())
+    def.options
+        .iter()
         .find(|o| o.trim().to_lowercase() == v.to_lowercase())
         .cloned()
         .ok_or_else(|| {
@@ -237,7 +238,8 @@ fn split_multi(v: &str) -> Vec<String> {
     } else {
         v.split(',').map(str::to_owned).collect()
     };
-    (items.into_iter())
+    items
+        .into_iter()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect()

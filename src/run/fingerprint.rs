@@ -87,7 +87,9 @@ pub fn legacy_mapping_fingerprint(m: &Mapping) -> String {
         Some(s) => format!("Some({s:?})"),
         None => "None".to_string(),
     };
-    let fields: Vec<String> = (m.fields.iter())
+    let fields: Vec<String> = m
+        .fields
+        .iter()
         .map(|(k, v)| format!("{k:?}: {v:?}"))
         .collect();
     format!(

@@ -228,7 +228,8 @@ struct LandedEntry {
 impl LandedEntries {
     /// The entries, borrowing `self`; see [`LandedEntries::run`].
     pub fn entries(&self) -> Vec<NewEntry<'_>> {
-        (self.entries.iter())
+        self.entries
+            .iter()
             .map(|e| {
                 let fields = (e.op != Op::Remove).then_some(&e.fields);
                 let reason = match e.op {
@@ -291,7 +292,9 @@ impl<'a> Outcomes<'a> {
             return true;
         }
         let rows = planned_rows(plan);
-        let itemised = (tally.failures.iter())
+        let itemised = tally
+            .failures
+            .iter()
             .filter(|f| f.row.is_some_and(|r| rows.contains(&r)))
             .count() as u64;
         itemised == tally.failed
@@ -300,11 +303,15 @@ impl<'a> Outcomes<'a> {
     /// `after`: the export's member rows after the write, needed when
     /// [`Outcomes::tally_suffices`] is false.
     pub fn new(plan: &'a Plan, tally: &'a Tally, after: Option<Known>, stopped: bool) -> Self {
-        let failed_rows = (tally.failures.iter())
+        let failed_rows = tally
+            .failures
+            .iter()
             .filter_map(|f| Some((f.row?, f.reason.as_str())))
             .collect();
         let hashes = match after {
-            Some(_) => (plan.adds.iter())
+            Some(_) => plan
+                .adds
+                .iter()
                 .chain(&plan.updates)
                 .chain(&plan.resubscribes)
                 .map(|c| (c.email.as_str(), c.hash))
@@ -369,7 +376,8 @@ fn at_end<'a>(
 }
 
 fn planned_rows(plan: &Plan) -> HashSet<u64> {
-    (plan.adds.iter())
+    plan.adds
+        .iter()
         .chain(&plan.updates)
         .chain(&plan.resubscribes)
         .map(|c| c.row)

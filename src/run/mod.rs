@@ -51,7 +51,9 @@ pub struct RunnerPaths {
 impl RunnerPaths {
     /// The configuration folder (the parent of `exports/`).
     pub fn config_root(&self) -> PathBuf {
-        (self.exports_dir.parent()).map_or_else(|| self.exports_dir.clone(), Path::to_path_buf)
+        self.exports_dir
+            .parent()
+            .map_or_else(|| self.exports_dir.clone(), Path::to_path_buf)
     }
 
     pub fn new(config_dir: &Path, settings: &DaemonSettings) -> Self {
@@ -159,7 +161,7 @@ impl Runner {
             Some(&last_run),
             &opts,
         );
-        let (result, api) = (self)
+        let (result, api) = self
             .on_account(export, &opts, &cancel, &mut last_run, prev.as_ref())
             .await;
         let (outcome, blocked, error) = match result {
@@ -205,7 +207,7 @@ impl Runner {
             Ok(client) => client.scoped(),
             Err(e) => return (Err(e), Default::default()),
         };
-        let r = (self)
+        let r = self
             .execute(export, &client, opts, cancel, last_run, prev)
             .await;
         let api = client.stats();
@@ -227,7 +229,9 @@ impl Runner {
         if export.prune == crate::model::Prune::All && !snapshot.siblings.is_empty() {
             return Err(RunError::SharedPruneAll {
                 export: export.id.clone(),
-                others: (snapshot.siblings.iter())
+                others: snapshot
+                    .siblings
+                    .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -264,8 +268,9 @@ impl Runner {
             Err(_) if cancel.is_cancelled() => "interrupted",
             Err(_) => "failed",
         };
-        let finished =
-            (db.lock()).and_then(|mut d| Ok(d.finish_run(run_id, Utc::now(), outcome, "{}")?));
+        let finished = db
+            .lock()
+            .and_then(|mut d| Ok(d.finish_run(run_id, Utc::now(), outcome, "{}")?));
         if let Err(e) = finished {
             // The run's work is recorded; only its journal row stays open,
             // which the next run closes as interrupted.
@@ -333,7 +338,7 @@ pub use prepare::Snapshot;
 /// always leaves a record in the state database.
 fn earlier_write(prev: &StatusFile) -> Option<DateTime<Utc>> {
     let recorded = |r: &&LastRun| matches!(r.outcome, Some(Outcome::Partial | Outcome::Blocked));
-    (prev.last_success_at).or_else(|| {
+    prev.last_success_at.or_else(|| {
         prev.last_run
             .as_ref()
             .filter(recorded)

@@ -47,7 +47,9 @@ pub struct Prepared {
 /// Reads the segment. A source that cannot be read fails the run before
 /// any request (SPEC rule 5).
 pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
-    (source::read_async(&export.source, &export.mapping).await).map_err(RunError::Source)
+    source::read_async(&export.source, &export.mapping)
+        .await
+        .map_err(RunError::Source)
 }
 
 pub use super::fingerprint::{export_fingerprint, target_fingerprint};
@@ -105,7 +107,8 @@ impl Snapshot {
             .any(|id| Some(id) != current);
         let open_batches = db.open_batches(scope)?;
         let meta = db.export_meta(export)?;
-        let old_scope = (meta.as_ref())
+        let old_scope = meta
+            .as_ref()
             .and_then(|m| crate::state::scope_of_fingerprint(&m.fingerprint))
             .filter(|old| old != scope);
         let left = match old_scope {
@@ -256,7 +259,9 @@ async fn resolve_fields(export: &Export, client: &Client) -> Result<fields::Reso
 /// Whether the removals' contact id lookups (one request each) would cost
 /// more than a full read of the list (a request per 100 members).
 fn cheaper_to_read(plan: &Plan, known: &Known) -> bool {
-    let lookups = (plan.removals.iter())
+    let lookups = plan
+        .removals
+        .iter()
         .filter(|r| r.contact_id.is_none())
         .count();
     lookups > known.len().div_ceil(100) + ListStatus::ALL.len()

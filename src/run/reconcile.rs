@@ -83,7 +83,9 @@ pub async fn reconcile(
     last_run.full_read = prepared.live.is_some();
     // Custom values refused for their field's type: reported per row.
     last_run.failures.extend(
-        (prepared.field_issues.iter())
+        prepared
+            .field_issues
+            .iter()
             .map(|s| status::Failure::new(Some(s.row), &s.email, s.reason.clone())),
     );
     if let Some((list, owned)) = &prepared.left {
@@ -193,7 +195,10 @@ async fn record_wanted(db: &RunDb, export: &Export, p: Prepared) -> Result<Prepa
     let id = export.id.clone();
     db.with(move |d| {
         let shared = !p.siblings.is_empty();
-        let rows = (p.segment.profiles.iter())
+        let rows = p
+            .segment
+            .profiles
+            .iter()
             .filter(|_| shared)
             .map(|x| (x.email.as_str(), x.fields.hash64()));
         d.replace_wanted(&p.scope, &id, rows)?;

@@ -19,7 +19,9 @@ use crate::state::{Wanted, scope_of};
 
 /// The ids of `export`'s siblings on `scope`, sorted.
 pub fn siblings(folder: &Folder, export: &Export, scope: &str, rows: &[Wanted]) -> Vec<String> {
-    let mut ids: Vec<String> = (folder.exports.iter())
+    let mut ids: Vec<String> = folder
+        .exports
+        .iter()
         .filter(|e| e.id != export.id)
         .filter(|e| match &e.result {
             Ok(other) => scope_of(other) == scope,
@@ -53,7 +55,8 @@ pub fn others(export_id: &str, siblings: &[String], rows: Vec<Wanted>) -> OtherE
             wanted.insert(r.email.clone(), want);
         }
     }
-    let silent: Vec<&String> = (siblings.iter())
+    let silent: Vec<&String> = siblings
+        .iter()
         .filter(|s| !recorded.contains(&s.as_str()))
         .collect();
     let hold_removals = (!silent.is_empty()).then(|| {

@@ -128,7 +128,9 @@ impl Simulator {
     /// A custom field of a type (`date`, `dropdown`, `checkbox`...) with
     /// its options; writes are checked against both (see `fields.rs`).
     pub fn add_typed_field(&self, perstag: &str, title: &str, kind: &str, options: &[&str]) -> u64 {
-        (self.shared().account()).add_field(perstag, title, kind, options)
+        self.shared()
+            .account()
+            .add_field(perstag, title, kind, options)
     }
 
     /// Upsert by email (case-insensitive); `None` leaves a value unchanged.

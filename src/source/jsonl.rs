@@ -181,8 +181,10 @@ impl KeyCheck {
 
 /// `key` in `obj`: exact key first, then ignoring ASCII case.
 fn lookup<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key)
-        .or_else(|| (obj.iter()).find_map(|(k, v)| k.eq_ignore_ascii_case(key).then_some(v)))
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find_map(|(k, v)| k.eq_ignore_ascii_case(key).then_some(v))
+    })
 }
 
 /// The value of `key` as a cleaned string (see [`lookup`]).

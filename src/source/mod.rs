@@ -299,7 +299,9 @@ impl<K> Projection<K> {
             opt(&mapping.last_name)?,
             opt(&mapping.phone)?,
         );
-        let custom = (mapping.fields.iter())
+        let custom = mapping
+            .fields
+            .iter()
             .map(|(key, col)| Ok((key.clone(), find(col)?)))
             .collect::<Result<_, E>>()?;
         Ok(Projection {
@@ -369,7 +371,7 @@ pub(crate) fn find_column<'a>(
     column: &str,
 ) -> Option<usize> {
     let wanted = column.trim();
-    (names.clone().position(|n| n == column)).or_else(|| {
+    names.clone().position(|n| n == column).or_else(|| {
         names
             .into_iter()
             .position(|n| n.trim().eq_ignore_ascii_case(wanted))

@@ -106,7 +106,8 @@ impl Redactor {
             );
         }
         // Percent-decoded forms too: a driver may show either.
-        let decoded: Vec<String> = (secrets.iter())
+        let decoded: Vec<String> = secrets
+            .iter()
             .filter_map(|s| match percent_decode(s) {
                 Cow::Owned(d) => Some(d),
                 Cow::Borrowed(_) => None,

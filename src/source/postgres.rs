@@ -123,9 +123,9 @@ pub(super) async fn read(
     // Zero disables the server's timeout (PostgreSQL's meaning); so, here.
     let limit = Some(statement_timeout).filter(|t| !t.is_zero());
     let result = match limit.and_then(|t| t.checked_add(CANCEL_GRACE)) {
-        Some(limit) => {
-            (tokio::time::timeout(limit, read).await).unwrap_or_else(|_| Err(cx.timed_out()))
-        }
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or_else(|_| Err(cx.timed_out())),
         None => read.await,
     };
     // Best effort: the server ends the session on its own when the socket closes.
@@ -181,7 +181,10 @@ async fn read_in_transaction(
     cx: &Ctx<'_>,
 ) -> Result<Segment, SourceError> {
     let stage = "cannot start a read-only transaction";
-    let mut tx = (conn.begin_with("BEGIN READ ONLY").await).map_err(|e| cx.error(stage, e))?;
+    let mut tx = conn
+        .begin_with("BEGIN READ ONLY")
+        .await
+        .map_err(|e| cx.error(stage, e))?;
     // PostgreSQL caps the setting at i32::MAX ms (~24 days); 0 disables it.
     let ms = i32::try_from(cx.timeout.as_millis()).unwrap_or(i32::MAX);
     let set = format!("SET LOCAL statement_timeout = {ms}");
@@ -247,7 +250,11 @@ async fn stream_rows(
 ) -> Result<Segment, SourceError> {
     let mut rows = tx.fetch_many(stmt.query());
     let mut row_no = 0u64;
-    while let Some(item) = (rows.try_next().await).map_err(|e| cx.error("query failed", e))? {
+    while let Some(item) = rows
+        .try_next()
+        .await
+        .map_err(|e| cx.error("query failed", e))?
+    {
         let Either::Right(row) = item else { continue };
         row_no += 1;
         proj.push(&mut builder, row_no, &mut |&(i, kind)| text(&row, i, kind));

@@ -170,7 +170,8 @@ pub fn field_pairs(f: &Fields) -> Vec<(&str, &str)> {
         ("last_name", f.last_name()),
         ("phone", f.phone()),
     ];
-    (standard.into_iter())
+    standard
+        .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .chain(f.custom())
         .collect()

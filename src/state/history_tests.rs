@@ -156,7 +156,10 @@ fn a_run_lists_its_entries_and_the_latest_run_is_the_default() {
     .expect("7");
     db.record_history(9, "vip", t(2), &[kept("c@ex.com", "kept_bounced")])
         .expect("9");
-    let run7: Vec<String> = (db.run_history("vip", Some(7), 10).expect("7").into_iter())
+    let run7: Vec<String> = db
+        .run_history("vip", Some(7), 10)
+        .expect("7")
+        .into_iter()
         .map(|e| format!("{} {}", e.email, e.change))
         .collect();
     assert_eq!(run7, ["a@ex.com unsubscribed", "b@ex.com added"]);
@@ -199,7 +202,10 @@ fn a_contact_kept_for_the_same_reason_is_recorded_once() {
         .expect("3");
     db.record_history(4, "vip", t(4), &[kept(c, "kept_bounced")])
         .expect("4");
-    let runs: Vec<i64> = (db.contact_history("vip", c, 10).expect("h").iter())
+    let runs: Vec<i64> = db
+        .contact_history("vip", c, 10)
+        .expect("h")
+        .iter()
         .map(|e| e.run_id)
         .collect();
     assert_eq!(runs, [3, 1], "kept again for the same reason is not news");
@@ -230,7 +236,10 @@ fn pruning_drops_runs_past_the_retention_but_keeps_the_newest() {
     .expect("other");
     let dropped = db.prune_history("vip", t(3), u64::MAX).expect("prune");
     assert_eq!(dropped, 2);
-    let left: Vec<i64> = (db.recent_runs("vip", 10).expect("runs").iter())
+    let left: Vec<i64> = db
+        .recent_runs("vip", 10)
+        .expect("runs")
+        .iter()
         .map(|r| r.run_id)
         .collect();
     assert_eq!(left, [3]);
@@ -248,7 +257,8 @@ fn pruning_keeps_at_most_max_rows_by_dropping_whole_old_runs() {
     let (_d, mut db) = db();
     let emails: Vec<String> = (0..4).map(|i| format!("u{i}@ex.com")).collect();
     for run in 1..=3 {
-        let entries: Vec<NewEntry> = (emails.iter())
+        let entries: Vec<NewEntry> = emails
+            .iter()
             .map(|e| entry(e, ChangeKind::Updated, None))
             .collect();
         db.record_history(run, "vip", t(run as u32), &entries)
@@ -256,7 +266,10 @@ fn pruning_keeps_at_most_max_rows_by_dropping_whole_old_runs() {
     }
     let dropped = db.prune_history("vip", t(1), 9).expect("prune");
     assert_eq!(dropped, 4, "run 1 would make 12 rows > 9");
-    let left: Vec<i64> = (db.recent_runs("vip", 10).expect("runs").iter())
+    let left: Vec<i64> = db
+        .recent_runs("vip", 10)
+        .expect("runs")
+        .iter()
         .map(|r| r.run_id)
         .collect();
     assert_eq!(left, [3, 2]);
@@ -297,7 +310,8 @@ fn million_entries_record_and_prune() {
         .map(|i| format!("user{i}@example.com"))
         .collect();
     let f = Fields::with_custom(Some("Jane"), Some("Doe"), None, [("COMPANY", "Acme")]);
-    let entries: Vec<NewEntry> = (emails.iter())
+    let entries: Vec<NewEntry> = emails
+        .iter()
         .map(|e| entry(e, ChangeKind::Added, Some(&f)))
         .collect();
     let start = std::time::Instant::now();

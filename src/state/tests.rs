@@ -444,7 +444,9 @@ fn member_rows_and_journal_steps_commit_together() {
         Some(PendingOp::Add)
     );
     let ids = |db: &StateDb| -> Vec<String> {
-        (db.open_batches("vip").expect("open").into_iter())
+        db.open_batches("vip")
+            .expect("open")
+            .into_iter()
             .map(|b| b.batch_id)
             .collect()
     };

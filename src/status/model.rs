@@ -329,7 +329,9 @@ impl StatusFile {
         if self.state != ExportState::Running {
             return;
         }
-        let mut run = (self.last_run.clone())
+        let mut run = self
+            .last_run
+            .clone()
             .filter(|r| r.outcome.is_none())
             .unwrap_or_else(|| LastRun::started(Trigger::Schedule, self.updated_at));
         run.error = Some(

@@ -60,7 +60,8 @@ fn doctor(w: &World, args: &[&str]) -> Said {
 /// The line of `check` under the text output, e.g. `FAIL  list: ...`.
 fn line<'a>(s: &'a Said, verdict: &str, check: &str) -> &'a str {
     let prefix = format!("{verdict:<5} {check}: ");
-    (s.stdout.lines())
+    s.stdout
+        .lines()
         .map(str::trim_start)
         .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{}{}", s.stdout, s.stderr))

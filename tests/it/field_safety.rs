@@ -19,7 +19,9 @@ fn contact_sets(w: &World, email: &str, status: u8) {
 }
 
 fn without(people: &[(String, String)], gone: &[usize]) -> Vec<(String, String)> {
-    (people.iter().enumerate())
+    people
+        .iter()
+        .enumerate()
         .filter(|(i, _)| !gone.contains(i))
         .map(|(_, p)| p.clone())
         .collect()

@@ -122,7 +122,10 @@ async fn an_ambiguous_date_is_refused_per_row_and_the_contact_still_synced() {
         (r.outcome, r.last_run.added, r.last_run.failed),
         (Outcome::Success, 12, 0)
     );
-    let f = (r.last_run.failures.iter())
+    let f = r
+        .last_run
+        .failures
+        .iter()
         .find(|f| f.row == Some(5))
         .unwrap_or_else(|| panic!("row 5 reported: {:?}", r.last_run.failures));
     assert_eq!(

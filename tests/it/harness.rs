@@ -210,7 +210,8 @@ impl World {
     /// Bulk imports the simulator has answered so far.
     pub fn bulk_imports(&self) -> u64 {
         let l = self.sim.ledger();
-        (l.by_endpoint.get("POST /import/bulk_import"))
+        l.by_endpoint
+            .get("POST /import/bulk_import")
             .copied()
             .unwrap_or(0)
     }

@@ -172,7 +172,10 @@ fn a_defect_outside_the_email_keeps_the_member_and_reports_the_row() {
         assert_eq!(status["last_run"]["invalid_rows"], 0, "{name}: {status}");
         assert_eq!(status["last_run"]["removed"], 0, "{name}: {status}");
         let failures = &status["last_run"]["failures"];
-        let reported = (failures.as_array().into_iter().flatten())
+        let reported = failures
+            .as_array()
+            .into_iter()
+            .flatten()
             .any(|f| f["row"] == 5 && f["reason"] == reason);
         assert!(reported, "{name}: {failures}");
         let contact = w.sim.contact(email).expect("contact");
@@ -294,7 +297,8 @@ fn sync_of_a_blocked_source_fails_at_its_timeout_naming_the_path() {
     let source = "kind = \"csv\"\npath = \"../segments/x.csv\"\ntimeout = \"2s\"";
     write_export(&w, "x", "@hourly", source, "email = \"email\"");
     fifo(&w, "x.csv");
-    let child = (w.command(&["sync", "x"]))
+    let child = w
+        .command(&["sync", "x"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -324,7 +328,8 @@ fn the_daemon_stops_at_once_while_a_run_is_stuck_reading() {
     let source = "kind = \"csv\"\npath = \"../segments/x.csv\"";
     write_export(&w, "x", "*/2 * * * * *", source, "email = \"email\"");
     let path = fifo(&w, "x.csv");
-    let child = (w.command(&["daemon"]))
+    let child = w
+        .command(&["daemon"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -33,7 +33,8 @@ async fn exports_of_one_list_never_unsubscribe_each_others_members() {
     assert!(r.blocked.unwrap_or_default().contains("`b`"));
     w.sync_success("b").await;
     // `a` drops user12 (also in `b`) and user5 (only in `a`).
-    let dropped: Vec<(String, String)> = (a.iter())
+    let dropped: Vec<(String, String)> = a
+        .iter()
         .filter(|p| p.0 != "user12@example.com" && p.0 != "user5@example.com")
         .cloned()
         .collect();

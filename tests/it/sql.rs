@@ -62,7 +62,8 @@ pub async fn csv_world() -> World {
 }
 
 pub fn snapshot(w: &World) -> Snapshot {
-    (w.active().into_iter())
+    w.active()
+        .into_iter()
         .map(|email| {
             let c = w.sim.contact(&email).expect("member is a contact");
             (email, (c.first_name, c.last_name, c.phone, c.fields))
@@ -98,7 +99,8 @@ fn sqlite_source(path: &Path, query: &str) -> Source {
 fn mapping(fields: &[(&str, &str)]) -> Mapping {
     Mapping {
         email: "email".into(),
-        fields: (fields.iter())
+        fields: fields
+            .iter()
             .map(|(k, c)| (k.to_string(), c.to_string()))
             .collect(),
         ..Mapping::default()
@@ -152,15 +154,19 @@ fn sqlite_type_matrix() {
     );
     let m = mapping(&[("I", "i"), ("R", "r"), ("S", "s"), ("N", "n"), ("B", "b")]);
     let seg = source::read(&sqlite_source(&db, "select * from t"), &m).expect("readable");
-    let fields: Vec<Vec<(String, String)>> = (seg.profiles.iter())
+    let fields: Vec<Vec<(String, String)>> = seg
+        .profiles
+        .iter()
         .map(|p| {
-            (p.fields.custom())
+            p.fields
+                .custom()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         })
         .collect();
     let f = |pairs: &[(&str, &str)]| {
-        (pairs.iter())
+        pairs
+            .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<Vec<_>>()
     };

@@ -145,7 +145,10 @@ async fn mapped_fields(
         "create the field in ActiveCampaign (Contacts > Manage Fields), or change this key under [mapping.fields] in {} to a tag or id the account has",
         export.file.display()
     );
-    (export.mapping.fields.keys())
+    export
+        .mapping
+        .fields
+        .keys()
         .map(|key| match fields::resolve(std::iter::once(key), defs) {
             Ok(resolved) => match resolved.get(key) {
                 Some(def) => verdicts::field_fit(scope, key, def, segment),
@@ -187,7 +190,8 @@ async fn statuses(client: &Client, export: &Export, scope: &str) -> Check {
             "run `acsync doctor` again after the first sync (a run cross-checks every full read anyway)",
         );
     }
-    let sampled: Vec<String> = (ListStatus::ALL.iter())
+    let sampled: Vec<String> = ListStatus::ALL
+        .iter()
         .filter_map(|s| {
             let n = live
                 .iter()

@@ -109,7 +109,9 @@ fn select(
         known_connection(settings, c)?;
     }
     let wanted = |n: &str| connection.is_none_or(|c| c == n);
-    let mut by_conn: BTreeMap<&str, Target> = (settings.connections.iter())
+    let mut by_conn: BTreeMap<&str, Target> = settings
+        .connections
+        .iter()
         .filter(|(n, _)| wanted(n))
         .map(|(n, c)| (n.as_str(), Target::new(c)))
         .collect();

@@ -243,7 +243,9 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
             "fix the segment check first",
         );
     };
-    let values: Vec<(u64, &str)> = (segment.profiles.iter())
+    let values: Vec<(u64, &str)> = segment
+        .profiles
+        .iter()
         .filter_map(|p| {
             p.fields
                 .custom()
@@ -252,7 +254,8 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
         })
         .take(FIRST_VALUES)
         .collect();
-    let refused: Vec<String> = (values.iter())
+    let refused: Vec<String> = values
+        .iter()
         .filter_map(|(row, v)| {
             convert(def, v)
                 .err()

@@ -178,7 +178,9 @@ fn number_field() -> FieldDef {
 
 fn segment(values: &[&str]) -> Segment {
     use crate::model::{Fields, Profile};
-    let profiles = (values.iter().enumerate())
+    let profiles = values
+        .iter()
+        .enumerate()
         .map(|(i, v)| Profile {
             row: i as u64 + 1,
             email: format!("u{i}@example.com"),

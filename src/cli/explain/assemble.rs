@@ -137,7 +137,8 @@ fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentPart 
             ("last_name", f.last_name()),
             ("phone", f.phone()),
         ];
-        let mut v: Vec<(String, String)> = (named.into_iter())
+        let mut v: Vec<(String, String)> = named
+            .into_iter()
             .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
             .collect();
         v.extend(f.custom().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -156,7 +157,9 @@ fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentPart 
         valid: problem.is_none(),
         problem,
         in_segment: profile.is_some(),
-        rows: (segment.watched.iter())
+        rows: segment
+            .watched
+            .iter()
             .map(|s| row_part(src, &segment.watched, s))
             .collect(),
         fields: fields.unwrap_or_default(),
@@ -204,7 +207,9 @@ fn state_part(state: &StateRead, email: &str) -> StatePart {
         unsubscribed_to: window.and_then(|w| at(w.to)),
         sent_recorded: m.is_some_and(|m| m.sent_hash.is_some()),
         pending: m.and_then(|m| m.pending).map(|p| p.as_str()),
-        open_batches: (state.open_batches.iter())
+        open_batches: state
+            .open_batches
+            .iter()
             .map(|b| (b.batch_id.clone(), b.submitted_at))
             .collect(),
         last_full_read: state.meta.as_ref().and_then(|m| m.last_full_read),
@@ -234,11 +239,14 @@ fn list_part(live: Option<&LiveRead>, offline: bool, error: Option<&str>) -> Lis
 }
 
 fn others_part(export: &Export, state: &StateRead, segment: &Segment, email: &str) -> OthersPart {
-    let ours = (segment.profiles.iter())
+    let ours = segment
+        .profiles
+        .iter()
         .find(|p| p.email == email)
         .map(|p| p.fields.hash64());
     let rows = &state.wanted_by_others;
-    let mut wanting: Vec<OtherWanting> = (rows.iter())
+    let mut wanting: Vec<OtherWanting> = rows
+        .iter()
         .filter(|r| r.email == email && state.siblings.contains(&r.export))
         .map(|r| OtherWanting {
             export: r.export.clone(),
@@ -247,7 +255,9 @@ fn others_part(export: &Export, state: &StateRead, segment: &Segment, email: &st
         })
         .collect();
     wanting.sort_by(|a, b| a.export.cmp(&b.export));
-    let silent = (state.siblings.iter())
+    let silent = state
+        .siblings
+        .iter()
         .filter(|s| !rows.iter().any(|r| &r.export == *s))
         .cloned()
         .collect();

@@ -44,7 +44,8 @@ pub fn read_state(
     let db = StateDb::open(&state_dir)?;
     let scope = state::scope_of(export);
     let meta = db.export_meta(&export.id)?;
-    let old_scope = (meta.as_ref())
+    let old_scope = meta
+        .as_ref()
         .and_then(|m| state::scope_of_fingerprint(&m.fingerprint))
         .filter(|old| *old != scope);
     let rows = db.wanted_by_others(&scope, &export.id)?;
@@ -81,7 +82,9 @@ fn history_lines(
     }
     let mut out = Vec::new();
     if let Some(last) = db.last_sent(export, email)? {
-        let values: Vec<String> = (last.fields.iter())
+        let values: Vec<String> = last
+            .fields
+            .iter()
             .map(|(k, v)| format!("{k} {v:?}"))
             .collect();
         out.push(format!(

@@ -67,7 +67,9 @@ fn segment(out: &mut Vec<String>, s: &SegmentPart) {
         out.push(format!("  {}: {line}", r.place));
     }
     if !s.fields.is_empty() {
-        let f: Vec<String> = (s.fields.iter())
+        let f: Vec<String> = s
+            .fields
+            .iter()
             .map(|(k, v)| format!("{k} = {v:?}"))
             .collect();
         out.push(format!("  it sends {}", f.join(", ")));
@@ -174,7 +176,8 @@ fn list(out: &mut Vec<String>, l: &ListPart, tz: &Tz) {
         ("last_name", &l.last_name),
         ("phone", &l.phone),
     ];
-    let held: Vec<String> = (names.iter())
+    let held: Vec<String> = names
+        .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v:?}")))
         .collect();
     if !held.is_empty() {

@@ -73,7 +73,8 @@ impl Applier<'_> {
             }
             let batch_items = &items[range.clone()];
             let batch = batch.unwrap_or_else(|| {
-                (batch_items.iter())
+                batch_items
+                    .iter()
                     .map(|i| self.core.bulk_contact(i))
                     .collect()
             });
@@ -88,7 +89,9 @@ impl Applier<'_> {
                 }
                 AfterSubmit::RejectNamed(named) => {
                     tracing::warn!(export = %self.export.id, rejected = named.len(), of = batch_items.len(), "bulk import rejected a batch for some of its contacts; the rest is sent again");
-                    let rows = (self.core).reject_named(&mut self.tally(), batch_items, &named);
+                    let rows = self
+                        .core
+                        .reject_named(&mut self.tally(), batch_items, &named);
                     self.save(rows).await?;
                     let rest = rest_ranges(range, named.iter().map(|(i, _)| *i));
                     todo.extend(rest.into_iter().rev().map(|r| (r, None)));
@@ -133,7 +136,7 @@ impl Applier<'_> {
     }
 
     async fn submit_failed(&self, items: &[Item<'_>], e: ApiError) -> Result<(), RunError> {
-        let rows = (self.core).submit_failed(&mut self.tally(), items, e)?;
+        let rows = self.core.submit_failed(&mut self.tally(), items, e)?;
         self.save(rows).await
     }
 
@@ -226,7 +229,8 @@ impl Applier<'_> {
             PollStep::Unknown(f, e) => {
                 let why = e.to_string();
                 let rows = &items[f.range.clone()];
-                (self.core).info_failed(&mut self.tally(), rows, &f.batch_id, e)?;
+                self.core
+                    .info_failed(&mut self.tally(), rows, &f.batch_id, e)?;
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, error = %why, "cannot read a bulk batch's outcome; a read of the list settles it");
                 Ok(None)
             }
@@ -243,7 +247,8 @@ impl Applier<'_> {
             PollStep::GiveUp(f, status) => {
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
                 let rows = &items[f.range.clone()];
-                (self.core).batch_given_up(&mut self.tally(), rows, &f.batch_id, status);
+                self.core
+                    .batch_given_up(&mut self.tally(), rows, &f.batch_id, status);
                 Ok(None)
             }
             PollStep::Resubmit(f, status) => {
@@ -262,7 +267,8 @@ impl Applier<'_> {
         first: Duration,
     ) -> Result<Option<InFlight>, RunError> {
         let batch_items = &items[f.range.clone()];
-        let batch: Vec<BulkContact> = (batch_items.iter())
+        let batch: Vec<BulkContact> = batch_items
+            .iter()
             .map(|i| self.core.bulk_contact(i))
             .collect();
         match self.submit(&batch).await {
@@ -280,7 +286,9 @@ impl Applier<'_> {
     /// of the run, with what their lookup found.
     fn landed_history(&self, items: &[Item<'_>], refused: &[usize]) -> Option<LandedEntries> {
         let record = self.history.as_ref()?;
-        let landed = (items.iter().enumerate())
+        let landed = items
+            .iter()
+            .enumerate()
             .filter(|(i, _)| refused.binary_search(i).is_err())
             .filter_map(|(_, it)| Some((it.email, it.row?, Op::of(it.op), it.fields)));
         Some(record.landed(landed))
@@ -296,7 +304,8 @@ impl Applier<'_> {
         sent_at: i64,
     ) -> Result<(Vec<Member>, Vec<usize>), RunError> {
         let (mut members, refused) =
-            (self.core).batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
+            self.core
+                .batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
         for &i in &refused {
             let item = &items[i];
             let lookup = if self.core.wants_lookup(&mut self.tally(), item) {
@@ -304,7 +313,10 @@ impl Applier<'_> {
             } else {
                 Ok(None)
             };
-            members.push((self.core).refused_in_batch(&mut self.tally(), item, lookup)?);
+            members.push(
+                self.core
+                    .refused_in_batch(&mut self.tally(), item, lookup)?,
+            );
         }
         Ok((members, refused))
     }

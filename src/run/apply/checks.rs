@@ -45,7 +45,8 @@ impl Applier<'_> {
             with_ids.push(r);
         }
         let ids: Vec<u64> = with_ids.iter().filter_map(|r| r.contact_id).collect();
-        let active: HashMap<u64, String> = (self.client)
+        let active: HashMap<u64, String> = self
+            .client
             .members_among(self.export.list_id, ListStatus::Active, &ids)
             .await?
             .into_iter()
@@ -63,7 +64,9 @@ impl Applier<'_> {
     }
 
     fn segment_emails(&self) -> HashSet<&str> {
-        (self.segment.profiles.iter())
+        self.segment
+            .profiles
+            .iter()
             .map(|p| p.email.as_str())
             .collect()
     }
@@ -109,7 +112,9 @@ impl Applier<'_> {
             Resubscribe::AlreadyActive => self.already_active(m, c).await,
             Resubscribe::Keep(why) => {
                 let id = row.0.or(contact_id);
-                let kept = (self.core).kept(&mut self.tally(), &c.email, Some(c.row), why, id);
+                let kept = self
+                    .core
+                    .kept(&mut self.tally(), &c.email, Some(c.row), why, id);
                 self.save(vec![kept]).await
             }
         }

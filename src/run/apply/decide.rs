@@ -374,7 +374,8 @@ impl WriteCore<'_> {
     /// The rows that journal `items`' intents (one transaction, before
     /// their request or batch is sent).
     pub fn intents(&self, items: &[Item]) -> Vec<Member> {
-        (items.iter())
+        items
+            .iter()
             .map(|i| Member {
                 pending: Some(i.op),
                 ..self.member(i.email)
@@ -385,7 +386,8 @@ impl WriteCore<'_> {
     /// Members whose values already match (seen in a full read): their
     /// hash is stored without a write.
     pub fn matching_hashes(&self, hashes: &[(String, u64)]) -> Vec<Member> {
-        (hashes.iter())
+        hashes
+            .iter()
             .map(|(email, h)| Member {
                 sent_hash: Some(*h),
                 ..self.member(email)

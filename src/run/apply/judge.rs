@@ -161,7 +161,8 @@ impl WriteCore<'_> {
         items: &[Item],
         named: &[(usize, String)],
     ) -> Vec<Member> {
-        (named.iter())
+        named
+            .iter()
             .filter_map(|(i, why)| items.get(*i).map(|item| (item, why)))
             .map(|(item, why)| {
                 let reason = format!("rejected by ActiveCampaign's bulk import: {why}");
@@ -263,7 +264,10 @@ impl WriteCore<'_> {
     pub fn settle(&self, t: &mut WriteTally, live: Option<&[LiveMember]>, now: i64) -> Vec<Member> {
         let doubts: Vec<(ChangeInDoubt, String)> = std::mem::take(&mut t.doubts);
         let read = live.is_some();
-        let live: HashMap<&str, &LiveMember> = (live.iter().copied().flatten())
+        let live: HashMap<&str, &LiveMember> = live
+            .iter()
+            .copied()
+            .flatten()
             .map(|l| (l.email.as_str(), l))
             .collect();
         let mut settled = Vec::new();

@@ -132,10 +132,16 @@ impl<'a> Applier<'a> {
     async fn apply_inner(&self, plan: &Plan) -> Result<(), RunError> {
         self.save(self.core.matching_hashes(&plan.record_hashes))
             .await?;
-        let mut items: Vec<Item<'_>> = (plan.adds.iter())
+        let mut items: Vec<Item<'_>> = plan
+            .adds
+            .iter()
             .map(|c| Item::change(PendingOp::Add, c))
             .collect();
-        items.extend((plan.updates.iter()).map(|c| Item::change(PendingOp::Update, c)));
+        items.extend(
+            plan.updates
+                .iter()
+                .map(|c| Item::change(PendingOp::Update, c)),
+        );
         self.bulk_or_single(&items, !self.export.tags.is_empty())
             .await?;
         for c in &plan.resubscribes {
@@ -171,7 +177,7 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let scope = self.scope.clone();
-        (self.db)
+        self.db
             .with(move |db| Ok(db.save_members(&scope, &members)?))
             .await
     }
@@ -191,7 +197,8 @@ impl<'a> Applier<'a> {
         }
         let scope = self.scope.clone();
         let now = chrono::Utc::now();
-        let history = (self.db)
+        let history = self
+            .db
             .with(move |db| {
                 let entries = history.as_ref().map(LandedEntries::entries);
                 let run = history.as_ref().zip(entries.as_deref());
@@ -212,7 +219,7 @@ impl<'a> Applier<'a> {
     async fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
         let (scope, id) = (self.scope.clone(), batch_id.to_string());
         let now = chrono::Utc::now();
-        (self.db)
+        self.db
             .with(move |db| Ok(db.journal_batch(&scope, &id, now)?))
             .await
     }
@@ -220,7 +227,7 @@ impl<'a> Applier<'a> {
     /// Forgets a batch whose terminal status was seen.
     async fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
         let (scope, id) = (self.scope.clone(), batch_id.to_string());
-        (self.db)
+        self.db
             .with(move |db| Ok(db.settle_batch(&scope, &id)?))
             .await
     }
@@ -243,7 +250,9 @@ impl<'a> Applier<'a> {
         } else {
             None
         };
-        let settled = (self.core).settle(&mut self.tally(), live.as_deref(), unix_now());
+        let settled = self
+            .core
+            .settle(&mut self.tally(), live.as_deref(), unix_now());
         tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
         self.save(settled).await
     }

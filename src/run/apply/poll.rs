@@ -215,7 +215,9 @@ pub fn after_poll(
 
 /// Of the batches in flight, the one to poll first and when.
 pub fn next_due(flying: &[InFlight]) -> Option<(usize, Duration)> {
-    (flying.iter().enumerate())
+    flying
+        .iter()
+        .enumerate()
         .min_by_key(|(_, f)| f.poll_at)
         .map(|(i, f)| (i, f.poll_at))
 }

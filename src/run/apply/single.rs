@@ -20,7 +20,9 @@ impl Applier<'_> {
             .await?;
         let sent_at = unix_now();
         let answer = self.single_request(&mut item).await;
-        let step = (self.core).after_single(&mut self.tally(), &item, answer, sent_at, unix_now());
+        let step = self
+            .core
+            .after_single(&mut self.tally(), &item, answer, sent_at, unix_now());
         match step {
             SingleStep::Save(member) => self.save(vec![member]).await,
             SingleStep::KeepIntent => Ok(()),

@@ -169,7 +169,9 @@ impl Batches {
 
     /// Batches accepted and not yet processed, and their contacts.
     pub fn outstanding(&self) -> (usize, usize) {
-        let contacts = (self.pending.iter())
+        let contacts = self
+            .pending
+            .iter()
             .filter_map(|id| self.by_id.get(id))
             .map(|b| b.contacts.len())
             .sum();
@@ -179,7 +181,8 @@ impl Batches {
     /// Batches processed (whatever their end) per day, oldest first: the
     /// `recentlyCompleted` of `GET /import/bulk_import` (§4.4).
     pub fn recently_completed(&self) -> Vec<(String, u64, u64)> {
-        (self.completed.iter())
+        self.completed
+            .iter()
             .map(|(day, (batches, contacts))| (day.clone(), *batches, *contacts))
             .collect()
     }

@@ -80,7 +80,9 @@ impl Account {
             return (Box::new(inside), total);
         }
         if let Some(ids) = &q.ids {
-            let mut hit: Vec<u64> = (ids.iter().copied())
+            let mut hit: Vec<u64> = ids
+                .iter()
+                .copied()
                 .filter(|id| self.contact(*id).is_some() && self.on_list(*id, q.listid, q.status))
                 .collect();
             hit.sort_unstable();

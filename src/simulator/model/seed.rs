@@ -133,7 +133,8 @@ impl Seed {
             place: format!("{origin}:{line}"),
             message,
         };
-        let header: Vec<String> = (reader.headers())
+        let header: Vec<String> = reader
+            .headers()
             .map_err(|e| at(1, e.to_string()))?
             .iter()
             .map(|h| h.to_ascii_lowercase())

@@ -84,7 +84,10 @@ impl Tags {
 
     /// Rebuilds the name and pair indexes (after a snapshot is loaded).
     pub fn reindex(&mut self) {
-        self.by_name = (self.defs.iter().enumerate())
+        self.by_name = self
+            .defs
+            .iter()
+            .enumerate()
             .map(|(i, d)| (d.name.to_lowercase(), i as u64 + 1))
             .collect();
         self.by_pair = self.rows.iter().map(|(row, pair)| (*pair, *row)).collect();

@@ -78,7 +78,7 @@ async fn bulk_import_counts(State(s): Sh) -> ApiResult {
     } else {
         json!([{"forDate": today, "batches": batches.to_string(), "contacts": contacts.to_string()}])
     };
-    let recent: Vec<Value> = (a.batches.recently_completed().into_iter())
+    let recent: Vec<Value> = a.batches.recently_completed().into_iter()
         .map(|(day, b, c)| json!({"forDate": day, "batches": b.to_string(), "contacts": c.to_string()}))
         .collect();
     Ok(Json(json!({"outstanding": outstanding, "recentlyCompleted": recent})).into_response())

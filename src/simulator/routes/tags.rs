@@ -40,7 +40,9 @@ async fn list_tags(State(s): Sh, uri: Uri) -> ApiResult {
     let contains = p.get("search").map(|s| s.to_lowercase());
     let equals = p.get("filters[search][eq]").map(|s| s.to_lowercase());
     let a = s.account();
-    let hits: Vec<Value> = (a.tags.ids())
+    let hits: Vec<Value> = a
+        .tags
+        .ids()
         .filter(|id| {
             let name = a
                 .tags
@@ -69,7 +71,8 @@ async fn add_tag(State(s): Sh, body: Bytes) -> ApiResult {
     }
     let description = v["tag"]["description"].as_str().unwrap_or_default();
     let mut a = s.account();
-    let id = (a.tags)
+    let id = a
+        .tags
         .create(name, description, now_unix())
         .ok_or_else(|| unprocessable("duplicate", "Duplicate entry", "/data/attributes/tag"))?;
     Ok((

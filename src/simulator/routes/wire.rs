@@ -177,7 +177,8 @@ const CONTACT_LIST_LINKS: &[&str] = &[
 
 /// `{"rel": "{base}/api/3/{kind}/{id}/rel", ...}`.
 fn links(base: &str, kind: &str, id: &str, rels: &[&str]) -> Value {
-    let map: serde_json::Map<String, Value> = (rels.iter())
+    let map: serde_json::Map<String, Value> = rels
+        .iter()
         .map(|r| {
             (
                 r.to_string(),
@@ -280,7 +281,9 @@ pub fn list(base: &str, l: &List) -> Value {
 /// The `fieldOptions` rows of a field (shape of `POST /fieldOption/bulk`'s
 /// answer); `first_id` numbers them.
 pub fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
-    (f.options.iter().enumerate())
+    f.options
+        .iter()
+        .enumerate()
         .map(|(i, o)| {
             json!({"orderid": i + 1, "value": o, "label": o, "isdefault": 0,
                 "field": f.id.to_string(), "id": (first_id + i as u64).to_string()})

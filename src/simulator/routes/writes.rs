@@ -74,7 +74,7 @@ fn contact_body(body: &[u8]) -> Result<(Option<String>, ContactPatch), ApiError>
 /// A field value ActiveCampaign would refuse: 422 `field_invalid`, nothing
 /// written (the simulator's decision, see `fields.rs`).
 fn check_fields(a: &Account, patch: &ContactPatch) -> Result<(), ApiError> {
-    (a.check_fields(&patch.fields))
+    a.check_fields(&patch.fields)
         .map_err(|why| unprocessable("field_invalid", &why, "/data/attributes/fieldValues"))
 }
 

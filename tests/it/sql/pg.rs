@@ -191,7 +191,10 @@ impl PgServer {
             if status.lines().nth(7).is_some_and(|l| l.trim() == "ready") {
                 return Ok(());
             }
-            let exited = (self.child.lock().ok())
+            let exited = self
+                .child
+                .lock()
+                .ok()
                 .and_then(|mut c| c.as_mut().and_then(|c| c.try_wait().ok().flatten()));
             if exited.is_some() || Instant::now() > deadline {
                 let log =

@@ -128,7 +128,8 @@ async fn postgres_type_matrix() {
     let url = pg.create_db("type_matrix", TYPED).await;
     let w = World::new().await;
     let mut mapping = String::from("[mapping]\nemail = \"email\"\n\n[mapping.fields]\n");
-    let ids: Vec<u64> = (MATRIX.iter())
+    let ids: Vec<u64> = MATRIX
+        .iter()
         .map(|(col, _, _)| {
             let tag = col.to_uppercase();
             mapping.push_str(&format!("{tag} = \"{col}\"\n"));
