@@ -39,13 +39,9 @@ pub fn run(
         let checked = folder.exports.len();
         (folder.errors(), folder.warnings, folder.settings, checked)
     } else {
-        let settings = config::load_settings(config_dir);
-        (
-            check_files(config_dir, &files),
-            Vec::new(),
-            settings,
-            files.len(),
-        )
+        let folder = config::load_folder(config_dir);
+        let errors = folder.errors_of(&files);
+        (errors, Vec::new(), folder.settings, files.len())
     };
     let mut errors = errors;
     if online && !(ignore_outside && files.is_empty()) {
@@ -135,31 +131,13 @@ fn inside_config(config_dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Errors of the named files only; `acsync.toml` is read for connections
-/// and reported only when it is one of the named files.
-pub fn check_files(config_dir: &Path, files: &[PathBuf]) -> Vec<Located> {
-    let settings = config::load_settings(config_dir);
-    let exports_dir = config::exports_dir(config_dir);
-    let mut errors = Vec::new();
-    for file in files {
-        if file.file_name().is_some_and(|n| n == "acsync.toml") {
-            let s = config::load_settings(file.parent().unwrap_or(config_dir));
-            errors.extend(s.errors);
-            continue;
-        }
-        if let Err(errs) = config::load_export(&settings, &exports_dir, file).result {
-            errors.extend(errs);
-        }
-    }
-    errors
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn located(file: &str, message: &str) -> Located {
         Located {
+            kind: crate::config::ErrorKind::InvalidValue,
             file: PathBuf::from(file),
             line: 3,
             col: 12,

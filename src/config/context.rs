@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use super::error::Located;
+use super::error::{ErrorKind, Located};
 use super::friendly;
 
 /// The validation context: one file's text and the errors found in it.
@@ -31,9 +31,15 @@ impl<'a> Cx<'a> {
         self.errors.sort_by_key(|e| (e.line, e.col));
     }
 
-    pub fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.errors
-            .push(Located::at(self.file, self.src, span.start, message));
+    /// A value its key does not accept, at `span`.
+    pub fn invalid(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.error(ErrorKind::InvalidValue, span, message);
+    }
+
+    /// An error of `kind` at `span`.
+    pub fn error(&mut self, kind: ErrorKind, span: Range<usize>, message: impl Into<String>) {
+        let at = Located::at(kind, self.file, self.src, span.start, message);
+        self.errors.push(at);
     }
 }
 
@@ -45,8 +51,8 @@ pub fn parse_toml<T: DeserializeOwned>(cx: &mut Cx) -> Option<T> {
         Ok(v) => Some(v),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let message = friendly::message(e.message(), cx.src, span.clone());
-            cx.err(span, message);
+            let (kind, message) = friendly::message(e.message(), cx.src, span.clone());
+            cx.error(kind, span, message);
             None
         }
     }
