@@ -137,24 +137,28 @@ pub fn field_keys<'e>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::activecampaign::FieldKind;
 
-    fn def(id: u64, tag: &str, t: &str) -> FieldDef {
+    /// An account field with tag `tag` of ActiveCampaign type `t`.
+    pub(crate) fn def(id: u64, tag: &str, t: &str, options: &[&str]) -> FieldDef {
         FieldDef {
             id,
             perstag: Some(tag.to_owned()),
             title: tag.to_owned(),
             type_name: t.to_owned(),
             kind: FieldKind::parse(t),
-            options: Vec::new(),
+            options: options.iter().map(|o| (*o).to_owned()).collect(),
         }
     }
 
     #[test]
     fn keys_resolve_by_tag_or_id_and_unknown_ones_are_named() {
-        let defs = [def(1, "COMPANY", "text"), def(7, "TIER", "dropdown")];
+        let defs = [
+            def(1, "COMPANY", "text", &[]),
+            def(7, "TIER", "dropdown", &[]),
+        ];
         let keys = ["company".to_owned(), "7".to_owned()];
         let r = resolve(&keys, &defs).expect("resolved");
         assert_eq!((r["company"].id, r["7"].id), (1, 7));
@@ -170,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_resolve_names_the_first_unknown_key() {
-        let defs = [def(1, "COMPANY", "text")];
+        let defs = [def(1, "COMPANY", "text", &[])];
         let keys = ["A".to_owned(), "COMPANY".to_owned(), "B".to_owned()];
         assert_eq!(resolve(&keys, &defs).expect_err("unknown").key, "A");
     }

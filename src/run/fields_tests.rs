@@ -2,17 +2,7 @@
 
 use super::*;
 use crate::target_check::resolve;
-
-fn def(id: u64, tag: &str, t: &str, options: &[&str]) -> FieldDef {
-    FieldDef {
-        id,
-        perstag: Some(tag.to_owned()),
-        title: tag.to_owned(),
-        type_name: t.to_owned(),
-        kind: FieldKind::parse(t),
-        options: options.iter().map(|o| (*o).to_owned()).collect(),
-    }
-}
+use crate::target_check::tests::def;
 
 #[test]
 fn dates_are_converted_or_refused_when_ambiguous() {

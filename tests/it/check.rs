@@ -543,34 +543,40 @@ fn a_broken_connection_is_one_error_naming_the_exports_it_skips() {
 // `check FILE…` applies the folder's rules to the named files
 // ---------------------------------------------------------------------------
 
-/// A folder with exports `a` (prune = "all") and `b`, both on list 1.
-fn shared_list_folder() -> (tempfile::TempDir, std::path::PathBuf) {
+/// A folder with export `a` (its text `a`) on connection `prod`.
+fn folder_with_a(a: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let (dir, exports) = crate::discovery::config(
         "[connections.prod]\nurl = \"http://127.0.0.1:9\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n",
     );
-    let a = crate::discovery::EXPORT.replace("list_id = 1\n", "list_id = 1\nprune = \"all\"\n");
     std::fs::write(exports.join("a.toml"), a).expect("a");
+    (dir, exports)
+}
+
+/// A folder with exports `a` (prune = "all") and `b`, both on list 1.
+fn shared_list_folder() -> (tempfile::TempDir, std::path::PathBuf) {
+    let a = crate::discovery::EXPORT.replace("list_id = 1\n", "list_id = 1\nprune = \"all\"\n");
+    let (dir, exports) = folder_with_a(&a);
     std::fs::write(exports.join("b.toml"), crate::discovery::EXPORT).expect("b");
     (dir, exports)
+}
+
+/// `acsync check FILE` in `dir`: the output lines and the exit code.
+fn check_named(dir: &std::path::Path, file: &std::path::Path) -> (Vec<String>, i32) {
+    let out = crate::discovery::check(dir, &[file.to_str().unwrap_or_default()]);
+    (lines(&out), out.status.code().unwrap_or(-1))
 }
 
 #[test]
 fn a_named_file_with_prune_all_on_a_shared_list_fails() {
     let (dir, exports) = shared_list_folder();
     let a = exports.join("a.toml");
-    let out = crate::discovery::check(dir.path(), &[a.to_str().unwrap_or_default()]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        crate::discovery::text(&out)
+    let expected = format!(
+        "{}:3:1: prune = \"all\" on list 1 that export `b` also targets would unsubscribe their members; use prune = \"owned\" on a shared list",
+        a.display()
     );
     assert_eq!(
-        lines(&out),
-        [format!(
-            "{}:3:1: prune = \"all\" on list 1 that export `b` also targets would unsubscribe their members; use prune = \"owned\" on a shared list",
-            a.display()
-        )],
+        check_named(dir.path(), &a),
+        (vec![expected], 1),
         "the same error as `check` on the folder"
     );
 }
@@ -579,53 +585,26 @@ fn a_named_file_with_prune_all_on_a_shared_list_fails() {
 fn a_named_file_that_makes_another_export_share_a_pruned_list_fails() {
     let (dir, exports) = shared_list_folder();
     // `b` alone is valid, but it joins the list `a` prunes in full.
-    let b = exports.join("b.toml");
-    let out = crate::discovery::check(dir.path(), &[b.to_str().unwrap_or_default()]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        crate::discovery::text(&out)
-    );
-    let found = lines(&out);
-    assert_eq!(found.len(), 1, "{found:?}");
+    let (found, code) = check_named(dir.path(), &exports.join("b.toml"));
+    assert_eq!((found.len(), code), (1, 1), "{found:?}");
     assert!(
         found[0].starts_with(&format!("{}:3:1: ", exports.join("a.toml").display())),
         "the error stays where the fix is, on `a`'s prune: {found:?}"
     );
     // A third export on another list is not concerned.
-    std::fs::write(
-        exports.join("c.toml"),
-        crate::discovery::EXPORT.replace("list_id = 1", "list_id = 2"),
-    )
-    .expect("c");
     let c = exports.join("c.toml");
-    let out = crate::discovery::check(dir.path(), &[c.to_str().unwrap_or_default()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::discovery::text(&out)
-    );
+    let on_list_2 = crate::discovery::EXPORT.replace("list_id = 1", "list_id = 2");
+    std::fs::write(&c, on_list_2).expect("c");
+    assert_eq!(check_named(dir.path(), &c), (vec![], 0));
 }
 
 #[test]
 fn a_named_file_reached_by_two_paths_fails_as_in_the_folder_check() {
-    let (dir, exports) = crate::discovery::config(
-        "[connections.prod]\nurl = \"http://127.0.0.1:9\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n",
-    );
-    std::fs::write(exports.join("a.toml"), crate::discovery::EXPORT).expect("a");
-    std::fs::hard_link(exports.join("a.toml"), exports.join("b.toml")).expect("link");
+    let (dir, exports) = folder_with_a(crate::discovery::EXPORT);
     let b = exports.join("b.toml");
-    let out = crate::discovery::check(dir.path(), &[b.to_str().unwrap_or_default()]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        crate::discovery::text(&out)
-    );
-    let found = lines(&out);
-    assert_eq!(found.len(), 1, "{found:?}");
+    std::fs::hard_link(exports.join("a.toml"), &b).expect("link");
+    let (found, code) = check_named(dir.path(), &b);
+    assert_eq!((found.len(), code), (1, 1), "{found:?}");
     assert!(
         found[0].contains("are the same file") && found[0].starts_with(&b.display().to_string()),
         "{found:?}"
