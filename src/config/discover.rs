@@ -1,5 +1,5 @@
-//! Finding the export files under `exports/` (issue 14 case 9), by rules the
-//! daemon and `acsync check` share:
+//! Finding the export files under `exports/` (see docs/configuration.md,
+//! export files), by rules the daemon and `acsync check` share:
 //!
 //! * Symbolic links are followed once. A folder link that points back into
 //!   the tree (`exports/dirloop -> .`) or at a folder already read is a

@@ -1,9 +1,9 @@
-//! The TOML parser's and serde's messages rewritten for a person (issue
-//! 15): `invalid type: string "x", expected i64` and `data did not match
-//! any variant of untagged enum RawLimit` become "`list_id` must be a whole
-//! number …, not text", naming the key (found in the source at the error's
-//! span) and what it accepts; unknown keys get a "did you mean". The value
-//! itself is never quoted. Pure.
+//! The TOML parser's and serde's messages rewritten for a person (see
+//! docs/configuration.md, validation): `invalid type: string "x", expected
+//! i64` and `data did not match any variant of untagged enum RawLimit` become
+//! "`list_id` must be a whole number …, not text", naming the key (found in
+//! the source at the error's span) and what it accepts; unknown keys get a
+//! "did you mean". The value itself is never quoted. Pure.
 
 use std::ops::Range;
 

@@ -4,7 +4,7 @@
 //!
 //! Conversion (a refused value is not sent; the contact still is, and the
 //! row is reported with the reason, as a source row with an unusable field):
-//! - date → `YYYY-MM-DD` (the doc examples' format, §2.4). Accepted inputs:
+//! - date → `YYYY-MM-DD` (ActiveCampaign's documented format). Accepted inputs:
 //!   `YYYY-MM-DD`, RFC 3339 / ISO 8601 date-times (the calendar date as
 //!   written, in its own offset). Anything else is refused: `03/04/2026`
 //!   could be March or April.
@@ -15,7 +15,7 @@
 //! - dropdown, radio → one option, matched case-insensitively and sent with
 //!   the option's own spelling. A field whose options the account did not
 //!   list is sent as it is (nothing to check against).
-//! - checkbox, listbox (multi-value) → `||a||b||` (§2.4, §4) from a JSON
+//! - checkbox, listbox (multi-value) → `||a||b||` (ActiveCampaign's multi-value form) from a JSON
 //!   array (`["a","b"]`), an already `||`-delimited value, or a list split
 //!   on `,` (the one delimiter: there is no configuration key for it); each
 //!   item matched like a dropdown option.
