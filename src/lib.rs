@@ -28,6 +28,7 @@ pub mod run;
 pub mod segment;
 pub mod simulator;
 pub mod source;
+pub mod source_check;
 pub mod state;
 pub mod status;
 pub mod target_check;

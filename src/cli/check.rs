@@ -34,23 +34,30 @@ pub fn run(
     } else {
         files.to_vec()
     };
-    let (errors, warnings, settings, checked) = if files.is_empty() && !ignore_outside {
-        let folder = config::load_folder(config_dir);
+    let folder = config::load_folder(config_dir);
+    let (mut errors, mut warnings, checked) = if files.is_empty() && !ignore_outside {
         let checked = folder.exports.len();
-        (folder.errors(), folder.warnings, folder.settings, checked)
+        (folder.errors(), folder.warnings.clone(), checked)
     } else {
-        let folder = config::load_folder(config_dir);
-        let errors = folder.errors_of(&files);
-        (errors, Vec::new(), folder.settings, files.len())
+        (folder.errors_of(&files), Vec::new(), files.len())
     };
-    let mut errors = errors;
-    if online && !(ignore_outside && files.is_empty()) {
-        errors.extend(super::check_online::errors(config_dir, &files)?);
+    // With --ignore-outside and no file left, nothing is checked.
+    if !(ignore_outside && files.is_empty()) {
+        let exports = folder.valid_exports_of(&files);
+        warnings.extend(
+            exports
+                .iter()
+                .flat_map(|e| crate::source_check::warnings(e)),
+        );
+        if online {
+            errors.extend(super::check_online::errors(&folder, &exports)?);
+        }
     }
     for e in &errors {
         println!("{}", render(e, format));
     }
-    // Files that look like exports but are not read: a warning each.
+    // Files that look like exports but are not read, segments a run could
+    // not read now: a warning each.
     for w in &warnings {
         match format {
             Format::Plain => eprintln!("acsync check: warning: {w}"),
@@ -58,7 +65,7 @@ pub fn run(
         }
     }
     // Files other users can read: a warning line each, the check still passes.
-    for w in config::perms::warnings(&settings) {
+    for w in config::perms::warnings(&folder.settings) {
         eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {

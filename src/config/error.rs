@@ -39,6 +39,12 @@ pub enum ErrorKind {
     Layout,
     /// `prune = "all"` on a list that the exports `others` also target.
     PruneAllOnSharedList { others: Vec<String> },
+    /// The segment file a source names cannot be opened (a warning of
+    /// `check`: it may be made on the server only).
+    MissingSegment,
+    /// A `[mapping]` column a CSV segment's header lacks (a warning of
+    /// `check`, as above).
+    MissingColumn,
     /// Checked online: the account has no such list.
     MissingList,
     /// Checked online: a `[mapping.fields]` key the account does not have.

@@ -15,6 +15,8 @@ pub struct KeySpans {
     connection: Option<Range<usize>>,
     list_id: Option<Range<usize>>,
     fields: Vec<(String, Range<usize>)>,
+    source_path: Option<Range<usize>>,
+    columns: Vec<(String, Range<usize>)>,
 }
 
 impl KeySpans {
@@ -22,27 +24,37 @@ impl KeySpans {
     /// problem at its start.
     pub fn read(file: &Path) -> KeySpans {
         let src = std::fs::read_to_string(file).unwrap_or_default();
-        let raw = toml::from_str::<RawExport>(&src).ok();
-        let (connection, list_id, fields) = match raw {
-            Some(r) => (
-                r.connection.map(|c| c.span()),
-                r.list_id.map(|l| l.span()),
-                r.mapping
-                    .map(|m| m.into_inner().fields)
-                    .unwrap_or_default()
-                    .into_keys()
-                    .map(|k| (k.get_ref().clone(), k.span()))
-                    .collect(),
-            ),
-            None => (None, None, Vec::new()),
-        };
-        KeySpans {
+        let mut spans = KeySpans {
             file: file.to_path_buf(),
-            src,
-            connection,
-            list_id,
-            fields,
+            src: String::new(),
+            connection: None,
+            list_id: None,
+            fields: Vec::new(),
+            source_path: None,
+            columns: Vec::new(),
+        };
+        if let Ok(raw) = toml::from_str::<RawExport>(&src) {
+            spans.connection = raw.connection.map(|c| c.span());
+            spans.list_id = raw.list_id.map(|l| l.span());
+            spans.source_path = raw
+                .source
+                .and_then(|s| s.into_inner().path)
+                .map(|p| p.span());
+            if let Some(m) = raw.mapping.map(|m| m.into_inner()) {
+                let named = [m.email, m.first_name, m.last_name, m.phone];
+                let custom = m.fields.values().cloned();
+                spans.columns = named
+                    .into_iter()
+                    .flatten()
+                    .chain(custom)
+                    .map(|c| (c.get_ref().clone(), c.span()))
+                    .collect();
+                let keys = m.fields.into_keys();
+                spans.fields = keys.map(|k| (k.get_ref().clone(), k.span())).collect();
+            }
         }
+        spans.src = src;
+        spans
     }
 
     /// `message` at the `connection` key.
@@ -66,7 +78,19 @@ impl KeySpans {
         self.at(kind, span, message)
     }
 
-    fn at(&self, kind: ErrorKind, span: Option<&Range<usize>>, message: String) -> Located {
+    /// `message` at the `[source]` key `path`.
+    pub fn at_source_path(&self, kind: ErrorKind, message: String) -> Located {
+        self.at(kind, self.source_path.as_ref(), message)
+    }
+
+    /// Every `[mapping]` value (a column name) with its place, the
+    /// contact's fields first, then the custom fields.
+    pub fn columns(&self) -> &[(String, Range<usize>)] {
+        &self.columns
+    }
+
+    /// `message` at `span` of the file.
+    pub fn at(&self, kind: ErrorKind, span: Option<&Range<usize>>, message: String) -> Located {
         match span {
             Some(s) => Located::at(kind, &self.file, &self.src, s.start, message),
             None => Located::whole_file(kind, &self.file, message),

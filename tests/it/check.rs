@@ -610,3 +610,50 @@ fn a_named_file_reached_by_two_paths_fails_as_in_the_folder_check() {
         "{found:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// What every run would fail on: a segment file that cannot be opened, a
+// mapped column its header lacks (warnings: the file may exist only on the
+// server)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_missing_segment_file_and_a_missing_column_are_warned_at_their_keys() {
+    let export = "connection = \"prod\"\nlist_id = 1\nschedule = \"@daily\"\n\n\
+                  [source]\nkind = \"csv\"\npath = \"../seg.csv\"\n\n\
+                  [mapping]\nemail = \"email\"\nfirst_name = \"first\"\n\n\
+                  [mapping.fields]\nCOMPANY = \"Company\"\nTIER = \"tier\"\n";
+    let (dir, exports) = folder_with_a(export);
+    let a = exports.join("a.toml");
+    let out = crate::discovery::check(dir.path(), &[a.to_str().unwrap_or_default()]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "a warning: {said}");
+    assert!(
+        said.contains(&format!(
+            "acsync check: warning: {}:7:8: cannot read segment {}",
+            a.display(),
+            exports.join("../seg.csv").display()
+        )),
+        "{said}"
+    );
+    std::fs::write(dir.path().join("seg.csv"), "Email,first_name,company\n").expect("csv");
+    let out = crate::discovery::check(dir.path(), &[a.to_str().unwrap_or_default()]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let warned: Vec<&str> = said.lines().filter(|l| l.contains("a.toml:")).collect();
+    let at = |pos: &str, column: &str| {
+        format!(
+            "acsync check: warning: {}:{pos}: segment {}: column \"{column}\" from [mapping] is not in the header (its columns: \"Email\", \"first_name\", \"company\")",
+            a.display(),
+            exports.join("../seg.csv").display()
+        )
+    };
+    // `email` and `Company` match as a run matches them (case, spaces).
+    assert_eq!(warned, [at("11:14", "first"), at("15:8", "tier")], "{said}");
+    let out = crate::discovery::check(dir.path(), &["--format", "github"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("::warning file={},line=11,col=14,", a.display())),
+        "{text}"
+    );
+}
