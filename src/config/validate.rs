@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::context::{Cx, parse_toml};
+use super::context::{Cx, parse_toml_all};
 use super::error::{ErrorKind, Located};
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
 use super::redact::shown;
@@ -25,10 +25,17 @@ pub fn export(
     settings: &Settings,
 ) -> Result<Export, Vec<Located>> {
     let mut cx = Cx::new(file, src);
-    let Some(raw) = parse_toml::<RawExport>(&mut cx) else {
+    let Some((raw, blanked)) = parse_toml_all::<RawExport>(&mut cx) else {
         return Err(cx.errors);
     };
+    let parsed = cx.errors.len();
     let built = build(id, file, raw, settings, &mut cx);
+    if blanked {
+        // A key blanked for its parse error is missing now: not a second error.
+        let mut later = cx.errors.split_off(parsed);
+        later.retain(|e| e.kind != ErrorKind::MissingKey);
+        cx.errors.extend(later);
+    }
     cx.sort();
     match built {
         Some(e) if cx.errors.is_empty() => Ok(e),

@@ -657,3 +657,27 @@ fn a_missing_segment_file_and_a_missing_column_are_warned_at_their_keys() {
         "{text}"
     );
 }
+
+#[test]
+fn every_unknown_key_and_wrong_type_of_a_file_is_reported_with_its_other_errors() {
+    let export = "connection = \"prod\"\nlst_id = 1\nlist_id = 2\nenabled = \"yes\"\n\
+                  schedule = \"61 * * * *\"\n\n[sourc]\nkind = \"csv\"\n\n\
+                  [source]\nkind = \"csv\"\npath = \"x.csv\"\n\n\
+                  [mapping]\nemail = \"email\"\nphone = 3\n";
+    let (dir, exports) = folder_with_a(export);
+    let (found, code) = check_named(dir.path(), &exports.join("a.toml"));
+    assert_eq!(code, 1);
+    let at: Vec<&str> = found
+        .iter()
+        .filter_map(|l| l.split("a.toml:").nth(1))
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    // The unknown `[sourc]` table is one error, not one per key in it; a
+    // blanked key is not reported missing as well.
+    assert_eq!(at, ["2:1", "4:11", "5:12", "7:2", "16:9"], "{found:#?}");
+    assert!(
+        found[1].contains("`enabled` must be true or false"),
+        "{found:#?}"
+    );
+    assert!(found[2].contains("bad cron expression"), "{found:#?}");
+}
