@@ -116,7 +116,7 @@ async fn mapped_fields(
 /// How many of the segment's first values each mapped field is tried with.
 pub const FIRST_VALUES: usize = 20;
 
-/// Finding 4 for one field the account has: its type, and whether the
+/// Check 4 for one field the account has: its type, and whether the
 /// segment's first values for it fit (the conversion a run makes).
 pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segment>) -> Finding {
     let check = format!("field {key}");
@@ -183,7 +183,7 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
 /// The fix when the list read does not return per-list statuses.
 const STATUS_FIX: &str = "this account's list read filters `status` by another list's status, so acsync cannot tell who is subscribed to this list: do not run `acsync sync` against it (every run would fail the same cross-check before writing); report this line to the acsync maintainers";
 
-/// Finding 5: the list read (its first page of each status, by the run's own
+/// Check 5: the list read (its first page of each status, by the run's own
 /// request) returns per-list statuses, cross-checked on a sample against
 /// each contact's `/contacts/{id}/contactLists`, as a run's full read is.
 async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
