@@ -1,9 +1,12 @@
-//! `acsync check`: validate the folder (or only the named files) and print
-//! every problem as `FILE:LINE:COL: message`, or as GitHub Actions error
-//! annotations (`--format github`) so that a pull request shows each problem
-//! on the offending line. Used by `ExecStartPre=`, `ExecReload=`, pre-commit
-//! hooks and CI over a configuration repository. `--online` also checks
-//! each export against its account (see [`super::check_online`]).
+//! `acsync check`: validate the folder (or only the named files, with the
+//! folder's rules: [`crate::config::named_files`]) and print every problem
+//! as `FILE:LINE:COL: message`, or as GitHub Actions error annotations
+//! (`--format github`) so that a pull request shows each problem on the
+//! offending line; then the warnings (misnamed files, segments a run could
+//! not read now: [`crate::source_check`]). Used by `ExecStartPre=`,
+//! `ExecReload=`, pre-commit hooks and CI over a configuration repository.
+//! `--online` also checks each export against its account (see
+//! [`super::check_online`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
