@@ -1,9 +1,12 @@
-//! `acsync check`: validate the folder (or only the named files) and print
-//! every problem as `FILE:LINE:COL: message`, or as GitHub Actions error
-//! annotations (`--format github`) so that a pull request shows each problem
-//! on the offending line. Used by `ExecStartPre=`, `ExecReload=`, pre-commit
-//! hooks and CI over a configuration repository. `--online` also checks
-//! each export against its account (see [`super::check_online`]).
+//! `acsync check`: validate the folder (or only the named files, with the
+//! folder's rules: [`crate::config::named_files`]) and print every problem
+//! as `FILE:LINE:COL: message`, or as GitHub Actions error annotations
+//! (`--format github`) so that a pull request shows each problem on the
+//! offending line; then the warnings (misnamed files, segments a run could
+//! not read now: [`crate::source_check`]). Used by `ExecStartPre=`,
+//! `ExecReload=`, pre-commit hooks and CI over a configuration repository.
+//! `--online` also checks each export against its account (see
+//! [`super::check_online`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,27 +37,30 @@ pub fn run(
     } else {
         files.to_vec()
     };
-    let (errors, warnings, settings, checked) = if files.is_empty() && !ignore_outside {
-        let folder = config::load_folder(config_dir);
+    let folder = config::load_folder(config_dir);
+    let (mut errors, mut warnings, checked) = if files.is_empty() && !ignore_outside {
         let checked = folder.exports.len();
-        (folder.errors(), folder.warnings, folder.settings, checked)
+        (folder.errors(), folder.warnings.clone(), checked)
     } else {
-        let settings = config::load_settings(config_dir);
-        (
-            check_files(config_dir, &files),
-            Vec::new(),
-            settings,
-            files.len(),
-        )
+        (folder.errors_of(&files), Vec::new(), files.len())
     };
-    let mut errors = errors;
-    if online && !(ignore_outside && files.is_empty()) {
-        errors.extend(super::check_online::errors(config_dir, &files)?);
+    // With --ignore-outside and no file left, nothing is checked.
+    if !(ignore_outside && files.is_empty()) {
+        let exports = folder.valid_exports_of(&files);
+        warnings.extend(
+            exports
+                .iter()
+                .flat_map(|e| crate::source_check::warnings(e)),
+        );
+        if online {
+            errors.extend(super::check_online::errors(&folder, &exports)?);
+        }
     }
     for e in &errors {
         println!("{}", render(e, format));
     }
-    // Files that look like exports but are not read: a warning each.
+    // Files that look like exports but are not read, segments a run could
+    // not read now: a warning each.
     for w in &warnings {
         match format {
             Format::Plain => eprintln!("acsync check: warning: {w}"),
@@ -62,7 +68,7 @@ pub fn run(
         }
     }
     // Files other users can read: a warning line each, the check still passes.
-    for w in config::perms::warnings(&settings) {
+    for w in config::perms::warnings(&folder.settings) {
         eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {
@@ -135,31 +141,13 @@ fn inside_config(config_dir: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Errors of the named files only; `acsync.toml` is read for connections
-/// and reported only when it is one of the named files.
-pub fn check_files(config_dir: &Path, files: &[PathBuf]) -> Vec<Located> {
-    let settings = config::load_settings(config_dir);
-    let exports_dir = config::exports_dir(config_dir);
-    let mut errors = Vec::new();
-    for file in files {
-        if file.file_name().is_some_and(|n| n == "acsync.toml") {
-            let s = config::load_settings(file.parent().unwrap_or(config_dir));
-            errors.extend(s.errors);
-            continue;
-        }
-        if let Err(errs) = config::load_export(&settings, &exports_dir, file).result {
-            errors.extend(errs);
-        }
-    }
-    errors
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn located(file: &str, message: &str) -> Located {
         Located {
+            kind: crate::config::ErrorKind::InvalidValue,
             file: PathBuf::from(file),
             line: 3,
             col: 12,

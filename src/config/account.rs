@@ -1,8 +1,8 @@
-//! The account and list an export writes to, as ownership is keyed (SPEC
-//! §4c): the connection's API host, normalised (scheme, case, trailing `/`
-//! and `/api/3` removed; loopback names are one host), and the list id.
-//! A configuration fact, used by the folder-level check of shared lists and
-//! by the state database (`state::scope_of` re-exports it).
+//! The account and list an export writes to, as ownership is keyed (see
+//! docs/ownership.md): the connection's API host, normalised (scheme, case,
+//! trailing `/` and `/api/3` removed; loopback names are one host), and the
+//! list id. A configuration fact, used by the folder-level check of shared
+//! lists and by the state database (`state::scope_of` re-exports it).
 
 use super::types::Export;
 

@@ -1,5 +1,5 @@
-//! Finding the export files under `exports/` (issue 14 case 9), by rules the
-//! daemon and `acsync check` share:
+//! Finding the export files under `exports/` (see docs/configuration.md,
+//! export files), by rules the daemon and `acsync check` share:
 //!
 //! * Symbolic links are followed once. A folder link that points back into
 //!   the tree (`exports/dirloop -> .`) or at a folder already read is a
@@ -22,7 +22,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::error::Located;
+use super::error::{ErrorKind, Located};
 
 /// A file name may have at most this many bytes (ext4, xfs, btrfs, tmpfs).
 pub const NAME_MAX: usize = 255;
@@ -119,6 +119,7 @@ impl Walk {
         if current.starts_with(&target) {
             let above = self.folders.get(&target).cloned().unwrap_or(target);
             self.out.errors.push(Located::whole_file(
+                ErrorKind::Layout,
                 path,
                 format!(
                     "symbolic link loop: this folder link points to {}, which contains it; not followed (each export must have exactly one file: remove the link)",
@@ -133,7 +134,9 @@ impl Walk {
                     "this folder link points to {}, which is read already; not followed (each export must have exactly one file: remove the link)",
                     first.display()
                 );
-                self.out.errors.push(Located::whole_file(path, message));
+                self.out
+                    .errors
+                    .push(Located::whole_file(ErrorKind::Layout, path, message));
             }
             _ => {
                 self.folders.insert(target.clone(), path.to_path_buf());
@@ -145,7 +148,11 @@ impl Walk {
     fn file(&mut self, path: PathBuf, name: &OsStr, meta: Option<&std::fs::Metadata>) {
         match classify(name) {
             Kind::Ignored => {}
-            Kind::Misnamed(hint) => self.out.warnings.push(Located::whole_file(&path, hint)),
+            Kind::Misnamed(hint) => {
+                self.out
+                    .warnings
+                    .push(Located::whole_file(ErrorKind::Layout, &path, hint))
+            }
             Kind::Export(problem) => {
                 let problem = match meta {
                     Some(m) if !m.is_file() => {

@@ -1,16 +1,62 @@
 //! Located configuration errors: `FILE:LINE:COL: message`, the one shape every
 //! configuration problem is reported in (by `acsync check`, in status files
-//! and in logs). Every message goes through [`super::redact::scrub`]: no
-//! key-like token and no long value ever leaves here.
+//! and in logs), with an [`ErrorKind`] that code matches on (the message is
+//! for people and may change). Every message goes through
+//! [`super::redact::scrub`]: no key-like token and no long value ever leaves
+//! here.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::redact::scrub;
 
+/// What kind of problem a [`Located`] error is (see docs/configuration.md,
+/// validation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file is missing, unreadable or not UTF-8.
+    Unreadable,
+    /// The text is not valid TOML.
+    Syntax,
+    /// A key its table does not have.
+    UnknownKey,
+    /// A required key or table is absent.
+    MissingKey,
+    /// A value of another type than its key takes.
+    WrongType,
+    /// A value its key does not accept.
+    InvalidValue,
+    /// An export names a connection `acsync.toml` does not define.
+    UnknownConnection,
+    /// An export names a connection whose `allowed_exports` leave it out.
+    ConnectionNotAllowed,
+    /// An export names a connection that is invalid in `acsync.toml`.
+    BrokenConnection { connection: String },
+    /// In `acsync.toml`: the exports an invalid connection leaves unrun.
+    SkippedExports,
+    /// The `exports/` tree: a link loop, two paths to one file, a name that
+    /// cannot be an export's.
+    Layout,
+    /// `prune = "all"` on a list that the exports `others` also target.
+    PruneAllOnSharedList { others: Vec<String> },
+    /// The segment file a source names cannot be opened (a warning of
+    /// `check`: it may be made on the server only).
+    MissingSegment,
+    /// A `[mapping]` column a CSV segment's header lacks (a warning of
+    /// `check`, as above).
+    MissingColumn,
+    /// Checked online: the account has no such list.
+    MissingList,
+    /// Checked online: a `[mapping.fields]` key the account does not have.
+    UnknownField,
+    /// Checked online: the account could not be asked.
+    AccountUnreachable,
+}
+
 /// One problem in one file, at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
+    pub kind: ErrorKind,
     pub file: PathBuf,
     pub line: usize,
     pub col: usize,
@@ -19,9 +65,16 @@ pub struct Located {
 
 impl Located {
     /// Locates `message` at byte `offset` of `src` (the text of `file`).
-    pub fn at(file: &Path, src: &str, offset: usize, message: impl Into<String>) -> Self {
+    pub fn at(
+        kind: ErrorKind,
+        file: &Path,
+        src: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, col) = line_col(src, offset);
         Located {
+            kind,
             file: file.to_path_buf(),
             line,
             col,
@@ -30,8 +83,9 @@ impl Located {
     }
 
     /// A problem with the file as a whole (missing, unreadable): line 1, column 1.
-    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+    pub fn whole_file(kind: ErrorKind, file: &Path, message: impl Into<String>) -> Self {
         Located {
+            kind,
             file: file.to_path_buf(),
             line: 1,
             col: 1,
@@ -122,7 +176,13 @@ mod tests {
 
     #[test]
     fn display_is_file_line_col() {
-        let l = Located::at(Path::new("x.toml"), "a\nb", 2, "bad");
+        let l = Located::at(
+            ErrorKind::InvalidValue,
+            Path::new("x.toml"),
+            "a\nb",
+            2,
+            "bad",
+        );
         assert_eq!(l.to_string(), "x.toml:2:1: bad");
     }
 }

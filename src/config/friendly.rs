@@ -1,29 +1,34 @@
-//! The TOML parser's and serde's messages rewritten for a person (issue
-//! 15): `invalid type: string "x", expected i64` and `data did not match
-//! any variant of untagged enum RawLimit` become "`list_id` must be a whole
-//! number …, not text", naming the key (found in the source at the error's
-//! span) and what it accepts; unknown keys get a "did you mean". The value
-//! itself is never quoted. Pure.
+//! The TOML parser's and serde's messages rewritten for a person (see
+//! docs/configuration.md, validation): `invalid type: string "x", expected
+//! i64` and `data did not match any variant of untagged enum RawLimit` become
+//! "`list_id` must be a whole number …, not text", naming the key (found in
+//! the source at the error's span) and what it accepts; unknown keys get a
+//! "did you mean". The value itself is never quoted. Pure.
 
 use std::ops::Range;
 
+use super::error::ErrorKind;
 use super::redact::shown;
 use super::suggest;
 
-/// The message for a parse error `message` at `span` of `src`.
-pub fn message(message: &str, src: &str, span: Range<usize>) -> String {
+/// The kind and message for a parse error `message` at `span` of `src`.
+pub fn message(message: &str, src: &str, span: Range<usize>) -> (ErrorKind, String) {
     let message = message.trim_end();
     if message.starts_with("unknown field `api_key`") {
-        return "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential in acsync.toml".into();
+        let inline = "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential in acsync.toml";
+        return (ErrorKind::UnknownKey, inline.into());
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
-        return unknown_key(rest);
+        return (ErrorKind::UnknownKey, unknown_key(rest));
     }
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|r| r.split('`').next())
     {
-        return format!("missing key `{}`", shown(field));
+        return (
+            ErrorKind::MissingKey,
+            format!("missing key `{}`", shown(field)),
+        );
     }
     let type_error = [
         "invalid type: ",
@@ -35,8 +40,14 @@ pub fn message(message: &str, src: &str, span: Range<usize>) -> String {
     .any(|p| message.starts_with(p))
         || message.starts_with("data did not match any variant");
     if !type_error {
-        return message.to_string();
+        return (ErrorKind::Syntax, message.to_string());
     }
+    (ErrorKind::WrongType, wrong_type(message, src, span))
+}
+
+/// `invalid type: string "x", expected i64` at `span` → a sentence naming
+/// the key and what it accepts.
+fn wrong_type(message: &str, src: &str, span: Range<usize>) -> String {
     let Some((table, key)) = key_at(src, span.start) else {
         return "this value has the wrong type here".into();
     };
@@ -199,7 +210,9 @@ mod tests {
 
     fn at(src: &str, needle: &str, msg: &str) -> String {
         let i = src.find(needle).expect("needle");
-        message(msg, src, i..i + needle.len())
+        let (kind, text) = message(msg, src, i..i + needle.len());
+        assert_eq!(kind, ErrorKind::WrongType, "{text}");
+        text
     }
 
     #[test]
@@ -250,16 +263,17 @@ mod tests {
 
     #[test]
     fn unknown_keys_get_a_suggestion_and_the_allowed_list() {
-        let m = message(
+        let (kind, m) = message(
             "unknown field `lst_id`, expected one of `connection`, `list_id`, `api_key`, `source`",
             "",
             0..0,
         );
+        assert_eq!(kind, ErrorKind::UnknownKey);
         assert_eq!(
             m,
             "unknown key `lst_id` (did you mean `list_id`?); allowed here: connection, list_id, source"
         );
-        let m = message(
+        let (_, m) = message(
             "unknown field `pth`, expected one of `kind`, `path`, `url_env`, `url`",
             "",
             0..0,

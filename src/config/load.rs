@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::discover;
-use super::error::{ConfigError, Located};
+use super::error::{ConfigError, ErrorKind, Located};
 use super::settings::Settings;
 use super::types::{Export, LoadedExport};
 use super::validate::{self, sha256_hex};
@@ -35,14 +35,11 @@ impl Folder {
         let mut rest = self.discovery_errors.clone();
         for e in &self.exports {
             for err in e.result.as_ref().err().into_iter().flatten() {
-                let cause = self
-                    .settings
-                    .broken
-                    .iter()
-                    .find(|c| err.message == validate::broken_connection(c));
-                match cause {
-                    Some(c) => skipped.entry(c).or_default().push(&e.id),
-                    None => rest.push(err.clone()),
+                match &err.kind {
+                    ErrorKind::BrokenConnection { connection } => {
+                        skipped.entry(connection).or_default().push(&e.id);
+                    }
+                    _ => rest.push(err.clone()),
                 }
             }
         }
@@ -62,6 +59,7 @@ impl Folder {
             n => format!(" and {n} more"),
         };
         Located {
+            kind: ErrorKind::SkippedExports,
             file: self.settings.file.clone(),
             line,
             col,
@@ -109,7 +107,8 @@ pub fn load_settings(config_dir: &Path) -> Settings {
         }
         Err(e) => {
             let mut s = Settings::empty(&file, config_dir);
-            s.errors.push(Located::whole_file(&file, read_error(&e)));
+            let unreadable = Located::whole_file(ErrorKind::Unreadable, &file, read_error(&e));
+            s.errors.push(unreadable);
             s
         }
     }
@@ -139,7 +138,11 @@ pub fn load_folder(config_dir: &Path) -> Folder {
                     id,
                     file: f.path.clone(),
                     sha256: None,
-                    result: Err(vec![Located::whole_file(&f.path, problem)]),
+                    result: Err(vec![Located::whole_file(
+                        ErrorKind::Layout,
+                        &f.path,
+                        problem,
+                    )]),
                 },
                 None => load_export(&settings, &dir, &f.path),
             }
@@ -167,12 +170,19 @@ pub fn load_folder(config_dir: &Path) -> Folder {
 pub fn load_export(settings: &Settings, exports_dir: &Path, file: &Path) -> LoadedExport {
     let id = export_id_for(exports_dir, file);
     let (sha256, result) = match std::fs::read(file) {
-        Err(e) => (None, Err(vec![Located::whole_file(file, read_error(&e))])),
+        Err(e) => {
+            let unreadable = Located::whole_file(ErrorKind::Unreadable, file, read_error(&e));
+            (None, Err(vec![unreadable]))
+        }
         Ok(bytes) => {
             let sha = sha256_hex(&bytes);
             let result = match String::from_utf8(bytes) {
                 Ok(src) => validate::export(&id, file, &src, settings),
-                Err(_) => Err(vec![Located::whole_file(file, "not valid UTF-8")]),
+                Err(_) => Err(vec![Located::whole_file(
+                    ErrorKind::Unreadable,
+                    file,
+                    "not valid UTF-8",
+                )]),
             };
             (Some(sha), result)
         }

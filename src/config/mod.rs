@@ -16,8 +16,10 @@ pub mod discover;
 pub mod error;
 pub mod friendly;
 pub mod key;
+pub mod key_spans;
 pub mod keylike;
 pub mod load;
+pub mod named_files;
 pub mod perms;
 pub mod raw;
 pub mod redact;
@@ -28,7 +30,7 @@ pub mod types;
 pub mod validate;
 pub mod values;
 
-pub use error::{ConfigError, Located};
+pub use error::{ConfigError, ErrorKind, Located};
 pub use key::KeyError;
 pub use load::{
     Folder, export_id_for, exports_dir, is_export_file, load_export, load_folder, load_settings,

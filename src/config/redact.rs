@@ -1,5 +1,6 @@
-//! What a configuration error may show of a value (issue 14 case 8): never
-//! something that looks like an API key, never more than a short prefix.
+//! What a configuration error may show of a value (see docs/configuration.md,
+//! validation): never something that looks like an API key, never more than a
+//! short prefix.
 //!
 //! Two layers. [`shown`] is used where a message quotes a value the user
 //! wrote (a cron expression, a host, a key name): key-like values are

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use super::context::{Cx, parse_toml};
-use super::error::Located;
+use super::error::{ErrorKind, Located};
 use super::raw::{RawConnection, RawDaemon, RawSettings};
 use super::redact::shown;
 use super::types::{ApiKeySource, Connection, DaemonSettings, LogFormat};
@@ -95,7 +95,7 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
         match f.get_ref().as_str() {
             "text" => out.log_format = LogFormat::Text,
             "json" => out.log_format = LogFormat::Json,
-            other => cx.err(
+            other => cx.invalid(
                 f.span(),
                 format!(
                     "log_format must be \"text\" or \"json\", not `{}`",
@@ -108,13 +108,13 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
     if let Some(d) = &raw.history_retention {
         match values::duration(d.get_ref()) {
             Ok(v) => out.history_retention = v,
-            Err(msg) => cx.err(d.span(), msg),
+            Err(msg) => cx.invalid(d.span(), msg),
         }
     }
     if let Some(addr) = raw.metrics_listen {
         match addr.get_ref().parse() {
             Ok(a) => out.metrics_listen = Some(a),
-            Err(_) => cx.err(
+            Err(_) => cx.invalid(
                 addr.span(),
                 format!(
                     "metrics_listen `{}` is not a socket address such as 127.0.0.1:9464",
@@ -140,7 +140,7 @@ fn connection(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        cx.err(
+        cx.invalid(
             header.clone(),
             format!(
                 "connection name `{}` may only use letters, digits, `_` and `-`",
@@ -149,16 +149,17 @@ fn connection(
         );
     }
     if let Some(k) = &raw.api_key {
-        cx.err(k.span(), "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential");
+        cx.invalid(k.span(), "an inline `api_key` is not allowed: keep the key out of TOML and use api_key_env, api_key_file or api_key_credential");
     }
     let api_key = key_source(name, &raw, header.clone(), cx, config_dir);
     data_transfer(name, &raw, header.clone(), cx);
     let base_url = match &raw.url {
         Some(u) => values::base_url(u.get_ref())
-            .map_err(|m| cx.err(u.span(), m))
+            .map_err(|m| cx.invalid(u.span(), m))
             .ok(),
         None => {
-            cx.err(header.clone(), format!("connection `{name}` has no `url`"));
+            let message = format!("connection `{name}` has no `url`");
+            cx.error(ErrorKind::MissingKey, header.clone(), message);
             None
         }
     };
@@ -193,23 +194,23 @@ fn key_source(
     .collect();
     match given.as_slice() {
         [] => {
-            cx.err(header, format!("connection `{name}` needs exactly one of api_key_env, api_key_file, api_key_credential"));
+            cx.error(ErrorKind::MissingKey, header, format!("connection `{name}` needs exactly one of api_key_env, api_key_file, api_key_credential"));
             None
         }
         [(kind, v)] if v.get_ref().trim().is_empty() => {
-            cx.err(v.span(), format!("`{kind}` is empty"));
+            cx.invalid(v.span(), format!("`{kind}` is empty"));
             None
         }
         // The key itself pasted where its name belongs: refused, never echoed.
         [(kind, v)] if super::redact::has_key(v.get_ref()) => {
-            cx.err(v.span(), format!("`{kind}` looks like an API key itself: never write the key in a TOML file; put it in the environment, a file or a systemd credential, and give its name here"));
+            cx.invalid(v.span(), format!("`{kind}` looks like an API key itself: never write the key in a TOML file; put it in the environment, a file or a systemd credential, and give its name here"));
             None
         }
         [("api_key_env", v)] => Some(ApiKeySource::Env(v.get_ref().clone())),
         [("api_key_file", v)] => Some(ApiKeySource::File(config_dir.join(v.get_ref()))),
         [(_, v)] => Some(ApiKeySource::Credential(v.get_ref().clone())),
         [_, (second, v), ..] => {
-            cx.err(v.span(), format!("`{second}` given too: use exactly one of api_key_env, api_key_file, api_key_credential"));
+            cx.invalid(v.span(), format!("`{second}` given too: use exactly one of api_key_env, api_key_file, api_key_credential"));
             None
         }
     }
@@ -219,11 +220,12 @@ fn data_transfer(name: &str, raw: &RawConnection, header: Range<usize>, cx: &mut
     const WHY: &str = "acknowledges that profile data, personal data included, leaves your systems for ActiveCampaign";
     match &raw.accept_data_transfer {
         Some(v) if *v.get_ref() => {}
-        Some(v) => cx.err(
+        Some(v) => cx.invalid(
             v.span(),
             format!("accept_data_transfer must be true to use connection `{name}` (it {WHY})"),
         ),
-        None => cx.err(
+        None => cx.error(
+            ErrorKind::MissingKey,
             header,
             format!("connection `{name}` needs `accept_data_transfer = true` (it {WHY})"),
         ),
@@ -235,7 +237,7 @@ fn rps(raw: &RawConnection, cx: &mut Cx) -> u32 {
         None => 5,
         Some(v) if (1..=100).contains(v.get_ref()) => *v.get_ref() as u32,
         Some(v) => {
-            cx.err(v.span(), "requests_per_second must be between 1 and 100 (ActiveCampaign allows 5 per account)");
+            cx.invalid(v.span(), "requests_per_second must be between 1 and 100 (ActiveCampaign allows 5 per account)");
             5
         }
     }
@@ -247,7 +249,7 @@ fn allowed(raw: &RawConnection, cx: &mut Cx) -> Vec<String> {
     };
     for pattern in list.get_ref() {
         if let Err(e) = globset::Glob::new(pattern) {
-            cx.err(
+            cx.invalid(
                 list.span(),
                 format!(
                     "allowed_exports pattern `{}` is invalid: {}",

@@ -1,12 +1,12 @@
-//! A folder-level rule of SPEC §4c: "`prune = "all"` on a list that another
-//! export also targets is a `check` error" (it would unsubscribe the other
-//! export's members). The error sits on the `prune` key of each such export,
-//! and the export is not run.
+//! A folder-level rule (see docs/ownership.md, shared lists): `prune = "all"`
+//! on a list that another export also targets is a `check` error (it would
+//! unsubscribe the other export's members). The error sits on the `prune`
+//! key of each such export, and the export is not run.
 
 use std::collections::HashMap;
 
 use super::account::scope_of;
-use super::error::Located;
+use super::error::{ErrorKind, Located};
 use super::types::LoadedExport;
 use crate::model::Prune;
 
@@ -29,30 +29,32 @@ pub fn refuse_prune_all_on_shared_lists(exports: &mut [LoadedExport]) {
             .into_iter()
             .flatten()
             .filter(|id| **id != e.id)
-            .map(|id| format!("`{id}`"))
+            .cloned()
             .collect();
         if others.is_empty() {
             continue;
         }
+        let quoted: Vec<String> = others.iter().map(|id| format!("`{id}`")).collect();
         let message = format!(
             "prune = \"all\" on list {} that export {} also targets would unsubscribe their members; use prune = \"owned\" on a shared list",
             x.list_id,
-            others.join(", ")
+            quoted.join(", ")
         );
-        e.result = Err(vec![at_prune_key(&e.file, message)]);
+        let kind = ErrorKind::PruneAllOnSharedList { others };
+        e.result = Err(vec![at_prune_key(kind, &e.file, message)]);
     }
 }
 
-fn at_prune_key(file: &std::path::Path, message: String) -> Located {
+fn at_prune_key(kind: ErrorKind, file: &std::path::Path, message: String) -> Located {
     let src = std::fs::read_to_string(file).unwrap_or_default();
     let mut offset = 0;
     for line in src.split_inclusive('\n') {
         let t = line.trim_start();
         if t.starts_with("prune") && t["prune".len()..].trim_start().starts_with('=') {
             let at = offset + (line.len() - t.len());
-            return Located::at(file, &src, at, message);
+            return Located::at(kind, file, &src, at, message);
         }
         offset += line.len();
     }
-    Located::whole_file(file, message)
+    Located::whole_file(kind, file, message)
 }

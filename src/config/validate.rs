@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::context::{Cx, parse_toml};
-use super::error::Located;
+use super::context::{Cx, parse_toml_all};
+use super::error::{ErrorKind, Located};
 use super::raw::{RawExport, RawLimit, RawMapping, RawSource};
 use super::redact::shown;
 use super::settings::{Settings, allows};
@@ -25,10 +25,17 @@ pub fn export(
     settings: &Settings,
 ) -> Result<Export, Vec<Located>> {
     let mut cx = Cx::new(file, src);
-    let Some(raw) = parse_toml::<RawExport>(&mut cx) else {
+    let Some((raw, blanked)) = parse_toml_all::<RawExport>(&mut cx) else {
         return Err(cx.errors);
     };
+    let parsed = cx.errors.len();
     let built = build(id, file, raw, settings, &mut cx);
+    if blanked {
+        // A key blanked for its parse error is missing now: not a second error.
+        let mut later = cx.errors.split_off(parsed);
+        later.retain(|e| e.kind != ErrorKind::MissingKey);
+        cx.errors.extend(later);
+    }
     cx.sort();
     match built {
         Some(e) if cx.errors.is_empty() => Ok(e),
@@ -44,20 +51,20 @@ fn build(
     cx: &mut Cx,
 ) -> Option<Export> {
     if let Some(k) = &raw.api_key {
-        cx.err(k.span(), "an inline `api_key` is not allowed: keys belong to a connection in acsync.toml, via api_key_env, api_key_file or api_key_credential");
+        cx.invalid(k.span(), "an inline `api_key` is not allowed: keys belong to a connection in acsync.toml, via api_key_env, api_key_file or api_key_credential");
     }
     let connection = connection(id, raw.connection.as_ref(), settings, cx);
     let list_id = list_id(raw.list_id.as_ref(), cx);
     let tz = match &raw.timezone {
         Some(t) => values::timezone(t.get_ref())
-            .map_err(|m| cx.err(t.span(), m))
+            .map_err(|m| cx.invalid(t.span(), m))
             .ok(),
         None => Some(chrono_tz::UTC),
     };
     // A bad time zone must not hide a bad cron expression: check it in UTC.
     let schedule = match &raw.schedule {
         Some(s) => values::schedule(s.get_ref().trim(), tz.unwrap_or(chrono_tz::UTC))
-            .map_err(|m| cx.err(s.span(), m))
+            .map_err(|m| cx.invalid(s.span(), m))
             .ok()
             .filter(|_| tz.is_some()),
         None => missing(cx, "schedule", "a cron expression such as \"*/30 * * * *\""),
@@ -94,7 +101,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn missing<T>(cx: &mut Cx, key: &str, hint: &str) -> Option<T> {
-    cx.err(0..0, format!("missing key `{key}` ({hint})"));
+    let message = format!("missing key `{key}` ({hint})");
+    cx.error(ErrorKind::MissingKey, 0..0, message);
     None
 }
 
@@ -116,7 +124,8 @@ fn connection(
         if allows(c, id) {
             return Some(c.clone());
         }
-        cx.err(
+        cx.error(
+            ErrorKind::ConnectionNotAllowed,
             span,
             format!(
                 "connection `{name}` does not allow export `{id}` (its allowed_exports: {})",
@@ -124,17 +133,21 @@ fn connection(
             ),
         );
     } else if settings.broken.contains(name) {
-        cx.err(span, broken_connection(name));
+        let kind = ErrorKind::BrokenConnection {
+            connection: name.clone(),
+        };
+        cx.error(kind, span, broken_connection(name));
     } else {
         let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
         let all = known
             .iter()
             .copied()
             .chain(settings.broken.iter().map(String::as_str));
-        cx.err(
+        cx.error(
+            ErrorKind::UnknownConnection,
             span,
             format!(
-                "{UNKNOWN_CONNECTION} `{}`{} (acsync.toml defines: {})",
+                "unknown connection `{}`{} (acsync.toml defines: {})",
                 shown(name),
                 suggest::hint(name, all),
                 list_or_none(&known)
@@ -144,19 +157,9 @@ fn connection(
     None
 }
 
-/// How the error of an export naming a connection `acsync.toml` does not
-/// define begins.
-const UNKNOWN_CONNECTION: &str = "unknown connection";
-
-/// Whether `message` is the error of an export naming a connection
-/// `acsync.toml` does not define.
-pub fn is_unknown_connection(message: &str) -> bool {
-    message.starts_with(UNKNOWN_CONNECTION)
-}
-
 /// The error of an export whose connection is invalid: the root cause is in
 /// `acsync.toml`, reported there once (`Folder::errors` of `load` folds these).
-pub fn broken_connection(name: &str) -> String {
+fn broken_connection(name: &str) -> String {
     format!(
         "connection `{name}` is invalid (see acsync.toml): this export is skipped until it is fixed"
     )
@@ -175,7 +178,7 @@ fn list_id(raw: Option<&Spanned<i64>>, cx: &mut Cx) -> Option<u64> {
         None => missing(cx, "list_id", "the ActiveCampaign list ID"),
         Some(v) if *v.get_ref() > 0 => Some(*v.get_ref() as u64),
         Some(v) => {
-            cx.err(v.span(), "list_id must be a positive list ID");
+            cx.invalid(v.span(), "list_id must be a positive list ID");
             None
         }
     }
@@ -200,7 +203,7 @@ fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
             "owned" => out.prune = Prune::Owned,
             "all" => out.prune = Prune::All,
             "none" => out.prune = Prune::None,
-            other => cx.err(
+            other => cx.invalid(
                 p.span(),
                 format!(
                     "prune must be \"owned\", \"all\" or \"none\", not `{}`{}",
@@ -218,19 +221,19 @@ fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
         };
         match parsed {
             Ok(l) => out.max_removals = l,
-            Err(msg) => cx.err(m.span(), msg),
+            Err(msg) => cx.invalid(m.span(), msg),
         }
     }
     if let Some(m) = &raw.max_profiles {
         match u64::try_from(*m.get_ref()) {
             Ok(n) if n > 0 => out.max_profiles = n,
-            _ => cx.err(m.span(), "max_profiles must be a positive count"),
+            _ => cx.invalid(m.span(), "max_profiles must be a positive count"),
         }
     }
     if let Some(d) = &raw.full_read_every {
         match values::duration(d.get_ref()) {
             Ok(v) => out.full_read_every = v,
-            Err(msg) => cx.err(d.span(), msg),
+            Err(msg) => cx.invalid(d.span(), msg),
         }
     }
     out
@@ -243,7 +246,7 @@ fn history_retention(raw: &RawExport, settings: &Settings, cx: &mut Cx) -> Durat
         return fallback;
     };
     values::duration(d.get_ref()).unwrap_or_else(|msg| {
-        cx.err(d.span(), msg);
+        cx.invalid(d.span(), msg);
         fallback
     })
 }
@@ -254,7 +257,7 @@ fn tags(raw: Option<Spanned<Vec<String>>>, cx: &mut Cx) -> Vec<String> {
     let mut out = Vec::new();
     for t in raw.into_inner() {
         if t.trim().is_empty() {
-            cx.err(span.clone(), "tags must not be empty strings");
+            cx.invalid(span.clone(), "tags must not be empty strings");
         } else if !out.contains(&t) {
             out.push(t);
         }
@@ -273,10 +276,11 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
     let header = raw.span();
     let raw = raw.into_inner();
     if let Some(u) = &raw.url {
-        cx.err(u.span(), "`url` is not allowed in [source]: a connection string may hold a password; put it in an environment variable and name it with `url_env`");
+        cx.invalid(u.span(), "`url` is not allowed in [source]: a connection string may hold a password; put it in an environment variable and name it with `url_env`");
     }
     let Some(kind) = &raw.kind else {
-        cx.err(
+        cx.error(
+            ErrorKind::MissingKey,
             header,
             "[source] needs `kind` (csv, jsonl, sqlite or postgres)",
         );
@@ -288,7 +292,7 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
         "sqlite" => sqlite_source(base, &raw, header, cx),
         "postgres" => postgres(&raw, header, cx),
         other => {
-            cx.err(
+            cx.invalid(
                 kind.span(),
                 format!(
                     "source kind must be csv, jsonl, sqlite or postgres, not `{}`{}",
@@ -368,7 +372,7 @@ fn postgres(raw: &RawSource, header: Range<usize>, cx: &mut Cx) -> Option<Source
     let statement_timeout = match &raw.statement_timeout {
         None => Some(Duration::from_secs(600)),
         Some(t) => values::duration(t.get_ref())
-            .map_err(|m| cx.err(t.span(), m))
+            .map_err(|m| cx.invalid(t.span(), m))
             .ok(),
     };
     Some(Source::Postgres {
@@ -386,12 +390,12 @@ fn read_timeout(raw: &RawSource, cx: &mut Cx) -> Option<Duration> {
     };
     match values::duration(t.get_ref()) {
         Ok(d) if d.is_zero() => {
-            cx.err(t.span(), "`timeout` must be above zero, e.g. \"10m\"");
+            cx.invalid(t.span(), "`timeout` must be above zero, e.g. \"10m\"");
             None
         }
         Ok(d) => Some(d),
         Err(m) => {
-            cx.err(t.span(), m);
+            cx.invalid(t.span(), m);
             None
         }
     }
@@ -406,11 +410,12 @@ fn required(
     match v {
         Some(v) if !v.get_ref().trim().is_empty() => Some(v.get_ref().clone()),
         Some(v) => {
-            cx.err(v.span(), format!("`{key}` is empty"));
+            cx.invalid(v.span(), format!("`{key}` is empty"));
             None
         }
         None => {
-            cx.err(header, format!("[source] needs `{key}` for this kind"));
+            let message = format!("[source] needs `{key}` for this kind");
+            cx.error(ErrorKind::MissingKey, header, message);
             None
         }
     }
@@ -419,7 +424,7 @@ fn required(
 fn unused(cx: &mut Cx, kind: &str, keys: &[(&str, &Option<Spanned<String>>)]) {
     for (key, v) in keys {
         if let Some(v) = v {
-            cx.err(
+            cx.invalid(
                 v.span(),
                 format!("`{key}` is not used by source kind {kind}"),
             );
@@ -436,7 +441,7 @@ fn mapping(raw: Option<Spanned<RawMapping>>, cx: &mut Cx) -> Option<Mapping> {
     let column = |cx: &mut Cx, v: Option<Spanned<String>>| -> Option<String> {
         let v = v?;
         if v.get_ref().trim().is_empty() {
-            cx.err(v.span(), "a mapped column name must not be empty");
+            cx.invalid(v.span(), "a mapped column name must not be empty");
             return None;
         }
         Some(v.into_inner())
@@ -444,7 +449,7 @@ fn mapping(raw: Option<Spanned<RawMapping>>, cx: &mut Cx) -> Option<Mapping> {
     let email = match raw.email {
         Some(e) => column(cx, Some(e)),
         None => {
-            cx.err(header, "[mapping] needs `email = \"<column>\"`: the segment column holding the email address");
+            cx.error(ErrorKind::MissingKey, header, "[mapping] needs `email = \"<column>\"`: the segment column holding the email address");
             None
         }
     };
@@ -453,7 +458,7 @@ fn mapping(raw: Option<Spanned<RawMapping>>, cx: &mut Cx) -> Option<Mapping> {
         let k = key.get_ref().trim();
         let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            cx.err(key.span(), format!("custom field `{}` must be a personalization tag (e.g. COMPANY) or a numeric field id", shown(k)));
+            cx.invalid(key.span(), format!("custom field `{}` must be a personalization tag (e.g. COMPANY) or a numeric field id", shown(k)));
         }
         let key = if k.chars().all(|c| c.is_ascii_digit()) {
             k.to_string()

@@ -1,5 +1,5 @@
 //! A broken `acsync.toml` saved while the daemon runs must not stop every
-//! export (issue 15). [`LastGood`] remembers the last `acsync.toml` that
+//! export (see docs/configuration.md). [`LastGood`] remembers the last `acsync.toml` that
 //! loaded without an error; while the file on disk has errors, the export
 //! files are validated against that one instead, so every export keeps its
 //! connection and its schedule (and edits to export files are still taken).
@@ -13,10 +13,7 @@
 
 use std::path::Path;
 
-use crate::config::{
-    Folder, LoadedExport, Located, Settings, exports_dir, load_export,
-    validate::is_unknown_connection,
-};
+use crate::config::{ErrorKind, Folder, LoadedExport, Located, Settings, exports_dir, load_export};
 
 /// How `acsync.toml` stands after a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,8 +99,12 @@ impl LastGood {
 /// connection" alone would hide that the cause is the broken file.
 fn explain_fallback(e: &mut LoadedExport) {
     let Err(errors) = &mut e.result else { return };
-    if errors.iter().any(|l| is_unknown_connection(&l.message)) {
-        errors.push(Located::whole_file(&e.file, FALLBACK_NOTE));
+    if errors
+        .iter()
+        .any(|l| l.kind == ErrorKind::UnknownConnection)
+    {
+        let note = Located::whole_file(ErrorKind::UnknownConnection, &e.file, FALLBACK_NOTE);
+        errors.push(note);
     }
 }
 
@@ -190,6 +191,27 @@ mod tests {
             errors.iter().all(|l| l.message != FALLBACK_NOTE),
             "{errors:?}"
         );
+    }
+
+    /// The note follows the error's kind, not its wording.
+    #[test]
+    fn the_fallback_note_follows_the_unknown_connection_kind() {
+        let file = std::path::Path::new("exports/vip.toml");
+        let export = |kind: ErrorKind, message: &str| LoadedExport {
+            id: "vip".into(),
+            file: file.to_path_buf(),
+            sha256: None,
+            result: Err(vec![Located::whole_file(kind, file, message)]),
+        };
+        let mut unknown = export(ErrorKind::UnknownConnection, "no connection `eu` here");
+        explain_fallback(&mut unknown);
+        let errors = unknown.result.expect_err("invalid");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[1].message, FALLBACK_NOTE);
+        assert_eq!(errors[1].kind, ErrorKind::UnknownConnection);
+        let mut other = export(ErrorKind::InvalidValue, "unknown connection-like wording");
+        explain_fallback(&mut other);
+        assert_eq!(other.result.expect_err("invalid").len(), 1);
     }
 
     #[test]

@@ -455,7 +455,11 @@ fn settings_errors_are_a_gauge() {
         metrics: metrics.clone(),
     };
     assert!(has(&metrics.render(), "acsync_settings_config_error 0"));
-    let error = crate::config::Located::whole_file(std::path::Path::new("acsync.toml"), "bad");
+    let error = crate::config::Located::whole_file(
+        crate::config::ErrorKind::Syntax,
+        std::path::Path::new("acsync.toml"),
+        "bad",
+    );
     sink.settings_checked(&[error]).expect("checked");
     assert!(has(&metrics.render(), "acsync_settings_config_error 1"));
     sink.settings_checked(&[]).expect("checked");

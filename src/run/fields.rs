@@ -1,13 +1,10 @@
-//! Custom fields, pure rules: which account field each `[mapping.fields]`
-//! key names, and what each value becomes for that field's type.
-//!
-//! Resolution: a numeric key is a field id, anything else a personalization
-//! tag (case-insensitive); a key the account does not have fails the run
-//! before any write, `plan` as `sync`.
+//! Custom fields, pure rules: what each value becomes for the type of the
+//! account field its `[mapping.fields]` key names (which field a key names
+//! is [`crate::target_check`]'s rule).
 //!
 //! Conversion (a refused value is not sent; the contact still is, and the
 //! row is reported with the reason, as a source row with an unusable field):
-//! - date → `YYYY-MM-DD` (the doc examples' format, §2.4). Accepted inputs:
+//! - date → `YYYY-MM-DD` (ActiveCampaign's documented format). Accepted inputs:
 //!   `YYYY-MM-DD`, RFC 3339 / ISO 8601 date-times (the calendar date as
 //!   written, in its own offset). Anything else is refused: `03/04/2026`
 //!   could be March or April.
@@ -18,7 +15,7 @@
 //! - dropdown, radio → one option, matched case-insensitively and sent with
 //!   the option's own spelling. A field whose options the account did not
 //!   list is sent as it is (nothing to check against).
-//! - checkbox, listbox (multi-value) → `||a||b||` (§2.4, §4) from a JSON
+//! - checkbox, listbox (multi-value) → `||a||b||` (ActiveCampaign's multi-value form) from a JSON
 //!   array (`["a","b"]`), an already `||`-delimited value, or a list split
 //!   on `,` (the one delimiter: there is no configuration key for it); each
 //!   item matched like a dropdown option.
@@ -27,73 +24,35 @@
 //! A list (a JSON array) is refused for a date, datetime, number or
 //! choice field; a text field takes its JSON text as it is.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 use crate::activecampaign::{FieldDef, FieldKind};
 use crate::model::{Fields, Profile};
 use crate::segment::{MAX_SAMPLES, RowIssue, Segment};
+use crate::target_check::{FieldsError, Resolved, UnknownField};
+
+use super::error::RunError;
+
+impl From<UnknownField> for RunError {
+    fn from(u: UnknownField) -> RunError {
+        RunError::UnknownField {
+            key: u.key,
+            hint: u.hint,
+        }
+    }
+}
+
+impl From<FieldsError> for RunError {
+    fn from(e: FieldsError) -> RunError {
+        match e {
+            FieldsError::Api(e) => RunError::Api(e),
+            FieldsError::Unknown(u) => u.into(),
+        }
+    }
+}
 
 /// The longest value quoted in a reason.
 const QUOTE_MAX: usize = 40;
-
-/// `[mapping.fields]` key → the account's field.
-pub type Resolved = BTreeMap<String, FieldDef>;
-
-/// A key the account does not have, with a hint listing what it has.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unknown {
-    pub key: String,
-    pub hint: String,
-}
-
-/// Resolves every key, or names the first one the account lacks.
-pub fn resolve<'k>(
-    keys: impl IntoIterator<Item = &'k String>,
-    defs: &[FieldDef],
-) -> Result<Resolved, Unknown> {
-    let mut out = Resolved::new();
-    for key in keys {
-        let found = match key.trim().parse::<u64>() {
-            Ok(id) => defs.iter().find(|d| d.id == id),
-            Err(_) => defs.iter().find(|d| {
-                d.perstag
-                    .as_deref()
-                    .is_some_and(|t| t.eq_ignore_ascii_case(key.trim()))
-            }),
-        };
-        match found {
-            Some(d) => out.insert(key.clone(), d.clone()),
-            None => {
-                return Err(Unknown {
-                    key: key.clone(),
-                    hint: hint(key, defs),
-                });
-            }
-        };
-    }
-    Ok(out)
-}
-
-fn hint(key: &str, defs: &[FieldDef]) -> String {
-    let what = if key.trim().parse::<u64>().is_ok() {
-        "no field has this id"
-    } else {
-        "no field has this personalization tag"
-    };
-    if defs.is_empty() {
-        return format!("{what}; the account has no custom field (create it first)");
-    }
-    let mut known: Vec<String> = defs.iter().take(20).map(FieldDef::describe).collect();
-    if defs.len() > 20 {
-        known.push(format!("… {} more", defs.len() - 20));
-    }
-    format!(
-        "{what}; the account's fields: {} (use a tag or a numeric id)",
-        known.join(", ")
-    )
-}
 
 /// Converts every profile's custom values. A refused value is dropped from
 /// the profile (not sent) and its row reported in the segment's samples.

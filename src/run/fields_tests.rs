@@ -1,34 +1,8 @@
 //! Unit tests of the custom-field rules.
 
 use super::*;
-
-fn def(id: u64, tag: &str, t: &str, options: &[&str]) -> FieldDef {
-    FieldDef {
-        id,
-        perstag: Some(tag.to_owned()),
-        title: tag.to_owned(),
-        type_name: t.to_owned(),
-        kind: FieldKind::parse(t),
-        options: options.iter().map(|o| (*o).to_owned()).collect(),
-    }
-}
-
-#[test]
-fn keys_resolve_by_tag_or_id_and_unknown_ones_are_named() {
-    let defs = [
-        def(1, "COMPANY", "text", &[]),
-        def(7, "TIER", "dropdown", &["Gold"]),
-    ];
-    let keys = ["company".to_owned(), "7".to_owned()];
-    let r = resolve(&keys, &defs).expect("resolved");
-    assert_eq!((r["company"].id, r["7"].id), (1, 7));
-    let e = resolve(&["99".to_owned()], &defs).expect_err("unknown id");
-    assert_eq!(e.key, "99");
-    assert!(e.hint.contains("no field has this id"), "{}", e.hint);
-    assert!(e.hint.contains("TIER (id 7, dropdown)"), "{}", e.hint);
-    let e = resolve(&["NOSUCH".to_owned()], &defs).expect_err("unknown tag");
-    assert!(e.hint.contains("personalization tag"), "{}", e.hint);
-}
+use crate::target_check::resolve;
+use crate::target_check::tests::def;
 
 #[test]
 fn dates_are_converted_or_refused_when_ambiguous() {

@@ -39,7 +39,7 @@ pub struct Prepared {
     pub meta: ExportMeta,
     pub plan: Plan,
     /// `[mapping.fields]` keys resolved against the account's fields.
-    pub fields: fields::Resolved,
+    pub fields: crate::target_check::Resolved,
     /// Rows whose custom value was refused for its field's type.
     pub field_issues: Vec<crate::segment::RowIssue>,
 }
@@ -147,7 +147,7 @@ pub async fn prepare_from(
     now: DateTime<Utc>,
 ) -> Result<Prepared, RunError> {
     let mut segment = segment;
-    let fields = resolve_fields(export, client).await?;
+    let fields = crate::target_check::resolve_fields(client, export).await?;
     let field_issues = fields::convert_segment(&mut segment, &fields);
     let allow_removals = opts.allow_removals;
     let target_changed = snap.left.is_some();
@@ -239,21 +239,6 @@ async fn read_and_plan(
         }
         return Ok((known, live, plan, due));
     }
-}
-
-/// Resolves the `[mapping.fields]` keys against `GET /fields` (only when
-/// there are some): a key the account lacks fails the run here, before any
-/// write, for `plan` as for `sync` (issue 14).
-async fn resolve_fields(export: &Export, client: &Client) -> Result<fields::Resolved, RunError> {
-    let keys = &export.mapping.fields;
-    if keys.is_empty() {
-        return Ok(fields::Resolved::new());
-    }
-    let defs = client.fields().await?;
-    fields::resolve(keys.keys(), &defs).map_err(|u| RunError::UnknownField {
-        key: u.key,
-        hint: u.hint,
-    })
 }
 
 /// Whether the removals' contact id lookups (one request each) would cost

@@ -538,3 +538,146 @@ fn a_broken_connection_is_one_error_naming_the_exports_it_skips() {
         )]
     );
 }
+
+// ---------------------------------------------------------------------------
+// `check FILE…` applies the folder's rules to the named files
+// ---------------------------------------------------------------------------
+
+/// A folder with export `a` (its text `a`) on connection `prod`.
+fn folder_with_a(a: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, exports) = crate::discovery::config(
+        "[connections.prod]\nurl = \"http://127.0.0.1:9\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n",
+    );
+    std::fs::write(exports.join("a.toml"), a).expect("a");
+    (dir, exports)
+}
+
+/// A folder with exports `a` (prune = "all") and `b`, both on list 1.
+fn shared_list_folder() -> (tempfile::TempDir, std::path::PathBuf) {
+    let a = crate::discovery::EXPORT.replace("list_id = 1\n", "list_id = 1\nprune = \"all\"\n");
+    let (dir, exports) = folder_with_a(&a);
+    std::fs::write(exports.join("b.toml"), crate::discovery::EXPORT).expect("b");
+    (dir, exports)
+}
+
+/// `acsync check FILE` in `dir`: the output lines and the exit code.
+fn check_named(dir: &std::path::Path, file: &std::path::Path) -> (Vec<String>, i32) {
+    let out = crate::discovery::check(dir, &[file.to_str().unwrap_or_default()]);
+    (lines(&out), out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn a_named_file_with_prune_all_on_a_shared_list_fails() {
+    let (dir, exports) = shared_list_folder();
+    let a = exports.join("a.toml");
+    let expected = format!(
+        "{}:3:1: prune = \"all\" on list 1 that export `b` also targets would unsubscribe their members; use prune = \"owned\" on a shared list",
+        a.display()
+    );
+    assert_eq!(
+        check_named(dir.path(), &a),
+        (vec![expected], 1),
+        "the same error as `check` on the folder"
+    );
+}
+
+#[test]
+fn a_named_file_that_makes_another_export_share_a_pruned_list_fails() {
+    let (dir, exports) = shared_list_folder();
+    // `b` alone is valid, but it joins the list `a` prunes in full.
+    let (found, code) = check_named(dir.path(), &exports.join("b.toml"));
+    assert_eq!((found.len(), code), (1, 1), "{found:?}");
+    assert!(
+        found[0].starts_with(&format!("{}:3:1: ", exports.join("a.toml").display())),
+        "the error stays where the fix is, on `a`'s prune: {found:?}"
+    );
+    // A third export on another list is not concerned.
+    let c = exports.join("c.toml");
+    let on_list_2 = crate::discovery::EXPORT.replace("list_id = 1", "list_id = 2");
+    std::fs::write(&c, on_list_2).expect("c");
+    assert_eq!(check_named(dir.path(), &c), (vec![], 0));
+}
+
+#[test]
+fn a_named_file_reached_by_two_paths_fails_as_in_the_folder_check() {
+    let (dir, exports) = folder_with_a(crate::discovery::EXPORT);
+    let b = exports.join("b.toml");
+    std::fs::hard_link(exports.join("a.toml"), &b).expect("link");
+    let (found, code) = check_named(dir.path(), &b);
+    assert_eq!((found.len(), code), (1, 1), "{found:?}");
+    assert!(
+        found[0].contains("are the same file") && found[0].starts_with(&b.display().to_string()),
+        "{found:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What every run would fail on: a segment file that cannot be opened, a
+// mapped column its header lacks (warnings: the file may exist only on the
+// server)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_missing_segment_file_and_a_missing_column_are_warned_at_their_keys() {
+    let export = "connection = \"prod\"\nlist_id = 1\nschedule = \"@daily\"\n\n\
+                  [source]\nkind = \"csv\"\npath = \"../seg.csv\"\n\n\
+                  [mapping]\nemail = \"email\"\nfirst_name = \"first\"\n\n\
+                  [mapping.fields]\nCOMPANY = \"Company\"\nTIER = \"tier\"\n";
+    let (dir, exports) = folder_with_a(export);
+    let a = exports.join("a.toml");
+    let out = crate::discovery::check(dir.path(), &[a.to_str().unwrap_or_default()]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "a warning: {said}");
+    assert!(
+        said.contains(&format!(
+            "acsync check: warning: {}:7:8: cannot read segment {}",
+            a.display(),
+            exports.join("../seg.csv").display()
+        )),
+        "{said}"
+    );
+    std::fs::write(dir.path().join("seg.csv"), "Email,first_name,company\n").expect("csv");
+    let out = crate::discovery::check(dir.path(), &[a.to_str().unwrap_or_default()]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let warned: Vec<&str> = said.lines().filter(|l| l.contains("a.toml:")).collect();
+    let at = |pos: &str, column: &str| {
+        format!(
+            "acsync check: warning: {}:{pos}: segment {}: column \"{column}\" from [mapping] is not in the header (its columns: \"Email\", \"first_name\", \"company\")",
+            a.display(),
+            exports.join("../seg.csv").display()
+        )
+    };
+    // `email` and `Company` match as a run matches them (case, spaces).
+    assert_eq!(warned, [at("11:14", "first"), at("15:8", "tier")], "{said}");
+    let out = crate::discovery::check(dir.path(), &["--format", "github"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("::warning file={},line=11,col=14,", a.display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_unknown_key_and_wrong_type_of_a_file_is_reported_with_its_other_errors() {
+    let export = "connection = \"prod\"\nlst_id = 1\nlist_id = 2\nenabled = \"yes\"\n\
+                  schedule = \"61 * * * *\"\n\n[sourc]\nkind = \"csv\"\n\n\
+                  [source]\nkind = \"csv\"\npath = \"x.csv\"\n\n\
+                  [mapping]\nemail = \"email\"\nphone = 3\n";
+    let (dir, exports) = folder_with_a(export);
+    let (found, code) = check_named(dir.path(), &exports.join("a.toml"));
+    assert_eq!(code, 1);
+    let at: Vec<&str> = found
+        .iter()
+        .filter_map(|l| l.split("a.toml:").nth(1))
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    // The unknown `[sourc]` table is one error, not one per key in it; a
+    // blanked key is not reported missing as well.
+    assert_eq!(at, ["2:1", "4:11", "5:12", "7:2", "16:9"], "{found:#?}");
+    assert!(
+        found[1].contains("`enabled` must be true or false"),
+        "{found:#?}"
+    );
+    assert!(found[2].contains("bad cron expression"), "{found:#?}");
+}

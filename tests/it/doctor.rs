@@ -276,3 +276,23 @@ async fn an_unreachable_url_fails_the_api_host_check() {
     assert!(s.stdout.contains("DNS, firewall, proxy"), "{}", s.stdout);
     line(&s, "FAIL", "account checks");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_fields_are_read_once_per_connection() {
+    let w = World::with(limited_sim()).await;
+    w.write_settings(50);
+    w.sim.add_typed_field("SCORE", "Score", "number", &[]);
+    export_with_score(&w, "vip", w.list, &["1"]);
+    export_with_score(&w, "gold", w.list, &["2"]);
+    w.sim.reset_ledger();
+    let s = doctor(&w, &[]);
+    assert_eq!(
+        s.stdout.matches("ok    field SCORE").count(),
+        2,
+        "{}",
+        s.stdout
+    );
+    // The connection's probe, then one read for both exports.
+    let fields = w.sim.ledger().by_endpoint.get("GET /fields").copied();
+    assert_eq!(fields, Some(2), "{:?}", w.sim.ledger().by_endpoint);
+}

@@ -1,27 +1,20 @@
-//! `acsync doctor [NAME | --connection C]`: read-only checks of the
-//! configuration against the real account, each printed as a verdict (`ok`,
-//! `warn`, `FAIL`) with what was found and, when not ok, the fix. Per
-//! connection: the key may read lists, contacts and fields; the URL is the
-//! API host; the rate-limit headers. Per export: its list exists; the
-//! segment reads; every mapped field exists and the segment's first values
-//! fit it; the list read returns per-list statuses. Exit 0 when nothing
-//! failed (warnings do not fail), 1 otherwise. Only GET requests are sent;
-//! nothing is written (no state, no status file).
-//!
-//! Layout: this file picks what to check; [`checks`] makes the reads;
-//! [`verdicts`] judges and renders (pure).
+//! `acsync doctor [NAME | --connection C]`: picks what to check, runs the
+//! read-only checks of [`crate::account_check`] and prints each finding
+//! (`ok`, `warn`, `FAIL`) with what was found and, when not ok, the fix
+//! ([`render`]). Exit 0 when nothing failed (warnings do not fail), 1
+//! otherwise. Nothing is written (no state, no status file).
 
-pub mod checks;
-pub mod verdicts;
+pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::account_check::{self, Finding, connection, export};
 use crate::config::{self, Connection, Export, Folder};
 use crate::run::{Runner, RunnerPaths};
-use verdicts::Check;
+use crate::target_check::AccountFields;
 
 /// What to check: a connection and the exports on it.
 struct Target {
@@ -43,22 +36,22 @@ pub fn run(
     };
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let rt = super::runtime()?;
-    let show = |checks: &[Check]| {
+    let show = |findings: &[Finding]| {
         if !json {
-            print!("{}", verdicts::render_lines(checks));
+            print!("{}", render::render_lines(findings));
         }
     };
     show(&all);
     rt.block_on(async {
-        let mut cache = checks::FieldCache::new();
+        let mut fields = AccountFields::default();
         for t in &targets {
-            let (conn_checks, client) = checks::connection(&runner, &t.conn).await;
-            show(&conn_checks);
-            all.extend(conn_checks);
+            let (conn_findings, client) = connection::connection(&runner, &t.conn).await;
+            show(&conn_findings);
+            all.extend(conn_findings);
             for e in &t.exports {
                 let found = match &client {
-                    Some(c) => checks::export(c, e, &mut cache).await,
-                    None => vec![not_checked(e)],
+                    Some(c) => export::export(c, e, &mut fields).await,
+                    None => vec![export::not_checked(e)],
                 };
                 show(&found);
                 all.extend(found);
@@ -68,25 +61,16 @@ pub fn run(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&verdicts::render_json(&all))?
+            serde_json::to_string_pretty(&render::render_json(&all))?
         );
     } else {
-        print!("{}", verdicts::summary(&all));
+        print!("{}", render::summary(&all));
     }
-    Ok(if verdicts::passed(&all) {
+    Ok(if account_check::passed(&all) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-fn not_checked(e: &Export) -> Check {
-    Check::fail(
-        &format!("export {}", e.id),
-        "account checks",
-        format!("not run: connection {} failed above", e.connection.name),
-        "fix the connection first",
-    )
 }
 
 /// The targets of `NAME`, `--connection C` or everything, with a FAIL line
@@ -97,7 +81,7 @@ fn select(
     folder: &Folder,
     name: Option<&str>,
     connection: Option<&str>,
-) -> Result<(Vec<Target>, Vec<Check>), ExitCode> {
+) -> Result<(Vec<Target>, Vec<Finding>), ExitCode> {
     if let Some(name) = name {
         let (_, export) = super::load_one(config_dir, name)?;
         let conn = export.connection.clone();
@@ -123,13 +107,16 @@ fn select(
                     t.exports.push(x.clone());
                 }
             }
-            Err(errors) if connection.is_none() => invalid.push(invalid_export(&e.id, errors)),
+            Err(errors) if connection.is_none() => {
+                invalid.push(account_check::invalid_export(&e.id, errors));
+            }
             Err(_) => {}
         }
     }
     if connection.is_none() {
         let file = &settings.file;
-        invalid.extend(settings.broken.iter().map(|c| broken_connection(c, file)));
+        let broken = settings.broken.iter();
+        invalid.extend(broken.map(|c| account_check::broken_connection(c, file)));
     }
     if by_conn.is_empty() && invalid.is_empty() {
         let file = settings.file.display();
@@ -165,25 +152,4 @@ fn known_connection(settings: &config::Settings, c: &str) -> Result<(), ExitCode
     };
     eprintln!("acsync doctor: {why}");
     Err(ExitCode::from(1))
-}
-
-fn invalid_export(id: &str, errors: &[config::Located]) -> Check {
-    let first = errors
-        .first()
-        .map_or_else(|| "invalid".to_string(), ToString::to_string);
-    Check::fail(
-        &format!("export {id}"),
-        "config",
-        first,
-        "run `acsync check` and fix what it reports",
-    )
-}
-
-fn broken_connection(name: &str, file: &Path) -> Check {
-    Check::fail(
-        &format!("connection {name}"),
-        "config",
-        format!("invalid in {}", file.display()),
-        "run `acsync check` and fix what it reports",
-    )
 }

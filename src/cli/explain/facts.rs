@@ -165,16 +165,7 @@ pub async fn convert_custom(
     export: &Export,
     segment: &mut crate::segment::Segment,
 ) -> Result<(), RunError> {
-    let keys = &export.mapping.fields;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let defs = client.fields().await?;
-    let resolved =
-        crate::run::fields::resolve(keys.keys(), &defs).map_err(|u| RunError::UnknownField {
-            key: u.key,
-            hint: u.hint,
-        })?;
+    let resolved = crate::target_check::resolve_fields(client, export).await?;
     crate::run::fields::convert_segment(segment, &resolved);
     Ok(())
 }

@@ -111,7 +111,7 @@ impl<'a> Applier<'a> {
 
     /// The custom fields the run resolved before planning (see
     /// [`crate::run::fields`]): each `[mapping.fields]` key's field id.
-    pub fn with_fields(mut self, fields: &crate::run::fields::Resolved) -> Self {
+    pub fn with_fields(mut self, fields: &crate::target_check::Resolved) -> Self {
         self.core.field_ids = fields.iter().map(|(k, d)| (k.clone(), d.id)).collect();
         self
     }

@@ -1,4 +1,11 @@
+//! Unit tests of the account checks' judgments (pure: no request).
+
+use super::connection::{access, api_host, key_source, rate_limit};
+use super::export::{FIRST_VALUES, field_fit};
 use super::*;
+use crate::activecampaign::{FieldDef, Probe};
+use crate::config::ApiKeySource;
+use crate::segment::Segment;
 
 fn probe(endpoint: &'static str, status: u16, json: bool) -> Probe {
     Probe {
@@ -32,7 +39,7 @@ fn api() -> Vec<Probe> {
 #[test]
 fn key_ok_when_every_read_answers() {
     let c = access("connection prod", "environment variable `AC_KEY`", &api());
-    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert_eq!(c.severity, Severity::Ok, "{c:?}");
     assert!(
         c.found.contains("lists, contacts and fields"),
         "{}",
@@ -45,7 +52,7 @@ fn refused_key_names_its_source_and_endpoint() {
     let mut p = api();
     p[1] = probe("GET /contacts", 403, true);
     let c = access("connection prod", "key file /etc/acsync/prod.key", &p);
-    assert_eq!(c.verdict, Verdict::Fail);
+    assert_eq!(c.severity, Severity::Fail);
     assert!(
         c.found.contains("key file /etc/acsync/prod.key"),
         "{}",
@@ -55,8 +62,8 @@ fn refused_key_names_its_source_and_endpoint() {
     assert!(c.fix.as_deref().unwrap().contains("Settings > Developer"));
     // The host itself is the API: it answered the refusal in JSON.
     assert_eq!(
-        api_host("c", "https://acme.api-us1.com", &p).verdict,
-        Verdict::Ok
+        api_host("c", "https://acme.api-us1.com", &p).severity,
+        Severity::Ok
     );
 }
 
@@ -79,7 +86,7 @@ fn login_page_is_not_the_api_host() {
         ..probe("GET /lists", 200, false)
     };
     let c = api_host("connection prod", "https://acme.activehosted.com", &p);
-    assert_eq!(c.verdict, Verdict::Fail);
+    assert_eq!(c.severity, Severity::Fail);
     assert!(
         c.found
             .contains("text/html titled \"Login | ActiveCampaign\""),
@@ -87,7 +94,7 @@ fn login_page_is_not_the_api_host() {
         c.found
     );
     assert!(c.fix.as_deref().unwrap().contains("api-us1.com"));
-    assert_eq!(access("c", "k", &p).verdict, Verdict::Fail);
+    assert_eq!(access("c", "k", &p).severity, Severity::Fail);
 }
 
 #[test]
@@ -105,7 +112,10 @@ fn redirect_and_404_are_not_the_api_host() {
         c.found
     );
     p[0] = probe("GET /lists", 404, false);
-    assert_eq!(api_host("c", "https://acme.com", &p).verdict, Verdict::Fail);
+    assert_eq!(
+        api_host("c", "https://acme.com", &p).severity,
+        Severity::Fail
+    );
 }
 
 #[test]
@@ -113,7 +123,7 @@ fn busy_server_says_try_again() {
     let mut p = api();
     p[2] = probe("GET /fields", 503, true);
     let c = api_host("c", "https://acme.api-us1.com", &p);
-    assert_eq!(c.verdict, Verdict::Fail);
+    assert_eq!(c.severity, Severity::Fail);
     assert!(c.fix.as_deref().unwrap().contains("try again"), "{c:?}");
 }
 
@@ -121,48 +131,23 @@ fn busy_server_says_try_again() {
 fn rate_limit_headers_reported_or_warned() {
     let mut p = api();
     let c = rate_limit("c", 5, &p);
-    assert_eq!(c.verdict, Verdict::Warn);
+    assert_eq!(c.severity, Severity::Warn);
     p[2].rate_limit = Some("5".into());
     p[2].rate_remaining = Some("4".into());
     let c = rate_limit("c", 5, &p);
-    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert_eq!(c.severity, Severity::Ok, "{c:?}");
     assert!(
         c.found
             .contains("RateLimit-Limit 5, RateLimit-Remaining 4 (on GET /fields)")
     );
     let c = rate_limit("c", 10, &p);
-    assert_eq!(c.verdict, Verdict::Warn);
+    assert_eq!(c.severity, Severity::Warn);
     assert!(
         c.fix
             .as_deref()
             .unwrap()
             .contains("requests_per_second = 5")
     );
-}
-
-#[test]
-fn text_groups_by_scope_and_json_says_ok() {
-    let checks = vec![
-        Check::ok("connection prod", "key", "fine"),
-        Check::warn("connection prod", "rate limit", "none", "nothing"),
-        Check::fail("export vip", "list", "list 7 does not exist", "set list_id"),
-    ];
-    let text = render_lines(&checks) + &summary(&checks);
-    assert_eq!(text.matches("connection prod\n").count(), 1, "{text}");
-    assert!(
-        text.contains("  FAIL  list: list 7 does not exist\n        fix: set list_id\n"),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("3 checks: 1 ok, 1 warn, 1 FAIL (read-only: nothing was written)\n"),
-        "{text}"
-    );
-    assert!(!passed(&checks));
-    assert!(passed(&checks[..2]));
-    let j = render_json(&checks);
-    assert_eq!(j["ok"], false);
-    assert_eq!(j["checks"][2]["verdict"], "fail");
-    assert!(j["checks"][0].get("fix").is_none());
 }
 
 fn number_field() -> FieldDef {
@@ -205,7 +190,7 @@ fn field_values_that_fit_pass() {
         &number_field(),
         Some(&segment(&["1", "", "2.5"])),
     );
-    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert_eq!(c.severity, Severity::Ok, "{c:?}");
     assert!(
         c.found
             .contains("SCORE (id 4, number); the first 2 values fit"),
@@ -222,7 +207,7 @@ fn a_value_that_does_not_fit_fails_with_its_row() {
         &number_field(),
         Some(&segment(&["1", "", "high"])),
     );
-    assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+    assert_eq!(c.severity, Severity::Fail, "{c:?}");
     assert!(
         c.found.contains(
             "1 of the first 2 values do not fit, e.g. data row 3: `high` is not a number"
@@ -237,7 +222,7 @@ fn only_the_first_values_are_tried() {
     let mut values = vec!["7"; FIRST_VALUES];
     values.push("late-and-wrong");
     let c = field_fit("e", "SCORE", &number_field(), Some(&segment(&values)));
-    assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+    assert_eq!(c.severity, Severity::Ok, "{c:?}");
     let c = field_fit("e", "SCORE", &number_field(), None);
-    assert_eq!(c.verdict, Verdict::Warn);
+    assert_eq!(c.severity, Severity::Warn);
 }
