@@ -84,3 +84,70 @@ fn sync_killed_at_several_points_converges_with_ownership_intact() {
     );
     assert_eq!(w.active(), emails(smaller));
 }
+
+/// Killed right after ActiveCampaign accepted a resubmitted batch (the
+/// first submission ended `failed`; the answer to the second is held back):
+/// the journal already knows a batch is on its way, so the next run follows
+/// it to its end before it reads the list, records the contacts it added as
+/// owned, and unsubscribes the ones that left the segment meanwhile.
+#[test]
+fn sync_killed_once_a_resubmitted_batch_is_accepted_follows_it_next_run() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = SimConfig {
+        requests_per_second: 0,
+        info_false_for: Duration::from_millis(100),
+        import_duration: Duration::from_secs(2),
+        ..SimConfig::default()
+    };
+    let w = rt.block_on(World::with(cfg));
+    w.write_export("vip", "max_removals = \"100%\"");
+    let people = World::people(0..30);
+    w.write_people("vip", &people);
+    w.sim.fail_next_batches(1);
+    w.sim.hold_bulk_answer(2, Duration::from_secs(60));
+    let mut child = w.command(&["sync", "vip"]).spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while w.sim.ledger().batches_submitted < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failed batch was never resubmitted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The resubmitted batch is queued; its answer has not reached acsync.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_consistent(&w);
+    let scope = acsync::state::scope_of(&w.export("vip"));
+    let journaled = StateDb::open(&w.state_dir())
+        .expect("state")
+        .open_batches(&scope)
+        .expect("journal");
+    assert!(
+        !journaled.is_empty(),
+        "the journal knows the resubmitted batch before it is sent"
+    );
+
+    // Five of its contacts leave before the next run.
+    let stay = &people[5..];
+    w.write_people("vip", stay);
+    let out = w.acsync(&["sync", "vip"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(w.active(), emails(stay), "the list equals the segment");
+    assert!(w.sim.duplicate_emails().is_empty(), "no duplicate contact");
+    let db = StateDb::open(&w.state_dir()).expect("state");
+    assert!(db.open_batches(&scope).expect("journal").is_empty());
+    let members = db.load_members(&scope).expect("members");
+    let unowned: Vec<&String> = stay
+        .iter()
+        .map(|(e, _)| e)
+        .filter(|e| !members.get(e.as_str()).is_some_and(|m| m.owned))
+        .collect();
+    assert!(unowned.is_empty(), "not recorded as owned: {unowned:?}");
+}
