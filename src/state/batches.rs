@@ -9,6 +9,12 @@ use rusqlite::params;
 
 use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts};
 
+/// The journal id of a batch sent but not (yet) acknowledged with a batch
+/// id, followed by a process-unique tag: a run killed between the request
+/// and its answer leaves it. It can only be followed through the account's
+/// outstanding-batch count.
+pub const UNACKNOWLEDGED: &str = "unacknowledged:";
+
 /// One change of the batch journal, made with member rows in one
 /// transaction ([`StateDb::save_with_journal`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

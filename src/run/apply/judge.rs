@@ -5,14 +5,16 @@
 //! answer and the time come in as arguments.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::decide::{
-    CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, OutcomeKind, SeenInRead, SingleAnswer,
-    SingleStep, WriteCore, WriteTally, class_of,
+    CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, SeenInRead, SingleAnswer, SingleStep, WriteCore,
+    WriteTally, class_of,
 };
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
 use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
 use crate::plan::verify::Kept;
+use crate::run::history::ChangeEnd;
 
 /// The reason of a contact bulk import refused without saying why.
 pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
@@ -27,6 +29,7 @@ impl WriteCore<'_> {
             PendingOp::Update => t.updated += 1,
             PendingOp::Remove => t.removed += 1,
         }
+        t.outcomes.set(item.slot, ChangeEnd::Landed);
         let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = item.contact_id.or(m.contact_id);
@@ -58,8 +61,7 @@ impl WriteCore<'_> {
     pub fn kept(
         &self,
         t: &mut WriteTally,
-        email: &str,
-        row: Option<u64>,
+        item: &Item,
         why: Kept,
         contact_id: Option<u64>,
     ) -> Member {
@@ -77,8 +79,8 @@ impl WriteCore<'_> {
                 ListStatus::Unconfirmed
             }
         };
-        t.outcome(row, email, OutcomeKind::Kept(why));
-        let mut m = self.member(email);
+        t.outcomes.set(item.slot, ChangeEnd::Kept(why));
+        let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = contact_id.or(m.contact_id);
         m.status = Some(status);
@@ -89,8 +91,8 @@ impl WriteCore<'_> {
 
     /// A refused change: recorded as failed, its intent cleared; retried
     /// next run.
-    pub fn refused(&self, t: &mut WriteTally, item: &Item, reason: &str) -> Member {
-        t.fail(item.row, item.email, reason);
+    pub fn refused(&self, t: &mut WriteTally, item: &Item, reason: impl Into<Arc<str>>) -> Member {
+        t.fail(item, reason);
         let mut m = self.member(item.email);
         m.pending = None;
         m
@@ -111,12 +113,14 @@ impl WriteCore<'_> {
                 return SingleStep::Save(self.landed(t, item, sent_at, now));
             }
             Ok(SingleAnswer::Kept(why, id)) => {
-                return SingleStep::Save(self.kept(t, item.email, item.row, why, Some(id)));
+                return SingleStep::Save(self.kept(t, item, why, Some(id)));
             }
             Ok(SingleAnswer::NoSuchContact) => {
                 // No such contact: it is no member of anything.
+                t.outcomes.set(item.slot, ChangeEnd::NotActive);
                 let mut m = self.member(item.email);
-                (m.pending, m.status) = (None, None);
+                m.pending = None;
+                m.status = None;
                 return SingleStep::Save(m);
             }
             Err(e) => e,
@@ -127,7 +131,7 @@ impl WriteCore<'_> {
                 t.doubt(item, e.to_string());
                 SingleStep::KeepIntent
             }
-            ErrorClass::Refused => SingleStep::Save(self.refused(t, item, &e.to_string())),
+            ErrorClass::Refused => SingleStep::Save(self.refused(t, item, e.to_string())),
         }
     }
 
@@ -141,7 +145,7 @@ impl WriteCore<'_> {
         items: &[Item],
         e: ApiError,
     ) -> Result<Vec<Member>, ApiError> {
-        let reason = format!("bulk import not accepted: {e}");
+        let reason: Arc<str> = format!("bulk import not accepted: {e}").into();
         match class_of(&e) {
             ErrorClass::Fatal => Err(e),
             ErrorClass::InDoubt => {
@@ -149,7 +153,10 @@ impl WriteCore<'_> {
                 t.doubt_all(items, &reason);
                 Ok(Vec::new())
             }
-            ErrorClass::Refused => Ok(items.iter().map(|i| self.refused(t, i, &reason)).collect()),
+            ErrorClass::Refused => {
+                let rows = items.iter().map(|i| self.refused(t, i, reason.clone()));
+                Ok(rows.collect())
+            }
         }
     }
 
@@ -166,7 +173,7 @@ impl WriteCore<'_> {
             .filter_map(|(i, why)| items.get(*i).map(|item| (item, why)))
             .map(|(item, why)| {
                 let reason = format!("rejected by ActiveCampaign's bulk import: {why}");
-                self.refused(t, item, &reason)
+                self.refused(t, item, reason)
             })
             .collect()
     }
@@ -249,7 +256,7 @@ impl WriteCore<'_> {
     ) -> Result<Member, ApiError> {
         match lookup {
             Ok(Some((id, status))) => match Kept::of(status) {
-                Some(why) => Ok(self.kept(t, item.email, item.row, why, Some(id))),
+                Some(why) => Ok(self.kept(t, item, why, Some(id))),
                 None => Ok(self.refused(t, item, BULK_REFUSED)),
             },
             Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
@@ -282,10 +289,10 @@ impl WriteCore<'_> {
                 }
                 SeenInRead::Kept(why) => {
                     let id = l.map(|l| l.contact_id);
-                    settled.push(self.kept(t, item.email, item.row, why, id));
+                    settled.push(self.kept(t, item, why, id));
                 }
-                SeenInRead::NotLanded if read => t.fail(item.row, item.email, reason.clone()),
-                SeenInRead::NotLanded => t.unsettled(item.row, item.email, reason.clone()),
+                SeenInRead::NotLanded if read => t.fail(item, reason.as_str()),
+                SeenInRead::NotLanded => t.unsettled(item, reason),
             }
         }
         settled

@@ -21,17 +21,21 @@
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
 //!
-//! Layout: every decision is pure, in [`decide`], [`judge`] and [`poll`]
-//! (unit-tested without IO in `tests.rs`); this file, `single.rs`,
-//! `bulk.rs` and `checks.rs` are the executor, which sends the requests
-//! and performs the database writes those decisions name.
+//! Layout: every decision is pure, in [`decide`], [`judge`], [`exchange`]
+//! (the requests of one change), [`verify`] (the reads before a destructive
+//! write) and [`poll`] (following a batch), unit-tested without IO in
+//! `tests.rs`; this file, `single.rs`, `bulk.rs` and `checks.rs` are the
+//! executor, which sends the requests and performs the database writes
+//! those decisions name.
 
 mod bulk;
 mod checks;
 pub mod decide;
+pub mod exchange;
 pub mod judge;
 pub mod poll;
 mod single;
+pub mod verify;
 
 use std::sync::Mutex;
 
@@ -43,11 +47,11 @@ use crate::model::{Known, Member, PendingOp};
 use crate::plan::Plan;
 use crate::run::db::RunDb;
 use crate::run::error::RunError;
-use crate::run::history::{LandedEntries, RunRecord};
+use crate::run::history::{ChangeEnd, LandedEntries, RunRecord, Slots};
 use crate::segment::Segment;
 use crate::state::JournalStep;
 
-pub use decide::{ContactOutcome, OutcomeKind, WriteTally};
+pub use decide::WriteTally;
 use decide::{Item, WriteCore};
 
 /// The executor of one write: the client, the state database, the
@@ -132,27 +136,25 @@ impl<'a> Applier<'a> {
     async fn apply_inner(&self, plan: &Plan) -> Result<(), RunError> {
         self.save(self.core.matching_hashes(&plan.record_hashes))
             .await?;
-        let mut items: Vec<Item<'_>> = plan
-            .adds
-            .iter()
-            .map(|c| Item::change(PendingOp::Add, c))
-            .collect();
-        items.extend(
-            plan.updates
-                .iter()
-                .map(|c| Item::change(PendingOp::Update, c)),
-        );
+        let slots = Slots::of(plan);
+        let adds = plan.adds.iter().enumerate();
+        let adds = adds.map(|(i, c)| Item::change(slots.add(i), PendingOp::Add, c));
+        let updates = plan.updates.iter().enumerate();
+        let updates = updates.map(|(i, c)| Item::change(slots.update(i), PendingOp::Update, c));
+        let items: Vec<Item<'_>> = adds.chain(updates).collect();
         self.bulk_or_single(&items, !self.export.tags.is_empty())
             .await?;
-        for c in &plan.resubscribes {
-            self.resubscribe(c).await?;
+        for (i, c) in plan.resubscribes.iter().enumerate() {
+            let item = Item::change(slots.resubscribe(i), PendingOp::Resubscribe, c);
+            self.resubscribe(item).await?;
         }
-        let confirmed = self.confirm_removals(&plan.removals).await?;
-        let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
-        self.bulk_or_single(&removals, false).await?;
+        let removals = plan.removals.iter().enumerate();
+        let removals = removals.map(|(i, r)| Item::removal(slots.removal(i), r));
+        let confirmed = self.confirm_removals(removals.collect()).await?;
+        self.bulk_or_single(&confirmed.same_email, false).await?;
         // Renamed in ActiveCampaign: by contact id, never by an old email.
-        for r in &confirmed.by_id {
-            self.single(Item::removal(r)).await?;
+        for item in confirmed.by_id {
+            self.single(item).await?;
         }
         Ok(())
     }
@@ -185,7 +187,7 @@ impl<'a> Applier<'a> {
     /// Journals member rows, batch journal steps and the history entries
     /// of what landed in one transaction (one commit per step of a batch:
     /// twenty accounts' batches share one SQLite writer), off the async
-    /// workers. The rows of recorded entries are then marked in the tally.
+    /// workers. The changes recorded are then marked so in the tally.
     async fn save_with_journal(
         &self,
         members: Vec<Member>,
@@ -208,28 +210,11 @@ impl<'a> Applier<'a> {
             })
             .await?;
         if let Some(h) = history {
-            let recorded = &mut self.tally().history_recorded;
-            h.rows().for_each(|r| recorded.insert(r));
+            let outcomes = &mut self.tally().outcomes;
+            h.slots()
+                .for_each(|slot| outcomes.set(slot, ChangeEnd::Recorded));
         }
         Ok(())
-    }
-
-    /// Journals a batch id (or a placeholder) before anything else: a run
-    /// killed from here on leaves it for the next run to follow.
-    async fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let (scope, id) = (self.scope.clone(), batch_id.to_string());
-        let now = chrono::Utc::now();
-        self.db
-            .with(move |db| Ok(db.journal_batch(&scope, &id, now)?))
-            .await
-    }
-
-    /// Forgets a batch whose terminal status was seen.
-    async fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let (scope, id) = (self.scope.clone(), batch_id.to_string());
-        self.db
-            .with(move |db| Ok(db.settle_batch(&scope, &id)?))
-            .await
     }
 
     /// Settles the changes left in doubt with one read of the list (when

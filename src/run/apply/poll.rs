@@ -1,11 +1,14 @@
-//! The pure timing of bulk batches in flight: when each is polled, when a
-//! wait has gone on too long, when a batch is resubmitted or given up, and
-//! what the journal does at each step. Time is a [`Duration`] on the
-//! write's own clock (since the executor's epoch), given with each answer.
+//! Following a bulk batch to its end, purely: when each batch in flight is
+//! polled, when a wait has gone on too long, when a batch is resubmitted or
+//! given up, and what the journal does at each step. The write's follower
+//! (`bulk.rs`) and the next run's follower of the batches a killed run left
+//! journaled (`run::batches`) both step through [`after_poll`]. Time is a
+//! [`Duration`] on the follower's own clock, given with each answer.
 
 use std::ops::Range;
 use std::time::Duration;
 
+use super::decide::Submission;
 use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus};
 
 /// Resubmissions of a batch that ended `failed` or `interrupted`.
@@ -79,17 +82,34 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// A batch accepted at `now` (`sent_at` on the wall clock); its first
-    /// poll is set when the follower takes it ([`InFlight::first_poll_in`]).
-    pub fn accepted(range: Range<usize>, batch_id: String, now: Duration, sent_at: i64) -> Self {
+    /// The batch of `sub` accepted at `now` (`sent_at` on the wall clock);
+    /// its first poll is set when the follower takes it
+    /// ([`InFlight::first_poll_in`]).
+    pub fn accepted(sub: &Submission, batch_id: String, now: Duration, sent_at: i64) -> Self {
         InFlight {
-            range,
+            range: sub.range.clone(),
             batch_id,
             submitted: now,
             sent_at,
-            attempt: 1,
+            attempt: sub.attempt,
             poll_at: now,
             delay: Duration::ZERO,
+            polls: 0,
+        }
+    }
+
+    /// A batch an earlier run left journaled, submitted `age` ago, on a
+    /// clock that starts at its submission: polled at once, then after
+    /// `interval` backed off.
+    pub fn left_journaled(batch_id: String, age: Duration, interval: Duration) -> Self {
+        InFlight {
+            range: 0..0,
+            batch_id,
+            submitted: Duration::ZERO,
+            sent_at: 0,
+            attempt: 1,
+            poll_at: age,
+            delay: interval,
             polls: 0,
         }
     }
@@ -101,20 +121,15 @@ impl InFlight {
         self
     }
 
-    /// The same items, resubmitted at `now` under a new id.
-    pub fn resubmitted(
-        mut self,
-        batch_id: String,
-        now: Duration,
-        sent_at: i64,
-        first: Duration,
-    ) -> Self {
-        self.batch_id = batch_id;
-        self.attempt += 1;
-        self.submitted = now;
-        self.sent_at = sent_at;
-        self.polls = 0;
-        self.first_poll_in(first)
+    /// The same items sent again, after this batch ended `failed` or
+    /// `interrupted`: journaled in its place before it is sent.
+    pub fn again(&self) -> Submission {
+        Submission {
+            range: self.range.clone(),
+            attempt: self.attempt + 1,
+            replaces: Some(self.batch_id.clone()),
+            with_intents: false,
+        }
     }
 }
 
@@ -150,36 +165,40 @@ pub enum PollStep {
     Unknown(InFlight, ApiError),
     /// Completed: record its contacts, then forget it in the journal.
     Completed(InFlight, BatchResult),
-    /// Ended `failed` or `interrupted` (forget it: nothing of it can land
-    /// later) and is sent again.
+    /// Ended `failed` or `interrupted` (nothing of it can land later) and
+    /// is sent again ([`InFlight::again`], which also forgets it).
     Resubmit(InFlight, BatchStatus),
-    /// Ended `failed` or `interrupted` once too often, or the run is
-    /// stopping: forget it; its changes are in doubt.
+    /// Ended `failed` or `interrupted` once too often, or it is not to be
+    /// resubmitted: forget it; its changes are in doubt.
     GiveUp(InFlight, BatchStatus),
 }
 
 impl PollStep {
-    /// The journaled batch this step removes from the journal (a terminal
-    /// status was seen).
+    /// The journaled batch this step removes from the journal: one whose
+    /// terminal status was seen, unless it is sent again (its resubmission
+    /// replaces it).
     pub fn forgets(&self) -> Option<&str> {
         match self {
-            PollStep::Completed(f, _) | PollStep::Resubmit(f, _) | PollStep::GiveUp(f, _) => {
-                Some(&f.batch_id)
-            }
-            PollStep::Again(_) | PollStep::Expired { .. } | PollStep::Unknown(..) => None,
+            PollStep::Completed(f, _) | PollStep::GiveUp(f, _) => Some(&f.batch_id),
+            PollStep::Again(_)
+            | PollStep::Expired { .. }
+            | PollStep::Unknown(..)
+            | PollStep::Resubmit(..) => None,
         }
     }
 }
 
 /// Reads one poll of `f` answered at `now`. The first poll of a submission
-/// also tunes `first` (the learned wait before first polls).
+/// also tunes `first` (the learned wait before first polls). `resubmit`:
+/// whether a batch that ended `failed` or `interrupted` may be sent again
+/// (not when the run is stopping, nor by a follower that holds no contacts).
 pub fn after_poll(
     mut f: InFlight,
     answer: Result<BatchPoll, ApiError>,
     now: Duration,
     first: &mut Duration,
     policy: &PollPolicy<'_>,
-    stopping: bool,
+    resubmit: bool,
 ) -> PollStep {
     f.polls += 1;
     let poll = match answer {
@@ -208,7 +227,7 @@ pub fn after_poll(
     };
     match result.status {
         BatchStatus::Completed => PollStep::Completed(f, result),
-        status if f.attempt > BATCH_RETRIES || stopping => PollStep::GiveUp(f, status),
+        status if f.attempt > BATCH_RETRIES || !resubmit => PollStep::GiveUp(f, status),
         status => PollStep::Resubmit(f, status),
     }
 }

@@ -1,14 +1,20 @@
 //! Unit tests of the pure write core: every decision of a write, with no
 //! IO, no runtime and no clock (times are plain numbers).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::decide::*;
 use super::poll::*;
+use super::verify::*;
 use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, ErrorBody};
-use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
+use crate::model::{
+    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeWindow,
+};
 use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
+use crate::run::history::ChangeEnd;
+use crate::state::JournalStep;
 
 const LIST: u64 = 7;
 const SENT: i64 = 1_000;
@@ -42,7 +48,10 @@ fn changes(n: u64) -> Vec<Change> {
 }
 
 fn adds(c: &[Change]) -> Vec<Item<'_>> {
-    c.iter().map(|c| Item::change(PendingOp::Add, c)).collect()
+    c.iter()
+        .enumerate()
+        .map(|(i, c)| Item::change(i, PendingOp::Add, c))
+        .collect()
 }
 
 fn body(json: &str) -> Box<ErrorBody> {
@@ -160,8 +169,8 @@ fn intents_are_journaled_with_the_operation_before_a_send() {
     let cs = changes(2);
     let c = core(&known);
     let rows = c.intents(&[
-        Item::change(PendingOp::Add, &cs[0]),
-        Item::change(PendingOp::Update, &cs[1]),
+        Item::change(0, PendingOp::Add, &cs[0]),
+        Item::change(1, PendingOp::Update, &cs[1]),
     ]);
     assert_eq!(rows[0].pending, Some(PendingOp::Add));
     assert_eq!(rows[1].pending, Some(PendingOp::Update));
@@ -178,18 +187,18 @@ fn a_bulk_contact_subscribes_adds_unsubscribes_removals_and_tags_only_non_remova
     let mut c = core(&known);
     c.tags = &tags;
     let cs = changes(1);
-    let add = c.bulk_contact(&Item::change(PendingOp::Add, &cs[0]));
+    let add = c.bulk_contact(&Item::change(0, PendingOp::Add, &cs[0]));
     assert_eq!(
         (add.subscribe, add.unsubscribe, add.tags),
         (vec![LIST], vec![], tags.clone())
     );
-    let upd = c.bulk_contact(&Item::change(PendingOp::Update, &cs[0]));
+    let upd = c.bulk_contact(&Item::change(0, PendingOp::Update, &cs[0]));
     assert!(upd.subscribe.is_empty() && upd.unsubscribe.is_empty());
     let r = Removal {
         email: "gone@example.com".into(),
         contact_id: None,
     };
-    let rm = c.bulk_contact(&Item::removal(&r));
+    let rm = c.bulk_contact(&Item::removal(0, &r));
     assert_eq!((rm.subscribe, rm.unsubscribe), (vec![], vec![LIST]));
     assert!(rm.tags.is_empty() && rm.first_name.is_none());
 }
@@ -217,13 +226,16 @@ fn a_single_change_that_landed_is_recorded_by_its_operation() {
     };
     let mut t = WriteTally::default();
     for (op, item) in [
-        (PendingOp::Add, Item::change(PendingOp::Add, &cs[0])),
-        (PendingOp::Update, Item::change(PendingOp::Update, &cs[0])),
+        (PendingOp::Add, Item::change(0, PendingOp::Add, &cs[0])),
+        (
+            PendingOp::Update,
+            Item::change(0, PendingOp::Update, &cs[0]),
+        ),
         (
             PendingOp::Resubscribe,
-            Item::change(PendingOp::Resubscribe, &cs[0]),
+            Item::change(0, PendingOp::Resubscribe, &cs[0]),
         ),
-        (PendingOp::Remove, Item::removal(&r)),
+        (PendingOp::Remove, Item::removal(0, &r)),
     ] {
         let SingleStep::Save(m) =
             c.after_single(&mut t, &item, Ok(SingleAnswer::Applied), SENT, NOW)
@@ -254,7 +266,7 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
     let mut t = WriteTally::default();
     for (why, status) in [
         (Kept::Unsubscribed, ListStatus::Unsubscribed),
@@ -276,8 +288,11 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
         (1, 1, 1)
     );
     assert_eq!((t.added, t.failed), (0, 0));
-    assert_eq!(t.outcomes.len(), 3);
-    assert_eq!(t.outcomes[1].what, OutcomeKind::Kept(Kept::Bounced));
+    assert_eq!(
+        t.outcomes.of(0),
+        &ChangeEnd::Kept(Kept::Unconfirmed),
+        "the last one"
+    );
 }
 
 #[test]
@@ -295,7 +310,7 @@ fn removing_a_contact_that_does_not_exist_records_no_membership() {
     let mut t = WriteTally::default();
     let step = c.after_single(
         &mut t,
-        &Item::removal(&r),
+        &Item::removal(0, &r),
         Ok(SingleAnswer::NoSuchContact),
         SENT,
         NOW,
@@ -305,6 +320,7 @@ fn removing_a_contact_that_does_not_exist_records_no_membership() {
     };
     assert_eq!((m.status, m.pending), (None, None));
     assert_eq!(t.removed, 0);
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::NotActive);
 }
 
 #[test]
@@ -312,7 +328,7 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
     for (e, class) in every_error() {
         let mut t = WriteTally::default();
         let step = c.after_single(&mut t, &item, Err(e), SENT, NOW);
@@ -325,7 +341,7 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
                 assert_eq!(m.pending, None, "retried next run, not pending");
                 assert_eq!(t.failed, 1);
                 assert_eq!(t.failures[0].row, Some(2));
-                assert!(matches!(t.outcomes[0].what, OutcomeKind::Failed(_)));
+                assert!(matches!(t.outcomes.of(0), ChangeEnd::Failed(_)));
             }
             (class, step) => panic!("{class:?} gave {step:?}"),
         }
@@ -336,20 +352,25 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
 
 #[test]
 fn an_accepted_batch_forgets_its_placeholder_and_is_journaled_under_its_id() {
-    let s = after_submit(Ok("b1".into()), 3);
-    assert!(s.forget_placeholder);
+    let s = after_submit(Ok("b1".into()), 3, "unacknowledged:1");
+    assert_eq!(
+        s.journal,
+        [
+            JournalStep::Remove("unacknowledged:1".into()),
+            JournalStep::Add("b1".into())
+        ],
+        "one transaction: no instant without either"
+    );
     assert!(matches!(s.then, AfterSubmit::Accepted(ref id) if id == "b1"));
 }
 
 #[test]
 fn an_unanswered_submission_keeps_its_unacknowledged_placeholder() {
     for (e, class) in every_error() {
-        let s = after_submit(Err(e), 3);
-        assert_eq!(
-            s.forget_placeholder,
-            class != ErrorClass::InDoubt,
-            "{class:?}"
-        );
+        let s = after_submit(Err(e), 3, "unacknowledged:1");
+        let forgets = s.journal == [JournalStep::Remove("unacknowledged:1".into())];
+        assert_eq!(forgets, class != ErrorClass::InDoubt, "{class:?}");
+        assert!(forgets || s.journal.is_empty());
         assert!(matches!(s.then, AfterSubmit::Failed(_)));
     }
 }
@@ -359,8 +380,12 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
     let e = rejected(
         r#"{"success":0,"failureReasons":[{"contact":1,"failureReason":"invalid email"}]}"#,
     );
-    let s = after_submit(Err(e), 4);
-    assert!(s.forget_placeholder, "nothing was queued");
+    let s = after_submit(Err(e), 4, "unacknowledged:1");
+    assert_eq!(
+        s.journal,
+        [JournalStep::Remove("unacknowledged:1".into())],
+        "nothing was queued"
+    );
     let AfterSubmit::RejectNamed(named) = s.then else {
         panic!("named")
     };
@@ -392,7 +417,7 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
 fn a_rejection_that_names_no_contact_is_a_refusal_of_the_whole_batch() {
     let e = rejected(r#"{"success":0,"failureReasons":["Rate limit exceeded"]}"#);
     assert!(matches!(
-        after_submit(Err(e), 4).then,
+        after_submit(Err(e), 4, "unacknowledged:1").then,
         AfterSubmit::Failed(_)
     ));
 }
@@ -406,6 +431,51 @@ fn a_rejection_leaves_the_runs_between_named_contacts() {
         Vec::<std::ops::Range<usize>>::new()
     );
     assert_eq!(rest_ranges(10..13, [7]), vec![10..13]);
+}
+
+#[test]
+fn a_first_submission_journals_its_intents_with_its_placeholder() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(3);
+    let items = adds(&cs);
+    let w = c.before_submit(&Submission::first(0..3), &items, "unacknowledged:1");
+    assert_eq!(w.steps, [JournalStep::Add("unacknowledged:1".into())]);
+    assert_eq!(w.members.len(), 3);
+    assert!(w.members.iter().all(|m| m.pending == Some(PendingOp::Add)));
+}
+
+#[test]
+fn a_resubmission_is_journaled_in_place_of_the_ended_batch_before_it_is_sent() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(3);
+    let items = adds(&cs);
+    let again = flying().again();
+    assert_eq!((again.range.clone(), again.attempt), (0..3, 2));
+    let w = c.before_submit(&again, &items, "unacknowledged:2");
+    assert_eq!(
+        w.steps,
+        [
+            JournalStep::Remove("b1".into()),
+            JournalStep::Add("unacknowledged:2".into())
+        ],
+        "one transaction: the journal always holds one of them"
+    );
+    assert!(w.members.is_empty(), "its intents are journaled already");
+}
+
+#[test]
+fn what_a_named_rejection_leaves_is_sent_again_without_intents() {
+    let sub = Submission {
+        attempt: 2,
+        ..Submission::first(10..15)
+    };
+    let rest = sub.rest([1, 3]);
+    let ranges: Vec<_> = rest.iter().map(|r| r.range.clone()).collect();
+    assert_eq!(ranges, [10..11, 12..13, 14..15]);
+    assert!(rest.iter().all(|r| r.attempt == 2 && !r.with_intents));
+    assert!(rest.iter().all(|r| r.replaces.is_none()));
 }
 
 #[test]
@@ -459,8 +529,8 @@ fn only_refused_adds_are_looked_up_within_the_budget() {
     let c = core(&known);
     let cs = changes(1);
     let mut t = WriteTally::default();
-    assert!(!c.wants_lookup(&mut t, &Item::change(PendingOp::Update, &cs[0])));
-    let add = Item::change(PendingOp::Add, &cs[0]);
+    assert!(!c.wants_lookup(&mut t, &Item::change(0, PendingOp::Update, &cs[0])));
+    let add = Item::change(0, PendingOp::Add, &cs[0]);
     let looked = (0..CLASSIFY_MAX + 5)
         .filter(|_| c.wants_lookup(&mut t, &add))
         .count();
@@ -476,7 +546,7 @@ fn a_refused_contact_is_kept_by_its_status_or_failed() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
     let mut t = WriteTally::default();
     let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Unsubscribed)))));
     assert_eq!(m.expect("kept").status, Some(ListStatus::Unsubscribed));
@@ -550,12 +620,10 @@ fn a_read_settles_doubts_landed_not_landed_and_kept() {
     );
     assert_eq!(rows.len(), 3, "landed and kept are recorded");
     assert_eq!(rows[0].contact_id, Some(42), "learned from the read");
-    let failed: Vec<_> = t
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o.what, OutcomeKind::Failed(_)))
-        .collect();
-    assert_eq!(failed.len(), 2, "fields not seen, not a member");
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::Landed);
+    assert_eq!(t.outcomes.of(2), &ChangeEnd::Kept(Kept::Bounced));
+    let failed = [1, 4].map(|slot| matches!(t.outcomes.of(slot), ChangeEnd::Failed(_)));
+    assert_eq!(failed, [true; 2], "fields not seen, not a member");
 }
 
 #[test]
@@ -569,11 +637,8 @@ fn doubts_no_read_could_settle_fail_and_stay_in_doubt() {
     let rows = c.settle(&mut t, None, NOW);
     assert!(rows.is_empty(), "intents stay pending for the next run");
     assert_eq!(t.failed, 2);
-    assert!(
-        t.outcomes
-            .iter()
-            .all(|o| matches!(o.what, OutcomeKind::InDoubt(_)))
-    );
+    let in_doubt = [0, 1].map(|slot| matches!(t.outcomes.of(slot), ChangeEnd::InDoubt(_)));
+    assert_eq!(in_doubt, [true; 2]);
 }
 
 #[test]
@@ -582,7 +647,7 @@ fn what_a_read_shows_of_each_operation() {
     let mut c = core(&known);
     let cs = changes(1);
     let e = "user0@example.com";
-    let upd = Item::change(PendingOp::Update, &cs[0]);
+    let upd = Item::change(0, PendingOp::Update, &cs[0]);
     let active = live(e, ListStatus::Active, Some("First0"));
     assert_eq!(c.seen_in_read(&upd, Some(&active)), SeenInRead::Landed);
     c.maps_custom_fields = true;
@@ -595,18 +660,18 @@ fn what_a_read_shows_of_each_operation() {
         email: e.into(),
         contact_id: None,
     };
-    let rm = Item::removal(&r);
+    let rm = Item::removal(0, &r);
     assert_eq!(c.seen_in_read(&rm, Some(&active)), SeenInRead::NotLanded);
     let unsub = live(e, ListStatus::Unsubscribed, None);
     assert_eq!(c.seen_in_read(&rm, Some(&unsub)), SeenInRead::Landed);
     assert_eq!(c.seen_in_read(&rm, None), SeenInRead::NotLanded);
-    let res = Item::change(PendingOp::Resubscribe, &cs[0]);
+    let res = Item::change(0, PendingOp::Resubscribe, &cs[0]);
     assert_eq!(
         c.seen_in_read(&res, Some(&unsub)),
         SeenInRead::NotLanded,
         "not kept: still ours"
     );
-    let add = Item::change(PendingOp::Add, &cs[0]);
+    let add = Item::change(0, PendingOp::Add, &cs[0]);
     assert_eq!(
         c.seen_in_read(&add, Some(&unsub)),
         SeenInRead::Kept(Kept::Unsubscribed)
@@ -622,13 +687,10 @@ fn failures_for_the_status_file_are_capped_but_every_outcome_is_kept() {
     let mut t = WriteTally::default();
     c.submit_failed(&mut t, &items, rejected(r#"{"message":"no"}"#))
         .expect("refused");
-    assert_eq!(
-        (t.failed, t.failures.len(), t.outcomes.len()),
-        (30, FAILURES_MAX, 30)
-    );
-    assert_eq!(
-        t.outcomes[29].email, "user29@example.com",
-        "plain emails, for the history"
+    assert_eq!((t.failed, t.failures.len()), (30, FAILURES_MAX));
+    assert!(
+        matches!(t.outcomes.of(29), ChangeEnd::Failed(why) if why.contains("no")),
+        "the history has each one's reason"
     );
 }
 
@@ -680,14 +742,15 @@ fn at_the_tail_an_unfinished_batch_is_polled_again_sooner_up_to_the_backoff() {
     );
     assert_eq!(waits[5], ms(1500), "never past the back-off");
     let mut first = secs(1);
-    let f = InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(1));
+    let f = InFlight::accepted(&Submission::first(0..3), "b1".into(), secs(10), SENT)
+        .first_poll_in(secs(1));
     let step = after_poll(
         f,
         Ok(BatchPoll::Pending(None)),
         secs(11),
         &mut first,
         &tail,
-        false,
+        true,
     );
     assert!(
         matches!(step, PollStep::Again(ref f) if f.poll_at == secs(11) + ms(250)),
@@ -700,7 +763,7 @@ fn secs(s: u64) -> Duration {
 }
 
 fn flying() -> InFlight {
-    InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(2))
+    InFlight::accepted(&Submission::first(0..3), "b1".into(), secs(10), SENT).first_poll_in(secs(2))
 }
 
 fn done(status: BatchStatus) -> Result<BatchPoll, ApiError> {
@@ -735,7 +798,7 @@ fn a_running_batch_is_polled_again_after_the_backoff() {
         secs(12),
         &mut first,
         &policy(&double),
-        false,
+        true,
     );
     let PollStep::Again(f) = step else {
         panic!("{step:?}")
@@ -753,7 +816,7 @@ fn a_running_batch_is_polled_again_after_the_backoff() {
         secs(16),
         &mut first,
         &policy(&double),
-        false,
+        true,
     );
     assert!(matches!(step, PollStep::Again(ref f) if f.poll_at == secs(24)));
     assert_eq!(first, secs(2) + secs(2) / 4, "only first polls tune it");
@@ -775,7 +838,7 @@ fn a_batch_followed_past_bulk_wait_max_expires_in_doubt_and_stays_journaled() {
         secs(50),
         &mut first,
         &policy(&double),
-        false,
+        true,
     );
     let PollStep::Expired {
         waited, ref status, ..
@@ -797,7 +860,7 @@ fn a_completed_batch_is_recorded_then_removed_from_the_journal() {
         secs(12),
         &mut first,
         &policy(&same),
-        false,
+        true,
     );
     assert!(matches!(step, PollStep::Completed(..)));
     assert_eq!(step.forgets(), Some("b1"));
@@ -818,19 +881,18 @@ fn a_failed_batch_is_resubmitted_twice_then_given_up() {
             secs(12),
             &mut first,
             &policy(&same),
-            false,
+            true,
         );
         assert!(matches!(step, PollStep::Resubmit(_, s) if s == status));
-        assert_eq!(
-            step.forgets(),
-            Some("b1"),
-            "terminal: nothing of it lands later"
-        );
+        assert_eq!(step.forgets(), None, "its resubmission replaces it");
     }
     let mut f = flying();
     for attempt in 1..=BATCH_RETRIES {
         assert_eq!(f.attempt, attempt);
-        f = f.resubmitted(format!("b{}", attempt + 1), secs(20), NOW, secs(3));
+        let again = f.again();
+        assert_eq!(again.replaces.as_deref(), Some(f.batch_id.as_str()));
+        let id = format!("b{}", attempt + 1);
+        f = InFlight::accepted(&again, id, secs(20), NOW).first_poll_in(secs(3));
     }
     assert_eq!((f.polls, f.poll_at, f.sent_at), (0, secs(23), NOW));
     let step = after_poll(
@@ -839,14 +901,14 @@ fn a_failed_batch_is_resubmitted_twice_then_given_up() {
         secs(30),
         &mut first,
         &policy(&same),
-        false,
+        true,
     );
     assert!(matches!(step, PollStep::GiveUp(..)));
     assert_eq!(step.forgets(), Some("b3"));
 }
 
 #[test]
-fn a_stopping_run_gives_a_failed_batch_up_instead_of_resubmitting() {
+fn a_failed_batch_not_to_be_resubmitted_is_given_up() {
     let same = |d: Duration| d;
     let mut first = secs(2);
     let step = after_poll(
@@ -855,7 +917,7 @@ fn a_stopping_run_gives_a_failed_batch_up_instead_of_resubmitting() {
         secs(12),
         &mut first,
         &policy(&same),
-        true,
+        false,
     );
     assert!(matches!(step, PollStep::GiveUp(..)));
 }
@@ -870,7 +932,7 @@ fn an_unanswered_poll_is_no_verdict_and_keeps_the_journal() {
         secs(12),
         &mut first,
         &policy(&same),
-        false,
+        true,
     );
     assert!(matches!(step, PollStep::Unknown(..)));
     assert_eq!(step.forgets(), None);
@@ -904,4 +966,266 @@ fn matching_values_get_their_hash_recorded_without_a_write() {
         "nothing else changes"
     );
     assert_eq!((rows[1].sent_hash, rows[1].owned), (Some(5), false));
+}
+
+// ---- following a batch an earlier run left journaled ----
+
+#[test]
+fn a_batch_left_journaled_is_polled_at_once_then_backed_off_until_the_wait_ends() {
+    let double = |d: Duration| d * 2;
+    let mut first = secs(1);
+    let f = InFlight::left_journaled("b9".into(), secs(20), secs(1));
+    assert_eq!(f.poll_at, secs(20), "at once");
+    let step = after_poll(
+        f,
+        Ok(BatchPoll::Pending(None)),
+        secs(20),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    let PollStep::Again(f) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(f.poll_at, secs(22));
+    let step = after_poll(
+        f,
+        Ok(BatchPoll::Pending(None)),
+        secs(58),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    assert!(matches!(step, PollStep::Expired { .. }), "past wait_max");
+    let f = InFlight::left_journaled("b9".into(), secs(20), secs(1));
+    let step = after_poll(
+        f,
+        done(BatchStatus::Failed),
+        secs(20),
+        &mut first,
+        &policy(&double),
+        false,
+    );
+    assert!(
+        matches!(step, PollStep::GiveUp(..)),
+        "ended, never sent again"
+    );
+}
+
+// ---- the reads before a destructive write ----
+
+fn removal_item(r: &Removal, slot: usize) -> Item<'_> {
+    Item::removal(slot, r)
+}
+
+#[test]
+fn only_removals_still_active_under_their_email_are_made() {
+    let removals = [
+        ("a@x.io", Some(1)),
+        ("optout@x.io", Some(2)),
+        ("renamed@x.io", Some(3)),
+        ("moved@x.io", Some(4)),
+        ("noid@x.io", None),
+    ]
+    .map(|(email, contact_id)| Removal {
+        email: email.into(),
+        contact_id,
+    });
+    let items: Vec<Item<'_>> = removals
+        .iter()
+        .enumerate()
+        .map(|(i, r)| removal_item(r, i))
+        .collect();
+    let active: HashMap<u64, String> = [
+        (1, "a@x.io".to_string()),
+        (3, "new@x.io".to_string()),
+        (4, "wanted@x.io".to_string()),
+    ]
+    .into();
+    let known = Known::new();
+    let c = core(&known);
+    let mut t = WriteTally::default();
+    let check = c.confirm_removals(&mut t, &items, &active, &|e| e == "wanted@x.io");
+    let emails = |v: &[Item<'_>]| v.iter().map(|i| i.email.to_string()).collect::<Vec<_>>();
+    assert_eq!(emails(&check.same_email), ["a@x.io"]);
+    assert_eq!(emails(&check.by_id), ["renamed@x.io"]);
+    assert_eq!(check.wanted_again, ["moved@x.io"]);
+    let not_made: Vec<&str> = check.not_made.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(not_made, ["optout@x.io", "moved@x.io", "noid@x.io"]);
+    assert!(
+        check
+            .not_made
+            .iter()
+            .all(|m| m.status.is_none() && !m.unsubscribed_by_us)
+    );
+    assert_eq!(t.not_active, 3);
+    assert_eq!(t.outcomes.of(1), &ChangeEnd::NotActive);
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::NotSent, "made later");
+}
+
+fn ours(window: Option<(i64, i64)>) -> Member {
+    Member {
+        unsubscribed_by_us: true,
+        status: Some(ListStatus::Unsubscribed),
+        unsubscribed_at: window.map(|(from, to)| UnsubscribeWindow { from, to }),
+        ..Member::unknown("user0@example.com")
+    }
+}
+
+fn row(code: i64, udate: Option<i64>) -> Option<MembershipRow> {
+    Some(MembershipRow {
+        code,
+        status: ListStatus::from_code(code),
+        udate,
+    })
+}
+
+#[test]
+fn resubscribes_only_our_own_unchanged_unsubscribe() {
+    let m = ours(Some((1_000, 1_010)));
+    assert_eq!(Resubscribe::of(&m, row(2, Some(1_005))), Resubscribe::Yes);
+    // Inside the clock-skew margin.
+    assert_eq!(Resubscribe::of(&m, row(2, Some(1_100))), Resubscribe::Yes);
+    // Changed after our write (2 -> 1 -> 2 by the contact): an opt-out.
+    let later = 1_010 + UnsubscribeWindow::SKEW_SECS + 1;
+    let kept = Resubscribe::Keep(Kept::Unsubscribed);
+    assert_eq!(Resubscribe::of(&m, row(2, Some(later))), kept);
+    // Nothing to compare with: keep.
+    assert_eq!(Resubscribe::of(&m, row(2, None)), kept);
+    assert_eq!(Resubscribe::of(&ours(None), row(2, Some(1_005))), kept);
+    let not_ours = Member {
+        unsubscribed_by_us: false,
+        ..m.clone()
+    };
+    assert_eq!(Resubscribe::of(&not_ours, row(2, Some(1_005))), kept);
+}
+
+#[test]
+fn other_statuses_are_never_overwritten() {
+    let m = ours(Some((1_000, 1_010)));
+    assert_eq!(
+        Resubscribe::of(&m, row(1, Some(5))),
+        Resubscribe::AlreadyActive
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(3, Some(1_005))),
+        Resubscribe::Keep(Kept::Bounced)
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(0, Some(1_005))),
+        Resubscribe::Keep(Kept::Unconfirmed)
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(91, Some(1_005))),
+        Resubscribe::Keep(Kept::Unsubscribed)
+    );
+    assert_eq!(Resubscribe::of(&m, None), Resubscribe::NotMember);
+}
+
+fn read(row: Option<MembershipRow>) -> Result<MembershipRead, ApiError> {
+    Ok(MembershipRead {
+        contact_id: Some(31),
+        row,
+    })
+}
+
+#[test]
+fn a_resubscribe_is_sent_as_a_resubscribe_or_as_an_add_by_its_row() {
+    let mut known = Known::new();
+    known.insert(ours(Some((1_000, 1_010))));
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    let mut t = WriteTally::default();
+    let step = c.after_membership_read(&mut t, &item, read(row(2, Some(1_005))));
+    assert!(matches!(
+        step,
+        ResubscribeStep::Send(PendingOp::Resubscribe)
+    ));
+    let step = c.after_membership_read(&mut t, &item, read(None));
+    assert!(matches!(step, ResubscribeStep::Send(PendingOp::Add)));
+}
+
+#[test]
+fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_changed() {
+    let cs = changes(1);
+    let mut m = ours(Some((1_000, 1_010)));
+    m.sent_hash = Some(cs[0].hash);
+    let mut known = Known::new();
+    known.insert(m.clone());
+    let c = core(&known);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    let mut t = WriteTally::default();
+    let step = c.after_membership_read(&mut t, &item, read(row(1, Some(5))));
+    let ResubscribeStep::Record(active, None) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(active.status, Some(ListStatus::Active));
+    assert!(!active.unsubscribed_by_us && active.unsubscribed_at.is_none());
+    assert_eq!(
+        t.outcomes.of(0),
+        &ChangeEnd::Landed,
+        "nothing left to write"
+    );
+    m.sent_hash = Some(1);
+    let mut known = Known::new();
+    known.insert(m);
+    let c = core(&known);
+    let step = c.after_membership_read(&mut t, &item, read(row(1, Some(5))));
+    assert!(matches!(
+        step,
+        ResubscribeStep::Record(_, Some(PendingOp::Update))
+    ));
+    assert_eq!(t.added + t.updated, 0, "counted once the update lands");
+}
+
+#[test]
+fn a_resubscribe_found_bounced_is_recorded_kept() {
+    let mut known = Known::new();
+    known.insert(ours(Some((1_000, 1_010))));
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    let mut t = WriteTally::default();
+    let step = c.after_membership_read(&mut t, &item, read(row(3, Some(1_005))));
+    let ResubscribeStep::Record(kept, None) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        (kept.status, kept.contact_id),
+        (Some(ListStatus::Bounced), Some(31))
+    );
+    assert_eq!(t.kept_bounced, 1);
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::Kept(Kept::Bounced));
+}
+
+#[test]
+fn a_failed_membership_read_fails_the_resubscribe_unless_it_stops_the_run() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    let mut t = WriteTally::default();
+    let step = c.after_membership_read(&mut t, &item, Err(exhausted()));
+    assert!(matches!(step, ResubscribeStep::Failed));
+    assert_eq!(t.failed, 1);
+    assert!(t.failures[0].reason.starts_with("not resubscribed"));
+    assert!(matches!(t.outcomes.of(0), ChangeEnd::Failed(_)));
+    let step = c.after_membership_read(&mut t, &item, Err(auth()));
+    assert!(matches!(step, ResubscribeStep::Stop(_)));
+    assert_eq!(t.failed, 1);
+}
+
+#[test]
+fn a_membership_read_starts_from_the_recorded_contact_id() {
+    let mut known = Known::new();
+    let mut m = ours(None);
+    m.contact_id = Some(77);
+    known.insert(m);
+    let c = core(&known);
+    let cs = changes(2);
+    let recorded = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    assert_eq!(c.known_contact_id(&recorded), Some(77));
+    let unknown = Item::change(1, PendingOp::Resubscribe, &cs[1]);
+    assert_eq!(c.known_contact_id(&unknown), None, "looked up by email");
 }
