@@ -6,7 +6,7 @@
 //! contacts on both limits using the exact serialized size of the body that
 //! [`Client::bulk_submit`] sends. An import is asynchronous: a 200 only means
 //! "queued"; [`Client::bulk_info`] reads where it stands (`false` is "not
-//! yet"), and `run::apply::poll` says when to read it again. Contacts the importer refused (opted out, excluded,
+//! yet"), and `run::poll` says when to read it again. Contacts the importer refused (opted out, excluded,
 //! bounced, malformed) come back as their emails only; [`BatchResult::failed_indexes`]
 //! maps them back to the batch.
 //!

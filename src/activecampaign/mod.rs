@@ -66,7 +66,7 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Delay before the first `/import/info` poll (≥ 1 s for the real API).
     pub poll_interval: Duration,
-    /// The longest one batch is followed (see `run::apply::poll`).
+    /// The longest one batch is followed (see `run::poll`).
     pub bulk_wait_max: Duration,
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, Client};
-use crate::run::apply::poll::{InFlight, PollPolicy, PollStep, after_poll};
+use crate::run::poll::{InFlight, PollPolicy, PollStep, after_poll};
 use crate::state::{OpenBatch, UNACKNOWLEDGED};
 
 /// Which journaled batches reached their end.

@@ -51,7 +51,7 @@ pub fn trials(reduced: usize, full: usize) -> usize {
 }
 
 /// Polls `/import/info` every 50 ms until batch `id` ends (at most a
-/// minute): a test's stand-in for the run's follower (`run::apply::poll`).
+/// minute): a test's stand-in for the run's follower (`run::poll`).
 pub async fn batch_end(
     c: &acsync::activecampaign::Client,
     id: &str,

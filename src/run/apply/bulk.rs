@@ -3,21 +3,21 @@
 //! time, so a run is paced by ActiveCampaign's limits (100 imports a
 //! minute, 5 requests a second) and not by waiting for one batch at a time.
 //! Each batch's contacts are built only when it is sent. What each answer
-//! means, and when to poll, is decided by the core ([`super::judge`],
-//! [`super::poll`]).
+//! means, and when to poll, is decided by the core ([`super::answers`],
+//! [`crate::run::poll`]).
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+use super::answers::{CompletedBatch, ContactOnList};
 use super::decide::{AfterSubmit, Item, Submission, after_submit};
-use super::poll::{InFlight, PollPolicy, PollStep, after_poll, at_tail, next_due};
 use super::{Applier, unix_now};
 use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
-use crate::model::Member;
 use crate::run::error::RunError;
 use crate::run::history::{LandedChange, LandedEntries, Op};
+use crate::run::poll::{InFlight, PollPolicy, PollStep, after_poll, at_tail, next_due};
 use crate::state::{JournalStep, UNACKNOWLEDGED};
 
 impl Applier<'_> {
@@ -79,7 +79,7 @@ impl Applier<'_> {
             });
             match self.submit_once(&sub, batch_items, &batch).await? {
                 AfterSubmit::Accepted(id) => {
-                    accepted.push(InFlight::accepted(&sub, id, self.now(), unix_now()));
+                    accepted.push(sub.accepted(id, self.now(), unix_now()));
                 }
                 AfterSubmit::RejectNamed(named) => {
                     tracing::warn!(export = %self.export.id, rejected = named.len(), of = batch_items.len(), "bulk import rejected a batch for some of its contacts; the rest is sent again");
@@ -127,7 +127,7 @@ impl Applier<'_> {
     /// Follows every submitted batch to its end. Batches wait in a small
     /// list (at most ~100 are in flight: a minute of imports); the one due
     /// first is polled next. The wait before a batch's first poll is learned
-    /// from the batches before it (see [`super::poll::first_poll_delay`]),
+    /// from the batches before it (see [`crate::run::poll::first_poll_delay`]),
     /// so most batches cost one poll.
     async fn follow_all(
         &self,
@@ -208,11 +208,12 @@ impl Applier<'_> {
             }
             PollStep::Completed(f, result) => {
                 let batch = &items[f.range.clone()];
-                let (members, refused) = self.record_batch(batch, &result, f.sent_at).await?;
-                let history = self.landed_history(batch, &refused);
+                let done = self.record_batch(batch, &result, f.sent_at).await?;
+                let history = self.landed_history(batch, &done.refused);
                 // Its outcome, its history and its leaving the journal: one
                 // transaction.
-                self.save_with_journal(members, forget, history).await?;
+                self.save_with_journal(done.members, forget, history)
+                    .await?;
             }
             PollStep::GiveUp(f, status) => {
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
@@ -223,7 +224,7 @@ impl Applier<'_> {
             }
             PollStep::Resubmit(f, status) => {
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete; sending it again");
-                let sub = f.again();
+                let sub = Submission::again(&f);
                 let batch_items = &items[sub.range.clone()];
                 let batch = batch_items
                     .iter()
@@ -263,35 +264,35 @@ impl Applier<'_> {
         items: &[Item<'_>],
         result: &BatchResult,
         sent_at: i64,
-    ) -> Result<(Vec<Member>, Vec<usize>), RunError> {
-        let (mut members, refused) =
+    ) -> Result<CompletedBatch, RunError> {
+        let mut done =
             self.core
                 .batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
-        for &i in &refused {
+        for &i in &done.refused {
             let item = &items[i];
             let lookup = if self.core.wants_lookup(&mut self.tally(), item) {
                 self.lookup(item.email).await
             } else {
                 Ok(None)
             };
-            members.push(
-                self.core
-                    .refused_in_batch(&mut self.tally(), item, lookup)?,
-            );
+            let member = self
+                .core
+                .refused_in_batch(&mut self.tally(), item, lookup)?;
+            done.members.push(member);
         }
-        Ok((members, refused))
+        Ok(done)
     }
 
     /// A contact's id and status on the list (`None`: no such contact).
-    async fn lookup(
-        &self,
-        email: &str,
-    ) -> Result<Option<(u64, Option<crate::model::ListStatus>)>, ApiError> {
-        let Some(id) = self.client.find_contact(email).await? else {
+    async fn lookup(&self, email: &str) -> Result<Option<ContactOnList>, ApiError> {
+        let Some(contact_id) = self.client.find_contact(email).await? else {
             return Ok(None);
         };
-        let status = self.client.list_status_of(id, self.export.list_id).await?;
-        Ok(Some((id, status)))
+        let status = self
+            .client
+            .list_status_of(contact_id, self.export.list_id)
+            .await?;
+        Ok(Some(ContactOnList { contact_id, status }))
     }
 }
 

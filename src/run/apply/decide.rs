@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::activecampaign::{ApiError, BulkContact, ContactInput};
 use crate::model::{Fields, Known, Member, PendingOp};
@@ -19,6 +20,7 @@ use crate::plan::{Change, Removal};
 #[cfg(doc)]
 use crate::run::history::Slots;
 use crate::run::history::{ChangeEnd, ChangeOutcomes};
+use crate::run::poll::InFlight;
 use crate::state::JournalStep;
 use crate::status::Failure;
 
@@ -51,7 +53,7 @@ pub struct WriteTally {
     pub outcomes: ChangeOutcomes,
     pub(super) classified: u32,
     /// Changes whose outcome is unknown, with the reason, until settled.
-    pub(super) doubts: Vec<(ChangeInDoubt, String)>,
+    pub(super) doubts: Vec<ChangeInDoubt>,
 }
 
 impl WriteTally {
@@ -79,7 +81,7 @@ impl WriteTally {
 
     /// A change that may or may not have landed: its intent stays pending.
     pub(super) fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
-        self.doubts.push((ChangeInDoubt::of(item), reason.into()));
+        self.doubts.push(ChangeInDoubt::of(item, reason.into()));
     }
 
     pub(super) fn doubt_all(&mut self, items: &[Item<'_>], reason: &str) {
@@ -103,10 +105,12 @@ pub struct ChangeInDoubt {
     contact_id: Option<u64>,
     fields: Fields,
     hash: u64,
+    /// Why it is in doubt.
+    pub reason: String,
 }
 
 impl ChangeInDoubt {
-    fn of(i: &Item<'_>) -> ChangeInDoubt {
+    fn of(i: &Item<'_>, reason: String) -> ChangeInDoubt {
         ChangeInDoubt {
             slot: i.slot,
             op: i.op,
@@ -115,6 +119,7 @@ impl ChangeInDoubt {
             contact_id: i.contact_id,
             fields: i.fields.clone(),
             hash: i.hash,
+            reason,
         }
     }
 
@@ -253,6 +258,33 @@ impl Submission {
             attempt: 1,
             replaces: None,
             with_intents: true,
+        }
+    }
+
+    /// The same items sent again, after batch `f` ended `failed` or
+    /// `interrupted`: journaled in its place before it is sent.
+    pub fn again(f: &InFlight) -> Submission {
+        Submission {
+            range: f.range.clone(),
+            attempt: f.attempt + 1,
+            replaces: Some(f.batch_id.clone()),
+            with_intents: false,
+        }
+    }
+
+    /// Its batch, accepted as `batch_id` at `now` on the write's clock
+    /// (`sent_at` on the wall clock); its first poll is set when the
+    /// follower takes it ([`InFlight::first_poll_in`]).
+    pub fn accepted(&self, batch_id: String, now: Duration, sent_at: i64) -> InFlight {
+        InFlight {
+            range: self.range.clone(),
+            batch_id,
+            submitted: now,
+            sent_at,
+            attempt: self.attempt,
+            poll_at: now,
+            delay: Duration::ZERO,
+            polls: 0,
         }
     }
 

@@ -21,19 +21,19 @@
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
 //!
-//! Layout: every decision is pure, in [`decide`], [`judge`], [`exchange`]
+//! Layout: every decision is pure, in [`decide`], [`answers`], [`exchange`]
 //! (the requests of one change), [`verify`] (the reads before a destructive
-//! write) and [`poll`] (following a batch), unit-tested without IO in
-//! `tests.rs`; this file, `single.rs`, `bulk.rs` and `checks.rs` are the
-//! executor, which sends the requests and performs the database writes
-//! those decisions name.
+//! write) and [`crate::run::poll`] (following a batch to its end, shared
+//! with the next run's follower), unit-tested without IO in `tests.rs`;
+//! this file, `single.rs`, `bulk.rs` and `checks.rs` are the executor,
+//! which sends the requests and performs the database writes those
+//! decisions name.
 
+pub mod answers;
 mod bulk;
 mod checks;
 pub mod decide;
 pub mod exchange;
-pub mod judge;
-pub mod poll;
 mod single;
 pub mod verify;
 

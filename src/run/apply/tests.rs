@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::answers::{BULK_REFUSED, ContactOnList};
 use super::decide::*;
-use super::poll::*;
 use super::verify::*;
 use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, ErrorBody};
 use crate::model::{
@@ -14,6 +14,7 @@ use crate::model::{
 use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
 use crate::run::history::ChangeEnd;
+use crate::run::poll::*;
 use crate::state::JournalStep;
 
 const LIST: u64 = 7;
@@ -451,7 +452,7 @@ fn a_resubmission_is_journaled_in_place_of_the_ended_batch_before_it_is_sent() {
     let c = core(&known);
     let cs = changes(3);
     let items = adds(&cs);
-    let again = flying().again();
+    let again = Submission::again(&flying());
     assert_eq!((again.range.clone(), again.attempt), (0..3, 2));
     let w = c.before_submit(&again, &items, "unacknowledged:2");
     assert_eq!(
@@ -516,10 +517,10 @@ fn a_completed_batch_lands_all_but_the_contacts_it_refused() {
         failed_emails: vec!["user2@example.com".into()],
     };
     let mut t = WriteTally::default();
-    let (rows, refused) = c.batch_completed(&mut t, &items, &result, SENT, NOW);
-    assert_eq!(refused, vec![2]);
-    assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|m| m.owned && m.pending.is_none()));
+    let done = c.batch_completed(&mut t, &items, &result, SENT, NOW);
+    assert_eq!(done.refused, vec![2]);
+    assert_eq!(done.members.len(), 3);
+    assert!(done.members.iter().all(|m| m.owned && m.pending.is_none()));
     assert_eq!(t.added, 3);
 }
 
@@ -547,15 +548,21 @@ fn a_refused_contact_is_kept_by_its_status_or_failed() {
     let c = core(&known);
     let cs = changes(1);
     let item = Item::change(0, PendingOp::Add, &cs[0]);
+    let found = |status| {
+        Ok(Some(ContactOnList {
+            contact_id: 8,
+            status,
+        }))
+    };
     let mut t = WriteTally::default();
-    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Unsubscribed)))));
+    let m = c.refused_in_batch(&mut t, &item, found(Some(ListStatus::Unsubscribed)));
     assert_eq!(m.expect("kept").status, Some(ListStatus::Unsubscribed));
-    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Bounced)))));
+    let m = c.refused_in_batch(&mut t, &item, found(Some(ListStatus::Bounced)));
     assert_eq!(m.expect("kept").status, Some(ListStatus::Bounced));
     assert_eq!((t.kept_unsubscribed, t.kept_bounced, t.failed), (1, 1, 0));
     for lookup in [
-        Ok(Some((8, Some(ListStatus::Active)))),
-        Ok(Some((8, None))),
+        found(Some(ListStatus::Active)),
+        found(None),
         Ok(None),
         Err(exhausted()),
     ] {
@@ -565,11 +572,7 @@ fn a_refused_contact_is_kept_by_its_status_or_failed() {
         assert_eq!(m.pending, None);
     }
     assert_eq!(t.failed, 4);
-    assert!(
-        t.failures
-            .iter()
-            .all(|f| f.reason == crate::run::apply::judge::BULK_REFUSED)
-    );
+    assert!(t.failures.iter().all(|f| f.reason == BULK_REFUSED));
     assert!(
         c.refused_in_batch(&mut t, &item, Err(auth())).is_err(),
         "fatal stops"
@@ -742,7 +745,8 @@ fn at_the_tail_an_unfinished_batch_is_polled_again_sooner_up_to_the_backoff() {
     );
     assert_eq!(waits[5], ms(1500), "never past the back-off");
     let mut first = secs(1);
-    let f = InFlight::accepted(&Submission::first(0..3), "b1".into(), secs(10), SENT)
+    let f = Submission::first(0..3)
+        .accepted("b1".into(), secs(10), SENT)
         .first_poll_in(secs(1));
     let step = after_poll(
         f,
@@ -763,7 +767,9 @@ fn secs(s: u64) -> Duration {
 }
 
 fn flying() -> InFlight {
-    InFlight::accepted(&Submission::first(0..3), "b1".into(), secs(10), SENT).first_poll_in(secs(2))
+    Submission::first(0..3)
+        .accepted("b1".into(), secs(10), SENT)
+        .first_poll_in(secs(2))
 }
 
 fn done(status: BatchStatus) -> Result<BatchPoll, ApiError> {
@@ -889,10 +895,10 @@ fn a_failed_batch_is_resubmitted_twice_then_given_up() {
     let mut f = flying();
     for attempt in 1..=BATCH_RETRIES {
         assert_eq!(f.attempt, attempt);
-        let again = f.again();
+        let again = Submission::again(&f);
         assert_eq!(again.replaces.as_deref(), Some(f.batch_id.as_str()));
         let id = format!("b{}", attempt + 1);
-        f = InFlight::accepted(&again, id, secs(20), NOW).first_poll_in(secs(3));
+        f = again.accepted(id, secs(20), NOW).first_poll_in(secs(3));
     }
     assert_eq!((f.polls, f.poll_at, f.sent_at), (0, secs(23), NOW));
     let step = after_poll(

@@ -1,14 +1,14 @@
 //! Following a bulk batch to its end, purely: when each batch in flight is
 //! polled, when a wait has gone on too long, when a batch is resubmitted or
 //! given up, and what the journal does at each step. The write's follower
-//! (`bulk.rs`) and the next run's follower of the batches a killed run left
-//! journaled (`run::batches`) both step through [`after_poll`]. Time is a
-//! [`Duration`] on the follower's own clock, given with each answer.
+//! (`run::apply`, `bulk.rs`) and the next run's follower of the batches a
+//! killed run left journaled (`run::batches`) both step through
+//! [`after_poll`]. Time is a [`Duration`] on the follower's own clock,
+//! given with each answer.
 
 use std::ops::Range;
 use std::time::Duration;
 
-use super::decide::Submission;
 use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus};
 
 /// Resubmissions of a batch that ended `failed` or `interrupted`.
@@ -82,22 +82,6 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// The batch of `sub` accepted at `now` (`sent_at` on the wall clock);
-    /// its first poll is set when the follower takes it
-    /// ([`InFlight::first_poll_in`]).
-    pub fn accepted(sub: &Submission, batch_id: String, now: Duration, sent_at: i64) -> Self {
-        InFlight {
-            range: sub.range.clone(),
-            batch_id,
-            submitted: now,
-            sent_at,
-            attempt: sub.attempt,
-            poll_at: now,
-            delay: Duration::ZERO,
-            polls: 0,
-        }
-    }
-
     /// A batch an earlier run left journaled, submitted `age` ago, on a
     /// clock that starts at its submission: polled at once, then after
     /// `interval` backed off.
@@ -119,17 +103,6 @@ impl InFlight {
         self.delay = first;
         self.poll_at = self.submitted + first;
         self
-    }
-
-    /// The same items sent again, after this batch ended `failed` or
-    /// `interrupted`: journaled in its place before it is sent.
-    pub fn again(&self) -> Submission {
-        Submission {
-            range: self.range.clone(),
-            attempt: self.attempt + 1,
-            replaces: Some(self.batch_id.clone()),
-            with_intents: false,
-        }
     }
 }
 
@@ -166,7 +139,7 @@ pub enum PollStep {
     /// Completed: record its contacts, then forget it in the journal.
     Completed(InFlight, BatchResult),
     /// Ended `failed` or `interrupted` (nothing of it can land later) and
-    /// is sent again ([`InFlight::again`], which also forgets it).
+    /// is sent again (its resubmission also forgets it).
     Resubmit(InFlight, BatchStatus),
     /// Ended `failed` or `interrupted` once too often, or it is not to be
     /// resubmitted: forget it; its changes are in doubt.

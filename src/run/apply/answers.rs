@@ -16,6 +16,21 @@ use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow}
 use crate::plan::verify::Kept;
 use crate::run::history::ChangeEnd;
 
+/// A completed batch, read: the rows of the contacts that landed, and the
+/// positions (ascending) of those it refused.
+#[derive(Debug, Default)]
+pub struct CompletedBatch {
+    pub members: Vec<Member>,
+    pub refused: Vec<usize>,
+}
+
+/// A contact found on looking it up: its id and its status on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactOnList {
+    pub contact_id: u64,
+    pub status: Option<ListStatus>,
+}
+
 /// The reason of a contact bulk import refused without saying why.
 pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
 
@@ -213,9 +228,9 @@ impl WriteCore<'_> {
         t.doubt_all(items, &reason);
     }
 
-    /// A completed batch: every contact it did not report failed landed
-    /// (the rows returned); the positions of the failed ones are returned
-    /// to be told apart ([`WriteCore::wants_lookup`]).
+    /// A completed batch: every contact it did not report failed landed;
+    /// the positions of the failed ones are returned to be told apart
+    /// ([`WriteCore::wants_lookup`]).
     pub fn batch_completed(
         &self,
         t: &mut WriteTally,
@@ -223,18 +238,20 @@ impl WriteCore<'_> {
         result: &BatchResult,
         sent_at: i64,
         now: i64,
-    ) -> (Vec<Member>, Vec<usize>) {
+    ) -> CompletedBatch {
         let failed: HashSet<&str> = result.failed_emails.iter().map(String::as_str).collect();
-        let mut members = Vec::with_capacity(items.len());
-        let mut refused = Vec::new();
+        let mut done = CompletedBatch {
+            members: Vec::with_capacity(items.len()),
+            refused: Vec::new(),
+        };
         for (i, item) in items.iter().enumerate() {
             if failed.contains(item.email) {
-                refused.push(i);
+                done.refused.push(i);
             } else {
-                members.push(self.landed(t, item, sent_at, now));
+                done.members.push(self.landed(t, item, sent_at, now));
             }
         }
-        (members, refused)
+        done
     }
 
     /// Whether a contact bulk import refused is looked up (its status on
@@ -246,17 +263,17 @@ impl WriteCore<'_> {
     }
 
     /// A refused contact after its lookup (`None` when it was not looked
-    /// up or does not exist; else its id and status on the list): kept
-    /// when its status keeps it out, else failed. A fatal error stops.
+    /// up or does not exist): kept when its status keeps it out, else
+    /// failed. A fatal error stops.
     pub fn refused_in_batch(
         &self,
         t: &mut WriteTally,
         item: &Item,
-        lookup: Result<Option<(u64, Option<ListStatus>)>, ApiError>,
+        lookup: Result<Option<ContactOnList>, ApiError>,
     ) -> Result<Member, ApiError> {
         match lookup {
-            Ok(Some((id, status))) => match Kept::of(status) {
-                Some(why) => Ok(self.kept(t, item, why, Some(id))),
+            Ok(Some(c)) => match Kept::of(c.status) {
+                Some(why) => Ok(self.kept(t, item, why, Some(c.contact_id))),
                 None => Ok(self.refused(t, item, BULK_REFUSED)),
             },
             Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
@@ -269,7 +286,7 @@ impl WriteCore<'_> {
     /// and their rows are returned; those kept by their status likewise;
     /// the others count as failed and keep their pending intent.
     pub fn settle(&self, t: &mut WriteTally, live: Option<&[LiveMember]>, now: i64) -> Vec<Member> {
-        let doubts: Vec<(ChangeInDoubt, String)> = std::mem::take(&mut t.doubts);
+        let doubts: Vec<ChangeInDoubt> = std::mem::take(&mut t.doubts);
         let read = live.is_some();
         let live: HashMap<&str, &LiveMember> = live
             .iter()
@@ -278,8 +295,9 @@ impl WriteCore<'_> {
             .map(|l| (l.email.as_str(), l))
             .collect();
         let mut settled = Vec::new();
-        for (doubt, reason) in &doubts {
+        for doubt in &doubts {
             let item = &doubt.item();
+            let reason = &doubt.reason;
             let l = live.get(item.email).copied();
             match self.seen_in_read(item, l) {
                 SeenInRead::Landed => {
