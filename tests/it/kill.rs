@@ -7,7 +7,7 @@ use std::time::Duration;
 use acsync::simulator::SimConfig;
 use acsync::state::StateDb;
 
-use crate::harness::{World, emails};
+use crate::harness::{World, emails, slow_batches};
 
 fn segment(round: usize) -> Vec<(String, String)> {
     // Each round: 15 leave (< 10% of ~600), 15 join, 30 renamed.
@@ -25,6 +25,17 @@ fn assert_consistent(w: &World) {
     if let Ok(bytes) = std::fs::read(&path) {
         serde_json::from_slice::<serde_json::Value>(&bytes).expect("status file is whole JSON");
     }
+}
+
+/// Runs `acsync sync vip` to its end; panics unless it exits 0.
+fn sync_ok(w: &World, what: &str) {
+    let out = w.acsync(&["sync", "vip"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -47,13 +58,7 @@ fn sync_killed_at_several_points_converges_with_ownership_intact() {
         let _ = child.wait();
         assert_consistent(&w);
 
-        let out = w.acsync(&["sync", "vip"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "round {round}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        sync_ok(&w, &format!("round {round}"));
         assert_eq!(
             w.active(),
             emails(&people),
@@ -75,13 +80,7 @@ fn sync_killed_at_several_points_converges_with_ownership_intact() {
     let last = segment(5);
     let smaller = &last[..last.len() - 50];
     w.write_people("vip", smaller);
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    sync_ok(&w, "shrink");
     assert_eq!(w.active(), emails(smaller));
 }
 
@@ -93,13 +92,7 @@ fn sync_killed_at_several_points_converges_with_ownership_intact() {
 #[test]
 fn sync_killed_once_a_resubmitted_batch_is_accepted_follows_it_next_run() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let cfg = SimConfig {
-        requests_per_second: 0,
-        info_false_for: Duration::from_millis(100),
-        import_duration: Duration::from_secs(2),
-        ..SimConfig::default()
-    };
-    let w = rt.block_on(World::with(cfg));
+    let w = rt.block_on(World::with(slow_batches(2)));
     w.write_export("vip", "max_removals = \"100%\"");
     let people = World::people(0..30);
     w.write_people("vip", &people);
@@ -132,13 +125,7 @@ fn sync_killed_once_a_resubmitted_batch_is_accepted_follows_it_next_run() {
     // Five of its contacts leave before the next run.
     let stay = &people[5..];
     w.write_people("vip", stay);
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    sync_ok(&w, "the run after the kill");
     assert_eq!(w.active(), emails(stay), "the list equals the segment");
     assert!(w.sim.duplicate_emails().is_empty(), "no duplicate contact");
     let db = StateDb::open(&w.state_dir()).expect("state");

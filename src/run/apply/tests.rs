@@ -1128,6 +1128,20 @@ fn other_statuses_are_never_overwritten() {
     assert_eq!(Resubscribe::of(&m, None), Resubscribe::NotMember);
 }
 
+/// What the core makes of `read` for a resubscribe of `user0@example.com`,
+/// recorded as `m`.
+fn after_read(
+    m: Member,
+    t: &mut WriteTally,
+    read: Result<MembershipRead, ApiError>,
+) -> ResubscribeStep {
+    let mut known = Known::new();
+    known.insert(m);
+    let cs = changes(1);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    core(&known).after_membership_read(t, &item, read)
+}
+
 fn read(row: Option<MembershipRow>) -> Result<MembershipRead, ApiError> {
     Ok(MembershipRead {
         contact_id: Some(31),
@@ -1137,32 +1151,23 @@ fn read(row: Option<MembershipRow>) -> Result<MembershipRead, ApiError> {
 
 #[test]
 fn a_resubscribe_is_sent_as_a_resubscribe_or_as_an_add_by_its_row() {
-    let mut known = Known::new();
-    known.insert(ours(Some((1_000, 1_010))));
-    let c = core(&known);
-    let cs = changes(1);
-    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    let m = ours(Some((1_000, 1_010)));
     let mut t = WriteTally::default();
-    let step = c.after_membership_read(&mut t, &item, read(row(2, Some(1_005))));
+    let step = after_read(m.clone(), &mut t, read(row(2, Some(1_005))));
     assert!(matches!(
         step,
         ResubscribeStep::Send(PendingOp::Resubscribe)
     ));
-    let step = c.after_membership_read(&mut t, &item, read(None));
+    let step = after_read(m, &mut t, read(None));
     assert!(matches!(step, ResubscribeStep::Send(PendingOp::Add)));
 }
 
 #[test]
 fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_changed() {
-    let cs = changes(1);
     let mut m = ours(Some((1_000, 1_010)));
-    m.sent_hash = Some(cs[0].hash);
-    let mut known = Known::new();
-    known.insert(m.clone());
-    let c = core(&known);
-    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    m.sent_hash = Some(changes(1)[0].hash);
     let mut t = WriteTally::default();
-    let step = c.after_membership_read(&mut t, &item, read(row(1, Some(5))));
+    let step = after_read(m.clone(), &mut t, read(row(1, Some(5))));
     let ResubscribeStep::Record(active, None) = step else {
         panic!("{step:?}")
     };
@@ -1174,10 +1179,7 @@ fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_ch
         "nothing left to write"
     );
     m.sent_hash = Some(1);
-    let mut known = Known::new();
-    known.insert(m);
-    let c = core(&known);
-    let step = c.after_membership_read(&mut t, &item, read(row(1, Some(5))));
+    let step = after_read(m, &mut t, read(row(1, Some(5))));
     assert!(matches!(
         step,
         ResubscribeStep::Record(_, Some(PendingOp::Update))
@@ -1187,13 +1189,12 @@ fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_ch
 
 #[test]
 fn a_resubscribe_found_bounced_is_recorded_kept() {
-    let mut known = Known::new();
-    known.insert(ours(Some((1_000, 1_010))));
-    let c = core(&known);
-    let cs = changes(1);
-    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
     let mut t = WriteTally::default();
-    let step = c.after_membership_read(&mut t, &item, read(row(3, Some(1_005))));
+    let step = after_read(
+        ours(Some((1_000, 1_010))),
+        &mut t,
+        read(row(3, Some(1_005))),
+    );
     let ResubscribeStep::Record(kept, None) = step else {
         panic!("{step:?}")
     };
@@ -1207,17 +1208,13 @@ fn a_resubscribe_found_bounced_is_recorded_kept() {
 
 #[test]
 fn a_failed_membership_read_fails_the_resubscribe_unless_it_stops_the_run() {
-    let known = Known::new();
-    let c = core(&known);
-    let cs = changes(1);
-    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
     let mut t = WriteTally::default();
-    let step = c.after_membership_read(&mut t, &item, Err(exhausted()));
+    let step = after_read(ours(None), &mut t, Err(exhausted()));
     assert!(matches!(step, ResubscribeStep::Failed));
     assert_eq!(t.failed, 1);
     assert!(t.failures[0].reason.starts_with("not resubscribed"));
     assert!(matches!(t.outcomes.of(0), ChangeEnd::Failed(_)));
-    let step = c.after_membership_read(&mut t, &item, Err(auth()));
+    let step = after_read(ours(None), &mut t, Err(auth()));
     assert!(matches!(step, ResubscribeStep::Stop(_)));
     assert_eq!(t.failed, 1);
 }
