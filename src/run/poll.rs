@@ -213,3 +213,7 @@ pub fn next_due(flying: &[InFlight]) -> Option<(usize, Duration)> {
         .min_by_key(|(_, f)| f.poll_at)
         .map(|(i, f)| (i, f.poll_at))
 }
+
+#[cfg(test)]
+#[path = "poll_tests.rs"]
+mod tests;

@@ -399,12 +399,22 @@ pub struct WriteCore<'a> {
 }
 
 impl WriteCore<'_> {
-    /// Whether `n` changes go through bulk import: from [`BULK_MIN`] on, or
-    /// any number when they carry tags (only bulk import adds them) or when
-    /// automations are excluded (`contact/sync` and `contactLists` cannot
-    /// exclude them; bulk import can).
-    pub fn by_bulk(&self, n: usize, tags: bool) -> bool {
+    /// Whether `items` go through bulk import: from [`BULK_MIN`] on, or
+    /// any number when they carry tags (only bulk import adds them; a
+    /// removal carries none) or when automations are excluded
+    /// (`contact/sync` and `contactLists` cannot exclude them; bulk import
+    /// can).
+    pub fn by_bulk(&self, items: &[Item]) -> bool {
+        let tags = !self.tags.is_empty() && items.iter().any(|i| i.op != PendingOp::Remove);
+        let n = items.len();
         n >= BULK_MIN || (n > 0 && (tags || self.exclude_automations))
+    }
+
+    /// Whether the write reads the list before it ends, to settle the
+    /// changes left in doubt: only when there are any, and not when it
+    /// `stopped` early (a fatal error, a shutdown).
+    pub fn reads_to_settle(&self, t: &WriteTally, stopped: bool) -> bool {
+        t.in_doubt() > 0 && !stopped
     }
 
     pub fn member(&self, email: &str) -> Member {

@@ -124,9 +124,8 @@ impl<'a> Applier<'a> {
     /// tally even when the run stops early.
     pub async fn apply(self, plan: &Plan) -> (WriteTally, Result<(), RunError>) {
         let mut result = self.apply_inner(plan).await;
-        // A run that stops early (fatal error, shutdown) does not read more.
-        let settle = result.is_ok() && !self.cancel.is_cancelled();
-        if let Err(e) = self.settle_doubts(settle).await {
+        let stopped = result.is_err() || self.cancel.is_cancelled();
+        if let Err(e) = self.settle_doubts(stopped).await {
             result = result.and(Err(e));
         }
         let tally = self.tally.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -142,8 +141,7 @@ impl<'a> Applier<'a> {
         let updates = plan.updates.iter().enumerate();
         let updates = updates.map(|(i, c)| Item::change(slots.update(i), PendingOp::Update, c));
         let items: Vec<Item<'_>> = adds.chain(updates).collect();
-        self.bulk_or_single(&items, !self.export.tags.is_empty())
-            .await?;
+        self.bulk_or_single(&items).await?;
         for (i, c) in plan.resubscribes.iter().enumerate() {
             let item = Item::change(slots.resubscribe(i), PendingOp::Resubscribe, c);
             self.resubscribe(item).await?;
@@ -151,7 +149,7 @@ impl<'a> Applier<'a> {
         let removals = plan.removals.iter().enumerate();
         let removals = removals.map(|(i, r)| Item::removal(slots.removal(i), r));
         let confirmed = self.confirm_removals(removals.collect()).await?;
-        self.bulk_or_single(&confirmed.same_email, false).await?;
+        self.bulk_or_single(&confirmed.same_email).await?;
         // Renamed in ActiveCampaign: by contact id, never by an old email.
         for item in confirmed.by_id {
             self.single(item).await?;
@@ -159,8 +157,8 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    async fn bulk_or_single(&self, items: &[Item<'_>], tags: bool) -> Result<(), RunError> {
-        if self.core.by_bulk(items.len(), tags) {
+    async fn bulk_or_single(&self, items: &[Item<'_>]) -> Result<(), RunError> {
+        if self.core.by_bulk(items) {
             return self.bulk(items).await;
         }
         for item in items {
@@ -217,13 +215,12 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    /// Settles the changes left in doubt with one read of the list (when
-    /// `read` and there are any); see [`WriteCore::settle`].
-    async fn settle_doubts(&self, read: bool) -> Result<(), RunError> {
+    /// Settles the changes left in doubt, with one read of the list when
+    /// the core wants it ([`WriteCore::reads_to_settle`]); see
+    /// [`WriteCore::settle`].
+    async fn settle_doubts(&self, stopped: bool) -> Result<(), RunError> {
         let doubts = self.tally().in_doubt();
-        if doubts == 0 {
-            return Ok(());
-        }
+        let read = self.core.reads_to_settle(&self.tally(), stopped);
         let live = if read {
             match crate::run::prepare::read_list(self.export, self.client).await {
                 Ok(live) => Some(live),
@@ -238,7 +235,9 @@ impl<'a> Applier<'a> {
         let settled = self
             .core
             .settle(&mut self.tally(), live.as_deref(), unix_now());
-        tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
+        if doubts > 0 {
+            tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
+        }
         self.save(settled).await
     }
 }
