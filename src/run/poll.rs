@@ -33,9 +33,9 @@ pub struct PollPolicy<'a> {
 /// this, ×1.5 per poll, up to the back-off's own wait. A first poll misses
 /// when the batch is a little slower than the learned wait; the usual
 /// back-off (1.5 s after a 1 s first poll) would then idle at the very end
-/// of the run, when nothing else needs the budget (measured, benchmark item
-/// 8: the last batch of most accounts). Mid-run, the usual back-off keeps
-/// the budget for submissions.
+/// of the run, when nothing else needs the budget (measured: the last batch
+/// of most accounts). Mid-run, the usual back-off keeps the budget for
+/// submissions.
 pub const TAIL_REPOLL: Duration = Duration::from_millis(250);
 
 /// The quick re-poll is for the last few batches only: a slow importer with

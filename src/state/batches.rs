@@ -2,7 +2,7 @@
 //! whose end this export has not yet seen. A batch id is written the moment
 //! the importer returns it, and removed once `/import/info` reports a
 //! terminal status, so a run killed while ActiveCampaign still processes a
-//! batch leaves its id for the next run to follow (SPEC §4 rule 7).
+//! batch leaves its id for the next run to follow (see docs/run-rules.md, crash safety).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;

@@ -1,6 +1,6 @@
 //! `acsync sync` killed with SIGKILL at several instants of a run with adds,
 //! updates and unsubscribes; each re-run converges the list to the segment
-//! with no duplicate contact, and ownership survives every kill (SPEC rule 7).
+//! with no duplicate contact, and ownership survives every kill (see docs/run-rules.md, crash safety).
 
 use std::time::Duration;
 

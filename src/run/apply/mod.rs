@@ -1,17 +1,22 @@
 //! Executes a [`Plan`] through the client, journaling every change: the
 //! intent is saved before a request is sent and the outcome after, so a run
 //! killed at any instant leaves `pending` marks that the next run resolves
-//! against a full read (SPEC rule 7). Changes of ten or more contacts (or
-//! any change carrying tags, or any when `exclude_automations` is set) go
-//! through bulk import, pipelined: batches are submitted while earlier ones
-//! are followed to their end; fewer go through `contact/sync` and
-//! `contactLists`. Resubscribes and removals by contact id always do: bulk
-//! import can do neither (it refuses to resubscribe, and knows contacts
-//! only by email).
+//! against a full read (see docs/run-rules.md, crash safety). Changes of
+//! ten or more contacts (or any change carrying tags, or any when
+//! `exclude_automations` is set) go through bulk import, pipelined: batches
+//! are submitted while earlier ones are followed to their end; fewer go
+//! through `contact/sync` and `contactLists`. Resubscribes and removals by
+//! contact id always do: bulk import can do neither (it refuses to
+//! resubscribe, and knows contacts only by email).
 //!
-//! A bulk request rejected whole for some of its contacts (400 with
-//! `failureReasons` naming their indexes: nothing was queued) fails those
-//! contacts with ActiveCampaign's reason and sends the rest again at once.
+//! Every bulk submission, a resubmission of a batch that ended `failed` or
+//! `interrupted` included, is journaled before it is sent (as
+//! `unacknowledged:…`, then under its batch id in one transaction with the
+//! answer), so a run killed at any instant leaves the next run every batch
+//! ActiveCampaign may be processing. A bulk request rejected whole for some
+//! of its contacts (400 with `failureReasons` naming their indexes: nothing
+//! was queued) fails those contacts with ActiveCampaign's reason and sends
+//! the rest again at once.
 //!
 //! A change whose outcome is unknown when its requests end (a batch given up
 //! `failed` or `interrupted` after its resubmissions, retries exhausted on a
@@ -24,7 +29,8 @@
 //! Layout: every decision is pure, in [`decide`], [`answers`], [`exchange`]
 //! (the requests of one change), [`verify`] (the reads before a destructive
 //! write) and [`crate::run::poll`] (following a batch to its end, shared
-//! with the next run's follower), unit-tested without IO in `tests.rs`;
+//! with the next run's follower), unit-tested without IO (`tests.rs`,
+//! `exchange.rs`);
 //! this file, `single.rs`, `bulk.rs` and `checks.rs` are the executor,
 //! which sends the requests and performs the database writes those
 //! decisions name.
