@@ -785,6 +785,11 @@ fn only_removals_still_active_under_their_email_are_made() {
     );
     assert_eq!(t.not_active, 3);
     assert_eq!(t.outcomes.of(1), &ChangeEnd::NotActive);
+    assert_eq!(
+        t.outcomes.of(3),
+        &ChangeEnd::NotActive,
+        "not recorded as unsubscribed"
+    );
     assert_eq!(t.outcomes.of(0), &ChangeEnd::NotSent, "made later");
 }
 
