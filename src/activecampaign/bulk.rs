@@ -5,8 +5,8 @@
 //! minute budgets live in [`super::limit`]). [`split_batches`] cuts a list of
 //! contacts on both limits using the exact serialized size of the body that
 //! [`Client::bulk_submit`] sends. An import is asynchronous: a 200 only means
-//! "queued"; [`Client::bulk_wait`] follows it to a terminal status, reading
-//! `false` as "not yet". Contacts the importer refused (opted out, excluded,
+//! "queued"; [`Client::bulk_info`] reads where it stands (`false` is "not
+//! yet"), and `run::poll` says when to read it again. Contacts the importer refused (opted out, excluded,
 //! bounced, malformed) come back as their emails only; [`BatchResult::failed_indexes`]
 //! maps them back to the batch.
 //!
@@ -22,7 +22,6 @@ use super::wire::{BulkAccepted, ImportInfo, parse_bulk_accepted};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Most contacts in one bulk request.
 pub const MAX_CONTACTS: usize = 250;
@@ -287,25 +286,6 @@ impl Client {
                 endpoint: call.endpoint.to_string(),
                 reason: "the answer is not a JSON object".into(),
             }),
-        }
-    }
-
-    /// Polls `/import/info` (first after `poll_interval`, then backing off
-    /// ×1.5 up to 16 × `poll_interval` or 30 s) until the batch is completed,
-    /// failed or interrupted, for at most `bulk_wait_max`.
-    pub async fn bulk_wait(&self, batch_id: &str) -> Result<BatchResult, ApiError> {
-        let start = Instant::now();
-        let mut delay = self.poll_interval();
-        loop {
-            tokio::time::sleep(delay).await;
-            let last_status = match self.bulk_info(batch_id).await? {
-                BatchPoll::Done(result) => return Ok(result),
-                BatchPoll::Pending(status) => status,
-            };
-            delay = self.next_poll_delay(delay);
-            if start.elapsed() + delay > self.shared.cfg.bulk_wait_max {
-                return Err(self.batch_timeout(batch_id, start.elapsed(), last_status));
-            }
         }
     }
 

@@ -66,7 +66,7 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Delay before the first `/import/info` poll (≥ 1 s for the real API).
     pub poll_interval: Duration,
-    /// The longest [`Client::bulk_wait`] follows one batch.
+    /// The longest one batch is followed (see `run::poll`).
     pub bulk_wait_max: Duration,
 }
 

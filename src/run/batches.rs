@@ -1,23 +1,19 @@
 //! Following the bulk batches a killed (or timed-out) run left journaled,
-//! before the next run reads the list (SPEC §4 rule 7: "including while
-//! ActiveCampaign is still processing a batch that acsync sent"). A batch
-//! is settled when `/import/info` reports a terminal status; one still
-//! running keeps every pending intent in doubt. An error or an unknown
-//! batch id is never a verdict on its own: it settles the batch only once
-//! the batch is older than the longest a run ever waits for one, when a
-//! read can no longer miss what it did.
+//! before the next run reads the list (see docs/run-rules.md, crash
+//! safety: a run converges "including while ActiveCampaign is still
+//! processing a batch that acsync sent"). Each batch is followed with the
+//! write's own rule ([`after_poll`]): a batch is settled when its terminal
+//! status is seen; one still running past the longest a run waits keeps
+//! every pending intent in doubt. An error or an unknown batch id is never
+//! a verdict on its own: see [`settled_without_answer`].
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::activecampaign::{BatchPoll, Client};
-use crate::state::OpenBatch;
-
-/// The journal id of a batch sent but not (yet) acknowledged with a batch
-/// id: a run killed between the request and its answer leaves it. It can
-/// only be followed through the account's outstanding-batch count.
-pub const UNACKNOWLEDGED: &str = "unacknowledged:";
+use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, Client};
+use crate::run::poll::{InFlight, PollPolicy, PollStep, after_poll};
+use crate::state::{OpenBatch, UNACKNOWLEDGED};
 
 /// Which journaled batches reached their end.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -26,25 +22,12 @@ pub struct Followed {
     pub unsettled: Vec<String>,
 }
 
-/// What one `/import/info` answer means for a journaled batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchVerdict {
-    Settled,
-    /// Poll again later (within the wait bound).
-    Running,
-    Unsettled,
-}
-
-/// The pure rule: `answer` is `Some(true)` for a terminal status,
-/// `Some(false)` for one still processing, `None` for an error or an
-/// unknown batch; `age` is the time since submission.
-pub fn judge(answer: Option<bool>, age: Duration, wait_max: Duration) -> BatchVerdict {
-    match answer {
-        Some(true) => BatchVerdict::Settled,
-        Some(false) if age < wait_max => BatchVerdict::Running,
-        None if age >= wait_max => BatchVerdict::Settled,
-        Some(false) | None => BatchVerdict::Unsettled,
-    }
+/// Whether a journaled batch whose `/import/info` cannot answer (an error,
+/// an unknown batch id) counts as settled, `age` after its submission: only
+/// once it is older than the longest a run ever waits for a batch
+/// (`wait_max`), when a read can no longer miss what it did.
+pub fn settled_without_answer(age: Duration, wait_max: Duration) -> bool {
+    age >= wait_max
 }
 
 /// Follows each batch until it ends, or until `submitted + bulk_wait_max`.
@@ -63,39 +46,52 @@ pub async fn follow(client: &Client, batches: &[OpenBatch], now: DateTime<Utc>) 
     out
 }
 
+/// Follows one batch on a clock that starts at its submission; whether it
+/// settled.
 async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> bool {
-    let wait_max = client.bulk_wait_max();
+    let age = (now - b.submitted_at).to_std().unwrap_or(Duration::ZERO);
+    let backoff = |d| client.next_poll_delay(d);
+    let policy = PollPolicy {
+        interval: client.poll_interval(),
+        wait_max: client.bulk_wait_max(),
+        backoff: &backoff,
+        tail: false,
+    };
     let started = tokio::time::Instant::now();
-    let base_age = (now - b.submitted_at).to_std().unwrap_or(Duration::ZERO);
-    let mut delay = client.poll_interval();
+    let clock = || age + started.elapsed();
+    let mut batch = InFlight::left_journaled(b.batch_id.clone(), age, policy.interval);
+    // Only the write learns its first-poll wait.
+    let mut first = policy.interval;
     loop {
-        let answer = poll(client, &b.batch_id).await;
-        match judge(answer, base_age + started.elapsed(), wait_max) {
-            BatchVerdict::Settled => return true,
-            BatchVerdict::Unsettled => return false,
-            BatchVerdict::Running => {}
+        tokio::time::sleep(batch.poll_at.saturating_sub(clock())).await;
+        let answer = poll(client, &batch.batch_id).await;
+        match after_poll(batch, answer, clock(), &mut first, &policy, false) {
+            PollStep::Again(next) => batch = next,
+            PollStep::Expired { .. } => return false,
+            PollStep::Unknown(f, e) => {
+                tracing::warn!(batch = %f.batch_id, error = %e, "cannot follow a journaled batch");
+                return settled_without_answer(clock(), policy.wait_max);
+            }
+            PollStep::Completed(..) | PollStep::GiveUp(..) | PollStep::Resubmit(..) => return true,
         }
-        tokio::time::sleep(delay).await;
-        delay = client.next_poll_delay(delay);
     }
 }
 
-/// `Some(true)` when the batch (or, for an unacknowledged one, every batch
-/// of the account) is done, `Some(false)` while running, `None` on error.
-async fn poll(client: &Client, batch_id: &str) -> Option<bool> {
-    let answer = if batch_id.starts_with(UNACKNOWLEDGED) {
-        client.bulk_outstanding().await.map(|n| n == 0)
-    } else {
-        client
-            .bulk_info(batch_id)
-            .await
-            .map(|p| matches!(p, BatchPoll::Done(_)))
-    };
-    answer
-        .inspect_err(
-            |e| tracing::warn!(batch = %batch_id, error = %e, "cannot follow a journaled batch"),
-        )
-        .ok()
+/// One poll of a journaled batch; for an unacknowledged one (no batch id
+/// known), of the account's outstanding batches: done once none is left.
+async fn poll(client: &Client, batch_id: &str) -> Result<BatchPoll, ApiError> {
+    if !batch_id.starts_with(UNACKNOWLEDGED) {
+        return client.bulk_info(batch_id).await;
+    }
+    let outstanding = client.bulk_outstanding().await?;
+    Ok(match outstanding {
+        0 => BatchPoll::Done(BatchResult {
+            status: BatchStatus::Completed,
+            created_ids: Vec::new(),
+            failed_emails: Vec::new(),
+        }),
+        _ => BatchPoll::Pending(None),
+    })
 }
 
 #[cfg(test)]
@@ -103,16 +99,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_an_end_or_old_age_settles_a_batch() {
+    fn an_unanswered_poll_settles_only_a_batch_older_than_any_wait() {
         let max = Duration::from_secs(1800);
-        let young = Duration::from_secs(5);
-        let old = Duration::from_secs(1800);
-        assert_eq!(judge(Some(true), young, max), BatchVerdict::Settled);
-        assert_eq!(judge(Some(false), young, max), BatchVerdict::Running);
-        assert_eq!(judge(Some(false), old, max), BatchVerdict::Unsettled);
-        // An /import/info error or unknown batch is no verdict while the
-        // batch may still be processing.
-        assert_eq!(judge(None, young, max), BatchVerdict::Unsettled);
-        assert_eq!(judge(None, old, max), BatchVerdict::Settled);
+        assert!(!settled_without_answer(Duration::from_secs(5), max));
+        assert!(settled_without_answer(max, max));
     }
 }

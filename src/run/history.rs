@@ -1,26 +1,21 @@
 //! A run's entries in the run history (`state::history`): [`entries`]
-//! derives them, purely, from the plan and what the write did to each
-//! planned change ([`Written`]); [`record`] is the run's one call after the
-//! write: it works out the outcomes ([`Outcomes`]), records the entries and
-//! prunes the export's history past its retention and size bound.
-//!
-//! What the write did is known per contact from the applier's tally when
-//! every failure in it is itemised (the common case: no failure, or a few
-//! refused adds and updates, each named by its row); otherwise (more
-//! failures than it itemises, opt-outs met at write time, a run that
-//! stopped) from the member rows the write left in the state database,
-//! which record every outcome.
+//! derives them, purely, from the plan and what became of each planned
+//! change ([`ChangeOutcomes`], filled by the write as each change ends);
+//! [`record`] is the run's one call after the write: it records the
+//! entries and prunes the export's history past its retention and size
+//! bound. The write's outcomes are the one account of what it did: the
+//! history records them as they are.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Export;
 use crate::model::{Fields, PendingOp};
-use crate::model::{Known, ListStatus};
+use crate::plan::verify::Kept;
 use crate::plan::{Change, Plan};
-use crate::run::apply::decide::{RowSet, WriteTally as Tally};
 use crate::run::db::{RunDb, write_gate};
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, RunEntries, StateError};
@@ -72,27 +67,64 @@ const LEFT: &str = "left the segment";
 const CONFLICT_WON: &str =
     "conflict: another export of the list wants other values; this export's win";
 
-/// The run's history entries: each planned change with its outcome, then
-/// the contacts kept and why. One entry per contact.
-pub fn entries<'a>(
-    plan: &'a Plan,
-    written: impl Fn(&'a str, Option<u64>, Op) -> Written<'a>,
-) -> Vec<NewEntry<'a>> {
+/// Where each planned change's outcome is kept in [`ChangeOutcomes`]: the
+/// plan's adds, updates, resubscribes and removals, in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    updates: usize,
+    resubscribes: usize,
+    removals: usize,
+}
+
+impl Slots {
+    pub fn of(plan: &Plan) -> Slots {
+        let updates = plan.adds.len();
+        let resubscribes = updates + plan.updates.len();
+        let removals = resubscribes + plan.resubscribes.len();
+        Slots {
+            updates,
+            resubscribes,
+            removals,
+        }
+    }
+
+    pub fn add(&self, i: usize) -> usize {
+        i
+    }
+
+    pub fn update(&self, i: usize) -> usize {
+        self.updates + i
+    }
+
+    pub fn resubscribe(&self, i: usize) -> usize {
+        self.resubscribes + i
+    }
+
+    pub fn removal(&self, i: usize) -> usize {
+        self.removals + i
+    }
+}
+
+/// The run's history entries: each planned change with its outcome
+/// (`written`, given the change's slot, see [`Slots`]), then the contacts
+/// kept and why. One entry per contact.
+pub fn entries<'a>(plan: &'a Plan, written: impl Fn(usize) -> Written<'a>) -> Vec<NewEntry<'a>> {
+    let slots = Slots::of(plan);
     let mut conflicts: HashSet<&str> = plan.conflicts.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(plan.adds.len() + plan.updates.len() + plan.removals.len());
     let changes = [
-        (Op::Add, &plan.adds),
-        (Op::Update, &plan.updates),
-        (Op::Resubscribe, &plan.resubscribes),
+        (Op::Add, &plan.adds, slots.add(0)),
+        (Op::Update, &plan.updates, slots.update(0)),
+        (Op::Resubscribe, &plan.resubscribes, slots.resubscribe(0)),
     ];
-    for (op, list) in changes {
-        for c in list.iter() {
+    for (op, list, first) in changes {
+        for (i, c) in list.iter().enumerate() {
             let won = conflicts.remove(c.email.as_str());
-            out.extend(change_entry(c, op, written(&c.email, Some(c.row), op), won));
+            out.extend(change_entry(c, op, written(first + i), won));
         }
     }
-    for r in &plan.removals {
-        let w = written(&r.email, None, Op::Remove);
+    for (i, r) in plan.removals.iter().enumerate() {
+        let w = written(slots.removal(i));
         out.extend(entry(&r.email, Op::Remove, None, w, Some(LEFT)));
     }
     let kept = [
@@ -183,18 +215,15 @@ impl RunRecord {
         }
     }
 
-    /// The entries of changes that landed: `(email, row, op, fields)`.
-    pub fn landed<'p>(
-        &self,
-        changes: impl Iterator<Item = (&'p str, u64, Op, &'p Fields)>,
-    ) -> LandedEntries {
+    /// The entries of changes that landed.
+    pub fn landed<'p>(&self, changes: impl Iterator<Item = LandedChange<'p>>) -> LandedEntries {
         let entries = changes
-            .map(|(email, row, op, fields)| LandedEntry {
-                email: email.to_owned(),
-                row,
-                op,
-                fields: fields.clone(),
-                won: self.conflicts.contains(email),
+            .map(|c| LandedEntry {
+                email: c.email.to_owned(),
+                slot: c.slot,
+                op: c.op,
+                fields: c.fields.clone(),
+                won: self.conflicts.contains(c.email),
             })
             .collect();
         LandedEntries {
@@ -204,6 +233,16 @@ impl RunRecord {
             entries,
         }
     }
+}
+
+/// A planned change that landed with its batch.
+#[derive(Debug, Clone, Copy)]
+pub struct LandedChange<'p> {
+    /// Its slot in the write's [`ChangeOutcomes`].
+    pub slot: usize,
+    pub email: &'p str,
+    pub op: Op,
+    pub fields: &'p Fields,
 }
 
 /// A batch's landed changes as history entries, owned: they go to the
@@ -219,7 +258,7 @@ pub struct LandedEntries {
 #[derive(Debug, Clone)]
 struct LandedEntry {
     email: String,
-    row: u64,
+    slot: usize,
     op: Op,
     fields: Fields,
     won: bool,
@@ -256,132 +295,70 @@ impl LandedEntries {
         }
     }
 
-    /// The source rows recorded.
-    pub fn rows(&self) -> impl Iterator<Item = u64> + '_ {
-        self.entries.iter().map(|e| e.row)
+    /// The slots of the changes recorded.
+    pub fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().map(|e| e.slot)
     }
 }
 
 /// A change the write did not make, with no reason of its own on record.
 const NOT_APPLIED: &str =
     "not applied (refused by ActiveCampaign, or no answer); the next run tries again";
-/// A change still pending when the run ended.
-const IN_DOUBT: &str =
-    "outcome unknown when the run ended (its intent stays pending); the next run checks it";
 
-/// What the write did to each planned change: the tally's itemised
-/// failures (by source row) and, when the tally cannot tell every
-/// outcome, the member rows the write left (`after`).
-pub struct Outcomes<'a> {
-    failed_rows: HashMap<u64, &'a str>,
-    hashes: HashMap<&'a str, u64>,
-    after: Option<Known>,
-    stopped: bool,
+/// How one planned change ended, as the write saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ChangeEnd {
+    /// Never sent, or its end never seen (the run stopped before it).
+    #[default]
+    NotSent,
+    Landed,
+    /// Landed, and already recorded in the history with its batch's
+    /// outcome (see [`RunRecord`]).
+    Recorded,
+    /// Refused, or shown not to have landed: retried next run.
+    Failed(Arc<str>),
+    /// Its outcome stayed unknown (no read could settle it): counted as
+    /// failed, its intent kept for the next run.
+    InDoubt(Arc<str>),
+    /// Its status is not ours to change (opted out, bounced, unconfirmed).
+    Kept(Kept),
+    /// A planned removal that a read right before the write found no
+    /// longer active under that email: left untouched.
+    NotActive,
 }
 
-impl<'a> Outcomes<'a> {
-    /// Whether the tally alone tells every outcome: the run went to its
-    /// end, each failure is itemised with a planned row, and nothing was
-    /// found kept or no longer active at write time.
-    pub fn tally_suffices(plan: &Plan, tally: &Tally, stopped: bool) -> bool {
-        let kept = tally.kept_unsubscribed + tally.kept_bounced + tally.kept_unconfirmed;
-        if stopped || kept > 0 || tally.not_active > 0 {
-            return false;
+/// What became of each planned change, by its slot (see [`Slots`]): the
+/// write sets each as the change ends, and [`record`] records them.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeOutcomes(Vec<ChangeEnd>);
+
+impl ChangeOutcomes {
+    pub fn set(&mut self, slot: usize, end: ChangeEnd) {
+        if slot >= self.0.len() {
+            self.0.resize(slot + 1, ChangeEnd::NotSent);
         }
-        if tally.failed == 0 {
-            return true;
-        }
-        let rows = planned_rows(plan);
-        let itemised = tally
-            .failures
-            .iter()
-            .filter(|f| f.row.is_some_and(|r| rows.contains(&r)))
-            .count() as u64;
-        itemised == tally.failed
+        self.0[slot] = end;
     }
 
-    /// `after`: the export's member rows after the write, needed when
-    /// [`Outcomes::tally_suffices`] is false.
-    pub fn new(plan: &'a Plan, tally: &'a Tally, after: Option<Known>, stopped: bool) -> Self {
-        let failed_rows = tally
-            .failures
-            .iter()
-            .filter_map(|f| Some((f.row?, f.reason.as_str())))
-            .collect();
-        let hashes = match after {
-            Some(_) => plan
-                .adds
-                .iter()
-                .chain(&plan.updates)
-                .chain(&plan.resubscribes)
-                .map(|c| (c.email.as_str(), c.hash))
-                .collect(),
-            None => HashMap::new(),
-        };
-        Outcomes {
-            failed_rows,
-            hashes,
-            after,
-            stopped,
-        }
+    pub fn of(&self, slot: usize) -> &ChangeEnd {
+        self.0.get(slot).unwrap_or(&ChangeEnd::NotSent)
     }
 
-    pub fn of(&self, email: &str, row: Option<u64>, op: Op) -> Written<'a> {
-        if let Some(why) = row.and_then(|r| self.failed_rows.get(&r)) {
-            return Written::Failed(Cow::Borrowed(why));
-        }
-        let Some(after) = &self.after else {
-            return Written::Landed;
-        };
-        let unmade = || match self.stopped {
-            true => Written::Unknown,
-            false => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
-        };
-        let Some(m) = after.get(email) else {
-            return unmade();
-        };
-        if m.pending.is_some() {
-            return Written::Failed(Cow::Borrowed(IN_DOUBT));
-        }
-        match (op, m.status) {
-            (Op::Remove, Some(ListStatus::Unsubscribed)) if m.unsubscribed_by_us => Written::Landed,
-            (Op::Remove, Some(ListStatus::Active)) => unmade(),
-            (Op::Remove, _) => Written::Kept("not_active"),
-            (_, Some(ListStatus::Active)) if m.sent_hash == self.hashes.get(email).copied() => {
-                Written::Landed
-            }
-            (_, Some(ListStatus::Unsubscribed)) if !m.unsubscribed_by_us => {
-                Written::Kept("kept_unsubscribed")
-            }
-            (_, Some(ListStatus::Bounced)) => Written::Kept("kept_bounced"),
-            (_, Some(ListStatus::Unconfirmed)) => Written::Kept("kept_unconfirmed"),
-            _ => unmade(),
+    /// What the history records for the change in `slot`: nothing for
+    /// one recorded with its batch, or one a stopped run never sent.
+    pub fn written(&self, slot: usize, stopped: bool) -> Written<'_> {
+        match self.of(slot) {
+            ChangeEnd::Landed => Written::Landed,
+            ChangeEnd::Recorded => Written::Unknown,
+            ChangeEnd::NotSent if stopped => Written::Unknown,
+            ChangeEnd::NotSent => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
+            ChangeEnd::Failed(why) | ChangeEnd::InDoubt(why) => Written::Failed(Cow::Borrowed(why)),
+            ChangeEnd::Kept(Kept::Unsubscribed) => Written::Kept("kept_unsubscribed"),
+            ChangeEnd::Kept(Kept::Bounced) => Written::Kept("kept_bounced"),
+            ChangeEnd::Kept(Kept::Unconfirmed) => Written::Kept("kept_unconfirmed"),
+            ChangeEnd::NotActive => Written::Kept("not_active"),
         }
     }
-}
-
-/// What the end of the run records for a planned change: nothing for a
-/// row recorded with its batch's outcome, else its outcome.
-fn at_end<'a>(
-    recorded: &RowSet,
-    outcomes: &Outcomes<'a>,
-    email: &'a str,
-    row: Option<u64>,
-    op: Op,
-) -> Written<'a> {
-    match row {
-        Some(r) if recorded.contains(r) => Written::Unknown,
-        _ => outcomes.of(email, row, op),
-    }
-}
-
-fn planned_rows(plan: &Plan) -> HashSet<u64> {
-    plan.adds
-        .iter()
-        .chain(&plan.updates)
-        .chain(&plan.resubscribes)
-        .map(|c| c.row)
-        .collect()
 }
 
 /// Entries written per transaction (see [`try_record`]).
@@ -406,13 +383,13 @@ pub fn record(
     export: &Export,
     run: &LastRun,
     plan: &Plan,
-    tally: &Tally,
+    outcomes: &ChangeOutcomes,
     stopped: bool,
 ) {
     let Some(run_id) = run.run_id else { return };
     // A million entries take seconds: off the async worker where the
     // runtime allows it (the daemon's and `sync`'s are multi-threaded).
-    let work = || try_record(db, export, run_id, run.started_at, plan, tally, stopped);
+    let work = || try_record(db, export, run_id, run.started_at, plan, outcomes, stopped);
     let result = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
@@ -429,19 +406,10 @@ pub fn try_record(
     run_id: i64,
     at: DateTime<Utc>,
     plan: &Plan,
-    tally: &Tally,
+    outcomes: &ChangeOutcomes,
     stopped: bool,
 ) -> Result<(), RecordError> {
-    // A read: no writer gate (WAL readers wait for nobody).
-    let after = match Outcomes::tally_suffices(plan, tally, stopped) {
-        true => None,
-        false => Some(db.lock()?.load_known(&crate::state::scope_of(export))?),
-    };
-    let outcomes = Outcomes::new(plan, tally, after, stopped);
-    let recorded = &tally.history_recorded;
-    let mut list = entries(plan, |email, row, op| {
-        at_end(recorded, &outcomes, email, row, op)
-    });
+    let mut list = entries(plan, |slot| outcomes.written(slot, stopped));
     // In email order (both b-trees grow at one place), and in chunks, each
     // its own transaction under the process's writer gate: a big run's
     // history must not hold the one SQLite writer while other exports wait

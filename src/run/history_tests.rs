@@ -1,7 +1,6 @@
 use super::*;
-use crate::model::{Fields, Member, PendingOp};
+use crate::model::Fields;
 use crate::plan::Removal;
-use crate::status::Failure;
 
 fn change(email: &str, row: u64, first: &str) -> Change {
     let fields = Fields::new(Some(first), None, None);
@@ -55,7 +54,7 @@ fn shown(entries: &[NewEntry]) -> Vec<String> {
 #[test]
 fn every_planned_change_and_every_kept_contact_is_one_entry() {
     let p = plan();
-    let got = shown(&entries(&p, |_, _, _| Written::Landed));
+    let got = shown(&entries(&p, |_| Written::Landed));
     assert_eq!(
         got,
         [
@@ -75,86 +74,52 @@ fn every_planned_change_and_every_kept_contact_is_one_entry() {
 }
 
 #[test]
-fn a_contact_that_failed_is_recorded_failed_not_added() {
+fn slots_follow_the_plan_adds_updates_resubscribes_then_removals() {
     let p = plan();
-    let mut tally = Tally::default();
-    tally.failed = 1;
-    tally.failures = vec![Failure::new(Some(2), "add@ex.com", "HTTP 422: bad email")];
-    assert!(Outcomes::tally_suffices(&p, &tally, false));
-    let o = Outcomes::new(&p, &tally, None, false);
-    let got = entries(&p, |e, row, op| o.of(e, row, op));
-    assert_eq!(got[0].change, ChangeKind::Failed);
-    assert_eq!(got[0].reason.as_deref(), Some("HTTP 422: bad email"));
-    assert_eq!(got[0].fields.and_then(Fields::first_name), Some("Ann"));
-    assert_eq!(got[2].change, ChangeKind::Updated);
-}
-
-#[test]
-fn the_tally_does_not_suffice_when_it_cannot_name_each_outcome() {
-    let p = plan();
-    let ok = Tally::default();
-    assert!(Outcomes::tally_suffices(&p, &ok, false));
-    assert!(!Outcomes::tally_suffices(&p, &ok, true), "a stopped run");
-    let mut more = Tally::default();
-    more.failed = 21;
-    more.failures = vec![Failure::new(Some(2), "add@ex.com", "x")];
-    assert!(
-        !Outcomes::tally_suffices(&p, &more, false),
-        "failures not itemised"
+    let s = Slots::of(&p);
+    assert_eq!(
+        [s.add(1), s.update(0), s.resubscribe(0), s.removal(0)],
+        [1, 2, 3, 4]
     );
-    let mut removal_failed = Tally::default();
-    removal_failed.failed = 1;
-    removal_failed.failures = vec![Failure::new(None, "gone@ex.com", "x")];
-    assert!(!Outcomes::tally_suffices(&p, &removal_failed, false));
-    let mut kept = Tally::default();
-    kept.kept_bounced = 1;
-    assert!(!Outcomes::tally_suffices(&p, &kept, false));
-    let mut not_active = Tally::default();
-    not_active.not_active = 1;
-    assert!(!Outcomes::tally_suffices(&p, &not_active, false));
-}
-
-fn after(p: &Plan) -> Known {
-    let landed = |c: &Change| Member {
-        status: Some(ListStatus::Active),
-        sent_hash: Some(c.hash),
-        owned: true,
-        ..Member::unknown(c.email.as_str())
-    };
-    let mut k = Known::new();
-    k.insert(landed(&p.adds[0]));
-    // won@ex.com: refused with no itemised reason (row unchanged).
-    k.insert(Member::unknown("won@ex.com"));
-    k.insert(Member {
-        status: Some(ListStatus::Unsubscribed),
-        ..Member::unknown("upd@ex.com")
+    let seen = std::cell::RefCell::new(Vec::new());
+    let got = entries(&p, |slot| {
+        seen.borrow_mut().push(slot);
+        Written::Landed
     });
-    k.insert(Member {
-        pending: Some(PendingOp::Resubscribe),
-        ..Member::unknown("back@ex.com")
-    });
-    k.insert(Member {
-        status: None,
-        ..Member::unknown("gone@ex.com")
-    });
-    k
+    assert_eq!(got.len(), 11);
+    assert_eq!(seen.into_inner(), [0, 1, 2, 3, 4]);
 }
 
 #[test]
-fn without_an_itemised_tally_the_member_rows_tell_each_outcome() {
+fn each_end_the_write_saw_is_recorded_as_it_is() {
     let p = plan();
-    let tally = Tally::default();
-    let o = Outcomes::new(&p, &tally, Some(after(&p)), false);
-    let got = shown(&entries(&p, |e, row, op| o.of(e, row, op)));
-    assert_eq!(got[0], "add@ex.com added Ann -");
-    assert_eq!(got[1], format!("won@ex.com failed Wil {NOT_APPLIED}"));
-    assert_eq!(got[2], "upd@ex.com kept - kept_unsubscribed");
-    assert_eq!(got[3], format!("back@ex.com failed Bo {IN_DOUBT}"));
-    assert_eq!(got[4], "gone@ex.com kept - not_active");
+    let mut o = ChangeOutcomes::default();
+    o.set(0, ChangeEnd::Failed("HTTP 422: bad email".into()));
+    o.set(1, ChangeEnd::InDoubt("batch b1 ended Failed".into()));
+    o.set(2, ChangeEnd::Kept(Kept::Unsubscribed));
+    o.set(3, ChangeEnd::Landed);
+    o.set(4, ChangeEnd::NotActive);
+    let got = entries(&p, |slot| o.written(slot, false));
+    assert_eq!(
+        shown(&got[..5]),
+        [
+            "add@ex.com failed Ann HTTP 422: bad email",
+            "won@ex.com failed Wil batch b1 ended Failed",
+            "upd@ex.com kept - kept_unsubscribed",
+            "back@ex.com resubscribed Bo -",
+            "gone@ex.com kept - not_active",
+        ]
+    );
+    let mut bounced = ChangeOutcomes::default();
+    bounced.set(0, ChangeEnd::Kept(Kept::Bounced));
+    bounced.set(1, ChangeEnd::Kept(Kept::Unconfirmed));
+    let got = entries(&p, |slot| bounced.written(slot, false));
+    assert_eq!(got[0].reason.as_deref(), Some("kept_bounced"));
+    assert_eq!(got[1].reason.as_deref(), Some("kept_unconfirmed"));
 }
 
 #[test]
-fn a_stopped_run_records_only_what_it_knows() {
+fn a_change_never_sent_is_not_recorded_by_a_stopped_run_and_failed_by_one_that_ended() {
     let p = Plan {
         adds: vec![
             change("sent@ex.com", 2, "S"),
@@ -163,20 +128,12 @@ fn a_stopped_run_records_only_what_it_knows() {
         removals: vec![removal("stay@ex.com")],
         ..Plan::default()
     };
-    let mut k = Known::new();
-    k.insert(Member {
-        status: Some(ListStatus::Active),
-        sent_hash: Some(p.adds[0].hash),
-        ..Member::unknown("sent@ex.com")
-    });
-    k.insert(Member {
-        status: Some(ListStatus::Active),
-        ..Member::unknown("stay@ex.com")
-    });
-    let tally = Tally::default();
-    let o = Outcomes::new(&p, &tally, Some(k), true);
-    let got = shown(&entries(&p, |e, row, op| o.of(e, row, op)));
+    let mut o = ChangeOutcomes::default();
+    o.set(0, ChangeEnd::Landed);
+    let got = shown(&entries(&p, |slot| o.written(slot, true)));
     assert_eq!(got, ["sent@ex.com added S -"]);
+    let got = shown(&entries(&p, |slot| o.written(slot, false)));
+    assert_eq!(got[1], format!("unsent@ex.com failed U {NOT_APPLIED}"));
 }
 
 #[test]
@@ -186,29 +143,32 @@ fn a_batch_records_its_landed_changes_as_the_run_records_them() {
     let landed = [&p.adds[0], &p.adds[1], &p.updates[0]]
         .into_iter()
         .zip([Op::Add, Op::Add, Op::Update])
-        .map(|(c, op)| (c.email.as_str(), c.row, op, &c.fields));
+        .enumerate()
+        .map(|(slot, (c, op))| LandedChange {
+            slot,
+            email: &c.email,
+            op,
+            fields: &c.fields,
+        });
     let batch = record.landed(landed);
     let list = batch.entries();
     // The same lines as the end of the run would record for them.
-    let at_the_end = shown(&entries(&p, |_, _, _| Written::Landed));
+    let at_the_end = shown(&entries(&p, |_| Written::Landed));
     assert_eq!(shown(&list), at_the_end[..3]);
     let run = batch.run(&list);
     assert_eq!((run.run_id, run.export, run.entries.len()), (7, "vip", 3));
-    assert_eq!(batch.rows().collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(batch.slots().collect::<Vec<_>>(), [0, 1, 2]);
 }
 
 #[test]
-fn rows_recorded_with_their_batch_are_left_out_at_the_end() {
+fn changes_recorded_with_their_batch_are_left_out_at_the_end() {
     let p = plan();
-    let mut tally = Tally::default();
-    [2u64, 4]
-        .into_iter()
-        .for_each(|r| tally.history_recorded.insert(r));
-    let o = Outcomes::new(&p, &tally, None, false);
-    let recorded = &tally.history_recorded;
-    let got = entries(&p, |e, row, op| at_end(recorded, &o, e, row, op));
+    let mut o = ChangeOutcomes::default();
+    (0..5).for_each(|slot| o.set(slot, ChangeEnd::Landed));
+    o.set(0, ChangeEnd::Recorded);
+    o.set(2, ChangeEnd::Recorded);
+    let got = entries(&p, |slot| o.written(slot, false));
     let emails: Vec<&str> = got.iter().map(|e| e.email).collect();
     assert!(!emails.contains(&"add@ex.com") && !emails.contains(&"upd@ex.com"));
     assert!(emails.contains(&"won@ex.com") && emails.contains(&"gone@ex.com"));
-    assert!(!recorded.contains(3) && !recorded.contains(1_000_000));
 }

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod fingerprint;
 pub mod history;
 pub mod options;
+pub mod poll;
 pub mod port;
 pub mod prepare;
 mod reconcile;

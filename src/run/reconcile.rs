@@ -115,7 +115,7 @@ pub async fn reconcile(
         export,
         last_run,
         &prepared.plan,
-        &tally,
+        &tally.outcomes,
         result.is_err(),
     );
     tracing::trace!(target: "acsync::pace", export = %export.id, "history recorded");

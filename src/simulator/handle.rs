@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -176,6 +177,17 @@ impl Simulator {
     /// landed, as for an unknown batch id (batches still run).
     pub fn set_info_not_found(&self, on: bool) {
         self.shared().account().batches.info_not_found = on;
+    }
+
+    /// The next `n` bulk batches end `failed` (nothing applied).
+    pub fn fail_next_batches(&self, n: u32) {
+        self.shared().account().batches.fail_next = n;
+    }
+
+    /// Holds back the answer to the `nth` bulk import accepted (1-based,
+    /// counted by the ledger) for `hold` after its batch is queued.
+    pub fn hold_bulk_answer(&self, nth: u64, hold: Duration) {
+        self.shared().account().batches.hold_answer = Some((nth, hold));
     }
 
     /// Put an email on the exclusion list: bulk import reports it in

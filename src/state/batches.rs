@@ -2,12 +2,18 @@
 //! whose end this export has not yet seen. A batch id is written the moment
 //! the importer returns it, and removed once `/import/info` reports a
 //! terminal status, so a run killed while ActiveCampaign still processes a
-//! batch leaves its id for the next run to follow (SPEC §4 rule 7).
+//! batch leaves its id for the next run to follow (see docs/run-rules.md, crash safety).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts};
+
+/// The journal id of a batch sent but not (yet) acknowledged with a batch
+/// id, followed by a process-unique tag: a run killed between the request
+/// and its answer leaves it. It can only be followed through the account's
+/// outstanding-batch count.
+pub const UNACKNOWLEDGED: &str = "unacknowledged:";
 
 /// One change of the batch journal, made with member rows in one
 /// transaction ([`StateDb::save_with_journal`]).

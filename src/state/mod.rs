@@ -27,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use batches::{JournalStep, OpenBatch};
+pub use batches::{JournalStep, OpenBatch, UNACKNOWLEDGED};
 pub use history::{ChangeKind, HistoryEntry, NewEntry, RunEntries};
 use lock::create_private_dir;
 pub use lock::{ExportLock, LockError, lock_export};

@@ -297,7 +297,7 @@ async fn bulk_import_reports_refused_contacts() {
     let batches = c.split_batches(contacts);
     assert_eq!(batches.len(), 1);
     let batch_id = c.bulk_submit(&batches[0], true).await.expect("queued");
-    let result = c.bulk_wait(&batch_id).await.expect("finished");
+    let result = crate::util::batch_end(&c, &batch_id).await;
     assert_eq!(result.status, BatchStatus::Completed);
     assert_eq!(result.failed_emails, vec!["gone@example.com"]);
     assert_eq!(result.failed_indexes(&batches[0]), vec![1]);

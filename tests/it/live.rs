@@ -118,7 +118,7 @@ async fn bulk_import_refuses_resubscription(p: &Peer) {
         ..Default::default()
     }];
     let batch_id = p.client.bulk_submit(&batch, true).await.expect("submit");
-    let result = p.client.bulk_wait(&batch_id).await.expect("wait");
+    let result = crate::util::batch_end(&p.client, &batch_id).await;
     assert_eq!(result.status, BatchStatus::Completed);
     assert!(
         result.failed_emails.contains(&email),

@@ -49,3 +49,20 @@ pub fn trials(reduced: usize, full: usize) -> usize {
         _ => reduced,
     }
 }
+
+/// Polls `/import/info` every 50 ms until batch `id` ends (at most a
+/// minute): a test's stand-in for the run's follower (`run::poll`).
+pub async fn batch_end(
+    c: &acsync::activecampaign::Client,
+    id: &str,
+) -> acsync::activecampaign::BatchResult {
+    for _ in 0..1200 {
+        match c.bulk_info(id).await.expect("import info") {
+            acsync::activecampaign::BatchPoll::Done(result) => return result,
+            acsync::activecampaign::BatchPoll::Pending(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    panic!("batch {id} did not end within a minute");
+}

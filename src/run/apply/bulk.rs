@@ -3,24 +3,22 @@
 //! time, so a run is paced by ActiveCampaign's limits (100 imports a
 //! minute, 5 requests a second) and not by waiting for one batch at a time.
 //! Each batch's contacts are built only when it is sent. What each answer
-//! means, and when to poll, is decided by the core ([`super::judge`],
-//! [`super::poll`]).
+//! means, and when to poll, is decided by the core ([`super::answers`],
+//! [`crate::run::poll`]).
 
-use std::ops::Range;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-use super::decide::{AfterSubmit, Item, after_submit, rest_ranges};
-use super::poll::{InFlight, PollPolicy, PollStep, after_poll, at_tail, next_due};
+use super::answers::{CompletedBatch, ContactOnList};
+use super::decide::{AfterSubmit, Item, Submission, after_submit};
 use super::{Applier, unix_now};
 use crate::activecampaign::{ApiError, BatchResult, Batcher, BulkContact};
-use crate::model::Member;
-use crate::run::batches::UNACKNOWLEDGED;
 use crate::run::error::RunError;
-use crate::run::history::{LandedEntries, Op};
-use crate::state::JournalStep;
+use crate::run::history::{LandedChange, LandedEntries, Op};
+use crate::run::poll::{InFlight, PollPolicy, PollStep, after_poll, at_tail, next_due};
+use crate::state::{JournalStep, UNACKNOWLEDGED};
 
 impl Applier<'_> {
     pub(super) async fn bulk(&self, items: &[Item<'_>]) -> Result<(), RunError> {
@@ -28,15 +26,21 @@ impl Applier<'_> {
         let submit = async move {
             let mut batcher = Batcher::new();
             let mut start = 0;
+            let send = async |sub: Submission, batch| {
+                for f in self.submit(items, sub, batch).await? {
+                    tx.send(f)
+                        .map_err(|_| RunError::Internal("batch follower stopped".into()))?;
+                }
+                Ok::<(), RunError>(())
+            };
             for (i, item) in items.iter().enumerate() {
                 if let Some(batch) = batcher.push(self.core.bulk_contact(item)) {
-                    self.submit_batch(items, start..i, batch, &tx).await?;
+                    send(Submission::first(start..i), batch).await?;
                     start = i;
                 }
             }
             if let Some(batch) = batcher.finish() {
-                self.submit_batch(items, start..items.len(), batch, &tx)
-                    .await?;
+                send(Submission::first(start..items.len()), batch).await?;
             }
             // Dropping `tx` here tells the follower no batch is coming.
             Ok::<(), RunError>(())
@@ -50,42 +54,32 @@ impl Applier<'_> {
         self.epoch.elapsed()
     }
 
-    /// Journals the intents of `items[range]`, then submits `batch` (their
-    /// contacts). A whole-batch rejection that names contacts (§4.3: nothing
-    /// was queued) fails those with ActiveCampaign's reason and submits the
-    /// rest again, in the contiguous runs left between them.
-    async fn submit_batch(
+    /// Sends `sub` (`batch`: its contacts) and what a rejection naming some
+    /// of its contacts leaves of it, each journaled before it is sent; the
+    /// batches accepted are returned, to be followed.
+    async fn submit(
         &self,
         items: &[Item<'_>],
-        range: Range<usize>,
+        sub: Submission,
         batch: Vec<BulkContact>,
-        tx: &mpsc::UnboundedSender<InFlight>,
-    ) -> Result<(), RunError> {
-        if self.cancel.is_cancelled() {
-            return Err(RunError::Cancelled);
-        }
-        // The intents go with the first submission's journal row.
-        let mut intents = self.core.intents(&items[range.clone()]);
-        let mut todo = vec![(range, Some(batch))];
-        while let Some((range, batch)) = todo.pop() {
+    ) -> Result<Vec<InFlight>, RunError> {
+        let mut accepted = Vec::new();
+        let mut built = Some(batch);
+        let mut todo = vec![sub];
+        while let Some(sub) = todo.pop() {
             if self.cancel.is_cancelled() {
                 return Err(RunError::Cancelled);
             }
-            let batch_items = &items[range.clone()];
-            let batch = batch.unwrap_or_else(|| {
+            let batch_items = &items[sub.range.clone()];
+            let batch = built.take().unwrap_or_else(|| {
                 batch_items
                     .iter()
                     .map(|i| self.core.bulk_contact(i))
                     .collect()
             });
-            match self
-                .submit_once(&batch, std::mem::take(&mut intents))
-                .await?
-            {
+            match self.submit_once(&sub, batch_items, &batch).await? {
                 AfterSubmit::Accepted(id) => {
-                    let f = InFlight::accepted(range, id, self.now(), unix_now());
-                    tx.send(f)
-                        .map_err(|_| RunError::Internal("batch follower stopped".into()))?
+                    accepted.push(sub.accepted(id, self.now(), unix_now()));
                 }
                 AfterSubmit::RejectNamed(named) => {
                     tracing::warn!(export = %self.export.id, rejected = named.len(), of = batch_items.len(), "bulk import rejected a batch for some of its contacts; the rest is sent again");
@@ -93,46 +87,36 @@ impl Applier<'_> {
                         .core
                         .reject_named(&mut self.tally(), batch_items, &named);
                     self.save(rows).await?;
-                    let rest = rest_ranges(range, named.iter().map(|(i, _)| *i));
-                    todo.extend(rest.into_iter().rev().map(|r| (r, None)));
+                    let rest = sub.rest(named.iter().map(|(i, _)| *i));
+                    todo.extend(rest.into_iter().rev());
                 }
                 AfterSubmit::Failed(e) => self.submit_failed(batch_items, e).await?,
             }
         }
-        Ok(())
+        Ok(accepted)
     }
 
     /// One submission: journaled before sending (killed before the answer,
     /// the next run still knows a batch may be on its way), then under its
     /// id once accepted.
-    /// `intents`: the member rows to journal with the placeholder (the
-    /// first submission of a batch), in the same transaction.
     async fn submit_once(
         &self,
+        sub: &Submission,
+        items: &[Item<'_>],
         batch: &[BulkContact],
-        intents: Vec<Member>,
     ) -> Result<AfterSubmit, RunError> {
         let placeholder = format!("{UNACKNOWLEDGED}{}", uuid_like());
-        self.save_with_journal(intents, vec![JournalStep::Add(placeholder.clone())], None)
+        let before = self.core.before_submit(sub, items, &placeholder);
+        self.save_with_journal(before.members, before.steps, None)
             .await?;
-        let step = after_submit(self.submit(batch).await, batch.len());
-        // The id replaces the placeholder in one transaction: no instant
-        // without either.
-        let mut journal = Vec::new();
-        if step.forget_placeholder {
-            journal.push(JournalStep::Remove(placeholder));
-        }
-        if let AfterSubmit::Accepted(id) = &step.then {
-            journal.push(JournalStep::Add(id.clone()));
-        }
-        self.save_with_journal(Vec::new(), journal, None).await?;
-        Ok(step.then)
-    }
-
-    async fn submit(&self, batch: &[BulkContact]) -> Result<String, ApiError> {
-        self.client
+        let answer = self
+            .client
             .bulk_submit(batch, self.export.exclude_automations)
-            .await
+            .await;
+        let step = after_submit(answer, batch.len(), &placeholder);
+        self.save_with_journal(Vec::new(), step.journal, None)
+            .await?;
+        Ok(step.then)
     }
 
     async fn submit_failed(&self, items: &[Item<'_>], e: ApiError) -> Result<(), RunError> {
@@ -143,7 +127,7 @@ impl Applier<'_> {
     /// Follows every submitted batch to its end. Batches wait in a small
     /// list (at most ~100 are in flight: a minute of imports); the one due
     /// first is polled next. The wait before a batch's first poll is learned
-    /// from the batches before it (see [`super::poll::first_poll_delay`]),
+    /// from the batches before it (see [`crate::run::poll::first_poll_delay`]),
     /// so most batches cost one poll.
     async fn follow_all(
         &self,
@@ -168,25 +152,17 @@ impl Applier<'_> {
                     if let Some((i, _)) = due {
                         let f = flying.swap_remove(i);
                         let tail = at_tail(open, flying.len());
-                        if let Some(f) = self.poll_batch(items, f, &mut first, tail).await? {
-                            flying.push(f);
-                        }
+                        let step = self.poll_batch(f, &mut first, tail).await;
+                        flying.extend(self.perform(items, step, first).await?);
                     }
                 }
             }
         }
     }
 
-    /// Polls one batch and performs what the core decides: `Some` when it
-    /// must be polled again. `tail`: every batch is submitted and this is
-    /// one of the last few in flight.
-    async fn poll_batch(
-        &self,
-        items: &[Item<'_>],
-        f: InFlight,
-        first: &mut Duration,
-        tail: bool,
-    ) -> Result<Option<InFlight>, RunError> {
+    /// Polls one batch: what the core makes of the answer. `tail`: every
+    /// batch is submitted and this is one of the last few in flight.
+    async fn poll_batch(&self, f: InFlight, first: &mut Duration, tail: bool) -> PollStep {
         let answer = self.client.bulk_info(&f.batch_id).await;
         let client = self.client;
         let backoff = |d| client.next_poll_delay(d);
@@ -196,35 +172,32 @@ impl Applier<'_> {
             backoff: &backoff,
             tail,
         };
-        let stopping = self.cancel.is_cancelled();
-        let step = after_poll(f, answer, self.now(), first, &policy, stopping);
-        if let Some(id) = step.forgets()
-            && !matches!(step, PollStep::Completed(..))
-        {
-            // Failed or interrupted: terminal, so nothing of it can land later.
-            self.settle_batch(id).await?;
-        }
-        self.perform(items, step, *first).await
+        let resubmit = !self.cancel.is_cancelled();
+        after_poll(f, answer, self.now(), first, &policy, resubmit)
     }
 
-    /// Performs one [`PollStep`].
+    /// Performs one [`PollStep`]: the batches to follow next (the one
+    /// polled again, or what was resubmitted, first polled `first` after).
     async fn perform(
         &self,
         items: &[Item<'_>],
         step: PollStep,
         first: Duration,
-    ) -> Result<Option<InFlight>, RunError> {
+    ) -> Result<Vec<InFlight>, RunError> {
+        let forget: Vec<JournalStep> = step
+            .forgets()
+            .map(|id| JournalStep::Remove(id.to_owned()))
+            .into_iter()
+            .collect();
         match step {
-            PollStep::Again(f) => Ok(Some(f)),
+            PollStep::Again(f) => return Ok(vec![f]),
             PollStep::Expired {
                 batch,
                 waited,
                 status,
             } => {
                 let e = self.client.batch_timeout(&batch.batch_id, waited, status);
-                self.submit_failed(&items[batch.range], e)
-                    .await
-                    .map(|()| None)
+                self.submit_failed(&items[batch.range], e).await?;
             }
             PollStep::Unknown(f, e) => {
                 let why = e.to_string();
@@ -232,52 +205,36 @@ impl Applier<'_> {
                 self.core
                     .info_failed(&mut self.tally(), rows, &f.batch_id, e)?;
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, error = %why, "cannot read a bulk batch's outcome; a read of the list settles it");
-                Ok(None)
             }
             PollStep::Completed(f, result) => {
                 let batch = &items[f.range.clone()];
-                let (members, refused) = self.record_batch(batch, &result, f.sent_at).await?;
-                let history = self.landed_history(batch, &refused);
+                let done = self.record_batch(batch, &result, f.sent_at).await?;
+                let history = self.landed_history(batch, &done.refused);
                 // Its outcome, its history and its leaving the journal: one
                 // transaction.
-                let forget = vec![JournalStep::Remove(f.batch_id)];
-                self.save_with_journal(members, forget, history).await?;
-                Ok(None)
+                self.save_with_journal(done.members, forget, history)
+                    .await?;
             }
             PollStep::GiveUp(f, status) => {
                 tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
                 let rows = &items[f.range.clone()];
                 self.core
                     .batch_given_up(&mut self.tally(), rows, &f.batch_id, status);
-                Ok(None)
+                self.save_with_journal(Vec::new(), forget, None).await?;
             }
             PollStep::Resubmit(f, status) => {
-                tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete");
-                self.resubmit(items, f, first).await
+                tracing::warn!(export = %self.export.id, batch = %f.batch_id, ?status, attempt = f.attempt, "bulk batch did not complete; sending it again");
+                let sub = Submission::again(&f);
+                let batch_items = &items[sub.range.clone()];
+                let batch = batch_items
+                    .iter()
+                    .map(|i| self.core.bulk_contact(i))
+                    .collect();
+                let sent = self.submit(items, sub, batch).await?;
+                return Ok(sent.into_iter().map(|f| f.first_poll_in(first)).collect());
             }
         }
-    }
-
-    /// Sends a batch that ended `failed` or `interrupted` again (safe:
-    /// bulk import upserts by email), journaled under its new id.
-    async fn resubmit(
-        &self,
-        items: &[Item<'_>],
-        f: InFlight,
-        first: Duration,
-    ) -> Result<Option<InFlight>, RunError> {
-        let batch_items = &items[f.range.clone()];
-        let batch: Vec<BulkContact> = batch_items
-            .iter()
-            .map(|i| self.core.bulk_contact(i))
-            .collect();
-        match self.submit(&batch).await {
-            Ok(id) => {
-                self.journal_batch(&id).await?;
-                Ok(Some(f.resubmitted(id, self.now(), unix_now(), first)))
-            }
-            Err(e) => self.submit_failed(batch_items, e).await.map(|()| None),
-        }
+        Ok(Vec::new())
     }
 
     /// The history entries of a completed batch's changes that landed
@@ -290,7 +247,12 @@ impl Applier<'_> {
             .iter()
             .enumerate()
             .filter(|(i, _)| refused.binary_search(i).is_err())
-            .filter_map(|(_, it)| Some((it.email, it.row?, Op::of(it.op), it.fields)));
+            .map(|(_, it)| LandedChange {
+                slot: it.slot,
+                email: it.email,
+                op: Op::of(it.op),
+                fields: it.fields,
+            });
         Some(record.landed(landed))
     }
 
@@ -302,35 +264,35 @@ impl Applier<'_> {
         items: &[Item<'_>],
         result: &BatchResult,
         sent_at: i64,
-    ) -> Result<(Vec<Member>, Vec<usize>), RunError> {
-        let (mut members, refused) =
+    ) -> Result<CompletedBatch, RunError> {
+        let mut done =
             self.core
                 .batch_completed(&mut self.tally(), items, result, sent_at, unix_now());
-        for &i in &refused {
+        for &i in &done.refused {
             let item = &items[i];
             let lookup = if self.core.wants_lookup(&mut self.tally(), item) {
                 self.lookup(item.email).await
             } else {
                 Ok(None)
             };
-            members.push(
-                self.core
-                    .refused_in_batch(&mut self.tally(), item, lookup)?,
-            );
+            let member = self
+                .core
+                .refused_in_batch(&mut self.tally(), item, lookup)?;
+            done.members.push(member);
         }
-        Ok((members, refused))
+        Ok(done)
     }
 
     /// A contact's id and status on the list (`None`: no such contact).
-    async fn lookup(
-        &self,
-        email: &str,
-    ) -> Result<Option<(u64, Option<crate::model::ListStatus>)>, ApiError> {
-        let Some(id) = self.client.find_contact(email).await? else {
+    async fn lookup(&self, email: &str) -> Result<Option<ContactOnList>, ApiError> {
+        let Some(contact_id) = self.client.find_contact(email).await? else {
             return Ok(None);
         };
-        let status = self.client.list_status_of(id, self.export.list_id).await?;
-        Ok(Some((id, status)))
+        let status = self
+            .client
+            .list_status_of(contact_id, self.export.list_id)
+            .await?;
+        Ok(Some(ContactOnList { contact_id, status }))
     }
 }
 

@@ -1,50 +1,33 @@
-//! The applier's reads before a destructive write (SPEC §4 rules 3 and 4):
-//! removals are confirmed against the list's active members read now, by
-//! contact id; a resubscribe is sent only when the membership row still
-//! shows our own unsubscribe. The decisions are the pure ones of
-//! [`crate::plan::verify`]; this file only does their IO and records.
+//! The applier's reads before a destructive write (see
+//! docs/verification.md): removals are confirmed against the list's active
+//! members read now, by contact id; a resubscribe reads the membership row
+//! first. What each read means is decided by the core ([`super::verify`]);
+//! this file only reads and journals.
 
 use std::collections::{HashMap, HashSet};
 
 use super::Applier;
-use super::decide::{Item, fatal};
-use crate::model::{ListStatus, Member, PendingOp};
-use crate::plan::verify::{self, Resubscribe};
-use crate::plan::{Change, Removal};
+use super::decide::Item;
+use super::verify::{Confirmed, MembershipRead, ResubscribeStep};
+use crate::activecampaign::ApiError;
+use crate::model::ListStatus;
 use crate::run::error::RunError;
-
-/// The removals a verification read confirmed.
-pub(super) struct Confirmed {
-    /// Active under the email we know: bulk or single, as many as there are.
-    pub same_email: Vec<Removal>,
-    /// Active under another email now: only ever by contact id.
-    pub by_id: Vec<Removal>,
-}
 
 impl Applier<'_> {
     /// Reads which planned removals are still active members right now
-    /// (`ids[]`, 100 a request) and keeps only those. The others are left
-    /// as they are and recorded with an unknown status, so the next full
-    /// read learns what became of them.
-    pub(super) async fn confirm_removals(
+    /// (`ids[]`, 100 a request), looking up the contact ids not known yet,
+    /// and journals the rows of those not made.
+    pub(super) async fn confirm_removals<'p>(
         &self,
-        removals: &[Removal],
-    ) -> Result<Confirmed, RunError> {
-        if removals.is_empty() {
-            return Ok(Confirmed {
-                same_email: Vec::new(),
-                by_id: Vec::new(),
-            });
+        mut items: Vec<Item<'p>>,
+    ) -> Result<Confirmed<'p>, RunError> {
+        if items.is_empty() {
+            return Ok(Confirmed::default());
         }
-        let mut with_ids = Vec::with_capacity(removals.len());
-        for r in removals {
-            let mut r = r.clone();
-            if r.contact_id.is_none() {
-                r.contact_id = self.client.find_contact(&r.email).await?;
-            }
-            with_ids.push(r);
+        for item in items.iter_mut().filter(|i| i.contact_id.is_none()) {
+            item.contact_id = self.client.find_contact(item.email).await?;
         }
-        let ids: Vec<u64> = with_ids.iter().filter_map(|r| r.contact_id).collect();
+        let ids: Vec<u64> = items.iter().filter_map(|i| i.contact_id).collect();
         let active: HashMap<u64, String> = self
             .client
             .members_among(self.export.list_id, ListStatus::Active, &ids)
@@ -52,15 +35,19 @@ impl Applier<'_> {
             .into_iter()
             .collect();
         let wanted: HashSet<&str> = self.segment_emails();
-        let check = verify::confirm_removals(&with_ids, &active, &|e| wanted.contains(e));
-        self.record_not_active(&check.not_active).await?;
-        for email in &check.wanted_again {
+        let in_segment = |e: &str| wanted.contains(e);
+        let mut confirmed =
+            self.core
+                .confirm_removals(&mut self.tally(), &items, &active, &in_segment);
+        for email in &confirmed.wanted_again {
             tracing::info!(export = %self.export.id, email = %crate::model::mask_email(email), "not unsubscribed: the contact is active under a new email that is in the segment");
         }
-        Ok(Confirmed {
-            same_email: check.confirmed,
-            by_id: check.renamed.into_iter().map(|(r, _)| r).collect(),
-        })
+        let not_made = std::mem::take(&mut confirmed.not_made);
+        if !not_made.is_empty() {
+            tracing::info!(export = %self.export.id, members = not_made.len(), "planned removals no longer active on the list: left untouched");
+        }
+        self.save(not_made).await?;
+        Ok(confirmed)
     }
 
     fn segment_emails(&self) -> HashSet<&str> {
@@ -71,87 +58,40 @@ impl Applier<'_> {
             .collect()
     }
 
-    async fn record_not_active(&self, emails: &[String]) -> Result<(), RunError> {
-        if emails.is_empty() {
-            return Ok(());
-        }
-        self.tally().not_active += emails.len() as u64;
-        tracing::info!(export = %self.export.id, members = emails.len(), "planned removals no longer active on the list: left untouched");
-        let members: Vec<Member> = emails
-            .iter()
-            .map(|e| Member {
-                status: None,
-                unsubscribed_by_us: false,
-                unsubscribed_at: None,
-                ..self.core.member(e)
-            })
-            .collect();
-        self.save(members).await
-    }
-
     /// A member this export unsubscribed re-entered the segment: read its
-    /// membership row, and resubscribe only when the status 2 is still ours.
-    pub(super) async fn resubscribe(&self, c: &Change) -> Result<(), RunError> {
+    /// membership row, then do what the core makes of it.
+    pub(super) async fn resubscribe(&self, item: Item<'_>) -> Result<(), RunError> {
         if self.cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
-        let m = self.core.member(&c.email);
-        let row = match self.read_membership(&m, c).await {
-            Ok(row) => row,
-            Err(e) if fatal(&e) => return Err(e.into()),
-            Err(e) => {
-                let reason = format!("not resubscribed: could not read its membership first ({e})");
-                self.tally().fail(Some(c.row), &c.email, reason);
-                return Ok(());
+        let read = self.read_membership(&item).await;
+        let step = self
+            .core
+            .after_membership_read(&mut self.tally(), &item, read);
+        match step {
+            ResubscribeStep::Send(op) => self.single(Item { op, ..item }).await,
+            ResubscribeStep::Record(member, then) => {
+                self.save(vec![member]).await?;
+                match then {
+                    Some(op) => self.single(Item { op, ..item }).await,
+                    None => Ok(()),
+                }
             }
-        };
-        let contact_id = m.contact_id.or(c.contact_id);
-        match verify::judge_resubscribe(&m, row.1) {
-            Resubscribe::Yes => self.single(Item::change(PendingOp::Resubscribe, c)).await,
-            Resubscribe::NotMember => self.single(Item::change(PendingOp::Add, c)).await,
-            Resubscribe::AlreadyActive => self.already_active(m, c).await,
-            Resubscribe::Keep(why) => {
-                let id = row.0.or(contact_id);
-                let kept = self
-                    .core
-                    .kept(&mut self.tally(), &c.email, Some(c.row), why, id);
-                self.save(vec![kept]).await
-            }
+            ResubscribeStep::Failed => Ok(()),
+            ResubscribeStep::Stop(e) => Err(e.into()),
         }
     }
 
     /// The contact id (looked up by email when unknown) and its row.
-    async fn read_membership(
-        &self,
-        m: &Member,
-        c: &Change,
-    ) -> Result<(Option<u64>, Option<crate::model::MembershipRow>), crate::activecampaign::ApiError>
-    {
-        let id = match m.contact_id.or(c.contact_id) {
+    async fn read_membership(&self, item: &Item<'_>) -> Result<MembershipRead, ApiError> {
+        let contact_id = match self.core.known_contact_id(item) {
             Some(id) => Some(id),
-            None => self.client.find_contact(&c.email).await?,
+            None => self.client.find_contact(item.email).await?,
         };
-        let row = match id {
+        let row = match contact_id {
             Some(id) => self.client.membership(id, self.export.list_id).await?,
             None => None,
         };
-        Ok((id, row))
-    }
-
-    /// Someone else resubscribed it: record it active (no longer ours to
-    /// undo) and write its fields only if they changed.
-    async fn already_active(&self, m: Member, c: &Change) -> Result<(), RunError> {
-        let unchanged = m.sent_hash == Some(c.hash);
-        let active = Member {
-            status: Some(ListStatus::Active),
-            unsubscribed_by_us: false,
-            unsubscribed_at: None,
-            ..m
-        };
-        self.save(vec![active]).await?;
-        if unchanged {
-            return Ok(());
-        }
-        self.single(Item::change(PendingOp::Update, c)).await
+        Ok(MembershipRead { contact_id, row })
     }
 }

@@ -10,11 +10,18 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::activecampaign::{ApiError, BulkContact, ContactInput};
 use crate::model::{Fields, Known, Member, PendingOp};
 use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
+#[cfg(doc)]
+use crate::run::history::Slots;
+use crate::run::history::{ChangeEnd, ChangeOutcomes};
+use crate::run::poll::InFlight;
+use crate::state::JournalStep;
 use crate::status::Failure;
 
 /// ActiveCampaign's suggested minimum for a bulk import.
@@ -23,12 +30,9 @@ pub const BULK_MIN: usize = 10;
 pub const CLASSIFY_MAX: u32 = 100;
 /// Failures kept in the status file.
 pub const FAILURES_MAX: usize = 20;
-/// Per-contact outcomes kept for the run's history (a bound on memory when
-/// a whole segment is refused).
-pub const OUTCOMES_MAX: usize = 100_000;
 
 /// What a write did: counters, the first failures (for the status file),
-/// and each contact that did not simply land ([`ContactOutcome`]).
+/// and how each planned change ended ([`ChangeOutcomes`], for the history).
 #[derive(Debug, Default, Clone)]
 pub struct WriteTally {
     pub added: u64,
@@ -40,94 +44,44 @@ pub struct WriteTally {
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
     /// Planned removals that a read right before the write found no longer
-    /// active (opted out, bounced, deleted): left untouched.
+    /// active under their email (opted out, bounced, deleted, renamed):
+    /// left untouched.
     pub not_active: u64,
     pub failed: u64,
     pub failures: Vec<Failure>,
-    /// Every contact that failed, was kept or stayed in doubt, in order
-    /// (at most [`OUTCOMES_MAX`]; `outcomes_dropped` counts the rest).
-    pub outcomes: Vec<ContactOutcome>,
-    pub outcomes_dropped: u64,
+    /// How each planned change ended, by its slot.
+    pub outcomes: ChangeOutcomes,
     pub(super) classified: u32,
     /// Changes whose outcome is unknown, with the reason, until settled.
-    pub(super) doubts: Vec<(ChangeInDoubt, String)>,
-    /// Source rows whose history entry the write recorded with their
-    /// batch's outcome (see `run::history::RunRecord`).
-    pub history_recorded: RowSet,
-}
-
-/// A set of source rows (line numbers: small, dense), one bit each.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowSet(Vec<u64>);
-
-impl RowSet {
-    pub fn insert(&mut self, row: u64) {
-        let (word, bit) = ((row / 64) as usize, row % 64);
-        if word >= self.0.len() {
-            self.0.resize(word + 1, 0);
-        }
-        self.0[word] |= 1 << bit;
-    }
-
-    pub fn contains(&self, row: u64) -> bool {
-        let (word, bit) = ((row / 64) as usize, row % 64);
-        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
-    }
-}
-
-/// One contact's outcome when it is not "applied".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactOutcome {
-    pub email: String,
-    /// The source row, when the change came from the segment.
-    pub row: Option<u64>,
-    pub what: OutcomeKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutcomeKind {
-    /// Refused, or shown not to have landed: retried next run.
-    Failed(String),
-    /// Its status is not ours to change (opted out, bounced, unconfirmed).
-    Kept(Kept),
-    /// Its outcome stayed unknown (no read could settle it): counted as
-    /// failed, its intent kept for the next run.
-    InDoubt(String),
+    pub(super) doubts: Vec<ChangeInDoubt>,
 }
 
 impl WriteTally {
-    pub(super) fn fail(&mut self, row: Option<u64>, email: &str, reason: impl Into<String>) {
+    pub(super) fn fail(&mut self, item: &Item<'_>, reason: impl Into<Arc<str>>) {
         let reason = reason.into();
-        self.count_failure(row, email, &reason);
-        self.outcome(row, email, OutcomeKind::Failed(reason));
+        self.count_failure(item, &reason);
+        self.outcomes.set(item.slot, ChangeEnd::Failed(reason));
     }
 
     /// A change still in doubt when the write ends (no read settled it):
     /// counted as failed, and remembered as in doubt.
-    pub(super) fn unsettled(&mut self, row: Option<u64>, email: &str, reason: String) {
-        self.count_failure(row, email, &reason);
-        self.outcome(row, email, OutcomeKind::InDoubt(reason));
+    pub(super) fn unsettled(&mut self, item: &Item<'_>, reason: &str) {
+        self.count_failure(item, reason);
+        self.outcomes
+            .set(item.slot, ChangeEnd::InDoubt(reason.into()));
     }
 
-    fn count_failure(&mut self, row: Option<u64>, email: &str, reason: &str) {
+    fn count_failure(&mut self, item: &Item<'_>, reason: &str) {
         self.failed += 1;
         if self.failures.len() < FAILURES_MAX {
-            self.failures.push(Failure::new(row, email, reason));
-        }
-    }
-
-    pub(super) fn outcome(&mut self, row: Option<u64>, email: &str, what: OutcomeKind) {
-        if self.outcomes.len() < OUTCOMES_MAX {
-            let email = email.to_string();
-            self.outcomes.push(ContactOutcome { email, row, what });
-        } else {
-            self.outcomes_dropped += 1;
+            self.failures
+                .push(Failure::new(item.row, item.email, reason));
         }
     }
 
     /// A change that may or may not have landed: its intent stays pending.
     pub(super) fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
-        self.doubts.push((ChangeInDoubt::of(item), reason.into()));
+        self.doubts.push(ChangeInDoubt::of(item, reason.into()));
     }
 
     pub(super) fn doubt_all(&mut self, items: &[Item<'_>], reason: &str) {
@@ -144,28 +98,34 @@ impl WriteTally {
 /// copying its values is cheap, unlike copying the whole plan.
 #[derive(Debug, Clone)]
 pub struct ChangeInDoubt {
+    slot: usize,
     op: PendingOp,
     email: String,
     row: Option<u64>,
     contact_id: Option<u64>,
     fields: Fields,
     hash: u64,
+    /// Why it is in doubt.
+    pub reason: String,
 }
 
 impl ChangeInDoubt {
-    fn of(i: &Item<'_>) -> ChangeInDoubt {
+    fn of(i: &Item<'_>, reason: String) -> ChangeInDoubt {
         ChangeInDoubt {
+            slot: i.slot,
             op: i.op,
             email: i.email.to_string(),
             row: i.row,
             contact_id: i.contact_id,
             fields: i.fields.clone(),
             hash: i.hash,
+            reason,
         }
     }
 
     pub(super) fn item(&self) -> Item<'_> {
         Item {
+            slot: self.slot,
             op: self.op,
             email: &self.email,
             row: self.row,
@@ -181,6 +141,10 @@ impl ChangeInDoubt {
 /// first export of a million profiles each copy would cost ~200 MB).
 #[derive(Debug, Clone, Copy)]
 pub struct Item<'p> {
+    /// Where its outcome goes in [`WriteTally::outcomes`] (see [`Slots`]).
+    pub slot: usize,
+    /// The operation sent: a planned resubscribe may go as an add or an
+    /// update (see [`super::verify`]).
     pub op: PendingOp,
     pub email: &'p str,
     pub row: Option<u64>,
@@ -193,8 +157,9 @@ pub struct Item<'p> {
 static NO_FIELDS: Fields = Fields::EMPTY;
 
 impl<'p> Item<'p> {
-    pub fn change(op: PendingOp, c: &'p Change) -> Item<'p> {
+    pub fn change(slot: usize, op: PendingOp, c: &'p Change) -> Item<'p> {
         Item {
+            slot,
             op,
             email: &c.email,
             row: Some(c.row),
@@ -204,8 +169,9 @@ impl<'p> Item<'p> {
         }
     }
 
-    pub fn removal(r: &'p Removal) -> Item<'p> {
+    pub fn removal(slot: usize, r: &'p Removal) -> Item<'p> {
         Item {
+            slot,
             op: PendingOp::Remove,
             email: &r.email,
             row: None,
@@ -270,43 +236,120 @@ pub enum SingleStep {
     Stop(ApiError),
 }
 
-/// The journal work of one bulk submission and what follows it. The
-/// placeholder (`unacknowledged:…`, journaled before sending) is forgotten
-/// unless the answer leaves the batch possibly queued.
+/// One bulk submission the core asks for: `items[range]` as one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    pub range: Range<usize>,
+    /// Submissions of these items so far, this one included (a batch that
+    /// ended `failed` or `interrupted` is sent again).
+    pub attempt: u32,
+    /// The journaled batch this one sends again: it ended, so it leaves the
+    /// journal in the transaction that journals this submission.
+    pub replaces: Option<String>,
+    /// Whether the items' intents are journaled with it: a first
+    /// submission's are; those of items sent again are journaled already.
+    pub with_intents: bool,
+}
+
+impl Submission {
+    pub fn first(range: Range<usize>) -> Submission {
+        Submission {
+            range,
+            attempt: 1,
+            replaces: None,
+            with_intents: true,
+        }
+    }
+
+    /// The same items sent again, after batch `f` ended `failed` or
+    /// `interrupted`: journaled in its place before it is sent.
+    pub fn again(f: &InFlight) -> Submission {
+        Submission {
+            range: f.range.clone(),
+            attempt: f.attempt + 1,
+            replaces: Some(f.batch_id.clone()),
+            with_intents: false,
+        }
+    }
+
+    /// Its batch, accepted as `batch_id` at `now` on the write's clock
+    /// (`sent_at` on the wall clock); its first poll is set when the
+    /// follower takes it ([`InFlight::first_poll_in`]).
+    pub fn accepted(&self, batch_id: String, now: Duration, sent_at: i64) -> InFlight {
+        InFlight {
+            range: self.range.clone(),
+            batch_id,
+            submitted: now,
+            sent_at,
+            attempt: self.attempt,
+            poll_at: now,
+            delay: Duration::ZERO,
+            polls: 0,
+        }
+    }
+
+    /// What is left to send once the contacts at offsets `named` (relative
+    /// to the range's start) were rejected: the runs between them.
+    pub fn rest(&self, named: impl IntoIterator<Item = usize>) -> Vec<Submission> {
+        rest_ranges(self.range.clone(), named)
+            .into_iter()
+            .map(|range| Submission {
+                range,
+                attempt: self.attempt,
+                replaces: None,
+                with_intents: false,
+            })
+            .collect()
+    }
+}
+
+/// Member rows and batch journal steps written in one transaction.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct JournalWrite {
+    pub members: Vec<Member>,
+    pub steps: Vec<JournalStep>,
+}
+
+/// The journal work after a bulk submission's answer, and what follows it.
 #[derive(Debug)]
 pub struct Submitted {
-    pub forget_placeholder: bool,
+    /// One transaction: the placeholder is forgotten unless the answer
+    /// leaves the batch possibly queued; an accepted batch is journaled
+    /// under its id (no instant without either).
+    pub journal: Vec<JournalStep>,
     pub then: AfterSubmit,
 }
 
 #[derive(Debug)]
 pub enum AfterSubmit {
-    /// Accepted: journal the batch under this id, then follow it.
+    /// Accepted: follow the batch under this id.
     Accepted(String),
     /// Rejected whole for the named contacts (index, reason): nothing was
-    /// queued; they fail, the rest is sent again.
+    /// queued; they fail, the rest is sent again ([`Submission::rest`]).
     RejectNamed(Vec<(usize, String)>),
     /// Not accepted: see [`WriteCore::submit_failed`].
     Failed(ApiError),
 }
 
-/// Reads the answer to a bulk submission of `len` contacts.
-pub fn after_submit(answer: Result<String, ApiError>, len: usize) -> Submitted {
-    let forget_placeholder = match &answer {
-        Ok(_) => true,
-        Err(e) => class_of(e) != ErrorClass::InDoubt,
-    };
+/// Reads the answer to a bulk submission of `len` contacts journaled under
+/// `placeholder`.
+pub fn after_submit(answer: Result<String, ApiError>, len: usize, placeholder: &str) -> Submitted {
+    let possibly_queued = matches!(&answer, Err(e) if class_of(e) == ErrorClass::InDoubt);
+    let mut journal = Vec::new();
+    if !possibly_queued {
+        journal.push(JournalStep::Remove(placeholder.to_owned()));
+    }
     let then = match answer {
-        Ok(id) => AfterSubmit::Accepted(id),
+        Ok(id) => {
+            journal.push(JournalStep::Add(id.clone()));
+            AfterSubmit::Accepted(id)
+        }
         Err(e) => match e.rejected_contacts(len) {
             Some(named) => AfterSubmit::RejectNamed(named),
             None => AfterSubmit::Failed(e),
         },
     };
-    Submitted {
-        forget_placeholder,
-        then,
-    }
+    Submitted { journal, then }
 }
 
 /// What a read of the list says about a change in doubt.
@@ -356,12 +399,22 @@ pub struct WriteCore<'a> {
 }
 
 impl WriteCore<'_> {
-    /// Whether `n` changes go through bulk import: from [`BULK_MIN`] on, or
-    /// any number when they carry tags (only bulk import adds them) or when
-    /// automations are excluded (`contact/sync` and `contactLists` cannot
-    /// exclude them; bulk import can).
-    pub fn by_bulk(&self, n: usize, tags: bool) -> bool {
+    /// Whether `items` go through bulk import: from [`BULK_MIN`] on, or
+    /// any number when they carry tags (only bulk import adds them; a
+    /// removal carries none) or when automations are excluded
+    /// (`contact/sync` and `contactLists` cannot exclude them; bulk import
+    /// can).
+    pub fn by_bulk(&self, items: &[Item]) -> bool {
+        let tags = !self.tags.is_empty() && items.iter().any(|i| i.op != PendingOp::Remove);
+        let n = items.len();
         n >= BULK_MIN || (n > 0 && (tags || self.exclude_automations))
+    }
+
+    /// Whether the write reads the list before it ends, to settle the
+    /// changes left in doubt: only when there are any, and not when it
+    /// `stopped` early (a fatal error, a shutdown).
+    pub fn reads_to_settle(&self, t: &WriteTally, stopped: bool) -> bool {
+        t.in_doubt() > 0 && !stopped
     }
 
     pub fn member(&self, email: &str) -> Member {
@@ -381,6 +434,28 @@ impl WriteCore<'_> {
                 ..self.member(i.email)
             })
             .collect()
+    }
+
+    /// What is journaled before `sub` (its items `items`) is sent, in one
+    /// transaction: the intents of a first submission, the batch it sends
+    /// again leaving the journal, and `placeholder` (`unacknowledged:…`)
+    /// standing for its id until ActiveCampaign answers. A run killed from
+    /// here on leaves the next run a batch to follow.
+    pub fn before_submit(
+        &self,
+        sub: &Submission,
+        items: &[Item],
+        placeholder: &str,
+    ) -> JournalWrite {
+        let members = match sub.with_intents {
+            true => self.intents(items),
+            false => Vec::new(),
+        };
+        let replaced = sub.replaces.iter().cloned().map(JournalStep::Remove);
+        let steps = replaced
+            .chain([JournalStep::Add(placeholder.to_owned())])
+            .collect();
+        JournalWrite { members, steps }
     }
 
     /// Members whose values already match (seen in a full read): their

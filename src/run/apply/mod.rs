@@ -1,17 +1,22 @@
 //! Executes a [`Plan`] through the client, journaling every change: the
 //! intent is saved before a request is sent and the outcome after, so a run
 //! killed at any instant leaves `pending` marks that the next run resolves
-//! against a full read (SPEC rule 7). Changes of ten or more contacts (or
-//! any change carrying tags, or any when `exclude_automations` is set) go
-//! through bulk import, pipelined: batches are submitted while earlier ones
-//! are followed to their end; fewer go through `contact/sync` and
-//! `contactLists`. Resubscribes and removals by contact id always do: bulk
-//! import can do neither (it refuses to resubscribe, and knows contacts
-//! only by email).
+//! against a full read (see docs/run-rules.md, crash safety). Changes of
+//! ten or more contacts (or any change carrying tags, or any when
+//! `exclude_automations` is set) go through bulk import, pipelined: batches
+//! are submitted while earlier ones are followed to their end; fewer go
+//! through `contact/sync` and `contactLists`. Resubscribes and removals by
+//! contact id always do: bulk import can do neither (it refuses to
+//! resubscribe, and knows contacts only by email).
 //!
-//! A bulk request rejected whole for some of its contacts (400 with
-//! `failureReasons` naming their indexes: nothing was queued) fails those
-//! contacts with ActiveCampaign's reason and sends the rest again at once.
+//! Every bulk submission, a resubmission of a batch that ended `failed` or
+//! `interrupted` included, is journaled before it is sent (as
+//! `unacknowledged:…`, then under its batch id in one transaction with the
+//! answer), so a run killed at any instant leaves the next run every batch
+//! ActiveCampaign may be processing. A bulk request rejected whole for some
+//! of its contacts (400 with `failureReasons` naming their indexes: nothing
+//! was queued) fails those contacts with ActiveCampaign's reason and sends
+//! the rest again at once.
 //!
 //! A change whose outcome is unknown when its requests end (a batch given up
 //! `failed` or `interrupted` after its resubmissions, retries exhausted on a
@@ -21,17 +26,22 @@
 //! applied, the rest as failed, so `failed` is exactly the contacts whose
 //! change did not land. Unsettled ones keep their intent for the next run.
 //!
-//! Layout: every decision is pure, in [`decide`], [`judge`] and [`poll`]
-//! (unit-tested without IO in `tests.rs`); this file, `single.rs`,
-//! `bulk.rs` and `checks.rs` are the executor, which sends the requests
-//! and performs the database writes those decisions name.
+//! Layout: every decision is pure, in [`decide`], [`answers`], [`exchange`]
+//! (the requests of one change), [`verify`] (the reads before a destructive
+//! write) and [`crate::run::poll`] (following a batch to its end, shared
+//! with the next run's follower), unit-tested without IO (`tests.rs`,
+//! `exchange.rs`);
+//! this file, `single.rs`, `bulk.rs` and `checks.rs` are the executor,
+//! which sends the requests and performs the database writes those
+//! decisions name.
 
+pub mod answers;
 mod bulk;
 mod checks;
 pub mod decide;
-pub mod judge;
-pub mod poll;
+pub mod exchange;
 mod single;
+pub mod verify;
 
 use std::sync::Mutex;
 
@@ -43,11 +53,11 @@ use crate::model::{Known, Member, PendingOp};
 use crate::plan::Plan;
 use crate::run::db::RunDb;
 use crate::run::error::RunError;
-use crate::run::history::{LandedEntries, RunRecord};
+use crate::run::history::{ChangeEnd, LandedEntries, RunRecord, Slots};
 use crate::segment::Segment;
 use crate::state::JournalStep;
 
-pub use decide::{ContactOutcome, OutcomeKind, WriteTally};
+pub use decide::WriteTally;
 use decide::{Item, WriteCore};
 
 /// The executor of one write: the client, the state database, the
@@ -120,9 +130,8 @@ impl<'a> Applier<'a> {
     /// tally even when the run stops early.
     pub async fn apply(self, plan: &Plan) -> (WriteTally, Result<(), RunError>) {
         let mut result = self.apply_inner(plan).await;
-        // A run that stops early (fatal error, shutdown) does not read more.
-        let settle = result.is_ok() && !self.cancel.is_cancelled();
-        if let Err(e) = self.settle_doubts(settle).await {
+        let stopped = result.is_err() || self.cancel.is_cancelled();
+        if let Err(e) = self.settle_doubts(stopped).await {
             result = result.and(Err(e));
         }
         let tally = self.tally.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -132,33 +141,30 @@ impl<'a> Applier<'a> {
     async fn apply_inner(&self, plan: &Plan) -> Result<(), RunError> {
         self.save(self.core.matching_hashes(&plan.record_hashes))
             .await?;
-        let mut items: Vec<Item<'_>> = plan
-            .adds
-            .iter()
-            .map(|c| Item::change(PendingOp::Add, c))
-            .collect();
-        items.extend(
-            plan.updates
-                .iter()
-                .map(|c| Item::change(PendingOp::Update, c)),
-        );
-        self.bulk_or_single(&items, !self.export.tags.is_empty())
-            .await?;
-        for c in &plan.resubscribes {
-            self.resubscribe(c).await?;
+        let slots = Slots::of(plan);
+        let adds = plan.adds.iter().enumerate();
+        let adds = adds.map(|(i, c)| Item::change(slots.add(i), PendingOp::Add, c));
+        let updates = plan.updates.iter().enumerate();
+        let updates = updates.map(|(i, c)| Item::change(slots.update(i), PendingOp::Update, c));
+        let items: Vec<Item<'_>> = adds.chain(updates).collect();
+        self.bulk_or_single(&items).await?;
+        for (i, c) in plan.resubscribes.iter().enumerate() {
+            let item = Item::change(slots.resubscribe(i), PendingOp::Resubscribe, c);
+            self.resubscribe(item).await?;
         }
-        let confirmed = self.confirm_removals(&plan.removals).await?;
-        let removals: Vec<Item<'_>> = confirmed.same_email.iter().map(Item::removal).collect();
-        self.bulk_or_single(&removals, false).await?;
+        let removals = plan.removals.iter().enumerate();
+        let removals = removals.map(|(i, r)| Item::removal(slots.removal(i), r));
+        let confirmed = self.confirm_removals(removals.collect()).await?;
+        self.bulk_or_single(&confirmed.same_email).await?;
         // Renamed in ActiveCampaign: by contact id, never by an old email.
-        for r in &confirmed.by_id {
-            self.single(Item::removal(r)).await?;
+        for item in confirmed.by_id {
+            self.single(item).await?;
         }
         Ok(())
     }
 
-    async fn bulk_or_single(&self, items: &[Item<'_>], tags: bool) -> Result<(), RunError> {
-        if self.core.by_bulk(items.len(), tags) {
+    async fn bulk_or_single(&self, items: &[Item<'_>]) -> Result<(), RunError> {
+        if self.core.by_bulk(items) {
             return self.bulk(items).await;
         }
         for item in items {
@@ -185,7 +191,7 @@ impl<'a> Applier<'a> {
     /// Journals member rows, batch journal steps and the history entries
     /// of what landed in one transaction (one commit per step of a batch:
     /// twenty accounts' batches share one SQLite writer), off the async
-    /// workers. The rows of recorded entries are then marked in the tally.
+    /// workers. The changes recorded are then marked so in the tally.
     async fn save_with_journal(
         &self,
         members: Vec<Member>,
@@ -208,37 +214,19 @@ impl<'a> Applier<'a> {
             })
             .await?;
         if let Some(h) = history {
-            let recorded = &mut self.tally().history_recorded;
-            h.rows().for_each(|r| recorded.insert(r));
+            let outcomes = &mut self.tally().outcomes;
+            h.slots()
+                .for_each(|slot| outcomes.set(slot, ChangeEnd::Recorded));
         }
         Ok(())
     }
 
-    /// Journals a batch id (or a placeholder) before anything else: a run
-    /// killed from here on leaves it for the next run to follow.
-    async fn journal_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let (scope, id) = (self.scope.clone(), batch_id.to_string());
-        let now = chrono::Utc::now();
-        self.db
-            .with(move |db| Ok(db.journal_batch(&scope, &id, now)?))
-            .await
-    }
-
-    /// Forgets a batch whose terminal status was seen.
-    async fn settle_batch(&self, batch_id: &str) -> Result<(), RunError> {
-        let (scope, id) = (self.scope.clone(), batch_id.to_string());
-        self.db
-            .with(move |db| Ok(db.settle_batch(&scope, &id)?))
-            .await
-    }
-
-    /// Settles the changes left in doubt with one read of the list (when
-    /// `read` and there are any); see [`WriteCore::settle`].
-    async fn settle_doubts(&self, read: bool) -> Result<(), RunError> {
+    /// Settles the changes left in doubt, with one read of the list when
+    /// the core wants it ([`WriteCore::reads_to_settle`]); see
+    /// [`WriteCore::settle`].
+    async fn settle_doubts(&self, stopped: bool) -> Result<(), RunError> {
         let doubts = self.tally().in_doubt();
-        if doubts == 0 {
-            return Ok(());
-        }
+        let read = self.core.reads_to_settle(&self.tally(), stopped);
         let live = if read {
             match crate::run::prepare::read_list(self.export, self.client).await {
                 Ok(live) => Some(live),
@@ -253,7 +241,9 @@ impl<'a> Applier<'a> {
         let settled = self
             .core
             .settle(&mut self.tally(), live.as_deref(), unix_now());
-        tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
+        if doubts > 0 {
+            tracing::debug!(export = %self.export.id, doubts, settled = settled.len(), "settled changes in doubt");
+        }
         self.save(settled).await
     }
 }

@@ -1,13 +1,13 @@
 //! The executor of one change through `contact/sync` and `contactLists`:
-//! journal the intent, send the requests, hand the answer to the core
-//! ([`WriteCore::after_single`](super::decide::WriteCore)) and journal
-//! what it decides.
+//! journal the intent, send each request the core's [`SingleExchange`]
+//! names, hand the end to the core
+//! ([`WriteCore::after_single`](super::decide::WriteCore)) and journal what
+//! it decides.
 
 use super::decide::{Item, SingleAnswer, SingleStep};
+use super::exchange::{SingleExchange, SingleNext, SingleReply, SingleRequest};
 use super::{Applier, unix_now};
 use crate::activecampaign::ApiError;
-use crate::model::{ListStatus, PendingOp};
-use crate::plan::verify::Kept;
 use crate::run::error::RunError;
 
 impl Applier<'_> {
@@ -19,7 +19,7 @@ impl Applier<'_> {
         self.save(self.core.intents(std::slice::from_ref(&item)))
             .await?;
         let sent_at = unix_now();
-        let answer = self.single_request(&mut item).await;
+        let answer = self.exchange(&mut item).await;
         let step = self
             .core
             .after_single(&mut self.tally(), &item, answer, sent_at, unix_now());
@@ -30,47 +30,41 @@ impl Applier<'_> {
         }
     }
 
-    /// Sends one change; the contact id learned on the way goes into `item`.
-    async fn single_request(&self, item: &mut Item<'_>) -> Result<SingleAnswer, ApiError> {
+    /// Sends the change's requests; the contact id learned on the way goes
+    /// into `item`, also when a request fails.
+    async fn exchange(&self, item: &mut Item<'_>) -> Result<SingleAnswer, ApiError> {
+        let mut exchange = SingleExchange::new(item.op, item.contact_id);
+        let answer = loop {
+            let request = match exchange.next() {
+                SingleNext::Done(answer) => break Ok(answer),
+                SingleNext::Send(request) => request,
+            };
+            match self.send(item, request).await {
+                Ok(reply) => exchange.answered(reply),
+                Err(e) => break Err(e),
+            }
+        };
+        item.contact_id = exchange.contact_id().or(item.contact_id);
+        answer
+    }
+
+    async fn send(&self, item: &Item<'_>, request: SingleRequest) -> Result<SingleReply, ApiError> {
         let list = self.export.list_id;
-        let input = self.core.contact_input(item);
-        match item.op {
-            PendingOp::Add => {
-                let id = self.client.contact_sync(&input).await?;
-                item.contact_id = Some(id);
-                // contactLists status 1 would override an opt-out, a bounce
-                // or a pending double opt-in: look first.
-                if let Some(why) = Kept::of(self.client.list_status_of(id, list).await?) {
-                    return Ok(SingleAnswer::Kept(why, id));
-                }
-                self.client
-                    .set_list_status(id, list, ListStatus::Active)
-                    .await?;
+        Ok(match request {
+            SingleRequest::SyncContact => {
+                let input = self.core.contact_input(item);
+                SingleReply::Synced(self.client.contact_sync(&input).await?)
             }
-            PendingOp::Update => {
-                item.contact_id = Some(self.client.contact_sync(&input).await?);
+            SingleRequest::FindContact => {
+                SingleReply::Found(self.client.find_contact(item.email).await?)
             }
-            PendingOp::Resubscribe => {
-                let id = self.client.contact_sync(&input).await?;
-                item.contact_id = Some(id);
-                self.client
-                    .set_list_status(id, list, ListStatus::Active)
-                    .await?;
+            SingleRequest::ReadListStatus(id) => {
+                SingleReply::ListStatus(self.client.list_status_of(id, list).await?)
             }
-            PendingOp::Remove => {
-                let id = match item.contact_id {
-                    Some(id) => Some(id),
-                    None => self.client.find_contact(item.email).await?,
-                };
-                let Some(id) = id else {
-                    return Ok(SingleAnswer::NoSuchContact);
-                };
-                item.contact_id = Some(id);
-                self.client
-                    .set_list_status(id, list, ListStatus::Unsubscribed)
-                    .await?;
+            SingleRequest::SetListStatus(id, status) => {
+                self.client.set_list_status(id, list, status).await?;
+                SingleReply::StatusSet
             }
-        }
-        Ok(SingleAnswer::Applied)
+        })
     }
 }

@@ -1,14 +1,20 @@
 //! Unit tests of the pure write core: every decision of a write, with no
 //! IO, no runtime and no clock (times are plain numbers).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use super::answers::{BULK_REFUSED, ContactOnList};
 use super::decide::*;
-use super::poll::*;
-use crate::activecampaign::{ApiError, BatchPoll, BatchResult, BatchStatus, ErrorBody};
-use crate::model::{Fields, Known, ListStatus, LiveMember, Member, PendingOp};
+use super::verify::*;
+use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
+use crate::model::{
+    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeWindow,
+};
 use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
+use crate::run::history::ChangeEnd;
+use crate::state::JournalStep;
 
 const LIST: u64 = 7;
 const SENT: i64 = 1_000;
@@ -42,7 +48,10 @@ fn changes(n: u64) -> Vec<Change> {
 }
 
 fn adds(c: &[Change]) -> Vec<Item<'_>> {
-    c.iter().map(|c| Item::change(PendingOp::Add, c)).collect()
+    c.iter()
+        .enumerate()
+        .map(|(i, c)| Item::change(i, PendingOp::Add, c))
+        .collect()
 }
 
 fn body(json: &str) -> Box<ErrorBody> {
@@ -141,13 +150,34 @@ fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
 fn bulk_from_ten_or_with_tags_or_when_automations_are_excluded() {
     let known = Known::new();
     let mut c = core(&known);
-    assert!(!c.by_bulk(0, true));
-    assert!(!c.by_bulk(9, false));
-    assert!(c.by_bulk(10, false));
-    assert!(c.by_bulk(1, true), "only bulk import adds tags");
+    let cs = changes(10);
+    let items = adds(&cs);
+    assert!(!c.by_bulk(&items[..9]));
+    assert!(c.by_bulk(&items));
+    let tags = vec!["vip".to_string()];
+    c.tags = &tags;
+    assert!(c.by_bulk(&items[..1]), "only bulk import adds tags");
+    assert!(!c.by_bulk(&[]));
+    let r = Removal {
+        email: "gone@example.com".into(),
+        contact_id: None,
+    };
+    assert!(!c.by_bulk(&[Item::removal(0, &r)]), "a removal has no tags");
     c.exclude_automations = true;
-    assert!(c.by_bulk(1, false));
-    assert!(!c.by_bulk(0, false));
+    assert!(c.by_bulk(&[Item::removal(0, &r)]));
+    assert!(!c.by_bulk(&[]));
+}
+
+#[test]
+fn the_list_is_read_to_settle_doubts_only_when_there_are_some_and_the_run_goes_on() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(1);
+    let mut t = WriteTally::default();
+    assert!(!c.reads_to_settle(&t, false), "nothing in doubt");
+    t.doubt(&Item::change(0, PendingOp::Add, &cs[0]), "no answer");
+    assert!(c.reads_to_settle(&t, false));
+    assert!(!c.reads_to_settle(&t, true), "a stopped run reads no more");
 }
 
 #[test]
@@ -160,8 +190,8 @@ fn intents_are_journaled_with_the_operation_before_a_send() {
     let cs = changes(2);
     let c = core(&known);
     let rows = c.intents(&[
-        Item::change(PendingOp::Add, &cs[0]),
-        Item::change(PendingOp::Update, &cs[1]),
+        Item::change(0, PendingOp::Add, &cs[0]),
+        Item::change(1, PendingOp::Update, &cs[1]),
     ]);
     assert_eq!(rows[0].pending, Some(PendingOp::Add));
     assert_eq!(rows[1].pending, Some(PendingOp::Update));
@@ -178,18 +208,18 @@ fn a_bulk_contact_subscribes_adds_unsubscribes_removals_and_tags_only_non_remova
     let mut c = core(&known);
     c.tags = &tags;
     let cs = changes(1);
-    let add = c.bulk_contact(&Item::change(PendingOp::Add, &cs[0]));
+    let add = c.bulk_contact(&Item::change(0, PendingOp::Add, &cs[0]));
     assert_eq!(
         (add.subscribe, add.unsubscribe, add.tags),
         (vec![LIST], vec![], tags.clone())
     );
-    let upd = c.bulk_contact(&Item::change(PendingOp::Update, &cs[0]));
+    let upd = c.bulk_contact(&Item::change(0, PendingOp::Update, &cs[0]));
     assert!(upd.subscribe.is_empty() && upd.unsubscribe.is_empty());
     let r = Removal {
         email: "gone@example.com".into(),
         contact_id: None,
     };
-    let rm = c.bulk_contact(&Item::removal(&r));
+    let rm = c.bulk_contact(&Item::removal(0, &r));
     assert_eq!((rm.subscribe, rm.unsubscribe), (vec![], vec![LIST]));
     assert!(rm.tags.is_empty() && rm.first_name.is_none());
 }
@@ -217,13 +247,16 @@ fn a_single_change_that_landed_is_recorded_by_its_operation() {
     };
     let mut t = WriteTally::default();
     for (op, item) in [
-        (PendingOp::Add, Item::change(PendingOp::Add, &cs[0])),
-        (PendingOp::Update, Item::change(PendingOp::Update, &cs[0])),
+        (PendingOp::Add, Item::change(0, PendingOp::Add, &cs[0])),
+        (
+            PendingOp::Update,
+            Item::change(0, PendingOp::Update, &cs[0]),
+        ),
         (
             PendingOp::Resubscribe,
-            Item::change(PendingOp::Resubscribe, &cs[0]),
+            Item::change(0, PendingOp::Resubscribe, &cs[0]),
         ),
-        (PendingOp::Remove, Item::removal(&r)),
+        (PendingOp::Remove, Item::removal(0, &r)),
     ] {
         let SingleStep::Save(m) =
             c.after_single(&mut t, &item, Ok(SingleAnswer::Applied), SENT, NOW)
@@ -254,7 +287,7 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
     let mut t = WriteTally::default();
     for (why, status) in [
         (Kept::Unsubscribed, ListStatus::Unsubscribed),
@@ -276,8 +309,11 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
         (1, 1, 1)
     );
     assert_eq!((t.added, t.failed), (0, 0));
-    assert_eq!(t.outcomes.len(), 3);
-    assert_eq!(t.outcomes[1].what, OutcomeKind::Kept(Kept::Bounced));
+    assert_eq!(
+        t.outcomes.of(0),
+        &ChangeEnd::Kept(Kept::Unconfirmed),
+        "the last one"
+    );
 }
 
 #[test]
@@ -295,7 +331,7 @@ fn removing_a_contact_that_does_not_exist_records_no_membership() {
     let mut t = WriteTally::default();
     let step = c.after_single(
         &mut t,
-        &Item::removal(&r),
+        &Item::removal(0, &r),
         Ok(SingleAnswer::NoSuchContact),
         SENT,
         NOW,
@@ -305,6 +341,7 @@ fn removing_a_contact_that_does_not_exist_records_no_membership() {
     };
     assert_eq!((m.status, m.pending), (None, None));
     assert_eq!(t.removed, 0);
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::NotActive);
 }
 
 #[test]
@@ -312,7 +349,7 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
     for (e, class) in every_error() {
         let mut t = WriteTally::default();
         let step = c.after_single(&mut t, &item, Err(e), SENT, NOW);
@@ -325,7 +362,7 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
                 assert_eq!(m.pending, None, "retried next run, not pending");
                 assert_eq!(t.failed, 1);
                 assert_eq!(t.failures[0].row, Some(2));
-                assert!(matches!(t.outcomes[0].what, OutcomeKind::Failed(_)));
+                assert!(matches!(t.outcomes.of(0), ChangeEnd::Failed(_)));
             }
             (class, step) => panic!("{class:?} gave {step:?}"),
         }
@@ -336,20 +373,25 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
 
 #[test]
 fn an_accepted_batch_forgets_its_placeholder_and_is_journaled_under_its_id() {
-    let s = after_submit(Ok("b1".into()), 3);
-    assert!(s.forget_placeholder);
+    let s = after_submit(Ok("b1".into()), 3, "unacknowledged:1");
+    assert_eq!(
+        s.journal,
+        [
+            JournalStep::Remove("unacknowledged:1".into()),
+            JournalStep::Add("b1".into())
+        ],
+        "one transaction: no instant without either"
+    );
     assert!(matches!(s.then, AfterSubmit::Accepted(ref id) if id == "b1"));
 }
 
 #[test]
 fn an_unanswered_submission_keeps_its_unacknowledged_placeholder() {
     for (e, class) in every_error() {
-        let s = after_submit(Err(e), 3);
-        assert_eq!(
-            s.forget_placeholder,
-            class != ErrorClass::InDoubt,
-            "{class:?}"
-        );
+        let s = after_submit(Err(e), 3, "unacknowledged:1");
+        let forgets = s.journal == [JournalStep::Remove("unacknowledged:1".into())];
+        assert_eq!(forgets, class != ErrorClass::InDoubt, "{class:?}");
+        assert!(forgets || s.journal.is_empty());
         assert!(matches!(s.then, AfterSubmit::Failed(_)));
     }
 }
@@ -359,8 +401,12 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
     let e = rejected(
         r#"{"success":0,"failureReasons":[{"contact":1,"failureReason":"invalid email"}]}"#,
     );
-    let s = after_submit(Err(e), 4);
-    assert!(s.forget_placeholder, "nothing was queued");
+    let s = after_submit(Err(e), 4, "unacknowledged:1");
+    assert_eq!(
+        s.journal,
+        [JournalStep::Remove("unacknowledged:1".into())],
+        "nothing was queued"
+    );
     let AfterSubmit::RejectNamed(named) = s.then else {
         panic!("named")
     };
@@ -392,7 +438,7 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
 fn a_rejection_that_names_no_contact_is_a_refusal_of_the_whole_batch() {
     let e = rejected(r#"{"success":0,"failureReasons":["Rate limit exceeded"]}"#);
     assert!(matches!(
-        after_submit(Err(e), 4).then,
+        after_submit(Err(e), 4, "unacknowledged:1").then,
         AfterSubmit::Failed(_)
     ));
 }
@@ -406,6 +452,52 @@ fn a_rejection_leaves_the_runs_between_named_contacts() {
         Vec::<std::ops::Range<usize>>::new()
     );
     assert_eq!(rest_ranges(10..13, [7]), vec![10..13]);
+}
+
+#[test]
+fn a_first_submission_journals_its_intents_with_its_placeholder() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(3);
+    let items = adds(&cs);
+    let w = c.before_submit(&Submission::first(0..3), &items, "unacknowledged:1");
+    assert_eq!(w.steps, [JournalStep::Add("unacknowledged:1".into())]);
+    assert_eq!(w.members.len(), 3);
+    assert!(w.members.iter().all(|m| m.pending == Some(PendingOp::Add)));
+}
+
+#[test]
+fn a_resubmission_is_journaled_in_place_of_the_ended_batch_before_it_is_sent() {
+    let known = Known::new();
+    let c = core(&known);
+    let cs = changes(3);
+    let items = adds(&cs);
+    let f = Submission::first(0..3).accepted("b1".into(), Duration::from_secs(10), SENT);
+    let again = Submission::again(&f);
+    assert_eq!((again.range.clone(), again.attempt), (0..3, 2));
+    let w = c.before_submit(&again, &items, "unacknowledged:2");
+    assert_eq!(
+        w.steps,
+        [
+            JournalStep::Remove("b1".into()),
+            JournalStep::Add("unacknowledged:2".into())
+        ],
+        "one transaction: the journal always holds one of them"
+    );
+    assert!(w.members.is_empty(), "its intents are journaled already");
+}
+
+#[test]
+fn what_a_named_rejection_leaves_is_sent_again_without_intents() {
+    let sub = Submission {
+        attempt: 2,
+        ..Submission::first(10..15)
+    };
+    let rest = sub.rest([1, 3]);
+    let ranges: Vec<_> = rest.iter().map(|r| r.range.clone()).collect();
+    assert_eq!(ranges, [10..11, 12..13, 14..15]);
+    assert!(rest.iter().all(|r| r.attempt == 2 && !r.with_intents));
+    assert!(rest.iter().all(|r| r.replaces.is_none()));
 }
 
 #[test]
@@ -446,10 +538,10 @@ fn a_completed_batch_lands_all_but_the_contacts_it_refused() {
         failed_emails: vec!["user2@example.com".into()],
     };
     let mut t = WriteTally::default();
-    let (rows, refused) = c.batch_completed(&mut t, &items, &result, SENT, NOW);
-    assert_eq!(refused, vec![2]);
-    assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|m| m.owned && m.pending.is_none()));
+    let done = c.batch_completed(&mut t, &items, &result, SENT, NOW);
+    assert_eq!(done.refused, vec![2]);
+    assert_eq!(done.members.len(), 3);
+    assert!(done.members.iter().all(|m| m.owned && m.pending.is_none()));
     assert_eq!(t.added, 3);
 }
 
@@ -459,8 +551,8 @@ fn only_refused_adds_are_looked_up_within_the_budget() {
     let c = core(&known);
     let cs = changes(1);
     let mut t = WriteTally::default();
-    assert!(!c.wants_lookup(&mut t, &Item::change(PendingOp::Update, &cs[0])));
-    let add = Item::change(PendingOp::Add, &cs[0]);
+    assert!(!c.wants_lookup(&mut t, &Item::change(0, PendingOp::Update, &cs[0])));
+    let add = Item::change(0, PendingOp::Add, &cs[0]);
     let looked = (0..CLASSIFY_MAX + 5)
         .filter(|_| c.wants_lookup(&mut t, &add))
         .count();
@@ -476,16 +568,22 @@ fn a_refused_contact_is_kept_by_its_status_or_failed() {
     let known = Known::new();
     let c = core(&known);
     let cs = changes(1);
-    let item = Item::change(PendingOp::Add, &cs[0]);
+    let item = Item::change(0, PendingOp::Add, &cs[0]);
+    let found = |status| {
+        Ok(Some(ContactOnList {
+            contact_id: 8,
+            status,
+        }))
+    };
     let mut t = WriteTally::default();
-    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Unsubscribed)))));
+    let m = c.refused_in_batch(&mut t, &item, found(Some(ListStatus::Unsubscribed)));
     assert_eq!(m.expect("kept").status, Some(ListStatus::Unsubscribed));
-    let m = c.refused_in_batch(&mut t, &item, Ok(Some((8, Some(ListStatus::Bounced)))));
+    let m = c.refused_in_batch(&mut t, &item, found(Some(ListStatus::Bounced)));
     assert_eq!(m.expect("kept").status, Some(ListStatus::Bounced));
     assert_eq!((t.kept_unsubscribed, t.kept_bounced, t.failed), (1, 1, 0));
     for lookup in [
-        Ok(Some((8, Some(ListStatus::Active)))),
-        Ok(Some((8, None))),
+        found(Some(ListStatus::Active)),
+        found(None),
         Ok(None),
         Err(exhausted()),
     ] {
@@ -495,11 +593,7 @@ fn a_refused_contact_is_kept_by_its_status_or_failed() {
         assert_eq!(m.pending, None);
     }
     assert_eq!(t.failed, 4);
-    assert!(
-        t.failures
-            .iter()
-            .all(|f| f.reason == crate::run::apply::judge::BULK_REFUSED)
-    );
+    assert!(t.failures.iter().all(|f| f.reason == BULK_REFUSED));
     assert!(
         c.refused_in_batch(&mut t, &item, Err(auth())).is_err(),
         "fatal stops"
@@ -550,12 +644,10 @@ fn a_read_settles_doubts_landed_not_landed_and_kept() {
     );
     assert_eq!(rows.len(), 3, "landed and kept are recorded");
     assert_eq!(rows[0].contact_id, Some(42), "learned from the read");
-    let failed: Vec<_> = t
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o.what, OutcomeKind::Failed(_)))
-        .collect();
-    assert_eq!(failed.len(), 2, "fields not seen, not a member");
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::Landed);
+    assert_eq!(t.outcomes.of(2), &ChangeEnd::Kept(Kept::Bounced));
+    let failed = [1, 4].map(|slot| matches!(t.outcomes.of(slot), ChangeEnd::Failed(_)));
+    assert_eq!(failed, [true; 2], "fields not seen, not a member");
 }
 
 #[test]
@@ -569,11 +661,8 @@ fn doubts_no_read_could_settle_fail_and_stay_in_doubt() {
     let rows = c.settle(&mut t, None, NOW);
     assert!(rows.is_empty(), "intents stay pending for the next run");
     assert_eq!(t.failed, 2);
-    assert!(
-        t.outcomes
-            .iter()
-            .all(|o| matches!(o.what, OutcomeKind::InDoubt(_)))
-    );
+    let in_doubt = [0, 1].map(|slot| matches!(t.outcomes.of(slot), ChangeEnd::InDoubt(_)));
+    assert_eq!(in_doubt, [true; 2]);
 }
 
 #[test]
@@ -582,7 +671,7 @@ fn what_a_read_shows_of_each_operation() {
     let mut c = core(&known);
     let cs = changes(1);
     let e = "user0@example.com";
-    let upd = Item::change(PendingOp::Update, &cs[0]);
+    let upd = Item::change(0, PendingOp::Update, &cs[0]);
     let active = live(e, ListStatus::Active, Some("First0"));
     assert_eq!(c.seen_in_read(&upd, Some(&active)), SeenInRead::Landed);
     c.maps_custom_fields = true;
@@ -595,18 +684,18 @@ fn what_a_read_shows_of_each_operation() {
         email: e.into(),
         contact_id: None,
     };
-    let rm = Item::removal(&r);
+    let rm = Item::removal(0, &r);
     assert_eq!(c.seen_in_read(&rm, Some(&active)), SeenInRead::NotLanded);
     let unsub = live(e, ListStatus::Unsubscribed, None);
     assert_eq!(c.seen_in_read(&rm, Some(&unsub)), SeenInRead::Landed);
     assert_eq!(c.seen_in_read(&rm, None), SeenInRead::NotLanded);
-    let res = Item::change(PendingOp::Resubscribe, &cs[0]);
+    let res = Item::change(0, PendingOp::Resubscribe, &cs[0]);
     assert_eq!(
         c.seen_in_read(&res, Some(&unsub)),
         SeenInRead::NotLanded,
         "not kept: still ours"
     );
-    let add = Item::change(PendingOp::Add, &cs[0]);
+    let add = Item::change(0, PendingOp::Add, &cs[0]);
     assert_eq!(
         c.seen_in_read(&add, Some(&unsub)),
         SeenInRead::Kept(Kept::Unsubscribed)
@@ -622,269 +711,11 @@ fn failures_for_the_status_file_are_capped_but_every_outcome_is_kept() {
     let mut t = WriteTally::default();
     c.submit_failed(&mut t, &items, rejected(r#"{"message":"no"}"#))
         .expect("refused");
-    assert_eq!(
-        (t.failed, t.failures.len(), t.outcomes.len()),
-        (30, FAILURES_MAX, 30)
-    );
-    assert_eq!(
-        t.outcomes[29].email, "user29@example.com",
-        "plain emails, for the history"
-    );
-}
-
-// ---- batch timing ----
-
-fn policy(backoff: &(dyn Fn(Duration) -> Duration + Sync)) -> PollPolicy<'_> {
-    PollPolicy {
-        interval: Duration::from_secs(1),
-        wait_max: Duration::from_secs(60),
-        backoff,
-        tail: false,
-    }
-}
-
-#[test]
-fn the_tail_is_the_last_few_batches_once_every_batch_is_submitted() {
-    assert!(!at_tail(true, 0), "still submitting");
-    assert!(at_tail(false, 0));
-    assert!(at_tail(false, TAIL_BATCHES - 1));
+    assert_eq!((t.failed, t.failures.len()), (30, FAILURES_MAX));
     assert!(
-        !at_tail(false, TAIL_BATCHES),
-        "a minute of batches in flight"
+        matches!(t.outcomes.of(29), ChangeEnd::Failed(why) if why.contains("no")),
+        "the history has each one's reason"
     );
-}
-
-#[test]
-fn at_the_tail_an_unfinished_batch_is_polled_again_sooner_up_to_the_backoff() {
-    let backoff = |d: Duration| d.mul_f64(1.5);
-    let mid = policy(&backoff);
-    let tail = PollPolicy {
-        tail: true,
-        ..policy(&backoff)
-    };
-    let ms = Duration::from_millis;
-    assert_eq!(
-        repoll_delay(secs(1), 1, &mid),
-        ms(1500),
-        "mid-run: the back-off"
-    );
-    let waits: Vec<Duration> = (1..=6).map(|p| repoll_delay(secs(1), p, &tail)).collect();
-    assert_eq!(
-        waits[..4],
-        [
-            ms(250),
-            ms(375),
-            ms(562) + Duration::from_micros(500),
-            ms(843) + Duration::from_micros(750)
-        ]
-    );
-    assert_eq!(waits[5], ms(1500), "never past the back-off");
-    let mut first = secs(1);
-    let f = InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(1));
-    let step = after_poll(
-        f,
-        Ok(BatchPoll::Pending(None)),
-        secs(11),
-        &mut first,
-        &tail,
-        false,
-    );
-    assert!(
-        matches!(step, PollStep::Again(ref f) if f.poll_at == secs(11) + ms(250)),
-        "{step:?}"
-    );
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-fn flying() -> InFlight {
-    InFlight::accepted(0..3, "b1".into(), secs(10), SENT).first_poll_in(secs(2))
-}
-
-fn done(status: BatchStatus) -> Result<BatchPoll, ApiError> {
-    Ok(BatchPoll::Done(BatchResult {
-        status,
-        created_ids: vec![],
-        failed_emails: vec![],
-    }))
-}
-
-#[test]
-fn the_first_poll_wait_learns_within_bounds() {
-    let min = secs(1);
-    assert_eq!(first_poll_delay(secs(4), false, min), secs(5));
-    assert_eq!(first_poll_delay(secs(100), true, min), secs(99));
-    assert_eq!(first_poll_delay(secs(29), false, min), secs(30), "capped");
-    assert_eq!(
-        first_poll_delay(secs(1), true, min),
-        min,
-        "never below poll_interval"
-    );
-    assert_eq!(flying().poll_at, secs(12));
-}
-
-#[test]
-fn a_running_batch_is_polled_again_after_the_backoff() {
-    let double = |d: Duration| d * 2;
-    let mut first = secs(2);
-    let step = after_poll(
-        flying(),
-        Ok(BatchPoll::Pending(None)),
-        secs(12),
-        &mut first,
-        &policy(&double),
-        false,
-    );
-    let PollStep::Again(f) = step else {
-        panic!("{step:?}")
-    };
-    assert_eq!((f.delay, f.poll_at, f.polls), (secs(4), secs(16), 1));
-    assert_eq!(
-        first,
-        secs(2) + secs(2) / 4,
-        "a first poll that missed grows the wait"
-    );
-    assert!(step_forgets_nothing(PollStep::Again(f.clone())));
-    let step = after_poll(
-        f,
-        Ok(BatchPoll::Pending(None)),
-        secs(16),
-        &mut first,
-        &policy(&double),
-        false,
-    );
-    assert!(matches!(step, PollStep::Again(ref f) if f.poll_at == secs(24)));
-    assert_eq!(first, secs(2) + secs(2) / 4, "only first polls tune it");
-}
-
-fn step_forgets_nothing(s: PollStep) -> bool {
-    s.forgets().is_none()
-}
-
-#[test]
-fn a_batch_followed_past_bulk_wait_max_expires_in_doubt_and_stays_journaled() {
-    let double = |d: Duration| d * 2;
-    let mut first = secs(2);
-    let mut f = flying();
-    f.delay = secs(16);
-    let step = after_poll(
-        f,
-        Ok(BatchPoll::Pending(Some("processing".into()))),
-        secs(50),
-        &mut first,
-        &policy(&double),
-        false,
-    );
-    let PollStep::Expired {
-        waited, ref status, ..
-    } = step
-    else {
-        panic!("{step:?}")
-    };
-    assert_eq!((waited, status.as_deref()), (secs(40), Some("processing")));
-    assert_eq!(step.forgets(), None, "the next run follows it");
-}
-
-#[test]
-fn a_completed_batch_is_recorded_then_removed_from_the_journal() {
-    let same = |d: Duration| d;
-    let mut first = secs(2);
-    let step = after_poll(
-        flying(),
-        done(BatchStatus::Completed),
-        secs(12),
-        &mut first,
-        &policy(&same),
-        false,
-    );
-    assert!(matches!(step, PollStep::Completed(..)));
-    assert_eq!(step.forgets(), Some("b1"));
-    assert!(
-        first < secs(2),
-        "a first poll that found it done shrinks the wait"
-    );
-}
-
-#[test]
-fn a_failed_batch_is_resubmitted_twice_then_given_up() {
-    let same = |d: Duration| d;
-    let mut first = secs(2);
-    for status in [BatchStatus::Failed, BatchStatus::Interrupted] {
-        let step = after_poll(
-            flying(),
-            done(status),
-            secs(12),
-            &mut first,
-            &policy(&same),
-            false,
-        );
-        assert!(matches!(step, PollStep::Resubmit(_, s) if s == status));
-        assert_eq!(
-            step.forgets(),
-            Some("b1"),
-            "terminal: nothing of it lands later"
-        );
-    }
-    let mut f = flying();
-    for attempt in 1..=BATCH_RETRIES {
-        assert_eq!(f.attempt, attempt);
-        f = f.resubmitted(format!("b{}", attempt + 1), secs(20), NOW, secs(3));
-    }
-    assert_eq!((f.polls, f.poll_at, f.sent_at), (0, secs(23), NOW));
-    let step = after_poll(
-        f,
-        done(BatchStatus::Failed),
-        secs(30),
-        &mut first,
-        &policy(&same),
-        false,
-    );
-    assert!(matches!(step, PollStep::GiveUp(..)));
-    assert_eq!(step.forgets(), Some("b3"));
-}
-
-#[test]
-fn a_stopping_run_gives_a_failed_batch_up_instead_of_resubmitting() {
-    let same = |d: Duration| d;
-    let mut first = secs(2);
-    let step = after_poll(
-        flying(),
-        done(BatchStatus::Failed),
-        secs(12),
-        &mut first,
-        &policy(&same),
-        true,
-    );
-    assert!(matches!(step, PollStep::GiveUp(..)));
-}
-
-#[test]
-fn an_unanswered_poll_is_no_verdict_and_keeps_the_journal() {
-    let same = |d: Duration| d;
-    let mut first = secs(2);
-    let step = after_poll(
-        flying(),
-        Err(exhausted()),
-        secs(12),
-        &mut first,
-        &policy(&same),
-        false,
-    );
-    assert!(matches!(step, PollStep::Unknown(..)));
-    assert_eq!(step.forgets(), None);
-    assert_eq!(first, secs(2), "no answer teaches nothing");
-}
-
-#[test]
-fn the_batch_due_first_is_polled_first() {
-    let mut a = flying();
-    a.poll_at = secs(30);
-    let mut b = flying();
-    b.poll_at = secs(20);
-    assert_eq!(next_due(&[a, b]), Some((1, secs(20))));
-    assert_eq!(next_due(&[]), None);
 }
 
 #[test]
@@ -904,4 +735,224 @@ fn matching_values_get_their_hash_recorded_without_a_write() {
         "nothing else changes"
     );
     assert_eq!((rows[1].sent_hash, rows[1].owned), (Some(5), false));
+}
+
+// ---- the reads before a destructive write ----
+
+fn removal_item(r: &Removal, slot: usize) -> Item<'_> {
+    Item::removal(slot, r)
+}
+
+#[test]
+fn only_removals_still_active_under_their_email_are_made() {
+    let removals = [
+        ("a@x.io", Some(1)),
+        ("optout@x.io", Some(2)),
+        ("renamed@x.io", Some(3)),
+        ("moved@x.io", Some(4)),
+        ("noid@x.io", None),
+    ]
+    .map(|(email, contact_id)| Removal {
+        email: email.into(),
+        contact_id,
+    });
+    let items: Vec<Item<'_>> = removals
+        .iter()
+        .enumerate()
+        .map(|(i, r)| removal_item(r, i))
+        .collect();
+    let active: HashMap<u64, String> = [
+        (1, "a@x.io".to_string()),
+        (3, "new@x.io".to_string()),
+        (4, "wanted@x.io".to_string()),
+    ]
+    .into();
+    let known = Known::new();
+    let c = core(&known);
+    let mut t = WriteTally::default();
+    let check = c.confirm_removals(&mut t, &items, &active, &|e| e == "wanted@x.io");
+    let emails = |v: &[Item<'_>]| v.iter().map(|i| i.email.to_string()).collect::<Vec<_>>();
+    assert_eq!(emails(&check.same_email), ["a@x.io"]);
+    assert_eq!(emails(&check.by_id), ["renamed@x.io"]);
+    assert_eq!(check.wanted_again, ["moved@x.io"]);
+    let not_made: Vec<&str> = check.not_made.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(not_made, ["optout@x.io", "moved@x.io", "noid@x.io"]);
+    assert!(
+        check
+            .not_made
+            .iter()
+            .all(|m| m.status.is_none() && !m.unsubscribed_by_us)
+    );
+    assert_eq!(t.not_active, 3);
+    assert_eq!(t.outcomes.of(1), &ChangeEnd::NotActive);
+    assert_eq!(
+        t.outcomes.of(3),
+        &ChangeEnd::NotActive,
+        "not recorded as unsubscribed"
+    );
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::NotSent, "made later");
+}
+
+fn ours(window: Option<(i64, i64)>) -> Member {
+    Member {
+        unsubscribed_by_us: true,
+        status: Some(ListStatus::Unsubscribed),
+        unsubscribed_at: window.map(|(from, to)| UnsubscribeWindow { from, to }),
+        ..Member::unknown("user0@example.com")
+    }
+}
+
+fn row(code: i64, udate: Option<i64>) -> Option<MembershipRow> {
+    Some(MembershipRow {
+        code,
+        status: ListStatus::from_code(code),
+        udate,
+    })
+}
+
+#[test]
+fn resubscribes_only_our_own_unchanged_unsubscribe() {
+    let m = ours(Some((1_000, 1_010)));
+    assert_eq!(Resubscribe::of(&m, row(2, Some(1_005))), Resubscribe::Yes);
+    // Inside the clock-skew margin.
+    assert_eq!(Resubscribe::of(&m, row(2, Some(1_100))), Resubscribe::Yes);
+    // Changed after our write (2 -> 1 -> 2 by the contact): an opt-out.
+    let later = 1_010 + UnsubscribeWindow::SKEW_SECS + 1;
+    let kept = Resubscribe::Keep(Kept::Unsubscribed);
+    assert_eq!(Resubscribe::of(&m, row(2, Some(later))), kept);
+    // Nothing to compare with: keep.
+    assert_eq!(Resubscribe::of(&m, row(2, None)), kept);
+    assert_eq!(Resubscribe::of(&ours(None), row(2, Some(1_005))), kept);
+    let not_ours = Member {
+        unsubscribed_by_us: false,
+        ..m.clone()
+    };
+    assert_eq!(Resubscribe::of(&not_ours, row(2, Some(1_005))), kept);
+}
+
+#[test]
+fn other_statuses_are_never_overwritten() {
+    let m = ours(Some((1_000, 1_010)));
+    assert_eq!(
+        Resubscribe::of(&m, row(1, Some(5))),
+        Resubscribe::AlreadyActive
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(3, Some(1_005))),
+        Resubscribe::Keep(Kept::Bounced)
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(0, Some(1_005))),
+        Resubscribe::Keep(Kept::Unconfirmed)
+    );
+    assert_eq!(
+        Resubscribe::of(&m, row(91, Some(1_005))),
+        Resubscribe::Keep(Kept::Unsubscribed)
+    );
+    assert_eq!(Resubscribe::of(&m, None), Resubscribe::NotMember);
+}
+
+/// What the core makes of `read` for a resubscribe of `user0@example.com`,
+/// recorded as `m`.
+fn after_read(
+    m: Member,
+    t: &mut WriteTally,
+    read: Result<MembershipRead, ApiError>,
+) -> ResubscribeStep {
+    let mut known = Known::new();
+    known.insert(m);
+    let cs = changes(1);
+    let item = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    core(&known).after_membership_read(t, &item, read)
+}
+
+fn read(row: Option<MembershipRow>) -> Result<MembershipRead, ApiError> {
+    Ok(MembershipRead {
+        contact_id: Some(31),
+        row,
+    })
+}
+
+#[test]
+fn a_resubscribe_is_sent_as_a_resubscribe_or_as_an_add_by_its_row() {
+    let m = ours(Some((1_000, 1_010)));
+    let mut t = WriteTally::default();
+    let step = after_read(m.clone(), &mut t, read(row(2, Some(1_005))));
+    assert!(matches!(
+        step,
+        ResubscribeStep::Send(PendingOp::Resubscribe)
+    ));
+    let step = after_read(m, &mut t, read(None));
+    assert!(matches!(step, ResubscribeStep::Send(PendingOp::Add)));
+}
+
+#[test]
+fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_changed() {
+    let mut m = ours(Some((1_000, 1_010)));
+    m.sent_hash = Some(changes(1)[0].hash);
+    let mut t = WriteTally::default();
+    let step = after_read(m.clone(), &mut t, read(row(1, Some(5))));
+    let ResubscribeStep::Record(active, None) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(active.status, Some(ListStatus::Active));
+    assert!(!active.unsubscribed_by_us && active.unsubscribed_at.is_none());
+    assert_eq!(
+        t.outcomes.of(0),
+        &ChangeEnd::Landed,
+        "nothing left to write"
+    );
+    m.sent_hash = Some(1);
+    let step = after_read(m, &mut t, read(row(1, Some(5))));
+    assert!(matches!(
+        step,
+        ResubscribeStep::Record(_, Some(PendingOp::Update))
+    ));
+    assert_eq!(t.added + t.updated, 0, "counted once the update lands");
+}
+
+#[test]
+fn a_resubscribe_found_bounced_is_recorded_kept() {
+    let mut t = WriteTally::default();
+    let step = after_read(
+        ours(Some((1_000, 1_010))),
+        &mut t,
+        read(row(3, Some(1_005))),
+    );
+    let ResubscribeStep::Record(kept, None) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        (kept.status, kept.contact_id),
+        (Some(ListStatus::Bounced), Some(31))
+    );
+    assert_eq!(t.kept_bounced, 1);
+    assert_eq!(t.outcomes.of(0), &ChangeEnd::Kept(Kept::Bounced));
+}
+
+#[test]
+fn a_failed_membership_read_fails_the_resubscribe_unless_it_stops_the_run() {
+    let mut t = WriteTally::default();
+    let step = after_read(ours(None), &mut t, Err(exhausted()));
+    assert!(matches!(step, ResubscribeStep::Failed));
+    assert_eq!(t.failed, 1);
+    assert!(t.failures[0].reason.starts_with("not resubscribed"));
+    assert!(matches!(t.outcomes.of(0), ChangeEnd::Failed(_)));
+    let step = after_read(ours(None), &mut t, Err(auth()));
+    assert!(matches!(step, ResubscribeStep::Stop(_)));
+    assert_eq!(t.failed, 1);
+}
+
+#[test]
+fn a_membership_read_starts_from_the_recorded_contact_id() {
+    let mut known = Known::new();
+    let mut m = ours(None);
+    m.contact_id = Some(77);
+    known.insert(m);
+    let c = core(&known);
+    let cs = changes(2);
+    let recorded = Item::change(0, PendingOp::Resubscribe, &cs[0]);
+    assert_eq!(c.known_contact_id(&recorded), Some(77));
+    let unknown = Item::change(1, PendingOp::Resubscribe, &cs[1]);
+    assert_eq!(c.known_contact_id(&unknown), None, "looked up by email");
 }

@@ -59,6 +59,13 @@ pub struct Batches {
     pub refused_in_bulk: HashSet<String>,
     /// Every batch reads as unknown to `/import/info` (a fault).
     pub info_not_found: bool,
+    /// The next this many batches end `failed` (nothing applied), whatever
+    /// the dice say.
+    pub fail_next: u32,
+    /// The answer to the n-th accepted bulk import (1-based, as the ledger
+    /// counts them) is held back this long after its batch is queued: a
+    /// client killed meanwhile never learns the batch id.
+    pub hold_answer: Option<(u64, Duration)>,
     /// Contacts queued with automations excluded, and without.
     pub automations_excluded: u64,
     pub automations_allowed: u64,
@@ -95,6 +102,8 @@ impl Batches {
             import_duration,
             refused_in_bulk: HashSet::new(),
             info_not_found: false,
+            fail_next: 0,
+            hold_answer: None,
             automations_excluded: 0,
             automations_allowed: 0,
             completed: BTreeMap::new(),
@@ -115,7 +124,10 @@ impl Batches {
             self.rng.random::<f64>(),
             self.rng.random::<f64>(),
         );
+        let forced = self.fail_next > 0;
+        self.fail_next = self.fail_next.saturating_sub(1);
         let fate = match (roll < fail_rate, coin < 0.5) {
+            _ if forced => Fate::Failed,
             (false, _) => Fate::Complete,
             (true, true) => Fate::Failed,
             (true, false) => Fate::Interrupted((cut * contacts.len() as f64) as usize),

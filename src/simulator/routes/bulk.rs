@@ -41,10 +41,11 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
         let a = s.account();
         bulk_request::validate(&v, &a.batches.refused_in_bulk)?
     };
-    let (batch_id, faulted) = s
-        .account()
-        .batches
-        .submit(contacts, now, fail_rate, false_polls);
+    let (batch_id, faulted, hold) = {
+        let mut a = s.account();
+        let (id, faulted) = a.batches.submit(contacts, now, fail_rate, false_polls);
+        (id, faulted, a.batches.hold_answer)
+    };
     let batch_no = {
         let mut g = s.gate();
         g.ledger.batches_submitted += 1;
@@ -61,6 +62,9 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
     let mut out = json!({"queued_contacts": n, "batchId": batch_id,
         "message": "Contact import queued"});
     out[key] = json!(1);
+    if let Some((_, hold)) = hold.filter(|(n, _)| *n == batch_no) {
+        tokio::time::sleep(hold).await;
+    }
     Ok(Json(out).into_response())
 }
 

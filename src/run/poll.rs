@@ -1,7 +1,10 @@
-//! The pure timing of bulk batches in flight: when each is polled, when a
-//! wait has gone on too long, when a batch is resubmitted or given up, and
-//! what the journal does at each step. Time is a [`Duration`] on the
-//! write's own clock (since the executor's epoch), given with each answer.
+//! Following a bulk batch to its end, purely: when each batch in flight is
+//! polled, when a wait has gone on too long, when a batch is resubmitted or
+//! given up, and what the journal does at each step. The write's follower
+//! (`run::apply`, `bulk.rs`) and the next run's follower of the batches a
+//! killed run left journaled (`run::batches`) both step through
+//! [`after_poll`]. Time is a [`Duration`] on the follower's own clock,
+//! given with each answer.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -30,9 +33,9 @@ pub struct PollPolicy<'a> {
 /// this, ×1.5 per poll, up to the back-off's own wait. A first poll misses
 /// when the batch is a little slower than the learned wait; the usual
 /// back-off (1.5 s after a 1 s first poll) would then idle at the very end
-/// of the run, when nothing else needs the budget (measured, benchmark item
-/// 8: the last batch of most accounts). Mid-run, the usual back-off keeps
-/// the budget for submissions.
+/// of the run, when nothing else needs the budget (measured: the last batch
+/// of most accounts). Mid-run, the usual back-off keeps the budget for
+/// submissions.
 pub const TAIL_REPOLL: Duration = Duration::from_millis(250);
 
 /// The quick re-poll is for the last few batches only: a slow importer with
@@ -79,17 +82,18 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// A batch accepted at `now` (`sent_at` on the wall clock); its first
-    /// poll is set when the follower takes it ([`InFlight::first_poll_in`]).
-    pub fn accepted(range: Range<usize>, batch_id: String, now: Duration, sent_at: i64) -> Self {
+    /// A batch an earlier run left journaled, submitted `age` ago, on a
+    /// clock that starts at its submission: polled at once, then after
+    /// `interval` backed off.
+    pub fn left_journaled(batch_id: String, age: Duration, interval: Duration) -> Self {
         InFlight {
-            range,
+            range: 0..0,
             batch_id,
-            submitted: now,
-            sent_at,
+            submitted: Duration::ZERO,
+            sent_at: 0,
             attempt: 1,
-            poll_at: now,
-            delay: Duration::ZERO,
+            poll_at: age,
+            delay: interval,
             polls: 0,
         }
     }
@@ -99,22 +103,6 @@ impl InFlight {
         self.delay = first;
         self.poll_at = self.submitted + first;
         self
-    }
-
-    /// The same items, resubmitted at `now` under a new id.
-    pub fn resubmitted(
-        mut self,
-        batch_id: String,
-        now: Duration,
-        sent_at: i64,
-        first: Duration,
-    ) -> Self {
-        self.batch_id = batch_id;
-        self.attempt += 1;
-        self.submitted = now;
-        self.sent_at = sent_at;
-        self.polls = 0;
-        self.first_poll_in(first)
     }
 }
 
@@ -150,36 +138,40 @@ pub enum PollStep {
     Unknown(InFlight, ApiError),
     /// Completed: record its contacts, then forget it in the journal.
     Completed(InFlight, BatchResult),
-    /// Ended `failed` or `interrupted` (forget it: nothing of it can land
-    /// later) and is sent again.
+    /// Ended `failed` or `interrupted` (nothing of it can land later) and
+    /// is sent again (its resubmission also forgets it).
     Resubmit(InFlight, BatchStatus),
-    /// Ended `failed` or `interrupted` once too often, or the run is
-    /// stopping: forget it; its changes are in doubt.
+    /// Ended `failed` or `interrupted` once too often, or it is not to be
+    /// resubmitted: forget it; its changes are in doubt.
     GiveUp(InFlight, BatchStatus),
 }
 
 impl PollStep {
-    /// The journaled batch this step removes from the journal (a terminal
-    /// status was seen).
+    /// The journaled batch this step removes from the journal: one whose
+    /// terminal status was seen, unless it is sent again (its resubmission
+    /// replaces it).
     pub fn forgets(&self) -> Option<&str> {
         match self {
-            PollStep::Completed(f, _) | PollStep::Resubmit(f, _) | PollStep::GiveUp(f, _) => {
-                Some(&f.batch_id)
-            }
-            PollStep::Again(_) | PollStep::Expired { .. } | PollStep::Unknown(..) => None,
+            PollStep::Completed(f, _) | PollStep::GiveUp(f, _) => Some(&f.batch_id),
+            PollStep::Again(_)
+            | PollStep::Expired { .. }
+            | PollStep::Unknown(..)
+            | PollStep::Resubmit(..) => None,
         }
     }
 }
 
 /// Reads one poll of `f` answered at `now`. The first poll of a submission
-/// also tunes `first` (the learned wait before first polls).
+/// also tunes `first` (the learned wait before first polls). `resubmit`:
+/// whether a batch that ended `failed` or `interrupted` may be sent again
+/// (not when the run is stopping, nor by a follower that holds no contacts).
 pub fn after_poll(
     mut f: InFlight,
     answer: Result<BatchPoll, ApiError>,
     now: Duration,
     first: &mut Duration,
     policy: &PollPolicy<'_>,
-    stopping: bool,
+    resubmit: bool,
 ) -> PollStep {
     f.polls += 1;
     let poll = match answer {
@@ -208,7 +200,7 @@ pub fn after_poll(
     };
     match result.status {
         BatchStatus::Completed => PollStep::Completed(f, result),
-        status if f.attempt > BATCH_RETRIES || stopping => PollStep::GiveUp(f, status),
+        status if f.attempt > BATCH_RETRIES || !resubmit => PollStep::GiveUp(f, status),
         status => PollStep::Resubmit(f, status),
     }
 }
@@ -221,3 +213,7 @@ pub fn next_due(flying: &[InFlight]) -> Option<(usize, Duration)> {
         .min_by_key(|(_, f)| f.poll_at)
         .map(|(i, f)| (i, f.poll_at))
 }
+
+#[cfg(test)]
+#[path = "poll_tests.rs"]
+mod tests;

@@ -5,14 +5,31 @@
 //! answer and the time come in as arguments.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::decide::{
-    CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, OutcomeKind, SeenInRead, SingleAnswer,
-    SingleStep, WriteCore, WriteTally, class_of,
+    CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, SeenInRead, SingleAnswer, SingleStep, WriteCore,
+    WriteTally, class_of,
 };
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
 use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
 use crate::plan::verify::Kept;
+use crate::run::history::ChangeEnd;
+
+/// A completed batch, read: the rows of the contacts that landed, and the
+/// positions (ascending) of those it refused.
+#[derive(Debug, Default)]
+pub struct CompletedBatch {
+    pub members: Vec<Member>,
+    pub refused: Vec<usize>,
+}
+
+/// A contact found on looking it up: its id and its status on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactOnList {
+    pub contact_id: u64,
+    pub status: Option<ListStatus>,
+}
 
 /// The reason of a contact bulk import refused without saying why.
 pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
@@ -27,6 +44,7 @@ impl WriteCore<'_> {
             PendingOp::Update => t.updated += 1,
             PendingOp::Remove => t.removed += 1,
         }
+        t.outcomes.set(item.slot, ChangeEnd::Landed);
         let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = item.contact_id.or(m.contact_id);
@@ -58,8 +76,7 @@ impl WriteCore<'_> {
     pub fn kept(
         &self,
         t: &mut WriteTally,
-        email: &str,
-        row: Option<u64>,
+        item: &Item,
         why: Kept,
         contact_id: Option<u64>,
     ) -> Member {
@@ -77,8 +94,8 @@ impl WriteCore<'_> {
                 ListStatus::Unconfirmed
             }
         };
-        t.outcome(row, email, OutcomeKind::Kept(why));
-        let mut m = self.member(email);
+        t.outcomes.set(item.slot, ChangeEnd::Kept(why));
+        let mut m = self.member(item.email);
         m.pending = None;
         m.contact_id = contact_id.or(m.contact_id);
         m.status = Some(status);
@@ -89,8 +106,8 @@ impl WriteCore<'_> {
 
     /// A refused change: recorded as failed, its intent cleared; retried
     /// next run.
-    pub fn refused(&self, t: &mut WriteTally, item: &Item, reason: &str) -> Member {
-        t.fail(item.row, item.email, reason);
+    pub fn refused(&self, t: &mut WriteTally, item: &Item, reason: impl Into<Arc<str>>) -> Member {
+        t.fail(item, reason);
         let mut m = self.member(item.email);
         m.pending = None;
         m
@@ -111,12 +128,14 @@ impl WriteCore<'_> {
                 return SingleStep::Save(self.landed(t, item, sent_at, now));
             }
             Ok(SingleAnswer::Kept(why, id)) => {
-                return SingleStep::Save(self.kept(t, item.email, item.row, why, Some(id)));
+                return SingleStep::Save(self.kept(t, item, why, Some(id)));
             }
             Ok(SingleAnswer::NoSuchContact) => {
                 // No such contact: it is no member of anything.
+                t.outcomes.set(item.slot, ChangeEnd::NotActive);
                 let mut m = self.member(item.email);
-                (m.pending, m.status) = (None, None);
+                m.pending = None;
+                m.status = None;
                 return SingleStep::Save(m);
             }
             Err(e) => e,
@@ -127,7 +146,7 @@ impl WriteCore<'_> {
                 t.doubt(item, e.to_string());
                 SingleStep::KeepIntent
             }
-            ErrorClass::Refused => SingleStep::Save(self.refused(t, item, &e.to_string())),
+            ErrorClass::Refused => SingleStep::Save(self.refused(t, item, e.to_string())),
         }
     }
 
@@ -141,7 +160,7 @@ impl WriteCore<'_> {
         items: &[Item],
         e: ApiError,
     ) -> Result<Vec<Member>, ApiError> {
-        let reason = format!("bulk import not accepted: {e}");
+        let reason: Arc<str> = format!("bulk import not accepted: {e}").into();
         match class_of(&e) {
             ErrorClass::Fatal => Err(e),
             ErrorClass::InDoubt => {
@@ -149,7 +168,10 @@ impl WriteCore<'_> {
                 t.doubt_all(items, &reason);
                 Ok(Vec::new())
             }
-            ErrorClass::Refused => Ok(items.iter().map(|i| self.refused(t, i, &reason)).collect()),
+            ErrorClass::Refused => {
+                let rows = items.iter().map(|i| self.refused(t, i, reason.clone()));
+                Ok(rows.collect())
+            }
         }
     }
 
@@ -166,7 +188,7 @@ impl WriteCore<'_> {
             .filter_map(|(i, why)| items.get(*i).map(|item| (item, why)))
             .map(|(item, why)| {
                 let reason = format!("rejected by ActiveCampaign's bulk import: {why}");
-                self.refused(t, item, &reason)
+                self.refused(t, item, reason)
             })
             .collect()
     }
@@ -206,9 +228,9 @@ impl WriteCore<'_> {
         t.doubt_all(items, &reason);
     }
 
-    /// A completed batch: every contact it did not report failed landed
-    /// (the rows returned); the positions of the failed ones are returned
-    /// to be told apart ([`WriteCore::wants_lookup`]).
+    /// A completed batch: every contact it did not report failed landed;
+    /// the positions of the failed ones are returned to be told apart
+    /// ([`WriteCore::wants_lookup`]).
     pub fn batch_completed(
         &self,
         t: &mut WriteTally,
@@ -216,18 +238,20 @@ impl WriteCore<'_> {
         result: &BatchResult,
         sent_at: i64,
         now: i64,
-    ) -> (Vec<Member>, Vec<usize>) {
+    ) -> CompletedBatch {
         let failed: HashSet<&str> = result.failed_emails.iter().map(String::as_str).collect();
-        let mut members = Vec::with_capacity(items.len());
-        let mut refused = Vec::new();
+        let mut done = CompletedBatch {
+            members: Vec::with_capacity(items.len()),
+            refused: Vec::new(),
+        };
         for (i, item) in items.iter().enumerate() {
             if failed.contains(item.email) {
-                refused.push(i);
+                done.refused.push(i);
             } else {
-                members.push(self.landed(t, item, sent_at, now));
+                done.members.push(self.landed(t, item, sent_at, now));
             }
         }
-        (members, refused)
+        done
     }
 
     /// Whether a contact bulk import refused is looked up (its status on
@@ -239,17 +263,17 @@ impl WriteCore<'_> {
     }
 
     /// A refused contact after its lookup (`None` when it was not looked
-    /// up or does not exist; else its id and status on the list): kept
-    /// when its status keeps it out, else failed. A fatal error stops.
+    /// up or does not exist): kept when its status keeps it out, else
+    /// failed. A fatal error stops.
     pub fn refused_in_batch(
         &self,
         t: &mut WriteTally,
         item: &Item,
-        lookup: Result<Option<(u64, Option<ListStatus>)>, ApiError>,
+        lookup: Result<Option<ContactOnList>, ApiError>,
     ) -> Result<Member, ApiError> {
         match lookup {
-            Ok(Some((id, status))) => match Kept::of(status) {
-                Some(why) => Ok(self.kept(t, item.email, item.row, why, Some(id))),
+            Ok(Some(c)) => match Kept::of(c.status) {
+                Some(why) => Ok(self.kept(t, item, why, Some(c.contact_id))),
                 None => Ok(self.refused(t, item, BULK_REFUSED)),
             },
             Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
@@ -262,7 +286,7 @@ impl WriteCore<'_> {
     /// and their rows are returned; those kept by their status likewise;
     /// the others count as failed and keep their pending intent.
     pub fn settle(&self, t: &mut WriteTally, live: Option<&[LiveMember]>, now: i64) -> Vec<Member> {
-        let doubts: Vec<(ChangeInDoubt, String)> = std::mem::take(&mut t.doubts);
+        let doubts: Vec<ChangeInDoubt> = std::mem::take(&mut t.doubts);
         let read = live.is_some();
         let live: HashMap<&str, &LiveMember> = live
             .iter()
@@ -271,8 +295,9 @@ impl WriteCore<'_> {
             .map(|l| (l.email.as_str(), l))
             .collect();
         let mut settled = Vec::new();
-        for (doubt, reason) in &doubts {
+        for doubt in &doubts {
             let item = &doubt.item();
+            let reason = &doubt.reason;
             let l = live.get(item.email).copied();
             match self.seen_in_read(item, l) {
                 SeenInRead::Landed => {
@@ -282,10 +307,10 @@ impl WriteCore<'_> {
                 }
                 SeenInRead::Kept(why) => {
                     let id = l.map(|l| l.contact_id);
-                    settled.push(self.kept(t, item.email, item.row, why, id));
+                    settled.push(self.kept(t, item, why, id));
                 }
-                SeenInRead::NotLanded if read => t.fail(item.row, item.email, reason.clone()),
-                SeenInRead::NotLanded => t.unsettled(item.row, item.email, reason.clone()),
+                SeenInRead::NotLanded if read => t.fail(item, reason.as_str()),
+                SeenInRead::NotLanded => t.unsettled(item, reason),
             }
         }
         settled
