@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::config::Export;
 
-fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
-    RunRecord {
+fn record(export: &str, outcome: Outcome, secs: u64) -> FinishedRun {
+    FinishedRun {
         export: export.into(),
         connection: "prod".into(),
         outcome,
@@ -19,7 +19,8 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
         contacts: [3, 2, 1, 0],
         api_requests: 7,
         limit_answers: 1,
-        success_at: (outcome == "success").then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
+        success_at: (outcome == Outcome::Success)
+            .then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
         profiles: 40,
         invalid_rows: 2,
         kept: [5, 2, 1],
@@ -29,9 +30,9 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
 #[test]
 fn runs_add_up_by_export_outcome_and_connection() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "success", 2));
-    m.record_run(&record("vip", "blocked", 20));
-    m.record_run(&record("news", "success", 0));
+    m.record_run(&record("vip", Outcome::Success, 2));
+    m.record_run(&record("vip", Outcome::Blocked, 20));
+    m.record_run(&record("news", Outcome::Success, 0));
     m.record_not_started("news");
     let text = m.render();
     for line in [
@@ -67,7 +68,7 @@ fn config_errors_follow_invalid_files_and_deletions() {
     let text = m.render();
     assert!(text.contains("\nacsync_config_errors 1\n"), "{text}");
     assert!(text.contains("acsync_export_config_error{export=\"b\"} 1"));
-    m.record_run(&record("b", "success", 1));
+    m.record_run(&record("b", Outcome::Success, 1));
     m.forget_export("b");
     let text = m.render();
     assert!(text.contains("\nacsync_config_errors 0\n"), "{text}");
@@ -82,7 +83,7 @@ fn has(text: &str, line: &str) -> bool {
 #[test]
 fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "success", 1));
+    m.record_run(&record("vip", Outcome::Success, 1));
     let mut old = StatusFile::new("vip", "vip.toml", Utc.timestamp_opt(900, 0).unwrap());
     old.last_success_at = Some(Utc.timestamp_opt(1_000, 0).unwrap());
     old.consecutive_failures = 4;
@@ -121,8 +122,10 @@ fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
     let m = Metrics::new();
     m.register("vip", Some("prod"));
     let text = m.render();
-    let mut want: Vec<String> = OUTCOMES
-        .iter()
+    let mut want: Vec<String> = RUN_OUTCOMES
+        .map(Outcome::as_str)
+        .into_iter()
+        .chain([NOT_STARTED])
         .map(|o| format!("acsync_runs_total{{export=\"vip\",outcome=\"{o}\"}} 0"))
         .collect();
     want.extend(
@@ -201,8 +204,8 @@ fn gauges_follow_a_run_from_start_to_end() {
         ),
         "{text}"
     );
-    m.record_run(&record("vip", "failed", 3));
-    m.record_run(&record("vip", "blocked", 3));
+    m.record_run(&record("vip", Outcome::Failed, 3));
+    m.record_run(&record("vip", Outcome::Blocked, 3));
     let text = m.render();
     for line in [
         "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
@@ -226,9 +229,9 @@ fn gauges_follow_a_run_from_start_to_end() {
 #[test]
 fn a_success_resets_failures_and_an_invalid_file_unschedules() {
     let m = started_run();
-    m.record_run(&record("vip", "failed", 3));
-    m.record_run(&record("vip", "blocked", 3));
-    m.record_run(&record("vip", "success", 3));
+    m.record_run(&record("vip", Outcome::Failed, 3));
+    m.record_run(&record("vip", Outcome::Blocked, 3));
+    m.record_run(&record("vip", Outcome::Success, 3));
     m.set_config_error("vip", true);
     let text = m.render();
     assert!(
@@ -271,7 +274,7 @@ fn process_series_come_with_every_scrape() {
 #[tokio::test]
 async fn endpoint_serves_metrics_and_health() {
     let metrics = Arc::new(Metrics::new());
-    metrics.record_run(&record("vip", "success", 1));
+    metrics.record_run(&record("vip", Outcome::Success, 1));
     let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
@@ -315,7 +318,7 @@ async fn endpoint_serves_metrics_and_health() {
 #[test]
 fn interrupted_runs_are_counted() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "interrupted", 1));
+    m.record_run(&record("vip", Outcome::Interrupted, 1));
     let text = m.render();
     for line in [
         "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
@@ -413,13 +416,8 @@ async fn metered_records_what_any_port_reports() {
 fn settings_errors_are_a_gauge() {
     use crate::daemon::StatusSink;
     struct NoFiles;
-    impl ports::ReadStatus for NoFiles {
-        fn read_status(&self, _: &str) -> Option<StatusFile> {
-            None
-        }
-    }
     impl StatusSink for NoFiles {
-        fn last_run_started(&self, _: &Export) -> Option<DateTime<Utc>> {
+        fn read_status(&self, _: &str) -> Option<StatusFile> {
             None
         }
         fn idle(
