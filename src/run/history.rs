@@ -21,7 +21,8 @@ use crate::model::{Fields, PendingOp};
 use crate::model::{Known, ListStatus};
 use crate::plan::{Change, Plan};
 use crate::run::apply::decide::{RowSet, WriteTally as Tally};
-use crate::run::db::{RunDb, write_gate};
+use crate::run::db::RunDb;
+use crate::run::error::RunError;
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, RunEntries, StateError};
 use crate::status::LastRun;
@@ -401,25 +402,29 @@ pub enum RecordError {
 /// [`MAX_ROWS_PER_EXPORT`]). A failure is logged, not returned: the run's
 /// work is already recorded in the member rows, and the history is an
 /// account of it.
-pub fn record(
+/// The plan and the tally come back when done; `Err` only if the work
+/// could not finish (it panicked).
+pub async fn record(
     db: &RunDb,
     export: &Export,
     run: &LastRun,
-    plan: &Plan,
-    tally: &Tally,
+    plan: Plan,
+    tally: Tally,
     stopped: bool,
-) {
-    let Some(run_id) = run.run_id else { return };
-    // A million entries take seconds: off the async worker where the
-    // runtime allows it (the daemon's and `sync`'s are multi-threaded).
-    let work = || try_record(db, export, run_id, run.started_at, plan, tally, stopped);
-    let result = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
+) -> Result<(Plan, Tally), RunError> {
+    let Some(run_id) = run.run_id else {
+        return Ok((plan, tally));
     };
-    if let Err(e) = result {
-        tracing::error!(export = %export.id, error = %e, "cannot record the run history");
-    }
+    let (export, at) = (export.clone(), run.started_at);
+    // A million entries take seconds: off the async workers.
+    db.off_worker(move |db| {
+        let result = try_record(db, &export, run_id, at, &plan, &tally, stopped);
+        if let Err(e) = result {
+            tracing::error!(export = %export.id, error = %e, "cannot record the run history");
+        }
+        (plan, tally)
+    })
+    .await
 }
 
 /// [`record`], with its error.
@@ -435,7 +440,7 @@ pub fn try_record(
     // A read: no writer gate (WAL readers wait for nobody).
     let after = match Outcomes::tally_suffices(plan, tally, stopped) {
         true => None,
-        false => Some(db.lock()?.load_known(&crate::state::scope_of(export))?),
+        false => Some(db.read(|d| d.load_known(&crate::state::scope_of(export)))?),
     };
     let outcomes = Outcomes::new(plan, tally, after, stopped);
     let recorded = &tally.history_recorded;
@@ -455,17 +460,14 @@ pub fn try_record(
         false => list.chunks(HISTORY_CHUNK).collect(),
     };
     for chunk in chunks {
-        let _gate = write_gate();
-        db.lock()?.record_history(run_id, &export.id, at, chunk)?;
+        db.write(|d| d.record_history(run_id, &export.id, at, chunk))?;
     }
-    let _gate = write_gate();
-    let mut db = db.lock()?;
     let retention =
         chrono::Duration::from_std(export.history_retention).unwrap_or(chrono::Duration::MAX);
     let cutoff = Utc::now()
         .checked_sub_signed(retention)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    db.prune_history(&export.id, cutoff, MAX_ROWS_PER_EXPORT)?;
+    db.write(|d| d.prune_history(&export.id, cutoff, MAX_ROWS_PER_EXPORT))?;
     Ok(())
 }
 

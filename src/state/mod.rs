@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 pub use batches::{JournalStep, OpenBatch};
 pub use history::{ChangeKind, HistoryEntry, NewEntry, RunEntries};
@@ -78,6 +78,15 @@ pub enum StateError {
         path: PathBuf,
         recorded: PathBuf,
         this: PathBuf,
+    },
+    #[error(
+        "state database {} has schema version {found}, older than this acsync's ({latest}); the next run (`acsync sync` or the daemon) upgrades it",
+        path.display()
+    )]
+    Outdated {
+        path: PathBuf,
+        found: i64,
+        latest: i64,
     },
     #[error("state database {} is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
@@ -156,6 +165,37 @@ impl StateDb {
                 cause,
             },
         })?;
+        Ok(StateDb { conn, path })
+    }
+
+    /// Opens `state_dir/state.sqlite3` for reading only, for the commands
+    /// that show what is recorded: nothing is created, migrated or written,
+    /// so it works on a file the user may only read, and beside a running
+    /// daemon (its WAL is read as any reader reads it). Every write through
+    /// it fails. A schema older than this build's is refused (a run
+    /// upgrades it), as is a missing file.
+    pub fn open_read_only(state_dir: &Path) -> Result<StateDb, StateError> {
+        let path = state_dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).at(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT).at(&path)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .at(&path)?;
+        if found > schema::LATEST {
+            return Err(StateError::TooNew {
+                path,
+                found,
+                supported: schema::LATEST,
+            });
+        }
+        if found < schema::LATEST {
+            return Err(StateError::Outdated {
+                path,
+                found,
+                latest: schema::LATEST,
+            });
+        }
         Ok(StateDb { conn, path })
     }
 
