@@ -117,4 +117,33 @@ mod tests {
         let open = db.read(|d| d.open_batches("scope")).expect("read");
         assert_eq!(open.len(), 1, "and it was written");
     }
+
+    /// A write waits for the writer gate another thread holds.
+    #[test]
+    fn a_write_waits_for_the_gate() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = RunDb::open(dir.path()).expect("open");
+        let released = Arc::new(AtomicBool::new(false));
+        let (held, gate_taken) = mpsc::channel();
+        let holder = {
+            let released = released.clone();
+            std::thread::spawn(move || {
+                let _gate = write_gate();
+                held.send(()).expect("send");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                released.store(true, Ordering::SeqCst);
+            })
+        };
+        gate_taken.recv().expect("the gate is held");
+        let after_release = db
+            .write(|d| {
+                d.journal_batch("scope", "b1", chrono::Utc::now())?;
+                Ok::<_, RunError>(released.load(Ordering::SeqCst))
+            })
+            .expect("written");
+        assert!(after_release);
+        holder.join().expect("holder");
+    }
 }
