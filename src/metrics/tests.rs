@@ -35,28 +35,26 @@ fn runs_add_up_by_export_outcome_and_connection() {
     m.record_run(&record("news", Outcome::Success, 0));
     m.record_not_started("news");
     let text = m.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"success\"} 1",
-        "acsync_runs_total{export=\"vip\",outcome=\"blocked\"} 1",
-        "acsync_runs_total{export=\"news\",outcome=\"not_started\"} 1",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"5\"} 1",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"60\"} 2",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"+Inf\"} 2",
-        "acsync_run_duration_seconds_sum{export=\"vip\"} 22",
-        "acsync_run_duration_seconds_count{export=\"vip\"} 2",
-        "acsync_contacts_added_total{export=\"vip\"} 6",
-        "acsync_contacts_unsubscribed_total{export=\"vip\"} 2",
-        "acsync_contacts_failed_total{export=\"vip\"} 0",
-        "acsync_api_requests_total{connection=\"prod\"} 21",
-        "acsync_api_limit_answers_total{connection=\"prod\"} 3",
-        "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
-        "acsync_config_errors 0",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing `{line}` in\n{text}"
-        );
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"success\"} 1",
+            "acsync_runs_total{export=\"vip\",outcome=\"blocked\"} 1",
+            "acsync_runs_total{export=\"news\",outcome=\"not_started\"} 1",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"5\"} 1",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"60\"} 2",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"+Inf\"} 2",
+            "acsync_run_duration_seconds_sum{export=\"vip\"} 22",
+            "acsync_run_duration_seconds_count{export=\"vip\"} 2",
+            "acsync_contacts_added_total{export=\"vip\"} 6",
+            "acsync_contacts_unsubscribed_total{export=\"vip\"} 2",
+            "acsync_contacts_failed_total{export=\"vip\"} 0",
+            "acsync_api_requests_total{connection=\"prod\"} 21",
+            "acsync_api_limit_answers_total{connection=\"prod\"} 3",
+            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
+            "acsync_config_errors 0",
+        ],
+    );
 }
 
 #[test]
@@ -80,6 +78,14 @@ fn has(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)
 }
 
+/// Asserts that `text` holds each of `lines` exactly.
+fn assert_lines<S: AsRef<str>>(text: &str, lines: impl IntoIterator<Item = S>) {
+    for line in lines {
+        let line = line.as_ref();
+        assert!(has(text, line), "missing `{line}` in\n{text}");
+    }
+}
+
 #[test]
 fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     let m = Metrics::new();
@@ -93,27 +99,14 @@ fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     old.consecutive_failures = 9;
     m.seed("old", &old);
     let text = m.render();
-    assert!(
-        has(
-            &text,
-            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_last_success_timestamp_seconds{export=\"old\"} 1000"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"old\"} 4"),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
+            "acsync_consecutive_failures{export=\"vip\"} 0",
+            "acsync_last_success_timestamp_seconds{export=\"old\"} 1000",
+            "acsync_consecutive_failures{export=\"old\"} 4",
+        ],
     );
 }
 
@@ -156,9 +149,7 @@ fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
     ] {
         want.push(line.to_string());
     }
-    for line in want {
-        assert!(has(&text, &line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(&text, want);
 }
 
 /// A registry in which `vip` was idle, then started a run (next run at
@@ -183,45 +174,33 @@ fn started_run() -> Metrics {
 fn gauges_follow_a_run_from_start_to_end() {
     let m = started_run();
     let text = m.render();
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"running\"} 1"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"idle\"} 0"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_next_run_timestamp_seconds{export=\"vip\"} 1800086400"
-        ),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_export_state{export=\"vip\",state=\"running\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 0",
+            "acsync_next_run_timestamp_seconds{export=\"vip\"} 1800086400",
+        ],
     );
     m.record_run(&record("vip", Outcome::Failed, 3));
     m.record_run(&record("vip", Outcome::Blocked, 3));
     let text = m.render();
-    for line in [
-        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
-        "acsync_export_state{export=\"vip\",state=\"running\"} 0",
-        "acsync_consecutive_failures{export=\"vip\"} 2",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"blocked\"} 1",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
-        "acsync_last_run_timestamp_seconds{export=\"vip\"} 1799999000",
-        "acsync_segment_profiles{export=\"vip\"} 40",
-        "acsync_segment_invalid_rows{export=\"vip\"} 2",
-        "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
-        "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
-        "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
-    ] {
-        assert!(has(&text, line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"running\"} 0",
+            "acsync_consecutive_failures{export=\"vip\"} 2",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"blocked\"} 1",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
+            "acsync_last_run_timestamp_seconds{export=\"vip\"} 1799999000",
+            "acsync_segment_profiles{export=\"vip\"} 40",
+            "acsync_segment_invalid_rows{export=\"vip\"} 2",
+            "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
+            "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
+            "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
+        ],
+    );
 }
 
 /// After a run ends: a success resets the failure count, and an export
@@ -234,20 +213,13 @@ fn a_success_resets_failures_and_an_invalid_file_unschedules() {
     m.record_run(&record("vip", Outcome::Success, 3));
     m.set_config_error("vip", true);
     let text = m.render();
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"invalid\"} 1"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_next_run_timestamp_seconds{export=\"vip\"} 0"),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_consecutive_failures{export=\"vip\"} 0",
+            "acsync_export_state{export=\"vip\",state=\"invalid\"} 1",
+            "acsync_next_run_timestamp_seconds{export=\"vip\"} 0",
+        ],
     );
 }
 
@@ -320,12 +292,13 @@ fn interrupted_runs_are_counted() {
     let m = Metrics::new();
     m.record_run(&record("vip", Outcome::Interrupted, 1));
     let text = m.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"interrupted\"} 1",
-    ] {
-        assert!(text.contains(line), "missing {line}:\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"interrupted\"} 1",
+        ],
+    );
 }
 
 /// A run port that ends every run with `outcome`, or never starts one.
@@ -398,16 +371,17 @@ async fn metered_records_what_any_port_reports() {
     assert_eq!(ended.outcome, crate::status::Outcome::Partial);
     assert!(run(None).await.is_err());
     let text = metrics.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"partial\"} 1",
-        "acsync_runs_total{export=\"vip\",outcome=\"not_started\"} 1",
-        "acsync_contacts_added_total{export=\"vip\"} 4",
-        "acsync_api_requests_total{connection=\"prod\"} 9",
-        "acsync_api_limit_answers_total{connection=\"prod\"} 1",
-        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
-    ] {
-        assert!(has(&text, line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"partial\"} 1",
+            "acsync_runs_total{export=\"vip\",outcome=\"not_started\"} 1",
+            "acsync_contacts_added_total{export=\"vip\"} 4",
+            "acsync_api_requests_total{connection=\"prod\"} 9",
+            "acsync_api_limit_answers_total{connection=\"prod\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+        ],
+    );
 }
 
 /// `acsync.toml` with errors shows as 1 until it is fixed, through the
