@@ -79,15 +79,6 @@ pub enum StateError {
         recorded: PathBuf,
         this: PathBuf,
     },
-    #[error(
-        "state database {} has schema version {found}, older than this acsync's ({latest}); the next run (`acsync sync` or the daemon) upgrades it",
-        path.display()
-    )]
-    Outdated {
-        path: PathBuf,
-        found: i64,
-        latest: i64,
-    },
     #[error("state database {} is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
     #[error("state database {}: no unfinished run with id {run_id}", path.display())]
@@ -137,6 +128,9 @@ pub fn list_fingerprint(export: &crate::config::Export) -> String {
 pub struct StateDb {
     conn: Connection,
     path: PathBuf,
+    /// The schema version: [`schema::LATEST`] but for a database opened
+    /// read-only before a run upgraded it.
+    version: i64,
 }
 
 impl StateDb {
@@ -165,15 +159,20 @@ impl StateDb {
                 cause,
             },
         })?;
-        Ok(StateDb { conn, path })
+        Ok(StateDb {
+            conn,
+            path,
+            version: schema::LATEST,
+        })
     }
 
     /// Opens `state_dir/state.sqlite3` for reading only, for the commands
     /// that show what is recorded: nothing is created, migrated or written,
     /// so it works on a file the user may only read, and beside a running
     /// daemon (its WAL is read as any reader reads it). Every write through
-    /// it fails. A schema older than this build's is refused (a run
-    /// upgrades it), as is a missing file.
+    /// it fails. An older schema is read as it is (the next run upgrades
+    /// it): what it predates reads as empty (no run history before
+    /// version 3). A missing file is an error.
     pub fn open_read_only(state_dir: &Path) -> Result<StateDb, StateError> {
         let path = state_dir.join(DB_FILE);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -189,14 +188,11 @@ impl StateDb {
                 supported: schema::LATEST,
             });
         }
-        if found < schema::LATEST {
-            return Err(StateError::Outdated {
-                path,
-                found,
-                latest: schema::LATEST,
-            });
-        }
-        Ok(StateDb { conn, path })
+        Ok(StateDb {
+            conn,
+            path,
+            version: found,
+        })
     }
 
     /// The database file.
