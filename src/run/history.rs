@@ -402,8 +402,10 @@ pub enum RecordError {
 /// [`MAX_ROWS_PER_EXPORT`]). A failure is logged, not returned: the run's
 /// work is already recorded in the member rows, and the history is an
 /// account of it.
-/// The plan and the tally come back when done; `Err` only if the work
-/// could not finish (it panicked).
+///
+/// The work runs on the blocking pool, each transaction under the writer
+/// gate ([`RunDb::write`]), so it takes the plan and the tally and gives
+/// them back; `Err` only if the work could not finish (it panicked).
 pub async fn record(
     db: &RunDb,
     export: &Export,
