@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use std::time::SystemTime;
 
 use super::error::ErrorBody;
-use super::retry::parse_retry_after;
+use super::retry::{AnswerClass, parse_retry_after};
 use super::transport::{Attempt, Call, token};
 use super::wire::ContactsPage;
 use super::{ApiError, Client, PAGE_SIZE};
@@ -60,7 +60,10 @@ impl Client {
             let once = self.probe_once(&call).await;
             grant.answered(once.is_ok());
             let wait = match once {
-                Ok((probe, _)) if !retryable(probe.status) => return Ok(probe),
+                // A probe is a plain GET: no bulk rate-limit answer.
+                Ok((probe, _)) if !AnswerClass::of(probe.status, false).is_transient() => {
+                    return Ok(probe);
+                }
                 Ok((probe, retry_after)) => {
                     last = format!("HTTP {}", probe.status);
                     if attempt == PROBE_ATTEMPTS {
@@ -137,10 +140,6 @@ pub(super) fn members_call(list_id: u64, status: ListStatus, cursor: u64) -> Cal
         ("id_greater", cursor.to_string()),
         ("limit", PAGE_SIZE.to_string()),
     ])
-}
-
-fn retryable(status: u16) -> bool {
-    status == 429 || (500..600).contains(&status)
 }
 
 /// What an answer shows (pure).

@@ -24,32 +24,41 @@ use std::time::{Duration, SystemTime};
 /// The longest `Retry-After` we obey.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
 
-/// What to do with an HTTP answer.
+/// What an HTTP answer of ActiveCampaign is, for the retry loop: the one
+/// classification every request (and `doctor`'s probes) follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum AnswerClass {
     Success,
-    /// Transient; `rate_limited` marks 429s and the bulk rate-limit 400.
-    Retry {
+    /// Transient: retried. `rate_limited` marks 429s and the bulk
+    /// rate-limit 400.
+    Transient {
         rate_limited: bool,
     },
     /// 401/403: the key was refused.
-    Auth,
+    KeyRefused,
     /// Any other 4xx (or an unexpected 1xx/3xx): the request's fault.
-    Refuse,
+    RequestRefused,
 }
 
-/// Judges a status; `bulk_rate_limit` tells whether a 400 body is the bulk
-/// importer's rate-limit answer.
-pub fn judge(status: u16, bulk_rate_limit: bool) -> Verdict {
-    match status {
-        200..=299 => Verdict::Success,
-        429 => Verdict::Retry { rate_limited: true },
-        400 if bulk_rate_limit => Verdict::Retry { rate_limited: true },
-        401 | 403 => Verdict::Auth,
-        500..=599 => Verdict::Retry {
-            rate_limited: false,
-        },
-        _ => Verdict::Refuse,
+impl AnswerClass {
+    /// The class of an answer with `status`; `bulk_rate_limit` tells
+    /// whether a 400 body is the bulk importer's rate-limit answer.
+    pub fn of(status: u16, bulk_rate_limit: bool) -> AnswerClass {
+        match status {
+            200..=299 => AnswerClass::Success,
+            429 => AnswerClass::Transient { rate_limited: true },
+            400 if bulk_rate_limit => AnswerClass::Transient { rate_limited: true },
+            401 | 403 => AnswerClass::KeyRefused,
+            500..=599 => AnswerClass::Transient {
+                rate_limited: false,
+            },
+            _ => AnswerClass::RequestRefused,
+        }
+    }
+
+    /// Whether the request is sent again.
+    pub fn is_transient(self) -> bool {
+        matches!(self, AnswerClass::Transient { .. })
     }
 }
 
@@ -103,29 +112,29 @@ mod tests {
     use rand::rngs::SmallRng;
 
     #[test]
-    fn verdicts() {
-        assert_eq!(judge(200, false), Verdict::Success);
-        assert_eq!(judge(201, false), Verdict::Success);
-        assert_eq!(judge(429, false), Verdict::Retry { rate_limited: true });
-        assert_eq!(
-            judge(503, false),
-            Verdict::Retry {
-                rate_limited: false
-            }
-        );
-        assert_eq!(
-            judge(500, false),
-            Verdict::Retry {
-                rate_limited: false
-            }
-        );
-        assert_eq!(judge(400, true), Verdict::Retry { rate_limited: true });
-        assert_eq!(judge(400, false), Verdict::Refuse);
-        assert_eq!(judge(401, false), Verdict::Auth);
-        assert_eq!(judge(403, false), Verdict::Auth);
-        assert_eq!(judge(404, false), Verdict::Refuse);
-        assert_eq!(judge(422, false), Verdict::Refuse);
-        assert_eq!(judge(302, false), Verdict::Refuse);
+    fn answer_classes() {
+        use AnswerClass::*;
+        let limited = Transient { rate_limited: true };
+        let failing = Transient {
+            rate_limited: false,
+        };
+        for (status, bulk_rate_limit, class) in [
+            (200, false, Success),
+            (201, false, Success),
+            (429, false, limited),
+            (503, false, failing),
+            (500, false, failing),
+            (400, true, limited),
+            (400, false, RequestRefused),
+            (401, false, KeyRefused),
+            (403, false, KeyRefused),
+            (404, false, RequestRefused),
+            (422, false, RequestRefused),
+            (302, false, RequestRefused),
+        ] {
+            assert_eq!(AnswerClass::of(status, bulk_rate_limit), class, "{status}");
+            assert_eq!(class.is_transient(), class == limited || class == failing);
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::limit::Kind;
-use super::retry::{Backoff, RETRY_AFTER_CAP, Verdict, judge, parse_retry_after};
+use super::retry::{AnswerClass, Backoff, RETRY_AFTER_CAP, parse_retry_after};
 use super::{Client, ClientConfig, Counters};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
@@ -236,49 +236,48 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         match resp.bytes().await {
-            Ok(body) => self.judge_reply(call, status, retry_after, body.to_vec()),
+            Ok(body) => self.attempt_of_answer(call, status, retry_after, body.to_vec()),
             Err(e) => self.io_failure(e),
         }
     }
 
-    fn judge_reply(
+    /// What the answer `raw` with `status` makes of this attempt (see
+    /// [`AnswerClass`]).
+    fn attempt_of_answer(
         &self,
         call: &Call,
         status: u16,
         retry_after: Option<Duration>,
         raw: Vec<u8>,
     ) -> Attempt {
-        if (200..300).contains(&status) {
-            return Attempt::Done(raw);
-        }
-        let body = Box::new(ErrorBody::parse(&raw));
-        let bulk_rate_limit =
-            status == 400 && call.kind != Kind::Plain && body.is_bulk_rate_limit();
-        let connection = self.connection().to_string();
-        let endpoint = call.endpoint.to_string();
-        match judge(status, bulk_rate_limit) {
-            Verdict::Success => Attempt::Done(raw),
-            Verdict::Retry { rate_limited } => {
+        // Only a 400 of the bulk importer needs its body read to be classed.
+        let bulk_rate_limit = status == 400
+            && call.kind != Kind::Plain
+            && ErrorBody::parse(&raw).is_bulk_rate_limit();
+        let body = || Box::new(ErrorBody::parse(&raw));
+        match AnswerClass::of(status, bulk_rate_limit) {
+            AnswerClass::Success => Attempt::Done(raw),
+            AnswerClass::Transient { rate_limited } => {
                 if rate_limited {
                     Counters::bump(&self.counters.rate_limited);
                 }
                 Attempt::Transient {
-                    what: format!("HTTP {status}: {body}"),
+                    what: format!("HTTP {status}: {}", body()),
                     retry_after,
                     refused_uncounted: status == 429,
                 }
             }
-            Verdict::Auth => Attempt::Fatal(ApiError::Auth {
-                connection,
-                endpoint,
+            AnswerClass::KeyRefused => Attempt::Fatal(ApiError::Auth {
+                connection: self.connection().to_string(),
+                endpoint: call.endpoint.to_string(),
                 status,
-                body,
+                body: body(),
             }),
-            Verdict::Refuse => Attempt::Fatal(ApiError::Rejected {
-                connection,
-                endpoint,
+            AnswerClass::RequestRefused => Attempt::Fatal(ApiError::Rejected {
+                connection: self.connection().to_string(),
+                endpoint: call.endpoint.to_string(),
                 status,
-                body,
+                body: body(),
             }),
         }
     }

@@ -3,7 +3,7 @@
 //! connections and exports are reloaded live), sets up logging, serves
 //! metrics when `metrics_listen` is set, and runs the control loop until
 //! SIGTERM. A run's source read is abandoned as soon as the run is cancelled
-//! ([`CancelReads`]), and the runtime does not wait for a read left blocked
+//! ([`RunnerPort`]), and the runtime does not wait for a read left blocked
 //! (`cli::Runtime`), so a stuck file never holds the daemon past its stop.
 
 use std::path::Path;
@@ -17,7 +17,7 @@ use crate::daemon::run_daemon;
 use crate::metrics::Metrics;
 use crate::metrics::ports::{Metered, MeteredStatus};
 use crate::metrics::server;
-use crate::run::port::{CancelReads, RunnerPort};
+use crate::run::port::RunnerPort;
 use crate::run::{Runner, RunnerPaths};
 use crate::status::StatusFiles;
 
@@ -39,10 +39,10 @@ pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
         },
         metrics: metrics.clone(),
     });
-    let runner = Arc::new(CancelReads(Metered {
+    let runner = Arc::new(Metered {
         inner: RunnerPort(Arc::new(Runner::new(paths))),
         metrics: metrics.clone(),
-    }));
+    });
     let listen = settings.daemon.metrics_listen;
     super::runtime()?.block_on(async move {
         let stop = CancellationToken::new();

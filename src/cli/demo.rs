@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{self, LogFormat};
 use crate::daemon::{Daemon, DaemonHandle};
-use crate::run::port::{CancelReads, RunnerPort};
+use crate::run::port::RunnerPort;
 use crate::run::{Runner, RunnerPaths};
 use crate::simulator::{ChangedBy, SimConfig, Simulator};
 use crate::status::StatusFiles;
@@ -143,7 +143,7 @@ fn start_daemon(
         exports_dir: paths.exports_dir.clone(),
         status_dir: paths.status_dir.clone(),
     });
-    let runner = Arc::new(CancelReads(RunnerPort(Arc::new(Runner::new(paths)))));
+    let runner = Arc::new(RunnerPort(Arc::new(Runner::new(paths))));
     let daemon = Daemon::new(dir.to_path_buf(), runner, status);
     let handle = daemon.handle();
     (handle, tokio::spawn(daemon.run()))

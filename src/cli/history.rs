@@ -58,7 +58,7 @@ pub fn run(config_dir: &Path, name: &str, q: &Query) -> anyhow::Result<ExitCode>
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let db = StateDb::open(state_dir)?;
+    let db = StateDb::open_read_only(state_dir)?;
     let limit = q.limit.max(1);
     let out = if let Some(email) = &q.email {
         let email = normalize_email(email);

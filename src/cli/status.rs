@@ -129,8 +129,8 @@ fn last_runs(state_dir: &Path, name: &str, tz: Option<chrono_tz::Tz>) -> Vec<Str
     if !state_dir.join(crate::state::DB_FILE).exists() {
         return Vec::new();
     }
-    let runs =
-        crate::state::StateDb::open(state_dir).and_then(|db| db.recent_runs(name, LAST_RUNS));
+    let runs = crate::state::StateDb::open_read_only(state_dir)
+        .and_then(|db| db.recent_runs(name, LAST_RUNS));
     let runs = match runs {
         Ok(runs) if runs.is_empty() => return Vec::new(),
         Ok(runs) => runs,

@@ -14,12 +14,11 @@
 //! other tasks going meanwhile).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -29,9 +28,7 @@ use super::notify::{Systemd, status_line};
 use super::registry::{Effect, FirstSeen, Registry};
 use super::settings::{Health, LastGood};
 use super::watch::ConfigWatcher;
-use super::{
-    Clock, Control, Daemon, DaemonOptions, ExportId, ExportRunner, Reason, RunResult, StatusSink,
-};
+use super::{Control, Daemon, ExportId, Reason, RunResult};
 use crate::config::{Folder, exports_dir, load_folder};
 use crate::run::{RunOptions, Trigger};
 
@@ -49,13 +46,8 @@ fn exports_unreadable(config_dir: &Path) -> Option<std::io::Error> {
 const WAKE_MARGIN: Duration = Duration::from_millis(5);
 
 pub(super) struct Loop {
-    config_dir: PathBuf,
-    runner: Arc<dyn ExportRunner>,
-    status: Arc<dyn StatusSink>,
-    options: DaemonOptions,
-    clock: Arc<dyn Clock>,
-    tx: mpsc::UnboundedSender<Control>,
-    rx: mpsc::UnboundedReceiver<Control>,
+    /// The folder, the ports, the options and the control channel.
+    daemon: Daemon,
     registry: Registry,
     runs: JoinSet<RunResult>,
     run_ids: HashMap<task::Id, ExportId>,
@@ -75,13 +67,7 @@ pub(super) struct Loop {
 impl Loop {
     pub(super) fn new(d: Daemon) -> Self {
         Loop {
-            config_dir: d.config_dir,
-            runner: d.runner,
-            status: d.status,
-            options: d.options,
-            clock: d.clock,
-            tx: d.tx,
-            rx: d.rx,
+            daemon: d,
             registry: Registry::default(),
             runs: JoinSet::new(),
             run_ids: HashMap::new(),
@@ -95,17 +81,20 @@ impl Loop {
 
     pub(super) async fn run(mut self) {
         // Arm the watch before reading, so a change during the read is seen.
-        let mut watcher = self
-            .options
-            .watch
-            .then(|| ConfigWatcher::new(&self.config_dir, self.options.debounce, self.tx.clone()));
+        let mut watcher = self.daemon.options.watch.then(|| {
+            ConfigWatcher::new(
+                &self.daemon.config_dir,
+                self.daemon.options.debounce,
+                self.daemon.tx.clone(),
+            )
+        });
         self.start_up();
         self.systemd.ready();
-        let every = self.options.rescan_every;
+        let every = self.daemon.options.rescan_every;
         let mut rescan = interval_at(Instant::now() + every, every);
         rescan.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let now = self.clock.now();
+            let now = self.daemon.clock.now();
             self.start_due(now);
             self.systemd.watchdog_if_due(Instant::now());
             let line = status_line(&self.registry.summary(), now);
@@ -113,7 +102,7 @@ impl Loop {
             self.systemd.status(format!("{note}{line}"));
             let wake = self.wake_at(now);
             tokio::select! {
-                msg = self.rx.recv() => match msg {
+                msg = self.daemon.rx.recv() => match msg {
                     Some(Control::Reload(reason)) => {
                         let (reason, stop) = self.coalesce(reason);
                         self.reload(reason, &mut watcher);
@@ -136,19 +125,21 @@ impl Loop {
 
     fn start_up(&mut self) {
         let (folder, _) = self.load();
-        let status = Arc::clone(&self.status);
+        let status = Arc::clone(&self.daemon.status);
         let last = move |e: &crate::config::Export| status.last_run_started(e);
-        let effects =
-            self.registry
-                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Startup(&last));
+        let effects = self.registry.reconcile(
+            &folder.exports,
+            self.daemon.clock.now(),
+            FirstSeen::Startup(&last),
+        );
         self.apply(effects);
         let present: Vec<&str> = folder.exports.iter().map(|e| e.id.as_str()).collect();
-        if let Err(e) = self.status.prune(&present) {
+        if let Err(e) = self.daemon.status.prune(&present) {
             warn!(error = %e, "cannot delete status files of deleted exports");
         }
         let s = self.registry.summary();
         info!(
-            dir = %self.config_dir.display(),
+            dir = %self.daemon.config_dir.display(),
             exports = s.exports,
             invalid = s.invalid,
             disabled = s.disabled,
@@ -159,7 +150,7 @@ impl Loop {
     /// Folds queued reloads into one; reports a queued shutdown.
     fn coalesce(&mut self, mut reason: Reason) -> (Reason, bool) {
         let mut stop = false;
-        while let Ok(msg) = self.rx.try_recv() {
+        while let Ok(msg) = self.daemon.rx.try_recv() {
             match msg {
                 Control::Reload(Reason::Signal) => reason = Reason::Signal,
                 Control::Reload(_) => {}
@@ -184,7 +175,7 @@ impl Loop {
     }
 
     fn rescan(&mut self, reason: Reason) {
-        if let Some(e) = exports_unreadable(&self.config_dir) {
+        if let Some(e) = exports_unreadable(&self.daemon.config_dir) {
             // Reading nothing would look like every file deleted: keep the
             // running set as it is until the folder can be read again.
             warn!(error = %e, "cannot read the exports folder; keeping the exports as they were");
@@ -193,7 +184,7 @@ impl Loop {
         let (folder, restate) = self.load();
         let mut effects =
             self.registry
-                .reconcile(&folder.exports, self.clock.now(), FirstSeen::Running);
+                .reconcile(&folder.exports, self.daemon.clock.now(), FirstSeen::Running);
         if restate {
             // Every active export's status file shows (or stops showing) the
             // acsync.toml errors; those running get it when their run ends.
@@ -214,15 +205,15 @@ impl Loop {
     /// has errors) and takes in how `acsync.toml` stands. Also returns
     /// whether the status files of active exports must be restated.
     fn load(&mut self) -> (Folder, bool) {
-        let (folder, health) = self.last_good.resolve(load_folder(&self.config_dir));
+        let (folder, health) = self.last_good.resolve(load_folder(&self.daemon.config_dir));
         if health == self.settings {
             return (folder, false);
         }
         log_health(&health, &self.settings);
-        if let Err(e) = self.status.settings_checked(health.errors()) {
+        if let Err(e) = self.daemon.status.settings_checked(health.errors()) {
             warn!(error = %e, "cannot record the state of acsync.toml");
         }
-        let shown = health.status_error(&self.config_dir);
+        let shown = health.status_error(&self.daemon.config_dir);
         let restate = shown != self.settings_error;
         self.settings_error = shown;
         self.settings = health;
@@ -234,12 +225,13 @@ impl Loop {
             let written = match effect {
                 Effect::Idle { export, next_run } => {
                     info!(export = %export.id, schedule = %export.schedule.expr, next_run = ?next_run, "scheduled");
-                    self.status
+                    self.daemon
+                        .status
                         .idle(&export, next_run, self.settings_error.as_deref())
                 }
                 Effect::Disabled(export) => {
                     info!(export = %export.id, "disabled (enabled = false)");
-                    self.status.disabled(&export)
+                    self.daemon.status.disabled(&export)
                 }
                 Effect::Invalid {
                     id,
@@ -248,11 +240,13 @@ impl Loop {
                     error,
                 } => {
                     warn!(export = %id, error = %error, "invalid export file; not run");
-                    self.status.invalid(&id, &file, sha256.as_deref(), &error)
+                    self.daemon
+                        .status
+                        .invalid(&id, &file, sha256.as_deref(), &error)
                 }
                 Effect::Removed { id, file } => {
                     info!(export = %id, "export file deleted; export stopped");
-                    self.status.removed(&id, &file)
+                    self.daemon.status.removed(&id, &file)
                 }
                 Effect::Cancel(id) => {
                     info!(export = %id, "stopping its run in flight");
@@ -283,6 +277,7 @@ impl Loop {
             };
             info!(export = %id, next_run = ?start.next_run, "run started");
             let run = self
+                .daemon
                 .runner
                 .run(start.export, Trigger::Schedule, opts, cancel.clone());
             let handle = self.runs.spawn(run);
@@ -314,7 +309,7 @@ impl Loop {
     /// The next wake: the earliest run, the watchdog, or `max_sleep`.
     fn wake_at(&self, now: DateTime<Utc>) -> Instant {
         let base = Instant::now();
-        let mut at = base + self.options.max_sleep;
+        let mut at = base + self.daemon.options.max_sleep;
         if let Some(next) = self.registry.earliest() {
             let until = (next - now).to_std().unwrap_or(Duration::ZERO);
             at = at.min(base + until + WAKE_MARGIN);
@@ -332,14 +327,14 @@ impl Loop {
             "stopping: no new runs; cancelling runs in flight"
         );
         self.root.cancel();
-        let deadline = Instant::now() + self.options.stop_grace;
+        let deadline = Instant::now() + self.daemon.options.stop_grace;
         while !self.runs.is_empty() {
             match timeout_at(deadline, self.runs.join_next_with_id()).await {
                 Ok(Some(done)) => self.finished(done),
                 Ok(None) => break,
                 Err(_) => {
                     let left: Vec<&ExportId> = self.run_ids.values().collect();
-                    warn!(?left, grace = ?self.options.stop_grace, "runs did not stop in time; abandoning them");
+                    warn!(?left, grace = ?self.daemon.options.stop_grace, "runs did not stop in time; abandoning them");
                     self.runs.abort_all();
                     break;
                 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::activecampaign::RequestStats;
 use crate::config::{Export, Located};
 use crate::run::{RunOptions, Trigger};
-use crate::status::{LastRun, Outcome};
+use crate::status::{LastRun, Outcome, StatusFile};
 
 /// How a run ended: its outcome (for logs and `STATUS=`) and its figures
 /// (for decorators such as metrics). The run has written its own status
@@ -68,9 +68,16 @@ pub trait ExportRunner: Send + Sync + 'static {
 /// write one small file each. Errors are logged by the daemon and never stop
 /// it (a read-only folder must not take every export down).
 pub trait StatusSink: Send + Sync + 'static {
+    /// Export `id`'s status file as it is now (`None`: it has none, or it
+    /// cannot be read).
+    fn read_status(&self, id: &str) -> Option<StatusFile>;
+
     /// The status file's `last_run.started_at`, if the export ever ran: the
-    /// start-up catch-up of missed runs (SPEC rule 9) depends on it.
-    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>>;
+    /// start-up catch-up of missed runs depends on it (see
+    /// docs/run-rules.md, scheduling).
+    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
+        self.read_status(&export.id)?.last_run.map(|r| r.started_at)
+    }
 
     /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,
     /// keeping `last_run` and the counters as they are. `settings_error`:

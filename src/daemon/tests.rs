@@ -150,8 +150,11 @@ struct FakeStatus {
 }
 
 impl StatusSink for FakeStatus {
-    fn last_run_started(&self, e: &Export) -> Option<DateTime<Utc>> {
-        self.last_started.get(&e.id).copied()
+    fn read_status(&self, id: &str) -> Option<crate::status::StatusFile> {
+        let started = *self.last_started.get(id)?;
+        let mut file = crate::status::StatusFile::new(id, "export.toml", started);
+        file.last_run = Some(crate::status::LastRun::started(Trigger::Schedule, started));
+        Some(file)
     }
     fn idle(
         &self,

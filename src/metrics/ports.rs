@@ -1,12 +1,12 @@
 //! Decorators of the daemon's two ports that feed [`Metrics`]: [`Metered`]
 //! wraps any [`ExportRunner`] and records every run's start and end (or one
-//! that could not start); [`MeteredStatus`] wraps any [`StatusSink`] that
-//! can read a status file back ([`ReadStatus`]): it registers every
-//! export's series the first time the daemon states it (idle, disabled or
-//! invalid: at start-up, before any run), follows its state and next run,
-//! seeds what happened before this process from the status files, and
-//! follows whether `acsync.toml` is valid (`acsync_settings_config_error`). The control loop is unchanged
-//! and unaware of metrics.
+//! that could not start); [`MeteredStatus`] wraps any [`StatusSink`]: it
+//! registers every export's series the first time the daemon states it
+//! (idle, disabled or invalid: at start-up, before any run), follows its
+//! state and next run, seeds what happened before this process from the
+//! status files, and follows whether `acsync.toml` is valid
+//! (`acsync_settings_config_error`). The control loop is unchanged and
+//! unaware of metrics.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,11 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{Metrics, RunRecord};
+use super::{FinishedRun, Metrics};
 use crate::config::{Export, Located};
 use crate::daemon::{ExportRunner, RunEnded, RunFuture, StatusSink};
 use crate::run::{RunOptions, Trigger};
-use crate::status::{ExportState, Outcome, StatusFile, StatusFiles};
+use crate::status::{ExportState, Outcome, StatusFile};
 
 /// Any run port, with each run recorded.
 pub struct Metered<P> {
@@ -51,12 +51,12 @@ impl<P: ExportRunner> ExportRunner for Metered<P> {
 }
 
 /// What the finished run `ended` of export `id` contributes.
-fn record(id: String, connection: String, ended: &RunEnded) -> RunRecord {
+fn record(id: String, connection: String, ended: &RunEnded) -> FinishedRun {
     let l = &ended.last_run;
-    RunRecord {
+    FinishedRun {
         export: id,
         connection,
-        outcome: ended.outcome.as_str(),
+        outcome: ended.outcome,
         started_at: l.started_at,
         duration: Duration::from_millis(l.duration_ms.unwrap_or(0)),
         contacts: [l.added, l.updated, l.removed, l.failed],
@@ -69,26 +69,15 @@ fn record(id: String, connection: String, ended: &RunEnded) -> RunRecord {
     }
 }
 
-/// A status sink that can read back what it wrote: the export's series are
-/// seeded from it (runs before this process started).
-pub trait ReadStatus {
-    fn read_status(&self, id: &str) -> Option<StatusFile>;
-}
-
-impl ReadStatus for StatusFiles {
-    fn read_status(&self, id: &str) -> Option<StatusFile> {
-        self.read(id).ok().flatten()
-    }
-}
-
 /// Any status port, with configuration errors and last successes recorded.
 pub struct MeteredStatus<S> {
     pub inner: S,
     pub metrics: Arc<Metrics>,
 }
 
-impl<S: ReadStatus> MeteredStatus<S> {
-    /// Seeds the export's series from its status file (once per export).
+impl<S: StatusSink> MeteredStatus<S> {
+    /// Seeds the export's series from its status file (runs before this
+    /// process started; once per export).
     fn seed(&self, id: &str) {
         if let Some(file) = self.inner.read_status(id) {
             self.metrics.seed(id, &file);
@@ -104,9 +93,9 @@ impl<S: ReadStatus> MeteredStatus<S> {
     }
 }
 
-impl<S: StatusSink + ReadStatus> StatusSink for MeteredStatus<S> {
-    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
-        self.inner.last_run_started(export)
+impl<S: StatusSink> StatusSink for MeteredStatus<S> {
+    fn read_status(&self, id: &str) -> Option<StatusFile> {
+        self.inner.read_status(id)
     }
 
     fn idle(

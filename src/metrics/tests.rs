@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::config::Export;
 
-fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
-    RunRecord {
+fn record(export: &str, outcome: Outcome, secs: u64) -> FinishedRun {
+    FinishedRun {
         export: export.into(),
         connection: "prod".into(),
         outcome,
@@ -19,7 +19,8 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
         contacts: [3, 2, 1, 0],
         api_requests: 7,
         limit_answers: 1,
-        success_at: (outcome == "success").then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
+        success_at: (outcome == Outcome::Success)
+            .then(|| Utc.timestamp_opt(1_800_000_000, 0).unwrap()),
         profiles: 40,
         invalid_rows: 2,
         kept: [5, 2, 1],
@@ -29,33 +30,31 @@ fn record(export: &str, outcome: &'static str, secs: u64) -> RunRecord {
 #[test]
 fn runs_add_up_by_export_outcome_and_connection() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "success", 2));
-    m.record_run(&record("vip", "blocked", 20));
-    m.record_run(&record("news", "success", 0));
+    m.record_run(&record("vip", Outcome::Success, 2));
+    m.record_run(&record("vip", Outcome::Blocked, 20));
+    m.record_run(&record("news", Outcome::Success, 0));
     m.record_not_started("news");
     let text = m.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"success\"} 1",
-        "acsync_runs_total{export=\"vip\",outcome=\"blocked\"} 1",
-        "acsync_runs_total{export=\"news\",outcome=\"not_started\"} 1",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"5\"} 1",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"60\"} 2",
-        "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"+Inf\"} 2",
-        "acsync_run_duration_seconds_sum{export=\"vip\"} 22",
-        "acsync_run_duration_seconds_count{export=\"vip\"} 2",
-        "acsync_contacts_added_total{export=\"vip\"} 6",
-        "acsync_contacts_unsubscribed_total{export=\"vip\"} 2",
-        "acsync_contacts_failed_total{export=\"vip\"} 0",
-        "acsync_api_requests_total{connection=\"prod\"} 21",
-        "acsync_api_limit_answers_total{connection=\"prod\"} 3",
-        "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
-        "acsync_config_errors 0",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing `{line}` in\n{text}"
-        );
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"success\"} 1",
+            "acsync_runs_total{export=\"vip\",outcome=\"blocked\"} 1",
+            "acsync_runs_total{export=\"news\",outcome=\"not_started\"} 1",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"5\"} 1",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"60\"} 2",
+            "acsync_run_duration_seconds_bucket{export=\"vip\",le=\"+Inf\"} 2",
+            "acsync_run_duration_seconds_sum{export=\"vip\"} 22",
+            "acsync_run_duration_seconds_count{export=\"vip\"} 2",
+            "acsync_contacts_added_total{export=\"vip\"} 6",
+            "acsync_contacts_unsubscribed_total{export=\"vip\"} 2",
+            "acsync_contacts_failed_total{export=\"vip\"} 0",
+            "acsync_api_requests_total{connection=\"prod\"} 21",
+            "acsync_api_limit_answers_total{connection=\"prod\"} 3",
+            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
+            "acsync_config_errors 0",
+        ],
+    );
 }
 
 #[test]
@@ -67,7 +66,7 @@ fn config_errors_follow_invalid_files_and_deletions() {
     let text = m.render();
     assert!(text.contains("\nacsync_config_errors 1\n"), "{text}");
     assert!(text.contains("acsync_export_config_error{export=\"b\"} 1"));
-    m.record_run(&record("b", "success", 1));
+    m.record_run(&record("b", Outcome::Success, 1));
     m.forget_export("b");
     let text = m.render();
     assert!(text.contains("\nacsync_config_errors 0\n"), "{text}");
@@ -79,10 +78,18 @@ fn has(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)
 }
 
+/// Asserts that `text` holds each of `lines` exactly.
+fn assert_lines<S: AsRef<str>>(text: &str, lines: impl IntoIterator<Item = S>) {
+    for line in lines {
+        let line = line.as_ref();
+        assert!(has(text, line), "missing `{line}` in\n{text}");
+    }
+}
+
 #[test]
 fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "success", 1));
+    m.record_run(&record("vip", Outcome::Success, 1));
     let mut old = StatusFile::new("vip", "vip.toml", Utc.timestamp_opt(900, 0).unwrap());
     old.last_success_at = Some(Utc.timestamp_opt(1_000, 0).unwrap());
     old.consecutive_failures = 4;
@@ -92,27 +99,14 @@ fn a_seeded_status_never_hides_a_newer_run_and_is_read_once() {
     old.consecutive_failures = 9;
     m.seed("old", &old);
     let text = m.render();
-    assert!(
-        has(
-            &text,
-            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_last_success_timestamp_seconds{export=\"old\"} 1000"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"old\"} 4"),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_last_success_timestamp_seconds{export=\"vip\"} 1800000000",
+            "acsync_consecutive_failures{export=\"vip\"} 0",
+            "acsync_last_success_timestamp_seconds{export=\"old\"} 1000",
+            "acsync_consecutive_failures{export=\"old\"} 4",
+        ],
     );
 }
 
@@ -121,8 +115,10 @@ fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
     let m = Metrics::new();
     m.register("vip", Some("prod"));
     let text = m.render();
-    let mut want: Vec<String> = OUTCOMES
-        .iter()
+    let mut want: Vec<String> = RUN_OUTCOMES
+        .map(Outcome::as_str)
+        .into_iter()
+        .chain([NOT_STARTED])
         .map(|o| format!("acsync_runs_total{{export=\"vip\",outcome=\"{o}\"}} 0"))
         .collect();
     want.extend(
@@ -153,9 +149,7 @@ fn a_registered_export_has_every_series_at_zero_before_its_first_run() {
     ] {
         want.push(line.to_string());
     }
-    for line in want {
-        assert!(has(&text, &line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(&text, want);
 }
 
 /// A registry in which `vip` was idle, then started a run (next run at
@@ -180,45 +174,33 @@ fn started_run() -> Metrics {
 fn gauges_follow_a_run_from_start_to_end() {
     let m = started_run();
     let text = m.render();
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"running\"} 1"
-        ),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_export_state{export=\"vip\",state=\"running\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 0",
+            "acsync_next_run_timestamp_seconds{export=\"vip\"} 1800086400",
+        ],
     );
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"idle\"} 0"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_next_run_timestamp_seconds{export=\"vip\"} 1800086400"
-        ),
-        "{text}"
-    );
-    m.record_run(&record("vip", "failed", 3));
-    m.record_run(&record("vip", "blocked", 3));
+    m.record_run(&record("vip", Outcome::Failed, 3));
+    m.record_run(&record("vip", Outcome::Blocked, 3));
     let text = m.render();
-    for line in [
-        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
-        "acsync_export_state{export=\"vip\",state=\"running\"} 0",
-        "acsync_consecutive_failures{export=\"vip\"} 2",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"blocked\"} 1",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
-        "acsync_last_run_timestamp_seconds{export=\"vip\"} 1799999000",
-        "acsync_segment_profiles{export=\"vip\"} 40",
-        "acsync_segment_invalid_rows{export=\"vip\"} 2",
-        "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
-        "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
-        "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
-    ] {
-        assert!(has(&text, line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"running\"} 0",
+            "acsync_consecutive_failures{export=\"vip\"} 2",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"blocked\"} 1",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"failed\"} 0",
+            "acsync_last_run_timestamp_seconds{export=\"vip\"} 1799999000",
+            "acsync_segment_profiles{export=\"vip\"} 40",
+            "acsync_segment_invalid_rows{export=\"vip\"} 2",
+            "acsync_kept_contacts{export=\"vip\",reason=\"unsubscribed\"} 5",
+            "acsync_kept_contacts{export=\"vip\",reason=\"bounced\"} 2",
+            "acsync_kept_contacts{export=\"vip\",reason=\"unconfirmed\"} 1",
+        ],
+    );
 }
 
 /// After a run ends: a success resets the failure count, and an export
@@ -226,25 +208,18 @@ fn gauges_follow_a_run_from_start_to_end() {
 #[test]
 fn a_success_resets_failures_and_an_invalid_file_unschedules() {
     let m = started_run();
-    m.record_run(&record("vip", "failed", 3));
-    m.record_run(&record("vip", "blocked", 3));
-    m.record_run(&record("vip", "success", 3));
+    m.record_run(&record("vip", Outcome::Failed, 3));
+    m.record_run(&record("vip", Outcome::Blocked, 3));
+    m.record_run(&record("vip", Outcome::Success, 3));
     m.set_config_error("vip", true);
     let text = m.render();
-    assert!(
-        has(&text, "acsync_consecutive_failures{export=\"vip\"} 0"),
-        "{text}"
-    );
-    assert!(
-        has(
-            &text,
-            "acsync_export_state{export=\"vip\",state=\"invalid\"} 1"
-        ),
-        "{text}"
-    );
-    assert!(
-        has(&text, "acsync_next_run_timestamp_seconds{export=\"vip\"} 0"),
-        "{text}"
+    assert_lines(
+        &text,
+        [
+            "acsync_consecutive_failures{export=\"vip\"} 0",
+            "acsync_export_state{export=\"vip\",state=\"invalid\"} 1",
+            "acsync_next_run_timestamp_seconds{export=\"vip\"} 0",
+        ],
     );
 }
 
@@ -271,7 +246,7 @@ fn process_series_come_with_every_scrape() {
 #[tokio::test]
 async fn endpoint_serves_metrics_and_health() {
     let metrics = Arc::new(Metrics::new());
-    metrics.record_run(&record("vip", "success", 1));
+    metrics.record_run(&record("vip", Outcome::Success, 1));
     let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
@@ -315,14 +290,15 @@ async fn endpoint_serves_metrics_and_health() {
 #[test]
 fn interrupted_runs_are_counted() {
     let m = Metrics::new();
-    m.record_run(&record("vip", "interrupted", 1));
+    m.record_run(&record("vip", Outcome::Interrupted, 1));
     let text = m.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
-        "acsync_last_run_outcome{export=\"vip\",outcome=\"interrupted\"} 1",
-    ] {
-        assert!(text.contains(line), "missing {line}:\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"interrupted\"} 1",
+            "acsync_last_run_outcome{export=\"vip\",outcome=\"interrupted\"} 1",
+        ],
+    );
 }
 
 /// A run port that ends every run with `outcome`, or never starts one.
@@ -395,16 +371,17 @@ async fn metered_records_what_any_port_reports() {
     assert_eq!(ended.outcome, crate::status::Outcome::Partial);
     assert!(run(None).await.is_err());
     let text = metrics.render();
-    for line in [
-        "acsync_runs_total{export=\"vip\",outcome=\"partial\"} 1",
-        "acsync_runs_total{export=\"vip\",outcome=\"not_started\"} 1",
-        "acsync_contacts_added_total{export=\"vip\"} 4",
-        "acsync_api_requests_total{connection=\"prod\"} 9",
-        "acsync_api_limit_answers_total{connection=\"prod\"} 1",
-        "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
-    ] {
-        assert!(has(&text, line), "missing `{line}` in\n{text}");
-    }
+    assert_lines(
+        &text,
+        [
+            "acsync_runs_total{export=\"vip\",outcome=\"partial\"} 1",
+            "acsync_runs_total{export=\"vip\",outcome=\"not_started\"} 1",
+            "acsync_contacts_added_total{export=\"vip\"} 4",
+            "acsync_api_requests_total{connection=\"prod\"} 9",
+            "acsync_api_limit_answers_total{connection=\"prod\"} 1",
+            "acsync_export_state{export=\"vip\",state=\"idle\"} 1",
+        ],
+    );
 }
 
 /// `acsync.toml` with errors shows as 1 until it is fixed, through the
@@ -413,13 +390,8 @@ async fn metered_records_what_any_port_reports() {
 fn settings_errors_are_a_gauge() {
     use crate::daemon::StatusSink;
     struct NoFiles;
-    impl ports::ReadStatus for NoFiles {
-        fn read_status(&self, _: &str) -> Option<StatusFile> {
-            None
-        }
-    }
     impl StatusSink for NoFiles {
-        fn last_run_started(&self, _: &Export) -> Option<DateTime<Utc>> {
+        fn read_status(&self, _: &str) -> Option<StatusFile> {
             None
         }
         fn idle(

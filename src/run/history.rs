@@ -16,7 +16,8 @@ use crate::config::Export;
 use crate::model::{Fields, PendingOp};
 use crate::plan::verify::Kept;
 use crate::plan::{Change, Plan};
-use crate::run::db::{RunDb, write_gate};
+use crate::run::db::RunDb;
+use crate::run::error::RunError;
 use crate::state::history::MAX_ROWS_PER_EXPORT;
 use crate::state::{ChangeKind, NewEntry, RunEntries, StateError};
 use crate::status::LastRun;
@@ -378,25 +379,31 @@ pub enum RecordError {
 /// [`MAX_ROWS_PER_EXPORT`]). A failure is logged, not returned: the run's
 /// work is already recorded in the member rows, and the history is an
 /// account of it.
-pub fn record(
+///
+/// The work runs on the blocking pool, each transaction under the writer
+/// gate ([`RunDb::write`]), so it takes the plan and the outcomes and gives
+/// the plan back; `Err` only if the work could not finish (it panicked).
+pub async fn record(
     db: &RunDb,
     export: &Export,
     run: &LastRun,
-    plan: &Plan,
-    outcomes: &ChangeOutcomes,
+    plan: Plan,
+    outcomes: ChangeOutcomes,
     stopped: bool,
-) {
-    let Some(run_id) = run.run_id else { return };
-    // A million entries take seconds: off the async worker where the
-    // runtime allows it (the daemon's and `sync`'s are multi-threaded).
-    let work = || try_record(db, export, run_id, run.started_at, plan, outcomes, stopped);
-    let result = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
+) -> Result<Plan, RunError> {
+    let Some(run_id) = run.run_id else {
+        return Ok(plan);
     };
-    if let Err(e) = result {
-        tracing::error!(export = %export.id, error = %e, "cannot record the run history");
-    }
+    let (export, at) = (export.clone(), run.started_at);
+    // A million entries take seconds: off the async workers.
+    db.off_worker(move |db| {
+        let result = try_record(db, &export, run_id, at, &plan, &outcomes, stopped);
+        if let Err(e) = result {
+            tracing::error!(export = %export.id, error = %e, "cannot record the run history");
+        }
+        plan
+    })
+    .await
 }
 
 /// [`record`], with its error.
@@ -423,17 +430,14 @@ pub fn try_record(
         false => list.chunks(HISTORY_CHUNK).collect(),
     };
     for chunk in chunks {
-        let _gate = write_gate();
-        db.lock()?.record_history(run_id, &export.id, at, chunk)?;
+        db.write(|d| d.record_history(run_id, &export.id, at, chunk))?;
     }
-    let _gate = write_gate();
-    let mut db = db.lock()?;
     let retention =
         chrono::Duration::from_std(export.history_retention).unwrap_or(chrono::Duration::MAX);
     let cutoff = Utc::now()
         .checked_sub_signed(retention)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    db.prune_history(&export.id, cutoff, MAX_ROWS_PER_EXPORT)?;
+    db.write(|d| d.prune_history(&export.id, cutoff, MAX_ROWS_PER_EXPORT))?;
     Ok(())
 }
 

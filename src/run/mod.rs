@@ -251,10 +251,10 @@ impl Runner {
         count_segment(last_run, &segment);
         // The journal row makes a killed run visible to the next one; a run
         // that cannot write it must not write anything to ActiveCampaign.
-        let run_id = {
-            let mut d = db.lock()?;
-            d.begin_run(&export.id, last_run.trigger.as_str(), last_run.started_at)?
-        };
+        let (id, trigger, started) = (export.id.clone(), last_run.trigger, last_run.started_at);
+        let run_id = db
+            .with(move |d| Ok(d.begin_run(&id, trigger.as_str(), started)?))
+            .await?;
         last_run.run_id = Some(run_id);
         let cx = RunCtx {
             export,
@@ -270,8 +270,8 @@ impl Runner {
             Err(_) => "failed",
         };
         let finished = db
-            .lock()
-            .and_then(|mut d| Ok(d.finish_run(run_id, Utc::now(), outcome, "{}")?));
+            .with(move |d| Ok(d.finish_run(run_id, Utc::now(), outcome)?))
+            .await;
         if let Err(e) = finished {
             // The run's work is recorded; only its journal row stays open,
             // which the next run closes as interrupted.

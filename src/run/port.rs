@@ -1,10 +1,10 @@
 //! The run's adapter to the daemon's port ([`crate::daemon::ExportRunner`]):
 //! [`RunnerPort`] runs exports through a shared [`Runner`] (one client per
-//! connection, shared rate budgets) and reports how each ended as a
-//! [`RunEnded`]. [`CancelReads`] decorates any port so that a cancelled
-//! run abandons its source read at once. `acsync daemon` and `acsync demo`
-//! wire these into [`crate::daemon::Daemon`]; decorators of other concerns
-//! (metrics) have the same shape: a struct over any `P: ExportRunner`.
+//! connection, shared rate budgets), each with its cancellation scoped
+//! around its source read, and reports how each ended as a [`RunEnded`].
+//! `acsync daemon` and `acsync demo` wire it into
+//! [`crate::daemon::Daemon`]; decorators of other concerns (metrics) wrap
+//! it: a struct over any `P: ExportRunner`.
 
 use std::sync::Arc;
 
@@ -14,7 +14,11 @@ use super::{RunOptions, RunReport, Runner, Trigger};
 use crate::config::Export;
 use crate::daemon::{ExportRunner, RunEnded, RunFuture};
 
-/// Runs exports through a shared [`Runner`].
+/// Runs exports through a shared [`Runner`]. A run's source read is
+/// abandoned as soon as the run is cancelled
+/// ([`crate::source::cancel_reads_with`]): at shutdown a run blocked reading
+/// a FIFO or a hung mount fails at once (its status records why) instead of
+/// holding the daemon for the whole stop grace.
 pub struct RunnerPort(pub Arc<Runner>);
 
 impl ExportRunner for RunnerPort {
@@ -26,10 +30,11 @@ impl ExportRunner for RunnerPort {
         cancel: CancellationToken,
     ) -> RunFuture {
         let runner = self.0.clone();
-        Box::pin(async move {
+        let reads = cancel.clone();
+        Box::pin(crate::source::cancel_reads_with(reads, async move {
             let report = runner.run(&export, trigger, opts, cancel).await?;
             Ok(ended(report))
-        })
+        }))
     }
 }
 
@@ -39,24 +44,5 @@ fn ended(report: RunReport) -> RunEnded {
         outcome: report.outcome,
         last_run: report.last_run,
         requests: report.api,
-    }
-}
-
-/// Runs each export with its cancellation scoped around its source read
-/// ([`crate::source::cancel_reads_with`]): at shutdown a run blocked
-/// reading a FIFO or a hung mount fails at once (its status records why)
-/// instead of holding the daemon for the whole stop grace.
-pub struct CancelReads<P>(pub P);
-
-impl<P: ExportRunner> ExportRunner for CancelReads<P> {
-    fn run(
-        &self,
-        export: Export,
-        trigger: Trigger,
-        opts: RunOptions,
-        cancel: CancellationToken,
-    ) -> RunFuture {
-        let run = self.0.run(export, trigger, opts, cancel.clone());
-        Box::pin(crate::source::cancel_reads_with(cancel, run))
     }
 }

@@ -19,7 +19,7 @@ use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::plan::Plan;
 use crate::segment::Segment;
-use crate::state::{self, StateDb};
+use crate::state;
 use crate::status::{self, LastRun};
 
 /// What one run works with once it may write.
@@ -46,13 +46,15 @@ pub async fn read_and_load(
     let scope = state::scope_of(export);
     let this = export.clone();
     let load = tokio::task::spawn_blocking(move || {
-        let mut db = StateDb::open(&state_dir)?;
-        db.claim_folder(&root)?;
-        // Rows of 0.1 (kept per export id) or of a moved export file
-        // join the scope: a layout change, nothing recorded changes.
-        db.fold_into_scope(&id, &scope)?;
-        let mut snapshot = Snapshot::take(&db, &id, &scope, None)?;
-        let rows = db.wanted_by_others(&scope, &id)?;
+        let db = RunDb::open(&state_dir)?;
+        db.write(|d| {
+            d.claim_folder(&root)?;
+            // Rows of 0.1 (kept per export id) or of a moved export file
+            // join the scope: a layout change, nothing recorded changes.
+            d.fold_into_scope(&id, &scope)
+        })?;
+        let mut snapshot = db.read(|d| Snapshot::take(d, &id, &scope, None))?;
+        let rows = db.read(|d| d.wanted_by_others(&scope, &id))?;
         let siblings = shared::siblings(&shared::load(&root), &this, &scope, &rows);
         snapshot.others = shared::others(&id, &siblings, rows);
         snapshot.siblings = siblings;
@@ -62,7 +64,7 @@ pub async fn read_and_load(
     let (db, snapshot) = load
         .await
         .map_err(|e| RunError::Internal(format!("state loader stopped: {e}")))??;
-    Ok((segment?, RunDb::new(db), snapshot))
+    Ok((segment?, db, snapshot))
 }
 
 /// Prepares, records and applies: `Ok(Some(reason))` when blocked by
@@ -94,10 +96,10 @@ pub async fn reconcile(
         last_run.left_owned = Some(*owned);
     }
     fold_record_hashes(&mut prepared);
-    let prepared = persist_reconciled(cx.db, prepared).await?;
+    let mut prepared = persist_reconciled(cx.db, prepared).await?;
     // The run's phases, for timing studies (`RUST_LOG=acsync::pace=trace`).
     tracing::trace!(target: "acsync::pace", export = %export.id, "planned");
-    let (tally, result) = apply::Applier::new(
+    let (mut tally, result) = apply::Applier::new(
         export,
         cx.client,
         cx.db,
@@ -110,19 +112,16 @@ pub async fn reconcile(
     .apply(&prepared.plan)
     .await;
     tracing::trace!(target: "acsync::pace", export = %export.id, "written");
-    super::history::record(
-        cx.db,
-        export,
-        last_run,
-        &prepared.plan,
-        &tally.outcomes,
-        result.is_err(),
-    );
+    let plan = std::mem::take(&mut prepared.plan);
+    let outcomes = std::mem::take(&mut tally.outcomes);
+    prepared.plan =
+        super::history::record(cx.db, export, last_run, plan, outcomes, result.is_err()).await?;
     tracing::trace!(target: "acsync::pace", export = %export.id, "history recorded");
     record_tally(last_run, &prepared.plan, tally);
     result?;
-    close(cx.db, export, &prepared, last_run.run_id)?;
-    Ok(prepared.plan.blocked.clone())
+    let blocked = prepared.plan.blocked.clone();
+    close(cx.db, export, prepared, last_run.run_id).await?;
+    Ok(blocked)
 }
 
 /// Copies what the plan kept and the write did into the run record.
@@ -161,15 +160,23 @@ fn record_tally(last_run: &mut LastRun, plan: &Plan, tally: WriteTally) {
 
 /// A run that went through: its fingerprint and full-read time, and the
 /// journal rows of earlier runs that were killed, closed as interrupted.
-fn close(db: &RunDb, export: &Export, p: &Prepared, this_run: Option<i64>) -> Result<(), RunError> {
-    let mut d = db.lock()?;
-    d.set_export_meta(&export.id, &p.meta)?;
-    for id in d.unfinished_runs(&export.id)? {
-        if Some(id) != this_run {
-            d.finish_run(id, Utc::now(), "interrupted", "{}")?;
+async fn close(
+    db: &RunDb,
+    export: &Export,
+    p: Prepared,
+    this_run: Option<i64>,
+) -> Result<(), RunError> {
+    let (id, meta) = (export.id.clone(), p.meta);
+    db.with(move |d| {
+        d.set_export_meta(&id, &meta)?;
+        for run in d.unfinished_runs(&id)? {
+            if Some(run) != this_run {
+                d.finish_run(run, Utc::now(), "interrupted")?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// After a full read, the hashes of members whose live values already equal

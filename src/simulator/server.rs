@@ -82,8 +82,8 @@ async fn handle(
         return Err(Dropped);
     }
     let resp = match gate(&shared, &req, roll.error) {
-        Verdict::Answer(r) => r,
-        Verdict::Pass { rps, remaining } => {
+        GateDecision::Answer(r) => r,
+        GateDecision::Pass { rps, remaining } => {
             with_limit_headers(route(router, req).await, rps, remaining)
         }
     };
@@ -92,7 +92,7 @@ async fn handle(
 }
 
 /// What the gate decided for one request.
-enum Verdict {
+enum GateDecision {
     /// Answer now (403, 429, injected 5xx).
     Answer(Response<Body>),
     /// Go on to the router; the values feed the `RateLimit-*` headers.
@@ -101,10 +101,10 @@ enum Verdict {
 
 /// Auth first, then storm and the general limit (checked before anything
 /// else, §1.3), then the injected 5xx (which did use a request slot).
-fn gate<B>(shared: &Shared, req: &Request<B>, error: Option<u16>) -> Verdict {
+fn gate<B>(shared: &Shared, req: &Request<B>, error: Option<u16>) -> GateDecision {
     let token = req.headers().get("api-token").map(HeaderValue::as_bytes);
     if token != Some(shared.api_key.as_bytes()) {
-        return Verdict::Answer(wire::forbidden());
+        return GateDecision::Answer(wire::forbidden());
     }
     let now = Instant::now();
     let mut g = shared.gate();
@@ -112,12 +112,12 @@ fn gate<B>(shared: &Shared, req: &Request<B>, error: Option<u16>) -> Verdict {
     if let Some(secs) = g.storm(now) {
         g.ledger.faults_injected += 1;
         g.ledger.rate_limited_429 += 1;
-        return Verdict::Answer(limited(secs, rps));
+        return GateDecision::Answer(limited(secs, rps));
     }
     let remaining = match g.admit(now) {
         Admit::No { retry_after } => {
             g.ledger.rate_limited_429 += 1;
-            return Verdict::Answer(limited(retry_after, rps));
+            return GateDecision::Answer(limited(retry_after, rps));
         }
         Admit::Yes { remaining } => remaining,
     };
@@ -125,9 +125,9 @@ fn gate<B>(shared: &Shared, req: &Request<B>, error: Option<u16>) -> Verdict {
         Some(status) => {
             g.ledger.faults_injected += 1;
             let r = wire::server_error(status);
-            Verdict::Answer(with_limit_headers(r, rps, remaining))
+            GateDecision::Answer(with_limit_headers(r, rps, remaining))
         }
-        None => Verdict::Pass { rps, remaining },
+        None => GateDecision::Pass { rps, remaining },
     }
 }
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::de::{MapAccess, Visitor};
 
-use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts};
+use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts, schema};
 use crate::model::Fields;
 
 /// At most this many history rows are kept per export (the size bound);
@@ -304,6 +304,9 @@ impl StateDb {
 
     /// `export`'s last `limit` recorded runs, newest first, with their counts.
     pub fn recent_runs(&self, export: &str, limit: usize) -> Result<Vec<RunSummary>, StateError> {
+        if self.version < schema::HISTORY {
+            return Ok(Vec::new());
+        }
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -390,6 +393,9 @@ impl StateDb {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<HistoryEntry>, StateError> {
+        if self.version < schema::HISTORY {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(sql).at(&self.path)?;
         let raw = stmt
             .query_map(params, RawEntry::of)

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 pub use batches::{JournalStep, OpenBatch, UNACKNOWLEDGED};
 pub use history::{ChangeKind, HistoryEntry, NewEntry, RunEntries};
@@ -128,6 +128,9 @@ pub fn list_fingerprint(export: &crate::config::Export) -> String {
 pub struct StateDb {
     conn: Connection,
     path: PathBuf,
+    /// The schema version: [`schema::LATEST`] but for a database opened
+    /// read-only before a run upgraded it.
+    version: i64,
 }
 
 impl StateDb {
@@ -156,7 +159,40 @@ impl StateDb {
                 cause,
             },
         })?;
-        Ok(StateDb { conn, path })
+        Ok(StateDb {
+            conn,
+            path,
+            version: schema::LATEST,
+        })
+    }
+
+    /// Opens `state_dir/state.sqlite3` for reading only, for the commands
+    /// that show what is recorded: nothing is created, migrated or written,
+    /// so it works on a file the user may only read, and beside a running
+    /// daemon (its WAL is read as any reader reads it). Every write through
+    /// it fails. An older schema is read as it is (the next run upgrades
+    /// it): what it predates reads as empty (no run history before
+    /// version 3). A missing file is an error.
+    pub fn open_read_only(state_dir: &Path) -> Result<StateDb, StateError> {
+        let path = state_dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).at(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT).at(&path)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .at(&path)?;
+        if found > schema::LATEST {
+            return Err(StateError::TooNew {
+                path,
+                found,
+                supported: schema::LATEST,
+            });
+        }
+        Ok(StateDb {
+            conn,
+            path,
+            version: found,
+        })
     }
 
     /// The database file.

@@ -28,23 +28,22 @@ impl StateDb {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Completes run `run_id`. `summary_json` must be valid JSON (the schema
-    /// checks it). Also use this to close the runs reported by
+    /// Completes run `run_id`. Also use this to close the runs reported by
     /// [`StateDb::unfinished_runs`] once a later run has converged them.
+    /// (The schema's `summary` column stays NULL: nothing fills it.)
     pub fn finish_run(
         &mut self,
         run_id: i64,
         finished: DateTime<Utc>,
         outcome: &str,
-        summary_json: &str,
     ) -> Result<(), StateError> {
         let tx = self.conn.transaction().at(&self.path)?;
         let changed = tx
             .prepare_cached(
-                "UPDATE runs SET finished_at = ?2, outcome = ?3, summary = ?4
+                "UPDATE runs SET finished_at = ?2, outcome = ?3
                  WHERE id = ?1 AND finished_at IS NULL",
             )
-            .and_then(|mut s| s.execute(params![run_id, fmt_ts(finished), outcome, summary_json]))
+            .and_then(|mut s| s.execute(params![run_id, fmt_ts(finished), outcome]))
             .at(&self.path)?;
         if changed == 0 {
             return Err(StateError::UnknownRun {

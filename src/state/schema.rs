@@ -10,6 +10,9 @@ use rusqlite::{Connection, TransactionBehavior};
 /// written by a newer acsync and is refused rather than misread.
 pub(crate) const LATEST: i64 = 3;
 
+/// The version that added the run history ([`V3`]).
+pub(crate) const HISTORY: i64 = 3;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3];
 

@@ -178,8 +178,7 @@ fn unfinished_run_is_visible_after_a_crash() {
     let (done, crashed) = {
         let mut db = StateDb::open(dir.path()).expect("open");
         let done = db.begin_run("vip", "schedule", t0).expect("begin");
-        db.finish_run(done, t0, "success", r#"{"added":1}"#)
-            .expect("finish");
+        db.finish_run(done, t0, "success").expect("finish");
         // Killed mid-way: the handle goes away without finish_run.
         let crashed = db.begin_run("vip", "manual", t0).expect("begin");
         (done, crashed)
@@ -188,12 +187,10 @@ fn unfinished_run_is_visible_after_a_crash() {
     assert_eq!(db.unfinished_runs("vip").expect("unfinished"), [crashed]);
     assert!(db.unfinished_runs("other").expect("other").is_empty());
     assert!(matches!(
-        db.finish_run(done, t0, "success", "{}"),
+        db.finish_run(done, t0, "success"),
         Err(StateError::UnknownRun { run_id, .. }) if run_id == done
     ));
-    assert!(db.finish_run(crashed, t0, "failed", "not json").is_err());
-    db.finish_run(crashed, t0, "interrupted", "{}")
-        .expect("close");
+    db.finish_run(crashed, t0, "interrupted").expect("close");
     assert!(db.unfinished_runs("vip").expect("unfinished").is_empty());
 }
 
@@ -204,7 +201,7 @@ fn finished_runs_are_pruned_but_unfinished_kept() {
     let stuck = db.begin_run("vip", "schedule", t).expect("begin");
     for _ in 0..10 {
         let id = db.begin_run("vip", "schedule", t).expect("begin");
-        db.finish_run(id, t, "success", "{}").expect("finish");
+        db.finish_run(id, t, "success").expect("finish");
     }
     let n: i64 = db
         .conn
@@ -481,4 +478,60 @@ fn member_rows_and_journal_steps_commit_together() {
             .get("b@ex.com")
             .is_none()
     );
+}
+
+/// A read-only open reads what a writer still holds in its WAL (the
+/// daemon's database while it runs), and every write through it fails.
+#[test]
+fn a_read_only_open_reads_beside_a_writer_and_cannot_write() {
+    let (dir, mut writer) = db();
+    let meta = ExportMeta {
+        fingerprint: "acct/1".into(),
+        last_full_read: None,
+    };
+    writer.set_export_meta("vip", &meta).expect("set");
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert!(std::fs::metadata(&wal).expect("the WAL").len() > 0);
+    let mut reader = StateDb::open_read_only(dir.path()).expect("open read-only");
+    assert_eq!(reader.export_meta("vip").expect("read"), Some(meta.clone()));
+    assert!(reader.set_export_meta("news", &meta).is_err());
+    assert_eq!(writer.export_meta("news").expect("read"), None);
+}
+
+/// Nothing is created for a read: no folder, no file.
+#[test]
+fn a_read_only_open_of_a_missing_database_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state_dir = dir.path().join("state");
+    assert!(StateDb::open_read_only(&state_dir).is_err());
+    assert!(!state_dir.exists());
+}
+
+/// An older schema is read as it is, never migrated: the run history it
+/// predates reads as empty, the rest as recorded.
+#[test]
+fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
+    let (dir, mut db) = db();
+    db.save_members("vip", &[member("a@example.com")])
+        .expect("save");
+    db.conn
+        .execute_batch("DROP TABLE history; DROP TABLE history_runs; PRAGMA user_version = 2;")
+        .expect("back to schema 2");
+    drop(db);
+    let old = StateDb::open_read_only(dir.path()).expect("open read-only");
+    assert_eq!(
+        emails(&old.load_members("vip").expect("members")),
+        ["a@example.com"]
+    );
+    assert!(old.recent_runs("vip", 5).expect("runs").is_empty());
+    assert!(
+        old.last_sent("vip", "a@example.com")
+            .expect("last sent")
+            .is_none()
+    );
+    let version: i64 = old
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 2);
 }

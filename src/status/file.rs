@@ -8,10 +8,8 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-
 use super::mask::sanitized;
-use super::model::{ExportState, LastRun, StatusFile};
+use super::model::StatusFile;
 
 /// Why a status file could not be written or read. Each names the file; the
 /// message includes the cause, so print it with `{}`.
@@ -126,21 +124,6 @@ fn to_json(status: &StatusFile) -> std::io::Result<Vec<u8>> {
     let mut json = serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?;
     json.push(b'\n');
     Ok(json)
-}
-
-/// Writes the status file of a run of `export` at `path`: the export as it
-/// stands now, the history of `prev`, `state`, and `run` recorded (see
-/// [`StatusFile::for_run`]).
-pub fn write_for_run(
-    path: &Path,
-    export: &crate::config::Export,
-    prev: Option<&StatusFile>,
-    state: ExportState,
-    run: Option<&LastRun>,
-    next_run: Option<DateTime<Utc>>,
-) -> Result<(), StatusError> {
-    let s = StatusFile::for_run(export, prev, state, run, next_run, Utc::now());
-    write_atomic(path, &s)
 }
 
 #[cfg(test)]

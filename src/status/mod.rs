@@ -25,7 +25,7 @@ pub use daemon_lock::{
     hold_daemon_lock, probe_daemon,
 };
 pub use detail::{detail_sections, render_detail, when};
-pub use file::{StatusError, read, remove, status_path, write_atomic, write_for_run};
+pub use file::{StatusError, read, remove, status_path, write_atomic};
 pub use model::{
     ExportState, Failure, LastRun, MAX_FAILURES, Outcome, RunCounts, StatusFile, Trigger,
     run_counts,

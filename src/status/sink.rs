@@ -116,9 +116,8 @@ impl StatusFiles {
 }
 
 impl StatusSink for StatusFiles {
-    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
-        let s = read(&self.path(&export.id)).ok().flatten()?;
-        s.last_run.map(|r| r.started_at)
+    fn read_status(&self, id: &str) -> Option<StatusFile> {
+        self.read(id).ok().flatten()
     }
 
     fn idle(

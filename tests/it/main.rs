@@ -25,6 +25,7 @@ mod live;
 mod ownership;
 mod plan_diff;
 mod quickstart;
+mod read_only;
 mod rows;
 mod security;
 mod shared_list;
