@@ -25,16 +25,22 @@
 //!   ActiveCampaign's values and repairs drift."
 
 pub mod diff;
+pub mod full_read;
 pub mod merge;
+pub mod summary;
 pub mod verify;
 
 use std::collections::HashMap;
 
 pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
+pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
 pub use merge::{Merge, merge_live};
+pub use summary::PlanSummary;
 
 use crate::config::Export;
-use crate::model::{Fields, Known, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
+use crate::model::{
+    Fields, Kept, Known, LeftAlone, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit,
+};
 use crate::segment::Segment;
 
 /// The export settings the planner obeys.
@@ -157,7 +163,8 @@ pub struct Plan {
     pub update_diffs: Vec<UpdateDiff>,
 }
 
-/// The counts `plan --json` prints (SPEC §4b).
+/// The counts of a plan: the part of `plan --json` ([`PlanSummary`]) that
+/// says how many members each kind of change or keep concerns.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanCounts {
     pub to_add: u64,
@@ -168,6 +175,7 @@ pub struct PlanCounts {
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
     pub in_doubt: u64,
+    pub managed_members: u64,
     pub conflicts: u64,
     pub kept_for_others: u64,
     pub unchanged: u64,
@@ -195,6 +203,7 @@ impl Plan {
             kept_bounced: n(self.kept_bounced.len()),
             kept_unconfirmed: n(self.kept_unconfirmed.len()),
             in_doubt: n(self.in_doubt.len()),
+            managed_members: self.managed_members,
             conflicts: n(self.conflicts.len()),
             kept_for_others: self.kept_for_others,
             unchanged: self.unchanged,
@@ -225,6 +234,69 @@ pub fn plan_shared(
     s: &PlanSettings,
     others: &OtherExports,
 ) -> Result<Plan, PlanError> {
+    let mut watch = Watch::none();
+    plan_watching(segment, known, live_fields, s, others, &mut watch)
+}
+
+/// [`plan_shared`], and what the plan does with `email` (lowercased): the
+/// write it makes, or why it leaves the member alone. `explain` asks this;
+/// the decision is the planner's own, taken where it is made.
+pub fn plan_for(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+    email: &str,
+) -> Result<(Plan, MemberPlan), PlanError> {
+    let mut watch = Watch {
+        email: Some(email),
+        found: None,
+    };
+    let plan = plan_watching(segment, known, live_fields, s, others, &mut watch)?;
+    let found = watch.found.unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
+    Ok((plan, found))
+}
+
+/// What a plan does with one member: a write, or why none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberPlan {
+    Add,
+    Update,
+    Resubscribe,
+    Unsubscribe,
+    LeftAlone(LeftAlone),
+}
+
+/// The one member whose [`MemberPlan`] is asked for, if any.
+struct Watch<'a> {
+    email: Option<&'a str>,
+    found: Option<MemberPlan>,
+}
+
+impl Watch<'_> {
+    fn none() -> Self {
+        Watch {
+            email: None,
+            found: None,
+        }
+    }
+
+    fn note(&mut self, email: &str, what: MemberPlan) {
+        if self.email == Some(email) {
+            self.found = Some(what);
+        }
+    }
+}
+
+fn plan_watching(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+    watch: &mut Watch<'_>,
+) -> Result<Plan, PlanError> {
     check_guards(segment, s)?;
     let mut plan = Plan::default();
     // The positions of the known members the segment holds, one bit each
@@ -237,9 +309,13 @@ pub fn plan_shared(
         if let Some(i) = pos {
             in_segment.set(i);
         }
-        plan_profile(&mut plan, p, m, live_fields, others);
+        let what = plan_profile(&mut plan, p, m, live_fields, others);
+        watch.note(&p.email, what);
     }
     plan_removals(&mut plan, known, &in_segment, s, others);
+    if let Some(email) = watch.email.filter(|_| watch.found.is_none()) {
+        watch.found = Some(leaver_plan(&plan, known.get(email), s, others));
+    }
     Ok(plan)
 }
 
@@ -278,32 +354,48 @@ fn is_active(m: &Member) -> bool {
     m.status == Some(ListStatus::Active)
 }
 
+/// Plans one segment profile and says what it does with it.
 fn plan_profile(
     plan: &mut Plan,
     p: &Profile,
     known: Option<&Member>,
     live_fields: Option<&HashMap<String, LiveMember>>,
     others: &OtherExports,
-) {
+) -> MemberPlan {
     let h = p.fields.hash64();
     let other = others.wanted.get(p.email.as_str()).filter(|o| o.hash != h);
     if other.is_some() {
         plan.conflicts.push(p.email.clone());
     }
     let yields = other.is_some_and(|o| o.wins);
+    // No write for a contact another export also wants with other values:
+    // the run history records it as a conflict.
+    let unchanged = match other {
+        Some(_) => MemberPlan::LeftAlone(LeftAlone::Conflict),
+        None => MemberPlan::LeftAlone(LeftAlone::Unchanged),
+    };
     if let Some(m) = known.filter(|m| m.pending.is_some()) {
-        return plan.in_doubt.push(m.email.clone());
+        plan.in_doubt.push(m.email.clone());
+        return MemberPlan::LeftAlone(LeftAlone::InDoubt);
     }
     let Some((m, status)) = known.and_then(|m| Some((m, m.status?))) else {
-        return plan.adds.push(change(p, known, h));
+        plan.adds.push(change(p, known, h));
+        return MemberPlan::Add;
+    };
+    let kept = |list: &mut Vec<String>, why: Kept| {
+        list.push(p.email.clone());
+        MemberPlan::LeftAlone(LeftAlone::Status(why))
     };
     match status {
         ListStatus::Active => {
             let live = live_fields.and_then(|l| l.get(p.email.as_str()));
-            match judge_active(p, m, h, live) {
+            match field_work(p, m, h, live) {
                 // Another export's values win this contact: not ours to write.
-                Verdict::Update if yields => plan.unchanged += 1,
-                Verdict::Update => {
+                FieldWork::Write if yields => {
+                    plan.unchanged += 1;
+                    unchanged
+                }
+                FieldWork::Write => {
                     if plan.update_diffs.len() < DIFF_SAMPLES {
                         plan.update_diffs.push(UpdateDiff {
                             email: p.email.clone(),
@@ -311,56 +403,51 @@ fn plan_profile(
                         });
                     }
                     plan.updates.push(change(p, Some(m), h));
+                    MemberPlan::Update
                 }
-                Verdict::Record => {
+                FieldWork::RecordHash => {
                     plan.record_hashes.push((p.email.clone(), h));
                     plan.unchanged += 1;
+                    unchanged
                 }
-                Verdict::Unchanged => plan.unchanged += 1,
+                FieldWork::Nothing => {
+                    plan.unchanged += 1;
+                    unchanged
+                }
             }
         }
         ListStatus::Unsubscribed if m.unsubscribed_by_us => {
             plan.resubscribes.push(change(p, Some(m), h));
+            MemberPlan::Resubscribe
         }
-        ListStatus::Unsubscribed => plan.kept_unsubscribed.push(p.email.clone()),
-        ListStatus::Bounced => plan.kept_bounced.push(p.email.clone()),
-        ListStatus::Unconfirmed => plan.kept_unconfirmed.push(p.email.clone()),
+        ListStatus::Unsubscribed => kept(&mut plan.kept_unsubscribed, Kept::Unsubscribed),
+        ListStatus::Bounced => kept(&mut plan.kept_bounced, Kept::Bounced),
+        ListStatus::Unconfirmed => kept(&mut plan.kept_unconfirmed, Kept::Unconfirmed),
     }
 }
 
-enum Verdict {
-    Update,
+/// What an active member's fields need.
+enum FieldWork {
+    Write,
     /// Unchanged, but the hash of what AC holds is new to us: store it.
-    Record,
-    Unchanged,
+    RecordHash,
+    Nothing,
 }
 
 /// `live`: the member's values from a full read, if one happened.
-fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> Verdict {
-    if live.is_some_and(|l| drifted(&p.fields, l)) {
-        return Verdict::Update;
+fn field_work(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> FieldWork {
+    if live.is_some_and(|l| !diff::drifted_fields(&p.fields, l).is_empty()) {
+        return FieldWork::Write;
     }
     if m.sent_hash == Some(h) {
-        return Verdict::Unchanged;
+        return FieldWork::Nothing;
     }
     // Never sent by us (e.g. active before our first run) but already equal:
     // only possible to tell without custom fields, which a read does not show.
     if m.sent_hash.is_none() && live.is_some() && !p.fields.has_custom() {
-        return Verdict::Record;
+        return FieldWork::RecordHash;
     }
-    Verdict::Update
-}
-
-/// A field we send whose live value differs. `None` in the profile is "not
-/// sent", so never drift; an empty live value is the same as none.
-fn drifted(f: &Fields, live: &LiveMember) -> bool {
-    [
-        (f.first_name(), &live.first_name),
-        (f.last_name(), &live.last_name),
-        (f.phone(), &live.phone),
-    ]
-    .into_iter()
-    .any(|(ours, theirs)| ours.is_some_and(|v| v != theirs.as_deref().unwrap_or("")))
+    FieldWork::Write
 }
 
 fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
@@ -397,14 +484,17 @@ fn plan_removals(
         if in_segment.contains(i) {
             continue;
         }
-        if others.wanted.contains_key(m.email.as_str()) {
-            plan.kept_for_others += 1;
-            plan.kept_for_others_emails.push(m.email.clone());
-        } else {
-            removals.push(Removal {
+        match leaver_kept(m, s, others) {
+            Some(LeftAlone::WantedByOthers) => {
+                plan.kept_for_others += 1;
+                plan.kept_for_others_emails.push(m.email.clone());
+            }
+            // Not reached: the filter above admits only members it removes.
+            Some(_) => {}
+            None => removals.push(Removal {
                 email: m.email.clone(),
                 contact_id: m.contact_id,
-            });
+            }),
         }
     }
     removals.sort_unstable_by(|a, b| a.email.cmp(&b.email));
@@ -425,6 +515,45 @@ fn plan_removals(
         ));
     } else {
         plan.removals = removals;
+    }
+}
+
+/// Why a known member that is not in the segment is not unsubscribed;
+/// `None` when the prune policy unsubscribes it.
+fn leaver_kept(m: &Member, s: &PlanSettings, others: &OtherExports) -> Option<LeftAlone> {
+    if m.pending.is_some() {
+        return Some(LeftAlone::InDoubt);
+    }
+    match m.status {
+        None => return Some(LeftAlone::NotMember),
+        Some(ListStatus::Active) => {}
+        Some(_) => return Some(LeftAlone::NotSubscribed),
+    }
+    match s.prune {
+        Prune::None => return Some(LeftAlone::PruneNone),
+        Prune::Owned if !m.owned => return Some(LeftAlone::NotOwned),
+        Prune::Owned | Prune::All => {}
+    }
+    others
+        .wanted
+        .contains_key(m.email.as_str())
+        .then_some(LeftAlone::WantedByOthers)
+}
+
+/// What the plan does with a member not in the segment (known or not).
+fn leaver_plan(
+    plan: &Plan,
+    m: Option<&Member>,
+    s: &PlanSettings,
+    others: &OtherExports,
+) -> MemberPlan {
+    let Some(m) = m else {
+        return MemberPlan::LeftAlone(LeftAlone::NotMember);
+    };
+    match leaver_kept(m, s, others) {
+        Some(why) => MemberPlan::LeftAlone(why),
+        None if plan.removals.iter().any(|r| r.email == m.email) => MemberPlan::Unsubscribe,
+        None => MemberPlan::LeftAlone(LeftAlone::RemovalsBlocked),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+pub use crate::model::Kept;
 use crate::model::MembershipRow;
 use crate::model::{ListStatus, Member};
 use crate::plan::Removal;
@@ -58,27 +59,6 @@ pub enum Resubscribe {
     NotMember,
     /// Any other state: not ours to change; kept as it is.
     Keep(Kept),
-}
-
-/// Why a segment member is kept out of the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kept {
-    /// Status 2 that acsync did not cause (or cannot prove it caused).
-    Unsubscribed,
-    Bounced,
-    Unconfirmed,
-}
-
-impl Kept {
-    /// The kept reason of a status, if the status keeps a contact out.
-    pub fn of(status: Option<ListStatus>) -> Option<Kept> {
-        match status {
-            Some(ListStatus::Unsubscribed) => Some(Kept::Unsubscribed),
-            Some(ListStatus::Bounced) => Some(Kept::Bounced),
-            Some(ListStatus::Unconfirmed) => Some(Kept::Unconfirmed),
-            _ => None,
-        }
-    }
 }
 
 /// SPEC §4 rule 3: resubscribe only when the row still shows the

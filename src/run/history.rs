@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::config::Export;
-use crate::model::{Fields, PendingOp};
+use crate::model::{Fields, Kept, LeftAlone, PendingOp};
 use crate::model::{Known, ListStatus};
 use crate::plan::{Change, Plan};
 use crate::run::apply::decide::{RowSet, WriteTally as Tally};
@@ -60,8 +60,8 @@ impl Op {
 pub enum Written<'a> {
     Landed,
     Failed(Cow<'a, str>),
-    /// Not ours to change after all (e.g. `kept_unsubscribed`, `not_active`).
-    Kept(&'static str),
+    /// Not ours to change after all (opted out, no longer active, …).
+    Kept(LeftAlone),
     /// Not known (the run stopped before it): not recorded.
     Unknown,
 }
@@ -96,11 +96,11 @@ pub fn entries<'a>(
         out.extend(entry(&r.email, Op::Remove, None, w, Some(LEFT)));
     }
     let kept = [
-        ("kept_unsubscribed", &plan.kept_unsubscribed),
-        ("kept_bounced", &plan.kept_bounced),
-        ("kept_unconfirmed", &plan.kept_unconfirmed),
-        ("in_doubt", &plan.in_doubt),
-        ("kept_for_others", &plan.kept_for_others_emails),
+        (LeftAlone::Status(Kept::Unsubscribed), &plan.kept_unsubscribed),
+        (LeftAlone::Status(Kept::Bounced), &plan.kept_bounced),
+        (LeftAlone::Status(Kept::Unconfirmed), &plan.kept_unconfirmed),
+        (LeftAlone::InDoubt, &plan.in_doubt),
+        (LeftAlone::WantedByOthers, &plan.kept_for_others_emails),
     ];
     for (why, list) in kept {
         for email in list.iter() {
@@ -111,7 +111,7 @@ pub fn entries<'a>(
     // Conflicts this export yields: left as the other export wrote them.
     for email in &plan.conflicts {
         if conflicts.remove(email.as_str()) {
-            out.push(kept_entry(email, "conflict"));
+            out.push(kept_entry(email, LeftAlone::Conflict));
         }
     }
     out
@@ -148,12 +148,12 @@ fn entry<'a>(
     })
 }
 
-fn kept_entry<'a>(email: &'a str, why: &'static str) -> NewEntry<'a> {
+fn kept_entry(email: &str, why: LeftAlone) -> NewEntry<'_> {
     NewEntry {
         email,
         change: ChangeKind::Kept,
         fields: None,
-        reason: Some(Cow::Borrowed(why)),
+        reason: Some(Cow::Borrowed(why.as_str())),
     }
 }
 
@@ -346,15 +346,15 @@ impl<'a> Outcomes<'a> {
         match (op, m.status) {
             (Op::Remove, Some(ListStatus::Unsubscribed)) if m.unsubscribed_by_us => Written::Landed,
             (Op::Remove, Some(ListStatus::Active)) => unmade(),
-            (Op::Remove, _) => Written::Kept("not_active"),
+            (Op::Remove, _) => Written::Kept(LeftAlone::NotActive),
             (_, Some(ListStatus::Active)) if m.sent_hash == self.hashes.get(email).copied() => {
                 Written::Landed
             }
             (_, Some(ListStatus::Unsubscribed)) if !m.unsubscribed_by_us => {
-                Written::Kept("kept_unsubscribed")
+                Written::Kept(LeftAlone::Status(Kept::Unsubscribed))
             }
-            (_, Some(ListStatus::Bounced)) => Written::Kept("kept_bounced"),
-            (_, Some(ListStatus::Unconfirmed)) => Written::Kept("kept_unconfirmed"),
+            (_, Some(ListStatus::Bounced)) => Written::Kept(Kept::Bounced.into()),
+            (_, Some(ListStatus::Unconfirmed)) => Written::Kept(Kept::Unconfirmed.into()),
             _ => unmade(),
         }
     }

@@ -72,7 +72,8 @@ pub struct PlanReport {
     pub left: Option<(String, u64)>,
     pub segment: Segment,
     pub plan: Plan,
-    pub full_read: bool,
+    /// Why the list was read in full (`None`: planned from the state).
+    pub full_read: Option<crate::plan::FullReadReason>,
     pub api_requests: u64,
 }
 
@@ -304,7 +305,7 @@ impl Runner {
             prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now()).await?;
         Ok(PlanReport {
             left: prepared.left.clone(),
-            full_read: prepared.live.is_some(),
+            full_read: prepared.full_read,
             segment: prepared.segment,
             plan: prepared.plan,
             api_requests: client.stats().requests,

@@ -14,7 +14,6 @@ use super::db::RunDb;
 use super::error::RunError;
 use super::options::RunOptions;
 use super::prepare::{self, Prepared, Snapshot};
-use super::shared;
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::plan::Plan;
@@ -51,11 +50,7 @@ pub async fn read_and_load(
         // Rows of 0.1 (kept per export id) or of a moved export file
         // join the scope: a layout change, nothing recorded changes.
         db.fold_into_scope(&id, &scope)?;
-        let mut snapshot = Snapshot::take(&db, &id, &scope, None)?;
-        let rows = db.wanted_by_others(&scope, &id)?;
-        let siblings = shared::siblings(&shared::load(&root), &this, &scope, &rows);
-        snapshot.others = shared::others(&id, &siblings, rows);
-        snapshot.siblings = siblings;
+        let snapshot = Snapshot::take_with_siblings(&db, &this, &root)?;
         Ok::<_, RunError>((db, snapshot))
     });
     let segment = prepare::read_segment(export).await;

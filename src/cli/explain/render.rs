@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::model::{Explanation, ListPart, NextRun, OthersPart, SegmentPart, StatePart};
+use crate::explain::{Explanation, ListPart, NextRun, OthersPart, SegmentPart, StatePart};
 
 /// The lines `acsync explain` prints.
 pub fn text(x: &Explanation, tz: &Tz) -> Vec<String> {
