@@ -557,11 +557,7 @@ mod tests {
         b.push(4, "jane@example.com ", name("Again"));
         b.invalid(5, "jane@example.com", "a reader's own reason");
         let s = b.finish();
-        let seen: Vec<_> = s
-            .watched
-            .iter()
-            .map(|w| (w.row, w.line, &w.fate))
-            .collect();
+        let seen: Vec<_> = s.watched.iter().map(|w| (w.row, w.line, &w.fate)).collect();
         assert_eq!(
             seen,
             [

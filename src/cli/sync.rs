@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{load_one, next_run, runtime};
+use super::{load_one, runtime};
+use crate::daemon::schedule::next_after;
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
@@ -39,7 +40,7 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
     super::logging::init(folder.settings.daemon.log_format, "warn");
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let opts = RunOptions {
-        next_run: next_run(&export),
+        next_run: next_after(&export.schedule, chrono::Utc::now()),
         ..opts
     };
     let cancel = CancellationToken::new();

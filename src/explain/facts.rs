@@ -11,6 +11,7 @@ use crate::config::Export;
 use crate::model::{ListStatus, LiveMember, MembershipRow};
 use crate::run::{RunError, Snapshot};
 use crate::state::{self, StateDb, Wanted};
+use crate::status::time_text;
 
 /// What the state database holds for the export (empty without a database).
 pub struct StateRead {
@@ -77,7 +78,7 @@ fn history_lines(
         out.push(format!(
             "Last sent by run {} at {}: {}.",
             last.run_id,
-            last.at.format("%Y-%m-%d %H:%M UTC"),
+            time_text(last.at, None),
             if values.is_empty() {
                 "no field values".into()
             } else {
@@ -94,7 +95,7 @@ fn history_lines(
         out.push(format!(
             "  run {} at {}: {what}",
             e.run_id,
-            e.at.format("%Y-%m-%d %H:%M UTC")
+            time_text(e.at, None)
         ));
     }
     Ok(out)

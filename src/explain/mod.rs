@@ -67,7 +67,10 @@ pub async fn explain(
     };
     let live = live.and_then(Result::ok);
     let (next_run, error) = match client {
-        None => (offline_next(export, state.snapshot, segment, email).await, None),
+        None => (
+            offline_next(export, state.snapshot, segment, email).await,
+            None,
+        ),
         Some(Err(e)) => {
             let next = offline_next(export, state.snapshot, segment, email).await;
             (next, Some(e.to_string()))
@@ -155,7 +158,13 @@ fn after_full_read(
     now: DateTime<Utc>,
 ) -> Option<NextRun> {
     let keep_pending = p.known.get(email).is_some_and(|m| m.pending.is_some());
-    let known = with_live(p.known.clone(), email, member.clone(), keep_pending, now.timestamp());
+    let known = with_live(
+        p.known.clone(),
+        email,
+        member.clone(),
+        keep_pending,
+        now.timestamp(),
+    );
     let read: Vec<LiveMember> = member.clone().into_iter().collect();
     let (plan, what) = prepare::make_plan(
         export,
@@ -184,9 +193,14 @@ fn next_of(
     email: &str,
     basis: &'static str,
 ) -> NextRun {
-    let read = p.live.as_ref().and_then(|l| l.iter().find(|m| m.email == email));
+    let read = p
+        .live
+        .as_ref()
+        .and_then(|l| l.iter().find(|m| m.email == email));
     let s = subject(export, p, &p.plan, &p.known, read.or(one_read), email);
-    let what = p.watched.unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
+    let what = p
+        .watched
+        .unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
     let mut next = NextRun {
         full_read: p.full_read.is_some(),
         full_read_reason: p.full_read,

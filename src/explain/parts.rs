@@ -144,7 +144,12 @@ pub fn list_part(live: Option<&LiveRead>, offline: bool, error: Option<&str>) ->
     }
 }
 
-pub fn others_part(export: &Export, state: &StateRead, segment: &Segment, email: &str) -> OthersPart {
+pub fn others_part(
+    export: &Export,
+    state: &StateRead,
+    segment: &Segment,
+    email: &str,
+) -> OthersPart {
     let ours = segment
         .profiles
         .iter()

@@ -175,7 +175,10 @@ mod tests {
             phone: None,
         };
         let d = say(MemberPlan::Update, &subject(Some(&p), Some(&live)));
-        assert_eq!((d.action, d.fields), ("update", vec!["first_name".to_string()]));
+        assert_eq!(
+            (d.action, d.fields),
+            ("update", vec!["first_name".to_string()])
+        );
         let d = say(MemberPlan::Update, &subject(Some(&p), None));
         assert_eq!(d.fields, ["first_name", "last_name"]);
         let blocked = Subject {

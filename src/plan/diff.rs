@@ -85,7 +85,10 @@ pub fn diff_fields(ours: &Fields, live: Option<&LiveMember>) -> Vec<FieldDiff> {
                 out.push(diff(field, now, true, to));
             }
         }
-        None => out.extend(ours.standard().map(|(field, to)| diff(field, None, false, to))),
+        None => out.extend(
+            ours.standard()
+                .map(|(field, to)| diff(field, None, false, to)),
+        ),
     }
     out.extend(ours.custom().map(|(k, v)| diff(k, None, false, v)));
     out

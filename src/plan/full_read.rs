@@ -109,14 +109,16 @@ pub fn full_read_reason(
     if let Some(forced) = facts.forced {
         return Some(forced);
     }
+    // A killed first run is unsettled before it is a first run: its
+    // changes are what the read must settle.
+    if facts.unsettled {
+        return Some(FullReadReason::Unsettled);
+    }
     if !facts.recorded {
         return Some(FullReadReason::FirstRun);
     }
     if facts.target_changed {
         return Some(FullReadReason::TargetChanged);
-    }
-    if facts.unsettled {
-        return Some(FullReadReason::Unsettled);
     }
     if !facts.mapping_unchanged {
         return Some(FullReadReason::MappingChanged);
@@ -181,14 +183,67 @@ mod tests {
         let f = facts();
         assert_eq!(full_read_reason(&f, None), None);
         let cases: [(ReadFacts, FullReadReason); 8] = [
-            (ReadFacts { forced: Some(Adopt), recorded: false, ..f }, Adopt),
-            (ReadFacts { recorded: false, target_changed: true, ..f }, FirstRun),
-            (ReadFacts { target_changed: true, unsettled: true, ..f }, TargetChanged),
-            (ReadFacts { unsettled: true, mapping_unchanged: false, ..f }, Unsettled),
-            (ReadFacts { mapping_unchanged: false, ..f }, MappingChanged),
-            (ReadFacts { full_read_every: Duration::ZERO, last_full_read: None, ..f }, EveryRun),
-            (ReadFacts { last_full_read: None, ..f }, NeverRead),
-            (ReadFacts { now: f.now + chrono::Duration::hours(1), ..f }, Elapsed),
+            (
+                ReadFacts {
+                    forced: Some(Adopt),
+                    unsettled: true,
+                    ..f
+                },
+                Adopt,
+            ),
+            (
+                ReadFacts {
+                    unsettled: true,
+                    recorded: false,
+                    ..f
+                },
+                Unsettled,
+            ),
+            (
+                ReadFacts {
+                    recorded: false,
+                    target_changed: true,
+                    ..f
+                },
+                FirstRun,
+            ),
+            (
+                ReadFacts {
+                    target_changed: true,
+                    mapping_unchanged: false,
+                    ..f
+                },
+                TargetChanged,
+            ),
+            (
+                ReadFacts {
+                    mapping_unchanged: false,
+                    ..f
+                },
+                MappingChanged,
+            ),
+            (
+                ReadFacts {
+                    full_read_every: Duration::ZERO,
+                    last_full_read: None,
+                    ..f
+                },
+                EveryRun,
+            ),
+            (
+                ReadFacts {
+                    last_full_read: None,
+                    ..f
+                },
+                NeverRead,
+            ),
+            (
+                ReadFacts {
+                    now: f.now + chrono::Duration::hours(1),
+                    ..f
+                },
+                Elapsed,
+            ),
         ];
         for (facts, want) in cases {
             assert_eq!(full_read_reason(&facts, None), Some(want), "{facts:?}");
@@ -208,7 +263,10 @@ mod tests {
         // Removals that know their contact id need no lookup.
         assert_eq!(full_read_reason(&f, Some((&removals(40, true), 130))), None);
         // Another reason comes first.
-        let due = ReadFacts { last_full_read: None, ..f };
+        let due = ReadFacts {
+            last_full_read: None,
+            ..f
+        };
         assert_eq!(
             full_read_reason(&due, Some((&plan, 130))),
             Some(FullReadReason::NeverRead)

@@ -254,7 +254,9 @@ pub fn plan_for(
         found: None,
     };
     let plan = plan_watching(segment, known, live_fields, s, others, &mut watch)?;
-    let found = watch.found.unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
+    let found = watch
+        .found
+        .unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
     Ok((plan, found))
 }
 

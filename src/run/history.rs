@@ -96,7 +96,10 @@ pub fn entries<'a>(
         out.extend(entry(&r.email, Op::Remove, None, w, Some(LEFT)));
     }
     let kept = [
-        (LeftAlone::Status(Kept::Unsubscribed), &plan.kept_unsubscribed),
+        (
+            LeftAlone::Status(Kept::Unsubscribed),
+            &plan.kept_unsubscribed,
+        ),
         (LeftAlone::Status(Kept::Bounced), &plan.kept_bounced),
         (LeftAlone::Status(Kept::Unconfirmed), &plan.kept_unconfirmed),
         (LeftAlone::InDoubt, &plan.in_doubt),
@@ -105,13 +108,13 @@ pub fn entries<'a>(
     for (why, list) in kept {
         for email in list.iter() {
             conflicts.remove(email.as_str());
-            out.push(kept_entry(email, why));
+            out.push(NewEntry::kept(email, why));
         }
     }
     // Conflicts this export yields: left as the other export wrote them.
     for email in &plan.conflicts {
         if conflicts.remove(email.as_str()) {
-            out.push(kept_entry(email, LeftAlone::Conflict));
+            out.push(NewEntry::kept(email, LeftAlone::Conflict));
         }
     }
     out
@@ -137,7 +140,7 @@ fn entry<'a>(
     let (change, reason) = match w {
         Written::Landed => (op.kind(), reason.map(Cow::Borrowed)),
         Written::Failed(why) => (ChangeKind::Failed, Some(why)),
-        Written::Kept(why) => return Some(kept_entry(email, why)),
+        Written::Kept(why) => return Some(NewEntry::kept(email, why)),
         Written::Unknown => return None,
     };
     Some(NewEntry {
@@ -146,15 +149,6 @@ fn entry<'a>(
         fields,
         reason,
     })
-}
-
-fn kept_entry(email: &str, why: LeftAlone) -> NewEntry<'_> {
-    NewEntry {
-        email,
-        change: ChangeKind::Kept,
-        fields: None,
-        reason: Some(Cow::Borrowed(why.as_str())),
-    }
 }
 
 /// The run a write records into as it goes: the landed changes of a

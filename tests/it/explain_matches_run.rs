@@ -68,7 +68,9 @@ async fn predictions_hold(w: &World, name: &str) -> Vec<(String, Value)> {
     let r = w.sync(name).await;
     let run_id = r.last_run.run_id.expect("the run was journaled");
     let db = StateDb::open(&w.state_dir()).expect("state");
-    let entries = db.run_history(name, Some(run_id), 1_000_000).expect("history");
+    let entries = db
+        .run_history(name, Some(run_id), 1_000_000)
+        .expect("history");
     let mut wrong = Vec::new();
     for (email, x) in &asked {
         let recorded = entries
@@ -128,11 +130,17 @@ fn segment(w: &World, range: std::ops::Range<usize>, extra: &[(&str, &str)]) {
 async fn adds_updates_removals_resubscribes_opt_outs_bounces_and_bad_rows() {
     let w = World::new().await;
     w.write_export("vip", "max_removals = \"100%\"\nfull_read_every = \"7d\"");
-    let optout = w.sim.add_contact("optout@example.com", Some("Opt"), None, None);
+    let optout = w
+        .sim
+        .add_contact("optout@example.com", Some("Opt"), None, None);
     w.sim.set_membership(optout, w.list, 2, ChangedBy::Contact);
-    let bounced = w.sim.add_contact("bounced@example.com", Some("B"), None, None);
+    let bounced = w
+        .sim
+        .add_contact("bounced@example.com", Some("B"), None, None);
     w.sim.set_membership(bounced, w.list, 3, ChangedBy::Admin);
-    let manual = w.sim.add_contact("manual@example.com", Some("M"), None, None);
+    let manual = w
+        .sim
+        .add_contact("manual@example.com", Some("M"), None, None);
     w.sim.set_membership(manual, w.list, 1, ChangedBy::Admin);
     let bad = [
         ("optout@example.com", "Opt"),
@@ -153,7 +161,8 @@ async fn adds_updates_removals_resubscribes_opt_outs_bounces_and_bad_rows() {
     let mut csv = std::fs::read_to_string(w.root().join("segments/vip.csv")).expect("csv");
     csv = csv.replace("user2@example.com,First2", "user2@example.com,Second2");
     std::fs::write(w.root().join("segments/vip.csv"), csv).expect("csv");
-    w.sim.add_contact("user4@example.com", Some("Edited"), None, None);
+    w.sim
+        .add_contact("user4@example.com", Some("Edited"), None, None);
     let id = w.sim.contact("user5@example.com").expect("user5").id;
     w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
     let asked = predictions_hold(&w, "vip").await;
@@ -174,7 +183,8 @@ async fn a_run_that_chooses_a_full_read_to_save_removal_lookups() {
     let first = w.sync_success("vip").await;
     assert_eq!(first.last_run.added, 130);
     // One first name edited in ActiveCampaign, 40 members leave.
-    w.sim.add_contact("user3@example.com", Some("Edited"), None, None);
+    w.sim
+        .add_contact("user3@example.com", Some("Edited"), None, None);
     segment(&w, 0..90, &[]);
     let asked = predictions_hold(&w, "vip").await;
     assert_eq!(action(&asked, "user3@example.com"), "update");
@@ -205,7 +215,8 @@ async fn a_due_full_read_and_a_state_database_of_0_2() {
     set_meta(Some(legacy_export_fingerprint(&export)), 1);
     let id = w.sim.contact("user1@example.com").expect("user1").id;
     w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
-    w.sim.add_contact("user2@example.com", Some("Edited"), None, None);
+    w.sim
+        .add_contact("user2@example.com", Some("Edited"), None, None);
     let asked = predictions_hold(&w, "vip").await;
     assert_eq!(full_read_reason(&asked), "none");
     assert_eq!(action(&asked, "user1@example.com"), "nothing");

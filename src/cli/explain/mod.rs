@@ -12,7 +12,6 @@ use super::{load_one, runtime};
 use crate::run::{Runner, RunnerPaths};
 use crate::segment::normalize_email;
 
-
 pub fn run(
     config_dir: &Path,
     name: &str,
