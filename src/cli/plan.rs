@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::sync::Spinner;
+use super::sync::{Spinner, counted};
 use super::{load_one, runtime};
 use crate::model::mask_email;
 use crate::plan::summary::{Planned, masked};
@@ -115,13 +115,15 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
     let id = &export.id;
     let p = &r.plan;
     let s = &r.segment;
-    println!(
-        "{id}: {} rows, {} profiles ({} invalid, {} duplicate rows)",
-        s.source_rows,
-        s.profiles.len(),
-        s.invalid_rows,
-        s.duplicate_rows
-    );
+    let read = counted(&[
+        (s.source_rows, "rows"),
+        (s.profiles.len() as u64, "profiles"),
+    ]);
+    let left_out = counted(&[
+        (s.invalid_rows, "invalid"),
+        (s.duplicate_rows, "duplicate rows"),
+    ]);
+    println!("{id}: {read} ({left_out})");
     let line = |label: &str, n: usize, sample: Vec<String>| {
         let sample = if sample.is_empty() {
             String::new()

@@ -62,21 +62,25 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         }
     };
     let l = &report.last_run;
+    let changes = counted(&[
+        (l.added, "added"),
+        (l.updated, "updated"),
+        (l.removed, "removed"),
+        (l.unchanged, "unchanged"),
+        (l.kept_unsubscribed, "kept unsubscribed"),
+        (l.kept_bounced, "kept bounced"),
+        (l.kept_unconfirmed, "kept unconfirmed"),
+        (l.failed, "failed"),
+    ]);
+    let rows = counted(&[
+        (l.invalid_rows, "invalid rows"),
+        (l.duplicate_rows, "duplicates"),
+    ]);
     println!(
-        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} kept bounced, {} kept unconfirmed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
+        "{}: {} ({} profiles: {changes}; {rows}; {} API requests, {:.1} s)",
         export.id,
         report.outcome.as_str(),
         l.profiles,
-        l.added,
-        l.updated,
-        l.removed,
-        l.unchanged,
-        l.kept_unsubscribed,
-        l.kept_bounced,
-        l.kept_unconfirmed,
-        l.failed,
-        l.invalid_rows,
-        l.duplicate_rows,
         l.api_requests,
         l.duration_ms.unwrap_or(0) as f64 / 1000.0
     );
@@ -88,6 +92,16 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         Outcome::Success => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// `3 added, 1 updated`: counts with their labels, for the one-line
+/// summaries of `sync` and `plan`.
+pub fn counted(counts: &[(u64, &str)]) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    parts.join(", ")
 }
 
 /// A spinner on a terminal (nothing otherwise) while a run or plan works.

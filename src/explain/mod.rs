@@ -24,6 +24,7 @@ use facts::{LiveRead, StateRead};
 pub use model::{
     Explanation, ListPart, NextRun, OtherWanting, OthersPart, RowPart, SegmentPart, StatePart,
 };
+pub use words::Decision;
 use words::{Subject, say};
 
 /// Everything `explain` answers, and the error of a read of ActiveCampaign
@@ -43,9 +44,16 @@ pub async fn explain(
         false => Some(runner.client_for(&export.connection).map(|c| c.scoped())),
     };
     let live = match &client {
-        Some(Ok(c)) => Some(facts::read_live(c, export, email).await),
-        _ => None,
+        None => None,
+        Some(Ok(c)) => Some(
+            facts::read_live(c, export, email)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
+        Some(Err(e)) => Some(Err(e.to_string())),
     };
+    let live_error = live.as_ref().and_then(|l| l.as_ref().err()).cloned();
+    let live = live.and_then(Result::ok);
     let x = Explanation {
         export: export.id.clone(),
         email: email.to_string(),
@@ -53,32 +61,19 @@ pub async fn explain(
         connection: export.connection.name.clone(),
         segment: parts::segment_part(export, &segment, email),
         state: parts::state_part(&state, email),
-        list: parts::list_part(
-            live.as_ref().and_then(|l| l.as_ref().ok()),
-            offline,
-            live.as_ref()
-                .and_then(|l| l.as_ref().err())
-                .map(ToString::to_string)
-                .as_deref(),
-        ),
+        list: parts::list_part(live.as_ref(), offline, live_error.as_deref()),
         others: parts::others_part(export, &state, &segment, email),
         history: state.history,
         next_run: NextRun::default(),
     };
-    let live = live.and_then(Result::ok);
-    let (next_run, error) = match client {
-        None => (
-            offline_next(export, state.snapshot, segment, email).await,
-            None,
-        ),
-        Some(Err(e)) => {
-            let next = offline_next(export, state.snapshot, segment, email).await;
-            (next, Some(e.to_string()))
-        }
+    let (next_run, prepare_error) = match client {
         Some(Ok(c)) => online_next(export, &c, state.snapshot, segment, live, email).await,
+        None | Some(Err(_)) => {
+            let next = offline_next(export, state.snapshot, segment, email).await;
+            (next, None)
+        }
     };
-    let error = error.or(x.list.note.clone().filter(|_| !offline && !x.list.checked));
-    Ok((Explanation { next_run, ..x }, error))
+    Ok((Explanation { next_run, ..x }, live_error.or(prepare_error)))
 }
 
 async fn read_state(runner: &Runner, export: &Export, email: &str) -> Result<StateRead, RunError> {
@@ -100,9 +95,9 @@ async fn offline_next(export: &Export, snap: Snapshot, segment: Segment, email: 
         Err(e) => return NextRun::fails(&e),
     };
     let mut next = next_of(export, &p, None, email, "state");
-    if next.action == "update" && !export.mapping.fields.is_empty() {
+    if next.decision.action == "update" && !export.mapping.fields.is_empty() {
         // Without `GET /fields` a date or a choice is compared as read.
-        next.reason.push_str(" (custom values compared as read, not converted to their field types: ask without --offline to be sure)");
+        next.decision.reason.push_str(" (custom values compared as read, not converted to their field types: ask without --offline to be sure)");
     }
     next
 }
@@ -120,16 +115,18 @@ async fn online_next(
     email: &str,
 ) -> (NextRun, Option<String>) {
     let now = Utc::now();
-    let fallback = (snap.clone(), segment.clone());
+    // A read that fails leaves the answer from the state alone.
+    let state_only = snap.clone();
+    let segment_read = segment.clone();
     let opts = RunOptions::default();
-    let p = prepare::prepare_watching(export, client, snap, segment, &opts, now, Some(email)).await;
+    let p = prepare::prepare_from(export, client, snap, segment, &opts, now, Some(email)).await;
     let p = match p {
         Ok(p) => p,
         Err(e @ (RunError::UnknownField { .. } | RunError::Plan(_))) => {
             return (NextRun::fails(&e), None);
         }
         Err(e) => {
-            let next = offline_next(export, fallback.0, fallback.1, email).await;
+            let next = offline_next(export, state_only, segment_read, email).await;
             return (next, Some(e.to_string()));
         }
     };
@@ -141,7 +138,7 @@ async fn online_next(
     let mut next = next_of(export, &p, member.as_ref(), email, "state");
     if live.is_some() {
         let after = after_full_read(export, &p, member, email, now);
-        if let Some(after) = after.filter(|a| a.action != next.action) {
+        if let Some(after) = after.filter(|a| a.decision.action != next.decision.action) {
             next.after_full_read = Some(Box::new(after));
         }
     }
@@ -177,12 +174,12 @@ fn after_full_read(
     )
     .ok()?;
     let s = subject(export, p, &plan, &known, member.as_ref(), email);
-    let mut next = NextRun {
+    Some(NextRun {
+        decision: say(what?, &s),
         full_read: true,
+        basis: "state and ActiveCampaign now",
         ..NextRun::default()
-    };
-    next.set(say(what?, &s), "state and ActiveCampaign now");
-    Some(next)
+    })
 }
 
 /// The decision in words, and the full read's part.
@@ -201,14 +198,14 @@ fn next_of(
     let what = p
         .watched
         .unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
-    let mut next = NextRun {
+    NextRun {
+        decision: say(what, &s),
         full_read: p.full_read.is_some(),
         full_read_reason: p.full_read,
         full_read_why: p.full_read.map(|r| r.describe(export.full_read_every)),
-        ..NextRun::default()
-    };
-    next.set(say(what, &s), basis);
-    next
+        basis,
+        after_full_read: None,
+    }
 }
 
 fn subject<'a>(

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::words::Said;
-use crate::model::LeftAlone;
+use super::words::Decision;
 use crate::plan::FullReadReason;
 use crate::run::RunError;
 
@@ -126,15 +125,8 @@ pub struct OtherWanting {
 /// What the next run would do for the address, and why.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NextRun {
-    /// `add`, `update`, `resubscribe`, `unsubscribe`, `keep` (left alone,
-    /// and the run history records why), `nothing`, `in_doubt` or `fail`.
-    pub action: &'static str,
-    /// Why the planner leaves the address alone (its stable name, as the
-    /// run history stores it), when it does.
-    pub kept: Option<LeftAlone>,
-    pub reason: String,
-    /// For an update: the fields whose values differ (names), when known.
-    pub fields: Vec<String>,
+    #[serde(flatten)]
+    pub decision: Decision,
     /// Whether the next run reads the list in full, and why.
     pub full_read: bool,
     pub full_read_reason: Option<FullReadReason>,
@@ -151,18 +143,13 @@ impl NextRun {
     /// The run fails before it writes anything.
     pub fn fails(e: &RunError) -> NextRun {
         NextRun {
-            action: "fail",
-            reason: format!("the run fails before writing anything: {e}"),
+            decision: Decision {
+                action: "fail",
+                reason: format!("the run fails before writing anything: {e}"),
+                ..Decision::default()
+            },
             basis: "state",
             ..NextRun::default()
         }
-    }
-
-    pub(super) fn set(&mut self, said: Said, basis: &'static str) {
-        self.action = said.action;
-        self.kept = said.kept;
-        self.reason = said.reason;
-        self.fields = said.fields;
-        self.basis = basis;
     }
 }

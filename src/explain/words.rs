@@ -2,6 +2,8 @@
 //! is the planner's ([`MemberPlan`], with its [`LeftAlone`] reason): this
 //! file only says it, with what else is known about the address. Pure.
 
+use serde::Serialize;
+
 use crate::model::{Fields, LeftAlone, LiveMember, Member, Profile, Prune};
 use crate::plan::{MemberPlan, OtherWant, diff};
 
@@ -18,12 +20,17 @@ pub struct Subject<'a> {
     pub blocked: Option<&'a str>,
 }
 
-/// The action, the reason in words, and the fields an update changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Said {
+/// What the next run does with the address: the action, why the planner
+/// leaves it alone (when it does, by the name the run history stores), the
+/// reason in words, and the fields an update changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// `add`, `update`, `resubscribe`, `unsubscribe`, `keep` (left alone,
+    /// and the run history records why), `nothing`, `in_doubt` or `fail`.
     pub action: &'static str,
     pub kept: Option<LeftAlone>,
     pub reason: String,
+    /// For an update: the fields whose values differ (names), when known.
     pub fields: Vec<String>,
 }
 
@@ -42,8 +49,8 @@ pub fn action(what: MemberPlan) -> &'static str {
 }
 
 /// Says the planner's decision for the address.
-pub fn say(what: MemberPlan, s: &Subject<'_>) -> Said {
-    let said = |reason: String| Said {
+pub fn say(what: MemberPlan, s: &Subject<'_>) -> Decision {
+    let decision = |reason: String| Decision {
         action: action(what),
         kept: match what {
             MemberPlan::LeftAlone(r) => Some(r),
@@ -53,17 +60,17 @@ pub fn say(what: MemberPlan, s: &Subject<'_>) -> Said {
         fields: Vec::new(),
     };
     match what {
-        MemberPlan::Add => said("it is in the segment and not on the list as far as acsync knows: it is subscribed with its fields".into()),
-        MemberPlan::Update => update(s, said(String::new())),
-        MemberPlan::Resubscribe => said("this export unsubscribed it and it is back in the segment: it is subscribed again (once ActiveCampaign confirms the status 2 is still the one acsync wrote)".into()),
+        MemberPlan::Add => decision("it is in the segment and not on the list as far as acsync knows: it is subscribed with its fields".into()),
+        MemberPlan::Update => update(s, decision(String::new())),
+        MemberPlan::Resubscribe => decision("this export unsubscribed it and it is back in the segment: it is subscribed again (once ActiveCampaign confirms the status 2 is still the one acsync wrote)".into()),
         MemberPlan::Unsubscribe => {
             let why = match s.prune {
                 Prune::All => "it is not in the segment and prune = \"all\" makes the list exactly the segment",
                 _ => "it left the segment and this export subscribed it (prune = \"owned\")",
             };
-            said(format!("{why}: it gets list status 2 (the contact is not deleted)"))
+            decision(format!("{why}: it gets list status 2 (the contact is not deleted)"))
         }
-        MemberPlan::LeftAlone(r) => said(left_alone(r, s)),
+        MemberPlan::LeftAlone(r) => decision(left_alone(r, s)),
     }
 }
 
@@ -98,10 +105,10 @@ fn left_alone(r: LeftAlone, s: &Subject<'_>) -> String {
 }
 
 /// An update: the fields a read shows drifted, else every field it sends.
-fn update(s: &Subject<'_>, mut said: Said) -> Said {
+fn update(s: &Subject<'_>, mut d: Decision) -> Decision {
     let Some(p) = s.profile else {
-        said.reason = "its fields are written again".into();
-        return said;
+        d.reason = "its fields are written again".into();
+        return d;
     };
     let drifted: Vec<String> = s
         .live
@@ -111,21 +118,21 @@ fn update(s: &Subject<'_>, mut said: Said) -> Said {
         .map(str::to_string)
         .collect();
     if !drifted.is_empty() {
-        said.reason = format!(
+        d.reason = format!(
             "ActiveCampaign holds other values for {} than the segment: they are written again",
             drifted.join(", ")
         );
-        said.fields = drifted;
-        return said;
+        d.fields = drifted;
+        return d;
     }
     let why = if s.member.is_some_and(|m| m.sent_hash.is_some()) {
         "its values differ from what this export last sent"
     } else {
         "this export has no record of sending its current values"
     };
-    said.reason = format!("{why}: its fields are written");
-    said.fields = field_names(&p.fields);
-    said
+    d.reason = format!("{why}: its fields are written");
+    d.fields = field_names(&p.fields);
+    d
 }
 
 /// The fields a profile sends, by name.

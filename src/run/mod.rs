@@ -302,7 +302,8 @@ impl Runner {
             ..RunOptions::default()
         };
         let prepared =
-            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now()).await?;
+            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now(), None)
+                .await?;
         Ok(PlanReport {
             left: prepared.left.clone(),
             full_read: prepared.full_read,

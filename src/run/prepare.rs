@@ -29,7 +29,7 @@ pub struct Prepared {
     pub live: Option<Vec<LiveMember>>,
     /// Why the run read the list in full (`None`: it did not).
     pub full_read: Option<FullReadReason>,
-    /// What the plan does with the address asked about ([`prepare_watching`]).
+    /// What the plan does with the address asked about ([`prepare_from`]).
     pub watched: Option<MemberPlan>,
     /// Journaled batches seen at their end before the read: the run
     /// forgets them once it has recorded what the read settled.
@@ -205,21 +205,10 @@ impl Snapshot {
     }
 }
 
-/// Reconciles the snapshot with a full read when due, and plans. Writes nothing.
+/// Reconciles the snapshot with a full read when due, and plans; with
+/// `watch` (an address, for `acsync explain`), also what the plan does with
+/// it ([`Prepared::watched`]). Writes nothing.
 pub async fn prepare_from(
-    export: &Export,
-    client: &Client,
-    snap: Snapshot,
-    segment: Segment,
-    opts: &RunOptions,
-    now: DateTime<Utc>,
-) -> Result<Prepared, RunError> {
-    prepare_watching(export, client, snap, segment, opts, now, None).await
-}
-
-/// [`prepare_from`], and what the plan does with `watch` (an address, for
-/// `acsync explain`) in [`Prepared::watched`].
-pub async fn prepare_watching(
     export: &Export,
     client: &Client,
     snap: Snapshot,

@@ -70,7 +70,7 @@ pub async fn reconcile(
 ) -> Result<Option<String>, RunError> {
     let (export, opts) = (cx.export, cx.opts);
     let mut prepared =
-        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now()).await?;
+        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now(), None).await?;
     if opts.adopt {
         adopt(&mut prepared);
     }

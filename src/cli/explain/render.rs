@@ -206,9 +206,12 @@ fn others(out: &mut Vec<String>, o: &OthersPart) {
 }
 
 fn next(out: &mut Vec<String>, n: &NextRun, indent: &str) {
-    out.push(format!("{indent}{}: {}", n.action, n.reason));
-    if !n.fields.is_empty() {
-        out.push(format!("{indent}fields: {}", n.fields.join(", ")));
+    out.push(format!(
+        "{indent}{}: {}",
+        n.decision.action, n.decision.reason
+    ));
+    if !n.decision.fields.is_empty() {
+        out.push(format!("{indent}fields: {}", n.decision.fields.join(", ")));
     }
     let read = match &n.full_read_why {
         Some(why) => format!("it reads the list in full first: {why}"),
