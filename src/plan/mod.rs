@@ -26,6 +26,7 @@
 
 pub mod diff;
 pub mod full_read;
+pub mod member;
 pub mod merge;
 pub mod summary;
 pub mod verify;
@@ -34,6 +35,8 @@ use std::collections::HashMap;
 
 pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
 pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
+pub use member::MemberPlan;
+use member::{Watch, leaver_kept, leaver_plan};
 pub use merge::{Merge, merge_live};
 pub use summary::PlanSummary;
 
@@ -258,37 +261,6 @@ pub fn plan_for(
         .found
         .unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
     Ok((plan, found))
-}
-
-/// What a plan does with one member: a write, or why none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberPlan {
-    Add,
-    Update,
-    Resubscribe,
-    Unsubscribe,
-    LeftAlone(LeftAlone),
-}
-
-/// The one member whose [`MemberPlan`] is asked for, if any.
-struct Watch<'a> {
-    email: Option<&'a str>,
-    found: Option<MemberPlan>,
-}
-
-impl Watch<'_> {
-    fn none() -> Self {
-        Watch {
-            email: None,
-            found: None,
-        }
-    }
-
-    fn note(&mut self, email: &str, what: MemberPlan) {
-        if self.email == Some(email) {
-            self.found = Some(what);
-        }
-    }
 }
 
 fn plan_watching(
@@ -517,45 +489,6 @@ fn plan_removals(
         ));
     } else {
         plan.removals = removals;
-    }
-}
-
-/// Why a known member that is not in the segment is not unsubscribed;
-/// `None` when the prune policy unsubscribes it.
-fn leaver_kept(m: &Member, s: &PlanSettings, others: &OtherExports) -> Option<LeftAlone> {
-    if m.pending.is_some() {
-        return Some(LeftAlone::InDoubt);
-    }
-    match m.status {
-        None => return Some(LeftAlone::NotMember),
-        Some(ListStatus::Active) => {}
-        Some(_) => return Some(LeftAlone::NotSubscribed),
-    }
-    match s.prune {
-        Prune::None => return Some(LeftAlone::PruneNone),
-        Prune::Owned if !m.owned => return Some(LeftAlone::NotOwned),
-        Prune::Owned | Prune::All => {}
-    }
-    others
-        .wanted
-        .contains_key(m.email.as_str())
-        .then_some(LeftAlone::WantedByOthers)
-}
-
-/// What the plan does with a member not in the segment (known or not).
-fn leaver_plan(
-    plan: &Plan,
-    m: Option<&Member>,
-    s: &PlanSettings,
-    others: &OtherExports,
-) -> MemberPlan {
-    let Some(m) = m else {
-        return MemberPlan::LeftAlone(LeftAlone::NotMember);
-    };
-    match leaver_kept(m, s, others) {
-        Some(why) => MemberPlan::LeftAlone(why),
-        None if plan.removals.iter().any(|r| r.email == m.email) => MemberPlan::Unsubscribe,
-        None => MemberPlan::LeftAlone(LeftAlone::RemovalsBlocked),
     }
 }
 

@@ -34,9 +34,6 @@ pub struct Prepared {
     /// Journaled batches seen at their end before the read: the run
     /// forgets them once it has recorded what the read settled.
     pub settled_batches: Vec<String>,
-    /// Whether the export last ran on another list (or account): a full
-    /// read is due, and `left` says what it owns there.
-    pub target_changed: bool,
     /// The list the export left, and its owned members left as they are.
     pub left: Option<(String, u64)>,
     /// The scope the members are kept under.
@@ -315,7 +312,6 @@ async fn plan_snapshot(
         full_read: reason,
         watched,
         settled_batches: Vec::new(),
-        target_changed: snap.left.is_some(),
         left: snap.left,
         scope: snap.scope,
         siblings: snap.siblings,
