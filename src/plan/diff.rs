@@ -1,4 +1,4 @@
-//! What an update changes, field by field, for `acsync plan` (issue 15):
+//! What an update changes, field by field, for `acsync plan` (docs/commands.md, plan):
 //! "which fields change from what to what". Pure.
 //!
 //! The value a field has now is known where acsync read it: first name,

@@ -4,25 +4,10 @@
 //! executes a [`Plan`]; [`merge_live`] folds a full read of the list into the
 //! known state first.
 //!
-//! SPEC §4, binding here:
-//! * rule 2: "Members not in the list are subscribed with their mapped fields;
-//!   members whose mapped fields differ are updated; unchanged members cost no
-//!   write."
-//! * rule 3: "Never resubscribe a contact who unsubscribed themselves (list
-//!   status 2 that this export did not cause). Count them as
-//!   `kept_unsubscribed`. A contact this export unsubscribed and who re-enters
-//!   the segment is subscribed again."
-//! * rule 4: "`owned` unsubscribes members who left the segment only if this
-//!   export subscribed them; `all` makes the list exactly the segment; `none`
-//!   never unsubscribes."
-//! * rule 5: "when a run would unsubscribe more than `max_removals`, it
-//!   unsubscribes nobody, still applies adds and updates, and ends `blocked`
-//!   with the reason. [...] An empty segment fails the run unless
-//!   `allow_empty`; one larger than `max_profiles` fails before anything is
-//!   sent."
-//! * §4b: "Field changes are judged against what this export last sent; a full
-//!   read of the list also compares first name, last name and phone with
-//!   ActiveCampaign's values and repairs drift."
+//! The rules it applies are stated in docs/run-rules.md (adds, updates,
+//! resubscribes; kept statuses; prune; safety limits) and docs/ownership.md
+//! (shared lists). Every member the plan does not write gets its reason
+//! ([`MemberPlan`], `model::LeftAlone`).
 
 pub mod diff;
 pub mod full_read;
@@ -69,7 +54,7 @@ impl PlanSettings {
     }
 }
 
-/// What the other exports of a shared list want (SPEC §4c): an export never
+/// What the other exports of a shared list want (docs/ownership.md): an export never
 /// unsubscribes a contact another export of the list still has in its
 /// segment, and a contact both want with different values is written only
 /// by the export whose id sorts first, so values never ping-pong.
@@ -158,9 +143,9 @@ pub struct Plan {
     pub would_remove: u64,
     /// The members the export manages, the base of a percent limit: its
     /// owned active members under `prune = "owned"`, every active member
-    /// of the list under `prune = "all"` (SPEC §4 rule 5).
+    /// of the list under `prune = "all"` (docs/run-rules.md, safety limits).
     pub managed_members: u64,
-    /// Why removals were dropped (SPEC §4 rule 5), with the numbers.
+    /// Why removals were dropped (docs/run-rules.md, safety limits), with the numbers.
     pub blocked: Option<String>,
     /// The first [`DIFF_SAMPLES`] updates, field by field (for `plan`).
     pub update_diffs: Vec<UpdateDiff>,

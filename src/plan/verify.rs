@@ -1,10 +1,12 @@
 //! Verify before you write: the pure decisions taken on what ActiveCampaign
-//! shows right before an unsubscribe or a resubscribe (SPEC §4 rules 3 and
-//! 4, §4c). Local state is a record of the past; these rules only act on a
+//! shows right before an unsubscribe or a resubscribe (docs/verification.md).
+//! Local state is a record of the past; these rules only act on a
 //! read taken now, and every doubt keeps the contact as it is.
 
 use std::collections::HashMap;
 
+// `Kept` moved to `model::reason`; re-exported until `run/apply` imports it
+// from there.
 pub use crate::model::Kept;
 use crate::model::MembershipRow;
 use crate::model::{ListStatus, Member};
@@ -61,7 +63,7 @@ pub enum Resubscribe {
     Keep(Kept),
 }
 
-/// SPEC §4 rule 3: resubscribe only when the row still shows the
+/// See docs/run-rules.md, kept statuses: resubscribe only when the row still shows the
 /// unsubscribe this export made, i.e. its change time lies inside the
 /// recorded window of our write. No window, no `udate`, or a status code we
 /// do not manage: keep.

@@ -50,7 +50,7 @@ pub struct Prepared {
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
-/// any request (SPEC rule 5).
+/// any request (docs/run-rules.md, the segment).
 pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
     source::read_async(&export.source, &export.mapping)
         .await
@@ -328,7 +328,7 @@ async fn plan_snapshot(
 
 /// Resolves the `[mapping.fields]` keys against `GET /fields` (only when
 /// there are some): a key the account lacks fails the run here, before any
-/// write, for `plan` as for `sync` (issue 14).
+/// write, for `plan` as for `sync` (docs/configuration.md).
 async fn resolve_fields(export: &Export, client: &Client) -> Result<fields::Resolved, RunError> {
     let keys = &export.mapping.fields;
     if keys.is_empty() {
@@ -356,7 +356,8 @@ pub fn make_plan(
     let live_fields: Option<HashMap<String, LiveMember>> =
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
     // A row whose email could not be read may be a member we cannot see:
-    // removals derived from a partial read are held back (issue 14).
+    // removals derived from a partial read are held back (docs/run-rules.md,
+    // safety limits).
     let held;
     let others = if segment.unreadable_emails > 0 && others.hold_removals.is_none() {
         held = OtherExports {
