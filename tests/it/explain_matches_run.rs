@@ -112,6 +112,11 @@ fn action<'a>(asked: &'a [(String, Value)], email: &str) -> &'a str {
     x["next_run"]["action"].as_str().unwrap_or_default()
 }
 
+fn kept<'a>(asked: &'a [(String, Value)], email: &str) -> &'a str {
+    let x = &asked.iter().find(|(a, _)| a == email).expect("asked").1;
+    x["next_run"]["kept"].as_str().unwrap_or_default()
+}
+
 fn full_read_reason(asked: &[(String, Value)]) -> String {
     asked[0].1["next_run"]["full_read_reason"]
         .as_str()
@@ -153,6 +158,15 @@ async fn adds_updates_removals_resubscribes_opt_outs_bounces_and_bad_rows() {
     segment(&w, 0..12, &bad);
     let asked = predictions_hold(&w, "vip").await;
     assert_eq!(action(&asked, "user1@example.com"), "add");
+    assert_eq!(
+        action(&asked, "user3@example.com"),
+        "add",
+        "a duplicate row"
+    );
+    assert_eq!(kept(&asked, "optout@example.com"), "kept_unsubscribed");
+    assert_eq!(kept(&asked, "bounced@example.com"), "kept_bounced");
+    assert_eq!(kept(&asked, "manual@example.com"), "not_owned");
+    assert_eq!(kept(&asked, "bad@@example.com"), "not_member");
     assert_eq!(full_read_reason(&asked), "first_run");
 
     // Updates (one in the segment, one edited in ActiveCampaign, which no
@@ -186,6 +200,17 @@ async fn a_run_that_chooses_a_full_read_to_save_removal_lookups() {
     w.sim
         .add_contact("user3@example.com", Some("Edited"), None, None);
     segment(&w, 0..90, &[]);
+    // `plan` takes the same decision, and says why.
+    let out = w.acsync(&["plan", "vip", "--json"]);
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("plan --json");
+    assert_eq!(
+        (
+            plan["full_read_reason"].as_str(),
+            plan["to_update"].as_u64()
+        ),
+        (Some("cheaper_than_lookups"), Some(1)),
+        "{plan}"
+    );
     let asked = predictions_hold(&w, "vip").await;
     assert_eq!(action(&asked, "user3@example.com"), "update");
     assert_eq!(full_read_reason(&asked), "cheaper_than_lookups");
