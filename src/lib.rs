@@ -20,6 +20,7 @@ pub mod activecampaign;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod explain;
 pub mod known;
 pub mod metrics;
 pub mod model;

@@ -123,12 +123,12 @@ pub struct Sighting {
     pub row: u64,
     /// The file line the row starts on, when the reader knows it (CSV).
     pub line: Option<u64>,
-    pub verdict: Verdict,
+    pub fate: RowFate,
 }
 
 /// What became of a watched row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum RowFate {
     /// The profile of the segment; `issue`: a field left out and why.
     Profile { issue: Option<String> },
     /// A later row with the same email: not sent.
@@ -224,13 +224,13 @@ impl SegmentBuilder {
     }
 
     /// Records a row of the watched email.
-    fn spot(&mut self, row: u64, email: &str, verdict: impl FnOnce() -> Verdict) {
+    fn spot(&mut self, row: u64, email: &str, fate: impl FnOnce() -> RowFate) {
         if let Some(w) = self.watch.as_mut().filter(|w| w.email == email) {
             let line = w.line;
             w.seen.push(Sighting {
                 row,
                 line,
-                verdict: verdict(),
+                fate: fate(),
             });
         }
     }
@@ -259,7 +259,7 @@ impl SegmentBuilder {
         }
         self.source_rows += 1;
         if let Some(first) = self.claim(&email, row) {
-            self.spot(row, &email, || Verdict::Duplicate { first_row: first });
+            self.spot(row, &email, || RowFate::Duplicate { first_row: first });
             self.duplicate_rows += 1;
             self.sample(
                 row,
@@ -268,7 +268,7 @@ impl SegmentBuilder {
             );
             return;
         }
-        self.spot(row, &email, || Verdict::Profile {
+        self.spot(row, &email, || RowFate::Profile {
             issue: issue.clone(),
         });
         if let Some(issue) = issue {
@@ -291,7 +291,7 @@ impl SegmentBuilder {
         self.invalid_rows += 1;
         let email = normalize_email(email_raw);
         let reason = reason.into();
-        self.spot(row, &email, || Verdict::Invalid {
+        self.spot(row, &email, || RowFate::Invalid {
             reason: reason.clone(),
         });
         self.sample(row, &email, reason);
@@ -557,20 +557,16 @@ mod tests {
         b.push(4, "jane@example.com ", name("Again"));
         b.invalid(5, "jane@example.com", "a reader's own reason");
         let s = b.finish();
-        let seen: Vec<_> = s
-            .watched
-            .iter()
-            .map(|w| (w.row, w.line, &w.verdict))
-            .collect();
+        let seen: Vec<_> = s.watched.iter().map(|w| (w.row, w.line, &w.fate)).collect();
         assert_eq!(
             seen,
             [
-                (3, Some(5), &Verdict::Profile { issue: None }),
-                (4, Some(6), &Verdict::Duplicate { first_row: 3 }),
+                (3, Some(5), &RowFate::Profile { issue: None }),
+                (4, Some(6), &RowFate::Duplicate { first_row: 3 }),
                 (
                     5,
                     Some(6),
-                    &Verdict::Invalid {
+                    &RowFate::Invalid {
                         reason: "a reader's own reason".into()
                     }
                 ),
@@ -582,8 +578,8 @@ mod tests {
         let seen = b.finish().watched;
         assert_eq!(seen.len(), 1);
         assert_eq!(
-            seen[0].verdict,
-            Verdict::Invalid {
+            seen[0].fate,
+            RowFate::Invalid {
                 reason: "invalid email".into()
             }
         );

@@ -96,7 +96,7 @@ pub async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u3
             f.updated = r.plan.updates.len() as u64;
             f.removed = r.plan.removals.len() as u64;
             f.unchanged = r.plan.unchanged;
-            f.full_read = r.full_read;
+            f.full_read = r.full_read.is_some();
             f.api_requests = r.api_requests;
         }
         "run" => {

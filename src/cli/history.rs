@@ -7,13 +7,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, load_folder};
 use crate::segment::normalize_email;
 use crate::state::history::RunSummary;
 use crate::state::{DB_FILE, HistoryEntry, StateDb};
+use crate::status::time_text;
 
 /// What to show: `acsync history`'s options.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -72,10 +72,6 @@ pub fn run(config_dir: &Path, name: &str, q: &Query) -> anyhow::Result<ExitCode>
     };
     println!("{out}");
     Ok(ExitCode::SUCCESS)
-}
-
-fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// `first_name=Jane, COMPANY=Acme`.
@@ -151,7 +147,7 @@ fn runs(name: &str, runs: &[RunSummary], json: bool) -> String {
         out.push(format!(
             "  run {:<6} {}  {}",
             s.run_id,
-            when(s.at),
+            time_text(s.at, None),
             counts_text(s)
         ));
     }
@@ -172,7 +168,7 @@ fn one_run(name: &str, run_id: i64, entries: &[HistoryEntry], limit: usize, json
     let n = entries.len();
     let mut out = vec![format!(
         "{name}: run {run_id} at {}, {n} {}, by email",
-        when(first.at),
+        time_text(first.at, None),
         if n == 1 { "entry" } else { "entries" }
     )];
     for e in entries {
@@ -202,7 +198,7 @@ fn contact(name: &str, email: &str, entries: &[HistoryEntry], json: bool) -> Str
         out.push(format!(
             "  run {:<6} {}  {:<13} {}",
             e.run_id,
-            when(e.at),
+            time_text(e.at, None),
             e.change.as_str(),
             detail(e)
         ));

@@ -265,17 +265,6 @@ pub fn load_one(
     Ok((folder, export))
 }
 
-/// The export's next scheduled time after now.
-pub fn next_run(export: &crate::config::Export) -> Option<chrono::DateTime<chrono::Utc>> {
-    let now = chrono::Utc::now().with_timezone(&export.schedule.tz);
-    export
-        .schedule
-        .cron
-        .find_next_occurrence(&now, false)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
 /// The multi-threaded runtime of the async commands (see [`Runtime`]),
 /// with [`worker_threads`] workers.
 pub fn runtime() -> anyhow::Result<Runtime> {

@@ -5,16 +5,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use serde_json::json;
-
-use super::sync::Spinner;
+use super::sync::{Spinner, counted};
 use super::{load_one, runtime};
 use crate::model::mask_email;
-use crate::plan::{Change, UpdateDiff, diff};
+use crate::plan::summary::{Planned, masked};
+use crate::plan::{PlanSummary, diff};
 use crate::run::{PlanReport, Runner, RunnerPaths};
-
-/// How many masked sample emails are shown per kind of change.
-const SAMPLES: usize = 10;
 
 /// Exit code of `plan --detailed-exitcode` when the plan has changes.
 const CHANGES: u8 = 2;
@@ -50,10 +46,10 @@ pub fn run(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&to_json(&export.id, &report))?
+            serde_json::to_string_pretty(&summary(&export.id, &report))?
         );
     } else {
-        print_text(&export.id, &report);
+        print_text(&export, &report);
     }
     if detailed_exitcode && has_changes(&report) {
         return Ok(ExitCode::from(CHANGES));
@@ -68,7 +64,7 @@ fn fill_from_history(state_dir: &Path, id: &str, report: &mut PlanReport) {
     if !state_dir.join(crate::state::DB_FILE).exists() {
         return;
     }
-    let Ok(db) = crate::state::StateDb::open(state_dir) else {
+    let Ok(db) = crate::state::StateDb::open_read_only(state_dir) else {
         return;
     };
     for d in &mut report.plan.update_diffs {
@@ -89,72 +85,15 @@ pub fn has_changes(r: &PlanReport) -> bool {
         && p.blocked.is_none())
 }
 
-fn samples(changes: &[Change]) -> Vec<String> {
-    changes
-        .iter()
-        .take(SAMPLES)
-        .map(|c| mask_email(&c.email))
-        .collect()
-}
-
-/// The stable `plan --json` object (SPEC §4b): the counts, the segment's
-/// row counts, and masked samples of each kind of change.
-pub fn to_json(id: &str, r: &PlanReport) -> serde_json::Value {
-    let p = &r.plan;
-    let removals: Vec<String> = p
-        .removals
-        .iter()
-        .take(SAMPLES)
-        .map(|x| mask_email(&x.email))
-        .collect();
-    let kept: Vec<String> = p
-        .kept_unsubscribed
-        .iter()
-        .take(SAMPLES)
-        .map(|e| mask_email(e))
-        .collect();
-    json!({
-        "export": id,
-        "to_add": p.adds.len(),
-        "to_update": p.updates.len(),
-        "to_remove": p.removals.len(),
-        "to_resubscribe": p.resubscribes.len(),
-        "kept_unsubscribed": p.kept_unsubscribed.len(),
-        "kept_bounced": p.kept_bounced.len(),
-        "kept_unconfirmed": p.kept_unconfirmed.len(),
-        "in_doubt": p.in_doubt.len(),
-        "managed_members": p.managed_members,
-        "conflicts": p.conflicts.len(),
-        "kept_for_others": p.kept_for_others,
-        "left_list": r.left.as_ref().map(|l| l.0.clone()),
-        "left_owned": r.left.as_ref().map(|l| l.1),
-        "unchanged": p.unchanged,
-        "would_remove": p.would_remove,
-        "blocked": p.blocked,
-        "source_rows": r.segment.source_rows,
-        "profiles": r.segment.profiles.len(),
-        "invalid_rows": r.segment.invalid_rows,
-        "duplicate_rows": r.segment.duplicate_rows,
-        "full_read": r.full_read,
-        "api_requests": r.api_requests,
-        "samples": {
-            "add": samples(&p.adds),
-            "update": samples(&p.updates),
-            "resubscribe": samples(&p.resubscribes),
-            "remove": removals,
-            "kept_unsubscribed": kept,
-        },
-        "row_issues": r.segment.samples,
-        "update_diffs": update_diffs(&p.update_diffs),
-    })
-}
-
-/// The first updates field by field, emails masked, values shown.
-fn update_diffs(diffs: &[UpdateDiff]) -> serde_json::Value {
-    diffs
-        .iter()
-        .map(|d| json!({ "email": mask_email(&d.email), "fields": d.fields }))
-        .collect()
+/// The one `plan --json` object (`plan::PlanSummary`).
+pub fn summary(id: &str, r: &PlanReport) -> PlanSummary {
+    let from = Planned {
+        segment: &r.segment,
+        left: r.left.as_ref(),
+        full_read: r.full_read,
+        api_requests: r.api_requests,
+    };
+    PlanSummary::new(id, &r.plan, &from)
 }
 
 /// The `to update` line, then the first updates field by field.
@@ -172,16 +111,19 @@ fn print_updates(p: &crate::plan::Plan) {
     }
 }
 
-fn print_text(id: &str, r: &PlanReport) {
+fn print_text(export: &crate::config::Export, r: &PlanReport) {
+    let id = &export.id;
     let p = &r.plan;
     let s = &r.segment;
-    println!(
-        "{id}: {} rows, {} profiles ({} invalid, {} duplicate rows)",
-        s.source_rows,
-        s.profiles.len(),
-        s.invalid_rows,
-        s.duplicate_rows
-    );
+    let read = counted(&[
+        (s.source_rows, "rows"),
+        (s.profiles.len() as u64, "profiles"),
+    ]);
+    let left_out = counted(&[
+        (s.invalid_rows, "invalid"),
+        (s.duplicate_rows, "duplicate rows"),
+    ]);
+    println!("{id}: {read} ({left_out})");
     let line = |label: &str, n: usize, sample: Vec<String>| {
         let sample = if sample.is_empty() {
             String::new()
@@ -190,21 +132,18 @@ fn print_text(id: &str, r: &PlanReport) {
         };
         println!("  {label:<20}{n:>9}{sample}");
     };
-    line("to add", p.adds.len(), samples(&p.adds));
+    let changes = |c: &[crate::plan::Change]| masked(c.iter().map(|c| c.email.as_str()));
+    line("to add", p.adds.len(), changes(&p.adds));
     print_updates(p);
     line(
         "to resubscribe",
         p.resubscribes.len(),
-        samples(&p.resubscribes),
+        changes(&p.resubscribes),
     );
     line(
         "to unsubscribe",
         p.removals.len(),
-        p.removals
-            .iter()
-            .take(SAMPLES)
-            .map(|x| mask_email(&x.email))
-            .collect(),
+        masked(p.removals.iter().map(|x| x.email.as_str())),
     );
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
     line("kept bounced", p.kept_bounced.len(), Vec::new());
@@ -222,13 +161,12 @@ fn print_text(id: &str, r: &PlanReport) {
     for issue in &s.samples {
         println!("  row {}: {} ({})", issue.row, issue.email, issue.reason);
     }
-    println!(
-        "  ({}; {} API requests, no writes)",
-        if r.full_read {
-            "read the list in full"
-        } else {
-            "from local state"
-        },
-        r.api_requests
-    );
+    let read = match r.full_read {
+        Some(why) => format!(
+            "read the list in full: {}",
+            why.describe(export.full_read_every)
+        ),
+        None => "from local state".to_string(),
+    };
+    println!("  ({read}; {} API requests, no writes)", r.api_requests);
 }

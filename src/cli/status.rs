@@ -152,7 +152,7 @@ fn last_runs(state_dir: &Path, name: &str, tz: Option<chrono_tz::Tz>) -> Vec<Str
         out.push(format!(
             "  run {} at {}: {counts}",
             r.run_id,
-            status::when(r.at, tz)
+            status::time_text(r.at, tz)
         ));
     }
     out

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{load_one, next_run, runtime};
+use super::{load_one, runtime};
+use crate::daemon::schedule::next_after;
 use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
@@ -39,7 +40,7 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
     super::logging::init(folder.settings.daemon.log_format, "warn");
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let opts = RunOptions {
-        next_run: next_run(&export),
+        next_run: next_after(&export.schedule, chrono::Utc::now()),
         ..opts
     };
     let cancel = CancellationToken::new();
@@ -61,21 +62,25 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         }
     };
     let l = &report.last_run;
+    let changes = counted(&[
+        (l.added, "added"),
+        (l.updated, "updated"),
+        (l.removed, "removed"),
+        (l.unchanged, "unchanged"),
+        (l.kept_unsubscribed, "kept unsubscribed"),
+        (l.kept_bounced, "kept bounced"),
+        (l.kept_unconfirmed, "kept unconfirmed"),
+        (l.failed, "failed"),
+    ]);
+    let rows = counted(&[
+        (l.invalid_rows, "invalid rows"),
+        (l.duplicate_rows, "duplicates"),
+    ]);
     println!(
-        "{}: {} ({} profiles: {} added, {} updated, {} removed, {} unchanged, {} kept unsubscribed, {} kept bounced, {} kept unconfirmed, {} failed; {} invalid rows, {} duplicates; {} API requests, {:.1} s)",
+        "{}: {} ({} profiles: {changes}; {rows}; {} API requests, {:.1} s)",
         export.id,
         report.outcome.as_str(),
         l.profiles,
-        l.added,
-        l.updated,
-        l.removed,
-        l.unchanged,
-        l.kept_unsubscribed,
-        l.kept_bounced,
-        l.kept_unconfirmed,
-        l.failed,
-        l.invalid_rows,
-        l.duplicate_rows,
         l.api_requests,
         l.duration_ms.unwrap_or(0) as f64 / 1000.0
     );
@@ -87,6 +92,16 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         Outcome::Success => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// `3 added, 1 updated`: counts with their labels, for the one-line
+/// summaries of `sync` and `plan`.
+pub fn counted(counts: &[(u64, &str)]) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    parts.join(", ")
 }
 
 /// A spinner on a terminal (nothing otherwise) while a run or plan works.

@@ -9,10 +9,12 @@
 pub mod member;
 pub mod policy;
 pub mod profile;
+pub mod reason;
 pub mod status;
 
 pub use crate::known::Known;
 pub use member::{LiveMember, Member, PendingOp};
 pub use policy::{Prune, RemovalLimit};
 pub use profile::{Fields, Profile, mask_email};
+pub use reason::{Kept, LeftAlone};
 pub use status::{ListStatus, MembershipRow, UnsubscribeWindow};

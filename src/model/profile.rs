@@ -93,6 +93,23 @@ impl Fields {
         })
     }
 
+    /// First name, last name and phone (those set), by their names.
+    pub fn standard(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        [
+            ("first_name", self.first_name()),
+            ("last_name", self.last_name()),
+            ("phone", self.phone()),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| Some((name, v?)))
+    }
+
+    /// Every field sent, by name: the standard ones, then the custom ones.
+    pub fn sent(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let standard = self.standard().map(|(name, v)| (name as &str, v));
+        standard.chain(self.custom())
+    }
+
     pub fn has_custom(&self) -> bool {
         self.slots().any(|(s, _)| s == CUSTOM_KEY)
     }

@@ -1,4 +1,4 @@
-//! What an update changes, field by field, for `acsync plan` (issue 15):
+//! What an update changes, field by field, for `acsync plan` (docs/commands.md, plan):
 //! "which fields change from what to what". Pure.
 //!
 //! The value a field has now is known where acsync read it: first name,
@@ -42,27 +42,53 @@ pub struct FieldDiff {
     pub to: String,
 }
 
+/// The standard fields (first name, last name, phone) we send whose value
+/// on ActiveCampaign (`live`, from a read) differs: they drifted and a run
+/// writes them again. `None` in the profile is "not sent", so never drift;
+/// an empty live value is the same as none. Custom fields are not in a
+/// list read, so never judged here.
+pub fn drifted_fields(ours: &Fields, live: &LiveMember) -> Vec<&'static str> {
+    standard(ours, live)
+        .into_iter()
+        .filter(|(_, ours, theirs)| drifted(*ours, *theirs))
+        .map(|(name, _, _)| name)
+        .collect()
+}
+
+/// Each standard field: its name, our value and the live one.
+fn standard<'a>(
+    ours: &'a Fields,
+    live: &'a LiveMember,
+) -> [(&'static str, Option<&'a str>, Option<&'a str>); 3] {
+    [
+        ("first_name", ours.first_name(), live.first_name.as_deref()),
+        ("last_name", ours.last_name(), live.last_name.as_deref()),
+        ("phone", ours.phone(), live.phone.as_deref()),
+    ]
+}
+
+fn drifted(ours: Option<&str>, live: Option<&str>) -> bool {
+    ours.is_some_and(|v| v != live.unwrap_or(""))
+}
+
 /// The fields of `ours` that an update writes, with their values now where
 /// `live` (a full read's member) shows them.
 pub fn diff_fields(ours: &Fields, live: Option<&LiveMember>) -> Vec<FieldDiff> {
-    let standard = [
-        ("first_name", ours.first_name(), live.map(|l| &l.first_name)),
-        ("last_name", ours.last_name(), live.map(|l| &l.last_name)),
-        ("phone", ours.phone(), live.map(|l| &l.phone)),
-    ];
     let mut out = Vec::new();
-    for (field, to, now) in standard {
-        let Some(to) = to else { continue };
-        match now {
-            Some(now) => {
-                // An empty live value is the same as none (as drift judges it).
-                let now = now.as_deref().filter(|v| !v.is_empty());
-                if now != Some(to) {
-                    out.push(diff(field, now.map(str::to_string), true, to));
-                }
+    match live {
+        Some(live) => {
+            for (field, to, now) in standard(ours, live) {
+                let Some(to) = to.filter(|_| drifted(to, now)) else {
+                    continue;
+                };
+                let now = now.filter(|v| !v.is_empty()).map(str::to_string);
+                out.push(diff(field, now, true, to));
             }
-            None => out.push(diff(field, None, false, to)),
         }
+        None => out.extend(
+            ours.standard()
+                .map(|(field, to)| diff(field, None, false, to)),
+        ),
     }
     out.extend(ours.custom().map(|(k, v)| diff(k, None, false, v)));
     out

@@ -4,37 +4,30 @@
 //! executes a [`Plan`]; [`merge_live`] folds a full read of the list into the
 //! known state first.
 //!
-//! SPEC §4, binding here:
-//! * rule 2: "Members not in the list are subscribed with their mapped fields;
-//!   members whose mapped fields differ are updated; unchanged members cost no
-//!   write."
-//! * rule 3: "Never resubscribe a contact who unsubscribed themselves (list
-//!   status 2 that this export did not cause). Count them as
-//!   `kept_unsubscribed`. A contact this export unsubscribed and who re-enters
-//!   the segment is subscribed again."
-//! * rule 4: "`owned` unsubscribes members who left the segment only if this
-//!   export subscribed them; `all` makes the list exactly the segment; `none`
-//!   never unsubscribes."
-//! * rule 5: "when a run would unsubscribe more than `max_removals`, it
-//!   unsubscribes nobody, still applies adds and updates, and ends `blocked`
-//!   with the reason. [...] An empty segment fails the run unless
-//!   `allow_empty`; one larger than `max_profiles` fails before anything is
-//!   sent."
-//! * §4b: "Field changes are judged against what this export last sent; a full
-//!   read of the list also compares first name, last name and phone with
-//!   ActiveCampaign's values and repairs drift."
+//! The rules it applies are stated in docs/run-rules.md (adds, updates,
+//! resubscribes; kept statuses; prune; safety limits) and docs/ownership.md
+//! (shared lists). Every member the plan does not write gets its reason
+//! ([`MemberPlan`], `model::LeftAlone`).
 
 pub mod diff;
+pub mod full_read;
+pub mod member;
 pub mod merge;
-pub mod verify;
+pub mod summary;
 
 use std::collections::HashMap;
 
 pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
+pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
+pub use member::MemberPlan;
+use member::{Watch, leaver_kept, leaver_plan};
 pub use merge::{Merge, merge_live};
+pub use summary::PlanSummary;
 
 use crate::config::Export;
-use crate::model::{Fields, Known, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit};
+use crate::model::{
+    Fields, Kept, Known, LeftAlone, ListStatus, LiveMember, Member, Profile, Prune, RemovalLimit,
+};
 use crate::segment::Segment;
 
 /// The export settings the planner obeys.
@@ -60,7 +53,7 @@ impl PlanSettings {
     }
 }
 
-/// What the other exports of a shared list want (SPEC §4c): an export never
+/// What the other exports of a shared list want (docs/ownership.md): an export never
 /// unsubscribes a contact another export of the list still has in its
 /// segment, and a contact both want with different values is written only
 /// by the export whose id sorts first, so values never ping-pong.
@@ -149,15 +142,16 @@ pub struct Plan {
     pub would_remove: u64,
     /// The members the export manages, the base of a percent limit: its
     /// owned active members under `prune = "owned"`, every active member
-    /// of the list under `prune = "all"` (SPEC §4 rule 5).
+    /// of the list under `prune = "all"` (docs/run-rules.md, safety limits).
     pub managed_members: u64,
-    /// Why removals were dropped (SPEC §4 rule 5), with the numbers.
+    /// Why removals were dropped (docs/run-rules.md, safety limits), with the numbers.
     pub blocked: Option<String>,
     /// The first [`DIFF_SAMPLES`] updates, field by field (for `plan`).
     pub update_diffs: Vec<UpdateDiff>,
 }
 
-/// The counts `plan --json` prints (SPEC §4b).
+/// The counts of a plan: the part of `plan --json` ([`PlanSummary`]) that
+/// says how many members each kind of change or keep concerns.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanCounts {
     pub to_add: u64,
@@ -168,6 +162,7 @@ pub struct PlanCounts {
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
     pub in_doubt: u64,
+    pub managed_members: u64,
     pub conflicts: u64,
     pub kept_for_others: u64,
     pub unchanged: u64,
@@ -195,6 +190,7 @@ impl Plan {
             kept_bounced: n(self.kept_bounced.len()),
             kept_unconfirmed: n(self.kept_unconfirmed.len()),
             in_doubt: n(self.in_doubt.len()),
+            managed_members: self.managed_members,
             conflicts: n(self.conflicts.len()),
             kept_for_others: self.kept_for_others,
             unchanged: self.unchanged,
@@ -225,6 +221,40 @@ pub fn plan_shared(
     s: &PlanSettings,
     others: &OtherExports,
 ) -> Result<Plan, PlanError> {
+    let mut watch = Watch::none();
+    plan_watching(segment, known, live_fields, s, others, &mut watch)
+}
+
+/// [`plan_shared`], and what the plan does with `email` (lowercased): the
+/// write it makes, or why it leaves the member alone. `explain` asks this;
+/// the decision is the planner's own, taken where it is made.
+pub fn plan_for(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+    email: &str,
+) -> Result<(Plan, MemberPlan), PlanError> {
+    let mut watch = Watch {
+        email: Some(email),
+        found: None,
+    };
+    let plan = plan_watching(segment, known, live_fields, s, others, &mut watch)?;
+    let found = watch
+        .found
+        .unwrap_or(MemberPlan::LeftAlone(LeftAlone::NotMember));
+    Ok((plan, found))
+}
+
+fn plan_watching(
+    segment: &Segment,
+    known: &Known,
+    live_fields: Option<&HashMap<String, LiveMember>>,
+    s: &PlanSettings,
+    others: &OtherExports,
+    watch: &mut Watch<'_>,
+) -> Result<Plan, PlanError> {
     check_guards(segment, s)?;
     let mut plan = Plan::default();
     // The positions of the known members the segment holds, one bit each
@@ -237,9 +267,13 @@ pub fn plan_shared(
         if let Some(i) = pos {
             in_segment.set(i);
         }
-        plan_profile(&mut plan, p, m, live_fields, others);
+        let what = plan_profile(&mut plan, p, m, live_fields, others);
+        watch.note(&p.email, what);
     }
     plan_removals(&mut plan, known, &in_segment, s, others);
+    if let Some(email) = watch.email.filter(|_| watch.found.is_none()) {
+        watch.found = Some(leaver_plan(&plan, known.get(email), s, others));
+    }
     Ok(plan)
 }
 
@@ -278,32 +312,48 @@ fn is_active(m: &Member) -> bool {
     m.status == Some(ListStatus::Active)
 }
 
+/// Plans one segment profile and says what it does with it.
 fn plan_profile(
     plan: &mut Plan,
     p: &Profile,
     known: Option<&Member>,
     live_fields: Option<&HashMap<String, LiveMember>>,
     others: &OtherExports,
-) {
+) -> MemberPlan {
     let h = p.fields.hash64();
     let other = others.wanted.get(p.email.as_str()).filter(|o| o.hash != h);
     if other.is_some() {
         plan.conflicts.push(p.email.clone());
     }
     let yields = other.is_some_and(|o| o.wins);
+    // No write for a contact another export also wants with other values:
+    // the run history records it as a conflict.
+    let unchanged = match other {
+        Some(_) => MemberPlan::LeftAlone(LeftAlone::Conflict),
+        None => MemberPlan::LeftAlone(LeftAlone::Unchanged),
+    };
     if let Some(m) = known.filter(|m| m.pending.is_some()) {
-        return plan.in_doubt.push(m.email.clone());
+        plan.in_doubt.push(m.email.clone());
+        return MemberPlan::LeftAlone(LeftAlone::InDoubt);
     }
     let Some((m, status)) = known.and_then(|m| Some((m, m.status?))) else {
-        return plan.adds.push(change(p, known, h));
+        plan.adds.push(change(p, known, h));
+        return MemberPlan::Add;
+    };
+    let kept = |list: &mut Vec<String>, why: Kept| {
+        list.push(p.email.clone());
+        MemberPlan::LeftAlone(LeftAlone::Status(why))
     };
     match status {
         ListStatus::Active => {
             let live = live_fields.and_then(|l| l.get(p.email.as_str()));
-            match judge_active(p, m, h, live) {
+            match field_work(p, m, h, live) {
                 // Another export's values win this contact: not ours to write.
-                Verdict::Update if yields => plan.unchanged += 1,
-                Verdict::Update => {
+                FieldWork::Write if yields => {
+                    plan.unchanged += 1;
+                    unchanged
+                }
+                FieldWork::Write => {
                     if plan.update_diffs.len() < DIFF_SAMPLES {
                         plan.update_diffs.push(UpdateDiff {
                             email: p.email.clone(),
@@ -311,56 +361,51 @@ fn plan_profile(
                         });
                     }
                     plan.updates.push(change(p, Some(m), h));
+                    MemberPlan::Update
                 }
-                Verdict::Record => {
+                FieldWork::RecordHash => {
                     plan.record_hashes.push((p.email.clone(), h));
                     plan.unchanged += 1;
+                    unchanged
                 }
-                Verdict::Unchanged => plan.unchanged += 1,
+                FieldWork::Nothing => {
+                    plan.unchanged += 1;
+                    unchanged
+                }
             }
         }
         ListStatus::Unsubscribed if m.unsubscribed_by_us => {
             plan.resubscribes.push(change(p, Some(m), h));
+            MemberPlan::Resubscribe
         }
-        ListStatus::Unsubscribed => plan.kept_unsubscribed.push(p.email.clone()),
-        ListStatus::Bounced => plan.kept_bounced.push(p.email.clone()),
-        ListStatus::Unconfirmed => plan.kept_unconfirmed.push(p.email.clone()),
+        ListStatus::Unsubscribed => kept(&mut plan.kept_unsubscribed, Kept::Unsubscribed),
+        ListStatus::Bounced => kept(&mut plan.kept_bounced, Kept::Bounced),
+        ListStatus::Unconfirmed => kept(&mut plan.kept_unconfirmed, Kept::Unconfirmed),
     }
 }
 
-enum Verdict {
-    Update,
+/// What an active member's fields need.
+enum FieldWork {
+    Write,
     /// Unchanged, but the hash of what AC holds is new to us: store it.
-    Record,
-    Unchanged,
+    RecordHash,
+    Nothing,
 }
 
 /// `live`: the member's values from a full read, if one happened.
-fn judge_active(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> Verdict {
-    if live.is_some_and(|l| drifted(&p.fields, l)) {
-        return Verdict::Update;
+fn field_work(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> FieldWork {
+    if live.is_some_and(|l| !diff::drifted_fields(&p.fields, l).is_empty()) {
+        return FieldWork::Write;
     }
     if m.sent_hash == Some(h) {
-        return Verdict::Unchanged;
+        return FieldWork::Nothing;
     }
     // Never sent by us (e.g. active before our first run) but already equal:
     // only possible to tell without custom fields, which a read does not show.
     if m.sent_hash.is_none() && live.is_some() && !p.fields.has_custom() {
-        return Verdict::Record;
+        return FieldWork::RecordHash;
     }
-    Verdict::Update
-}
-
-/// A field we send whose live value differs. `None` in the profile is "not
-/// sent", so never drift; an empty live value is the same as none.
-fn drifted(f: &Fields, live: &LiveMember) -> bool {
-    [
-        (f.first_name(), &live.first_name),
-        (f.last_name(), &live.last_name),
-        (f.phone(), &live.phone),
-    ]
-    .into_iter()
-    .any(|(ours, theirs)| ours.is_some_and(|v| v != theirs.as_deref().unwrap_or("")))
+    FieldWork::Write
 }
 
 fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
@@ -397,14 +442,17 @@ fn plan_removals(
         if in_segment.contains(i) {
             continue;
         }
-        if others.wanted.contains_key(m.email.as_str()) {
-            plan.kept_for_others += 1;
-            plan.kept_for_others_emails.push(m.email.clone());
-        } else {
-            removals.push(Removal {
+        match leaver_kept(m, s, others) {
+            Some(LeftAlone::WantedByOthers) => {
+                plan.kept_for_others += 1;
+                plan.kept_for_others_emails.push(m.email.clone());
+            }
+            // Not reached: the filter above admits only members it removes.
+            Some(_) => {}
+            None => removals.push(Removal {
                 email: m.email.clone(),
                 contact_id: m.contact_id,
-            });
+            }),
         }
     }
     removals.sort_unstable_by(|a, b| a.email.cmp(&b.email));

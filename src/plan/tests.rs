@@ -725,3 +725,110 @@ fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
     assert!(p.removals.is_empty());
     assert!(p.blocked.is_some_and(|b| b.contains("`c`")));
 }
+
+/// What [`plan_for`] says of each address of one plan.
+fn member_plans(
+    seg: &Segment,
+    k: &Known,
+    s: &PlanSettings,
+    others: &OtherExports,
+    emails: &[&str],
+) -> Vec<MemberPlan> {
+    emails
+        .iter()
+        .map(|e| plan_for(seg, k, None, s, others, e).expect("plans").1)
+        .collect()
+}
+
+#[test]
+fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
+    use LeftAlone::*;
+    let same = fields("same");
+    let seg = segment(&[
+        ("new@x.io", fields("n")),
+        ("same@x.io", same.clone()),
+        ("changed@x.io", fields("now")),
+        ("back@x.io", fields("b")),
+        ("optout@x.io", fields("o")),
+        ("bounced@x.io", fields("b")),
+        ("unconfirmed@x.io", fields("u")),
+        ("doubt@x.io", fields("d")),
+        ("theirs@x.io", fields("mine")),
+    ]);
+    let with = |email: &str, status: ListStatus, owned: bool| Member {
+        owned,
+        sent_hash: Some(same.hash64()),
+        ..member(email, Some(status))
+    };
+    let k = known([
+        with("same@x.io", Active, true),
+        with("changed@x.io", Active, true),
+        Member {
+            unsubscribed_by_us: true,
+            ..with("back@x.io", Unsubscribed, true)
+        },
+        with("optout@x.io", Unsubscribed, false),
+        with("bounced@x.io", ListStatus::Bounced, true),
+        with("unconfirmed@x.io", ListStatus::Unconfirmed, true),
+        Member {
+            pending: Some(PendingOp::Update),
+            ..with("doubt@x.io", Active, true)
+        },
+        with("theirs@x.io", Active, true),
+        with("gone@x.io", Active, true),
+        with("manual@x.io", Active, false),
+        with("left-optout@x.io", Unsubscribed, false),
+        with("shared@x.io", Active, true),
+    ]);
+    let want = |hash: u64, wins: bool| OtherWant {
+        export: "a-first".into(),
+        hash,
+        wins,
+    };
+    let others = OtherExports {
+        wanted: [
+            ("theirs@x.io".to_string(), want(1, true)),
+            ("shared@x.io".to_string(), want(same.hash64(), true)),
+        ]
+        .into(),
+        hold_removals: None,
+    };
+    let s = settings(Prune::Owned, RemovalLimit::Count(100));
+    let asked = [
+        ("new@x.io", MemberPlan::Add),
+        ("same@x.io", MemberPlan::LeftAlone(Unchanged)),
+        ("changed@x.io", MemberPlan::Update),
+        ("back@x.io", MemberPlan::Resubscribe),
+        (
+            "optout@x.io",
+            MemberPlan::LeftAlone(Status(Kept::Unsubscribed)),
+        ),
+        ("bounced@x.io", MemberPlan::LeftAlone(Status(Kept::Bounced))),
+        (
+            "unconfirmed@x.io",
+            MemberPlan::LeftAlone(Status(Kept::Unconfirmed)),
+        ),
+        ("doubt@x.io", MemberPlan::LeftAlone(InDoubt)),
+        ("theirs@x.io", MemberPlan::LeftAlone(Conflict)),
+        ("gone@x.io", MemberPlan::Unsubscribe),
+        ("manual@x.io", MemberPlan::LeftAlone(NotOwned)),
+        ("left-optout@x.io", MemberPlan::LeftAlone(NotSubscribed)),
+        ("shared@x.io", MemberPlan::LeftAlone(WantedByOthers)),
+        ("never@x.io", MemberPlan::LeftAlone(NotMember)),
+    ];
+    let emails: Vec<&str> = asked.iter().map(|(e, _)| *e).collect();
+    let got = member_plans(&seg, &k, &s, &others, &emails);
+    let want: Vec<MemberPlan> = asked.iter().map(|(_, w)| *w).collect();
+    assert_eq!(got, want);
+
+    // The same member under other settings: prune = "none", removals held.
+    let none = settings(Prune::None, RemovalLimit::Count(100));
+    let got = member_plans(&seg, &k, &none, &others, &["gone@x.io"]);
+    assert_eq!(got, [MemberPlan::LeftAlone(PruneNone)]);
+    let held = settings(Prune::Owned, RemovalLimit::Count(0));
+    let got = member_plans(&seg, &k, &held, &others, &["gone@x.io"]);
+    assert_eq!(got, [MemberPlan::LeftAlone(RemovalsBlocked)]);
+    // Watching changes nothing in the plan itself.
+    let (p, _) = plan_for(&seg, &k, None, &s, &others, "gone@x.io").expect("plans");
+    assert_eq!(p, plan_shared(&seg, &k, None, &s, &others).expect("plans"));
+}

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::config::Export;
-use crate::model::{Fields, PendingOp};
-use crate::plan::verify::Kept;
+use crate::model::{Fields, Kept, LeftAlone, PendingOp};
 use crate::plan::{Change, Plan};
 use crate::run::db::RunDb;
 use crate::run::error::RunError;
@@ -56,8 +55,8 @@ impl Op {
 pub enum Written<'a> {
     Landed,
     Failed(Cow<'a, str>),
-    /// Not ours to change after all (e.g. `kept_unsubscribed`, `not_active`).
-    Kept(&'static str),
+    /// Not ours to change after all (opted out, no longer active, …).
+    Kept(LeftAlone),
     /// Not known (the run stopped before it): not recorded.
     Unknown,
 }
@@ -129,22 +128,25 @@ pub fn entries<'a>(plan: &'a Plan, written: impl Fn(usize) -> Written<'a>) -> Ve
         out.extend(entry(&r.email, Op::Remove, None, w, Some(LEFT)));
     }
     let kept = [
-        ("kept_unsubscribed", &plan.kept_unsubscribed),
-        ("kept_bounced", &plan.kept_bounced),
-        ("kept_unconfirmed", &plan.kept_unconfirmed),
-        ("in_doubt", &plan.in_doubt),
-        ("kept_for_others", &plan.kept_for_others_emails),
+        (
+            LeftAlone::Status(Kept::Unsubscribed),
+            &plan.kept_unsubscribed,
+        ),
+        (LeftAlone::Status(Kept::Bounced), &plan.kept_bounced),
+        (LeftAlone::Status(Kept::Unconfirmed), &plan.kept_unconfirmed),
+        (LeftAlone::InDoubt, &plan.in_doubt),
+        (LeftAlone::WantedByOthers, &plan.kept_for_others_emails),
     ];
     for (why, list) in kept {
         for email in list.iter() {
             conflicts.remove(email.as_str());
-            out.push(kept_entry(email, why));
+            out.push(NewEntry::kept(email, why));
         }
     }
     // Conflicts this export yields: left as the other export wrote them.
     for email in &plan.conflicts {
         if conflicts.remove(email.as_str()) {
-            out.push(kept_entry(email, "conflict"));
+            out.push(NewEntry::kept(email, LeftAlone::Conflict));
         }
     }
     out
@@ -170,7 +172,7 @@ fn entry<'a>(
     let (change, reason) = match w {
         Written::Landed => (op.kind(), reason.map(Cow::Borrowed)),
         Written::Failed(why) => (ChangeKind::Failed, Some(why)),
-        Written::Kept(why) => return Some(kept_entry(email, why)),
+        Written::Kept(why) => return Some(NewEntry::kept(email, why)),
         Written::Unknown => return None,
     };
     Some(NewEntry {
@@ -179,15 +181,6 @@ fn entry<'a>(
         fields,
         reason,
     })
-}
-
-fn kept_entry<'a>(email: &'a str, why: &'static str) -> NewEntry<'a> {
-    NewEntry {
-        email,
-        change: ChangeKind::Kept,
-        fields: None,
-        reason: Some(Cow::Borrowed(why)),
-    }
 }
 
 /// The run a write records into as it goes: the landed changes of a
@@ -354,10 +347,8 @@ impl ChangeOutcomes {
             ChangeEnd::NotSent if stopped => Written::Unknown,
             ChangeEnd::NotSent => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
             ChangeEnd::Failed(why) | ChangeEnd::InDoubt(why) => Written::Failed(Cow::Borrowed(why)),
-            ChangeEnd::Kept(Kept::Unsubscribed) => Written::Kept("kept_unsubscribed"),
-            ChangeEnd::Kept(Kept::Bounced) => Written::Kept("kept_bounced"),
-            ChangeEnd::Kept(Kept::Unconfirmed) => Written::Kept("kept_unconfirmed"),
-            ChangeEnd::NotActive => Written::Kept("not_active"),
+            ChangeEnd::Kept(kept) => Written::Kept(LeftAlone::Status(*kept)),
+            ChangeEnd::NotActive => Written::Kept(LeftAlone::NotActive),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod prepare;
 mod reconcile;
 pub mod report;
 pub mod shared;
+pub mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -73,7 +74,8 @@ pub struct PlanReport {
     pub left: Option<(String, u64)>,
     pub segment: Segment,
     pub plan: Plan,
-    pub full_read: bool,
+    /// Why the list was read in full (`None`: planned from the state).
+    pub full_read: Option<crate::plan::FullReadReason>,
     pub api_requests: u64,
 }
 
@@ -286,6 +288,21 @@ impl Runner {
         read_and_load(export, self.paths.state_dir.clone(), root).await
     }
 
+    /// The segment and the snapshot a run would take, read at the same
+    /// time, with nothing written ([`view::StateView`]).
+    async fn view(&self, export: &Export) -> Result<(Segment, Snapshot), RunError> {
+        let (state_dir, root) = (self.paths.state_dir.clone(), self.paths.config_root());
+        let this = export.clone();
+        let load = tokio::task::spawn_blocking(move || {
+            view::StateView::open(&state_dir, &root, &this)?.snapshot(&this, &root)
+        });
+        let segment = prepare::read_segment(export).await;
+        let snapshot = load
+            .await
+            .map_err(|e| RunError::Internal(format!("state reader stopped: {e}")))??;
+        Ok((segment?, snapshot))
+    }
+
     /// A dry run: reads (the segment, the state, the list when a full read is
     /// due) and plans. Writes nothing anywhere.
     pub async fn plan(
@@ -295,17 +312,18 @@ impl Runner {
         full_read: bool,
     ) -> Result<PlanReport, RunError> {
         let client = self.client_for(&export.connection)?.scoped();
-        let (segment, _db, snapshot) = self.load(export).await?;
+        let (segment, snapshot) = self.view(export).await?;
         let opts = RunOptions {
             allow_removals,
             full_read,
             ..RunOptions::default()
         };
         let prepared =
-            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now()).await?;
+            prepare::prepare_from(export, &client, snapshot, segment, &opts, Utc::now(), None)
+                .await?;
         Ok(PlanReport {
             left: prepared.left.clone(),
-            full_read: prepared.live.is_some(),
+            full_read: prepared.full_read,
             segment: prepared.segment,
             plan: prepared.plan,
             api_requests: client.stats().requests,

@@ -3,16 +3,19 @@
 //! the plan. Shared by `acsync plan` (which persists nothing) and a real run.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::error::RunError;
-use super::{batches, cross_check, fields};
+use super::options::RunOptions;
+use super::{batches, cross_check, fields, shared};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
-use crate::plan::{self, Merge, OtherExports, Plan, PlanSettings};
+use crate::plan::{
+    self, FullReadReason, MemberPlan, Merge, OtherExports, Plan, PlanSettings, ReadFacts,
+    full_read_reason,
+};
 use crate::segment::Segment;
 use crate::source;
 use crate::state::{ExportMeta, OpenBatch, StateDb};
@@ -24,18 +27,20 @@ pub struct Prepared {
     pub known: Known,
     /// The full read, when one was made this run.
     pub live: Option<Vec<LiveMember>>,
+    /// Why the run read the list in full (`None`: it did not).
+    pub full_read: Option<FullReadReason>,
+    /// What the plan does with the address asked about ([`prepare_from`]).
+    pub watched: Option<MemberPlan>,
     /// Journaled batches seen at their end before the read: the run
     /// forgets them once it has recorded what the read settled.
     pub settled_batches: Vec<String>,
-    /// Whether the export last ran on another list (or account): a full
-    /// read is due, and `left` says what it owns there.
-    pub target_changed: bool,
     /// The list the export left, and its owned members left as they are.
     pub left: Option<(String, u64)>,
     /// The scope the members are kept under.
     pub scope: String,
-    /// Other exports of this folder on the same list.
+    /// Other exports of this folder on the same list, and what they want.
     pub siblings: Vec<String>,
+    pub others: OtherExports,
     pub meta: ExportMeta,
     pub plan: Plan,
     /// `[mapping.fields]` keys resolved against the account's fields.
@@ -45,7 +50,7 @@ pub struct Prepared {
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
-/// any request (SPEC rule 5).
+/// any request (docs/run-rules.md, the segment).
 pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
     source::read_async(&export.source, &export.mapping)
         .await
@@ -54,33 +59,18 @@ pub async fn read_segment(export: &Export) -> Result<Segment, RunError> {
 
 pub use super::fingerprint::{export_fingerprint, target_fingerprint};
 
-/// Whether this run must read the list in full.
-pub fn full_read_due(
-    export: &Export,
-    meta: Option<&ExportMeta>,
-    pending: bool,
-    now: DateTime<Utc>,
-) -> bool {
-    let Some(meta) = meta else { return true };
-    if pending
-        || !super::fingerprint::unchanged(&meta.fingerprint, export)
-        || export.full_read_every == Duration::ZERO
-    {
-        return true;
-    }
-    match meta.last_full_read {
-        None => true,
-        Some(at) => (now - at).to_std().unwrap_or(Duration::ZERO) >= export.full_read_every,
-    }
-}
-
-/// What the state database holds for an export at the start of a run.
+/// What the state database holds for an export at the start of a run: the
+/// read model the run, `acsync plan` and `acsync explain` plan from.
+#[derive(Clone)]
 pub struct Snapshot {
     meta: Option<ExportMeta>,
-    pending: bool,
+    /// A pending intent, a killed run or an open batch.
+    unsettled: bool,
     known: Known,
     /// Batches ActiveCampaign accepted whose end no run has seen.
     open_batches: Vec<OpenBatch>,
+    /// Runs of the export that started and never finished.
+    unfinished_runs: usize,
     /// The scope (account and list) the export's members are kept under.
     scope: String,
     /// When the export last ran on another list: that scope and how many
@@ -101,10 +91,11 @@ impl Snapshot {
         scope: &str,
         current: Option<i64>,
     ) -> Result<Snapshot, RunError> {
-        let killed = db
+        let unfinished: Vec<i64> = db
             .unfinished_runs(export)?
             .into_iter()
-            .any(|id| Some(id) != current);
+            .filter(|id| Some(*id) != current)
+            .collect();
         let open_batches = db.open_batches(scope)?;
         let meta = db.export_meta(export)?;
         let old_scope = meta
@@ -120,9 +111,10 @@ impl Snapshot {
         };
         Ok(Snapshot {
             meta,
-            pending: db.has_pending(scope)? || killed || !open_batches.is_empty(),
+            unsettled: db.has_pending(scope)? || !unfinished.is_empty() || !open_batches.is_empty(),
             known: db.load_known(scope)?,
             open_batches,
+            unfinished_runs: unfinished.len(),
             scope: scope.to_string(),
             left,
             siblings: Vec::new(),
@@ -130,130 +122,212 @@ impl Snapshot {
         })
     }
 
+    /// [`Snapshot::take`] with the other exports of the folder (under
+    /// `root`) on the same list and what they want.
+    pub fn take_with_siblings(
+        db: &StateDb,
+        export: &Export,
+        root: &std::path::Path,
+    ) -> Result<Snapshot, RunError> {
+        let scope = crate::state::scope_of(export);
+        let mut snap = Snapshot::take(db, &export.id, &scope, None)?;
+        let rows = db.wanted_by_others(&scope, &export.id)?;
+        let siblings = shared::siblings(&shared::load(root), export, &scope, &rows);
+        snap.others = shared::others(&export.id, &siblings, rows);
+        snap.siblings = siblings;
+        Ok(snap)
+    }
+
+    /// No state database at all: a first run.
+    pub fn empty(export: &Export) -> Snapshot {
+        Snapshot {
+            meta: None,
+            unsettled: false,
+            known: Known::new(),
+            open_batches: Vec::new(),
+            unfinished_runs: 0,
+            scope: crate::state::scope_of(export),
+            left: None,
+            siblings: Vec::new(),
+            others: OtherExports::default(),
+        }
+    }
+
     /// Whether the state has no record at all of this export's list: no
     /// run recorded for the export, no member kept for its scope.
     pub fn is_blank(&self) -> bool {
         self.meta.is_none() && self.known.is_empty()
     }
+
+    pub fn meta(&self) -> Option<&ExportMeta> {
+        self.meta.as_ref()
+    }
+
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
+
+    pub fn open_batches(&self) -> &[OpenBatch] {
+        &self.open_batches
+    }
+
+    pub fn unfinished_runs(&self) -> usize {
+        self.unfinished_runs
+    }
+
+    pub fn left(&self) -> Option<&(String, u64)> {
+        self.left.as_ref()
+    }
+
+    /// What the full-read decision ([`full_read_reason`]) is taken on.
+    pub fn read_facts(&self, export: &Export, opts: &RunOptions, now: DateTime<Utc>) -> ReadFacts {
+        let forced = if opts.full_read {
+            Some(FullReadReason::Forced)
+        } else {
+            opts.adopt.then_some(FullReadReason::Adopt)
+        };
+        ReadFacts {
+            forced,
+            recorded: self.meta.is_some(),
+            target_changed: self.left.is_some(),
+            unsettled: self.unsettled,
+            mapping_unchanged: self
+                .meta
+                .as_ref()
+                .is_some_and(|m| super::fingerprint::unchanged(&m.fingerprint, export)),
+            full_read_every: export.full_read_every,
+            last_full_read: self.meta.as_ref().and_then(|m| m.last_full_read),
+            now,
+        }
+    }
 }
 
-/// Reconciles the snapshot with a full read when due, and plans. Writes nothing.
+/// Reconciles the snapshot with a full read when due, and plans; with
+/// `watch` (an address, for `acsync explain`), also what the plan does with
+/// it ([`Prepared::watched`]). Writes nothing.
 pub async fn prepare_from(
     export: &Export,
     client: &Client,
     snap: Snapshot,
     segment: Segment,
-    opts: &super::options::RunOptions,
+    opts: &RunOptions,
     now: DateTime<Utc>,
+    watch: Option<&str>,
 ) -> Result<Prepared, RunError> {
     let mut segment = segment;
     let fields = crate::target_check::resolve_fields(client, export).await?;
     let field_issues = fields::convert_segment(&mut segment, &fields);
-    let allow_removals = opts.allow_removals;
-    let target_changed = snap.left.is_some();
-    let known = snap.known;
-    let due = opts.full_read
-        || opts.adopt
-        || target_changed
-        || full_read_due(export, snap.meta.as_ref(), snap.pending, now);
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
     let follow = batches::follow(client, &snap.open_batches, now).await;
-    let keep_pending = !follow.unsettled.is_empty();
-    let (known, live, plan, due) = read_and_plan(
-        export,
-        client,
-        &segment,
-        known,
-        due,
-        keep_pending,
-        allow_removals,
-        &snap.others,
-    )
-    .await?;
-    let last_full_read = if due {
-        Some(now)
-    } else {
-        snap.meta.as_ref().and_then(|m| m.last_full_read)
+    let read = ListRead {
+        client: Some(client),
+        keep_pending: !follow.unsettled.is_empty(),
+    };
+    let mut prepared = plan_snapshot(export, snap, segment, opts, now, watch, read).await?;
+    prepared.fields = fields;
+    prepared.field_issues = field_issues;
+    prepared.settled_batches = follow.settled;
+    Ok(prepared)
+}
+
+/// The plan from the state alone, without asking ActiveCampaign (`explain
+/// --offline`): a full read that is due is named in
+/// [`Prepared::full_read`] but not made; custom values are compared as read.
+pub async fn prepare_offline(
+    export: &Export,
+    snap: Snapshot,
+    segment: Segment,
+    now: DateTime<Utc>,
+    watch: Option<&str>,
+) -> Result<Prepared, RunError> {
+    let read = ListRead {
+        client: None,
+        keep_pending: !snap.open_batches.is_empty(),
+    };
+    let opts = RunOptions::default();
+    plan_snapshot(export, snap, segment, &opts, now, watch, read).await
+}
+
+/// How the list is read when a full read is due.
+struct ListRead<'a> {
+    /// `None`: it is not (offline).
+    client: Option<&'a Client>,
+    /// Batches still running: their members stay in doubt after the read.
+    keep_pending: bool,
+}
+
+/// Reads the list when the full-read decision says so (merging it into
+/// the known members) and plans; when nothing else calls for a read, the
+/// plan from state is made first and the decision asked again with it.
+async fn plan_snapshot(
+    export: &Export,
+    snap: Snapshot,
+    segment: Segment,
+    opts: &RunOptions,
+    now: DateTime<Utc>,
+    watch: Option<&str>,
+    read: ListRead<'_>,
+) -> Result<Prepared, RunError> {
+    let facts = snap.read_facts(export, opts, now);
+    let mut reason = full_read_reason(&facts, None);
+    let mut known = snap.known;
+    let mut live = None;
+    let planned = loop {
+        if let (Some(_), Some(client)) = (reason, read.client) {
+            let members = read_list(export, client).await?;
+            let how = Merge {
+                now: Utc::now().timestamp(),
+                keep_pending: read.keep_pending,
+            };
+            known = plan::merge_live(known, &members, how);
+            live = Some(members);
+        }
+        let planned = make_plan(
+            export,
+            &segment,
+            &known,
+            live.as_deref(),
+            opts.allow_removals,
+            &snap.others,
+            watch,
+        )?;
+        if reason.is_none() {
+            reason = full_read_reason(&facts, Some((&planned.0, known.len())));
+            if reason.is_some() && read.client.is_some() {
+                continue;
+            }
+        }
+        break planned;
+    };
+    let (plan, watched) = planned;
+    let last_full_read = match live {
+        Some(_) => Some(now),
+        None => facts.last_full_read,
     };
     Ok(Prepared {
         segment,
         known,
         live,
-        settled_batches: follow.settled,
-        target_changed,
+        full_read: reason,
+        watched,
+        settled_batches: Vec::new(),
         left: snap.left,
         scope: snap.scope,
         siblings: snap.siblings,
+        others: snap.others,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
             last_full_read,
         },
         plan,
-        fields,
-        field_issues,
+        fields: crate::target_check::Resolved::new(),
+        field_issues: Vec::new(),
     })
 }
 
-/// Reads the list when `due` (merging it into `known`) and plans; reads
-/// after all when the plan's removals would cost more lookups than a read.
-/// Returns the members, the read, the plan, and whether a read was made.
-#[allow(clippy::too_many_arguments)]
-async fn read_and_plan(
-    export: &Export,
-    client: &Client,
-    segment: &Segment,
-    mut known: Known,
-    mut due: bool,
-    keep_pending: bool,
-    allow_removals: bool,
-    others: &OtherExports,
-) -> Result<(Known, Option<Vec<LiveMember>>, Plan, bool), RunError> {
-    loop {
-        let live = if due {
-            Some(read_list(export, client).await?)
-        } else {
-            None
-        };
-        if let Some(live) = &live {
-            let how = Merge {
-                now: Utc::now().timestamp(),
-                keep_pending,
-            };
-            known = plan::merge_live(known, live, how);
-        }
-        let plan = make_plan(
-            export,
-            segment,
-            &known,
-            live.as_deref(),
-            allow_removals,
-            others,
-        )?;
-        if !due && cheaper_to_read(&plan, &known) {
-            // Removals verify by contact id; members added by bulk import
-            // since the last full read have none yet, and looking each up
-            // by email would cost more than reading the list now.
-            due = true;
-            continue;
-        }
-        return Ok((known, live, plan, due));
-    }
-}
-
-/// Whether the removals' contact id lookups (one request each) would cost
-/// more than a full read of the list (a request per 100 members).
-fn cheaper_to_read(plan: &Plan, known: &Known) -> bool {
-    let lookups = plan
-        .removals
-        .iter()
-        .filter(|r| r.contact_id.is_none())
-        .count();
-    lookups > known.len().div_ceil(100) + ListStatus::ALL.len()
-}
-
 /// The run's plan from the segment, the known members and a full read (if
-/// any): public so `acsync explain` judges one address with the same rules.
+/// any), and what it does with `watch` when asked.
 pub fn make_plan(
     export: &Export,
     segment: &Segment,
@@ -261,18 +335,14 @@ pub fn make_plan(
     live: Option<&[LiveMember]>,
     allow_removals: bool,
     others: &OtherExports,
-) -> Result<Plan, RunError> {
-    let settings = PlanSettings {
-        prune: export.prune,
-        max_removals: export.max_removals,
-        max_profiles: export.max_profiles,
-        allow_empty: export.allow_empty,
-        allow_removals,
-    };
+    watch: Option<&str>,
+) -> Result<(Plan, Option<MemberPlan>), RunError> {
+    let settings = PlanSettings::from_export(export, allow_removals);
     let live_fields: Option<HashMap<String, LiveMember>> =
         live.map(|l| l.iter().map(|m| (m.email.clone(), m.clone())).collect());
     // A row whose email could not be read may be a member we cannot see:
-    // removals derived from a partial read are held back (issue 14).
+    // removals derived from a partial read are held back (docs/run-rules.md,
+    // safety limits).
     let held;
     let others = if segment.unreadable_emails > 0 && others.hold_removals.is_none() {
         held = OtherExports {
@@ -286,8 +356,13 @@ pub fn make_plan(
     } else {
         others
     };
-    plan::plan_shared(segment, known, live_fields.as_ref(), &settings, others)
-        .map_err(RunError::Plan)
+    let live = live_fields.as_ref();
+    let planned = match watch {
+        Some(email) => plan::plan_for(segment, known, live, &settings, others, email)
+            .map(|(p, what)| (p, Some(what))),
+        None => plan::plan_shared(segment, known, live, &settings, others).map(|p| (p, None)),
+    };
+    planned.map_err(RunError::Plan)
 }
 
 /// A full read: the list must exist, then its members of every status

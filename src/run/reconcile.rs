@@ -14,7 +14,6 @@ use super::db::RunDb;
 use super::error::RunError;
 use super::options::RunOptions;
 use super::prepare::{self, Prepared, Snapshot};
-use super::shared;
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::plan::Plan;
@@ -53,11 +52,7 @@ pub async fn read_and_load(
             // join the scope: a layout change, nothing recorded changes.
             d.fold_into_scope(&id, &scope)
         })?;
-        let mut snapshot = db.read(|d| Snapshot::take(d, &id, &scope, None))?;
-        let rows = db.read(|d| d.wanted_by_others(&scope, &id))?;
-        let siblings = shared::siblings(&shared::load(&root), &this, &scope, &rows);
-        snapshot.others = shared::others(&id, &siblings, rows);
-        snapshot.siblings = siblings;
+        let snapshot = db.read(|d| Snapshot::take_with_siblings(d, &this, &root))?;
         Ok::<_, RunError>((db, snapshot))
     });
     let segment = prepare::read_segment(export).await;
@@ -77,7 +72,7 @@ pub async fn reconcile(
 ) -> Result<Option<String>, RunError> {
     let (export, opts) = (cx.export, cx.opts);
     let mut prepared =
-        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now()).await?;
+        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now(), None).await?;
     if opts.adopt {
         adopt(&mut prepared);
     }

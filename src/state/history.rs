@@ -19,7 +19,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::de::{MapAccess, Visitor};
 
 use super::{At, StateDb, StateError, corrupt, fmt_ts, parse_ts, schema};
-use crate::model::Fields;
+use crate::model::{Fields, LeftAlone};
 
 /// At most this many history rows are kept per export (the size bound);
 /// whole runs are dropped, oldest first, beyond it. About 100 bytes a row:
@@ -92,6 +92,17 @@ pub struct HistoryEntry {
     pub reason: Option<String>,
 }
 
+impl HistoryEntry {
+    /// Why the contact was kept, for a `kept` entry (stored by its
+    /// [`LeftAlone::as_str`] name).
+    pub fn kept_reason(&self) -> Option<LeftAlone> {
+        match self.change {
+            ChangeKind::Kept => LeftAlone::parse(self.reason.as_deref()?),
+            _ => None,
+        }
+    }
+}
+
 /// One entry to record, borrowing the run's plan (a million entries must
 /// not copy a million emails and their values).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +112,18 @@ pub struct NewEntry<'a> {
     /// The values sent, when the change sent any.
     pub fields: Option<&'a Fields>,
     pub reason: Option<Cow<'a, str>>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// A contact the run kept as it is, and why.
+    pub fn kept(email: &'a str, why: LeftAlone) -> NewEntry<'a> {
+        NewEntry {
+            email,
+            change: ChangeKind::Kept,
+            fields: None,
+            reason: Some(Cow::Borrowed(why.as_str())),
+        }
+    }
 }
 
 /// Entries of one run, to record with [`StateDb::record_history`] or with

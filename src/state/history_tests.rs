@@ -24,11 +24,21 @@ fn entry<'a>(email: &'a str, change: ChangeKind, fields: Option<&'a Fields>) -> 
     }
 }
 
-fn kept<'a>(email: &'a str, why: &'static str) -> NewEntry<'a> {
-    NewEntry {
-        reason: Some(Cow::Borrowed(why)),
-        ..entry(email, ChangeKind::Kept, None)
-    }
+fn kept(email: &str, why: LeftAlone) -> NewEntry<'_> {
+    NewEntry::kept(email, why)
+}
+
+const BOUNCED: LeftAlone = LeftAlone::Status(crate::model::Kept::Bounced);
+const UNSUBSCRIBED: LeftAlone = LeftAlone::Status(crate::model::Kept::Unsubscribed);
+
+#[test]
+fn a_kept_reason_is_stored_by_its_name_and_read_back() {
+    let (_d, mut db) = db();
+    db.record_history(1, "vip", t(1), &[kept("c@ex.com", BOUNCED)])
+        .expect("run 1");
+    let e = db.contact_history("vip", "c@ex.com", 1).expect("read");
+    assert_eq!(e[0].reason.as_deref(), Some("kept_bounced"));
+    assert_eq!(e[0].kept_reason(), Some(BOUNCED));
 }
 
 #[test]
@@ -154,7 +164,7 @@ fn a_run_lists_its_entries_and_the_latest_run_is_the_default() {
         ],
     )
     .expect("7");
-    db.record_history(9, "vip", t(2), &[kept("c@ex.com", "kept_bounced")])
+    db.record_history(9, "vip", t(2), &[kept("c@ex.com", BOUNCED)])
         .expect("9");
     let run7: Vec<String> = db
         .run_history("vip", Some(7), 10)
@@ -165,7 +175,7 @@ fn a_run_lists_its_entries_and_the_latest_run_is_the_default() {
     assert_eq!(run7, ["a@ex.com unsubscribed", "b@ex.com added"]);
     let latest = db.run_history("vip", None, 10).expect("latest");
     assert_eq!(latest.len(), 1);
-    assert_eq!(latest[0].reason.as_deref(), Some("kept_bounced"));
+    assert_eq!(latest[0].kept_reason(), Some(BOUNCED));
     assert!(db.run_history("vip", Some(8), 10).expect("none").is_empty());
 }
 
@@ -175,7 +185,7 @@ fn recent_runs_count_each_kind_and_include_runs_without_changes() {
     let entries = [
         entry("a@ex.com", ChangeKind::Added, None),
         entry("b@ex.com", ChangeKind::Added, None),
-        kept("c@ex.com", "kept_unsubscribed"),
+        kept("c@ex.com", UNSUBSCRIBED),
     ];
     db.record_history(1, "vip", t(1), &entries).expect("1");
     db.record_history(2, "vip", t(2), &[]).expect("2");
@@ -194,13 +204,13 @@ fn recent_runs_count_each_kind_and_include_runs_without_changes() {
 fn a_contact_kept_for_the_same_reason_is_recorded_once() {
     let (_d, mut db) = db();
     let c = "c@ex.com";
-    db.record_history(1, "vip", t(1), &[kept(c, "kept_unsubscribed")])
+    db.record_history(1, "vip", t(1), &[kept(c, UNSUBSCRIBED)])
         .expect("1");
-    db.record_history(2, "vip", t(2), &[kept(c, "kept_unsubscribed")])
+    db.record_history(2, "vip", t(2), &[kept(c, UNSUBSCRIBED)])
         .expect("2");
-    db.record_history(3, "vip", t(3), &[kept(c, "kept_bounced")])
+    db.record_history(3, "vip", t(3), &[kept(c, BOUNCED)])
         .expect("3");
-    db.record_history(4, "vip", t(4), &[kept(c, "kept_bounced")])
+    db.record_history(4, "vip", t(4), &[kept(c, BOUNCED)])
         .expect("4");
     let runs: Vec<i64> = db
         .contact_history("vip", c, 10)
@@ -210,7 +220,7 @@ fn a_contact_kept_for_the_same_reason_is_recorded_once() {
         .collect();
     assert_eq!(runs, [3, 1], "kept again for the same reason is not news");
     // Another export keeps its own record.
-    db.record_history(5, "other", t(4), &[kept(c, "kept_bounced")])
+    db.record_history(5, "other", t(4), &[kept(c, BOUNCED)])
         .expect("5");
     assert_eq!(db.contact_history("other", c, 10).expect("o").len(), 1);
 }

@@ -79,11 +79,7 @@ impl StateDb {
     /// [`super::scope_of`]), in one transaction; the journaled batches too.
     /// A no-op once done. Returns how many keys were folded.
     pub fn fold_into_scope(&mut self, export: &str, scope: &str) -> Result<usize, StateError> {
-        let mut keys = vec![export.to_string()];
-        keys.extend(self.exports_on_scope(scope)?);
-        keys.retain(|k| k != scope);
-        keys.sort();
-        keys.dedup();
+        let keys = self.keys_to_fold(export, scope)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -102,6 +98,37 @@ impl StateDb {
         }
         tx.commit().at(&self.path)?;
         Ok(folded)
+    }
+
+    /// Whether [`StateDb::fold_into_scope`] would change anything: some row
+    /// or journaled batch is still kept under a key it folds. Read-only.
+    pub fn fold_needed(&self, export: &str, scope: &str) -> Result<bool, StateError> {
+        for key in self.keys_to_fold(export, scope)? {
+            let kept: bool = self
+                .conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM members WHERE export = ?1)
+                         OR EXISTS (SELECT 1 FROM batches WHERE export = ?1)",
+                    [&key],
+                    |r| r.get(0),
+                )
+                .at(&self.path)?;
+            if kept {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The keys whose rows belong to `scope`: the export's own (0.1) and
+    /// those of every export that last ran on the scope (a moved file).
+    fn keys_to_fold(&self, export: &str, scope: &str) -> Result<Vec<String>, StateError> {
+        let mut keys = vec![export.to_string()];
+        keys.extend(self.exports_on_scope(scope)?);
+        keys.retain(|k| k != scope);
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// Export ids whose last recorded target is `scope`.

@@ -252,6 +252,21 @@ impl StateDb {
     /// has an `acsync.toml`. A folder that moved (the recorded one is gone)
     /// takes the state over.
     pub fn claim_folder(&mut self, root: &Path) -> Result<(), StateError> {
+        let this = self.check_folder(root)?;
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('config_folder', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE value IS NOT excluded.value",
+                [this.to_string_lossy()],
+            )
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    /// Whether the configuration folder `root` may use this state (see
+    /// [`StateDb::claim_folder`]), without recording it: its canonical path.
+    pub fn check_folder(&self, root: &Path) -> Result<PathBuf, StateError> {
         let this = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
         let recorded: Option<String> = self
             .conn
@@ -272,15 +287,25 @@ impl StateDb {
                 this,
             });
         }
+        Ok(this)
+    }
+
+    /// Whether the schema predates this build's (opened read-only before a
+    /// run upgraded it).
+    pub fn is_older_schema(&self) -> bool {
+        self.version < schema::LATEST
+    }
+
+    /// A private, writable copy of this database in `dir`, opened (and
+    /// migrated) as a run opens it. `VACUUM INTO` copies a consistent
+    /// snapshot, also beside a running writer and from a read-only handle:
+    /// whatever a read-only command does to the copy is thrown away.
+    pub fn private_copy(&self, dir: &Path) -> Result<StateDb, StateError> {
+        let copy = dir.join(DB_FILE);
         self.conn
-            .execute(
-                "INSERT INTO settings (key, value) VALUES ('config_folder', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                 WHERE value IS NOT excluded.value",
-                [this.to_string_lossy()],
-            )
+            .execute("VACUUM INTO ?1", [copy.to_string_lossy()])
             .at(&self.path)?;
-        Ok(())
+        StateDb::open(dir)
     }
 
     /// Runs `PRAGMA integrity_check`; anything but `ok` is [`StateError::Corrupt`].

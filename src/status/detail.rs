@@ -44,7 +44,7 @@ pub fn detail_sections(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Ve
 /// A time where the export runs, with UTC beside it:
 /// `2026-11-30 09:00 Europe/Paris (08:00 UTC)`; the UTC date is shown too
 /// when it differs. In UTC alone when `tz` is `None` or UTC.
-pub fn when(t: DateTime<Utc>, tz: Option<Tz>) -> String {
+pub fn time_text(t: DateTime<Utc>, tz: Option<Tz>) -> String {
     let utc_full = format!("{} UTC", t.format(&pattern(t, true)));
     let Some(tz) = tz.filter(|z| *z != chrono_tz::UTC) else {
         return utc_full;
@@ -89,12 +89,12 @@ fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Strin
     let zone = tz.map_or_else(String::new, |z| format!(" ({})", z.name()));
     let next_run = match (s.state, s.next_run) {
         (ExportState::Invalid | ExportState::Disabled, _) | (_, None) => "none".to_owned(),
-        (_, Some(t)) => format!("{}, {}", when(t, tz), until(t, now)),
+        (_, Some(t)) => format!("{}, {}", time_text(t, tz), until(t, now)),
     };
     let ago_or_never = |t: Option<DateTime<Utc>>| {
         t.map_or_else(
             || "never".to_owned(),
-            |t| format!("{}, {}", when(t, tz), ago(t, now)),
+            |t| format!("{}, {}", time_text(t, tz), ago(t, now)),
         )
     };
     let mut out = vec![
@@ -123,7 +123,11 @@ fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Strin
         line("last full read", ago_or_never(s.last_full_read_at)),
         line(
             "status updated",
-            format!("{}, {}", when(s.updated_at, tz), ago(s.updated_at, now)),
+            format!(
+                "{}, {}",
+                time_text(s.updated_at, tz),
+                ago(s.updated_at, now)
+            ),
         ),
         line("acsync version", &s.acsync_version),
     ]);
@@ -132,7 +136,7 @@ fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Strin
 
 fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
     let opt_when =
-        |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| when(t, tz));
+        |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| time_text(t, tz));
     let mut out = vec![
         "last run:".to_owned(),
         line("trigger", r.trigger.as_str()),
@@ -141,7 +145,7 @@ fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
             r.run_id
                 .map_or_else(|| "none".to_owned(), |id| id.to_string()),
         ),
-        line("started", when(r.started_at, tz)),
+        line("started", time_text(r.started_at, tz)),
         line("finished", opt_when(r.finished_at)),
         line(
             "duration",
@@ -314,14 +318,14 @@ mod tests {
         let paris: Tz = "Europe/Paris".parse().expect("tz");
         let at = t(-60) - Duration::days(1); // 2026-11-22 09:00 UTC
         assert_eq!(
-            when(at, Some(paris)),
+            time_text(at, Some(paris)),
             "2026-11-22 10:00 Europe/Paris (09:00 UTC)"
         );
-        assert_eq!(when(at, None), "2026-11-22 09:00 UTC");
-        assert_eq!(when(at, Some(chrono_tz::UTC)), "2026-11-22 09:00 UTC");
+        assert_eq!(time_text(at, None), "2026-11-22 09:00 UTC");
+        assert_eq!(time_text(at, Some(chrono_tz::UTC)), "2026-11-22 09:00 UTC");
         let late = at + Duration::hours(14) + Duration::seconds(5); // 23:00:05 UTC
         assert_eq!(
-            when(late, Some(paris)),
+            time_text(late, Some(paris)),
             "2026-11-23 00:00:05 Europe/Paris (2026-11-22 23:00:05 UTC)"
         );
         let mut s = sample();

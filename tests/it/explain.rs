@@ -334,15 +334,16 @@ async fn a_change_in_an_unfinished_batch_is_in_doubt() {
     child.kill().expect("SIGKILL");
     let _ = child.wait();
 
-    let x = explain(&w, "user1@example.com", &[]);
+    // From the state alone: in doubt until a full read settles it.
+    let x = explain(&w, "user1@example.com", &["--offline"]);
     let s = &x["state"];
     assert_eq!(s["pending"], "add", "{x}");
     assert_eq!(s["open_batches"].as_array().map(Vec::len), Some(1), "{x}");
     assert_eq!(s["unfinished_runs"], 1);
     let n = &x["next_run"];
     assert_eq!(
-        (n["action"].as_str(), n["full_read"].as_bool()),
-        (Some("in_doubt"), Some(true)),
+        (n["action"].as_str(), n["full_read_reason"].as_str()),
+        (Some("in_doubt"), Some("unsettled")),
         "{x}"
     );
     assert!(
@@ -351,4 +352,14 @@ async fn a_change_in_an_unfinished_batch_is_in_doubt() {
             .is_some_and(|w| w.contains("no known outcome")),
         "{x}"
     );
+    // As the run does: the batch is followed to its end, the list read,
+    // and the add the batch made settles it.
+    let x = explain(&w, "user1@example.com", &[]);
+    let n = &x["next_run"];
+    assert_eq!(
+        (n["action"].as_str(), n["full_read"].as_bool()),
+        (Some("nothing"), Some(true)),
+        "{x}"
+    );
+    assert_eq!(n["full_read_reason"], "unsettled", "{x}");
 }

@@ -12,6 +12,7 @@ mod eco;
 mod ecosystem;
 mod engine;
 mod explain;
+mod explain_matches_run;
 mod faults;
 mod field_safety;
 mod fields;

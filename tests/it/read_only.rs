@@ -113,3 +113,56 @@ async fn reading_commands_leave_an_older_schema_for_the_next_run_to_upgrade() {
         .expect("version");
     assert_eq!(version, 2);
 }
+
+/// The database's content: the main file and its WAL (if any, and not
+/// empty: SQLite's readers may create an empty one), each by name, size
+/// and SHA-256.
+fn database_files(w: &World) -> Vec<(String, usize, String)> {
+    use sha2::Digest;
+    ["state.sqlite3", "state.sqlite3-wal"]
+        .iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(w.state_dir().join(f)).ok()?;
+            if bytes.is_empty() {
+                return None;
+            }
+            let digest = hex::encode(sha2::Sha256::digest(&bytes));
+            Some((f.to_string(), bytes.len(), digest))
+        })
+        .collect()
+}
+
+/// `plan` and `explain` plan from exactly what a run would load, also when
+/// the run's load would first re-key rows (here: members kept under the
+/// export id, as acsync 0.1 kept them), and write nothing: the re-keying
+/// happens in a private copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_explain_see_what_a_run_loads_and_leave_the_database_as_it_was() {
+    let w = synced().await;
+    let conn = rusqlite::Connection::open(database(&w)).expect("open");
+    let moved = conn
+        .execute("UPDATE members SET export = 'vip'", [])
+        .expect("rows under the export id");
+    assert_eq!(moved, 3);
+    drop(conn);
+    let before = database_files(&w);
+
+    let out = run_as_owner(&w, &["plan", "vip", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        plan["to_add"], 0,
+        "the members kept under the old key are known: {plan}"
+    );
+    assert_eq!(plan["unchanged"], 3, "{plan}");
+    let out = run_as_owner(&w, &["explain", "vip", "user1@example.com", "--json"]);
+    let explained: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(explained["state"]["owned"], true, "{explained}");
+    assert_eq!(
+        database_files(&w),
+        before,
+        "plan or explain wrote the database"
+    );
+
+    let report = w.sync_success("vip").await;
+    assert_eq!(report.last_run.added, 0);
+}

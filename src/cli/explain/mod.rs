@@ -1,14 +1,8 @@
-//! `acsync explain NAME EMAIL`: why an address is (or is not) on the list,
-//! in sentences for the operator: where it is in the segment, what the
-//! state records, its status on the list now (one read; `--offline` skips
-//! it), which other exports of the list want it, and what the next run
-//! would do, decided by the run's own planner. Writes nothing; shows the
-//! full address (it runs on the host; status files and logs stay masked).
+//! `acsync explain NAME EMAIL`: parses the arguments, asks the library
+//! (`crate::explain`) and prints its answer, in sentences or as JSON. Shows
+//! the full address (it runs on the host; status files and logs stay
+//! masked).
 
-mod assemble;
-mod decide;
-mod facts;
-mod model;
 mod render;
 
 use std::path::Path;
@@ -17,8 +11,6 @@ use std::process::ExitCode;
 use super::{load_one, runtime};
 use crate::run::{Runner, RunnerPaths};
 use crate::segment::normalize_email;
-
-pub use model::Explanation;
 
 pub fn run(
     config_dir: &Path,
@@ -35,12 +27,8 @@ pub fn run(
     let email = normalize_email(email);
     let paths = RunnerPaths::new(config_dir, &folder.settings.daemon);
     let rt = runtime()?;
-    let answer = rt.block_on(assemble::explain(
-        Runner::new(paths),
-        &export,
-        &email,
-        offline,
-    ));
+    let runner = Runner::new(paths);
+    let answer = rt.block_on(crate::explain::explain(&runner, &export, &email, offline));
     let (x, live_error) = match answer {
         Ok(v) => v,
         Err(e) => {

@@ -1,10 +1,10 @@
 //! The plain-sentence form of an [`Explanation`]: one block per question.
 //! Times in UTC and in the export's time zone. Pure.
 
-use chrono::{DateTime, Utc};
+use crate::status::time_text;
 use chrono_tz::Tz;
 
-use super::model::{Explanation, ListPart, NextRun, OthersPart, SegmentPart, StatePart};
+use crate::explain::{Explanation, ListPart, NextRun, OthersPart, SegmentPart, StatePart};
 
 /// The lines `acsync explain` prints.
 pub fn text(x: &Explanation, tz: &Tz) -> Vec<String> {
@@ -27,18 +27,6 @@ pub fn text(x: &Explanation, tz: &Tz) -> Vec<String> {
     out.push("Next run:".into());
     next(&mut out, &x.next_run, "  ");
     out
-}
-
-/// `2026-11-30 05:20:29 UTC (06:20 CET)`; the zone part only when it differs.
-pub fn when(t: DateTime<Utc>, tz: &Tz) -> String {
-    let utc = t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    if *tz == Tz::UTC {
-        return utc;
-    }
-    format!(
-        "{utc} ({})",
-        t.with_timezone(tz).format("%Y-%m-%d %H:%M %Z")
-    )
 }
 
 fn segment(out: &mut Vec<String>, s: &SegmentPart) {
@@ -99,7 +87,7 @@ fn state(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
         let read = s
             .last_full_read
             .map_or("the list was never read in full".into(), |t| {
-                format!("the list was last read in full {}", when(t, tz))
+                format!("the list was last read in full {}", time_text(t, Some(*tz)))
             });
         let status = s.status.unwrap_or("not a member");
         out.push(format!("  recorded list status: {status}; {read}"));
@@ -119,8 +107,12 @@ fn unsubscribed(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
         return;
     }
     let window = match (s.unsubscribed_from, s.unsubscribed_to) {
-        (Some(a), Some(b)) => format!(" between {} and {}", when(a, tz), when(b, tz)),
-        (None, Some(b)) => format!(" by {}", when(b, tz)),
+        (Some(a), Some(b)) => format!(
+            " between {} and {}",
+            time_text(a, Some(*tz)),
+            time_text(b, Some(*tz))
+        ),
+        (None, Some(b)) => format!(" by {}", time_text(b, Some(*tz))),
         _ => String::new(),
     };
     out.push(format!(
@@ -139,7 +131,7 @@ fn doubt(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
     for (id, at) in &s.open_batches {
         out.push(format!(
             "  bulk batch {id} accepted {} has not been seen to end (the next run follows it first)",
-            when(*at, tz)
+            time_text(*at, Some(*tz))
         ));
     }
     if s.unfinished_runs > 0 {
@@ -167,9 +159,9 @@ fn list(out: &mut Vec<String>, l: &ListPart, tz: &Tz) {
         (None, Some(c)) => format!("status {c}, which acsync does not manage"),
         _ => "not a member of the list".into(),
     };
-    let changed = l
-        .changed_at
-        .map_or(String::new(), |t| format!(", changed {}", when(t, tz)));
+    let changed = l.changed_at.map_or(String::new(), |t| {
+        format!(", changed {}", time_text(t, Some(*tz)))
+    });
     out.push(format!("  contact {id}: {status}{changed}"));
     let names = [
         ("first_name", &l.first_name),
@@ -214,9 +206,12 @@ fn others(out: &mut Vec<String>, o: &OthersPart) {
 }
 
 fn next(out: &mut Vec<String>, n: &NextRun, indent: &str) {
-    out.push(format!("{indent}{}: {}", n.action, n.reason));
-    if !n.fields.is_empty() {
-        out.push(format!("{indent}fields: {}", n.fields.join(", ")));
+    out.push(format!(
+        "{indent}{}: {}",
+        n.decision.action, n.decision.reason
+    ));
+    if !n.decision.fields.is_empty() {
+        out.push(format!("{indent}fields: {}", n.decision.fields.join(", ")));
     }
     let read = match &n.full_read_why {
         Some(why) => format!("it reads the list in full first: {why}"),
@@ -228,20 +223,5 @@ fn next(out: &mut Vec<String>, n: &NextRun, indent: &str) {
             "{indent}ActiveCampaign now differs from the state: the next full read (or `acsync sync --full-read`) would instead:"
         ));
         next(out, after, "    ");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_show_utc_and_the_export_zone() {
-        let t = DateTime::from_timestamp(1_764_480_000, 0).expect("time");
-        assert_eq!(when(t, &Tz::UTC), "2025-11-30 05:20:00 UTC");
-        assert_eq!(
-            when(t, &Tz::Europe__Paris),
-            "2025-11-30 05:20:00 UTC (2025-11-30 06:20 CET)"
-        );
     }
 }

@@ -12,8 +12,8 @@ use super::decide::{
     WriteTally, class_of,
 };
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
+use crate::model::Kept;
 use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
-use crate::plan::verify::Kept;
 use crate::run::history::ChangeEnd;
 
 /// A completed batch, read: the rows of the contacts that landed, and the

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::activecampaign::{ApiError, BulkContact, ContactInput};
+use crate::model::Kept;
 use crate::model::{Fields, Known, Member, PendingOp};
-use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
 #[cfg(doc)]
 use crate::run::history::Slots;

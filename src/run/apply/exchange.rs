@@ -5,8 +5,8 @@
 //! (`single.rs`) sends each request it names and hands back the answer.
 
 use super::decide::SingleAnswer;
+use crate::model::Kept;
 use crate::model::{ListStatus, PendingOp};
-use crate::plan::verify::Kept;
 
 /// One request of a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

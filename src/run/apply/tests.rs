@@ -8,10 +8,10 @@ use super::answers::{BULK_REFUSED, ContactOnList};
 use super::decide::*;
 use super::verify::*;
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
+use crate::model::Kept;
 use crate::model::{
     Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeWindow,
 };
-use crate::plan::verify::Kept;
 use crate::plan::{Change, Removal};
 use crate::run::history::ChangeEnd;
 use crate::state::JournalStep;

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use super::decide::{Item, WriteCore, WriteTally, fatal};
 use crate::activecampaign::ApiError;
+use crate::model::Kept;
 use crate::model::{ListStatus, Member, MembershipRow, PendingOp};
-use crate::plan::verify::Kept;
 use crate::run::history::ChangeEnd;
 
 /// The planned removals sorted by a read of the list's active members.

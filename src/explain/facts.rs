@@ -3,27 +3,24 @@
 //! and one read of ActiveCampaign (the contact by email, then its
 //! membership of the export's list).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::activecampaign::Client;
 use crate::activecampaign::wire::WireContact;
 use crate::config::Export;
-use crate::model::{Known, ListStatus, LiveMember, MembershipRow};
-use crate::run::RunError;
-use crate::state::{self, ExportMeta, OpenBatch, StateDb, Wanted};
+use crate::model::{ListStatus, LiveMember, MembershipRow};
+use crate::run::view::StateView;
+use crate::run::{RunError, Snapshot};
+use crate::state::{self, StateDb, Wanted};
+use crate::status::time_text;
 
 /// What the state database holds for the export (empty without a database).
-#[derive(Default)]
 pub struct StateRead {
     pub database: Option<PathBuf>,
-    pub known: Known,
-    pub meta: Option<ExportMeta>,
-    pub any_pending: bool,
-    pub unfinished_runs: usize,
-    pub open_batches: Vec<OpenBatch>,
-    /// The list the export last ran on, when it was another one.
-    pub old_scope: Option<String>,
-    pub siblings: Vec<String>,
+    /// The run's own read model of the export.
+    pub snapshot: Snapshot,
+    /// Every other export's wanted row for the list (the snapshot keeps
+    /// only the first one's wish per address).
     pub wanted_by_others: Vec<Wanted>,
     /// Sentences from the run history (see [`history_lines`]).
     pub history: Vec<String>,
@@ -32,35 +29,26 @@ pub struct StateRead {
 /// Reads the export's record. A missing database is no record at all: it
 /// is not created (explain writes nothing a run would not).
 pub fn read_state(
-    state_dir: PathBuf,
-    config_root: PathBuf,
+    state_dir: &Path,
+    config_root: &Path,
     export: &Export,
     email: &str,
 ) -> Result<StateRead, RunError> {
-    let file = state_dir.join(state::DB_FILE);
-    if !file.exists() {
-        return Ok(StateRead::default());
-    }
-    let db = StateDb::open(&state_dir)?;
-    let scope = state::scope_of(export);
-    let meta = db.export_meta(&export.id)?;
-    let old_scope = meta
-        .as_ref()
-        .and_then(|m| state::scope_of_fingerprint(&m.fingerprint))
-        .filter(|old| *old != scope);
-    let rows = db.wanted_by_others(&scope, &export.id)?;
-    let folder = crate::run::shared::load(&config_root);
+    let view = StateView::open(state_dir, config_root, export)?;
+    let snapshot = view.snapshot(export, config_root)?;
+    let Some(db) = view.db() else {
+        return Ok(StateRead {
+            database: None,
+            snapshot,
+            wanted_by_others: Vec::new(),
+            history: Vec::new(),
+        });
+    };
     Ok(StateRead {
-        database: Some(file),
-        known: db.load_known(&scope)?,
-        any_pending: db.has_pending(&scope)?,
-        unfinished_runs: db.unfinished_runs(&export.id)?.len(),
-        open_batches: db.open_batches(&scope)?,
-        siblings: crate::run::shared::siblings(&folder, export, &scope, &rows),
-        history: history_lines(&db, &export.id, email)?,
-        wanted_by_others: rows,
-        meta,
-        old_scope,
+        database: Some(state_dir.join(state::DB_FILE)),
+        wanted_by_others: db.wanted_by_others(&state::scope_of(export), &export.id)?,
+        history: history_lines(db, &export.id, email)?,
+        snapshot,
     })
 }
 
@@ -90,7 +78,7 @@ fn history_lines(
         out.push(format!(
             "Last sent by run {} at {}: {}.",
             last.run_id,
-            last.at.format("%Y-%m-%d %H:%M UTC"),
+            time_text(last.at, None),
             if values.is_empty() {
                 "no field values".into()
             } else {
@@ -107,7 +95,7 @@ fn history_lines(
         out.push(format!(
             "  run {} at {}: {what}",
             e.run_id,
-            e.at.format("%Y-%m-%d %H:%M UTC")
+            time_text(e.at, None)
         ));
     }
     Ok(out)
@@ -156,16 +144,4 @@ pub async fn read_live(
         contact,
         membership,
     })
-}
-
-/// Resolves and applies the `[mapping.fields]` types the way a run does
-/// (`GET /fields`), so the values compared are the values a run would send.
-pub async fn convert_custom(
-    client: &Client,
-    export: &Export,
-    segment: &mut crate::segment::Segment,
-) -> Result<(), RunError> {
-    let resolved = crate::target_check::resolve_fields(client, export).await?;
-    crate::run::fields::convert_segment(segment, &resolved);
-    Ok(())
 }

@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::words::Decision;
+use crate::plan::FullReadReason;
+use crate::run::RunError;
+
 /// The whole answer for one address of one export.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
@@ -18,8 +22,7 @@ pub struct Explanation {
     pub list: ListPart,
     pub others: OthersPart,
     pub next_run: NextRun,
-    /// Run history of the address (`state::history`): wired by the lead
-    /// after the history work is merged; empty until then.
+    /// The address's run history, in sentences.
     pub history: Vec<String>,
 }
 
@@ -49,7 +52,7 @@ pub struct RowPart {
     pub place: String,
     pub row: u64,
     pub line: Option<u64>,
-    /// `profile`, `duplicate` or `invalid`.
+    /// What became of the row: `profile`, `duplicate` or `invalid`.
     pub verdict: &'static str,
     /// For a duplicate: the place of the row that counts.
     pub duplicate_of: Option<String>,
@@ -120,20 +123,33 @@ pub struct OtherWanting {
 }
 
 /// What the next run would do for the address, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NextRun {
-    /// `add`, `update`, `resubscribe`, `unsubscribe`, `keep`, `nothing`,
-    /// `in_doubt` or `fail`.
-    pub action: &'static str,
-    pub reason: String,
-    /// For an update: the fields whose values differ (names), when known.
-    pub fields: Vec<String>,
+    #[serde(flatten)]
+    pub decision: Decision,
     /// Whether the next run reads the list in full, and why.
     pub full_read: bool,
+    pub full_read_reason: Option<FullReadReason>,
     pub full_read_why: Option<String>,
-    /// What the planner was given: `state` or `state and ActiveCampaign now`.
+    /// What the planner was given: the state, a full read, or the state
+    /// and what ActiveCampaign shows for the address now.
     pub basis: &'static str,
     /// When ActiveCampaign now disagrees with the state, what the next full
     /// read will decide instead.
     pub after_full_read: Option<Box<NextRun>>,
+}
+
+impl NextRun {
+    /// The run fails before it writes anything.
+    pub fn fails(e: &RunError) -> NextRun {
+        NextRun {
+            decision: Decision {
+                action: "fail",
+                reason: format!("the run fails before writing anything: {e}"),
+                ..Decision::default()
+            },
+            basis: "state",
+            ..NextRun::default()
+        }
+    }
 }

@@ -1,0 +1,275 @@
+//! Whether a run reads its list in full, and why: the one decision the
+//! run, `acsync plan` and `acsync explain` share (docs/run-rules.md, full
+//! reads). Pure: the caller gathers the [`ReadFacts`] from the state
+//! snapshot, the export and the command line.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use super::Plan;
+use crate::model::ListStatus;
+
+/// Why a run reads the list in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullReadReason {
+    /// `--full-read`.
+    Forced,
+    /// `--adopt`: the list is taken over as it is.
+    Adopt,
+    /// No run of the export is recorded.
+    FirstRun,
+    /// The export now targets another list or account.
+    TargetChanged,
+    /// An earlier change has no known outcome: a pending intent, a killed
+    /// run or a batch ActiveCampaign has not finished.
+    Unsettled,
+    /// The mapping changed since the last run.
+    MappingChanged,
+    /// `full_read_every = "0"`: every run reads.
+    EveryRun,
+    /// The list was never read in full.
+    NeverRead,
+    /// `full_read_every` has passed since the last full read.
+    Elapsed,
+    /// The plan's removals need more contact lookups (one request each)
+    /// than reading the list costs (a request per 100 members).
+    CheaperThanLookups,
+}
+
+impl FullReadReason {
+    /// The stable name `plan --json` and `explain --json` print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FullReadReason::Forced => "forced",
+            FullReadReason::Adopt => "adopt",
+            FullReadReason::FirstRun => "first_run",
+            FullReadReason::TargetChanged => "target_changed",
+            FullReadReason::Unsettled => "unsettled",
+            FullReadReason::MappingChanged => "mapping_changed",
+            FullReadReason::EveryRun => "every_run",
+            FullReadReason::NeverRead => "never_read",
+            FullReadReason::Elapsed => "full_read_every_elapsed",
+            FullReadReason::CheaperThanLookups => "cheaper_than_lookups",
+        }
+    }
+
+    /// In words, for `plan` and `explain`.
+    pub fn describe(self, every: Duration) -> String {
+        match self {
+            FullReadReason::Forced => "--full-read asks for it".into(),
+            FullReadReason::Adopt => "--adopt takes the list over as it is".into(),
+            FullReadReason::FirstRun => "no run of this export is recorded yet".into(),
+            FullReadReason::TargetChanged => "the export now targets another list".into(),
+            FullReadReason::Unsettled => "an earlier change has no known outcome (a pending intent, a killed run or an unfinished batch)".into(),
+            FullReadReason::MappingChanged => "the mapping changed since the last run".into(),
+            FullReadReason::EveryRun => "full_read_every is 0: every run reads the list".into(),
+            FullReadReason::NeverRead => "the list has not been read in full yet".into(),
+            FullReadReason::Elapsed => format!(
+                "full_read_every ({}) has passed since the last full read",
+                humantime::format_duration(every)
+            ),
+            FullReadReason::CheaperThanLookups => "reading the list costs fewer requests than looking up each removal's contact".into(),
+        }
+    }
+}
+
+impl Serialize for FullReadReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What the decision is taken on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadFacts {
+    /// `--full-read` or `--adopt` on the command line.
+    pub forced: Option<FullReadReason>,
+    /// The state records a run of the export.
+    pub recorded: bool,
+    pub target_changed: bool,
+    pub unsettled: bool,
+    /// The recorded mapping fingerprint matches the export's (in either
+    /// stored form, `run::fingerprint::unchanged`).
+    pub mapping_unchanged: bool,
+    pub full_read_every: Duration,
+    pub last_full_read: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+/// Whether the run reads the list in full, and why. `from_state` is the
+/// plan made without a read and how many members the state knows, once
+/// the caller has it: a run with no other reason to read reads after all
+/// when that plan's removals would cost more lookups than the read.
+pub fn full_read_reason(
+    facts: &ReadFacts,
+    from_state: Option<(&Plan, usize)>,
+) -> Option<FullReadReason> {
+    if let Some(forced) = facts.forced {
+        return Some(forced);
+    }
+    // A killed first run is unsettled before it is a first run: its
+    // changes are what the read must settle.
+    if facts.unsettled {
+        return Some(FullReadReason::Unsettled);
+    }
+    if !facts.recorded {
+        return Some(FullReadReason::FirstRun);
+    }
+    if facts.target_changed {
+        return Some(FullReadReason::TargetChanged);
+    }
+    if !facts.mapping_unchanged {
+        return Some(FullReadReason::MappingChanged);
+    }
+    if facts.full_read_every.is_zero() {
+        return Some(FullReadReason::EveryRun);
+    }
+    let Some(last) = facts.last_full_read else {
+        return Some(FullReadReason::NeverRead);
+    };
+    let since = (facts.now - last).to_std().unwrap_or(Duration::ZERO);
+    if since >= facts.full_read_every {
+        return Some(FullReadReason::Elapsed);
+    }
+    let (plan, known) = from_state?;
+    // Removals verify by contact id; members added by bulk import since the
+    // last full read have none yet.
+    let lookups = plan
+        .removals
+        .iter()
+        .filter(|r| r.contact_id.is_none())
+        .count();
+    (lookups > known.div_ceil(100) + ListStatus::ALL.len())
+        .then_some(FullReadReason::CheaperThanLookups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Removal;
+
+    fn facts() -> ReadFacts {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
+        ReadFacts {
+            forced: None,
+            recorded: true,
+            target_changed: false,
+            unsettled: false,
+            mapping_unchanged: true,
+            full_read_every: Duration::from_secs(3600),
+            last_full_read: Some(now - chrono::Duration::minutes(10)),
+            now,
+        }
+    }
+
+    fn removals(n: usize, with_id: bool) -> Plan {
+        let removals = (0..n)
+            .map(|i| Removal {
+                email: format!("u{i}@x.io"),
+                contact_id: with_id.then_some(i as u64),
+            })
+            .collect();
+        Plan {
+            removals,
+            ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn each_reason_in_its_order() {
+        use FullReadReason::*;
+        let f = facts();
+        assert_eq!(full_read_reason(&f, None), None);
+        let cases: [(ReadFacts, FullReadReason); 8] = [
+            (
+                ReadFacts {
+                    forced: Some(Adopt),
+                    unsettled: true,
+                    ..f
+                },
+                Adopt,
+            ),
+            (
+                ReadFacts {
+                    unsettled: true,
+                    recorded: false,
+                    ..f
+                },
+                Unsettled,
+            ),
+            (
+                ReadFacts {
+                    recorded: false,
+                    target_changed: true,
+                    ..f
+                },
+                FirstRun,
+            ),
+            (
+                ReadFacts {
+                    target_changed: true,
+                    mapping_unchanged: false,
+                    ..f
+                },
+                TargetChanged,
+            ),
+            (
+                ReadFacts {
+                    mapping_unchanged: false,
+                    ..f
+                },
+                MappingChanged,
+            ),
+            (
+                ReadFacts {
+                    full_read_every: Duration::ZERO,
+                    last_full_read: None,
+                    ..f
+                },
+                EveryRun,
+            ),
+            (
+                ReadFacts {
+                    last_full_read: None,
+                    ..f
+                },
+                NeverRead,
+            ),
+            (
+                ReadFacts {
+                    now: f.now + chrono::Duration::hours(1),
+                    ..f
+                },
+                Elapsed,
+            ),
+        ];
+        for (facts, want) in cases {
+            assert_eq!(full_read_reason(&facts, None), Some(want), "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn a_read_is_chosen_when_removal_lookups_cost_more() {
+        let f = facts();
+        // 130 members: a read costs 2 pages + one per status (4) = 6.
+        let plan = removals(7, false);
+        assert_eq!(
+            full_read_reason(&f, Some((&plan, 130))),
+            Some(FullReadReason::CheaperThanLookups)
+        );
+        assert_eq!(full_read_reason(&f, Some((&removals(6, false), 130))), None);
+        // Removals that know their contact id need no lookup.
+        assert_eq!(full_read_reason(&f, Some((&removals(40, true), 130))), None);
+        // Another reason comes first.
+        let due = ReadFacts {
+            last_full_read: None,
+            ..f
+        };
+        assert_eq!(
+            full_read_reason(&due, Some((&plan, 130))),
+            Some(FullReadReason::NeverRead)
+        );
+    }
+}
