@@ -1,5 +1,5 @@
 //! Peak memory of reading a large segment into a plan, PostgreSQL against
-//! CSV (issue 8's acceptance: within 20%). The same `ROWS` rows (default
+//! CSV (the target: within 20%). The same `ROWS` rows (default
 //! 1,000,000) are written as a CSV file and COPYed into a throwaway
 //! PostgreSQL server (`tests/it/sql/pg.rs`); then `acsync plan` runs on each,
 //! alternately, `ROUNDS` times (default 2), each in a child process whose

@@ -31,7 +31,7 @@ use child::ChildExec;
 #[global_allocator]
 static ALLOC: child::CountingAlloc = child::CountingAlloc;
 
-/// Issue 6's sizes (and issue 12's item 8). Items 2 and 5 take about 4
+/// The sizes BENCHMARKS.md lists. Items 2 and 5 take about 4
 /// minutes each, item 8 about one.
 fn full_sizes() -> Sizes {
     Sizes {

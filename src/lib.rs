@@ -3,7 +3,7 @@
 //! The crate is a sans-IO core wrapped by a thin async shell:
 //!
 //! * pure: [`segment`] (email rules, dedup), [`plan`] (what a run changes),
-//!   [`model`] (the shared vocabulary; [`known`] its compact member index),
+//!   [`model`] (the shared vocabulary; `model::known` its compact member index),
 //!   status rendering in [`status`];
 //! * IO: [`config`] reads files, [`source`] reads segments, [`state`] owns the
 //!   local database, [`activecampaign`] is the only module that speaks HTTP,
@@ -21,7 +21,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod explain;
-pub mod known;
 pub mod metrics;
 pub mod model;
 pub mod plan;

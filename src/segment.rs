@@ -2,7 +2,7 @@
 //! counts. Sources feed rows into a [`SegmentBuilder`]; what comes out is the
 //! [`Segment`] the planner works on. Pure; no IO.
 //!
-//! SPEC §4 rule 1: "The segment is the source's rows with a valid email,
+//! docs/run-rules.md, the segment: "The segment is the source's rows with a valid email,
 //! trimmed and lowercased (ActiveCampaign treats emails case-insensitively),
 //! duplicates removed (first row wins, the rest counted). Rows with an invalid
 //! email are counted and reported, not sent."
@@ -28,7 +28,7 @@ const FORBIDDEN_LOCAL: &[char] = &[
     '"', '(', ')', ',', ':', ';', '<', '>', '@', '[', '\\', ']', '\'',
 ];
 
-/// Trims surrounding whitespace and lowercases (SPEC §4 rule 1). Unicode
+/// Trims surrounding whitespace and lowercases (docs/run-rules.md, the segment). Unicode
 /// lowercase, so internationalised addresses compare like ActiveCampaign's.
 pub fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
@@ -148,7 +148,7 @@ pub struct Segment {
     pub duplicate_rows: u64,
     /// Rows kept as profiles although one of their fields could not be used
     /// (bad UTF-8, a JSON array...): that field is not sent, the row is
-    /// reported in [`Segment::samples`] and is not counted invalid (SPEC §4
+    /// reported in [`Segment::samples`] and is not counted invalid (docs/run-rules.md
     /// rule 1: a row with a valid email is in the segment whatever else is
     /// wrong with it).
     pub row_issues: u64,
@@ -426,7 +426,7 @@ mod tests {
             "<a@b.com>",
             "a@b.com;",
             &long,
-            // What ActiveCampaign's bulk import refuses (issue 14 case 3).
+            // What ActiveCampaign's bulk import refuses.
             "john..doe@ex.com",
             "invalid'character@example.com",
             "invalid.email@invaliddomain",

@@ -107,7 +107,7 @@ pub async fn item4_churn(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
         (mix.joined, mix.changed, mix.left)
     );
     let min = mix.min_writes();
-    // Verify before you write (issue 13): one `GET /contacts?ids[]=…` per
+    // Verify before you write: one `GET /contacts?ids[]=…` per
     // 100 removals reads who is still active right before unsubscribing;
     // a resubscribe reads its membership row (none here).
     let endpoint = |e: &str| l.by_endpoint.get(e).copied().unwrap_or(0);

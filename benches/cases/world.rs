@@ -207,7 +207,7 @@ impl World {
             })
             .collect();
         drop(segment);
-        // Member rows are kept per account and list (SPEC §4c).
+        // Member rows are kept per account and list (docs/ownership.md).
         let scope = acsync::state::scope_of(&export);
         for chunk in members.chunks(100_000) {
             db.save_members(&scope, chunk).expect("seed members");

@@ -30,7 +30,7 @@
 //! * A request that finds no idle connection opens one: its TCP and TLS
 //!   handshakes may make it reach the server well after it was let go, and
 //!   closer than one second to the fifth send after it (measured: a cold
-//!   first request of a run answered 429 by the sixth, benchmark item 8).
+//!   first request of a run answered 429 by the sixth, BENCHMARKS.md item 8).
 //!   The pacer keeps a model of the client's connection pool
 //!   ([`PoolModel`]): such a request counts in the sliding log from when
 //!   its answer came (an upper bound of when the server saw it) instead of

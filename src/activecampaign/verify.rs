@@ -1,4 +1,4 @@
-//! The reads that verify before a write (SPEC §4 rules 3 and 4): a
+//! The reads that verify before a write (docs/run-rules.md, kept statuses; prune): a
 //! contact's membership row with its change time, and which of a set of
 //! known contacts still have a given status on a list, with their current
 //! email. Both answer from ActiveCampaign now, never from local state.

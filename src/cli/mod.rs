@@ -1,4 +1,4 @@
-//! Command-line entry: the clap definitions of SPEC §2 and dispatch to one
+//! Command-line entry: the clap definitions of docs/commands.md and dispatch to one
 //! file per command. Exit codes: 0 success, 1 the run or check failed,
 //! 2 bad usage (clap's own code for usage errors).
 
@@ -280,7 +280,7 @@ pub fn runtime() -> anyhow::Result<Runtime> {
 /// batch of 250 contacts serialised, an answer parsed): with one worker a
 /// core, the bursts of a few connections delay every other connection's
 /// send past the instant its pacer let it go, and the server may count six
-/// requests in its second (measured: benchmark item 8, 20 accounts on 2
+/// requests in its second (measured: BENCHMARKS.md item 8, 20 accounts on 2
 /// cores, 0 to 5 limit answers a run with 2 workers, none with more). The
 /// extra workers cost an idle thread each.
 pub fn worker_threads() -> usize {
@@ -298,7 +298,7 @@ const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// A tokio runtime whose drop waits at most [`RUNTIME_SHUTDOWN_GRACE`] for
 /// blocking threads (tokio's own drop waits for ever): a source read stuck
 /// on a FIFO or a hung mount, abandoned by its run, must not keep `sync` or
-/// a stopping daemon alive (issue 14 case 6). The command's own work is
+/// a stopping daemon alive. The command's own work is
 /// done by then; what is left is a thread no one waits for.
 pub struct Runtime(Option<tokio::runtime::Runtime>);
 

@@ -1,5 +1,5 @@
 //! `acsync status`: every export's status file as a table, or `--json` as an
-//! array of the status objects of SPEC §3; `acsync status NAME` shows one
+//! array of the status objects of docs/status-file.md; `acsync status NAME` shows one
 //! export in detail (or `--json`, its status object). The table says when no
 //! daemon runs on the folder: its `next_run` column would otherwise look
 //! healthy. `--wide` shows errors whole. `--watch` redraws the table every

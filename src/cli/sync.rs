@@ -14,7 +14,7 @@ use crate::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use crate::status::Outcome;
 
 /// Ctrl-C (SIGINT) and SIGTERM stop the run the same way: after the
-/// current batch, with the run recorded (issue 14 case 6).
+/// current batch, with the run recorded.
 async fn stop_on_signal(cancel: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else {

@@ -1,4 +1,4 @@
-//! The control-loop scenarios of SPEC §4 rules 8-9 (fixtures in `tests.rs`).
+//! The control-loop scenarios of docs/run-rules.md, scheduling (fixtures in `tests.rs`).
 
 use super::*;
 
@@ -282,7 +282,7 @@ async fn sighup_rescans_and_never_stops_the_daemon() {
     assert_eq!(f.stop().await.runs("a"), 0);
 }
 
-/// Issue 15: a broken `acsync.toml` saved while running leaves every export
+/// A broken `acsync.toml` saved while running leaves every export
 /// running on the last good one, told to runs and idle status writes, and
 /// reported to the sink; the fix clears it.
 #[tokio::test(start_paused = true)]
@@ -361,7 +361,7 @@ fn check_fix(events: &[Ev], fixed: usize) {
 }
 
 /// At start there is no last good `acsync.toml`: a broken one leaves the
-/// exports on its connection invalid (as before issue 15), reported to the
+/// exports on its connection invalid (as acsync did before it kept the last good acsync.toml), reported to the
 /// sink; saving the fix schedules them.
 #[tokio::test(start_paused = true)]
 async fn broken_settings_at_start_leave_their_exports_invalid_until_fixed() {

@@ -1,12 +1,13 @@
-//! The daemon shell (`acsync daemon`, SPEC §5): one control loop that owns
+//! The daemon shell (`acsync daemon`, README.md, running under systemd): one control loop that owns
 //! time, signals and the folder watch, and starts runs.
 //!
 //! * [`schedule`]: pure cron arithmetic (DST, missed runs);
 //! * [`registry`]: pure diff of the folder against the running set;
 //! * [`watch`]: the notify watcher, level-triggered;
 //! * [`notify`]: systemd `READY=1`/`STATUS=`/`WATCHDOG=1`;
-//! * [`ports`]: the two traits the daemon is given, [`ExportRunner`] and
-//!   [`StatusSink`];
+//! * the two traits the daemon is given, re-exported here: [`ExportRunner`]
+//!   (defined beside the run, `run::port`) and [`StatusSink`] (beside the
+//!   status files, `status::sink`), so that neither room imports the daemon;
 //! * [`clock`]: the wall clock it schedules by (injected: tests pause it);
 //! * [`settings`]: the last good `acsync.toml`, kept while the saved one is
 //!   broken;
@@ -17,7 +18,7 @@
 //! its own timers (scheduler, periodic rescan, watchdog) and finished runs.
 //! The loop never sleeps longer than `max_sleep` and re-reads the wall clock
 //! on every wake, so suspend and clock steps cannot make it miss a run
-//! (rust-stack.md §1.3).
+//! (a sleeping `tokio::time::sleep` does not count suspended time).
 //!
 //! Usage from the CLI (signals handled inside, returns on SIGTERM/SIGINT
 //! once runs in flight have stopped; exit 0):
@@ -32,7 +33,6 @@
 pub mod clock;
 mod control;
 pub mod notify;
-pub mod ports;
 pub mod registry;
 pub mod schedule;
 pub mod settings;
@@ -47,8 +47,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::info;
 
+pub use crate::run::port::{ExportRunner, RunEnded, RunFuture, RunNotStarted, RunResult};
+pub use crate::status::StatusSink;
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use ports::{ExportRunner, RunEnded, RunFuture, RunNotStarted, RunResult, StatusSink};
 pub use schedule::ExportId;
 
 /// Why the folder is re-read (for logs; a SIGHUP also brackets the reload

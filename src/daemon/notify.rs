@@ -1,4 +1,4 @@
-//! systemd readiness protocol (`Type=notify`, SPEC §5) over sd-notify:
+//! systemd readiness protocol (`Type=notify`, README.md, running under systemd) over sd-notify:
 //! `READY=1`, `STATUS=`, `RELOADING=1` + `MONOTONIC_USEC`, `STOPPING=1` and
 //! `WATCHDOG=1`. Every call is a no-op without `NOTIFY_SOCKET` (tests, a
 //! terminal), and a failed send is logged, never fatal: systemd's own
@@ -7,7 +7,7 @@
 //! The watchdog is not a timer task: the control loop asks for
 //! [`Systemd::watchdog_deadline`] when it computes its sleep and calls
 //! [`Systemd::watchdog_if_due`] on every wake, so a wedged loop stops the
-//! pings and systemd restarts the service (rust-stack.md §3.1).
+//! pings and systemd restarts the service.
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //!
 //! Pure: [`Registry::reconcile`] and friends return [`Effect`]s (status
 //! writes, cancellations) for the control loop to carry out, so the rules of
-//! SPEC §4 rule 8 are tested without files or time. An export with a run in
+//! docs/configuration.md, saving a file, are tested without files or time. An export with a run in
 //! flight gets no status write from here (the run owns its status file until
 //! it ends); the change is remembered and restated when the run finishes.
 
@@ -124,7 +124,7 @@ pub struct Registry {
 /// How a reconcile schedules exports it has not seen before.
 pub enum FirstSeen<'a> {
     /// At start: make up a run missed while the daemon was down, given each
-    /// export's last `started_at` (SPEC rule 9).
+    /// export's last `started_at` (docs/run-rules.md, scheduling).
     Startup(&'a dyn Fn(&Export) -> Option<DateTime<Utc>>),
     /// While running: a new file waits for its first scheduled time.
     Running,
@@ -251,7 +251,7 @@ impl Registry {
     }
 
     /// Runs due at `now`, and the ids whose tick found their last run still
-    /// going (skipped, SPEC rule 9). Every due entry moves to its next instant.
+    /// going (skipped, docs/run-rules.md, scheduling). Every due entry moves to its next instant.
     pub fn due(&mut self, now: DateTime<Utc>) -> (Vec<Start>, Vec<ExportId>) {
         let (ready, _) = self.timetable.due(now);
         let mut starts = Vec::new();

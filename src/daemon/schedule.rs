@@ -9,7 +9,7 @@
 //! lets the control loop re-read the wall clock on every wake (suspend, NTP
 //! steps).
 //!
-//! Missed runs (SPEC §4 rule 9) follow systemd's `Persistent=true`: a daemon
+//! Missed runs (docs/run-rules.md, scheduling) follow systemd's `Persistent=true`: a daemon
 //! that was down across one or more scheduled instants runs the export once,
 //! soon after start, then goes back to the grid. A tick found late (the loop
 //! slept through several instants) is likewise made up once, never in a burst.
@@ -75,7 +75,7 @@ impl Timetable {
     }
 
     /// Takes a new schedule for `id` without running it now: the next run is
-    /// the new pattern's first instant after `now` (SPEC rule 8).
+    /// the new pattern's first instant after `now` (docs/configuration.md, saving a file).
     pub fn reschedule(&mut self, id: &str, schedule: Schedule, now: DateTime<Utc>) {
         let next_run = next_after(&schedule, now);
         self.set(id, schedule, next_run);

@@ -1,4 +1,4 @@
-//! Watching the configuration folder (SPEC §4 rule 8): `exports/` recursively
+//! Watching the configuration folder (docs/configuration.md, saving a file): `exports/` recursively
 //! and the config dir itself non-recursively (for `acsync.toml` and a swap of
 //! an `exports` symlink).
 //!
@@ -6,7 +6,7 @@
 //! something did; every relevant batch of events becomes one
 //! [`Control::Reload`] and the control loop re-reads the whole folder. That
 //! is what makes editor rename-saves and Kubernetes-style `..data` link swaps
-//! work, where no event names the export file (rust-stack.md §1.1).
+//! work, where no event names the export file.
 //!
 //! Directories are watched, never files (a rename-save replaces the inode).
 //! inotify resolves symlinks when a watch is added, so [`ConfigWatcher::refresh`]

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// What an export does to members who left the segment (SPEC §4 rule 4).
+/// What an export does to members who left the segment (docs/run-rules.md, prune).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Prune {

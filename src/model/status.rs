@@ -75,7 +75,7 @@ pub struct MembershipRow {
 /// When acsync's own unsubscribe of a contact happened, as a window of Unix
 /// seconds: from just before the request (or batch) was sent to when its
 /// outcome was confirmed. A later run resubscribes the contact only if the
-/// membership row's `udate` still lies in this window (SPEC §4 rule 3:
+/// membership row's `udate` still lies in this window (docs/run-rules.md, kept statuses:
 /// "after checking on ActiveCampaign that the status 2 is still the one
 /// acsync wrote"); any later change is someone else's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,5 +1,5 @@
 //! Folding a full read of the list into what this export knows, and
-//! resolving the intents a killed run left pending (SPEC §4 rule 7: "killed
+//! resolving the intents a killed run left pending (docs/run-rules.md, crash safety: "killed
 //! at any instant [...] the next run converges the list to the segment with
 //! no duplicate contacts and no forgotten ownership").
 //!

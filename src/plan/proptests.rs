@@ -211,7 +211,7 @@ proptest! {
             prop_assert_eq!(live_map[*e].status, ListStatus::Unsubscribed, "opt-out resubscribed: {}", e);
         }
         // Every other segment member is active with exactly the values we send.
-        // Bounced and unconfirmed members keep their status (issue 13 case 2).
+        // Bounced and unconfirmed members keep their status.
         for e in first.kept_bounced.iter().chain(&first.kept_unconfirmed) {
             prop_assert_ne!(live_map[e].status, ListStatus::Active, "forced active: {}", e);
         }
@@ -234,7 +234,7 @@ proptest! {
     }
 }
 
-/// A defect outside the email (issue 14 case 2): any of them may hit a row.
+/// A defect outside the email: any of them may hit a row.
 #[derive(Debug, Clone, Copy)]
 enum Defect {
     None,
@@ -328,7 +328,7 @@ fn removed(p: &Plan) -> Vec<&str> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// SPEC §4 rule 1: a defect outside the email never removes a member.
+    /// docs/run-rules.md, the segment: a defect outside the email never removes a member.
     /// The same rows read with and without defects give the same profiles
     /// (same emails, same rows) and the same invalid rows, and the plan
     /// removes exactly the same members.

@@ -321,7 +321,7 @@ fn blocked_reason_rounds_percent() {
     );
 }
 
-/// Issue 13 case 6: an export that owns 60 of a shared list's 1,060 active
+/// An export that owns 60 of a shared list's 1,060 active
 /// members must not unsubscribe 59 of its 60 under a 10% guard.
 #[test]
 fn max_removals_is_measured_against_the_members_the_export_manages() {
@@ -354,7 +354,7 @@ fn max_removals_is_measured_against_the_members_the_export_manages() {
     );
 }
 
-/// Issue 13 case 2: bounced and unconfirmed members are never planned as
+/// Bounced and unconfirmed members are never planned as
 /// adds (which would force status 1) nor resubscribed.
 #[test]
 fn bounced_and_unconfirmed_members_are_kept_as_they_are() {
@@ -380,7 +380,7 @@ fn bounced_and_unconfirmed_members_are_kept_as_they_are() {
     assert_eq!((c.kept_bounced, c.kept_unconfirmed), (1, 1));
 }
 
-/// Issue 13 case 3: a member whose change is still in doubt (a batch not
+/// A member whose change is still in doubt (a batch not
 /// yet finished) is neither re-added, updated nor removed.
 #[test]
 fn members_in_doubt_are_left_alone() {
@@ -680,7 +680,7 @@ fn scale_steady_state() {
     );
 }
 
-/// Issue 13 case 5: the shared-list rules of the planner.
+/// The shared-list rules of the planner.
 #[test]
 fn other_exports_keep_their_members_and_win_conflicts_in_id_order() {
     let rows = [("both@x.io", fields("Ann")), ("mine@x.io", fields("M"))];

@@ -1,4 +1,4 @@
-//! The full read proves itself (SPEC §4c): `GET /contacts?listid=&status=`
+//! The full read proves itself (docs/ownership.md): `GET /contacts?listid=&status=`
 //! is assumed to filter by each contact's status *on that list*, which
 //! ActiveCampaign does not document. After each full read a random sample
 //! of each status read is compared with the contact's own membership rows

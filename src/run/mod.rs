@@ -381,7 +381,7 @@ fn count_segment(last_run: &mut LastRun, segment: &Segment) {
         .collect();
 }
 
-/// The outcome of a run that did not fail outright (SPEC §4b).
+/// The outcome of a run that did not fail outright (docs/status-file.md).
 fn outcome_of(last_run: &LastRun, blocked: bool) -> Outcome {
     if blocked {
         Outcome::Blocked

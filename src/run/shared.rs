@@ -1,4 +1,4 @@
-//! Several exports of one configuration folder on one list (SPEC §4c): "an
+//! Several exports of one configuration folder on one list (docs/ownership.md): "an
 //! export never unsubscribes a contact that another export of the list
 //! still has in its segment [...] Conflicting field values for one contact
 //! are reported as `conflicts` and resolved the same way every time."

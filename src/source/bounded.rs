@@ -1,4 +1,4 @@
-//! Bounded reads of file sources (issue 14 case 6). A file read blocks a
+//! Bounded reads of file sources. A file read blocks a
 //! thread, and a FIFO with no writer or a hung network mount blocks it for
 //! ever; no thread can be interrupted in a blocking `open` or `read`. So the
 //! read runs on a blocking thread the run stops waiting for:

@@ -6,7 +6,7 @@
 //! newlines a record may span several lines, so row 3 is the third record,
 //! not necessarily line 4. Blank lines are skipped and not counted.
 //!
-//! A malformed file fails the read with its line (SPEC §4 rule 1): a record
+//! A malformed file fails the read with its line (docs/run-rules.md, the segment): a record
 //! with more or fewer fields than the header (an unquoted comma, a missing
 //! one), or a quoted field still open at the end of the file (which would
 //! otherwise swallow every later row into one field; see [`super::quotes`]).
@@ -101,7 +101,7 @@ fn read_csv_with(
     Ok(builder.finish())
 }
 
-/// Fails when the input ended inside a quoted field (SPEC §4 rule 1).
+/// Fails when the input ended inside a quoted field (docs/run-rules.md, the segment).
 fn check_quotes<R: Read>(rdr: &Reader<QuoteTracker<R>>, file: &Path) -> Result<(), SourceError> {
     match rdr.get_ref().unterminated() {
         Some(line) => Err(SourceError::Malformed {

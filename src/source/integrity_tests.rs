@@ -1,4 +1,4 @@
-//! Issue 14 tests of the readers: malformed files fail with their line,
+//! Tests of the readers: malformed files fail with their line,
 //! mapped keys no row has fail listing what was seen, reads are bounded.
 
 use std::path::Path;
@@ -20,7 +20,7 @@ fn csv(text: &str) -> Result<Segment, SourceError> {
     read_csv(text.as_bytes(), Path::new("segments/x.csv"), &mapping())
 }
 
-/// The reproduction of issue 14 case 1: 300 rows, row 281 opens a quote.
+/// A reproduction: 300 rows, row 281 opens a quote.
 fn three_hundred_rows(row_281: &str) -> String {
     let mut text = String::from("email,first_name\n");
     for i in 0..300 {

@@ -3,7 +3,7 @@
 //! module owns the dispatch, the error type and the [`Projection`] shared by
 //! every reader (which column feeds which ActiveCampaign field).
 //!
-//! SPEC §4 rule 5: "A source that cannot be read fails the run and touches
+//! docs/run-rules.md, safety limits: "A source that cannot be read fails the run and touches
 //! nothing." Nor does a malformed one (rule 1: an unterminated quote, a row
 //! with more or fewer fields than the header), nor one where a mapped column
 //! or key is in no row. A source that can be read but holds bad rows does not
@@ -70,7 +70,7 @@ pub enum SourceError {
         seen: Vec<String>,
     },
     /// The file is malformed at `line` (1-based, as an editor counts): the
-    /// run fails rather than read rows out of place (SPEC §4 rule 1).
+    /// run fails rather than read rows out of place (docs/run-rules.md, the segment).
     #[error("{}:{line}: {message}", path.display())]
     Malformed {
         path: PathBuf,
@@ -323,7 +323,7 @@ impl<K> Projection<K> {
 
     /// Extracts one row and feeds it to `builder`. An email that cannot be
     /// read makes the row unreadable; any other value that cannot be used is
-    /// left out and reported, and the row stays (SPEC §4 rule 1).
+    /// left out and reported, and the row stays (docs/run-rules.md, the segment).
     pub(crate) fn push(&self, builder: &mut SegmentBuilder, row: u64, get: &mut Lookup<'_, K>) {
         let email = match get(&self.email) {
             Ok(email) => email.unwrap_or_default(),

@@ -2,7 +2,7 @@
 //! environment variable the export names, parsed by sqlx, and kept out of
 //! every message.
 //!
-//! SPEC §4 rule 10: secrets never appear in logs, status files or error
+//! docs/configuration.md, secrets: secrets never appear in logs, status files or error
 //! messages. The string may hold a password (in the user-info part or as a
 //! `password=` parameter), so errors name the variable, never its value, and
 //! every server or driver message is passed through a [`Redactor`] that

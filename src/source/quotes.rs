@@ -1,6 +1,6 @@
 //! Finds an unterminated quoted field in a CSV file, which the csv crate
 //! cannot report: a quoted field that never closes simply runs to the end of
-//! the file, swallowing every row after it into one field (issue 14 case 1).
+//! the file, swallowing every row after it into one field.
 //!
 //! [`QuoteTracker`] wraps the reader the csv crate reads from and follows the
 //! same quoting rules as `csv_core` with the crate's defaults (`,`

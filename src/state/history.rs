@@ -1,4 +1,4 @@
-//! The run history (issue 15): what each run changed for each contact
+//! The run history: what each run changed for each contact
 //! (added, updated with the values sent, unsubscribed, resubscribed, kept
 //! and why, failed and why), kept for a retention and a size bound so that
 //! "when and why was she unsubscribed?" has an answer. Emails are stored in

@@ -310,7 +310,7 @@ fn a_version_1_database_migrates_to_one_with_history() {
     );
 }
 
-/// Issue 15: a first export of a million profiles records a million rows.
+/// A first export of a million profiles records a million rows.
 /// Run with `--ignored --nocapture` to see the figures.
 #[test]
 #[ignore]

@@ -1,4 +1,4 @@
-//! One run per export at a time, across processes (SPEC §2, rule 9): an
+//! One run per export at a time, across processes (docs/commands.md, sync; docs/run-rules.md, scheduling): an
 //! advisory lock on `state_dir/locks/<export>.lock`, held by the daemon's run
 //! or by `acsync sync` until the returned guard is dropped.
 //!

@@ -5,7 +5,7 @@
 //! The API is synchronous: callers on the async side use `spawn_blocking`.
 //! Every write is one transaction, and the database runs in WAL mode with
 //! `synchronous=FULL`, so a commit that returned survives a power loss
-//! (SPEC §4 rule 7). The daemon and `acsync sync` may open the database at the
+//! (docs/run-rules.md, crash safety). The daemon and `acsync sync` may open the database at the
 //! same time; a busy timeout lets one wait for the other's short writes, and
 //! [`lock_export`] keeps them from running the same export at once.
 //!
@@ -246,7 +246,7 @@ impl StateDb {
         Ok(())
     }
 
-    /// Claims this state for the configuration folder `root` (SPEC §4c: two
+    /// Claims this state for the configuration folder `root` (docs/ownership.md: two
     /// folders on one `state_dir` are kept apart). The first folder to run
     /// is recorded; another folder is refused while the recorded one still
     /// has an `acsync.toml`. A folder that moved (the recorded one is gone)

@@ -94,7 +94,7 @@ DROP TABLE members;
 ALTER TABLE members_v2 RENAME TO members;
 CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
 
--- Several exports on one list (SPEC §4c): what each of them wants there
+-- Several exports on one list (docs/ownership.md): what each of them wants there
 -- (its segment's emails and field hashes), written only while the list is
 -- shared, so that no export unsubscribes what another still wants.
 CREATE TABLE wanted (
@@ -119,7 +119,7 @@ CREATE TABLE batches (
 ) WITHOUT ROWID;
 ";
 
-/// Version 3 (issue 15): the run history, each run's per-contact changes
+/// Version 3: the run history, each run's per-contact changes
 /// (`state::history`). `history_runs` holds one row per recorded run (its
 /// export, time and entry count, so the size bound needs no count over
 /// `history`); `history` one row per contact and run, keyed by run so that

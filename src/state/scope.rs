@@ -1,4 +1,4 @@
-//! Where ownership lives (SPEC §4c): "A contact's ownership is recorded per
+//! Where ownership lives (docs/ownership.md): "A contact's ownership is recorded per
 //! account (the connection's API host, normalised: scheme, case, trailing
 //! `/` and `/api/3` removed) and list. It survives moving or renaming the
 //! export file and changing `list_id` away and back."

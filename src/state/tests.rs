@@ -361,7 +361,7 @@ fn million_members_load_timing() {
     eprintln!("save 250: {:?}", t.elapsed());
 }
 
-/// Issue 13 "Upgrading keeps everything": a state database written by
+/// A state database written by
 /// acsync 0.1 (schema version 1, `tests/fixtures/state-v1.sqlite3`, made
 /// with 0.1's DDL) is migrated in place: ownership, our unsubscribe marks
 /// (given a window that ends at the upgrade), hashes and pending intents

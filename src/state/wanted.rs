@@ -1,4 +1,4 @@
-//! What each export of a shared list wants there (SPEC §4c): its segment's
+//! What each export of a shared list wants there (docs/ownership.md): its segment's
 //! emails with the hash of the values it sends. Written only while another
 //! export of this configuration targets the same list; read by the others
 //! so that none unsubscribes a contact another still has in its segment,

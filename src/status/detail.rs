@@ -166,7 +166,7 @@ fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
     out
 }
 
-/// Every counter of a run, in the order SPEC §3 lists them, then this
+/// Every counter of a run, in the order docs/status-file.md lists them, then this
 /// build's own.
 fn counter_lines(r: &LastRun) -> Vec<String> {
     [

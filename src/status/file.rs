@@ -143,7 +143,7 @@ mod tests {
             .collect()
     }
 
-    /// SPEC §3's top-level fields, then those this build adds.
+    /// docs/status-file.md's top-level fields, then those this build adds.
     const SPEC_TOP: [&str; 12] = [
         "export",
         "config_file",
@@ -159,7 +159,7 @@ mod tests {
         "acsync_version",
     ];
     const EXTRA_TOP: [&str; 1] = ["last_full_read_at"];
-    /// SPEC §3's `last_run` fields, then those this build adds.
+    /// docs/status-file.md's `last_run` fields, then those this build adds.
     const SPEC_RUN: [&str; 20] = [
         "trigger",
         "started_at",

@@ -1,5 +1,5 @@
-//! The status room: the only code that knows a status file (SPEC §3). Its
-//! model and the run bookkeeping carried from one file to the next (SPEC
+//! The status room: the only code that knows a status file (docs/status-file.md). Its
+//! model and the run bookkeeping carried from one file to the next (see
 //! §4b), where each file lives, the atomic write, the read, masking, the
 //! `acsync status` table and detail view, the daemon's status port
 //! ([`StatusFiles`]) and the probe that tells whether a daemon is running.
@@ -30,5 +30,5 @@ pub use model::{
     ExportState, Failure, LastRun, MAX_FAILURES, Outcome, RunCounts, StatusFile, Trigger,
     run_counts,
 };
-pub use sink::StatusFiles;
+pub use sink::{StatusFiles, StatusSink};
 pub use table::{TableStyle, render_table, render_table_styled, render_table_with};

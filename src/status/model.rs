@@ -1,5 +1,5 @@
-//! The model of a status file (SPEC §3) and the run bookkeeping carried from
-//! one file to the next (SPEC §4b): states, triggers, outcomes, the last run
+//! The model of a status file (docs/status-file.md) and the run bookkeeping carried from
+//! one file to the next (docs/status-file.md): states, triggers, outcomes, the last run
 //! with its counters, and [`RunCounts`]. Pure data and arithmetic, no IO.
 
 use chrono::{DateTime, Utc};
@@ -51,7 +51,7 @@ impl Trigger {
     }
 }
 
-/// How a run ended (SPEC §4b). Only `Success` resets `consecutive_failures`.
+/// How a run ended (docs/status-file.md). Only `Success` resets `consecutive_failures`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -100,7 +100,7 @@ impl Failure {
     }
 }
 
-/// The last (or current) run of an export. Field names are SPEC §3's.
+/// The last (or current) run of an export. Field names are docs/status-file.md's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastRun {
     pub trigger: Trigger,
@@ -132,7 +132,7 @@ pub struct LastRun {
     /// At most [`MAX_FAILURES`].
     #[serde(default)]
     pub failures: Vec<Failure>,
-    // Beyond SPEC §3:
+    // Beyond docs/status-file.md:
     /// The run's id in the state database's journal, to match log lines.
     #[serde(default)]
     pub run_id: Option<i64>,
@@ -218,7 +218,7 @@ impl LastRun {
     }
 }
 
-/// The status file of one export. Field names are SPEC §3's.
+/// The status file of one export. Field names are docs/status-file.md's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusFile {
     /// The export id, e.g. `emea/vip`.
@@ -239,7 +239,7 @@ pub struct StatusFile {
     pub consecutive_failures: u32,
     pub updated_at: DateTime<Utc>,
     pub acsync_version: String,
-    // Beyond SPEC §3:
+    // Beyond docs/status-file.md:
     /// When the list was last read in full.
     #[serde(default)]
     pub last_full_read_at: Option<DateTime<Utc>>,
@@ -354,7 +354,7 @@ impl StatusFile {
     }
 }
 
-/// The counters SPEC §4b carries across runs: how many runs in a row did not
+/// The counters docs/status-file.md carries across runs: how many runs in a row did not
 /// succeed, and when the last one did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunCounts {

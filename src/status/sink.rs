@@ -1,4 +1,6 @@
-//! [`StatusFiles`]: the daemon's [`StatusSink`], the states it gives an
+//! What the daemon needs of the status files ([`StatusSink`]: injected, so
+//! that the control loop is testable with fakes; the daemon re-exports it)
+//! and [`StatusFiles`], the one that writes them: the states it gives an
 //! export between runs (idle with its next run, disabled, invalid, removed)
 //! written as status files, each carrying the run history of the file it
 //! replaces. A status a running process owns (its export lock is held) is
@@ -11,8 +13,70 @@ use chrono::{DateTime, Utc};
 use super::daemon_lock::{DaemonProbe, probe_daemon};
 use super::file::{StatusError, read, remove, status_path, write_atomic};
 use super::model::{ExportState, StatusFile};
-use crate::config::Export;
-use crate::daemon::StatusSink;
+use crate::config::{Export, Located};
+
+/// Writes status files for the states the daemon decides (every state but
+/// `running` and a finished run), and reads back what it needs at start.
+///
+/// Calls are synchronous and made from the control loop, in order; they
+/// write one small file each. Errors are logged by the daemon and never stop
+/// it (a read-only folder must not take every export down).
+pub trait StatusSink: Send + Sync + 'static {
+    /// Export `id`'s status file as it is now (`None`: it has none, or it
+    /// cannot be read).
+    fn read_status(&self, id: &str) -> Option<StatusFile>;
+
+    /// The status file's `last_run.started_at`, if the export ever ran: the
+    /// start-up catch-up of missed runs depends on it (see
+    /// docs/run-rules.md, scheduling).
+    fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
+        self.read_status(&export.id)?.last_run.map(|r| r.started_at)
+    }
+
+    /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,
+    /// keeping `last_run` and the counters as they are. `settings_error`:
+    /// while the daemon runs the export on the last good `acsync.toml`, that
+    /// file's errors (`acsync.toml:LINE:COL: message` lines) for
+    /// `config_error`; `None` otherwise.
+    fn idle(
+        &self,
+        export: &Export,
+        next_run: Option<DateTime<Utc>>,
+        settings_error: Option<&str>,
+    ) -> std::io::Result<()>;
+
+    /// `state: "disabled"` (`enabled = false`), no `next_run`.
+    fn disabled(&self, export: &Export) -> std::io::Result<()>;
+
+    /// `state: "invalid"`: the file `file` of export `id` cannot be used.
+    /// `config_error` is one or more `FILE:LINE:COL: message` lines with FILE
+    /// relative to the export's folder; `sha256` is `None` when unreadable.
+    fn invalid(
+        &self,
+        id: &str,
+        file: &Path,
+        sha256: Option<&str>,
+        config_error: &str,
+    ) -> std::io::Result<()>;
+
+    /// The export file `file` is gone: delete its status file.
+    fn removed(&self, id: &str, file: &Path) -> std::io::Result<()>;
+
+    /// `acsync.toml` was loaded again and stands differently: `errors` is
+    /// empty when it is valid. Status files learn of it through
+    /// [`StatusSink::idle`] and the runs; this is for what else follows the
+    /// daemon (metrics). Called at start when the file has errors, then on
+    /// every change.
+    fn settings_checked(&self, errors: &[Located]) -> std::io::Result<()> {
+        let _ = errors;
+        Ok(())
+    }
+
+    /// At start: delete the status files of exports not in `present` (their
+    /// files were deleted while the daemon was down). `present` holds every
+    /// export file found, valid or not.
+    fn prune(&self, present: &[&str]) -> std::io::Result<()>;
+}
 
 /// Status files next to each export (or under `status_dir`).
 pub struct StatusFiles {

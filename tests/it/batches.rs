@@ -1,4 +1,4 @@
-//! Bulk batches (issue 14 cases 3 and 10): a batch ActiveCampaign rejects as
+//! Bulk batches: a batch ActiveCampaign rejects as
 //! a whole for some of its contacts costs only those contacts; an
 //! `/import/info` that cannot answer for a batch is a doubt settled by a
 //! read, never a refusal; `exclude_automations` reaches every write.

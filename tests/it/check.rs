@@ -213,7 +213,7 @@ fn missing_settings_file_is_an_error_and_usage_errors_exit_2() {
 }
 
 // ---------------------------------------------------------------------------
-// Secrets and long values (issue 14 case 8)
+// Secrets and long values
 // ---------------------------------------------------------------------------
 
 /// An ActiveCampaign-shaped key (72 hex digits).
@@ -354,7 +354,7 @@ fn a_5_mb_value_is_cut_in_every_message() {
 }
 
 // ---------------------------------------------------------------------------
-// Errors a person understands (issue 15)
+// Errors a person understands
 // ---------------------------------------------------------------------------
 
 const GOOD_SETTINGS: &str = "[connections.prod]\nurl = \"acme.api-us1.com\"\napi_key_env = \"AC_KEY\"\naccept_data_transfer = true\n";

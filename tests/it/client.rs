@@ -206,7 +206,7 @@ async fn reads_members_page_by_page() {
         .await
         .expect("read");
     assert_eq!(active.len(), 250);
-    // The read ends only on an empty page (issue 14 case 10): a short page
+    // The read ends only on an empty page: a short page
     // mid-list must not end it.
     assert_eq!(*seen.lock().unwrap(), vec![100, 200, 250]);
     assert!(active.windows(2).all(|w| w[0].contact_id < w[1].contact_id));

@@ -1,4 +1,4 @@
-//! Crash trials (issue 7, SPEC rule 7): `acsync sync` and `acsync daemon`
+//! Crash trials (docs/run-rules.md, crash safety): `acsync sync` and `acsync daemon`
 //! SIGKILLed at seeded random instants of a 5,000-profile run with adds,
 //! updates, resubscribes and unsubscribes. After every kill the state database passes
 //! `PRAGMA integrity_check` and the status file (if any) is whole JSON; the
@@ -304,7 +304,7 @@ fn sync_killed_at_random_instants_converges_without_losing_ownership() {
     assert!(f.killed_mid_run > 0, "some kills must land mid-run");
 }
 
-/// Issue 13: kills while ActiveCampaign is still processing a batch acsync
+/// Kills while ActiveCampaign is still processing a batch acsync
 /// sent (each batch takes 3 s to land), so the re-run starts before it has:
 /// it must follow the journaled batch to its end, and lose no ownership,
 /// leave nobody wrongly unsubscribed, create no duplicate.

@@ -1,4 +1,4 @@
-//! `acsync daemon` as a real process against the simulator (issue 5's
+//! `acsync daemon` as a real process against the simulator (
 //! acceptance): readiness on a NOTIFY_SOCKET the test owns, scheduled runs,
 //! edits, invalid and deleted files, rename-saves, SIGHUP, SIGTERM during a
 //! long sync, and `acsync sync` refused while the daemon runs the export.
@@ -323,7 +323,7 @@ fn rename_save_and_sighup_are_followed() {
         "SIGHUP rescans"
     );
     assert!(d.expect_notify("READY=1", Duration::from_secs(10)));
-    // Issue 15: a SIGHUP that changes nothing is still acknowledged.
+    // A SIGHUP that changes nothing is still acknowledged.
     assert!(
         wait_until(Duration::from_secs(5), || d
             .log()
@@ -509,7 +509,7 @@ fn ran_since(
     })
 }
 
-/// Issue 15: a syntax error saved into acsync.toml while the daemon runs
+/// A syntax error saved into acsync.toml while the daemon runs
 /// leaves every export running on the last good file, each status file and
 /// the JSON log (at ERROR) name `acsync.toml:LINE:COL`, and the fix clears it.
 #[test]

@@ -1,4 +1,4 @@
-//! Export discovery (issue 14 case 9) through the real binary: symbolic
+//! Export discovery through the real binary: symbolic
 //! link loops, two paths to one file, names that are not UTF-8 or too long
 //! for a status or lock file, and misnamed files, as `acsync check` and the
 //! daemon see them.
@@ -80,7 +80,7 @@ pub fn daemon_log(dir: &Path) -> String {
     out
 }
 
-/// Every case of issue 14 case 9 in one folder, next to a valid `vip`.
+/// Every misnamed or unusable export file in one folder, next to a valid `vip`.
 fn hostile_tree() -> (tempfile::TempDir, PathBuf) {
     let (dir, exports) = config(SETTINGS);
     std::fs::create_dir(exports.join("emea")).expect("mkdir");

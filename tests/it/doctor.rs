@@ -1,4 +1,4 @@
-//! `acsync doctor` through the real binary (issue 15): it passes on the
+//! `acsync doctor` through the real binary: it passes on the
 //! simulator, fails naming the cause on a wrong key, a login page instead of
 //! the API host, a missing list, an unknown field, a value that does not fit
 //! its field, and global (not per-list) status filtering; and it sends no

@@ -1,4 +1,4 @@
-//! Fitting the ecosystem (issue 9): generated files are fresh (JSON Schemas,
+//! Fitting the ecosystem: generated files are fresh (JSON Schemas,
 //! man page, completions, packaged configs), the schemas accept the sample
 //! configs, `check --format github`, `plan --detailed-exitcode`, `status
 //! --watch` and colour, and the Debian package metadata.

@@ -1,4 +1,4 @@
-//! Fitting the operator's ecosystem (issue 16): a real daemon's `/metrics`
+//! Fitting the operator's ecosystem: a real daemon's `/metrics`
 //! holds every export's series before its first run, and after a run every
 //! metric the Grafana dashboard, the alert rules and the README name; the
 //! package, tmpfiles.d, SECURITY.md and the permission warning agree on

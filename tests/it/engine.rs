@@ -1,5 +1,5 @@
-//! The reconcile engine against the simulator: one test per rule of SPEC §4
-//! (issue 4's acceptance list). In-process runs use `Runner`; the status
+//! The reconcile engine against the simulator: one test per rule of docs/run-rules.md
+//! (the acceptance list of that work). In-process runs use `Runner`; the status
 //! file and kill tests use the real binary.
 
 use acsync::run::RunOptions;
@@ -84,7 +84,7 @@ async fn invalid_emails_are_counted_reported_and_not_sent() {
     );
     w.write_export("vip", "");
     let r = w.sync("vip").await;
-    // Invalid rows do not make a run partial (SPEC §4b).
+    // Invalid rows do not make a run partial (docs/status-file.md).
     assert_eq!(r.outcome, Outcome::Success);
     assert_eq!((r.last_run.invalid_rows, r.last_run.profiles), (3, 1));
     assert_eq!(w.sim.contact_count(), 1);

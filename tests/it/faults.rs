@@ -1,4 +1,4 @@
-//! Fault injection (issue 7): seeded trials of a run with adds, updates and
+//! Fault injection: seeded trials of a run with adds, updates and
 //! unsubscribes against a simulator that misbehaves in one way per test (5xx,
 //! dropped connections, 429 storms, latency beyond the request timeout,
 //! failed or interrupted bulk batches, `/import/info` answering `false`) or

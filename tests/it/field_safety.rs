@@ -1,4 +1,4 @@
-//! Safe in the field (issue 13): what another integration, the contact or
+//! Safe in the field: what another integration, the contact or
 //! ActiveCampaign itself does between runs never makes acsync unsubscribe
 //! the wrong person or resubscribe someone who left. One test per case of
 //! the issue, each reproducing it against the simulator.

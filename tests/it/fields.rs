@@ -1,4 +1,4 @@
-//! Custom fields (issue 14 cases 4 and 5): every `[mapping.fields]` key is
+//! Custom fields: every `[mapping.fields]` key is
 //! resolved against `GET /fields` before any write, by `plan` as by `sync`;
 //! values are converted or refused per the field's type, a refused value
 //! being a per-row report (the contact is still synced), never a batch
@@ -103,7 +103,7 @@ async fn an_iso_date_is_sent_as_yyyy_mm_dd_in_bulk_and_single_writes() {
 /// without it and the row is listed in `failures` with the reason. The
 /// run's outcome stays `success`: acsync wrote everything it sent, and a
 /// row with a value it could not use is reported the way a source row
-/// with an unusable field is (SPEC §4 rule 1); `partial` is kept for
+/// with an unusable field is (docs/run-rules.md, the segment); `partial` is kept for
 /// writes ActiveCampaign refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ambiguous_date_is_refused_per_row_and_the_contact_still_synced() {

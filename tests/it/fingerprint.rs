@@ -1,4 +1,4 @@
-//! The persisted mapping fingerprint (issue 12): a state database written
+//! The persisted mapping fingerprint: a state database written
 //! by a version that stored the mapping's `Debug` text is taken as
 //! unchanged, rewritten in the hashed form, and costs no full read.
 

@@ -1,4 +1,4 @@
-//! Issue 15, run history: each run records its per-contact changes in the
+//! run history: each run records its per-contact changes in the
 //! state database; `acsync history` answers "when and why" through the real
 //! binary; the history is pruned by each run past its retention.
 
@@ -281,7 +281,7 @@ fn a_bad_history_retention_is_a_located_error() {
     assert!(text.contains("bad duration `soon`"), "{text}");
 }
 
-/// Issue 12 (item 8): a completed batch's landed changes are recorded with
+/// A completed batch's landed changes are recorded with
 /// its outcome, not all at the end of the run. Seen from outside: entries
 /// appear while `acsync sync` is still sending, and a sync killed with
 /// SIGKILL keeps the entries of the batches that completed, each one a

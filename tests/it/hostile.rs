@@ -1,4 +1,4 @@
-//! Bad input (issue 7): configuration fuzzing, a corpus of hostile segment
+//! Bad input: configuration fuzzing, a corpus of hostile segment
 //! files, and a status folder that becomes read-only or full.
 //!
 //! * Fuzzing (proptest): export and `acsync.toml` texts built from a
@@ -590,7 +590,7 @@ async fn nul_bytes_make_an_email_invalid_and_travel_escaped_in_a_name() {
 async fn invalid_utf8_rows_are_reported_with_their_column() {
     let (w, r) = sync_fixture("invalid-utf8.csv").await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
-    // Issue 14: a bad name costs the name, not the member; a bad email costs the row.
+    // A bad name costs the name, not the member; a bad email costs the row.
     assert_eq!(counts(&r), (4, 3, 1, 0, 3, 0));
     assert_eq!(
         reasons(&r),

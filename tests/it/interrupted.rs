@@ -1,4 +1,4 @@
-//! Truthful status (issue 14 case 7): a run killed or stopped mid-way is
+//! Truthful status: a run killed or stopped mid-way is
 //! recorded as `interrupted`, never left `running` nor silently turned
 //! `idle`; a daemon never overwrites the status of a run another process is
 //! doing.
@@ -95,7 +95,7 @@ async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
     assert_eq!(w.active().len(), 60, "adds landed, no unsubscribe sent");
 }
 
-/// Issue 14 case 9: an export file renamed to `.TOML` (or `.tml`, `.yaml`)
+/// An export file renamed to `.TOML` (or `.tml`, `.yaml`)
 /// is warned about by `check` and the daemon; its status file, with the
 /// run history, is kept rather than deleted as if the export were gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Ownership belongs to the account and list (issue 13 case 7, SPEC §4c):
+//! Ownership belongs to the account and list (docs/ownership.md):
 //! it survives a moved export file, a `list_id` changed away and back, a
 //! cosmetic change of the connection's URL; a lost state database stops the
 //! run with a way forward instead of silently starting from nothing; two

@@ -1,5 +1,5 @@
 //! `acsync plan` shows, for up to 10 updates, which fields change from what
-//! to what (issue 15): emails masked, values shown; the old value is known
+//! to what: emails masked, values shown; the old value is known
 //! after a full read, `?` otherwise.
 
 use crate::harness::World;
@@ -54,7 +54,7 @@ async fn plan_shows_field_changes_from_what_to_what() {
 
 /// A contact edited in ActiveCampaign between runs (drift): the diff-based
 /// run cannot see it (the segment did not change), `--full-read` finds and
-/// repairs it, for `plan` and for `sync` (issue 15).
+/// repairs it, for `plan` and for `sync`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_read_finds_a_drift_the_diff_based_run_does_not() {
     let w = World::new().await;

@@ -1,4 +1,4 @@
-//! Issue 14, the source side, through the real binary against the
+//! the source side, through the real binary against the
 //! simulator: a malformed file fails before any write, a defect outside the
 //! email never drops a member, an address ActiveCampaign refuses is an
 //! invalid row (never a rejected batch), a blocked source never hangs `sync`
@@ -351,7 +351,7 @@ fn the_daemon_stops_at_once_while_a_run_is_stuck_reading() {
     assert_eq!(code, Some(0), "{}", said(&out));
     assert!(took < Duration::from_secs(10), "{took:?}: {}", said(&out));
     let status = w.status_json("x");
-    // SPEC §4c: "A run interrupted by a signal or a crash is recorded as
+    // docs/ownership.md: "A run interrupted by a signal or a crash is recorded as
     // interrupted in the status file."
     assert_eq!(status["last_run"]["outcome"], "interrupted", "{status}");
     let error = status["last_run"]["error"].as_str().unwrap_or_default();
@@ -401,7 +401,7 @@ fn check_validates_the_source_timeout() {
     }
 }
 
-/// Issue 14: a row whose email cannot be read at all (not UTF-8) may be a
+/// A row whose email cannot be read at all (not UTF-8) may be a
 /// member we cannot see, so that run holds every removal back (reported),
 /// instead of deriving removals from a partial read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

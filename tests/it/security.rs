@@ -1,4 +1,4 @@
-//! Security (issue 7, SPEC rule 10): the API key never shows in logs (trace
+//! Security (docs/configuration.md, secrets): the API key never shows in logs (trace
 //! included, on success and on a refused key), status files, the state
 //! database, any file acsync writes, panic messages or `Debug` output; plain
 //! `http://` only to loopback; TLS certificates verified; redirects not

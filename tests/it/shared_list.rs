@@ -1,4 +1,4 @@
-//! Several exports on one list (issue 13 case 5, SPEC §4c): an export never
+//! Several exports on one list (docs/ownership.md): an export never
 //! unsubscribes what another export of the list still has in its segment;
 //! conflicting values are written by one export only, never ping-ponging;
 //! `prune = "all"` on a shared list is refused.

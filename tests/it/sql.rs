@@ -1,4 +1,4 @@
-//! SQL sources (issue 8): SQLite here, PostgreSQL in [`postgres`] against a
+//! SQL sources: SQLite here, PostgreSQL in [`postgres`] against a
 //! throwaway server ([`pg`]). The acceptance: the same rows sync exactly as
 //! from CSV; a type matrix; a failing query, a missing column, a write
 //! attempt (and, for PostgreSQL, a dead server and a timeout) each fail the
@@ -178,8 +178,8 @@ fn sqlite_type_matrix() {
             f(&[("I", "9007199254740993"), ("R", "0.1"), ("S", "é")]),
         ]
     );
-    // A BLOB is not sent and its row is reported, named by column (issue 14:
-    // the row stays in the segment); the other rows are fine.
+    // A BLOB is not sent and its row is reported, named by column (the
+    // row stays in the segment); the other rows are fine.
     assert_eq!(
         (seg.source_rows, seg.invalid_rows, seg.row_issues),
         (3, 0, 1)

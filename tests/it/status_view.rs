@@ -1,4 +1,4 @@
-//! `acsync status` views through the real binary (issue 15): the detail view
+//! `acsync status` views through the real binary: the detail view
 //! of one export (`status NAME`, `--json`), the notice when no daemon runs on
 //! the folder (and its absence while one does), and `--wide`.
 

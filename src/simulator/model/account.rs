@@ -31,7 +31,7 @@ pub struct Account {
     pub fields: Vec<Field>,
     excluded: HashSet<String>,
     next_membership: u64,
-    /// Fault model for acsync's cross-check (SPEC §4c): `status` combined
+    /// Fault model for acsync's cross-check (docs/ownership.md): `status` combined
     /// with `listid` filters by the contact's status on ANY list instead of
     /// on that list. ActiveCampaign does not document which it does. A
     /// fault knob, not account data: not saved.

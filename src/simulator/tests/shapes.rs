@@ -1,5 +1,5 @@
 //! The simulator answers in the shapes of ActiveCampaign's documented
-//! examples (issue 14): for every endpoint acsync calls, each key of the
+//! examples: for every endpoint acsync calls, each key of the
 //! documented 2xx example is present with the same JSON type, recursively
 //! (values may differ). The examples are in `documented_examples.json`,
 //! verbatim from the official reference (its `source` says where).

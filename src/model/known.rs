@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use hashbrown::HashTable;
 
-use crate::model::member::Member;
+use super::member::Member;
 
 /// This export's members keyed by (lowercased) email. Members are only
 /// added or changed in place, never removed; an email is never changed once
