@@ -42,8 +42,19 @@ pub struct Batch {
     contacts: Vec<BulkContact>,
     fate: Fate,
     false_polls_left: u32,
-    /// Set once applied: (status, new contact ids, failed emails).
-    result: Option<(&'static str, Vec<u64>, Vec<String>)>,
+    /// Set once applied.
+    result: Option<BatchEnd>,
+}
+
+/// How an applied batch ended, as `/import/info` reports it.
+#[derive(Debug)]
+pub struct BatchEnd {
+    /// `completed`, `failed` or `interrupted`.
+    pub status: &'static str,
+    /// The ids of the contacts the import created.
+    pub created: Vec<u64>,
+    /// The emails it refused.
+    pub failed: Vec<String>,
 }
 
 /// All batches of the account, plus the queue of those not yet applied (in
@@ -215,10 +226,10 @@ impl Batches {
         }
         Some(match &b.result {
             None => Info::Active,
-            Some((status, success, failure)) => Info::Done(json!({
-                "status": status,
-                "success": success.iter().map(u64::to_string).collect::<Vec<_>>(),
-                "failure": failure,
+            Some(end) => Info::Done(json!({
+                "status": end.status,
+                "success": end.created.iter().map(u64::to_string).collect::<Vec<_>>(),
+                "failure": end.failed,
             })),
         })
     }
@@ -231,10 +242,10 @@ impl Batches {
         done.1 += contacts as u64;
     }
 
-    /// Records how batch `id` ended: (status, new contact ids, failed emails).
-    pub fn finish(&mut self, id: &str, result: (&'static str, Vec<u64>, Vec<String>)) {
+    /// Records how batch `id` ended.
+    pub fn finish(&mut self, id: &str, end: BatchEnd) {
         if let Some(b) = self.by_id.get_mut(id) {
-            b.result = Some(result);
+            b.result = Some(end);
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::super::model::account::Account;
 use super::super::model::records::ChangedBy;
 use super::super::model::values::email_deliverable;
-use super::batches::{Batches, BulkContact, Fate};
+use super::batches::{BatchEnd, Batches, BulkContact, Fate};
 
 /// The account and its bulk-import batches. Derefs to the account: most
 /// callers read or write contacts and lists, and batches are a field away.
@@ -60,7 +60,12 @@ impl World {
                 Fate::Failed => "failed",
                 Fate::Interrupted(_) => "interrupted",
             };
-            self.batches.finish(&id, (status, success, failure));
+            let end = BatchEnd {
+                status,
+                created: success,
+                failed: failure,
+            };
+            self.batches.finish(&id, end);
         }
     }
 }
