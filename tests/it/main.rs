@@ -4,6 +4,7 @@ mod batches;
 mod bench_smoke;
 mod check;
 mod client;
+mod config_dir;
 mod crash;
 mod daemon;
 mod discovery;
