@@ -26,6 +26,7 @@ mod kill;
 mod live;
 mod ownership;
 mod plan_diff;
+mod plan_held_back;
 mod quickstart;
 mod read_only;
 mod rows;
