@@ -41,38 +41,38 @@ complete -c acsync -n "__fish_acsync_needs_command" -f -a "completions" -d 'Prin
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "man" -d 'Print the manual page (roff; e.g. `acsync man | man -l -`)'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "schema" -d 'Print the JSON Schema of export files or acsync.toml, or write both into DIR'
 complete -c acsync -n "__fish_acsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c acsync -n "__fish_acsync_using_subcommand daemon" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand daemon" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand daemon" -s h -l help -d 'Print help'
-complete -c acsync -n "__fish_acsync_using_subcommand check" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand check" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand check" -l format -d 'How problems are printed: plain FILE:LINE:COL lines, or GitHub Actions annotations' -r -f -a "plain\t'`FILE:LINE:COL: message`, one a line (compilers\' convention: editors jump to it)'
 github\t'`::error file=F,line=L,col=C::message` workflow commands'"
 complete -c acsync -n "__fish_acsync_using_subcommand check" -l ignore-outside -d 'Skip named files that are neither under the folder\'s exports/ nor its acsync.toml (for pre-commit hooks, which pass every changed .toml file)'
 complete -c acsync -n "__fish_acsync_using_subcommand check" -l online -d 'Also ask ActiveCampaign: each export\'s list and mapped custom fields must exist on its account (read-only requests)'
 complete -c acsync -n "__fish_acsync_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c acsync -n "__fish_acsync_using_subcommand plan" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l json -d 'Print one JSON object instead of a summary (a stable format: see the README)'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l detailed-exitcode -d 'Exit 0 when there is nothing to change, 2 when there are changes (or removals are blocked), 1 on error, as Terraform does'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -s h -l help -d 'Print help'
-complete -c acsync -n "__fish_acsync_using_subcommand explain" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand explain" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -l json -d 'Print one JSON object with a section per question'
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -l offline -d 'Do not ask ActiveCampaign: answer from the segment and the local state only'
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -s h -l help -d 'Print help'
-complete -c acsync -n "__fish_acsync_using_subcommand sync" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand sync" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l allow-removals -d 'Apply unsubscribes even above max_removals, for this run only'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l adopt -d 'After a lost state database: take ownership of the list\'s active members that are in the segment (see the README, "Lost state")'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -s h -l help -d 'Print help'
-complete -c acsync -n "__fish_acsync_using_subcommand status" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand status" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l watch -d 'Redraw every SECONDS (default 2) until Ctrl-C' -r
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l json -d 'Print a JSON array of the status objects (with NAME: that one object)'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -l wide -d 'Show errors whole instead of cut to fit the table'
 complete -c acsync -n "__fish_acsync_using_subcommand status" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l connection -d 'Check only this connection and its exports' -r
-complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand doctor" -l json -d 'Print one JSON object: `ok` and every check'
 complete -c acsync -n "__fish_acsync_using_subcommand doctor" -s h -l help -d 'Print help'
-complete -c acsync -n "__fish_acsync_using_subcommand history" -l config-dir -d 'Configuration folder holding acsync.toml and exports/' -r -F
+complete -c acsync -n "__fish_acsync_using_subcommand history" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand history" -l email -d 'One contact\'s entries (full address: this runs on the host, for the operator)' -r
 complete -c acsync -n "__fish_acsync_using_subcommand history" -l run -d 'The changes of run N (its id, as listed without options)' -r
 complete -c acsync -n "__fish_acsync_using_subcommand history" -l limit -d 'At most N runs (or entries with --run / --email)' -r

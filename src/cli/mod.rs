@@ -9,6 +9,7 @@ pub mod demo;
 pub mod docs;
 pub mod doctor;
 pub mod explain;
+pub mod folder;
 pub mod history;
 pub mod init;
 pub mod logging;
@@ -35,17 +36,20 @@ pub struct Cli {
 /// The configuration folder (holds `acsync.toml` and `exports/`).
 #[derive(Debug, Clone, Args)]
 pub struct ConfigDir {
-    /// Configuration folder holding acsync.toml and exports/.
-    #[arg(
-        long,
-        env = "ACSYNC_CONFIG_DIR",
-        // The value in the environment must not leak into generated man
-        // pages and completions (nor into help shown in CI logs).
-        hide_env_values = true,
-        default_value = "/etc/acsync",
-        value_name = "DIR"
-    )]
-    pub config_dir: PathBuf,
+    /// Configuration folder holding acsync.toml and exports/. Default:
+    /// $ACSYNC_CONFIG_DIR, else the current folder when it holds an
+    /// acsync.toml, else /etc/acsync when it exists.
+    // The environment is read by `folder::resolve`, not by clap: the folder's
+    // note on stderr says which of the two chose it.
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+impl ConfigDir {
+    /// The folder the command uses (see [`folder::resolve`]).
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        folder::resolve(self.config_dir.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,22 +197,22 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             ignore_outside,
             online,
-        } => check::run(&dir.config_dir, &files, format, ignore_outside, online),
-        Command::Daemon { dir } => daemon::run(&dir.config_dir),
+        } => check::run(&dir.resolve()?, &files, format, ignore_outside, online),
+        Command::Daemon { dir } => daemon::run(&dir.resolve()?),
         Command::Plan {
             name,
             dir,
             json,
             detailed_exitcode,
             full_read,
-        } => plan::run(&dir.config_dir, &name, json, detailed_exitcode, full_read),
+        } => plan::run(&dir.resolve()?, &name, json, detailed_exitcode, full_read),
         Command::Explain {
             name,
             email,
             dir,
             json,
             offline,
-        } => explain::run(&dir.config_dir, &name, &email, json, offline),
+        } => explain::run(&dir.resolve()?, &name, &email, json, offline),
         Command::Sync {
             name,
             dir,
@@ -216,7 +220,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             full_read,
             adopt,
         } => sync::run(
-            &dir.config_dir,
+            &dir.resolve()?,
             &name,
             sync::options(allow_removals, full_read, adopt),
         ),
@@ -227,12 +231,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             dir,
             json,
         } => doctor::run(
-            &dir.config_dir,
+            &dir.resolve()?,
             name.as_deref(),
             connection.as_deref(),
             json,
         ),
-        Command::History { name, dir, query } => history::run(&dir.config_dir, &name, &query),
+        Command::History { name, dir, query } => history::run(&dir.resolve()?, &name, &query),
         Command::Demo => demo::run(),
         Command::Simulator(args) => simulator::run(args),
         Command::Init(args) => init::run(args),

@@ -145,6 +145,13 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         p.removals.len(),
         masked(p.removals.iter().map(|x| x.email.as_str())),
     );
+    if !p.held_back.is_empty() {
+        line(
+            "held back",
+            p.held_back.len(),
+            masked(p.held_back.iter().map(|x| x.email.as_str())),
+        );
+    }
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
     line("kept bounced", p.kept_bounced.len(), Vec::new());
     line("kept unconfirmed", p.kept_unconfirmed.len(), Vec::new());

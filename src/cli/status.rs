@@ -41,7 +41,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let config_dir = args.dir.config_dir.as_path();
+    let config_dir = &args.dir.resolve()?;
     if let Some(name) = &args.name {
         return detail(config_dir, name, args.json);
     }

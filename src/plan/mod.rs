@@ -116,6 +116,9 @@ pub struct Plan {
     pub resubscribes: Vec<Change>,
     /// Empty when [`Plan::blocked`].
     pub removals: Vec<Removal>,
+    /// The removals a block holds back (empty unless [`Plan::blocked`]):
+    /// whom `--allow-removals` would unsubscribe.
+    pub held_back: Vec<Removal>,
     /// Segment members who opted out themselves: never resubscribed.
     pub kept_unsubscribed: Vec<String>,
     /// Segment members whose list status is bounced (3): never forced to 1.
@@ -464,6 +467,7 @@ fn plan_removals(
         .filter(|_| !removals.is_empty())
     {
         plan.blocked = Some(format!("{} unsubscribes held back: {why}", removals.len()));
+        plan.held_back = removals;
     } else if plan.would_remove > allowed && !s.allow_removals {
         plan.blocked = Some(blocked_reason(
             plan.would_remove,
@@ -471,6 +475,7 @@ fn plan_removals(
             s.max_removals,
             s.prune,
         ));
+        plan.held_back = removals;
     } else {
         plan.removals = removals;
     }

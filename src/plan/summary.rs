@@ -41,6 +41,8 @@ pub struct Samples {
     pub update: Vec<String>,
     pub resubscribe: Vec<String>,
     pub remove: Vec<String>,
+    /// Whom a blocked plan does not unsubscribe (`--allow-removals` would).
+    pub held_back: Vec<String>,
     pub kept_unsubscribed: Vec<String>,
 }
 
@@ -72,6 +74,7 @@ impl PlanSummary {
                 update: changes(&plan.updates),
                 resubscribe: changes(&plan.resubscribes),
                 remove: masked(plan.removals.iter().map(|r| r.email.as_str())),
+                held_back: masked(plan.held_back.iter().map(|r| r.email.as_str())),
                 kept_unsubscribed: masked(plan.kept_unsubscribed.iter().map(String::as_str)),
             },
             row_issues: s.samples.clone(),

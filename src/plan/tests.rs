@@ -314,6 +314,16 @@ fn max_removals_percent_and_count() {
 }
 
 #[test]
+fn a_block_holds_back_the_removals_it_drops() {
+    let blocked = blocked_case(RemovalLimit::Count(10), false);
+    assert!(blocked.removals.is_empty());
+    assert_eq!(blocked.held_back.len(), 500);
+    assert_eq!(blocked.held_back[0].email, "m0000@x.io", "in email order");
+    let lifted = blocked_case(RemovalLimit::Count(10), true);
+    assert!(lifted.held_back.is_empty());
+}
+
+#[test]
 fn blocked_reason_rounds_percent() {
     assert_eq!(
         blocked_reason(1, 3, RemovalLimit::Count(0), Prune::All),

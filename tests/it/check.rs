@@ -205,9 +205,19 @@ fn config_dir_comes_from_environment() {
 
 #[test]
 fn missing_settings_file_is_an_error_and_usage_errors_exit_2() {
-    let out = acsync(&["check", "--config-dir", "tests/fixtures/nonexistent"]);
+    let empty = tempfile::tempdir().expect("tmp");
+    let empty = empty.path().to_str().expect("utf-8 temp path");
+    let out = acsync(&["check", "--config-dir", empty]);
     assert_eq!(out.status.code(), Some(1));
     assert!(lines(&out)[0].ends_with("acsync.toml:1:1: file not found"));
+    // A folder that does not exist is refused before anything is read.
+    let out = acsync(&["check", "--config-dir", "tests/fixtures/nonexistent"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("tests/fixtures/nonexistent (from --config-dir) does not exist"),
+        "{stderr}"
+    );
     assert_eq!(acsync(&["check", "--bogus"]).status.code(), Some(2));
     assert_eq!(acsync(&["frobnicate"]).status.code(), Some(2));
 }
