@@ -1,0 +1,44 @@
+//! Facts about ActiveCampaign that a write depends on, checked on the
+//! account or made harmless (docs/verification.md). Each test names the
+//! section of docs/activecampaign-api.md the fact comes from.
+
+use acsync::simulator::ChangedBy;
+use acsync::status::Outcome;
+
+use crate::harness::World;
+
+/// docs/activecampaign-api.md §12, "Collections page by 20": a contact on
+/// 25 lists whose opt-out is on the export's list, the 25th of its rows.
+/// The single-contact add reads the contact's rows; a read of the first
+/// page only would take it for a non-member and set status 1 over the
+/// opt-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_out_on_a_contacts_25th_list_is_kept_section_12() {
+    let mut w = World::new().await;
+    let others: Vec<u64> = (0..24)
+        .map(|n| w.sim.add_list(&format!("Other {n}")))
+        .collect();
+    // The export's list gets the highest id: its row comes last.
+    w.list = w.sim.add_list("Export list");
+    let mut people = World::people(0..29);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+
+    let id = w.sim.add_contact("busy@example.com", None, None, None);
+    for l in others {
+        w.sim.set_membership(id, l, 1, ChangedBy::Contact);
+    }
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    people.push(("busy@example.com".into(), "Busy".into()));
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.failures);
+    assert_eq!(
+        (r.last_run.kept_unsubscribed, r.last_run.added),
+        (1, 0),
+        "the opt-out is kept"
+    );
+    assert_eq!(w.sim.list_status("busy@example.com", w.list), Some(2));
+}
