@@ -2,7 +2,7 @@
 //! account or made harmless (docs/verification.md). Each test names the
 //! section of docs/activecampaign-api.md the fact comes from.
 
-use acsync::simulator::ChangedBy;
+use acsync::simulator::{ChangedBy, ExcludeAutomationsAt};
 use acsync::status::Outcome;
 
 use crate::harness::World;
@@ -41,4 +41,26 @@ async fn opt_out_on_a_contacts_25th_list_is_kept_section_12() {
         "the opt-out is kept"
     );
     assert_eq!(w.sim.list_status("busy@example.com", w.list), Some(2));
+}
+
+/// docs/activecampaign-api.md §12, "`exclude_automations` placement is
+/// ambiguous": whether the account honours it inside each contact (the
+/// reference example) or at the top level of the body only, an export with
+/// `exclude_automations = true` fires no automation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_automations_fire_none_wherever_honoured_section_12() {
+    for at in [
+        ExcludeAutomationsAt::EachContact,
+        ExcludeAutomationsAt::TopLevel,
+    ] {
+        let w = World::new().await;
+        w.sim.set_exclude_automations_at(at);
+        let people = World::people(0..12);
+        w.write_people("seg", &people);
+        w.write_export("seg", "exclude_automations = true");
+        let r = w.sync("seg").await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+        assert_eq!(r.last_run.added, 12);
+        assert_eq!(w.sim.bulk_automations(), (12, 0), "{at:?}: none fires");
+    }
 }

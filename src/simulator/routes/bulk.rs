@@ -39,7 +39,11 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
     };
     let contacts = {
         let a = s.account();
-        bulk_request::validate(&v, &a.batches.refused_in_bulk)?
+        bulk_request::validate(
+            &v,
+            &a.batches.refused_in_bulk,
+            a.batches.exclude_automations_at,
+        )?
     };
     let (batch_id, faulted, hold) = {
         let mut a = s.account();
