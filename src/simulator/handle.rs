@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::{Faults, SimConfig};
-use super::engine::batches::{Batches, ExcludeAutomationsAt};
+use super::engine::batches::{Batches, ExcludeAutomationsAt, FailureIndexBase};
 use super::engine::gate::{Gate, Ledger};
 use super::engine::shared::Shared;
 use super::engine::world::World;
@@ -183,6 +183,18 @@ impl Simulator {
     /// body (§12); the documented default is inside each contact.
     pub fn set_exclude_automations_at(&self, at: ExcludeAutomationsAt) {
         self.shared().account().batches.exclude_automations_at = at;
+    }
+
+    /// The base of the index `failureReasons` names a refused contact by
+    /// (§12: undocumented; 0 unless set).
+    pub fn set_failure_index_base(&self, base: FailureIndexBase) {
+        self.shared().account().batches.failure_index_base = base;
+    }
+
+    /// The next `n` bulk imports are answered with the documented
+    /// whole-batch rejection naming contact 230 (§4.3), nothing queued.
+    pub fn answer_documented_rejection(&self, n: u32) {
+        self.shared().account().batches.documented_rejections = n;
     }
 
     /// The next `n` bulk batches end `failed` (nothing applied).

@@ -26,6 +26,15 @@ pub struct BulkContact {
     pub exclude_automations: bool,
 }
 
+/// The base of the index `failureReasons[].contact` names a contact by
+/// (§12: undocumented).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailureIndexBase {
+    #[default]
+    Zero,
+    One,
+}
+
 /// Where the account honours `exclude_automations` in a bulk import body
 /// (§12, "`exclude_automations` placement is ambiguous"); elsewhere it is
 /// accepted and ignored.
@@ -89,6 +98,11 @@ pub struct Batches {
     /// counts them) is held back this long after its batch is queued: a
     /// client killed meanwhile never learns the batch id.
     pub hold_answer: Option<(u64, Duration)>,
+    /// How `failureReasons` counts contacts.
+    pub failure_index_base: FailureIndexBase,
+    /// The next this many bulk imports are answered with ActiveCampaign's
+    /// documented whole-batch rejection (contact 230, §4.3), whatever they hold.
+    pub documented_rejections: u32,
     /// Where `exclude_automations` is honoured.
     pub exclude_automations_at: ExcludeAutomationsAt,
     /// Contacts queued with automations excluded, and without (their
@@ -130,6 +144,8 @@ impl Batches {
             info_not_found: false,
             fail_next: 0,
             hold_answer: None,
+            failure_index_base: FailureIndexBase::default(),
+            documented_rejections: 0,
             exclude_automations_at: ExcludeAutomationsAt::default(),
             automations_excluded: 0,
             automations_allowed: 0,
