@@ -10,9 +10,11 @@
 //! bounced, malformed) come back as their emails only; [`BatchResult::failed_indexes`]
 //! maps them back to the batch.
 //!
-//! `exclude_automations` is sent inside each contact, where the official
-//! example puts it (api notes §4.2; the placement is ambiguous). Batches are
-//! sized as if it were always present, so a batch is valid either way.
+//! `exclude_automations` is sent both inside each contact, where the
+//! official example puts it, and at the top level of the body, where other
+//! clients put it: which one ActiveCampaign honours is ambiguous, and an
+//! automation that fires cannot be undone (docs/verification.md). Batches
+//! are sized as if it were always present, so a batch is valid either way.
 
 use super::Client;
 use super::error::{ApiError, ErrorBody};
@@ -94,6 +96,8 @@ impl BatchResult {
 #[derive(Serialize)]
 struct WireBody<'a> {
     contacts: Vec<WireContact<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    exclude_automations: bool,
 }
 
 #[derive(Serialize)]
@@ -154,12 +158,13 @@ pub fn bulk_body(batch: &[BulkContact], exclude_automations: bool) -> Vec<u8> {
             .iter()
             .map(|c| wire_contact(c, exclude_automations))
             .collect(),
+        exclude_automations,
     };
     serde_json::to_vec(&body).expect("bulk bodies are strings and numbers")
 }
 
-/// `{"contacts":[` + `]}`.
-const WRAPPER_BYTES: usize = r#"{"contacts":[]}"#.len();
+/// `{"contacts":[` + `],"exclude_automations":true}`.
+const WRAPPER_BYTES: usize = r#"{"contacts":[],"exclude_automations":true}"#.len();
 
 /// One contact's serialized size, as the largest body would carry it.
 fn contact_bytes(c: &BulkContact) -> usize {
@@ -456,8 +461,14 @@ mod tests {
         let body = String::from_utf8(bulk_body(&[c], true)).unwrap();
         assert_eq!(
             body,
-            r#"{"contacts":[{"email":"a@b.co","fields":[{"id":1,"value":"foo"}],"subscribe":[{"listid":1},{"listid":2}],"unsubscribe":[{"listid":3}],"exclude_automations":true}]}"#
+            r#"{"contacts":[{"email":"a@b.co","fields":[{"id":1,"value":"foo"}],"subscribe":[{"listid":1},{"listid":2}],"unsubscribe":[{"listid":3}],"exclude_automations":true}],"exclude_automations":true}"#
         );
+        let c = BulkContact {
+            email: "a@b.co".into(),
+            ..BulkContact::default()
+        };
+        let body = String::from_utf8(bulk_body(&[c], false)).unwrap();
+        assert_eq!(body, r#"{"contacts":[{"email":"a@b.co"}]}"#);
     }
 
     #[test]

@@ -100,16 +100,16 @@ impl ApiError {
         }
     }
 
-    /// The contacts a whole-batch bulk rejection names (§4.3: nothing was
-    /// queued), as indexes into a request of `len` contacts with
-    /// ActiveCampaign's reason. `None` for any other error, or when the
-    /// rejection is not only about named contacts: a general reason (rate
-    /// limit, payload), an index missing or outside the request.
-    pub fn rejected_contacts(&self, len: usize) -> Option<Vec<(usize, String)>> {
+    /// The reasons of a whole-batch bulk rejection about its contacts
+    /// (§4.3: nothing was queued): each with the index ActiveCampaign gave,
+    /// as it gave it (its base is undocumented, see docs/verification.md).
+    /// `None` for any other error, or when a reason is general (rate limit,
+    /// payload).
+    pub fn rejected_contacts(&self) -> Option<Vec<(Option<u64>, String)>> {
         let ApiError::Rejected { body, .. } = self else {
             return None;
         };
-        body.named_contacts(len)
+        body.contact_reasons()
     }
 }
 
@@ -200,27 +200,13 @@ impl ErrorBody {
         }
     }
 
-    /// See [`ApiError::rejected_contacts`]; sorted by index, one entry each.
-    pub fn named_contacts(&self, len: usize) -> Option<Vec<(usize, String)>> {
-        let mut out: Vec<(usize, String)> = Vec::new();
-        for r in &self.failure_reasons {
-            let FailureReason::Contact {
-                index: Some(i),
-                reason,
-            } = r
-            else {
-                return None;
-            };
-            let i = usize::try_from(*i).ok().filter(|i| *i < len)?;
-            match out.iter_mut().find(|(j, _)| *j == i) {
-                Some((_, r0)) => {
-                    r0.push_str("; ");
-                    r0.push_str(reason);
-                }
-                None => out.push((i, reason.clone())),
-            }
-        }
-        out.sort_by_key(|(i, _)| *i);
+    /// See [`ApiError::rejected_contacts`]; in the body's order.
+    pub fn contact_reasons(&self) -> Option<Vec<(Option<u64>, String)>> {
+        let reasons = self.failure_reasons.iter().map(|r| match r {
+            FailureReason::Contact { index, reason } => Some((*index, reason.clone())),
+            FailureReason::General(_) => None,
+        });
+        let out: Vec<_> = reasons.collect::<Option<_>>()?;
         (!out.is_empty()).then_some(out)
     }
 
@@ -366,19 +352,19 @@ mod tests {
             br#"{"success":0,"message":"JSON payload did not pass validation.","failureReasons":[{"contact":"7","failureReason":"Field' email' incorrect format"},{"contact":2,"failureReason":"b"},{"contact":7,"failureReason":"c"}]}"#,
         );
         assert_eq!(
-            b.named_contacts(10),
+            b.contact_reasons(),
             Some(vec![
-                (2, "b".to_string()),
-                (7, "Field' email' incorrect format; c".to_string())
+                (Some(7), "Field' email' incorrect format".to_string()),
+                (Some(2), "b".to_string()),
+                (Some(7), "c".to_string())
             ])
         );
-        // An index outside the request, or a general reason: not a named rejection.
-        assert_eq!(b.named_contacts(7), None);
+        // A general reason: not a rejection about contacts.
         let general = ErrorBody::parse(
             br#"{"success":0,"message":"Rate limit exceeded.","failureReasons":["Up to 100 imports"]}"#,
         );
-        assert_eq!(general.named_contacts(10), None);
-        assert_eq!(ErrorBody::parse(b"{}").named_contacts(10), None);
+        assert_eq!(general.contact_reasons(), None);
+        assert_eq!(ErrorBody::parse(b"{}").contact_reasons(), None);
     }
 
     #[test]

@@ -40,29 +40,43 @@ impl Client {
     }
 
     /// `GET /contacts/{id}/contactLists`: the contact's row for `list_id`;
-    /// `None` when it has none (or the contact does not exist: 404).
+    /// `None` when it has none (or the contact does not exist: 404). Read
+    /// [`PAGE_SIZE`] rows at a time until a short page: without `limit` a
+    /// collection answers only its first 20 rows, and a contact on more
+    /// lists would look like a non-member of the rest (docs/verification.md).
     pub async fn membership(
         &self,
         contact_id: u64,
         list_id: u64,
     ) -> Result<Option<MembershipRow>, ApiError> {
         let id = contact_id.to_string();
-        let call = Call::get(
-            "GET /contacts/{id}/contactLists",
-            &["contacts", &id, "contactLists"],
-        );
-        let r: ContactListsResponse = match self.fetch(&call).await {
-            Err(ApiError::Rejected { status: 404, .. }) => return Ok(None),
-            other => other?,
-        };
-        Ok(r.contact_lists
-            .iter()
-            .find(|m| m.list.0 == list_id)
-            .map(|m| MembershipRow {
-                code: m.status,
-                status: ListStatus::from_code(m.status),
-                udate: m.udate.as_deref().and_then(parse_udate),
-            }))
+        let mut offset = 0usize;
+        loop {
+            let call = Call::get(
+                "GET /contacts/{id}/contactLists",
+                &["contacts", &id, "contactLists"],
+            )
+            .query([
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", offset.to_string()),
+            ]);
+            let page: ContactListsResponse = match self.fetch(&call).await {
+                Err(ApiError::Rejected { status: 404, .. }) => return Ok(None),
+                other => other?,
+            };
+            if let Some(m) = page.contact_lists.iter().find(|m| m.list.0 == list_id) {
+                return Ok(Some(MembershipRow {
+                    code: m.status,
+                    status: ListStatus::from_code(m.status),
+                    udate: m.udate.as_deref().and_then(parse_udate),
+                }));
+            }
+            let n = page.contact_lists.len();
+            if n < PAGE_SIZE {
+                return Ok(None);
+            }
+            offset += n;
+        }
     }
 
     /// Which of `ids` have `status` on `list_id` now, with their current

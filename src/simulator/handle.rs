@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::{Faults, SimConfig};
-use super::engine::batches::Batches;
+use super::engine::batches::{Batches, ExcludeAutomationsAt, FailureIndexBase};
 use super::engine::gate::{Gate, Ledger};
 use super::engine::shared::Shared;
 use super::engine::world::World;
@@ -179,6 +179,24 @@ impl Simulator {
         self.shared().account().batches.info_not_found = on;
     }
 
+    /// Where the account honours `exclude_automations` in a bulk import
+    /// body (§12); the documented default is inside each contact.
+    pub fn set_exclude_automations_at(&self, at: ExcludeAutomationsAt) {
+        self.shared().account().batches.exclude_automations_at = at;
+    }
+
+    /// The base of the index `failureReasons` names a refused contact by
+    /// (§12: undocumented; 0 unless set).
+    pub fn set_failure_index_base(&self, base: FailureIndexBase) {
+        self.shared().account().batches.failure_index_base = base;
+    }
+
+    /// The next `n` bulk imports are answered with the documented
+    /// whole-batch rejection naming contact 230 (§4.3), nothing queued.
+    pub fn answer_documented_rejection(&self, n: u32) {
+        self.shared().account().batches.documented_rejections = n;
+    }
+
     /// The next `n` bulk batches end `failed` (nothing applied).
     pub fn fail_next_batches(&self, n: u32) {
         self.shared().account().batches.fail_next = n;
@@ -275,9 +293,8 @@ impl Simulator {
         self.shared().gate().ledger.clone()
     }
 
-    /// Contacts bulk import queued with `exclude_automations` inside their
-    /// object (the official example's placement, §4.2), and those queued
-    /// without it (automations would run).
+    /// Contacts bulk import queued with `exclude_automations` honoured, and
+    /// those queued without it: their automations fire.
     pub fn bulk_automations(&self) -> (u64, u64) {
         let a = self.shared().account();
         (

@@ -50,6 +50,7 @@ mod server;
 mod tests;
 
 pub use config::{Faults, SimConfig};
+pub use engine::batches::{ExcludeAutomationsAt, FailureIndexBase};
 pub use engine::gate::Ledger;
 pub use handle::Simulator;
 pub use model::records::{ChangedBy, SimContact, SimMembership};

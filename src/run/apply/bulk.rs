@@ -90,6 +90,10 @@ impl Applier<'_> {
                     let rest = sub.rest(named.iter().map(|(i, _)| *i));
                     todo.extend(rest.into_iter().rev());
                 }
+                AfterSubmit::Split => {
+                    tracing::warn!(export = %self.export.id, of = batch_items.len(), "bulk import rejected a batch naming contacts it cannot be told which; each half is sent again");
+                    todo.extend(sub.halves().into_iter().rev());
+                }
                 AfterSubmit::Failed(e) => self.submit_failed(batch_items, e).await?,
             }
         }
@@ -113,7 +117,8 @@ impl Applier<'_> {
             .client
             .bulk_submit(batch, self.export.exclude_automations)
             .await;
-        let step = after_submit(answer, batch.len(), &placeholder);
+        let emails: Vec<&str> = batch.iter().map(|c| c.email.as_str()).collect();
+        let step = after_submit(answer, &emails, &placeholder);
         self.save_with_journal(Vec::new(), step.journal, None)
             .await?;
         Ok(step.then)

@@ -13,6 +13,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::rejection::{RejectedBatch, read_rejection};
 use crate::activecampaign::{ApiError, BulkContact, ContactInput};
 use crate::model::Kept;
 use crate::model::{Fields, Known, Member, PendingOp};
@@ -293,13 +294,19 @@ impl Submission {
     pub fn rest(&self, named: impl IntoIterator<Item = usize>) -> Vec<Submission> {
         rest_ranges(self.range.clone(), named)
             .into_iter()
-            .map(|range| Submission {
-                range,
-                attempt: self.attempt,
-                replaces: None,
-                with_intents: false,
-            })
+            .map(|range| self.part(range))
             .collect()
+    }
+
+    /// Part of a rejected batch, sent again: nothing of it was queued, and
+    /// its intents are journaled already.
+    pub(super) fn part(&self, range: Range<usize>) -> Submission {
+        Submission {
+            range,
+            attempt: self.attempt,
+            replaces: None,
+            with_intents: false,
+        }
     }
 }
 
@@ -327,13 +334,20 @@ pub enum AfterSubmit {
     /// Rejected whole for the named contacts (index, reason): nothing was
     /// queued; they fail, the rest is sent again ([`Submission::rest`]).
     RejectNamed(Vec<(usize, String)>),
+    /// Rejected whole for contacts it cannot be told which: nothing was
+    /// queued; each half is sent again ([`Submission::halves`]).
+    Split,
     /// Not accepted: see [`WriteCore::submit_failed`].
     Failed(ApiError),
 }
 
-/// Reads the answer to a bulk submission of `len` contacts journaled under
-/// `placeholder`.
-pub fn after_submit(answer: Result<String, ApiError>, len: usize, placeholder: &str) -> Submitted {
+/// Reads the answer to a bulk submission of the contacts with `emails`
+/// (as sent) journaled under `placeholder`.
+pub fn after_submit(
+    answer: Result<String, ApiError>,
+    emails: &[&str],
+    placeholder: &str,
+) -> Submitted {
     let possibly_queued = matches!(&answer, Err(e) if class_of(e) == ErrorClass::InDoubt);
     let mut journal = Vec::new();
     if !possibly_queued {
@@ -344,8 +358,11 @@ pub fn after_submit(answer: Result<String, ApiError>, len: usize, placeholder: &
             journal.push(JournalStep::Add(id.clone()));
             AfterSubmit::Accepted(id)
         }
-        Err(e) => match e.rejected_contacts(len) {
-            Some(named) => AfterSubmit::RejectNamed(named),
+        Err(e) => match e.rejected_contacts() {
+            Some(reasons) => match read_rejection(&reasons, emails) {
+                RejectedBatch::Named(named) => AfterSubmit::RejectNamed(named),
+                RejectedBatch::Split => AfterSubmit::Split,
+            },
             None => AfterSubmit::Failed(e),
         },
     };

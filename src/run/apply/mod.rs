@@ -40,6 +40,7 @@ mod bulk;
 mod checks;
 pub mod decide;
 pub mod exchange;
+mod rejection;
 mod single;
 pub mod verify;
 

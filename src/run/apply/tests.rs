@@ -373,7 +373,7 @@ fn a_single_error_stops_keeps_its_intent_or_fails_by_class() {
 
 #[test]
 fn an_accepted_batch_forgets_its_placeholder_and_is_journaled_under_its_id() {
-    let s = after_submit(Ok("b1".into()), 3, "unacknowledged:1");
+    let s = after_submit(Ok("b1".into()), &["a@x.io"; 3], "unacknowledged:1");
     assert_eq!(
         s.journal,
         [
@@ -388,7 +388,7 @@ fn an_accepted_batch_forgets_its_placeholder_and_is_journaled_under_its_id() {
 #[test]
 fn an_unanswered_submission_keeps_its_unacknowledged_placeholder() {
     for (e, class) in every_error() {
-        let s = after_submit(Err(e), 3, "unacknowledged:1");
+        let s = after_submit(Err(e), &["a@x.io"; 3], "unacknowledged:1");
         let forgets = s.journal == [JournalStep::Remove("unacknowledged:1".into())];
         assert_eq!(forgets, class != ErrorClass::InDoubt, "{class:?}");
         assert!(forgets || s.journal.is_empty());
@@ -401,7 +401,10 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
     let e = rejected(
         r#"{"success":0,"failureReasons":[{"contact":1,"failureReason":"invalid email"}]}"#,
     );
-    let s = after_submit(Err(e), 4, "unacknowledged:1");
+    // The named contact's address fails acsync's own rule: the index is
+    // attributed with certainty (see rejection.rs).
+    let sent = ["a@x.io", "not an email", "c@x.io", "d@x.io"];
+    let s = after_submit(Err(e), &sent, "unacknowledged:1");
     assert_eq!(
         s.journal,
         [JournalStep::Remove("unacknowledged:1".into())],
@@ -435,10 +438,20 @@ fn a_rejection_naming_contacts_fails_them_and_resubmits_the_rest() {
 }
 
 #[test]
+fn the_documented_rejection_of_a_small_batch_splits_it() {
+    let e = rejected(
+        r#"{"success":0,"failureReasons":[{"contact":230,"failureReason":"Field' email' incorrect format"}]}"#,
+    );
+    let s = after_submit(Err(e), &["a@x.io"; 15], "unacknowledged:1");
+    assert_eq!(s.journal, [JournalStep::Remove("unacknowledged:1".into())]);
+    assert!(matches!(s.then, AfterSubmit::Split), "{:?}", s.then);
+}
+
+#[test]
 fn a_rejection_that_names_no_contact_is_a_refusal_of_the_whole_batch() {
     let e = rejected(r#"{"success":0,"failureReasons":["Rate limit exceeded"]}"#);
     assert!(matches!(
-        after_submit(Err(e), 4, "unacknowledged:1").then,
+        after_submit(Err(e), &["a@x.io"; 4], "unacknowledged:1").then,
         AfterSubmit::Failed(_)
     ));
 }

@@ -21,9 +21,30 @@ pub struct BulkContact {
     pub patch: ContactPatch,
     pub subscribe: Vec<u64>,
     pub unsubscribe: Vec<u64>,
-    /// `exclude_automations: true` inside this contact's object, where the
-    /// official example puts it (§4.2).
+    /// Automations are excluded for this contact, read where the account
+    /// honours `exclude_automations` ([`ExcludeAutomationsAt`]).
     pub exclude_automations: bool,
+}
+
+/// The base of the index `failureReasons[].contact` names a contact by
+/// (§12: undocumented).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailureIndexBase {
+    #[default]
+    Zero,
+    One,
+}
+
+/// Where the account honours `exclude_automations` in a bulk import body
+/// (§12, "`exclude_automations` placement is ambiguous"); elsewhere it is
+/// accepted and ignored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExcludeAutomationsAt {
+    /// Inside each contact, where the reference example puts it (§4.2).
+    #[default]
+    EachContact,
+    /// At the top level of the body only, where third-party clients put it.
+    TopLevel,
 }
 
 /// How a batch ends, decided by the fault dice at submit.
@@ -77,7 +98,15 @@ pub struct Batches {
     /// counts them) is held back this long after its batch is queued: a
     /// client killed meanwhile never learns the batch id.
     pub hold_answer: Option<(u64, Duration)>,
-    /// Contacts queued with automations excluded, and without.
+    /// How `failureReasons` counts contacts.
+    pub failure_index_base: FailureIndexBase,
+    /// The next this many bulk imports are answered with ActiveCampaign's
+    /// documented whole-batch rejection (contact 230, §4.3), whatever they hold.
+    pub documented_rejections: u32,
+    /// Where `exclude_automations` is honoured.
+    pub exclude_automations_at: ExcludeAutomationsAt,
+    /// Contacts queued with automations excluded, and without (their
+    /// automations fire).
     pub automations_excluded: u64,
     pub automations_allowed: u64,
     /// Batches processed and their contacts, per UTC day (`recentlyCompleted`).
@@ -115,6 +144,9 @@ impl Batches {
             info_not_found: false,
             fail_next: 0,
             hold_answer: None,
+            failure_index_base: FailureIndexBase::default(),
+            documented_rejections: 0,
+            exclude_automations_at: ExcludeAutomationsAt::default(),
             automations_excluded: 0,
             automations_allowed: 0,
             completed: BTreeMap::new(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::super::model::records::ContactPatch;
 use super::super::model::values::{email_well_formed, lenient_id, lenient_string};
-use super::batches::BulkContact;
+use super::batches::{BulkContact, ExcludeAutomationsAt, FailureIndexBase};
 
 /// §4.1: at most 250 contacts and 399,999 bytes per request.
 pub const MAX_CONTACTS: usize = 250;
@@ -44,7 +44,14 @@ pub fn count(v: &Value) -> usize {
 /// request (§4.3 "The import was not queued"). `refuse` holds emails
 /// (lowercase) refused at this stage whatever their form: AC's full rule
 /// list is not documented, so a test names the address it refuses.
-pub fn validate(v: &Value, refuse: &HashSet<String>) -> Result<Vec<BulkContact>, BulkRefusal> {
+/// `exclude_automations` is read only where the account honours it (`at`);
+/// a refused contact is named counting from `base`.
+pub fn validate(
+    v: &Value,
+    refuse: &HashSet<String>,
+    at: ExcludeAutomationsAt,
+    base: FailureIndexBase,
+) -> Result<Vec<BulkContact>, BulkRefusal> {
     let Some(items) = v.get("contacts").and_then(Value::as_array) else {
         return Err(general("'contacts' is a required field."));
     };
@@ -54,23 +61,44 @@ pub fn validate(v: &Value, refuse: &HashSet<String>) -> Result<Vec<BulkContact>,
     if items.len() > MAX_CONTACTS {
         return Err(general("Up to 250 contacts may be imported per request."));
     }
+    let top_level = flag(v.get("exclude_automations"));
     let mut reasons = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match parse_contact(item, refuse) {
-            Ok(c) => out.push(c),
-            Err(reason) => reasons.push(json!({"contact": i, "failureReason": reason})),
+            Ok(mut c) => {
+                if at == ExcludeAutomationsAt::TopLevel {
+                    c.exclude_automations = top_level;
+                }
+                out.push(c);
+            }
+            Err(reason) => {
+                let index = i + usize::from(base == FailureIndexBase::One);
+                reasons.push(json!({"contact": index, "failureReason": reason}));
+            }
         }
     }
     if reasons.is_empty() {
         return Ok(out);
     }
-    Err(BulkRefusal {
+    Err(rejected(reasons))
+}
+
+/// ActiveCampaign's documented whole-batch rejection, word for word
+/// (§4.3): it names contact 230, whatever the batch holds.
+pub fn documented_rejection() -> BulkRefusal {
+    rejected(vec![
+        json!({"contact": 230, "failureReason": "Field' email' incorrect format"}),
+    ])
+}
+
+fn rejected(reasons: Vec<Value>) -> BulkRefusal {
+    BulkRefusal {
         message: "JSON payload did not pass validation. Please fix failure Reasons and retry. \
                   The import was not queued for processing."
             .into(),
         reasons: Value::Array(reasons),
-    })
+    }
 }
 
 /// A failure "more general" than one contact: string reasons (§4.3).
@@ -128,23 +156,25 @@ fn parse_contact(item: &Value, refuse: &HashSet<String>) -> Result<BulkContact, 
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| format!("Field' {key}' incorrect format"))
     };
-    // `callback` is accepted and ignored. `exclude_automations` is read
-    // where the official example puts it, inside the contact (§4.2; a
-    // top-level one is accepted and ignored): the simulator runs no
-    // automations but counts the contacts that would run them.
-    let exclude_automations = match item.get("exclude_automations") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
-        Some(Value::Number(n)) => n.as_u64() == Some(1),
-        _ => false,
-    };
+    // `callback` is accepted and ignored. The simulator runs no automations
+    // but counts the contacts that would run them.
     Ok(BulkContact {
         email,
         patch,
         subscribe: lists("subscribe")?,
         unsubscribe: lists("unsubscribe")?,
-        exclude_automations,
+        exclude_automations: flag(item.get("exclude_automations")),
     })
+}
+
+/// An `exclude_automations` value: `true`, `"true"`, `"1"` or `1`.
+fn flag(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        _ => false,
+    }
 }
 
 /// An optional array member; absent or null reads as empty.
@@ -161,9 +191,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn whole_batch_rejected_on_one_bad_email_section_4_3() {
+    fn whole_batch_rejected_on_one_bad_email_section_4_3_and_12() {
         let body = json!({"contacts": [{"email": "ok@x.io"}, {"email": "nope"}, {}]});
-        let Err(BulkRefusal { reasons, .. }) = validate(&body, &HashSet::new()) else {
+        let Err(BulkRefusal { reasons, .. }) = validate(
+            &body,
+            &HashSet::new(),
+            ExcludeAutomationsAt::EachContact,
+            FailureIndexBase::Zero,
+        ) else {
             panic!("accepted a batch with a malformed email");
         };
         assert_eq!(reasons[0]["contact"], 1);
@@ -172,14 +207,57 @@ mod tests {
             "Field' email' incorrect format"
         );
         assert_eq!(reasons[1]["contact"], 2);
+        // §12: the base is undocumented; the switch counts from 1.
+        let base = FailureIndexBase::One;
+        let Err(BulkRefusal { reasons, .. }) = validate(
+            &body,
+            &HashSet::new(),
+            ExcludeAutomationsAt::EachContact,
+            base,
+        ) else {
+            panic!("accepted a batch with a malformed email");
+        };
+        assert_eq!(
+            (&reasons[0]["contact"], &reasons[1]["contact"]),
+            (&json!(2), &json!(3))
+        );
         let refuse: HashSet<String> = ["ok@x.io".to_string()].into();
         let one = json!({"contacts": [{"email": "a@x.io"}, {"email": "OK@x.io"}]});
-        let Err(BulkRefusal { reasons, .. }) = validate(&one, &refuse) else {
+        let Err(BulkRefusal { reasons, .. }) = validate(
+            &one,
+            &refuse,
+            ExcludeAutomationsAt::EachContact,
+            FailureIndexBase::Zero,
+        ) else {
             panic!("accepted a batch holding a refused email");
         };
         assert_eq!(
             reasons,
             json!([{"contact": 1, "failureReason": "Field' email' incorrect format"}])
         );
+    }
+
+    #[test]
+    fn exclude_automations_read_only_where_honoured_section_12() {
+        let excluded = |body: Value, at| {
+            let contacts =
+                validate(&body, &HashSet::new(), at, FailureIndexBase::Zero).expect("valid");
+            contacts
+                .iter()
+                .map(|c| c.exclude_automations)
+                .collect::<Vec<_>>()
+        };
+        let inside = json!({"contacts": [{"email": "a@x.io", "exclude_automations": true}]});
+        let top = json!({"contacts": [{"email": "a@x.io"}], "exclude_automations": "1"});
+        assert_eq!(
+            excluded(inside.clone(), ExcludeAutomationsAt::EachContact),
+            [true]
+        );
+        assert_eq!(excluded(inside, ExcludeAutomationsAt::TopLevel), [false]);
+        assert_eq!(
+            excluded(top.clone(), ExcludeAutomationsAt::EachContact),
+            [false]
+        );
+        assert_eq!(excluded(top, ExcludeAutomationsAt::TopLevel), [true]);
     }
 }

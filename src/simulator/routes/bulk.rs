@@ -38,8 +38,17 @@ async fn bulk_import(State(s): Sh, body: Bytes) -> ApiResult {
         (g.faults().fail_batch_rate, g.faults().info_false_polls)
     };
     let contacts = {
-        let a = s.account();
-        bulk_request::validate(&v, &a.batches.refused_in_bulk)?
+        let mut a = s.account();
+        if a.batches.documented_rejections > 0 {
+            a.batches.documented_rejections -= 1;
+            return Err(bulk_request::documented_rejection().into());
+        }
+        bulk_request::validate(
+            &v,
+            &a.batches.refused_in_bulk,
+            a.batches.exclude_automations_at,
+            a.batches.failure_index_base,
+        )?
     };
     let (batch_id, faulted, hold) = {
         let mut a = s.account();

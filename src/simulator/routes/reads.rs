@@ -162,17 +162,23 @@ async fn contact(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
     Ok(Json(out).into_response())
 }
 
-/// `GET /contacts/{id}/contactLists` (§3.2): status as a string.
-async fn contact_lists(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
+/// `GET /contacts/{id}/contactLists` (§3.2): status as a string. Paged like
+/// every collection (§12, "Collections page by 20"): without `limit` only
+/// the first 20 rows come back.
+async fn contact_lists(State(s): Sh, Path(raw): Path<String>, uri: Uri) -> ApiResult {
     let id = path_id(&raw, "Subscriber")?;
+    let (limit, offset) = paging(&params(&uri)?, DEFAULT_LIMIT)?;
     let a = s.account();
     let c = a
         .contact(id)
         .ok_or_else(|| ApiError::not_found("Subscriber", id))?;
-    let lists: Vec<Value> = a
-        .contact_lists(id)
+    let rows = a.contact_lists(id);
+    let lists: Vec<Value> = rows
         .iter()
+        .skip(offset)
+        .take(limit)
         .map(|(l, m)| wire::contact_list(&s.base, c, *l, m, false))
         .collect();
-    Ok(Json(json!({ "contactLists": lists })).into_response())
+    let total = wire::total(rows.len() as u64, true);
+    Ok(Json(json!({ "contactLists": lists, "meta": {"total": total} })).into_response())
 }

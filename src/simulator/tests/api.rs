@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::super::{ChangedBy, SimConfig, Simulator};
-use super::{Api, fast, ids};
+use super::{Answer, Api, fast, ids};
 
 #[tokio::test]
 async fn auth_missing_or_wrong_token_is_403_section_1_2() {
@@ -137,6 +137,30 @@ async fn contact_list_status_int_on_post_string_on_get_section_3_1_and_3_2() {
     let full = api.get(&format!("/contacts/{c}")).await;
     assert_eq!(full.body["contactLists"][0]["status"], json!("1"));
     assert_eq!(full.body["contact"]["firstName"], "Ann");
+}
+
+#[tokio::test]
+async fn contact_lists_sub_resource_pages_by_20_without_limit_section_12() {
+    let sim = Simulator::start(fast()).await.expect("start");
+    let c = sim.add_contact("a@example.com", None, None, None);
+    for n in 0..25 {
+        let l = sim.add_list(&format!("L{n}"));
+        sim.set_membership(c, l, 1, ChangedBy::Contact);
+    }
+    let api = Api::new(&sim);
+    let rows = |a: &Answer| a.body["contactLists"].as_array().map_or(0, Vec::len);
+    let default = api.get(&format!("/contacts/{c}/contactLists")).await;
+    assert_eq!(rows(&default), 20, "no limit: the first 20 rows only");
+    let first = api
+        .get(&format!("/contacts/{c}/contactLists?limit=100"))
+        .await;
+    assert_eq!(rows(&first), 25);
+    let rest = api
+        .get(&format!("/contacts/{c}/contactLists?offset=20"))
+        .await;
+    assert_eq!(rows(&rest), 5);
+    let lists = api.get("/lists").await;
+    assert_eq!(lists.body["lists"].as_array().map_or(0, Vec::len), 20);
 }
 
 #[tokio::test]

@@ -1,0 +1,118 @@
+//! Facts about ActiveCampaign that a write depends on, checked on the
+//! account or made harmless (docs/verification.md). Each test names the
+//! section of docs/activecampaign-api.md the fact comes from.
+
+use acsync::simulator::{ChangedBy, ExcludeAutomationsAt, FailureIndexBase};
+use acsync::status::Outcome;
+
+use crate::harness::{World, emails};
+
+/// docs/activecampaign-api.md §12, "Collections page by 20": a contact on
+/// 25 lists whose opt-out is on the export's list, the 25th of its rows.
+/// The single-contact add reads the contact's rows; a read of the first
+/// page only would take it for a non-member and set status 1 over the
+/// opt-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_out_on_a_contacts_25th_list_is_kept_section_12() {
+    let mut w = World::new().await;
+    let others: Vec<u64> = (0..24)
+        .map(|n| w.sim.add_list(&format!("Other {n}")))
+        .collect();
+    // The export's list gets the highest id: its row comes last.
+    w.list = w.sim.add_list("Export list");
+    let mut people = World::people(0..29);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+
+    let id = w.sim.add_contact("busy@example.com", None, None, None);
+    for l in others {
+        w.sim.set_membership(id, l, 1, ChangedBy::Contact);
+    }
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    people.push(("busy@example.com".into(), "Busy".into()));
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.failures);
+    assert_eq!(
+        (r.last_run.kept_unsubscribed, r.last_run.added),
+        (1, 0),
+        "the opt-out is kept"
+    );
+    assert_eq!(w.sim.list_status("busy@example.com", w.list), Some(2));
+}
+
+/// docs/activecampaign-api.md §12, "`exclude_automations` placement is
+/// ambiguous": whether the account honours it inside each contact (the
+/// reference example) or at the top level of the body only, an export with
+/// `exclude_automations = true` fires no automation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_automations_fire_none_wherever_honoured_section_12() {
+    for at in [
+        ExcludeAutomationsAt::EachContact,
+        ExcludeAutomationsAt::TopLevel,
+    ] {
+        let w = World::new().await;
+        w.sim.set_exclude_automations_at(at);
+        let people = World::people(0..12);
+        w.write_people("seg", &people);
+        w.write_export("seg", "exclude_automations = true");
+        let r = w.sync("seg").await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+        assert_eq!(r.last_run.added, 12);
+        assert_eq!(w.sim.bulk_automations(), (12, 0), "{at:?}: none fires");
+    }
+}
+
+/// docs/activecampaign-api.md §4.3 and §12, "`failureReasons[].contact`
+/// index base is undocumented": ActiveCampaign's own example body (contact
+/// 230, "incorrect format") answered once to a batch of 15 valid contacts
+/// names none of them; the batch is split and sent again, and all 15 land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_rejection_of_valid_contacts_lands_them_all_section_12() {
+    let w = World::new().await;
+    w.sim.answer_documented_rejection(1);
+    let people = World::people(0..15);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.failures);
+    assert_eq!((r.last_run.added, r.last_run.failed), (15, 0));
+    assert_eq!(w.active(), emails(&people));
+}
+
+/// docs/activecampaign-api.md §12, "`failureReasons[].contact` index base
+/// is undocumented": one contact ActiveCampaign really refuses (its address
+/// passes acsync's own rule, so the index cannot be checked), named
+/// 0-based and then 1-based: it alone fails, every other contact lands,
+/// within about 2·log2(batch) extra requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_refused_contact_fails_alone_whatever_the_index_base_section_12() {
+    for base in [FailureIndexBase::Zero, FailureIndexBase::One] {
+        let w = World::new().await;
+        w.sim.set_failure_index_base(base);
+        w.sim.reject_in_bulk("user6@example.com");
+        let people = World::people(0..15);
+        w.write_people("vip", &people);
+        w.write_export("vip", "");
+        let r = w.sync("vip").await;
+        assert_eq!(
+            (r.last_run.added, r.last_run.failed),
+            (14, 1),
+            "{base:?}: {:?}",
+            r.last_run.failures
+        );
+        let mut others = people.clone();
+        others.remove(6);
+        assert_eq!(w.active(), emails(&others), "{base:?}");
+        let requests = w
+            .sim
+            .ledger()
+            .by_endpoint
+            .get("POST /import/bulk_import")
+            .copied()
+            .unwrap_or(0);
+        assert!(requests <= 1 + 2 * 4, "{base:?}: {requests} bulk requests");
+    }
+}
