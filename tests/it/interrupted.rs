@@ -27,7 +27,7 @@ async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
     let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
     let running = w.status("vip");
     assert_eq!(running.state, ExportState::Running);
-    let started = running.last_run.as_ref().map(|r| r.started_at);
+    let started = running.current_run.as_ref().map(|r| r.started_at);
     assert!(started.is_some(), "the run in progress is in the file");
     child.kill().expect("SIGKILL");
     let _ = child.wait();

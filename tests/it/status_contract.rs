@@ -1,0 +1,81 @@
+//! The status file as docs/status-file.md states it, read the way a script
+//! or an alert reads it: polled from outside while the real binary runs.
+//! `last_run` is always a finished run (its `outcome` never null); the run
+//! in progress is `current_run`, present only while `state` is `running`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{World, slow_batches};
+
+/// Every status file seen while `child` runs, then the one it leaves.
+fn poll_until_exit(w: &World, child: &mut std::process::Child) -> (Vec<Value>, Value) {
+    let path = w.exports().join("vip.status.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        if let Ok(bytes) = std::fs::read(&path) {
+            seen.push(serde_json::from_slice(&bytes).expect("never half a file"));
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sync did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let last = serde_json::from_slice(&std::fs::read(&path).expect("status")).expect("json");
+    (seen, last)
+}
+
+/// What docs/status-file.md promises of every read, running or not.
+fn assert_contract(s: &Value) {
+    if !s["last_run"].is_null() {
+        assert!(
+            !s["last_run"]["outcome"].is_null(),
+            "last_run is a finished run: {s:#}"
+        );
+        assert!(!s["last_run"]["finished_at"].is_null(), "{s:#}");
+    }
+    if s["state"] == "running" {
+        assert!(s["current_run"]["started_at"].is_string(), "{s:#}");
+        assert!(s["current_run"]["trigger"].is_string(), "{s:#}");
+    } else {
+        assert!(s.get("current_run").is_none(), "{s:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_run_is_never_the_run_in_progress() {
+    let w = World::with(slow_batches(2)).await;
+    w.write_people("vip", &World::people(0..20));
+    w.write_export("vip", "");
+
+    // A first run: nothing has finished before it.
+    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
+    let (seen, after) = poll_until_exit(&w, &mut child);
+    seen.iter().for_each(assert_contract);
+    assert!(seen.iter().any(|s| s["state"] == "running"), "{seen:#?}");
+    assert_contract(&after);
+    assert_eq!(after["state"], "idle");
+    assert_eq!(after["last_run"]["outcome"], "success", "{after:#}");
+    let first = after["last_run"].clone();
+
+    // A second run: while it goes, `last_run` stays the first one.
+    w.write_people("vip", &World::people(0..40));
+    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
+    let (seen, after) = poll_until_exit(&w, &mut child);
+    seen.iter().for_each(assert_contract);
+    let running: Vec<&Value> = seen.iter().filter(|s| s["state"] == "running").collect();
+    assert!(!running.is_empty(), "{seen:#?}");
+    for s in &running {
+        assert_eq!(s["last_run"], first, "{s:#}");
+    }
+    let current = &running[0]["current_run"];
+    assert_eq!(current["trigger"], "manual");
+    assert_contract(&after);
+    assert_eq!(after["state"], "idle");
+    assert_eq!(after["last_run"]["outcome"], "success", "{after:#}");
+    assert_eq!(after["last_run"]["started_at"], current["started_at"]);
+    assert_eq!(after["last_run"]["added"], 20);
+}
