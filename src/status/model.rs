@@ -141,8 +141,9 @@ pub struct LastRun {
     /// Whether this run read the list's members in full (the drift check).
     #[serde(default)]
     pub full_read: bool,
-    /// Segment members left as they are because a change of theirs is
-    /// still in doubt (a batch ActiveCampaign has not finished).
+    /// Segment members whose change is still in doubt: left as they are
+    /// because of an earlier run's unfinished batch, or written by this run
+    /// in a batch whose outcome it could not learn. Never counted in `failed`.
     #[serde(default)]
     pub in_doubt: u64,
     /// Planned removals that a read right before the write found no longer
@@ -321,6 +322,21 @@ impl StatusFile {
         self.last_full_read_at = prev.last_full_read_at;
     }
 
+    /// `export` as it stands at `now`, with the run history of `prev`.
+    fn of_run(
+        export: &crate::config::Export,
+        prev: Option<&StatusFile>,
+        next_run: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut s = StatusFile::for_export(export, now);
+        if let Some(p) = prev {
+            s.keep_history(p);
+        }
+        s.next_run = next_run;
+        s
+    }
+
     /// The file a run writes when it starts: `export` as it stands at
     /// `now`, with the run history of `prev`, `running` with `current`.
     pub fn running(
@@ -330,13 +346,9 @@ impl StatusFile {
         next_run: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Self {
-        let mut s = StatusFile::for_export(export, now);
-        if let Some(p) = prev {
-            s.keep_history(p);
-        }
+        let mut s = StatusFile::of_run(export, prev, next_run, now);
         s.state = ExportState::Running;
         s.current_run = Some(current);
-        s.next_run = next_run;
         s
     }
 
@@ -350,12 +362,8 @@ impl StatusFile {
         next_run: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Self {
-        let mut s = StatusFile::for_export(export, now);
-        if let Some(p) = prev {
-            s.keep_history(p);
-        }
+        let mut s = StatusFile::of_run(export, prev, next_run, now);
         s.state = ExportState::Idle;
-        s.next_run = next_run;
         if run.full_read {
             s.last_full_read_at = Some(run.started_at);
         }

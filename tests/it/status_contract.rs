@@ -79,3 +79,37 @@ async fn last_run_is_never_the_run_in_progress() {
     assert_eq!(after["last_run"]["started_at"], current["started_at"]);
     assert_eq!(after["last_run"]["added"], 20);
 }
+
+/// A batch whose outcome acsync could not learn (`/import/info` answers 404
+/// for it) and that the run's read of the list does not show yet: its
+/// contacts are in doubt, not refused. The run is `success` with them
+/// counted in `in_doubt`, nothing in `failed` or `failures`; the next run
+/// settles them once the batch has landed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_unknown_outcome_is_in_doubt_not_failed() {
+    let w = World::with(slow_batches(2)).await;
+    let people = World::people(0..20);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    w.sim.set_info_not_found(true);
+    let r = w.sync("vip").await;
+    let run = &r.last_run;
+    assert_eq!(
+        (r.outcome, run.failed, run.in_doubt),
+        (acsync::status::Outcome::Success, 0, 20),
+        "{:?}",
+        run.failures
+    );
+    assert!(run.failures.is_empty(), "{:?}", run.failures);
+    let file = w.status_json("vip");
+    assert_eq!(file["last_run"]["outcome"], "success", "{file:#}");
+    assert_eq!(file["last_run"]["in_doubt"], 20, "{file:#}");
+
+    // Once the batch has landed, the next run settles them as added.
+    w.sim.set_info_not_found(false);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, acsync::status::Outcome::Success);
+    assert_eq!((r.last_run.in_doubt, r.last_run.failed), (0, 0));
+    assert_eq!(w.active().len(), 20);
+}
