@@ -113,3 +113,53 @@ async fn a_batch_of_unknown_outcome_is_in_doubt_not_failed() {
     assert_eq!((r.last_run.in_doubt, r.last_run.failed), (0, 0));
     assert_eq!(w.active().len(), 20);
 }
+
+/// SIGTERM while a batch ActiveCampaign takes a minute to process: the
+/// daemon stops waiting for it at once (the batch stays journaled for the
+/// next run), records the run `interrupted` and exits well within its grace;
+/// it never leaves the file `running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_batch_records_the_run_interrupted_before_the_daemon_exits() {
+    let w = World::with(slow_batches(60)).await;
+    w.write_people("vip", &World::people(0..20));
+    w.write_export("vip", "");
+    let path = w.exports().join("vip.toml");
+    let text = std::fs::read_to_string(&path).expect("export");
+    let every_2s = text.replace("schedule = \"@hourly\"", "schedule = \"*/2 * * * * *\"");
+    std::fs::write(&path, every_2s).expect("schedule");
+    let mut daemon = w
+        .command(&["daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while w.bulk_imports() == 0 {
+        assert!(Instant::now() < deadline, "no batch sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let sent = Instant::now();
+    let code = loop {
+        if let Some(status) = daemon.try_wait().expect("wait") {
+            break status.code();
+        }
+        if sent.elapsed() > Duration::from_secs(40) {
+            let _ = daemon.kill();
+            panic!("the daemon did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = sent.elapsed();
+    let s = w.status_json("vip");
+    assert_eq!(s["state"], "idle", "{s:#}");
+    assert_eq!(s["last_run"]["outcome"], "interrupted", "{s:#}");
+    assert!(s.get("current_run").is_none(), "{s:#}");
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
