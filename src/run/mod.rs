@@ -33,7 +33,7 @@ use crate::config::{Connection, DaemonSettings, Export};
 use crate::plan::Plan;
 use crate::segment::Segment;
 use crate::state;
-use crate::status::{self, ExportState, LastRun, Outcome, StatusFile};
+use crate::status::{self, CurrentRun, LastRun, Outcome, StatusFile};
 use reconcile::{RunCtx, read_and_load, reconcile};
 use report::{log_run, release_free_memory};
 
@@ -154,16 +154,17 @@ impl Runner {
         }
         let started = Utc::now();
         let mut last_run = LastRun::started(trigger, started);
-        // The run in progress is in the file from its start: killed, it
-        // leaves a record the next start closes as interrupted.
-        self.write_status(
-            &path,
+        // The run in progress is in the file from its start (as
+        // `current_run`): killed, it leaves a record the next start closes
+        // as interrupted.
+        let running = StatusFile::running(
             export,
             prev.as_ref(),
-            ExportState::Running,
-            Some(&last_run),
-            &opts,
+            CurrentRun::of(&last_run),
+            opts.next_run,
+            started,
         );
+        write_status(&path, export, running, &opts);
         let (result, api) = self
             .on_account(export, &opts, &cancel, &mut last_run, prev.as_ref())
             .await;
@@ -180,14 +181,14 @@ impl Runner {
             blocked,
             api,
         };
-        self.write_status(
-            &path,
+        let finished = StatusFile::finished(
             export,
             prev.as_ref(),
-            ExportState::Idle,
-            Some(&report.last_run),
-            &opts,
+            &report.last_run,
+            opts.next_run,
+            Utc::now(),
         );
+        write_status(&path, export, finished, &opts);
         log_run(export, &report);
         release_free_memory();
         Ok(report)
@@ -329,24 +330,16 @@ impl Runner {
             api_requests: client.stats().requests,
         })
     }
+}
 
-    fn write_status(
-        &self,
-        path: &Path,
-        export: &Export,
-        prev: Option<&StatusFile>,
-        state: ExportState,
-        run: Option<&LastRun>,
-        opts: &RunOptions,
-    ) {
-        // A status that cannot be written must not stop the run: log it; the
-        // next state change writes it again.
-        let mut s = StatusFile::for_run(export, prev, state, run, opts.next_run, Utc::now());
-        // The daemon runs it on the last good acsync.toml: the saved one's errors.
-        s.config_error.clone_from(&opts.settings_error);
-        if let Err(e) = status::write_atomic(path, &s) {
-            tracing::error!(export = %export.id, error = %e, "cannot write the status file");
-        }
+/// Writes `s`, the status file of a run, at `path`.
+fn write_status(path: &Path, export: &Export, mut s: StatusFile, opts: &RunOptions) {
+    // The daemon runs it on the last good acsync.toml: the saved one's errors.
+    s.config_error.clone_from(&opts.settings_error);
+    // A status that cannot be written must not stop the run: log it; the
+    // next state change writes it again.
+    if let Err(e) = status::write_atomic(path, &s) {
+        tracing::error!(export = %export.id, error = %e, "cannot write the status file");
     }
 }
 

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::model::{ExportState, Failure, LastRun, StatusFile};
+use super::model::{CurrentRun, ExportState, Failure, LastRun, StatusFile};
 use super::table::{ago, until};
 
 /// Labels are padded to this width so values line up.
@@ -32,6 +32,9 @@ pub fn render_detail(sections: &[Vec<String>]) -> String {
 /// does not validate: times are then shown in UTC only).
 pub fn detail_sections(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Vec<String>> {
     let mut sections = vec![export_lines(s, tz, now)];
+    if let Some(run) = &s.current_run {
+        sections.push(current_run_lines(run, tz));
+    }
     if let Some(run) = &s.last_run {
         sections.push(run_lines(run, tz));
         sections.push(failure_lines(run));
@@ -132,6 +135,15 @@ fn export_lines(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Strin
         line("acsync version", &s.acsync_version),
     ]);
     out
+}
+
+/// The run in progress.
+fn current_run_lines(r: &CurrentRun, tz: Option<Tz>) -> Vec<String> {
+    vec![
+        "current run:".to_owned(),
+        line("trigger", r.trigger.as_str()),
+        line("started", time_text(r.started_at, tz)),
+    ]
 }
 
 fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
@@ -311,6 +323,22 @@ mod tests {
         );
         assert!(!text.contains("jane@"), "masked as in the file");
         assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn a_running_export_shows_its_current_run_beside_the_last_finished_one() {
+        let mut s = sample();
+        s.state = ExportState::Running;
+        s.current_run = Some(CurrentRun {
+            trigger: crate::status::Trigger::Manual,
+            started_at: t(40),
+        });
+        let text = render_detail(&detail_sections(&s, None, t(41)));
+        let current = text.find("current run:").expect("current run shown");
+        let last = text.find("last run:").expect("last run shown");
+        assert!(current < last, "{text}");
+        assert!(text.contains(&line("trigger", "manual")), "{text}");
+        assert!(text.contains(&line("outcome", "partial")), "{text}");
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub use daemon_lock::{
 pub use detail::{detail_sections, render_detail, time_text};
 pub use file::{StatusError, read, remove, status_path, write_atomic};
 pub use model::{
-    ExportState, Failure, LastRun, MAX_FAILURES, Outcome, RunCounts, StatusFile, Trigger,
-    run_counts,
+    CurrentRun, ExportState, Failure, LastRun, MAX_FAILURES, Outcome, RunCounts, StatusFile,
+    Trigger, run_counts,
 };
 pub use sink::{StatusFiles, StatusSink};
 pub use table::{TableStyle, render_table, render_table_styled, render_table_with};

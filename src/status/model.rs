@@ -100,7 +100,9 @@ impl Failure {
     }
 }
 
-/// The last (or current) run of an export. Field names are docs/status-file.md's.
+/// A finished run of an export, or the tally of one still going (kept by
+/// the run, never written as `last_run` before its outcome is known). Field
+/// names are docs/status-file.md's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastRun {
     pub trigger: Trigger,
@@ -139,8 +141,9 @@ pub struct LastRun {
     /// Whether this run read the list's members in full (the drift check).
     #[serde(default)]
     pub full_read: bool,
-    /// Segment members left as they are because a change of theirs is
-    /// still in doubt (a batch ActiveCampaign has not finished).
+    /// Segment members whose change is still in doubt: left as they are
+    /// because of an earlier run's unfinished batch, or written by this run
+    /// in a batch whose outcome it could not learn. Never counted in `failed`.
     #[serde(default)]
     pub in_doubt: u64,
     /// Planned removals that a read right before the write found no longer
@@ -218,6 +221,24 @@ impl LastRun {
     }
 }
 
+/// The run in progress, as `current_run` shows it while `state` is `running`
+/// (docs/status-file.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentRun {
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+}
+
+impl CurrentRun {
+    /// The run `run` tallies, while it goes.
+    pub fn of(run: &LastRun) -> Self {
+        CurrentRun {
+            trigger: run.trigger,
+            started_at: run.started_at,
+        }
+    }
+}
+
 /// The status file of one export. Field names are docs/status-file.md's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusFile {
@@ -234,7 +255,11 @@ pub struct StatusFile {
     pub config_error: Option<String>,
     pub schedule: Option<String>,
     pub next_run: Option<DateTime<Utc>>,
+    /// The last finished run: its `outcome` is never null.
     pub last_run: Option<LastRun>,
+    /// The run in progress; present only while `state` is `running`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_run: Option<CurrentRun>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
     pub updated_at: DateTime<Utc>,
@@ -261,6 +286,7 @@ impl StatusFile {
             schedule: None,
             next_run: None,
             last_run: None,
+            current_run: None,
             last_success_at: None,
             consecutive_failures: 0,
             updated_at: now,
@@ -296,14 +322,10 @@ impl StatusFile {
         self.last_full_read_at = prev.last_full_read_at;
     }
 
-    /// The file a run writes: `export` as it stands at `now`, with the run
-    /// history of `prev`, in `state`, and `run` recorded (a run that read
-    /// the list in full also dates `last_full_read_at`).
-    pub fn for_run(
+    /// `export` as it stands at `now`, with the run history of `prev`.
+    fn of_run(
         export: &crate::config::Export,
         prev: Option<&StatusFile>,
-        state: ExportState,
-        run: Option<&LastRun>,
         next_run: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Self {
@@ -311,14 +333,41 @@ impl StatusFile {
         if let Some(p) = prev {
             s.keep_history(p);
         }
-        s.state = state;
         s.next_run = next_run;
-        if let Some(run) = run {
-            if run.full_read {
-                s.last_full_read_at = Some(run.started_at);
-            }
-            s.record_run(run.clone());
+        s
+    }
+
+    /// The file a run writes when it starts: `export` as it stands at
+    /// `now`, with the run history of `prev`, `running` with `current`.
+    pub fn running(
+        export: &crate::config::Export,
+        prev: Option<&StatusFile>,
+        current: CurrentRun,
+        next_run: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut s = StatusFile::of_run(export, prev, next_run, now);
+        s.state = ExportState::Running;
+        s.current_run = Some(current);
+        s
+    }
+
+    /// The file a run writes when it has finished: `export` as it stands at
+    /// `now`, with the run history of `prev`, `idle`, and `run` recorded (a
+    /// run that read the list in full also dates `last_full_read_at`).
+    pub fn finished(
+        export: &crate::config::Export,
+        prev: Option<&StatusFile>,
+        run: &LastRun,
+        next_run: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut s = StatusFile::of_run(export, prev, next_run, now);
+        s.state = ExportState::Idle;
+        if run.full_read {
+            s.last_full_read_at = Some(run.started_at);
         }
+        s.record_run(run.clone());
         s
     }
 
@@ -329,11 +378,13 @@ impl StatusFile {
         if self.state != ExportState::Running {
             return;
         }
-        let mut run = self
-            .last_run
-            .clone()
-            .filter(|r| r.outcome.is_none())
-            .unwrap_or_else(|| LastRun::started(Trigger::Schedule, self.updated_at));
+        // A file written by 0.2 held the run in progress as `last_run`.
+        let legacy = self.last_run.clone().filter(|r| r.outcome.is_none());
+        let mut run = match (self.current_run.take(), legacy) {
+            (Some(c), _) => LastRun::started(c.trigger, c.started_at),
+            (None, Some(r)) => r,
+            (None, None) => LastRun::started(Trigger::Schedule, self.updated_at),
+        };
         run.error = Some(
             "interrupted: the process running it stopped (killed, crashed or lost power) before it finished; the next run converges what it left".into(),
         );
@@ -345,8 +396,12 @@ impl StatusFile {
 
     /// Makes `run` the last run, updating `consecutive_failures` and
     /// `last_success_at` from what this file held before. Recording the same
-    /// finished run twice counts it once.
+    /// finished run twice counts it once; a run without an outcome (still
+    /// going) is not recorded: `last_run` is always a finished run.
     pub fn record_run(&mut self, run: LastRun) {
+        if run.outcome.is_none() {
+            return;
+        }
         let counts = run_counts(Some(self), &run);
         self.consecutive_failures = counts.consecutive_failures;
         self.last_success_at = counts.last_success_at;
@@ -413,9 +468,11 @@ mod tests {
         s.record_run(failed);
         assert_eq!((s.consecutive_failures, s.last_success_at), (1, ok_end));
 
-        // A run still going changes nothing.
+        // A run still going changes nothing, and is not the last run.
+        let last = s.last_run.clone();
         s.record_run(LastRun::started(Trigger::Manual, t(150)));
         assert_eq!((s.consecutive_failures, s.last_success_at), (1, ok_end));
+        assert_eq!(s.last_run, last);
         // That run, once finished, counts.
         s.record_run(finished(Outcome::Failed, 150));
         assert_eq!(s.consecutive_failures, 2);
@@ -448,21 +505,22 @@ mod tests {
     }
 
     #[test]
-    fn for_run_keeps_history_records_the_run_and_dates_a_full_read() {
+    fn a_running_file_keeps_the_last_finished_run_and_shows_the_current_one() {
         let mut prev = StatusFile::new("emea/vip", "vip.toml", t(0));
         prev.record_run(finished(Outcome::Failed, 0));
         prev.last_full_read_at = Some(t(-600));
         let export = disabled_export();
         let going = LastRun::started(Trigger::Manual, t(30));
-        let s = StatusFile::for_run(
+        let s = StatusFile::running(
             &export,
             Some(&prev),
-            ExportState::Running,
-            Some(&going),
+            CurrentRun::of(&going),
             Some(t(90)),
             t(31),
         );
         assert_eq!(s.state, ExportState::Running);
+        assert_eq!(s.current_run, Some(CurrentRun::of(&going)));
+        assert_eq!(s.last_run, prev.last_run, "the last finished run");
         assert_eq!((s.next_run, s.updated_at), (Some(t(90)), t(31)));
         assert_eq!(
             s.consecutive_failures, 1,
@@ -470,21 +528,40 @@ mod tests {
         );
         assert_eq!(s.last_full_read_at, Some(t(-600)), "carried over");
         assert_eq!(s.config_sha256.as_deref(), Some("cd".repeat(32).as_str()));
+
         let mut done = finished(Outcome::Success, 30);
         done.full_read = true;
-        let s = StatusFile::for_run(
-            &export,
-            Some(&s),
-            ExportState::Idle,
-            Some(&done),
-            None,
-            t(32),
-        );
+        let s = StatusFile::finished(&export, Some(&s), &done, None, t(32));
+        assert_eq!((s.state, s.current_run.as_ref()), (ExportState::Idle, None));
         assert_eq!(s.consecutive_failures, 0);
         assert_eq!(s.last_success_at, done.finished_at);
         assert_eq!(s.last_full_read_at, Some(t(30)), "dated at the run's start");
         assert_eq!(s.last_run, Some(done));
-        let fresh = StatusFile::for_run(&export, None, ExportState::Idle, None, None, t(33));
-        assert_eq!((fresh.last_run, fresh.consecutive_failures), (None, 0));
+    }
+
+    #[test]
+    fn a_run_left_running_is_closed_as_interrupted() {
+        let export = disabled_export();
+        let mut prev = StatusFile::new("emea/vip", "vip.toml", t(0));
+        prev.record_run(finished(Outcome::Success, 0));
+        let going = LastRun::started(Trigger::Manual, t(30));
+        let mut s = StatusFile::running(&export, Some(&prev), CurrentRun::of(&going), None, t(31));
+        s.close_interrupted();
+        assert_eq!((s.state, s.current_run.as_ref()), (ExportState::Idle, None));
+        let last = s.last_run.expect("recorded");
+        assert_eq!(last.outcome, Some(Outcome::Interrupted));
+        assert_eq!((last.trigger, last.started_at), (Trigger::Manual, t(30)));
+        assert_eq!(s.consecutive_failures, 1);
+
+        // A file 0.2 wrote: the run in progress as `last_run`.
+        let mut old = StatusFile::new("emea/vip", "vip.toml", t(0));
+        old.state = ExportState::Running;
+        old.last_run = Some(going.clone());
+        old.close_interrupted();
+        let last = old.last_run.expect("recorded");
+        assert_eq!(
+            (last.outcome, last.started_at),
+            (Some(Outcome::Interrupted), t(30))
+        );
     }
 }

@@ -26,11 +26,13 @@ pub trait StatusSink: Send + Sync + 'static {
     /// cannot be read).
     fn read_status(&self, id: &str) -> Option<StatusFile>;
 
-    /// The status file's `last_run.started_at`, if the export ever ran: the
-    /// start-up catch-up of missed runs depends on it (see
-    /// docs/run-rules.md, scheduling).
+    /// When the export's latest run started (the one still going, else the
+    /// last finished one), if it ever ran: the start-up catch-up of missed
+    /// runs depends on it (see docs/run-rules.md, scheduling).
     fn last_run_started(&self, export: &Export) -> Option<DateTime<Utc>> {
-        self.read_status(&export.id)?.last_run.map(|r| r.started_at)
+        let s = self.read_status(&export.id)?;
+        let current = s.current_run.map(|c| c.started_at);
+        current.or_else(|| s.last_run.map(|r| r.started_at))
     }
 
     /// `state: "idle"` with this schedule, `config_sha256` and `next_run`,

@@ -27,7 +27,7 @@ async fn a_killed_sync_is_recorded_as_interrupted_when_the_daemon_starts() {
     let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
     let running = w.status("vip");
     assert_eq!(running.state, ExportState::Running);
-    let started = running.last_run.as_ref().map(|r| r.started_at);
+    let started = running.current_run.as_ref().map(|r| r.started_at);
     assert!(started.is_some(), "the run in progress is in the file");
     child.kill().expect("SIGKILL");
     let _ = child.wait();
@@ -66,8 +66,9 @@ async fn a_daemon_never_overwrites_a_run_another_process_is_doing() {
     );
 }
 
-/// SIGTERM (as Ctrl-C) stops `sync` after the batch in flight: the adds
-/// already queued finish, the unsubscribes not yet sent are not sent.
+/// SIGTERM (as Ctrl-C) stops `sync` without waiting for the batch in
+/// flight: the adds already queued land as ActiveCampaign processes them,
+/// the unsubscribes not yet sent are not sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
     let w = World::with(slow_batches(3)).await;
@@ -92,6 +93,10 @@ async fn sigterm_stops_sync_and_records_the_run_as_interrupted() {
         s.last_run.and_then(|r| r.outcome),
         Some(Outcome::Interrupted)
     );
+    let landed = Instant::now() + Duration::from_secs(10);
+    while w.active().len() < 60 && Instant::now() < landed {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(w.active().len(), 60, "adds landed, no unsubscribe sent");
 }
 

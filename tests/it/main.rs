@@ -35,5 +35,6 @@ mod security;
 mod shared_list;
 mod sim;
 mod sql;
+mod status_contract;
 mod status_view;
 mod util;

@@ -165,7 +165,7 @@ impl WriteCore<'_> {
             ErrorClass::Fatal => Err(e),
             ErrorClass::InDoubt => {
                 // It may have been queued: settled by a read, or by the next run.
-                t.doubt_all(items, &reason);
+                t.doubt_queued(items, &reason);
                 Ok(Vec::new())
             }
             ErrorClass::Refused => {
@@ -207,7 +207,7 @@ impl WriteCore<'_> {
         if class_of(&e) == ErrorClass::Fatal {
             return Err(e);
         }
-        t.doubt_all(
+        t.doubt_queued(
             items,
             &format!("outcome of bulk batch {batch_id} unknown ({e})"),
         );
@@ -283,8 +283,10 @@ impl WriteCore<'_> {
 
     /// Settles the changes left in doubt against a read of the list
     /// (`None`: no read could be made): those that landed count as applied
-    /// and their rows are returned; those kept by their status likewise;
-    /// the others count as failed and keep their pending intent.
+    /// and their rows are returned; those kept by their status likewise.
+    /// The others keep their pending intent: failed when the read shows
+    /// their request ended without them, in doubt (not failed) when their
+    /// batch may land still or no read was made.
     pub fn settle(&self, t: &mut WriteTally, live: Option<&[LiveMember]>, now: i64) -> Vec<Member> {
         let doubts: Vec<ChangeInDoubt> = std::mem::take(&mut t.doubts);
         let read = live.is_some();
@@ -309,7 +311,9 @@ impl WriteCore<'_> {
                     let id = l.map(|l| l.contact_id);
                     settled.push(self.kept(t, item, why, id));
                 }
-                SeenInRead::NotLanded if read => t.fail(item, reason.as_str()),
+                SeenInRead::NotLanded if read && !doubt.may_land_later => {
+                    t.fail(item, reason.as_str());
+                }
                 SeenInRead::NotLanded => t.unsettled(item, reason),
             }
         }

@@ -28,8 +28,13 @@ impl Applier<'_> {
             let mut start = 0;
             let send = async |sub: Submission, batch| {
                 for f in self.submit(items, sub, batch).await? {
-                    tx.send(f)
-                        .map_err(|_| RunError::Internal("batch follower stopped".into()))?;
+                    tx.send(f).map_err(|_| {
+                        if self.cancel.is_cancelled() {
+                            RunError::Cancelled
+                        } else {
+                            RunError::Internal("batch follower stopped".into())
+                        }
+                    })?;
                 }
                 Ok::<(), RunError>(())
             };
@@ -129,7 +134,8 @@ impl Applier<'_> {
         self.save(rows).await
     }
 
-    /// Follows every submitted batch to its end. Batches wait in a small
+    /// Follows every submitted batch to its end, or until the run is
+    /// cancelled. Batches wait in a small
     /// list (at most ~100 are in flight: a minute of imports); the one due
     /// first is polled next. The wait before a batch's first poll is learned
     /// from the batches before it (see [`crate::run::poll::first_poll_delay`]),
@@ -149,6 +155,10 @@ impl Applier<'_> {
             }
             let wake = due.map_or(Duration::from_secs(3600) + self.now(), |d| d.1);
             tokio::select! {
+                // A shutdown does not wait for ActiveCampaign: the batches in
+                // flight stay journaled, and the next run follows them (see
+                // docs/run-rules.md, crash safety).
+                () = self.cancel.cancelled() => return Err(RunError::Cancelled),
                 msg = rx.recv(), if open => match msg {
                     Some(f) => flying.push(f.first_poll_in(first)),
                     None => open = false,

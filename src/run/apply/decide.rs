@@ -48,8 +48,13 @@ pub struct WriteTally {
     /// active under their email (opted out, bounced, deleted, renamed):
     /// left untouched.
     pub not_active: u64,
+    /// Contacts ActiveCampaign refused (listed in `failures`).
     pub failed: u64,
     pub failures: Vec<Failure>,
+    /// Changes whose outcome the write could not learn and no read showed
+    /// (see docs/status-file.md, outcomes): not refusals; their intent stays
+    /// for the next run to settle.
+    pub unsettled: u64,
     /// How each planned change ended, by its slot.
     pub outcomes: ChangeOutcomes,
     pub(super) classified: u32,
@@ -65,9 +70,9 @@ impl WriteTally {
     }
 
     /// A change still in doubt when the write ends (no read settled it):
-    /// counted as failed, and remembered as in doubt.
+    /// counted as unsettled, not as a failure, and remembered as in doubt.
     pub(super) fn unsettled(&mut self, item: &Item<'_>, reason: &str) {
-        self.count_failure(item, reason);
+        self.unsettled += 1;
         self.outcomes
             .set(item.slot, ChangeEnd::InDoubt(reason.into()));
     }
@@ -80,13 +85,26 @@ impl WriteTally {
         }
     }
 
-    /// A change that may or may not have landed: its intent stays pending.
+    /// A change that may or may not have landed, by a request that has
+    /// ended: its intent stays pending; a read that does not show it
+    /// settles it as not landed.
     pub(super) fn doubt(&mut self, item: &Item<'_>, reason: impl Into<String>) {
-        self.doubts.push(ChangeInDoubt::of(item, reason.into()));
+        let doubt = ChangeInDoubt::of(item, reason.into(), false);
+        self.doubts.push(doubt);
     }
 
+    /// The changes of a batch that ended without landing them all.
     pub(super) fn doubt_all(&mut self, items: &[Item<'_>], reason: &str) {
         items.iter().for_each(|i| self.doubt(i, reason));
+    }
+
+    /// The changes of a batch that may be queued still (its end is
+    /// unknown): a read that does not show them yet leaves them in doubt.
+    pub(super) fn doubt_queued(&mut self, items: &[Item<'_>], reason: &str) {
+        let doubts = items
+            .iter()
+            .map(|i| ChangeInDoubt::of(i, reason.into(), true));
+        self.doubts.extend(doubts);
     }
 
     /// Changes left in doubt so far (settled before the run ends).
@@ -108,10 +126,12 @@ pub struct ChangeInDoubt {
     hash: u64,
     /// Why it is in doubt.
     pub reason: String,
+    /// Sent in a batch whose end is unknown: it may land after any read.
+    pub may_land_later: bool,
 }
 
 impl ChangeInDoubt {
-    fn of(i: &Item<'_>, reason: String) -> ChangeInDoubt {
+    fn of(i: &Item<'_>, reason: String, may_land_later: bool) -> ChangeInDoubt {
         ChangeInDoubt {
             slot: i.slot,
             op: i.op,
@@ -121,6 +141,7 @@ impl ChangeInDoubt {
             fields: i.fields.clone(),
             hash: i.hash,
             reason,
+            may_land_later,
         }
     }
 
