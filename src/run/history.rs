@@ -311,8 +311,9 @@ pub enum ChangeEnd {
     Recorded,
     /// Refused, or shown not to have landed: retried next run.
     Failed(Arc<str>),
-    /// Its outcome stayed unknown (no read could settle it): counted as
-    /// failed, its intent kept for the next run.
+    /// Its outcome stayed unknown (no read could settle it): not a failure
+    /// (docs/status-file.md, outcomes), counted `in_doubt` and recorded
+    /// kept for that reason; its intent stays for the next run.
     InDoubt(Arc<str>),
     /// Its status is not ours to change (opted out, bounced, unconfirmed).
     Kept(Kept),
@@ -346,7 +347,8 @@ impl ChangeOutcomes {
             ChangeEnd::Recorded => Written::Unknown,
             ChangeEnd::NotSent if stopped => Written::Unknown,
             ChangeEnd::NotSent => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
-            ChangeEnd::Failed(why) | ChangeEnd::InDoubt(why) => Written::Failed(Cow::Borrowed(why)),
+            ChangeEnd::Failed(why) => Written::Failed(Cow::Borrowed(why)),
+            ChangeEnd::InDoubt(_) => Written::Kept(LeftAlone::InDoubt),
             ChangeEnd::Kept(kept) => Written::Kept(LeftAlone::Status(*kept)),
             ChangeEnd::NotActive => Written::Kept(LeftAlone::NotActive),
         }
