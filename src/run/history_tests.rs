@@ -95,7 +95,7 @@ fn each_end_the_write_saw_is_recorded_as_it_is() {
     let p = plan();
     let mut o = ChangeOutcomes::default();
     o.set(0, ChangeEnd::Failed("HTTP 422: bad email".into()));
-    o.set(1, ChangeEnd::InDoubt("batch b1 ended Failed".into()));
+    o.set(1, ChangeEnd::InDoubt("outcome of batch b1 unknown".into()));
     o.set(2, ChangeEnd::Kept(Kept::Unsubscribed));
     o.set(3, ChangeEnd::Landed);
     o.set(4, ChangeEnd::NotActive);
@@ -104,7 +104,7 @@ fn each_end_the_write_saw_is_recorded_as_it_is() {
         shown(&got[..5]),
         [
             "add@ex.com failed Ann HTTP 422: bad email",
-            "won@ex.com failed Wil batch b1 ended Failed",
+            "won@ex.com kept - in_doubt",
             "upd@ex.com kept - kept_unsubscribed",
             "back@ex.com resubscribed Bo -",
             "gone@ex.com kept - not_active",
