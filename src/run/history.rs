@@ -314,7 +314,7 @@ pub enum ChangeEnd {
     /// Its outcome stayed unknown (no read could settle it): not a failure
     /// (docs/status-file.md, outcomes), counted `in_doubt` and recorded
     /// kept for that reason; its intent stays for the next run.
-    InDoubt(Arc<str>),
+    InDoubt,
     /// Its status is not ours to change (opted out, bounced, unconfirmed).
     Kept(Kept),
     /// A planned removal that a read right before the write found no
@@ -348,7 +348,7 @@ impl ChangeOutcomes {
             ChangeEnd::NotSent if stopped => Written::Unknown,
             ChangeEnd::NotSent => Written::Failed(Cow::Borrowed(NOT_APPLIED)),
             ChangeEnd::Failed(why) => Written::Failed(Cow::Borrowed(why)),
-            ChangeEnd::InDoubt(_) => Written::Kept(LeftAlone::InDoubt),
+            ChangeEnd::InDoubt => Written::Kept(LeftAlone::InDoubt),
             ChangeEnd::Kept(kept) => Written::Kept(LeftAlone::Status(*kept)),
             ChangeEnd::NotActive => Written::Kept(LeftAlone::NotActive),
         }

@@ -95,7 +95,7 @@ fn each_end_the_write_saw_is_recorded_as_it_is() {
     let p = plan();
     let mut o = ChangeOutcomes::default();
     o.set(0, ChangeEnd::Failed("HTTP 422: bad email".into()));
-    o.set(1, ChangeEnd::InDoubt("outcome of batch b1 unknown".into()));
+    o.set(1, ChangeEnd::InDoubt);
     o.set(2, ChangeEnd::Kept(Kept::Unsubscribed));
     o.set(3, ChangeEnd::Landed);
     o.set(4, ChangeEnd::NotActive);

@@ -299,7 +299,6 @@ impl WriteCore<'_> {
         let mut settled = Vec::new();
         for doubt in &doubts {
             let item = &doubt.item();
-            let reason = &doubt.reason;
             let l = live.get(item.email).copied();
             match self.seen_in_read(item, l) {
                 SeenInRead::Landed => {
@@ -312,9 +311,9 @@ impl WriteCore<'_> {
                     settled.push(self.kept(t, item, why, id));
                 }
                 SeenInRead::NotLanded if read && !doubt.may_land_later => {
-                    t.fail(item, reason.as_str());
+                    t.fail(item, doubt.reason.as_str());
                 }
-                SeenInRead::NotLanded => t.unsettled(item, reason),
+                SeenInRead::NotLanded => t.unsettled(item),
             }
         }
         settled

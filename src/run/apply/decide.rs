@@ -71,10 +71,9 @@ impl WriteTally {
 
     /// A change still in doubt when the write ends (no read settled it):
     /// counted as unsettled, not as a failure, and remembered as in doubt.
-    pub(super) fn unsettled(&mut self, item: &Item<'_>, reason: &str) {
+    pub(super) fn unsettled(&mut self, item: &Item<'_>) {
         self.unsettled += 1;
-        self.outcomes
-            .set(item.slot, ChangeEnd::InDoubt(reason.into()));
+        self.outcomes.set(item.slot, ChangeEnd::InDoubt);
     }
 
     fn count_failure(&mut self, item: &Item<'_>, reason: &str) {
