@@ -63,7 +63,8 @@ fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge) {
         status: live.map(|l| l.status),
         contact_created: live.and_then(|l| l.contact_created),
     };
-    if how.keep_pending && m.pending.is_some() {
+    let shown = m.pending.is_some_and(|op| shows_landed(op, seen.status));
+    if how.keep_pending && m.pending.is_some() && !shown {
         // In doubt: what the read shows may not include the change yet.
         m.status = seen.status;
         m.contact_id = seen.contact_id.or(m.contact_id);
@@ -73,6 +74,20 @@ fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge) {
         settle_intent(m, op, seen.status, how.now);
     }
     m.observe(seen);
+}
+
+/// Whether the read shows the status `op` asked for: then it landed, even
+/// while its batch cannot be followed to its end (still running, or its
+/// summary no longer kept by ActiveCampaign).
+fn shows_landed(op: PendingOp, status: Option<ListStatus>) -> bool {
+    matches!(
+        (op, status),
+        (PendingOp::Remove, Some(ListStatus::Unsubscribed))
+            | (
+                PendingOp::Add | PendingOp::Resubscribe,
+                Some(ListStatus::Active)
+            )
+    )
 }
 
 /// What an intent a killed run left means, given the status a read shows

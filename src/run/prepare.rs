@@ -47,6 +47,8 @@ pub struct Prepared {
     pub fields: crate::target_check::Resolved,
     /// Rows whose custom value was refused for its field's type.
     pub field_issues: Vec<crate::segment::RowIssue>,
+    /// When the snapshot the run planned from was taken (Unix seconds).
+    pub snapshot_at: i64,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -79,6 +81,9 @@ pub struct Snapshot {
     /// Other exports of this folder on the same list, and what they want.
     pub siblings: Vec<String>,
     pub others: OtherExports,
+    /// When it was taken (Unix seconds): a member row another process
+    /// writes later is newer than anything this run read.
+    taken_at: i64,
 }
 
 impl Snapshot {
@@ -91,6 +96,7 @@ impl Snapshot {
         scope: &str,
         current: Option<i64>,
     ) -> Result<Snapshot, RunError> {
+        let taken_at = Utc::now().timestamp();
         let unfinished: Vec<i64> = db
             .unfinished_runs(export)?
             .into_iter()
@@ -119,6 +125,7 @@ impl Snapshot {
             left,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_at,
         })
     }
 
@@ -150,6 +157,7 @@ impl Snapshot {
             left: None,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_at: Utc::now().timestamp(),
         }
     }
 
@@ -323,6 +331,7 @@ async fn plan_snapshot(
         plan,
         fields: crate::target_check::Resolved::new(),
         field_issues: Vec::new(),
+        snapshot_at: snap.taken_at,
     })
 }
 
@@ -377,7 +386,53 @@ pub(super) async fn read_list(
     for status in ListStatus::ALL {
         members.extend(client.list_members(export.list_id, status, &quiet).await?);
     }
+    let other = members_of_other_status(export, client, &members).await?;
+    members.extend(other);
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
     cross_check::sample(export, client, &members).await?;
     Ok(members)
+}
+
+/// The members whose status is none of the four a full read asks for (91
+/// "removed", or a code ActiveCampaign adds later): the per-status reads
+/// cannot see them, and a run that took them for non-members would add
+/// them again (docs/run-rules.md, kept statuses). Counted first, every
+/// status and all of them at one moment (five requests, so members that
+/// joined or left during the read do not count); only when the counts
+/// disagree is the list read whatever the status, and each member the
+/// status reads missed is looked up in its own rows.
+async fn members_of_other_status(
+    export: &Export,
+    client: &Client,
+    read: &[LiveMember],
+) -> Result<Vec<LiveMember>, RunError> {
+    let list = export.list_id;
+    let mut managed = 0;
+    for status in ListStatus::ALL {
+        managed += client.count_members(list, Some(status)).await?.unwrap_or(0);
+    }
+    let any = client.count_members(list, None).await?.unwrap_or(0);
+    if any <= managed {
+        return Ok(Vec::new());
+    }
+    let seen: std::collections::HashSet<u64> = read.iter().map(|m| m.contact_id).collect();
+    let mut found = Vec::new();
+    for (contact_id, email) in client.members_any_status(list).await? {
+        if seen.contains(&contact_id) {
+            continue;
+        }
+        if let Some(row) = client.membership(contact_id, list).await? {
+            found.push(LiveMember {
+                contact_id,
+                email,
+                status: row.status,
+                first_name: None,
+                last_name: None,
+                phone: None,
+                contact_created: None,
+            });
+        }
+    }
+    tracing::info!(export = %export.id, members = found.len(), "members with a list status acsync does not manage");
+    Ok(found)
 }

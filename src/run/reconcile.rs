@@ -234,14 +234,14 @@ fn adopt(p: &mut Prepared) {
     );
 }
 
-/// After a full read: the reconciled members become the record (ownership
-/// is never dropped by the database). A list the export left keeps its
+/// After a full read: the reconciled members become the record, but for
+/// rows another process wrote since the snapshot (state::members). A list the export left keeps its
 /// rows: changing `list_id` back resumes them. Runs on the blocking pool
 /// (a million rows), which takes the prepared run and hands it back.
 async fn persist_reconciled(db: &RunDb, p: Prepared) -> Result<Prepared, RunError> {
     db.with(move |d| {
         if p.live.is_some() {
-            d.replace_members(&p.scope, p.known.iter())?;
+            d.replace_members(&p.scope, p.known.iter(), p.snapshot_at)?;
         }
         for id in &p.settled_batches {
             d.settle_batch(&p.scope, id)?;
