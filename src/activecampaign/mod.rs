@@ -278,10 +278,8 @@ impl Client {
         list_id: u64,
         status: Option<ListStatus>,
     ) -> Result<Option<u64>, ApiError> {
-        let call = Call::get("GET /contacts", &["contacts"]).query([
-            ("listid", list_id.to_string()),
-            ("limit", "1".to_string()),
-        ]);
+        let call = Call::get("GET /contacts", &["contacts"])
+            .query([("listid", list_id.to_string()), ("limit", "1".to_string())]);
         let call = match status {
             Some(s) => call.query([("status", s.code().to_string())]),
             None => call,

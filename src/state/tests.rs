@@ -337,7 +337,8 @@ fn hundred_thousand_members_save_and_load() {
     let got = db.load_members("big").expect("load");
     assert_eq!(got.len(), members.len());
     assert_eq!(got["user99999@example.com"], members[99_999]);
-    db.replace_members("big", members.iter(), 0).expect("replace");
+    db.replace_members("big", members.iter(), 0)
+        .expect("replace");
 }
 
 /// Timing probe for the 1,000,000-row load (run with `--ignored --nocapture`).
@@ -361,7 +362,8 @@ fn million_members_load_timing() {
     eprintln!("load 1M: {:?}", t.elapsed());
     assert_eq!(got.len(), members.len());
     let t = std::time::Instant::now();
-    db.replace_members("big", members.iter(), 0).expect("replace");
+    db.replace_members("big", members.iter(), 0)
+        .expect("replace");
     eprintln!("replace 1M: {:?}", t.elapsed());
     let t = std::time::Instant::now();
     db.save_members("big", &members[..250]).expect("save 250");

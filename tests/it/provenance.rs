@@ -49,7 +49,11 @@ async fn an_opt_out_re_subscribed_by_a_form_is_not_acsync_s_to_remove() {
     for opts in [RunOptions::default(), full_read()] {
         let r = w.sync_with("vip", opts).await;
         assert_eq!(r.last_run.removed, 0, "{:?}", r.last_run.error);
-        assert_eq!(w.sim.list_status(&x, w.list), Some(1), "left as the form made it");
+        assert_eq!(
+            w.sim.list_status(&x, w.list),
+            Some(1),
+            "left as the form made it"
+        );
     }
 }
 
@@ -116,7 +120,12 @@ fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
     let people = World::people(0..40);
     w.write_people("vip", &people);
     let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let (leave, stay) = people.split_at(12);
     w.write_people("vip", stay);
@@ -129,16 +138,33 @@ fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
         .iter()
         .any(|(e, _)| w.sim.list_status(e, w.list) != Some(2))
     {
-        assert!(std::time::Instant::now() < deadline, "the batch never landed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never landed"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     w.write_people("vip", &people);
     let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(w.active(), emails(&people), "acsync's own unsubscribes undone");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        w.active(),
+        emails(&people),
+        "acsync's own unsubscribes undone"
+    );
 }
 
 /// The same, when ActiveCampaign no longer answers for the batch (its
@@ -152,7 +178,12 @@ fn an_unsubscribe_batch_whose_summary_is_gone_is_still_acsync_s() {
     let people = World::people(0..40);
     w.write_people("vip", &people);
     let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let (leave, stay) = people.split_at(12);
     w.write_people("vip", stay);
@@ -164,13 +195,25 @@ fn an_unsubscribe_batch_whose_summary_is_gone_is_still_acsync_s() {
         .iter()
         .any(|(e, _)| w.sim.list_status(e, w.list) != Some(2))
     {
-        assert!(std::time::Instant::now() < deadline, "the batch never landed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never landed"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     w.sim.set_info_not_found(true);
 
     w.write_people("vip", &people);
     let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(w.active(), emails(&people), "acsync's own unsubscribes undone");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        w.active(),
+        emails(&people),
+        "acsync's own unsubscribes undone"
+    );
 }
