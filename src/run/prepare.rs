@@ -2,7 +2,7 @@
 //! members (reconciled with a full read of the list when one is due), and
 //! the plan. Shared by `acsync plan` (which persists nothing) and a real run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -49,6 +49,12 @@ pub struct Prepared {
     pub field_issues: Vec<crate::segment::RowIssue>,
     /// When the snapshot the run planned from was taken (Unix seconds).
     pub snapshot_at: i64,
+    /// The contacts the batches followed before the read created: to be
+    /// recorded until a full read finds them (see `Snapshot`).
+    pub followed_created: Vec<u64>,
+    /// A full read settled everything: the record of created contacts has
+    /// served (every one still on the list was found) and is forgotten.
+    pub forget_created: bool,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -84,6 +90,8 @@ pub struct Snapshot {
     /// When it was taken (Unix seconds): a member row another process
     /// writes later is newer than anything this run read.
     taken_at: i64,
+    /// The contacts acsync's imports created that no full read has seen.
+    created: HashSet<u64>,
 }
 
 impl Snapshot {
@@ -126,6 +134,7 @@ impl Snapshot {
             siblings: Vec::new(),
             others: OtherExports::default(),
             taken_at,
+            created: db.created_ids(scope)?,
         })
     }
 
@@ -158,6 +167,7 @@ impl Snapshot {
             siblings: Vec::new(),
             others: OtherExports::default(),
             taken_at: Utc::now().timestamp(),
+            created: HashSet::new(),
         }
     }
 
@@ -227,7 +237,9 @@ pub async fn prepare_from(
     let field_issues = fields::convert_segment(&mut segment, &fields);
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
+    let mut snap = snap;
     let follow = batches::follow(client, &snap.open_batches, now).await;
+    snap.created.extend(follow.created.iter().copied());
     let read = ListRead {
         client: Some(client),
         keep_pending: !follow.unsettled.is_empty(),
@@ -236,6 +248,7 @@ pub async fn prepare_from(
     prepared.fields = fields;
     prepared.field_issues = field_issues;
     prepared.settled_batches = follow.settled;
+    prepared.followed_created = follow.created;
     Ok(prepared)
 }
 
@@ -287,6 +300,7 @@ async fn plan_snapshot(
             let how = Merge {
                 now: Utc::now().timestamp(),
                 keep_pending: read.keep_pending,
+                created: Some(&snap.created),
             };
             known = plan::merge_live(known, &members, how);
             live = Some(members);
@@ -313,6 +327,7 @@ async fn plan_snapshot(
         Some(_) => Some(now),
         None => facts.last_full_read,
     };
+    let forget_created = live.is_some() && !read.keep_pending;
     Ok(Prepared {
         segment,
         known,
@@ -332,6 +347,8 @@ async fn plan_snapshot(
         fields: crate::target_check::Resolved::new(),
         field_issues: Vec::new(),
         snapshot_at: snap.taken_at,
+        followed_created: Vec::new(),
+        forget_created,
     })
 }
 

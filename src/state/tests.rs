@@ -613,3 +613,28 @@ fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
         .expect("version");
     assert_eq!(version, 2);
 }
+
+#[test]
+fn created_contacts_are_recorded_with_their_batch_until_a_full_read_forgets_them() {
+    let (_dir, mut db) = db();
+    let t = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap();
+    db.journal_batch("scope", "b1", t).expect("journal");
+    db.save_with_journal(
+        "scope",
+        &[member("a@ex.com")],
+        &[
+            JournalStep::Remove("b1".into()),
+            JournalStep::Created(vec![5, 6]),
+        ],
+        t,
+        None,
+    )
+    .expect("one transaction");
+    db.record_created("scope", &[6, 7]).expect("followed batch");
+    let ids = db.created_ids("scope").expect("created");
+    assert_eq!(ids, [5, 6, 7].into());
+    assert!(db.created_ids("other").expect("created").is_empty());
+    assert!(db.open_batches("scope").expect("batches").is_empty());
+    db.forget_created("scope").expect("forget");
+    assert!(db.created_ids("scope").expect("created").is_empty());
+}

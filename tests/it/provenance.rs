@@ -217,3 +217,32 @@ fn an_unsubscribe_batch_whose_summary_is_gone_is_still_acsync_s() {
         "acsync's own unsubscribes undone"
     );
 }
+
+/// Contacts a bulk import created, renamed in ActiveCampaign before acsync
+/// learned their ids, then leaving the segment: bulk import named them (by
+/// id) as created, so the next read of the list knows them for acsync's
+/// under their new addresses and unsubscribes them by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_an_import_created_are_acsync_s_under_a_new_address() {
+    let people = World::people(0..30);
+    let w = synced(&people).await;
+    let (renamed, stay) = people.split_at(12);
+    for (i, (email, _)) in renamed.iter().enumerate() {
+        assert!(
+            w.sim
+                .change_email(email, &format!("renamed{i}@example.org"))
+        );
+    }
+    w.write_people("vip", stay);
+    // The run reads the list in full (cheaper than looking up each
+    // removal without a known id by email, which finds nobody anyway).
+    let r = w.sync_with("vip", RunOptions::default()).await;
+    assert_eq!(r.last_run.removed, 12, "{:?}", r.last_run.error);
+    for i in 0..12 {
+        let email = format!("renamed{i}@example.org");
+        assert_eq!(w.sim.list_status(&email, w.list), Some(2), "{email}");
+    }
+    assert_eq!(w.active(), emails(stay));
+    let r = w.sync_with("vip", full_read()).await;
+    assert_eq!(r.last_run.removed, 0, "nothing left to do");
+}
