@@ -30,6 +30,7 @@ mod plan_diff;
 mod plan_held_back;
 mod quickstart;
 mod read_only;
+mod retired;
 mod rows;
 mod security;
 mod shared_list;
