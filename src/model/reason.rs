@@ -38,6 +38,12 @@ pub enum LeftAlone {
     InDoubt,
     /// Left this segment, but another export of the list still wants it.
     WantedByOthers,
+    /// Left this segment, but an export of the list whose file was deleted
+    /// wanted it, and nobody released that export yet (docs/ownership.md,
+    /// "Deleting an export"). Not [`LeftAlone::WantedByOthers`]: that one
+    /// ends when the other export drops the contact, this one only with
+    /// `acsync release`.
+    WantedByDeleted,
     /// Another export of the list wants it with other values: written only
     /// by the export whose id sorts first.
     Conflict,
@@ -60,12 +66,13 @@ pub enum LeftAlone {
 }
 
 impl LeftAlone {
-    pub const ALL: [LeftAlone; 13] = [
+    pub const ALL: [LeftAlone; 14] = [
         LeftAlone::Status(Kept::Unsubscribed),
         LeftAlone::Status(Kept::Bounced),
         LeftAlone::Status(Kept::Unconfirmed),
         LeftAlone::InDoubt,
         LeftAlone::WantedByOthers,
+        LeftAlone::WantedByDeleted,
         LeftAlone::Conflict,
         LeftAlone::NotActive,
         LeftAlone::Unchanged,
@@ -84,6 +91,7 @@ impl LeftAlone {
             LeftAlone::Status(Kept::Unconfirmed) => "kept_unconfirmed",
             LeftAlone::InDoubt => "in_doubt",
             LeftAlone::WantedByOthers => "kept_for_others",
+            LeftAlone::WantedByDeleted => "kept_for_deleted",
             LeftAlone::Conflict => "conflict",
             LeftAlone::NotActive => "not_active",
             LeftAlone::Unchanged => "unchanged",
@@ -107,6 +115,7 @@ impl LeftAlone {
             LeftAlone::Status(_)
                 | LeftAlone::InDoubt
                 | LeftAlone::WantedByOthers
+                | LeftAlone::WantedByDeleted
                 | LeftAlone::Conflict
                 | LeftAlone::NotActive
         )

@@ -69,6 +69,7 @@ pub fn others(export_id: &str, siblings: &[String], rows: Vec<Wanted>) -> OtherE
     OtherExports {
         wanted,
         hold_removals,
+        retired: Default::default(),
     }
 }
 

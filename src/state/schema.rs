@@ -8,13 +8,16 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// The version that added the run history ([`V3`]).
 pub(crate) const HISTORY: i64 = 3;
 
+/// The version that records each export's file content ([`V4`]).
+pub(crate) const CONFIG_SHA: i64 = 4;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4];
 
 /// Version 1.
 ///
@@ -146,6 +149,15 @@ CREATE TABLE history (
 
 -- contact_history and last_sent: one contact's entries, newest first.
 CREATE INDEX history_email ON history (email, run_id);
+";
+
+/// Version 4: each export's record keeps the SHA-256 of its file as of its
+/// last run, so that a file moved or renamed (same bytes, new name) is
+/// recognised and takes the old name's record over, while a deleted one is
+/// retired (docs/ownership.md, "Deleting an export"). Older records have
+/// none: they are never taken for a move.
+const V4: &str = "
+ALTER TABLE exports ADD COLUMN config_sha256 TEXT;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

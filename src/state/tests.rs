@@ -160,12 +160,14 @@ fn export_meta_round_trip() {
     let meta = ExportMeta {
         fingerprint: "prod/12".into(),
         last_full_read: t,
+        config_sha256: Some("ab".repeat(32)),
     };
     db.set_export_meta("vip", &meta).expect("set");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(meta));
     let none = ExportMeta {
         fingerprint: "prod/13".into(),
         last_full_read: None,
+        config_sha256: None,
     };
     db.set_export_meta("vip", &none).expect("set again");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(none));
@@ -488,6 +490,7 @@ fn a_read_only_open_reads_beside_a_writer_and_cannot_write() {
     let meta = ExportMeta {
         fingerprint: "acct/1".into(),
         last_full_read: None,
+        config_sha256: None,
     };
     writer.set_export_meta("vip", &meta).expect("set");
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
