@@ -119,3 +119,91 @@ pub fn release(folder: &Folder, name: &str) -> Result<Released, ReleaseError> {
         scope,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    const SETTINGS: &str = "[daemon]\nstate_dir = \"state\"\n[connections.prod]\nurl = \"https://acme.api-us1.com\"\n\
+                            api_key_env = \"X\"\naccept_data_transfer = true\n";
+    const B: &str = "connection = \"prod\"\nlist_id = 1\nschedule = \"@daily\"\n\
+                     [source]\nkind = \"csv\"\npath = \"b.csv\"\n[mapping]\nemail = \"email\"\n";
+
+    fn folder() -> (tempfile::TempDir, Folder) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("exports")).expect("mkdir");
+        std::fs::write(dir.path().join("acsync.toml"), SETTINGS).expect("write");
+        std::fs::write(dir.path().join("exports/b.toml"), B).expect("write");
+        std::fs::write(dir.path().join("exports/broken.toml"), "list_id = ").expect("write");
+        let f = crate::config::load_folder(dir.path());
+        (dir, f)
+    }
+
+    fn recorded(export: &str, scope: &str, sha: &str, end: Option<i64>) -> RecordedExport {
+        RecordedExport {
+            export: export.into(),
+            scope: Some(scope.into()),
+            config_sha256: Some(sha.into()),
+            last_run_end: end.and_then(|s| Utc.timestamp_opt(s, 0).single()),
+        }
+    }
+
+    fn row(export: &str, email: &str) -> Wanted {
+        Wanted {
+            export: export.into(),
+            email: email.into(),
+            hash: 1,
+        }
+    }
+
+    #[test]
+    fn deleted_exports_of_the_list_are_retired_and_a_file_of_their_bytes_takes_one_over() {
+        let (_dir, f) = folder();
+        let b = f.export("b").expect("b is valid").clone();
+        let scope = crate::state::scope_of(&b);
+        let recorded = [
+            recorded("a-shared", &scope, "aa", Some(100)),
+            recorded("alone", &scope, "cc", Some(200)),
+            recorded("alone-killed", &scope, "dd", None),
+            recorded("b", &scope, &b.sha256, Some(300)),
+            recorded("broken", &scope, "ee", Some(300)),
+            recorded("elsewhere", "other.api-us1.com#list=1", "ff", Some(300)),
+            recorded("moved", &scope, &b.sha256, Some(300)),
+        ];
+        let rows = [
+            row("a-shared", "x@x.io"),
+            row("broken", "y@x.io"),
+            row("moved", "z@x.io"),
+        ];
+        let r = scan(&f, &b, &scope, &recorded, &rows);
+        assert_eq!(r.taken_over, ["moved"]);
+        let wanted: Vec<(&str, &str)> = r
+            .wishes
+            .wanted
+            .iter()
+            .map(|(e, x)| (e.as_str(), x.as_str()))
+            .collect();
+        assert_eq!(wanted, [("x@x.io", "a-shared")], "not broken's: it exists");
+        let alone = |export: &str, until| OwnedUntil {
+            export: export.into(),
+            until,
+        };
+        assert_eq!(
+            r.wishes.owned_until,
+            [alone("alone", Some(200)), alone("alone-killed", None)]
+        );
+    }
+
+    #[test]
+    fn release_refuses_an_export_whose_file_exists_even_invalid() {
+        let (_dir, f) = folder();
+        for name in ["b", "broken"] {
+            let e = release(&f, name).expect_err("its file exists");
+            assert!(matches!(e, ReleaseError::StillThere { .. }), "{e}");
+        }
+        let e = release(&f, "gone").expect_err("no state at all");
+        assert!(matches!(e, ReleaseError::NotRecorded(_)), "{e}");
+    }
+}
