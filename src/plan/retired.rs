@@ -50,15 +50,62 @@ impl RetiredWishes {
             })
             .map(|o| o.export.as_str())
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.wanted.is_empty() && self.owned_until.is_empty()
-    }
 }
 
 /// The end of acsync's last write to the membership (Unix seconds), if known.
 fn last_written(m: &Member) -> Option<i64> {
-    // STUB until Member::last_write lands on main: unknown time, kept.
-    let _ = m;
-    None
+    m.last_write.map(|w| w.to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ListStatus, WriteWindow};
+
+    fn owned(email: &str, written: Option<i64>) -> Member {
+        Member {
+            owned: true,
+            status: Some(ListStatus::Active),
+            last_write: written.map(|to| WriteWindow { from: to - 1, to }),
+            ..Member::unknown(email)
+        }
+    }
+
+    #[test]
+    fn a_lone_deleted_export_wants_what_acsync_last_wrote_by_the_end_of_its_last_run() {
+        let wishes = RetiredWishes {
+            wanted: [("rows@x.io".to_string(), "shared".to_string())].into(),
+            owned_until: vec![OwnedUntil {
+                export: "alone".into(),
+                until: Some(100),
+            }],
+        };
+        let by = |m: &Member| wishes.wanting(m);
+        assert_eq!(by(&owned("early@x.io", Some(90))), Some("alone"));
+        assert_eq!(by(&owned("same-second@x.io", Some(100))), Some("alone"));
+        assert_eq!(by(&owned("unknown@x.io", None)), Some("alone"));
+        assert_eq!(
+            by(&owned("later@x.io", Some(101))),
+            None,
+            "another export's write"
+        );
+        let not_owned = Member {
+            owned: false,
+            ..owned("manual@x.io", Some(90))
+        };
+        assert_eq!(by(&not_owned), None);
+        assert_eq!(by(&owned("rows@x.io", Some(500))), Some("shared"));
+
+        let unbounded = RetiredWishes {
+            owned_until: vec![OwnedUntil {
+                export: "killed".into(),
+                until: None,
+            }],
+            ..RetiredWishes::default()
+        };
+        assert_eq!(
+            unbounded.wanting(&owned("later@x.io", Some(101))),
+            Some("killed")
+        );
+    }
 }
