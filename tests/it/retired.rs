@@ -1,7 +1,8 @@
 //! Deleting an export touches no contact, in that run or in any later run of
 //! another export on the same list (docs/ownership.md, "Deleting an
 //! export"): what only the deleted export wanted is kept and reported until
-//! `acsync release NAME`; a moved or renamed file takes it over.
+//! `acsync release NAME`. (A moved or renamed file takes it over:
+//! ownership.rs.)
 
 use crate::harness::{World, emails};
 
@@ -97,35 +98,6 @@ async fn a_new_export_never_unsubscribes_what_a_deleted_export_subscribed() {
     assert_eq!(w.sim.list_status("user12@example.com", w.list), Some(2));
     assert_eq!(w.sim.list_status("user6@example.com", w.list), Some(1));
     assert_eq!(w.status_json("c")["last_run"]["kept_for_deleted"]["a"], 6);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_renamed_export_takes_its_members_over() {
-    let w = World::new().await;
-    let people = World::people(0..30);
-    w.write_export("a", EXTRA);
-    w.write_people("a", &people);
-    w.sync_success("a").await;
-    std::fs::rename(w.exports().join("a.toml"), w.exports().join("renamed.toml")).expect("mv");
-    std::fs::remove_file(w.exports().join("a.status.json")).ok();
-
-    w.write_people("a", &people[2..]);
-    let r = w.sync_success("renamed").await;
-    assert_eq!(r.last_run.removed, 2, "the renamed export still owns them");
-    let status = w.status_json("renamed");
-    assert!(
-        status["last_run"].get("kept_for_deleted").is_none(),
-        "{status}"
-    );
-
-    // Taken over for good: an edit of the renamed file changes nothing.
-    let path = w.exports().join("renamed.toml");
-    let edited = std::fs::read_to_string(&path).expect("read") + "# edited\n";
-    std::fs::write(&path, edited).expect("edit");
-    w.write_people("a", &people[4..]);
-    let r = w.sync_success("renamed").await;
-    assert_eq!(r.last_run.removed, 2);
-    assert_eq!(w.active(), emails(&people[4..]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
