@@ -141,8 +141,9 @@ impl Snapshot {
         let mut snap = Snapshot::take(db, &export.id, &scope, None)?;
         let rows = db.wanted_by_others(&scope, &export.id)?;
         let folder = shared::load(root);
-        let siblings = shared::siblings(&folder, export, &scope, &rows);
-        let retired = retired::scan(&folder, export, &scope, &db.recorded_exports()?, &rows);
+        let recorded = db.recorded_exports()?;
+        let siblings = shared::siblings(&folder, export, &scope, &rows, &recorded);
+        let retired = retired::scan(&folder, export, &scope, &recorded, &rows);
         snap.others = shared::others(&export.id, &siblings, rows);
         snap.others.retired = retired.wishes;
         snap.siblings = siblings;

@@ -124,6 +124,7 @@ pub fn release(folder: &Folder, name: &str) -> Result<Released, ReleaseError> {
 mod tests {
     use chrono::{TimeZone, Utc};
 
+    use super::super::shared;
     use super::*;
 
     const SETTINGS: &str = "[daemon]\nstate_dir = \"state\"\n[connections.prod]\nurl = \"https://acme.api-us1.com\"\n\
@@ -194,6 +195,24 @@ mod tests {
             r.wishes.owned_until,
             [alone("alone", Some(200)), alone("alone-killed", None)]
         );
+    }
+
+    /// An invalid file that last ran on the list, even alone, is a silent
+    /// sibling (its wishes are unknown: removals wait), never retired.
+    #[test]
+    fn an_invalid_file_that_ran_on_the_list_is_a_sibling_not_retired() {
+        let (_dir, f) = folder();
+        let b = f.export("b").expect("b is valid").clone();
+        let scope = crate::state::scope_of(&b);
+        let here = [recorded("broken", &scope, "ee", Some(300))];
+        let siblings = shared::siblings(&f, &b, &scope, &[], &here);
+        assert_eq!(siblings, ["broken"]);
+        let o = shared::others(&b.id, &siblings, Vec::new());
+        assert!(o.hold_removals.is_some_and(|h| h.contains("`broken`")));
+        assert_eq!(scan(&f, &b, &scope, &here, &[]), Retired::default());
+        let elsewhere = [recorded("broken", "other#list=1", "ee", Some(300))];
+        let siblings = shared::siblings(&f, &b, &scope, &[], &elsewhere);
+        assert!(siblings.is_empty(), "it never ran on this list");
     }
 
     #[test]
