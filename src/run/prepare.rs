@@ -88,7 +88,7 @@ pub struct Snapshot {
     /// members it owns there, left as they are.
     left: Option<(String, u64)>,
     /// Other exports of this folder on the same list, and what they want
-    /// (the list's deleted exports included).
+    /// (`others.retired`: what the list's deleted exports still want).
     pub siblings: Vec<String>,
     pub others: OtherExports,
     /// Deleted exports this one is (moved or renamed): see [`retired`].

@@ -117,7 +117,7 @@ pub struct ExportMeta {
     /// When the list was last read in full (the drift check).
     pub last_full_read: Option<DateTime<Utc>>,
     /// The SHA-256 of the export's file at its last run: a file of the same
-    /// bytes under another name is this export moved (see `retired`).
+    /// bytes under another name is this export moved (see `run::retired`).
     pub config_sha256: Option<String>,
 }
 
