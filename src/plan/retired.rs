@@ -21,7 +21,7 @@ pub struct RetiredWishes {
 }
 
 /// A deleted export that was alone on its list: it wants every member
-/// acsync owns there whose last write by acsync is not later than the end
+/// acsync owns there whose last write by acsync did not begin after the end
 /// of its last run (it made that write, or kept what it found).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedUntil {
@@ -52,9 +52,12 @@ impl RetiredWishes {
     }
 }
 
-/// The end of acsync's last write to the membership (Unix seconds), if known.
+/// When acsync's last write to the membership began (Unix seconds), if
+/// known: a write begun before the deleted export's last run ended may be
+/// that run's, and a membership an earlier version recorded (its window
+/// starts at the epoch) is kept for it; on doubt, the member is kept.
 fn last_written(m: &Member) -> Option<i64> {
-    m.last_write.map(|w| w.to)
+    m.last_write.map(|w| w.from)
 }
 
 #[cfg(test)]
@@ -66,7 +69,7 @@ mod tests {
         Member {
             owned: true,
             status: Some(ListStatus::Active),
-            last_write: written.map(|to| WriteWindow { from: to - 1, to }),
+            last_write: written.map(|from| WriteWindow { from, to: from + 1 }),
             ..Member::unknown(email)
         }
     }
@@ -84,6 +87,12 @@ mod tests {
         assert_eq!(by(&owned("early@x.io", Some(90))), Some("alone"));
         assert_eq!(by(&owned("same-second@x.io", Some(100))), Some("alone"));
         assert_eq!(by(&owned("unknown@x.io", None)), Some("alone"));
+        // Recorded by an earlier version: its window starts at the epoch.
+        let migrated = Member {
+            last_write: Some(WriteWindow { from: 0, to: 900 }),
+            ..owned("migrated@x.io", None)
+        };
+        assert_eq!(by(&migrated), Some("alone"));
         assert_eq!(
             by(&owned("later@x.io", Some(101))),
             None,
