@@ -20,6 +20,7 @@ pub mod fields;
 pub mod limit;
 pub mod probe;
 pub mod retry;
+mod times;
 mod transport;
 mod verify;
 pub mod wire;

@@ -3,8 +3,7 @@
 //! known contacts still have a given status on a list, with their current
 //! email. Both answer from ActiveCampaign now, never from local state.
 
-use chrono::DateTime;
-
+use super::times;
 use super::transport::Call;
 use super::wire::{ContactListsResponse, ContactsPage};
 use super::{ApiError, Client, PAGE_SIZE};
@@ -68,7 +67,10 @@ impl Client {
                 return Ok(Some(MembershipRow {
                     code: m.status,
                     status: ListStatus::from_code(m.status),
-                    udate: m.udate.as_deref().and_then(parse_udate),
+                    udate: m
+                        .udate
+                        .as_deref()
+                        .and_then(|u| times::instant(u, &[m.sdate.as_deref()])),
                 }));
             }
             let n = page.contact_lists.len();
@@ -106,29 +108,5 @@ impl Client {
             }));
         }
         Ok(out)
-    }
-}
-
-/// `2021-05-12T11:10:06-05:00` (RFC 3339 with the account's offset) or the
-/// legacy `2021-05-12 11:10:06` (taken as UTC) to Unix seconds.
-fn parse_udate(s: &str) -> Option<i64> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp());
-    }
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|t| t.and_utc().timestamp())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn udate_formats_of_section_3_2() {
-        assert_eq!(parse_udate("2021-05-12T11:10:06-05:00"), Some(1620835806));
-        assert_eq!(parse_udate("2021-05-12 16:10:06"), Some(1620835806));
-        assert_eq!(parse_udate("0000-00-00 00:00:00"), None);
-        assert_eq!(parse_udate(""), None);
     }
 }

@@ -167,9 +167,14 @@ pub struct WireContactList {
     pub list: Lenient,
     #[serde(deserialize_with = "de_code")]
     pub status: i64,
-    /// When the row last changed, `2021-05-12T11:10:06-05:00` (§3.2).
+    /// When the row last changed, `2021-05-12T11:10:06-05:00` (§3.2), in
+    /// the account's zone; the legacy form has no zone.
     #[serde(default, deserialize_with = "de_text")]
     pub udate: Option<String>,
+    /// When the row was created, zoned: lends its offset to a zoneless
+    /// `udate` (see `times.rs`).
+    #[serde(default, deserialize_with = "de_text")]
+    pub sdate: Option<String>,
 }
 
 /// `GET /import/info`: `status` is a string, or `false` right after submit.

@@ -2,10 +2,10 @@
 //! account or made harmless (docs/verification.md). Each test names the
 //! section of docs/activecampaign-api.md the fact comes from.
 
-use acsync::simulator::{ChangedBy, ExcludeAutomationsAt, FailureIndexBase};
+use acsync::simulator::{ChangedBy, ExcludeAutomationsAt, FailureIndexBase, SimConfig};
 use acsync::status::Outcome;
 
-use crate::harness::{World, emails};
+use crate::harness::{World, emails, fast_sim};
 
 /// docs/activecampaign-api.md §12, "Collections page by 20": a contact on
 /// 25 lists whose opt-out is on the export's list, the 25th of its rows.
@@ -115,4 +115,51 @@ async fn one_refused_contact_fails_alone_whatever_the_index_base_section_12() {
             .unwrap_or(0);
         assert!(requests <= 1 + 2 * 4, "{base:?}: {requests} bulk requests");
     }
+}
+
+/// docs/activecampaign-api.md §12, "Times are in the account's zone": an
+/// account 6 h behind UTC whose rows answer `udate` without a zone (local
+/// wall-clock time) beside a zoned `sdate`. acsync's own unsubscribe is
+/// still recognised when the member re-enters (resubscribed); an admin's
+/// unsubscribe 3 h or 6 h later is not taken for acsync's (kept). Read as
+/// UTC, acsync's own would look 6 h old and the later one at 6 h would
+/// fall inside acsync's window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoneless_times_are_read_in_the_account_zone_section_12() {
+    let w = World::with(SimConfig {
+        time_zone: chrono_tz::Etc::GMTPlus6,
+        ..fast_sim()
+    })
+    .await;
+    w.sim.set_zoneless_row_udate(true);
+    w.write_export("vip", "max_removals = \"100%\"");
+    let people = World::people(0..20);
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    w.write_people("vip", &people[3..]);
+    let r = w.sync("vip").await;
+    assert_eq!(r.last_run.removed, 3, "{:?}", r.last_run.error);
+
+    let now = chrono::Utc::now().timestamp();
+    for (person, hours_later) in [(&people[1].0, 3), (&people[2].0, 6)] {
+        let id = w.sim.contact(person).map(|c| c.id).expect("contact");
+        w.sim.set_membership(id, w.list, 1, ChangedBy::Admin);
+        w.sim.set_membership(id, w.list, 2, ChangedBy::Admin);
+        assert!(
+            w.sim
+                .set_membership_udate(person, w.list, now + hours_later * 3600)
+        );
+    }
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(
+        (r.last_run.added, r.last_run.kept_unsubscribed),
+        (1, 2),
+        "ours resubscribed, the admin's kept"
+    );
+    assert_eq!(w.sim.list_status(&people[0].0, w.list), Some(1));
+    assert_eq!(w.sim.list_status(&people[1].0, w.list), Some(2));
+    assert_eq!(w.sim.list_status(&people[2].0, w.list), Some(2));
 }
