@@ -348,11 +348,32 @@ impl Client {
         list_id: u64,
         status: ListStatus,
     ) -> Result<(), ApiError> {
+        self.write_list_status(contact_id, list_id, status, None)
+            .await
+    }
+
+    /// `POST /contactLists` status 1 over acsync's own unsubscribe, marked
+    /// as a re-subscription: `sourceid` 4, as the schema asks ("set to 4
+    /// when re-subscribing a contact to a list", api notes §3.1).
+    pub async fn resubscribe(&self, contact_id: u64, list_id: u64) -> Result<(), ApiError> {
+        let resubscription = Some(wire::SOURCE_RESUBSCRIBE);
+        self.write_list_status(contact_id, list_id, ListStatus::Active, resubscription)
+            .await
+    }
+
+    async fn write_list_status(
+        &self,
+        contact_id: u64,
+        list_id: u64,
+        status: ListStatus,
+        sourceid: Option<u8>,
+    ) -> Result<(), ApiError> {
         let body = wire::ContactListBody {
             contact_list: wire::ContactListWrite {
                 list: list_id,
                 contact: contact_id,
                 status: status.code(),
+                sourceid,
             },
         };
         let call = Call::post("POST /contactLists", &["contactLists"], &body);

@@ -5,9 +5,9 @@
 
 use super::times;
 use super::transport::Call;
-use super::wire::{ContactListsResponse, ContactsPage};
+use super::wire::{ContactListsResponse, ContactsPage, WireContactList};
 use super::{ApiError, Client, PAGE_SIZE};
-use crate::model::ListStatus;
+use crate::model::{ListStatus, UnsubscribeMarks};
 
 pub use crate::model::MembershipRow;
 
@@ -64,14 +64,7 @@ impl Client {
                 other => other?,
             };
             if let Some(m) = page.contact_lists.iter().find(|m| m.list.0 == list_id) {
-                return Ok(Some(MembershipRow {
-                    code: m.status,
-                    status: ListStatus::from_code(m.status),
-                    udate: m
-                        .udate
-                        .as_deref()
-                        .and_then(|u| times::instant(u, &[m.sdate.as_deref()])),
-                }));
+                return Ok(Some(membership_row(m)));
             }
             let n = page.contact_lists.len();
             if n < PAGE_SIZE {
@@ -108,5 +101,62 @@ impl Client {
             }));
         }
         Ok(out)
+    }
+}
+
+/// What acsync reads of a membership row: its status, when it last changed
+/// (in the account's zone, see `times.rs`) and the marks of an unsubscribe
+/// by someone else. An id of `0` names nothing.
+fn membership_row(m: &WireContactList) -> MembershipRow {
+    let named = |id: &Option<String>| {
+        id.as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && *id != "0")
+            .map(str::to_string)
+    };
+    MembershipRow {
+        code: m.status,
+        status: ListStatus::from_code(m.status),
+        udate: m
+            .udate
+            .as_deref()
+            .and_then(|u| times::instant(u, &[m.sdate.as_deref()])),
+        marks: UnsubscribeMarks {
+            reason: m
+                .unsubreason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+            campaign: named(&m.campaign),
+            message: named(&m.message),
+            automation: named(&m.unsubscribe_automation),
+        },
+        sourceid: m.sourceid.as_deref().and_then(|s| s.trim().parse().ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// api notes §12, "`udate` of a membership row": a row unsubscribed
+    /// through a campaign names it; a row of acsync's own write (`null`,
+    /// `""`, `"0"`) names nobody.
+    #[test]
+    fn a_rows_marks_name_someone_elses_unsubscribe_section_12() {
+        let row = |json: &str| membership_row(&serde_json::from_str(json).unwrap());
+        let theirs = row(
+            r#"{"list":"1","status":"2","udate":"2021-05-12T11:10:06-05:00","unsubreason":"Too many emails","campaign":"7","message":"12","unsubscribeAutomation":null,"sourceid":"4"}"#,
+        );
+        assert!(theirs.marks.name_another_author());
+        assert_eq!(theirs.marks.campaign.as_deref(), Some("7"));
+        assert_eq!((theirs.udate, theirs.sourceid), (Some(1620835806), Some(4)));
+        let automated = row(r#"{"list":1,"status":2,"unsubscribeAutomation":"3"}"#);
+        assert!(automated.marks.name_another_author());
+        let ours = row(
+            r#"{"list":"1","status":"2","unsubreason":"","campaign":null,"message":"0","unsubscribeAutomation":null,"sourceid":"0"}"#,
+        );
+        assert!(!ours.marks.name_another_author());
     }
 }

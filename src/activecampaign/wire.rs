@@ -175,6 +175,24 @@ pub struct WireContactList {
     /// `udate` (see `times.rs`).
     #[serde(default, deserialize_with = "de_text")]
     pub sdate: Option<String>,
+    /// The contact the row belongs to (side-loaded rows name it).
+    #[serde(default)]
+    pub contact: Option<Lenient>,
+    /// Filled by an opt-out through a campaign or an automation (§12).
+    #[serde(default, deserialize_with = "de_text")]
+    pub unsubreason: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub campaign: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub message: Option<String>,
+    #[serde(
+        default,
+        rename = "unsubscribeAutomation",
+        deserialize_with = "de_text"
+    )]
+    pub unsubscribe_automation: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub sourceid: Option<String>,
 }
 
 /// `GET /import/info`: `status` is a string, or `false` right after submit.
@@ -270,7 +288,12 @@ pub struct ContactListWrite {
     pub list: u64,
     pub contact: u64,
     pub status: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sourceid: Option<u8>,
 }
+
+/// The `sourceid` of a re-subscription (§3.1 schema).
+pub const SOURCE_RESUBSCRIBE: u8 = 4;
 
 #[cfg(test)]
 mod tests {

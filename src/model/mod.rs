@@ -18,4 +18,4 @@ pub use member::{LiveMember, Member, PendingOp};
 pub use policy::{Prune, RemovalLimit};
 pub use profile::{Fields, Profile, mask_email};
 pub use reason::{Kept, LeftAlone};
-pub use status::{ListStatus, MembershipRow, UnsubscribeWindow};
+pub use status::{ListStatus, MembershipRow, UnsubscribeMarks, UnsubscribeWindow};

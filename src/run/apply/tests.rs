@@ -10,7 +10,8 @@ use super::verify::*;
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
 use crate::model::Kept;
 use crate::model::{
-    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeWindow,
+    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeMarks,
+    UnsubscribeWindow,
 };
 use crate::plan::{Change, Removal};
 use crate::run::history::ChangeEnd;
@@ -845,6 +846,7 @@ fn row(code: i64, udate: Option<i64>) -> Option<MembershipRow> {
         code,
         status: ListStatus::from_code(code),
         udate,
+        ..MembershipRow::default()
     })
 }
 
@@ -866,6 +868,44 @@ fn resubscribes_only_our_own_unchanged_unsubscribe() {
         ..m.clone()
     };
     assert_eq!(Resubscribe::of(&not_ours, row(2, Some(1_005))), kept);
+}
+
+/// A status 2 inside our window whose row names someone else's
+/// unsubscribe (a campaign's link, an automation, a reason) is theirs.
+#[test]
+fn a_row_marked_by_someone_elses_unsubscribe_is_kept_inside_our_window() {
+    let m = ours(Some((1_000, 1_010)));
+    let kept = Resubscribe::Keep(Kept::Unsubscribed);
+    let marked =
+        |marks: UnsubscribeMarks| row(2, Some(1_005)).map(|r| MembershipRow { marks, ..r });
+    let some = |id: &str| Some(id.to_string());
+    for marks in [
+        UnsubscribeMarks {
+            campaign: some("7"),
+            message: some("12"),
+            ..UnsubscribeMarks::default()
+        },
+        UnsubscribeMarks {
+            automation: some("3"),
+            ..UnsubscribeMarks::default()
+        },
+        UnsubscribeMarks {
+            reason: some("Too many emails"),
+            ..UnsubscribeMarks::default()
+        },
+    ] {
+        assert_eq!(
+            Resubscribe::of(&m, marked(marks.clone())),
+            kept,
+            "{marks:?}"
+        );
+    }
+    // The source of the last subscription is no mark of an unsubscribe.
+    let resubscribed_before = row(2, Some(1_005)).map(|r| MembershipRow {
+        sourceid: Some(4),
+        ..r
+    });
+    assert_eq!(Resubscribe::of(&m, resubscribed_before), Resubscribe::Yes);
 }
 
 #[test]

@@ -45,8 +45,11 @@ pub enum Resubscribe {
 
 impl Resubscribe {
     /// Resubscribe only when the row still shows the unsubscribe this export
-    /// made, i.e. its change time lies inside the recorded window of our
-    /// write. No window, no `udate`, or a status code we do not manage: keep.
+    /// made: its change time lies inside the recorded window of our write,
+    /// and it carries none of the marks of someone else's unsubscribe (a
+    /// campaign, a message, an automation, a reason), which a change time
+    /// alone cannot rule out. No window, no `udate`, a mark, or a status
+    /// code we do not manage: keep.
     pub fn of(m: &Member, row: Option<MembershipRow>) -> Resubscribe {
         let Some(row) = row else {
             return Resubscribe::NotMember;
@@ -55,6 +58,7 @@ impl Resubscribe {
             Some(ListStatus::Active) => Resubscribe::AlreadyActive,
             Some(ListStatus::Unsubscribed) => {
                 let ours = m.unsubscribed_by_us
+                    && !row.marks.name_another_author()
                     && m.unsubscribed_at
                         .zip(row.udate)
                         .is_some_and(|(w, udate)| w.covers(udate));
@@ -73,7 +77,7 @@ impl Resubscribe {
 
 /// A contact's id and its membership row on the list, read right before a
 /// resubscribe (`None`: no such contact, or no row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipRead {
     pub contact_id: Option<u64>,
     pub row: Option<MembershipRow>,
