@@ -115,7 +115,6 @@ fn membership_row(m: &WireContactList) -> MembershipRow {
             .map(str::to_string)
     };
     MembershipRow {
-        code: m.status,
         status: ListStatus::from_code(m.status),
         udate: m
             .udate

@@ -287,7 +287,7 @@ pub struct ContactListBody {
 pub struct ContactListWrite {
     pub list: u64,
     pub contact: u64,
-    pub status: u8,
+    pub status: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sourceid: Option<u8>,
 }
