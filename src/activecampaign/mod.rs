@@ -29,7 +29,7 @@ pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
 pub use fields::{FieldDef, FieldKind};
 pub use probe::Probe;
-pub use verify::MembershipRow;
+pub use verify::{CheckedContact, MembershipRow};
 
 use crate::model::{ListStatus, LiveMember};
 use limit::RateBudget;

@@ -75,14 +75,18 @@ impl Client {
     }
 
     /// Which of `ids` have `status` on `list_id` now, with their current
-    /// (lowercased) email: `GET /contacts?ids[]=…&listid=&status=`, 100 ids
-    /// a request (§11). A deleted contact is simply not returned.
+    /// (lowercased) email and their own row on the list:
+    /// `GET /contacts?ids[]=…&listid=&status=&include=contactLists`, 100
+    /// ids a request (§11). A deleted contact is simply not returned. The
+    /// side-loaded row lets the caller check what the filter claimed
+    /// (docs/verification.md): ActiveCampaign does not document that it
+    /// applies `listid`+`status` together with `ids[]`.
     pub async fn members_among(
         &self,
         list_id: u64,
         status: ListStatus,
         ids: &[u64],
-    ) -> Result<Vec<(u64, String)>, ApiError> {
+    ) -> Result<Vec<CheckedContact>, ApiError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(PAGE_SIZE) {
             let call = Call::get("GET /contacts", &["contacts"])
@@ -90,18 +94,40 @@ impl Client {
                     ("listid", list_id.to_string()),
                     ("status", status.code().to_string()),
                     ("limit", PAGE_SIZE.to_string()),
+                    ("include", "contactLists".to_string()),
                 ])
                 .query_all(chunk.iter().map(|id| ("ids[]", id.to_string())));
             let page: ContactsPage = self.fetch(&call).await?;
-            out.extend(page.contacts.into_iter().filter_map(|c| {
-                let email = c.email?.trim().to_lowercase();
+            let row_of = |id: u64| {
+                page.contact_lists
+                    .iter()
+                    .find(|r| r.list.0 == list_id && r.contact.is_some_and(|c| c.0 == id))
+                    .map(membership_row)
+            };
+            out.extend(page.contacts.iter().filter_map(|c| {
+                let email = c.email.as_deref()?.trim().to_lowercase();
                 // Only the asked ids: an API that ignored the filter must not
                 // widen what a removal touches.
-                (chunk.contains(&c.id.0) && !email.is_empty()).then_some((c.id.0, email))
+                (chunk.contains(&c.id.0) && !email.is_empty()).then(|| CheckedContact {
+                    id: c.id.0,
+                    email,
+                    row: row_of(c.id.0),
+                })
             }));
         }
         Ok(out)
     }
+}
+
+/// A contact the read before an unsubscribe returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedContact {
+    pub id: u64,
+    /// Its current email, lowercased.
+    pub email: String,
+    /// Its own row on the list, side-loaded with the read; `None` when the
+    /// answer carried none.
+    pub row: Option<MembershipRow>,
 }
 
 /// What acsync reads of a membership row: its status, when it last changed

@@ -91,6 +91,9 @@ pub struct WireContact {
 pub struct ContactsPage {
     #[serde(default)]
     pub contacts: Vec<WireContact>,
+    /// The contacts' membership rows, with `include=contactLists`.
+    #[serde(default, rename = "contactLists")]
+    pub contact_lists: Vec<WireContactList>,
     #[serde(default)]
     pub meta: Meta,
 }

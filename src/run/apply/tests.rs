@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::answers::{BULK_REFUSED, ContactOnList};
 use super::decide::*;
 use super::verify::*;
-use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
+use crate::activecampaign::{ApiError, BatchResult, BatchStatus, CheckedContact, ErrorBody};
 use crate::model::Kept;
 use crate::model::{
     Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeMarks,
@@ -807,12 +807,11 @@ fn only_removals_still_active_under_their_email_are_made() {
         .enumerate()
         .map(|(i, r)| removal_item(r, i))
         .collect();
-    let active: HashMap<u64, String> = [
-        (1, "a@x.io".to_string()),
-        (3, "new@x.io".to_string()),
-        (4, "wanted@x.io".to_string()),
-    ]
-    .into();
+    let active = read_now(&[
+        (1, "a@x.io", Some(ListStatus::Active)),
+        (3, "new@x.io", Some(ListStatus::Active)),
+        (4, "wanted@x.io", Some(ListStatus::Active)),
+    ]);
     let known = Known::new();
     let c = core(&known);
     let mut t = WriteTally::default();
@@ -837,6 +836,95 @@ fn only_removals_still_active_under_their_email_are_made() {
         "not recorded as unsubscribed"
     );
     assert_eq!(t.outcomes.of(0), &ChangeEnd::NotSent, "made later");
+}
+
+/// What the read before an unsubscribe answered: contact id, current
+/// email and the status of its own side-loaded row (`None`: no row).
+fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, CheckedContact> {
+    contacts
+        .iter()
+        .map(|&(id, email, status)| {
+            let row = status.map(|status| MembershipRow {
+                status,
+                udate: Some(1_005),
+                marks: UnsubscribeMarks::default(),
+                sourceid: None,
+            });
+            let email = email.to_string();
+            (id, CheckedContact { id, email, row })
+        })
+        .collect()
+}
+
+/// An account that ignores `listid`+`status` when `ids[]` is present
+/// returns every asked contact: only a contact whose own row says active
+/// is unsubscribed; one whose row is missing or says otherwise is not.
+#[test]
+fn a_removal_is_made_only_when_the_contacts_own_row_says_active() {
+    let removals = [1, 2, 3, 4, 5].map(|id| Removal {
+        email: format!("u{id}@x.io"),
+        contact_id: Some(id),
+    });
+    let items: Vec<Item<'_>> = removals
+        .iter()
+        .enumerate()
+        .map(|(i, r)| removal_item(r, i))
+        .collect();
+    let read = read_now(&[
+        (1, "u1@x.io", Some(ListStatus::Active)),
+        (2, "u2@x.io", Some(ListStatus::Bounced)),
+        (3, "u3@x.io", Some(ListStatus::Unconfirmed)),
+        (4, "u4@x.io", Some(ListStatus::Other(91))),
+        (5, "u5@x.io", None),
+    ]);
+    let known = Known::new();
+    let mut t = WriteTally::default();
+    let check = core(&known).confirm_removals(&mut t, &items, &read, &|_| false);
+    let made: Vec<&str> = check.same_email.iter().map(|i| i.email).collect();
+    assert_eq!(made, ["u1@x.io"]);
+    assert!(check.by_id.is_empty());
+    assert_eq!(t.not_active, 4);
+    assert!(check.not_made.iter().all(|m| m.status.is_none()));
+}
+
+/// A row that changed after acsync's last write to it (beyond the skew) is
+/// someone else's doing: not unsubscribed, and no longer acsync's.
+#[test]
+fn a_removal_whose_row_changed_since_our_last_write_is_not_made_and_not_ours() {
+    let mut known = Known::new();
+    for (email, to) in [("same@x.io", 1_000), ("later@x.io", 1_005 - 121)] {
+        known.insert(Member {
+            owned: true,
+            status: Some(ListStatus::Active),
+            contact_id: Some(if email == "same@x.io" { 1 } else { 2 }),
+            last_write: Some(WriteWindow { from: to - 10, to }),
+            ..Member::unknown(email)
+        });
+    }
+    let removals = [("same@x.io", 1), ("later@x.io", 2)].map(|(email, id)| Removal {
+        email: email.into(),
+        contact_id: Some(id),
+    });
+    let items: Vec<Item<'_>> = removals
+        .iter()
+        .enumerate()
+        .map(|(i, r)| removal_item(r, i))
+        .collect();
+    // Both rows changed at 1_005: inside the skew of the first write, after
+    // the second.
+    let read = read_now(&[
+        (1, "same@x.io", Some(ListStatus::Active)),
+        (2, "later@x.io", Some(ListStatus::Active)),
+    ]);
+    let mut t = WriteTally::default();
+    let check = core(&known).confirm_removals(&mut t, &items, &read, &|_| false);
+    let made: Vec<&str> = check.same_email.iter().map(|i| i.email).collect();
+    assert_eq!(made, ["same@x.io"]);
+    assert_eq!(t.not_active, 1);
+    let m = &check.not_made[0];
+    assert_eq!(m.email, "later@x.io");
+    assert!(!m.owned && m.last_write.is_none());
+    assert_eq!(m.status, Some(ListStatus::Active));
 }
 
 fn ours(window: Option<(i64, i64)>) -> Member {
