@@ -164,6 +164,22 @@ async fn zoneless_times_are_read_in_the_account_zone_section_12() {
     assert_eq!(w.sim.list_status(&people[2].0, w.list), Some(2));
 }
 
+/// `n` people synced to the list, then read in full so that acsync knows
+/// every contact id: the next run checks removals by `ids[]` and reads no
+/// list (`max_removals = "100%"`).
+async fn synced_with_contact_ids(n: usize) -> (World, Vec<(String, String)>) {
+    let w = World::new().await;
+    let people = World::people(0..n);
+    w.write_people("vip", &people);
+    w.write_export("vip", "max_removals = \"100%\"\nfull_read_every = \"0\"");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    let r = w.sync("vip").await;
+    assert!(r.last_run.full_read, "learns the contact ids");
+    w.write_export("vip", "max_removals = \"100%\"");
+    (w, people)
+}
+
 /// docs/activecampaign-api.md §12, "`include=contactLists` side-loads
 /// membership rows": the read right before unsubscribing asks by `ids[]`
 /// which planned removals are still active on the list. On an account that
@@ -175,16 +191,7 @@ async fn zoneless_times_are_read_in_the_account_zone_section_12() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_removal_check_trusts_only_each_contacts_own_row_section_12() {
     for (not_active, active) in [(4usize, 1usize), (12, 2)] {
-        let w = World::new().await;
-        let people = World::people(0..40);
-        w.write_people("vip", &people);
-        w.write_export("vip", "max_removals = \"100%\"\nfull_read_every = \"0\"");
-        let r = w.sync("vip").await;
-        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
-        // A full read learns every contact id; the next run reads no list.
-        let r = w.sync("vip").await;
-        assert!(r.last_run.full_read);
-        w.write_export("vip", "max_removals = \"100%\"");
+        let (w, people) = synced_with_contact_ids(40).await;
 
         let statuses = [
             (3, ChangedBy::Admin),
@@ -233,15 +240,7 @@ async fn the_removal_check_trusts_only_each_contacts_own_row_section_12() {
 /// run plans no removal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_changed_after_our_last_write_is_not_unsubscribed_section_12() {
-    let w = World::new().await;
-    let people = World::people(0..20);
-    w.write_people("vip", &people);
-    w.write_export("vip", "max_removals = \"100%\"\nfull_read_every = \"0\"");
-    let r = w.sync("vip").await;
-    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
-    let r = w.sync("vip").await;
-    assert!(r.last_run.full_read, "learns the contact ids");
-    w.write_export("vip", "max_removals = \"100%\"");
+    let (w, people) = synced_with_contact_ids(20).await;
 
     let (email, _) = &people[0];
     let id = w.sim.contact(email).map(|c| c.id).expect("contact");

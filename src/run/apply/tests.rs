@@ -785,28 +785,35 @@ fn matching_values_get_their_hash_recorded_without_a_write() {
 
 // ---- the reads before a destructive write ----
 
-fn removal_item(r: &Removal, slot: usize) -> Item<'_> {
-    Item::removal(slot, r)
+/// Planned removals of these addresses and contact ids.
+fn removals(of: &[(&str, Option<u64>)]) -> Vec<Removal> {
+    of.iter()
+        .map(|&(email, contact_id)| Removal {
+            email: email.into(),
+            contact_id,
+        })
+        .collect()
+}
+
+/// Their items, one slot each in order.
+fn removal_items(removals: &[Removal]) -> Vec<Item<'_>> {
+    removals
+        .iter()
+        .enumerate()
+        .map(|(slot, r)| Item::removal(slot, r))
+        .collect()
 }
 
 #[test]
 fn only_removals_still_active_under_their_email_are_made() {
-    let removals = [
+    let removals = removals(&[
         ("a@x.io", Some(1)),
         ("optout@x.io", Some(2)),
         ("renamed@x.io", Some(3)),
         ("moved@x.io", Some(4)),
         ("noid@x.io", None),
-    ]
-    .map(|(email, contact_id)| Removal {
-        email: email.into(),
-        contact_id,
-    });
-    let items: Vec<Item<'_>> = removals
-        .iter()
-        .enumerate()
-        .map(|(i, r)| removal_item(r, i))
-        .collect();
+    ]);
+    let items = removal_items(&removals);
     let active = read_now(&[
         (1, "a@x.io", Some(ListStatus::Active)),
         (3, "new@x.io", Some(ListStatus::Active)),
@@ -861,15 +868,14 @@ fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, Checke
 /// is unsubscribed; one whose row is missing or says otherwise is not.
 #[test]
 fn a_removal_is_made_only_when_the_contacts_own_row_says_active() {
-    let removals = [1, 2, 3, 4, 5].map(|id| Removal {
-        email: format!("u{id}@x.io"),
-        contact_id: Some(id),
-    });
-    let items: Vec<Item<'_>> = removals
-        .iter()
-        .enumerate()
-        .map(|(i, r)| removal_item(r, i))
-        .collect();
+    let removals = removals(&[
+        ("u1@x.io", Some(1)),
+        ("u2@x.io", Some(2)),
+        ("u3@x.io", Some(3)),
+        ("u4@x.io", Some(4)),
+        ("u5@x.io", Some(5)),
+    ]);
+    let items = removal_items(&removals);
     let read = read_now(&[
         (1, "u1@x.io", Some(ListStatus::Active)),
         (2, "u2@x.io", Some(ListStatus::Bounced)),
@@ -901,15 +907,8 @@ fn a_removal_whose_row_changed_since_our_last_write_is_not_made_and_not_ours() {
             ..Member::unknown(email)
         });
     }
-    let removals = [("same@x.io", 1), ("later@x.io", 2)].map(|(email, id)| Removal {
-        email: email.into(),
-        contact_id: Some(id),
-    });
-    let items: Vec<Item<'_>> = removals
-        .iter()
-        .enumerate()
-        .map(|(i, r)| removal_item(r, i))
-        .collect();
+    let removals = removals(&[("same@x.io", Some(1)), ("later@x.io", Some(2))]);
+    let items = removal_items(&removals);
     // Both rows changed at 1_005: inside the skew of the first write, after
     // the second.
     let read = read_now(&[
