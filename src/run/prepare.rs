@@ -413,22 +413,26 @@ pub(super) async fn read_list(
 /// The members whose status is none of the four a full read asks for (91
 /// "removed", or a code ActiveCampaign adds later): the per-status reads
 /// cannot see them, and a run that took them for non-members would add
-/// them again (docs/run-rules.md, kept statuses). Counted first, every
-/// status and all of them at one moment (five requests, so members that
-/// joined or left during the read do not count); only when the counts
-/// disagree is the list read whatever the status, and each member the
-/// status reads missed is looked up in its own rows.
+/// them again (docs/run-rules.md, kept statuses). The list's members of
+/// any status are counted (one request); only when that count exceeds what
+/// the status reads found are the four statuses counted again at the same
+/// moment (members who joined during the read do not count), and only when
+/// those counts still fall short is the list read whatever the status and
+/// each member the status reads missed looked up in its own rows.
 async fn members_of_other_status(
     export: &Export,
     client: &Client,
     read: &[LiveMember],
 ) -> Result<Vec<LiveMember>, RunError> {
     let list = export.list_id;
+    let any = client.count_members(list, None).await?.unwrap_or(0);
+    if any <= read.len() as u64 {
+        return Ok(Vec::new());
+    }
     let mut managed = 0;
     for status in ListStatus::ALL {
         managed += client.count_members(list, Some(status)).await?.unwrap_or(0);
     }
-    let any = client.count_members(list, None).await?.unwrap_or(0);
     if any <= managed {
         return Ok(Vec::new());
     }
