@@ -98,9 +98,13 @@ impl Client {
                 ])
                 .query_all(chunk.iter().map(|id| ("ids[]", id.to_string())));
             let page: ContactsPage = self.fetch(&call).await?;
+            let rows = match &page.contact_lists {
+                Some(rows) => rows.as_slice(),
+                None if page.contacts.is_empty() => &[],
+                None => return Err(self.decode_error(&call, NOT_SIDE_LOADED)),
+            };
             let row_of = |id: u64| {
-                page.contact_lists
-                    .iter()
+                rows.iter()
                     .find(|r| r.list.0 == list_id && r.contact.is_some_and(|c| c.0 == id))
                     .map(membership_row)
             };
@@ -118,6 +122,12 @@ impl Client {
         Ok(out)
     }
 }
+
+/// Why a read before an unsubscribe that came without rows stops the run:
+/// every removal would otherwise be counted "not active", run after run.
+const NOT_SIDE_LOADED: &str = "no membership rows came with the contacts: the account does not \
+honour include=contactLists, and acsync unsubscribes only a contact whose own row it has read \
+(see docs/verification.md)";
 
 /// A contact the read before an unsubscribe returned.
 #[derive(Debug, Clone, PartialEq, Eq)]

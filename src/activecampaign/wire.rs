@@ -94,9 +94,10 @@ pub struct WireContact {
 pub struct ContactsPage {
     #[serde(default)]
     pub contacts: Vec<WireContact>,
-    /// The contacts' membership rows, with `include=contactLists`.
+    /// The contacts' membership rows, with `include=contactLists`; `None`
+    /// when the answer has no such key.
     #[serde(default, rename = "contactLists")]
-    pub contact_lists: Vec<WireContactList>,
+    pub contact_lists: Option<Vec<WireContactList>>,
     #[serde(default)]
     pub meta: Meta,
 }

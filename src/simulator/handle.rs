@@ -247,6 +247,12 @@ impl Simulator {
         self.shared().account().ids_ignore_list_filter = on;
     }
 
+    /// While `on`, `GET /contacts` ignores `include=contactLists`: no
+    /// membership rows come with the contacts (undocumented either way).
+    pub fn set_include_ignored(&self, on: bool) {
+        self.shared().account().include_ignored = on;
+    }
+
     /// Sets the account's time zone (§12): every time answered from now on
     /// is in it.
     pub fn set_time_zone(&self, zone: chrono_tz::Tz) {

@@ -263,3 +263,20 @@ async fn a_row_changed_after_our_last_write_is_not_unsubscribed_section_12() {
     assert_eq!((r.last_run.removed, r.last_run.not_active), (0, 0));
     assert_eq!(w.sim.list_status(email, w.list), Some(1));
 }
+
+/// docs/activecampaign-api.md §12, "`include=contactLists` side-loads
+/// membership rows" (third-party, undocumented): on an account that does
+/// not honour it, the read before unsubscribing carries no rows to check.
+/// The run unsubscribes nobody and fails naming the assumption, rather
+/// than counting every removal "not active" run after run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_side_loaded_rows_stops_removals_naming_it_section_12() {
+    let (w, people) = synced_with_contact_ids(20).await;
+    w.sim.set_include_ignored(true);
+    w.write_people("vip", &people[2..]);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    let error = r.last_run.error.unwrap_or_default();
+    assert!(error.contains("include=contactLists"), "{error}");
+    assert_eq!(w.active().len(), 20, "nobody unsubscribed");
+}

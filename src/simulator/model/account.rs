@@ -43,6 +43,10 @@ pub struct Account {
     /// contact comes back. Undocumented either way. Not saved.
     #[serde(skip)]
     pub ids_ignore_list_filter: bool,
+    /// Fault model: `include=contactLists` not honoured on `GET /contacts`
+    /// (a third-party observation, not documented). Not saved.
+    #[serde(skip)]
+    pub include_ignored: bool,
     /// The account's zone and how times are written in it (see `zone.rs`):
     /// a setting of the simulator, not saved with the account.
     #[serde(skip)]

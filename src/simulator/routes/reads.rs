@@ -122,12 +122,13 @@ async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
     let p = params(&uri)?;
     let mut q = contact_query(&p)?;
     q.ids = id_list(&uri)?;
-    let side_load = p
+    let asked = p
         .get("include")
         .is_some_and(|i| i.split(',').any(|r| r.trim() == "contactLists"));
     // meta.total alternates string / number, deterministically (§2.5).
     let as_string = s.query_count.fetch_add(1, Ordering::Relaxed) % 2 == 0;
     let a = s.account();
+    let side_load = asked && !a.include_ignored;
     let page = a.query_contacts(&q);
     let mut rows = Vec::new();
     let mut list = Vec::with_capacity(page.contacts.len());

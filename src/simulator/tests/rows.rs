@@ -141,7 +141,8 @@ async fn an_opt_out_marks_its_row_an_api_write_does_not_section_12() {
 /// §12, "`include=contactLists` side-loads membership rows": `GET
 /// /contacts?ids[]=…&include=contactLists` answers each contact's own rows
 /// beside it; with the fault switch on, `listid`+`status` are ignored when
-/// `ids[]` is present and every asked contact comes back.
+/// `ids[]` is present and every asked contact comes back; with the other,
+/// `include` is ignored.
 #[tokio::test]
 async fn ids_read_side_loads_rows_and_the_filter_fault_section_12() {
     let sim = Simulator::start(fast()).await.expect("start");
@@ -186,4 +187,8 @@ async fn ids_read_side_loads_rows_and_the_filter_fault_section_12() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(rows.len(), 3, "the stranger has no row: {rows:?}");
+
+    sim.set_include_ignored(true);
+    let read = api.get(&path).await;
+    assert!(read.body.get("contactLists").is_none());
 }
