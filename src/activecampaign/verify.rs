@@ -74,17 +74,16 @@ impl Client {
         }
     }
 
-    /// Which of `ids` have `status` on `list_id` now, with their current
-    /// (lowercased) email and their own row on the list:
-    /// `GET /contacts?ids[]=…&listid=&status=&include=contactLists`, 100
-    /// ids a request (§11). A deleted contact is simply not returned. The
-    /// side-loaded row lets the caller check what the filter claimed
-    /// (docs/verification.md): ActiveCampaign does not document that it
-    /// applies `listid`+`status` together with `ids[]`.
+    /// Which of `ids` are on `list_id` now, whatever their status, with
+    /// their current (lowercased) email and their own row on the list:
+    /// `GET /contacts?ids[]=…&listid=&include=contactLists`, 100 ids a
+    /// request (§11). A deleted contact is simply not returned. The caller
+    /// trusts only the side-loaded row (docs/verification.md):
+    /// ActiveCampaign does not document how `listid` combines with `ids[]`,
+    /// and the row says the status, so no status filter is asked for.
     pub async fn members_among(
         &self,
         list_id: u64,
-        status: ListStatus,
         ids: &[u64],
     ) -> Result<Vec<CheckedContact>, ApiError> {
         let mut out = Vec::with_capacity(ids.len());
@@ -92,7 +91,6 @@ impl Client {
             let call = Call::get("GET /contacts", &["contacts"])
                 .query([
                     ("listid", list_id.to_string()),
-                    ("status", status.code().to_string()),
                     ("limit", PAGE_SIZE.to_string()),
                     ("include", "contactLists".to_string()),
                 ])

@@ -10,7 +10,6 @@ use super::Applier;
 use super::decide::Item;
 use super::verify::{Confirmed, MembershipRead, ResubscribeStep};
 use crate::activecampaign::{ApiError, CheckedContact};
-use crate::model::ListStatus;
 use crate::run::error::RunError;
 
 impl Applier<'_> {
@@ -30,7 +29,7 @@ impl Applier<'_> {
         let ids: Vec<u64> = items.iter().filter_map(|i| i.contact_id).collect();
         let read: HashMap<u64, CheckedContact> = self
             .client
-            .members_among(self.export.list_id, ListStatus::Active, &ids)
+            .members_among(self.export.list_id, &ids)
             .await?
             .into_iter()
             .map(|c| (c.id, c))

@@ -863,9 +863,9 @@ fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, Checke
         .collect()
 }
 
-/// An account that ignores `listid`+`status` when `ids[]` is present
-/// returns every asked contact: only a contact whose own row says active
-/// is unsubscribed; one whose row is missing or says otherwise is not.
+/// Only a contact whose own row says active is unsubscribed; one whose row
+/// is missing or says otherwise is not, and is recorded as the row shows
+/// it (a status acsync does not manage is then kept on re-entry).
 #[test]
 fn a_removal_is_made_only_when_the_contacts_own_row_says_active() {
     let removals = removals(&[
@@ -890,7 +890,21 @@ fn a_removal_is_made_only_when_the_contacts_own_row_says_active() {
     assert_eq!(made, ["u1@x.io"]);
     assert!(check.by_id.is_empty());
     assert_eq!(t.not_active, 4);
-    assert!(check.not_made.iter().all(|m| m.status.is_none()));
+    let recorded: Vec<(&str, Option<ListStatus>)> = check
+        .not_made
+        .iter()
+        .map(|m| (m.email.as_str(), m.status))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("u2@x.io", Some(ListStatus::Bounced)),
+            ("u3@x.io", Some(ListStatus::Unconfirmed)),
+            ("u4@x.io", Some(ListStatus::Other(91))),
+            ("u5@x.io", None),
+        ]
+    );
+    assert!(check.not_made.iter().all(|m| !m.owned));
 }
 
 /// A row that changed after acsync's last write to it (beyond the skew) is

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::decide::{Item, WriteCore, WriteTally, fatal};
 use crate::activecampaign::{ApiError, CheckedContact};
-use crate::model::{ListStatus, Member, MembershipRow, PendingOp};
+use crate::model::{ListStatus, Member, MembershipRow, PendingOp, Sighting};
 use crate::run::history::ChangeEnd;
 
 /// The planned removals sorted by a read of the list's active members.
@@ -22,21 +22,20 @@ pub struct Confirmed<'p> {
     pub by_id: Vec<Item<'p>>,
     /// Active under a new email that is in the segment: it stays.
     pub wanted_again: Vec<&'p str>,
-    /// The rows of the removals not made (no longer active under their
-    /// email, or wanted again): their status is unknown until the next full
-    /// read, and never recorded as unsubscribed by us.
+    /// The rows of the removals not made (no longer active, changed by
+    /// someone else since acsync's last write, or wanted again), recorded
+    /// as the read showed them and never as unsubscribed by us.
     pub not_made: Vec<Member>,
 }
 
 /// The contact `item` names and its own row on the list, when the read
-/// returned both and the row says active.
-fn active_by_its_own_row<'r>(
+/// returned both.
+fn own_row<'r>(
     item: &Item,
     read: &'r HashMap<u64, CheckedContact>,
 ) -> Option<(&'r CheckedContact, &'r MembershipRow)> {
     let contact = read.get(&item.contact_id?)?;
-    let row = contact.row.as_ref()?;
-    (row.status == ListStatus::Active).then_some((contact, row))
+    Some((contact, contact.row.as_ref()?))
 }
 
 /// What to do with a member this export unsubscribed who re-entered the
@@ -124,13 +123,13 @@ impl WriteCore<'_> {
     ) -> Confirmed<'p> {
         let mut out = Confirmed::default();
         for item in items {
-            let Some((contact, row)) = active_by_its_own_row(item, read) else {
-                out.not_made.push(self.not_active(t, item));
+            let Some((contact, row)) = own_row(item, read) else {
+                out.not_made.push(self.not_on_list(t, item));
                 continue;
             };
-            if self.member(item.email).changed_since_last_write(row) {
-                out.not_made
-                    .push(self.changed_by_others(t, item, contact.id, row));
+            let member = self.member(item.email);
+            if row.status != ListStatus::Active || member.changed_since_last_write(row) {
+                out.not_made.push(self.not_ours(t, item, contact.id, row));
                 continue;
             }
             match contact.email.as_str() {
@@ -145,7 +144,8 @@ impl WriteCore<'_> {
         out
     }
 
-    /// A planned removal not made: counted, and recorded with an unknown
+    /// A planned removal of a contact that is active under another email
+    /// in the segment: not made, counted, and recorded with an unknown
     /// status so the next full read learns what became of it.
     fn not_active(&self, t: &mut WriteTally, item: &Item) -> Member {
         t.not_active += 1;
@@ -158,10 +158,26 @@ impl WriteCore<'_> {
         }
     }
 
-    /// A planned removal whose row someone else changed since acsync's
-    /// last write: not made, counted with those not active, and recorded
-    /// as the row shows it, no longer acsync's.
-    fn changed_by_others(
+    /// A planned removal of a contact the read did not find on the list
+    /// (deleted, or no row there): not made, counted, and recorded as not
+    /// a member, which is nobody's membership.
+    fn not_on_list(&self, t: &mut WriteTally, item: &Item) -> Member {
+        t.not_active += 1;
+        t.outcomes.set(item.slot, ChangeEnd::NotActive);
+        let mut m = self.member(item.email);
+        m.observe(Sighting {
+            contact_id: None,
+            status: None,
+            contact_created: None,
+        });
+        m
+    }
+
+    /// A planned removal whose row shows another status, or a change by
+    /// someone else since acsync's last write: not made, counted with those
+    /// not active, and recorded as the row shows it (a status acsync does
+    /// not manage is then kept on re-entry), no longer acsync's.
+    fn not_ours(
         &self,
         t: &mut WriteTally,
         item: &Item,
