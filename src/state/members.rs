@@ -323,39 +323,34 @@ impl StateDb {
 }
 
 fn upsert(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Result<usize> {
-    stmt.execute(params![
-        export,
-        m.email,
-        m.contact_id.map(to_i64),
-        m.status.map(ListStatus::code),
-        m.owned,
-        m.unsubscribed_by_us,
-        m.sent_hash.map(to_i64),
-        m.pending.map(PendingOp::as_str),
-        m.last_write.map(|w| w.from),
-        m.last_write.map(|w| w.to),
-    ])
+    bind_member(stmt, export, m)?;
+    stmt.raw_execute()
 }
 
+/// [`upsert`] for [`UPSERT_READ`]: the row, then the snapshot's time.
 fn upsert_read(
     stmt: &mut Statement<'_>,
     export: &str,
     m: &Member,
     snapshot_at: i64,
 ) -> rusqlite::Result<usize> {
-    stmt.execute(params![
-        export,
-        m.email,
-        m.contact_id.map(to_i64),
-        m.status.map(ListStatus::code),
-        m.owned,
-        m.unsubscribed_by_us,
-        m.sent_hash.map(to_i64),
-        m.pending.map(PendingOp::as_str),
-        m.last_write.map(|w| w.from),
-        m.last_write.map(|w| w.to),
-        snapshot_at,
-    ])
+    bind_member(stmt, export, m)?;
+    stmt.raw_bind_parameter(11, snapshot_at)?;
+    stmt.raw_execute()
+}
+
+/// Binds a member row to parameters 1 to 10 of an upsert.
+fn bind_member(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, export)?;
+    stmt.raw_bind_parameter(2, &m.email)?;
+    stmt.raw_bind_parameter(3, m.contact_id.map(to_i64))?;
+    stmt.raw_bind_parameter(4, m.status.map(ListStatus::code))?;
+    stmt.raw_bind_parameter(5, m.owned)?;
+    stmt.raw_bind_parameter(6, m.unsubscribed_by_us)?;
+    stmt.raw_bind_parameter(7, m.sent_hash.map(to_i64))?;
+    stmt.raw_bind_parameter(8, m.pending.map(PendingOp::as_str))?;
+    stmt.raw_bind_parameter(9, m.last_write.map(|w| w.from))?;
+    stmt.raw_bind_parameter(10, m.last_write.map(|w| w.to))
 }
 
 /// The window of acsync's last write, when both ends are recorded.

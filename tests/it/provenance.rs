@@ -108,17 +108,8 @@ async fn a_new_contact_under_the_same_address_is_nobody_s() {
     }
 }
 
-/// The run is killed while ActiveCampaign is still processing its
-/// unsubscribe batch, and ActiveCampaign applies it while acsync is down.
-/// Those unsubscribes are acsync's own: the members that re-enter the
-/// segment are subscribed again.
-#[test]
-fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let w = rt.block_on(World::with(slow_batches(2)));
-    w.write_export("vip", "max_removals = \"100%\"");
-    let people = World::people(0..40);
-    w.write_people("vip", &people);
+/// Runs `acsync sync vip` to its end; panics unless it exits 0.
+fn sync_ok(w: &World) {
     let out = w.acsync(&["sync", "vip"]);
     assert_eq!(
         out.status.code(),
@@ -126,13 +117,25 @@ fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
 
+/// 40 members synced; 12 leave, and the run that unsubscribes them is
+/// killed while ActiveCampaign still processes its batch, which lands
+/// while acsync is down. Returns the world, the runtime its simulator runs
+/// on (alive as long as it is held) and everyone.
+fn unsubscribe_batch_landed_while_down() -> (World, tokio::runtime::Runtime, Vec<(String, String)>)
+{
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::with(slow_batches(2)));
+    w.write_export("vip", "max_removals = \"100%\"");
+    let people = World::people(0..40);
+    w.write_people("vip", &people);
+    sync_ok(&w);
     let (leave, stay) = people.split_at(12);
     w.write_people("vip", stay);
     let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    // ActiveCampaign finishes the batch while acsync is down.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while leave
         .iter()
@@ -144,22 +147,19 @@ fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    (w, rt, people)
+}
 
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+/// The run is killed while ActiveCampaign is still processing its
+/// unsubscribe batch, and ActiveCampaign applies it while acsync is down.
+/// Those unsubscribes are acsync's own: the members that re-enter the
+/// segment are subscribed again.
+#[test]
+fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
+    let (w, _rt, people) = unsubscribe_batch_landed_while_down();
+    sync_ok(&w);
     w.write_people("vip", &people);
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    sync_ok(&w);
     assert_eq!(
         w.active(),
         emails(&people),
@@ -168,49 +168,15 @@ fn an_unsubscribe_batch_that_lands_while_acsync_is_down_is_still_acsync_s() {
 }
 
 /// The same, when ActiveCampaign no longer answers for the batch (its
-/// summary is gone): the read shows the unsubscribes landed, and that is
-/// enough to know they are acsync's.
+/// summary is gone) and the members re-enter before any run saw it end:
+/// the read shows the unsubscribes landed, and that is enough to know they
+/// are acsync's.
 #[test]
 fn an_unsubscribe_batch_whose_summary_is_gone_is_still_acsync_s() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let w = rt.block_on(World::with(slow_batches(2)));
-    w.write_export("vip", "max_removals = \"100%\"");
-    let people = World::people(0..40);
-    w.write_people("vip", &people);
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-
-    let (leave, stay) = people.split_at(12);
-    w.write_people("vip", stay);
-    let mut child = w.spawn_sync_until_a_batch_is_queued("vip");
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while leave
-        .iter()
-        .any(|(e, _)| w.sim.list_status(e, w.list) != Some(2))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the batch never landed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (w, _rt, people) = unsubscribe_batch_landed_while_down();
     w.sim.set_info_not_found(true);
-
     w.write_people("vip", &people);
-    let out = w.acsync(&["sync", "vip"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    sync_ok(&w);
     assert_eq!(
         w.active(),
         emails(&people),
