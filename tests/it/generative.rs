@@ -50,18 +50,24 @@ fn the_rules_hold_through_random_histories() {
         max_shrink_iters: 500,
         ..Config::default()
     };
-    let (ran, events) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let [ran, events, runs, kills] = [(); 4].map(|()| AtomicUsize::new(0));
     let started = std::time::Instant::now();
     let result = TestRunner::new(config).run(&events::arb_case(), |case| {
         ran.fetch_add(1, Ordering::Relaxed);
-        events.fetch_add(case.events.len() + 1, Ordering::Relaxed);
-        rt.block_on(drive::replay(&case))
-            .map_err(TestCaseError::fail)
+        events.fetch_add(case.events.len(), Ordering::Relaxed);
+        let tally = rt
+            .block_on(drive::replay(&case))
+            .map_err(TestCaseError::fail)?;
+        runs.fetch_add(tally.runs, Ordering::Relaxed);
+        kills.fetch_add(tally.kills, Ordering::Relaxed);
+        Ok(())
     });
     eprintln!(
-        "generative: {} cases, {} events (each case ends with a full-read run), {:.0?}",
+        "generative: {} cases (shrinking included), {} events, {} runs to the end (a final full-read run a case included), {} runs killed, {:.0?}",
         ran.into_inner(),
         events.into_inner(),
+        runs.into_inner(),
+        kills.into_inner(),
         started.elapsed()
     );
     if let Err(e) = result {

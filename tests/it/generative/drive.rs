@@ -19,9 +19,16 @@ const EXPORT: &str = "gen";
 /// Long enough that a held answer never arrives while the case runs.
 const FOREVER: Duration = Duration::from_secs(3600);
 
+/// What a case did: runs that ended, runs killed mid-way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub runs: usize,
+    pub kills: usize,
+}
+
 /// Runs `case`, then a last full-read run; the first broken rule, with the
 /// event that broke it.
-pub async fn replay(case: &Case) -> Result<(), String> {
+pub async fn replay(case: &Case) -> Result<Tally, String> {
     let mut d = Driver::new(case).await;
     let last = [Event::FullReadRun];
     for (i, event) in case.events.iter().chain(&last).enumerate() {
@@ -35,7 +42,7 @@ pub async fn replay(case: &Case) -> Result<(), String> {
             return Err(format!("at {at}:\n  {}", found.join("\n  ")));
         }
     }
-    Ok(())
+    Ok(d.tally)
 }
 
 struct Driver {
@@ -46,6 +53,7 @@ struct Driver {
     moved: BTreeMap<String, String>,
     /// Whether the last run was killed: the next one must converge.
     after_kill: bool,
+    tally: Tally,
 }
 
 impl Driver {
@@ -65,6 +73,7 @@ impl Driver {
             segment: case.initial.iter().map(|i| (*i, 0)).collect(),
             moved: BTreeMap::new(),
             after_kill: false,
+            tally: Tally::default(),
         };
         d.write_segment();
         d
@@ -137,10 +146,11 @@ impl Driver {
         found.extend(oracle::creates_contacts_only_for_the_segment(
             &before,
             &after,
-            self.sim(),
             created,
+            self.sim().duplicate_emails(),
         ));
         let Some(report) = report else {
+            self.tally.kills += 1;
             self.after_kill = true;
             return found;
         };
@@ -150,6 +160,7 @@ impl Driver {
                 report.outcome, report.last_run.error
             ));
         }
+        self.tally.runs += 1;
         found.extend(oracle::resubscribes_its_own_unsubscribes(&before, &after));
         if self.after_kill || full_read {
             found.extend(oracle::converged(&after));

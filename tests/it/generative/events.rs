@@ -16,7 +16,12 @@ pub const MAX_EVENTS: usize = 15;
 /// leaves out while main still breaks the rule they exercise. Emptied as
 /// the fixes land; each entry has an ignored regression test in
 /// `regressions.rs`.
-pub const KNOWN_BROKEN_EVENTS: &[&str] = &["status_91", "form_subscribe"];
+pub const KNOWN_BROKEN_EVENTS: &[&str] = &[
+    "status_91",
+    "form_subscribe",
+    "admin_subscribe",
+    "rename_away",
+];
 
 /// The `i`th address of a case.
 pub fn address(i: usize) -> String {
@@ -124,8 +129,10 @@ pub struct Case {
     pub events: Vec<Event>,
 }
 
+/// Mostly one of the first three addresses, so that edits, runs and
+/// others' changes meet on the same contacts.
 fn arb_address() -> impl Strategy<Value = usize> {
-    0..ADDRESSES
+    prop_oneof![3 => 0..3usize, 1 => 0..ADDRESSES]
 }
 
 fn arb_others() -> impl Strategy<Value = OthersAction> {
@@ -145,7 +152,7 @@ fn arb_others() -> impl Strategy<Value = OthersAction> {
 
 fn arb_kill() -> impl Strategy<Value = KillPoint> {
     prop_oneof![
-        (0..8u8, any::<bool>())
+        (0..5u8, any::<bool>())
             .prop_map(|(answered, applied)| KillPoint::AfterRequests { answered, applied }),
         Just(KillPoint::WhileABatchProcesses),
     ]
@@ -167,7 +174,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
 pub fn arb_case() -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
-        prop::collection::btree_set(arb_address(), 0..=ADDRESSES),
+        prop::collection::btree_set(0..ADDRESSES, 0..=ADDRESSES),
         prop::collection::vec(arb_event(), 1..=MAX_EVENTS),
     )
         .prop_map(|(bulk, initial, events)| Case {

@@ -154,8 +154,8 @@ pub fn resubscribes_its_own_unsubscribes(before: &Snapshot, after: &Snapshot) ->
 pub fn creates_contacts_only_for_the_segment(
     before: &Snapshot,
     after: &Snapshot,
-    sim: &Simulator,
     created: usize,
+    duplicates: Vec<String>,
 ) -> Vec<String> {
     let new: Vec<&String> = after
         .contacts
@@ -175,7 +175,7 @@ pub fn creates_contacts_only_for_the_segment(
         ));
     }
     found.extend(
-        sim.duplicate_emails()
+        duplicates
             .into_iter()
             .map(|e| format!("rule 4: duplicate contact {e}")),
     );
@@ -229,4 +229,107 @@ pub fn converged(after: &Snapshot) -> Vec<String> {
             }),
     );
     found
+}
+
+/// Each rule flags the violation it names, and only that.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ChangedBy::{Admin, Contact, Import};
+
+    /// A snapshot of `rows` (contact id, email, status, by) with `segment`.
+    fn snap(rows: &[(u64, &str, u8, ChangedBy)], segment: &[&str]) -> Snapshot {
+        Snapshot {
+            rows: rows
+                .iter()
+                .map(|(id, e, status, by)| {
+                    let row = Row {
+                        email: e.to_string(),
+                        status: *status,
+                        by: *by,
+                    };
+                    (*id, row)
+                })
+                .collect(),
+            contacts: rows
+                .iter()
+                .map(|(id, e, ..)| (*id, e.to_string()))
+                .collect(),
+            segment: segment.iter().map(|e| e.to_string()).collect(),
+            renamed: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn rule_1_flags_an_activation_over_others_status_only() {
+        for (status, by) in [(2, Contact), (3, Admin), (0, Admin), (91, Admin)] {
+            let before = snap(&[(1, "a@x.io", status, by)], &["a@x.io"]);
+            let after = snap(&[(1, "a@x.io", 1, Import)], &["a@x.io"]);
+            assert_eq!(never_activates_over_others(&before, &after).len(), 1);
+        }
+        let own = snap(&[(1, "a@x.io", 2, Import)], &["a@x.io"]);
+        let after = snap(&[(1, "a@x.io", 1, Import)], &["a@x.io"]);
+        assert!(never_activates_over_others(&own, &after).is_empty());
+    }
+
+    #[test]
+    fn rule_2_flags_unsubscribing_anything_but_an_owned_leaver() {
+        let after = snap(&[(1, "a@x.io", 2, Import)], &[]);
+        let owned_leaver = snap(&[(1, "a@x.io", 1, Import)], &[]);
+        assert!(unsubscribes_only_owned_leavers(&owned_leaver, &after).is_empty());
+        let others = snap(&[(1, "a@x.io", 1, Contact)], &[]);
+        assert_eq!(unsubscribes_only_owned_leavers(&others, &after).len(), 1);
+        let no_row = snap(&[], &[]);
+        assert_eq!(unsubscribes_only_owned_leavers(&no_row, &after).len(), 1);
+        let member = snap(&[(1, "a@x.io", 2, Import)], &["a@x.io"]);
+        assert_eq!(
+            unsubscribes_only_owned_leavers(&owned_leaver, &member).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn rule_3_flags_an_own_unsubscribe_left_in_place_on_reentry() {
+        let before = snap(&[(1, "a@x.io", 2, Import)], &["a@x.io"]);
+        assert_eq!(resubscribes_its_own_unsubscribes(&before, &before).len(), 1);
+        let after = snap(&[(1, "a@x.io", 1, Import)], &["a@x.io"]);
+        assert!(resubscribes_its_own_unsubscribes(&before, &after).is_empty());
+        let opted_out = snap(&[(1, "a@x.io", 2, Contact)], &["a@x.io"]);
+        assert!(resubscribes_its_own_unsubscribes(&opted_out, &opted_out).is_empty());
+    }
+
+    #[test]
+    fn rule_4_flags_a_contact_created_outside_the_segment() {
+        let before = snap(&[], &["a@x.io"]);
+        let in_segment = snap(&[(1, "a@x.io", 1, Import)], &["a@x.io"]);
+        assert!(creates_contacts_only_for_the_segment(&before, &in_segment, 1, vec![]).is_empty());
+        let outside = snap(&[(1, "b@x.io", 2, Import)], &["a@x.io"]);
+        assert_eq!(
+            creates_contacts_only_for_the_segment(&before, &outside, 1, vec![]).len(),
+            1
+        );
+        let dup = vec!["a@x.io".to_string()];
+        assert_eq!(
+            creates_contacts_only_for_the_segment(&before, &in_segment, 1, dup).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn rule_5_flags_a_missing_member_and_an_owned_leaver_still_active() {
+        let kept = snap(
+            &[(1, "a@x.io", 2, Contact), (2, "b@x.io", 1, Contact)],
+            &["a@x.io"],
+        );
+        assert!(
+            converged(&kept).is_empty(),
+            "kept statuses, others' members"
+        );
+        let missing = snap(&[], &["a@x.io"]);
+        assert_eq!(converged(&missing).len(), 1);
+        let left = snap(&[(1, "a@x.io", 1, Import)], &[]);
+        assert_eq!(converged(&left).len(), 1);
+        let own_unsubscribe = snap(&[(1, "a@x.io", 2, Import)], &["a@x.io"]);
+        assert_eq!(converged(&own_unsubscribe).len(), 1);
+    }
 }

@@ -2,7 +2,7 @@
 //! replayed by the same driver and oracle.
 
 use super::drive::replay;
-use super::events::{Case, Event, OthersAction};
+use super::events::{Case, Event, KillPoint, OthersAction};
 
 async fn holds(case: Case) {
     if let Err(e) = replay(&case).await {
@@ -10,14 +10,31 @@ async fn holds(case: Case) {
     }
 }
 
+/// The case 4 as a history: killed while ActiveCampaign processes
+/// an unsubscribe batch, the batch lands while acsync is down, two of its
+/// members re-enter: the next run follows the batch and undoes its own
+/// unsubscribes (docs/run-rules.md, crash safety; adds). Also shows the
+/// driver reaches the kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_run_adds_the_segment() {
-    holds(Case {
-        bulk: false,
-        initial: vec![0, 1],
-        events: vec![Event::Run],
-    })
-    .await;
+async fn killed_while_an_unsubscribe_batch_processes_then_reentry() {
+    let case = Case {
+        bulk: true,
+        initial: vec![0, 1, 2, 3],
+        events: vec![
+            Event::Run,
+            Event::Leave(0),
+            Event::Leave(1),
+            Event::Leave(2),
+            Event::Kill(KillPoint::WhileABatchProcesses),
+            Event::Join(0),
+            Event::Join(1),
+            Event::Run,
+        ],
+    };
+    match replay(&case).await {
+        Ok(tally) => assert_eq!(tally.kills, 1, "the run was killed"),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// A member set to status 91 by someone else, still in the segment: the
@@ -48,6 +65,63 @@ async fn a_form_subscribe_after_acsyncs_unsubscribe_is_not_unsubscribed_again() 
             Event::Leave(4),
             Event::Run,
             Event::Others(4, OthersAction::FormSubscribe),
+        ],
+    })
+    .await;
+}
+
+/// The same with an admin's subscribe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: a re-subscribe by others ends ownership"]
+async fn an_admin_subscribe_after_acsyncs_unsubscribe_is_not_unsubscribed_again() {
+    holds(Case {
+        bulk: false,
+        initial: vec![4],
+        events: vec![
+            Event::Run,
+            Event::Leave(4),
+            Event::Run,
+            Event::Others(4, OthersAction::AdminSubscribe),
+        ],
+    })
+    .await;
+}
+
+/// The contact acsync subscribed is erased and the address signs up again
+/// through a form: a new contact id, owned by nobody; when the address
+/// leaves, it stays (docs/ownership.md: a different contact id under the
+/// same address is a different contact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: a new contact id under the same address is not owned"]
+async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
+    holds(Case {
+        bulk: false,
+        initial: vec![4],
+        events: vec![
+            Event::Run,
+            Event::Others(4, OthersAction::Recreate),
+            Event::Others(4, OthersAction::FormSubscribe),
+            Event::Leave(4),
+            Event::Run,
+        ],
+    })
+    .await;
+}
+
+/// A contact acsync subscribed is renamed in ActiveCampaign, then its
+/// address leaves the segment: the membership is still acsync's doing (the
+/// same contact id), so it is unsubscribed (docs/ownership.md: ownership is
+/// per contact id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: acsync knows the contact ids it subscribed"]
+async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
+    holds(Case {
+        bulk: false,
+        initial: vec![0],
+        events: vec![
+            Event::Run,
+            Event::Others(0, OthersAction::RenameAway),
+            Event::Leave(0),
         ],
     })
     .await;
