@@ -385,7 +385,7 @@ impl Client {
         Ok(self
             .membership(contact_id, list_id)
             .await?
-            .and_then(|m| m.status))
+            .map(|m| m.status))
     }
 
     fn decode_error(&self, call: &Call, reason: &str) -> ApiError {
@@ -406,6 +406,7 @@ fn live_member(c: wire::WireContact, status: ListStatus) -> Option<LiveMember> {
         first_name: c.first_name,
         last_name: c.last_name,
         phone: c.phone,
+        contact_created: None,
     })
 }
 

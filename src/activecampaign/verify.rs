@@ -66,7 +66,6 @@ impl Client {
             };
             if let Some(m) = page.contact_lists.iter().find(|m| m.list.0 == list_id) {
                 return Ok(Some(MembershipRow {
-                    code: m.status,
                     status: ListStatus::from_code(m.status),
                     udate: m.udate.as_deref().and_then(parse_udate),
                 }));

@@ -264,7 +264,7 @@ pub struct ContactListBody {
 pub struct ContactListWrite {
     pub list: u64,
     pub contact: u64,
-    pub status: u8,
+    pub status: i64,
 }
 
 #[cfg(test)]

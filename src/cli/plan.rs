@@ -155,6 +155,9 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
     line("kept unsubscribed", p.kept_unsubscribed.len(), Vec::new());
     line("kept bounced", p.kept_bounced.len(), Vec::new());
     line("kept unconfirmed", p.kept_unconfirmed.len(), Vec::new());
+    if !p.kept_other_status.is_empty() {
+        line("kept (other status)", p.kept_other_status.len(), Vec::new());
+    }
     if !p.in_doubt.is_empty() {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }

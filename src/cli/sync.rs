@@ -70,6 +70,7 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         (l.kept_unsubscribed, "kept unsubscribed"),
         (l.kept_bounced, "kept bounced"),
         (l.kept_unconfirmed, "kept unconfirmed"),
+        (l.kept_other_status, "kept (other status)"),
         (l.failed, "failed"),
     ]);
     let rows = counted(&[

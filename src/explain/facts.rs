@@ -112,7 +112,7 @@ impl LiveRead {
     /// it is not a member with a status acsync manages.
     pub fn member(&self, email: &str) -> Option<LiveMember> {
         let c = self.contact.as_ref()?;
-        let status = self.membership.and_then(|m| m.status)?;
+        let status = self.membership.map(|m| m.status)?;
         Some(LiveMember {
             contact_id: c.id.0,
             email: email.to_string(),
@@ -120,11 +120,12 @@ impl LiveRead {
             first_name: c.first_name.clone(),
             last_name: c.last_name.clone(),
             phone: c.phone.clone(),
+            contact_created: None,
         })
     }
 
     pub fn status(&self) -> Option<ListStatus> {
-        self.membership.and_then(|m| m.status)
+        self.membership.map(|m| m.status)
     }
 }
 

@@ -101,7 +101,7 @@ fn at(secs: i64) -> Option<DateTime<Utc>> {
 pub fn state_part(state: &StateRead, email: &str) -> StatePart {
     let snap = &state.snapshot;
     let m = snap.known().get(email);
-    let window = m.and_then(|m| m.unsubscribed_at);
+    let window = m.and_then(|m| m.last_write);
     StatePart {
         database: state.database.as_ref().map(|p| p.display().to_string()),
         recorded: m.is_some(),
@@ -135,8 +135,11 @@ pub fn list_part(live: Option<&LiveRead>, offline: bool, error: Option<&str>) ->
         checked: live.is_some(),
         note,
         contact_id: c.map(|c| c.id.0),
-        status: live.and_then(LiveRead::status).map(ListStatus::as_str),
-        code: row.map(|r| r.code),
+        status: live
+            .and_then(LiveRead::status)
+            .filter(|s| !matches!(s, ListStatus::Other(_)))
+            .map(ListStatus::as_str),
+        code: row.map(|r| r.status.code()),
         changed_at: row.and_then(|r| r.udate).and_then(at),
         first_name: c.and_then(|c| c.first_name.clone()),
         last_name: c.and_then(|c| c.last_name.clone()),

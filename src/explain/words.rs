@@ -81,6 +81,7 @@ fn left_alone(r: LeftAlone, s: &Subject<'_>) -> String {
         LeftAlone::Status(Kept::Unsubscribed) => "it unsubscribed itself (list status 2 that this export did not cause): acsync never resubscribes it".into(),
         LeftAlone::Status(Kept::Bounced) => "its address bounced (list status 3): acsync never forces it back to active".into(),
         LeftAlone::Status(Kept::Unconfirmed) => "it has not confirmed its subscription yet (double opt-in, list status 0): acsync leaves it so".into(),
+        LeftAlone::Status(Kept::OtherStatus) => "its list status is one acsync does not manage (91 \"removed\", or an unknown code): someone else's, never written over".into(),
         LeftAlone::InDoubt => {
             let op = s.member.and_then(|m| m.pending).map_or("a change", |p| p.as_str());
             format!("the outcome of an earlier run's {op} is not known yet (a killed run, or a bulk batch ActiveCampaign has not finished): it is left exactly as it is until a full read of the list settles it")
@@ -180,6 +181,7 @@ mod tests {
             first_name: Some("Anne".into()),
             last_name: Some("Lee".into()),
             phone: None,
+            contact_created: None,
         };
         let d = say(MemberPlan::Update, &subject(Some(&p), Some(&live)));
         assert_eq!(

@@ -67,13 +67,13 @@ const STATES: [ExportState; 4] = [
 /// Why members of the segment were not made active members, in the order
 /// of [`Kept`] and of the status file's `kept_*` counts: `unsubscribed`
 /// (opted out themselves), `bounced`, `unconfirmed` (awaiting double opt-in).
-const KEPT_REASONS: [&str; 3] = ["unsubscribed", "bounced", "unconfirmed"];
+const KEPT_REASONS: [&str; 4] = ["unsubscribed", "bounced", "unconfirmed", "other_status"];
 
 /// Contact counts of one run: added, updated, unsubscribed, failed.
 pub type Contacts = [u64; 4];
 
 /// Contacts kept out of the list by one run, by [`KEPT_REASONS`].
-pub type Kept = [u64; 3];
+pub type Kept = [u64; 4];
 
 /// The figures of one finished run that the metrics record.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,7 +319,12 @@ impl Metrics {
                 .with_label_values(&[export])
                 .set(unix(Some(l.started_at)));
             self.show_outcome(export, l.outcome);
-            let kept = [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed];
+            let kept = [
+                l.kept_unsubscribed,
+                l.kept_bounced,
+                l.kept_unconfirmed,
+                l.kept_other_status,
+            ];
             self.show_last_run(export, l.profiles, l.invalid_rows, kept);
         }
     }

@@ -65,7 +65,12 @@ fn record(id: String, connection: String, ended: &RunEnded) -> FinishedRun {
         success_at: l.finished_at.filter(|_| ended.outcome == Outcome::Success),
         profiles: l.profiles,
         invalid_rows: l.invalid_rows,
-        kept: [l.kept_unsubscribed, l.kept_bounced, l.kept_unconfirmed],
+        kept: [
+            l.kept_unsubscribed,
+            l.kept_bounced,
+            l.kept_unconfirmed,
+            l.kept_other_status,
+        ],
     }
 }
 

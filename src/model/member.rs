@@ -2,7 +2,7 @@
 //! record, with any change announced and not yet confirmed), and a member as
 //! a full read of ActiveCampaign shows it.
 
-use super::status::{ListStatus, UnsubscribeWindow};
+use super::status::{ListStatus, WriteWindow};
 
 /// A change that a run has announced but not yet seen confirmed. Written to
 /// the state database *before* a request is sent, so that a run killed at any
@@ -56,7 +56,7 @@ pub struct Member {
     /// An intent recorded before a request whose outcome is not yet known.
     pub pending: Option<PendingOp>,
     /// When our unsubscribe happened; set with `unsubscribed_by_us`.
-    pub unsubscribed_at: Option<UnsubscribeWindow>,
+    pub last_write: Option<WriteWindow>,
 }
 
 impl Member {
@@ -70,7 +70,7 @@ impl Member {
             unsubscribed_by_us: false,
             sent_hash: None,
             pending: None,
-            unsubscribed_at: None,
+            last_write: None,
         }
     }
 }
@@ -85,4 +85,7 @@ pub struct LiveMember {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
+    /// When the contact was created (Unix seconds), when the read shows it:
+    /// a contact created after acsync's last write is not the one it wrote.
+    pub contact_created: Option<i64>,
 }

@@ -10,6 +10,7 @@ pub mod known;
 pub mod member;
 pub mod policy;
 pub mod profile;
+pub mod provenance;
 pub mod reason;
 pub mod status;
 
@@ -17,5 +18,6 @@ pub use known::Known;
 pub use member::{LiveMember, Member, PendingOp};
 pub use policy::{Prune, RemovalLimit};
 pub use profile::{Fields, Profile, mask_email};
+pub use provenance::Sighting;
 pub use reason::{Kept, LeftAlone};
-pub use status::{ListStatus, MembershipRow, UnsubscribeWindow};
+pub use status::{ListStatus, MembershipRow, WriteWindow};

@@ -14,6 +14,9 @@ pub enum Kept {
     Unsubscribed,
     Bounced,
     Unconfirmed,
+    /// A code acsync does not manage (91 "removed", or one ActiveCampaign
+    /// adds later): someone else's, never written over.
+    OtherStatus,
 }
 
 impl Kept {
@@ -23,6 +26,7 @@ impl Kept {
             Some(ListStatus::Unsubscribed) => Some(Kept::Unsubscribed),
             Some(ListStatus::Bounced) => Some(Kept::Bounced),
             Some(ListStatus::Unconfirmed) => Some(Kept::Unconfirmed),
+            Some(ListStatus::Other(_)) => Some(Kept::OtherStatus),
             _ => None,
         }
     }
@@ -60,10 +64,11 @@ pub enum LeftAlone {
 }
 
 impl LeftAlone {
-    pub const ALL: [LeftAlone; 13] = [
+    pub const ALL: [LeftAlone; 14] = [
         LeftAlone::Status(Kept::Unsubscribed),
         LeftAlone::Status(Kept::Bounced),
         LeftAlone::Status(Kept::Unconfirmed),
+        LeftAlone::Status(Kept::OtherStatus),
         LeftAlone::InDoubt,
         LeftAlone::WantedByOthers,
         LeftAlone::Conflict,
@@ -82,6 +87,7 @@ impl LeftAlone {
             LeftAlone::Status(Kept::Unsubscribed) => "kept_unsubscribed",
             LeftAlone::Status(Kept::Bounced) => "kept_bounced",
             LeftAlone::Status(Kept::Unconfirmed) => "kept_unconfirmed",
+            LeftAlone::Status(Kept::OtherStatus) => "kept_other_status",
             LeftAlone::InDoubt => "in_doubt",
             LeftAlone::WantedByOthers => "kept_for_others",
             LeftAlone::Conflict => "conflict",

@@ -15,6 +15,19 @@ pub enum ListStatus {
     Unsubscribed,
     /// Status 3: bounced. Never forced back to active.
     Bounced,
+    /// Any other code (91 "removed" by the legacy API, or a status
+    /// ActiveCampaign adds later): never written over, never ours.
+    Other(i64),
+}
+
+impl std::fmt::Display for ListStatus {
+    /// Its name, or its code for one acsync does not manage ("status 91").
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListStatus::Other(code) => write!(f, "status {code}"),
+            managed => f.write_str(managed.as_str()),
+        }
+    }
 }
 
 impl ListStatus {
@@ -27,24 +40,24 @@ impl ListStatus {
     ];
 
     /// The numeric code ActiveCampaign uses on the wire.
-    pub fn code(self) -> u8 {
+    pub fn code(self) -> i64 {
         match self {
             ListStatus::Unconfirmed => 0,
             ListStatus::Active => 1,
             ListStatus::Unsubscribed => 2,
             ListStatus::Bounced => 3,
+            ListStatus::Other(code) => code,
         }
     }
 
-    /// Maps a wire code. Any other code (91 "removed" by the legacy API, or a
-    /// status ActiveCampaign adds later) is `None`: not ours to change.
-    pub fn from_code(code: i64) -> Option<Self> {
+    /// Maps a wire code; every code maps (an unknown one to `Other`).
+    pub fn from_code(code: i64) -> Self {
         match code {
-            0 => Some(ListStatus::Unconfirmed),
-            1 => Some(ListStatus::Active),
-            2 => Some(ListStatus::Unsubscribed),
-            3 => Some(ListStatus::Bounced),
-            _ => None,
+            0 => ListStatus::Unconfirmed,
+            1 => ListStatus::Active,
+            2 => ListStatus::Unsubscribed,
+            3 => ListStatus::Bounced,
+            other => ListStatus::Other(other),
         }
     }
 
@@ -55,6 +68,7 @@ impl ListStatus {
             ListStatus::Active => "active",
             ListStatus::Unsubscribed => "unsubscribed",
             ListStatus::Bounced => "bounced",
+            ListStatus::Other(_) => "other status",
         }
     }
 }
@@ -63,34 +77,40 @@ impl ListStatus {
 /// §3.2), as the verification before a resubscribe reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MembershipRow {
-    /// The wire code as read (0-3, 91, or anything ActiveCampaign adds).
-    pub code: i64,
-    /// `None` for a code acsync does not manage.
-    pub status: Option<ListStatus>,
+    /// As read (0-3, 91, or anything ActiveCampaign adds: `Other`).
+    pub status: ListStatus,
     /// When the row last changed (Unix seconds); `None` when absent or
     /// unreadable, which no check may take for "unchanged".
     pub udate: Option<i64>,
 }
 
-/// When acsync's own unsubscribe of a contact happened, as a window of Unix
-/// seconds: from just before the request (or batch) was sent to when its
-/// outcome was confirmed. A later run resubscribes the contact only if the
-/// membership row's `udate` still lies in this window (docs/run-rules.md, kept statuses:
-/// "after checking on ActiveCampaign that the status 2 is still the one
-/// acsync wrote"); any later change is someone else's.
+/// When acsync's last write to a membership happened (an add, an update, a
+/// resubscribe or an unsubscribe), as a window of Unix seconds: from just
+/// before the request (or batch) was sent to when its outcome was
+/// confirmed. It is the time half of a membership's provenance
+/// (docs/ownership.md): a later run resubscribes a contact it unsubscribed
+/// only if the membership row's `udate` still lies in this window, and a
+/// contact created or a row changed after it is someone else's doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UnsubscribeWindow {
+pub struct WriteWindow {
     pub from: i64,
     pub to: i64,
 }
 
-impl UnsubscribeWindow {
+impl WriteWindow {
     /// Clock difference tolerated between this host and ActiveCampaign.
     /// Larger skews make acsync keep contacts unsubscribed (the safe side).
     pub const SKEW_SECS: i64 = 120;
 
     /// Whether a membership change at `udate` (Unix seconds) can be ours.
     pub fn covers(self, udate: i64) -> bool {
-        udate >= self.from - Self::SKEW_SECS && udate <= self.to + Self::SKEW_SECS
+        udate >= self.from - Self::SKEW_SECS && !self.precedes(udate)
+    }
+
+    /// Whether something that happened at `at` (Unix seconds) happened
+    /// after this write, beyond the tolerated skew: then it cannot be part
+    /// of it (a contact created, or a row changed, since).
+    pub fn precedes(self, at: i64) -> bool {
+        at > self.to + Self::SKEW_SECS
     }
 }

@@ -162,6 +162,7 @@ mod tests {
             first_name: first.map(Into::into),
             last_name: Some("Doe".into()),
             phone: phone.map(Into::into),
+            contact_created: None,
         }
     }
 

@@ -3,13 +3,14 @@
 //! at any instant [...] the next run converges the list to the segment with
 //! no duplicate contacts and no forgotten ownership").
 //!
-//! The live read is the truth for list status. Ownership is only ever gained
-//! (an add we see confirmed), never lost: a member someone else removed who
-//! re-enters the segment is added, and owned, again.
+//! The live read is the truth for list status. Ownership is gained by an
+//! add of ours that the read shows landed, and ends as soon as the read
+//! shows a change acsync did not make (docs/ownership.md; the rule is
+//! [`Member::observe`]'s).
 
 use std::collections::HashMap;
 
-use crate::model::{Known, ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
+use crate::model::{Known, ListStatus, LiveMember, Member, PendingOp, Sighting, WriteWindow};
 
 /// How a full read settles the intents a killed run left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,50 +58,51 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge) -> K
 
 /// One member against its live row (`None`: not a member of the list).
 fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge) {
-    use ListStatus::{Active, Unsubscribed};
-    let status = live.map(|l| l.status);
-    if let Some(l) = live {
-        m.contact_id = Some(l.contact_id);
-    }
+    let seen = Sighting {
+        contact_id: live.map(|l| l.contact_id),
+        status: live.map(|l| l.status),
+        contact_created: live.and_then(|l| l.contact_created),
+    };
     if how.keep_pending && m.pending.is_some() {
         // In doubt: what the read shows may not include the change yet.
-        m.status = status;
+        m.status = seen.status;
+        m.contact_id = seen.contact_id.or(m.contact_id);
         return;
     }
-    let landed_remove = m.pending == Some(PendingOp::Remove) && status == Some(Unsubscribed);
-    let by_us = match (m.pending.take(), status) {
-        // Our add landed: the membership is ours.
-        (Some(PendingOp::Add), Some(Active)) => {
-            m.owned = true;
-            false
-        }
-        // Bulk import refuses to resubscribe: this status 2 is an opt-out, not ours.
-        (Some(PendingOp::Add), Some(Unsubscribed)) => false,
-        // Our unsubscribe landed: we may undo it if the contact re-enters.
-        (Some(PendingOp::Remove), Some(Unsubscribed)) => true,
-        // Unknown whether the fields were written: forget the hash, re-send.
-        (Some(PendingOp::Update), _) => {
-            m.sent_hash = None;
-            m.unsubscribed_by_us
-        }
-        // Resubscribe landed (cleared below) or did not (still ours to undo);
-        // any op that did not land changes nothing.
-        _ => m.unsubscribed_by_us,
-    };
-    m.status = status;
-    // Only a status 2 can be ours to undo. Clearing the mark on any other
-    // status keeps a later opt-out from ever being taken for our unsubscribe.
-    m.unsubscribed_by_us = status == Some(Unsubscribed) && by_us;
-    if landed_remove {
-        // The killed run verified the member active right before sending,
-        // so the status 2 the read shows is ours unless it changed after
-        // this read: the window ends now.
-        m.unsubscribed_at = Some(UnsubscribeWindow {
-            from: 0,
-            to: how.now,
-        });
+    if let Some(op) = m.pending.take() {
+        settle_intent(m, op, seen.status, how.now);
     }
-    if !m.unsubscribed_by_us {
-        m.unsubscribed_at = None;
+    m.observe(seen);
+}
+
+/// What an intent a killed run left means, given the status a read shows
+/// now: a write of ours that landed becomes the membership's provenance
+/// (with a window that ends now: the killed run verified the member right
+/// before sending, so anything the read shows is either its write or
+/// later); one that did not land changes nothing, and [`Member::observe`]
+/// then judges the status as anyone else's.
+fn settle_intent(m: &mut Member, op: PendingOp, status: Option<ListStatus>, now: i64) {
+    use ListStatus::{Active, Unsubscribed};
+    let landed = WriteWindow { from: 0, to: now };
+    match (op, status) {
+        (PendingOp::Add, Some(Active)) => {
+            m.owned = true;
+            m.unsubscribed_by_us = false;
+            m.last_write = Some(landed);
+        }
+        (PendingOp::Resubscribe, Some(Active)) => {
+            m.unsubscribed_by_us = false;
+            m.last_write = m.owned.then_some(landed);
+        }
+        (PendingOp::Remove, Some(Unsubscribed)) => {
+            m.unsubscribed_by_us = true;
+            m.last_write = Some(landed);
+        }
+        // Unknown whether the fields were written: forget the hash, re-send.
+        (PendingOp::Update, _) => m.sent_hash = None,
+        // Bulk import refuses to resubscribe: a status 2 after an add is an
+        // opt-out, not ours; any other intent that did not land changes
+        // nothing.
+        _ => {}
     }
 }

@@ -125,6 +125,9 @@ pub struct Plan {
     pub kept_bounced: Vec<String>,
     /// Segment members awaiting double opt-in (0): never forced to 1.
     pub kept_unconfirmed: Vec<String>,
+    /// Segment members with a list status acsync does not manage (91
+    /// "removed", or any code it does not know): never written over.
+    pub kept_other_status: Vec<String>,
     /// Members with a change whose outcome is still unknown (a batch
     /// ActiveCampaign has not finished): left exactly as they are this run.
     pub in_doubt: Vec<String>,
@@ -164,6 +167,7 @@ pub struct PlanCounts {
     pub kept_unsubscribed: u64,
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
+    pub kept_other_status: u64,
     pub in_doubt: u64,
     pub managed_members: u64,
     pub conflicts: u64,
@@ -192,6 +196,7 @@ impl Plan {
             kept_unsubscribed: n(self.kept_unsubscribed.len()),
             kept_bounced: n(self.kept_bounced.len()),
             kept_unconfirmed: n(self.kept_unconfirmed.len()),
+            kept_other_status: n(self.kept_other_status.len()),
             in_doubt: n(self.in_doubt.len()),
             managed_members: self.managed_members,
             conflicts: n(self.conflicts.len()),
@@ -384,6 +389,7 @@ fn plan_profile(
         ListStatus::Unsubscribed => kept(&mut plan.kept_unsubscribed, Kept::Unsubscribed),
         ListStatus::Bounced => kept(&mut plan.kept_bounced, Kept::Bounced),
         ListStatus::Unconfirmed => kept(&mut plan.kept_unconfirmed, Kept::Unconfirmed),
+        ListStatus::Other(_) => kept(&mut plan.kept_other_status, Kept::OtherStatus),
     }
 }
 

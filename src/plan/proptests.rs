@@ -68,7 +68,7 @@ fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
             unsubscribed_by_us: by_us,
             sent_hash: sent.map(|f| f.hash64()),
             pending,
-            unsubscribed_at: None,
+            last_write: None,
         })
 }
 
@@ -93,6 +93,7 @@ fn arb_live() -> impl Strategy<Value = Vec<LiveMember>> {
                         first_name: value(first),
                         last_name: None,
                         phone: value(phone),
+                        contact_created: None,
                     })
                 })
                 .collect()
@@ -126,6 +127,7 @@ fn apply(p: &Plan, live: &mut HashMap<String, LiveMember>, known: &mut Known) {
             first_name: None,
             last_name: None,
             phone: None,
+            contact_created: None,
         });
         for (ours, theirs) in [
             (c.fields.first_name(), &mut l.first_name),

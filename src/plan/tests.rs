@@ -26,12 +26,13 @@ fn member(email: &str, status: Option<ListStatus>) -> Member {
 
 fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
     LiveMember {
-        contact_id: 9,
+        contact_id: 7,
         email: email.into(),
         status,
         first_name: first.map(Into::into),
         last_name: None,
         phone: Some(String::new()),
+        contact_created: None,
     }
 }
 
@@ -449,7 +450,7 @@ fn merge_keeps_intents_while_a_batch_is_unsettled() {
     );
     let r = &out["r@x.io"];
     assert!(r.unsubscribed_by_us);
-    assert_eq!(r.unsubscribed_at.map(|w| w.to), Some(100));
+    assert_eq!(r.last_write.map(|w| w.to), Some(100));
 }
 
 #[test]
@@ -518,13 +519,13 @@ fn merge_takes_live_status_and_ids() {
     let gone = &out["gone@x.io"];
     assert_eq!(
         (gone.status, gone.owned, gone.contact_id),
-        (None, true, Some(7)),
-        "ownership never lost"
+        (None, false, Some(7)),
+        "a removed row is not acsync's doing: ownership ends, the record stays"
     );
     let new = &out["new@x.io"];
     assert_eq!(
         (new.status, new.owned, new.contact_id),
-        (Some(Active), false, Some(9))
+        (Some(Active), false, Some(7))
     );
     // Someone else unsubscribed a member we think is active: an opt-out.
     let m = merged(

@@ -27,16 +27,13 @@ pub async fn sample(export: &Export, client: &Client, live: &[LiveMember]) -> Re
         let of_status: Vec<&LiveMember> = live.iter().filter(|m| m.status == status).collect();
         for m in of_status.choose_multiple(&mut rng, SAMPLE_PER_STATUS) {
             let row = client.membership(m.contact_id, export.list_id).await?;
-            let seen = row.and_then(|r| r.status);
+            let seen = row.map(|r| r.status);
             if seen != Some(status) {
                 return Err(RunError::ReadMismatch {
                     contact_id: m.contact_id,
                     list_id: export.list_id,
                     read: status.as_str(),
-                    row: row.map_or_else(
-                        || "none (no membership)".to_string(),
-                        |r| seen.map_or_else(|| r.code.to_string(), |s| s.as_str().to_string()),
-                    ),
+                    row: seen.map_or_else(|| "none (no membership)".to_string(), |s| s.to_string()),
                 });
             }
         }

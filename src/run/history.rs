@@ -134,6 +134,10 @@ pub fn entries<'a>(plan: &'a Plan, written: impl Fn(usize) -> Written<'a>) -> Ve
         ),
         (LeftAlone::Status(Kept::Bounced), &plan.kept_bounced),
         (LeftAlone::Status(Kept::Unconfirmed), &plan.kept_unconfirmed),
+        (
+            LeftAlone::Status(Kept::OtherStatus),
+            &plan.kept_other_status,
+        ),
         (LeftAlone::InDoubt, &plan.in_doubt),
         (LeftAlone::WantedByOthers, &plan.kept_for_others_emails),
     ];

@@ -143,6 +143,7 @@ fn record_tally(last_run: &mut LastRun, plan: &Plan, tally: WriteTally) {
     last_run.kept_unsubscribed = plan.kept_unsubscribed.len() as u64 + tally.kept_unsubscribed;
     last_run.kept_bounced = plan.kept_bounced.len() as u64 + tally.kept_bounced;
     last_run.kept_unconfirmed = plan.kept_unconfirmed.len() as u64 + tally.kept_unconfirmed;
+    last_run.kept_other_status = plan.kept_other_status.len() as u64 + tally.kept_other_status;
     // Left in doubt by an earlier run, and by this run's own writes.
     last_run.in_doubt = plan.in_doubt.len() as u64 + tally.unsettled;
     last_run.conflicts = plan.conflicts.len() as u64;

@@ -57,6 +57,7 @@ pub fn log_run(export: &Export, r: &RunReport) {
                 kept_unsubscribed = l.kept_unsubscribed,
                 kept_bounced = l.kept_bounced,
                 kept_unconfirmed = l.kept_unconfirmed,
+                kept_other_status = l.kept_other_status,
                 in_doubt = l.in_doubt,
                 failed = l.failed,
                 invalid_rows = l.invalid_rows,

@@ -9,45 +9,45 @@ use rusqlite::{Row, Statement, TransactionBehavior, params};
 use chrono::{DateTime, Utc};
 
 use super::{At, StateDb, StateError, corrupt};
-use crate::model::{Known, ListStatus, Member, PendingOp, UnsubscribeWindow};
+use crate::model::{Known, ListStatus, Member, PendingOp, WriteWindow};
 
 const SELECT: &str =
     "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-            unsub_from, unsub_to
+            write_from, write_to
      FROM members WHERE export = ?1";
 
 /// Upserts a row. Unchanged rows are left alone: a full read of a large list
 /// mostly confirms what we knew, and skipping those writes keeps the WAL small.
 const UPSERT: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        unsub_from, unsub_to)
+        write_from, write_to)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
-       pending = excluded.pending, unsub_from = excluded.unsub_from,
-       unsub_to = excluded.unsub_to
+       pending = excluded.pending, write_from = excluded.write_from,
+       write_to = excluded.write_to
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
-       OR unsub_from IS NOT excluded.unsub_from OR unsub_to IS NOT excluded.unsub_to";
+       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to";
 
 /// [`UPSERT`] for a full read, which keeps `owned` once set: a read of the
 /// list cannot tell who subscribed a contact, so it must not unlearn it.
 const UPSERT_KEEP_OWNED: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        unsub_from, unsub_to)
+        write_from, write_to)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status,
        owned = max(owned, excluded.owned),
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
-       pending = excluded.pending, unsub_from = excluded.unsub_from,
-       unsub_to = excluded.unsub_to
+       pending = excluded.pending, write_from = excluded.write_from,
+       write_to = excluded.write_to
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned < excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
-       OR unsub_from IS NOT excluded.unsub_from OR unsub_to IS NOT excluded.unsub_to";
+       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to";
 
 /// Rows a full read may drop: not those that carry ownership or our own
 /// unsubscribe, since forgetting either would let a later run leave an owned
@@ -61,16 +61,16 @@ const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 /// ownership and our unsubscribe marks are kept if either side has them.
 const FOLD: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        unsub_from, unsub_to)
+        write_from, write_to)
      SELECT ?2, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-            unsub_from, unsub_to
+            write_from, write_to
      FROM members WHERE export = ?1
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = coalesce(contact_id, excluded.contact_id),
        owned = max(owned, excluded.owned),
        unsubscribed_by_us = max(unsubscribed_by_us, excluded.unsubscribed_by_us),
-       unsub_from = coalesce(unsub_from, excluded.unsub_from),
-       unsub_to = coalesce(unsub_to, excluded.unsub_to),
+       write_from = coalesce(write_from, excluded.write_from),
+       write_to = coalesce(write_to, excluded.write_to),
        pending = coalesce(pending, excluded.pending)";
 
 impl StateDb {
@@ -299,13 +299,10 @@ impl StateDb {
         let email = text(row, 0)
             .at(&self.path)?
             .ok_or_else(|| corrupt(&self.path, "member row without email"))?;
-        let status = match row.get::<_, Option<i64>>(2).at(&self.path)? {
-            None => None,
-            Some(code) => Some(
-                ListStatus::from_code(code)
-                    .ok_or_else(|| corrupt(&self.path, format!("member status {code}")))?,
-            ),
-        };
+        let status = row
+            .get::<_, Option<i64>>(2)
+            .at(&self.path)?
+            .map(ListStatus::from_code);
         let pending = match text(row, 6).at(&self.path)? {
             None => None,
             Some(s) => Some(
@@ -321,7 +318,7 @@ impl StateDb {
             unsubscribed_by_us: row.get(4).at(&self.path)?,
             sent_hash: row.get::<_, Option<i64>>(5).at(&self.path)?.map(from_i64),
             pending,
-            unsubscribed_at: window(row).at(&self.path)?,
+            last_write: window(row).at(&self.path)?,
         })
     }
 }
@@ -336,18 +333,16 @@ fn upsert(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Resul
         m.unsubscribed_by_us,
         m.sent_hash.map(to_i64),
         m.pending.map(PendingOp::as_str),
-        m.unsubscribed_at.map(|w| w.from),
-        m.unsubscribed_at.map(|w| w.to),
+        m.last_write.map(|w| w.from),
+        m.last_write.map(|w| w.to),
     ])
 }
 
 /// The window of our unsubscribe, when both ends are recorded.
-fn window(row: &Row<'_>) -> rusqlite::Result<Option<UnsubscribeWindow>> {
+fn window(row: &Row<'_>) -> rusqlite::Result<Option<WriteWindow>> {
     let from = row.get::<_, Option<i64>>(7)?;
     let to = row.get::<_, Option<i64>>(8)?;
-    Ok(from
-        .zip(to)
-        .map(|(from, to)| UnsubscribeWindow { from, to }))
+    Ok(from.zip(to).map(|(from, to)| WriteWindow { from, to }))
 }
 
 /// A nullable text column, borrowed.

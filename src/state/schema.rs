@@ -8,13 +8,13 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// The version that added the run history ([`V3`]).
 pub(crate) const HISTORY: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4];
 
 /// Version 1.
 ///
@@ -146,6 +146,43 @@ CREATE TABLE history (
 
 -- contact_history and last_sent: one contact's entries, newest first.
 CREATE INDEX history_email ON history (email, run_id);
+";
+
+/// Version 4 (acsync 0.3): a membership's provenance (docs/ownership.md).
+/// `status` takes any code ActiveCampaign shows (91 "removed", or one it
+/// adds later), so a run that saw one keeps it rather than forgetting it
+/// and adding the contact again. The window of acsync's own unsubscribe
+/// becomes the window of its last write of any kind (`write_from`,
+/// `write_to`, Unix seconds). A membership an earlier version owns has no
+/// recorded time: it gets the window from the epoch to the moment of the
+/// upgrade, as version 2 did for unsubscribes, so a contact created or a
+/// row changed after the upgrade is never taken for acsync's. Every other
+/// column is copied as it was.
+const V4: &str = "
+CREATE TABLE members_v4 (
+    export             TEXT    NOT NULL,
+    email              TEXT    NOT NULL,
+    contact_id         INTEGER,
+    status             INTEGER,
+    owned              INTEGER NOT NULL DEFAULT 0 CHECK (owned IN (0, 1)),
+    unsubscribed_by_us INTEGER NOT NULL DEFAULT 0 CHECK (unsubscribed_by_us IN (0, 1)),
+    sent_hash          INTEGER,
+    pending            TEXT    CHECK (pending IN ('add', 'update', 'remove', 'resubscribe')),
+    write_from         INTEGER,
+    write_to           INTEGER,
+    PRIMARY KEY (export, email)
+) WITHOUT ROWID;
+
+INSERT INTO members_v4
+SELECT export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
+       CASE WHEN unsub_from IS NOT NULL THEN unsub_from WHEN owned = 1 THEN 0 END,
+       CASE WHEN unsub_to IS NOT NULL THEN unsub_to
+            WHEN owned = 1 THEN CAST(strftime('%s', 'now') AS INTEGER) END
+FROM members;
+
+DROP TABLE members;
+ALTER TABLE members_v4 RENAME TO members;
+CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::model::{ListStatus, Member, PendingOp};
+use crate::model::{ListStatus, Member, PendingOp, WriteWindow};
 
 fn db() -> (tempfile::TempDir, StateDb) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -40,7 +40,7 @@ fn members_round_trip_including_large_u64() {
         unsubscribed_by_us: true,
         sent_hash: Some(u64::MAX),
         pending: Some(PendingOp::Resubscribe),
-        unsubscribed_at: Some(crate::model::UnsubscribeWindow { from: 10, to: 20 }),
+        last_write: Some(crate::model::WriteWindow { from: 10, to: 20 }),
     };
     let mid = Member {
         sent_hash: Some(i64::MAX as u64 + 1),
@@ -385,11 +385,11 @@ fn a_version_1_database_is_migrated_without_forgetting_anything() {
     let ours = &m["ours@ex.com"];
     assert!(ours.owned && ours.unsubscribed_by_us);
     assert_eq!(ours.sent_hash, Some(-42i64 as u64));
-    let w = ours.unsubscribed_at.expect("a window for the old mark");
+    let w = ours.last_write.expect("a window for the old mark");
     assert_eq!(w.from, 0);
     assert!((before..=after).contains(&w.to), "{w:?}");
     let optout = &m["optout@ex.com"];
-    assert!(!optout.unsubscribed_by_us && optout.unsubscribed_at.is_none());
+    assert!(!optout.unsubscribed_by_us && optout.last_write.is_none());
     assert!(!m["manual@ex.com"].owned);
     assert_eq!(m["pending@ex.com"].pending, Some(PendingOp::Add));
     assert!(db.has_pending("vip").expect("pending"));
@@ -404,6 +404,75 @@ fn a_version_1_database_is_migrated_without_forgetting_anything() {
         ..member("b@ex.com")
     };
     db.save_members("vip", &[bounced]).expect("status 3 stored");
+}
+
+/// A state database written by acsync 0.2 (schema version 3,
+/// `tests/fixtures/state-v3-acsync-0.2.sqlite3`, made with 0.2's exact DDL)
+/// is migrated in place: every member row, the unsubscribe windows, the
+/// intents, the journal, the batches, the wanted sets and the history all
+/// survive; a membership 0.2 owned gets a write window that ends at the
+/// upgrade (docs/ownership.md), and any status code can now be stored.
+#[test]
+fn a_version_3_database_of_0_2_is_migrated_without_forgetting_anything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/state-v3-acsync-0.2.sqlite3");
+    std::fs::copy(&fixture, dir.path().join(DB_FILE)).expect("copy fixture");
+    let before = Utc::now().timestamp();
+    let mut db = StateDb::open(dir.path()).expect("migrates");
+    let after = Utc::now().timestamp();
+    let scope = "https://acme.api-us1.com#list=7";
+    let m = db.load_members(scope).expect("members");
+    assert_eq!(m.len(), 7);
+    let owned = &m["owned@ex.com"];
+    assert_eq!(
+        (owned.owned, owned.status, owned.contact_id, owned.sent_hash),
+        (true, Some(ListStatus::Active), Some(11), Some(123456789))
+    );
+    let w = owned
+        .last_write
+        .expect("a window for a membership 0.2 owned");
+    assert_eq!(w.from, 0);
+    assert!((before..=after).contains(&w.to), "{w:?}");
+    let ours = &m["ours@ex.com"];
+    assert!(ours.owned && ours.unsubscribed_by_us);
+    assert_eq!(
+        ours.last_write,
+        Some(WriteWindow {
+            from: 1_764_500_000,
+            to: 1_764_500_030
+        })
+    );
+    assert_eq!(ours.sent_hash, Some(-42i64 as u64));
+    let optout = &m["optout@ex.com"];
+    assert!(!optout.owned && optout.last_write.is_none());
+    assert_eq!(m["bounced@ex.com"].status, Some(ListStatus::Bounced));
+    assert!(m["bounced@ex.com"].owned);
+    assert_eq!(
+        m["unconfirmed@ex.com"].status,
+        Some(ListStatus::Unconfirmed)
+    );
+    assert!(m["manual@ex.com"].last_write.is_none());
+    assert_eq!(m["pending@ex.com"].pending, Some(PendingOp::Add));
+    assert_eq!(db.open_batches(scope).expect("batches").len(), 1);
+    assert_eq!(
+        db.wanted_by_others(scope, "other").expect("wanted").len(),
+        1
+    );
+    assert_eq!(db.recent_runs("vip", 5).expect("runs").len(), 1);
+    assert!(
+        db.last_sent("vip", "owned@ex.com")
+            .expect("history")
+            .is_some()
+    );
+    let removed = Member {
+        status: Some(ListStatus::Other(91)),
+        ..member("removed@ex.com")
+    };
+    db.save_members(scope, &[removed])
+        .expect("status 91 stored");
+    let back = db.load_members(scope).expect("members");
+    assert_eq!(back["removed@ex.com"].status, Some(ListStatus::Other(91)));
 }
 
 #[test]

@@ -193,6 +193,7 @@ fn counter_lines(r: &LastRun) -> Vec<String> {
         ("kept unsubscribed", r.kept_unsubscribed),
         ("kept bounced", r.kept_bounced),
         ("kept unconfirmed", r.kept_unconfirmed),
+        ("kept other status", r.kept_other_status),
         ("failed", r.failed),
         ("api requests", r.api_requests),
         ("in doubt", r.in_doubt),
@@ -237,7 +238,7 @@ mod tests {
     use crate::status::test_support::{sample, t};
 
     /// Each status-file field and the label the view shows it under.
-    const LABELS: [(&str, &str); 41] = [
+    const LABELS: [(&str, &str); 42] = [
         ("export", "export:"),
         ("config_file", "config file:"),
         ("config_sha256", "config sha256:"),
@@ -268,6 +269,7 @@ mod tests {
         ("kept_unsubscribed", "kept unsubscribed:"),
         ("kept_bounced", "kept bounced:"),
         ("kept_unconfirmed", "kept unconfirmed:"),
+        ("kept_other_status", "kept other status:"),
         ("failed", "failed:"),
         ("api_requests", "api requests:"),
         ("failures", "failures listed (1):"),

@@ -182,8 +182,9 @@ mod tests {
         "api_requests",
         "failures",
     ];
-    const EXTRA_RUN: [&str; 6] = [
+    const EXTRA_RUN: [&str; 7] = [
         "run_id",
+        "kept_other_status",
         "full_read",
         "in_doubt",
         "not_active",

@@ -129,6 +129,10 @@ pub struct LastRun {
     /// Awaiting double opt-in (list status 0): never forced to active.
     #[serde(default)]
     pub kept_unconfirmed: u64,
+    /// Members kept because their list status is one acsync does not
+    /// manage (91 "removed", or an unknown code).
+    #[serde(default)]
+    pub kept_other_status: u64,
     pub failed: u64,
     pub api_requests: u64,
     /// At most [`MAX_FAILURES`].
@@ -189,6 +193,7 @@ impl LastRun {
             kept_unsubscribed: 0,
             kept_bounced: 0,
             kept_unconfirmed: 0,
+            kept_other_status: 0,
             failed: 0,
             api_requests: 0,
             failures: Vec::new(),

@@ -13,7 +13,7 @@ use super::decide::{
 };
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
 use crate::model::Kept;
-use crate::model::{ListStatus, LiveMember, Member, PendingOp, UnsubscribeWindow};
+use crate::model::{ListStatus, LiveMember, Member, PendingOp, Sighting, WriteWindow};
 use crate::run::history::ChangeEnd;
 
 /// A completed batch, read: the rows of the contacts that landed, and the
@@ -37,7 +37,8 @@ pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (exclude
 impl WriteCore<'_> {
     /// The member after `item` landed, counted as applied; `sent_at` is
     /// when its request or batch was sent and `now` when its end was seen
-    /// (Unix seconds): the window of an unsubscribe of ours.
+    /// (Unix seconds): the window of this write, the time half of the
+    /// membership's provenance (docs/ownership.md).
     pub fn landed(&self, t: &mut WriteTally, item: &Item, sent_at: i64, now: i64) -> Member {
         match item.op {
             PendingOp::Add | PendingOp::Resubscribe => t.added += 1,
@@ -59,48 +60,39 @@ impl WriteCore<'_> {
             PendingOp::Remove => {
                 m.status = Some(ListStatus::Unsubscribed);
                 m.unsubscribed_by_us = true;
-                m.unsubscribed_at = Some(UnsubscribeWindow {
-                    from: sent_at,
-                    to: now,
-                });
             }
         }
-        if item.op != PendingOp::Remove {
-            m.unsubscribed_at = None;
+        // An update of a membership that is not acsync's doing leaves it so.
+        if m.status_we_left().is_some() {
+            m.last_write = Some(WriteWindow {
+                from: sent_at,
+                to: now,
+            });
         }
         m
     }
 
-    /// A member whose status is not ours to change: counted, recorded with
-    /// that status, never marked as unsubscribed by us.
+    /// A member whose status (`seen`, not active) is not ours to change:
+    /// counted, and recorded with that status and whatever the sighting
+    /// ends of its provenance (docs/ownership.md).
     pub fn kept(
         &self,
         t: &mut WriteTally,
         item: &Item,
-        why: Kept,
+        seen: ListStatus,
         contact_id: Option<u64>,
     ) -> Member {
-        let status = match why {
-            Kept::Unsubscribed => {
-                t.kept_unsubscribed += 1;
-                ListStatus::Unsubscribed
-            }
-            Kept::Bounced => {
-                t.kept_bounced += 1;
-                ListStatus::Bounced
-            }
-            Kept::Unconfirmed => {
-                t.kept_unconfirmed += 1;
-                ListStatus::Unconfirmed
-            }
-        };
+        let why = Kept::of(Some(seen)).unwrap_or(Kept::OtherStatus);
+        *match why {
+            Kept::Unsubscribed => &mut t.kept_unsubscribed,
+            Kept::Bounced => &mut t.kept_bounced,
+            Kept::Unconfirmed => &mut t.kept_unconfirmed,
+            Kept::OtherStatus => &mut t.kept_other_status,
+        } += 1;
         t.outcomes.set(item.slot, ChangeEnd::Kept(why));
         let mut m = self.member(item.email);
         m.pending = None;
-        m.contact_id = contact_id.or(m.contact_id);
-        m.status = Some(status);
-        m.unsubscribed_by_us = false;
-        m.unsubscribed_at = None;
+        m.observe(Sighting::of_row(contact_id, seen));
         m
     }
 
@@ -135,7 +127,12 @@ impl WriteCore<'_> {
                 t.outcomes.set(item.slot, ChangeEnd::NotActive);
                 let mut m = self.member(item.email);
                 m.pending = None;
-                m.status = None;
+                m.observe(Sighting {
+                    contact_id: None,
+                    status: None,
+                    contact_created: None,
+                });
+                m.contact_id = None;
                 return SingleStep::Save(m);
             }
             Err(e) => e,
@@ -272,10 +269,11 @@ impl WriteCore<'_> {
         lookup: Result<Option<ContactOnList>, ApiError>,
     ) -> Result<Member, ApiError> {
         match lookup {
-            Ok(Some(c)) => match Kept::of(c.status) {
-                Some(why) => Ok(self.kept(t, item, why, Some(c.contact_id))),
-                None => Ok(self.refused(t, item, BULK_REFUSED)),
-            },
+            Ok(Some(ContactOnList {
+                contact_id,
+                status: Some(status),
+            })) if status != ListStatus::Active => Ok(self.kept(t, item, status, Some(contact_id))),
+            Ok(Some(_)) => Ok(self.refused(t, item, BULK_REFUSED)),
             Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
             Ok(None) | Err(_) => Ok(self.refused(t, item, BULK_REFUSED)),
         }
@@ -306,9 +304,9 @@ impl WriteCore<'_> {
                     m.contact_id = l.map(|l| l.contact_id).or(m.contact_id);
                     settled.push(m);
                 }
-                SeenInRead::Kept(why) => {
+                SeenInRead::Kept(status) => {
                     let id = l.map(|l| l.contact_id);
-                    settled.push(self.kept(t, item, why, id));
+                    settled.push(self.kept(t, item, status, id));
                 }
                 SeenInRead::NotLanded if read && !doubt.may_land_later => {
                     t.fail(item, doubt.reason.as_str());
@@ -334,13 +332,10 @@ impl WriteCore<'_> {
             && sent_match(f.phone(), &l.phone);
         let yes = match (item.op, l.status) {
             (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
-            // Planned only for contacts not active here: status 2, 3 or 0
+            // Planned only for contacts not active here: any other status
             // now is one that bulk import refused to override.
-            (
-                PendingOp::Add,
-                status @ (ListStatus::Unsubscribed | ListStatus::Bounced | ListStatus::Unconfirmed),
-            ) => {
-                return SeenInRead::Kept(Kept::of(Some(status)).unwrap_or(Kept::Unsubscribed));
+            (PendingOp::Add, status) if status != ListStatus::Active => {
+                return SeenInRead::Kept(status);
             }
             (PendingOp::Add | PendingOp::Resubscribe, status) => {
                 status == ListStatus::Active && fields_match

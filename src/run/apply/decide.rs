@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use super::rejection::{RejectedBatch, read_rejection};
 use crate::activecampaign::{ApiError, BulkContact, ContactInput};
-use crate::model::Kept;
-use crate::model::{Fields, Known, Member, PendingOp};
+use crate::model::{Fields, Known, ListStatus, Member, PendingOp};
 use crate::plan::{Change, Removal};
 #[cfg(doc)]
 use crate::run::history::Slots;
@@ -44,6 +43,7 @@ pub struct WriteTally {
     /// Bounced (3) and unconfirmed (0) members discovered while applying.
     pub kept_bounced: u64,
     pub kept_unconfirmed: u64,
+    pub kept_other_status: u64,
     /// Planned removals that a read right before the write found no longer
     /// active under their email (opted out, bounced, deleted, renamed):
     /// left untouched.
@@ -241,7 +241,7 @@ pub enum SingleAnswer {
     Applied,
     /// An add found the contact opted out, bounced or unconfirmed on the
     /// list: not forced active.
-    Kept(Kept, u64),
+    Kept(ListStatus, u64),
     /// A removal of a contact ActiveCampaign does not have.
     NoSuchContact,
 }
@@ -395,7 +395,7 @@ pub enum SeenInRead {
     Landed,
     NotLanded,
     /// An add refused because of the contact's status (kept, not failed).
-    Kept(Kept),
+    Kept(ListStatus),
 }
 
 /// What is left of `range` once the offsets `named` (relative to its

@@ -5,7 +5,6 @@
 //! (`single.rs`) sends each request it names and hands back the answer.
 
 use super::decide::SingleAnswer;
-use crate::model::Kept;
 use crate::model::{ListStatus, PendingOp};
 
 /// One request of a change.
@@ -108,10 +107,12 @@ impl SingleExchange {
             }
             (SingleReply::Synced(id) | SingleReply::Found(Some(id)), _) => Stage::Contact(id),
             (SingleReply::Found(None), _) => Stage::Ended(SingleAnswer::NoSuchContact),
-            (SingleReply::ListStatus(status), Stage::Contact(id)) => match Kept::of(status) {
-                Some(why) => Stage::Ended(SingleAnswer::Kept(why, id)),
-                None => Stage::StatusFree(id),
-            },
+            (SingleReply::ListStatus(Some(status)), Stage::Contact(id))
+                if status != ListStatus::Active =>
+            {
+                Stage::Ended(SingleAnswer::Kept(status, id))
+            }
+            (SingleReply::ListStatus(_), Stage::Contact(id)) => Stage::StatusFree(id),
             (SingleReply::StatusSet, _) => Stage::Ended(SingleAnswer::Applied),
             // A status read only follows a known contact id.
             (SingleReply::ListStatus(_), stage) => stage,
@@ -167,16 +168,12 @@ mod tests {
     }
 
     #[test]
-    fn an_add_found_opted_out_bounced_or_unconfirmed_is_not_set_active() {
+    fn an_add_found_opted_out_bounced_unconfirmed_or_removed_is_not_set_active() {
         use crate::model::ListStatus as S;
-        for (status, why) in [
-            (S::Unsubscribed, Kept::Unsubscribed),
-            (S::Bounced, Kept::Bounced),
-            (S::Unconfirmed, Kept::Unconfirmed),
-        ] {
+        for status in [S::Unsubscribed, S::Bounced, S::Unconfirmed, S::Other(91)] {
             let (sent, end) = run(PendingOp::Add, None, &[Synced(5), ListStatus(Some(status))]);
             assert_eq!(sent, [SyncContact, ReadListStatus(5)]);
-            assert_eq!(end, SingleAnswer::Kept(why, 5));
+            assert_eq!(end, SingleAnswer::Kept(status, 5));
         }
     }
 

@@ -10,7 +10,7 @@ use super::verify::*;
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
 use crate::model::Kept;
 use crate::model::{
-    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeWindow,
+    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, WriteWindow,
 };
 use crate::plan::{Change, Removal};
 use crate::run::history::ChangeEnd;
@@ -141,6 +141,7 @@ fn live(email: &str, status: ListStatus, first: Option<&str>) -> LiveMember {
         first_name: first.map(str::to_owned),
         last_name: Some("Last".into()),
         phone: None,
+        contact_created: None,
     }
 }
 
@@ -273,7 +274,7 @@ fn a_single_change_that_landed_is_recorded_by_its_operation() {
             PendingOp::Resubscribe => assert!(!m.owned && m.status == Some(ListStatus::Active)),
             PendingOp::Remove => {
                 assert!(m.unsubscribed_by_us && m.status == Some(ListStatus::Unsubscribed));
-                let w = m.unsubscribed_at.expect("window");
+                let w = m.last_write.expect("window");
                 assert_eq!((w.from, w.to), (SENT, NOW), "our unsubscribe's window");
                 assert_eq!(m.contact_id, Some(9));
             }
@@ -289,12 +290,13 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
     let cs = changes(1);
     let item = Item::change(0, PendingOp::Add, &cs[0]);
     let mut t = WriteTally::default();
-    for (why, status) in [
-        (Kept::Unsubscribed, ListStatus::Unsubscribed),
-        (Kept::Bounced, ListStatus::Bounced),
-        (Kept::Unconfirmed, ListStatus::Unconfirmed),
+    for status in [
+        ListStatus::Unsubscribed,
+        ListStatus::Bounced,
+        ListStatus::Other(91),
+        ListStatus::Unconfirmed,
     ] {
-        let step = c.after_single(&mut t, &item, Ok(SingleAnswer::Kept(why, 11)), SENT, NOW);
+        let step = c.after_single(&mut t, &item, Ok(SingleAnswer::Kept(status, 11)), SENT, NOW);
         let SingleStep::Save(m) = step else {
             panic!("saved")
         };
@@ -305,8 +307,13 @@ fn a_single_add_kept_by_its_status_is_counted_kept_not_failed() {
         assert!(!m.unsubscribed_by_us && !m.owned);
     }
     assert_eq!(
-        (t.kept_unsubscribed, t.kept_bounced, t.kept_unconfirmed),
-        (1, 1, 1)
+        (
+            t.kept_unsubscribed,
+            t.kept_bounced,
+            t.kept_unconfirmed,
+            t.kept_other_status
+        ),
+        (1, 1, 1, 1)
     );
     assert_eq!((t.added, t.failed), (0, 0));
     assert_eq!(
@@ -736,7 +743,7 @@ fn what_a_read_shows_of_each_operation() {
     let add = Item::change(0, PendingOp::Add, &cs[0]);
     assert_eq!(
         c.seen_in_read(&add, Some(&unsub)),
-        SeenInRead::Kept(Kept::Unsubscribed)
+        SeenInRead::Kept(ListStatus::Unsubscribed)
     );
 }
 
@@ -835,14 +842,13 @@ fn ours(window: Option<(i64, i64)>) -> Member {
     Member {
         unsubscribed_by_us: true,
         status: Some(ListStatus::Unsubscribed),
-        unsubscribed_at: window.map(|(from, to)| UnsubscribeWindow { from, to }),
+        last_write: window.map(|(from, to)| WriteWindow { from, to }),
         ..Member::unknown("user0@example.com")
     }
 }
 
 fn row(code: i64, udate: Option<i64>) -> Option<MembershipRow> {
     Some(MembershipRow {
-        code,
         status: ListStatus::from_code(code),
         udate,
     })
@@ -855,8 +861,8 @@ fn resubscribes_only_our_own_unchanged_unsubscribe() {
     // Inside the clock-skew margin.
     assert_eq!(Resubscribe::of(&m, row(2, Some(1_100))), Resubscribe::Yes);
     // Changed after our write (2 -> 1 -> 2 by the contact): an opt-out.
-    let later = 1_010 + UnsubscribeWindow::SKEW_SECS + 1;
-    let kept = Resubscribe::Keep(Kept::Unsubscribed);
+    let later = 1_010 + WriteWindow::SKEW_SECS + 1;
+    let kept = Resubscribe::Keep(ListStatus::Unsubscribed);
     assert_eq!(Resubscribe::of(&m, row(2, Some(later))), kept);
     // Nothing to compare with: keep.
     assert_eq!(Resubscribe::of(&m, row(2, None)), kept);
@@ -877,15 +883,15 @@ fn other_statuses_are_never_overwritten() {
     );
     assert_eq!(
         Resubscribe::of(&m, row(3, Some(1_005))),
-        Resubscribe::Keep(Kept::Bounced)
+        Resubscribe::Keep(ListStatus::Bounced)
     );
     assert_eq!(
         Resubscribe::of(&m, row(0, Some(1_005))),
-        Resubscribe::Keep(Kept::Unconfirmed)
+        Resubscribe::Keep(ListStatus::Unconfirmed)
     );
     assert_eq!(
         Resubscribe::of(&m, row(91, Some(1_005))),
-        Resubscribe::Keep(Kept::Unsubscribed)
+        Resubscribe::Keep(ListStatus::Other(91))
     );
     assert_eq!(Resubscribe::of(&m, None), Resubscribe::NotMember);
 }
@@ -934,7 +940,7 @@ fn a_contact_someone_else_resubscribed_is_recorded_active_and_updated_only_if_ch
         panic!("{step:?}")
     };
     assert_eq!(active.status, Some(ListStatus::Active));
-    assert!(!active.unsubscribed_by_us && active.unsubscribed_at.is_none());
+    assert!(!active.unsubscribed_by_us && active.last_write.is_none());
     assert_eq!(
         t.outcomes.of(0),
         &ChangeEnd::Landed,

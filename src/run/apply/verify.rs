@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use super::decide::{Item, WriteCore, WriteTally, fatal};
 use crate::activecampaign::ApiError;
-use crate::model::Kept;
 use crate::model::{ListStatus, Member, MembershipRow, PendingOp};
 use crate::run::history::ChangeEnd;
 
@@ -40,7 +39,7 @@ pub enum Resubscribe {
     /// No membership row (removed, or the contact deleted): a plain add.
     NotMember,
     /// Any other state: not ours to change; kept as it is.
-    Keep(Kept),
+    Keep(ListStatus),
 }
 
 impl Resubscribe {
@@ -52,21 +51,19 @@ impl Resubscribe {
             return Resubscribe::NotMember;
         };
         match row.status {
-            Some(ListStatus::Active) => Resubscribe::AlreadyActive,
-            Some(ListStatus::Unsubscribed) => {
+            ListStatus::Active => Resubscribe::AlreadyActive,
+            ListStatus::Unsubscribed => {
                 let ours = m.unsubscribed_by_us
-                    && m.unsubscribed_at
+                    && m.last_write
                         .zip(row.udate)
                         .is_some_and(|(w, udate)| w.covers(udate));
                 if ours {
                     Resubscribe::Yes
                 } else {
-                    Resubscribe::Keep(Kept::Unsubscribed)
+                    Resubscribe::Keep(ListStatus::Unsubscribed)
                 }
             }
-            Some(ListStatus::Bounced) => Resubscribe::Keep(Kept::Bounced),
-            Some(ListStatus::Unconfirmed) => Resubscribe::Keep(Kept::Unconfirmed),
-            None => Resubscribe::Keep(Kept::Unsubscribed),
+            kept => Resubscribe::Keep(kept),
         }
     }
 }
@@ -128,7 +125,7 @@ impl WriteCore<'_> {
         Member {
             status: None,
             unsubscribed_by_us: false,
-            unsubscribed_at: None,
+            last_write: None,
             ..self.member(item.email)
         }
     }
@@ -172,7 +169,7 @@ impl WriteCore<'_> {
                 let active = Member {
                     status: Some(ListStatus::Active),
                     unsubscribed_by_us: false,
-                    unsubscribed_at: None,
+                    last_write: None,
                     ..m
                 };
                 ResubscribeStep::Record(active, (!unchanged).then_some(PendingOp::Update))
