@@ -218,30 +218,22 @@ impl Driver {
     fn others(&mut self, i: usize, action: OthersAction) {
         let email = address(i);
         let sim = self.sim().clone();
-        let list = self.w.list;
-        let contact = sim.contact(&email).map(|c| c.id);
-        let set = |status: u8, by: ChangedBy| {
-            if let Some(id) = contact {
-                sim.set_membership(id, list, status, by);
-            }
-        };
+        let membership = |status: u8, by: ChangedBy| self.membership_change(&email, status, by);
         match action {
-            OthersAction::OptOut => {
-                if sim.list_status(&email, list).is_some() {
-                    set(2, ChangedBy::Contact);
-                }
+            OthersAction::OptOut => membership(2, ChangedBy::Contact),
+            OthersAction::FormSubscribe => membership(1, ChangedBy::Contact),
+            OthersAction::AdminSubscribe => membership(1, ChangedBy::Admin),
+            OthersAction::OptOutThenFormSubscribe => {
+                membership(2, ChangedBy::Contact);
+                membership(1, ChangedBy::Contact);
             }
-            OthersAction::FormSubscribe | OthersAction::AdminSubscribe => {
-                let by = match action {
-                    OthersAction::FormSubscribe => ChangedBy::Contact,
-                    _ => ChangedBy::Admin,
-                };
-                let id = sim.add_contact(&email, None, None, None);
-                sim.set_membership(id, list, 1, by);
+            OthersAction::FormSubscribeThenOptOut => {
+                membership(1, ChangedBy::Contact);
+                membership(2, ChangedBy::Contact);
             }
-            OthersAction::Bounce => set(3, ChangedBy::Admin),
-            OthersAction::Unconfirmed => set(0, ChangedBy::Admin),
-            OthersAction::Status91 => set(91, ChangedBy::Admin),
+            OthersAction::Bounce => membership(3, ChangedBy::Admin),
+            OthersAction::Unconfirmed => membership(0, ChangedBy::Admin),
+            OthersAction::Status91 => membership(91, ChangedBy::Admin),
             OthersAction::Delete => {
                 sim.delete_contact(&email);
             }
@@ -257,10 +249,34 @@ impl Driver {
                 }
             }
             OthersAction::FieldEdit => {
-                if contact.is_some() {
+                if sim.contact(&email).is_some() {
                     sim.add_contact(&email, Some("Edited"), None, None);
                 }
             }
+        }
+    }
+
+    /// Others set `email`'s membership to `status`: a subscribe creates the
+    /// contact and the row if needed, any other status needs a row. The
+    /// change is dated an hour from now, as others act well after acsync's
+    /// last write: the evidence docs/ownership.md reads (the row's change
+    /// time) then tells it apart, even when the status ends where acsync
+    /// left it.
+    fn membership_change(&self, email: &str, status: u8, by: ChangedBy) {
+        let (sim, list) = (self.sim(), self.w.list);
+        let was = sim.list_status(email, list);
+        let contact = match (status, was) {
+            (1, _) => Some(sim.add_contact(email, None, None, None)),
+            (_, Some(_)) => sim.contact(email).map(|c| c.id),
+            (_, None) => None,
+        };
+        let Some(id) = contact else {
+            return;
+        };
+        sim.set_membership(id, list, status, by);
+        if was != Some(status) {
+            let later = chrono::Utc::now().timestamp() + 3600;
+            sim.set_membership_udate(email, list, later);
         }
     }
 }

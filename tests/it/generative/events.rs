@@ -14,9 +14,18 @@ pub const MAX_EVENTS: usize = 15;
 
 /// The event kinds (named as [`Event::kind`] names them) the strategy
 /// leaves out while main still breaks the rule they exercise. Emptied as
-/// the fixes land; each entry has an ignored regression test in
-/// `regressions.rs`.
-pub const KNOWN_BROKEN_EVENTS: &[&str] = &["rename_away", "status_91"];
+/// the fixes land; each has an ignored regression test in `regressions.rs`:
+/// a contact renamed in ActiveCampaign (`rename_away`), status 91 through
+/// bulk import (`status_91`), and others' subscribes, which can return a
+/// membership to the status acsync left between two runs (an opt-out or a
+/// bounce, then a subscribe: only the row's change time shows it).
+pub const KNOWN_BROKEN_EVENTS: &[&str] = &[
+    "rename_away",
+    "status_91",
+    "opt_out_then_form_subscribe",
+    "form_subscribe",
+    "admin_subscribe",
+];
 
 /// The `i`th address of a case.
 pub fn address(i: usize) -> String {
@@ -62,6 +71,12 @@ pub enum OthersAction {
     FormSubscribe,
     /// An admin subscribes the contact (status 1), creating it if needed.
     AdminSubscribe,
+    /// The contact opts out and a form subscribes it again, both before
+    /// acsync's next run (the status ends where it was).
+    OptOutThenFormSubscribe,
+    /// A form subscribes the contact and it opts out again, both before
+    /// acsync's next run.
+    FormSubscribeThenOptOut,
     /// The address bounces (status 3).
     Bounce,
     /// The membership awaits a double opt-in confirmation (status 0).
@@ -101,6 +116,8 @@ impl OthersAction {
             OthersAction::OptOut => "opt_out",
             OthersAction::FormSubscribe => "form_subscribe",
             OthersAction::AdminSubscribe => "admin_subscribe",
+            OthersAction::OptOutThenFormSubscribe => "opt_out_then_form_subscribe",
+            OthersAction::FormSubscribeThenOptOut => "form_subscribe_then_opt_out",
             OthersAction::Bounce => "bounce",
             OthersAction::Unconfirmed => "unconfirmed",
             OthersAction::Status91 => "status_91",
@@ -124,10 +141,10 @@ pub struct Case {
     pub events: Vec<Event>,
 }
 
-/// Mostly one of the first three addresses, so that edits, runs and
-/// others' changes meet on the same contacts.
+/// Mostly one of the first two addresses, so that edits and others'
+/// changes meet on the same contacts.
 fn arb_address() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => 0..3usize, 1 => 0..ADDRESSES]
+    prop_oneof![4 => 0..2usize, 1 => 0..ADDRESSES]
 }
 
 fn arb_others() -> impl Strategy<Value = OthersAction> {
@@ -135,6 +152,8 @@ fn arb_others() -> impl Strategy<Value = OthersAction> {
         Just(OthersAction::OptOut),
         Just(OthersAction::FormSubscribe),
         Just(OthersAction::AdminSubscribe),
+        Just(OthersAction::OptOutThenFormSubscribe),
+        Just(OthersAction::FormSubscribeThenOptOut),
         Just(OthersAction::Bounce),
         Just(OthersAction::Unconfirmed),
         Just(OthersAction::Status91),
@@ -155,13 +174,13 @@ fn arb_kill() -> impl Strategy<Value = KillPoint> {
 
 fn arb_event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        3 => arb_address().prop_map(Event::Join),
+        2 => arb_address().prop_map(Event::Join),
         3 => arb_address().prop_map(Event::Leave),
         1 => arb_address().prop_map(Event::EditName),
         4 => Just(Event::Run),
         1 => Just(Event::FullReadRun),
         2 => arb_kill().prop_map(Event::Kill),
-        5 => (arb_address(), arb_others()).prop_map(|(i, a)| Event::Others(i, a)),
+        6 => (arb_address(), arb_others()).prop_map(|(i, a)| Event::Others(i, a)),
     ]
 }
 

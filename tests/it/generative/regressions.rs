@@ -139,3 +139,44 @@ async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
     })
     .await;
 }
+
+/// The case 1 unseen: a member acsync subscribed opts out and a
+/// form subscribes them again, both between two runs (the status ends
+/// active, as acsync left it; the row's change time is an hour later);
+/// then the address leaves. The membership is the form's: never
+/// unsubscribed (docs/ownership.md, what "owned" means).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: the row's change time after acsync's write ends ownership"]
+async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
+    holds(Case {
+        bulk: false,
+        initial: vec![1],
+        events: vec![
+            Event::Run,
+            Event::Others(1, OthersAction::OptOutThenFormSubscribe),
+            Event::Leave(1),
+            Event::Join(0),
+        ],
+    })
+    .await;
+}
+
+/// The same unseen round trip, built from a form subscribe that changes
+/// nothing (the member is active), an opt-out, the address leaving, and a
+/// form subscribe again: the final full read sees status 1, dated after
+/// acsync's write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: the row's change time after acsync's write ends ownership"]
+async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
+    holds(Case {
+        bulk: false,
+        initial: vec![0],
+        events: vec![
+            Event::Run,
+            Event::Others(0, OthersAction::FormSubscribeThenOptOut),
+            Event::Leave(0),
+            Event::Others(0, OthersAction::FormSubscribe),
+        ],
+    })
+    .await;
+}
