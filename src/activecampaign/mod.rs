@@ -261,6 +261,59 @@ impl Client {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<LiveMember>, ApiError> {
         let mut members = Vec::new();
+        let read = self
+            .read_pages(list_id, Some(status), &mut |contacts| {
+                members.extend(contacts.into_iter().filter_map(|c| live_member(c, status)));
+                progress(members.len() as u64);
+            })
+            .await?;
+        self.check_total(&read, list_id, status, members)
+    }
+
+    /// `GET /contacts?listid=&status=&limit=1`: how many members with
+    /// `status` (`None`: any, ActiveCampaign's default `-1`) the list has,
+    /// from `meta.total`; `None` when the answer gives no total.
+    pub async fn count_members(
+        &self,
+        list_id: u64,
+        status: Option<ListStatus>,
+    ) -> Result<Option<u64>, ApiError> {
+        let call = Call::get("GET /contacts", &["contacts"])
+            .query([("listid", list_id.to_string()), ("limit", "1".to_string())]);
+        let call = match status {
+            Some(s) => call.query([("status", s.code().to_string())]),
+            None => call,
+        };
+        let page: ContactsPage = self.fetch(&call).await?;
+        Ok(page.meta.total.map(|t| t.0))
+    }
+
+    /// Every member of a list whatever its status, by id order: contact
+    /// id and lowercased email (contacts without one are skipped). No
+    /// total is checked: this read only looks for members the per-status
+    /// reads cannot see.
+    pub async fn members_any_status(&self, list_id: u64) -> Result<Vec<(u64, String)>, ApiError> {
+        let mut members = Vec::new();
+        self.read_pages(list_id, None, &mut |contacts| {
+            members.extend(contacts.into_iter().filter_map(|c| {
+                let email = c.email?.trim().to_lowercase();
+                (!email.is_empty()).then_some((c.id.0, email))
+            }));
+        })
+        .await?;
+        Ok(members)
+    }
+
+    /// Reads a list page by page by id order (`id_greater`, the fast
+    /// keyset paging of api notes §2.5), handing each page's contacts to
+    /// `page_read`. The read ends only on an empty page (a short page
+    /// mid-list must not truncate it).
+    async fn read_pages(
+        &self,
+        list_id: u64,
+        status: Option<ListStatus>,
+        page_read: &mut (dyn FnMut(Vec<wire::WireContact>) + Send),
+    ) -> Result<PagedRead, ApiError> {
         let (mut cursor, mut seen, mut total) = (0u64, 0u64, None);
         loop {
             let call = probe::members_call(list_id, status, cursor);
@@ -269,33 +322,27 @@ impl Client {
                 total = page.meta.total.map(|t| t.0);
             }
             let Some(last) = page.contacts.iter().map(|c| c.id.0).max() else {
-                return self.check_total(&call, list_id, status, seen, total, members);
+                return Ok(PagedRead { call, seen, total });
             };
             if last <= cursor {
                 return Err(self.decode_error(&call, "id_greater paging did not advance"));
             }
             (cursor, seen) = (last, seen + page.contacts.len() as u64);
-            members.extend(
-                page.contacts
-                    .into_iter()
-                    .filter_map(|c| live_member(c, status)),
-            );
-            progress(members.len() as u64);
+            page_read(page.contacts);
         }
     }
 
     fn check_total(
         &self,
-        call: &Call,
+        read: &PagedRead,
         list_id: u64,
         status: ListStatus,
-        seen: u64,
-        total: Option<u64>,
         members: Vec<LiveMember>,
     ) -> Result<Vec<LiveMember>, ApiError> {
-        match total {
+        let seen = read.seen;
+        match read.total {
             Some(t) if t != seen => Err(self.decode_error(
-                call,
+                &read.call,
                 &format!(
                     "read {seen} {} members of list {list_id}, but ActiveCampaign's meta.total says {t}; not trusting a partial read",
                     status.as_str()
@@ -397,6 +444,14 @@ impl Client {
     }
 }
 
+/// The end of a paged read: its last request, the contacts it read and
+/// the first page's `meta.total`.
+struct PagedRead {
+    call: Call,
+    seen: u64,
+    total: Option<u64>,
+}
+
 fn live_member(c: wire::WireContact, status: ListStatus) -> Option<LiveMember> {
     let email = c.email?.trim().to_lowercase();
     (!email.is_empty()).then_some(LiveMember {
@@ -406,7 +461,7 @@ fn live_member(c: wire::WireContact, status: ListStatus) -> Option<LiveMember> {
         first_name: c.first_name,
         last_name: c.last_name,
         phone: c.phone,
-        contact_created: None,
+        contact_created: c.cdate.as_deref().and_then(verify::parse_udate),
     })
 }
 

@@ -121,7 +121,7 @@ impl Client {
         list_id: u64,
         status: ListStatus,
     ) -> Result<Vec<LiveMember>, ApiError> {
-        let call = members_call(list_id, status, 0);
+        let call = members_call(list_id, Some(status), 0);
         let page: ContactsPage = self.fetch(&call).await?;
         Ok(page
             .contacts
@@ -131,15 +131,19 @@ impl Client {
     }
 }
 
-/// One page of a list read: members with `status` after id `cursor`.
-pub(super) fn members_call(list_id: u64, status: ListStatus, cursor: u64) -> Call {
-    Call::get("GET /contacts", &["contacts"]).query([
+/// One page of a list read: members with `status` (`None`: any, which is
+/// ActiveCampaign's default `-1`) after id `cursor`.
+pub(super) fn members_call(list_id: u64, status: Option<ListStatus>, cursor: u64) -> Call {
+    let call = Call::get("GET /contacts", &["contacts"]).query([
         ("listid", list_id.to_string()),
-        ("status", status.code().to_string()),
         ("orders[id]", "ASC".to_string()),
         ("id_greater", cursor.to_string()),
         ("limit", PAGE_SIZE.to_string()),
-    ])
+    ]);
+    match status {
+        Some(s) => call.query([("status", s.code().to_string())]),
+        None => call,
+    }
 }
 
 /// What an answer shows (pure).

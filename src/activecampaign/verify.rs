@@ -110,7 +110,7 @@ impl Client {
 
 /// `2021-05-12T11:10:06-05:00` (RFC 3339 with the account's offset) or the
 /// legacy `2021-05-12 11:10:06` (taken as UTC) to Unix seconds.
-fn parse_udate(s: &str) -> Option<i64> {
+pub(super) fn parse_udate(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
     }

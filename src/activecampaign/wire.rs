@@ -84,6 +84,9 @@ pub struct WireContact {
     pub last_name: Option<String>,
     #[serde(default, deserialize_with = "de_text")]
     pub phone: Option<String>,
+    /// When the contact was created (`2021-05-12T11:10:06-05:00`).
+    #[serde(default, deserialize_with = "de_text")]
+    pub cdate: Option<String>,
 }
 
 /// `GET /contacts` (any filter).

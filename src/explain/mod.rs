@@ -239,7 +239,11 @@ fn with_live(
     if let Some(m) = known.get(email) {
         one.insert(m.clone());
     }
-    let how = Merge { now, keep_pending };
+    let how = Merge {
+        now,
+        keep_pending,
+        created: None,
+    };
     for m in plan::merge_live(one, live.as_slice(), how).iter() {
         known.insert(m.clone());
     }

@@ -141,7 +141,9 @@ pub fn full_read_reason(
         .iter()
         .filter(|r| r.contact_id.is_none())
         .count();
-    (lookups > known.div_ceil(100) + ListStatus::ALL.len())
+    // A read: a page per 100 members, the empty page that ends each status
+    // read, and the count of every status (docs/run-rules.md, kept statuses).
+    (lookups > known.div_ceil(100) + ListStatus::ALL.len() + 1)
         .then_some(FullReadReason::CheaperThanLookups)
 }
 
@@ -253,13 +255,14 @@ mod tests {
     #[test]
     fn a_read_is_chosen_when_removal_lookups_cost_more() {
         let f = facts();
-        // 130 members: a read costs 2 pages + one per status (4) = 6.
-        let plan = removals(7, false);
+        // 130 members: a read costs 2 pages + one per status (4) + the
+        // count of every status = 7.
+        let plan = removals(8, false);
         assert_eq!(
             full_read_reason(&f, Some((&plan, 130))),
             Some(FullReadReason::CheaperThanLookups)
         );
-        assert_eq!(full_read_reason(&f, Some((&removals(6, false), 130))), None);
+        assert_eq!(full_read_reason(&f, Some((&removals(7, false), 130))), None);
         // Removals that know their contact id need no lookup.
         assert_eq!(full_read_reason(&f, Some((&removals(40, true), 130))), None);
         // Another reason comes first.

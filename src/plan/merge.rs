@@ -8,27 +8,32 @@
 //! shows a change acsync did not make (docs/ownership.md; the rule is
 //! [`Member::observe`]'s).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{Known, ListStatus, LiveMember, Member, PendingOp, Sighting, WriteWindow};
 
 /// How a full read settles the intents a killed run left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Merge {
+pub struct Merge<'a> {
     /// When the read was taken (Unix seconds): the end of the window of an
     /// unsubscribe of ours that the read shows landed.
     pub now: i64,
     /// A batch ActiveCampaign may still be processing: every pending intent
     /// stays pending (in doubt), never settled as "did not land" early.
     pub keep_pending: bool,
+    /// The contacts acsync's imports created that no full read has seen
+    /// yet: found under an address acsync does not know (renamed since),
+    /// each is still acsync's.
+    pub created: Option<&'a HashSet<u64>>,
 }
 
-impl Merge {
+impl Merge<'_> {
     /// Settle every intent against a read taken at `now`.
-    pub fn settle_all(now: i64) -> Merge {
+    pub fn settle_all(now: i64) -> Merge<'static> {
         Merge {
             now,
             keep_pending: false,
+            created: None,
         }
     }
 }
@@ -39,7 +44,7 @@ impl Merge {
 /// `status = None`; they stay in the map so that their ownership is
 /// remembered. (A `HashMap<String, Member>` keyed by email converts into
 /// [`Known`].)
-pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge) -> Known {
+pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) -> Known {
     let mut known = known.into();
     let by_email: HashMap<&str, &LiveMember> = live.iter().map(|l| (l.email.as_str(), l)).collect();
     for m in known.iter_mut() {
@@ -49,6 +54,18 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge) -> K
     for l in live {
         if !known.contains(&l.email) {
             let mut m = Member::unknown(l.email.clone());
+            if how.created.is_some_and(|c| c.contains(&l.contact_id)) {
+                // An import of acsync's created it (and so subscribed it);
+                // the address changed since. The read then judges it as any
+                // membership acsync made.
+                m.contact_id = Some(l.contact_id);
+                m.status = Some(ListStatus::Active);
+                m.owned = true;
+                m.last_write = Some(WriteWindow {
+                    from: 0,
+                    to: how.now,
+                });
+            }
             reconcile(&mut m, Some(l), how);
             known.insert(m);
         }
@@ -57,13 +74,13 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge) -> K
 }
 
 /// One member against its live row (`None`: not a member of the list).
-fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge) {
+fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge<'_>) {
     let seen = Sighting {
         contact_id: live.map(|l| l.contact_id),
         status: live.map(|l| l.status),
         contact_created: live.and_then(|l| l.contact_created),
     };
-    if how.keep_pending && m.pending.is_some() {
+    if how.keep_pending && m.pending.is_some() && !unsubscribe_shown(m, seen.status) {
         // In doubt: what the read shows may not include the change yet.
         m.status = seen.status;
         m.contact_id = seen.contact_id.or(m.contact_id);
@@ -73,6 +90,16 @@ fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge) {
         settle_intent(m, op, seen.status, how.now);
     }
     m.observe(seen);
+}
+
+/// Whether the read shows the unsubscribe `m`'s intent asked for: then it
+/// is settled as acsync's even while its batch cannot be followed to its
+/// end (still running, or its summary no longer kept by ActiveCampaign), so
+/// that a member who re-enters the segment is subscribed again at once.
+/// Other intents wait for their batch: an add shown active may be someone
+/// else's, and waiting costs nothing but time.
+fn unsubscribe_shown(m: &Member, status: Option<ListStatus>) -> bool {
+    m.pending == Some(PendingOp::Remove) && status == Some(ListStatus::Unsubscribed)
 }
 
 /// What an intent a killed run left means, given the status a read shows

@@ -423,6 +423,7 @@ fn merge_keeps_intents_while_a_batch_is_unsettled() {
     let keep = Merge {
         now: 100,
         keep_pending: true,
+        created: None,
     };
     let out = merge_live(known([m.clone()]), &[live("a@x.io", Active, None)], keep);
     let a = &out["a@x.io"];
@@ -451,6 +452,15 @@ fn merge_keeps_intents_while_a_batch_is_unsettled() {
     let r = &out["r@x.io"];
     assert!(r.unsubscribed_by_us);
     assert_eq!(r.last_write.map(|w| w.to), Some(100));
+    // The same, while its batch cannot be followed: the read shows it.
+    let r = Member {
+        pending: Some(PendingOp::Remove),
+        owned: true,
+        ..member("r@x.io", Some(Active))
+    };
+    let out = merge_live(known([r]), &[live("r@x.io", Unsubscribed, None)], keep);
+    let r = &out["r@x.io"];
+    assert!(r.unsubscribed_by_us && r.pending.is_none());
 }
 
 #[test]
@@ -842,4 +852,27 @@ fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
     // Watching changes nothing in the plan itself.
     let (p, _) = plan_for(&seg, &k, None, &s, &others, "gone@x.io").expect("plans");
     assert_eq!(p, plan_shared(&seg, &k, None, &s, &others).expect("plans"));
+}
+
+#[test]
+fn a_contact_an_import_created_is_acsync_s_under_a_new_address() {
+    let created: std::collections::HashSet<u64> = [7].into();
+    let how = Merge {
+        now: 100,
+        keep_pending: false,
+        created: Some(&created),
+    };
+    let out = merge_live(known([]), &[live("renamed@x.io", Active, None)], how);
+    let m = &out["renamed@x.io"];
+    assert!(m.owned && m.last_write.is_some(), "{m:?}");
+    // Created by acsync, but opted out since: not acsync's doing any more.
+    let out = merge_live(known([]), &[live("renamed@x.io", Unsubscribed, None)], how);
+    assert!(!out["renamed@x.io"].owned);
+    // Not created by acsync: nobody's.
+    let out = merge_live(
+        known([]),
+        &[live("other@x.io", Active, None)],
+        Merge::settle_all(100),
+    );
+    assert!(!out["other@x.io"].owned);
 }

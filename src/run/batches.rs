@@ -20,6 +20,8 @@ use crate::state::{OpenBatch, UNACKNOWLEDGED};
 pub struct Followed {
     pub settled: Vec<String>,
     pub unsettled: Vec<String>,
+    /// The contacts the settled batches created (docs/ownership.md).
+    pub created: Vec<u64>,
 }
 
 /// Whether a journaled batch whose `/import/info` cannot answer (an error,
@@ -34,9 +36,10 @@ pub fn settled_without_answer(age: Duration, wait_max: Duration) -> bool {
 pub async fn follow(client: &Client, batches: &[OpenBatch], now: DateTime<Utc>) -> Followed {
     let mut out = Followed::default();
     for b in batches {
-        let settled = follow_one(client, b, now).await;
+        let end = follow_one(client, b, now).await;
         let id = b.batch_id.clone();
-        if settled {
+        if let Some(created) = end {
+            out.created.extend(created);
             out.settled.push(id);
         } else {
             tracing::warn!(batch = %id, "a batch sent by an earlier run has not finished; its contacts are left as they are until it does");
@@ -46,9 +49,9 @@ pub async fn follow(client: &Client, batches: &[OpenBatch], now: DateTime<Utc>) 
     out
 }
 
-/// Follows one batch on a clock that starts at its submission; whether it
-/// settled.
-async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> bool {
+/// Follows one batch on a clock that starts at its submission: the
+/// contacts it created when it settled, `None` when it did not.
+async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> Option<Vec<u64>> {
     let age = (now - b.submitted_at).to_std().unwrap_or(Duration::ZERO);
     let backoff = |d| client.next_poll_delay(d);
     let policy = PollPolicy {
@@ -67,12 +70,13 @@ async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> bool 
         let answer = poll(client, &batch.batch_id).await;
         match after_poll(batch, answer, clock(), &mut first, &policy, false) {
             PollStep::Again(next) => batch = next,
-            PollStep::Expired { .. } => return false,
+            PollStep::Expired { .. } => return None,
             PollStep::Unknown(f, e) => {
                 tracing::warn!(batch = %f.batch_id, error = %e, "cannot follow a journaled batch");
-                return settled_without_answer(clock(), policy.wait_max);
+                return settled_without_answer(clock(), policy.wait_max).then(Vec::new);
             }
-            PollStep::Completed(..) | PollStep::GiveUp(..) | PollStep::Resubmit(..) => return true,
+            PollStep::Completed(_, result) => return Some(result.created_ids),
+            PollStep::GiveUp(..) | PollStep::Resubmit(..) => return Some(Vec::new()),
         }
     }
 }

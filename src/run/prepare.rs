@@ -2,7 +2,7 @@
 //! members (reconciled with a full read of the list when one is due), and
 //! the plan. Shared by `acsync plan` (which persists nothing) and a real run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -47,6 +47,14 @@ pub struct Prepared {
     pub fields: crate::target_check::Resolved,
     /// Rows whose custom value was refused for its field's type.
     pub field_issues: Vec<crate::segment::RowIssue>,
+    /// When the snapshot the run planned from was taken (Unix seconds).
+    pub snapshot_at: i64,
+    /// The contacts the batches followed before the read created: to be
+    /// recorded until a full read finds them (see `Snapshot`).
+    pub followed_created: Vec<u64>,
+    /// A full read settled everything: the record of created contacts has
+    /// served (every one still on the list was found) and is forgotten.
+    pub forget_created: bool,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -79,6 +87,11 @@ pub struct Snapshot {
     /// Other exports of this folder on the same list, and what they want.
     pub siblings: Vec<String>,
     pub others: OtherExports,
+    /// When it was taken (Unix seconds): a member row another process
+    /// writes later is newer than anything this run read.
+    taken_at: i64,
+    /// The contacts acsync's imports created that no full read has seen.
+    created: HashSet<u64>,
 }
 
 impl Snapshot {
@@ -91,6 +104,7 @@ impl Snapshot {
         scope: &str,
         current: Option<i64>,
     ) -> Result<Snapshot, RunError> {
+        let taken_at = Utc::now().timestamp();
         let unfinished: Vec<i64> = db
             .unfinished_runs(export)?
             .into_iter()
@@ -119,6 +133,8 @@ impl Snapshot {
             left,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_at,
+            created: db.created_ids(scope)?,
         })
     }
 
@@ -150,6 +166,8 @@ impl Snapshot {
             left: None,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_at: Utc::now().timestamp(),
+            created: HashSet::new(),
         }
     }
 
@@ -219,7 +237,9 @@ pub async fn prepare_from(
     let field_issues = fields::convert_segment(&mut segment, &fields);
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
+    let mut snap = snap;
     let follow = batches::follow(client, &snap.open_batches, now).await;
+    snap.created.extend(follow.created.iter().copied());
     let read = ListRead {
         client: Some(client),
         keep_pending: !follow.unsettled.is_empty(),
@@ -228,6 +248,7 @@ pub async fn prepare_from(
     prepared.fields = fields;
     prepared.field_issues = field_issues;
     prepared.settled_batches = follow.settled;
+    prepared.followed_created = follow.created;
     Ok(prepared)
 }
 
@@ -279,6 +300,7 @@ async fn plan_snapshot(
             let how = Merge {
                 now: Utc::now().timestamp(),
                 keep_pending: read.keep_pending,
+                created: Some(&snap.created),
             };
             known = plan::merge_live(known, &members, how);
             live = Some(members);
@@ -305,6 +327,7 @@ async fn plan_snapshot(
         Some(_) => Some(now),
         None => facts.last_full_read,
     };
+    let forget_created = live.is_some() && !read.keep_pending;
     Ok(Prepared {
         segment,
         known,
@@ -323,6 +346,9 @@ async fn plan_snapshot(
         plan,
         fields: crate::target_check::Resolved::new(),
         field_issues: Vec::new(),
+        snapshot_at: snap.taken_at,
+        followed_created: Vec::new(),
+        forget_created,
     })
 }
 
@@ -377,7 +403,57 @@ pub(super) async fn read_list(
     for status in ListStatus::ALL {
         members.extend(client.list_members(export.list_id, status, &quiet).await?);
     }
+    let other = members_of_other_status(export, client, &members).await?;
+    members.extend(other);
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
     cross_check::sample(export, client, &members).await?;
     Ok(members)
+}
+
+/// The members whose status is none of the four a full read asks for (91
+/// "removed", or a code ActiveCampaign adds later): the per-status reads
+/// cannot see them, and a run that took them for non-members would add
+/// them again (docs/run-rules.md, kept statuses). The list's members of
+/// any status are counted (one request); only when that count exceeds what
+/// the status reads found are the four statuses counted again at the same
+/// moment (members who joined during the read do not count), and only when
+/// those counts still fall short is the list read whatever the status and
+/// each member the status reads missed looked up in its own rows.
+async fn members_of_other_status(
+    export: &Export,
+    client: &Client,
+    read: &[LiveMember],
+) -> Result<Vec<LiveMember>, RunError> {
+    let list = export.list_id;
+    let any = client.count_members(list, None).await?.unwrap_or(0);
+    if any <= read.len() as u64 {
+        return Ok(Vec::new());
+    }
+    let mut managed = 0;
+    for status in ListStatus::ALL {
+        managed += client.count_members(list, Some(status)).await?.unwrap_or(0);
+    }
+    if any <= managed {
+        return Ok(Vec::new());
+    }
+    let seen: std::collections::HashSet<u64> = read.iter().map(|m| m.contact_id).collect();
+    let mut found = Vec::new();
+    for (contact_id, email) in client.members_any_status(list).await? {
+        if seen.contains(&contact_id) {
+            continue;
+        }
+        if let Some(row) = client.membership(contact_id, list).await? {
+            found.push(LiveMember {
+                contact_id,
+                email,
+                status: row.status,
+                first_name: None,
+                last_name: None,
+                phone: None,
+                contact_created: None,
+            });
+        }
+    }
+    tracing::info!(export = %export.id, members = found.len(), "members with a list status acsync does not manage");
+    Ok(found)
 }

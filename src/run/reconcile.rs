@@ -222,10 +222,12 @@ fn adopt(p: &mut Prepared) {
         .map(|x| x.email.as_str())
         .collect();
     let mut adopted = 0u64;
+    let now = Utc::now().timestamp();
     for m in p.known.iter_mut() {
         if m.status == Some(crate::model::ListStatus::Active) && wanted.contains(m.email.as_str()) {
             adopted += u64::from(!m.owned);
             m.owned = true;
+            m.last_write = Some(crate::model::WriteWindow { from: 0, to: now });
         }
     }
     tracing::warn!(
@@ -234,14 +236,21 @@ fn adopt(p: &mut Prepared) {
     );
 }
 
-/// After a full read: the reconciled members become the record (ownership
-/// is never dropped by the database). A list the export left keeps its
-/// rows: changing `list_id` back resumes them. Runs on the blocking pool
-/// (a million rows), which takes the prepared run and hands it back.
+/// After a full read: the reconciled members become the record, but for
+/// rows another process wrote since the snapshot (`state::members`). A
+/// list the export left keeps its rows: changing `list_id` back resumes
+/// them. The record of contacts acsync's imports created is kept until a
+/// full read has found them. Runs on the blocking pool (a million rows),
+/// which takes the prepared run and hands it back.
 async fn persist_reconciled(db: &RunDb, p: Prepared) -> Result<Prepared, RunError> {
     db.with(move |d| {
         if p.live.is_some() {
-            d.replace_members(&p.scope, p.known.iter())?;
+            d.replace_members(&p.scope, p.known.iter(), p.snapshot_at)?;
+        }
+        if p.forget_created {
+            d.forget_created(&p.scope)?;
+        } else {
+            d.record_created(&p.scope, &p.followed_created)?;
         }
         for id in &p.settled_batches {
             d.settle_batch(&p.scope, id)?;

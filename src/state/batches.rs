@@ -23,6 +23,10 @@ pub enum JournalStep {
     Add(String),
     /// A batch whose end was seen, or a placeholder its answer replaced.
     Remove(String),
+    /// The contacts a completed batch created (its `/import/info` names
+    /// them by id only): acsync's, whatever address they have when a full
+    /// read finds them (docs/ownership.md).
+    Created(Vec<u64>),
 }
 
 /// Performs one [`JournalStep`] inside the caller's transaction.
@@ -41,6 +45,16 @@ pub(super) fn apply_step(
         JournalStep::Remove(id) => tx
             .prepare_cached("DELETE FROM batches WHERE export = ?1 AND batch_id = ?2")?
             .execute(params![export, id]),
+        JournalStep::Created(ids) => {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO created (scope, contact_id) VALUES (?1, ?2)",
+            )?;
+            let mut n = 0;
+            for &id in ids {
+                n += insert.execute(params![export, id as i64])?;
+            }
+            Ok(n)
+        }
     }
 }
 
@@ -52,6 +66,46 @@ pub struct OpenBatch {
 }
 
 impl StateDb {
+    /// The contacts acsync's imports created on `scope` that no full read
+    /// has seen since ([`JournalStep::Created`]).
+    pub fn created_ids(&self, scope: &str) -> Result<std::collections::HashSet<u64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT contact_id FROM created WHERE scope = ?1")
+            .at(&self.path)?;
+        let ids = stmt
+            .query_map([scope], |r| r.get::<_, i64>(0).map(|id| id as u64))
+            .at(&self.path)?
+            .collect::<Result<_, _>>()
+            .at(&self.path)?;
+        Ok(ids)
+    }
+
+    /// Records created contacts (a batch a killed run left, followed to its
+    /// end by the next one).
+    pub fn record_created(&mut self, scope: &str, ids: &[u64]) -> Result<(), StateError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.save_with_journal(
+            scope,
+            &[],
+            &[JournalStep::Created(ids.to_vec())],
+            Utc::now(),
+            None,
+        )
+    }
+
+    /// Forgets the created contacts of `scope`: a full read has seen every
+    /// one still on the list, and the record of those it found is theirs now.
+    pub fn forget_created(&mut self, scope: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("DELETE FROM created WHERE scope = ?1")
+            .and_then(|mut s| s.execute([scope]))
+            .at(&self.path)?;
+        Ok(())
+    }
+
     /// Journals an accepted batch.
     pub fn journal_batch(
         &mut self,

@@ -32,22 +32,27 @@ const UPSERT: &str = "INSERT INTO members
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
        OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to";
 
-/// [`UPSERT`] for a full read, which keeps `owned` once set: a read of the
-/// list cannot tell who subscribed a contact, so it must not unlearn it.
-const UPSERT_KEEP_OWNED: &str = "INSERT INTO members
+/// [`UPSERT`] for a full read: the reconciled row replaces the recorded one
+/// (ownership included: the read's verdict on provenance is the run's, see
+/// docs/ownership.md), unless acsync wrote the membership after the
+/// snapshot the run planned from (`?11`, Unix seconds): another export of
+/// the list, in another process, made a newer write the read may not show.
+/// A write in the snapshot's own second counts as older: the read's verdict
+/// may end an ownership, which errs on the side of unsubscribing nobody.
+const UPSERT_READ: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
         write_from, write_to)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (export, email) DO UPDATE SET
-       contact_id = excluded.contact_id, status = excluded.status,
-       owned = max(owned, excluded.owned),
+       contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
        pending = excluded.pending, write_from = excluded.write_from,
        write_to = excluded.write_to
-     WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
-       OR owned < excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
+     WHERE (members.write_to IS NULL OR members.write_to <= ?11)
+       AND (contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
+       OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
-       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to";
+       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to)";
 
 /// Rows a full read may drop: not those that carry ownership or our own
 /// unsubscribe, since forgetting either would let a later run leave an owned
@@ -222,15 +227,17 @@ impl StateDb {
         tx.commit().at(&self.path)
     }
 
-    /// Makes `export`'s rows `members`, after a full read of the list. Rows
-    /// not given are deleted unless owned or unsubscribed by us (those stay
-    /// as they were), and a given row never loses `owned`: ownership is only
-    /// dropped with [`StateDb::forget_members`]. One transaction: a crash
-    /// leaves the previous set intact.
+    /// Makes `export`'s rows `members`, after a full read of the list that
+    /// a run planned from a snapshot taken at `snapshot_at` (Unix seconds).
+    /// Rows not given are deleted unless owned or unsubscribed by us (those
+    /// stay as they were); a given row replaces the recorded one unless
+    /// acsync wrote that membership after the snapshot ([`UPSERT_READ`]).
+    /// One transaction: a crash leaves the previous set intact.
     pub fn replace_members<'a>(
         &mut self,
         export: &str,
         members: impl Iterator<Item = &'a Member>,
+        snapshot_at: i64,
     ) -> Result<(), StateError> {
         let tx = self
             .conn
@@ -238,9 +245,9 @@ impl StateDb {
             .at(&self.path)?;
         let mut given: HashSet<&'a str> = HashSet::new();
         {
-            let mut stmt = tx.prepare_cached(UPSERT_KEEP_OWNED).at(&self.path)?;
+            let mut stmt = tx.prepare_cached(UPSERT_READ).at(&self.path)?;
             for m in members {
-                upsert(&mut stmt, export, m).at(&self.path)?;
+                upsert_read(&mut stmt, export, m, snapshot_at).at(&self.path)?;
                 given.insert(&m.email);
             }
             // Collected before deleting: changing a table under a live
@@ -338,7 +345,28 @@ fn upsert(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Resul
     ])
 }
 
-/// The window of our unsubscribe, when both ends are recorded.
+fn upsert_read(
+    stmt: &mut Statement<'_>,
+    export: &str,
+    m: &Member,
+    snapshot_at: i64,
+) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        export,
+        m.email,
+        m.contact_id.map(to_i64),
+        m.status.map(ListStatus::code),
+        m.owned,
+        m.unsubscribed_by_us,
+        m.sent_hash.map(to_i64),
+        m.pending.map(PendingOp::as_str),
+        m.last_write.map(|w| w.from),
+        m.last_write.map(|w| w.to),
+        snapshot_at,
+    ])
+}
+
+/// The window of acsync's last write, when both ends are recorded.
 fn window(row: &Row<'_>) -> rusqlite::Result<Option<WriteWindow>> {
     let from = row.get::<_, Option<i64>>(7)?;
     let to = row.get::<_, Option<i64>>(8)?;

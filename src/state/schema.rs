@@ -157,7 +157,9 @@ CREATE INDEX history_email ON history (email, run_id);
 /// recorded time: it gets the window from the epoch to the moment of the
 /// upgrade, as version 2 did for unsubscribes, so a contact created or a
 /// row changed after the upgrade is never taken for acsync's. Every other
-/// column is copied as it was.
+/// column is copied as it was. `created` holds the ids of the contacts
+/// acsync's imports created (their `/import/info` answers name them by id
+/// only) until a full read has seen them.
 const V4: &str = "
 CREATE TABLE members_v4 (
     export             TEXT    NOT NULL,
@@ -183,6 +185,12 @@ FROM members;
 DROP TABLE members;
 ALTER TABLE members_v4 RENAME TO members;
 CREATE INDEX members_pending ON members (export) WHERE pending IS NOT NULL;
+
+CREATE TABLE created (
+    scope      TEXT    NOT NULL,
+    contact_id INTEGER NOT NULL,
+    PRIMARY KEY (scope, contact_id)
+) WITHOUT ROWID;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -99,7 +99,7 @@ fn replace_keeps_ownership_and_our_unsubscribes_only() {
         },
         member("new@x.io"),
     ];
-    db.replace_members("vip", read.iter()).expect("replace");
+    db.replace_members("vip", read.iter(), 0).expect("replace");
 
     let got = db.load_members("vip").expect("load");
     assert_eq!(
@@ -112,15 +112,22 @@ fn replace_keeps_ownership_and_our_unsubscribes_only() {
     // Another export's rows are not touched.
     assert_eq!(db.load_members("other").expect("load other").len(), 1);
 
-    // A full read that shows the owned contact cannot unlearn ownership.
-    let seen_again = member("owned@x.io");
-    db.replace_members("vip", std::iter::once(&seen_again))
+    // A run's read ends ownership (docs/ownership.md), but never over a
+    // write another process made after the run's snapshot.
+    let written_later = Member {
+        last_write: Some(WriteWindow { from: 500, to: 510 }),
+        ..owned.clone()
+    };
+    db.save_members("vip", std::slice::from_ref(&written_later))
+        .expect("save");
+    let ended = member("owned@x.io");
+    db.replace_members("vip", std::iter::once(&ended), 509)
         .expect("replace");
     let got = db.load_members("vip").expect("load");
     assert_eq!(emails(&got), ["owned@x.io", "unsub@x.io"]);
-    assert!(got["owned@x.io"].owned);
-    // save_members, by contrast, writes exactly what it is given.
-    db.save_members("vip", &[seen_again]).expect("save");
+    assert_eq!(got["owned@x.io"], written_later, "newer than the snapshot");
+    db.replace_members("vip", std::iter::once(&ended), 510)
+        .expect("replace");
     assert!(!db.load_members("vip").expect("load")["owned@x.io"].owned);
 
     db.forget_members("vip").expect("forget");
@@ -330,7 +337,8 @@ fn hundred_thousand_members_save_and_load() {
     let got = db.load_members("big").expect("load");
     assert_eq!(got.len(), members.len());
     assert_eq!(got["user99999@example.com"], members[99_999]);
-    db.replace_members("big", members.iter()).expect("replace");
+    db.replace_members("big", members.iter(), 0)
+        .expect("replace");
 }
 
 /// Timing probe for the 1,000,000-row load (run with `--ignored --nocapture`).
@@ -354,7 +362,8 @@ fn million_members_load_timing() {
     eprintln!("load 1M: {:?}", t.elapsed());
     assert_eq!(got.len(), members.len());
     let t = std::time::Instant::now();
-    db.replace_members("big", members.iter()).expect("replace");
+    db.replace_members("big", members.iter(), 0)
+        .expect("replace");
     eprintln!("replace 1M: {:?}", t.elapsed());
     let t = std::time::Instant::now();
     db.save_members("big", &members[..250]).expect("save 250");
@@ -603,4 +612,29 @@ fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
     assert_eq!(version, 2);
+}
+
+#[test]
+fn created_contacts_are_recorded_with_their_batch_until_a_full_read_forgets_them() {
+    let (_dir, mut db) = db();
+    let t = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap();
+    db.journal_batch("scope", "b1", t).expect("journal");
+    db.save_with_journal(
+        "scope",
+        &[member("a@ex.com")],
+        &[
+            JournalStep::Remove("b1".into()),
+            JournalStep::Created(vec![5, 6]),
+        ],
+        t,
+        None,
+    )
+    .expect("one transaction");
+    db.record_created("scope", &[6, 7]).expect("followed batch");
+    let ids = db.created_ids("scope").expect("created");
+    assert_eq!(ids, [5, 6, 7].into());
+    assert!(db.created_ids("other").expect("created").is_empty());
+    assert!(db.open_batches("scope").expect("batches").is_empty());
+    db.forget_created("scope").expect("forget");
+    assert!(db.created_ids("scope").expect("created").is_empty());
 }

@@ -29,6 +29,7 @@ mod live;
 mod ownership;
 mod plan_diff;
 mod plan_held_back;
+mod provenance;
 mod quickstart;
 mod read_only;
 mod rows;

@@ -225,9 +225,13 @@ impl Applier<'_> {
                 let batch = &items[f.range.clone()];
                 let done = self.record_batch(batch, &result, f.sent_at).await?;
                 let history = self.landed_history(batch, &done.refused);
-                // Its outcome, its history and its leaving the journal: one
-                // transaction.
-                self.save_with_journal(done.members, forget, history)
+                let mut journal = forget;
+                if !result.created_ids.is_empty() {
+                    journal.push(JournalStep::Created(result.created_ids.clone()));
+                }
+                // Its outcome, the contacts it created, its history and its
+                // leaving the journal: one transaction.
+                self.save_with_journal(done.members, journal, history)
                     .await?;
             }
             PollStep::GiveUp(f, status) => {
