@@ -53,7 +53,6 @@ async fn status_91_in_the_segment_is_kept() {
 /// The same through bulk import (`exclude_automations = true`): the full
 /// read does not see the status-91 row, and the add it plans lands over it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: an unknown status is never overwritten, by bulk import either"]
 async fn status_91_in_the_segment_is_kept_by_bulk_import() {
     holds(Case {
         bulk: true,
@@ -121,12 +120,14 @@ async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
     .await;
 }
 
-/// A contact acsync subscribed is renamed in ActiveCampaign, then its
-/// address leaves the segment: the membership is still acsync's doing (the
-/// same contact id), so it is unsubscribed (docs/ownership.md: ownership is
-/// per contact id).
+/// A contact acsync subscribed by a single request is renamed in
+/// ActiveCampaign, then its address leaves the segment, and the next run
+/// reads the list in full: the membership is still acsync's doing (the same
+/// contact id), so it is unsubscribed (docs/ownership.md: ownership is per
+/// contact id). Passes through bulk import, and when an incremental run
+/// sees the leaver first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: acsync knows the contact ids it subscribed"]
+#[ignore = "fixed by the provenance core: a full read follows a renamed contact acsync added by a single request"]
 async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
     holds(Case {
         bulk: false,
