@@ -66,38 +66,25 @@ async fn status_91_in_the_segment_is_kept_by_bulk_import() {
     .await;
 }
 
-/// acsync unsubscribed a leaver; a form subscribed them again: the
-/// membership is the form's now, and a full read must not unsubscribe it
-/// (docs/ownership.md: a re-subscribe by others ends ownership).
+/// acsync unsubscribed a leaver; a form (or an admin) subscribed them
+/// again: the membership is theirs now, and a full read must not
+/// unsubscribe it (docs/ownership.md: a re-subscribe by others ends
+/// ownership).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_form_subscribe_after_acsyncs_unsubscribe_is_not_unsubscribed_again() {
-    holds(Case {
-        bulk: false,
-        initial: vec![4],
-        events: vec![
-            Event::Run,
-            Event::Leave(4),
-            Event::Run,
-            Event::Others(4, OthersAction::FormSubscribe),
-        ],
-    })
-    .await;
-}
-
-/// The same with an admin's subscribe.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_subscribe_after_acsyncs_unsubscribe_is_not_unsubscribed_again() {
-    holds(Case {
-        bulk: false,
-        initial: vec![4],
-        events: vec![
-            Event::Run,
-            Event::Leave(4),
-            Event::Run,
-            Event::Others(4, OthersAction::AdminSubscribe),
-        ],
-    })
-    .await;
+async fn a_subscribe_by_others_after_acsyncs_unsubscribe_is_not_unsubscribed_again() {
+    for subscribe in [OthersAction::FormSubscribe, OthersAction::AdminSubscribe] {
+        holds(Case {
+            bulk: false,
+            initial: vec![4],
+            events: vec![
+                Event::Run,
+                Event::Leave(4),
+                Event::Run,
+                Event::Others(4, subscribe),
+            ],
+        })
+        .await;
+    }
 }
 
 /// The contact acsync subscribed is erased and the address signs up again
