@@ -168,3 +168,26 @@ async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
     })
     .await;
 }
+
+/// Found by the generative test: through bulk import, after a full read
+/// has found the contact acsync created, the contact is erased; the next
+/// full read adds the address again (a new contact, created by acsync's
+/// import); when the address leaves, that contact must be unsubscribed
+/// (docs/ownership.md: acsync subscribed this contact id). It stays active.
+/// Without the first full read, or through single requests, it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixed by the provenance core: the contact acsync's re-add creates after an erasure is acsync's"]
+async fn a_contact_re_added_after_an_erasure_is_unsubscribed_when_it_leaves() {
+    holds(Case {
+        bulk: true,
+        initial: vec![0],
+        events: vec![
+            Event::Run,
+            Event::FullReadRun,
+            Event::Others(0, OthersAction::Delete),
+            Event::FullReadRun,
+            Event::Leave(0),
+        ],
+    })
+    .await;
+}
