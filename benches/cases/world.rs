@@ -215,6 +215,7 @@ impl World {
         let meta = ExportMeta {
             fingerprint: acsync::run::prepare::export_fingerprint(&export),
             last_full_read: Some(chrono::Utc::now()),
+            config_sha256: Some(export.sha256.clone()),
         };
         db.set_export_meta(EXPORT, &meta).expect("seed meta");
     }

@@ -49,6 +49,9 @@ _acsync() {
             acsync,plan)
                 cmd="acsync__subcmd__plan"
                 ;;
+            acsync,release)
+                cmd="acsync__subcmd__release"
+                ;;
             acsync,schema)
                 cmd="acsync__subcmd__schema"
                 ;;
@@ -94,6 +97,9 @@ _acsync() {
             acsync__subcmd__help,plan)
                 cmd="acsync__subcmd__help__subcmd__plan"
                 ;;
+            acsync__subcmd__help,release)
+                cmd="acsync__subcmd__help__subcmd__release"
+                ;;
             acsync__subcmd__help,schema)
                 cmd="acsync__subcmd__help__subcmd__schema"
                 ;;
@@ -113,7 +119,7 @@ _acsync() {
 
     case "${cmd}" in
         acsync)
-            opts="-h -V --help --version daemon check plan explain sync status doctor history demo simulator init completions man schema help"
+            opts="-h -V --help --version daemon check plan explain sync release status doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,7 +241,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__help)
-            opts="daemon check plan explain sync status doctor history demo simulator init completions man schema help"
+            opts="daemon check plan explain sync release status doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +408,20 @@ _acsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        acsync__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         acsync__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -530,6 +550,24 @@ _acsync() {
             ;;
         acsync__subcmd__plan)
             opts="-h --config-dir --json --detailed-exitcode --full-read --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__release)
+            opts="-h --config-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -20,6 +20,7 @@ pub mod fields;
 pub mod limit;
 pub mod probe;
 pub mod retry;
+mod times;
 mod transport;
 mod verify;
 pub mod wire;
@@ -28,7 +29,7 @@ pub use bulk::{BatchPoll, BatchResult, BatchStatus, Batcher, BulkContact};
 pub use error::{ApiError, ErrorBody, FailureReason};
 pub use fields::{FieldDef, FieldKind};
 pub use probe::Probe;
-pub use verify::MembershipRow;
+pub use verify::{CheckedContact, MembershipRow};
 
 use crate::model::{ListStatus, LiveMember};
 use limit::RateBudget;
@@ -394,11 +395,32 @@ impl Client {
         list_id: u64,
         status: ListStatus,
     ) -> Result<(), ApiError> {
+        self.write_list_status(contact_id, list_id, status, None)
+            .await
+    }
+
+    /// `POST /contactLists` status 1 over acsync's own unsubscribe, marked
+    /// as a re-subscription: `sourceid` 4, as the schema asks ("set to 4
+    /// when re-subscribing a contact to a list", api notes §3.1).
+    pub async fn resubscribe(&self, contact_id: u64, list_id: u64) -> Result<(), ApiError> {
+        let resubscription = Some(wire::SOURCE_RESUBSCRIBE);
+        self.write_list_status(contact_id, list_id, ListStatus::Active, resubscription)
+            .await
+    }
+
+    async fn write_list_status(
+        &self,
+        contact_id: u64,
+        list_id: u64,
+        status: ListStatus,
+        sourceid: Option<u8>,
+    ) -> Result<(), ApiError> {
         let body = wire::ContactListBody {
             contact_list: wire::ContactListWrite {
                 list: list_id,
                 contact: contact_id,
                 status: status.code(),
+                sourceid,
             },
         };
         let call = Call::post("POST /contactLists", &["contactLists"], &body);
@@ -461,7 +483,7 @@ fn live_member(c: wire::WireContact, status: ListStatus) -> Option<LiveMember> {
         first_name: c.first_name,
         last_name: c.last_name,
         phone: c.phone,
-        contact_created: c.cdate.as_deref().and_then(verify::parse_udate),
+        contact_created: c.cdate.as_deref().and_then(|t| times::instant(t, &[])),
     })
 }
 

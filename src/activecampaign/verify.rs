@@ -3,12 +3,11 @@
 //! known contacts still have a given status on a list, with their current
 //! email. Both answer from ActiveCampaign now, never from local state.
 
-use chrono::DateTime;
-
+use super::times;
 use super::transport::Call;
-use super::wire::{ContactListsResponse, ContactsPage};
+use super::wire::{ContactListsResponse, ContactsPage, WireContactList};
 use super::{ApiError, Client, PAGE_SIZE};
-use crate::model::ListStatus;
+use crate::model::{ListStatus, UnsubscribeMarks};
 
 pub use crate::model::MembershipRow;
 
@@ -65,10 +64,7 @@ impl Client {
                 other => other?,
             };
             if let Some(m) = page.contact_lists.iter().find(|m| m.list.0 == list_id) {
-                return Ok(Some(MembershipRow {
-                    status: ListStatus::from_code(m.status),
-                    udate: m.udate.as_deref().and_then(parse_udate),
-                }));
+                return Ok(Some(membership_row(m)));
             }
             let n = page.contact_lists.len();
             if n < PAGE_SIZE {
@@ -78,56 +74,122 @@ impl Client {
         }
     }
 
-    /// Which of `ids` have `status` on `list_id` now, with their current
-    /// (lowercased) email: `GET /contacts?ids[]=…&listid=&status=`, 100 ids
-    /// a request (§11). A deleted contact is simply not returned.
+    /// Which of `ids` are on `list_id` now, whatever their status, with
+    /// their current (lowercased) email and their own row on the list:
+    /// `GET /contacts?ids[]=…&listid=&include=contactLists`, 100 ids a
+    /// request (§11). A deleted contact is simply not returned. The caller
+    /// trusts only the side-loaded row (docs/verification.md):
+    /// ActiveCampaign does not document how `listid` combines with `ids[]`,
+    /// and the row says the status, so no status filter is asked for.
     pub async fn members_among(
         &self,
         list_id: u64,
-        status: ListStatus,
         ids: &[u64],
-    ) -> Result<Vec<(u64, String)>, ApiError> {
+    ) -> Result<Vec<CheckedContact>, ApiError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(PAGE_SIZE) {
             let call = Call::get("GET /contacts", &["contacts"])
                 .query([
                     ("listid", list_id.to_string()),
-                    ("status", status.code().to_string()),
                     ("limit", PAGE_SIZE.to_string()),
+                    ("include", "contactLists".to_string()),
                 ])
                 .query_all(chunk.iter().map(|id| ("ids[]", id.to_string())));
             let page: ContactsPage = self.fetch(&call).await?;
-            out.extend(page.contacts.into_iter().filter_map(|c| {
-                let email = c.email?.trim().to_lowercase();
+            let rows = match &page.contact_lists {
+                Some(rows) => rows.as_slice(),
+                None if page.contacts.is_empty() => &[],
+                None => return Err(self.decode_error(&call, NOT_SIDE_LOADED)),
+            };
+            let row_of = |id: u64| {
+                rows.iter()
+                    .find(|r| r.list.0 == list_id && r.contact.is_some_and(|c| c.0 == id))
+                    .map(membership_row)
+            };
+            out.extend(page.contacts.iter().filter_map(|c| {
+                let email = c.email.as_deref()?.trim().to_lowercase();
                 // Only the asked ids: an API that ignored the filter must not
                 // widen what a removal touches.
-                (chunk.contains(&c.id.0) && !email.is_empty()).then_some((c.id.0, email))
+                (chunk.contains(&c.id.0) && !email.is_empty()).then(|| CheckedContact {
+                    id: c.id.0,
+                    email,
+                    row: row_of(c.id.0),
+                })
             }));
         }
         Ok(out)
     }
 }
 
-/// `2021-05-12T11:10:06-05:00` (RFC 3339 with the account's offset) or the
-/// legacy `2021-05-12 11:10:06` (taken as UTC) to Unix seconds.
-pub(super) fn parse_udate(s: &str) -> Option<i64> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp());
+/// Why a read before an unsubscribe that came without rows stops the run:
+/// every removal would otherwise be counted "not active", run after run.
+const NOT_SIDE_LOADED: &str = "no membership rows came with the contacts: the account does not \
+honour include=contactLists, and acsync unsubscribes only a contact whose own row it has read \
+(see docs/verification.md)";
+
+/// A contact the read before an unsubscribe returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedContact {
+    pub id: u64,
+    /// Its current email, lowercased.
+    pub email: String,
+    /// Its own row on the list, side-loaded with the read; `None` when the
+    /// answer carried none.
+    pub row: Option<MembershipRow>,
+}
+
+/// What acsync reads of a membership row: its status, when it last changed
+/// (in the account's zone, see `times.rs`) and the marks of an unsubscribe
+/// by someone else. An id of `0` names nothing.
+fn membership_row(m: &WireContactList) -> MembershipRow {
+    let named = |id: &Option<String>| {
+        id.as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty() && *id != "0")
+            .map(str::to_string)
+    };
+    MembershipRow {
+        status: ListStatus::from_code(m.status),
+        udate: m
+            .udate
+            .as_deref()
+            .and_then(|u| times::instant(u, &[m.sdate.as_deref()])),
+        marks: UnsubscribeMarks {
+            reason: m
+                .unsubreason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+            campaign: named(&m.campaign),
+            message: named(&m.message),
+            automation: named(&m.unsubscribe_automation),
+        },
+        sourceid: m.sourceid.as_deref().and_then(|s| s.trim().parse().ok()),
     }
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|t| t.and_utc().timestamp())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// api notes §12, "`udate` of a membership row": a row unsubscribed
+    /// through a campaign names it; a row of acsync's own write (`null`,
+    /// `""`, `"0"`) names nobody.
     #[test]
-    fn udate_formats_of_section_3_2() {
-        assert_eq!(parse_udate("2021-05-12T11:10:06-05:00"), Some(1620835806));
-        assert_eq!(parse_udate("2021-05-12 16:10:06"), Some(1620835806));
-        assert_eq!(parse_udate("0000-00-00 00:00:00"), None);
-        assert_eq!(parse_udate(""), None);
+    fn a_rows_marks_name_someone_elses_unsubscribe_section_12() {
+        let row = |json: &str| membership_row(&serde_json::from_str(json).unwrap());
+        let theirs = row(
+            r#"{"list":"1","status":"2","udate":"2021-05-12T11:10:06-05:00","unsubreason":"Too many emails","campaign":"7","message":"12","unsubscribeAutomation":null,"sourceid":"4"}"#,
+        );
+        assert!(theirs.marks.name_another_author());
+        assert_eq!(theirs.marks.campaign.as_deref(), Some("7"));
+        assert_eq!((theirs.udate, theirs.sourceid), (Some(1620835806), Some(4)));
+        let automated = row(r#"{"list":1,"status":2,"unsubscribeAutomation":"3"}"#);
+        assert!(automated.marks.name_another_author());
+        let ours = row(
+            r#"{"list":"1","status":"2","unsubreason":"","campaign":null,"message":"0","unsubscribeAutomation":null,"sourceid":"0"}"#,
+        );
+        assert!(!ours.marks.name_another_author());
     }
 }

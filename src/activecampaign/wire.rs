@@ -94,6 +94,10 @@ pub struct WireContact {
 pub struct ContactsPage {
     #[serde(default)]
     pub contacts: Vec<WireContact>,
+    /// The contacts' membership rows, with `include=contactLists`; `None`
+    /// when the answer has no such key.
+    #[serde(default, rename = "contactLists")]
+    pub contact_lists: Option<Vec<WireContactList>>,
     #[serde(default)]
     pub meta: Meta,
 }
@@ -170,9 +174,32 @@ pub struct WireContactList {
     pub list: Lenient,
     #[serde(deserialize_with = "de_code")]
     pub status: i64,
-    /// When the row last changed, `2021-05-12T11:10:06-05:00` (§3.2).
+    /// When the row last changed, `2021-05-12T11:10:06-05:00` (§3.2), in
+    /// the account's zone; the legacy form has no zone.
     #[serde(default, deserialize_with = "de_text")]
     pub udate: Option<String>,
+    /// When the row was created, zoned: lends its offset to a zoneless
+    /// `udate` (see `times.rs`).
+    #[serde(default, deserialize_with = "de_text")]
+    pub sdate: Option<String>,
+    /// The contact the row belongs to (side-loaded rows name it).
+    #[serde(default)]
+    pub contact: Option<Lenient>,
+    /// Filled by an opt-out through a campaign or an automation (§12).
+    #[serde(default, deserialize_with = "de_text")]
+    pub unsubreason: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub campaign: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub message: Option<String>,
+    #[serde(
+        default,
+        rename = "unsubscribeAutomation",
+        deserialize_with = "de_text"
+    )]
+    pub unsubscribe_automation: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    pub sourceid: Option<String>,
 }
 
 /// `GET /import/info`: `status` is a string, or `false` right after submit.
@@ -268,7 +295,12 @@ pub struct ContactListWrite {
     pub list: u64,
     pub contact: u64,
     pub status: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sourceid: Option<u8>,
 }
+
+/// The `sourceid` of a re-subscription (§3.1 schema).
+pub const SOURCE_RESUBSCRIBE: u8 = 4;
 
 #[cfg(test)]
 mod tests {

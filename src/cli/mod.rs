@@ -14,6 +14,7 @@ pub mod history;
 pub mod init;
 pub mod logging;
 pub mod plan;
+pub mod release;
 pub mod schema;
 pub mod simulator;
 pub mod status;
@@ -126,6 +127,14 @@ pub enum Command {
         #[arg(long)]
         adopt: bool,
     },
+    /// Let the list's other exports manage what a deleted export NAME kept
+    /// (its members are otherwise never unsubscribed by them).
+    Release {
+        /// The deleted export's id: its former path under exports/ without .toml.
+        name: String,
+        #[command(flatten)]
+        dir: ConfigDir,
+    },
     /// Show every export's status file as a table, or one export in detail.
     Status(status::StatusArgs),
     /// Read-only checks of the configuration against the real account, each with a verdict and a fix.
@@ -224,6 +233,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             &name,
             sync::options(allow_removals, full_read, adopt),
         ),
+        Command::Release { name, dir } => release::run(&dir.resolve()?, &name),
         Command::Status(args) => status::run(args),
         Command::Doctor {
             name,

@@ -162,6 +162,11 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    for (deleted, n) in p.kept_for_deleted_counts() {
+        println!(
+            "  KEPT {n} for the deleted export `{deleted}`: they stay until `acsync release {deleted}`"
+        );
+    }
     if let Some((list, owned)) = &r.left {
         println!("  LEFT {list}: the {owned} members this export owns there stay as they are");
     }

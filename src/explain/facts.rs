@@ -112,7 +112,7 @@ impl LiveRead {
     /// it is not a member with a status acsync manages.
     pub fn member(&self, email: &str) -> Option<LiveMember> {
         let c = self.contact.as_ref()?;
-        let status = self.membership.map(|m| m.status)?;
+        let status = self.membership.as_ref().map(|m| m.status)?;
         Some(LiveMember {
             contact_id: c.id.0,
             email: email.to_string(),
@@ -125,7 +125,7 @@ impl LiveRead {
     }
 
     pub fn status(&self) -> Option<ListStatus> {
-        self.membership.map(|m| m.status)
+        self.membership.as_ref().map(|m| m.status)
     }
 }
 

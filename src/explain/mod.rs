@@ -222,6 +222,7 @@ fn subject<'a>(
         live: seen,
         prune: export.prune,
         other: p.others.wanted.get(email),
+        deleted: known.get(email).and_then(|m| p.others.retired.wanting(m)),
         blocked: plan.blocked.as_deref(),
     }
 }

@@ -130,7 +130,7 @@ pub fn list_part(live: Option<&LiveRead>, offline: bool, error: Option<&str>) ->
         error.map(|e| format!("could not read: {e}"))
     };
     let c = live.and_then(|l| l.contact.as_ref());
-    let row = live.and_then(|l| l.membership);
+    let row = live.and_then(|l| l.membership.as_ref());
     ListPart {
         checked: live.is_some(),
         note,

@@ -16,6 +16,8 @@ pub struct Subject<'a> {
     pub live: Option<&'a LiveMember>,
     pub prune: Prune,
     pub other: Option<&'a OtherWant>,
+    /// The deleted export that still wants the member, if one does.
+    pub deleted: Option<&'a str>,
     /// Why the plan's removals are held back, when they are.
     pub blocked: Option<&'a str>,
 }
@@ -87,6 +89,10 @@ fn left_alone(r: LeftAlone, s: &Subject<'_>) -> String {
             format!("the outcome of an earlier run's {op} is not known yet (a killed run, or a bulk batch ActiveCampaign has not finished): it is left exactly as it is until a full read of the list settles it")
         }
         LeftAlone::WantedByOthers => format!("it left this segment, but export `{other}` of the same list still wants it: never unsubscribed while another export does"),
+        LeftAlone::WantedByDeleted => {
+            let deleted = s.deleted.unwrap_or("another export");
+            format!("it left this segment, but it is kept for the deleted export `{deleted}`, which wanted it: a deleted export's members stay as they are until it is released (release it with `acsync release {deleted}`)")
+        }
         LeftAlone::Conflict if s.other.is_some_and(|o| o.wins) => format!("export `{other}` wants it with other values and its id sorts first: its values are the ones written, not this export's"),
         LeftAlone::Conflict => format!("export `{other}` wants it with other values; this export's values are the ones written, and they are written already"),
         LeftAlone::NotActive => "it is no longer active on the list: not touched".into(),
@@ -153,6 +159,7 @@ mod tests {
             live,
             prune: Prune::Owned,
             other: None,
+            deleted: None,
             blocked: None,
         }
     }

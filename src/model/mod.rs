@@ -20,4 +20,4 @@ pub use policy::{Prune, RemovalLimit};
 pub use profile::{Fields, Profile, mask_email};
 pub use provenance::Sighting;
 pub use reason::{Kept, LeftAlone};
-pub use status::{ListStatus, MembershipRow, WriteWindow};
+pub use status::{ListStatus, MembershipRow, UnsubscribeMarks, WriteWindow};

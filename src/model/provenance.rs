@@ -7,7 +7,7 @@
 //! everywhere.
 
 use super::member::Member;
-use super::status::ListStatus;
+use super::status::{ListStatus, MembershipRow};
 
 /// What ActiveCampaign shows of one membership at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +66,7 @@ impl Member {
             .status_we_left()
             .is_some_and(|s| seen.status != Some(s));
         if other_contact || changed {
-            self.owned = false;
-            self.unsubscribed_by_us = false;
-            self.last_write = None;
+            self.release();
         }
         if other_contact {
             // What acsync sent went to another contact.
@@ -76,6 +74,32 @@ impl Member {
         }
         self.status = seen.status;
         self.contact_id = seen.contact_id.or(self.contact_id);
+    }
+
+    /// Folds a membership row read now: [`Member::observe`] its status, and
+    /// a row changed after acsync's last write (its `udate` beyond the
+    /// skew) is someone else's change even when it shows the status acsync
+    /// left (an opt-out and a sign-up in between, say).
+    pub fn observe_row(&mut self, contact_id: Option<u64>, row: &MembershipRow) {
+        self.observe(Sighting::of_row(contact_id, row.status));
+        if self.changed_since_last_write(row) {
+            self.release();
+        }
+    }
+
+    /// Whether `row` changed after acsync's last write to it. Without a
+    /// recorded write or a readable `udate` there is nothing to compare.
+    pub fn changed_since_last_write(&self, row: &MembershipRow) -> bool {
+        self.last_write
+            .zip(row.udate)
+            .is_some_and(|(w, udate)| w.precedes(udate))
+    }
+
+    /// The membership stops being acsync's doing, for good.
+    fn release(&mut self) {
+        self.owned = false;
+        self.unsubscribed_by_us = false;
+        self.last_write = None;
     }
 }
 
@@ -152,6 +176,22 @@ mod tests {
             contact_created: Some(200 + WriteWindow::SKEW_SECS + 1),
         });
         assert!(!m.owned);
+    }
+
+    #[test]
+    fn a_row_changed_after_acsync_s_last_write_is_not_acsync_s() {
+        let row = |udate: i64| MembershipRow {
+            status: ListStatus::Active,
+            udate: Some(udate),
+            marks: Default::default(),
+            sourceid: None,
+        };
+        let mut m = owned(5);
+        m.observe_row(Some(5), &row(200 + WriteWindow::SKEW_SECS));
+        assert!(m.owned, "inside the skew: acsync's own write");
+        m.observe_row(Some(5), &row(200 + WriteWindow::SKEW_SECS + 1));
+        assert!(!m.owned && m.last_write.is_none());
+        assert_eq!(m.status, Some(ListStatus::Active));
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub enum LeftAlone {
     InDoubt,
     /// Left this segment, but another export of the list still wants it.
     WantedByOthers,
+    /// Left this segment, but an export of the list whose file was deleted
+    /// wanted it, and nobody released that export yet (docs/ownership.md,
+    /// "Deleting an export"). Not [`LeftAlone::WantedByOthers`]: that one
+    /// ends when the other export drops the contact, this one only with
+    /// `acsync release`.
+    WantedByDeleted,
     /// Another export of the list wants it with other values: written only
     /// by the export whose id sorts first.
     Conflict,
@@ -64,13 +70,14 @@ pub enum LeftAlone {
 }
 
 impl LeftAlone {
-    pub const ALL: [LeftAlone; 14] = [
+    pub const ALL: [LeftAlone; 15] = [
         LeftAlone::Status(Kept::Unsubscribed),
         LeftAlone::Status(Kept::Bounced),
         LeftAlone::Status(Kept::Unconfirmed),
         LeftAlone::Status(Kept::OtherStatus),
         LeftAlone::InDoubt,
         LeftAlone::WantedByOthers,
+        LeftAlone::WantedByDeleted,
         LeftAlone::Conflict,
         LeftAlone::NotActive,
         LeftAlone::Unchanged,
@@ -90,6 +97,7 @@ impl LeftAlone {
             LeftAlone::Status(Kept::OtherStatus) => "kept_other_status",
             LeftAlone::InDoubt => "in_doubt",
             LeftAlone::WantedByOthers => "kept_for_others",
+            LeftAlone::WantedByDeleted => "kept_for_deleted",
             LeftAlone::Conflict => "conflict",
             LeftAlone::NotActive => "not_active",
             LeftAlone::Unchanged => "unchanged",
@@ -113,6 +121,7 @@ impl LeftAlone {
             LeftAlone::Status(_)
                 | LeftAlone::InDoubt
                 | LeftAlone::WantedByOthers
+                | LeftAlone::WantedByDeleted
                 | LeftAlone::Conflict
                 | LeftAlone::NotActive
         )

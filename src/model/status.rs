@@ -75,13 +75,45 @@ impl ListStatus {
 
 /// One membership row of `GET /contacts/{id}/contactLists` (api notes
 /// §3.2), as the verification before a resubscribe reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipRow {
     /// As read (0-3, 91, or anything ActiveCampaign adds: `Other`).
     pub status: ListStatus,
     /// When the row last changed (Unix seconds); `None` when absent or
     /// unreadable, which no check may take for "unchanged".
     pub udate: Option<i64>,
+    /// What the row records of an unsubscribe by someone else.
+    pub marks: UnsubscribeMarks,
+    /// `sourceid`: how the row was last subscribed (4: a re-subscription,
+    /// as acsync sends it). It says nothing about who unsubscribed it, so
+    /// no check reads it as evidence; it is provenance.
+    pub sourceid: Option<u64>,
+}
+
+/// The fields a membership row fills when a contact unsubscribes through
+/// a campaign or an automation unsubscribes them (api notes §12, "`udate`
+/// of a membership row"). acsync's own writes leave them empty, so any of
+/// them set means the status is not acsync's (docs/verification.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsubscribeMarks {
+    /// `unsubreason`: the reason the contact gave.
+    pub reason: Option<String>,
+    /// `campaign` and `message`: the ids of the mailing whose link was
+    /// used, as ActiveCampaign wrote them.
+    pub campaign: Option<String>,
+    pub message: Option<String>,
+    /// `unsubscribeAutomation`: the id of the automation that unsubscribed it.
+    pub automation: Option<String>,
+}
+
+impl UnsubscribeMarks {
+    /// Whether the row names someone else's unsubscribe.
+    pub fn name_another_author(&self) -> bool {
+        self.reason.is_some()
+            || self.campaign.is_some()
+            || self.message.is_some()
+            || self.automation.is_some()
+    }
 }
 
 /// When acsync's last write to a membership happened (an add, an update, a

@@ -57,10 +57,13 @@ pub(super) fn leaver_kept(
         Prune::Owned if !m.owned => return Some(LeftAlone::NotOwned),
         Prune::Owned | Prune::All => {}
     }
+    if others.wanted.contains_key(m.email.as_str()) {
+        return Some(LeftAlone::WantedByOthers);
+    }
     others
-        .wanted
-        .contains_key(m.email.as_str())
-        .then_some(LeftAlone::WantedByOthers)
+        .retired
+        .wanting(m)
+        .map(|_| LeftAlone::WantedByDeleted)
 }
 
 /// What the plan does with a member not in the segment (known or not).

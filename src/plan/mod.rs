@@ -13,15 +13,17 @@ pub mod diff;
 pub mod full_read;
 pub mod member;
 pub mod merge;
+pub mod retired;
 pub mod summary;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
 pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
 pub use member::MemberPlan;
 use member::{Watch, leaver_kept, leaver_plan};
 pub use merge::{Merge, merge_live};
+pub use retired::{OwnedUntil, RetiredWishes};
 pub use summary::PlanSummary;
 
 use crate::config::Export;
@@ -64,6 +66,9 @@ pub struct OtherExports {
     /// Why no removal may be made this run (e.g. another export of the
     /// list has not recorded its segment yet).
     pub hold_removals: Option<String>,
+    /// What the list's deleted exports still want: never unsubscribed
+    /// until released (docs/ownership.md, "Deleting an export").
+    pub retired: RetiredWishes,
 }
 
 /// Another export's wish for one contact.
@@ -139,6 +144,9 @@ pub struct Plan {
     pub kept_for_others: u64,
     /// Their emails (the run history records why each was kept).
     pub kept_for_others_emails: Vec<String>,
+    /// Members that left this segment but a deleted export of the list
+    /// still wants, by that export: not unsubscribed until it is released.
+    pub kept_for_deleted: BTreeMap<String, Vec<String>>,
     /// Active segment members that need no write (including `record_hashes`).
     pub unchanged: u64,
     /// Members whose live values already equal what we would send but whose
@@ -172,6 +180,8 @@ pub struct PlanCounts {
     pub managed_members: u64,
     pub conflicts: u64,
     pub kept_for_others: u64,
+    /// Deleted export → how many members are kept for it.
+    pub kept_for_deleted: BTreeMap<String, u64>,
     pub unchanged: u64,
     pub would_remove: u64,
     pub blocked: Option<String>,
@@ -201,10 +211,19 @@ impl Plan {
             managed_members: self.managed_members,
             conflicts: n(self.conflicts.len()),
             kept_for_others: self.kept_for_others,
+            kept_for_deleted: self.kept_for_deleted_counts(),
             unchanged: self.unchanged,
             would_remove: self.would_remove,
             blocked: self.blocked.clone(),
         }
+    }
+
+    /// [`Plan::kept_for_deleted`] counted per deleted export.
+    pub fn kept_for_deleted_counts(&self) -> BTreeMap<String, u64> {
+        self.kept_for_deleted
+            .iter()
+            .map(|(export, emails)| (export.clone(), emails.len() as u64))
+            .collect()
     }
 }
 
@@ -455,6 +474,11 @@ fn plan_removals(
             Some(LeftAlone::WantedByOthers) => {
                 plan.kept_for_others += 1;
                 plan.kept_for_others_emails.push(m.email.clone());
+            }
+            Some(LeftAlone::WantedByDeleted) => {
+                let by = others.retired.wanting(m).unwrap_or_default();
+                let kept = plan.kept_for_deleted.entry(by.to_string()).or_default();
+                kept.push(m.email.clone());
             }
             // Not reached: the filter above admits only members it removes.
             Some(_) => {}

@@ -800,6 +800,7 @@ fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
         with("manual@x.io", Active, false),
         with("left-optout@x.io", Unsubscribed, false),
         with("shared@x.io", Active, true),
+        with("deleted@x.io", Active, true),
     ]);
     let want = |hash: u64, wins: bool| OtherWant {
         export: "a-first".into(),
@@ -813,6 +814,10 @@ fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
         ]
         .into(),
         hold_removals: None,
+        retired: RetiredWishes {
+            wanted: [("deleted@x.io".to_string(), "old".to_string())].into(),
+            owned_until: Vec::new(),
+        },
     };
     let s = settings(Prune::Owned, RemovalLimit::Count(100));
     let asked = [
@@ -835,6 +840,7 @@ fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
         ("manual@x.io", MemberPlan::LeftAlone(NotOwned)),
         ("left-optout@x.io", MemberPlan::LeftAlone(NotSubscribed)),
         ("shared@x.io", MemberPlan::LeftAlone(WantedByOthers)),
+        ("deleted@x.io", MemberPlan::LeftAlone(WantedByDeleted)),
         ("never@x.io", MemberPlan::LeftAlone(NotMember)),
     ];
     let emails: Vec<&str> = asked.iter().map(|(e, _)| *e).collect();
@@ -852,6 +858,41 @@ fn the_planner_names_every_write_and_why_it_leaves_a_member_alone() {
     // Watching changes nothing in the plan itself.
     let (p, _) = plan_for(&seg, &k, None, &s, &others, "gone@x.io").expect("plans");
     assert_eq!(p, plan_shared(&seg, &k, None, &s, &others).expect("plans"));
+}
+
+#[test]
+fn what_deleted_exports_want_is_kept_and_counted_per_export() {
+    let owned = |e: &str, is: bool| Member {
+        owned: is,
+        sent_hash: Some(fields("x").hash64()),
+        ..member(e, Some(Active))
+    };
+    let k = known([
+        owned("stay@x.io", true),
+        owned("rows@x.io", true),
+        owned("alone@x.io", true),
+        owned("manual@x.io", false),
+    ]);
+    let seg = segment(&[("stay@x.io", fields("x"))]);
+    let s = settings(Prune::Owned, RemovalLimit::Count(100));
+    let mut others = OtherExports::default();
+    let p = plan_shared(&seg, &k, None, &s, &others).expect("plans");
+    assert_eq!(p.removals.len(), 2, "nobody deleted: both leavers go");
+
+    others.retired = RetiredWishes {
+        wanted: [("rows@x.io".to_string(), "b-shared".to_string())].into(),
+        // Its last run never finished: every owned member is kept for it.
+        owned_until: vec![OwnedUntil {
+            export: "a-alone".into(),
+            until: None,
+        }],
+    };
+    let p = plan_shared(&seg, &k, None, &s, &others).expect("plans");
+    assert!(p.removals.is_empty() && p.blocked.is_none());
+    assert_eq!(p.kept_for_deleted["b-shared"], ["rows@x.io"]);
+    assert_eq!(p.kept_for_deleted["a-alone"], ["alone@x.io"]);
+    assert_eq!(p.counts().kept_for_deleted["a-alone"], 1);
+    assert_eq!(p.kept_for_others, 0, "not another export's live wish");
 }
 
 #[test]

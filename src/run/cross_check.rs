@@ -27,7 +27,7 @@ pub async fn sample(export: &Export, client: &Client, live: &[LiveMember]) -> Re
         let of_status: Vec<&LiveMember> = live.iter().filter(|m| m.status == status).collect();
         for m in of_status.choose_multiple(&mut rng, SAMPLE_PER_STATUS) {
             let row = client.membership(m.contact_id, export.list_id).await?;
-            let seen = row.map(|r| r.status);
+            let seen = row.as_ref().map(|r| r.status);
             if seen != Some(status) {
                 return Err(RunError::ReadMismatch {
                     contact_id: m.contact_id,

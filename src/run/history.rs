@@ -141,11 +141,14 @@ pub fn entries<'a>(plan: &'a Plan, written: impl Fn(usize) -> Written<'a>) -> Ve
         (LeftAlone::InDoubt, &plan.in_doubt),
         (LeftAlone::WantedByOthers, &plan.kept_for_others_emails),
     ];
-    for (why, list) in kept {
-        for email in list.iter() {
-            conflicts.remove(email.as_str());
-            out.push(NewEntry::kept(email, why));
-        }
+    let for_deleted = plan.kept_for_deleted.values().flatten();
+    let kept = kept
+        .into_iter()
+        .flat_map(|(why, list)| list.iter().map(move |email| (why, email)))
+        .chain(for_deleted.map(|email| (LeftAlone::WantedByDeleted, email)));
+    for (why, email) in kept {
+        conflicts.remove(email.as_str());
+        out.push(NewEntry::kept(email, why));
     }
     // Conflicts this export yields: left as the other export wrote them.
     for email in &plan.conflicts {

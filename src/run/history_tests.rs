@@ -36,6 +36,7 @@ fn plan() -> Plan {
         conflicts: vec!["won@ex.com".into(), "yield@ex.com".into()],
         kept_for_others: 1,
         kept_for_others_emails: vec!["theirs@ex.com".into()],
+        kept_for_deleted: [("old".to_string(), vec!["deleted@ex.com".to_string()])].into(),
         ..Plan::default()
     }
 }
@@ -68,6 +69,7 @@ fn every_planned_change_and_every_kept_contact_is_one_entry() {
             "unconf@ex.com kept - kept_unconfirmed",
             "doubt@ex.com kept - in_doubt",
             "theirs@ex.com kept - kept_for_others",
+            "deleted@ex.com kept - kept_for_deleted",
             "yield@ex.com kept - conflict",
         ]
     );
@@ -86,7 +88,7 @@ fn slots_follow_the_plan_adds_updates_resubscribes_then_removals() {
         seen.borrow_mut().push(slot);
         Written::Landed
     });
-    assert_eq!(got.len(), 11);
+    assert_eq!(got.len(), 12);
     assert_eq!(seen.into_inner(), [0, 1, 2, 3, 4]);
 }
 

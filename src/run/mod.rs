@@ -18,6 +18,7 @@ pub mod port;
 pub mod prepare;
 mod reconcile;
 pub mod report;
+pub mod retired;
 pub mod shared;
 pub mod view;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::options::RunOptions;
-use super::{batches, cross_check, fields, shared};
+use super::{batches, cross_check, fields, retired, shared};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
@@ -41,6 +41,9 @@ pub struct Prepared {
     /// Other exports of this folder on the same list, and what they want.
     pub siblings: Vec<String>,
     pub others: OtherExports,
+    /// Deleted exports whose record this export takes over (its file,
+    /// moved or renamed): the run forgets them once it went through.
+    pub taken_over: Vec<String>,
     pub meta: ExportMeta,
     pub plan: Plan,
     /// `[mapping.fields]` keys resolved against the account's fields.
@@ -84,9 +87,12 @@ pub struct Snapshot {
     /// When the export last ran on another list: that scope and how many
     /// members it owns there, left as they are.
     left: Option<(String, u64)>,
-    /// Other exports of this folder on the same list, and what they want.
+    /// Other exports of this folder on the same list, and what they want
+    /// (`others.retired`: what the list's deleted exports still want).
     pub siblings: Vec<String>,
     pub others: OtherExports,
+    /// Deleted exports this one is (moved or renamed): see [`retired`].
+    pub taken_over: Vec<String>,
     /// When it was taken (Unix seconds): a member row another process
     /// writes later is newer than anything this run read.
     taken_at: i64,
@@ -133,13 +139,15 @@ impl Snapshot {
             left,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_over: Vec::new(),
             taken_at,
             created: db.created_ids(scope)?,
         })
     }
 
     /// [`Snapshot::take`] with the other exports of the folder (under
-    /// `root`) on the same list and what they want.
+    /// `root`) on the same list and what they want, and the list's deleted
+    /// exports.
     pub fn take_with_siblings(
         db: &StateDb,
         export: &Export,
@@ -148,9 +156,14 @@ impl Snapshot {
         let scope = crate::state::scope_of(export);
         let mut snap = Snapshot::take(db, &export.id, &scope, None)?;
         let rows = db.wanted_by_others(&scope, &export.id)?;
-        let siblings = shared::siblings(&shared::load(root), export, &scope, &rows);
+        let folder = shared::load(root);
+        let recorded = db.recorded_exports()?;
+        let siblings = shared::siblings(&folder, export, &scope, &rows, &recorded);
+        let retired = retired::scan(&folder, export, &scope, &recorded, &rows);
         snap.others = shared::others(&export.id, &siblings, rows);
+        snap.others.retired = retired.wishes;
         snap.siblings = siblings;
+        snap.taken_over = retired.taken_over;
         Ok(snap)
     }
 
@@ -166,6 +179,7 @@ impl Snapshot {
             left: None,
             siblings: Vec::new(),
             others: OtherExports::default(),
+            taken_over: Vec::new(),
             taken_at: Utc::now().timestamp(),
             created: HashSet::new(),
         }
@@ -339,9 +353,11 @@ async fn plan_snapshot(
         scope: snap.scope,
         siblings: snap.siblings,
         others: snap.others,
+        taken_over: snap.taken_over,
         meta: ExportMeta {
             fingerprint: export_fingerprint(export),
             last_full_read,
+            config_sha256: Some(export.sha256.clone()),
         },
         plan,
         fields: crate::target_check::Resolved::new(),

@@ -148,6 +148,7 @@ fn record_tally(last_run: &mut LastRun, plan: &Plan, tally: WriteTally) {
     last_run.in_doubt = plan.in_doubt.len() as u64 + tally.unsettled;
     last_run.conflicts = plan.conflicts.len() as u64;
     last_run.kept_for_others = plan.kept_for_others;
+    last_run.kept_for_deleted = plan.kept_for_deleted_counts();
     last_run.not_active = tally.not_active;
     last_run.unchanged = plan.unchanged;
     last_run.failed = tally.failed;
@@ -155,17 +156,23 @@ fn record_tally(last_run: &mut LastRun, plan: &Plan, tally: WriteTally) {
     last_run.failures.truncate(status::MAX_FAILURES);
 }
 
-/// A run that went through: its fingerprint and full-read time, and the
-/// journal rows of earlier runs that were killed, closed as interrupted.
+/// A run that went through: its fingerprint, file content and full-read
+/// time, the records of the deleted exports it is (moved or renamed)
+/// forgotten, and the journal rows of earlier runs that were killed,
+/// closed as interrupted.
 async fn close(
     db: &RunDb,
     export: &Export,
     p: Prepared,
     this_run: Option<i64>,
 ) -> Result<(), RunError> {
-    let (id, meta) = (export.id.clone(), p.meta);
+    let (id, meta, taken_over) = (export.id.clone(), p.meta, p.taken_over);
     db.with(move |d| {
         d.set_export_meta(&id, &meta)?;
+        for old in &taken_over {
+            d.forget_export(old)?;
+            tracing::info!(export = %id, was = %old, "the export file was moved or renamed: it takes over the old name's record");
+        }
         for run in d.unfinished_runs(&id)? {
             if Some(run) != this_run {
                 d.finish_run(run, Utc::now(), "interrupted")?;

@@ -5,27 +5,40 @@
 //!
 //! The exports of a shared list record their wanted sets in the state
 //! database (see [`crate::state::Wanted`]). A sibling is an export of this
-//! folder that targets the same list, or one that recorded a wanted set
-//! there and whose file still exists (it may be invalid right now: its
-//! last wishes still count). A sibling that never recorded a set holds
-//! every removal back until it has.
+//! folder that targets the same list, or one whose file still exists but
+//! is invalid right now and that last ran there or recorded a wanted set
+//! there (its last wishes still count). A sibling that never recorded a
+//! set holds every removal back until it has. An export whose file is gone
+//! is no sibling: it is retired (`run::retired`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::config::{Export, Folder};
 use crate::plan::{OtherExports, OtherWant};
-use crate::state::{Wanted, scope_of};
+use crate::state::{RecordedExport, Wanted, scope_of};
 
-/// The ids of `export`'s siblings on `scope`, sorted.
-pub fn siblings(folder: &Folder, export: &Export, scope: &str, rows: &[Wanted]) -> Vec<String> {
+/// The ids of `export`'s siblings on `scope`, sorted, given the wanted
+/// rows of the others on `scope` and every recorded export.
+pub fn siblings(
+    folder: &Folder,
+    export: &Export,
+    scope: &str,
+    rows: &[Wanted],
+    recorded: &[RecordedExport],
+) -> Vec<String> {
+    let ran_here = |id: &str| {
+        let recorded_here =
+            |r: &RecordedExport| r.export == id && r.scope.as_deref() == Some(scope);
+        rows.iter().any(|r| r.export == id) || recorded.iter().any(recorded_here)
+    };
     let mut ids: Vec<String> = folder
         .exports
         .iter()
         .filter(|e| e.id != export.id)
         .filter(|e| match &e.result {
             Ok(other) => scope_of(other) == scope,
-            Err(_) => rows.iter().any(|r| r.export == e.id),
+            Err(_) => ran_here(&e.id),
         })
         .map(|e| e.id.clone())
         .collect();
@@ -69,6 +82,7 @@ pub fn others(export_id: &str, siblings: &[String], rows: Vec<Wanted>) -> OtherE
     OtherExports {
         wanted,
         hold_removals,
+        retired: Default::default(),
     }
 }
 

@@ -23,6 +23,10 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Seed of every random choice (faults, batch ids): runs are repeatable.
     pub seed: u64,
+    /// The account's time zone: every time ActiveCampaign answers is in it
+    /// (§12). Default US Central with daylight saving, as the documented
+    /// examples' account.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for SimConfig {
@@ -36,6 +40,7 @@ impl Default for SimConfig {
             import_duration: Duration::from_millis(200),
             faults: Faults::default(),
             seed: 0,
+            time_zone: chrono_tz::America::Chicago,
         }
     }
 }

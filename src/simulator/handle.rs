@@ -52,10 +52,11 @@ impl Simulator {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let batches = Batches::new(cfg.seed, cfg.info_false_for, cfg.import_duration);
-        let world = World {
+        let mut world = World {
             account: Default::default(),
             batches,
         };
+        world.account.times.zone = cfg.time_zone;
         let mut gate = Gate::new(
             cfg.requests_per_second,
             cfg.bulk_per_minute,
@@ -256,6 +257,31 @@ impl Simulator {
     /// list (the undocumented alternative of §10 item 3).
     pub fn set_global_status_filter(&self, on: bool) {
         self.shared().account().global_status_filter = on;
+    }
+
+    /// Makes `GET /contacts?ids[]=…` ignore `listid` and `status`: every
+    /// asked contact comes back, whatever its status on the list (an
+    /// undocumented alternative, docs/verification.md).
+    pub fn set_ids_ignore_list_filter(&self, on: bool) {
+        self.shared().account().ids_ignore_list_filter = on;
+    }
+
+    /// While `on`, `GET /contacts` ignores `include=contactLists`: no
+    /// membership rows come with the contacts (undocumented either way).
+    pub fn set_include_ignored(&self, on: bool) {
+        self.shared().account().include_ignored = on;
+    }
+
+    /// Sets the account's time zone (§12): every time answered from now on
+    /// is in it.
+    pub fn set_time_zone(&self, zone: chrono_tz::Tz) {
+        self.shared().account().times.zone = zone;
+    }
+
+    /// While `on`, a membership row's `udate` comes without its zone, as
+    /// local wall-clock time (the legacy form), next to a zoned `sdate`.
+    pub fn set_zoneless_row_udate(&self, on: bool) {
+        self.shared().account().times.zoneless_row_udate = on;
     }
 
     /// Sets when `email`'s membership of `list_id` last changed (Unix

@@ -6,10 +6,15 @@
 //! comments refer to it): string ids, `meta.total` as string or number,
 //! the 5 rps sliding limit with 429 + `Retry-After`, bulk-import limits that
 //! answer 400, asynchronous batches, `contactLists` resubscription, and
-//! seeded, repeatable faults. It depends on nothing else in acsync.
+//! seeded, repeatable faults. Times are in the account's zone (US Central
+//! by default, §12): zoned fields carry its offset, zoneless ones its local
+//! wall-clock time. A membership row shows who unsubscribed it
+//! (`unsubreason`, `campaign`, `message`, `unsubscribeAutomation`) and the
+//! `sourceid` of the last `POST /contactLists`. It depends on nothing else
+//! in acsync.
 //!
 //! Served under `/api/3`: `GET /lists`, `GET /lists/{id}`, `GET /fields`,
-//! `GET /contacts`, `GET|PUT /contacts/{id}`, `POST /contacts`,
+//! `GET /contacts` (with `include=contactLists`), `GET|PUT /contacts/{id}`, `POST /contacts`,
 //! `GET /contacts/{id}/contactLists`, `POST /contact/sync`,
 //! `POST /contactLists`, `POST /import/bulk_import`, `GET /import/info`,
 //! `GET|POST /tags`, `POST /contactTags`, `DELETE /contactTags/{id}`.

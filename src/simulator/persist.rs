@@ -45,11 +45,14 @@ impl Simulator {
                 return Err(StateError::Read { path, source });
             }
         };
-        let account = snapshot::from_json(&text).map_err(|reason| StateError::Parse {
+        let mut account = snapshot::from_json(&text).map_err(|reason| StateError::Parse {
             path: path.to_path_buf(),
             reason,
         })?;
-        self.shared().account().account = account;
+        let mut world = self.shared().account();
+        // The zone is the simulator's setting, not saved with the account.
+        account.times = world.account.times;
+        world.account = account;
         Ok(true)
     }
 

@@ -138,19 +138,11 @@ impl StateDb {
 
     /// Export ids whose last recorded target is `scope`.
     fn exports_on_scope(&self, scope: &str) -> Result<Vec<String>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT export, fingerprint FROM exports")
-            .at(&self.path)?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .at(&self.path)?
-            .collect::<Result<_, _>>()
-            .at(&self.path)?;
-        Ok(rows
+        Ok(self
+            .recorded_exports()?
             .into_iter()
-            .filter(|(_, fp)| super::scope_of_fingerprint(fp).as_deref() == Some(scope))
-            .map(|(export, _)| export)
+            .filter(|e| e.scope.as_deref() == Some(scope))
+            .map(|e| e.export)
             .collect())
     }
 

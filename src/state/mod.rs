@@ -16,6 +16,7 @@ mod batches;
 pub mod history;
 mod lock;
 mod members;
+mod recorded;
 mod runs;
 mod schema;
 mod scope;
@@ -31,6 +32,7 @@ pub use batches::{JournalStep, OpenBatch, UNACKNOWLEDGED};
 pub use history::{ChangeKind, HistoryEntry, NewEntry, RunEntries};
 use lock::create_private_dir;
 pub use lock::{ExportLock, LockError, lock_export};
+pub use recorded::RecordedExport;
 pub use scope::{account_key, scope_of, scope_of_fingerprint};
 pub use wanted::Wanted;
 
@@ -114,6 +116,9 @@ pub struct ExportMeta {
     pub fingerprint: String,
     /// When the list was last read in full (the drift check).
     pub last_full_read: Option<DateTime<Utc>>,
+    /// The SHA-256 of the export's file at its last run: a file of the same
+    /// bytes under another name is this export moved (see `run::retired`).
+    pub config_sha256: Option<String>,
 }
 
 /// The target part of [`ExportMeta::fingerprint`]: the export's scope
@@ -204,15 +209,19 @@ impl StateDb {
     pub fn export_meta(&self, export: &str) -> Result<Option<ExportMeta>, StateError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT fingerprint, last_full_read FROM exports WHERE export = ?1")
+            .prepare_cached(&self.select_exports("WHERE export = ?1"))
             .at(&self.path)?;
         let row = stmt
             .query_row([export], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                Ok((
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
             })
             .optional()
             .at(&self.path)?;
-        let Some((fingerprint, last)) = row else {
+        let Some((fingerprint, last, config_sha256)) = row else {
             return Ok(None);
         };
         let last_full_read = match last {
@@ -227,7 +236,19 @@ impl StateDb {
         Ok(Some(ExportMeta {
             fingerprint,
             last_full_read,
+            config_sha256,
         }))
+    }
+
+    /// `SELECT export, fingerprint, last_full_read, config_sha256 FROM
+    /// exports` and `rest`; a schema older than [`schema::CONFIG_SHA`]
+    /// (opened read-only) has no recorded content: it reads as NULL.
+    fn select_exports(&self, rest: &str) -> String {
+        let sha = match self.version < schema::CONFIG_SHA {
+            true => "NULL",
+            false => "config_sha256",
+        };
+        format!("SELECT export, fingerprint, last_full_read, {sha} FROM exports {rest}")
     }
 
     /// Records `meta` for `export`, replacing what was there.
@@ -235,13 +256,15 @@ impl StateDb {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO exports (export, fingerprint, last_full_read) VALUES (?1, ?2, ?3)
+                "INSERT INTO exports (export, fingerprint, last_full_read, config_sha256)
+                 VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (export) DO UPDATE SET
-                   fingerprint = excluded.fingerprint, last_full_read = excluded.last_full_read",
+                   fingerprint = excluded.fingerprint, last_full_read = excluded.last_full_read,
+                   config_sha256 = excluded.config_sha256",
             )
             .at(&self.path)?;
         let last = meta.last_full_read.map(fmt_ts);
-        stmt.execute(params![export, meta.fingerprint, last])
+        stmt.execute(params![export, meta.fingerprint, last, meta.config_sha256])
             .at(&self.path)?;
         Ok(())
     }

@@ -8,13 +8,16 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 4;
+pub(crate) const LATEST: i64 = 5;
 
 /// The version that added the run history ([`V3`]).
 pub(crate) const HISTORY: i64 = 3;
 
+/// The version that records each export's file content ([`V5`]).
+pub(crate) const CONFIG_SHA: i64 = 5;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5];
 
 /// Version 1.
 ///
@@ -191,6 +194,15 @@ CREATE TABLE created (
     contact_id INTEGER NOT NULL,
     PRIMARY KEY (scope, contact_id)
 ) WITHOUT ROWID;
+";
+
+/// Version 5: each export's record keeps the SHA-256 of its file as of its
+/// last run, so that a file moved or renamed (same bytes, new name) is
+/// recognised and takes the old name's record over, while a deleted one is
+/// retired (docs/ownership.md, "Deleting an export"). Older records have
+/// none: they are never taken for a move.
+const V5: &str = "
+ALTER TABLE exports ADD COLUMN config_sha256 TEXT;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -167,12 +167,14 @@ fn export_meta_round_trip() {
     let meta = ExportMeta {
         fingerprint: "prod/12".into(),
         last_full_read: t,
+        config_sha256: Some("ab".repeat(32)),
     };
     db.set_export_meta("vip", &meta).expect("set");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(meta));
     let none = ExportMeta {
         fingerprint: "prod/13".into(),
         last_full_read: None,
+        config_sha256: None,
     };
     db.set_export_meta("vip", &none).expect("set again");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(none));
@@ -566,6 +568,7 @@ fn a_read_only_open_reads_beside_a_writer_and_cannot_write() {
     let meta = ExportMeta {
         fingerprint: "acct/1".into(),
         last_full_read: None,
+        config_sha256: None,
     };
     writer.set_export_meta("vip", &meta).expect("set");
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
@@ -592,11 +595,22 @@ fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
     let (dir, mut db) = db();
     db.save_members("vip", &[member("a@example.com")])
         .expect("save");
+    let meta = ExportMeta {
+        fingerprint: "acct#list=1|m".into(),
+        last_full_read: None,
+        config_sha256: None,
+    };
+    db.set_export_meta("vip", &meta).expect("meta");
     db.conn
-        .execute_batch("DROP TABLE history; DROP TABLE history_runs; PRAGMA user_version = 2;")
+        .execute_batch(
+            "DROP TABLE history; DROP TABLE history_runs;
+             ALTER TABLE exports DROP COLUMN config_sha256; PRAGMA user_version = 2;",
+        )
         .expect("back to schema 2");
     drop(db);
     let old = StateDb::open_read_only(dir.path()).expect("open read-only");
+    assert_eq!(old.export_meta("vip").expect("meta"), Some(meta));
+    assert_eq!(old.recorded_exports().expect("recorded").len(), 1);
     assert_eq!(
         emails(&old.load_members("vip").expect("members")),
         ["a@example.com"]
@@ -612,6 +626,50 @@ fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
     assert_eq!(version, 2);
+}
+
+/// The record the rule for deleted exports reads: the scope, the file's
+/// content, the end of the last run (none while the newest run is
+/// unfinished), and forgetting it with what it wanted.
+#[test]
+fn recorded_exports_and_forgetting_one() {
+    let (_dir, mut db) = db();
+    let t = |s| Utc.timestamp_opt(s, 0).single().expect("time");
+    let meta = |list: u32| ExportMeta {
+        fingerprint: format!("acme.api-us1.com#list={list}|mapping-sha256:00"),
+        last_full_read: None,
+        config_sha256: Some("ab".repeat(32)),
+    };
+    db.set_export_meta("a", &meta(1)).expect("meta a");
+    db.set_export_meta("b", &meta(2)).expect("meta b");
+    let run = db.begin_run("a", "schedule", t(100)).expect("begin");
+    db.finish_run(run, t(110), "success").expect("finish");
+    let killed = db.begin_run("b", "schedule", t(100)).expect("begin");
+    db.finish_run(killed, t(105), "success").expect("finish");
+    db.begin_run("b", "schedule", t(120))
+        .expect("begin, never finished");
+    db.replace_wanted("acme.api-us1.com#list=1", "a", [("x@x.io", 1)].into_iter())
+        .expect("wanted");
+
+    let got = db.recorded_exports().expect("recorded");
+    let a = RecordedExport {
+        export: "a".into(),
+        scope: Some("acme.api-us1.com#list=1".into()),
+        config_sha256: Some("ab".repeat(32)),
+        last_run_end: Some(t(110)),
+    };
+    assert_eq!(got[0], a);
+    assert_eq!(got[1].export, "b");
+    assert_eq!(got[1].last_run_end, None, "its newest run never finished");
+
+    assert!(db.forget_export("a").expect("forget"));
+    assert!(!db.forget_export("a").expect("again"), "nothing left");
+    assert_eq!(db.export_meta("a").expect("meta"), None);
+    let rows = db
+        .wanted_by_others("acme.api-us1.com#list=1", "z")
+        .expect("rows");
+    assert!(rows.is_empty(), "{rows:?}");
+    assert_eq!(db.unfinished_runs("b").expect("runs").len(), 1);
 }
 
 #[test]

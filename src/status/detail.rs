@@ -169,6 +169,14 @@ fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
     out.extend(block("error", r.error.as_deref().unwrap_or("none")));
     out.push(line("full read", if r.full_read { "yes" } else { "no" }));
     out.extend(counter_lines(r));
+    if !r.kept_for_deleted.is_empty() {
+        let by: Vec<String> = r
+            .kept_for_deleted
+            .iter()
+            .map(|(export, n)| format!("{n} for `{export}` (acsync release {export})"))
+            .collect();
+        out.push(line("kept for deleted", by.join(", ")));
+    }
     if let Some(list) = &r.left_list {
         out.push(line("left list", list));
     }
@@ -238,7 +246,7 @@ mod tests {
     use crate::status::test_support::{sample, t};
 
     /// Each status-file field and the label the view shows it under.
-    const LABELS: [(&str, &str); 42] = [
+    const LABELS: [(&str, &str); 43] = [
         ("export", "export:"),
         ("config_file", "config file:"),
         ("config_sha256", "config sha256:"),
@@ -279,6 +287,7 @@ mod tests {
         ("not_active", "not active:"),
         ("conflicts", "conflicts:"),
         ("kept_for_others", "kept for others:"),
+        ("kept_for_deleted", "kept for deleted:"),
         ("left_list", "left list:"),
         ("left_owned", "left owned:"),
     ];
@@ -288,6 +297,7 @@ mod tests {
         let run = s.last_run.as_mut().expect("run");
         run.left_list = Some("acme.api-us1.com#list=7".into());
         run.left_owned = Some(4);
+        run.kept_for_deleted = [("old".to_string(), 2)].into();
         run.kept_bounced = 31;
         run.in_doubt = 7;
         run.error = Some(format!("first line {}\nsecond line", "x".repeat(200)));
@@ -312,6 +322,8 @@ mod tests {
             );
         }
         assert!(text.contains(&line("left owned", 4)), "{text}");
+        let deleted = line("kept for deleted", "2 for `old` (acsync release old)");
+        assert!(text.contains(&deleted), "{text}");
         assert!(text.contains(&line("kept bounced", 31)), "{text}");
         // Errors whole, later lines indented under the first.
         assert!(text.contains(&"x".repeat(200)), "{text}");

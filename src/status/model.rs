@@ -2,6 +2,8 @@
 //! one file to the next (docs/status-file.md): states, triggers, outcomes, the last run
 //! with its counters, and [`RunCounts`]. Pure data and arithmetic, no IO.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +164,11 @@ pub struct LastRun {
     /// still wants: not unsubscribed.
     #[serde(default)]
     pub kept_for_others: u64,
+    /// Members that left this segment but an export of the list whose file
+    /// was deleted still wants, by that export: kept until `acsync release
+    /// EXPORT` (docs/ownership.md, "Deleting an export"). Absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_for_deleted: BTreeMap<String, u64>,
     /// When this run found the export pointed at another list than before:
     /// the list it left (`ACCOUNT#list=ID`) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +212,7 @@ impl LastRun {
             left_owned: None,
             conflicts: 0,
             kept_for_others: 0,
+            kept_for_deleted: BTreeMap::new(),
         }
     }
 

@@ -2,10 +2,10 @@
 //! account or made harmless (docs/verification.md). Each test names the
 //! section of docs/activecampaign-api.md the fact comes from.
 
-use acsync::simulator::{ChangedBy, ExcludeAutomationsAt, FailureIndexBase};
+use acsync::simulator::{ChangedBy, ExcludeAutomationsAt, FailureIndexBase, SimConfig};
 use acsync::status::Outcome;
 
-use crate::harness::{World, emails};
+use crate::harness::{World, emails, fast_sim};
 
 /// docs/activecampaign-api.md §12, "Collections page by 20": a contact on
 /// 25 lists whose opt-out is on the export's list, the 25th of its rows.
@@ -115,4 +115,168 @@ async fn one_refused_contact_fails_alone_whatever_the_index_base_section_12() {
             .unwrap_or(0);
         assert!(requests <= 1 + 2 * 4, "{base:?}: {requests} bulk requests");
     }
+}
+
+/// docs/activecampaign-api.md §12, "Times are in the account's zone": an
+/// account 6 h behind UTC whose rows answer `udate` without a zone (local
+/// wall-clock time) beside a zoned `sdate`. acsync's own unsubscribe is
+/// still recognised when the member re-enters (resubscribed); an admin's
+/// unsubscribe 3 h or 6 h later is not taken for acsync's (kept). Read as
+/// UTC, acsync's own would look 6 h old and the later one at 6 h would
+/// fall inside acsync's window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoneless_times_are_read_in_the_account_zone_section_12() {
+    let w = World::with(SimConfig {
+        time_zone: chrono_tz::Etc::GMTPlus6,
+        ..fast_sim()
+    })
+    .await;
+    w.sim.set_zoneless_row_udate(true);
+    w.write_export("vip", "max_removals = \"100%\"");
+    let people = World::people(0..20);
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    w.write_people("vip", &people[3..]);
+    let r = w.sync("vip").await;
+    assert_eq!(r.last_run.removed, 3, "{:?}", r.last_run.error);
+
+    let now = chrono::Utc::now().timestamp();
+    for (person, hours_later) in [(&people[1].0, 3), (&people[2].0, 6)] {
+        let id = w.sim.contact(person).map(|c| c.id).expect("contact");
+        w.sim.set_membership(id, w.list, 1, ChangedBy::Admin);
+        w.sim.set_membership(id, w.list, 2, ChangedBy::Admin);
+        assert!(
+            w.sim
+                .set_membership_udate(person, w.list, now + hours_later * 3600)
+        );
+    }
+    w.write_people("vip", &people);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(
+        (r.last_run.added, r.last_run.kept_unsubscribed),
+        (1, 2),
+        "ours resubscribed, the admin's kept"
+    );
+    assert_eq!(w.sim.list_status(&people[0].0, w.list), Some(1));
+    assert_eq!(w.sim.list_status(&people[1].0, w.list), Some(2));
+    assert_eq!(w.sim.list_status(&people[2].0, w.list), Some(2));
+}
+
+/// `n` people synced to the list, then read in full so that acsync knows
+/// every contact id: the next run checks removals by `ids[]` and reads no
+/// list (`max_removals = "100%"`).
+async fn synced_with_contact_ids(n: usize) -> (World, Vec<(String, String)>) {
+    let w = World::new().await;
+    let people = World::people(0..n);
+    w.write_people("vip", &people);
+    w.write_export("vip", "max_removals = \"100%\"\nfull_read_every = \"0\"");
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    let r = w.sync("vip").await;
+    assert!(r.last_run.full_read, "learns the contact ids");
+    w.write_export("vip", "max_removals = \"100%\"");
+    (w, people)
+}
+
+/// docs/activecampaign-api.md §12, "`include=contactLists` side-loads
+/// membership rows": the read right before unsubscribing asks by `ids[]`
+/// which planned removals are still active on the list. On an account that
+/// ignores `listid`+`status` when `ids[]` is present (undocumented either
+/// way) every asked contact comes back; acsync trusts only each contact's
+/// own side-loaded row. Bounced, unconfirmed, opted-out and removed (91)
+/// members are not unsubscribed, on the single path (5 removals) and the
+/// bulk path (14); only those really active are, and no row is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_removal_check_trusts_only_each_contacts_own_row_section_12() {
+    for (not_active, active) in [(4usize, 1usize), (12, 2)] {
+        let (w, people) = synced_with_contact_ids(40).await;
+
+        let statuses = [
+            (3, ChangedBy::Admin),
+            (0, ChangedBy::Admin),
+            (2, ChangedBy::Contact),
+            (91, ChangedBy::Admin),
+        ];
+        for i in 0..not_active {
+            let (status, by) = statuses[i % statuses.len()];
+            let id = w.sim.contact(&people[i].0).map(|c| c.id).expect("contact");
+            w.sim.set_membership(id, w.list, status, by);
+        }
+        let before = w.sim.members(w.list);
+        w.sim.set_ids_ignore_list_filter(true);
+        let gone = not_active + active;
+        w.write_people("vip", &people[gone..]);
+        let r = w.sync("vip").await;
+        assert!(!r.last_run.full_read, "{not_active}: checked by ids[]");
+        assert_eq!(
+            (r.last_run.removed, r.last_run.not_active),
+            (active as u64, not_active as u64),
+            "{not_active}: {:?}",
+            r.last_run.error
+        );
+        let after = w.sim.members(w.list);
+        assert_eq!(after.len(), before.len(), "{not_active}: no row created");
+        for i in 0..not_active {
+            let (status, _) = statuses[i % statuses.len()];
+            assert_eq!(
+                w.sim.list_status(&people[i].0, w.list),
+                Some(status),
+                "{not_active}: {i} untouched"
+            );
+        }
+        for (person, _) in &people[not_active..gone] {
+            assert_eq!(w.sim.list_status(person, w.list), Some(2));
+        }
+    }
+}
+
+/// docs/activecampaign-api.md §12, "`udate` of a membership row": a member
+/// acsync subscribed opted out and signed up again through a form after
+/// acsync's last write. The row is active again, but its `udate` is later
+/// than acsync's write: someone else's doing. When the member leaves the
+/// segment it is not unsubscribed, and acsync no longer owns it (the next
+/// run plans no removal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_changed_after_our_last_write_is_not_unsubscribed_section_12() {
+    let (w, people) = synced_with_contact_ids(20).await;
+
+    let (email, _) = &people[0];
+    let id = w.sim.contact(email).map(|c| c.id).expect("contact");
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    w.sim.set_membership(id, w.list, 1, ChangedBy::Contact);
+    let later = chrono::Utc::now().timestamp() + 3600;
+    assert!(w.sim.set_membership_udate(email, w.list, later));
+
+    w.write_people("vip", &people[1..]);
+    let r = w.sync("vip").await;
+    assert!(!r.last_run.full_read);
+    assert_eq!(
+        (r.last_run.removed, r.last_run.not_active),
+        (0, 1),
+        "{:?}",
+        r.last_run.error
+    );
+    assert_eq!(w.sim.list_status(email, w.list), Some(1));
+    let r = w.sync("vip").await;
+    assert_eq!((r.last_run.removed, r.last_run.not_active), (0, 0));
+    assert_eq!(w.sim.list_status(email, w.list), Some(1));
+}
+
+/// docs/activecampaign-api.md §12, "`include=contactLists` side-loads
+/// membership rows" (third-party, undocumented): on an account that does
+/// not honour it, the read before unsubscribing carries no rows to check.
+/// The run unsubscribes nobody and fails naming the assumption, rather
+/// than counting every removal "not active" run after run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_side_loaded_rows_stops_removals_naming_it_section_12() {
+    let (w, people) = synced_with_contact_ids(20).await;
+    w.sim.set_include_ignored(true);
+    w.write_people("vip", &people[2..]);
+    let r = w.sync("vip").await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    let error = r.last_run.error.unwrap_or_default();
+    assert!(error.contains("include=contactLists"), "{error}");
+    assert_eq!(w.active().len(), 20, "nobody unsubscribed");
 }

@@ -230,6 +230,7 @@ async fn a_due_full_read_and_a_state_database_of_0_2() {
         let new = ExportMeta {
             fingerprint: fingerprint.unwrap_or(meta.fingerprint),
             last_full_read: Some(at),
+            ..meta
         };
         db.set_export_meta("vip", &new).expect("meta written");
     };

@@ -260,6 +260,64 @@ async fn max_removals_counts_the_members_the_export_owns() {
     assert_eq!(w.active().len(), 1060);
 }
 
+/// Case 7: a contact opts out within two minutes of acsync's own
+/// unsubscribe of them (resubscribed by a form, then unsubscribed through a
+/// campaign's link or by an automation), then re-enters the segment. The
+/// change time alone says "acsync's"; the row's own marks (`campaign`,
+/// `message`, `unsubreason`, `unsubscribeAutomation`) say someone else's:
+/// kept. A member whose row shows only acsync's unsubscribe is resubscribed,
+/// marked as a re-subscription (`sourceid` 4). Both removal paths: a few
+/// (contactLists) and 12 (bulk import).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_right_after_our_unsubscribe_is_never_undone() {
+    for removed in [3usize, 13] {
+        let w = World::new().await;
+        w.write_export("vip", "max_removals = \"100%\"");
+        let people = World::people(0..40);
+        synced(&w, &people).await;
+        let gone: Vec<usize> = (0..removed).collect();
+        w.write_people("vip", &without(&people, &gone));
+        let r = w.sync("vip").await;
+        assert_eq!(r.last_run.removed, removed as u64, "{:?}", r.last_run.error);
+
+        // All but the last opt out right away, half through a campaign's
+        // link, half by an automation.
+        let opted = &gone[..removed - 1];
+        for &i in opted {
+            let by = if i % 2 == 0 {
+                ChangedBy::Contact
+            } else {
+                ChangedBy::Automation
+            };
+            let id = id(&w, &people[i].0);
+            w.sim.set_membership(id, w.list, 1, ChangedBy::Contact);
+            w.sim.set_membership(id, w.list, 2, by);
+        }
+        w.write_people("vip", &people);
+        let r = w.sync("vip").await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+        assert_eq!(
+            (r.last_run.added, r.last_run.kept_unsubscribed),
+            (1, opted.len() as u64),
+            "{removed}: only acsync's own unsubscribe is undone"
+        );
+        for &i in opted {
+            assert_eq!(
+                w.sim.list_status(&people[i].0, w.list),
+                Some(2),
+                "{removed}"
+            );
+        }
+        let last = &people[removed - 1].0;
+        let row = w.sim.members(w.list).into_iter().find(|m| &m.email == last);
+        assert_eq!(
+            row.map(|m| (m.status, m.sourceid)),
+            Some((1, 4)),
+            "{removed}: resubscribed as a re-subscription"
+        );
+    }
+}
+
 /// Case 8: the full read proves itself. An account whose `status` filter
 /// applies across all lists (undocumented either way) makes the read
 /// disagree with the contact's own membership rows: the run fails before

@@ -32,6 +32,7 @@ mod plan_held_back;
 mod provenance;
 mod quickstart;
 mod read_only;
+mod retired;
 mod rows;
 mod security;
 mod shared_list;

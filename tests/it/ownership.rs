@@ -29,6 +29,21 @@ async fn a_moved_export_file_keeps_what_it_owns() {
     let r = w.sync_success("moved").await;
     assert_eq!(r.last_run.removed, 2, "the moved export still owns them");
     assert_eq!(w.active(), emails(&people[2..]));
+    let status = w.status_json("moved");
+    assert!(
+        status["last_run"].get("kept_for_deleted").is_none(),
+        "not a deleted export: {status}"
+    );
+
+    // Taken over for good (docs/ownership.md, "Deleting an export"): once
+    // edited, the moved file is still the export that owns them.
+    let path = w.exports().join("moved.toml");
+    let edited = std::fs::read_to_string(&path).expect("read") + "# edited\n";
+    std::fs::write(&path, edited).expect("edit");
+    w.write_people("vip", &people[4..]);
+    let r = w.sync_success("moved").await;
+    assert_eq!(r.last_run.removed, 2);
+    assert_eq!(w.active(), emails(&people[4..]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

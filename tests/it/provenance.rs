@@ -246,3 +246,30 @@ async fn contacts_an_import_created_are_acsync_s_under_a_new_address() {
     let r = w.sync_with("vip", full_read()).await;
     assert_eq!(r.last_run.removed, 0, "nothing left to do");
 }
+
+/// Members acsync subscribed are removed through the legacy API (status
+/// 91) between full reads, leave the segment and come back (enough of
+/// them to go through bulk import): the check before the unsubscribe
+/// reads their rows and records what they show, so they are kept as they
+/// are on the way back too, never added over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_seen_by_the_removal_check_is_kept_when_the_member_returns() {
+    let people = World::people(0..40);
+    let w = synced(&people).await;
+    w.sync_with("vip", full_read()).await;
+    let (removed, stay) = people.split_at(12);
+    for (email, _) in removed {
+        w.sim
+            .set_membership(id_of(&w, email), w.list, 91, ChangedBy::Admin);
+    }
+    w.write_people("vip", stay);
+    let r = w.sync_with("vip", RunOptions::default()).await;
+    assert_eq!((r.last_run.removed, r.last_run.full_read), (0, false));
+    w.write_people("vip", &people);
+    let r = w.sync_with("vip", RunOptions::default()).await;
+    assert_eq!(r.last_run.added, 0, "{:?}", r.last_run.error);
+    assert_eq!(r.last_run.kept_other_status, 12);
+    for (email, _) in removed {
+        assert_eq!(w.sim.list_status(email, w.list), Some(91), "{email}");
+    }
+}

@@ -9,8 +9,7 @@ use std::collections::{HashMap, HashSet};
 use super::Applier;
 use super::decide::Item;
 use super::verify::{Confirmed, MembershipRead, ResubscribeStep};
-use crate::activecampaign::ApiError;
-use crate::model::ListStatus;
+use crate::activecampaign::{ApiError, CheckedContact};
 use crate::run::error::RunError;
 
 impl Applier<'_> {
@@ -28,17 +27,18 @@ impl Applier<'_> {
             item.contact_id = self.client.find_contact(item.email).await?;
         }
         let ids: Vec<u64> = items.iter().filter_map(|i| i.contact_id).collect();
-        let active: HashMap<u64, String> = self
+        let read: HashMap<u64, CheckedContact> = self
             .client
-            .members_among(self.export.list_id, ListStatus::Active, &ids)
+            .members_among(self.export.list_id, &ids)
             .await?
             .into_iter()
+            .map(|c| (c.id, c))
             .collect();
         let wanted: HashSet<&str> = self.segment_emails();
         let in_segment = |e: &str| wanted.contains(e);
         let mut confirmed =
             self.core
-                .confirm_removals(&mut self.tally(), &items, &active, &in_segment);
+                .confirm_removals(&mut self.tally(), &items, &read, &in_segment);
         for email in &confirmed.wanted_again {
             tracing::info!(export = %self.export.id, email = %crate::model::mask_email(email), "not unsubscribed: the contact is active under a new email that is in the segment");
         }

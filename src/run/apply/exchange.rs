@@ -18,6 +18,9 @@ pub enum SingleRequest {
     ReadListStatus(u64),
     /// Sets the contact's status on the list.
     SetListStatus(u64, ListStatus),
+    /// Sets the status back to 1 over acsync's own unsubscribe, marked as a
+    /// re-subscription.
+    Resubscribe(u64),
 }
 
 /// ActiveCampaign's answer to a [`SingleRequest`].
@@ -84,8 +87,8 @@ impl SingleExchange {
             // A contactLists status 1 would override an opt-out, a bounce or
             // a pending double opt-in: an add looks first.
             (PendingOp::Add, Stage::Contact(id)) => ReadListStatus(id),
-            (PendingOp::Add, Stage::StatusFree(id))
-            | (PendingOp::Resubscribe, Stage::Contact(id)) => SetListStatus(id, ListStatus::Active),
+            (PendingOp::Add, Stage::StatusFree(id)) => SetListStatus(id, ListStatus::Active),
+            (PendingOp::Resubscribe, Stage::Contact(id)) => Resubscribe(id),
             (PendingOp::Remove, Stage::Contact(id)) => SetListStatus(id, ListStatus::Unsubscribed),
             // Not reached: an update ends once synced, and only an add
             // reads a status.
@@ -184,10 +187,9 @@ mod tests {
     }
 
     #[test]
-    fn a_resubscribe_syncs_then_sets_the_status_active_without_reading_it() {
+    fn a_resubscribe_syncs_then_resubscribes_without_reading_the_status() {
         let (sent, _) = run(PendingOp::Resubscribe, None, &[Synced(5), StatusSet]);
-        let active = crate::model::ListStatus::Active;
-        assert_eq!(sent, [SyncContact, SetListStatus(5, active)]);
+        assert_eq!(sent, [SyncContact, Resubscribe(5)]);
     }
 
     #[test]

@@ -65,6 +65,10 @@ impl Applier<'_> {
                 self.client.set_list_status(id, list, status).await?;
                 SingleReply::StatusSet
             }
+            SingleRequest::Resubscribe(id) => {
+                self.client.resubscribe(id, list).await?;
+                SingleReply::StatusSet
+            }
         })
     }
 }

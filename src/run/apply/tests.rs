@@ -7,10 +7,11 @@ use std::time::Duration;
 use super::answers::{BULK_REFUSED, ContactOnList};
 use super::decide::*;
 use super::verify::*;
-use crate::activecampaign::{ApiError, BatchResult, BatchStatus, ErrorBody};
+use crate::activecampaign::{ApiError, BatchResult, BatchStatus, CheckedContact, ErrorBody};
 use crate::model::Kept;
 use crate::model::{
-    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, WriteWindow,
+    Fields, Known, ListStatus, LiveMember, Member, MembershipRow, PendingOp, UnsubscribeMarks,
+    WriteWindow,
 };
 use crate::plan::{Change, Removal};
 use crate::run::history::ChangeEnd;
@@ -784,34 +785,40 @@ fn matching_values_get_their_hash_recorded_without_a_write() {
 
 // ---- the reads before a destructive write ----
 
-fn removal_item(r: &Removal, slot: usize) -> Item<'_> {
-    Item::removal(slot, r)
+/// Planned removals of these addresses and contact ids.
+fn removals(of: &[(&str, Option<u64>)]) -> Vec<Removal> {
+    of.iter()
+        .map(|&(email, contact_id)| Removal {
+            email: email.into(),
+            contact_id,
+        })
+        .collect()
+}
+
+/// Their items, one slot each in order.
+fn removal_items(removals: &[Removal]) -> Vec<Item<'_>> {
+    removals
+        .iter()
+        .enumerate()
+        .map(|(slot, r)| Item::removal(slot, r))
+        .collect()
 }
 
 #[test]
 fn only_removals_still_active_under_their_email_are_made() {
-    let removals = [
+    let removals = removals(&[
         ("a@x.io", Some(1)),
         ("optout@x.io", Some(2)),
         ("renamed@x.io", Some(3)),
         ("moved@x.io", Some(4)),
         ("noid@x.io", None),
-    ]
-    .map(|(email, contact_id)| Removal {
-        email: email.into(),
-        contact_id,
-    });
-    let items: Vec<Item<'_>> = removals
-        .iter()
-        .enumerate()
-        .map(|(i, r)| removal_item(r, i))
-        .collect();
-    let active: HashMap<u64, String> = [
-        (1, "a@x.io".to_string()),
-        (3, "new@x.io".to_string()),
-        (4, "wanted@x.io".to_string()),
-    ]
-    .into();
+    ]);
+    let items = removal_items(&removals);
+    let active = read_now(&[
+        (1, "a@x.io", Some(ListStatus::Active)),
+        (3, "new@x.io", Some(ListStatus::Active)),
+        (4, "wanted@x.io", Some(ListStatus::Active)),
+    ]);
     let known = Known::new();
     let c = core(&known);
     let mut t = WriteTally::default();
@@ -838,6 +845,101 @@ fn only_removals_still_active_under_their_email_are_made() {
     assert_eq!(t.outcomes.of(0), &ChangeEnd::NotSent, "made later");
 }
 
+/// What the read before an unsubscribe answered: contact id, current
+/// email and the status of its own side-loaded row (`None`: no row).
+fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, CheckedContact> {
+    contacts
+        .iter()
+        .map(|&(id, email, status)| {
+            let row = status.map(|status| MembershipRow {
+                status,
+                udate: Some(1_005),
+                marks: UnsubscribeMarks::default(),
+                sourceid: None,
+            });
+            let email = email.to_string();
+            (id, CheckedContact { id, email, row })
+        })
+        .collect()
+}
+
+/// Only a contact whose own row says active is unsubscribed; one whose row
+/// is missing or says otherwise is not, and is recorded as the row shows
+/// it (a status acsync does not manage is then kept on re-entry).
+#[test]
+fn a_removal_is_made_only_when_the_contacts_own_row_says_active() {
+    let removals = removals(&[
+        ("u1@x.io", Some(1)),
+        ("u2@x.io", Some(2)),
+        ("u3@x.io", Some(3)),
+        ("u4@x.io", Some(4)),
+        ("u5@x.io", Some(5)),
+    ]);
+    let items = removal_items(&removals);
+    let read = read_now(&[
+        (1, "u1@x.io", Some(ListStatus::Active)),
+        (2, "u2@x.io", Some(ListStatus::Bounced)),
+        (3, "u3@x.io", Some(ListStatus::Unconfirmed)),
+        (4, "u4@x.io", Some(ListStatus::Other(91))),
+        (5, "u5@x.io", None),
+    ]);
+    let known = Known::new();
+    let mut t = WriteTally::default();
+    let check = core(&known).confirm_removals(&mut t, &items, &read, &|_| false);
+    let made: Vec<&str> = check.same_email.iter().map(|i| i.email).collect();
+    assert_eq!(made, ["u1@x.io"]);
+    assert!(check.by_id.is_empty());
+    assert_eq!(t.not_active, 4);
+    let recorded: Vec<(&str, Option<ListStatus>)> = check
+        .not_made
+        .iter()
+        .map(|m| (m.email.as_str(), m.status))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("u2@x.io", Some(ListStatus::Bounced)),
+            ("u3@x.io", Some(ListStatus::Unconfirmed)),
+            ("u4@x.io", Some(ListStatus::Other(91))),
+            ("u5@x.io", None),
+        ]
+    );
+    assert!(check.not_made.iter().all(|m| !m.owned));
+}
+
+/// A row that changed after acsync's last write to it (beyond the skew) is
+/// someone else's doing: not unsubscribed, and no longer acsync's.
+#[test]
+fn a_removal_whose_row_changed_since_our_last_write_is_not_made_and_not_ours() {
+    let mut known = Known::new();
+    for (email, to) in [("same@x.io", 1_000), ("later@x.io", 1_005 - 121)] {
+        known.insert(Member {
+            owned: true,
+            status: Some(ListStatus::Active),
+            contact_id: Some(if email == "same@x.io" { 1 } else { 2 }),
+            last_write: Some(WriteWindow { from: to - 10, to }),
+            ..Member::unknown(email)
+        });
+    }
+    let removals = removals(&[("same@x.io", Some(1)), ("later@x.io", Some(2))]);
+    let items = removal_items(&removals);
+    // Both rows changed at 1_005: inside the skew of the first write, after
+    // the second.
+    let read = read_now(&[
+        (1, "same@x.io", Some(ListStatus::Active)),
+        (2, "later@x.io", Some(ListStatus::Active)),
+    ]);
+    let mut t = WriteTally::default();
+    let check = core(&known).confirm_removals(&mut t, &items, &read, &|_| false);
+    let made: Vec<&str> = check.same_email.iter().map(|i| i.email).collect();
+    assert_eq!(made, ["same@x.io"]);
+    assert_eq!(t.not_active, 1);
+    let m = &check.not_made[0];
+    assert_eq!(m.email, "later@x.io");
+    assert!(!m.owned && m.last_write.is_none());
+    assert_eq!(m.status, Some(ListStatus::Active));
+}
+
 fn ours(window: Option<(i64, i64)>) -> Member {
     Member {
         unsubscribed_by_us: true,
@@ -851,6 +953,8 @@ fn row(code: i64, udate: Option<i64>) -> Option<MembershipRow> {
     Some(MembershipRow {
         status: ListStatus::from_code(code),
         udate,
+        marks: UnsubscribeMarks::default(),
+        sourceid: None,
     })
 }
 
@@ -872,6 +976,44 @@ fn resubscribes_only_our_own_unchanged_unsubscribe() {
         ..m.clone()
     };
     assert_eq!(Resubscribe::of(&not_ours, row(2, Some(1_005))), kept);
+}
+
+/// A status 2 inside our window whose row names someone else's
+/// unsubscribe (a campaign's link, an automation, a reason) is theirs.
+#[test]
+fn a_row_marked_by_someone_elses_unsubscribe_is_kept_inside_our_window() {
+    let m = ours(Some((1_000, 1_010)));
+    let kept = Resubscribe::Keep(ListStatus::Unsubscribed);
+    let marked =
+        |marks: UnsubscribeMarks| row(2, Some(1_005)).map(|r| MembershipRow { marks, ..r });
+    let some = |id: &str| Some(id.to_string());
+    for marks in [
+        UnsubscribeMarks {
+            campaign: some("7"),
+            message: some("12"),
+            ..UnsubscribeMarks::default()
+        },
+        UnsubscribeMarks {
+            automation: some("3"),
+            ..UnsubscribeMarks::default()
+        },
+        UnsubscribeMarks {
+            reason: some("Too many emails"),
+            ..UnsubscribeMarks::default()
+        },
+    ] {
+        assert_eq!(
+            Resubscribe::of(&m, marked(marks.clone())),
+            kept,
+            "{marks:?}"
+        );
+    }
+    // The source of the last subscription is no mark of an unsubscribe.
+    let resubscribed_before = row(2, Some(1_005)).map(|r| MembershipRow {
+        sourceid: Some(4),
+        ..r
+    });
+    assert_eq!(Resubscribe::of(&m, resubscribed_before), Resubscribe::Yes);
 }
 
 #[test]

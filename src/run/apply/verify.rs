@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::decide::{Item, WriteCore, WriteTally, fatal};
-use crate::activecampaign::ApiError;
-use crate::model::{ListStatus, Member, MembershipRow, PendingOp};
+use crate::activecampaign::{ApiError, CheckedContact};
+use crate::model::{ListStatus, Member, MembershipRow, PendingOp, Sighting};
 use crate::run::history::ChangeEnd;
 
 /// The planned removals sorted by a read of the list's active members.
@@ -22,10 +22,20 @@ pub struct Confirmed<'p> {
     pub by_id: Vec<Item<'p>>,
     /// Active under a new email that is in the segment: it stays.
     pub wanted_again: Vec<&'p str>,
-    /// The rows of the removals not made (no longer active under their
-    /// email, or wanted again): their status is unknown until the next full
-    /// read, and never recorded as unsubscribed by us.
+    /// The rows of the removals not made (no longer active, changed by
+    /// someone else since acsync's last write, or wanted again), recorded
+    /// as the read showed them and never as unsubscribed by us.
     pub not_made: Vec<Member>,
+}
+
+/// The contact `item` names and its own row on the list, when the read
+/// returned both.
+fn own_row<'r>(
+    item: &Item,
+    read: &'r HashMap<u64, CheckedContact>,
+) -> Option<(&'r CheckedContact, &'r MembershipRow)> {
+    let contact = read.get(&item.contact_id?)?;
+    Some((contact, contact.row.as_ref()?))
 }
 
 /// What to do with a member this export unsubscribed who re-entered the
@@ -44,8 +54,11 @@ pub enum Resubscribe {
 
 impl Resubscribe {
     /// Resubscribe only when the row still shows the unsubscribe this export
-    /// made, i.e. its change time lies inside the recorded window of our
-    /// write. No window, no `udate`, or a status code we do not manage: keep.
+    /// made: its change time lies inside the recorded window of our write,
+    /// and it carries none of the marks of someone else's unsubscribe (a
+    /// campaign, a message, an automation, a reason), which a change time
+    /// alone cannot rule out. No window, no `udate`, a mark, or a status
+    /// code we do not manage: keep.
     pub fn of(m: &Member, row: Option<MembershipRow>) -> Resubscribe {
         let Some(row) = row else {
             return Resubscribe::NotMember;
@@ -54,6 +67,7 @@ impl Resubscribe {
             ListStatus::Active => Resubscribe::AlreadyActive,
             ListStatus::Unsubscribed => {
                 let ours = m.unsubscribed_by_us
+                    && !row.marks.name_another_author()
                     && m.last_write
                         .zip(row.udate)
                         .is_some_and(|(w, udate)| w.covers(udate));
@@ -70,7 +84,7 @@ impl Resubscribe {
 
 /// A contact's id and its membership row on the list, read right before a
 /// resubscribe (`None`: no such contact, or no row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipRead {
     pub contact_id: Option<u64>,
     pub row: Option<MembershipRow>,
@@ -91,33 +105,47 @@ pub enum ResubscribeStep {
 
 impl WriteCore<'_> {
     /// Sorts the planned removals (`items`, with the contact ids that could
-    /// be looked up) by what `active_now` shows (contact id → current email,
-    /// the answer of `GET /contacts?ids[]=…&listid=&status=1`). A removal
-    /// without a contact id could not be read and counts as not active.
+    /// be looked up) by `read`: contact id → what
+    /// `GET /contacts?ids[]=…&listid=&status=1&include=contactLists`
+    /// answered for it. The filter's claim alone is not trusted
+    /// (ActiveCampaign does not document it together with `ids[]`, see
+    /// docs/verification.md): a contact is active on the list only when its
+    /// own side-loaded row says so. Not made: a removal without a contact
+    /// id (it could not be read), without an active row of its own, or
+    /// whose row changed after acsync's last write to it (someone else's
+    /// doing since, which also ends acsync's ownership of it).
     pub fn confirm_removals<'p>(
         &self,
         t: &mut WriteTally,
         items: &[Item<'p>],
-        active_now: &HashMap<u64, String>,
+        read: &HashMap<u64, CheckedContact>,
         in_segment: &dyn Fn(&str) -> bool,
     ) -> Confirmed<'p> {
         let mut out = Confirmed::default();
         for item in items {
-            let current = item.contact_id.and_then(|id| active_now.get(&id));
-            match current {
-                Some(email) if email == item.email => out.same_email.push(*item),
-                Some(email) if !in_segment(email) => out.by_id.push(*item),
-                Some(_) => {
+            let Some((contact, row)) = own_row(item, read) else {
+                out.not_made.push(self.not_on_list(t, item));
+                continue;
+            };
+            let member = self.member(item.email);
+            if row.status != ListStatus::Active || member.changed_since_last_write(row) {
+                out.not_made.push(self.not_ours(t, item, contact.id, row));
+                continue;
+            }
+            match contact.email.as_str() {
+                email if email == item.email => out.same_email.push(*item),
+                email if !in_segment(email) => out.by_id.push(*item),
+                _ => {
                     out.wanted_again.push(item.email);
                     out.not_made.push(self.not_active(t, item));
                 }
-                None => out.not_made.push(self.not_active(t, item)),
             }
         }
         out
     }
 
-    /// A planned removal not made: counted, and recorded with an unknown
+    /// A planned removal of a contact that is active under another email
+    /// in the segment: not made, counted, and recorded with an unknown
     /// status so the next full read learns what became of it.
     fn not_active(&self, t: &mut WriteTally, item: &Item) -> Member {
         t.not_active += 1;
@@ -128,6 +156,39 @@ impl WriteCore<'_> {
             last_write: None,
             ..self.member(item.email)
         }
+    }
+
+    /// A planned removal of a contact the read did not find on the list
+    /// (deleted, or no row there): not made, counted, and recorded as not
+    /// a member, which is nobody's membership.
+    fn not_on_list(&self, t: &mut WriteTally, item: &Item) -> Member {
+        t.not_active += 1;
+        t.outcomes.set(item.slot, ChangeEnd::NotActive);
+        let mut m = self.member(item.email);
+        m.observe(Sighting {
+            contact_id: None,
+            status: None,
+            contact_created: None,
+        });
+        m
+    }
+
+    /// A planned removal whose row shows another status, or a change by
+    /// someone else since acsync's last write: not made, counted with those
+    /// not active, and recorded as the row shows it (a status acsync does
+    /// not manage is then kept on re-entry), no longer acsync's.
+    fn not_ours(
+        &self,
+        t: &mut WriteTally,
+        item: &Item,
+        contact_id: u64,
+        row: &MembershipRow,
+    ) -> Member {
+        t.not_active += 1;
+        t.outcomes.set(item.slot, ChangeEnd::NotActive);
+        let mut m = self.member(item.email);
+        m.observe_row(Some(contact_id), row);
+        m
     }
 
     /// The contact id a resubscribe's membership read starts from; without

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::fields::{self, Field};
 use super::records::{
     ChangedBy, Contact, ContactPatch, List, Membership, MembershipError, SimContact, SimMembership,
-    now_unix,
+    UnsubscribeMark, now_unix,
 };
 use super::tags::Tags;
+use super::zone::AccountTimes;
 
 /// Serialised as is for `--state-file` (see `snapshot.rs`); the
 /// skipped indexes are rebuilt by [`Account::reindex`].
@@ -37,6 +38,19 @@ pub struct Account {
     /// fault knob, not account data: not saved.
     #[serde(skip)]
     pub global_status_filter: bool,
+    /// Fault model for the removal check (docs/verification.md): `listid`
+    /// and `status` ignored when `ids[]` is present, so every asked
+    /// contact comes back. Undocumented either way. Not saved.
+    #[serde(skip)]
+    pub ids_ignore_list_filter: bool,
+    /// Fault model: `include=contactLists` not honoured on `GET /contacts`
+    /// (a third-party observation, not documented). Not saved.
+    #[serde(skip)]
+    pub include_ignored: bool,
+    /// The account's zone and how times are written in it (see `zone.rs`):
+    /// a setting of the simulator, not saved with the account.
+    #[serde(skip)]
+    pub times: AccountTimes,
     /// Tag registry and contact-tag rows (see `tags.rs`).
     pub tags: Tags,
 }
@@ -241,6 +255,8 @@ impl Account {
             changed_by: by,
             sdate: now,
             udate: now,
+            mark: UnsubscribeMark::default(),
+            sourceid: 0,
         });
         if row.id == next_id {
             self.next_membership = next_id;
@@ -253,8 +269,20 @@ impl Account {
             row.status = status;
             row.changed_by = by;
             row.udate = now;
+            row.mark = UnsubscribeMark::of(by, status);
         }
         Ok(row)
+    }
+
+    /// Records the `sourceid` a `POST /contactLists` sent on its row.
+    pub fn set_membership_source(&mut self, contact: u64, list: u64, sourceid: u64) {
+        let row = self
+            .lists
+            .get_mut(&list)
+            .and_then(|l| l.members.get_mut(&contact));
+        if let Some(m) = row {
+            m.sourceid = sourceid;
+        }
     }
 
     /// Overrides a membership row's change time (test seeding).
@@ -287,6 +315,7 @@ impl Account {
                     email: c.data.email.clone(),
                     status: m.status,
                     changed_by: m.changed_by,
+                    sourceid: m.sourceid,
                 })
             })
             .collect()

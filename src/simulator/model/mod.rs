@@ -11,3 +11,4 @@ pub mod seed;
 pub mod snapshot;
 pub mod tags;
 pub mod values;
+pub mod zone;

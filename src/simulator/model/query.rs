@@ -83,7 +83,10 @@ impl Account {
             let mut hit: Vec<u64> = ids
                 .iter()
                 .copied()
-                .filter(|id| self.contact(*id).is_some() && self.on_list(*id, q.listid, q.status))
+                .filter(|id| {
+                    self.contact(*id).is_some()
+                        && (self.ids_ignore_list_filter || self.on_list(*id, q.listid, q.status))
+                })
                 .collect();
             hit.sort_unstable();
             hit.dedup();

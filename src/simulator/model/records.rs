@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-/// Who last changed a list membership (inspection only; AC shows this in its
-/// UI, not in the API).
+/// Who last changed a list membership. AC shows this in its UI, not in the
+/// API; what the API shows of it is the row's [`UnsubscribeMark`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChangedBy {
-    /// The contact unsubscribed themselves (unsubscribe link), §3.4.
+    /// The contact: a status 2 is an opt-out through a campaign's
+    /// unsubscribe link (§3.4), a status 1 a form sign-up.
     Contact,
+    /// An automation's "unsubscribe" action (§3.4).
+    Automation,
     /// `POST /contactLists`, §3.1.
     Api,
     /// Someone in the AC UI.
@@ -45,6 +48,8 @@ pub struct SimMembership {
     /// 0 unconfirmed, 1 active, 2 unsubscribed, 3 bounced (§2.5).
     pub status: u8,
     pub changed_by: ChangedBy,
+    /// What the row's `sourceid` shows (see [`Membership::sourceid`]).
+    pub sourceid: u64,
 }
 
 /// Internal contact record. Timestamps are unix seconds.
@@ -66,6 +71,50 @@ pub struct Membership {
     pub changed_by: ChangedBy,
     pub sdate: i64,
     pub udate: i64,
+    /// What the row shows of the last status change's author.
+    #[serde(default)]
+    pub mark: UnsubscribeMark,
+    /// The `sourceid` the last `POST /contactLists` sent (§3.1: 4 for a
+    /// re-subscription); 0 otherwise.
+    #[serde(default)]
+    pub sourceid: u64,
+}
+
+/// What a membership row records of an unsubscribe (activecampaign-api.md
+/// §12, the v1 fields `unsubreason`, `campaign`, `message`,
+/// `unsubscribeAutomation`): filled when a contact opts out through a
+/// campaign's link or an automation unsubscribes them, empty after any
+/// other change (an API or import write, an admin, a sign-up).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsubscribeMark {
+    pub reason: String,
+    pub campaign: Option<u64>,
+    pub message: Option<u64>,
+    pub automation: Option<u64>,
+}
+
+impl UnsubscribeMark {
+    /// The synthetic campaign, message and automation an opt-out names.
+    pub const CAMPAIGN: u64 = 7;
+    pub const MESSAGE: u64 = 12;
+    pub const AUTOMATION: u64 = 3;
+
+    /// The mark a change to `status` by `by` leaves on the row.
+    pub fn of(by: ChangedBy, status: u8) -> UnsubscribeMark {
+        match (by, status) {
+            (ChangedBy::Contact, 2) => UnsubscribeMark {
+                reason: "I no longer want to receive these emails".into(),
+                campaign: Some(Self::CAMPAIGN),
+                message: Some(Self::MESSAGE),
+                automation: None,
+            },
+            (ChangedBy::Automation, 2) => UnsubscribeMark {
+                automation: Some(Self::AUTOMATION),
+                ..UnsubscribeMark::default()
+            },
+            _ => UnsubscribeMark::default(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ async fn lists(State(s): Sh, uri: Uri) -> ApiResult {
         .values()
         .skip(offset)
         .take(limit)
-        .map(|l| wire::list(&s.base, l))
+        .map(|l| wire::list(&s.base, a.times, l))
         .collect();
     let total = wire::total(a.lists.len() as u64, true);
     Ok(Json(json!({"lists": page, "meta": {"total": total}})).into_response())
@@ -49,7 +49,7 @@ async fn list(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
         .lists
         .get(&id)
         .ok_or_else(|| ApiError::not_found("_List", id))?;
-    Ok(Json(json!({ "list": wire::list(&s.base, l) })).into_response())
+    Ok(Json(json!({ "list": wire::list(&s.base, a.times, l) })).into_response())
 }
 
 /// `GET /fields` (§5.2): `limit` defaults to 100 here.
@@ -57,7 +57,10 @@ async fn fields(State(s): Sh, uri: Uri) -> ApiResult {
     let (limit, offset) = paging(&params(&uri)?, 100)?;
     let a = s.account();
     let fields = a.fields.iter().skip(offset).take(limit);
-    let page: Vec<Value> = fields.clone().map(|f| wire::field(&s.base, f)).collect();
+    let page: Vec<Value> = fields
+        .clone()
+        .map(|f| wire::field(&s.base, a.times, f))
+        .collect();
     // The options of the page's choice fields ride along as `fieldOptions`.
     let mut options = Vec::new();
     for f in fields {
@@ -112,25 +115,49 @@ fn id_list(uri: &Uri) -> Result<Option<Vec<u64>>, ApiError> {
     Ok(ids)
 }
 
-/// `GET /contacts` (§2.5, §3.3).
+/// `GET /contacts` (§2.5, §3.3); `include=contactLists` side-loads each
+/// returned contact's membership rows (§12), in the shape of
+/// `GET /contacts/{id}`: row ids on the contact, rows at the top level.
 async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
-    let mut q = contact_query(&params(&uri)?)?;
+    let p = params(&uri)?;
+    let mut q = contact_query(&p)?;
     q.ids = id_list(&uri)?;
+    let asked = p
+        .get("include")
+        .is_some_and(|i| i.split(',').any(|r| r.trim() == "contactLists"));
     // meta.total alternates string / number, deterministically (§2.5).
     let as_string = s.query_count.fetch_add(1, Ordering::Relaxed) % 2 == 0;
     let a = s.account();
+    let side_load = asked && !a.include_ignored;
     let page = a.query_contacts(&q);
-    let list: Vec<Value> = page
-        .contacts
-        .iter()
-        .map(|c| wire::contact(&s.base, c))
-        .collect();
+    let mut rows = Vec::new();
+    let mut list = Vec::with_capacity(page.contacts.len());
+    for c in &page.contacts {
+        let mut contact = wire::contact(&s.base, a.times, c);
+        if side_load {
+            let own = a.contact_lists(c.data.id);
+            contact["contactLists"] = json!(
+                own.iter()
+                    .map(|(_, m)| m.id.to_string())
+                    .collect::<Vec<_>>()
+            );
+            rows.extend(
+                own.iter()
+                    .map(|(l, m)| wire::contact_list(&s.base, a.times, c, *l, m, false)),
+            );
+        }
+        list.push(contact);
+    }
     let page_input = json!({"segmentid": 0, "formid": 0, "listid": q.listid.unwrap_or(0),
         "tagid": 0, "limit": q.limit, "offset": q.offset, "search": null, "sort": null,
         "seriesid": 0, "waitid": 0, "status": q.status.map_or(-1, i64::from), "forceQuery": 0,
         "cacheid": format!("{:032x}", s.query_count.load(Ordering::Relaxed))});
     let meta = json!({"total": wire::total(page.total, as_string), "page_input": page_input});
-    Ok(Json(json!({"scoreValues": [], "contacts": list, "meta": meta})).into_response())
+    let mut body = json!({"scoreValues": [], "contacts": list, "meta": meta});
+    if side_load {
+        body["contactLists"] = json!(rows);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GET /contacts/{id}` with sideloaded `contactLists` (§2.6).
@@ -143,10 +170,10 @@ async fn contact(State(s): Sh, Path(raw): Path<String>) -> ApiResult {
     let memberships = a.contact_lists(id);
     let lists: Vec<Value> = memberships
         .iter()
-        .map(|(l, m)| wire::contact_list(&s.base, c, *l, m, false))
+        .map(|(l, m)| wire::contact_list(&s.base, a.times, c, *l, m, false))
         .collect();
-    let values = wire::field_values(&s.base, c);
-    let mut body = wire::contact(&s.base, c);
+    let values = wire::field_values(&s.base, a.times, c);
+    let mut body = wire::contact(&s.base, a.times, c);
     body["contactLists"] = json!(
         memberships
             .iter()
@@ -177,7 +204,7 @@ async fn contact_lists(State(s): Sh, Path(raw): Path<String>, uri: Uri) -> ApiRe
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|(l, m)| wire::contact_list(&s.base, c, *l, m, false))
+        .map(|(l, m)| wire::contact_list(&s.base, a.times, c, *l, m, false))
         .collect();
     let total = wire::total(rows.len() as u64, true);
     Ok(Json(json!({ "contactLists": lists, "meta": {"total": total} })).into_response())

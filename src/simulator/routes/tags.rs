@@ -17,6 +17,7 @@ use super::super::engine::shared::Shared;
 use super::super::model::records::now_unix;
 use super::super::model::tags::Tags;
 use super::super::model::values::lenient_id;
+use super::super::model::zone::AccountTimes;
 use super::params::{ApiResult, Sh, json_body, params, path_id, unprocessable};
 use super::wire::{self, ApiError};
 
@@ -26,12 +27,12 @@ pub fn routes(r: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
         .route("/api/3/contactTags/{id}", delete(remove_contact_tag))
 }
 
-fn tag_json(tags: &Tags, id: u64) -> Value {
+fn tag_json(times: AccountTimes, tags: &Tags, id: u64) -> Value {
     let Some(d) = tags.def(id) else {
         return Value::Null;
     };
     json!({"tagType": "contact", "tag": d.name, "description": d.description,
-        "cdate": wire::date(d.cdate), "id": id.to_string()})
+        "cdate": times.zoned(d.cdate), "id": id.to_string()})
 }
 
 /// `GET /tags?search=` ("contains") or `filters[search][eq]=` (§5.3).
@@ -52,7 +53,7 @@ async fn list_tags(State(s): Sh, uri: Uri) -> ApiResult {
             contains.as_ref().is_none_or(|c| name.contains(c.as_str()))
                 && equals.as_ref().is_none_or(|e| name == *e)
         })
-        .map(|id| tag_json(&a.tags, id))
+        .map(|id| tag_json(a.times, &a.tags, id))
         .collect();
     let total = wire::total(hits.len() as u64, true);
     Ok(Json(json!({"tags": hits, "meta": {"total": total}})).into_response())
@@ -77,7 +78,7 @@ async fn add_tag(State(s): Sh, body: Bytes) -> ApiResult {
         .ok_or_else(|| unprocessable("duplicate", "Duplicate entry", "/data/attributes/tag"))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "tag": tag_json(&a.tags, id) })),
+        Json(json!({ "tag": tag_json(a.times, &a.tags, id) })),
     )
         .into_response())
 }
@@ -100,7 +101,7 @@ async fn add_contact_tag(State(s): Sh, body: Bytes) -> ApiResult {
     let Some(row) = a.tag_contact(contact, tag) else {
         return Ok(not_found_detail("Tag not found"));
     };
-    let body = json!({"contactTag": {"cdate": wire::date(now_unix()),
+    let body = json!({"contactTag": {"cdate": a.times.zoned(now_unix()),
         "contact": contact.to_string(), "id": row.to_string(), "links": {}, "tag": tag.to_string()}});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::super::engine::bulk_request::BulkRefusal;
 use super::super::model::fields::Field;
 use super::super::model::records::{Contact, List, Membership, MembershipError};
+use super::super::model::zone::AccountTimes;
 
 /// An error answer. Each variant renders one documented shape (§6).
 #[derive(Debug, thiserror::Error)]
@@ -111,30 +112,24 @@ pub fn server_error(status: StatusCode) -> Response {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-/// Timestamps in AC's `YYYY-MM-DDThh:mm:ss±hh:mm` form (§8 item 9).
-pub fn date(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
-        .unwrap_or_default()
-}
-
 /// A contact as `GET /contacts` renders it (§2.5): string ids, "" for
 /// empty names and phone, the never-set dates as AC's zero dates, and the
 /// keys of the documented example (`tests/documented_examples.json`).
-pub fn contact(base: &str, c: &Contact) -> Value {
+/// Times in the account's zone (§12): zoned, or local without a zone.
+pub fn contact(base: &str, t: AccountTimes, c: &Contact) -> Value {
     let d = &c.data;
     let id = d.id.to_string();
     json!({
-        "cdate": date(c.cdate), "email": d.email, "phone": d.phone,
+        "cdate": t.zoned(c.cdate), "email": d.email, "phone": d.phone,
         "firstName": d.first_name, "lastName": d.last_name, "orgid": "0", "orgname": "",
         "segmentio_id": "", "bounced_hard": "0", "bounced_soft": "0",
         "bounced_date": "0000-00-00", "ip": "0", "ua": "", "hash": format!("{:032x}", d.id),
         "socialdata_lastcheck": ZERO_TIME, "email_local": "", "email_domain": "",
         "sentcnt": "0", "rating_tstamp": "0000-00-00", "gravatar": "0",
         "email_empty": false, "deleted": "0", "anonymized": "0",
-        "adate": date(c.udate), "udate": date(c.udate), "edate": null,
-        "deleted_at": ZERO_TIME, "created_utc_timestamp": timestamp(c.cdate),
-        "updated_utc_timestamp": timestamp(c.udate), "scoreValues": [],
+        "adate": t.zoned(c.udate), "udate": t.zoned(c.udate), "edate": null,
+        "deleted_at": ZERO_TIME, "created_utc_timestamp": t.wall_clock(c.cdate),
+        "updated_utc_timestamp": t.wall_clock(c.udate), "scoreValues": [],
         "links": links(base, "contacts", &id, CONTACT_LINKS),
         "id": id, "organization": null,
     })
@@ -189,15 +184,8 @@ fn links(base: &str, kind: &str, id: &str, rels: &[&str]) -> Value {
     Value::Object(map)
 }
 
-/// `YYYY-MM-DD hh:mm:ss` (UTC), the form of `created_timestamp`.
-fn timestamp(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
 /// Field values of a contact (§2.2 response), with synthetic ids.
-pub fn field_values(base: &str, c: &Contact) -> Vec<Value> {
+pub fn field_values(base: &str, t: AccountTimes, c: &Contact) -> Vec<Value> {
     let cid = c.data.id.to_string();
     c.data
         .fields
@@ -205,7 +193,7 @@ pub fn field_values(base: &str, c: &Contact) -> Vec<Value> {
         .map(|(fid, value)| {
             let id = format!("{}{:04}", c.data.id, fid);
             json!({"contact": cid, "field": fid.to_string(), "value": value,
-                "cdate": date(c.cdate), "udate": date(c.udate), "created_by": null,
+                "cdate": t.zoned(c.cdate), "udate": t.zoned(c.udate), "created_by": null,
                 "updated_by": null, "links": links(base, "fieldValues", &id, &["owner", "field"]),
                 "id": id, "owner": cid})
         })
@@ -216,11 +204,13 @@ pub fn field_values(base: &str, c: &Contact) -> Vec<Value> {
 /// answer (`"status": 1`, §3.1) and false for GETs (`"status": "1"`, §3.2).
 pub fn contact_list(
     base: &str,
+    t: AccountTimes,
     c: &Contact,
     list: u64,
     m: &Membership,
     status_as_int: bool,
 ) -> Value {
+    let mark = &m.mark;
     let status = if status_as_int {
         json!(m.status)
     } else {
@@ -228,22 +218,29 @@ pub fn contact_list(
     };
     json!({
         "contact": c.data.id.to_string(), "list": list.to_string(), "form": null,
-        "seriesid": "0", "sdate": date(m.sdate), "udate": date(m.udate), "status": status,
-        "responder": "1", "sync": "0", "unsubreason": "", "campaign": null, "message": null,
+        "seriesid": "0", "sdate": t.zoned(m.sdate), "udate": t.row_udate(m.udate), "status": status,
+        "responder": "1", "sync": "0", "unsubreason": mark.reason,
+        "campaign": id_or_null(mark.campaign), "message": id_or_null(mark.message),
         "first_name": c.data.first_name, "last_name": c.data.last_name, "ip4Sub": "0",
-        "sourceid": "0", "autosyncLog": null, "ip4_last": "0", "ip4Unsub": "0",
-        "created_timestamp": timestamp(m.sdate), "updated_timestamp": timestamp(m.udate),
-        "created_by": null, "updated_by": null, "unsubscribeAutomation": null,
+        "sourceid": m.sourceid.to_string(), "autosyncLog": null, "ip4_last": "0", "ip4Unsub": "0",
+        "created_timestamp": t.wall_clock(m.sdate), "updated_timestamp": t.wall_clock(m.udate),
+        "created_by": null, "updated_by": null,
+        "unsubscribeAutomation": id_or_null(mark.automation),
         "links": links(base, "contactLists", &m.id.to_string(), CONTACT_LIST_LINKS),
         "id": m.id.to_string(), "automation": null,
     })
 }
 
+/// A related record's id as the row names it (`"7"`), or `null`.
+fn id_or_null(id: Option<u64>) -> Value {
+    id.map_or(Value::Null, |id| json!(id.to_string()))
+}
+
 /// `GET /lists/{id}` body (§5.1), with every key of the documented example.
-pub fn list(base: &str, l: &List) -> Value {
+pub fn list(base: &str, t: AccountTimes, l: &List) -> Value {
     let id = l.id.to_string();
     let mut v = json!({
-        "stringid": l.stringid, "userid": "1", "name": l.name, "cdate": date(l.cdate),
+        "stringid": l.stringid, "userid": "1", "name": l.name, "cdate": t.zoned(l.cdate),
         "analytics_domains": null, "analytics_source": "", "analytics_ua": "",
         "twitter_token": "", "twitter_token_secret": "", "facebook_session": null,
         "carboncopy": null, "subscription_notify": null, "unsubscription_notify": null,
@@ -292,13 +289,13 @@ pub fn field_options(f: &Field, first_id: u64) -> Vec<Value> {
 }
 
 /// One entry of `GET /fields` (§5.2).
-pub fn field(base: &str, f: &Field) -> Value {
+pub fn field(base: &str, t: AccountTimes, f: &Field) -> Value {
     let id = f.id.to_string();
     json!({
         "title": f.title, "descript": null, "type": f.kind, "isrequired": "0",
         "perstag": f.perstag, "defval": "", "show_in_list": "0", "rows": "0", "cols": "0",
         "visible": "1", "service": "", "ordernum": f.id.to_string(),
-        "cdate": date(0), "udate": date(0), "options": [], "relations": [],
+        "cdate": t.zoned(0), "udate": t.zoned(0), "options": [], "relations": [],
         "links": links(base, "fields", &id, &["options", "relations"]), "id": id,
     })
 }

@@ -95,8 +95,8 @@ fn answer(s: &Shared, a: &Account, id: u64, status: StatusCode) -> ApiResult {
     let c = a
         .contact(id)
         .ok_or_else(|| ApiError::not_found("Subscriber", id))?;
-    let values = wire::field_values(&s.base, c);
-    let mut body = wire::contact(&s.base, c);
+    let values = wire::field_values(&s.base, a.times, c);
+    let mut body = wire::contact(&s.base, a.times, c);
     body["organization"] = json!(""); // "" here, null in GETs (both documented)
     body["fieldValues"] = json!(values.iter().map(|f| f["id"].clone()).collect::<Vec<_>>());
     Ok((
@@ -180,16 +180,19 @@ async fn set_contact_list(State(s): Sh, body: Bytes) -> ApiResult {
             ));
         }
     };
+    // `sourceid`: optional, "set to 4 when re-subscribing" (§3.1).
+    let sourceid = cl.get("sourceid").and_then(lenient_id).unwrap_or(0);
     let mut a = s.account();
     a.set_membership(contact, list, status, ChangedBy::Api)
         .map_err(ApiError::from)?;
+    a.set_membership_source(contact, list, sourceid);
     let c = a
         .contact(contact)
         .ok_or_else(|| ApiError::not_found("Subscriber", contact))?;
     let m = a
         .membership(contact, list)
         .ok_or_else(|| ApiError::not_found("_List", list))?;
-    let body = json!({"contacts": [wire::contact(&s.base, c)],
-        "contactList": wire::contact_list(&s.base, c, list, m, true)});
+    let body = json!({"contacts": [wire::contact(&s.base, a.times, c)],
+        "contactList": wire::contact_list(&s.base, a.times, c, list, m, true)});
     Ok(Json(body).into_response())
 }

@@ -5,6 +5,7 @@
 mod api;
 mod bulk;
 mod faults;
+mod rows;
 mod scale;
 mod shapes;
 
