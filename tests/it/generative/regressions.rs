@@ -134,7 +134,6 @@ async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
 /// then the address leaves. The membership is the form's: never
 /// unsubscribed (docs/ownership.md, what "owned" means).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: the row's change time after acsync's write ends ownership"]
 async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
     holds(Case {
         bulk: false,
@@ -154,7 +153,6 @@ async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
 /// form subscribe again: the final full read sees status 1, dated after
 /// acsync's write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: the row's change time after acsync's write ends ownership"]
 async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
     holds(Case {
         bulk: false,
