@@ -18,6 +18,6 @@ pub use known::Known;
 pub use member::{LiveMember, Member, PendingOp};
 pub use policy::{Prune, RemovalLimit};
 pub use profile::{Fields, Profile, mask_email};
-pub use provenance::Sighting;
+pub use provenance::Evidence;
 pub use reason::{Kept, LeftAlone};
 pub use status::{ListStatus, MembershipRow, UnsubscribeMarks, WriteWindow};

@@ -11,7 +11,7 @@ use super::status::{ListStatus, MembershipRow};
 
 /// What ActiveCampaign shows of one membership at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sighting {
+pub struct Evidence {
     /// The contact that holds the address now; `None` when the read did
     /// not say (the recorded id is then kept).
     pub contact_id: Option<u64>,
@@ -19,15 +19,37 @@ pub struct Sighting {
     pub status: Option<ListStatus>,
     /// When that contact was created (Unix seconds), when the read shows it.
     pub contact_created: Option<i64>,
+    /// When the membership row last changed (its `udate`, Unix seconds),
+    /// when the read shows it.
+    pub row_changed: Option<i64>,
 }
 
-impl Sighting {
-    /// A membership row with `status`, of the contact `contact_id` if known.
-    pub fn of_row(contact_id: Option<u64>, status: ListStatus) -> Sighting {
-        Sighting {
+impl Evidence {
+    /// A membership with `status`, of the contact `contact_id` if known.
+    pub fn of_status(contact_id: Option<u64>, status: ListStatus) -> Evidence {
+        Evidence {
             contact_id,
             status: Some(status),
             contact_created: None,
+            row_changed: None,
+        }
+    }
+
+    /// A membership row read now, of the contact `contact_id` if known.
+    pub fn of_row(contact_id: Option<u64>, row: &MembershipRow) -> Evidence {
+        Evidence {
+            row_changed: row.udate,
+            ..Evidence::of_status(contact_id, row.status)
+        }
+    }
+
+    /// No membership row (no such contact, or none on the list).
+    pub fn no_row() -> Evidence {
+        Evidence {
+            contact_id: None,
+            status: None,
+            contact_created: None,
+            row_changed: None,
         }
     }
 }
@@ -46,25 +68,24 @@ impl Member {
         }
     }
 
-    /// Folds a sighting into the record. The membership stops being
-    /// acsync's doing, for good, when the sighting shows a change acsync did
+    /// Folds evidence into the record. The membership stops being
+    /// acsync's doing, for good, when the evidence shows a change acsync did
     /// not make: another status than the one its last write left (an
     /// opt-out, a bounce, a form re-subscribing an address acsync had
-    /// unsubscribed, a code acsync never writes, a removed row), or another
-    /// contact under the address (a different id, or one created after
-    /// acsync's last write). Only a new write of acsync's makes it its own
-    /// again.
-    pub fn observe(&mut self, seen: Sighting) {
+    /// unsubscribed, a code acsync never writes, a removed row), a row
+    /// changed after acsync's last write (even back to the status acsync
+    /// left: an opt-out and a sign-up in between, say), or another contact
+    /// under the address (a different id, or one created after acsync's
+    /// last write). Only a new write of acsync's makes it its own again.
+    pub fn observe(&mut self, seen: Evidence) {
         let other_contact = matches!(
             (self.contact_id, seen.contact_id),
             (Some(ours), Some(now)) if ours != now
-        ) || seen
-            .contact_created
-            .zip(self.last_write)
-            .is_some_and(|(created, w)| w.precedes(created));
+        ) || self.happened_since_last_write(seen.contact_created);
         let changed = self
             .status_we_left()
-            .is_some_and(|s| seen.status != Some(s));
+            .is_some_and(|s| seen.status != Some(s))
+            || self.happened_since_last_write(seen.row_changed);
         if other_contact || changed {
             self.release();
         }
@@ -76,23 +97,18 @@ impl Member {
         self.contact_id = seen.contact_id.or(self.contact_id);
     }
 
-    /// Folds a membership row read now: [`Member::observe`] its status, and
-    /// a row changed after acsync's last write (its `udate` beyond the
-    /// skew) is someone else's change even when it shows the status acsync
-    /// left (an opt-out and a sign-up in between, say).
-    pub fn observe_row(&mut self, contact_id: Option<u64>, row: &MembershipRow) {
-        self.observe(Sighting::of_row(contact_id, row.status));
-        if self.changed_since_last_write(row) {
-            self.release();
-        }
-    }
-
     /// Whether `row` changed after acsync's last write to it. Without a
     /// recorded write or a readable `udate` there is nothing to compare.
     pub fn changed_since_last_write(&self, row: &MembershipRow) -> bool {
+        self.happened_since_last_write(row.udate)
+    }
+
+    /// Whether something at `at` (Unix seconds) happened after acsync's
+    /// last write, beyond the tolerated skew.
+    fn happened_since_last_write(&self, at: Option<i64>) -> bool {
         self.last_write
-            .zip(row.udate)
-            .is_some_and(|(w, udate)| w.precedes(udate))
+            .zip(at)
+            .is_some_and(|(w, at)| w.precedes(at))
     }
 
     /// The membership stops being acsync's doing, for good.
@@ -119,8 +135,8 @@ mod tests {
         }
     }
 
-    fn row(id: u64, status: ListStatus) -> Sighting {
-        Sighting::of_row(Some(id), status)
+    fn row(id: u64, status: ListStatus) -> Evidence {
+        Evidence::of_status(Some(id), status)
     }
 
     #[test]
@@ -137,10 +153,11 @@ mod tests {
     fn an_unknown_code_or_a_removed_row_ends_ownership() {
         for seen in [Some(ListStatus::Other(91)), None] {
             let mut m = owned(5);
-            m.observe(Sighting {
+            m.observe(Evidence {
                 contact_id: Some(5),
                 status: seen,
                 contact_created: None,
+                row_changed: None,
             });
             assert!(!m.owned, "{seen:?}");
             assert_eq!(m.status, seen);
@@ -170,10 +187,11 @@ mod tests {
             contact_id: None,
             ..owned(5)
         };
-        m.observe(Sighting {
+        m.observe(Evidence {
             contact_id: Some(9),
             status: Some(ListStatus::Active),
             contact_created: Some(200 + WriteWindow::SKEW_SECS + 1),
+            row_changed: None,
         });
         assert!(!m.owned);
     }
@@ -187,9 +205,15 @@ mod tests {
             sourceid: None,
         };
         let mut m = owned(5);
-        m.observe_row(Some(5), &row(200 + WriteWindow::SKEW_SECS));
+        m.observe(Evidence::of_row(
+            Some(5),
+            &row(200 + WriteWindow::SKEW_SECS),
+        ));
         assert!(m.owned, "inside the skew: acsync's own write");
-        m.observe_row(Some(5), &row(200 + WriteWindow::SKEW_SECS + 1));
+        m.observe(Evidence::of_row(
+            Some(5),
+            &row(200 + WriteWindow::SKEW_SECS + 1),
+        ));
         assert!(!m.owned && m.last_write.is_none());
         assert_eq!(m.status, Some(ListStatus::Active));
     }
@@ -204,10 +228,11 @@ mod tests {
             contact_id: Some(5),
             ..m.clone()
         };
-        m.observe(Sighting {
+        m.observe(Evidence {
             contact_id: Some(5),
             status: Some(ListStatus::Active),
             contact_created: Some(150),
+            row_changed: None,
         });
         assert_eq!(m, before);
         let mut other = Member::unknown("b@x.io");

@@ -16,8 +16,11 @@ pub enum ListStatus {
     /// Status 3: bounced. Never forced back to active.
     Bounced,
     /// Any other code (91 "removed" by the legacy API, or a status
-    /// ActiveCampaign adds later): never written over, never ours.
-    Other(i64),
+    /// ActiveCampaign adds later): never written over, never ours. Two
+    /// bytes keep a member record as small as with four statuses (a
+    /// million of them are in memory at once); a code beyond them is kept
+    /// as `u16::MAX`, still not acsync's.
+    Other(u16),
 }
 
 impl std::fmt::Display for ListStatus {
@@ -46,7 +49,7 @@ impl ListStatus {
             ListStatus::Active => 1,
             ListStatus::Unsubscribed => 2,
             ListStatus::Bounced => 3,
-            ListStatus::Other(code) => code,
+            ListStatus::Other(code) => i64::from(code),
         }
     }
 
@@ -57,7 +60,7 @@ impl ListStatus {
             1 => ListStatus::Active,
             2 => ListStatus::Unsubscribed,
             3 => ListStatus::Bounced,
-            other => ListStatus::Other(other),
+            other => ListStatus::Other(u16::try_from(other).unwrap_or(u16::MAX)),
         }
     }
 
@@ -144,5 +147,24 @@ impl WriteWindow {
     /// of it (a contact created, or a row changed, since).
     pub fn precedes(self, at: i64) -> bool {
         at > self.to + Self::SKEW_SECS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_and_an_unmanaged_one_is_never_a_managed_status() {
+        for code in 0..=3 {
+            assert_eq!(ListStatus::from_code(code).code(), code);
+        }
+        assert_eq!(ListStatus::from_code(91), ListStatus::Other(91));
+        assert_eq!(ListStatus::from_code(91).to_string(), "status 91");
+        for odd in [-1, 1 << 20, i64::MAX] {
+            assert!(matches!(ListStatus::from_code(odd), ListStatus::Other(_)));
+        }
+        // A member record stays as small as it was with four statuses.
+        assert_eq!(std::mem::size_of::<Option<ListStatus>>(), 4);
     }
 }

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Known, ListStatus, LiveMember, Member, PendingOp, Sighting, WriteWindow};
+use crate::model::{Evidence, Known, ListStatus, LiveMember, Member, PendingOp, WriteWindow};
 
 /// How a full read settles the intents a killed run left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +75,11 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
 
 /// One member against its live row (`None`: not a member of the list).
 fn reconcile(m: &mut Member, live: Option<&LiveMember>, how: Merge<'_>) {
-    let seen = Sighting {
+    let seen = Evidence {
         contact_id: live.map(|l| l.contact_id),
         status: live.map(|l| l.status),
         contact_created: live.and_then(|l| l.contact_created),
+        row_changed: None,
     };
     if how.keep_pending && m.pending.is_some() && !unsubscribe_shown(m, seen.status) {
         // In doubt: what the read shows may not include the change yet.

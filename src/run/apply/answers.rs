@@ -13,7 +13,7 @@ use super::decide::{
 };
 use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
 use crate::model::Kept;
-use crate::model::{ListStatus, LiveMember, Member, PendingOp, Sighting, WriteWindow};
+use crate::model::{Evidence, ListStatus, LiveMember, Member, PendingOp, WriteWindow};
 use crate::run::history::ChangeEnd;
 
 /// A completed batch, read: the rows of the contacts that landed, and the
@@ -73,7 +73,7 @@ impl WriteCore<'_> {
     }
 
     /// A member whose status (`seen`, not active) is not ours to change:
-    /// counted, and recorded with that status and whatever the sighting
+    /// counted, and recorded with that status and whatever the evidence
     /// ends of its provenance (docs/ownership.md).
     pub fn kept(
         &self,
@@ -92,7 +92,7 @@ impl WriteCore<'_> {
         t.outcomes.set(item.slot, ChangeEnd::Kept(why));
         let mut m = self.member(item.email);
         m.pending = None;
-        m.observe(Sighting::of_row(contact_id, seen));
+        m.observe(Evidence::of_status(contact_id, seen));
         m
     }
 
@@ -127,11 +127,7 @@ impl WriteCore<'_> {
                 t.outcomes.set(item.slot, ChangeEnd::NotActive);
                 let mut m = self.member(item.email);
                 m.pending = None;
-                m.observe(Sighting {
-                    contact_id: None,
-                    status: None,
-                    contact_created: None,
-                });
+                m.observe(Evidence::no_row());
                 m.contact_id = None;
                 return SingleStep::Save(m);
             }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::decide::{Item, WriteCore, WriteTally, fatal};
 use crate::activecampaign::{ApiError, CheckedContact};
-use crate::model::{ListStatus, Member, MembershipRow, PendingOp, Sighting};
+use crate::model::{Evidence, ListStatus, Member, MembershipRow, PendingOp};
 use crate::run::history::ChangeEnd;
 
 /// The planned removals sorted by a read of the list's active members.
@@ -165,11 +165,7 @@ impl WriteCore<'_> {
         t.not_active += 1;
         t.outcomes.set(item.slot, ChangeEnd::NotActive);
         let mut m = self.member(item.email);
-        m.observe(Sighting {
-            contact_id: None,
-            status: None,
-            contact_created: None,
-        });
+        m.observe(Evidence::no_row());
         m
     }
 
@@ -187,7 +183,7 @@ impl WriteCore<'_> {
         t.not_active += 1;
         t.outcomes.set(item.slot, ChangeEnd::NotActive);
         let mut m = self.member(item.email);
-        m.observe_row(Some(contact_id), row);
+        m.observe(Evidence::of_row(Some(contact_id), row));
         m
     }
 
