@@ -209,6 +209,25 @@ impl Simulator {
         self.shared().account().batches.hold_answer = Some((nth, hold));
     }
 
+    /// A process killed mid-run, as ActiveCampaign sees it: the next
+    /// `pass` requests are answered, then none is, ever (the one right
+    /// after them is applied first when `apply_held`). A test drops the
+    /// run once [`Simulator::frozen`] says the freeze was reached.
+    pub fn freeze_after(&self, pass: u64, apply_held: bool) {
+        self.shared().gate().freeze_after(pass, apply_held);
+    }
+
+    /// Whether a request has reached the freeze of [`Simulator::freeze_after`].
+    pub fn frozen(&self) -> bool {
+        self.shared().gate().frozen()
+    }
+
+    /// Answers new requests again; those held by the freeze stay unanswered
+    /// and unapplied.
+    pub fn thaw(&self) {
+        self.shared().gate().thaw();
+    }
+
     /// Put an email on the exclusion list: bulk import reports it in
     /// `failure` (§4.5).
     pub fn exclude_email(&self, email: &str) {

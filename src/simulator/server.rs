@@ -1,7 +1,9 @@
 //! Serving: the accept loop, one hyper HTTP/1 connection per client, and the
 //! gate each request passes before the router: ledger, fault dice (delay,
 //! dropped connection, 500/503), auth (§1.2), 429 storms and the general
-//! rate limit (§1.3), then `RateLimit-*` headers on the answer.
+//! rate limit (§1.3), then `RateLimit-*` headers on the answer. A freeze
+//! (`Simulator::freeze_after`) holds requests unanswered forever, as a
+//! process killed mid-run leaves them.
 //!
 //! hyper is used directly (not `axum::serve`) because a dropped connection
 //! is modelled by the service returning `Err`: hyper then closes the socket
@@ -21,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::engine::gate::{Admit, endpoint_key};
+use super::engine::gate::{Admit, FreezeStep, endpoint_key};
 use super::engine::shared::Shared;
 use super::routes::wire;
 
@@ -66,11 +68,14 @@ async fn handle(
 ) -> Result<Response<Body>, Dropped> {
     let key = endpoint_key(req.method().as_str(), req.uri().path());
     let is_read = req.method() == Method::GET;
-    let roll = {
+    let (roll, freeze) = {
         let mut g = shared.gate();
         g.record_request(key, is_read);
-        g.roll()
+        (g.roll(), g.freeze_step())
     };
+    if freeze == FreezeStep::Hang {
+        return std::future::pending().await;
+    }
     if let Some(delay) = roll.delay {
         shared.gate().ledger.faults_injected += 1;
         tokio::time::sleep(delay).await;
@@ -87,6 +92,9 @@ async fn handle(
             with_limit_headers(route(router, req).await, rps, remaining)
         }
     };
+    if freeze == FreezeStep::ApplyThenHang {
+        return std::future::pending().await;
+    }
     shared.gate().record_status(resp.status().as_u16());
     Ok(resp)
 }

@@ -19,6 +19,7 @@ mod faults;
 mod field_safety;
 mod fields;
 mod fingerprint;
+mod generative;
 mod harness;
 mod history;
 mod hostile;

@@ -78,6 +78,25 @@ pub struct Gate {
     rng: SmallRng,
     faults: Faults,
     storm_until: Option<Instant>,
+    freeze: Option<Freeze>,
+}
+
+/// A process killed mid-run, as the server sees it: `pass` more requests
+/// are answered, then none is. The first unanswered one is applied first
+/// when `apply_held` (the write landed, its answer never arrived).
+#[derive(Clone, Copy, Debug)]
+struct Freeze {
+    pass: u64,
+    apply_held: bool,
+    seen: u64,
+}
+
+/// What becomes of one request under a [`Freeze`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreezeStep {
+    Answer,
+    ApplyThenHang,
+    Hang,
 }
 
 impl Gate {
@@ -93,6 +112,39 @@ impl Gate {
             rng: SmallRng::seed_from_u64(seed),
             faults: Faults::default(),
             storm_until: None,
+            freeze: None,
+        }
+    }
+
+    /// From now on, answer `pass` requests and then stop answering.
+    pub fn freeze_after(&mut self, pass: u64, apply_held: bool) {
+        self.freeze = Some(Freeze {
+            pass,
+            apply_held,
+            seen: 0,
+        });
+    }
+
+    /// Answer again (requests already held stay unanswered).
+    pub fn thaw(&mut self) {
+        self.freeze = None;
+    }
+
+    /// Whether a request has reached the freeze.
+    pub fn frozen(&self) -> bool {
+        self.freeze.is_some_and(|f| f.seen > f.pass)
+    }
+
+    /// Counts one request against the freeze.
+    pub fn freeze_step(&mut self) -> FreezeStep {
+        let Some(f) = self.freeze.as_mut() else {
+            return FreezeStep::Answer;
+        };
+        f.seen += 1;
+        match f.seen.cmp(&(f.pass + 1)) {
+            std::cmp::Ordering::Less => FreezeStep::Answer,
+            std::cmp::Ordering::Equal if f.apply_held => FreezeStep::ApplyThenHang,
+            _ => FreezeStep::Hang,
         }
     }
 

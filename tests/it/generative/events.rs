@@ -1,0 +1,195 @@
+//! What may happen to an export and its list, as a case of the generative
+//! test: the segment changes, acsync runs (to the end, with a full read, or
+//! killed mid-way), and others act on ActiveCampaign. Plain values, shrunk
+//! by proptest; the driver (`drive.rs`) gives them effect.
+
+use proptest::prelude::*;
+
+/// Addresses a case may use: few, so that events meet the same contacts,
+/// and as many as bulk import takes a change from (`BULK_MIN`).
+pub const ADDRESSES: usize = 10;
+
+/// At most this many events a case.
+pub const MAX_EVENTS: usize = 15;
+
+/// The event kinds (named as [`Event::kind`] names them) the strategy
+/// leaves out while main still breaks the rule they exercise. Emptied as
+/// the fixes land; each has an ignored regression test in `regressions.rs`:
+/// a contact renamed in ActiveCampaign (`rename_away`), and an erased
+/// contact acsync adds again through bulk import after a full read
+/// (`delete`).
+pub const KNOWN_BROKEN_EVENTS: &[&str] = &["rename_away", "delete"];
+
+/// The `i`th address of a case.
+pub fn address(i: usize) -> String {
+    format!("p{i}@example.com")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The address enters the segment.
+    Join(usize),
+    /// The address leaves the segment.
+    Leave(usize),
+    /// The address's first name changes in the segment.
+    EditName(usize),
+    /// `acsync sync` runs to its end.
+    Run,
+    /// `acsync sync --full-read` runs to its end.
+    FullReadRun,
+    /// `acsync sync` is killed mid-run.
+    Kill(KillPoint),
+    /// Someone else acts on the address's contact in ActiveCampaign.
+    Others(usize, OthersAction),
+}
+
+/// Where a run is killed. A run that ends before reaching it is a run that
+/// ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillPoint {
+    /// After `answered` requests were answered; the next one is applied
+    /// (when `applied`) or not, and never answered.
+    AfterRequests { answered: u8, applied: bool },
+    /// While the run's first bulk batch is processing, before its answer
+    /// (the batch id) reached acsync; the batch lands while acsync is down.
+    WhileABatchProcesses,
+}
+
+/// What others do to a contact and its membership of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OthersAction {
+    /// The contact unsubscribes (status 2).
+    OptOut,
+    /// A form subscribes the contact (status 1), creating it if needed.
+    FormSubscribe,
+    /// An admin subscribes the contact (status 1), creating it if needed.
+    AdminSubscribe,
+    /// The contact opts out and a form subscribes it again, both before
+    /// acsync's next run (the status ends where it was).
+    OptOutThenFormSubscribe,
+    /// A form subscribes the contact and it opts out again, both before
+    /// acsync's next run.
+    FormSubscribeThenOptOut,
+    /// The address bounces (status 3).
+    Bounce,
+    /// The membership awaits a double opt-in confirmation (status 0).
+    Unconfirmed,
+    /// A v1 overwrite leaves status 91 ("removed"), a code acsync never writes.
+    Status91,
+    /// The contact is erased.
+    Delete,
+    /// The contact is erased and the address signs up again: a new
+    /// contact id, on no list.
+    Recreate,
+    /// The contact's email is changed to an address outside every segment.
+    RenameAway,
+    /// An admin edits the contact's first name.
+    FieldEdit,
+}
+
+impl Event {
+    /// The kind's name, as [`KNOWN_BROKEN_EVENTS`] lists it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Join(_) => "join",
+            Event::Leave(_) => "leave",
+            Event::EditName(_) => "edit_name",
+            Event::Run => "run",
+            Event::FullReadRun => "full_read_run",
+            Event::Kill(KillPoint::AfterRequests { .. }) => "kill_after_requests",
+            Event::Kill(KillPoint::WhileABatchProcesses) => "kill_while_a_batch_processes",
+            Event::Others(_, a) => a.kind(),
+        }
+    }
+}
+
+impl OthersAction {
+    fn kind(&self) -> &'static str {
+        match self {
+            OthersAction::OptOut => "opt_out",
+            OthersAction::FormSubscribe => "form_subscribe",
+            OthersAction::AdminSubscribe => "admin_subscribe",
+            OthersAction::OptOutThenFormSubscribe => "opt_out_then_form_subscribe",
+            OthersAction::FormSubscribeThenOptOut => "form_subscribe_then_opt_out",
+            OthersAction::Bounce => "bounce",
+            OthersAction::Unconfirmed => "unconfirmed",
+            OthersAction::Status91 => "status_91",
+            OthersAction::Delete => "delete",
+            OthersAction::Recreate => "recreate",
+            OthersAction::RenameAway => "rename_away",
+            OthersAction::FieldEdit => "field_edit",
+        }
+    }
+}
+
+/// One case: how the export writes, who is in the segment at first, and
+/// what happens. The driver ends every case with a full-read run.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// `exclude_automations = true`: every write goes through bulk import
+    /// (otherwise small changes use single-contact requests).
+    pub bulk: bool,
+    /// Addresses in the segment before the first event.
+    pub initial: Vec<usize>,
+    pub events: Vec<Event>,
+}
+
+/// Mostly one of the first two addresses, so that edits and others'
+/// changes meet on the same contacts.
+fn arb_address() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => 0..2usize, 1 => 0..ADDRESSES]
+}
+
+fn arb_others() -> impl Strategy<Value = OthersAction> {
+    prop_oneof![
+        Just(OthersAction::OptOut),
+        Just(OthersAction::FormSubscribe),
+        Just(OthersAction::AdminSubscribe),
+        Just(OthersAction::OptOutThenFormSubscribe),
+        Just(OthersAction::FormSubscribeThenOptOut),
+        Just(OthersAction::Bounce),
+        Just(OthersAction::Unconfirmed),
+        Just(OthersAction::Status91),
+        Just(OthersAction::Delete),
+        Just(OthersAction::Recreate),
+        Just(OthersAction::RenameAway),
+        Just(OthersAction::FieldEdit),
+    ]
+}
+
+fn arb_kill() -> impl Strategy<Value = KillPoint> {
+    prop_oneof![
+        (0..5u8, any::<bool>())
+            .prop_map(|(answered, applied)| KillPoint::AfterRequests { answered, applied }),
+        Just(KillPoint::WhileABatchProcesses),
+    ]
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        2 => arb_address().prop_map(Event::Join),
+        3 => arb_address().prop_map(Event::Leave),
+        1 => arb_address().prop_map(Event::EditName),
+        4 => Just(Event::Run),
+        1 => Just(Event::FullReadRun),
+        2 => arb_kill().prop_map(Event::Kill),
+        6 => (arb_address(), arb_others()).prop_map(|(i, a)| Event::Others(i, a)),
+    ]
+}
+
+/// Cases without the [`KNOWN_BROKEN_EVENTS`].
+pub fn arb_case() -> impl Strategy<Value = Case> {
+    (
+        any::<bool>(),
+        prop::collection::btree_set(0..ADDRESSES, 0..=ADDRESSES),
+        prop::collection::vec(arb_event(), 1..=MAX_EVENTS),
+    )
+        .prop_map(|(bulk, initial, events)| Case {
+            bulk,
+            initial: initial.into_iter().collect(),
+            events: events
+                .into_iter()
+                .filter(|e| !KNOWN_BROKEN_EVENTS.contains(&e.kind()))
+                .collect(),
+        })
+}
