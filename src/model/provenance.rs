@@ -97,6 +97,17 @@ impl Member {
         self.contact_id = seen.contact_id.or(self.contact_id);
     }
 
+    /// Takes over `before`'s provenance: the same contact, found under this
+    /// member's address (renamed in ActiveCampaign). What acsync sent went
+    /// to the old address's profile, so no hash is carried.
+    pub fn take_provenance_of(&mut self, before: &Member) {
+        self.contact_id = before.contact_id;
+        self.status = before.status;
+        self.owned = before.owned;
+        self.unsubscribed_by_us = before.unsubscribed_by_us;
+        self.last_write = before.last_write;
+    }
+
     /// Whether `row` changed after acsync's last write to it. Without a
     /// recorded write or a readable `udate` there is nothing to compare.
     pub fn changed_since_last_write(&self, row: &MembershipRow) -> bool {

@@ -28,6 +28,11 @@ pub struct Merge<'a> {
 }
 
 impl Merge<'_> {
+    /// Whether one of acsync's imports created the contact `id`.
+    fn created_by_us(&self, id: u64) -> bool {
+        self.created.is_some_and(|c| c.contains(&id))
+    }
+
     /// Settle every intent against a read taken at `now`.
     pub fn settle_all(now: i64) -> Merge<'static> {
         Merge {
@@ -41,23 +46,33 @@ impl Merge<'_> {
 /// Merges `live` (every member of the list with its status, emails
 /// lowercased) into `known` (keyed by lowercased email) and settles the
 /// pending intents as `how` says. Members we know that the read lacks get
-/// `status = None`; they stay in the map so that their ownership is
-/// remembered. (A `HashMap<String, Member>` keyed by email converts into
+/// `status = None` and keep their record. A contact renamed in
+/// ActiveCampaign takes its record's provenance to its new address
+/// ([`renamed`]). (A `HashMap<String, Member>` keyed by email converts into
 /// [`Known`].)
 pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) -> Known {
     let mut known = known.into();
     let by_email: HashMap<&str, &LiveMember> = live.iter().map(|l| (l.email.as_str(), l)).collect();
+    let moved = renamed(&known, live, &by_email);
     for m in known.iter_mut() {
-        reconcile(m, by_email.get(m.email.as_str()).copied(), how);
+        let l = by_email.get(m.email.as_str()).copied();
+        if let Some(l) = l.filter(|l| how.created_by_us(l.contact_id)) {
+            // Bulk import names contacts by email: the one it created
+            // under this address is the one acsync wrote, whatever id an
+            // earlier read recorded (a contact erased since, say).
+            m.contact_id = Some(l.contact_id);
+        }
+        reconcile(m, l, how);
     }
     drop(by_email);
     for l in live {
         if !known.contains(&l.email) {
             let mut m = Member::unknown(l.email.clone());
-            if how.created.is_some_and(|c| c.contains(&l.contact_id)) {
+            if let Some(before) = moved.get(l.email.as_str()) {
+                m.take_provenance_of(before);
+            } else if how.created_by_us(l.contact_id) {
                 // An import of acsync's created it (and so subscribed it);
-                // the address changed since. The read then judges it as any
-                // membership acsync made.
+                // the address changed since.
                 m.contact_id = Some(l.contact_id);
                 m.status = Some(ListStatus::Active);
                 m.owned = true;
@@ -66,11 +81,36 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
                     to: how.now,
                 });
             }
+            // The read then judges it as any membership acsync made.
             reconcile(&mut m, Some(l), how);
             known.insert(m);
         }
     }
     known
+}
+
+/// The records of contacts renamed in ActiveCampaign, by new address: a
+/// read member under an address acsync does not know whose contact id is
+/// recorded for an address the read no longer shows is that contact.
+fn renamed<'l>(
+    known: &Known,
+    live: &'l [LiveMember],
+    by_email: &HashMap<&str, &LiveMember>,
+) -> HashMap<&'l str, Member> {
+    // Usually few (members that left the list): the read is scanned only
+    // when there are any.
+    let gone: HashMap<u64, &Member> = known
+        .iter()
+        .filter(|m| !by_email.contains_key(m.email.as_str()))
+        .filter_map(|m| Some((m.contact_id?, m)))
+        .collect();
+    if gone.is_empty() {
+        return HashMap::new();
+    }
+    live.iter()
+        .filter(|l| !known.contains(&l.email))
+        .filter_map(|l| Some((l.email.as_str(), (*gone.get(&l.contact_id)?).clone())))
+        .collect()
 }
 
 /// One member against its live row (`None`: not a member of the list).

@@ -1,7 +1,7 @@
 //! Example-based tests, one or more per planning and merge rule.
 
 use super::*;
-use crate::model::PendingOp;
+use crate::model::{PendingOp, WriteWindow};
 use crate::segment::SegmentBuilder;
 
 fn fields(first: &str) -> Fields {
@@ -523,7 +523,10 @@ fn merge_takes_live_status_and_ids() {
             owned: true,
             ..member("gone@x.io", Some(Active))
         }]),
-        &[live("new@x.io", Active, None)],
+        &[LiveMember {
+            contact_id: 9,
+            ..live("new@x.io", Active, None)
+        }],
         Merge::settle_all(0),
     );
     let gone = &out["gone@x.io"];
@@ -535,7 +538,7 @@ fn merge_takes_live_status_and_ids() {
     let new = &out["new@x.io"];
     assert_eq!(
         (new.status, new.owned, new.contact_id),
-        (Some(Active), false, Some(7))
+        (Some(Active), false, Some(9))
     );
     // Someone else unsubscribed a member we think is active: an opt-out.
     let m = merged(
@@ -916,4 +919,54 @@ fn a_contact_an_import_created_is_acsync_s_under_a_new_address() {
         Merge::settle_all(100),
     );
     assert!(!out["other@x.io"].owned);
+}
+
+#[test]
+fn a_contact_renamed_in_activecampaign_takes_its_record_to_the_new_address() {
+    let before = Member {
+        owned: true,
+        last_write: Some(WriteWindow { from: 10, to: 20 }),
+        ..member("old@x.io", Some(Active))
+    };
+    let out = merge_live(
+        known([before]),
+        &[live("new@x.io", Active, None)],
+        Merge::settle_all(100),
+    );
+    let new = &out["new@x.io"];
+    assert!(new.owned && new.contact_id == Some(7), "{new:?}");
+    let old = &out["old@x.io"];
+    assert!(!old.owned && old.status.is_none(), "{old:?}");
+}
+
+#[test]
+fn the_contact_an_import_created_under_a_known_address_replaces_an_erased_one() {
+    let created: std::collections::HashSet<u64> = [8].into();
+    let how = Merge {
+        now: 100,
+        keep_pending: false,
+        created: Some(&created),
+    };
+    let readded = Member {
+        owned: true,
+        last_write: Some(WriteWindow { from: 90, to: 95 }),
+        ..member("a@x.io", Some(Active))
+    };
+    let erased_and_readded = LiveMember {
+        contact_id: 8,
+        ..live("a@x.io", Active, None)
+    };
+    let out = merge_live(
+        known([readded.clone()]),
+        std::slice::from_ref(&erased_and_readded),
+        how,
+    );
+    assert!(out["a@x.io"].owned && out["a@x.io"].contact_id == Some(8));
+    // Without the import's word, another id is another contact.
+    let out = merge_live(
+        known([readded]),
+        &[erased_and_readded],
+        Merge::settle_all(100),
+    );
+    assert!(!out["a@x.io"].owned);
 }

@@ -12,14 +12,6 @@ pub const ADDRESSES: usize = 10;
 /// At most this many events a case.
 pub const MAX_EVENTS: usize = 15;
 
-/// The event kinds (named as [`Event::kind`] names them) the strategy
-/// leaves out while main still breaks the rule they exercise. Emptied as
-/// the fixes land; each has an ignored regression test in `regressions.rs`:
-/// a contact renamed in ActiveCampaign (`rename_away`), and an erased
-/// contact acsync adds again through bulk import after a full read
-/// (`delete`).
-pub const KNOWN_BROKEN_EVENTS: &[&str] = &["rename_away", "delete"];
-
 /// The `i`th address of a case.
 pub fn address(i: usize) -> String {
     format!("p{i}@example.com")
@@ -87,41 +79,6 @@ pub enum OthersAction {
     FieldEdit,
 }
 
-impl Event {
-    /// The kind's name, as [`KNOWN_BROKEN_EVENTS`] lists it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Join(_) => "join",
-            Event::Leave(_) => "leave",
-            Event::EditName(_) => "edit_name",
-            Event::Run => "run",
-            Event::FullReadRun => "full_read_run",
-            Event::Kill(KillPoint::AfterRequests { .. }) => "kill_after_requests",
-            Event::Kill(KillPoint::WhileABatchProcesses) => "kill_while_a_batch_processes",
-            Event::Others(_, a) => a.kind(),
-        }
-    }
-}
-
-impl OthersAction {
-    fn kind(&self) -> &'static str {
-        match self {
-            OthersAction::OptOut => "opt_out",
-            OthersAction::FormSubscribe => "form_subscribe",
-            OthersAction::AdminSubscribe => "admin_subscribe",
-            OthersAction::OptOutThenFormSubscribe => "opt_out_then_form_subscribe",
-            OthersAction::FormSubscribeThenOptOut => "form_subscribe_then_opt_out",
-            OthersAction::Bounce => "bounce",
-            OthersAction::Unconfirmed => "unconfirmed",
-            OthersAction::Status91 => "status_91",
-            OthersAction::Delete => "delete",
-            OthersAction::Recreate => "recreate",
-            OthersAction::RenameAway => "rename_away",
-            OthersAction::FieldEdit => "field_edit",
-        }
-    }
-}
-
 /// One case: how the export writes, who is in the segment at first, and
 /// what happens. The driver ends every case with a full-read run.
 #[derive(Clone, Debug)]
@@ -177,7 +134,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
     ]
 }
 
-/// Cases without the [`KNOWN_BROKEN_EVENTS`].
+/// Cases: a way of writing, a first segment and up to [`MAX_EVENTS`] events.
 pub fn arb_case() -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
@@ -187,9 +144,6 @@ pub fn arb_case() -> impl Strategy<Value = Case> {
         .prop_map(|(bulk, initial, events)| Case {
             bulk,
             initial: initial.into_iter().collect(),
-            events: events
-                .into_iter()
-                .filter(|e| !KNOWN_BROKEN_EVENTS.contains(&e.kind()))
-                .collect(),
+            events,
         })
 }

@@ -114,7 +114,6 @@ async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
 /// contact id). Passes through bulk import, and when an incremental run
 /// sees the leaver first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: a full read follows a renamed contact acsync added by a single request"]
 async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
     holds(Case {
         bulk: false,
@@ -174,7 +173,6 @@ async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
 /// (docs/ownership.md: acsync subscribed this contact id). It stays active.
 /// Without the first full read, or through single requests, it passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fixed by the provenance core: the contact acsync's re-add creates after an erasure is acsync's"]
 async fn a_contact_re_added_after_an_erasure_is_unsubscribed_when_it_leaves() {
     holds(Case {
         bulk: true,
