@@ -53,6 +53,12 @@ struct Driver {
     moved: BTreeMap<String, String>,
     /// Whether the last run was killed: the next one must converge.
     after_kill: bool,
+    /// Set by a kill to the highest contact id before the killed run, until
+    /// the next run ends: a contact above it was created by a write whose
+    /// answer may never have reached acsync.
+    unanswered_above: Option<u64>,
+    /// Contacts (their email now) renamed while that was so.
+    untraceable: BTreeSet<String>,
     tally: Tally,
 }
 
@@ -73,6 +79,8 @@ impl Driver {
             segment: case.initial.iter().map(|i| (*i, 0)).collect(),
             moved: BTreeMap::new(),
             after_kill: false,
+            unanswered_above: None,
+            untraceable: BTreeSet::new(),
             tally: Tally::default(),
         };
         d.write_segment();
@@ -106,6 +114,7 @@ impl Driver {
             &addresses,
             self.segment_emails(),
             self.moved.clone(),
+            self.untraceable.clone(),
         )
     }
 
@@ -137,6 +146,12 @@ impl Driver {
     /// A run (killed at `kill` if it gets there), checked by the oracle.
     async fn checked_run(&mut self, kill: Option<KillPoint>, full_read: bool) -> Vec<String> {
         let before = self.snapshot();
+        let highest = before
+            .contacts
+            .keys()
+            .chain(before.rows.keys())
+            .max()
+            .copied();
         let contacts = self.sim().contact_count();
         let report = self.run(kill, full_read).await;
         let after = self.snapshot();
@@ -152,8 +167,10 @@ impl Driver {
         let Some(report) = report else {
             self.tally.kills += 1;
             self.after_kill = true;
+            self.unanswered_above = self.unanswered_above.or(Some(highest.unwrap_or(0)));
             return found;
         };
+        self.unanswered_above = None;
         if report.outcome != Outcome::Success {
             found.push(format!(
                 "the run ended {:?}: {:?}",
@@ -244,7 +261,14 @@ impl Driver {
             }
             OthersAction::RenameAway => {
                 let to = format!("moved{}@example.net", self.moved.len());
+                let id = sim.contact(&email).map(|c| c.id);
                 if sim.change_email(&email, &to) {
+                    if id
+                        .zip(self.unanswered_above)
+                        .is_some_and(|(id, above)| id > above)
+                    {
+                        self.untraceable.insert(to.clone());
+                    }
                     self.moved.insert(to, email);
                 }
             }

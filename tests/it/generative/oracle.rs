@@ -29,6 +29,11 @@ pub struct Snapshot {
     pub segment: BTreeSet<String>,
     /// Renamed contacts: their email now -> the address acsync knew.
     pub renamed: BTreeMap<String, String>,
+    /// Renamed contacts (their email now) that a killed run created by a
+    /// write whose answer never reached acsync, renamed before any read
+    /// could learn their ids: acsync cannot tell them from anyone's
+    /// (docs/ownership.md, "Where ownership is kept").
+    pub untraceable: BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -40,6 +45,7 @@ impl Snapshot {
         addresses: &[String],
         segment: BTreeSet<String>,
         renamed: BTreeMap<String, String>,
+        untraceable: BTreeSet<String>,
     ) -> Snapshot {
         let rows = sim
             .members(list)
@@ -62,6 +68,7 @@ impl Snapshot {
             contacts,
             segment,
             renamed,
+            untraceable,
         }
     }
 }
@@ -188,7 +195,8 @@ pub fn creates_contacts_only_for_the_segment(
 /// list in full (the one after a kill always does: `unsettled`). A contact
 /// whose email others changed counts as out of the segment once the
 /// address acsync subscribed it under has left (while that address is
-/// still in the segment, either answer is taken).
+/// still in the segment, either answer is taken); one acsync cannot trace
+/// (`Snapshot::untraceable`) may stay.
 pub fn converged(after: &Snapshot) -> Vec<String> {
     let by_email: BTreeMap<&str, u64> = after
         .contacts
@@ -217,6 +225,7 @@ pub fn converged(after: &Snapshot) -> Vec<String> {
             .rows
             .iter()
             .filter(|(_, r)| owned(r))
+            .filter(|(_, r)| !after.untraceable.contains(&r.email))
             .filter(|(_, r)| {
                 let known_as = after.renamed.get(&r.email).unwrap_or(&r.email);
                 !after.segment.contains(known_as)
@@ -257,6 +266,7 @@ mod tests {
                 .collect(),
             segment: segment.iter().map(|e| e.to_string()).collect(),
             renamed: BTreeMap::new(),
+            untraceable: BTreeSet::new(),
         }
     }
 
