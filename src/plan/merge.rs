@@ -91,7 +91,8 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
 
 /// The records of contacts renamed in ActiveCampaign, by new address: a
 /// read member under an address acsync does not know whose contact id is
-/// recorded for an address the read no longer shows is that contact.
+/// recorded for an address where the read no longer shows that contact
+/// (no one there, or another contact since) is that contact.
 fn renamed<'l>(
     known: &Known,
     live: &'l [LiveMember],
@@ -101,8 +102,12 @@ fn renamed<'l>(
     // when there are any.
     let gone: HashMap<u64, &Member> = known
         .iter()
-        .filter(|m| !by_email.contains_key(m.email.as_str()))
         .filter_map(|m| Some((m.contact_id?, m)))
+        .filter(|(id, m)| {
+            by_email
+                .get(m.email.as_str())
+                .is_none_or(|l| l.contact_id != *id)
+        })
         .collect();
     if gone.is_empty() {
         return HashMap::new();

@@ -208,3 +208,22 @@ async fn a_contact_an_unanswered_batch_created_renamed_before_a_read_is_left_alo
     })
     .await;
 }
+
+/// A contact acsync subscribed is renamed in ActiveCampaign, a form signs
+/// the old address up again (a new contact), and the address leaves the
+/// segment: the renamed contact is still acsync's and is unsubscribed; the
+/// new one is nobody's (docs/ownership.md). Found at 1,000 cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_contact_whose_old_address_signed_up_again_is_still_acsyncs() {
+    holds(Case {
+        bulk: false,
+        initial: vec![1],
+        events: vec![
+            Event::Run,
+            Event::Others(1, OthersAction::RenameAway),
+            Event::Others(1, OthersAction::FormSubscribe),
+            Event::Leave(1),
+        ],
+    })
+    .await;
+}
