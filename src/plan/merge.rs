@@ -47,15 +47,25 @@ impl Merge<'_> {
 /// lowercased) into `known` (keyed by lowercased email) and settles the
 /// pending intents as `how` says. Members we know that the read lacks get
 /// `status = None` and keep their record. A contact renamed in
-/// ActiveCampaign takes its record's provenance to its new address
-/// ([`renamed`]). (A `HashMap<String, Member>` keyed by email converts into
-/// [`Known`].)
+/// ActiveCampaign takes its record's provenance to its new address: a read
+/// member under an address acsync does not know whose contact id is
+/// recorded for an address where the read no longer shows that contact
+/// (no one there, or another contact since) is that contact. (A
+/// `HashMap<String, Member>` keyed by email converts into [`Known`].)
 pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) -> Known {
     let mut known = known.into();
     let by_email: HashMap<&str, &LiveMember> = live.iter().map(|l| (l.email.as_str(), l)).collect();
-    let moved = renamed(&known, live, &by_email);
+    // Records whose contact the read no longer shows at their address, by
+    // contact id, as they were before the read (usually few).
+    let mut departed: HashMap<u64, Member> = HashMap::new();
     for m in known.iter_mut() {
         let l = by_email.get(m.email.as_str()).copied();
+        if let Some(id) = m
+            .contact_id
+            .filter(|id| l.is_none_or(|l| l.contact_id != *id))
+        {
+            departed.insert(id, m.clone());
+        }
         if let Some(l) = l.filter(|l| how.created_by_us(l.contact_id)) {
             // Bulk import names contacts by email: the one it created
             // under this address is the one acsync wrote, whatever id an
@@ -68,7 +78,7 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
     for l in live {
         if !known.contains(&l.email) {
             let mut m = Member::unknown(l.email.clone());
-            if let Some(before) = moved.get(l.email.as_str()) {
+            if let Some(before) = departed.get(&l.contact_id) {
                 m.take_provenance_of(before);
             } else if how.created_by_us(l.contact_id) {
                 // An import of acsync's created it (and so subscribed it);
@@ -87,35 +97,6 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
         }
     }
     known
-}
-
-/// The records of contacts renamed in ActiveCampaign, by new address: a
-/// read member under an address acsync does not know whose contact id is
-/// recorded for an address where the read no longer shows that contact
-/// (no one there, or another contact since) is that contact.
-fn renamed<'l>(
-    known: &Known,
-    live: &'l [LiveMember],
-    by_email: &HashMap<&str, &LiveMember>,
-) -> HashMap<&'l str, Member> {
-    // Usually few (members that left the list): the read is scanned only
-    // when there are any.
-    let gone: HashMap<u64, &Member> = known
-        .iter()
-        .filter_map(|m| Some((m.contact_id?, m)))
-        .filter(|(id, m)| {
-            by_email
-                .get(m.email.as_str())
-                .is_none_or(|l| l.contact_id != *id)
-        })
-        .collect();
-    if gone.is_empty() {
-        return HashMap::new();
-    }
-    live.iter()
-        .filter(|l| !known.contains(&l.email))
-        .filter_map(|l| Some((l.email.as_str(), (*gone.get(&l.contact_id)?).clone())))
-        .collect()
 }
 
 /// One member against its live row (`None`: not a member of the list).

@@ -314,7 +314,7 @@ async fn plan_snapshot(
             let how = Merge {
                 now: Utc::now().timestamp(),
                 keep_pending: read.keep_pending,
-                created: Some(&snap.created),
+                created: (!snap.created.is_empty()).then_some(&snap.created),
             };
             known = plan::merge_live(known, &members, how);
             live = Some(members);
