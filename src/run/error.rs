@@ -50,8 +50,24 @@ pub enum RunError {
         "export `{export}` has prune = \"all\" but export(s) {others} target the same list: \"all\" would unsubscribe their members. Use prune = \"owned\" on a shared list"
     )]
     SharedPruneAll { export: String, others: String },
+    #[error(
+        "an import of unsubscribes created {} contact(s) on list {list_id} (ids {}): each was erased after acsync checked it was on the list and made again by the import, which acsync assumes never happens. This run sent no further unsubscribe. The contacts are unsubscribed from the list; delete them in ActiveCampaign if they were erased on purpose",
+        ids.len(),
+        crate::run::error::some_ids(ids)
+    )]
+    CreatedByUnsubscribe { list_id: u64, ids: Vec<u64> },
     #[error("stopped by shutdown; the next run finishes the work")]
     Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// At most ten ids, comma-separated, then how many more.
+fn some_ids(ids: &[u64]) -> String {
+    const SHOWN: usize = 10;
+    let mut text: Vec<String> = ids.iter().take(SHOWN).map(u64::to_string).collect();
+    if ids.len() > SHOWN {
+        text.push(format!("and {} more", ids.len() - SHOWN));
+    }
+    text.join(", ")
 }

@@ -280,3 +280,39 @@ async fn an_account_without_side_loaded_rows_stops_removals_naming_it_section_12
     assert!(error.contains("include=contactLists"), "{error}");
     assert_eq!(w.active().len(), 20, "nobody unsubscribed");
 }
+
+/// docs/activecampaign-api.md §12, "`/import/info`": `success` lists the
+/// contacts an import created. A contact erased between the check before
+/// an unsubscribe and ActiveCampaign's processing of the import is created
+/// again by it (bulk import creates whom it does not know). acsync assumes
+/// an unsubscribe creates nobody; the answer contradicts it, so the run
+/// says so, naming the contact it created, instead of a quiet success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_import_that_created_a_contact_is_reported_section_12() {
+    let w = World::with(crate::harness::slow_batches(2)).await;
+    let people = World::people(0..30);
+    w.write_people("vip", &people);
+    w.write_export("vip", "max_removals = \"100%\"");
+    w.sync_success("vip").await;
+
+    w.write_people("vip", &people[12..]);
+    let erased = people[0].0.clone();
+    let before = w.bulk_imports();
+    let erase_once_queued = async {
+        while w.bulk_imports() == before {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(w.sim.delete_contact(&erased), "erased while queued");
+    };
+    let (r, ()) = tokio::join!(w.sync("vip"), erase_once_queued);
+
+    let created = w.sim.contact(&erased).expect("the import created it").id;
+    assert_eq!(w.sim.list_status(&erased, w.list), Some(2));
+    assert_ne!(r.outcome, Outcome::Success);
+    let error = r.last_run.error.unwrap_or_default();
+    assert!(error.contains("created"), "{error}");
+    assert!(error.contains(&created.to_string()), "{error}");
+    for (person, _) in &people[1..12] {
+        assert_eq!(w.sim.list_status(person, w.list), Some(2), "unsubscribed");
+    }
+}

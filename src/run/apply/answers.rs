@@ -247,6 +247,23 @@ impl WriteCore<'_> {
         done
     }
 
+    /// The contacts a batch of unsubscribes created (`/import/info`
+    /// `success`). acsync unsubscribes only contacts its check found on the
+    /// list, so each is a contact erased meanwhile and made again by the
+    /// import (docs/verification.md, "An unsubscribe creates nobody"); they
+    /// are counted so that the run stops unsubscribing and says so.
+    pub fn created_by_unsubscribes(
+        &self,
+        t: &mut WriteTally,
+        items: &[Item],
+        result: &BatchResult,
+    ) {
+        if items.iter().all(|i| i.op == PendingOp::Remove) {
+            t.created_by_unsubscribes
+                .extend_from_slice(&result.created_ids);
+        }
+    }
+
     /// Whether a contact bulk import refused is looked up (its status on
     /// the list tells an opt-out from a refusal): only adds, and at most
     /// [`CLASSIFY_MAX`] a run. Counts every refused contact against the budget.

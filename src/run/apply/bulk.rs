@@ -75,6 +75,7 @@ impl Applier<'_> {
             if self.cancel.is_cancelled() {
                 return Err(RunError::Cancelled);
             }
+            self.unsubscribes_create_nobody()?;
             let batch_items = &items[sub.range.clone()];
             let batch = built.take().unwrap_or_else(|| {
                 batch_items
@@ -224,6 +225,8 @@ impl Applier<'_> {
             PollStep::Completed(f, result) => {
                 let batch = &items[f.range.clone()];
                 let done = self.record_batch(batch, &result, f.sent_at).await?;
+                self.core
+                    .created_by_unsubscribes(&mut self.tally(), batch, &result);
                 let history = self.landed_history(batch, &done.refused);
                 let mut journal = forget;
                 if !result.created_ids.is_empty() {

@@ -55,6 +55,10 @@ pub struct WriteTally {
     /// (see docs/status-file.md, outcomes): not refusals; their intent stays
     /// for the next run to settle.
     pub unsettled: u64,
+    /// Contacts an import of unsubscribes created (see
+    /// [`WriteCore::created_by_unsubscribes`]): once any is, no further
+    /// unsubscribe is sent in this run.
+    pub created_by_unsubscribes: Vec<u64>,
     /// How each planned change ended, by its slot.
     pub outcomes: ChangeOutcomes,
     pub(super) classified: u32,

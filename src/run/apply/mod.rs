@@ -157,6 +157,7 @@ impl<'a> Applier<'a> {
         let removals = removals.map(|(i, r)| Item::removal(slots.removal(i), r));
         let confirmed = self.confirm_removals(removals.collect()).await?;
         self.bulk_or_single(&confirmed.same_email).await?;
+        self.unsubscribes_create_nobody()?;
         // Renamed in ActiveCampaign: by contact id, never by an old email.
         for item in confirmed.by_id {
             self.single(item).await?;
@@ -172,6 +173,19 @@ impl<'a> Applier<'a> {
             self.single(*item).await?;
         }
         Ok(())
+    }
+
+    /// Fails once an import of unsubscribes has created a contact (see
+    /// [`WriteCore::created_by_unsubscribes`]): no unsubscribe is sent after.
+    fn unsubscribes_create_nobody(&self) -> Result<(), RunError> {
+        let ids = self.tally().created_by_unsubscribes.clone();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        Err(RunError::CreatedByUnsubscribe {
+            list_id: self.export.list_id,
+            ids,
+        })
     }
 
     fn tally(&self) -> std::sync::MutexGuard<'_, WriteTally> {
