@@ -96,7 +96,7 @@ fn left_alone(r: LeftAlone, s: &Subject<'_>) -> String {
         LeftAlone::Conflict if s.other.is_some_and(|o| o.wins) => format!("export `{other}` wants it with other values and its id sorts first: its values are the ones written, not this export's"),
         LeftAlone::Conflict => format!("export `{other}` wants it with other values; this export's values are the ones written, and they are written already"),
         LeftAlone::NotActive => "it is no longer active on the list: not touched".into(),
-        LeftAlone::Unchanged => "it is subscribed and its values equal what this export last sent: no write".into(),
+        LeftAlone::Unchanged => unchanged(s),
         LeftAlone::NotOwned => "it left the segment, but this export did not subscribe it: prune = \"owned\" leaves it on the list".into(),
         LeftAlone::PruneNone => "it left the segment; prune = \"none\" never unsubscribes".into(),
         LeftAlone::RemovalsBlocked => format!(
@@ -109,6 +109,23 @@ fn left_alone(r: LeftAlone, s: &Subject<'_>) -> String {
         }
         LeftAlone::NotMember => "it is not in the segment and not a member of the list as far as acsync knows".into(),
     }
+}
+
+/// Unchanged: also when a read shows other values, the form ActiveCampaign
+/// stored what this export sent in (the plan's rule, docs/run-rules.md).
+fn unchanged(s: &Subject<'_>) -> String {
+    let stored_form: Vec<&str> = s
+        .profile
+        .zip(s.live)
+        .map(|(p, l)| diff::drifted_fields(&p.fields, l))
+        .unwrap_or_default();
+    if stored_form.is_empty() {
+        return "it is subscribed and its values equal what this export last sent: no write".into();
+    }
+    format!(
+        "it is subscribed; ActiveCampaign shows {} in another form than sent, the same form it showed before this export last sent them: that is how it stores them, no write",
+        stored_form.join(", ")
+    )
 }
 
 /// An update: the fields a read shows drifted, else every field it sends.

@@ -53,6 +53,12 @@ pub struct Member {
     pub unsubscribed_by_us: bool,
     /// [`Fields::hash64`] of what this export last sent for the contact.
     pub sent_hash: Option<u64>,
+    /// What a full read showed of the standard fields right before this
+    /// export last sent them ([`crate::plan::read_back_hash`]): a later read
+    /// that shows the same again, after that write, shows the form in
+    /// which ActiveCampaign stores the values sent (trimmed, cut, recased),
+    /// not a drift (docs/run-rules.md, "Values ActiveCampaign changes").
+    pub read_back_hash: Option<u64>,
     /// An intent recorded before a request whose outcome is not yet known.
     pub pending: Option<PendingOp>,
     /// When our unsubscribe happened; set with `unsubscribed_by_us`.
@@ -69,6 +75,7 @@ impl Member {
             owned: false,
             unsubscribed_by_us: false,
             sent_hash: None,
+            read_back_hash: None,
             pending: None,
             last_write: None,
         }

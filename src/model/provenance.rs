@@ -92,6 +92,7 @@ impl Member {
         if other_contact {
             // What acsync sent went to another contact.
             self.sent_hash = None;
+            self.read_back_hash = None;
         }
         self.status = seen.status;
         self.contact_id = seen.contact_id.or(self.contact_id);

@@ -67,6 +67,22 @@ fn standard<'a>(
     ]
 }
 
+/// A fingerprint of the live values of the standard fields `ours` sends
+/// (empty and absent alike), stored as a member's `read_back_hash`: equal
+/// fingerprints of two reads mean ActiveCampaign showed the same values.
+pub fn read_back_hash(ours: &Fields, live: &LiveMember) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (name, sent, theirs) in standard(ours, live) {
+        if sent.is_some() {
+            for part in [name, theirs.unwrap_or("")] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+    }
+    h.digest()
+}
+
 fn drifted(ours: Option<&str>, live: Option<&str>) -> bool {
     ours.is_some_and(|v| v != live.unwrap_or(""))
 }

@@ -18,7 +18,7 @@ pub mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff};
+pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff, read_back_hash};
 pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
 pub use member::MemberPlan;
 use member::{Watch, leaver_kept, leaver_plan};
@@ -101,6 +101,9 @@ pub struct Change {
     pub fields: Fields,
     /// `fields.hash64()`, to store as `sent_hash` once the write is confirmed.
     pub hash: u64,
+    /// [`read_back_hash`] of the full read that found the fields drifted
+    /// (`None` without one), to store as `read_back_hash` with `hash`.
+    pub read_back: Option<u64>,
 }
 
 /// One member to unsubscribe (list status 2; contacts are never deleted).
@@ -364,7 +367,7 @@ fn plan_profile(
         return MemberPlan::LeftAlone(LeftAlone::InDoubt);
     }
     let Some((m, status)) = known.and_then(|m| Some((m, m.status?))) else {
-        plan.adds.push(change(p, known, h));
+        plan.adds.push(change(p, known, h, None));
         return MemberPlan::Add;
     };
     let kept = |list: &mut Vec<String>, why: Kept| {
@@ -376,18 +379,18 @@ fn plan_profile(
             let live = live_fields.and_then(|l| l.get(p.email.as_str()));
             match field_work(p, m, h, live) {
                 // Another export's values win this contact: not ours to write.
-                FieldWork::Write if yields => {
+                FieldWork::Write { .. } if yields => {
                     plan.unchanged += 1;
                     unchanged
                 }
-                FieldWork::Write => {
+                FieldWork::Write { read_back } => {
                     if plan.update_diffs.len() < DIFF_SAMPLES {
                         plan.update_diffs.push(UpdateDiff {
                             email: p.email.clone(),
                             fields: diff::diff_fields(&p.fields, live),
                         });
                     }
-                    plan.updates.push(change(p, Some(m), h));
+                    plan.updates.push(change(p, Some(m), h, read_back));
                     MemberPlan::Update
                 }
                 FieldWork::RecordHash => {
@@ -402,7 +405,7 @@ fn plan_profile(
             }
         }
         ListStatus::Unsubscribed if m.unsubscribed_by_us => {
-            plan.resubscribes.push(change(p, Some(m), h));
+            plan.resubscribes.push(change(p, Some(m), h, None));
             MemberPlan::Resubscribe
         }
         ListStatus::Unsubscribed => kept(&mut plan.kept_unsubscribed, Kept::Unsubscribed),
@@ -414,16 +417,30 @@ fn plan_profile(
 
 /// What an active member's fields need.
 enum FieldWork {
-    Write,
+    /// `read_back`: what the full read showed, when it found a drift.
+    Write {
+        read_back: Option<u64>,
+    },
     /// Unchanged, but the hash of what AC holds is new to us: store it.
     RecordHash,
     Nothing,
 }
 
 /// `live`: the member's values from a full read, if one happened.
+///
+/// A read that differs from what this export sent, and shows exactly what
+/// the read before its last write of these values showed, shows how
+/// ActiveCampaign stores them: no drift (docs/run-rules.md, "Values
+/// ActiveCampaign changes"). Anything else that differs is written again.
 fn field_work(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> FieldWork {
-    if live.is_some_and(|l| !diff::drifted_fields(&p.fields, l).is_empty()) {
-        return FieldWork::Write;
+    if let Some(live) = live.filter(|l| !diff::drifted_fields(&p.fields, l).is_empty()) {
+        let read_back = read_back_hash(&p.fields, live);
+        if m.sent_hash == Some(h) && m.read_back_hash == Some(read_back) {
+            return FieldWork::Nothing;
+        }
+        return FieldWork::Write {
+            read_back: Some(read_back),
+        };
     }
     if m.sent_hash == Some(h) {
         return FieldWork::Nothing;
@@ -433,16 +450,17 @@ fn field_work(p: &Profile, m: &Member, h: u64, live: Option<&LiveMember>) -> Fie
     if m.sent_hash.is_none() && live.is_some() && !p.fields.has_custom() {
         return FieldWork::RecordHash;
     }
-    FieldWork::Write
+    FieldWork::Write { read_back: None }
 }
 
-fn change(p: &Profile, known: Option<&Member>, hash: u64) -> Change {
+fn change(p: &Profile, known: Option<&Member>, hash: u64, read_back: Option<u64>) -> Change {
     Change {
         email: p.email.clone(),
         row: p.row,
         contact_id: known.and_then(|m| m.contact_id),
         fields: p.fields.clone(),
         hash,
+        read_back,
     }
 }
 

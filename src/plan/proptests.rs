@@ -67,6 +67,7 @@ fn arb_member(email: &'static str) -> impl Strategy<Value = Member> {
             owned,
             unsubscribed_by_us: by_us,
             sent_hash: sent.map(|f| f.hash64()),
+            read_back_hash: None,
             pending,
             last_write: None,
         })

@@ -164,6 +164,41 @@ fn repairs_drift_even_when_the_hash_matches() {
     assert_eq!(p.unchanged, 2);
 }
 
+/// docs/run-rules.md, "Values ActiveCampaign changes": a read that shows
+/// what the read before this export's last write showed is the stored form
+/// of what it sent, not a drift; any other value is written again, and the
+/// write carries what this read showed.
+#[test]
+fn a_value_read_back_in_the_form_seen_before_our_write_is_not_a_drift() {
+    let f = Fields::new(Some("Bartholomew"), None, None);
+    let seg = segment(&[("a@x.io", f.clone()), ("b@x.io", f.clone())]);
+    let cut = live("a@x.io", Active, Some("Bartholo"));
+    let seen = read_back_hash(&f, &cut);
+    let m = |e, read_back_hash| Member {
+        sent_hash: Some(f.hash64()),
+        read_back_hash,
+        ..member(e, Some(Active))
+    };
+    let k = known([m("a@x.io", Some(seen)), m("b@x.io", Some(seen))]);
+    let lf: HashMap<_, _> = [
+        ("a@x.io".to_owned(), cut),
+        ("b@x.io".to_owned(), live("b@x.io", Active, Some("Bart"))),
+    ]
+    .into();
+    let p = plan(
+        &seg,
+        &k,
+        Some(&lf),
+        &settings(Prune::None, RemovalLimit::Count(0)),
+    )
+    .expect("plans");
+    assert_eq!(emails(&p.updates), ["b@x.io"]);
+    let bart = read_back_hash(&f, &live("b@x.io", Active, Some("Bart")));
+    assert_eq!(p.updates[0].read_back, Some(bart));
+    assert_ne!(bart, seen);
+    assert_eq!(p.unchanged, 1);
+}
+
 #[test]
 fn the_first_updates_are_described_field_by_field() {
     let seg = segment(&[("a@x.io", fields("Anne")), ("b@x.io", fields("Bob"))]);

@@ -9,6 +9,7 @@ fn change(email: &str, row: u64, first: &str) -> Change {
         row,
         contact_id: None,
         hash: fields.hash64(),
+        read_back: None,
         fields,
     }
 }

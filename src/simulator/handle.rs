@@ -266,6 +266,13 @@ impl Simulator {
         self.shared().account().ids_ignore_list_filter = on;
     }
 
+    /// From now on, first name, last name and phone are stored trimmed and
+    /// cut to `max_chars` characters (`None`: as sent). Undocumented either
+    /// way (docs/activecampaign-api.md §12, "Normalisation of stored values").
+    pub fn set_stored_form(&self, max_chars: Option<usize>) {
+        self.shared().account().stored_form = max_chars;
+    }
+
     /// While `on`, `GET /contacts` ignores `include=contactLists`: no
     /// membership rows come with the contacts (undocumented either way).
     pub fn set_include_ignored(&self, on: bool) {

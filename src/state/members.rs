@@ -13,46 +13,48 @@ use crate::model::{Known, ListStatus, Member, PendingOp, WriteWindow};
 
 const SELECT: &str =
     "SELECT email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-            write_from, write_to
+            write_from, write_to, read_back
      FROM members WHERE export = ?1";
 
 /// Upserts a row. Unchanged rows are left alone: a full read of a large list
 /// mostly confirms what we knew, and skipping those writes keeps the WAL small.
 const UPSERT: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        write_from, write_to)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        write_from, write_to, read_back)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
        pending = excluded.pending, write_from = excluded.write_from,
-       write_to = excluded.write_to
+       write_to = excluded.write_to, read_back = excluded.read_back
      WHERE contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
-       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to";
+       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to
+       OR read_back IS NOT excluded.read_back";
 
 /// [`UPSERT`] for a full read: the reconciled row replaces the recorded one
 /// (ownership included: the read's verdict on provenance is the run's, see
 /// docs/ownership.md), unless acsync wrote the membership after the
-/// snapshot the run planned from (`?11`, Unix seconds): another export of
+/// snapshot the run planned from (`?12`, Unix seconds): another export of
 /// the list, in another process, made a newer write the read may not show.
 /// A write in the snapshot's own second counts as older: the read's verdict
 /// may end an ownership, which errs on the side of unsubscribing nobody.
 const UPSERT_READ: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        write_from, write_to)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        write_from, write_to, read_back)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = excluded.contact_id, status = excluded.status, owned = excluded.owned,
        unsubscribed_by_us = excluded.unsubscribed_by_us, sent_hash = excluded.sent_hash,
        pending = excluded.pending, write_from = excluded.write_from,
-       write_to = excluded.write_to
-     WHERE (members.write_to IS NULL OR members.write_to <= ?11)
+       write_to = excluded.write_to, read_back = excluded.read_back
+     WHERE (members.write_to IS NULL OR members.write_to <= ?12)
        AND (contact_id IS NOT excluded.contact_id OR status IS NOT excluded.status
        OR owned IS NOT excluded.owned OR unsubscribed_by_us IS NOT excluded.unsubscribed_by_us
        OR sent_hash IS NOT excluded.sent_hash OR pending IS NOT excluded.pending
-       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to)";
+       OR write_from IS NOT excluded.write_from OR write_to IS NOT excluded.write_to
+       OR read_back IS NOT excluded.read_back)";
 
 /// Rows a full read may drop: not those that carry ownership or our own
 /// unsubscribe, since forgetting either would let a later run leave an owned
@@ -66,9 +68,9 @@ const DELETE: &str = "DELETE FROM members WHERE export = ?1 AND email = ?2";
 /// ownership and our unsubscribe marks are kept if either side has them.
 const FOLD: &str = "INSERT INTO members
        (export, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-        write_from, write_to)
+        write_from, write_to, read_back)
      SELECT ?2, email, contact_id, status, owned, unsubscribed_by_us, sent_hash, pending,
-            write_from, write_to
+            write_from, write_to, read_back
      FROM members WHERE export = ?1
      ON CONFLICT (export, email) DO UPDATE SET
        contact_id = coalesce(contact_id, excluded.contact_id),
@@ -316,6 +318,7 @@ impl StateDb {
             owned: row.get(3).at(&self.path)?,
             unsubscribed_by_us: row.get(4).at(&self.path)?,
             sent_hash: row.get::<_, Option<i64>>(5).at(&self.path)?.map(from_i64),
+            read_back_hash: row.get::<_, Option<i64>>(9).at(&self.path)?.map(from_i64),
             pending,
             last_write: window(row).at(&self.path)?,
         })
@@ -335,11 +338,11 @@ fn upsert_read(
     snapshot_at: i64,
 ) -> rusqlite::Result<usize> {
     bind_member(stmt, export, m)?;
-    stmt.raw_bind_parameter(11, snapshot_at)?;
+    stmt.raw_bind_parameter(12, snapshot_at)?;
     stmt.raw_execute()
 }
 
-/// Binds a member row to parameters 1 to 10 of an upsert.
+/// Binds a member row to parameters 1 to 11 of an upsert.
 fn bind_member(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::Result<()> {
     stmt.raw_bind_parameter(1, export)?;
     stmt.raw_bind_parameter(2, &m.email)?;
@@ -350,7 +353,8 @@ fn bind_member(stmt: &mut Statement<'_>, export: &str, m: &Member) -> rusqlite::
     stmt.raw_bind_parameter(7, m.sent_hash.map(to_i64))?;
     stmt.raw_bind_parameter(8, m.pending.map(PendingOp::as_str))?;
     stmt.raw_bind_parameter(9, m.last_write.map(|w| w.from))?;
-    stmt.raw_bind_parameter(10, m.last_write.map(|w| w.to))
+    stmt.raw_bind_parameter(10, m.last_write.map(|w| w.to))?;
+    stmt.raw_bind_parameter(11, m.read_back_hash.map(to_i64))
 }
 
 /// The window of acsync's last write, when both ends are recorded.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 5;
+pub(crate) const LATEST: i64 = 6;
 
 /// The version that added the run history ([`V3`]).
 pub(crate) const HISTORY: i64 = 3;
@@ -17,7 +17,7 @@ pub(crate) const HISTORY: i64 = 3;
 pub(crate) const CONFIG_SHA: i64 = 5;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5, V6];
 
 /// Version 1.
 ///
@@ -203,6 +203,16 @@ CREATE TABLE created (
 /// none: they are never taken for a move.
 const V5: &str = "
 ALTER TABLE exports ADD COLUMN config_sha256 TEXT;
+";
+
+/// Version 6: each member keeps what a full read showed of its standard
+/// fields right before acsync last sent them (`read_back`, the hash of
+/// `plan::read_back_hash`), so that a value ActiveCampaign stores in
+/// another form than sent is re-sent once, not on every full read
+/// (docs/run-rules.md, "Values ActiveCampaign changes"). Older rows have
+/// none: their next drift is written once more.
+const V6: &str = "
+ALTER TABLE members ADD COLUMN read_back INTEGER;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

@@ -39,6 +39,7 @@ fn members_round_trip_including_large_u64() {
         owned: true,
         unsubscribed_by_us: true,
         sent_hash: Some(u64::MAX),
+        read_back_hash: Some(u64::MAX - 1),
         pending: Some(PendingOp::Resubscribe),
         last_write: Some(crate::model::WriteWindow { from: 10, to: 20 }),
     };

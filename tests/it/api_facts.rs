@@ -7,6 +7,13 @@ use acsync::status::Outcome;
 
 use crate::harness::{World, emails, fast_sim};
 
+fn full_read() -> acsync::run::RunOptions {
+    acsync::run::RunOptions {
+        full_read: true,
+        ..acsync::run::RunOptions::default()
+    }
+}
+
 /// docs/activecampaign-api.md §12, "Collections page by 20": a contact on
 /// 25 lists whose opt-out is on the export's list, the 25th of its rows.
 /// The single-contact add reads the contact's rows; a read of the first
@@ -315,4 +322,49 @@ async fn an_unsubscribe_import_that_created_a_contact_is_reported_section_12() {
     for (person, _) in &people[1..12] {
         assert_eq!(w.sim.list_status(person, w.list), Some(2), "unsubscribed");
     }
+}
+
+/// docs/activecampaign-api.md §12, "Normalisation of stored values": an
+/// account that stores first names trimmed and cut to 8 characters. A full
+/// read shows "Bartholo" where acsync sent "Bartholomew". acsync sends it
+/// again once (the read cannot tell a cut from someone's edit); when the
+/// next read shows the same form again, that is how ActiveCampaign stores
+/// the value, and no full read re-sends it. An edit made in ActiveCampaign
+/// afterwards is still written back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_stored_in_another_form_is_not_re_sent_on_every_read_section_12() {
+    let w = World::new().await;
+    w.sim.set_stored_form(Some(8));
+    let mut people = World::people(0..12);
+    people[0].1 = "Bartholomew".into();
+    people[1].1 = "Ann".into();
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    assert_eq!(
+        w.sim.contact(&people[0].0).expect("added").first_name,
+        "Bartholo"
+    );
+
+    let mut updated = Vec::new();
+    for _ in 0..3 {
+        let r = w.sync_with("vip", full_read()).await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+        updated.push(r.last_run.updated);
+    }
+    assert_eq!(updated, [1, 0, 0], "sent again once, then recognised");
+
+    w.sim
+        .add_contact(&people[1].0, Some("Anne-Marie"), None, None);
+    let r = w.sync_with("vip", full_read()).await;
+    assert_eq!(
+        r.last_run.updated, 1,
+        "an edit in ActiveCampaign is written back"
+    );
+    assert_eq!(
+        w.sim.contact(&people[1].0).expect("contact").first_name,
+        "Ann"
+    );
+    let r = w.sync_with("vip", full_read()).await;
+    assert_eq!(r.last_run.updated, 0);
 }

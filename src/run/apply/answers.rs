@@ -55,8 +55,12 @@ impl WriteCore<'_> {
                 m.owned |= item.op == PendingOp::Add;
                 m.unsubscribed_by_us = false;
                 m.sent_hash = Some(item.hash);
+                m.read_back_hash = item.read_back;
             }
-            PendingOp::Update => m.sent_hash = Some(item.hash),
+            PendingOp::Update => {
+                m.sent_hash = Some(item.hash);
+                m.read_back_hash = item.read_back;
+            }
             PendingOp::Remove => {
                 m.status = Some(ListStatus::Unsubscribed);
                 m.unsubscribed_by_us = true;

@@ -127,6 +127,7 @@ pub struct ChangeInDoubt {
     contact_id: Option<u64>,
     fields: Fields,
     hash: u64,
+    read_back: Option<u64>,
     /// Why it is in doubt.
     pub reason: String,
     /// Sent in a batch whose end is unknown: it may land after any read.
@@ -143,6 +144,7 @@ impl ChangeInDoubt {
             contact_id: i.contact_id,
             fields: i.fields.clone(),
             hash: i.hash,
+            read_back: i.read_back,
             reason,
             may_land_later,
         }
@@ -157,6 +159,7 @@ impl ChangeInDoubt {
             contact_id: self.contact_id,
             fields: &self.fields,
             hash: self.hash,
+            read_back: self.read_back,
         }
     }
 }
@@ -176,6 +179,8 @@ pub struct Item<'p> {
     pub contact_id: Option<u64>,
     pub fields: &'p Fields,
     pub hash: u64,
+    /// See [`Change::read_back`].
+    pub read_back: Option<u64>,
 }
 
 /// What a removal sends: no field.
@@ -191,6 +196,7 @@ impl<'p> Item<'p> {
             contact_id: c.contact_id,
             fields: &c.fields,
             hash: c.hash,
+            read_back: c.read_back,
         }
     }
 
@@ -203,6 +209,7 @@ impl<'p> Item<'p> {
             contact_id: r.contact_id,
             fields: &NO_FIELDS,
             hash: 0,
+            read_back: None,
         }
     }
 }

@@ -40,6 +40,7 @@ fn change(i: u64) -> Change {
         row: i + 2,
         contact_id: None,
         hash: fields.hash64(),
+        read_back: None,
         fields,
     }
 }

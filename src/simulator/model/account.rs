@@ -47,6 +47,12 @@ pub struct Account {
     /// (a third-party observation, not documented). Not saved.
     #[serde(skip)]
     pub include_ignored: bool,
+    /// Fault model: first name, last name and phone stored in another form
+    /// than sent, trimmed and cut to this many characters (what
+    /// ActiveCampaign does to values is undocumented: fact sheet §12,
+    /// "Normalisation of stored values"). Not saved.
+    #[serde(skip)]
+    pub stored_form: Option<usize>,
     /// The account's zone and how times are written in it (see `zone.rs`):
     /// a setting of the simulator, not saved with the account.
     #[serde(skip)]
@@ -198,6 +204,15 @@ impl Account {
             }
         };
         let tags = std::mem::take(&mut patch.tags);
+        if let Some(max) = self.stored_form {
+            for v in [
+                &mut patch.first_name,
+                &mut patch.last_name,
+                &mut patch.phone,
+            ] {
+                *v = v.take().map(|s| s.trim().chars().take(max).collect());
+            }
+        }
         let known_fields = self.fields.len() as u64;
         if let Some(c) = self.contact_mut(id) {
             apply_patch(&mut c.data, patch, known_fields);
