@@ -85,7 +85,8 @@ fn fields_text(e: &HistoryEntry) -> String {
 
 /// The fields (if any) and the reason (if any) of an entry, for a text line.
 fn detail(e: &HistoryEntry) -> String {
-    let parts = [Some(fields_text(e)), e.reason.clone()];
+    let via = e.batch.as_ref().map(|b| format!("bulk import {b}"));
+    let parts = [Some(fields_text(e)), e.reason.clone(), via];
     parts
         .into_iter()
         .flatten()
@@ -107,6 +108,7 @@ fn entry_json(e: &HistoryEntry) -> Value {
         "change": e.change.as_str(),
         "fields": fields,
         "reason": e.reason,
+        "batch": e.batch,
     })
 }
 

@@ -88,10 +88,13 @@ fn history_lines(
     }
     out.push("Run history (newest first; `acsync history NAME --email ADDRESS` for all):".into());
     for e in &entries {
-        let what = match &e.reason {
+        let mut what = match &e.reason {
             Some(why) => format!("{}: {why}", e.change.as_str()),
             None => e.change.as_str().to_string(),
         };
+        if let Some(batch) = &e.batch {
+            what.push_str(&format!(" (bulk import {batch})"));
+        }
         out.push(format!(
             "  run {} at {}: {what}",
             e.run_id,

@@ -216,8 +216,12 @@ impl RunRecord {
         }
     }
 
-    /// The entries of changes that landed.
-    pub fn landed<'p>(&self, changes: impl Iterator<Item = LandedChange<'p>>) -> LandedEntries {
+    /// The entries of changes that landed with bulk import `batch`.
+    pub fn landed<'p>(
+        &self,
+        batch: &str,
+        changes: impl Iterator<Item = LandedChange<'p>>,
+    ) -> LandedEntries {
         let entries = changes
             .map(|c| LandedEntry {
                 email: c.email.to_owned(),
@@ -232,6 +236,7 @@ impl RunRecord {
             export: self.export.clone(),
             at: self.at,
             entries,
+            batch: batch.to_owned(),
         }
     }
 }
@@ -254,6 +259,8 @@ pub struct LandedEntries {
     export: String,
     at: DateTime<Utc>,
     entries: Vec<LandedEntry>,
+    /// The bulk import they landed with.
+    batch: String,
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +300,7 @@ impl LandedEntries {
             export: &self.export,
             at: self.at,
             entries,
+            batch: Some(&self.batch),
         }
     }
 

@@ -153,7 +153,7 @@ fn a_batch_records_its_landed_changes_as_the_run_records_them() {
             op,
             fields: &c.fields,
         });
-    let batch = record.landed(landed);
+    let batch = record.landed("batch-1", landed);
     let list = batch.entries();
     // The same lines as the end of the run would record for them.
     let at_the_end = shown(&entries(&p, |_| Written::Landed));

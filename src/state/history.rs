@@ -90,6 +90,8 @@ pub struct HistoryEntry {
     /// resubscribed; empty otherwise.
     pub fields: Vec<(String, String)>,
     pub reason: Option<String>,
+    /// The id of the bulk import that made the change, when one did.
+    pub batch: Option<String>,
 }
 
 impl HistoryEntry {
@@ -134,6 +136,8 @@ pub struct RunEntries<'a> {
     pub export: &'a str,
     pub at: DateTime<Utc>,
     pub entries: &'a [NewEntry<'a>],
+    /// The bulk import that made every one of `entries`, when one did.
+    pub batch: Option<&'a str>,
 }
 
 /// Writes `run`'s entries and adds them to its run row, inside `tx`.
@@ -144,8 +148,8 @@ pub(super) fn write_entries(
     let mut written = 0i64;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO history (run_id, email, change, fields, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, email) DO NOTHING",
+            "INSERT INTO history (run_id, email, change, fields, reason, batch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (run_id, email) DO NOTHING",
         )?;
         let mut previous = tx.prepare_cached(PREVIOUS)?;
         // In email order, both b-trees (by run, by email) grow at one
@@ -164,7 +168,8 @@ pub(super) fn write_entries(
                 e.email,
                 e.change.as_str(),
                 fields,
-                reason
+                reason,
+                run.batch
             ])? as i64;
         }
     }
@@ -258,8 +263,9 @@ impl<'de> serde::Deserialize<'de> for Pairs {
     }
 }
 
-const ENTRY_COLUMNS: &str = "r.run_id, r.at, r.export, h.email, h.change, h.fields, h.reason
-     FROM history h JOIN history_runs r ON r.run_id = h.run_id";
+const ENTRY_COLUMNS: &str = "r.run_id, r.at, r.export, h.email, h.change, h.fields, h.reason";
+
+const ENTRY_FROM: &str = "FROM history h JOIN history_runs r ON r.run_id = h.run_id";
 
 impl StateDb {
     /// Records run `run_id` of `export` (at `at`) and its entries, in one
@@ -279,6 +285,7 @@ impl StateDb {
             export,
             at,
             entries,
+            batch: None,
         };
         write_entries(&tx, &run).at(&path)?;
         tx.commit().at(&path)
@@ -292,8 +299,9 @@ impl StateDb {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StateError> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} WHERE h.email = ?1 AND r.export = ?2
-             ORDER BY h.run_id DESC LIMIT ?3"
+            "SELECT {} WHERE h.email = ?1 AND r.export = ?2
+             ORDER BY h.run_id DESC LIMIT ?3",
+            self.entry_columns()
         );
         self.entries(&sql, params![email, export, limit_of(limit)])
     }
@@ -307,9 +315,10 @@ impl StateDb {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StateError> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} WHERE r.export = ?1 AND r.run_id = coalesce(?2,
+            "SELECT {} WHERE r.export = ?1 AND r.run_id = coalesce(?2,
                (SELECT max(run_id) FROM history_runs WHERE export = ?1))
-             ORDER BY h.email LIMIT ?3"
+             ORDER BY h.email LIMIT ?3",
+            self.entry_columns()
         );
         self.entries(&sql, params![export, run_id, limit_of(limit)])
     }
@@ -318,9 +327,10 @@ impl StateDb {
     /// resubscribed): what ActiveCampaign was last given, and when.
     pub fn last_sent(&self, export: &str, email: &str) -> Result<Option<HistoryEntry>, StateError> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} WHERE h.email = ?1 AND r.export = ?2
+            "SELECT {} WHERE h.email = ?1 AND r.export = ?2
                AND h.change IN ('added', 'updated', 'resubscribed')
-             ORDER BY h.run_id DESC LIMIT 1"
+             ORDER BY h.run_id DESC LIMIT 1",
+            self.entry_columns()
         );
         Ok(self.entries(&sql, params![email, export])?.pop())
     }
@@ -411,6 +421,17 @@ impl StateDb {
         Ok(dropped)
     }
 
+    /// The columns of an entry and their tables, as this database's
+    /// version has them (one opened read-only may predate `batch`).
+    fn entry_columns(&self) -> String {
+        let batch = if self.version < schema::HISTORY_BATCH {
+            "NULL"
+        } else {
+            "h.batch"
+        };
+        format!("{ENTRY_COLUMNS}, {batch} {ENTRY_FROM}")
+    }
+
     fn entries(
         &self,
         sql: &str,
@@ -465,6 +486,7 @@ struct RawEntry {
     change: String,
     fields: Option<String>,
     reason: Option<String>,
+    batch: Option<String>,
 }
 
 impl RawEntry {
@@ -477,6 +499,7 @@ impl RawEntry {
             change: r.get(4)?,
             fields: r.get(5)?,
             reason: r.get(6)?,
+            batch: r.get(7)?,
         })
     }
 
@@ -500,6 +523,7 @@ impl RawEntry {
             change,
             fields,
             reason: self.reason,
+            batch: self.batch,
         })
     }
 }

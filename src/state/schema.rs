@@ -16,6 +16,9 @@ pub(crate) const HISTORY: i64 = 3;
 /// The version that records each export's file content ([`V5`]).
 pub(crate) const CONFIG_SHA: i64 = 5;
 
+/// The version whose history names the bulk import of each change ([`V6`]).
+pub(crate) const HISTORY_BATCH: i64 = 6;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5, V6];
 
@@ -210,9 +213,13 @@ ALTER TABLE exports ADD COLUMN config_sha256 TEXT;
 /// `plan::read_back_hash`), so that a value ActiveCampaign stores in
 /// another form than sent is re-sent once, not on every full read
 /// (docs/run-rules.md, "Values ActiveCampaign changes"). Older rows have
-/// none: their next drift is written once more.
+/// none: their next drift is written once more. A history entry names the
+/// bulk import that made the change (`batch`, its id), the "by which
+/// batch" of a membership's provenance (docs/ownership.md); entries of
+/// single requests, and older ones, have none.
 const V6: &str = "
 ALTER TABLE members ADD COLUMN read_back INTEGER;
+ALTER TABLE history ADD COLUMN batch TEXT;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

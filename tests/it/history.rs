@@ -345,3 +345,35 @@ fn a_killed_sync_keeps_the_history_of_its_completed_batches() {
     );
     assert_eq!(w.active().len(), 5_000);
 }
+
+/// A membership's provenance names the write that made it
+/// (docs/ownership.md): a change that landed with a bulk import records
+/// the import's id, shown by `history` (text and JSON) and `explain`; one
+/// sent by a single request records none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_by_a_bulk_import_names_the_import() {
+    let w = World::new().await;
+    w.write_export("vip", "max_removals = \"100%\"");
+    let mut people = World::people(0..12);
+    w.write_people("vip", &people);
+    w.sync_success("vip").await;
+    people[0].1 = "Renamed".into();
+    w.write_people("vip", &people);
+    w.sync_success("vip").await;
+
+    let j = json(&w.acsync(&["history", "vip", "--email", "user0@example.com", "--json"]));
+    let entries = j["entries"].as_array().expect("entries");
+    assert_eq!(entries[0]["change"], "updated");
+    assert!(entries[0]["batch"].is_null(), "one update goes alone: {j}");
+    assert_eq!(entries[1]["change"], "added");
+    let batch = entries[1]["batch"]
+        .as_str()
+        .expect("the import's id")
+        .to_string();
+    assert_eq!(batch.len(), 36, "{batch}");
+
+    let out = text(&w.acsync(&["history", "vip", "--email", "user0@example.com"]));
+    assert!(out.contains(&format!("bulk import {batch}")), "{out}");
+    let out = text(&w.acsync(&["explain", "vip", "user0@example.com", "--offline"]));
+    assert!(out.contains(&format!("bulk import {batch}")), "{out}");
+}

@@ -227,7 +227,7 @@ impl Applier<'_> {
                 let done = self.record_batch(batch, &result, f.sent_at).await?;
                 self.core
                     .created_by_unsubscribes(&mut self.tally(), batch, &result);
-                let history = self.landed_history(batch, &done.refused);
+                let history = self.landed_history(&f.batch_id, batch, &done.refused);
                 let mut journal = forget;
                 if !result.created_ids.is_empty() {
                     journal.push(JournalStep::Created(result.created_ids.clone()));
@@ -263,7 +263,12 @@ impl Applier<'_> {
     /// (all but `refused`, ascending indexes into `items`, as
     /// `batch_completed` gives them); refused ones are recorded at the end
     /// of the run, with what their lookup found.
-    fn landed_history(&self, items: &[Item<'_>], refused: &[usize]) -> Option<LandedEntries> {
+    fn landed_history(
+        &self,
+        batch_id: &str,
+        items: &[Item<'_>],
+        refused: &[usize],
+    ) -> Option<LandedEntries> {
         let record = self.history.as_ref()?;
         let landed = items
             .iter()
@@ -275,7 +280,7 @@ impl Applier<'_> {
                 op: Op::of(it.op),
                 fields: it.fields,
             });
-        Some(record.landed(landed))
+        Some(record.landed(batch_id, landed))
     }
 
     /// The member rows of a completed batch: the contacts that landed, and
