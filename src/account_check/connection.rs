@@ -53,6 +53,7 @@ pub async fn connection(runner: &Runner, conn: &Arc<Connection>) -> (Vec<Finding
         api_host(&scope, &url, &probes),
         access(&scope, &source, &probes),
         rate_limit(&scope, conn.requests_per_second, &probes),
+        account_clock(&scope, &probes, chrono::Utc::now()),
     ];
     let usable = passed(&checks[..2]);
     (checks, usable.then_some(client))
@@ -209,3 +210,45 @@ pub fn rate_limit(scope: &str, rps: u32, probes: &[Probe]) -> Finding {
         _ => Finding::ok(scope, "rate limit", found),
     }
 }
+
+/// The most clock skew `doctor` passes: half of what acsync's own write
+/// windows allow (see [`crate::model::WriteWindow`]), so that a host
+/// drifting towards it is told in time.
+const SKEW_WARN_SECS: i64 = 60;
+
+/// The account's time zone (the offset of a contact's zoned time) and this
+/// host's clock against ActiveCampaign's `Date` header: acsync compares
+/// ActiveCampaign's change times with its own write times
+/// (docs/verification.md, times without a zone).
+pub fn account_clock(scope: &str, probes: &[Probe], now: chrono::DateTime<chrono::Utc>) -> Finding {
+    let contacts = probes.iter().find(|p| p.endpoint == "GET /contacts");
+    let zone = contacts
+        .and_then(|p| p.zoned_time.as_deref())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(
+            || "time zone not known yet (no contact to read it from)".to_string(),
+            |t| format!("account time zone UTC{}", t.offset()),
+        );
+    let server = probes
+        .iter()
+        .find_map(|p| chrono::DateTime::parse_from_rfc2822(p.date.as_deref()?).ok());
+    let Some(server) = server else {
+        return Finding::warn(
+            scope,
+            "clock",
+            format!(
+                "{zone}; ActiveCampaign sent no Date header: this host's clock was not compared"
+            ),
+            CLOCK_FIX,
+        );
+    };
+    let skew = (now - server.with_timezone(&chrono::Utc)).num_seconds();
+    let found = format!("{zone}; this host's clock is {skew:+} s from ActiveCampaign's");
+    if skew.abs() > SKEW_WARN_SECS {
+        return Finding::warn(scope, "clock", found, CLOCK_FIX);
+    }
+    Finding::ok(scope, "clock", found)
+}
+
+/// The fix of a clock that drifts.
+const CLOCK_FIX: &str = "keep this host's clock in sync (NTP: `timedatectl set-ntp true`): acsync tells its own writes from others' by time, within 120 s";

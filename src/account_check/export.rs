@@ -5,7 +5,7 @@
 
 use super::connection::REACH_FIX;
 use super::{Finding, plural};
-use crate::activecampaign::{Client, FieldDef};
+use crate::activecampaign::{ApiError, Client, FieldDef};
 use crate::config::Export;
 use crate::model::{ListStatus, LiveMember};
 use crate::run::RunError;
@@ -37,9 +37,30 @@ pub async fn export(client: &Client, export: &Export, fields: &mut AccountFields
     };
     out.extend(mapped_fields(client, export, &scope, segment.as_ref(), fields).await);
     if list_ok {
-        out.push(statuses(client, export, &scope).await);
+        match first_pages(client, export).await {
+            Ok(live) => {
+                out.push(statuses(client, export, &scope, &live).await);
+                out.push(removal_check(client, export, &scope, &live).await);
+            }
+            Err(e) => out.push(Finding::fail(
+                &scope,
+                "list statuses",
+                e.to_string(),
+                REACH_FIX,
+            )),
+        }
     }
     out
+}
+
+/// The first page of the list's members of each status, by the run's own
+/// request.
+async fn first_pages(client: &Client, export: &Export) -> Result<Vec<LiveMember>, ApiError> {
+    let mut live = Vec::new();
+    for status in ListStatus::ALL {
+        live.extend(client.first_members(export.list_id, status).await?);
+    }
+    Ok(live)
 }
 
 /// The finding of an export whose connection failed its checks.
@@ -186,14 +207,7 @@ const STATUS_FIX: &str = "this account's list read filters `status` by another l
 /// Check 5: the list read (its first page of each status, by the run's own
 /// request) returns per-list statuses, cross-checked on a sample against
 /// each contact's `/contacts/{id}/contactLists`, as a run's full read is.
-async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
-    let mut live: Vec<LiveMember> = Vec::new();
-    for status in ListStatus::ALL {
-        match client.first_members(export.list_id, status).await {
-            Ok(m) => live.extend(m),
-            Err(e) => return Finding::fail(scope, "list statuses", e.to_string(), REACH_FIX),
-        }
-    }
+async fn statuses(client: &Client, export: &Export, scope: &str, live: &[LiveMember]) -> Finding {
     if live.is_empty() {
         return Finding::warn(
             scope,
@@ -216,7 +230,7 @@ async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
             (n > 0).then(|| format!("{n} {}", s.as_str()))
         })
         .collect();
-    match cross_check::sample(export, client, &live).await {
+    match cross_check::sample(export, client, live).await {
         Ok(()) => Finding::ok(
             scope,
             "list statuses",
@@ -231,3 +245,64 @@ async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
         Err(e) => Finding::fail(scope, "list statuses", e.to_string(), REACH_FIX),
     }
 }
+
+/// How many members the removal check's probe asks for.
+const REMOVAL_SAMPLE: usize = 5;
+
+/// The read a run makes right before unsubscribing (`ids[]` with each
+/// contact's side-loaded rows, docs/verification.md) answers as acsync
+/// needs: every asked member comes back, with its own row on the list, in
+/// the status the list read shows. Read-only, one request.
+async fn removal_check(
+    client: &Client,
+    export: &Export,
+    scope: &str,
+    live: &[LiveMember],
+) -> Finding {
+    const CHECK: &str = "removal check";
+    let sample: Vec<&LiveMember> = live.iter().take(REMOVAL_SAMPLE).collect();
+    if sample.is_empty() {
+        return Finding::ok(scope, CHECK, "no member to ask for yet");
+    }
+    let ids: Vec<u64> = sample.iter().map(|m| m.contact_id).collect();
+    let checked = match client.members_among(export.list_id, &ids).await {
+        Ok(c) => c,
+        Err(e) => return Finding::fail(scope, CHECK, e.to_string(), REMOVAL_FIX),
+    };
+    let wrong: Vec<String> = sample
+        .iter()
+        .filter_map(|m| {
+            let shown = checked
+                .iter()
+                .find(|c| c.id == m.contact_id)
+                .and_then(|c| c.row.as_ref())
+                .map(|r| r.status);
+            (shown != Some(m.status)).then(|| {
+                let shown = shown.map_or("no row".to_string(), |s| s.to_string());
+                format!(
+                    "contact {} ({} in the list read, {shown} in its own row)",
+                    m.contact_id, m.status
+                )
+            })
+        })
+        .collect();
+    if wrong.is_empty() {
+        return Finding::ok(
+            scope,
+            CHECK,
+            format!(
+                "`ids[]` with `include=contactLists` answered {} asked, each with its own row",
+                plural(sample.len() as u64, "member")
+            ),
+        );
+    }
+    Finding::fail(
+        scope,
+        CHECK,
+        format!("the read by `ids[]` disagrees: {}", wrong.join("; ")),
+        REMOVAL_FIX,
+    )
+}
+
+/// The fix when the read before an unsubscribe does not answer as needed.
+const REMOVAL_FIX: &str = "acsync unsubscribes a member only when its own row, read this way, shows it active: on this account removals are left as they are (each run says why); report this line to the acsync maintainers";

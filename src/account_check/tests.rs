@@ -1,6 +1,6 @@
 //! Unit tests of the account checks' judgments (pure: no request).
 
-use super::connection::{access, api_host, key_source, rate_limit};
+use super::connection::{access, account_clock, api_host, key_source, rate_limit};
 use super::export::{FIRST_VALUES, field_fit};
 use super::*;
 use crate::activecampaign::{FieldDef, Probe};
@@ -25,6 +25,8 @@ fn probe(endpoint: &'static str, status: u16, json: bool) -> Probe {
         json,
         title: None,
         message: (status >= 300).then(|| "Forbidden".to_string()),
+        date: None,
+        zoned_time: None,
     }
 }
 
@@ -225,4 +227,40 @@ fn only_the_first_values_are_tried() {
     assert_eq!(c.severity, Severity::Ok, "{c:?}");
     let c = field_fit("e", "SCORE", &number_field(), None);
     assert_eq!(c.severity, Severity::Warn);
+}
+
+fn contacts_answered(date: Option<&str>, zoned: Option<&str>) -> Vec<Probe> {
+    let mut probes = api();
+    probes[1].date = date.map(Into::into);
+    probes[1].zoned_time = zoned.map(Into::into);
+    probes
+}
+
+/// docs/verification.md: times are in the account's zone; doctor names the
+/// zone (from a contact's zoned time) and the clock skew, read-only.
+#[test]
+fn the_clock_finding_names_the_zone_and_the_skew() {
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T18:00:00Z")
+        .expect("time")
+        .to_utc();
+    let probes = contacts_answered(
+        Some("Sun, 06 Dec 2026 17:59:58 GMT"),
+        Some("2026-12-06T11:59:00-06:00"),
+    );
+    let c = account_clock("connection prod", &probes, now);
+    assert_eq!(c.severity, Severity::Ok, "{c:?}");
+    assert!(c.found.contains("UTC-06:00"), "{c:?}");
+    assert!(c.found.contains("+2 s"), "{c:?}");
+
+    let late = contacts_answered(Some("Sun, 06 Dec 2026 17:55:00 GMT"), None);
+    let c = account_clock("connection prod", &late, now);
+    assert_eq!(c.severity, Severity::Warn, "{c:?}");
+    assert!(
+        c.found.contains("+300 s") && c.found.contains("not known yet"),
+        "{c:?}"
+    );
+
+    let c = account_clock("connection prod", &api(), now);
+    assert_eq!(c.severity, Severity::Warn, "{c:?}");
+    assert!(c.found.contains("no Date header"), "{c:?}");
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use std::time::SystemTime;
 
@@ -46,6 +46,11 @@ pub struct Probe {
     pub title: Option<String>,
     /// For a non-2xx answer: the error body as text, cut.
     pub message: Option<String>,
+    /// The answer's `Date` header, as sent (cut).
+    pub date: Option<String>,
+    /// The first zoned time of the answer's first contact (`cdate`,
+    /// `udate`), which carries the account's offset (docs/verification.md).
+    pub zoned_time: Option<String>,
 }
 
 impl Client {
@@ -148,10 +153,8 @@ pub(super) fn members_call(list_id: u64, status: Option<ListStatus>, cursor: u64
 
 /// What an answer shows (pure).
 fn read_probe(endpoint: &'static str, status: StatusCode, h: &HeaderMap, body: &[u8]) -> Probe {
-    let json = matches!(
-        serde_json::from_slice::<serde_json::Value>(body),
-        Ok(serde_json::Value::Object(_))
-    );
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let json = matches!(value, Some(serde_json::Value::Object(_)));
     let message = (!status.is_success()).then(|| cut(&ErrorBody::parse(body).to_string()));
     Probe {
         endpoint,
@@ -163,7 +166,20 @@ fn read_probe(endpoint: &'static str, status: StatusCode, h: &HeaderMap, body: &
         json,
         title: if json { None } else { html_title(body) },
         message,
+        date: header(h, DATE.as_str()),
+        zoned_time: value.as_ref().and_then(first_contact_time),
     }
+}
+
+/// The first of `cdate`, `udate` of the first contact that carries an
+/// offset (a zoned time).
+fn first_contact_time(v: &serde_json::Value) -> Option<String> {
+    let contact = v.get("contacts")?.get(0)?;
+    ["cdate", "udate"]
+        .iter()
+        .filter_map(|k| contact.get(*k)?.as_str())
+        .find(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).is_ok())
+        .map(cut)
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {

@@ -296,3 +296,37 @@ async fn the_account_fields_are_read_once_per_connection() {
     let fields = w.sim.ledger().by_endpoint.get("GET /fields").copied();
     assert_eq!(fields, Some(2), "{:?}", w.sim.ledger().by_endpoint);
 }
+
+/// docs/verification.md: doctor reports what it learned about the account
+/// that a write depends on, read-only: the account's time zone and this
+/// host's clock against ActiveCampaign's, and whether the read before an
+/// unsubscribe (`ids[]` with side-loaded rows) answers as acsync needs.
+/// On an account that ignores `include=contactLists`, that check fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_the_account_zone_the_clock_and_the_removal_check() {
+    let w = World::with(limited_sim()).await;
+    w.write_settings(50);
+    w.sim.set_time_zone(chrono_tz::America::Chicago);
+    w.write_export("vip", "");
+    w.write_people("vip", &World::people(0..3));
+    w.sync_success("vip").await;
+    w.sim.reset_ledger();
+
+    let s = doctor(&w, &[]);
+    assert!(s.ok, "{}{}", s.stdout, s.stderr);
+    let clock = line(&s, "ok", "clock");
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago);
+    let offset = format!("UTC{}", now.format("%:z"));
+    assert!(clock.contains(&offset), "{clock}");
+    assert!(clock.contains(" s from ActiveCampaign's"), "{clock}");
+    let removal = line(&s, "ok", "removal check");
+    assert!(removal.contains("3 members asked"), "{removal}");
+    only_gets(&w);
+
+    w.sim.set_include_ignored(true);
+    let s = doctor(&w, &[]);
+    assert!(!s.ok, "{}", s.stdout);
+    let removal = line(&s, "FAIL", "removal check");
+    assert!(removal.contains("contactLists"), "{removal}");
+    only_gets(&w);
+}
