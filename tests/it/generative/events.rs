@@ -9,6 +9,10 @@ use proptest::prelude::*;
 /// and as many as bulk import takes a change from (`BULK_MIN`).
 pub const ADDRESSES: usize = 10;
 
+/// How many characters of a first name an account of a case with
+/// `stored_form` keeps: the segment's names (`Name3v2`) lose their version.
+pub const STORED_FORM_CHARS: usize = 5;
+
 /// At most this many events a case.
 pub const MAX_EVENTS: usize = 15;
 
@@ -86,6 +90,9 @@ pub struct Case {
     /// `exclude_automations = true`: every write goes through bulk import
     /// (otherwise small changes use single-contact requests).
     pub bulk: bool,
+    /// The account stores first names cut to [`STORED_FORM_CHARS`]
+    /// characters (how ActiveCampaign stores values is undocumented).
+    pub stored_form: bool,
     /// Addresses in the segment before the first event.
     pub initial: Vec<usize>,
     pub events: Vec<Event>,
@@ -138,11 +145,13 @@ fn arb_event() -> impl Strategy<Value = Event> {
 pub fn arb_case() -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
+        prop::bool::weighted(0.25),
         prop::collection::btree_set(0..ADDRESSES, 0..=ADDRESSES),
         prop::collection::vec(arb_event(), 1..=MAX_EVENTS),
     )
-        .prop_map(|(bulk, initial, events)| Case {
+        .prop_map(|(bulk, stored_form, initial, events)| Case {
             bulk,
+            stored_form,
             initial: initial.into_iter().collect(),
             events,
         })

@@ -19,6 +19,7 @@ async fn holds(case: Case) {
 async fn killed_while_an_unsubscribe_batch_processes_then_reentry() {
     let case = Case {
         bulk: true,
+        stored_form: false,
         initial: vec![0, 1, 2, 3],
         events: vec![
             Event::Run,
@@ -44,6 +45,7 @@ async fn killed_while_an_unsubscribe_batch_processes_then_reentry() {
 async fn status_91_in_the_segment_is_kept() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![6],
         events: vec![Event::Run, Event::Others(6, OthersAction::Status91)],
     })
@@ -56,6 +58,7 @@ async fn status_91_in_the_segment_is_kept() {
 async fn status_91_in_the_segment_is_kept_by_bulk_import() {
     holds(Case {
         bulk: true,
+        stored_form: false,
         initial: vec![],
         events: vec![
             Event::Join(2),
@@ -75,6 +78,7 @@ async fn a_subscribe_by_others_after_acsyncs_unsubscribe_is_not_unsubscribed_aga
     for subscribe in [OthersAction::FormSubscribe, OthersAction::AdminSubscribe] {
         holds(Case {
             bulk: false,
+            stored_form: false,
             initial: vec![4],
             events: vec![
                 Event::Run,
@@ -95,6 +99,7 @@ async fn a_subscribe_by_others_after_acsyncs_unsubscribe_is_not_unsubscribed_aga
 async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![4],
         events: vec![
             Event::Run,
@@ -117,6 +122,7 @@ async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
 async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -136,6 +142,7 @@ async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
 async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![1],
         events: vec![
             Event::Run,
@@ -155,6 +162,7 @@ async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
 async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -176,6 +184,7 @@ async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
 async fn a_contact_re_added_after_an_erasure_is_unsubscribed_when_it_leaves() {
     holds(Case {
         bulk: true,
+        stored_form: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -199,6 +208,7 @@ async fn a_contact_re_added_after_an_erasure_is_unsubscribed_when_it_leaves() {
 async fn a_contact_an_unanswered_batch_created_renamed_before_a_read_is_left_alone() {
     holds(Case {
         bulk: true,
+        stored_form: false,
         initial: vec![0],
         events: vec![
             Event::Kill(KillPoint::WhileABatchProcesses),
@@ -217,6 +227,7 @@ async fn a_contact_an_unanswered_batch_created_renamed_before_a_read_is_left_alo
 async fn a_renamed_contact_whose_old_address_signed_up_again_is_still_acsyncs() {
     holds(Case {
         bulk: false,
+        stored_form: false,
         initial: vec![1],
         events: vec![
             Event::Run,
