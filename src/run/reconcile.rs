@@ -103,6 +103,7 @@ pub async fn reconcile(
         cx.cancel,
     )
     .with_fields(&prepared.fields)
+    .with_list_read_now(prepared.live.is_some())
     .with_history(history_record(export, last_run, &prepared.plan))
     .apply(&prepared.plan)
     .await;

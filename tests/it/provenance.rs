@@ -239,3 +239,41 @@ async fn a_status_seen_by_the_removal_check_is_kept_when_the_member_returns() {
         assert_eq!(w.sim.list_status(email, w.list), Some(91), "{email}");
     }
 }
+
+/// Found by the generative test: a contact others put on the list after
+/// acsync's last read, awaiting its double opt-in (status 0) or removed by
+/// the legacy API (91), then enters the segment. A bulk import subscribes
+/// whom it is given (it refuses only opted-out and bounced members), so the
+/// run checks the statuses of the list before adding contacts it has no
+/// record of: both are kept as they are, the others are added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_add_never_subscribes_over_a_status_set_since_the_last_read() {
+    let people = World::people(0..12);
+    let w = synced(&people).await;
+    let (waiting, removed) = ("waiting@example.com", "removed@example.com");
+    for (email, code) in [(waiting, 0u8), (removed, 91)] {
+        let id = w.sim.add_contact(email, Some("Other"), None, None);
+        w.sim.set_membership(id, w.list, code, ChangedBy::Admin);
+    }
+    let mut more = people.clone();
+    more.extend(World::people(20..30));
+    more.push((waiting.into(), "Waiting".into()));
+    more.push((removed.into(), "Removed".into()));
+    w.write_people("vip", &more);
+    let r = w.sync_success("vip").await;
+    assert_eq!(w.sim.list_status(waiting, w.list), Some(0));
+    assert_eq!(w.sim.list_status(removed, w.list), Some(91));
+    assert_eq!(
+        (
+            r.last_run.added,
+            r.last_run.kept_unconfirmed,
+            r.last_run.kept_other_status
+        ),
+        (10, 1, 1),
+        "{:?}",
+        r.last_run.error
+    );
+    let r = w.sync_success("vip").await;
+    assert_eq!((r.last_run.added, r.last_run.kept_unconfirmed), (0, 1));
+    assert_eq!(w.sim.list_status(waiting, w.list), Some(0));
+}

@@ -311,7 +311,7 @@ impl Applier<'_> {
     }
 
     /// A contact's id and status on the list (`None`: no such contact).
-    async fn lookup(&self, email: &str) -> Result<Option<ContactOnList>, ApiError> {
+    pub(super) async fn lookup(&self, email: &str) -> Result<Option<ContactOnList>, ApiError> {
         let Some(contact_id) = self.client.find_contact(email).await? else {
             return Ok(None);
         };

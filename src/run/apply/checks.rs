@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::Applier;
 use super::decide::Item;
-use super::verify::{Confirmed, MembershipRead, ResubscribeStep};
+use super::verify::{AddLookup, Confirmed, ListCensus, MembershipRead, ResubscribeStep};
 use crate::activecampaign::{ApiError, CheckedContact};
+use crate::model::ListStatus;
 use crate::run::error::RunError;
 
 impl Applier<'_> {
@@ -48,6 +49,64 @@ impl Applier<'_> {
         }
         self.save(not_made).await?;
         Ok(confirmed)
+    }
+
+    /// Before a bulk add of contacts acsync has no record of (see
+    /// [`super::decide::WriteCore::checks_adds`]): reads the list's members
+    /// awaiting a double opt-in and counts the rest; keeps what the core
+    /// keeps, looks up what it asks for; the adds to send.
+    pub(super) async fn confirm_adds<'p>(
+        &self,
+        items: Vec<Item<'p>>,
+    ) -> Result<Vec<Item<'p>>, RunError> {
+        if !self.core.checks_adds(&items) {
+            return Ok(items);
+        }
+        let census = self.census().await?;
+        let sorted = self.core.confirm_adds(&mut self.tally(), items, &census);
+        let (mut send, mut kept) = (sorted.send, sorted.kept);
+        for item in sorted.look_up {
+            let lookup = self.lookup(item.email).await;
+            match self
+                .core
+                .after_add_lookup(&mut self.tally(), &item, lookup)?
+            {
+                AddLookup::Send => send.push(item),
+                AddLookup::Keep(row) => kept.push(row),
+                AddLookup::Skip => {}
+            }
+        }
+        if !kept.is_empty() {
+            tracing::info!(export = %self.export.id, members = kept.len(), "planned adds of members of another status on the list: left as they are");
+        }
+        self.save(kept).await?;
+        Ok(send)
+    }
+
+    /// The list's members awaiting a double opt-in, and whether members of
+    /// a status acsync cannot ask for may exist (see [`ListCensus`]): one
+    /// page of status 0 or more, and four counts.
+    async fn census(&self) -> Result<ListCensus, ApiError> {
+        let list = self.export.list_id;
+        let unconfirmed = self
+            .client
+            .list_members(list, ListStatus::Unconfirmed, &|_| {})
+            .await?;
+        let mut counted = Some(unconfirmed.len() as u64);
+        for status in [
+            ListStatus::Active,
+            ListStatus::Unsubscribed,
+            ListStatus::Bounced,
+        ] {
+            let n = self.client.count_members(list, Some(status)).await?;
+            counted = counted.zip(n).map(|(a, b)| a + b);
+        }
+        let every = self.client.count_members(list, None).await?;
+        let others_possible = every.zip(counted).is_none_or(|(all, known)| all > known);
+        Ok(ListCensus {
+            unconfirmed,
+            others_possible,
+        })
     }
 
     fn segment_emails(&self) -> HashSet<&str> {

@@ -444,6 +444,9 @@ pub struct WriteCore<'a> {
     pub field_ids: HashMap<String, u64>,
     /// When the write started (Unix seconds).
     pub started_at: i64,
+    /// The run read the list in full before planning: an add is of a
+    /// contact that was no member then (see [`WriteCore::checks_adds`]).
+    pub listed_now: bool,
 }
 
 impl WriteCore<'_> {

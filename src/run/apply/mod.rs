@@ -98,6 +98,7 @@ impl<'a> Applier<'a> {
             maps_custom_fields: !export.mapping.fields.is_empty(),
             field_ids: Default::default(),
             started_at: unix_now(),
+            listed_now: false,
         };
         Applier {
             export,
@@ -117,6 +118,13 @@ impl<'a> Applier<'a> {
     /// with the batch's outcome (see [`RunRecord`]).
     pub fn with_history(mut self, record: Option<RunRecord>) -> Self {
         self.history = record;
+        self
+    }
+
+    /// The run read the list in full before planning (see
+    /// [`WriteCore::checks_adds`]).
+    pub fn with_list_read_now(mut self, read: bool) -> Self {
+        self.core.listed_now = read;
         self
     }
 
@@ -148,6 +156,7 @@ impl<'a> Applier<'a> {
         let updates = plan.updates.iter().enumerate();
         let updates = updates.map(|(i, c)| Item::change(slots.update(i), PendingOp::Update, c));
         let items: Vec<Item<'_>> = adds.chain(updates).collect();
+        let items = self.confirm_adds(items).await?;
         self.bulk_or_single(&items).await?;
         for (i, c) in plan.resubscribes.iter().enumerate() {
             let item = Item::change(slots.resubscribe(i), PendingOp::Resubscribe, c);

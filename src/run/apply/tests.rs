@@ -30,6 +30,7 @@ fn core(known: &Known) -> WriteCore<'_> {
         maps_custom_fields: false,
         field_ids: Default::default(),
         started_at: 900,
+        listed_now: false,
     }
 }
 
@@ -1142,4 +1143,83 @@ fn a_membership_read_starts_from_the_recorded_contact_id() {
     assert_eq!(c.known_contact_id(&recorded), Some(77));
     let unknown = Item::change(1, PendingOp::Resubscribe, &cs[1]);
     assert_eq!(c.known_contact_id(&unknown), None, "looked up by email");
+}
+
+/// docs/verification.md, "Before each kind of write": a bulk add of
+/// contacts acsync has no record of is checked against the list's
+/// statuses first, unless the run read the list in full before planning
+/// or the single path (which reads each status) sends it.
+#[test]
+fn bulk_adds_of_unrecorded_contacts_are_checked_unless_the_list_was_just_read() {
+    let c = changes(12);
+    let empty = Known::new();
+    assert!(core(&empty).checks_adds(&adds(&c)));
+    assert!(!core(&empty).checks_adds(&adds(&c[..3])), "single path");
+    let read = WriteCore {
+        listed_now: true,
+        ..core(&empty)
+    };
+    assert!(!read.checks_adds(&adds(&c)));
+    let known: Known = c
+        .iter()
+        .map(|c| Member {
+            status: Some(ListStatus::Active),
+            ..Member::unknown(c.email.clone())
+        })
+        .collect();
+    assert!(!core(&known).checks_adds(&adds(&c)), "all recorded");
+}
+
+/// A member awaiting its double opt-in is kept; when members of a status
+/// acsync cannot ask for may exist, the other unrecorded adds are looked
+/// up first, and a lookup keeps, sends or skips each.
+#[test]
+fn adds_are_sorted_by_the_census_and_by_each_lookup() {
+    let c = changes(12);
+    let known = Known::new();
+    let core = core(&known);
+    let mut t = WriteTally::default();
+    let waiting = LiveMember {
+        contact_id: 40,
+        ..live(&c[3].email, ListStatus::Unconfirmed, None)
+    };
+    let census = ListCensus {
+        unconfirmed: vec![waiting],
+        others_possible: false,
+    };
+    let sorted = core.confirm_adds(&mut t, adds(&c), &census);
+    assert_eq!((sorted.send.len(), sorted.look_up.len()), (11, 0));
+    assert_eq!(sorted.kept.len(), 1);
+    assert_eq!(sorted.kept[0].status, Some(ListStatus::Unconfirmed));
+    assert_eq!(sorted.kept[0].contact_id, Some(40));
+    assert!(!sorted.kept[0].owned);
+    assert_eq!(t.kept_unconfirmed, 1);
+
+    let census = ListCensus {
+        others_possible: true,
+        ..ListCensus::default()
+    };
+    let sorted = core.confirm_adds(&mut t, adds(&c), &census);
+    assert_eq!((sorted.send.len(), sorted.look_up.len()), (0, 12));
+    let item = sorted.look_up[0];
+    let seen = |status| {
+        Ok(Some(ContactOnList {
+            contact_id: 9,
+            status,
+        }))
+    };
+    let removed = core.after_add_lookup(&mut t, &item, seen(Some(ListStatus::Other(91))));
+    assert!(matches!(removed, Ok(AddLookup::Keep(m)) if m.status == Some(ListStatus::Other(91))));
+    for free in [seen(None), seen(Some(ListStatus::Active)), Ok(None)] {
+        assert!(matches!(
+            core.after_add_lookup(&mut t, &item, free),
+            Ok(AddLookup::Send)
+        ));
+    }
+    assert!(matches!(
+        core.after_add_lookup(&mut t, &item, Err(exhausted())),
+        Ok(AddLookup::Skip)
+    ));
+    assert_eq!(t.failed, 1);
+    assert!(core.after_add_lookup(&mut t, &item, Err(auth())).is_err());
 }

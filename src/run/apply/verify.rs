@@ -1,14 +1,16 @@
 //! Verify before you write, purely: what a read taken right before an
-//! unsubscribe or a resubscribe says (see docs/verification.md). Local
+//! unsubscribe, a resubscribe or a bulk add of contacts acsync has no
+//! record of says (see docs/verification.md). Local
 //! state is a record of the past; these rules only act on a read taken
 //! now, and every doubt keeps the contact as it is. The reads themselves
 //! are the executor's (`checks.rs`).
 
 use std::collections::HashMap;
 
+use super::answers::ContactOnList;
 use super::decide::{Item, WriteCore, WriteTally, fatal};
 use crate::activecampaign::{ApiError, CheckedContact};
-use crate::model::{Evidence, ListStatus, Member, MembershipRow, PendingOp};
+use crate::model::{Evidence, ListStatus, LiveMember, Member, MembershipRow, PendingOp};
 use crate::run::history::ChangeEnd;
 
 /// The planned removals sorted by a read of the list's active members.
@@ -101,6 +103,39 @@ pub enum ResubscribeStep {
     Failed,
     /// Stop the run.
     Stop(ApiError),
+}
+
+/// What a read of the list right before a bulk add shows of the statuses
+/// bulk import would write over: its members awaiting a double opt-in,
+/// and whether members of a status acsync cannot ask for (91, or a code it
+/// does not know) may exist: the count of every member exceeds the counts
+/// of the four statuses, or a count was not answered.
+#[derive(Debug, Default)]
+pub struct ListCensus {
+    pub unconfirmed: Vec<LiveMember>,
+    pub others_possible: bool,
+}
+
+/// The planned adds sorted by a [`ListCensus`].
+#[derive(Debug, Default)]
+pub struct SortedAdds<'p> {
+    /// Sent as planned.
+    pub send: Vec<Item<'p>>,
+    /// Looked up one by one before they are sent: members of another
+    /// status may be among them.
+    pub look_up: Vec<Item<'p>>,
+    /// Not sent: their rows, as the read showed them.
+    pub kept: Vec<Member>,
+}
+
+/// What a lookup made of an add ([`WriteCore::after_add_lookup`]).
+#[derive(Debug)]
+pub enum AddLookup {
+    Send,
+    /// Not sent: its row, as the lookup showed it.
+    Keep(Member),
+    /// Not sent this run: its status could not be read (counted failed).
+    Skip,
 }
 
 impl WriteCore<'_> {
@@ -234,6 +269,91 @@ impl WriteCore<'_> {
             Resubscribe::Keep(why) => {
                 let id = read.contact_id.or(item.contact_id);
                 ResubscribeStep::Record(self.kept(t, item, why, id), None)
+            }
+        }
+    }
+}
+
+impl WriteCore<'_> {
+    /// An add of a contact this export has no record of on the list.
+    fn unrecorded_add(&self, item: &Item) -> bool {
+        item.op == PendingOp::Add
+            && self
+                .known
+                .get(item.email)
+                .is_none_or(|m| m.status.is_none())
+    }
+
+    /// Whether `items` need a [`ListCensus`] before they are sent: bulk
+    /// import subscribes whom it is given, refusing only opted-out and
+    /// bounced members, so adds of contacts acsync has no record of could
+    /// write over a status set since the list was last read (awaiting a
+    /// double opt-in, 91, an unknown code). Not when the run read the list
+    /// in full before planning, nor on the single path, which reads each
+    /// contact's status before setting it.
+    pub fn checks_adds(&self, items: &[Item]) -> bool {
+        !self.listed_now && self.by_bulk(items) && items.iter().any(|i| self.unrecorded_add(i))
+    }
+
+    /// Sorts the planned adds and updates by `census`: an unrecorded add
+    /// of a member awaiting its double opt-in is kept; the other unrecorded
+    /// adds are looked up first when members of a status acsync cannot ask
+    /// for may exist.
+    pub fn confirm_adds<'p>(
+        &self,
+        t: &mut WriteTally,
+        items: Vec<Item<'p>>,
+        census: &ListCensus,
+    ) -> SortedAdds<'p> {
+        let unconfirmed: HashMap<&str, u64> = census
+            .unconfirmed
+            .iter()
+            .map(|m| (m.email.as_str(), m.contact_id))
+            .collect();
+        let mut sorted = SortedAdds::default();
+        for item in items {
+            if !self.unrecorded_add(&item) {
+                sorted.send.push(item);
+            } else if let Some(id) = unconfirmed.get(item.email) {
+                let row = self.kept(t, &item, ListStatus::Unconfirmed, Some(*id));
+                sorted.kept.push(row);
+            } else if census.others_possible {
+                sorted.look_up.push(item);
+            } else {
+                sorted.send.push(item);
+            }
+        }
+        sorted
+    }
+
+    /// An unrecorded add after its lookup: kept when the contact is on the
+    /// list with a status other than active, sent when it is not on the
+    /// list (or already active), skipped when the lookup failed (a fatal
+    /// error stops the run).
+    pub fn after_add_lookup(
+        &self,
+        t: &mut WriteTally,
+        item: &Item,
+        lookup: Result<Option<ContactOnList>, ApiError>,
+    ) -> Result<AddLookup, ApiError> {
+        match lookup {
+            Ok(Some(ContactOnList {
+                contact_id,
+                status: Some(status),
+            })) if status != ListStatus::Active => Ok(AddLookup::Keep(self.kept(
+                t,
+                item,
+                status,
+                Some(contact_id),
+            ))),
+            Ok(_) => Ok(AddLookup::Send),
+            Err(e) if fatal(&e) => Err(e),
+            Err(e) => {
+                t.fail(
+                    item,
+                    format!("not added: its status on the list could not be read first ({e})"),
+                );
+                Ok(AddLookup::Skip)
             }
         }
     }

@@ -238,3 +238,24 @@ async fn a_renamed_contact_whose_old_address_signed_up_again_is_still_acsyncs() 
     })
     .await;
 }
+
+/// Found at 175 cases: a form subscribes a contact after acsync's last
+/// read, an admin sets it to await a double opt-in, then it joins the
+/// segment. The bulk add (`exclude_automations = true`) must not subscribe
+/// over the status 0 (docs/verification.md, before each kind of write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_member_others_added_since_the_last_read_is_not_bulk_subscribed() {
+    holds(Case {
+        bulk: true,
+        stored_form: false,
+        initial: vec![],
+        events: vec![
+            Event::Run,
+            Event::Others(0, OthersAction::FormSubscribe),
+            Event::Others(0, OthersAction::Unconfirmed),
+            Event::Join(0),
+            Event::Run,
+        ],
+    })
+    .await;
+}
