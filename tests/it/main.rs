@@ -8,6 +8,7 @@ mod client;
 mod config_dir;
 mod crash;
 mod daemon;
+mod damaged_state;
 mod discovery;
 mod doctor;
 mod eco;
