@@ -14,6 +14,7 @@
 //! The API key is a `SecretString` exposed only to build the (sensitive)
 //! `Api-Token` header; no error, `Debug` output or log line contains it.
 
+pub mod account_budget;
 pub mod bulk;
 pub mod error;
 pub mod fields;
@@ -72,6 +73,9 @@ pub struct ClientConfig {
     pub poll_interval: Duration,
     /// The longest one batch is followed (see `run::poll`).
     pub bulk_wait_max: Duration,
+    /// Where the account's request budget is shared with other processes
+    /// (`STATE_DIR/budget`, see [`account_budget`]); `None`: paced alone.
+    pub budget_dir: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -92,6 +96,7 @@ impl ClientConfig {
             backoff_max: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
             bulk_wait_max: Duration::from_secs(30 * 60),
+            budget_dir: None,
         }
     }
 }
@@ -190,11 +195,14 @@ impl Client {
                 reason: format!("cannot build the HTTP client: {}", e.without_url()),
             })?;
         let api_root = transport::api_root(&cfg.base_url);
-        let budget = RateBudget::new(
+        let mut budget = RateBudget::new(
             cfg.requests_per_second,
             cfg.bulk_per_minute,
             cfg.bulk_single_per_minute,
         );
+        if let Some(dir) = &cfg.budget_dir {
+            budget = budget.shared_in(dir, cfg.base_url.as_str());
+        }
         let shared = Shared {
             cfg,
             http,

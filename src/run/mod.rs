@@ -135,6 +135,8 @@ impl Runner {
             return Ok(client.clone());
         }
         let mut cfg = ClientConfig::new(conn, key);
+        // Every process on this state folder shares the account's budget.
+        cfg.budget_dir = Some(self.paths.state_dir.join("budget"));
         (self.tune)(&mut cfg);
         let client = Client::new(cfg)?;
         clients.insert(conn.name.clone(), (conn.clone(), client.clone()));

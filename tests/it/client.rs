@@ -31,6 +31,7 @@ fn client(sim: &Simulator, rps: u32, key: &str) -> ClientConfig {
         base_url: sim.base_url().parse().expect("simulator URL"),
         api_key: SecretString::from(key),
         key_source: None,
+        budget_dir: None,
         requests_per_second: rps,
         bulk_per_minute: 100,
         bulk_single_per_minute: 20,

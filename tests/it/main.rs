@@ -1,5 +1,6 @@
 //! The integration-test binary (one binary, ripgrep style): a module per area.
 
+mod account_budget;
 mod api_facts;
 mod batches;
 mod bench_smoke;
