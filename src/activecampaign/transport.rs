@@ -195,7 +195,7 @@ impl Client {
 
     /// After the key was refused: reads it again from its source, once per
     /// request, and whether it changed (the request is then sent again with
-    /// it, see docs/configuration.md, api keys). A key that cannot be read
+    /// it, see docs/configuration.md, secrets). A key that cannot be read
     /// leaves the refusal as it is.
     fn reread_key(&self, call: &Call) -> bool {
         let Some(source) = &self.shared.cfg.key_source else {

@@ -71,7 +71,7 @@ impl Connection {
 }
 
 /// A connection's key source, kept by a client so it can read the key again
-/// (after a rotation: see docs/configuration.md, api keys). Its `Display`
+/// (after a rotation: see docs/configuration.md, secrets). Its `Display`
 /// names the source (`key file PATH`, `environment variable NAME`,
 /// `systemd credential NAME`), never the key (nor a name that looks like one).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,7 +128,7 @@ pub enum KeyChange {
 /// The key of each connection as last read, kept as a digest: a rotated key
 /// is noticed and logged on a reload (SIGHUP, a folder change, the periodic
 /// rescan) without a second copy of it in memory. Runs read the key
-/// themselves (see docs/configuration.md, api keys).
+/// themselves (see docs/configuration.md, secrets).
 #[derive(Debug, Default)]
 pub struct KeyDigests {
     /// `None`: the key could not be read. Empty before the first reading.

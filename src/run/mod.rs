@@ -120,7 +120,7 @@ impl Runner {
     /// The shared client of `conn`, rebuilt when the connection changed
     /// (a new URL or key source in acsync.toml reaches every export). The
     /// key is read again on every call, so a rotated key is taken by the
-    /// next run without a restart (docs/configuration.md, api keys); the
+    /// next run without a restart (docs/configuration.md, secrets); the
     /// client, and so the account's budget, is kept.
     pub fn client_for(&self, conn: &Arc<Connection>) -> Result<Client, RunError> {
         let key = conn.read_api_key()?;

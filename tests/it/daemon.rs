@@ -132,9 +132,7 @@ fn last_started(w: &World, name: &str) -> Option<String> {
 }
 
 fn status_field(w: &World, name: &str, field: &str) -> Option<String> {
-    let path = w.exports().join(format!("{name}.status.json"));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    v[field].as_str().map(str::to_string)
+    status_json(w, name)?[field].as_str().map(str::to_string)
 }
 
 /// An export file with its own schedule line.
@@ -573,7 +571,7 @@ fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
 
 /// A key rotated in the account and written to the key file, then SIGHUP:
 /// the daemon says the key changed (never the key) and its next run uses
-/// it, without a restart (docs/configuration.md, api keys).
+/// it, without a restart (docs/configuration.md, secrets).
 #[test]
 fn a_rotated_key_is_taken_on_sighup_without_a_restart() {
     let rt = runtime();
