@@ -87,10 +87,11 @@ pub fn next_turn(turns: &Turns, now: u64, pace: Pace) -> (u64, Turns) {
         true => turns.given.clone(),
         false => Vec::new(),
     };
-    let mut at = now;
-    if believed(turns.paused_until) {
-        at = at.max(turns.paused_until);
-    }
+    let paused_until = match believed(turns.paused_until) {
+        true => turns.paused_until,
+        false => 0,
+    };
+    let mut at = now.max(paused_until);
     if let Some(&last) = given.last() {
         at = at.max(last + pace.interval);
     }
@@ -100,9 +101,6 @@ pub fn next_turn(turns: &Turns, now: u64, pace: Pace) -> (u64, Turns) {
     given.push(at);
     let drop = given.len().saturating_sub(pace.per_window);
     given.drain(..drop);
-    let paused_until = turns
-        .paused_until
-        .min(now + BELIEVED_AHEAD.as_micros() as u64);
     (
         at,
         Turns {
@@ -272,7 +270,10 @@ mod tests {
             paused_until: u64::MAX / 2,
             given: vec![u64::MAX / 2],
         };
-        assert_eq!(next_turn(&turns, 7, PACE).0, 7);
+        let (at, next) = next_turn(&turns, 7, PACE);
+        assert_eq!(at, 7);
+        let (at, _) = next_turn(&next, 7, PACE);
+        assert_eq!(at, 7 + PACE.interval, "forgotten for good");
         assert_eq!(Turns::parse("garbage"), Turns::default());
         let t = Turns {
             paused_until: 3,
