@@ -199,7 +199,7 @@ impl Loop {
         if !effects.is_empty() {
             info!(%reason, changes = effects.len(), "configuration reloaded");
         } else if !keys.is_empty() {
-            // Said by `log_key_changes`.
+            // Each change was logged on its own line.
         } else if reason == Reason::Signal {
             // An operator who sent SIGHUP (`systemctl reload`) sees it taken.
             info!(%reason, "configuration reloaded: no change");

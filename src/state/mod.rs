@@ -92,7 +92,10 @@ pub enum StateError {
         path: PathBuf,
         cause: std::io::Error,
     },
-    #[error("state database {} is corrupt: {detail}", path.display())]
+    #[error(
+        "state database {} is corrupt: {detail}; move it aside (it is kept) and adopt the lists again: `{}` (docs/ownership.md, lost state)",
+        path.display(), damage::RESET_COMMAND
+    )]
     Corrupt { path: PathBuf, detail: String },
     #[error("state database {}: no unfinished run with id {run_id}", path.display())]
     UnknownRun { path: PathBuf, run_id: i64 },
