@@ -50,6 +50,15 @@ fn recovers(w: &World) {
         "{text}"
     );
 
+    // Not while a daemon runs on the folder: it would go on with the file.
+    let daemon = acsync::status::hold_daemon_lock(&w.state_dir()).expect("daemon lock");
+    let out = w.acsync(&["state", "reset", "--adopt"]);
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("the daemon runs on this folder"), "{text}");
+    assert!(db(w).exists(), "nothing was moved");
+    drop(daemon);
+
     let out = w.acsync(&["state", "reset", "--adopt"]);
     let text = said(&out);
     assert!(out.status.success(), "{text}");
