@@ -58,6 +58,9 @@ _acsync() {
             acsync,simulator)
                 cmd="acsync__subcmd__simulator"
                 ;;
+            acsync,state)
+                cmd="acsync__subcmd__state"
+                ;;
             acsync,status)
                 cmd="acsync__subcmd__status"
                 ;;
@@ -106,11 +109,29 @@ _acsync() {
             acsync__subcmd__help,simulator)
                 cmd="acsync__subcmd__help__subcmd__simulator"
                 ;;
+            acsync__subcmd__help,state)
+                cmd="acsync__subcmd__help__subcmd__state"
+                ;;
             acsync__subcmd__help,status)
                 cmd="acsync__subcmd__help__subcmd__status"
                 ;;
             acsync__subcmd__help,sync)
                 cmd="acsync__subcmd__help__subcmd__sync"
+                ;;
+            acsync__subcmd__help__subcmd__state,reset)
+                cmd="acsync__subcmd__help__subcmd__state__subcmd__reset"
+                ;;
+            acsync__subcmd__state,help)
+                cmd="acsync__subcmd__state__subcmd__help"
+                ;;
+            acsync__subcmd__state,reset)
+                cmd="acsync__subcmd__state__subcmd__reset"
+                ;;
+            acsync__subcmd__state__subcmd__help,help)
+                cmd="acsync__subcmd__state__subcmd__help__subcmd__help"
+                ;;
+            acsync__subcmd__state__subcmd__help,reset)
+                cmd="acsync__subcmd__state__subcmd__help__subcmd__reset"
                 ;;
             *)
                 ;;
@@ -119,7 +140,7 @@ _acsync() {
 
     case "${cmd}" in
         acsync)
-            opts="-h -V --help --version daemon check plan explain sync release status doctor history demo simulator init completions man schema help"
+            opts="-h -V --help --version daemon check plan explain sync release status state doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,7 +262,7 @@ _acsync() {
             return 0
             ;;
         acsync__subcmd__help)
-            opts="daemon check plan explain sync release status doctor history demo simulator init completions man schema help"
+            opts="daemon check plan explain sync release status state doctor history demo simulator init completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +471,34 @@ _acsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        acsync__subcmd__help__subcmd__state)
+            opts="reset"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__help__subcmd__state__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         acsync__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -630,6 +679,80 @@ _acsync() {
                     return 0
                     ;;
                 --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__state)
+            opts="-h --help reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__state__subcmd__help)
+            opts="reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__state__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__state__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        acsync__subcmd__state__subcmd__reset)
+            opts="-h --config-dir --adopt --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

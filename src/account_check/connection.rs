@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{Finding, passed};
 use crate::activecampaign::{Client, Probe};
-use crate::config::{ApiKeySource, Connection, key::looks_like_key};
+use crate::config::Connection;
 use crate::run::Runner;
 
 /// The reads that check the key and the host (one each: lists, contacts, fields).
@@ -24,7 +24,7 @@ pub(super) const REACH_FIX: &str = "check the connection's `url` in acsync.toml 
 /// the key works on the API host: the export checks need both.
 pub async fn connection(runner: &Runner, conn: &Arc<Connection>) -> (Vec<Finding>, Option<Client>) {
     let scope = format!("connection {}", conn.name);
-    let source = key_source(&conn.api_key);
+    let source = conn.key_source().to_string();
     let client = match runner.client_for(conn) {
         Ok(c) => c,
         Err(e) => {
@@ -64,23 +64,6 @@ const KEY_HOME: &str = "ActiveCampaign shows it under Settings > Developer";
 
 /// The fix of every wrong-host finding.
 const HOST_FIX: &str = "set `url` of this connection in acsync.toml to the API URL shown in ActiveCampaign under Settings > Developer (like https://ACCOUNT.api-us1.com), not the account's website or login address";
-
-/// How the fixes name a key's source; never the key (a name that looks
-/// like a key is not shown either).
-pub fn key_source(source: &ApiKeySource) -> String {
-    let shown = |name: &str| {
-        if looks_like_key(name) {
-            "<redacted: looks like a key>".to_string()
-        } else {
-            name.to_string()
-        }
-    };
-    match source {
-        ApiKeySource::Env(v) => format!("environment variable `{}`", shown(v)),
-        ApiKeySource::File(p) => format!("key file {}", p.display()),
-        ApiKeySource::Credential(c) => format!("systemd credential `{}`", shown(c)),
-    }
-}
 
 /// Check 1: the key may read lists, contacts and fields (one probe each).
 pub fn access(scope: &str, source: &str, probes: &[Probe]) -> Finding {

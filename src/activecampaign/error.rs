@@ -23,13 +23,15 @@ pub enum ApiError {
 
     /// 401/403: the key is wrong or lacks permission. Never retried.
     #[error(
-        "connection `{connection}`: ActiveCampaign refused the API key ({status}) on {endpoint}: {body}; check the key's source and that its user may manage contacts and lists"
+        "connection `{connection}`: ActiveCampaign refused the API key ({status}) on {endpoint}: {body}; check the key in {key_source} and that its user may manage contacts and lists"
     )]
     Auth {
         connection: String,
         endpoint: String,
         status: u16,
         body: Box<ErrorBody>,
+        /// Where the key was read from (`key file PATH`, …), never the key.
+        key_source: String,
     },
 
     /// `GET /lists/{id}` answered 404.
@@ -397,9 +399,14 @@ mod tests {
             endpoint: "GET /lists/{id}".into(),
             status: 403,
             body: Box::new(ErrorBody::parse(br#"{"message":"Forbidden"}"#)),
+            key_source: "key file /etc/acsync/prod.key".into(),
         };
         let s = e.to_string();
         assert!(s.starts_with("connection `prod`: ActiveCampaign refused the API key (403)"));
+        assert!(
+            s.contains("check the key in key file /etc/acsync/prod.key"),
+            "{s}"
+        );
         assert_eq!(e.status(), Some(403));
     }
 }

@@ -36,15 +36,23 @@
 //!   its answer came (an upper bound of when the server saw it) instead of
 //!   from when it was let go. A warm one costs nothing.
 //!
+//! * Other processes on the same state folder (the daemon and a manual
+//!   `acsync sync`, say) share the account's budget through one file
+//!   ([`super::account_budget`]): after its own pacer, a request also waits
+//!   for the account's next turn there ([`RateBudget::shared_in`]).
+//!
 //! Slots are reserved under a short lock and waited for outside it, so
 //! concurrent callers are served in reservation order. A caller that is
 //! cancelled while waiting leaves its slot unused, which only errs on the
 //! slow side.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
+
+use super::account_budget::{AccountBudget, Pace, wall_micros};
 
 /// How much slower than the published limits we pace (2 %).
 pub const SAFETY_MARGIN: f64 = 0.02;
@@ -78,6 +86,9 @@ pub struct RateBudget {
     pacer: Pacer,
     bulk_multi: Window,
     bulk_single: Window,
+    /// The turns every process on the state folder takes (`None`: this
+    /// process paces alone).
+    account: Option<AccountBudget>,
 }
 
 impl RateBudget {
@@ -88,7 +99,29 @@ impl RateBudget {
             pacer: Pacer::new(requests_per_second.max(1)),
             bulk_multi: Window::new(bulk_per_minute.max(1), minute),
             bulk_single: Window::new(single_per_minute.max(1), minute),
+            account: None,
         }
+    }
+
+    /// Shares the per-second budget with every process that uses the same
+    /// file for `account_url` in `dir` (see [`super::account_budget`]). A
+    /// file that cannot be opened is warned about; the budget stays this
+    /// process's own.
+    pub fn shared_in(mut self, dir: &Path, account_url: &str) -> Self {
+        let second = stretch(Duration::from_secs(1));
+        let per_window = self.pacer.sent.capacity;
+        let pace = Pace {
+            interval: self.pacer.interval.as_micros() as u64,
+            window: second.as_micros() as u64,
+            per_window,
+        };
+        match AccountBudget::open(dir, account_url, pace) {
+            Ok(account) => self.account = Some(account),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot open the account's shared request budget; this process paces itself alone")
+            }
+        }
+        self
     }
 
     /// Waits until a request of this kind may be sent. Keep the grant
@@ -107,12 +140,32 @@ impl RateBudget {
             },
         };
         let sent = self.pacer.acquire().await;
+        let turn = self.take_turn().await;
         Grant {
             pacer: &self.pacer,
+            account: turn,
             slots,
             sent,
             reusable: false,
         }
+    }
+
+    /// Waits for the account's next turn in the shared file, if any: the
+    /// turn and its file, for the grant to move later if it must.
+    async fn take_turn(&self) -> Option<(&AccountBudget, u64)> {
+        let account = self.account.as_ref()?;
+        let at = account.take_turn()?;
+        let now = wall_micros();
+        if at > now {
+            tokio::time::sleep(Duration::from_micros(at - now)).await;
+        }
+        // Woken late (a busy CPU): the request goes now, so it counts from now.
+        let woke = wall_micros();
+        if woke > at + LATE_WAKE_US {
+            account.move_later(at, woke);
+            return Some((account, woke));
+        }
+        Some((account, at))
     }
 
     /// Frees the bulk slots of a request the server refused with a 429.
@@ -129,14 +182,23 @@ impl RateBudget {
     /// (a 429's `Retry-After` applies to the account, not to one caller).
     pub fn pause_until(&self, until: Instant) {
         self.pacer.pause_until(until);
+        if let Some(account) = &self.account {
+            let ahead = until.saturating_duration_since(Instant::now());
+            account.pause_until(wall_micros() + ahead.as_micros() as u64);
+        }
     }
 }
+
+/// A wake-up later than this after its shared turn is recorded as its own.
+const LATE_WAKE_US: u64 = 5_000;
 
 /// One request let go: its bulk slots, and its place in the pacer's
 /// connection model until its answer comes.
 #[derive(Debug)]
 pub struct Grant<'a> {
     pacer: &'a Pacer,
+    /// The turn taken in the shared file, if any.
+    account: Option<(&'a AccountBudget, u64)>,
     slots: BulkSlots,
     sent: Sent,
     reusable: bool,
@@ -159,6 +221,11 @@ impl Drop for Grant<'_> {
     fn drop(&mut self) {
         self.pacer
             .answered(self.sent, self.reusable, Instant::now());
+        // A request that opened a connection counts from its answer in the
+        // other processes' view too.
+        if let (Some((account, at)), true) = (self.account, self.sent.cold) {
+            account.move_later(at, wall_micros());
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! The API key is a `SecretString` exposed only to build the (sensitive)
 //! `Api-Token` header; no error, `Debug` output or log line contains it.
 
+pub mod account_budget;
 pub mod bulk;
 pub mod error;
 pub mod fields;
@@ -53,6 +54,9 @@ pub struct ClientConfig {
     /// E.g. `https://acme.api-us1.com` (no `/api/3`).
     pub base_url: reqwest::Url,
     pub api_key: SecretString,
+    /// Where the key is read from: read again after a refusal, and named
+    /// in the error (`None`: a key given directly, never re-read).
+    pub key_source: Option<crate::config::KeySource>,
     /// The account's budget, shared by every export on it.
     pub requests_per_second: u32,
     /// Bulk imports with several contacts per sliding minute.
@@ -69,6 +73,9 @@ pub struct ClientConfig {
     pub poll_interval: Duration,
     /// The longest one batch is followed (see `run::poll`).
     pub bulk_wait_max: Duration,
+    /// Where the account's request budget is shared with other processes
+    /// (`STATE_DIR/budget`, see [`account_budget`]); `None`: paced alone.
+    pub budget_dir: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -78,6 +85,7 @@ impl ClientConfig {
             connection: connection.name.clone(),
             base_url: connection.base_url.clone(),
             api_key,
+            key_source: Some(connection.key_source()),
             requests_per_second: connection.requests_per_second,
             bulk_per_minute: 100,
             bulk_single_per_minute: 20,
@@ -88,6 +96,7 @@ impl ClientConfig {
             backoff_max: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
             bulk_wait_max: Duration::from_secs(30 * 60),
+            budget_dir: None,
         }
     }
 }
@@ -128,6 +137,9 @@ struct Shared {
     http: reqwest::Client,
     /// `base_url` + `/api/3`.
     api_root: reqwest::Url,
+    /// The `Api-Token` header: replaced when the key is rotated
+    /// ([`Client::rekey`]), so the budget survives a new key.
+    token: std::sync::RwLock<reqwest::header::HeaderValue>,
     budget: RateBudget,
 }
 
@@ -169,7 +181,7 @@ impl Client {
     /// Builds the client: rustls, explicit timeouts, redirects disabled (so
     /// the `Api-Token` header can never be replayed to another host).
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
-        transport::validate(&cfg)?;
+        let token = std::sync::RwLock::new(transport::validate(&cfg)?);
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
@@ -183,15 +195,19 @@ impl Client {
                 reason: format!("cannot build the HTTP client: {}", e.without_url()),
             })?;
         let api_root = transport::api_root(&cfg.base_url);
-        let budget = RateBudget::new(
+        let mut budget = RateBudget::new(
             cfg.requests_per_second,
             cfg.bulk_per_minute,
             cfg.bulk_single_per_minute,
         );
+        if let Some(dir) = &cfg.budget_dir {
+            budget = budget.shared_in(dir, cfg.base_url.as_str());
+        }
         let shared = Shared {
             cfg,
             http,
             api_root,
+            token,
             budget,
         };
         Ok(Client {
@@ -219,6 +235,22 @@ impl Client {
             retries: get(&c.retries),
             rate_limited: get(&c.rate_limited),
         }
+    }
+
+    /// Uses `key` from now on, for every clone of this client (the rate
+    /// budget is kept). Whether it differs from the key in use.
+    pub fn rekey(&self, key: &SecretString) -> Result<bool, ApiError> {
+        let new = transport::token_of(&self.shared.cfg.connection, key)?;
+        let mut token = self
+            .shared
+            .token
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *token == new {
+            return Ok(false);
+        }
+        *token = new;
+        Ok(true)
     }
 
     /// The connection name.

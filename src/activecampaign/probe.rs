@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use super::error::ErrorBody;
 use super::retry::{AnswerClass, parse_retry_after};
-use super::transport::{Attempt, Call, token};
+use super::transport::{Attempt, Call};
 use super::wire::ContactsPage;
 use super::{ApiError, Client, PAGE_SIZE};
 use crate::model::{ListStatus, LiveMember};
@@ -98,7 +98,7 @@ impl Client {
 
     /// One attempt; the answer with its `Retry-After`.
     async fn probe_once(&self, call: &Call) -> Result<(Probe, Option<Duration>), Attempt> {
-        let token = token(&self.shared.cfg).map_err(Attempt::Fatal)?;
+        let token = self.token();
         let req = self
             .shared
             .http

@@ -17,7 +17,7 @@ use super::retry::{AnswerClass, Backoff, RETRY_AFTER_CAP, parse_retry_after};
 use super::{Client, ClientConfig, Counters};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, SystemTime};
@@ -92,8 +92,9 @@ pub(super) enum Attempt {
     },
 }
 
-/// Refuses configurations the client cannot work with.
-pub(super) fn validate(cfg: &ClientConfig) -> Result<(), ApiError> {
+/// Refuses configurations the client cannot work with; the `Api-Token`
+/// header of a good one.
+pub(super) fn validate(cfg: &ClientConfig) -> Result<HeaderValue, ApiError> {
     let refuse = |reason: &str| {
         Err(ApiError::Config {
             connection: cfg.connection.clone(),
@@ -111,20 +112,20 @@ pub(super) fn validate(cfg: &ClientConfig) -> Result<(), ApiError> {
     if rates.contains(&0) || cfg.max_attempts == 0 {
         return refuse("rates and max_attempts must be at least 1");
     }
-    if cfg.api_key.expose_secret().trim().is_empty() {
-        return refuse("the API key is empty");
-    }
-    token(cfg).map(drop)
+    token_of(&cfg.connection, &cfg.api_key)
 }
 
-/// The `Api-Token` header, marked sensitive so it is never printed.
-pub(super) fn token(cfg: &ClientConfig) -> Result<HeaderValue, ApiError> {
-    let mut value = HeaderValue::from_str(cfg.api_key.expose_secret().trim()).map_err(|_| {
-        ApiError::Config {
-            connection: cfg.connection.clone(),
-            reason: "the API key contains characters not allowed in an HTTP header".into(),
-        }
-    })?;
+/// The `Api-Token` header of `key`, marked sensitive so it is never printed.
+pub(super) fn token_of(connection: &str, key: &SecretString) -> Result<HeaderValue, ApiError> {
+    let refuse = |reason: &str| ApiError::Config {
+        connection: connection.to_string(),
+        reason: reason.to_string(),
+    };
+    if key.expose_secret().trim().is_empty() {
+        return Err(refuse("the API key is empty"));
+    }
+    let mut value = HeaderValue::from_str(key.expose_secret().trim())
+        .map_err(|_| refuse("the API key contains characters not allowed in an HTTP header"))?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -147,6 +148,7 @@ impl Client {
     pub(super) async fn execute(&self, call: &Call) -> Result<Vec<u8>, ApiError> {
         let url = self.url(call);
         let mut attempt = 0;
+        let mut reread = false;
         loop {
             attempt += 1;
             let asked = Instant::now();
@@ -162,6 +164,10 @@ impl Client {
             grant.answered(matches!(outcome, Attempt::Done(_)));
             let (what, retry_after) = match outcome {
                 Attempt::Done(body) => return Ok(body),
+                Attempt::Fatal(ApiError::Auth { .. }) if !reread && self.reread_key(call) => {
+                    reread = true;
+                    continue;
+                }
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Transient {
                     what,
@@ -187,6 +193,39 @@ impl Client {
         }
     }
 
+    /// After the key was refused: reads it again from its source, once per
+    /// request, and whether it changed (the request is then sent again with
+    /// it, see docs/configuration.md, secrets). A key that cannot be read
+    /// leaves the refusal as it is.
+    fn reread_key(&self, call: &Call) -> bool {
+        let Some(source) = &self.shared.cfg.key_source else {
+            return false;
+        };
+        let changed = source.read().ok().and_then(|key| self.rekey(&key).ok());
+        if changed == Some(true) {
+            tracing::info!(connection = self.connection(), endpoint = call.endpoint, source = %source, "API key refused; its source holds a new key, retrying once with it");
+        }
+        changed == Some(true)
+    }
+
+    /// The `Api-Token` header of the key in use.
+    pub(super) fn token(&self) -> HeaderValue {
+        self.shared
+            .token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Where the key comes from, for errors.
+    fn key_source_shown(&self) -> String {
+        self.shared
+            .cfg
+            .key_source
+            .as_ref()
+            .map_or_else(|| "the key given".to_string(), ToString::to_string)
+    }
+
     /// [`Client::execute`], then decodes the JSON answer.
     pub(super) async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
         let body = self.execute(call).await?;
@@ -206,10 +245,7 @@ impl Client {
     }
 
     async fn attempt(&self, url: &Url, call: &Call) -> Attempt {
-        let token = match token(&self.shared.cfg) {
-            Ok(t) => t,
-            Err(e) => return Attempt::Fatal(e),
-        };
+        let token = self.token();
         let mut req = self
             .shared
             .http
@@ -272,6 +308,7 @@ impl Client {
                 endpoint: call.endpoint.to_string(),
                 status,
                 body: body(),
+                key_source: self.key_source_shown(),
             }),
             AnswerClass::RequestRefused => Attempt::Fatal(ApiError::Rejected {
                 connection: self.connection().to_string(),

@@ -90,7 +90,7 @@ fn seed(sim: &Simulator) {
 
 fn write_folder(sim: &Simulator) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("acsync-demo-{}", std::process::id()));
-    write_files(&dir, &sim.base_url(), sim.api_key())?;
+    write_files(&dir, &sim.base_url(), &sim.api_key())?;
     Ok(dir)
 }
 

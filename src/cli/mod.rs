@@ -17,6 +17,7 @@ pub mod plan;
 pub mod release;
 pub mod schema;
 pub mod simulator;
+pub mod state;
 pub mod status;
 pub mod sync;
 
@@ -137,6 +138,8 @@ pub enum Command {
     },
     /// Show every export's status file as a table, or one export in detail.
     Status(status::StatusArgs),
+    /// The state database: `state reset [--adopt]` moves a damaged one aside and adopts again.
+    State(state::StateArgs),
     /// Read-only checks of the configuration against the real account, each with a verdict and a fix.
     Doctor {
         /// Check only this export (and its connection).
@@ -235,6 +238,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         ),
         Command::Release { name, dir } => release::run(&dir.resolve()?, &name),
         Command::Status(args) => status::run(args),
+        Command::State(args) => state::run(args),
         Command::Doctor {
             name,
             connection,

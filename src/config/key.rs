@@ -58,15 +58,40 @@ impl Connection {
     /// Reads this connection's API key. A key file readable by other users
     /// is read all the same, with a warning.
     pub fn read_api_key(&self) -> Result<SecretString, KeyError> {
-        let raw = match &self.api_key {
+        self.key_source().read()
+    }
+
+    /// Where this connection's key is read from.
+    pub fn key_source(&self) -> KeySource {
+        KeySource {
+            connection: self.name.clone(),
+            source: self.api_key.clone(),
+        }
+    }
+}
+
+/// A connection's key source, kept by a client so it can read the key again
+/// (after a rotation: see docs/configuration.md, secrets). Its `Display`
+/// names the source (`key file PATH`, `environment variable NAME`,
+/// `systemd credential NAME`), never the key (nor a name that looks like one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySource {
+    pub connection: String,
+    pub source: ApiKeySource,
+}
+
+impl KeySource {
+    /// Reads the key now.
+    pub fn read(&self) -> Result<SecretString, KeyError> {
+        let raw = match &self.source {
             ApiKeySource::Env(var) => std::env::var(var).map_err(|_| KeyError::Env {
-                connection: self.name.clone(),
+                connection: self.connection.clone(),
                 var: shown(var),
             })?,
-            ApiKeySource::File(path) => read_file(self, path)?,
+            ApiKeySource::File(path) => self.read_file(path)?,
             ApiKeySource::Credential(name) => {
                 let missing = || KeyError::Credential {
-                    connection: self.name.clone(),
+                    connection: self.connection.clone(),
                     name: shown(name),
                 };
                 let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(missing)?;
@@ -77,23 +102,41 @@ impl Connection {
         let key = raw.trim();
         if key.is_empty() {
             return Err(KeyError::Empty {
-                connection: self.name.clone(),
+                connection: self.connection.clone(),
             });
         }
         Ok(SecretString::from(key.to_string()))
     }
+
+    fn read_file(&self, path: &std::path::Path) -> Result<String, KeyError> {
+        let raw = std::fs::read_to_string(path).map_err(|source| KeyError::File {
+            connection: self.connection.clone(),
+            path: shown_path(path),
+            source,
+        })?;
+        if let Some(w) = super::perms::key_file_warning(path) {
+            super::perms::warn_once(path, &format!("connection `{}`: {w}", self.connection));
+        }
+        Ok(raw)
+    }
 }
 
-fn read_file(conn: &Connection, path: &std::path::Path) -> Result<String, KeyError> {
-    let raw = std::fs::read_to_string(path).map_err(|source| KeyError::File {
-        connection: conn.name.clone(),
-        path: shown_path(path),
-        source,
-    })?;
-    if let Some(w) = super::perms::key_file_warning(path) {
-        super::perms::warn_once(path, &format!("connection `{}`: {w}", conn.name));
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            ApiKeySource::Env(var) => write!(f, "environment variable `{}`", shown(var)),
+            ApiKeySource::File(path) => write!(f, "key file {}", shown_path(path).display()),
+            ApiKeySource::Credential(name) => write!(f, "systemd credential `{}`", shown(name)),
+        }
     }
-    Ok(raw)
+}
+
+/// A digest of a key, to notice that it changed without keeping a second
+/// copy of it.
+pub fn key_digest(key: &SecretString) -> [u8; 32] {
+    use secrecy::ExposeSecret;
+    use sha2::Digest;
+    sha2::Sha256::digest(key.expose_secret().as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -157,5 +200,23 @@ mod tests {
             .read_api_key()
             .expect_err("unset");
         assert!(e.to_string().contains("AC_SURELY_UNSET_VAR"), "names stay");
+    }
+
+    #[test]
+    fn a_key_source_names_where_the_key_is_never_the_key() {
+        let shown = |src| conn(src).key_source().to_string();
+        assert_eq!(
+            shown(ApiKeySource::Env("AC_KEY".into())),
+            "environment variable `AC_KEY`"
+        );
+        assert_eq!(
+            shown(ApiKeySource::File("/etc/acsync/prod.key".into())),
+            "key file /etc/acsync/prod.key"
+        );
+        assert_eq!(
+            shown(ApiKeySource::Credential("ac-prod".into())),
+            "systemd credential `ac-prod`"
+        );
+        assert!(!shown(ApiKeySource::Env(KEY.into())).contains(KEY));
     }
 }

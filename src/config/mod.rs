@@ -31,7 +31,7 @@ pub mod validate;
 pub mod values;
 
 pub use error::{ConfigError, ErrorKind, Located};
-pub use key::KeyError;
+pub use key::{KeyError, KeySource, key_digest};
 pub use load::{
     Folder, export_id_for, exports_dir, is_export_file, load_export, load_folder, load_settings,
     settings_path,

@@ -26,7 +26,7 @@ use tracing::{info, warn};
 
 use super::notify::{Systemd, status_line};
 use super::registry::{Effect, FirstSeen, Registry};
-use super::settings::{Health, LastGood};
+use super::settings::{Health, KeyChange, KeyDigests, LastGood};
 use super::watch::ConfigWatcher;
 use super::{Control, Daemon, ExportId, Reason, RunResult};
 use crate::config::{Folder, exports_dir, load_folder};
@@ -62,6 +62,8 @@ pub(super) struct Loop {
     /// What the status files of active exports show about `acsync.toml`
     /// (`config_error` while running on the last good one).
     settings_error: Option<String>,
+    /// The connections' keys as last read (a rotated key is logged).
+    keys: KeyDigests,
 }
 
 impl Loop {
@@ -76,6 +78,7 @@ impl Loop {
             last_good: LastGood::default(),
             settings: Health::Valid,
             settings_error: None,
+            keys: KeyDigests::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Loop {
 
     fn start_up(&mut self) {
         let (folder, _) = self.load();
+        self.keys.reread(&folder.settings);
         let status = Arc::clone(&self.daemon.status);
         let last = move |e: &crate::config::Export| status.last_run_started(e);
         let effects = self.registry.reconcile(
@@ -190,13 +194,17 @@ impl Loop {
             // acsync.toml errors; those running get it when their run ends.
             effects.extend(self.registry.restate_active());
         }
-        if effects.is_empty() && reason == Reason::Signal {
+        let keys = self.keys.reread(&folder.settings);
+        log_key_changes(&keys, reason);
+        if !effects.is_empty() {
+            info!(%reason, changes = effects.len(), "configuration reloaded");
+        } else if !keys.is_empty() {
+            // Each change was logged on its own line.
+        } else if reason == Reason::Signal {
             // An operator who sent SIGHUP (`systemctl reload`) sees it taken.
             info!(%reason, "configuration reloaded: no change");
-        } else if effects.is_empty() {
-            tracing::debug!(%reason, "reloaded: no change");
         } else {
-            info!(%reason, changes = effects.len(), "configuration reloaded");
+            tracing::debug!(%reason, "reloaded: no change");
         }
         self.apply(effects);
     }
@@ -338,6 +346,22 @@ impl Loop {
                     self.runs.abort_all();
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Logs each connection whose key changed or became unreadable since the
+/// last reload, naming the connection, never the key.
+fn log_key_changes(changes: &[KeyChange], reason: Reason) {
+    for change in changes {
+        match change {
+            KeyChange::Changed { connection } => info!(
+                %reason,
+                "configuration reloaded: api key of connection `{connection}` changed"
+            ),
+            KeyChange::Unreadable { error, .. } => {
+                warn!(%reason, %error, "configuration reloaded: an api key cannot be read")
             }
         }
     }

@@ -11,9 +11,12 @@
 //! leaves the folder as loaded (exports on a broken or missing connection
 //! are invalid, the others run), as before.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::{ErrorKind, Folder, LoadedExport, Located, Settings, exports_dir, load_export};
+use crate::config::{
+    ErrorKind, Folder, LoadedExport, Located, Settings, exports_dir, key_digest, load_export,
+};
 
 /// How `acsync.toml` stands after a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +115,51 @@ fn explain_fallback(e: &mut LoadedExport) {
 pub const FALLBACK_NOTE: &str = "acsync.toml has errors, so this export is checked against the \
      last valid acsync.toml, which does not define its connection; it runs once acsync.toml is \
      fixed";
+
+/// How a connection's key stands since the last reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// Its source holds another key: the next run of its exports uses it.
+    Changed { connection: String },
+    /// Its source cannot be read any more (the error names the source).
+    Unreadable { connection: String, error: String },
+}
+
+/// The key of each connection as last read, kept as a digest: a rotated key
+/// is noticed and logged on a reload (SIGHUP, a folder change, the periodic
+/// rescan) without a second copy of it in memory. Runs read the key
+/// themselves (see docs/configuration.md, secrets).
+#[derive(Debug, Default)]
+pub struct KeyDigests {
+    /// `None`: the key could not be read. Empty before the first reading.
+    seen: BTreeMap<String, Option<[u8; 32]>>,
+}
+
+impl KeyDigests {
+    /// Reads every connection's key; what changed since the last call
+    /// (nothing on the first call, and nothing for a new connection).
+    pub fn reread(&mut self, settings: &Settings) -> Vec<KeyChange> {
+        let mut changes = Vec::new();
+        let mut now = BTreeMap::new();
+        for (name, conn) in &settings.connections {
+            let read = conn.read_api_key();
+            let digest = read.as_ref().ok().map(key_digest);
+            match (self.seen.get(name), read) {
+                (Some(before), Err(e)) if before.is_some() => changes.push(KeyChange::Unreadable {
+                    connection: name.clone(),
+                    error: e.to_string(),
+                }),
+                (Some(before), Ok(_)) if *before != digest => changes.push(KeyChange::Changed {
+                    connection: name.clone(),
+                }),
+                _ => {}
+            }
+            now.insert(name.clone(), digest);
+        }
+        self.seen = now;
+        changes
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -222,6 +270,35 @@ mod tests {
         assert!(!valid(&f));
         assert!(matches!(health, Health::Broken(_)), "{health:?}");
         assert_eq!(health.status_error(dir.path()), None);
+    }
+
+    #[test]
+    fn a_rewritten_key_file_is_a_change_and_the_same_key_is_none() {
+        let settings = GOOD.replace("api_key_env = \"X\"", "api_key_file = \"k\"");
+        let (dir, _) = folder(&settings);
+        let key = dir.path().join("k");
+        std::fs::write(&key, "old-key\n").expect("key");
+        let read = || load_folder(dir.path()).settings;
+        let mut keys = KeyDigests::default();
+        assert_eq!(
+            keys.reread(&read()),
+            vec![],
+            "the first reading is no change"
+        );
+        std::fs::write(&key, "old-key").expect("key");
+        assert_eq!(keys.reread(&read()), vec![], "the same key, written again");
+        std::fs::write(&key, "new-key").expect("key");
+        let changed = KeyChange::Changed {
+            connection: "prod".into(),
+        };
+        assert_eq!(keys.reread(&read()), vec![changed]);
+        assert_eq!(keys.reread(&read()), vec![]);
+        std::fs::remove_file(&key).expect("rm");
+        let changes = keys.reread(&read());
+        assert!(
+            matches!(&changes[..], [KeyChange::Unreadable { error, .. }] if error.contains("key file") && !error.contains("new-key")),
+            "{changes:?}"
+        );
     }
 
     #[test]

@@ -118,8 +118,12 @@ impl Runner {
     }
 
     /// The shared client of `conn`, rebuilt when the connection changed
-    /// (a new URL or key source in acsync.toml reaches every export).
+    /// (a new URL or key source in acsync.toml reaches every export). The
+    /// key is read again on every call, so a rotated key is taken by the
+    /// next run without a restart (docs/configuration.md, secrets); the
+    /// client, and so the account's budget, is kept.
     pub fn client_for(&self, conn: &Arc<Connection>) -> Result<Client, RunError> {
+        let key = conn.read_api_key()?;
         let mut clients = self
             .clients
             .lock()
@@ -127,9 +131,12 @@ impl Runner {
         if let Some((c, client)) = clients.get(&conn.name)
             && c == conn
         {
+            client.rekey(&key)?;
             return Ok(client.clone());
         }
-        let mut cfg = ClientConfig::new(conn, conn.read_api_key()?);
+        let mut cfg = ClientConfig::new(conn, key);
+        // Every process on this state folder shares the account's budget.
+        cfg.budget_dir = Some(self.paths.state_dir.join("budget"));
         (self.tune)(&mut cfg);
         let client = Client::new(cfg)?;
         clients.insert(conn.name.clone(), (conn.clone(), client.clone()));

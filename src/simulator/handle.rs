@@ -87,8 +87,13 @@ impl Simulator {
         self.inner.addr
     }
 
-    pub fn api_key(&self) -> &str {
-        &self.inner.shared.api_key
+    pub fn api_key(&self) -> String {
+        self.inner.shared.api_key()
+    }
+
+    /// Accepts only `key` from now on (the account's key was rotated).
+    pub fn rotate_api_key(&self, key: &str) {
+        self.inner.shared.set_api_key(key.to_string());
     }
 
     /// Replace the faults; a `storm_429` starts now.

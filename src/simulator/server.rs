@@ -111,7 +111,7 @@ enum GateDecision {
 /// else, §1.3), then the injected 5xx (which did use a request slot).
 fn gate<B>(shared: &Shared, req: &Request<B>, error: Option<u16>) -> GateDecision {
     let token = req.headers().get("api-token").map(HeaderValue::as_bytes);
-    if token != Some(shared.api_key.as_bytes()) {
+    if token != Some(shared.api_key().as_bytes()) {
         return GateDecision::Answer(wire::forbidden());
     }
     let now = Instant::now();

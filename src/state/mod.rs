@@ -13,6 +13,7 @@
 //! flags and hashes only.
 
 mod batches;
+pub mod damage;
 pub mod history;
 mod lock;
 mod members;
@@ -81,7 +82,20 @@ pub enum StateError {
         recorded: PathBuf,
         this: PathBuf,
     },
-    #[error("state database {} is corrupt: {detail}", path.display())]
+    #[error(
+        "state database {} is damaged ({cause}); acsync cannot read what it owns from it. Move it aside (it is kept) and adopt the lists again: `{}` (docs/ownership.md, lost state)",
+        path.display(), damage::RESET_COMMAND
+    )]
+    Damaged { path: PathBuf, cause: String },
+    #[error("cannot move the state database {} aside: {cause}", path.display())]
+    MoveAside {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error(
+        "state database {} is corrupt: {detail}; move it aside (it is kept) and adopt the lists again: `{}` (docs/ownership.md, lost state)",
+        path.display(), damage::RESET_COMMAND
+    )]
     Corrupt { path: PathBuf, detail: String },
     #[error("state database {}: no unfinished run with id {run_id}", path.display())]
     UnknownRun { path: PathBuf, run_id: i64 },
@@ -94,11 +108,20 @@ trait At<T> {
 
 impl<T> At<T> for Result<T, rusqlite::Error> {
     fn at(self, path: &Path) -> Result<T, StateError> {
-        self.map_err(|cause| StateError::Sqlite {
-            path: path.to_owned(),
-            cause,
-        })
+        self.map_err(|cause| sqlite_error(path, cause))
     }
+}
+
+/// A rusqlite error at `path`; a damaged file says what to do about it.
+fn sqlite_error(path: &Path, cause: rusqlite::Error) -> StateError {
+    let path = path.to_owned();
+    if damage::is_damage(&cause) {
+        return StateError::Damaged {
+            path,
+            cause: cause.to_string(),
+        };
+    }
+    StateError::Sqlite { path, cause }
 }
 
 fn corrupt(path: &Path, detail: impl Into<String>) -> StateError {
@@ -159,10 +182,7 @@ impl StateDb {
                 found,
                 supported: schema::LATEST,
             },
-            schema::MigrateError::Sqlite(cause) => StateError::Sqlite {
-                path: path.clone(),
-                cause,
-            },
+            schema::MigrateError::Sqlite(cause) => sqlite_error(&path, cause),
         })?;
         Ok(StateDb {
             conn,
@@ -333,16 +353,24 @@ impl StateDb {
 
     /// Runs `PRAGMA integrity_check`; anything but `ok` is [`StateError::Corrupt`].
     pub fn integrity_check(&self) -> Result<(), StateError> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check").at(&self.path)?;
-        let problems: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .at(&self.path)?
-            .collect::<Result<_, _>>()
-            .at(&self.path)?;
+        let problems = self.pragma_check("integrity_check")?;
         match problems.as_slice() {
             [ok] if ok == "ok" => Ok(()),
             _ => Err(corrupt(&self.path, problems.join("; "))),
         }
+    }
+
+    /// The rows of `PRAGMA check` (`integrity_check` or `quick_check`):
+    /// `["ok"]` or the problems found.
+    fn pragma_check(&self, check: &str) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA {check}"))
+            .at(&self.path)?;
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .at(&self.path)?
+            .collect::<Result<_, _>>()
+            .at(&self.path)
     }
 }
 

@@ -30,6 +30,8 @@ fn client(sim: &Simulator, rps: u32, key: &str) -> ClientConfig {
         connection: "test".into(),
         base_url: sim.base_url().parse().expect("simulator URL"),
         api_key: SecretString::from(key),
+        key_source: None,
+        budget_dir: None,
         requests_per_second: rps,
         bulk_per_minute: 100,
         bulk_single_per_minute: 20,
@@ -45,7 +47,7 @@ fn client(sim: &Simulator, rps: u32, key: &str) -> ClientConfig {
 
 async fn started(cfg: SimConfig) -> (Simulator, Client) {
     let sim = Simulator::start(cfg).await.expect("simulator starts");
-    let c = Client::new(client(&sim, 200, sim.api_key())).expect("client builds");
+    let c = Client::new(client(&sim, 200, &sim.api_key())).expect("client builds");
     (sim, c)
 }
 
@@ -117,7 +119,7 @@ async fn retries_timeouts() {
     cfg.faults.latency_rate = 0.5;
     cfg.faults.latency = Duration::from_secs(2);
     let sim = Simulator::start(cfg).await.expect("simulator starts");
-    let mut cc = client(&sim, 200, sim.api_key());
+    let mut cc = client(&sim, 200, &sim.api_key());
     cc.request_timeout = Duration::from_millis(300);
     let c = Client::new(cc).expect("client builds");
     let list = sim.add_list("L");
@@ -134,7 +136,7 @@ async fn gives_up_after_max_attempts() {
     let mut cfg = fast_sim();
     cfg.faults.error_rate = 1.0;
     let sim = Simulator::start(cfg).await.expect("simulator starts");
-    let mut cc = client(&sim, 200, sim.api_key());
+    let mut cc = client(&sim, 200, &sim.api_key());
     cc.max_attempts = 3;
     let c = Client::new(cc).expect("client builds");
     let err = c.get_list(1).await.expect_err("every attempt fails");
@@ -317,7 +319,7 @@ async fn bulk_minute_budget_is_respected() {
         ..fast_sim()
     };
     let sim = Simulator::start(cfg).await.expect("simulator starts");
-    let mut cc = client(&sim, 200, sim.api_key());
+    let mut cc = client(&sim, 200, &sim.api_key());
     cc.bulk_per_minute = 3;
     let c = Client::new(cc).expect("client builds");
     let batch: Vec<BulkContact> = (0..2)
@@ -349,7 +351,7 @@ async fn six_hundred_requests_never_exceed_five_per_second() {
         .await
         .expect("simulator starts");
     let list = sim.add_list("L");
-    let base = Client::new(client(&sim, 5, sim.api_key())).expect("client builds");
+    let base = Client::new(client(&sim, 5, &sim.api_key())).expect("client builds");
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..6 {
@@ -376,4 +378,45 @@ async fn six_hundred_requests_never_exceed_five_per_second() {
     // Paced, not starved: 599 gaps of 204 ms, plus a little.
     assert!(took >= Duration::from_millis(599 * 204), "{took:?}");
     assert!(took < Duration::from_secs(135), "{took:?}");
+}
+
+/// A key rotated in the account and in the key file between two requests:
+/// the refused request reads the key file again and is sent once more with
+/// the new key. An unchanged file leaves the refusal, which names the key
+/// file and never the key.
+#[tokio::test]
+async fn a_refused_key_is_read_again_from_its_file_once() {
+    let sim = Simulator::start(fast_sim())
+        .await
+        .expect("simulator starts");
+    let list = sim.add_list("Newsletter");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ac.key");
+    std::fs::write(&file, sim.api_key()).expect("key");
+    let mut cc = client(&sim, 200, &sim.api_key());
+    cc.key_source = Some(acsync::config::KeySource {
+        connection: "test".into(),
+        source: acsync::config::ApiKeySource::File(file.clone()),
+    });
+    let c = Client::new(cc).expect("client builds");
+    c.get_list(list).await.expect("the first key works");
+
+    sim.rotate_api_key("rotated-key-2");
+    let e = c
+        .get_list(list)
+        .await
+        .expect_err("the file still holds the old key");
+    let shown = e.to_string();
+    assert!(matches!(e, ApiError::Auth { status: 403, .. }), "{e:?}");
+    assert!(
+        shown.contains(&format!("key file {}", file.display())),
+        "{shown}"
+    );
+    assert!(!shown.contains("rotated-key-2") && !shown.contains(&sim.api_key()));
+
+    std::fs::write(&file, "rotated-key-2\n").expect("key");
+    let before = c.stats().requests;
+    c.get_list(list).await.expect("the new key from the file");
+    assert_eq!(c.stats().requests - before, 2, "one refusal, one retry");
+    c.get_list(list).await.expect("the new key stays in use");
 }

@@ -132,9 +132,7 @@ fn last_started(w: &World, name: &str) -> Option<String> {
 }
 
 fn status_field(w: &World, name: &str, field: &str) -> Option<String> {
-    let path = w.exports().join(format!("{name}.status.json"));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    v[field].as_str().map(str::to_string)
+    status_json(w, name)?[field].as_str().map(str::to_string)
 }
 
 /// An export file with its own schedule line.
@@ -569,4 +567,52 @@ fn broken_acsync_toml_keeps_every_export_running_until_fixed() {
         "the fix is logged: {fixed}"
     );
     assert_eq!(d.stop().0, Some(0));
+}
+
+/// A key rotated in the account and written to the key file, then SIGHUP:
+/// the daemon says the key changed (never the key) and its next run uses
+/// it, without a restart (docs/configuration.md, secrets).
+#[test]
+fn a_rotated_key_is_taken_on_sighup_without_a_restart() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    w.write_people("vip", &World::people(0..5));
+    write_scheduled(&w, "vip", EVERY_2S);
+    let d = Daemon::start(&w);
+    assert!(d.expect_notify("READY=1", Duration::from_secs(15)));
+    let outcome = || status_json(&w, "vip").map(|v| v["last_run"]["outcome"].clone());
+    assert!(
+        wait_until(Duration::from_secs(20), || outcome()
+            == Some(serde_json::json!("success"))),
+        "{}",
+        d.log()
+    );
+
+    const NEW: &str = "rotated-0123-key";
+    w.sim.rotate_api_key(NEW);
+    std::fs::write(w.root().join("sim.key"), NEW).expect("key");
+    d.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .log()
+            .contains("api key of connection `sim` changed")),
+        "{}",
+        d.log()
+    );
+    let rotated_at = chrono::Utc::now();
+    let ok_since = || {
+        status_json(&w, "vip").is_some_and(|v| {
+            let started = v["last_run"]["started_at"].as_str().unwrap_or_default();
+            v["last_run"]["outcome"] == "success"
+                && chrono::DateTime::parse_from_rfc3339(started).is_ok_and(|t| t > rotated_at)
+        })
+    };
+    assert!(wait_until(Duration::from_secs(20), ok_since), "{}", d.log());
+    assert!(!d.log().contains(NEW), "the key is never logged");
+    assert_eq!(d.stop().0, Some(0));
+}
+
+fn status_json(w: &World, name: &str) -> Option<serde_json::Value> {
+    let path = w.exports().join(format!("{name}.status.json"));
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }

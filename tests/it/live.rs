@@ -180,7 +180,7 @@ async fn contract_holds_on_the_simulator() {
     let sim = acsync::simulator::Simulator::start(cfg).await.expect("sim");
     let list = sim.add_list("contract");
     let peer = Peer {
-        client: client(&sim.base_url(), sim.api_key(), Duration::from_millis(50)),
+        client: client(&sim.base_url(), &sim.api_key(), Duration::from_millis(50)),
         base_url: sim.base_url(),
         key: sim.api_key().to_string(),
         list,

@@ -1,5 +1,6 @@
 //! The integration-test binary (one binary, ripgrep style): a module per area.
 
+mod account_budget;
 mod api_facts;
 mod batches;
 mod bench_smoke;
@@ -8,6 +9,7 @@ mod client;
 mod config_dir;
 mod crash;
 mod daemon;
+mod damaged_state;
 mod discovery;
 mod doctor;
 mod eco;

@@ -2,9 +2,11 @@
 //! read-only checks of [`crate::account_check`] and prints each finding
 //! (`ok`, `warn`, `FAIL`) with what was found and, when not ok, the fix
 //! ([`render`]). Exit 0 when nothing failed (warnings do not fail), 1
-//! otherwise. Nothing is written (no state, no status file).
+//! otherwise. Nothing is written (no state, no status file). The state
+//! database is checked too ([`state`]).
 
 pub mod render;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +36,7 @@ pub fn run(
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
+    all.push(state::finding(&folder.settings.daemon.state_dir));
     let runner = Runner::new(RunnerPaths::new(config_dir, &folder.settings.daemon));
     let rt = super::runtime()?;
     let show = |findings: &[Finding]| {

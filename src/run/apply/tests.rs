@@ -67,6 +67,7 @@ fn auth() -> ApiError {
         endpoint: "/contacts".into(),
         status: 401,
         body: body("{}"),
+        key_source: "environment variable `AC_KEY`".into(),
     }
 }
 

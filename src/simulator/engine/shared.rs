@@ -11,7 +11,8 @@ use super::gate::Gate;
 use super::world::World;
 
 pub struct Shared {
-    pub api_key: String,
+    /// Replaced by `Simulator::rotate_api_key` (a key rotated in the account).
+    api_key: Mutex<String>,
     /// `http://127.0.0.1:PORT`, for `links` in bodies.
     pub base: String,
     world: Mutex<World>,
@@ -23,12 +24,24 @@ pub struct Shared {
 impl Shared {
     pub fn new(api_key: String, base: String, world: World, gate: Gate) -> Self {
         Shared {
-            api_key,
+            api_key: Mutex::new(api_key),
             base,
             world: Mutex::new(world),
             gate: Mutex::new(gate),
             query_count: AtomicU64::new(0),
         }
+    }
+
+    /// The key requests must carry now.
+    pub fn api_key(&self) -> String {
+        self.api_key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_api_key(&self, key: String) {
+        *self.api_key.lock().unwrap_or_else(PoisonError::into_inner) = key;
     }
 
     /// The account, with every due bulk batch applied first. A panic in

@@ -48,7 +48,7 @@ pub(super) struct Api {
 
 impl Api {
     pub fn new(sim: &Simulator) -> Api {
-        Api::with_key(sim, sim.api_key())
+        Api::with_key(sim, &sim.api_key())
     }
 
     pub fn with_key(sim: &Simulator, key: &str) -> Api {
