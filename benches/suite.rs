@@ -9,7 +9,9 @@
 //! Options: `--quick`; `--only 1,3` (items to run) or names (`parallel`,
 //! `plan`, `daemon`…: the items whose name contains one); `--out PATH`;
 //! `--big N`, `--export N`, `--read N`, `--soak N`, `--accounts N`,
-//! `--profiles N` (other sizes for items 1/3/4, 2, 5, 7, 8, 8).
+//! `--profiles N` (other sizes for items 1/3/4, 2, 5, 7, 8, 8),
+//! `--busy-minutes N` (item 9, the busy-account soak: 30 minutes, run
+//! only when asked for, `-- busy`).
 //! Every measured run is a child process (this binary with `--child`), so
 //! its peak RSS is its own and not the simulator's or the fixtures'.
 //!
@@ -44,6 +46,7 @@ fn full_sizes() -> Sizes {
         daemon_idle: Duration::from_secs(60),
         parallel_accounts: 20,
         parallel_profiles: 25_000,
+        busy_soak: Duration::from_secs(30 * 60),
         real_limits: true,
     }
 }
@@ -60,12 +63,17 @@ fn quick_sizes() -> Sizes {
         daemon_idle: Duration::from_secs(2),
         parallel_accounts: 4,
         parallel_profiles: 1_000,
+        busy_soak: Duration::from_secs(60),
         real_limits: false,
     }
 }
 
+/// The item a full run leaves out unless asked for (`--only 9`, `busy`).
+const ON_REQUEST: u8 = 9;
+
 /// Flags that take a value (the rest of the arguments are names of items).
-const VALUED: [&str; 8] = [
+const VALUED: [&str; 9] = [
+    "--busy-minutes",
     "--only",
     "--out",
     "--big",
@@ -82,8 +90,8 @@ type Case = for<'a> fn(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Metric>> + 'a>>;
 
 /// Every item, its name (what `-- NAME` picks) and its case, in the order run.
-fn cases() -> [(u8, &'static str, Case); 9] {
-    use cases::{daemon_items, parallel, rate_bound, soak, state_bound};
+fn cases() -> [(u8, &'static str, Case); 10] {
+    use cases::{busy_soak, daemon_items, parallel, rate_bound, soak, state_bound};
     [
         (1, "plan", |s, e| Box::pin(state_bound::item1_plan(s, e))),
         (3, "no-change", |s, e| {
@@ -106,6 +114,9 @@ fn cases() -> [(u8, &'static str, Case); 9] {
         }),
         (5, "full-read", |s, e| {
             Box::pin(rate_bound::item5_full_read(s, e))
+        }),
+        (9, "busy-account", |s, _| {
+            Box::pin(busy_soak::item9_busy_soak(s, 30, 500))
         }),
     ]
 }
@@ -139,7 +150,13 @@ fn main() -> ExitCode {
         }
     };
     let exec = ChildExec { exe };
+    // Item 9 lasts half an hour: run only when asked for by number or name.
     let wanted = |item: u8, name: &str| {
+        let asked = only.as_ref().is_some_and(|o| o.contains(&item))
+            || names.iter().any(|n| name.contains(n.as_str()));
+        if item == ON_REQUEST {
+            return asked;
+        }
         only.as_ref().is_none_or(|o| o.contains(&item))
             && (names.is_empty() || names.iter().any(|n| name.contains(n.as_str())))
     };
@@ -168,6 +185,8 @@ fn sizes_from(args: &[String], quick: bool) -> Sizes {
     sizes.soak_runs = num("--soak").map_or(sizes.soak_runs, |n| n as u32);
     sizes.parallel_accounts = num("--accounts").map_or(sizes.parallel_accounts, |n| n as usize);
     sizes.parallel_profiles = num("--profiles").unwrap_or(sizes.parallel_profiles);
+    sizes.busy_soak =
+        num("--busy-minutes").map_or(sizes.busy_soak, |m| Duration::from_secs(m * 60));
     sizes
 }
 

@@ -136,6 +136,12 @@ impl DaemonProc {
         Duration::from_secs_f64(ticks as f64 / hz)
     }
 
+    /// Sends SIGHUP (reload the folder), as `systemctl reload` does.
+    pub fn reload(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP) };
+    }
+
     /// SIGTERM and wait (bounded); the exit code.
     fn stop(mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.

@@ -24,6 +24,8 @@ pub struct Sizes {
     /// initial export.
     pub parallel_accounts: usize,
     pub parallel_profiles: u64,
+    /// Item 9: how long the busy-account soak lasts.
+    pub busy_soak: Duration,
     /// Items 2, 4, 5 and 8 at ActiveCampaign's real limits (5 requests a
     /// second, 100 bulk imports a minute, 1 s of `status:false`). Off for
     /// the quick configuration, which only checks that everything works.

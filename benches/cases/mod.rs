@@ -13,6 +13,7 @@
 //! [`acsync::run::Runner::plan`], what `acsync sync`, `acsync plan` and the
 //! daemon run. Only acsync's public API is used here.
 
+pub mod busy_soak;
 pub mod daemon;
 pub mod daemon_items;
 pub mod figures;

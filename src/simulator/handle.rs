@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::{Faults, SimConfig};
-use super::engine::batches::{Batches, ExcludeAutomationsAt, FailureIndexBase};
+use super::engine::batches::{Batches, BulkContact, ExcludeAutomationsAt, FailureIndexBase};
 use super::engine::gate::{Gate, Ledger};
 use super::engine::shared::Shared;
 use super::engine::world::World;
@@ -243,6 +243,27 @@ impl Simulator {
 /// What happens in the account between runs, done by someone else: the
 /// contact, an admin, a GDPR erasure.
 impl Simulator {
+    /// Another tool's bulk import of `n` new contacts to no list: it waits
+    /// in the account's import queue like acsync's own batches, so the
+    /// account-wide `outstanding` count of `GET /import/bulk_import` is
+    /// not 0 until it lands (§12: other tools import all day).
+    pub fn import_by_others(&self, n: usize) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static IMPORT: AtomicU64 = AtomicU64::new(0);
+        let import = IMPORT.fetch_add(1, Ordering::Relaxed);
+        let contacts = (0..n)
+            .map(|i| BulkContact {
+                email: format!("other-tool-{import}-{i}@example.net"),
+                patch: ContactPatch::default(),
+                subscribe: Vec::new(),
+                unsubscribe: Vec::new(),
+                exclude_automations: true,
+            })
+            .collect();
+        let mut a = self.shared().account();
+        a.batches.submit(contacts, Instant::now(), 0.0, 0);
+    }
+
     /// Deletes the contact with this email (§2.7); false when none.
     pub fn delete_contact(&self, email: &str) -> bool {
         let mut a = self.shared().account();

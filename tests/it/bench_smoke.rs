@@ -9,7 +9,7 @@ use std::path::Path;
 
 use cases::figures::{Metric, RunFigures, Sizes};
 use cases::measure::{Exec, run_in_process};
-use cases::{daemon_items, parallel, rate_bound, soak, state_bound};
+use cases::{busy_soak, daemon_items, parallel, rate_bound, soak, state_bound};
 
 /// Runs each measured step in this process: no RSS or CPU figure of its own.
 struct InProcess;
@@ -35,6 +35,7 @@ fn tiny() -> Sizes {
         daemon_idle: std::time::Duration::from_secs(1),
         parallel_accounts: 3,
         parallel_profiles: 300,
+        busy_soak: std::time::Duration::from_secs(12),
         real_limits: false,
     }
 }
@@ -131,4 +132,13 @@ fn daemon_cpu_is_utime_plus_stime_even_without_a_terminal() {
         "4242 (acsync (x) d) S 1 4242 4242 0 -1 4194560 900 0 0 0 1500 300 7 9 20 0 9 0 1 2 3";
     assert_eq!(cases::daemon::stat_cpu_ticks(stat), Some(1800));
     assert_eq!(cases::daemon::stat_cpu_ticks("garbage"), None);
+}
+
+/// Item 9 for a few seconds: four exports every two seconds on a busy
+/// account, a key rotation and a SIGHUP storm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item9_busy_account() {
+    let m = busy_soak::item9_busy_soak(&tiny(), 2, 30).await;
+    // RSS over seconds is no figure to judge: only the runs and the 429s.
+    check(9, &m[..3]);
 }

@@ -218,3 +218,24 @@ async fn bulk_applies_fields_tags_and_unsubscribes_section_4_2() {
     assert_eq!(sim.contact_count(), 1);
     assert!(sim.duplicate_emails().is_empty());
 }
+
+/// §12, `GET /import/bulk_import`: the count is account-wide. Another
+/// tool's import waits in the same queue as acsync's, so `outstanding`
+/// is not 0 until it lands.
+#[tokio::test]
+async fn another_tools_import_counts_as_outstanding_until_it_lands_section_12() {
+    let sim = Simulator::start(SimConfig {
+        import_duration: Duration::from_millis(300),
+        ..fast()
+    })
+    .await
+    .expect("start");
+    let api = Api::new(&sim);
+    sim.import_by_others(5);
+    let queued = api.get("/import/bulk_import").await.body;
+    assert_ne!(queued["outstanding"], json!([]), "{queued}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let landed = api.get("/import/bulk_import").await.body;
+    assert_eq!(landed["outstanding"], json!([]), "{landed}");
+    assert_eq!(sim.contact_count(), 5, "the other tool's contacts landed");
+}
