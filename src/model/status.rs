@@ -34,6 +34,14 @@ impl std::fmt::Display for ListStatus {
 }
 
 impl ListStatus {
+    /// Whether an add leaves a member of this status as it is: any status
+    /// but active, which only its author may change (docs/run-rules.md,
+    /// kept statuses). A resubscribe of acsync's own unsubscribe is not an
+    /// add: it checks its own evidence first (docs/verification.md).
+    pub fn keeps_adds_out(self) -> bool {
+        self != ListStatus::Active
+    }
+
     /// Every status a full read asks for, in the order it reads them.
     pub const ALL: [ListStatus; 4] = [
         ListStatus::Active,

@@ -31,6 +31,14 @@ pub struct ContactOnList {
     pub status: Option<ListStatus>,
 }
 
+impl ContactOnList {
+    /// Its status on the list when no add may write over it: any but
+    /// active (docs/run-rules.md, kept statuses).
+    pub fn kept_status(&self) -> Option<ListStatus> {
+        self.status.filter(|s| s.keeps_adds_out())
+    }
+}
+
 /// The reason of a contact bulk import refused without saying why.
 pub const BULK_REFUSED: &str = "refused by ActiveCampaign's bulk import (excluded, bounced, invalid or over the account limit)";
 
@@ -286,11 +294,10 @@ impl WriteCore<'_> {
         lookup: Result<Option<ContactOnList>, ApiError>,
     ) -> Result<Member, ApiError> {
         match lookup {
-            Ok(Some(ContactOnList {
-                contact_id,
-                status: Some(status),
-            })) if status != ListStatus::Active => Ok(self.kept(t, item, status, Some(contact_id))),
-            Ok(Some(_)) => Ok(self.refused(t, item, BULK_REFUSED)),
+            Ok(Some(c)) => Ok(match c.kept_status() {
+                Some(status) => self.kept(t, item, status, Some(c.contact_id)),
+                None => self.refused(t, item, BULK_REFUSED),
+            }),
             Err(e) if class_of(&e) == ErrorClass::Fatal => Err(e),
             Ok(None) | Err(_) => Ok(self.refused(t, item, BULK_REFUSED)),
         }
@@ -351,7 +358,7 @@ impl WriteCore<'_> {
             (PendingOp::Remove, status) => status == ListStatus::Unsubscribed,
             // Planned only for contacts not active here: any other status
             // now is one that bulk import refused to override.
-            (PendingOp::Add, status) if status != ListStatus::Active => {
+            (PendingOp::Add, status) if status.keeps_adds_out() => {
                 return SeenInRead::Kept(status);
             }
             (PendingOp::Add | PendingOp::Resubscribe, status) => {

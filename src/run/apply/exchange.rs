@@ -111,7 +111,7 @@ impl SingleExchange {
             (SingleReply::Synced(id) | SingleReply::Found(Some(id)), _) => Stage::Contact(id),
             (SingleReply::Found(None), _) => Stage::Ended(SingleAnswer::NoSuchContact),
             (SingleReply::ListStatus(Some(status)), Stage::Contact(id))
-                if status != ListStatus::Active =>
+                if status.keeps_adds_out() =>
             {
                 Stage::Ended(SingleAnswer::Kept(status, id))
             }

@@ -337,16 +337,11 @@ impl WriteCore<'_> {
         lookup: Result<Option<ContactOnList>, ApiError>,
     ) -> Result<AddLookup, ApiError> {
         match lookup {
-            Ok(Some(ContactOnList {
-                contact_id,
-                status: Some(status),
-            })) if status != ListStatus::Active => Ok(AddLookup::Keep(self.kept(
-                t,
-                item,
-                status,
-                Some(contact_id),
-            ))),
-            Ok(_) => Ok(AddLookup::Send),
+            Ok(Some(c)) => Ok(match c.kept_status() {
+                Some(status) => AddLookup::Keep(self.kept(t, item, status, Some(c.contact_id))),
+                None => AddLookup::Send,
+            }),
+            Ok(None) => Ok(AddLookup::Send),
             Err(e) if fatal(&e) => Err(e),
             Err(e) => {
                 t.fail(
