@@ -11,7 +11,7 @@ use super::decide::{
     CLASSIFY_MAX, ChangeInDoubt, ErrorClass, Item, SeenInRead, SingleAnswer, SingleStep, WriteCore,
     WriteTally, class_of,
 };
-use crate::activecampaign::{ApiError, BatchResult, BatchStatus};
+use crate::activecampaign::{ApiError, BatchResult, BatchStatus, CheckedContact};
 use crate::model::Kept;
 use crate::model::{Evidence, ListStatus, LiveMember, Member, PendingOp, WriteWindow};
 use crate::run::history::ChangeEnd;
@@ -134,6 +134,12 @@ impl WriteCore<'_> {
             Ok(SingleAnswer::Kept(why, id)) => {
                 return SingleStep::Save(self.kept(t, item, why, Some(id)));
             }
+            Ok(SingleAnswer::AnotherContact { was }) => {
+                return SingleStep::Moved {
+                    row: self.reached_another_contact(t, item, sent_at, now),
+                    was,
+                };
+            }
             Ok(SingleAnswer::NoSuchContact) => {
                 // No such contact: it is no member of anything.
                 t.outcomes.set(item.slot, ChangeEnd::NotActive);
@@ -153,6 +159,41 @@ impl WriteCore<'_> {
             }
             ErrorClass::Refused => SingleStep::Save(self.refused(t, item, e.to_string())),
         }
+    }
+
+    /// An update whose `contact/sync` reached another contact than the one
+    /// recorded under the address (the item carries the new id): the
+    /// values landed there, but that contact is another one (docs/ownership.md):
+    /// not acsync's, with no known row on the list, so the next run adds
+    /// it when the segment still wants the address.
+    fn reached_another_contact(
+        &self,
+        t: &mut WriteTally,
+        item: &Item,
+        sent_at: i64,
+        now: i64,
+    ) -> Member {
+        let mut m = self.landed(t, item, sent_at, now);
+        m.observe(Evidence::no_row());
+        m.last_write = None;
+        m
+    }
+
+    /// The record of the contact an update no longer reached, found by
+    /// its id under its new address (`moved`, read now): it takes over the
+    /// provenance `before` recorded under the old address, then folds in
+    /// what the read shows. `None` when the contact is gone or kept its
+    /// address.
+    pub fn moved_contact(&self, before: &Member, moved: Option<CheckedContact>) -> Option<Member> {
+        let moved = moved.filter(|c| c.email != before.email)?;
+        let mut m = Member::unknown(moved.email);
+        m.take_provenance_of(before);
+        m.contact_id = Some(moved.id);
+        match &moved.row {
+            Some(row) => m.observe(Evidence::of_row(Some(moved.id), row)),
+            None => m.observe(Evidence::no_row()),
+        }
+        Some(m)
     }
 
     /// A batch (or a rest of one) not accepted: the run stops on a fatal

@@ -255,6 +255,10 @@ pub enum SingleAnswer {
     Kept(ListStatus, u64),
     /// A removal of a contact ActiveCampaign does not have.
     NoSuchContact,
+    /// An update reached another contact than the one recorded under the
+    /// address (`was`): that one was renamed or erased since (the item
+    /// carries the id the address names now).
+    AnotherContact { was: u64 },
 }
 
 /// What to do after a single change's requests.
@@ -264,6 +268,9 @@ pub enum SingleStep {
     Save(Member),
     /// In doubt: nothing to journal, its intent stays pending.
     KeepIntent,
+    /// Journal this row; the contact recorded under the address before
+    /// (`was`) is another one now, to be found by its id.
+    Moved { row: Member, was: u64 },
     /// Stop the run.
     Stop(ApiError),
 }

@@ -101,13 +101,15 @@ impl SingleExchange {
 
     /// Takes the answer to the request [`SingleExchange::next`] named.
     pub fn answered(&mut self, reply: SingleReply) {
+        let known = self.contact_id;
         if let SingleReply::Synced(id) | SingleReply::Found(Some(id)) = reply {
             self.contact_id = Some(id);
         }
         self.stage = match (reply, self.stage) {
-            (SingleReply::Synced(_), _) if self.op == PendingOp::Update => {
-                Stage::Ended(SingleAnswer::Applied)
-            }
+            (SingleReply::Synced(id), _) if self.op == PendingOp::Update => match known {
+                Some(was) if was != id => Stage::Ended(SingleAnswer::AnotherContact { was }),
+                _ => Stage::Ended(SingleAnswer::Applied),
+            },
             (SingleReply::Synced(id) | SingleReply::Found(Some(id)), _) => Stage::Contact(id),
             (SingleReply::Found(None), _) => Stage::Ended(SingleAnswer::NoSuchContact),
             (SingleReply::ListStatus(Some(status)), Stage::Contact(id))
@@ -184,6 +186,17 @@ mod tests {
     fn an_update_is_one_sync() {
         let (sent, end) = run(PendingOp::Update, Some(9), &[Synced(9)]);
         assert_eq!((sent, end), (vec![SyncContact], SingleAnswer::Applied));
+        let (_, end) = run(PendingOp::Update, None, &[Synced(9)]);
+        assert_eq!(end, SingleAnswer::Applied);
+    }
+
+    /// docs/ownership.md: the address names another contact than the one
+    /// recorded (renamed or erased since): the exchange says which it was.
+    #[test]
+    fn an_update_that_reached_another_contact_names_the_one_recorded() {
+        let (sent, end) = run(PendingOp::Update, Some(9), &[Synced(12)]);
+        assert_eq!(sent, [SyncContact]);
+        assert_eq!(end, SingleAnswer::AnotherContact { was: 9 });
     }
 
     #[test]

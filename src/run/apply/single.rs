@@ -8,6 +8,7 @@ use super::decide::{Item, SingleAnswer, SingleStep};
 use super::exchange::{SingleExchange, SingleNext, SingleReply, SingleRequest};
 use super::{Applier, unix_now};
 use crate::activecampaign::ApiError;
+use crate::model::Member;
 use crate::run::error::RunError;
 
 impl Applier<'_> {
@@ -26,8 +27,28 @@ impl Applier<'_> {
         match step {
             SingleStep::Save(member) => self.save(vec![member]).await,
             SingleStep::KeepIntent => Ok(()),
+            SingleStep::Moved { row, was } => self.follow_moved(&item, row, was).await,
             SingleStep::Stop(e) => Err(e.into()),
         }
+    }
+
+    /// An update reached another contact than the one recorded under its
+    /// address (`was`): the one acsync knew is looked for by its id, so
+    /// that its record follows it to its new address (docs/ownership.md,
+    /// where ownership is kept). When that read fails, nothing is
+    /// journaled: the intent stays, and the next run reads the list in full.
+    async fn follow_moved(&self, item: &Item<'_>, row: Member, was: u64) -> Result<(), RunError> {
+        let moved = match self.client.members_among(self.export.list_id, &[was]).await {
+            Ok(found) => found.into_iter().find(|c| c.id == was),
+            Err(e) => {
+                tracing::warn!(export = %self.export.id, error = %e, "an update reached another contact than the one recorded; the next run reads the list to follow the one recorded");
+                return Ok(());
+            }
+        };
+        let before = self.core.member(item.email);
+        let mut rows = vec![row];
+        rows.extend(self.core.moved_contact(&before, moved));
+        self.save(rows).await
     }
 
     /// Sends the change's requests; the contact id learned on the way goes

@@ -1224,3 +1224,62 @@ fn adds_are_sorted_by_the_census_and_by_each_lookup() {
     assert_eq!(t.failed, 1);
     assert!(core.after_add_lookup(&mut t, &item, Err(auth())).is_err());
 }
+
+/// docs/ownership.md, where ownership is kept: an update by address that
+/// reached another contact (the recorded one was renamed) leaves the
+/// address's record describing the new contact (not acsync's, no known
+/// row), and the recorded contact's provenance follows it to the address
+/// a read by its id shows; gone or unmoved, nothing follows.
+#[test]
+fn an_update_that_reached_another_contact_moves_the_record_by_id() {
+    let cs = changes(1);
+    let before = Member {
+        contact_id: Some(1),
+        status: Some(ListStatus::Active),
+        owned: true,
+        last_write: Some(WriteWindow { from: 10, to: 20 }),
+        ..Member::unknown(cs[0].email.clone())
+    };
+    let known: Known = [before.clone()].into_iter().collect();
+    let c = core(&known);
+    let mut t = WriteTally::default();
+    let item = Item {
+        contact_id: Some(2),
+        ..Item::change(0, PendingOp::Update, &cs[0])
+    };
+    let answer = Ok(SingleAnswer::AnotherContact { was: 1 });
+    let SingleStep::Moved { row, was } = c.after_single(&mut t, &item, answer, SENT, NOW) else {
+        panic!("moved");
+    };
+    assert_eq!(was, 1);
+    assert_eq!(
+        (row.contact_id, row.status, row.owned),
+        (Some(2), None, false)
+    );
+    assert_eq!(row.last_write, None);
+
+    let moved = CheckedContact {
+        id: 1,
+        email: "moved@example.net".into(),
+        row: Some(MembershipRow {
+            status: ListStatus::Active,
+            udate: Some(15),
+            marks: Default::default(),
+            sourceid: None,
+        }),
+    };
+    let m = c
+        .moved_contact(&before, Some(moved.clone()))
+        .expect("follows");
+    assert_eq!(m.email, "moved@example.net");
+    assert_eq!(
+        (m.contact_id, m.status, m.owned),
+        (Some(1), Some(ListStatus::Active), true)
+    );
+    let unmoved = CheckedContact {
+        email: before.email.clone(),
+        ..moved
+    };
+    assert!(c.moved_contact(&before, Some(unmoved)).is_none());
+    assert!(c.moved_contact(&before, None).is_none());
+}

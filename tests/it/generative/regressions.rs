@@ -259,3 +259,27 @@ async fn an_unconfirmed_member_others_added_since_the_last_read_is_not_bulk_subs
     })
     .await;
 }
+
+/// Found at 341 cases: a contact acsync subscribed is renamed in
+/// ActiveCampaign, then its segment row changes. The update by address
+/// (`contact/sync`) reaches a new contact under the old address; acsync
+/// must still know that the renamed contact is its own, so that it is
+/// unsubscribed once its address is out of the segment (docs/ownership.md,
+/// where ownership is kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_after_a_rename_keeps_the_renamed_contact_acsyncs() {
+    holds(Case {
+        bulk: false,
+        stored_form: false,
+        initial: vec![],
+        events: vec![
+            Event::Join(1),
+            Event::Run,
+            Event::EditName(1),
+            Event::Others(1, OthersAction::RenameAway),
+            Event::Run,
+            Event::Leave(1),
+        ],
+    })
+    .await;
+}
