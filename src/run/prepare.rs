@@ -413,7 +413,7 @@ pub(super) async fn read_list(
     export: &Export,
     client: &Client,
 ) -> Result<Vec<LiveMember>, RunError> {
-    client.get_list(export.list_id).await?;
+    require_list(export, client).await?;
     let quiet = |_n: u64| {};
     let mut members = Vec::new();
     for status in ListStatus::ALL {
@@ -424,6 +424,22 @@ pub(super) async fn read_list(
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
     cross_check::sample(export, client, &members).await?;
     Ok(members)
+}
+
+/// The export's list must exist before anything is written for it
+/// (docs/verification.md): a list deleted in ActiveCampaign fails the run
+/// naming it, before `contact/sync` or a bulk import creates contacts the
+/// list can no longer take. One `GET /lists/{id}`.
+pub(super) async fn require_list(export: &Export, client: &Client) -> Result<(), RunError> {
+    match crate::target_check::list(client, export.list_id).await? {
+        crate::target_check::ListCheck::Exists(_) => Ok(()),
+        crate::target_check::ListCheck::Missing(_) => Err(RunError::ListMissing {
+            export: export.id.clone(),
+            file: export.file.clone(),
+            connection: export.connection.name.clone(),
+            list_id: export.list_id,
+        }),
+    }
 }
 
 /// The members whose status is none of the four a full read asks for (91

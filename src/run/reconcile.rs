@@ -73,6 +73,11 @@ pub async fn reconcile(
     let (export, opts) = (cx.export, cx.opts);
     let mut prepared =
         prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now(), None).await?;
+    // A full read asked for the list already; a run planned from the state
+    // asks once, before its first write.
+    if prepared.live.is_none() && !prepared.plan.is_empty() {
+        prepare::require_list(export, cx.client).await?;
+    }
     if opts.adopt {
         adopt(&mut prepared);
     }

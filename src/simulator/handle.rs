@@ -245,6 +245,13 @@ impl Simulator {
         id.is_some_and(|id| a.delete_contact(id))
     }
 
+    /// Deletes a list and its memberships, as an admin in the web UI: from
+    /// then on `GET /lists/{id}` and `POST /contactLists` answer 404 "No
+    /// Result found for _List with id …" (§3.1, §5.1); false when none.
+    pub fn delete_list(&self, list_id: u64) -> bool {
+        self.shared().account().lists.remove(&list_id).is_some()
+    }
+
     /// Changes a contact's email (`PUT /contacts/{id}`, §2.3); false when
     /// there is no such contact or the new email is taken.
     pub fn change_email(&self, old: &str, new: &str) -> bool {

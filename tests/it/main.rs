@@ -3,6 +3,7 @@
 mod api_facts;
 mod batches;
 mod bench_smoke;
+mod busy;
 mod check;
 mod client;
 mod config_dir;
