@@ -187,6 +187,7 @@ const STATUS_FIX: &str = "this account's list read filters `status` by another l
 /// request) returns per-list statuses, cross-checked on a sample against
 /// each contact's `/contacts/{id}/contactLists`, as a run's full read is.
 async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
+    let started = chrono::Utc::now().timestamp();
     let mut live: Vec<LiveMember> = Vec::new();
     for status in ListStatus::ALL {
         match client.first_members(export.list_id, status).await {
@@ -216,7 +217,7 @@ async fn statuses(client: &Client, export: &Export, scope: &str) -> Finding {
             (n > 0).then(|| format!("{n} {}", s.as_str()))
         })
         .collect();
-    match cross_check::sample(export, client, &live).await {
+    match cross_check::sample(export, client, &live, started).await {
         Ok(()) => Finding::ok(
             scope,
             "list statuses",

@@ -83,6 +83,7 @@ pub async fn reconcile(
     }
     let mut prepared = record_wanted(cx.db, export, prepared).await?;
     last_run.full_read = prepared.live.is_some();
+    last_run.unread_kept = prepared.unread_kept;
     // Custom values refused for their field's type: reported per row.
     last_run.failures.extend(
         prepared

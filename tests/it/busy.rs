@@ -2,6 +2,8 @@
 //! change while they are read, batches whose summary is gone, a list
 //! deleted between runs, a shutdown while a batch is followed.
 
+use acsync::run::RunOptions;
+use acsync::simulator::{ChangedBy, ReadChurn};
 use acsync::status::Outcome;
 
 use crate::harness::World;
@@ -28,4 +30,127 @@ async fn a_deleted_list_fails_the_run_before_any_contact_is_created() {
     assert!(error.contains(&named) && error.contains("`vip`"), "{error}");
     assert_eq!(w.sim.contact_count(), contacts, "no contact created");
     assert_eq!(w.sim.ledger().writes, 0, "nothing written");
+}
+
+/// Members `user{i}` for `range`, active on the list as acsync's own (a
+/// first run wrote them).
+async fn seeded(n: usize) -> World {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..n));
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    // A full read learns the contact ids of what the import subscribed.
+    let full = RunOptions {
+        full_read: true,
+        ..RunOptions::default()
+    };
+    let r = w.sync_with("vip", full).await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    w
+}
+
+/// A sign-up during every page of every full read: the rows read exceed
+/// the count the read began with, run after run. The read no longer fails;
+/// it makes progress: joiners are read, leavers removed.
+#[tokio::test]
+async fn a_list_that_gains_members_while_it_is_read_does_not_fail_the_run() {
+    let w = seeded(250).await;
+    w.sim.churn_list_reads(ReadChurn {
+        list_id: w.list,
+        sign_ups: 1,
+        ..ReadChurn::default()
+    });
+    w.write_people("vip", &World::people(0..240));
+    for _ in 0..3 {
+        let r = w
+            .sync_with(
+                "vip",
+                RunOptions {
+                    full_read: true,
+                    ..RunOptions::default()
+                },
+            )
+            .await;
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    }
+    assert!(w.sim.churned_pages() > 0, "the reads were churned");
+    let gone = "user245@example.com";
+    assert_eq!(
+        w.sim.list_status(gone, w.list),
+        Some(2),
+        "the leaver was removed"
+    );
+    assert_eq!(
+        w.sim.list_status("churn1@example.com", w.list),
+        Some(1),
+        "a joiner is left alone"
+    );
+    assert_eq!(w.status("vip").last_run.expect("last run").unread_kept, 0);
+}
+
+/// Opt-outs ahead of the read's cursor: the active read finds fewer rows
+/// than its count, and a member moved from unsubscribed back to active
+/// behind the read's cursor is in no status read at all. That member is
+/// looked up by contact id and kept: it is never taken for a non-member.
+#[tokio::test]
+async fn a_member_that_moved_past_the_read_is_looked_up_not_dropped() {
+    let w = seeded(150).await;
+    // user0 unsubscribed itself earlier; it comes back (a form sign-up)
+    // after the first page of the active read passed it.
+    let back = "user0@example.com";
+    let id = w.sim.contact(back).expect("contact").id;
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    w.sim.churn_list_reads(ReadChurn {
+        list_id: w.list,
+        opt_outs: 1,
+        moves: vec![(1, back.to_string(), 1)],
+        ..ReadChurn::default()
+    });
+
+    let r = w
+        .sync_with(
+            "vip",
+            RunOptions {
+                full_read: true,
+                ..RunOptions::default()
+            },
+        )
+        .await;
+
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(w.sim.list_status(back, w.list), Some(1));
+    assert_eq!(r.last_run.unread_kept, 0, "looked up, nothing left");
+    // Taken for a non-member it would have been planned as an add.
+    let run = &r.last_run;
+    assert_eq!((run.added, run.updated, run.failed), (0, 0, 0), "{run:?}");
+}
+
+/// A member missed by a read of a changing list whose contact id acsync
+/// never learnt cannot be looked up: its record stands (it is neither
+/// added again nor forgotten) and the status file counts it.
+#[tokio::test]
+async fn a_member_the_read_missed_and_cannot_look_up_is_kept_and_counted() {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..150));
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    let back = "user0@example.com";
+    let id = w.sim.contact(back).expect("contact").id;
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    w.sim.churn_list_reads(ReadChurn {
+        list_id: w.list,
+        opt_outs: 1,
+        moves: vec![(1, back.to_string(), 1)],
+        ..ReadChurn::default()
+    });
+
+    let full = RunOptions {
+        full_read: true,
+        ..RunOptions::default()
+    };
+    let r = w.sync_with("vip", full).await;
+
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(w.status_json("vip")["last_run"]["unread_kept"], 1);
+    assert_eq!(r.last_run.added, 0, "not taken for a non-member");
 }

@@ -858,7 +858,16 @@ fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, Checke
                 sourceid: None,
             });
             let email = email.to_string();
-            (id, CheckedContact { id, email, row })
+            let as_read = None;
+            (
+                id,
+                CheckedContact {
+                    id,
+                    email,
+                    row,
+                    as_read,
+                },
+            )
         })
         .collect()
 }
