@@ -61,6 +61,9 @@ pub struct Prepared {
     /// Recorded members a full read of a changing list did not show and
     /// could not look up: kept as recorded ([`recheck_moved`]).
     pub unread_kept: u64,
+    /// Changes in doubt the full read settled because a batch passed the
+    /// bound without ActiveCampaign telling its end.
+    pub settled_by_reading: u64,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -257,6 +260,10 @@ pub async fn prepare_from(
     let mut snap = snap;
     let follow = batches::follow(client, &snap.open_batches, now).await;
     snap.created.extend(follow.created.iter().copied());
+    // The changes in doubt a read settles because a batch passed the bound
+    // with its end untold (docs/run-rules.md, batches).
+    let by_reading = !follow.by_reading.is_empty() && follow.unsettled.is_empty();
+    let in_doubt = snap.known.iter().filter(|m| m.pending.is_some()).count() as u64;
     let read = ListRead {
         client: Some(client),
         keep_pending: !follow.unsettled.is_empty(),
@@ -265,6 +272,9 @@ pub async fn prepare_from(
     prepared.fields = fields;
     prepared.field_issues = field_issues;
     prepared.settled_batches = follow.settled;
+    if by_reading && prepared.live.is_some() {
+        prepared.settled_by_reading = in_doubt;
+    }
     prepared.followed_created = follow.created;
     Ok(prepared)
 }
@@ -316,9 +326,10 @@ async fn plan_snapshot(
         if let (Some(_), Some(client)) = (reason, read.client) {
             let full = read_list(export, client).await?;
             let mut members = full.members;
-            let unread = match full.moved {
-                true => recheck_moved(export, client, &known, &mut members).await?,
-                false => Vec::new(),
+            let unread = if full.moved {
+                recheck_moved(export, client, &known, &mut members).await?
+            } else {
+                Vec::new()
             };
             let how = Merge {
                 now: Utc::now().timestamp(),
@@ -380,6 +391,7 @@ async fn plan_snapshot(
         followed_created: Vec::new(),
         forget_created,
         unread_kept,
+        settled_by_reading: 0,
     })
 }
 

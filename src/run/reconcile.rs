@@ -84,6 +84,7 @@ pub async fn reconcile(
     let mut prepared = record_wanted(cx.db, export, prepared).await?;
     last_run.full_read = prepared.live.is_some();
     last_run.unread_kept = prepared.unread_kept;
+    last_run.settled_by_reading = prepared.settled_by_reading;
     // Custom values refused for their field's type: reported per row.
     last_run.failures.extend(
         prepared

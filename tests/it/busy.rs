@@ -2,9 +2,12 @@
 //! change while they are read, batches whose summary is gone, a list
 //! deleted between runs, a shutdown while a batch is followed.
 
-use acsync::run::RunOptions;
-use acsync::simulator::{ChangedBy, ReadChurn};
+use std::time::Duration;
+
+use acsync::run::{RunOptions, Runner, RunnerPaths, Trigger};
+use acsync::simulator::{ChangedBy, Faults, ReadChurn, SimConfig};
 use acsync::status::Outcome;
+use tokio_util::sync::CancellationToken;
 
 use crate::harness::World;
 
@@ -153,4 +156,56 @@ async fn a_member_the_read_missed_and_cannot_look_up_is_kept_and_counted() {
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     assert_eq!(w.status_json("vip")["last_run"]["unread_kept"], 1);
     assert_eq!(r.last_run.added, 0, "not taken for a non-member");
+}
+
+/// Client waits of the harness, with the longest wait for a batch cut to a
+/// second: the bound after which a batch is settled by reading.
+fn short_batch_bound(cfg: &mut acsync::activecampaign::ClientConfig) {
+    crate::harness::fast_client(cfg);
+    cfg.bulk_wait_max = Duration::from_secs(1);
+}
+
+async fn run_short_bound(w: &World, opts: RunOptions) -> acsync::run::RunReport {
+    let settings = acsync::config::load_settings(w.root());
+    let runner = Runner::new(RunnerPaths::new(w.root(), &settings.daemon))
+        .with_client_tuning(short_batch_bound);
+    runner
+        .run(
+            &w.export("vip"),
+            Trigger::Manual,
+            opts,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("run started")
+}
+
+/// Batches whose end `/import/info` never tells (it says "still running"
+/// long after the batch landed, as a busy account's queue may): once a
+/// batch is older than the bound (`bulk_wait_max` after its submission), a
+/// run settles its contacts by reading, whatever `/import/info` says, and
+/// counts them; before, they stayed in doubt run after run.
+#[tokio::test]
+async fn a_batch_still_running_past_the_bound_is_settled_by_reading() {
+    let w = World::with(SimConfig {
+        faults: Faults {
+            info_false_polls: 1_000_000,
+            ..Faults::default()
+        },
+        ..crate::harness::slow_batches(2)
+    })
+    .await;
+    w.write_people("vip", &World::people(0..40));
+    w.write_export("vip", "");
+    let first = run_short_bound(&w, RunOptions::default()).await;
+    assert!(first.last_run.in_doubt > 0, "{:?}", first.last_run);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let r = run_short_bound(&w, RunOptions::default()).await;
+
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(r.last_run.in_doubt, 0, "{:?}", r.last_run);
+    assert_eq!(r.last_run.settled_by_reading, 40, "{:?}", r.last_run);
+    assert_eq!(w.active().len(), 40);
+    assert_eq!(w.bulk_imports(), 1, "nothing sent twice");
 }
