@@ -2,7 +2,7 @@
 //! change while they are read, batches whose summary is gone, a list
 //! deleted between runs, a shutdown while a batch is followed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use acsync::run::{RunOptions, Runner, RunnerPaths, Trigger};
 use acsync::simulator::{ChangedBy, Faults, ReadChurn, SimConfig};
@@ -208,4 +208,67 @@ async fn a_batch_still_running_past_the_bound_is_settled_by_reading() {
     assert_eq!(r.last_run.settled_by_reading, 40, "{:?}", r.last_run);
     assert_eq!(w.active().len(), 40);
     assert_eq!(w.bulk_imports(), 1, "nothing sent twice");
+}
+
+/// SIGTERM while the daemon's run follows a batch an earlier (killed) run
+/// left, which ActiveCampaign holds processing: the run stops at once, is
+/// recorded `interrupted` in the status file with no run left in progress,
+/// and the daemon exits well within its 25 s stop grace.
+#[test]
+fn sigterm_reaches_a_run_waiting_on_a_batch_poll() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::with(crate::harness::slow_batches(600)));
+    w.write_people("vip", &World::people(0..40));
+    w.write_export("vip", "");
+    let mut killed = w.spawn_sync_until_a_batch_is_queued("vip");
+    let _ = killed.kill();
+    let _ = killed.wait();
+    let toml = std::fs::read_to_string(w.exports().join("vip.toml")).expect("export");
+    let every_2s = toml.replace("@hourly", "*/2 * * * * *");
+    std::fs::write(w.exports().join("vip.toml"), every_2s).expect("export");
+    let infos = || w.sim.ledger().by_endpoint.get("GET /import/info").copied();
+    let before = infos();
+    let mut daemon = w
+        .command(&["daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let polling = wait_for(Duration::from_secs(20), || infos() > before.map(|n| n + 1));
+    assert!(polling, "the daemon's run follows the held batch");
+
+    let t = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) };
+    let exited = wait_for(Duration::from_secs(40), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+    let took = t.elapsed();
+    if !exited {
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    }
+
+    assert!(
+        exited && took < Duration::from_secs(5),
+        "stopped in {took:?}"
+    );
+    let status = w.status_json("vip");
+    assert_eq!(status["last_run"]["outcome"], "interrupted", "{status}");
+    assert!(
+        status.get("current_run").is_none_or(|c| c.is_null()),
+        "{status}"
+    );
+    assert_ne!(status["state"], "running", "{status}");
+}
+
+fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
