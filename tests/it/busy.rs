@@ -165,11 +165,13 @@ fn short_batch_bound(cfg: &mut acsync::activecampaign::ClientConfig) {
     cfg.bulk_wait_max = Duration::from_secs(1);
 }
 
-async fn run_short_bound(w: &World, opts: RunOptions) -> acsync::run::RunReport {
+fn short_bound_runner(w: &World) -> Runner {
     let settings = acsync::config::load_settings(w.root());
-    let runner = Runner::new(RunnerPaths::new(w.root(), &settings.daemon))
-        .with_client_tuning(short_batch_bound);
-    runner
+    Runner::new(RunnerPaths::new(w.root(), &settings.daemon)).with_client_tuning(short_batch_bound)
+}
+
+async fn run_short_bound(w: &World, opts: RunOptions) -> acsync::run::RunReport {
+    short_bound_runner(w)
         .run(
             &w.export("vip"),
             Trigger::Manual,
@@ -200,6 +202,13 @@ async fn a_batch_still_running_past_the_bound_is_settled_by_reading() {
     let first = run_short_bound(&w, RunOptions::default()).await;
     assert!(first.last_run.in_doubt > 0, "{:?}", first.last_run);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let plan = short_bound_runner(&w)
+        .plan(&w.export("vip"), false, false)
+        .await
+        .expect("plan");
+    let json = acsync::cli::plan::summary("vip", &plan);
+    let json = serde_json::to_value(&json).expect("json");
+    assert_eq!(json["settled_by_reading"], 40, "plan --json says it too");
 
     let r = run_short_bound(&w, RunOptions::default()).await;
 
