@@ -110,11 +110,14 @@ impl Client {
                 let email = c.email.as_deref()?.trim().to_lowercase();
                 // Only the asked ids: an API that ignored the filter must not
                 // widen what a removal touches.
+                if !chunk.contains(&c.id.0) || email.is_empty() {
+                    return None;
+                }
                 let row = row_of(c.id.0);
                 let as_read = row
                     .as_ref()
                     .and_then(|r| super::live_member(c.clone(), r.status));
-                (chunk.contains(&c.id.0) && !email.is_empty()).then(|| CheckedContact {
+                Some(CheckedContact {
                     id: c.id.0,
                     email,
                     row,
