@@ -10,6 +10,7 @@ use acsync::status::Outcome;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::World;
+use crate::util::wait_for;
 
 /// A list deleted in ActiveCampaign between two runs: the run that would
 /// create contacts for it asks for the list first and fails naming it,
@@ -35,6 +36,29 @@ async fn a_deleted_list_fails_the_run_before_any_contact_is_created() {
     assert_eq!(w.sim.ledger().writes, 0, "nothing written");
 }
 
+fn full_read() -> RunOptions {
+    RunOptions {
+        full_read: true,
+        ..RunOptions::default()
+    }
+}
+
+/// `email` (the list's first member) unsubscribes, then, while the next
+/// read of the list is under way, comes back (a form sign-up) right after
+/// the first page of the active read passed it; meanwhile the member with
+/// the highest id opts out after every page.
+fn moves_behind_the_read<'e>(w: &World, email: &'e str) -> &'e str {
+    let id = w.sim.contact(email).expect("contact").id;
+    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
+    w.sim.churn_list_reads(ReadChurn {
+        list_id: w.list,
+        opt_outs: 1,
+        moves: vec![(1, email.to_string(), 1)],
+        ..ReadChurn::default()
+    });
+    email
+}
+
 /// Members `user{i}` for `range`, active on the list as acsync's own (a
 /// first run wrote them).
 async fn seeded(n: usize) -> World {
@@ -43,11 +67,7 @@ async fn seeded(n: usize) -> World {
     w.write_export("vip", "");
     w.sync_success("vip").await;
     // A full read learns the contact ids of what the import subscribed.
-    let full = RunOptions {
-        full_read: true,
-        ..RunOptions::default()
-    };
-    let r = w.sync_with("vip", full).await;
+    let r = w.sync_with("vip", full_read()).await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     w
 }
@@ -65,15 +85,7 @@ async fn a_list_that_gains_members_while_it_is_read_does_not_fail_the_run() {
     });
     w.write_people("vip", &World::people(0..240));
     for _ in 0..3 {
-        let r = w
-            .sync_with(
-                "vip",
-                RunOptions {
-                    full_read: true,
-                    ..RunOptions::default()
-                },
-            )
-            .await;
+        let r = w.sync_with("vip", full_read()).await;
         assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     }
     assert!(w.sim.churned_pages() > 0, "the reads were churned");
@@ -98,27 +110,9 @@ async fn a_list_that_gains_members_while_it_is_read_does_not_fail_the_run() {
 #[tokio::test]
 async fn a_member_that_moved_past_the_read_is_looked_up_not_dropped() {
     let w = seeded(150).await;
-    // user0 unsubscribed itself earlier; it comes back (a form sign-up)
-    // after the first page of the active read passed it.
-    let back = "user0@example.com";
-    let id = w.sim.contact(back).expect("contact").id;
-    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
-    w.sim.churn_list_reads(ReadChurn {
-        list_id: w.list,
-        opt_outs: 1,
-        moves: vec![(1, back.to_string(), 1)],
-        ..ReadChurn::default()
-    });
+    let back = moves_behind_the_read(&w, "user0@example.com");
 
-    let r = w
-        .sync_with(
-            "vip",
-            RunOptions {
-                full_read: true,
-                ..RunOptions::default()
-            },
-        )
-        .await;
+    let r = w.sync_with("vip", full_read()).await;
 
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     assert_eq!(w.sim.list_status(back, w.list), Some(1));
@@ -137,25 +131,14 @@ async fn a_member_the_read_missed_and_cannot_look_up_is_kept_and_counted() {
     w.write_people("vip", &World::people(0..150));
     w.write_export("vip", "");
     w.sync_success("vip").await;
-    let back = "user0@example.com";
-    let id = w.sim.contact(back).expect("contact").id;
-    w.sim.set_membership(id, w.list, 2, ChangedBy::Contact);
-    w.sim.churn_list_reads(ReadChurn {
-        list_id: w.list,
-        opt_outs: 1,
-        moves: vec![(1, back.to_string(), 1)],
-        ..ReadChurn::default()
-    });
+    let back = moves_behind_the_read(&w, "user0@example.com");
 
-    let full = RunOptions {
-        full_read: true,
-        ..RunOptions::default()
-    };
-    let r = w.sync_with("vip", full).await;
+    let r = w.sync_with("vip", full_read()).await;
 
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     assert_eq!(w.status_json("vip")["last_run"]["unread_kept"], 1);
     assert_eq!(r.last_run.added, 0, "not taken for a non-member");
+    assert_eq!(w.sim.list_status(back, w.list), Some(1));
 }
 
 /// Client waits of the harness, with the longest wait for a batch cut to a
@@ -269,15 +252,4 @@ fn sigterm_reaches_a_run_waiting_on_a_batch_poll() {
         "{status}"
     );
     assert_ne!(status["state"], "running", "{status}");
-}
-
-fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
