@@ -15,7 +15,7 @@ use rand::seq::IndexedRandom;
 use super::error::RunError;
 use crate::activecampaign::Client;
 use crate::config::Export;
-use crate::model::{ListStatus, LiveMember, WriteWindow};
+use crate::model::{ListStatus, LiveMember};
 
 /// Contacts checked per status read (all of them when fewer).
 pub const SAMPLE_PER_STATUS: usize = 5;
@@ -36,10 +36,12 @@ pub async fn sample(
         for m in of_status.choose_multiple(&mut rng, SAMPLE_PER_STATUS) {
             let row = client.membership(m.contact_id, export.list_id).await?;
             let seen = row.as_ref().map(|r| r.status);
+            // Strictly after, without skew: an excuse given wrongly would
+            // weaken the check, one withheld only fails this run.
             let moved = row
                 .as_ref()
                 .and_then(|r| r.udate)
-                .is_some_and(|at| at >= read_started - WriteWindow::SKEW_SECS);
+                .is_some_and(|at| at > read_started);
             if seen != Some(status) && moved {
                 tracing::debug!(export = %export.id, contact_id = m.contact_id, "a sampled member changed status after the read began");
             } else if seen != Some(status) {
