@@ -253,3 +253,42 @@ fn sigterm_reaches_a_run_waiting_on_a_batch_poll() {
     );
     assert_ne!(status["state"], "running", "{status}");
 }
+
+/// A batch sent without a known id (its answer never reached a killed run)
+/// on an account where imports are always outstanding (the batch itself is
+/// held processing, as other tools' imports would be): it is no longer
+/// followed until the account-wide count reaches 0; past the bound the
+/// next run settles its contacts by reading, counts them and forgets it.
+#[test]
+fn a_batch_without_id_is_settled_by_reading_though_imports_stay_outstanding() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let w = rt.block_on(World::with(crate::harness::slow_batches(600)));
+    w.write_people("vip", &World::people(0..40));
+    w.write_export("vip", "");
+    w.sim.hold_bulk_answer(1, Duration::from_secs(60));
+    let mut killed = w.spawn_sync_until_a_batch_is_queued("vip");
+    let _ = killed.kill();
+    let _ = killed.wait();
+    let scope = acsync::state::scope_of(&w.export("vip"));
+    let journal = || {
+        let db = acsync::state::StateDb::open(&w.state_dir()).expect("state");
+        db.open_batches(&scope).expect("journal")
+    };
+    let unacknowledged = journal();
+    assert!(
+        unacknowledged.len() == 1 && unacknowledged[0].batch_id.starts_with("unacknowledged"),
+        "{unacknowledged:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1_100));
+
+    let r = rt.block_on(run_short_bound(&w, RunOptions::default()));
+
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
+    assert_eq!(r.last_run.settled_by_reading, 40, "{:?}", r.last_run);
+    let left = journal();
+    assert!(
+        left.iter()
+            .all(|b| b.batch_id != unacknowledged[0].batch_id),
+        "{left:?}"
+    );
+}
