@@ -17,10 +17,7 @@ use crate::util::wait_for;
 /// with nothing created.
 #[tokio::test]
 async fn a_deleted_list_fails_the_run_before_any_contact_is_created() {
-    let w = World::new().await;
-    w.write_people("vip", &World::people(0..5));
-    w.write_export("vip", "");
-    w.sync_success("vip").await;
+    let w = first_run(5).await;
     assert!(w.sim.delete_list(w.list));
     w.write_people("vip", &World::people(0..10));
     let contacts = w.sim.contact_count();
@@ -34,6 +31,16 @@ async fn a_deleted_list_fails_the_run_before_any_contact_is_created() {
     assert!(error.contains(&named) && error.contains("`vip`"), "{error}");
     assert_eq!(w.sim.contact_count(), contacts, "no contact created");
     assert_eq!(w.sim.ledger().writes, 0, "nothing written");
+}
+
+/// Export `vip` of `user0..user{n}` after its first run: every member
+/// subscribed by acsync's import, contact ids not yet learnt.
+async fn first_run(n: usize) -> World {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..n));
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    w
 }
 
 fn full_read() -> RunOptions {
@@ -59,14 +66,9 @@ fn moves_behind_the_read<'e>(w: &World, email: &'e str) -> &'e str {
     email
 }
 
-/// Members `user{i}` for `range`, active on the list as acsync's own (a
-/// first run wrote them).
+/// [`first_run`], then a full read that learns the members' contact ids.
 async fn seeded(n: usize) -> World {
-    let w = World::new().await;
-    w.write_people("vip", &World::people(0..n));
-    w.write_export("vip", "");
-    w.sync_success("vip").await;
-    // A full read learns the contact ids of what the import subscribed.
+    let w = first_run(n).await;
     let r = w.sync_with("vip", full_read()).await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     w
@@ -127,10 +129,7 @@ async fn a_member_that_moved_past_the_read_is_looked_up_not_dropped() {
 /// added again nor forgotten) and the status file counts it.
 #[tokio::test]
 async fn a_member_the_read_missed_and_cannot_look_up_is_kept_and_counted() {
-    let w = World::new().await;
-    w.write_people("vip", &World::people(0..150));
-    w.write_export("vip", "");
-    w.sync_success("vip").await;
+    let w = first_run(150).await;
     let back = moves_behind_the_read(&w, "user0@example.com");
 
     let r = w.sync_with("vip", full_read()).await;
