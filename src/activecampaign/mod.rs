@@ -544,6 +544,23 @@ mod tests {
     }
 
     #[test]
+    fn a_status_read_moved_when_its_rows_differ_from_the_first_total() {
+        let read = |read, total_at_start| StatusRead {
+            status: ListStatus::Active,
+            members: Vec::new(),
+            read,
+            total_at_start,
+        };
+        assert!(read(1301, Some(1300)).moved(), "a sign-up during the read");
+        assert!(
+            read(1299, Some(1300)).moved(),
+            "an opt-out ahead of the cursor"
+        );
+        assert!(!read(1300, Some(1300)).moved());
+        assert!(!read(1300, None).moved(), "no total: nothing to compare");
+    }
+
+    #[test]
     fn live_member_normalises() {
         let c: wire::WireContact = serde_json::from_str(
             r#"{"id":"9","email":" Jane@Example.COM","firstName":"","lastName":"Doe","phone":null}"#,
