@@ -37,9 +37,10 @@ pub async fn export(client: &Client, export: &Export, fields: &mut AccountFields
     };
     out.extend(mapped_fields(client, export, &scope, segment.as_ref(), fields).await);
     if list_ok {
+        let started = chrono::Utc::now().timestamp();
         match first_pages(client, export).await {
             Ok(live) => {
-                out.push(statuses(client, export, &scope, &live).await);
+                out.push(statuses(client, export, &scope, &live, started).await);
                 out.push(removal_check(client, export, &scope, &live).await);
             }
             Err(e) => out.push(Finding::fail(
@@ -207,7 +208,13 @@ const STATUS_FIX: &str = "this account's list read filters `status` by another l
 /// Check 5: the list read (its first page of each status, by the run's own
 /// request) returns per-list statuses, cross-checked on a sample against
 /// each contact's `/contacts/{id}/contactLists`, as a run's full read is.
-async fn statuses(client: &Client, export: &Export, scope: &str, live: &[LiveMember]) -> Finding {
+async fn statuses(
+    client: &Client,
+    export: &Export,
+    scope: &str,
+    live: &[LiveMember],
+    started: i64,
+) -> Finding {
     if live.is_empty() {
         return Finding::warn(
             scope,
@@ -230,7 +237,7 @@ async fn statuses(client: &Client, export: &Export, scope: &str, live: &[LiveMem
             (n > 0).then(|| format!("{n} {}", s.as_str()))
         })
         .collect();
-    match cross_check::sample(export, client, live).await {
+    match cross_check::sample(export, client, live, started).await {
         Ok(()) => Finding::ok(
             scope,
             "list statuses",

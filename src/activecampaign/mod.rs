@@ -282,17 +282,19 @@ impl Client {
     /// Every member of a list with the given status, by id order, paging
     /// with `id_greater` (the fast keyset paging of api notes §2.5). The
     /// read ends only on an empty page (a short page mid-list must not
-    /// truncate it), and the contacts read must match the first page's
-    /// `meta.total` when it is given: a read that lost members would drive
-    /// removals. Emails are lowercased; empty names and phones are `None`.
-    /// Contacts without an email (phone-only) cannot be matched to a segment
-    /// and are skipped. `progress` receives the running count after each page.
+    /// truncate it). A list that changed while it was read is no error: the
+    /// read says how many rows it saw against the first page's `meta.total`
+    /// ([`StatusRead::moved`]) and the caller re-checks what moved
+    /// (docs/run-rules.md, full reads). Emails are lowercased; empty names
+    /// and phones are `None`. Contacts without an email (phone-only) cannot
+    /// be matched to a segment and are skipped. `progress` receives the
+    /// running count after each page.
     pub async fn list_members(
         &self,
         list_id: u64,
         status: ListStatus,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<LiveMember>, ApiError> {
+    ) -> Result<StatusRead, ApiError> {
         let mut members = Vec::new();
         let read = self
             .read_pages(list_id, Some(status), &mut |contacts| {
@@ -300,7 +302,12 @@ impl Client {
                 progress(members.len() as u64);
             })
             .await?;
-        self.check_total(&read, list_id, status, members)
+        Ok(StatusRead {
+            status,
+            members,
+            read: read.seen,
+            total_at_start: read.total,
+        })
     }
 
     /// `GET /contacts?listid=&status=&limit=1`: how many members with
@@ -355,33 +362,13 @@ impl Client {
                 total = page.meta.total.map(|t| t.0);
             }
             let Some(last) = page.contacts.iter().map(|c| c.id.0).max() else {
-                return Ok(PagedRead { call, seen, total });
+                return Ok(PagedRead { seen, total });
             };
             if last <= cursor {
                 return Err(self.decode_error(&call, "id_greater paging did not advance"));
             }
             (cursor, seen) = (last, seen + page.contacts.len() as u64);
             page_read(page.contacts);
-        }
-    }
-
-    fn check_total(
-        &self,
-        read: &PagedRead,
-        list_id: u64,
-        status: ListStatus,
-        members: Vec<LiveMember>,
-    ) -> Result<Vec<LiveMember>, ApiError> {
-        let seen = read.seen;
-        match read.total {
-            Some(t) if t != seen => Err(self.decode_error(
-                &read.call,
-                &format!(
-                    "read {seen} {} members of list {list_id}, but ActiveCampaign's meta.total says {t}; not trusting a partial read",
-                    status.as_str()
-                ),
-            )),
-            _ => Ok(members),
         }
     }
 
@@ -498,12 +485,32 @@ impl Client {
     }
 }
 
-/// The end of a paged read: its last request, the contacts it read and
-/// the first page's `meta.total`.
+/// The end of a paged read: the contacts it read and the first page's
+/// `meta.total`.
 struct PagedRead {
-    call: Call,
     seen: u64,
     total: Option<u64>,
+}
+
+/// The members of one status as a paged read found them.
+#[derive(Debug, Clone)]
+pub struct StatusRead {
+    pub status: ListStatus,
+    pub members: Vec<LiveMember>,
+    /// Contacts the pages held (phone-only ones included).
+    pub read: u64,
+    /// How many members of this status the list had when the read began
+    /// (the first page's `meta.total`), when ActiveCampaign said.
+    pub total_at_start: Option<u64>,
+}
+
+impl StatusRead {
+    /// The list changed while this status was read (a sign-up, an opt-out,
+    /// another tool's import): the rows read differ from the count at the
+    /// start, and a member may have moved past the read.
+    pub fn moved(&self) -> bool {
+        self.total_at_start.is_some_and(|t| t != self.read)
+    }
 }
 
 fn live_member(c: wire::WireContact, status: ListStatus) -> Option<LiveMember> {
@@ -566,6 +573,23 @@ mod tests {
         assert_eq!(b.stats().requests, 1);
         assert_eq!(s.stats().requests, 0);
         assert!(Arc::ptr_eq(&a.shared, &s.shared));
+    }
+
+    #[test]
+    fn a_status_read_moved_when_its_rows_differ_from_the_first_total() {
+        let read = |read, total_at_start| StatusRead {
+            status: ListStatus::Active,
+            members: Vec::new(),
+            read,
+            total_at_start,
+        };
+        assert!(read(1301, Some(1300)).moved(), "a sign-up during the read");
+        assert!(
+            read(1299, Some(1300)).moved(),
+            "an opt-out ahead of the cursor"
+        );
+        assert!(!read(1300, Some(1300)).moved());
+        assert!(!read(1300, None).moved(), "no total: nothing to compare");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::times;
 use super::transport::Call;
 use super::wire::{ContactListsResponse, ContactsPage, WireContactList};
 use super::{ApiError, Client, PAGE_SIZE};
-use crate::model::{ListStatus, UnsubscribeMarks};
+use crate::model::{ListStatus, LiveMember, UnsubscribeMarks};
 
 pub use crate::model::MembershipRow;
 
@@ -110,10 +110,18 @@ impl Client {
                 let email = c.email.as_deref()?.trim().to_lowercase();
                 // Only the asked ids: an API that ignored the filter must not
                 // widen what a removal touches.
-                (chunk.contains(&c.id.0) && !email.is_empty()).then(|| CheckedContact {
+                if !chunk.contains(&c.id.0) || email.is_empty() {
+                    return None;
+                }
+                let row = row_of(c.id.0);
+                let as_read = row
+                    .as_ref()
+                    .and_then(|r| super::live_member(c.clone(), r.status));
+                Some(CheckedContact {
                     id: c.id.0,
                     email,
-                    row: row_of(c.id.0),
+                    row,
+                    as_read,
                 })
             }));
         }
@@ -136,6 +144,9 @@ pub struct CheckedContact {
     /// Its own row on the list, side-loaded with the read; `None` when the
     /// answer carried none.
     pub row: Option<MembershipRow>,
+    /// The contact as a full read shows a member (names, phone, the row's
+    /// status); `None` without a row.
+    pub as_read: Option<LiveMember>,
 }
 
 /// What acsync reads of a membership row: its status, when it last changed

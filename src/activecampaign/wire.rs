@@ -73,7 +73,7 @@ pub struct Meta {
 }
 
 /// One contact of `GET /contacts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct WireContact {
     pub id: Lenient,
     #[serde(default, deserialize_with = "de_text")]

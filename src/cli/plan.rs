@@ -92,6 +92,8 @@ pub fn summary(id: &str, r: &PlanReport) -> PlanSummary {
         left: r.left.as_ref(),
         full_read: r.full_read,
         api_requests: r.api_requests,
+        unread_kept: r.unread_kept,
+        settled_by_reading: r.settled_by_reading,
     };
     PlanSummary::new(id, &r.plan, &from)
 }

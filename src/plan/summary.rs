@@ -28,6 +28,10 @@ pub struct PlanSummary {
     pub full_read: bool,
     pub full_read_reason: Option<FullReadReason>,
     pub api_requests: u64,
+    /// Recorded members a read of a changing list could not settle, and
+    /// changes in doubt the read settles (the status file's keys).
+    pub unread_kept: u64,
+    pub settled_by_reading: u64,
     pub samples: Samples,
     pub row_issues: Vec<RowIssue>,
     /// The first updates field by field, emails masked, values shown.
@@ -52,6 +56,9 @@ pub struct Planned<'a> {
     pub left: Option<&'a (String, u64)>,
     pub full_read: Option<FullReadReason>,
     pub api_requests: u64,
+    /// What the run's read left and settled (docs/status-file.md).
+    pub unread_kept: u64,
+    pub settled_by_reading: u64,
 }
 
 impl PlanSummary {
@@ -69,6 +76,8 @@ impl PlanSummary {
             full_read: from.full_read.is_some(),
             full_read_reason: from.full_read,
             api_requests: from.api_requests,
+            unread_kept: from.unread_kept,
+            settled_by_reading: from.settled_by_reading,
             samples: Samples {
                 add: changes(&plan.adds),
                 update: changes(&plan.updates),

@@ -3,9 +3,11 @@
 //! safety: a run converges "including while ActiveCampaign is still
 //! processing a batch that acsync sent"). Each batch is followed with the
 //! write's own rule ([`after_poll`]): a batch is settled when its terminal
-//! status is seen; one still running past the longest a run waits keeps
-//! every pending intent in doubt. An error or an unknown batch id is never
-//! a verdict on its own: see [`settled_without_answer`].
+//! status is seen. One whose end cannot be learnt (`/import/info` says it
+//! is still running, or does not know it, or, without a batch id, the
+//! account never runs out of outstanding imports) is settled by the run's
+//! read once it is older than the bound, the longest a run waits for a
+//! batch (docs/run-rules.md, batches): see [`settled_without_answer`].
 
 use std::time::Duration;
 
@@ -19,15 +21,19 @@ use crate::state::{OpenBatch, UNACKNOWLEDGED};
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Followed {
     pub settled: Vec<String>,
+    /// Of `settled`, those past the bound whose end ActiveCampaign never
+    /// told: the read settles their changes.
+    pub by_reading: Vec<String>,
     pub unsettled: Vec<String>,
     /// The contacts the settled batches created (docs/ownership.md).
     pub created: Vec<u64>,
 }
 
-/// Whether a journaled batch whose `/import/info` cannot answer (an error,
-/// an unknown batch id) counts as settled, `age` after its submission: only
-/// once it is older than the longest a run ever waits for a batch
-/// (`wait_max`), when a read can no longer miss what it did.
+/// Whether a journaled batch whose end ActiveCampaign does not tell (an
+/// error, an unknown batch id, "still running") counts as settled, `age`
+/// after its submission: once it is older than the bound, the longest a run
+/// ever waits for a batch (`wait_max`), its changes are settled by what the
+/// read shows.
 pub fn settled_without_answer(age: Duration, wait_max: Duration) -> bool {
     age >= wait_max
 }
@@ -36,22 +42,38 @@ pub fn settled_without_answer(age: Duration, wait_max: Duration) -> bool {
 pub async fn follow(client: &Client, batches: &[OpenBatch], now: DateTime<Utc>) -> Followed {
     let mut out = Followed::default();
     for b in batches {
-        let end = follow_one(client, b, now).await;
         let id = b.batch_id.clone();
-        if let Some(created) = end {
-            out.created.extend(created);
-            out.settled.push(id);
-        } else {
-            tracing::warn!(batch = %id, "a batch sent by an earlier run has not finished; its contacts are left as they are until it does");
-            out.unsettled.push(id);
+        match follow_one(client, b, now).await {
+            BatchEnd::Seen(created) => {
+                out.created.extend(created);
+                out.settled.push(id);
+            }
+            BatchEnd::PastBound => {
+                tracing::warn!(batch = %id, "ActiveCampaign has not told the end of a batch older than the longest wait; the read settles its contacts");
+                out.by_reading.push(id.clone());
+                out.settled.push(id);
+            }
+            BatchEnd::Running => {
+                tracing::warn!(batch = %id, "a batch sent by an earlier run has not finished; its contacts are left as they are until it does");
+                out.unsettled.push(id);
+            }
         }
     }
     out
 }
 
-/// Follows one batch on a clock that starts at its submission: the
-/// contacts it created when it settled, `None` when it did not.
-async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> Option<Vec<u64>> {
+/// How following one journaled batch ended.
+enum BatchEnd {
+    /// Its terminal status was seen, with the contacts it created.
+    Seen(Vec<u64>),
+    /// Past the bound with no end told: settled by reading.
+    PastBound,
+    /// Within the bound and not known to have ended.
+    Running,
+}
+
+/// Follows one batch on a clock that starts at its submission.
+async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> BatchEnd {
     let age = (now - b.submitted_at).to_std().unwrap_or(Duration::ZERO);
     let backoff = |d| client.next_poll_delay(d);
     let policy = PollPolicy {
@@ -68,16 +90,24 @@ async fn follow_one(client: &Client, b: &OpenBatch, now: DateTime<Utc>) -> Optio
     loop {
         tokio::time::sleep(batch.poll_at.saturating_sub(clock())).await;
         let answer = poll(client, &batch.batch_id).await;
-        match after_poll(batch, answer, clock(), &mut first, &policy, false) {
-            PollStep::Again(next) => batch = next,
-            PollStep::Expired { .. } => return None,
-            PollStep::Unknown(f, e) => {
-                tracing::warn!(batch = %f.batch_id, error = %e, "cannot follow a journaled batch");
-                return settled_without_answer(clock(), policy.wait_max).then(Vec::new);
+        let unanswered = match after_poll(batch, answer, clock(), &mut first, &policy, false) {
+            PollStep::Again(next) => {
+                batch = next;
+                continue;
             }
-            PollStep::Completed(_, result) => return Some(result.created_ids),
-            PollStep::GiveUp(..) | PollStep::Resubmit(..) => return Some(Vec::new()),
+            PollStep::Completed(_, result) => return BatchEnd::Seen(result.created_ids),
+            PollStep::GiveUp(..) | PollStep::Resubmit(..) => return BatchEnd::Seen(Vec::new()),
+            PollStep::Expired { .. } => None,
+            PollStep::Unknown(f, e) => Some((f, e)),
+        };
+        if let Some((f, e)) = unanswered {
+            tracing::warn!(batch = %f.batch_id, error = %e, "cannot follow a journaled batch");
         }
+        return if settled_without_answer(clock(), policy.wait_max) {
+            BatchEnd::PastBound
+        } else {
+            BatchEnd::Running
+        };
     }
 }
 

@@ -29,6 +29,16 @@ pub enum RunError {
     #[error("custom field `{key}` (in [mapping.fields]) does not exist in ActiveCampaign: {hint}")]
     UnknownField { key: String, hint: String },
     #[error(
+        "export `{export}`: list {list_id} (list_id in {}) does not exist in ActiveCampaign on connection `{connection}`; nothing was written. Was the list deleted? Set list_id to an existing list, or disable the export",
+        file.display()
+    )]
+    ListMissing {
+        export: String,
+        file: PathBuf,
+        connection: String,
+        list_id: u64,
+    },
+    #[error(
         "the list read does not agree with the contact's own membership: contact {contact_id} shows status {row} on list {list_id} but was read as {read}; not writing anything (ActiveCampaign may filter `status` across all lists)"
     )]
     ReadMismatch {

@@ -78,6 +78,9 @@ pub struct PlanReport {
     /// Why the list was read in full (`None`: planned from the state).
     pub full_read: Option<crate::plan::FullReadReason>,
     pub api_requests: u64,
+    /// As the status file's `unread_kept` and `settled_by_reading`.
+    pub unread_kept: u64,
+    pub settled_by_reading: u64,
 }
 
 /// Runs exports. Holds one client per connection, so every export on an
@@ -333,6 +336,8 @@ impl Runner {
         Ok(PlanReport {
             left: prepared.left.clone(),
             full_read: prepared.full_read,
+            unread_kept: prepared.unread_kept,
+            settled_by_reading: prepared.settled_by_reading,
             segment: prepared.segment,
             plan: prepared.plan,
             api_requests: client.stats().requests,

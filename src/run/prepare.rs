@@ -58,6 +58,12 @@ pub struct Prepared {
     /// A full read settled everything: the record of created contacts has
     /// served (every one still on the list was found) and is forgotten.
     pub forget_created: bool,
+    /// Recorded members a full read of a changing list did not show and
+    /// could not look up: kept as recorded ([`recheck_moved`]).
+    pub unread_kept: u64,
+    /// Changes in doubt the full read settled because a batch passed the
+    /// bound without ActiveCampaign telling its end.
+    pub settled_by_reading: u64,
 }
 
 /// Reads the segment. A source that cannot be read fails the run before
@@ -254,6 +260,10 @@ pub async fn prepare_from(
     let mut snap = snap;
     let follow = batches::follow(client, &snap.open_batches, now).await;
     snap.created.extend(follow.created.iter().copied());
+    // The changes in doubt a read settles because a batch passed the bound
+    // with its end untold (docs/run-rules.md, batches).
+    let by_reading = !follow.by_reading.is_empty() && follow.unsettled.is_empty();
+    let in_doubt = snap.known.iter().filter(|m| m.pending.is_some()).count() as u64;
     let read = ListRead {
         client: Some(client),
         keep_pending: !follow.unsettled.is_empty(),
@@ -262,6 +272,9 @@ pub async fn prepare_from(
     prepared.fields = fields;
     prepared.field_issues = field_issues;
     prepared.settled_batches = follow.settled;
+    if by_reading && prepared.live.is_some() {
+        prepared.settled_by_reading = in_doubt;
+    }
     prepared.followed_created = follow.created;
     Ok(prepared)
 }
@@ -308,15 +321,27 @@ async fn plan_snapshot(
     let mut reason = full_read_reason(&facts, None);
     let mut known = snap.known;
     let mut live = None;
+    let mut unread_kept = 0;
     let planned = loop {
         if let (Some(_), Some(client)) = (reason, read.client) {
-            let members = read_list(export, client).await?;
+            let full = read_list(export, client).await?;
+            let mut members = full.members;
+            let unread = if full.moved {
+                recheck_moved(export, client, &known, &mut members).await?
+            } else {
+                Vec::new()
+            };
             let how = Merge {
                 now: Utc::now().timestamp(),
                 keep_pending: read.keep_pending,
                 created: (!snap.created.is_empty()).then_some(&snap.created),
             };
             known = plan::merge_live(known, &members, how);
+            // What the read could not settle stays as recorded.
+            unread_kept = unread.len() as u64;
+            for m in unread {
+                known.insert(m);
+            }
             live = Some(members);
         }
         let planned = make_plan(
@@ -341,7 +366,7 @@ async fn plan_snapshot(
         Some(_) => Some(now),
         None => facts.last_full_read,
     };
-    let forget_created = live.is_some() && !read.keep_pending;
+    let forget_created = live.is_some() && !read.keep_pending && unread_kept == 0;
     Ok(Prepared {
         segment,
         known,
@@ -365,6 +390,8 @@ async fn plan_snapshot(
         snapshot_at: snap.taken_at,
         followed_created: Vec::new(),
         forget_created,
+        unread_kept,
+        settled_by_reading: 0,
     })
 }
 
@@ -407,23 +434,93 @@ pub fn make_plan(
     planned.map_err(RunError::Plan)
 }
 
+/// A full read: every member of the list, and whether the list changed
+/// while it was read.
+pub struct FullRead {
+    pub members: Vec<LiveMember>,
+    /// A status's rows read differ from its count when its read began: a
+    /// member may have moved past the read (see [`recheck_moved`]).
+    pub moved: bool,
+}
+
 /// A full read: the list must exist, then its members of every status
 /// (active, unsubscribed, bounced, unconfirmed), cross-checked on a sample.
-pub(super) async fn read_list(
-    export: &Export,
-    client: &Client,
-) -> Result<Vec<LiveMember>, RunError> {
-    client.get_list(export.list_id).await?;
+pub(super) async fn read_list(export: &Export, client: &Client) -> Result<FullRead, RunError> {
+    require_list(export, client).await?;
+    let started = Utc::now().timestamp();
     let quiet = |_n: u64| {};
     let mut members = Vec::new();
+    let mut moved = false;
     for status in ListStatus::ALL {
-        members.extend(client.list_members(export.list_id, status, &quiet).await?);
+        let read = client.list_members(export.list_id, status, &quiet).await?;
+        if read.moved() {
+            moved = true;
+            tracing::info!(export = %export.id, status = status.as_str(), read = read.read, at_start = ?read.total_at_start, "the list changed while it was read");
+        }
+        members.extend(read.members);
     }
     let other = members_of_other_status(export, client, &members).await?;
     members.extend(other);
     tracing::debug!(export = %export.id, members = members.len(), "read the list in full");
-    cross_check::sample(export, client, &members).await?;
-    Ok(members)
+    cross_check::sample(export, client, &members, started).await?;
+    Ok(FullRead { members, moved })
+}
+
+/// The most recorded members a read of a changing list looks up by
+/// contact id (100 a request): the bound on what one run spends settling
+/// what moved.
+const RECHECK_MAX: usize = 1_000;
+
+/// After a read during which the list changed (docs/run-rules.md, full
+/// reads): a member the state records on the list that the read did not
+/// show may have moved past it (its status changed behind the read's
+/// cursor). Each is looked up by contact id with its own membership row
+/// (`members_among`): found on the list, it joins the read with the row's
+/// status; not found, it is not a member. Those without a known contact id,
+/// or beyond [`RECHECK_MAX`], are returned: their record stands as it was,
+/// so the read's absence never makes them non-members (nor ever drives an
+/// unsubscribe), and the run counts them (`unread_kept`).
+async fn recheck_moved(
+    export: &Export,
+    client: &Client,
+    known: &Known,
+    members: &mut Vec<LiveMember>,
+) -> Result<Vec<crate::model::Member>, RunError> {
+    let seen_ids: HashSet<u64> = members.iter().map(|m| m.contact_id).collect();
+    let seen_emails: HashSet<&str> = members.iter().map(|m| m.email.as_str()).collect();
+    let unseen = known.iter().filter(|m| {
+        m.status.is_some()
+            && !seen_emails.contains(m.email.as_str())
+            && m.contact_id.is_none_or(|id| !seen_ids.contains(&id))
+    });
+    let (mut ids, mut unread) = (Vec::new(), Vec::new());
+    for m in unseen {
+        match m.contact_id {
+            Some(id) if ids.len() < RECHECK_MAX => ids.push(id),
+            _ => unread.push(m.clone()),
+        }
+    }
+    drop(seen_emails);
+    let found = client.members_among(export.list_id, &ids).await?;
+    tracing::info!(export = %export.id, looked_up = ids.len(), found = found.len(), unread = unread.len(), "re-checked the recorded members a changing list's read did not show");
+    members.extend(found.into_iter().filter_map(|c| c.as_read));
+    Ok(unread)
+}
+
+/// The export's list must exist before anything is written for it
+/// (docs/verification.md): a list deleted in ActiveCampaign fails the run
+/// naming it, before `contact/sync` or a bulk import creates contacts the
+/// list can no longer take. One `GET /lists/{id}`.
+pub(super) async fn require_list(export: &Export, client: &Client) -> Result<(), RunError> {
+    match crate::target_check::list(client, export.list_id).await? {
+        crate::target_check::ListCheck::Exists(_) => Ok(()),
+        crate::target_check::ListCheck::Missing(_) => Err(RunError::ListMissing {
+            export: export.id.clone(),
+            file: export.file.clone(),
+            connection: export.connection.name.clone(),
+            list_id: export.list_id,
+        }),
+    }
 }
 
 /// The members whose status is none of the four a full read asks for (91

@@ -71,13 +71,28 @@ pub async fn reconcile(
     last_run: &mut LastRun,
 ) -> Result<Option<String>, RunError> {
     let (export, opts) = (cx.export, cx.opts);
-    let mut prepared =
-        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now(), None).await?;
+    let prepare =
+        prepare::prepare_from(export, cx.client, snapshot, segment, opts, Utc::now(), None);
+    // A shutdown reaches every wait before the first write: following an
+    // earlier run's batches (polls up to the bound, outstanding counts), the
+    // full read, the retries' back-off. Preparing writes nothing, so it is
+    // dropped where it stands.
+    let mut prepared = tokio::select! {
+        prepared = prepare => prepared?,
+        () = cx.cancel.cancelled() => return Err(RunError::Cancelled),
+    };
+    // A full read asked for the list already; a run planned from the state
+    // asks once, before its first write.
+    if prepared.live.is_none() && !prepared.plan.is_empty() {
+        prepare::require_list(export, cx.client).await?;
+    }
     if opts.adopt {
         adopt(&mut prepared);
     }
     let mut prepared = record_wanted(cx.db, export, prepared).await?;
     last_run.full_read = prepared.live.is_some();
+    last_run.unread_kept = prepared.unread_kept;
+    last_run.settled_by_reading = prepared.settled_by_reading;
     // Custom values refused for their field's type: reported per row.
     last_run.failures.extend(
         prepared

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::config::{Faults, SimConfig};
 use super::engine::batches::{Batches, BulkContact, ExcludeAutomationsAt, FailureIndexBase};
+use super::engine::churn::{ChurnState, ReadChurn};
 use super::engine::gate::{Gate, Ledger};
 use super::engine::shared::Shared;
 use super::engine::world::World;
@@ -55,6 +56,7 @@ impl Simulator {
         let mut world = World {
             account: Default::default(),
             batches,
+            churn: None,
         };
         world.account.times.zone = cfg.time_zone;
         let mut gate = Gate::new(
@@ -269,6 +271,27 @@ impl Simulator {
         let mut a = self.shared().account();
         let id = a.contact_by_email(email).map(|c| c.data.id);
         id.is_some_and(|id| a.delete_contact(id))
+    }
+
+    /// Deletes a list and its memberships, as an admin in the web UI: from
+    /// then on `GET /lists/{id}` and `POST /contactLists` answer 404 "No
+    /// Result found for _List with id …" (§3.1, §5.1); false when none.
+    pub fn delete_list(&self, list_id: u64) -> bool {
+        self.shared().account().lists.remove(&list_id).is_some()
+    }
+
+    /// From now on the list `churn.list_id` changes while it is read: after
+    /// each page of a paged read, contacts sign up and opt out (see
+    /// [`ReadChurn`]).
+    pub fn churn_list_reads(&self, churn: ReadChurn) {
+        self.shared().account().churn = Some(ChurnState::new(churn));
+    }
+
+    /// Full pages of the churned list answered since
+    /// [`Simulator::churn_list_reads`].
+    pub fn churned_pages(&self) -> u64 {
+        let a = self.shared().account();
+        a.churn.as_ref().map_or(0, ChurnState::pages)
     }
 
     /// Changes a contact's email (`PUT /contacts/{id}`, §2.3); false when

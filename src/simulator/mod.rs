@@ -56,6 +56,7 @@ mod tests;
 
 pub use config::{Faults, SimConfig};
 pub use engine::batches::{ExcludeAutomationsAt, FailureIndexBase};
+pub use engine::churn::ReadChurn;
 pub use engine::gate::Ledger;
 pub use handle::Simulator;
 pub use model::records::{ChangedBy, SimContact, SimMembership};

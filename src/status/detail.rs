@@ -206,6 +206,8 @@ fn counter_lines(r: &LastRun) -> Vec<String> {
         ("api requests", r.api_requests),
         ("in doubt", r.in_doubt),
         ("not active", r.not_active),
+        ("unread kept", r.unread_kept),
+        ("settled by reading", r.settled_by_reading),
         ("conflicts", r.conflicts),
         ("kept for others", r.kept_for_others),
     ]
@@ -246,7 +248,7 @@ mod tests {
     use crate::status::test_support::{sample, t};
 
     /// Each status-file field and the label the view shows it under.
-    const LABELS: [(&str, &str); 43] = [
+    const LABELS: [(&str, &str); 45] = [
         ("export", "export:"),
         ("config_file", "config file:"),
         ("config_sha256", "config sha256:"),
@@ -285,6 +287,8 @@ mod tests {
         ("full_read", "full read:"),
         ("in_doubt", "in doubt:"),
         ("not_active", "not active:"),
+        ("unread_kept", "unread kept:"),
+        ("settled_by_reading", "settled by reading:"),
         ("conflicts", "conflicts:"),
         ("kept_for_others", "kept for others:"),
         ("kept_for_deleted", "kept for deleted:"),

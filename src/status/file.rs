@@ -182,12 +182,14 @@ mod tests {
         "api_requests",
         "failures",
     ];
-    const EXTRA_RUN: [&str; 7] = [
+    const EXTRA_RUN: [&str; 9] = [
         "run_id",
         "kept_other_status",
         "full_read",
         "in_doubt",
         "not_active",
+        "unread_kept",
+        "settled_by_reading",
         "conflicts",
         "kept_for_others",
     ];

@@ -169,6 +169,17 @@ pub struct LastRun {
     /// EXPORT` (docs/ownership.md, "Deleting an export"). Absent when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub kept_for_deleted: BTreeMap<String, u64>,
+    /// Members the state records on the list that a full read made while
+    /// the list changed did not show, and that could not be looked up by
+    /// contact id: kept as recorded, never unsubscribed on that read's
+    /// evidence (docs/run-rules.md, full reads).
+    #[serde(default)]
+    pub unread_kept: u64,
+    /// Changes of batches whose end `/import/info` could not tell within
+    /// the bound, settled by a read of the list instead (docs/run-rules.md,
+    /// batches).
+    #[serde(default)]
+    pub settled_by_reading: u64,
     /// When this run found the export pointed at another list than before:
     /// the list it left (`ACCOUNT#list=ID`) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +219,8 @@ impl LastRun {
             full_read: false,
             in_doubt: 0,
             not_active: 0,
+            unread_kept: 0,
+            settled_by_reading: 0,
             left_list: None,
             left_owned: None,
             conflicts: 0,

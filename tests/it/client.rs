@@ -206,7 +206,8 @@ async fn reads_members_page_by_page() {
     let active = c
         .list_members(list, ListStatus::Active, &progress)
         .await
-        .expect("read");
+        .expect("read")
+        .members;
     assert_eq!(active.len(), 250);
     // The read ends only on an empty page: a short page
     // mid-list must not end it.
@@ -221,7 +222,8 @@ async fn reads_members_page_by_page() {
     let gone = c
         .list_members(list, ListStatus::Unsubscribed, &|_| {})
         .await
-        .expect("read");
+        .expect("read")
+        .members;
     assert_eq!(gone.len(), 10);
     assert!(gone.iter().all(|m| m.status == ListStatus::Unsubscribed));
 }

@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::harness::{World, emails};
 use crate::util::trials;
+use crate::util::wait_for;
 
 /// Profiles in the segment.
 const PROFILES: usize = 5_000;
@@ -386,17 +387,6 @@ fn status_is(w: &World, state: &str) -> bool {
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .is_some_and(|v| v["state"] == state)
-}
-
-fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

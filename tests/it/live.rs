@@ -70,7 +70,8 @@ async fn listid_status_is_per_list(p: &Peer) {
         .client
         .list_members(p.list, ListStatus::Active, &quiet)
         .await
-        .expect("active");
+        .expect("active")
+        .members;
     assert!(
         active.iter().any(|m| m.email == email),
         "status=1 lists the active member"
@@ -83,12 +84,14 @@ async fn listid_status_is_per_list(p: &Peer) {
         .client
         .list_members(p.list, ListStatus::Active, &quiet)
         .await
-        .expect("active");
+        .expect("active")
+        .members;
     let unsub = p
         .client
         .list_members(p.list, ListStatus::Unsubscribed, &quiet)
         .await
-        .expect("unsub");
+        .expect("unsub")
+        .members;
     assert!(
         !active.iter().any(|m| m.email == email),
         "status=1 no longer lists it"

@@ -4,6 +4,7 @@ mod account_budget;
 mod api_facts;
 mod batches;
 mod bench_smoke;
+mod busy;
 mod check;
 mod client;
 mod config_dir;

@@ -66,3 +66,15 @@ pub async fn batch_end(
     }
     panic!("batch {id} did not end within a minute");
 }
+
+/// Polls `cond` every 50 ms until it holds (true) or `within` passed.
+pub fn wait_for(within: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}

@@ -92,7 +92,7 @@ impl Applier<'_> {
             .client
             .list_members(list, ListStatus::Unconfirmed, &|_| {})
             .await?;
-        let mut counted = Some(unconfirmed.len() as u64);
+        let mut counted = Some(unconfirmed.read);
         for status in [
             ListStatus::Active,
             ListStatus::Unsubscribed,
@@ -104,7 +104,7 @@ impl Applier<'_> {
         let every = self.client.count_members(list, None).await?;
         let others_possible = every.zip(counted).is_none_or(|(all, known)| all > known);
         Ok(ListCensus {
-            unconfirmed,
+            unconfirmed: unconfirmed.members,
             others_possible,
         })
     }

@@ -253,7 +253,7 @@ impl<'a> Applier<'a> {
         let read = self.core.reads_to_settle(&self.tally(), stopped);
         let live = if read {
             match crate::run::prepare::read_list(self.export, self.client).await {
-                Ok(live) => Some(live),
+                Ok(read) => Some(read.members),
                 Err(e) => {
                     tracing::warn!(export = %self.export.id, error = %e, "cannot read the list to settle changes in doubt; the next run will");
                     None

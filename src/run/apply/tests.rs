@@ -861,7 +861,16 @@ fn read_now(contacts: &[(u64, &str, Option<ListStatus>)]) -> HashMap<u64, Checke
                 sourceid: None,
             });
             let email = email.to_string();
-            (id, CheckedContact { id, email, row })
+            let as_read = None;
+            (
+                id,
+                CheckedContact {
+                    id,
+                    email,
+                    row,
+                    as_read,
+                },
+            )
         })
         .collect()
 }
@@ -1267,6 +1276,7 @@ fn an_update_that_reached_another_contact_moves_the_record_by_id() {
             marks: Default::default(),
             sourceid: None,
         }),
+        as_read: None,
     };
     let m = c
         .moved_contact(&before, Some(moved.clone()))

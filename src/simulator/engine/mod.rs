@@ -6,6 +6,7 @@
 
 pub mod batches;
 pub mod bulk_request;
+pub mod churn;
 pub mod gate;
 pub mod shared;
 pub mod world;

@@ -12,6 +12,7 @@ use super::super::model::account::Account;
 use super::super::model::records::ChangedBy;
 use super::super::model::values::email_deliverable;
 use super::batches::{BatchEnd, Batches, BulkContact, Fate};
+use super::churn::ChurnState;
 
 /// The account and its bulk-import batches. Derefs to the account: most
 /// callers read or write contacts and lists, and batches are a field away.
@@ -19,6 +20,8 @@ use super::batches::{BatchEnd, Batches, BulkContact, Fate};
 pub struct World {
     pub account: Account,
     pub batches: Batches,
+    /// A list that changes while it is read (`churn.rs`), when set.
+    pub churn: Option<ChurnState>,
 }
 
 impl Deref for World {
@@ -36,6 +39,14 @@ impl DerefMut for World {
 }
 
 impl World {
+    /// A page of a paged read of `list_id` was answered (`full`: as many
+    /// contacts as asked for): the list changes as the churn switch says.
+    pub fn after_list_page(&mut self, list_id: u64, full: bool) {
+        if let Some(churn) = self.churn.as_mut() {
+            churn.after_page(&mut self.account, list_id, full);
+        }
+    }
+
     /// Apply every batch that is due (their fates were counted as faults
     /// at submit).
     pub fn run_due_batches(&mut self, now: Instant) {

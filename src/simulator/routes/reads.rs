@@ -127,9 +127,10 @@ async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
         .is_some_and(|i| i.split(',').any(|r| r.trim() == "contactLists"));
     // meta.total alternates string / number, deterministically (§2.5).
     let as_string = s.query_count.fetch_add(1, Ordering::Relaxed) % 2 == 0;
-    let a = s.account();
+    let mut a = s.account();
     let side_load = asked && !a.include_ignored;
     let page = a.query_contacts(&q);
+    let full = page.contacts.len() == q.limit;
     let mut rows = Vec::new();
     let mut list = Vec::with_capacity(page.contacts.len());
     for c in &page.contacts {
@@ -156,6 +157,10 @@ async fn contacts(State(s): Sh, uri: Uri) -> ApiResult {
     let mut body = json!({"scoreValues": [], "contacts": list, "meta": meta});
     if side_load {
         body["contactLists"] = json!(rows);
+    }
+    let paged = q.limit > 1 && q.ids.is_none() && q.email.is_none();
+    if let Some(list) = q.listid.filter(|_| paged) {
+        a.after_list_page(list, full);
     }
     Ok(Json(body).into_response())
 }

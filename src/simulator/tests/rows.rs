@@ -192,3 +192,50 @@ async fn ids_read_side_loads_rows_and_the_filter_fault_section_12() {
     let read = api.get(&path).await;
     assert!(read.body.get("contactLists").is_none());
 }
+
+/// docs/activecampaign-api.md §12, "Reading a list by id order": a list
+/// that gains or loses members while it is read makes the rows an
+/// id-ordered read finds differ from the first page's `meta.total`.
+#[tokio::test]
+async fn a_list_read_while_it_changes_differs_from_its_first_total_section_12() {
+    let sim = Simulator::start(fast()).await.expect("start");
+    let l = sim.add_list("Busy");
+    for i in 0..250 {
+        let id = sim.add_contact(&format!("m{i:03}@example.com"), None, None, None);
+        sim.set_membership(id, l, 1, ChangedBy::Api);
+    }
+    sim.churn_list_reads(crate::simulator::ReadChurn {
+        list_id: l,
+        sign_ups: 1,
+        ..Default::default()
+    });
+    let api = Api::new(&sim);
+    let (mut cursor, mut read, mut total) = (0, 0, None);
+    loop {
+        let q =
+            format!("/contacts?listid={l}&status=1&limit=100&orders[id]=ASC&id_greater={cursor}");
+        let a = api.get(&q).await;
+        let t = a.body["meta"]["total"]
+            .to_string()
+            .trim_matches('"')
+            .to_string();
+        total.get_or_insert(t);
+        let page = ids(&a);
+        let Some(last) = page.last() else { break };
+        (cursor, read) = (*last, read + page.len());
+    }
+    assert_eq!(
+        total.as_deref(),
+        Some("250"),
+        "the count when the read began"
+    );
+    assert_eq!(
+        read, 252,
+        "the sign-ups after the two full pages were read too"
+    );
+    assert_eq!(sim.churned_pages(), 2, "full pages only: the read ends");
+    // A count (limit 1) changes nothing.
+    api.get(&format!("/contacts?listid={l}&status=1&limit=1"))
+        .await;
+    assert_eq!(sim.churned_pages(), 2);
+}
