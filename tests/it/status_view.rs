@@ -186,7 +186,63 @@ fn table_says_when_no_daemon_runs_on_the_folder() {
         "{table}"
     );
 
-    // Killed: the kernel released its lock, whatever file it left.
-    assert!(w.state_dir().join("daemon.lock").exists());
+    // Killed: the kernel released its lock.
     assert!(notice(&w), "a dead daemon is not running");
+}
+
+/// Waits up to `within` for `child` to exit; kills it if it does not.
+fn exit_within(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let exited = wait_for(within, || child.try_wait().ok().flatten().is_some());
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    child.try_wait().ok().flatten()
+}
+
+#[test]
+fn a_broken_acsync_toml_hides_neither_the_daemon_nor_its_lock() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    let mut daemon = spawn_daemon(&w);
+    assert!(
+        wait_for(Duration::from_secs(20), || !notice(&w)),
+        "the daemon is seen"
+    );
+    std::fs::write(
+        w.root().join("acsync.toml"),
+        "[daemon\nstate_dir = \"state\"\n",
+    )
+    .expect("break");
+
+    let table = stdout(&w.acsync(&["status"]));
+    assert!(!table.contains("no daemon is running"), "{table}");
+
+    let mut second = w
+        .command(&["daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn second daemon");
+    let refused = exit_within(&mut second, Duration::from_secs(10));
+    let mut err = String::new();
+    if let Some(mut pipe) = second.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+    }
+    let still = daemon.try_wait().expect("try_wait").is_none();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(still, "the first daemon exited");
+    assert_eq!(
+        refused.and_then(|s| s.code()),
+        Some(1),
+        "a second daemon ran: {err}"
+    );
+    assert!(err.contains("another acsync daemon is running on"), "{err}");
+    assert_ne!(
+        w.status_json("vip")["state"],
+        "invalid",
+        "the second daemon wrote"
+    );
 }
