@@ -6,7 +6,7 @@
 use super::connection::REACH_FIX;
 use super::{Finding, plural};
 use crate::activecampaign::{Client, FieldDef};
-use crate::config::Export;
+use crate::config::{Export, Source};
 use crate::model::{ListStatus, LiveMember};
 use crate::run::RunError;
 use crate::run::cross_check::{self, SAMPLE_PER_STATUS};
@@ -104,7 +104,7 @@ async fn mapped_fields(
     target_check::field_keys(export, defs)
         .into_iter()
         .map(|(key, found)| match found {
-            Ok(def) => field_fit(scope, key, &def, segment),
+            Ok(def) => field_fit(scope, key, &def, segment, &export.source),
             Err(u) => {
                 let e = RunError::from(u);
                 Finding::fail(scope, &format!("field {key}"), e.to_string(), &fix)
@@ -117,8 +117,15 @@ async fn mapped_fields(
 pub const FIRST_VALUES: usize = 20;
 
 /// Check 4 for one field the account has: its type, and whether the
-/// segment's first values for it fit (the conversion a run makes).
-pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segment>) -> Finding {
+/// segment's first values for it fit (the conversion a run makes). `source`
+/// names the rows of a value that does not.
+pub fn field_fit(
+    scope: &str,
+    key: &str,
+    def: &FieldDef,
+    segment: Option<&Segment>,
+    source: &Source,
+) -> Finding {
     let check = format!("field {key}");
     let Some(segment) = segment else {
         return Finding::warn(
@@ -147,7 +154,7 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
         .filter_map(|(row, v)| {
             convert(def, v)
                 .err()
-                .map(|why| format!("data row {row}: {why}"))
+                .map(|why| format!("{}: {why}", source.row_place(*row)))
         })
         .collect();
     let n = values.len();

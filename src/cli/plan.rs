@@ -174,7 +174,8 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");
     }
     for issue in &s.samples {
-        println!("  row {}: {} ({})", issue.row, issue.email, issue.reason);
+        let place = export.source.row_place(issue.row);
+        println!("  {place}: {} ({})", issue.email, issue.reason);
     }
     let read = match r.full_read {
         Some(why) => format!(

@@ -97,8 +97,10 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
     if let Err(e @ ConfigError::NoSuchExport { .. }) = folder.export(name) {
         return Err(e.into());
     }
-    // An export that does not validate has a status file too, without a zone.
-    let tz = folder.export(name).ok().map(|e| e.schedule.tz);
+    // An export that does not validate has a status file too, without a
+    // zone or a source.
+    let export = folder.export(name).ok();
+    let tz = export.map(|e| e.schedule.tz);
     let files = StatusFiles::new(config_dir, &folder.settings.daemon);
     let found = files
         .read(name)
@@ -111,7 +113,8 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
         println!("{name}: no status file yet (never seen by the daemon nor synced)");
         return Ok(ExitCode::SUCCESS);
     };
-    let mut sections = status::detail_sections(&s, tz, chrono::Utc::now());
+    let mut sections =
+        status::detail_sections(&s, tz, export.map(|e| &e.source), chrono::Utc::now());
     let state_dir = crate::run::RunnerPaths::new(config_dir, &folder.settings.daemon).state_dir;
     sections.push(last_runs(&state_dir, name, tz));
     sections.push(daemon_notice(config_dir).into_iter().collect());

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use super::model::{CurrentRun, ExportState, Failure, LastRun, StatusFile};
 use super::table::{ago, until};
+use crate::config::Source;
 
 /// Labels are padded to this width so values line up.
 const LABEL_WIDTH: usize = 22;
@@ -28,16 +29,22 @@ pub fn render_detail(sections: &[Vec<String>]) -> String {
 }
 
 /// The sections of the status file itself: the export, its last run, the
-/// failures listed. `tz` is the export's time zone (`None` when its file
-/// does not validate: times are then shown in UTC only).
-pub fn detail_sections(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Vec<String>> {
+/// failures listed. `tz` and `source` are the export's time zone and
+/// source, `None` when its file does not validate: times are then shown in
+/// UTC only, and rows as "row N" (neither a line nor a data row is known).
+pub fn detail_sections(
+    s: &StatusFile,
+    tz: Option<Tz>,
+    source: Option<&Source>,
+    now: DateTime<Utc>,
+) -> Vec<Vec<String>> {
     let mut sections = vec![export_lines(s, tz, now)];
     if let Some(run) = &s.current_run {
         sections.push(current_run_lines(run, tz));
     }
     if let Some(run) = &s.last_run {
         sections.push(run_lines(run, tz));
-        sections.push(failure_lines(run));
+        sections.push(failure_lines(run, source));
     } else {
         sections.push(vec!["last run: none yet".to_owned()]);
     }
@@ -214,20 +221,22 @@ fn counter_lines(r: &LastRun) -> Vec<String> {
     .collect()
 }
 
-fn failure_lines(r: &LastRun) -> Vec<String> {
+fn failure_lines(r: &LastRun, source: Option<&Source>) -> Vec<String> {
     if r.failures.is_empty() {
         return vec![line("failures", "none listed")];
     }
     let head = format!("failures listed ({}):", r.failures.len());
     std::iter::once(head)
-        .chain(r.failures.iter().map(failure_line))
+        .chain(r.failures.iter().map(|f| failure_line(f, source)))
         .collect()
 }
 
-fn failure_line(f: &Failure) -> String {
-    let row = f
-        .row
-        .map_or_else(|| "no row".to_owned(), |n| format!("row {n}"));
+fn failure_line(f: &Failure, source: Option<&Source>) -> String {
+    let row = match (f.row, source) {
+        (None, _) => "no row".to_owned(),
+        (Some(n), Some(source)) => source.row_place(n),
+        (Some(n), None) => format!("row {n}"),
+    };
     // The reason whole, on one line: a list reads badly otherwise.
     let reason: String = f
         .reason
@@ -307,7 +316,7 @@ mod tests {
     #[test]
     fn every_field_of_the_status_file_has_a_labelled_line() {
         let s = full();
-        let text = render_detail(&detail_sections(&s, None, t(1)));
+        let text = render_detail(&detail_sections(&s, None, None, t(1)));
         let v = serde_json::to_value(&s).expect("json");
         let run = v["last_run"].as_object().expect("run").keys();
         let labels: std::collections::BTreeMap<_, _> = LABELS.into_iter().collect();
@@ -347,7 +356,7 @@ mod tests {
             trigger: crate::status::Trigger::Manual,
             started_at: t(40),
         });
-        let text = render_detail(&detail_sections(&s, None, t(41)));
+        let text = render_detail(&detail_sections(&s, None, None, t(41)));
         let current = text.find("current run:").expect("current run shown");
         let last = text.find("last run:").expect("last run shown");
         assert!(current < last, "{text}");
@@ -372,7 +381,7 @@ mod tests {
         );
         let mut s = sample();
         s.next_run = Some(t(30));
-        let text = render_detail(&detail_sections(&s, Some(paris), t(3)));
+        let text = render_detail(&detail_sections(&s, Some(paris), None, t(3)));
         assert!(
             text.contains(
                 "next run:             2026-11-23 11:30 Europe/Paris (10:30 UTC), in 27 min"
@@ -391,7 +400,7 @@ mod tests {
         s.state = ExportState::Invalid;
         s.config_error = Some("vip.toml:2:14: unknown field `lst_id`".into());
         s.last_run = None;
-        let mut sections = detail_sections(&s, None, t(1));
+        let mut sections = detail_sections(&s, None, None, t(1));
         sections.push(vec!["last runs:".into(), "  #12 success".into()]);
         let text = render_detail(&sections);
         assert!(text.contains("next run:             none\n"), "{text}");

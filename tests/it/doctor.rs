@@ -185,10 +185,7 @@ async fn an_unknown_field_or_a_value_that_does_not_fit_fails() {
     let s = doctor(&w, &["vip"]);
     assert_eq!(s.code, Some(1), "{}{}", s.stdout, s.stderr);
     let field = line(&s, "FAIL", "field SCORE");
-    assert!(
-        field.contains("data row 2: `high` is not a number"),
-        "{field}"
-    );
+    assert!(field.contains("line 3: `high` is not a number"), "{field}");
     only_gets(&w);
 }
 

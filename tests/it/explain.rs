@@ -181,8 +181,8 @@ async fn kept_unsubscribed_invalid_duplicate_and_never_seen_addresses() {
     );
     assert_eq!(rows(&x), [("line 34".to_string(), "invalid".to_string())]);
     assert_eq!(
-        x["segment"]["rows"][0]["row"], 32,
-        "the data row, the file's line aside"
+        x["segment"]["rows"][0]["row"], 34,
+        "the row number of a CSV is its file line, as plan and status show it"
     );
     assert!(
         x["segment"]["source"]

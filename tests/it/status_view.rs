@@ -73,9 +73,8 @@ fn status_name_shows_every_field_with_times_in_the_exports_zone() {
     assert!(started.contains(" Europe/Paris (") && started.ends_with(" UTC)"));
     assert_eq!(value(&text, "failures listed (1)"), Some(""), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("  row ") && l.ends_with(": n***: invalid email")),
-        "the invalid row, masked: {text}"
+        text.lines().any(|l| l == "  line 4: n***: invalid email"),
+        "the invalid row by its file line, masked: {text}"
     );
     for label in ["config sha256", "config error", "last success", "run id"] {
         assert!(value(&text, label).is_some(), "{label} missing:\n{text}");
@@ -209,6 +208,14 @@ fn a_broken_acsync_toml_hides_neither_the_daemon_nor_its_lock() {
     assert!(
         wait_for(Duration::from_secs(20), || !notice(&w)),
         "the daemon is seen"
+    );
+    // Broken once the daemon has loaded it (it gives the export a next run):
+    // it then keeps running on the last good file.
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            !w.status_json("vip")["next_run"].is_null()
+        }),
+        "the daemon took the export up"
     );
     std::fs::write(
         w.root().join("acsync.toml"),
