@@ -10,7 +10,9 @@
 
 use secrecy::SecretString;
 
+use super::error::{ErrorKind, Located};
 pub use super::keylike::looks_like_key;
+use super::raw::{RawConnection, RawSettings};
 use super::types::{ApiKeySource, Connection};
 
 /// Why a connection's key could not be read.
@@ -94,6 +96,48 @@ fn read_file(conn: &Connection, path: &std::path::Path) -> Result<String, KeyErr
         super::perms::warn_once(path, &format!("connection `{}`: {w}", conn.name));
     }
     Ok(raw)
+}
+
+/// `check`'s warnings for the valid connections of `settings` whose key
+/// cannot be read now (the run's own message), each located at the key
+/// that names the source (`api_key_env`, `api_key_file`,
+/// `api_key_credential`) in `acsync.toml` (see docs/configuration.md,
+/// check). The key itself is never shown.
+pub fn key_warnings(settings: &super::Settings) -> Vec<Located> {
+    let src = std::fs::read_to_string(&settings.file).unwrap_or_default();
+    let raw: Option<RawSettings> = toml::from_str(&src).ok();
+    settings
+        .connections
+        .values()
+        .filter_map(|c| {
+            let e = c.read_api_key().err()?;
+            let span = raw
+                .as_ref()
+                .and_then(|r| r.connections.get(&c.name))
+                .and_then(|t| key_source_span(t.get_ref()));
+            Some(match span {
+                Some(at) => Located::at(
+                    ErrorKind::UnreadableApiKey,
+                    &settings.file,
+                    &src,
+                    at,
+                    e.to_string(),
+                ),
+                None => {
+                    Located::whole_file(ErrorKind::UnreadableApiKey, &settings.file, e.to_string())
+                }
+            })
+        })
+        .collect()
+}
+
+/// Where the value naming a connection's key source starts.
+fn key_source_span(raw: &RawConnection) -> Option<usize> {
+    [&raw.api_key_env, &raw.api_key_file, &raw.api_key_credential]
+        .into_iter()
+        .flatten()
+        .map(|v| v.span().start)
+        .next()
 }
 
 #[cfg(test)]

@@ -691,3 +691,30 @@ fn every_unknown_key_and_wrong_type_of_a_file_is_reported_with_its_other_errors(
     );
     assert!(found[2].contains("bad cron expression"), "{found:#?}");
 }
+
+/// A key variable missing from the environment fails every run: `check`
+/// says so (a warning: the service's environment may set it) at
+/// `api_key_env` in acsync.toml, and its summary says what was checked.
+#[test]
+fn a_missing_key_variable_is_located_at_api_key_env() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("exports")).expect("exports");
+    let settings = "[daemon]\nstate_dir = \"state\"\n\n[connections.main]\nurl = \"acme.api-us1.com\"\napi_key_env = \"ACSYNC_TEST_UNSET_KEY\"\naccept_data_transfer = true\n";
+    std::fs::write(dir.path().join("acsync.toml"), settings).expect("settings");
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["check", "--config-dir"])
+        .arg(dir.path())
+        .env_remove("ACSYNC_TEST_UNSET_KEY")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let at = format!("{}:6:15: ", dir.path().join("acsync.toml").display());
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("acsync check: warning: {at}"))
+                && l.contains("`ACSYNC_TEST_UNSET_KEY` is not set")),
+        "{err}"
+    );
+    assert!(err.contains("0 file(s) valid offline, "), "{err}");
+}
