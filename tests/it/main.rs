@@ -37,6 +37,7 @@ mod rows;
 mod security;
 mod shared_list;
 mod sim;
+mod sim_cli;
 mod sql;
 mod status_contract;
 mod status_view;
