@@ -111,6 +111,21 @@ fn print_updates(p: &crate::plan::Plan) {
     }
 }
 
+/// Tags travel with adds and updates only (see docs/run-rules.md, adds and
+/// updates): said, so that a tag added to the export is not expected on
+/// members the run leaves unchanged.
+fn print_tags(export: &crate::config::Export, p: &crate::plan::Plan) {
+    if export.tags.is_empty() {
+        return;
+    }
+    let reached = p.adds.len() + p.updates.len() + p.resubscribes.len();
+    println!(
+        "  tags {} reach only the contacts a run adds, updates or resubscribes ({reached} in this run): the {} unchanged members keep the tags they have",
+        export.tags.join(", "),
+        p.unchanged
+    );
+}
+
 fn print_text(export: &crate::config::Export, r: &PlanReport) {
     let id = &export.id;
     let p = &r.plan;
@@ -162,6 +177,7 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    print_tags(export, p);
     for (deleted, n) in p.kept_for_deleted_counts() {
         println!(
             "  KEPT {n} for the deleted export `{deleted}`: they stay until `acsync release {deleted}`"
