@@ -103,9 +103,15 @@ fn ansi_colour(cell: &str) -> Option<&'static str> {
 fn table_row(s: &StatusFile, now: DateTime<Utc>, wide: bool) -> [String; 10] {
     let run = s.last_run.as_ref();
     let count = |f: fn(&LastRun) -> u64| run.map_or_else(|| "-".to_owned(), |r| f(r).to_string());
-    let error = match s.state {
-        ExportState::Invalid => s.config_error.as_deref(),
-        _ => run.and_then(|r| r.error.as_deref()),
+    // A configuration error shows whatever the state: an idle export run
+    // on the last good acsync.toml has one too (see docs/status-file.md).
+    let run_error = run.and_then(|r| r.error.as_deref());
+    let error = match (s.config_error.as_deref(), run_error) {
+        (Some(config), Some(run)) if s.state != ExportState::Invalid => {
+            Some(format!("{config}; last run: {run}"))
+        }
+        (Some(config), _) => Some(config.to_owned()),
+        (None, run) => run.map(str::to_owned),
     };
     [
         s.export.clone(),
@@ -125,7 +131,9 @@ fn table_row(s: &StatusFile, now: DateTime<Utc>, wide: bool) -> [String; 10] {
             }
             ExportState::Invalid | ExportState::Disabled => "-".to_owned(),
         },
-        error.map_or_else(String::new, |e| one_line(e, (!wide).then_some(ERROR_CHARS))),
+        error.map_or_else(String::new, |e| {
+            one_line(&e, (!wide).then_some(ERROR_CHARS))
+        }),
     ]
 }
 

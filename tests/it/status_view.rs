@@ -253,3 +253,21 @@ fn a_broken_acsync_toml_hides_neither_the_daemon_nor_its_lock() {
         "the second daemon wrote"
     );
 }
+
+/// An idle export run on the last good acsync.toml carries that file's
+/// error: the table's ERROR column shows it, whatever the state.
+#[test]
+fn the_table_shows_a_config_error_whatever_the_state() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    let path = w.exports().join("vip.status.json");
+    let mut v = w.status_json("vip");
+    assert_eq!(v["state"], "idle");
+    v["config_error"] = "acsync.toml:3:1: expected `]`".into();
+    std::fs::write(path, serde_json::to_vec_pretty(&v).expect("json")).expect("write");
+
+    let table = stdout(&w.acsync(&["status", "--wide"]));
+    let row = table.lines().find(|l| l.starts_with("vip ")).expect("row");
+    assert!(row.contains(" idle "), "{table}");
+    assert!(row.ends_with("acsync.toml:3:1: expected `]`"), "{table}");
+}
