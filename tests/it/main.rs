@@ -23,6 +23,7 @@ mod generative;
 mod harness;
 mod history;
 mod hostile;
+mod install_steps;
 mod interrupted;
 mod kill;
 mod live;
