@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, load_folder};
+use crate::model::printable;
 use crate::segment::normalize_email;
 use crate::state::history::RunSummary;
 use crate::state::{DB_FILE, HistoryEntry, StateDb};
@@ -78,14 +79,15 @@ pub fn run(config_dir: &Path, name: &str, q: &Query) -> anyhow::Result<ExitCode>
 fn fields_text(e: &HistoryEntry) -> String {
     e.fields
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", printable(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// The fields (if any) and the reason (if any) of an entry, for a text line.
 fn detail(e: &HistoryEntry) -> String {
-    let parts = [Some(fields_text(e)), e.reason.clone()];
+    let reason = e.reason.as_deref().map(|r| printable(r).into_owned());
+    let parts = [Some(fields_text(e)), reason];
     parts
         .into_iter()
         .flatten()
@@ -175,7 +177,7 @@ fn one_run(name: &str, run_id: i64, entries: &[HistoryEntry], limit: usize, json
         out.push(format!(
             "  {:<13} {}  {}",
             e.change.as_str(),
-            e.email,
+            printable(&e.email),
             detail(e)
         ));
     }

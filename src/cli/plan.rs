@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::sync::{Spinner, counted};
 use super::{load_one, runtime};
-use crate::model::mask_email;
+use crate::model::{mask_email, printable};
 use crate::plan::summary::{Planned, masked};
 use crate::plan::{PlanSummary, diff};
 use crate::run::{PlanReport, Runner, RunnerPaths};
@@ -102,7 +102,7 @@ fn print_updates(p: &crate::plan::Plan) {
     for d in &p.update_diffs {
         println!(
             "    {}: {}",
-            mask_email(&d.email),
+            printable(&mask_email(&d.email)),
             diff::describe(&d.fields)
         );
     }
@@ -143,7 +143,7 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         let sample = if sample.is_empty() {
             String::new()
         } else {
-            format!("  e.g. {}", sample.join(", "))
+            format!("  e.g. {}", printable(&sample.join(", ")))
         };
         println!("  {label:<20}{n:>9}{sample}");
     };
@@ -191,7 +191,8 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
     }
     for issue in &s.samples {
         let place = export.source.row_place(issue.row);
-        println!("  {place}: {} ({})", issue.email, issue.reason);
+        let (email, reason) = (printable(&issue.email), printable(&issue.reason));
+        println!("  {place}: {email} ({reason})");
     }
     let read = match r.full_read {
         Some(why) => format!(

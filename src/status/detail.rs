@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use super::model::{CurrentRun, ExportState, Failure, LastRun, StatusFile};
 use super::table::{ago, until};
 use crate::config::Source;
+use crate::model::printable;
 
 /// Labels are padded to this width so values line up.
 const LABEL_WIDTH: usize = 22;
@@ -79,8 +80,11 @@ fn pattern(t: DateTime<Utc>, date: bool) -> String {
     }
 }
 
+/// A labelled value, [`printable`]: values come from segments and from
+/// ActiveCampaign's answers.
 fn line(label: &str, value: impl std::fmt::Display) -> String {
-    format!("{:<LABEL_WIDTH$}{value}", format!("{label}:"))
+    let value = value.to_string();
+    format!("{:<LABEL_WIDTH$}{}", format!("{label}:"), printable(&value))
 }
 
 /// A labelled value that may span lines (an error): later lines are
@@ -90,7 +94,7 @@ fn block(label: &str, text: &str) -> Vec<String> {
     let first = line(label, lines.next().unwrap_or(""));
     let pad = " ".repeat(LABEL_WIDTH);
     std::iter::once(first)
-        .chain(lines.map(|l| format!("{pad}{l}")))
+        .chain(lines.map(|l| format!("{pad}{}", printable(l))))
         .collect()
 }
 
@@ -238,12 +242,8 @@ fn failure_line(f: &Failure, source: Option<&Source>) -> String {
         (Some(n), None) => format!("row {n}"),
     };
     // The reason whole, on one line: a list reads badly otherwise.
-    let reason: String = f
-        .reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("  {row}: {}: {reason}", f.email)
+    let reason = printable(&f.reason.replace(['\n', '\r'], " ")).into_owned();
+    format!("  {row}: {}: {reason}", printable(&f.email))
 }
 
 #[cfg(test)]

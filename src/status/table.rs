@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::model::{ExportState, LastRun, Outcome, StatusFile};
+use crate::model::printable;
 
 const HEADER: [&str; 10] = [
     "EXPORT",
@@ -114,7 +115,7 @@ fn table_row(s: &StatusFile, now: DateTime<Utc>, wide: bool) -> [String; 10] {
         (None, run) => run.map(str::to_owned),
     };
     [
-        s.export.clone(),
+        printable(&s.export).into_owned(),
         s.state.as_str().to_owned(),
         run.and_then(|r| r.outcome)
             .map_or("-", Outcome::as_str)
@@ -160,13 +161,11 @@ pub(super) fn until(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// `s` on one line (control characters become spaces), cut to `max`
+/// `s` on one line (line breaks and tabs become spaces, other characters
+/// that act on a terminal are escaped: [`printable`]), cut to `max`
 /// characters with `…` when given.
 fn one_line(s: &str, max: Option<usize>) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat = printable(&s.replace(['\n', '\r', '\t'], " ")).into_owned();
     let Some(max) = max.filter(|&m| flat.chars().count() > m) else {
         return flat;
     };

@@ -271,3 +271,49 @@ fn the_table_shows_a_config_error_whatever_the_state() {
     assert!(row.contains(" idle "), "{table}");
     assert!(row.ends_with("acsync.toml:3:1: expected `]`"), "{table}");
 }
+
+/// Nothing from the data reaches a terminal raw: a name and an address
+/// holding escape sequences and a line break are shown escaped by
+/// `status NAME`, `history` and `plan`.
+#[test]
+fn values_from_the_data_are_escaped_on_the_terminal() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    w.write_csv(
+        "vip",
+        &[
+            ("ann@example.com", "Ann\u{1b}[31mRed"),
+            ("bad@@ex\u{1b}[2Jample.com", "X"),
+        ],
+    );
+    w.write_export("vip", "");
+    rt.block_on(w.sync("vip"));
+
+    let status = stdout(&w.acsync(&["status", "vip"]));
+    assert!(
+        status.contains("b***@ex\\u{1b}[2jample.com: invalid email"),
+        "{status}"
+    );
+    let history = stdout(&w.acsync(&["history", "vip", "--run", "1"]));
+    assert!(
+        history.contains("first_name=Ann\\u{1b}[31mRed"),
+        "{history}"
+    );
+
+    // A quoted line break in a new name: one line of the plan, escaped.
+    let csv = "email,first_name,last_name\nann@example.com,\"Ann\nFake: line\",Last\n";
+    std::fs::write(w.root().join("segments/vip.csv"), csv).expect("csv");
+    let plan = stdout(&w.acsync(&["plan", "vip"]));
+    assert!(plan.contains("\"Ann\\nFake: line\""), "{plan}");
+
+    for (what, text) in [("status", &status), ("history", &history), ("plan", &plan)] {
+        assert!(
+            !text.contains('\u{1b}'),
+            "{what} printed a raw escape: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("Fake")),
+            "{what}: {text}"
+        );
+    }
+}
