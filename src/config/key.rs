@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use super::error::{ErrorKind, Located};
 pub use super::keylike::looks_like_key;
-use super::raw::{RawConnection, RawSettings};
+use super::raw::RawSettings;
 use super::types::{ApiKeySource, Connection};
 
 /// Why a connection's key could not be read.
@@ -99,22 +99,26 @@ fn read_file(conn: &Connection, path: &std::path::Path) -> Result<String, KeyErr
 }
 
 /// `check`'s warnings for the valid connections of `settings` whose key
-/// cannot be read now (the run's own message), each located at the key
-/// that names the source (`api_key_env`, `api_key_file`,
-/// `api_key_credential`) in `acsync.toml` (see docs/configuration.md,
-/// check). The key itself is never shown.
+/// names an environment variable this process does not have (the run's
+/// own message), each located at `api_key_env` in `acsync.toml` (see
+/// docs/configuration.md, validation). Key files and credentials are not
+/// tried: they are mounted where the service runs (a Kubernetes secret,
+/// `LoadCredential=`), not where a configuration is checked. The key
+/// itself is never shown.
 pub fn key_warnings(settings: &super::Settings) -> Vec<Located> {
     let src = std::fs::read_to_string(&settings.file).unwrap_or_default();
     let raw: Option<RawSettings> = toml::from_str(&src).ok();
     settings
         .connections
         .values()
+        .filter(|c| matches!(c.api_key, ApiKeySource::Env(_)))
         .filter_map(|c| {
             let e = c.read_api_key().err()?;
             let span = raw
                 .as_ref()
                 .and_then(|r| r.connections.get(&c.name))
-                .and_then(|t| key_source_span(t.get_ref()));
+                .and_then(|t| t.get_ref().api_key_env.as_ref())
+                .map(|v| v.span().start);
             Some(match span {
                 Some(at) => Located::at(
                     ErrorKind::UnreadableApiKey,
@@ -129,15 +133,6 @@ pub fn key_warnings(settings: &super::Settings) -> Vec<Located> {
             })
         })
         .collect()
-}
-
-/// Where the value naming a connection's key source starts.
-fn key_source_span(raw: &RawConnection) -> Option<usize> {
-    [&raw.api_key_env, &raw.api_key_file, &raw.api_key_credential]
-        .into_iter()
-        .flatten()
-        .map(|v| v.span().start)
-        .next()
 }
 
 #[cfg(test)]
