@@ -470,3 +470,19 @@ fn plan_status_and_explain_name_a_csv_row_by_its_file_line() {
     assert!(explain.contains(&at), "explain: {explain}");
     assert!(!explain.contains("line 4"), "explain: {explain}");
 }
+
+/// A run that fails before its first write (no segment file) does not
+/// print a row of zero counts as if it had a result: it says nothing
+/// changed, then why.
+#[test]
+fn sync_says_nothing_changed_when_it_fails_early() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    csv_export(&w, "vip");
+    let out = w.acsync(&["sync", "vip"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("vip: failed, nothing changed ("), "{text}");
+    assert!(!text.contains("0 added"), "{text}");
+    assert!(text.contains("vip.csv"), "the error names the file: {text}");
+}
