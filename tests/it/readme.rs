@@ -1,5 +1,6 @@
-//! The README's install steps, read as a shell script: pasted top to
-//! bottom they work. Each folder a step writes into was created by an
+//! The README as a reader uses it: its contents list names every section,
+//! in order, and its install steps, read as a shell script, work pasted top
+//! to bottom. Each folder a step writes into was created by an
 //! earlier step (by `mkdir` or by the tmpfiles file installed and applied
 //! before), files land there through `install -m MODE` (a `cp` over an
 //! existing file keeps its old mode), the user exists before tmpfiles names
@@ -133,5 +134,41 @@ fn the_install_steps_work_pasted_top_to_bottom() {
             .iter()
             .any(|s| destination(s) == Some("/etc/acsync/acsync.toml")),
         "acsync.toml is installed: {steps:?}"
+    );
+}
+
+/// The `## ` headings of README.md, outside code blocks.
+fn headings(readme: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        }
+        if let Some(title) = line.strip_prefix("## ").filter(|_| !fenced) {
+            out.push(title.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_contents_list_every_section_in_order() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    let listed: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("- ["))
+        .take_while(|l| l.contains("](#"))
+        .filter_map(|l| l.split("](#").next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, headings(&readme));
+    let why = listed
+        .iter()
+        .position(|t| t.starts_with("Why is this contact"));
+    let install = listed.iter().position(|t| t == "Install");
+    assert!(
+        why < install,
+        "the question users ask first comes before packaging"
     );
 }
