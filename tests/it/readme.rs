@@ -172,3 +172,21 @@ fn the_contents_list_every_section_in_order() {
         "the question users ask first comes before packaging"
     );
 }
+
+#[test]
+fn the_alert_table_lists_every_alert_rule() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    let rules = std::fs::read_to_string(repo("contrib/prometheus/acsync-rules.yml"))
+        .expect("acsync-rules.yml");
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() > 3, "{alerts:?}");
+    for alert in alerts {
+        assert!(
+            readme.contains(&format!("| `{alert}` |")),
+            "README's alert table lacks {alert}"
+        );
+    }
+}
