@@ -83,7 +83,11 @@ fn state(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
         };
         let id = s
             .contact_id
-            .map_or("no contact id".into(), |i| format!("contact id {i}"));
+            .map_or(
+                "its ActiveCampaign contact id is not known yet (the next full read of the list learns it)"
+                    .into(),
+                |i| format!("contact id {i}"),
+            );
         out.push(format!("  {owner}; {id}"));
         let read = s
             .last_full_read
