@@ -718,3 +718,34 @@ fn a_missing_key_variable_is_located_at_api_key_env() {
     );
     assert!(err.contains("0 file(s) valid offline, "), "{err}");
 }
+
+/// A value of the wrong type does not hide the other errors of its file:
+/// a key missing from another table is reported with it (while the key
+/// blanked for its type error is not reported a second time as missing).
+#[test]
+fn a_wrong_type_hides_no_missing_key_of_another_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("exports")).expect("exports");
+    std::fs::copy(
+        crate::util::repo(&format!("{DIR}/acsync.toml")),
+        dir.path().join("acsync.toml"),
+    )
+    .expect("settings");
+    let export = "connection = \"prod\"\nlist_id = \"x\"\nschedule = \"@hourly\"\n\n[source]\nkind = \"csv\"\npath = \"a.csv\"\n\n[mapping]\nfirst_name = \"first\"\n";
+    let file = dir.path().join("exports/a.toml");
+    std::fs::write(&file, export).expect("export");
+    let out = acsync(&[
+        "check",
+        "--config-dir",
+        &dir.path().to_string_lossy(),
+        &file.to_string_lossy(),
+    ]);
+    let lines = lines(&out);
+    let at: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(&format!("{}:", file.display())))
+        .map(|l| l.split(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(at, ["2:11", "9:1"], "{lines:#?}");
+    assert!(lines[1].contains("[mapping] needs `email"), "{lines:#?}");
+}
