@@ -12,6 +12,7 @@ use crate::run::RunError;
 use crate::run::cross_check::{self, SAMPLE_PER_STATUS};
 use crate::run::fields::convert;
 use crate::segment::Segment;
+use crate::source::SourceError;
 use crate::target_check::{self, AccountFields, ListCheck};
 
 /// Checks 3, 4 and 5 of one export, and whether its segment can be read.
@@ -27,8 +28,16 @@ pub async fn export(client: &Client, export: &Export, fields: &mut AccountFields
             Some(s)
         }
         Err(e) => {
+            // A mapped column or key the segment lacks is a [mapping] problem
+            // (or the segment's); anything else is the [source]'s.
+            let table = match e {
+                SourceError::MissingColumn { .. } | SourceError::MissingKey { .. } => {
+                    "the [mapping] (or the segment)"
+                }
+                _ => "the [source]",
+            };
             let fix = format!(
-                "fix the [source] of {} so that it can be read (a run fails the same way)",
+                "fix {table} of {} so that it can be read (a run fails the same way)",
                 export.file.display()
             );
             out.push(Finding::fail(&scope, "segment", e.to_string(), &fix));

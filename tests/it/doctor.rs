@@ -293,3 +293,26 @@ async fn the_account_fields_are_read_once_per_connection() {
     let fields = w.sim.ledger().by_endpoint.get("GET /fields").copied();
     assert_eq!(fields, Some(2), "{:?}", w.sim.ledger().by_endpoint);
 }
+
+/// A mapped column the segment lacks is a `[mapping]` problem: doctor's fix
+/// says so instead of sending the user to `[source]`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_mapped_column_is_blamed_on_the_mapping() {
+    let w = World::new().await;
+    std::fs::write(
+        w.root().join("segments/vip.csv"),
+        "email,name\na@example.com,A\n",
+    )
+    .expect("csv");
+    w.write_export("vip", "");
+    let s = doctor(&w, &["vip"]);
+    assert_eq!(s.code, Some(1), "{}{}", s.stdout, s.stderr);
+    let segment = line(&s, "FAIL", "segment");
+    assert!(segment.contains("is not in the header"), "{segment}");
+    assert!(
+        s.stdout.contains("fix the [mapping] (or the segment)"),
+        "{}",
+        s.stdout
+    );
+    assert!(!s.stdout.contains("fix the [source]"), "{}", s.stdout);
+}
