@@ -52,6 +52,12 @@ pub fn run(
                 .iter()
                 .flat_map(|e| crate::source_check::warnings(e)),
         );
+        warnings.extend(
+            folder
+                .invalid_export_files_of(&files)
+                .into_iter()
+                .flat_map(crate::source_check::warnings_of_invalid),
+        );
         if online {
             errors.extend(super::check_online::errors(&folder, &exports)?);
         }

@@ -46,6 +46,12 @@ pub fn export(
     }
 }
 
+/// The folder a `[source]` `path` of export file `file` is relative to:
+/// the file's own folder.
+pub fn source_base(file: &Path) -> &Path {
+    file.parent().unwrap_or(Path::new("."))
+}
+
 /// Which table line `line` (1-based) of `src` belongs to: the line of the
 /// nearest `[header]` at or above it, 0 for the top-level keys. A missing
 /// top-level key is reported at line 1, which is top level too.
@@ -305,7 +311,7 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
         );
         return None;
     };
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = source_base(file);
     match kind.get_ref().as_str() {
         k @ ("csv" | "jsonl") => file_source(k, base, &raw, header, cx),
         "sqlite" => sqlite_source(base, &raw, header, cx),

@@ -719,11 +719,8 @@ fn a_missing_key_variable_is_located_at_api_key_env() {
     assert!(err.contains("0 file(s) valid offline, "), "{err}");
 }
 
-/// A value of the wrong type does not hide the other errors of its file:
-/// a key missing from another table is reported with it (while the key
-/// blanked for its type error is not reported a second time as missing).
-#[test]
-fn a_wrong_type_hides_no_missing_key_of_another_table() {
+/// A folder with the fixtures' `acsync.toml` and an empty `exports/`.
+fn folder_of_fixture_settings() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("exports")).expect("exports");
     std::fs::copy(
@@ -731,6 +728,15 @@ fn a_wrong_type_hides_no_missing_key_of_another_table() {
         dir.path().join("acsync.toml"),
     )
     .expect("settings");
+    dir
+}
+
+/// A value of the wrong type does not hide the other errors of its file:
+/// a key missing from another table is reported with it (while the key
+/// blanked for its type error is not reported a second time as missing).
+#[test]
+fn a_wrong_type_hides_no_missing_key_of_another_table() {
+    let dir = folder_of_fixture_settings();
     let export = "connection = \"prod\"\nlist_id = \"x\"\nschedule = \"@hourly\"\n\n[source]\nkind = \"csv\"\npath = \"a.csv\"\n\n[mapping]\nfirst_name = \"first\"\n";
     let file = dir.path().join("exports/a.toml");
     std::fs::write(&file, export).expect("export");
@@ -748,4 +754,29 @@ fn a_wrong_type_hides_no_missing_key_of_another_table() {
         .collect();
     assert_eq!(at, ["2:11", "9:1"], "{lines:#?}");
     assert!(lines[1].contains("[mapping] needs `email"), "{lines:#?}");
+}
+
+/// An export file with an error still has its segment checked: a bad
+/// schedule does not hide that the segment file is missing.
+#[test]
+fn an_invalid_export_still_has_its_segment_checked() {
+    let dir = folder_of_fixture_settings();
+    let export = "connection = \"prod\"\nlist_id = 3\nschedule = \"61 * * * *\"\n\n[source]\nkind = \"csv\"\npath = \"../segments/none.csv\"\n\n[mapping]\nemail = \"email\"\n";
+    let file = dir.path().join("exports/a.toml");
+    std::fs::write(&file, export).expect("export");
+    let out = acsync(&["check", "--config-dir", &dir.path().to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: {}:7:8: cannot read segment",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        lines(&out)
+            .iter()
+            .any(|l| l.contains("bad cron expression"))
+    );
 }
