@@ -105,10 +105,31 @@ pub fn clean_value(raw: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
 }
 
+/// What a source's row numbers count, so that every command names a row
+/// the same way (see docs/run-rules.md, the segment): file lines for CSV
+/// and JSONL (what an editor and `grep -n` count), data rows for SQL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowNumbering {
+    #[default]
+    Line,
+    DataRow,
+}
+
+impl RowNumbering {
+    /// Row `n` as shown: `line 13`, `data row 12`.
+    pub fn place(self, n: u64) -> String {
+        match self {
+            RowNumbering::Line => format!("line {n}"),
+            RowNumbering::DataRow => format!("data row {n}"),
+        }
+    }
+}
+
 /// One reported row: invalid, duplicate, or kept with a field not sent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowIssue {
-    /// 1-based data row of the source (see each reader for what a row is).
+    /// The row as its reader numbers it: the file line for CSV and JSONL,
+    /// the data row for SQL; shown through `Source::row_place`.
     pub row: u64,
     /// Masked with [`mask_email`]: status files never show a full address.
     pub email: String,
@@ -186,6 +207,8 @@ pub struct SegmentBuilder {
     unreadable_emails: u64,
     samples: Vec<RowIssue>,
     watch: Option<Box<Watch>>,
+    /// How the rows pushed are numbered, for the reasons that name another row.
+    numbering: RowNumbering,
 }
 
 /// The email a builder follows row by row, and where it was seen.
@@ -213,6 +236,11 @@ impl SegmentBuilder {
             })),
             ..Self::default()
         }
+    }
+
+    /// This builder with rows numbered by `numbering` (file lines unless told).
+    pub fn numbered(self, numbering: RowNumbering) -> Self {
+        SegmentBuilder { numbering, ..self }
     }
 
     /// The file line the next pushed row starts on (readers whose rows are
@@ -264,7 +292,7 @@ impl SegmentBuilder {
             self.sample(
                 row,
                 &email,
-                format!("duplicate email (first in row {first})"),
+                format!("duplicate email (first at {})", self.numbering.place(first)),
             );
             return;
         }
@@ -479,7 +507,7 @@ mod tests {
             issues,
             [
                 (2, "n***", "invalid email"),
-                (3, "j***@example.com", "duplicate email (first in row 1)"),
+                (3, "j***@example.com", "duplicate email (first at line 1)"),
                 (4, "", "empty email"),
             ]
         );
@@ -511,7 +539,7 @@ mod tests {
             [
                 (1, "column \"First\" is not valid UTF-8; not sent"),
                 (2, "invalid email"),
-                (3, "duplicate email (first in row 1)"),
+                (3, "duplicate email (first at line 1)"),
                 (4, "email is not valid UTF-8"),
             ]
         );
@@ -542,7 +570,7 @@ mod tests {
         let rows: Vec<_> = s.profiles.iter().map(|p| p.row).collect();
         assert_eq!(rows, [1, 2]);
         assert_eq!(s.duplicate_rows, 2);
-        assert_eq!(s.samples[0].reason, "duplicate email (first in row 2)");
+        assert_eq!(s.samples[0].reason, "duplicate email (first at line 2)");
     }
 
     #[test]

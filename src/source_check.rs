@@ -10,6 +10,8 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::config::key_spans::KeySpans;
+use crate::config::raw::RawExport;
+use crate::config::validate::source_base;
 use crate::config::{ErrorKind, Export, Located, Source};
 use crate::source::{SourceError, find_column};
 
@@ -20,12 +22,39 @@ pub fn warnings(export: &Export) -> Vec<Located> {
         Source::Jsonl { path, .. } | Source::Sqlite { path, .. } => (path, false),
         Source::Postgres { .. } => return Vec::new(),
     };
-    let spans = KeySpans::read(&export.file);
+    segment_warnings(&KeySpans::read(&export.file), path, csv)
+}
+
+/// The same warnings for an export file that does not validate, as far as
+/// its `[source]` reads (a bad schedule hides no missing segment: every
+/// problem of a file at once). Nothing when the file does not parse.
+pub fn warnings_of_invalid(file: &Path) -> Vec<Located> {
+    let src = std::fs::read_to_string(file).unwrap_or_default();
+    let Ok(raw) = toml::from_str::<RawExport>(&src) else {
+        return Vec::new();
+    };
+    let Some(source) = raw.source.map(|s| s.into_inner()) else {
+        return Vec::new();
+    };
+    let (Some(kind), Some(path)) = (source.kind, source.path) else {
+        return Vec::new();
+    };
+    let csv = match kind.get_ref().as_str() {
+        "csv" => true,
+        "jsonl" | "sqlite" => false,
+        _ => return Vec::new(),
+    };
+    let path = source_base(file).join(path.get_ref());
+    segment_warnings(&KeySpans::read(file), &path, csv)
+}
+
+/// The warnings of a segment file at `path` (a CSV when `csv`), located by `spans`.
+fn segment_warnings(spans: &KeySpans, path: &Path, csv: bool) -> Vec<Located> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(source) => {
             let e = SourceError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             };
             return vec![spans.at_source_path(ErrorKind::MissingSegment, e.to_string())];
@@ -38,7 +67,7 @@ pub fn warnings(export: &Export) -> Vec<Located> {
         // A header that does not read fails the run with its own message.
         return Vec::new();
     };
-    missing_columns(&spans, path, &found)
+    missing_columns(spans, path, &found)
 }
 
 /// The column names of a CSV file's header, as a run reads them.

@@ -6,12 +6,13 @@
 use super::connection::REACH_FIX;
 use super::{Finding, plural};
 use crate::activecampaign::{ApiError, Client, FieldDef};
-use crate::config::Export;
+use crate::config::{Export, Source};
 use crate::model::{ListStatus, LiveMember};
 use crate::run::RunError;
 use crate::run::cross_check::{self, SAMPLE_PER_STATUS};
 use crate::run::fields::convert;
 use crate::segment::Segment;
+use crate::source::SourceError;
 use crate::target_check::{self, AccountFields, ListCheck};
 
 /// Checks 3, 4 and 5 of one export, and whether its segment can be read.
@@ -27,8 +28,16 @@ pub async fn export(client: &Client, export: &Export, fields: &mut AccountFields
             Some(s)
         }
         Err(e) => {
+            // A mapped column or key the segment lacks is a [mapping] problem
+            // (or the segment's); anything else is the [source]'s.
+            let table = match e {
+                SourceError::MissingColumn { .. } | SourceError::MissingKey { .. } => {
+                    "the [mapping] (or the segment)"
+                }
+                _ => "the [source]",
+            };
             let fix = format!(
-                "fix the [source] of {} so that it can be read (a run fails the same way)",
+                "fix {table} of {} so that it can be read (a run fails the same way)",
                 export.file.display()
             );
             out.push(Finding::fail(&scope, "segment", e.to_string(), &fix));
@@ -126,7 +135,7 @@ async fn mapped_fields(
     target_check::field_keys(export, defs)
         .into_iter()
         .map(|(key, found)| match found {
-            Ok(def) => field_fit(scope, key, &def, segment),
+            Ok(def) => field_fit(scope, key, &def, segment, &export.source),
             Err(u) => {
                 let e = RunError::from(u);
                 Finding::fail(scope, &format!("field {key}"), e.to_string(), &fix)
@@ -139,8 +148,15 @@ async fn mapped_fields(
 pub const FIRST_VALUES: usize = 20;
 
 /// Check 4 for one field the account has: its type, and whether the
-/// segment's first values for it fit (the conversion a run makes).
-pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segment>) -> Finding {
+/// segment's first values for it fit (the conversion a run makes). `source`
+/// names the rows of a value that does not.
+pub fn field_fit(
+    scope: &str,
+    key: &str,
+    def: &FieldDef,
+    segment: Option<&Segment>,
+    source: &Source,
+) -> Finding {
     let check = format!("field {key}");
     let Some(segment) = segment else {
         return Finding::warn(
@@ -169,7 +185,7 @@ pub fn field_fit(scope: &str, key: &str, def: &FieldDef, segment: Option<&Segmen
         .filter_map(|(row, v)| {
             convert(def, v)
                 .err()
-                .map(|why| format!("data row {row}: {why}"))
+                .map(|why| format!("{}: {why}", source.row_place(*row)))
         })
         .collect();
     let n = values.len();

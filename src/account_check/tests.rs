@@ -4,6 +4,7 @@ use super::connection::{access, account_clock, api_host, rate_limit};
 use super::export::{FIRST_VALUES, field_fit};
 use super::*;
 use crate::activecampaign::{FieldDef, Probe};
+use crate::config::Source;
 use crate::segment::Segment;
 
 fn probe(endpoint: &'static str, status: u16, json: bool) -> Probe {
@@ -179,6 +180,7 @@ fn field_values_that_fit_pass() {
         "SCORE",
         &number_field(),
         Some(&segment(&["1", "", "2.5"])),
+        &sql(),
     );
     assert_eq!(c.severity, Severity::Ok, "{c:?}");
     assert!(
@@ -196,6 +198,7 @@ fn a_value_that_does_not_fit_fails_with_its_row() {
         "SCORE",
         &number_field(),
         Some(&segment(&["1", "", "high"])),
+        &sql(),
     );
     assert_eq!(c.severity, Severity::Fail, "{c:?}");
     assert!(
@@ -205,15 +208,42 @@ fn a_value_that_does_not_fit_fails_with_its_row() {
         "{}",
         c.found
     );
+    // A file's rows are its lines, as the editor shows them.
+    let csv = Source::Csv {
+        path: "segments/e.csv".into(),
+        timeout: std::time::Duration::from_secs(1),
+    };
+    let c = field_fit(
+        "e",
+        "SCORE",
+        &number_field(),
+        Some(&segment(&["1", "", "high"])),
+        &csv,
+    );
+    assert!(c.found.contains("e.g. line 3: `high`"), "{}", c.found);
+}
+
+fn sql() -> Source {
+    Source::Sqlite {
+        path: "segments.db".into(),
+        query: "SELECT email FROM t".into(),
+        timeout: std::time::Duration::from_secs(1),
+    }
 }
 
 #[test]
 fn only_the_first_values_are_tried() {
     let mut values = vec!["7"; FIRST_VALUES];
     values.push("late-and-wrong");
-    let c = field_fit("e", "SCORE", &number_field(), Some(&segment(&values)));
+    let c = field_fit(
+        "e",
+        "SCORE",
+        &number_field(),
+        Some(&segment(&values)),
+        &sql(),
+    );
     assert_eq!(c.severity, Severity::Ok, "{c:?}");
-    let c = field_fit("e", "SCORE", &number_field(), None);
+    let c = field_fit("e", "SCORE", &number_field(), None, &sql());
     assert_eq!(c.severity, Severity::Warn);
 }
 

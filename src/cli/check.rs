@@ -52,9 +52,20 @@ pub fn run(
                 .iter()
                 .flat_map(|e| crate::source_check::warnings(e)),
         );
+        warnings.extend(
+            folder
+                .invalid_export_files_of(&files)
+                .into_iter()
+                .flat_map(crate::source_check::warnings_of_invalid),
+        );
         if online {
             errors.extend(super::check_online::errors(&folder, &exports)?);
         }
+    }
+    // Keys this environment cannot read: a warning, as the service's
+    // environment may set them.
+    if files.is_empty() && !ignore_outside {
+        warnings.extend(config::key::key_warnings(&folder.settings));
     }
     for e in &errors {
         println!("{}", render(e, format));
@@ -68,11 +79,22 @@ pub fn run(
         }
     }
     // Files other users can read: a warning line each, the check still passes.
-    for w in config::perms::warnings(&folder.settings) {
+    let perms = config::perms::warnings(&folder.settings);
+    for w in &perms {
         eprintln!("acsync check: warning: {w}");
     }
     if errors.is_empty() {
-        eprintln!("acsync check: {checked} file(s) valid");
+        // Says what was checked: the files alone, or the accounts too.
+        let against = match online {
+            true => " and against their accounts (lists, custom fields)",
+            false => " offline",
+        };
+        let warned = warnings.len() + perms.len();
+        let warned = match warned {
+            0 => String::new(),
+            n => format!(", {n} warning(s) above"),
+        };
+        eprintln!("acsync check: {checked} file(s) valid{against}{warned}");
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("acsync check: {} error(s)", errors.len());

@@ -23,11 +23,13 @@ use crate::status::StatusFiles;
 
 pub fn run(config_dir: &Path) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
+    // Before anything is read or written: a second daemon on the folder
+    // refuses whatever acsync.toml holds (see docs/commands.md, `acsync daemon`).
+    let _daemon_lock = crate::status::hold_daemon_lock(config_dir)?;
     let settings = config::load_settings(config_dir);
     super::logging::init(settings.daemon.log_format, "info");
     // Errors in acsync.toml are not fatal (exports on a broken connection
     // show `invalid`, the others run); the control loop logs them once.
-    let _daemon_lock = crate::status::claim_daemon_lock(&settings.daemon.state_dir);
     let paths = RunnerPaths::new(config_dir, &settings.daemon);
     // Recording is cheap and always on; serving it is what `metrics_listen` enables.
     let metrics = Arc::new(Metrics::new());

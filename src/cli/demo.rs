@@ -100,10 +100,17 @@ const SETTINGS_MODE: u32 = 0o640;
 const KEY_MODE: u32 = 0o600;
 
 /// Writes the example folder into `dir`, pointing at `base_url` with `key`.
+/// The `#:schema` lines are left out: their paths lead to the repository's
+/// `schema/`, which a temporary folder has not.
 fn write_files(dir: &Path, base_url: &str, key: &str) -> anyhow::Result<()> {
     for (rel, text) in FILES {
         let path = dir.join(rel);
         std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with("#:schema"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let text = text.replace("http://127.0.0.1:8025", base_url);
         let mode = (*rel == "acsync.toml").then_some(SETTINGS_MODE);
         write_file(&path, text.as_bytes(), mode)?;
@@ -269,5 +276,12 @@ mod tests {
         assert!(settings.errors.is_empty(), "{:?}", settings.errors);
         let warnings = config::perms::warnings(&settings);
         assert!(warnings.is_empty(), "{warnings:?}");
+        for (rel, _) in FILES {
+            let text = std::fs::read_to_string(dir.path().join(rel)).expect("read");
+            assert!(
+                !text.contains("#:schema"),
+                "{rel} points at a schema it lacks"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, load_folder};
+use crate::model::printable;
 use crate::segment::normalize_email;
 use crate::state::history::RunSummary;
 use crate::state::{DB_FILE, HistoryEntry, StateDb};
@@ -65,7 +66,8 @@ pub fn run(config_dir: &Path, name: &str, q: &Query) -> anyhow::Result<ExitCode>
         let entries = db.contact_history(name, &email, limit)?;
         contact(name, &email, &entries, q.json)
     } else if let Some(run_id) = q.run {
-        let entries = db.run_history(name, Some(run_id), limit)?;
+        // One more than shown: whether the run has more is then known.
+        let entries = db.run_history(name, Some(run_id), limit + 1)?;
         one_run(name, run_id, &entries, limit, q.json)
     } else {
         runs(name, &db.recent_runs(name, limit)?, q.json)
@@ -78,15 +80,19 @@ pub fn run(config_dir: &Path, name: &str, q: &Query) -> anyhow::Result<ExitCode>
 fn fields_text(e: &HistoryEntry) -> String {
     e.fields
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{k}={}", printable(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// The fields (if any) and the reason (if any) of an entry, for a text line.
 fn detail(e: &HistoryEntry) -> String {
-    let via = e.batch.as_ref().map(|b| format!("bulk import {b}"));
-    let parts = [Some(fields_text(e)), e.reason.clone(), via];
+    let reason = e.reason.as_deref().map(|r| printable(r).into_owned());
+    let via = e
+        .batch
+        .as_ref()
+        .map(|b| format!("bulk import {}", printable(b)));
+    let parts = [Some(fields_text(e)), reason, via];
     parts
         .into_iter()
         .flatten()
@@ -159,7 +165,11 @@ fn runs(name: &str, runs: &[RunSummary], json: bool) -> String {
     out.join("\n")
 }
 
+/// A run's entries, the first `limit` of them (`entries` may hold one
+/// more, which tells that the run has more than shown).
 fn one_run(name: &str, run_id: i64, entries: &[HistoryEntry], limit: usize, json: bool) -> String {
+    let more = entries.len() > limit;
+    let entries = &entries[..entries.len().min(limit)];
     if json {
         let list: Vec<Value> = entries.iter().map(entry_json).collect();
         return json!({ "export": name, "run_id": run_id, "entries": list }).to_string();
@@ -168,20 +178,24 @@ fn one_run(name: &str, run_id: i64, entries: &[HistoryEntry], limit: usize, json
         return format!("{name}: run {run_id} has no recorded change (or is not in the history)");
     };
     let n = entries.len();
+    let count = match (more, n) {
+        (true, _) => format!("the first {n} entries"),
+        (false, 1) => "1 entry".to_owned(),
+        (false, _) => format!("{n} entries"),
+    };
     let mut out = vec![format!(
-        "{name}: run {run_id} at {}, {n} {}, by email",
-        time_text(first.at, None),
-        if n == 1 { "entry" } else { "entries" }
+        "{name}: run {run_id} at {}, {count}, by email",
+        time_text(first.at, None)
     )];
     for e in entries {
         out.push(format!(
             "  {:<13} {}  {}",
             e.change.as_str(),
-            e.email,
+            printable(&e.email),
             detail(e)
         ));
     }
-    if entries.len() == limit {
+    if more {
         out.push(format!("(the first {limit}; --limit N shows more)"));
     }
     out.join("\n")

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::sync::{Spinner, counted};
 use super::{load_one, runtime};
-use crate::model::mask_email;
+use crate::model::{mask_email, printable};
 use crate::plan::summary::{Planned, masked};
 use crate::plan::{PlanSummary, diff};
 use crate::run::{PlanReport, Runner, RunnerPaths};
@@ -104,13 +104,28 @@ fn print_updates(p: &crate::plan::Plan) {
     for d in &p.update_diffs {
         println!(
             "    {}: {}",
-            mask_email(&d.email),
+            printable(&mask_email(&d.email)),
             diff::describe(&d.fields)
         );
     }
     if p.updates.len() > p.update_diffs.len() {
         println!("    … and {} more", p.updates.len() - p.update_diffs.len());
     }
+}
+
+/// Tags travel with adds and updates only (see docs/run-rules.md, adds and
+/// updates): said, so that a tag added to the export is not expected on
+/// members the run leaves unchanged.
+fn print_tags(export: &crate::config::Export, p: &crate::plan::Plan) {
+    if export.tags.is_empty() {
+        return;
+    }
+    let reached = p.adds.len() + p.updates.len() + p.resubscribes.len();
+    println!(
+        "  tags {} reach only the contacts a run adds, updates or resubscribes ({reached} in this run): the {} unchanged members keep the tags they have",
+        export.tags.join(", "),
+        p.unchanged
+    );
 }
 
 fn print_text(export: &crate::config::Export, r: &PlanReport) {
@@ -130,7 +145,7 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         let sample = if sample.is_empty() {
             String::new()
         } else {
-            format!("  e.g. {}", sample.join(", "))
+            format!("  e.g. {}", printable(&sample.join(", ")))
         };
         println!("  {label:<20}{n:>9}{sample}");
     };
@@ -164,6 +179,7 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         line("in doubt (left)", p.in_doubt.len(), Vec::new());
     }
     println!("  {:<20}{:>9}", "unchanged", p.unchanged);
+    print_tags(export, p);
     for (deleted, n) in p.kept_for_deleted_counts() {
         println!(
             "  KEPT {n} for the deleted export `{deleted}`: they stay until `acsync release {deleted}`"
@@ -176,7 +192,9 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         println!("  BLOCKED: {reason}; `acsync sync {id} --allow-removals` applies it once");
     }
     for issue in &s.samples {
-        println!("  row {}: {} ({})", issue.row, issue.email, issue.reason);
+        let place = export.source.row_place(issue.row);
+        let (email, reason) = (printable(&issue.email), printable(&issue.reason));
+        println!("  {place}: {email} ({reason})");
     }
     let read = match r.full_read {
         Some(why) => format!(

@@ -19,6 +19,8 @@ use crate::simulator::{Seed, SimConfig, Simulator};
 /// The address served when `--listen` is not given (`127.0.0.1:0` picks a
 /// free port).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The lists of a fresh account when `--lists` is not given.
+const DEFAULT_LISTS: &str = "Newsletter";
 /// How often a changed account is written to `--state-file`.
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 /// How long a stop waits for bulk batches just submitted to land.
@@ -31,8 +33,10 @@ pub struct SimulatorArgs {
     pub listen: SocketAddr,
     /// The lists to create: a count N (lists "List 1".."List N") or names
     /// separated by commas ("Newsletter,VIP"). List ids follow the order, from 1.
-    #[arg(long, value_name = "N|NAMES", default_value = "Newsletter")]
-    pub lists: String,
+    /// Default: one list, "Newsletter". On a fresh start only, not over a
+    /// loaded --state-file.
+    #[arg(long, value_name = "N|NAMES")]
+    pub lists: Option<String>,
     /// Read the API key from this file; created (mode 0600) with a random key
     /// if it does not exist. Without it a random key is printed.
     #[arg(long, value_name = "PATH")]
@@ -59,7 +63,7 @@ pub struct SimulatorArgs {
 
 pub fn run(args: SimulatorArgs) -> anyhow::Result<ExitCode> {
     super::logging::init(LogFormat::Text, "warn");
-    let lists = list_names(&args.lists)?;
+    let lists = list_names(args.lists.as_deref().unwrap_or(DEFAULT_LISTS))?;
     let seed = args.seed_file.as_deref().map(read_seed).transpose()?;
     let (key, key_note) = match &args.key_file {
         Some(path) => {
@@ -105,8 +109,11 @@ async fn serve(
     if !loaded {
         setup(&sim, &lists, seed.as_ref())?;
     }
+    // Before the banner: a script that stops the simulator once it has
+    // read the banner must find the handlers in place.
+    let stop = StopSignals::install().context("cannot handle SIGINT and SIGTERM")?;
     print_banner(&sim, &args, loaded, &key_note);
-    let outcome = serve_until_stopped(&sim, args.state_file.as_deref()).await;
+    let outcome = serve_until_stopped(&sim, args.state_file.as_deref(), stop).await;
     sim.shutdown().await;
     outcome
 }
@@ -128,11 +135,15 @@ fn setup(sim: &Simulator, lists: &[String], seed: Option<&Seed>) -> anyhow::Resu
 
 /// Serves until a stop signal, saving the state when asked, every
 /// [`SAVE_EVERY`] after a write and once more at the end.
-async fn serve_until_stopped(sim: &Simulator, state: Option<&Path>) -> anyhow::Result<()> {
+async fn serve_until_stopped(
+    sim: &Simulator,
+    state: Option<&Path>,
+    mut signals: StopSignals,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(SAVE_EVERY);
     tick.tick().await;
     let mut saved_writes = sim.ledger().writes;
-    let stop = stop_signal();
+    let stop = signals.received();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -158,19 +169,26 @@ async fn serve_until_stopped(sim: &Simulator, state: Option<&Path>) -> anyhow::R
     Ok(())
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        // Without a SIGTERM handler, Ctrl-C still works.
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment they are installed.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The first of the two.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
 }
@@ -185,8 +203,15 @@ fn print_banner(sim: &Simulator, args: &SimulatorArgs, loaded: bool, key_note: &
     if let (Some(path), true) = (&args.state_file, loaded) {
         println!("account loaded from {}", path.display());
     }
+    if let Some(notice) = ignored_over_loaded_state(args, loaded) {
+        println!("{notice}");
+    }
     for (id, name) in sim.lists() {
         println!("list_id = {id}    # {name}");
+    }
+    // What `[mapping.fields]` can map to: a field's tag (or its id).
+    for (id, tag, kind) in sim.fields() {
+        println!("custom field {tag} (id {id}, {kind})");
     }
     println!("\nPaste into acsync.toml:\n");
     println!("[connections.sim]");
@@ -205,6 +230,28 @@ fn print_banner(sim: &Simulator, args: &SimulatorArgs, loaded: bool, key_note: &
     let budget = if args.rps == 0 { 5 } else { args.rps };
     println!("requests_per_second = {budget}");
     println!("\nServing until Ctrl-C.");
+}
+
+/// What a loaded `--state-file` made the simulator ignore, said so that a
+/// user who changed `--seed-file` or `--lists` does not wonder why nothing
+/// changed.
+fn ignored_over_loaded_state(args: &SimulatorArgs, loaded: bool) -> Option<String> {
+    let state = args.state_file.as_ref().filter(|_| loaded)?;
+    let ignored: Vec<&str> = [
+        args.seed_file.as_ref().map(|_| "--seed-file"),
+        args.lists.as_ref().map(|_| "--lists"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if ignored.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} ignored: the account was loaded from {} (they apply to a fresh start only; delete that file to start afresh)",
+        ignored.join(" and "),
+        state.display()
+    ))
 }
 
 fn absolute(path: &Path) -> PathBuf {

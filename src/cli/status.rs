@@ -97,8 +97,10 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
     if let Err(e @ ConfigError::NoSuchExport { .. }) = folder.export(name) {
         return Err(e.into());
     }
-    // An export that does not validate has a status file too, without a zone.
-    let tz = folder.export(name).ok().map(|e| e.schedule.tz);
+    // An export that does not validate has a status file too, without a
+    // zone or a source.
+    let export = folder.export(name).ok();
+    let tz = export.map(|e| e.schedule.tz);
     let files = StatusFiles::new(config_dir, &folder.settings.daemon);
     let found = files
         .read(name)
@@ -111,10 +113,11 @@ fn detail(config_dir: &Path, name: &str, json: bool) -> anyhow::Result<ExitCode>
         println!("{name}: no status file yet (never seen by the daemon nor synced)");
         return Ok(ExitCode::SUCCESS);
     };
-    let mut sections = status::detail_sections(&s, tz, chrono::Utc::now());
+    let mut sections =
+        status::detail_sections(&s, tz, export.map(|e| &e.source), chrono::Utc::now());
     let state_dir = crate::run::RunnerPaths::new(config_dir, &folder.settings.daemon).state_dir;
     sections.push(last_runs(&state_dir, name, tz));
-    sections.push(daemon_notice(config_dir, &files).into_iter().collect());
+    sections.push(daemon_notice(config_dir).into_iter().collect());
     print!("{}", status::render_detail(&sections));
     Ok(ExitCode::SUCCESS)
 }
@@ -178,7 +181,7 @@ fn read_all(config_dir: &Path) -> Found {
             Err(err) => eprintln!("acsync status: {err}"),
         }
     }
-    let notice = daemon_notice(config_dir, &files);
+    let notice = daemon_notice(config_dir);
     Found {
         found,
         missing,
@@ -202,10 +205,11 @@ fn table(all: &Found, style: TableStyle) -> String {
 }
 
 /// A line when no daemon runs on `config_dir` (or when that cannot be told):
-/// the `next_run` shown would not happen.
-fn daemon_notice(config_dir: &Path, files: &StatusFiles) -> Option<String> {
+/// the `next_run` shown would not happen. Probed on the folder itself, so a
+/// broken acsync.toml does not hide a running daemon.
+fn daemon_notice(config_dir: &Path) -> Option<String> {
     let dir = config_dir.display();
-    match files.daemon() {
+    match status::probe_daemon(config_dir) {
         DaemonProbe::Running => None,
         DaemonProbe::NotRunning => Some(format!(
             "no daemon is running on {dir}: next runs will not happen (start it with `systemctl start acsync` or `acsync daemon --config-dir {dir}`)"

@@ -62,6 +62,33 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         }
     };
     let l = &report.last_run;
+    let secs = l.duration_ms.unwrap_or(0) as f64 / 1000.0;
+    let wrote = l.added + l.updated + l.removed + l.failed > 0;
+    if report.outcome != Outcome::Success && !wrote {
+        // A run stopped before its first write: a row of zeros would read
+        // as a result; the error below says why.
+        println!(
+            "{}: {}, nothing changed ({} API requests, {secs:.1} s)",
+            export.id,
+            report.outcome.as_str(),
+            l.api_requests
+        );
+    } else {
+        print_counts(&export.id, &report);
+    }
+    if let Some(e) = &l.error {
+        println!("{}: {e}", export.id);
+    }
+    println!("status: {}", runner.status_path(&export.id).display());
+    Ok(match report.outcome {
+        Outcome::Success => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+/// The one-line summary of a run that read its segment and planned.
+fn print_counts(id: &str, report: &crate::run::RunReport) {
+    let l = &report.last_run;
     let changes = counted(&[
         (l.added, "added"),
         (l.updated, "updated"),
@@ -78,21 +105,12 @@ pub fn run(config_dir: &Path, name: &str, opts: RunOptions) -> anyhow::Result<Ex
         (l.duplicate_rows, "duplicates"),
     ]);
     println!(
-        "{}: {} ({} profiles: {changes}; {rows}; {} API requests, {:.1} s)",
-        export.id,
+        "{id}: {} ({} profiles: {changes}; {rows}; {} API requests, {:.1} s)",
         report.outcome.as_str(),
         l.profiles,
         l.api_requests,
         l.duration_ms.unwrap_or(0) as f64 / 1000.0
     );
-    if let Some(e) = &l.error {
-        println!("{}: {e}", export.id);
-    }
-    println!("status: {}", runner.status_path(&export.id).display());
-    Ok(match report.outcome {
-        Outcome::Success => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
-    })
 }
 
 /// `3 added, 1 updated`: counts with their labels, for the one-line

@@ -68,21 +68,28 @@ const MAX_PARSE_ERRORS: usize = 32;
 /// later offset stays where it was, and the text parsed again. Every such
 /// error of a file is thus reported at once (see docs/configuration.md,
 /// validation). Returns the value parsed without the blanked lines, and
-/// whether any was blanked; `None` after a syntax error.
-pub fn parse_toml_all<T: DeserializeOwned>(cx: &mut Cx) -> Option<(T, bool)> {
+/// the (1-based) line each blanked region starts on; `None` after a
+/// syntax error.
+pub fn parse_toml_all<T: DeserializeOwned>(cx: &mut Cx) -> Option<(T, Vec<usize>)> {
     let mut text = cx.src.to_string();
-    for round in 0..MAX_PARSE_ERRORS {
+    let mut blanked_lines = Vec::new();
+    for _ in 0..MAX_PARSE_ERRORS {
         let e = match toml::from_str::<T>(&text) {
-            Ok(v) => return Some((v, round > 0)),
+            Ok(v) => return Some((v, blanked_lines)),
             Err(e) => e,
         };
         let span = e.span().unwrap_or(0..0);
         let (kind, message) = friendly::message(e.message(), cx.src, span.clone());
         cx.error(kind.clone(), span.clone(), message);
         let goes_on = matches!(kind, ErrorKind::UnknownKey | ErrorKind::WrongType);
-        if !goes_on || span.is_empty() || !blank(&mut text, span) {
+        if !goes_on || span.is_empty() {
             return None;
         }
+        let line = super::error::line_col(cx.src, span.start).0;
+        if !blank(&mut text, span) {
+            return None;
+        }
+        blanked_lines.push(line);
     }
     None
 }

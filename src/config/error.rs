@@ -45,6 +45,9 @@ pub enum ErrorKind {
     /// A `[mapping]` column a CSV segment's header lacks (a warning of
     /// `check`, as above).
     MissingColumn,
+    /// A connection's key variable is not set here (a warning of `check`:
+    /// the service's environment may differ from the shell's).
+    UnreadableApiKey,
     /// Checked online: the account has no such list.
     MissingList,
     /// Checked online: a `[mapping.fields]` key the account does not have.

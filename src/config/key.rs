@@ -10,7 +10,9 @@
 
 use secrecy::SecretString;
 
+use super::error::{ErrorKind, Located};
 pub use super::keylike::looks_like_key;
+use super::raw::RawSettings;
 use super::types::{ApiKeySource, Connection};
 
 /// Why a connection's key could not be read.
@@ -137,6 +139,43 @@ pub fn key_digest(key: &SecretString) -> [u8; 32] {
     use secrecy::ExposeSecret;
     use sha2::Digest;
     sha2::Sha256::digest(key.expose_secret().as_bytes()).into()
+}
+
+/// `check`'s warnings for the valid connections of `settings` whose key
+/// names an environment variable this process does not have (the run's
+/// own message), each located at `api_key_env` in `acsync.toml` (see
+/// docs/configuration.md, validation). Key files and credentials are not
+/// tried: they are mounted where the service runs (a Kubernetes secret,
+/// `LoadCredential=`), not where a configuration is checked. The key
+/// itself is never shown.
+pub fn key_warnings(settings: &super::Settings) -> Vec<Located> {
+    let src = std::fs::read_to_string(&settings.file).unwrap_or_default();
+    let raw: Option<RawSettings> = toml::from_str(&src).ok();
+    settings
+        .connections
+        .values()
+        .filter(|c| matches!(c.api_key, ApiKeySource::Env(_)))
+        .filter_map(|c| {
+            let e = c.read_api_key().err()?;
+            let span = raw
+                .as_ref()
+                .and_then(|r| r.connections.get(&c.name))
+                .and_then(|t| t.get_ref().api_key_env.as_ref())
+                .map(|v| v.span().start);
+            Some(match span {
+                Some(at) => Located::at(
+                    ErrorKind::UnreadableApiKey,
+                    &settings.file,
+                    &src,
+                    at,
+                    e.to_string(),
+                ),
+                None => {
+                    Located::whole_file(ErrorKind::UnreadableApiKey, &settings.file, e.to_string())
+                }
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{ErrorKind, Located};
 use super::load::{Folder, exports_dir, load_export, load_settings};
-use super::types::Export;
+use super::types::{Export, LoadedExport};
 
 impl Folder {
     /// The errors of `files`: an `acsync.toml` is validated on its own; an
@@ -52,12 +52,25 @@ impl Folder {
     /// The valid exports among `files` (every valid export when `files` is
     /// empty).
     pub fn valid_exports_of(&self, files: &[PathBuf]) -> Vec<&Export> {
+        self.exports_of(files)
+            .filter_map(|e| e.result.as_ref().ok())
+            .collect()
+    }
+
+    /// The files of the exports among `files` that do not validate (every
+    /// such file when `files` is empty).
+    pub fn invalid_export_files_of(&self, files: &[PathBuf]) -> Vec<&Path> {
+        self.exports_of(files)
+            .filter(|e| e.result.is_err())
+            .map(|e| e.file.as_path())
+            .collect()
+    }
+
+    fn exports_of(&self, files: &[PathBuf]) -> impl Iterator<Item = &LoadedExport> {
         let named: Vec<PathBuf> = files.iter().map(|f| canonical(f)).collect();
         self.exports
             .iter()
-            .filter(|e| named.is_empty() || named.contains(&canonical(&e.file)))
-            .filter_map(|e| e.result.as_ref().ok())
-            .collect()
+            .filter(move |e| named.is_empty() || named.contains(&canonical(&e.file)))
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::error::Located;
 use crate::model::{Prune, RemovalLimit};
+use crate::segment::RowNumbering;
 
 /// Validated `[daemon]` settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +113,21 @@ impl Source {
             Source::Postgres { .. } => "postgres",
         }
     }
+
+    /// What this source's row numbers count: the readers number rows by
+    /// it, and plan, status, explain and check name rows through
+    /// [`Source::row_place`].
+    pub fn row_numbering(&self) -> RowNumbering {
+        match self {
+            Source::Csv { .. } | Source::Jsonl { .. } => RowNumbering::Line,
+            Source::Sqlite { .. } | Source::Postgres { .. } => RowNumbering::DataRow,
+        }
+    }
+
+    /// Row `row` of this source as shown: `line 13`, `data row 12`.
+    pub fn row_place(&self, row: u64) -> String {
+        self.row_numbering().place(row)
+    }
 }
 
 /// `[mapping]`: ActiveCampaign field = segment column.
@@ -161,4 +177,31 @@ pub struct LoadedExport {
     /// SHA-256 of the bytes read; `None` when the file could not be read.
     pub sha256: Option<String>,
     pub result: Result<Export, Vec<Located>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+    use std::time::Duration;
+
+    #[test]
+    fn rows_are_file_lines_for_files_and_data_rows_for_sql() {
+        let timeout = Duration::from_secs(1);
+        let csv = Source::Csv {
+            path: "a.csv".into(),
+            timeout,
+        };
+        let jsonl = Source::Jsonl {
+            path: "a.jsonl".into(),
+            timeout,
+        };
+        let sqlite = Source::Sqlite {
+            path: "a.db".into(),
+            query: "SELECT 1".into(),
+            timeout,
+        };
+        assert_eq!(csv.row_place(6), "line 6");
+        assert_eq!(jsonl.row_place(7), "line 7");
+        assert_eq!(sqlite.row_place(7), "data row 7");
+    }
 }

@@ -30,17 +30,42 @@ pub fn export(
     };
     let parsed = cx.errors.len();
     let built = build(id, file, raw, settings, &mut cx);
-    if blanked {
-        // A key blanked for its parse error is missing now: not a second error.
-        let mut later = cx.errors.split_off(parsed);
-        later.retain(|e| e.kind != ErrorKind::MissingKey);
-        cx.errors.extend(later);
-    }
+    // A key blanked for its parse error is missing now: not a second error.
+    // A key missing from a table nothing was blanked in is reported all the
+    // same (every error of a file at once: docs/configuration.md, validation).
+    let blanked_tables: Vec<usize> = blanked.iter().map(|&l| table_of(src, l)).collect();
+    let mut later = cx.errors.split_off(parsed);
+    later.retain(|e| {
+        e.kind != ErrorKind::MissingKey || !blanked_tables.contains(&table_of(src, e.line))
+    });
+    cx.errors.extend(later);
     cx.sort();
     match built {
         Some(e) if cx.errors.is_empty() => Ok(e),
         _ => Err(cx.errors),
     }
+}
+
+/// The folder a `[source]` `path` of export file `file` is relative to:
+/// the file's own folder.
+pub fn source_base(file: &Path) -> &Path {
+    file.parent().unwrap_or(Path::new("."))
+}
+
+/// Which table line `line` (1-based) of `src` belongs to: the line of the
+/// nearest `[header]` at or above it, 0 for the top-level keys. A missing
+/// top-level key is reported at line 1, which is top level too.
+fn table_of(src: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    src.lines()
+        .take(line)
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with('['))
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(0)
 }
 
 fn build(
@@ -286,7 +311,7 @@ fn source(file: &Path, raw: Option<Spanned<RawSource>>, cx: &mut Cx) -> Option<S
         );
         return None;
     };
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = source_base(file);
     match kind.get_ref().as_str() {
         k @ ("csv" | "jsonl") => file_source(k, base, &raw, header, cx),
         "sqlite" => sqlite_source(base, &raw, header, cx),

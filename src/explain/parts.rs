@@ -10,28 +10,14 @@ use crate::config::{Export, Source};
 use crate::model::ListStatus;
 use crate::segment::{RowFate, Segment, Sighting, email_problem};
 
-fn place(source: &Source, row: u64, line: Option<u64>) -> String {
-    match (source, line) {
-        (Source::Jsonl { .. }, _) => format!("line {row}"),
-        (Source::Csv { .. }, Some(line)) => format!("line {line}"),
-        _ => format!("data row {row}"),
-    }
-}
-
-fn row_part(source: &Source, seen: &[Sighting], s: &Sighting) -> RowPart {
+fn row_part(source: &Source, s: &Sighting) -> RowPart {
     let (verdict, duplicate_of, reason) = match &s.fate {
         RowFate::Profile { issue } => ("profile", None, issue.clone()),
-        RowFate::Duplicate { first_row } => {
-            let line = seen
-                .iter()
-                .find(|f| f.row == *first_row)
-                .and_then(|f| f.line);
-            ("duplicate", Some(place(source, *first_row, line)), None)
-        }
+        RowFate::Duplicate { first_row } => ("duplicate", Some(source.row_place(*first_row)), None),
         RowFate::Invalid { reason } => ("invalid", None, Some(reason.clone())),
     };
     RowPart {
-        place: place(source, s.row, s.line),
+        place: source.row_place(s.row),
         row: s.row,
         line: s.line,
         verdict,
@@ -62,11 +48,7 @@ pub fn segment_part(export: &Export, segment: &Segment, email: &str) -> SegmentP
         valid: problem.is_none(),
         problem,
         in_segment: profile.is_some(),
-        rows: segment
-            .watched
-            .iter()
-            .map(|s| row_part(src, &segment.watched, s))
-            .collect(),
+        rows: segment.watched.iter().map(|s| row_part(src, s)).collect(),
         fields: fields.unwrap_or_default(),
         source_rows: segment.source_rows,
         profiles: segment.profiles.len() as u64,
@@ -184,32 +166,8 @@ pub fn others_part(
 
 #[cfg(test)]
 mod tests {
-    use super::{lexical, place};
-    use crate::config::Source;
-    use std::path::{Path, PathBuf};
-    use std::time::Duration;
-
-    #[test]
-    fn rows_are_file_lines_for_files_and_data_rows_for_sql() {
-        let (path, timeout) = (PathBuf::from("a"), Duration::from_secs(1));
-        let csv = Source::Csv {
-            path: path.clone(),
-            timeout,
-        };
-        let jsonl = Source::Jsonl {
-            path: path.clone(),
-            timeout,
-        };
-        let query = String::from("SELECT 1");
-        let sqlite = Source::Sqlite {
-            path,
-            query,
-            timeout,
-        };
-        assert_eq!(place(&csv, 4, Some(6)), "line 6");
-        assert_eq!(place(&jsonl, 7, None), "line 7");
-        assert_eq!(place(&sqlite, 7, None), "data row 7");
-    }
+    use super::lexical;
+    use std::path::Path;
 
     #[test]
     fn paths_fold_parent_components() {

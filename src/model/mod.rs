@@ -9,6 +9,7 @@
 pub mod known;
 pub mod member;
 pub mod policy;
+pub mod printable;
 pub mod profile;
 pub mod provenance;
 pub mod reason;
@@ -17,6 +18,7 @@ pub mod status;
 pub use known::Known;
 pub use member::{LiveMember, Member, PendingOp};
 pub use policy::{Prune, RemovalLimit};
+pub use printable::{printable, quoted};
 pub use profile::{Fields, Profile, mask_email};
 pub use provenance::Evidence;
 pub use reason::{Kept, LeftAlone};

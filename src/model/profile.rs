@@ -208,7 +208,8 @@ fn write_opt(h: &mut xxhash_rust::xxh3::Xxh3, v: Option<&str>) {
 /// One profile of the segment: a valid, normalised email and its fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
-    /// 1-based data row number in the source (header excluded), for reports.
+    /// The row as its reader numbers it (the file line for CSV and JSONL,
+    /// the data row for SQL), for reports; see `Source::row_place`.
     pub row: u64,
     /// Trimmed and lowercased; valid per `segment::is_valid_email`.
     pub email: String,

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Fields, LiveMember};
+use crate::model::{Fields, LiveMember, quoted};
 
 /// How many updates a plan describes field by field.
 pub const DIFF_SAMPLES: usize = 10;
@@ -155,13 +155,13 @@ pub fn describe(fields: &[FieldDiff]) -> String {
     }
 }
 
-/// A value in double quotes, cut to [`VALUE_MAX`] characters.
+/// A value [`quoted`], cut to [`VALUE_MAX`] characters.
 fn quote(v: &str) -> String {
     let cut: String = v.chars().take(VALUE_MAX).collect();
     if cut.len() < v.len() {
-        format!("{cut:?}…")
+        format!("{}…", quoted(&cut))
     } else {
-        format!("{cut:?}")
+        quoted(&cut)
     }
 }
 

@@ -372,6 +372,15 @@ impl Simulator {
         a.lists.values().map(|l| (l.id, l.name.clone())).collect()
     }
 
+    /// Every custom field's id, personalisation tag and type, in id order.
+    pub fn fields(&self) -> Vec<(u64, String, String)> {
+        let a = self.shared().account();
+        a.fields
+            .iter()
+            .map(|f| (f.id, f.perstag.clone(), f.kind.clone()))
+            .collect()
+    }
+
     pub fn members(&self, list_id: u64) -> Vec<SimMembership> {
         self.shared().account().members(list_id)
     }

@@ -2,9 +2,10 @@
 //! record. UTF-8 with or without a BOM, CRLF or LF, RFC 4180 quoting (quoted
 //! fields may hold newlines). Read record by record; the file is never held.
 //!
-//! Row numbers are 1-based data records, the header excluded: with quoted
-//! newlines a record may span several lines, so row 3 is the third record,
-//! not necessarily line 4. Blank lines are skipped and not counted.
+//! A record's row number is the file line it starts on (1-based, the header
+//! is line 1), so a reported row is found with an editor or `grep -n` even
+//! when quoted newlines make a record span several lines (see
+//! docs/run-rules.md, the segment). Blank lines are skipped.
 //!
 //! A malformed file fails the read with its line (docs/run-rules.md, the segment): a record
 //! with more or fewer fields than the header (an unquoted comma, a missing
@@ -70,19 +71,21 @@ fn read_csv_with(
         })
     })?;
     let mut record = ByteRecord::new();
-    let mut row = 0u64;
+    let mut row = 1u64;
     while rdr
         .read_byte_record(&mut record)
         .map_err(|e| csv_error(file, e))?
     {
-        row += 1;
         let line = rdr.get_mut().next_record_line();
+        // The tracker sees every record start; the fallback only keeps the
+        // numbers increasing should it ever not.
+        row = line.unwrap_or(row + 1);
         if record.len() != names.len() {
             // The last record, swallowed by an open quote, is the usual cause.
             check_quotes(&rdr, file)?;
             return Err(SourceError::Malformed {
                 path: file.into(),
-                line: line.unwrap_or(0),
+                line: row,
                 message: format!(
                     "row has {} fields, the header has {}",
                     record.len(),
@@ -93,8 +96,8 @@ fn read_csv_with(
         // A record may span lines (quoted newlines): `explain` names its first.
         builder.at_line(line);
         push_record(&proj, &mut builder, row, &record, &names);
-        if row.is_multiple_of(PROGRESS_EVERY) {
-            progress(row);
+        if builder.rows().is_multiple_of(PROGRESS_EVERY) {
+            progress(builder.rows());
         }
     }
     check_quotes(&rdr, file)?;

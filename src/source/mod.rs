@@ -197,7 +197,7 @@ pub async fn read_async(source: &Source, mapping: &Mapping) -> Result<Segment, S
         statement_timeout,
     } = source
     {
-        let builder = SegmentBuilder::new();
+        let builder = SegmentBuilder::new().numbered(source.row_numbering());
         return postgres::read(
             url_env,
             query,
@@ -226,7 +226,8 @@ pub fn read_with_progress(
     mapping: &Mapping,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Segment, SourceError> {
-    read_into(source, mapping, SegmentBuilder::new(), progress)
+    let builder = SegmentBuilder::new().numbered(source.row_numbering());
+    read_into(source, mapping, builder, progress)
 }
 
 /// Reads the whole segment, recording every row that holds `email` in
@@ -237,7 +238,7 @@ pub async fn read_watching(
     mapping: &Mapping,
     email: &str,
 ) -> Result<Segment, SourceError> {
-    let builder = SegmentBuilder::watching(email);
+    let builder = SegmentBuilder::watching(email).numbered(source.row_numbering());
     if let Source::Postgres {
         url_env,
         query,

@@ -68,15 +68,17 @@ fn csv_bom_crlf_quotes_and_case_insensitive_headers() {
     let got: Vec<_> = s.profiles.iter().map(summary).collect();
     assert_eq!(
         got,
+        // Rows are the lines they start on: Jane's record spans lines 2-3,
+        // line 4 is blank.
         [
             (
-                1,
+                2,
                 "jane@x.io",
                 Some("Jane"),
                 None,
                 vec![("COMPANY", "Acme,\r\nInc"), ("ZED", "z")]
             ),
-            (2, "bob@x.io", Some("Bob"), Some("555"), vec![]),
+            (5, "bob@x.io", Some("Bob"), Some("555"), vec![]),
         ]
     );
     assert_eq!((s.source_rows, s.invalid_rows, s.duplicate_rows), (2, 0, 0));
@@ -111,7 +113,7 @@ fn csv_bad_values_cost_the_value_not_the_row() {
     text.extend_from_slice(b"nope,N,,,\n");
     text.extend_from_slice(b"\xffb@x.io,B,,,\n");
     let s = csv(&text).expect("readable");
-    assert_eq!(s.profiles.iter().map(|p| p.row).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(s.profiles.iter().map(|p| p.row).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(
         s.profiles[0].fields.first_name(),
         None,
@@ -123,10 +125,10 @@ fn csv_bad_values_cost_the_value_not_the_row() {
     assert_eq!(
         reasons(&s),
         [
-            (1, "column \"First\" is not valid UTF-8; not sent"),
-            (3, "duplicate email (first in row 2)"),
-            (4, "invalid email"),
-            (5, "column \"Email\" is not valid UTF-8"),
+            (2, "column \"First\" is not valid UTF-8; not sent"),
+            (4, "duplicate email (first at line 3)"),
+            (5, "invalid email"),
+            (6, "column \"Email\" is not valid UTF-8"),
         ]
     );
     assert_eq!(s.samples[0].email, "a***@x.io");

@@ -1,33 +1,36 @@
 //! Whether a daemon is running on a configuration folder, so `acsync status`
-//! can say when nobody will honour the `next_run` it shows. The daemon holds
-//! an advisory lock (`flock`) on `state_dir/daemon.lock` for as long as it
+//! can say when nobody will honour the `next_run` it shows, and so a second
+//! daemon on the same folder refuses to start. The daemon holds an advisory
+//! lock (`flock`) on the configuration folder itself for as long as it
 //! lives; `status` only probes it and never creates anything.
 //!
+//! The folder, not a file under `state_dir`: where the lock is must not
+//! depend on reading `acsync.toml` (like `systemctl is-active`, liveness
+//! holds while the settings are broken; see docs/commands.md, `acsync
+//! daemon`). A folder is opened read-only, so a read-only `/etc/acsync`
+//! can still be locked, and its inode stays the same when an editor
+//! replaces the files inside it.
+//!
 //! The lock is the kernel's, so a killed daemon leaves no stale claim: its
-//! lock goes with its process, and the file left behind is harmless.
+//! lock goes with its process.
 
-use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-
-/// The lock file's name under `state_dir`.
-pub const DAEMON_LOCK_FILE: &str = "daemon.lock";
 
 /// Held by a running daemon; dropping it releases the lock.
 #[derive(Debug)]
 pub struct DaemonLock {
-    // Closing the file releases the lock.
-    _file: File,
+    // Closing the folder's handle releases the lock.
+    _folder: File,
 }
 
 /// Why the daemon could not take its lock.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonLockError {
-    /// Another daemon runs on the same state folder.
-    #[error("another acsync daemon holds {}", path.display())]
+    /// Another daemon runs on the same configuration folder.
+    #[error("another acsync daemon is running on {}", path.display())]
     Busy { path: PathBuf },
-    #[error("cannot lock {}: {cause}", path.display())]
+    #[error("cannot lock the configuration folder {}: {cause}", path.display())]
     Io {
         path: PathBuf,
         cause: std::io::Error,
@@ -39,72 +42,43 @@ pub enum DaemonLockError {
 pub enum DaemonProbe {
     Running,
     NotRunning,
-    /// The lock could not be read (no permission on `state_dir`, say): the
-    /// reason, naming the file.
+    /// The lock could not be read (no permission on the folder, say): the
+    /// reason, naming the folder.
     Unknown(String),
 }
 
-/// Takes the daemon lock of `state_dir` without waiting (creating the folder
-/// with mode 0700 and the file with 0600 if needed) and writes this
-/// process's id into it for people who look.
-pub fn hold_daemon_lock(state_dir: &Path) -> Result<DaemonLock, DaemonLockError> {
-    let path = state_dir.join(DAEMON_LOCK_FILE);
+/// Takes the daemon lock of `config_dir` without waiting.
+pub fn hold_daemon_lock(config_dir: &Path) -> Result<DaemonLock, DaemonLockError> {
     let io = |cause| DaemonLockError::Io {
-        path: path.clone(),
+        path: config_dir.to_path_buf(),
         cause,
     };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state_dir)
-        .map_err(io)?;
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(DaemonLockError::Busy { path }),
-        Err(TryLockError::Error(cause)) => return Err(io(cause)),
-    }
-    // The pid is a courtesy for people: the lock, not the file's text, is
-    // what the probe trusts.
-    file.set_len(0).map_err(io)?;
-    writeln!(file, "{}", std::process::id()).map_err(io)?;
-    Ok(DaemonLock { _file: file })
-}
-
-/// [`hold_daemon_lock`] for `acsync daemon`: a lock it cannot take is
-/// logged, not fatal (a second daemon on the same folder is still kept from
-/// running an export twice by the export locks).
-pub fn claim_daemon_lock(state_dir: &Path) -> Option<DaemonLock> {
-    match hold_daemon_lock(state_dir) {
-        Ok(lock) => Some(lock),
-        Err(e) => {
-            tracing::warn!("{e}: `acsync status` may not tell whether this daemon runs");
-            None
-        }
+    let folder = File::open(config_dir).map_err(io)?;
+    match folder.try_lock() {
+        Ok(()) => Ok(DaemonLock { _folder: folder }),
+        Err(TryLockError::WouldBlock) => Err(DaemonLockError::Busy {
+            path: config_dir.to_path_buf(),
+        }),
+        Err(TryLockError::Error(cause)) => Err(io(cause)),
     }
 }
 
-/// Whether a daemon holds the lock of `state_dir`. Read-only: a missing
-/// folder or file means no daemon has run there since it was made.
-pub fn probe_daemon(state_dir: &Path) -> DaemonProbe {
-    let path = state_dir.join(DAEMON_LOCK_FILE);
-    let file = match File::open(&path) {
+/// Whether a daemon holds the lock of `config_dir`. Read-only: a missing
+/// folder means no daemon runs there.
+pub fn probe_daemon(config_dir: &Path) -> DaemonProbe {
+    let folder = match File::open(config_dir) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DaemonProbe::NotRunning,
-        Err(e) => return DaemonProbe::Unknown(format!("cannot open {}: {e}", path.display())),
+        Err(e) => {
+            return DaemonProbe::Unknown(format!("cannot open {}: {e}", config_dir.display()));
+        }
     };
     // A shared lock: two probes at once do not see each other as a daemon.
-    match file.try_lock_shared() {
+    match folder.try_lock_shared() {
         Ok(()) => DaemonProbe::NotRunning,
         Err(TryLockError::WouldBlock) => DaemonProbe::Running,
         Err(TryLockError::Error(e)) => {
-            DaemonProbe::Unknown(format!("cannot lock {}: {e}", path.display()))
+            DaemonProbe::Unknown(format!("cannot lock {}: {e}", config_dir.display()))
         }
     }
 }
@@ -116,34 +90,34 @@ mod tests {
     #[test]
     fn probe_sees_the_lock_while_it_is_held_only() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join("state");
-        assert_eq!(probe_daemon(&state), DaemonProbe::NotRunning);
-        assert!(!state.exists(), "a probe creates nothing");
-        let lock = hold_daemon_lock(&state).expect("lock");
-        assert_eq!(probe_daemon(&state), DaemonProbe::Running);
+        let folder = dir.path();
+        assert_eq!(probe_daemon(folder), DaemonProbe::NotRunning);
+        let lock = hold_daemon_lock(folder).expect("lock");
+        assert_eq!(probe_daemon(folder), DaemonProbe::Running);
         assert!(matches!(
-            hold_daemon_lock(&state),
+            hold_daemon_lock(folder),
             Err(DaemonLockError::Busy { .. })
         ));
-        let pid = std::fs::read_to_string(state.join(DAEMON_LOCK_FILE)).expect("pid");
-        assert_eq!(pid.trim(), std::process::id().to_string());
+        assert_eq!(
+            std::fs::read_dir(folder).expect("list").count(),
+            0,
+            "the lock creates nothing in the folder"
+        );
         drop(lock);
-        assert_eq!(probe_daemon(&state), DaemonProbe::NotRunning);
-        let again = hold_daemon_lock(&state).expect("free again");
-        assert_eq!(probe_daemon(&state), DaemonProbe::Running);
+        assert_eq!(probe_daemon(folder), DaemonProbe::NotRunning);
+        let again = hold_daemon_lock(folder).expect("free again");
+        assert_eq!(probe_daemon(folder), DaemonProbe::Running);
         drop(again);
     }
 
     #[test]
-    fn an_unreadable_lock_is_unknown_not_absent() {
+    fn a_missing_folder_runs_no_daemon_and_cannot_be_locked() {
         let dir = tempfile::tempdir().expect("tempdir");
-        // A folder where the file should be: open succeeds on Linux, so use
-        // a file under a non-folder to force an error other than NotFound.
-        let blocker = dir.path().join("state");
-        std::fs::write(&blocker, "not a folder").expect("write");
-        match probe_daemon(&blocker) {
-            DaemonProbe::Unknown(why) => assert!(why.contains("daemon.lock"), "{why}"),
-            other => panic!("{other:?}"),
-        }
+        let gone = dir.path().join("gone");
+        assert_eq!(probe_daemon(&gone), DaemonProbe::NotRunning);
+        assert!(matches!(
+            hold_daemon_lock(&gone),
+            Err(DaemonLockError::Io { .. })
+        ));
     }
 }

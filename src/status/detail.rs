@@ -8,6 +8,8 @@ use chrono_tz::Tz;
 
 use super::model::{CurrentRun, ExportState, Failure, LastRun, StatusFile};
 use super::table::{ago, until};
+use crate::config::Source;
+use crate::model::printable;
 
 /// Labels are padded to this width so values line up.
 const LABEL_WIDTH: usize = 22;
@@ -28,16 +30,22 @@ pub fn render_detail(sections: &[Vec<String>]) -> String {
 }
 
 /// The sections of the status file itself: the export, its last run, the
-/// failures listed. `tz` is the export's time zone (`None` when its file
-/// does not validate: times are then shown in UTC only).
-pub fn detail_sections(s: &StatusFile, tz: Option<Tz>, now: DateTime<Utc>) -> Vec<Vec<String>> {
+/// failures listed. `tz` and `source` are the export's time zone and
+/// source, `None` when its file does not validate: times are then shown in
+/// UTC only, and rows as "row N" (neither a line nor a data row is known).
+pub fn detail_sections(
+    s: &StatusFile,
+    tz: Option<Tz>,
+    source: Option<&Source>,
+    now: DateTime<Utc>,
+) -> Vec<Vec<String>> {
     let mut sections = vec![export_lines(s, tz, now)];
     if let Some(run) = &s.current_run {
         sections.push(current_run_lines(run, tz));
     }
     if let Some(run) = &s.last_run {
         sections.push(run_lines(run, tz));
-        sections.push(failure_lines(run));
+        sections.push(failure_lines(run, source));
     } else {
         sections.push(vec!["last run: none yet".to_owned()]);
     }
@@ -72,8 +80,11 @@ fn pattern(t: DateTime<Utc>, date: bool) -> String {
     }
 }
 
+/// A labelled value, [`printable`]: values come from segments and from
+/// ActiveCampaign's answers.
 fn line(label: &str, value: impl std::fmt::Display) -> String {
-    format!("{:<LABEL_WIDTH$}{value}", format!("{label}:"))
+    let value = value.to_string();
+    format!("{:<LABEL_WIDTH$}{}", format!("{label}:"), printable(&value))
 }
 
 /// A labelled value that may span lines (an error): later lines are
@@ -83,7 +94,7 @@ fn block(label: &str, text: &str) -> Vec<String> {
     let first = line(label, lines.next().unwrap_or(""));
     let pad = " ".repeat(LABEL_WIDTH);
     std::iter::once(first)
-        .chain(lines.map(|l| format!("{pad}{l}")))
+        .chain(lines.map(|l| format!("{pad}{}", printable(l))))
         .collect()
 }
 
@@ -216,27 +227,25 @@ fn counter_lines(r: &LastRun) -> Vec<String> {
     .collect()
 }
 
-fn failure_lines(r: &LastRun) -> Vec<String> {
+fn failure_lines(r: &LastRun, source: Option<&Source>) -> Vec<String> {
     if r.failures.is_empty() {
         return vec![line("failures", "none listed")];
     }
     let head = format!("failures listed ({}):", r.failures.len());
     std::iter::once(head)
-        .chain(r.failures.iter().map(failure_line))
+        .chain(r.failures.iter().map(|f| failure_line(f, source)))
         .collect()
 }
 
-fn failure_line(f: &Failure) -> String {
-    let row = f
-        .row
-        .map_or_else(|| "no row".to_owned(), |n| format!("row {n}"));
+fn failure_line(f: &Failure, source: Option<&Source>) -> String {
+    let row = match (f.row, source) {
+        (None, _) => "no row".to_owned(),
+        (Some(n), Some(source)) => source.row_place(n),
+        (Some(n), None) => format!("row {n}"),
+    };
     // The reason whole, on one line: a list reads badly otherwise.
-    let reason: String = f
-        .reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("  {row}: {}: {reason}", f.email)
+    let reason = printable(&f.reason.replace(['\n', '\r'], " ")).into_owned();
+    format!("  {row}: {}: {reason}", printable(&f.email))
 }
 
 #[cfg(test)]
@@ -311,7 +320,7 @@ mod tests {
     #[test]
     fn every_field_of_the_status_file_has_a_labelled_line() {
         let s = full();
-        let text = render_detail(&detail_sections(&s, None, t(1)));
+        let text = render_detail(&detail_sections(&s, None, None, t(1)));
         let v = serde_json::to_value(&s).expect("json");
         let run = v["last_run"].as_object().expect("run").keys();
         let labels: std::collections::BTreeMap<_, _> = LABELS.into_iter().collect();
@@ -351,7 +360,7 @@ mod tests {
             trigger: crate::status::Trigger::Manual,
             started_at: t(40),
         });
-        let text = render_detail(&detail_sections(&s, None, t(41)));
+        let text = render_detail(&detail_sections(&s, None, None, t(41)));
         let current = text.find("current run:").expect("current run shown");
         let last = text.find("last run:").expect("last run shown");
         assert!(current < last, "{text}");
@@ -376,7 +385,7 @@ mod tests {
         );
         let mut s = sample();
         s.next_run = Some(t(30));
-        let text = render_detail(&detail_sections(&s, Some(paris), t(3)));
+        let text = render_detail(&detail_sections(&s, Some(paris), None, t(3)));
         assert!(
             text.contains(
                 "next run:             2026-11-23 11:30 Europe/Paris (10:30 UTC), in 27 min"
@@ -395,7 +404,7 @@ mod tests {
         s.state = ExportState::Invalid;
         s.config_error = Some("vip.toml:2:14: unknown field `lst_id`".into());
         s.last_run = None;
-        let mut sections = detail_sections(&s, None, t(1));
+        let mut sections = detail_sections(&s, None, None, t(1));
         sections.push(vec!["last runs:".into(), "  #12 success".into()]);
         let text = render_detail(&sections);
         assert!(text.contains("next run:             none\n"), "{text}");

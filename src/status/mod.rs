@@ -20,10 +20,7 @@ mod table;
 #[cfg(test)]
 mod test_support;
 
-pub use daemon_lock::{
-    DAEMON_LOCK_FILE, DaemonLock, DaemonLockError, DaemonProbe, claim_daemon_lock,
-    hold_daemon_lock, probe_daemon,
-};
+pub use daemon_lock::{DaemonLock, DaemonLockError, DaemonProbe, hold_daemon_lock, probe_daemon};
 pub use detail::{detail_sections, render_detail, time_text};
 pub use file::{StatusError, read, remove, status_path, write_atomic};
 pub use model::{

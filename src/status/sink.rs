@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::daemon_lock::{DaemonProbe, probe_daemon};
 use super::file::{StatusError, read, remove, status_path, write_atomic};
 use super::model::{ExportState, StatusFile};
 use crate::config::{Export, Located};
@@ -103,11 +102,6 @@ impl StatusFiles {
     /// The status file of export `id`, `None` if it has none yet.
     pub fn read(&self, id: &str) -> Result<Option<StatusFile>, StatusError> {
         read(&self.path(id))
-    }
-
-    /// Whether a daemon runs on this folder (see [`probe_daemon`]).
-    pub fn daemon(&self) -> DaemonProbe {
-        probe_daemon(&self.state_dir)
     }
 
     /// The status file of export `id`.

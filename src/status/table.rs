@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::model::{ExportState, LastRun, Outcome, StatusFile};
+use crate::model::printable;
 
 const HEADER: [&str; 10] = [
     "EXPORT",
@@ -103,12 +104,18 @@ fn ansi_colour(cell: &str) -> Option<&'static str> {
 fn table_row(s: &StatusFile, now: DateTime<Utc>, wide: bool) -> [String; 10] {
     let run = s.last_run.as_ref();
     let count = |f: fn(&LastRun) -> u64| run.map_or_else(|| "-".to_owned(), |r| f(r).to_string());
-    let error = match s.state {
-        ExportState::Invalid => s.config_error.as_deref(),
-        _ => run.and_then(|r| r.error.as_deref()),
+    // A configuration error shows whatever the state: an idle export run
+    // on the last good acsync.toml has one too (see docs/status-file.md).
+    let run_error = run.and_then(|r| r.error.as_deref());
+    let error = match (s.config_error.as_deref(), run_error) {
+        (Some(config), Some(run)) if s.state != ExportState::Invalid => {
+            Some(format!("{config}; last run: {run}"))
+        }
+        (Some(config), _) => Some(config.to_owned()),
+        (None, run) => run.map(str::to_owned),
     };
     [
-        s.export.clone(),
+        printable(&s.export).into_owned(),
         s.state.as_str().to_owned(),
         run.and_then(|r| r.outcome)
             .map_or("-", Outcome::as_str)
@@ -125,7 +132,9 @@ fn table_row(s: &StatusFile, now: DateTime<Utc>, wide: bool) -> [String; 10] {
             }
             ExportState::Invalid | ExportState::Disabled => "-".to_owned(),
         },
-        error.map_or_else(String::new, |e| one_line(e, (!wide).then_some(ERROR_CHARS))),
+        error.map_or_else(String::new, |e| {
+            one_line(&e, (!wide).then_some(ERROR_CHARS))
+        }),
     ]
 }
 
@@ -152,13 +161,11 @@ pub(super) fn until(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// `s` on one line (control characters become spaces), cut to `max`
+/// `s` on one line (line breaks and tabs become spaces, other characters
+/// that act on a terminal are escaped: [`printable`]), cut to `max`
 /// characters with `…` when given.
 fn one_line(s: &str, max: Option<usize>) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat = printable(&s.replace(['\n', '\r', '\t'], " ")).into_owned();
     let Some(max) = max.filter(|&m| flat.chars().count() > m) else {
         return flat;
     };

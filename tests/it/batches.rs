@@ -31,7 +31,7 @@ fn a_rejected_batch_costs_only_the_contacts_it_names() {
     assert_eq!((run.added, run.failed), (259, 1), "{stderr}");
     assert_eq!(run.outcome, Some(Outcome::Partial));
     let f = &run.failures[0];
-    assert_eq!(f.row, Some(241), "the 241st data row");
+    assert_eq!(f.row, Some(242), "the 241st data row, on line 242");
     assert_ne!(f.email, bad, "masked");
     assert!(f.email.ends_with("@example.com"), "{}", f.email);
     assert!(

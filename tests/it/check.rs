@@ -691,3 +691,92 @@ fn every_unknown_key_and_wrong_type_of_a_file_is_reported_with_its_other_errors(
     );
     assert!(found[2].contains("bad cron expression"), "{found:#?}");
 }
+
+/// A key variable missing from the environment fails every run: `check`
+/// says so (a warning: the service's environment may set it) at
+/// `api_key_env` in acsync.toml, and its summary says what was checked.
+#[test]
+fn a_missing_key_variable_is_located_at_api_key_env() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("exports")).expect("exports");
+    let settings = "[daemon]\nstate_dir = \"state\"\n\n[connections.main]\nurl = \"acme.api-us1.com\"\napi_key_env = \"ACSYNC_TEST_UNSET_KEY\"\naccept_data_transfer = true\n";
+    std::fs::write(dir.path().join("acsync.toml"), settings).expect("settings");
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["check", "--config-dir"])
+        .arg(dir.path())
+        .env_remove("ACSYNC_TEST_UNSET_KEY")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let at = format!("{}:6:15: ", dir.path().join("acsync.toml").display());
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("acsync check: warning: {at}"))
+                && l.contains("`ACSYNC_TEST_UNSET_KEY` is not set")),
+        "{err}"
+    );
+    assert!(err.contains("0 file(s) valid offline, "), "{err}");
+}
+
+/// A folder with the fixtures' `acsync.toml` and an empty `exports/`.
+fn folder_of_fixture_settings() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("exports")).expect("exports");
+    std::fs::copy(
+        crate::util::repo(&format!("{DIR}/acsync.toml")),
+        dir.path().join("acsync.toml"),
+    )
+    .expect("settings");
+    dir
+}
+
+/// A value of the wrong type does not hide the other errors of its file:
+/// a key missing from another table is reported with it (while the key
+/// blanked for its type error is not reported a second time as missing).
+#[test]
+fn a_wrong_type_hides_no_missing_key_of_another_table() {
+    let dir = folder_of_fixture_settings();
+    let export = "connection = \"prod\"\nlist_id = \"x\"\nschedule = \"@hourly\"\n\n[source]\nkind = \"csv\"\npath = \"a.csv\"\n\n[mapping]\nfirst_name = \"first\"\n";
+    let file = dir.path().join("exports/a.toml");
+    std::fs::write(&file, export).expect("export");
+    let out = acsync(&[
+        "check",
+        "--config-dir",
+        &dir.path().to_string_lossy(),
+        &file.to_string_lossy(),
+    ]);
+    let lines = lines(&out);
+    let at: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(&format!("{}:", file.display())))
+        .map(|l| l.split(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(at, ["2:11", "9:1"], "{lines:#?}");
+    assert!(lines[1].contains("[mapping] needs `email"), "{lines:#?}");
+}
+
+/// An export file with an error still has its segment checked: a bad
+/// schedule does not hide that the segment file is missing.
+#[test]
+fn an_invalid_export_still_has_its_segment_checked() {
+    let dir = folder_of_fixture_settings();
+    let export = "connection = \"prod\"\nlist_id = 3\nschedule = \"61 * * * *\"\n\n[source]\nkind = \"csv\"\npath = \"../segments/none.csv\"\n\n[mapping]\nemail = \"email\"\n";
+    let file = dir.path().join("exports/a.toml");
+    std::fs::write(&file, export).expect("export");
+    let out = acsync(&["check", "--config-dir", &dir.path().to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: {}:7:8: cannot read segment",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        lines(&out)
+            .iter()
+            .any(|l| l.contains("bad cron expression"))
+    );
+}

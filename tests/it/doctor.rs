@@ -185,10 +185,7 @@ async fn an_unknown_field_or_a_value_that_does_not_fit_fails() {
     let s = doctor(&w, &["vip"]);
     assert_eq!(s.code, Some(1), "{}{}", s.stdout, s.stderr);
     let field = line(&s, "FAIL", "field SCORE");
-    assert!(
-        field.contains("data row 2: `high` is not a number"),
-        "{field}"
-    );
+    assert!(field.contains("line 3: `high` is not a number"), "{field}");
     only_gets(&w);
 }
 
@@ -329,4 +326,27 @@ async fn reports_the_account_zone_the_clock_and_the_removal_check() {
     let removal = line(&s, "FAIL", "removal check");
     assert!(removal.contains("contactLists"), "{removal}");
     only_gets(&w);
+}
+
+/// A mapped column the segment lacks is a `[mapping]` problem: doctor's fix
+/// says so instead of sending the user to `[source]`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_mapped_column_is_blamed_on_the_mapping() {
+    let w = World::new().await;
+    std::fs::write(
+        w.root().join("segments/vip.csv"),
+        "email,name\na@example.com,A\n",
+    )
+    .expect("csv");
+    w.write_export("vip", "");
+    let s = doctor(&w, &["vip"]);
+    assert_eq!(s.code, Some(1), "{}{}", s.stdout, s.stderr);
+    let segment = line(&s, "FAIL", "segment");
+    assert!(segment.contains("is not in the header"), "{segment}");
+    assert!(
+        s.stdout.contains("fix the [mapping] (or the segment)"),
+        "{}",
+        s.stdout
+    );
+    assert!(!s.stdout.contains("fix the [source]"), "{}", s.stdout);
 }

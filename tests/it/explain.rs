@@ -181,8 +181,8 @@ async fn kept_unsubscribed_invalid_duplicate_and_never_seen_addresses() {
     );
     assert_eq!(rows(&x), [("line 34".to_string(), "invalid".to_string())]);
     assert_eq!(
-        x["segment"]["rows"][0]["row"], 32,
-        "the data row, the file's line aside"
+        x["segment"]["rows"][0]["row"], 34,
+        "the row number of a CSV is its file line, as plan and status show it"
     );
     assert!(
         x["segment"]["source"]
@@ -362,4 +362,35 @@ async fn a_change_in_an_unfinished_batch_is_in_doubt() {
         "{x}"
     );
     assert_eq!(n["full_read_reason"], "unsettled", "{x}");
+}
+
+/// A host that refuses connections: `explain` answers from the state in
+/// seconds (not after a run's minute and a half of retries), exits 1 and
+/// suggests `--offline`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_fails_fast_and_suggests_offline() {
+    let w = synced_world().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let settings = std::fs::read_to_string(w.root().join("acsync.toml")).expect("settings");
+    let moved = settings.replace(&w.sim.base_url(), &format!("http://127.0.0.1:{port}"));
+    assert_ne!(moved, settings);
+    std::fs::write(w.root().join("acsync.toml"), moved).expect("settings");
+
+    let started = std::time::Instant::now();
+    let out = w.acsync(&["explain", "vip", "user1@example.com"]);
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(
+        err.contains("--offline") && err.contains("cannot connect"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.trim().is_empty(),
+        "the answer from the state is shown"
+    );
 }

@@ -126,8 +126,8 @@ async fn an_ambiguous_date_is_refused_per_row_and_the_contact_still_synced() {
         .last_run
         .failures
         .iter()
-        .find(|f| f.row == Some(5))
-        .unwrap_or_else(|| panic!("row 5 reported: {:?}", r.last_run.failures));
+        .find(|f| f.row == Some(6))
+        .unwrap_or_else(|| panic!("line 6 reported: {:?}", r.last_run.failures));
     assert_eq!(
         f.reason,
         "custom field BIRTHDAY: `03/04/2026` is not a date acsync can read without guessing: use YYYY-MM-DD or ISO 8601 (a date field, sent as YYYY-MM-DD); not sent"
@@ -138,7 +138,7 @@ async fn an_ambiguous_date_is_refused_per_row_and_the_contact_still_synced() {
     assert_eq!(w.active().len(), 12);
     // The status file shows it too.
     let s = w.status_json("vip");
-    assert_eq!(s["last_run"]["failures"][0]["row"], 5);
+    assert_eq!(s["last_run"]["failures"][0]["row"], 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -377,3 +377,23 @@ async fn a_change_made_by_a_bulk_import_names_the_import() {
     let out = text(&w.acsync(&["explain", "vip", "user0@example.com", "--offline"]));
     assert!(out.contains(&format!("bulk import {batch}")), "{out}");
 }
+
+/// `history --run N` says when it shows only the first entries of a run,
+/// and gives the count when it shows them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_header_counts_what_it_shows_and_says_when_there_is_more() {
+    let w = World::new().await;
+    w.write_people("vip", &World::people(0..25));
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+
+    let cut = text(&w.acsync(&["history", "vip", "--run", "1"]));
+    let head = cut.lines().next().unwrap_or_default();
+    assert!(head.ends_with(", the first 20 entries, by email"), "{cut}");
+    assert!(cut.contains("--limit N shows more"), "{cut}");
+
+    let all = text(&w.acsync(&["history", "vip", "--run", "1", "--limit", "25"]));
+    let head = all.lines().next().unwrap_or_default();
+    assert!(head.ends_with(", 25 entries, by email"), "{all}");
+    assert!(!all.contains("shows more"), "all 25 are shown: {all}");
+}

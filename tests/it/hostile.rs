@@ -580,7 +580,7 @@ async fn nul_bytes_make_an_email_invalid_and_travel_escaped_in_a_name() {
     let (w, r) = sync_fixture("nul.csv").await;
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.last_run.error);
     assert_eq!(counts(&r), (4, 3, 1, 0, 3, 0));
-    assert_eq!(reasons(&r), [(Some(2), "invalid email".to_string())]);
+    assert_eq!(reasons(&r), [(Some(3), "invalid email".to_string())]);
     assert_eq!(r.last_run.failures[0].email, "b***@example.com");
     // A NUL inside a name is data: sent JSON-escaped, stored as is.
     assert_eq!(first_name(&w, "cat@example.com").as_deref(), Some("C\0at"));
@@ -596,10 +596,10 @@ async fn invalid_utf8_rows_are_reported_with_their_column() {
         reasons(&r),
         [
             (
-                Some(2),
+                Some(3),
                 "column \"first_name\" is not valid UTF-8; not sent".to_string()
             ),
-            (Some(3), "column \"email\" is not valid UTF-8".to_string()),
+            (Some(4), "column \"email\" is not valid UTF-8".to_string()),
         ]
     );
     assert_eq!(
@@ -649,8 +649,8 @@ async fn international_and_emoji_addresses_are_sent_or_refused_by_name() {
     assert_eq!(r.outcome, Outcome::Partial, "{:?}", r.last_run.error);
     assert_eq!(counts(&r), (6, 5, 1, 0, 4, 1));
     let reasons = reasons(&r);
-    assert_eq!(reasons[0], (Some(5), "invalid email".to_string()));
-    assert_eq!(reasons[1].0, Some(3));
+    assert_eq!(reasons[0], (Some(6), "invalid email".to_string()));
+    assert_eq!(reasons[1].0, Some(4));
     assert!(reasons[1].1.contains("invalid"), "{reasons:?}");
     assert_eq!(
         w.active(),
@@ -685,7 +685,7 @@ async fn a_10_mb_field_is_ignored_unmapped_and_refused_alone_when_mapped() {
     assert_eq!(counts(&r), (15, 15, 0, 0, 14, 1));
     let reasons = reasons(&r);
     assert_eq!(reasons.len(), 1);
-    assert_eq!(reasons[0].0, Some(3), "the row with the 10 MB name");
+    assert_eq!(reasons[0].0, Some(4), "the line with the 10 MB name");
     assert!(reasons[0].1.contains("399,999 bytes"), "{reasons:?}");
     // The 10 MB unmapped column is never sent; the batch-mates all landed.
     assert_eq!(first_name(&w, "bob@example.com").as_deref(), Some("Bob"));

@@ -100,3 +100,25 @@ async fn full_read_finds_a_drift_the_diff_based_run_does_not() {
     assert_eq!((run.updated, run.full_read), (1, true));
     assert_eq!(first(&w), "First2", "the full read repairs it");
 }
+
+/// A tag added to an export reaches only the contacts a run writes: `plan`
+/// says so, with how many members it leaves with the tags they have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_says_tags_reach_written_contacts_only() {
+    let w = World::new().await;
+    let mut people = World::people(0..3);
+    w.write_people("vip", &people);
+    w.write_export("vip", "");
+    w.sync_success("vip").await;
+    w.write_export("vip", "tags = [\"vip\"]");
+    people[0].1 = "Renamed".into();
+    w.write_people("vip", &people);
+
+    let out = w.acsync(&["plan", "vip"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("  tags vip reach only the contacts a run adds, updates or resubscribes (1 in this run): the 2 unchanged members keep the tags they have\n"),
+        "{text}"
+    );
+}

@@ -31,9 +31,10 @@ const SEGMENT: &[&str] = &[
 ];
 
 /// A running `acsync simulator`; killed if a test fails before stopping it.
-struct SimProcess {
+pub struct SimProcess {
     child: Child,
-    banner: Vec<String>,
+    /// Its stdout up to "Serving until Ctrl-C".
+    pub banner: Vec<String>,
 }
 
 impl SimProcess {
@@ -49,6 +50,11 @@ impl SimProcess {
             "--state-file",
             "./ac-state.json",
         ];
+        SimProcess::spawn(dir, &args)
+    }
+
+    /// `acsync simulator ARGS` in `dir`, once its banner is out.
+    pub fn spawn(dir: &Path, args: &[&str]) -> SimProcess {
         let mut child = Command::new(bin())
             .args(args)
             .current_dir(dir)
@@ -71,7 +77,7 @@ impl SimProcess {
     }
 
     /// SIGTERM, then wait for a clean exit (the state is saved on the way out).
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -135,7 +135,8 @@ fn a_defect_outside_the_email_keeps_the_member_and_reports_the_row() {
         assert!(out.status.success(), "{}", said(&out));
     }
 
-    // Row 5 gets a name that is not UTF-8; line 5 a name that is a list.
+    // p4 (line 6, after the header) gets a name that is not UTF-8; q4 (line
+    // 5) a name that is a list. Both are reported by their file line.
     let csv = String::from_utf8(csv).expect("utf-8");
     let mut bad_csv = Vec::new();
     for l in csv.lines() {
@@ -149,17 +150,19 @@ fn a_defect_outside_the_email_keeps_the_member_and_reports_the_row() {
     std::fs::write(segment(&w, "x.csv"), bad_csv).expect("csv");
     let bad_jsonl = jsonl.replace("\"first\":\"Name4\"", "\"first\":[\"Ren\",\"ée\"]");
     std::fs::write(segment(&w, "j.jsonl"), bad_jsonl).expect("jsonl");
-    for (name, list, email, reason) in [
+    for (name, list, email, line, reason) in [
         (
             "x",
             w.list,
             "p4@ex.com",
+            6,
             "column \"first_name\" is not valid UTF-8; not sent",
         ),
         (
             "j",
             jsonl_list,
             "q4@ex.com",
+            5,
             "key \"first\" holds an array, not a single value; not sent",
         ),
     ] {
@@ -176,7 +179,7 @@ fn a_defect_outside_the_email_keeps_the_member_and_reports_the_row() {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|f| f["row"] == 5 && f["reason"] == reason);
+            .any(|f| f["row"] == line && f["reason"] == reason);
         assert!(reported, "{name}: {failures}");
         let contact = w.sim.contact(email).expect("contact");
         assert_eq!(
@@ -425,4 +428,61 @@ async fn an_unreadable_email_holds_removals_back() {
     let reason = r.blocked.unwrap_or_default();
     assert!(reason.contains("cannot be read"), "{reason}");
     assert_eq!(w.active().len(), 20, "nobody unsubscribed");
+}
+
+/// One numbering: a CSV row is named by the file line it starts on (what
+/// `grep -n` prints) in `plan`, `status NAME` and `explain`, also after a
+/// record that spans two lines.
+#[test]
+fn plan_status_and_explain_name_a_csv_row_by_its_file_line() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    csv_export(&w, "vip");
+    let text = "email,first_name\nann@ex.com,\"Ann\nMarie\"\nbob@ex.com,Bob\nnot-an-email,X\n";
+    std::fs::write(segment(&w, "vip.csv"), text).expect("csv");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("not-an-email"))
+        .expect("the row")
+        + 1;
+    assert_eq!(line, 5, "as grep -n numbers it");
+    let at = format!("line {line}");
+
+    let plan = w.acsync(&["plan", "vip"]);
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        plan.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{at}: n***"))),
+        "plan: {plan}"
+    );
+
+    let out = w.acsync(&["sync", "vip"]);
+    assert!(out.status.success(), "{}", said(&out));
+    let status = w.acsync(&["status", "vip"]);
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.contains(&format!("  {at}: n***: invalid email")),
+        "status: {status}"
+    );
+
+    let explain = w.acsync(&["explain", "vip", "not-an-email", "--offline"]);
+    let explain = String::from_utf8_lossy(&explain.stdout).into_owned();
+    assert!(explain.contains(&at), "explain: {explain}");
+    assert!(!explain.contains("line 4"), "explain: {explain}");
+}
+
+/// A run that fails before its first write (no segment file) does not
+/// print a row of zero counts as if it had a result: it says nothing
+/// changed, then why.
+#[test]
+fn sync_says_nothing_changed_when_it_fails_early() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    csv_export(&w, "vip");
+    let out = w.acsync(&["sync", "vip"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("vip: failed, nothing changed ("), "{text}");
+    assert!(!text.contains("0 added"), "{text}");
+    assert!(text.contains("vip.csv"), "the error names the file: {text}");
 }

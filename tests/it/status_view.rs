@@ -73,9 +73,8 @@ fn status_name_shows_every_field_with_times_in_the_exports_zone() {
     assert!(started.contains(" Europe/Paris (") && started.ends_with(" UTC)"));
     assert_eq!(value(&text, "failures listed (1)"), Some(""), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("  row ") && l.ends_with(": n***: invalid email")),
-        "the invalid row, masked: {text}"
+        text.lines().any(|l| l == "  line 4: n***: invalid email"),
+        "the invalid row by its file line, masked: {text}"
     );
     for label in ["config sha256", "config error", "last success", "run id"] {
         assert!(value(&text, label).is_some(), "{label} missing:\n{text}");
@@ -186,7 +185,135 @@ fn table_says_when_no_daemon_runs_on_the_folder() {
         "{table}"
     );
 
-    // Killed: the kernel released its lock, whatever file it left.
-    assert!(w.state_dir().join("daemon.lock").exists());
+    // Killed: the kernel released its lock.
     assert!(notice(&w), "a dead daemon is not running");
+}
+
+/// Waits up to `within` for `child` to exit; kills it if it does not.
+fn exit_within(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let exited = wait_for(within, || child.try_wait().ok().flatten().is_some());
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    child.try_wait().ok().flatten()
+}
+
+#[test]
+fn a_broken_acsync_toml_hides_neither_the_daemon_nor_its_lock() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    let mut daemon = spawn_daemon(&w);
+    assert!(
+        wait_for(Duration::from_secs(20), || !notice(&w)),
+        "the daemon is seen"
+    );
+    // Broken once the daemon has loaded it (it gives the export a next run):
+    // it then keeps running on the last good file.
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            !w.status_json("vip")["next_run"].is_null()
+        }),
+        "the daemon took the export up"
+    );
+    std::fs::write(
+        w.root().join("acsync.toml"),
+        "[daemon\nstate_dir = \"state\"\n",
+    )
+    .expect("break");
+
+    let table = stdout(&w.acsync(&["status"]));
+    assert!(!table.contains("no daemon is running"), "{table}");
+
+    let mut second = w
+        .command(&["daemon"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn second daemon");
+    let refused = exit_within(&mut second, Duration::from_secs(10));
+    let mut err = String::new();
+    if let Some(mut pipe) = second.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+    }
+    let still = daemon.try_wait().expect("try_wait").is_none();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(still, "the first daemon exited");
+    assert_eq!(
+        refused.and_then(|s| s.code()),
+        Some(1),
+        "a second daemon ran: {err}"
+    );
+    assert!(err.contains("another acsync daemon is running on"), "{err}");
+    assert_ne!(
+        w.status_json("vip")["state"],
+        "invalid",
+        "the second daemon wrote"
+    );
+}
+
+/// An idle export run on the last good acsync.toml carries that file's
+/// error: the table's ERROR column shows it, whatever the state.
+#[test]
+fn the_table_shows_a_config_error_whatever_the_state() {
+    let rt = runtime();
+    let w = synced_vip(&rt);
+    let path = w.exports().join("vip.status.json");
+    let mut v = w.status_json("vip");
+    assert_eq!(v["state"], "idle");
+    v["config_error"] = "acsync.toml:3:1: expected `]`".into();
+    std::fs::write(path, serde_json::to_vec_pretty(&v).expect("json")).expect("write");
+
+    let table = stdout(&w.acsync(&["status", "--wide"]));
+    let row = table.lines().find(|l| l.starts_with("vip ")).expect("row");
+    assert!(row.contains(" idle "), "{table}");
+    assert!(row.ends_with("acsync.toml:3:1: expected `]`"), "{table}");
+}
+
+/// Nothing from the data reaches a terminal raw: a name and an address
+/// holding escape sequences and a line break are shown escaped by
+/// `status NAME`, `history` and `plan`.
+#[test]
+fn values_from_the_data_are_escaped_on_the_terminal() {
+    let rt = runtime();
+    let w = rt.block_on(World::new());
+    w.write_csv(
+        "vip",
+        &[
+            ("ann@example.com", "Ann\u{1b}[31mRed"),
+            ("bad@@ex\u{1b}[2Jample.com", "X"),
+        ],
+    );
+    w.write_export("vip", "");
+    rt.block_on(w.sync("vip"));
+
+    let status = stdout(&w.acsync(&["status", "vip"]));
+    assert!(
+        status.contains("b***@ex\\u{1b}[2jample.com: invalid email"),
+        "{status}"
+    );
+    let history = stdout(&w.acsync(&["history", "vip", "--run", "1"]));
+    assert!(
+        history.contains("first_name=Ann\\u{1b}[31mRed"),
+        "{history}"
+    );
+
+    // A quoted line break in a new name: one line of the plan, escaped.
+    let csv = "email,first_name,last_name\nann@example.com,\"Ann\nFake: line\",Last\n";
+    std::fs::write(w.root().join("segments/vip.csv"), csv).expect("csv");
+    let plan = stdout(&w.acsync(&["plan", "vip"]));
+    assert!(plan.contains("\"Ann\\nFake: line\""), "{plan}");
+
+    for (what, text) in [("status", &status), ("history", &history), ("plan", &plan)] {
+        assert!(
+            !text.contains('\u{1b}'),
+            "{what} printed a raw escape: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("Fake")),
+            "{what}: {text}"
+        );
+    }
 }

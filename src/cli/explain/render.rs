@@ -1,6 +1,7 @@
 //! The plain-sentence form of an [`Explanation`]: one block per question.
 //! Times in UTC and in the export's time zone. Pure.
 
+use crate::model::quoted;
 use crate::status::time_text;
 use chrono_tz::Tz;
 
@@ -58,7 +59,7 @@ fn segment(out: &mut Vec<String>, s: &SegmentPart) {
         let f: Vec<String> = s
             .fields
             .iter()
-            .map(|(k, v)| format!("{k} = {v:?}"))
+            .map(|(k, v)| format!("{k} = {}", quoted(v)))
             .collect();
         out.push(format!("  it sends {}", f.join(", ")));
     }
@@ -82,7 +83,11 @@ fn state(out: &mut Vec<String>, s: &StatePart, tz: &Tz) {
         };
         let id = s
             .contact_id
-            .map_or("no contact id".into(), |i| format!("contact id {i}"));
+            .map_or(
+                "its ActiveCampaign contact id is not known yet (the next full read of the list learns it)"
+                    .into(),
+                |i| format!("contact id {i}"),
+            );
         out.push(format!("  {owner}; {id}"));
         let read = s
             .last_full_read
@@ -170,7 +175,7 @@ fn list(out: &mut Vec<String>, l: &ListPart, tz: &Tz) {
     ];
     let held: Vec<String> = names
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v:?}")))
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", quoted(v))))
         .collect();
     if !held.is_empty() {
         out.push(format!("  it holds {}", held.join(", ")));
