@@ -93,7 +93,10 @@ fn history_lines(
             None => e.change.as_str().to_string(),
         };
         if let Some(batch) = &e.batch {
-            what.push_str(&format!(" (bulk import {batch})"));
+            what.push_str(&format!(
+                " (bulk import {})",
+                crate::model::printable(batch)
+            ));
         }
         out.push(format!(
             "  run {} at {}: {what}",
