@@ -219,12 +219,7 @@ fn sigterm_reaches_a_run_waiting_on_a_batch_poll() {
     std::fs::write(w.exports().join("vip.toml"), every_2s).expect("export");
     let infos = || w.sim.ledger().by_endpoint.get("GET /import/info").copied();
     let before = infos();
-    let mut daemon = w
-        .command(&["daemon"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = w.spawn_daemon();
     let polling = wait_for(Duration::from_secs(20), || infos() > before.map(|n| n + 1));
     assert!(polling, "the daemon's run follows the held batch");
 

@@ -334,13 +334,7 @@ fn daemon_killed_at_random_instants_converges_without_losing_ownership() {
         &format!("schedule = \"{EVERY_2S}\""),
     );
     std::fs::write(&path, scheduled).expect("schedule");
-    let spawn = |w: &World| {
-        w.command(&["daemon"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn daemon")
-    };
+    let spawn = |w: &World| w.spawn_daemon();
     // A daemon run of changes: from its start (the next 2 s tick) to its
     // end, recorded.
     let calibrate = |w: &World| {

@@ -577,12 +577,7 @@ fn daemon_serves_metrics_with_the_run_series_and_health() {
     std::fs::write(&path, text.replace("\"@hourly\"", "\"*/2 * * * * *\"")).expect("write");
     std::fs::write(w.exports().join("broken.toml"), "lst_id = 3\n").expect("write");
 
-    let mut child = w
-        .command(&["daemon"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn daemon");
+    let mut child = w.spawn_daemon();
     let success = "acsync_runs_total{export=\"vip\",outcome=\"success\"}";
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut text = String::new();

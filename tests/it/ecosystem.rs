@@ -6,7 +6,7 @@
 //! pages are fresh; the Kubernetes example ([`kubernetes`]).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -108,11 +108,7 @@ fn start_daemon(w: &World, port: u16) -> Child {
         &format!("[daemon]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
     );
     std::fs::write(w.root().join("acsync.toml"), settings).expect("write");
-    w.command(&["daemon"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn daemon")
+    w.spawn_daemon()
 }
 
 /// Scrapes until `done` holds (or 30 s pass); the last body.

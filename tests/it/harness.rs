@@ -216,6 +216,15 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Spawns `acsync daemon` on the world's folder, its output discarded.
+    pub fn spawn_daemon(&self) -> std::process::Child {
+        self.command(&["daemon"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn daemon")
+    }
+
     /// Spawns `acsync sync NAME` and returns it once ActiveCampaign has
     /// accepted a new bulk import (and the answer had time to be journaled).
     pub fn spawn_sync_until_a_batch_is_queued(&self, name: &str) -> std::process::Child {

@@ -127,12 +127,7 @@ async fn sigterm_during_a_batch_records_the_run_interrupted_before_the_daemon_ex
     let text = std::fs::read_to_string(&path).expect("export");
     let every_2s = text.replace("schedule = \"@hourly\"", "schedule = \"*/2 * * * * *\"");
     std::fs::write(&path, every_2s).expect("schedule");
-    let mut daemon = w
-        .command(&["daemon"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = w.spawn_daemon();
     let deadline = Instant::now() + Duration::from_secs(20);
     while w.bulk_imports() == 0 {
         assert!(Instant::now() < deadline, "no batch sent");

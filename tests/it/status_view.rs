@@ -139,15 +139,6 @@ fn wide_stops_cutting_errors() {
     assert!(!row.contains('…'));
 }
 
-/// `acsync daemon` on the world's folder, its output discarded.
-fn spawn_daemon(w: &World) -> Child {
-    w.command(&["daemon"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn daemon")
-}
-
 fn notice(w: &World) -> bool {
     stdout(&w.acsync(&["status"])).contains(&format!(
         "no daemon is running on {}: next runs will not happen",
@@ -172,7 +163,7 @@ fn table_says_when_no_daemon_runs_on_the_folder() {
     let w = synced_vip(&rt);
     assert!(notice(&w), "no daemon yet");
 
-    let mut daemon = spawn_daemon(&w);
+    let mut daemon = w.spawn_daemon();
     let seen = wait_for(Duration::from_secs(20), || !notice(&w));
     let table = stdout(&w.acsync(&["status"]));
     let still = daemon.try_wait().expect("try_wait").is_none();
@@ -204,7 +195,7 @@ fn exit_within(child: &mut Child, within: Duration) -> Option<std::process::Exit
 fn a_broken_acsync_toml_hides_neither_the_daemon_nor_its_lock() {
     let rt = runtime();
     let w = synced_vip(&rt);
-    let mut daemon = spawn_daemon(&w);
+    let mut daemon = w.spawn_daemon();
     assert!(
         wait_for(Duration::from_secs(20), || !notice(&w)),
         "the daemon is seen"
