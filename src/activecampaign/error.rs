@@ -64,6 +64,14 @@ pub enum ApiError {
         last: String,
     },
 
+    /// A shutdown ended the wait before a request (a back-off, a
+    /// `Retry-After`, the request budget's turn): it was not sent.
+    #[error("connection `{connection}`: {endpoint} not sent: stopped by shutdown")]
+    Stopped {
+        connection: String,
+        endpoint: String,
+    },
+
     /// The server's TLS certificate did not verify (unknown issuer, wrong
     /// name, expired...). Never retried: the next attempt meets the same
     /// certificate, and certificates are never left unverified.

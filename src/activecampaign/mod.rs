@@ -148,6 +148,9 @@ struct Shared {
 pub struct Client {
     shared: Arc<Shared>,
     counters: Arc<Counters>,
+    /// A shutdown that ends this handle's waits (a retry's back-off, a
+    /// turn of the request budget): see [`Client::stopped_by`].
+    stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl fmt::Debug for Client {
@@ -213,6 +216,7 @@ impl Client {
         Ok(Client {
             shared: Arc::new(shared),
             counters: Arc::default(),
+            stop: None,
         })
     }
 
@@ -221,6 +225,19 @@ impl Client {
         Client {
             shared: self.shared.clone(),
             counters: Arc::default(),
+            stop: None,
+        }
+    }
+
+    /// This handle (its counters included) whose waits end when `stop` is
+    /// cancelled: a request waiting out a back-off or a `Retry-After` then
+    /// fails at once with [`ApiError::Stopped`], which stops the run, so a
+    /// shutdown reaches every wait of a write (docs/run-rules.md, shutdown).
+    pub fn stopped_by(&self, stop: tokio_util::sync::CancellationToken) -> Client {
+        Client {
+            shared: self.shared.clone(),
+            counters: self.counters.clone(),
+            stop: Some(stop),
         }
     }
 

@@ -152,7 +152,9 @@ impl Client {
         loop {
             attempt += 1;
             let asked = Instant::now();
-            let grant = self.shared.budget.acquire(call.kind).await;
+            let grant = self
+                .until_stopped(call, self.shared.budget.acquire(call.kind))
+                .await?;
             // Each send, for timing studies (`RUST_LOG=acsync::pace=trace`);
             // the fields are computed only when that level is on.
             tracing::trace!(target: "acsync::pace", connection = self.connection(), endpoint = call.endpoint, waited_ms = asked.elapsed().as_millis() as u64, "sent");
@@ -188,8 +190,27 @@ impl Client {
                     last: what,
                 });
             }
-            self.wait_before_retry(call, attempt, &what, retry_after)
-                .await;
+            let wait = self.wait_before_retry(call, attempt, &what, retry_after);
+            self.until_stopped(call, wait).await?;
+        }
+    }
+
+    /// Awaits `wait`, unless this handle's shutdown comes first: then
+    /// [`ApiError::Stopped`] (see [`Client::stopped_by`]).
+    async fn until_stopped<T>(
+        &self,
+        call: &Call,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Result<T, ApiError> {
+        let Some(stop) = &self.stop else {
+            return Ok(wait.await);
+        };
+        tokio::select! {
+            done = wait => Ok(done),
+            () = stop.cancelled() => Err(ApiError::Stopped {
+                connection: self.connection().to_string(),
+                endpoint: call.endpoint.to_string(),
+            }),
         }
     }
 

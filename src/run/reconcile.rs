@@ -109,9 +109,12 @@ pub async fn reconcile(
     let mut prepared = persist_reconciled(cx.db, prepared).await?;
     // The run's phases, for timing studies (`RUST_LOG=acsync::pace=trace`).
     tracing::trace!(target: "acsync::pace", export = %export.id, "planned");
+    // A shutdown also ends the write's waits (back-off, Retry-After, the
+    // budget's turn): the journal makes stopping there as safe as a kill.
+    let client = cx.client.stopped_by(cx.cancel.clone());
     let (mut tally, result) = apply::Applier::new(
         export,
-        cx.client,
+        &client,
         cx.db,
         &prepared.known,
         &prepared.segment,

@@ -286,3 +286,45 @@ fn a_batch_without_id_is_settled_by_reading_though_imports_stay_outstanding() {
         "{left:?}"
     );
 }
+
+/// docs/run-rules.md, shutdown: a shutdown reaches the waits of the write
+/// too. The batch is queued, then ActiveCampaign answers every request 429
+/// with `Retry-After: 60` (a storm): the follow-up's request waits it out.
+/// Cancelled, the run ends at once and is recorded interrupted, well inside
+/// the daemon's grace, instead of waiting a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_reaches_a_write_waiting_out_a_retry_after() {
+    let w = World::with(crate::harness::slow_batches(2)).await;
+    w.write_people("vip", &World::people(0..20));
+    w.write_export("vip", "");
+    let export = w.export("vip");
+    let cancel = CancellationToken::new();
+    let before = w.bulk_imports();
+    let runner = w.runner();
+    let run = runner.run(
+        &export,
+        Trigger::Manual,
+        RunOptions::default(),
+        cancel.clone(),
+    );
+    let storm_then_stop = async {
+        while w.bulk_imports() == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.sim.set_faults(Faults {
+            storm_429: Some((Duration::from_secs(120), 60)),
+            ..Faults::default()
+        });
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        cancel.cancel();
+        Instant::now()
+    };
+    let (report, stopped) = tokio::join!(run, storm_then_stop);
+    let took = stopped.elapsed();
+    let r = report.expect("the run started");
+    assert_eq!(r.outcome, Outcome::Interrupted, "{:?}", r.last_run.error);
+    assert!(
+        took < Duration::from_secs(5),
+        "the run ended {took:?} after the shutdown"
+    );
+}

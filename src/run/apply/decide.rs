@@ -231,7 +231,8 @@ pub fn class_of(e: &ApiError) -> ErrorClass {
         ApiError::Auth { .. }
         | ApiError::ListNotFound { .. }
         | ApiError::Config { .. }
-        | ApiError::Tls { .. } => ErrorClass::Fatal,
+        | ApiError::Tls { .. }
+        | ApiError::Stopped { .. } => ErrorClass::Fatal,
         ApiError::RetriesExhausted { .. }
         | ApiError::Decode { .. }
         | ApiError::BatchTimeout { .. } => ErrorClass::InDoubt,
