@@ -387,6 +387,18 @@ export, the state database is seeded exactly as a converged run leaves it
    the daemon's VmHWM, CPU its utime + stime from `/proc/PID/stat`, both
    over the whole run (start-up included). `cargo bench --bench suite --
    parallel` runs this item alone (`--accounts N`, `--profiles N`).
+9. **A busy account** (run only when asked for: `cargo bench --bench suite --
+   busy`, 30 minutes; `--busy-minutes N`). The `acsync daemon` binary with
+   four exports of 500 profiles, one list each, due every 30 s, each segment
+   sliding 2% a run; the simulator at the real limits of item 2. Every
+   second a contact signs up through a form on one list and a member of
+   another opts out; every ten seconds another tool queues a bulk import of
+   50 contacts (the account's `outstanding` is rarely 0). After a third of
+   the time the API key is rotated (the account takes only the new one, the
+   key file is rewritten, SIGHUP); after two thirds, 50 SIGHUPs in a second.
+   Each run's outcome is read from the status files; 429s and the most
+   requests in one second from the simulator; the daemon's RSS every second
+   (warm-up: the second tenth; end: the last tenth).
 
 Wall times depend on what else this 2-core machine runs (other engineers'
 builds shared it): the load average is recorded with each item, and the CPU
