@@ -48,6 +48,9 @@ pub struct RawDaemon {
     /// How long the run history (`acsync history`) is kept, e.g. "90d"; exports may set their own. At most 2,000,000 entries per export are kept in any case.
     #[schemars(with = "Option<String>", extend("default" = "90d"))]
     pub history_retention: Option<Spanned<String>>,
+    /// Where every process on this machine takes its turns of each account's request budget (one file per account). Default: <state_dir>/budget. Give two configuration folders that use one account the same folder, so that together they keep its requests_per_second. Relative paths are relative to the config folder.
+    #[schemars(with = "Option<String>", example = "/var/lib/acsync/budget")]
+    pub budget_dir: Option<Spanned<String>>,
 }
 
 /// [connections.NAME]: one ActiveCampaign account. Exactly one of api_key_env, api_key_file, api_key_credential.

@@ -86,6 +86,7 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
         status_dir: None,
         metrics_listen: None,
         history_retention: super::types::DEFAULT_HISTORY_RETENTION,
+        budget_dir: None,
     };
     let Some(raw) = raw else { return out };
     if let Some(dir) = raw.state_dir {
@@ -105,6 +106,7 @@ fn daemon(raw: Option<RawDaemon>, cx: &mut Cx, config_dir: &Path) -> DaemonSetti
         }
     }
     out.status_dir = raw.status_dir.map(|d| config_dir.join(d.get_ref()));
+    out.budget_dir = raw.budget_dir.map(|d| config_dir.join(d.get_ref()));
     if let Some(d) = &raw.history_retention {
         match values::duration(d.get_ref()) {
             Ok(v) => out.history_retention = v,

@@ -24,6 +24,9 @@ pub struct DaemonSettings {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// How long the run history is kept (exports may override it).
     pub history_retention: Duration,
+    /// Where the account request budgets are shared (docs/run-rules.md,
+    /// one budget per account); `None`: `state_dir/budget`.
+    pub budget_dir: Option<PathBuf>,
 }
 
 /// The run history's retention when neither acsync.toml nor the export sets one.

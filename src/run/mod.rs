@@ -47,6 +47,8 @@ pub use report::RunReport;
 #[derive(Debug, Clone)]
 pub struct RunnerPaths {
     pub state_dir: PathBuf,
+    /// Where each account's request budget is shared with other processes.
+    pub budget_dir: PathBuf,
     pub exports_dir: PathBuf,
     pub status_dir: Option<PathBuf>,
 }
@@ -62,6 +64,10 @@ impl RunnerPaths {
     pub fn new(config_dir: &Path, settings: &DaemonSettings) -> Self {
         RunnerPaths {
             state_dir: settings.state_dir.clone(),
+            budget_dir: settings
+                .budget_dir
+                .clone()
+                .unwrap_or_else(|| settings.state_dir.join("budget")),
             exports_dir: crate::config::exports_dir(config_dir),
             status_dir: settings.status_dir.clone(),
         }
@@ -139,7 +145,7 @@ impl Runner {
         }
         let mut cfg = ClientConfig::new(conn, key);
         // Every process on this state folder shares the account's budget.
-        cfg.budget_dir = Some(self.paths.state_dir.join("budget"));
+        cfg.budget_dir = Some(self.paths.budget_dir.clone());
         (self.tune)(&mut cfg);
         let client = Client::new(cfg)?;
         clients.insert(conn.name.clone(), (conn.clone(), client.clone()));
