@@ -197,7 +197,7 @@ pub fn rate_limit(scope: &str, rps: u32, probes: &[Probe]) -> Finding {
 /// The most clock skew `doctor` passes: half of what acsync's own write
 /// windows allow (see [`crate::model::WriteWindow`]), so that a host
 /// drifting towards it is told in time.
-const SKEW_WARN_SECS: i64 = 60;
+const SKEW_WARN_SECS: i64 = crate::model::WriteWindow::SKEW_SECS / 2;
 
 /// The account's time zone (the offset of a contact's zoned time) and this
 /// host's clock against ActiveCampaign's `Date` header: acsync compares
@@ -222,16 +222,21 @@ pub fn account_clock(scope: &str, probes: &[Probe], now: chrono::DateTime<chrono
             format!(
                 "{zone}; ActiveCampaign sent no Date header: this host's clock was not compared"
             ),
-            CLOCK_FIX,
+            &clock_fix(),
         );
     };
     let skew = (now - server.with_timezone(&chrono::Utc)).num_seconds();
     let found = format!("{zone}; this host's clock is {skew:+} s from ActiveCampaign's");
     if skew.abs() > SKEW_WARN_SECS {
-        return Finding::warn(scope, "clock", found, CLOCK_FIX);
+        return Finding::warn(scope, "clock", found, &clock_fix());
     }
     Finding::ok(scope, "clock", found)
 }
 
 /// The fix of a clock that drifts.
-const CLOCK_FIX: &str = "keep this host's clock in sync (NTP: `timedatectl set-ntp true`): acsync tells its own writes from others' by time, within 120 s";
+fn clock_fix() -> String {
+    format!(
+        "keep this host's clock in sync (NTP: `timedatectl set-ntp true`): acsync tells its own writes from others' by time, within {} s",
+        crate::model::WriteWindow::SKEW_SECS
+    )
+}

@@ -187,13 +187,13 @@ impl<'a> Applier<'a> {
     /// Fails once an import of unsubscribes has created a contact (see
     /// [`WriteCore::created_by_unsubscribes`]): no unsubscribe is sent after.
     fn unsubscribes_create_nobody(&self) -> Result<(), RunError> {
-        let ids = self.tally().created_by_unsubscribes.clone();
-        if ids.is_empty() {
+        let tally = self.tally();
+        if tally.created_by_unsubscribes.is_empty() {
             return Ok(());
         }
         Err(RunError::CreatedByUnsubscribe {
             list_id: self.export.list_id,
-            ids,
+            ids: tally.created_by_unsubscribes.clone(),
         })
     }
 
