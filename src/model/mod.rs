@@ -22,4 +22,6 @@ pub use printable::{printable, quoted};
 pub use profile::{Fields, Profile, mask_email};
 pub use provenance::Evidence;
 pub use reason::{Kept, LeftAlone};
-pub use status::{ListStatus, MembershipRow, UnsubscribeMarks, WriteWindow};
+pub use status::{
+    ListStatus, MembershipRow, UnsubscribeMarks, WriteWindow, other_statuses_possible,
+};

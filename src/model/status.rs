@@ -33,6 +33,18 @@ impl std::fmt::Display for ListStatus {
     }
 }
 
+/// Whether a list may hold members of a status acsync cannot ask for (91
+/// "removed", or a code it does not know), from its count of every member
+/// and the counts of the four statuses it reads (docs/run-rules.md, kept
+/// statuses): when the first exceeds their sum, or when a count was not
+/// answered, since an unknown is never taken for "none".
+pub fn other_statuses_possible(every: Option<u64>, four: [Option<u64>; 4]) -> bool {
+    let counted = four.into_iter().try_fold(0u64, |sum, n| Some(sum + n?));
+    every
+        .zip(counted)
+        .is_none_or(|(all, counted)| all > counted)
+}
+
 impl ListStatus {
     /// Whether an add leaves a member of this status as it is: any status
     /// but active, which only its author may change (docs/run-rules.md,
@@ -174,5 +186,17 @@ mod tests {
         }
         // A member record stays as small as it was with four statuses.
         assert_eq!(std::mem::size_of::<Option<ListStatus>>(), 4);
+    }
+
+    #[test]
+    fn other_statuses_are_possible_beyond_the_four_counts_or_without_an_answer() {
+        let four = [Some(5), Some(2), Some(1), Some(0)];
+        assert!(!other_statuses_possible(Some(8), four));
+        assert!(other_statuses_possible(Some(9), four), "one 91 or unknown");
+        assert!(other_statuses_possible(None, four));
+        assert!(other_statuses_possible(
+            Some(8),
+            [Some(5), None, Some(1), Some(0)]
+        ));
     }
 }

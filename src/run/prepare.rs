@@ -538,15 +538,15 @@ async fn members_of_other_status(
     read: &[LiveMember],
 ) -> Result<Vec<LiveMember>, RunError> {
     let list = export.list_id;
-    let any = client.count_members(list, None).await?.unwrap_or(0);
-    if any <= read.len() as u64 {
+    let every = client.count_members(list, None).await?;
+    if every.is_some_and(|n| n <= read.len() as u64) {
         return Ok(Vec::new());
     }
-    let mut managed = 0;
-    for status in ListStatus::ALL {
-        managed += client.count_members(list, Some(status)).await?.unwrap_or(0);
+    let mut four = [None; 4];
+    for (n, status) in four.iter_mut().zip(ListStatus::ALL) {
+        *n = client.count_members(list, Some(status)).await?;
     }
-    if any <= managed {
+    if !crate::model::other_statuses_possible(every, four) {
         return Ok(Vec::new());
     }
     let seen: std::collections::HashSet<u64> = read.iter().map(|m| m.contact_id).collect();

@@ -92,17 +92,15 @@ impl Applier<'_> {
             .client
             .list_members(list, ListStatus::Unconfirmed, &|_| {})
             .await?;
-        let mut counted = Some(unconfirmed.read);
-        for status in [
-            ListStatus::Active,
-            ListStatus::Unsubscribed,
-            ListStatus::Bounced,
-        ] {
-            let n = self.client.count_members(list, Some(status)).await?;
-            counted = counted.zip(n).map(|(a, b)| a + b);
+        let mut four = [None; 4];
+        for (n, status) in four.iter_mut().zip(ListStatus::ALL) {
+            *n = match status {
+                ListStatus::Unconfirmed => Some(unconfirmed.read),
+                _ => self.client.count_members(list, Some(status)).await?,
+            };
         }
         let every = self.client.count_members(list, None).await?;
-        let others_possible = every.zip(counted).is_none_or(|(all, known)| all > known);
+        let others_possible = crate::model::other_statuses_possible(every, four);
         Ok(ListCensus {
             unconfirmed: unconfirmed.members,
             others_possible,
