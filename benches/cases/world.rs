@@ -216,6 +216,7 @@ impl World {
             fingerprint: acsync::run::prepare::export_fingerprint(&export),
             last_full_read: Some(chrono::Utc::now()),
             config_sha256: Some(export.sha256.clone()),
+            ..Default::default()
         };
         db.set_export_meta(EXPORT, &meta).expect("seed meta");
     }

@@ -16,6 +16,7 @@
 
 pub mod account_budget;
 pub mod bulk;
+pub mod changed;
 pub mod error;
 pub mod fields;
 pub mod limit;

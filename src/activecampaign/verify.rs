@@ -96,21 +96,39 @@ impl Client {
                 ])
                 .query_all(chunk.iter().map(|id| ("ids[]", id.to_string())));
             let page: ContactsPage = self.fetch(&call).await?;
-            let rows = match &page.contact_lists {
-                Some(rows) => rows.as_slice(),
-                None if page.contacts.is_empty() => &[],
-                None => return Err(self.decode_error(&call, NOT_SIDE_LOADED)),
-            };
-            let row_of = |id: u64| {
-                rows.iter()
-                    .find(|r| r.list.0 == list_id && r.contact.is_some_and(|c| c.0 == id))
-                    .map(membership_row)
-            };
-            out.extend(page.contacts.iter().filter_map(|c| {
+            out.extend(self.with_rows(&call, page, list_id, Some(chunk))?);
+        }
+        Ok(out)
+    }
+
+    /// The contacts of a page read with `include=contactLists`, each with
+    /// its own row on `list_id` (`only`: keep just these ids, so that an
+    /// API that ignored a filter never widens what a caller touches). A page
+    /// of contacts that came without rows is an error: the account does not
+    /// honour the side-load, and no caller may read its absence as "no row".
+    pub(super) fn with_rows(
+        &self,
+        call: &Call,
+        page: ContactsPage,
+        list_id: u64,
+        only: Option<&[u64]>,
+    ) -> Result<Vec<CheckedContact>, ApiError> {
+        let rows = match &page.contact_lists {
+            Some(rows) => rows.as_slice(),
+            None if page.contacts.is_empty() => &[],
+            None => return Err(self.decode_error(call, NOT_SIDE_LOADED)),
+        };
+        let row_of = |id: u64| {
+            rows.iter()
+                .find(|r| r.list.0 == list_id && r.contact.is_some_and(|c| c.0 == id))
+                .map(membership_row)
+        };
+        Ok(page
+            .contacts
+            .iter()
+            .filter_map(|c| {
                 let email = c.email.as_deref()?.trim().to_lowercase();
-                // Only the asked ids: an API that ignored the filter must not
-                // widen what a removal touches.
-                if !chunk.contains(&c.id.0) || email.is_empty() {
+                if only.is_some_and(|ids| !ids.contains(&c.id.0)) || email.is_empty() {
                     return None;
                 }
                 let row = row_of(c.id.0);
@@ -123,9 +141,8 @@ impl Client {
                     row,
                     as_read,
                 })
-            }));
-        }
-        Ok(out)
+            })
+            .collect())
     }
 }
 

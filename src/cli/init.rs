@@ -153,7 +153,8 @@ schedule = "*/15 * * * *"      # when `acsync daemon` runs it: every 15 minutes
 timezone = "UTC"               # IANA name the schedule is read in
 prune = "owned"                # unsubscribe only whom this export subscribed
 max_removals = "10%"           # never unsubscribe more than 10% of the list in one run
-full_read_every = "24h"        # how often the list is read in full (drift check)
+full_read_every = "7d"         # how often the list is read in full
+drift_check_every = "24h"      # in between: what others changed (docs/run-rules.md)
 
 [source]                       # the segment: one row per person
 kind = "csv"                   # csv | jsonl | sqlite | postgres

@@ -92,7 +92,7 @@ pub enum Command {
         /// (or removals are blocked), 1 on error, as Terraform does.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Read the list in full now (drift check), whatever full_read_every says.
+        /// Read the list in full now, whatever full_read_every says.
         #[arg(long)]
         full_read: bool,
     },
@@ -120,7 +120,7 @@ pub enum Command {
         /// Apply unsubscribes even above max_removals, for this run only.
         #[arg(long)]
         allow_removals: bool,
-        /// Read the list in full now (drift check), whatever full_read_every says.
+        /// Read the list in full now, whatever full_read_every says.
         #[arg(long)]
         full_read: bool,
         /// After a lost state database: take ownership of the list's active

@@ -91,6 +91,8 @@ pub fn summary(id: &str, r: &PlanReport) -> PlanSummary {
         segment: &r.segment,
         left: r.left.as_ref(),
         full_read: r.full_read,
+        read: r.read,
+        drift: r.drift.as_ref(),
         api_requests: r.api_requests,
         unread_kept: r.unread_kept,
         settled_by_reading: r.settled_by_reading,
@@ -196,12 +198,26 @@ fn print_text(export: &crate::config::Export, r: &PlanReport) {
         let (email, reason) = (printable(&issue.email), printable(&issue.reason));
         println!("  {place}: {email} ({reason})");
     }
-    let read = match r.full_read {
-        Some(why) => format!(
-            "read the list in full: {}",
-            why.describe(export.full_read_every)
-        ),
-        None => "from local state".to_string(),
-    };
+    let read = r
+        .read
+        .describe(export.full_read_every, export.drift_check_every);
     println!("  ({read}; {} API requests, no writes)", r.api_requests);
+    if let Some(d) = &r.drift {
+        println!(
+            "  drift check since {}: {} changed, counts {}, {} of {} sampled differ{}",
+            d.asked_from,
+            d.changed,
+            d.counts,
+            d.sample_disagreed,
+            d.sampled,
+            if d.gone > 0 {
+                format!(", {} gone (deleted contacts)", d.gone)
+            } else {
+                String::new()
+            }
+        );
+        if let Some(why) = &d.disagreed {
+            println!("  the next run reads the list in full: {}", printable(why));
+        }
+    }
 }

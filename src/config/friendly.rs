@@ -137,7 +137,7 @@ fn accepted(table: &str, key: &str) -> Option<&'static str> {
         }
         ("", "max_profiles") => "a positive whole number without quotes (e.g. 1000000)",
         ("", "tags") => "a list of tag names (e.g. [\"vip\", \"newsletter\"])",
-        ("", "full_read_every" | "history_retention") => DURATION,
+        ("", "full_read_every" | "drift_check_every" | "history_retention") => DURATION,
         ("", "source") => "a [source] table (kind, path or query)",
         ("", "mapping") => "a [mapping] table (email = \"<column>\", …)",
         ("", "daemon") => "a [daemon] table",

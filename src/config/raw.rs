@@ -130,9 +130,12 @@ pub struct RawExport {
     /// Tags added to contacts when subscribed or updated.
     #[schemars(with = "Option<Vec<String>>", extend("default" = []))]
     pub tags: Option<Spanned<Vec<String>>>,
-    /// How often the list is read in full (drift check), e.g. "24h", "90m"; "0" = every run.
-    #[schemars(with = "Option<String>", extend("default" = "24h"))]
+    /// How often the list is read in full (every member of every status), e.g. "7d", "24h"; "0" = every run.
+    #[schemars(with = "Option<String>", extend("default" = "7d"))]
     pub full_read_every: Option<Spanned<String>>,
+    /// How often, between full reads, a run checks what others changed on the list (only the members ActiveCampaign shows as updated since the last check, proven by counts and a sample), e.g. "24h"; "0" = every run.
+    #[schemars(with = "Option<String>", extend("default" = "24h"))]
+    pub drift_check_every: Option<Spanned<String>>,
     /// How long this export's run history (`acsync history`) is kept, e.g. "30d". Default: [daemon] history_retention, else "90d".
     #[schemars(with = "Option<String>", example = "30d")]
     pub history_retention: Option<Spanned<String>>,

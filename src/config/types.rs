@@ -165,6 +165,9 @@ pub struct Export {
     pub tags: Vec<String>,
     /// Zero: read the list in full on every run.
     pub full_read_every: Duration,
+    /// How often a run between full reads checks what others changed
+    /// (docs/run-rules.md, drift checks). Zero: every such run.
+    pub drift_check_every: Duration,
     /// How long this export's run history is kept (its own key, else the
     /// daemon's, else [`DEFAULT_HISTORY_RETENTION`]).
     pub history_retention: Duration,

@@ -113,6 +113,7 @@ fn build(
         exclude_automations: raw.exclude_automations.unwrap_or(false),
         tags: tags(raw.tags, cx),
         full_read_every: limits.full_read_every,
+        drift_check_every: limits.drift_check_every,
         history_retention,
         source: source?,
         mapping: mapping?,
@@ -214,14 +215,21 @@ struct Limits {
     max_removals: RemovalLimit,
     max_profiles: u64,
     full_read_every: Duration,
+    drift_check_every: Duration,
 }
+
+/// The documented defaults (docs/configuration.md): a full read weekly,
+/// a drift check daily in between.
+pub const DEFAULT_FULL_READ_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_DRIFT_CHECK_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
     let mut out = Limits {
         prune: Prune::Owned,
         max_removals: RemovalLimit::Percent(10.0),
         max_profiles: 1_000_000,
-        full_read_every: Duration::from_secs(24 * 3600),
+        full_read_every: DEFAULT_FULL_READ_EVERY,
+        drift_check_every: DEFAULT_DRIFT_CHECK_EVERY,
     };
     if let Some(p) = &raw.prune {
         match p.get_ref().as_str() {
@@ -255,10 +263,15 @@ fn limits(raw: &RawExport, cx: &mut Cx) -> Limits {
             _ => cx.invalid(m.span(), "max_profiles must be a positive count"),
         }
     }
-    if let Some(d) = &raw.full_read_every {
-        match values::duration(d.get_ref()) {
-            Ok(v) => out.full_read_every = v,
-            Err(msg) => cx.invalid(d.span(), msg),
+    for (raw, value) in [
+        (&raw.full_read_every, &mut out.full_read_every),
+        (&raw.drift_check_every, &mut out.drift_check_every),
+    ] {
+        if let Some(d) = raw {
+            match values::duration(d.get_ref()) {
+                Ok(v) => *value = v,
+                Err(msg) => cx.invalid(d.span(), msg),
+            }
         }
     }
     out

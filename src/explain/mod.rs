@@ -203,6 +203,11 @@ fn next_of(
         full_read: p.full_read.is_some(),
         full_read_reason: p.full_read,
         full_read_why: p.full_read.map(|r| r.describe(export.full_read_every)),
+        read: p.read_kind().kind(),
+        read_reason: p.read_kind().reason(),
+        read_why: p
+            .read_kind()
+            .describe(export.full_read_every, export.drift_check_every),
         basis,
         after_full_read: None,
     }

@@ -131,6 +131,11 @@ pub struct NextRun {
     pub full_read: bool,
     pub full_read_reason: Option<FullReadReason>,
     pub full_read_why: Option<String>,
+    /// The read the next run makes: `full`, `drift` (a drift check) or
+    /// `none`, its reason's name, and in words.
+    pub read: &'static str,
+    pub read_reason: Option<&'static str>,
+    pub read_why: String,
     /// What the planner was given: the state, a full read, or the state
     /// and what ActiveCampaign shows for the address now.
     pub basis: &'static str,

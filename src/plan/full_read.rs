@@ -36,6 +36,13 @@ pub enum FullReadReason {
     /// The plan's removals need more contact lookups (one request each)
     /// than reading the list costs (a request per 100 members).
     CheaperThanLookups,
+    /// The last drift check's proof (the counts of each status, or the
+    /// sample of members read in their own rows) disagreed with what it
+    /// read: what changed on this account cannot be read incrementally.
+    DriftDisagreed,
+    /// A drift check found more than half the list changed since the last
+    /// check: reading it all costs no more.
+    ChangedTooMuch,
 }
 
 impl FullReadReason {
@@ -52,6 +59,8 @@ impl FullReadReason {
             FullReadReason::NeverRead => "never_read",
             FullReadReason::Elapsed => "full_read_every_elapsed",
             FullReadReason::CheaperThanLookups => "cheaper_than_lookups",
+            FullReadReason::DriftDisagreed => "drift_check_disagreed",
+            FullReadReason::ChangedTooMuch => "drift_check_too_large",
         }
     }
 
@@ -71,6 +80,8 @@ impl FullReadReason {
                 humantime::format_duration(every)
             ),
             FullReadReason::CheaperThanLookups => "reading the list costs fewer requests than looking up each removal's contact".into(),
+            FullReadReason::DriftDisagreed => "the last drift check's proof (status counts or sample) disagreed with what it read".into(),
+            FullReadReason::ChangedTooMuch => "more than half the list changed since the last check: a full read costs no more".into(),
         }
     }
 }
@@ -95,6 +106,12 @@ pub struct ReadFacts {
     pub mapping_unchanged: bool,
     pub full_read_every: Duration,
     pub last_full_read: Option<DateTime<Utc>>,
+    /// The last drift check's proof disagreed (recorded by that run).
+    pub drift_disagreed: bool,
+    pub drift_check_every: Duration,
+    /// When the last read of either kind began (`None`: the last full
+    /// read's time stands for it).
+    pub last_check: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -129,6 +146,9 @@ pub fn full_read_reason(
     let Some(last) = facts.last_full_read else {
         return Some(FullReadReason::NeverRead);
     };
+    if facts.drift_disagreed {
+        return Some(FullReadReason::DriftDisagreed);
+    }
     let since = (facts.now - last).to_std().unwrap_or(Duration::ZERO);
     if since >= facts.full_read_every {
         return Some(FullReadReason::Elapsed);
@@ -147,6 +167,98 @@ pub fn full_read_reason(
         .then_some(FullReadReason::CheaperThanLookups)
 }
 
+/// Why a run between full reads checks what others changed on its list
+/// (docs/run-rules.md, drift checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftReason {
+    /// `drift_check_every = "0"`: every run between full reads checks.
+    EveryRun,
+    /// `drift_check_every` has passed since the last read of either kind.
+    Elapsed,
+}
+
+impl DriftReason {
+    /// The stable name `plan --json` and the status file print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftReason::EveryRun => "every_run",
+            DriftReason::Elapsed => "drift_check_every_elapsed",
+        }
+    }
+
+    /// In words, for `plan` and `explain`.
+    pub fn describe(self, every: Duration) -> String {
+        match self {
+            DriftReason::EveryRun => {
+                "drift_check_every is 0: every run between full reads checks".into()
+            }
+            DriftReason::Elapsed => format!(
+                "drift_check_every ({}) has passed since the last check",
+                humantime::format_duration(every)
+            ),
+        }
+    }
+}
+
+impl Serialize for DriftReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Whether a run that does not read in full ([`full_read_reason`] said
+/// `None`) checks what changed since the last check, and why.
+pub fn drift_check_reason(facts: &ReadFacts) -> Option<DriftReason> {
+    if facts.drift_check_every.is_zero() {
+        return Some(DriftReason::EveryRun);
+    }
+    let last = facts.last_check.or(facts.last_full_read)?;
+    let since = (facts.now - last).to_std().unwrap_or(Duration::ZERO);
+    (since >= facts.drift_check_every).then_some(DriftReason::Elapsed)
+}
+
+/// The read a run makes of its list, and why: the one name `plan`,
+/// `explain`, the status file and the log give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    Full(FullReadReason),
+    Drift(DriftReason),
+    /// Planned from the state database alone.
+    None,
+}
+
+impl ReadKind {
+    /// `full`, `drift` or `none`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ReadKind::Full(_) => "full",
+            ReadKind::Drift(_) => "drift",
+            ReadKind::None => "none",
+        }
+    }
+
+    /// In words, for `plan` and `explain`: which read, and why.
+    pub fn describe(self, full_read_every: Duration, drift_check_every: Duration) -> String {
+        match self {
+            ReadKind::Full(r) => format!("read the list in full: {}", r.describe(full_read_every)),
+            ReadKind::Drift(r) => format!(
+                "checked what others changed (a drift check): {}",
+                r.describe(drift_check_every)
+            ),
+            ReadKind::None => "from local state".to_string(),
+        }
+    }
+
+    /// The reason's stable name (`None` for no read).
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            ReadKind::Full(r) => Some(r.as_str()),
+            ReadKind::Drift(r) => Some(r.as_str()),
+            ReadKind::None => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,8 +274,44 @@ mod tests {
             mapping_unchanged: true,
             full_read_every: Duration::from_secs(3600),
             last_full_read: Some(now - chrono::Duration::minutes(10)),
+            drift_disagreed: false,
+            drift_check_every: Duration::from_secs(1800),
+            last_check: None,
             now,
         }
+    }
+
+    #[test]
+    fn a_disagreed_drift_check_makes_the_next_run_read_in_full() {
+        let f = ReadFacts {
+            drift_disagreed: true,
+            ..facts()
+        };
+        assert_eq!(
+            full_read_reason(&f, None),
+            Some(FullReadReason::DriftDisagreed)
+        );
+    }
+
+    #[test]
+    fn a_drift_check_is_due_after_its_interval_since_the_last_check() {
+        let f = facts();
+        assert_eq!(drift_check_reason(&f), None, "the full read 10 min ago");
+        let later = ReadFacts {
+            now: f.now + chrono::Duration::minutes(25),
+            ..f
+        };
+        assert_eq!(drift_check_reason(&later), Some(DriftReason::Elapsed));
+        let checked = ReadFacts {
+            last_check: Some(later.now - chrono::Duration::minutes(5)),
+            ..later
+        };
+        assert_eq!(drift_check_reason(&checked), None, "checked 5 min ago");
+        let every = ReadFacts {
+            drift_check_every: Duration::ZERO,
+            ..checked
+        };
+        assert_eq!(drift_check_reason(&every), Some(DriftReason::EveryRun));
     }
 
     fn removals(n: usize, with_id: bool) -> Plan {

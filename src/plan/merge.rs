@@ -77,26 +77,76 @@ pub fn merge_live(known: impl Into<Known>, live: &[LiveMember], how: Merge<'_>) 
     drop(by_email);
     for l in live {
         if !known.contains(&l.email) {
-            let mut m = Member::unknown(l.email.clone());
-            if let Some(before) = departed.get(&l.contact_id) {
-                m.take_provenance_of(before);
-            } else if how.created_by_us(l.contact_id) {
-                // An import of acsync's created it (and so subscribed it);
-                // the address changed since.
-                m.contact_id = Some(l.contact_id);
-                m.status = Some(ListStatus::Active);
-                m.owned = true;
-                m.last_write = Some(WriteWindow {
-                    from: 0,
-                    to: how.now,
-                });
-            }
-            // The read then judges it as any membership acsync made.
-            reconcile(&mut m, Some(l), how);
-            known.insert(m);
+            known.insert(newcomer(l, departed.get(&l.contact_id), how));
         }
     }
     known
+}
+
+/// The record of a member read under an address acsync does not know:
+/// the contact renamed (`before`, its record at its old address, gives its
+/// provenance), one of acsync's imports created, or anyone else's.
+fn newcomer(l: &LiveMember, before: Option<&Member>, how: Merge<'_>) -> Member {
+    let mut m = Member::unknown(l.email.clone());
+    if let Some(before) = before {
+        m.take_provenance_of(before);
+    } else if how.created_by_us(l.contact_id) {
+        // An import of acsync's created it (and so subscribed it); the
+        // address changed since.
+        m.contact_id = Some(l.contact_id);
+        m.status = Some(ListStatus::Active);
+        m.owned = true;
+        m.last_write = Some(WriteWindow {
+            from: 0,
+            to: how.now,
+        });
+    }
+    // The read then judges it as any membership acsync made.
+    reconcile(&mut m, Some(l), how);
+    m
+}
+
+/// Merges a drift check's rows (`changed`: the members ActiveCampaign
+/// shows as updated since the last check, and the sample read in their own
+/// rows) into `known`, as [`merge_live`] does for a full read, but only for
+/// those members: every other record stands as it was (docs/run-rules.md,
+/// drift checks). A row under an address acsync does not know whose contact
+/// id is recorded elsewhere is that contact, renamed: its old address
+/// holds it no more, and its record's provenance moves with it. Returns
+/// the addresses whose records it changed, for the state to record.
+pub fn merge_changed(known: Known, changed: &[LiveMember], how: Merge<'_>) -> (Known, Vec<String>) {
+    let mut known = known;
+    let ids: HashSet<u64> = changed.iter().map(|l| l.contact_id).collect();
+    // The changed contacts' records as they were before this merge, by
+    // contact id (usually few).
+    let before: HashMap<u64, Member> = known
+        .iter()
+        .filter_map(|m| Some((m.contact_id.filter(|id| ids.contains(id))?, m.clone())))
+        .collect();
+    let mut touched = Vec::new();
+    for l in changed {
+        touched.push(l.email.clone());
+        let renamed = before.get(&l.contact_id).filter(|old| old.email != l.email);
+        if let Some(old) = renamed.and_then(|old| known.get_mut(&old.email)) {
+            // Still the renamed contact's record: its address holds it no more.
+            if old.contact_id == Some(l.contact_id) {
+                reconcile(old, None, how);
+                touched.push(old.email.clone());
+            }
+        }
+        match known.get_mut(&l.email) {
+            Some(m) => {
+                if how.created_by_us(l.contact_id) {
+                    m.contact_id = Some(l.contact_id);
+                }
+                reconcile(m, Some(l), how);
+            }
+            None => {
+                known.insert(newcomer(l, renamed, how));
+            }
+        }
+    }
+    (known, touched)
 }
 
 /// One member against its live row (`None`: not a member of the list).

@@ -19,10 +19,12 @@ pub mod summary;
 use std::collections::{BTreeMap, HashMap};
 
 pub use diff::{DIFF_SAMPLES, FieldDiff, UpdateDiff, read_back_hash};
-pub use full_read::{FullReadReason, ReadFacts, full_read_reason};
+pub use full_read::{
+    DriftReason, FullReadReason, ReadFacts, ReadKind, drift_check_reason, full_read_reason,
+};
 pub use member::MemberPlan;
 use member::{Watch, leaver_kept, leaver_plan};
-pub use merge::{Merge, merge_live};
+pub use merge::{Merge, merge_changed, merge_live};
 pub use retired::{OwnedUntil, RetiredWishes};
 pub use summary::PlanSummary;
 

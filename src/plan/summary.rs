@@ -27,6 +27,12 @@ pub struct PlanSummary {
     pub duplicate_rows: u64,
     pub full_read: bool,
     pub full_read_reason: Option<FullReadReason>,
+    /// The read the plan was made from: `full`, `drift` or `none`, and
+    /// why (docs/commands.md).
+    pub read: &'static str,
+    pub read_reason: Option<&'static str>,
+    /// What a drift check read and proved.
+    pub drift: Option<crate::status::DriftCheck>,
     pub api_requests: u64,
     /// Recorded members a read of a changing list could not settle, and
     /// changes in doubt the read settles (the status file's keys).
@@ -55,6 +61,8 @@ pub struct Planned<'a> {
     pub segment: &'a Segment,
     pub left: Option<&'a (String, u64)>,
     pub full_read: Option<FullReadReason>,
+    pub read: super::ReadKind,
+    pub drift: Option<&'a crate::status::DriftCheck>,
     pub api_requests: u64,
     /// What the run's read left and settled (docs/status-file.md).
     pub unread_kept: u64,
@@ -75,6 +83,9 @@ impl PlanSummary {
             duplicate_rows: s.duplicate_rows,
             full_read: from.full_read.is_some(),
             full_read_reason: from.full_read,
+            read: from.read.kind(),
+            read_reason: from.read.reason(),
+            drift: from.drift.cloned(),
             api_requests: from.api_requests,
             unread_kept: from.unread_kept,
             settled_by_reading: from.settled_by_reading,

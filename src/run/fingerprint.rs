@@ -1,6 +1,6 @@
 //! The persisted fingerprint of an export's target and mapping
 //! ([`crate::state::ExportMeta::fingerprint`]): a change of either forces
-//! a full read of the list (drift check).
+//! a full read of the list.
 //!
 //! The mapping part is a SHA-256 of an explicit serialisation of the
 //! mapping's fields ([`mapping_fingerprint`]), so a refactor of the

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod batches;
 pub mod cross_check;
 pub mod db;
+pub mod drift;
 pub mod error;
 pub mod fields;
 pub mod fingerprint;
@@ -83,6 +84,10 @@ pub struct PlanReport {
     pub plan: Plan,
     /// Why the list was read in full (`None`: planned from the state).
     pub full_read: Option<crate::plan::FullReadReason>,
+    /// The read the plan was made from (full, drift check, none) and what
+    /// a drift check proved.
+    pub read: crate::plan::ReadKind,
+    pub drift: Option<crate::status::DriftCheck>,
     pub api_requests: u64,
     /// As the status file's `unread_kept` and `settled_by_reading`.
     pub unread_kept: u64,
@@ -342,6 +347,8 @@ impl Runner {
         Ok(PlanReport {
             left: prepared.left.clone(),
             full_read: prepared.full_read,
+            read: prepared.read_kind(),
+            drift: prepared.drift.clone(),
             unread_kept: prepared.unread_kept,
             settled_by_reading: prepared.settled_by_reading,
             segment: prepared.segment,

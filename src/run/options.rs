@@ -9,7 +9,7 @@ pub struct RunOptions {
     pub allow_removals: bool,
     /// Written into the status file's `next_run` (the daemon knows it; `sync` may not).
     pub next_run: Option<DateTime<Utc>>,
-    /// `--full-read`: read the list in full now (drift check).
+    /// `--full-read`: read the list in full now.
     pub full_read: bool,
     /// `sync --adopt`: after a lost state database, take ownership of the
     /// list's active members that are in the segment; without it a run

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 
 use super::error::RunError;
 use super::options::RunOptions;
-use super::{batches, cross_check, fields, retired, shared};
+use super::{batches, cross_check, drift, fields, retired, shared};
 use crate::activecampaign::Client;
 use crate::config::Export;
 use crate::model::{Known, ListStatus, LiveMember};
 use crate::plan::{
-    self, FullReadReason, MemberPlan, Merge, OtherExports, Plan, PlanSettings, ReadFacts,
-    full_read_reason,
+    self, DriftReason, FullReadReason, MemberPlan, Merge, OtherExports, Plan, PlanSettings,
+    ReadFacts, ReadKind, drift_check_reason, full_read_reason,
 };
 use crate::segment::Segment;
 use crate::source;
@@ -29,6 +29,12 @@ pub struct Prepared {
     pub live: Option<Vec<LiveMember>>,
     /// Why the run read the list in full (`None`: it did not).
     pub full_read: Option<FullReadReason>,
+    /// The drift check the run made instead of a full read, if any, and
+    /// why it made one.
+    pub drift: Option<crate::status::DriftCheck>,
+    pub drift_reason: Option<DriftReason>,
+    /// The addresses whose records the drift check changed.
+    pub drift_touched: Vec<String>,
     /// What the plan does with the address asked about ([`prepare_from`]).
     pub watched: Option<MemberPlan>,
     /// Journaled batches seen at their end before the read: the run
@@ -235,6 +241,12 @@ impl Snapshot {
                 .is_some_and(|m| super::fingerprint::unchanged(&m.fingerprint, export)),
             full_read_every: export.full_read_every,
             last_full_read: self.meta.as_ref().and_then(|m| m.last_full_read),
+            drift_disagreed: self
+                .meta
+                .as_ref()
+                .is_some_and(|m| m.read_in_full_because.is_some()),
+            drift_check_every: export.drift_check_every,
+            last_check: self.meta.as_ref().and_then(|m| m.last_check),
             now,
         }
     }
@@ -322,6 +334,31 @@ async fn plan_snapshot(
     let mut known = snap.known;
     let mut live = None;
     let mut unread_kept = 0;
+    let how = Merge {
+        now: Utc::now().timestamp(),
+        keep_pending: read.keep_pending,
+        created: (!snap.created.is_empty()).then_some(&snap.created),
+    };
+    let mut drift = None;
+    let mut drift_rows = None;
+    let mut drift_reason = None;
+    let mut drift_touched = Vec::new();
+    if let (None, Some(client), Some(why)) = (reason, read.client, drift_check_reason(&facts)) {
+        let last = facts.last_check.or(facts.last_full_read).unwrap_or(now);
+        match check_drift(export, client, known, how, drift::asked_from(last)).await? {
+            Checked::Read(k, touched, rows, proof, d) => {
+                known = k;
+                drift_touched = touched;
+                drift = Some(drift::report(why, &d, &proof));
+                drift_reason = Some(why);
+                drift_rows = Some(rows);
+            }
+            Checked::TooMany(k) => {
+                known = k;
+                reason = Some(FullReadReason::ChangedTooMuch);
+            }
+        }
+    }
     let planned = loop {
         if let (Some(_), Some(client)) = (reason, read.client) {
             let full = read_list(export, client).await?;
@@ -330,11 +367,6 @@ async fn plan_snapshot(
                 recheck_moved(export, client, &known, &mut members).await?
             } else {
                 Vec::new()
-            };
-            let how = Merge {
-                now: Utc::now().timestamp(),
-                keep_pending: read.keep_pending,
-                created: (!snap.created.is_empty()).then_some(&snap.created),
             };
             known = plan::merge_live(known, &members, how);
             // What the read could not settle stays as recorded.
@@ -348,7 +380,7 @@ async fn plan_snapshot(
             export,
             &segment,
             &known,
-            live.as_deref(),
+            live.as_deref().or(drift_rows.as_deref()),
             opts.allow_removals,
             &snap.others,
             watch,
@@ -367,11 +399,30 @@ async fn plan_snapshot(
         None => facts.last_full_read,
     };
     let forget_created = live.is_some() && !read.keep_pending && unread_kept == 0;
+    if live.is_some() {
+        // A full read made after all supersedes the check.
+        drift = None;
+        drift_reason = None;
+        drift_touched.clear();
+    }
+    let (last_check, read_in_full_because) = match (&live, &drift) {
+        (Some(_), _) => (Some(now), None),
+        (None, Some(d)) => (Some(now), d.disagreed.clone()),
+        (None, None) => (
+            facts.last_check,
+            snap.meta
+                .as_ref()
+                .and_then(|m| m.read_in_full_because.clone()),
+        ),
+    };
     Ok(Prepared {
         segment,
         known,
         live,
         full_read: reason,
+        drift,
+        drift_reason,
+        drift_touched,
         watched,
         settled_batches: Vec::new(),
         left: snap.left,
@@ -383,6 +434,8 @@ async fn plan_snapshot(
             fingerprint: export_fingerprint(export),
             last_full_read,
             config_sha256: Some(export.sha256.clone()),
+            last_check,
+            read_in_full_because,
         },
         plan,
         fields: crate::target_check::Resolved::new(),
@@ -393,6 +446,65 @@ async fn plan_snapshot(
         unread_kept,
         settled_by_reading: 0,
     })
+}
+
+/// What a drift check made of the known members.
+enum Checked {
+    /// The members with the rows read folded in, the addresses whose
+    /// records changed, the rows, the counts' proof and the read.
+    Read(
+        Known,
+        Vec<String>,
+        Vec<LiveMember>,
+        drift::CountsProof,
+        drift::DriftRead,
+    ),
+    /// More than half the list changed: the known members as they were.
+    TooMany(Known),
+}
+
+/// A drift check (docs/run-rules.md, drift checks): the list must exist;
+/// its counts are taken before and after the read of what changed since
+/// `asked_from` and the sample, and compared with the known members once
+/// the rows read are folded in.
+async fn check_drift(
+    export: &Export,
+    client: &Client,
+    known: Known,
+    how: Merge<'_>,
+    asked_from: chrono::NaiveDate,
+) -> Result<Checked, RunError> {
+    require_list(export, client).await?;
+    let members = known.iter().filter(|m| m.status.is_some()).count() as u64;
+    let cap = (members / 2).max(crate::activecampaign::PAGE_SIZE as u64);
+    let before = drift::count(export, client).await?;
+    let Some(read) = drift::read(export, client, &known, asked_from, cap).await? else {
+        return Ok(Checked::TooMany(known));
+    };
+    let after = drift::count(export, client).await?;
+    let mut rows = read.changed.clone();
+    rows.extend(read.sampled.iter().cloned());
+    let (known, touched) = plan::merge_changed(known, &rows, how);
+    let proof = drift::judge_counts(drift::expected_counts(&known), before, after);
+    tracing::info!(export = %export.id, changed = read.changed.len(), sampled = read.sample_size, sample_disagreed = read.sample_disagreed.len(), counts = ?proof, "drift check");
+    Ok(Checked::Read(known, touched, rows, proof, read))
+}
+
+impl Prepared {
+    /// The read the run made of its list, and why.
+    pub fn read_kind(&self) -> ReadKind {
+        match (self.full_read, self.drift_reason) {
+            (Some(r), _) if self.live.is_some() || self.drift.is_none() => ReadKind::Full(r),
+            (_, Some(d)) => ReadKind::Drift(d),
+            _ => ReadKind::None,
+        }
+    }
+
+    /// The list as the run knows it is as good as read now: a full read,
+    /// or a drift check that held.
+    pub fn list_read_now(&self) -> bool {
+        self.live.is_some() || self.drift.as_ref().is_some_and(|d| d.proven())
+    }
 }
 
 /// The run's plan from the segment, the known members and a full read (if

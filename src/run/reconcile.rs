@@ -83,7 +83,7 @@ pub async fn reconcile(
     };
     // A full read asked for the list already; a run planned from the state
     // asks once, before its first write.
-    if prepared.live.is_none() && !prepared.plan.is_empty() {
+    if prepared.read_kind() == crate::plan::ReadKind::None && !prepared.plan.is_empty() {
         prepare::require_list(export, cx.client).await?;
     }
     if opts.adopt {
@@ -91,6 +91,13 @@ pub async fn reconcile(
     }
     let mut prepared = record_wanted(cx.db, export, prepared).await?;
     last_run.full_read = prepared.live.is_some();
+    let read = prepared.read_kind();
+    last_run.read = Some(read.kind().to_string());
+    last_run.read_reason = read.reason().map(str::to_string);
+    last_run.drift = prepared.drift.clone();
+    if let Some(why) = prepared.drift.as_ref().and_then(|d| d.disagreed.as_deref()) {
+        tracing::warn!(export = %export.id, why, "the drift check's proof disagreed: the next run reads the list in full");
+    }
     last_run.unread_kept = prepared.unread_kept;
     last_run.settled_by_reading = prepared.settled_by_reading;
     // Custom values refused for their field's type: reported per row.
@@ -121,7 +128,7 @@ pub async fn reconcile(
         cx.cancel,
     )
     .with_fields(&prepared.fields)
-    .with_list_read_now(prepared.live.is_some())
+    .with_list_read_now(prepared.list_read_now())
     .with_history(history_record(export, last_run, &prepared.plan))
     .apply(&prepared.plan)
     .await;
@@ -272,6 +279,9 @@ async fn persist_reconciled(db: &RunDb, p: Prepared) -> Result<Prepared, RunErro
     db.with(move |d| {
         if p.live.is_some() {
             d.replace_members(&p.scope, p.known.iter(), p.snapshot_at)?;
+        } else if !p.drift_touched.is_empty() {
+            let read = p.drift_touched.iter().filter_map(|e| p.known.get(e));
+            d.update_read_members(&p.scope, read, p.snapshot_at)?;
         }
         if p.forget_created {
             d.forget_created(&p.scope)?;

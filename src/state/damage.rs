@@ -92,6 +92,7 @@ mod tests {
                 fingerprint: "f".into(),
                 last_full_read: None,
                 config_sha256: None,
+                ..Default::default()
             },
         )
         .expect("write");

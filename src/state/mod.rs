@@ -132,16 +132,22 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> StateError {
 }
 
 /// What we remember about an export between runs, besides its members.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportMeta {
     /// Identifies the list the members belong to (e.g. connection and list
     /// id); a change means the stored members describe another list.
     pub fingerprint: String,
-    /// When the list was last read in full (the drift check).
+    /// When the list was last read in full.
     pub last_full_read: Option<DateTime<Utc>>,
     /// The SHA-256 of the export's file at its last run: a file of the same
     /// bytes under another name is this export moved (see `run::retired`).
     pub config_sha256: Option<String>,
+    /// When the last read of the list began, full or drift check: what a
+    /// drift check asks ActiveCampaign about is what changed since.
+    pub last_check: Option<DateTime<Utc>>,
+    /// A drift check's proof disagreed: the next run reads in full, and
+    /// says this.
+    pub read_in_full_because: Option<String>,
 }
 
 /// The target part of [`ExportMeta::fingerprint`]: the export's scope
@@ -237,38 +243,44 @@ impl StateDb {
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .optional()
             .at(&self.path)?;
-        let Some((fingerprint, last, config_sha256)) = row else {
+        let Some((fingerprint, last, config_sha256, check, because)) = row else {
             return Ok(None);
         };
-        let last_full_read = match last {
-            Some(s) => Some(parse_ts(&s).ok_or_else(|| {
-                corrupt(
-                    &self.path,
-                    format!("bad last_full_read `{s}` for `{export}`"),
-                )
-            })?),
-            None => None,
+        let time = |column: &str, value: Option<String>| match value {
+            Some(s) => parse_ts(&s)
+                .map(Some)
+                .ok_or_else(|| corrupt(&self.path, format!("bad {column} `{s}` for `{export}`"))),
+            None => Ok(None),
         };
         Ok(Some(ExportMeta {
             fingerprint,
-            last_full_read,
+            last_full_read: time("last_full_read", last)?,
             config_sha256,
+            last_check: time("last_check", check)?,
+            read_in_full_because: because,
         }))
     }
 
-    /// `SELECT export, fingerprint, last_full_read, config_sha256 FROM
-    /// exports` and `rest`; a schema older than [`schema::CONFIG_SHA`]
-    /// (opened read-only) has no recorded content: it reads as NULL.
+    /// `SELECT export, fingerprint, last_full_read, config_sha256,
+    /// last_check, read_in_full_because FROM exports` and `rest`; a column a
+    /// schema opened read-only does not have yet reads as NULL.
     fn select_exports(&self, rest: &str) -> String {
-        let sha = match self.version < schema::CONFIG_SHA {
+        let since = |version: i64, column: &'static str| match self.version < version {
             true => "NULL",
-            false => "config_sha256",
+            false => column,
         };
-        format!("SELECT export, fingerprint, last_full_read, {sha} FROM exports {rest}")
+        format!(
+            "SELECT export, fingerprint, last_full_read, {}, {}, {} FROM exports {rest}",
+            since(schema::CONFIG_SHA, "config_sha256"),
+            since(schema::DRIFT_CHECK, "last_check"),
+            since(schema::DRIFT_CHECK, "read_in_full_because"),
+        )
     }
 
     /// Records `meta` for `export`, replacing what was there.
@@ -276,16 +288,26 @@ impl StateDb {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO exports (export, fingerprint, last_full_read, config_sha256)
-                 VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO exports (export, fingerprint, last_full_read, config_sha256,
+                                      last_check, read_in_full_because)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (export) DO UPDATE SET
                    fingerprint = excluded.fingerprint, last_full_read = excluded.last_full_read,
-                   config_sha256 = excluded.config_sha256",
+                   config_sha256 = excluded.config_sha256, last_check = excluded.last_check,
+                   read_in_full_because = excluded.read_in_full_because",
             )
             .at(&self.path)?;
         let last = meta.last_full_read.map(fmt_ts);
-        stmt.execute(params![export, meta.fingerprint, last, meta.config_sha256])
-            .at(&self.path)?;
+        let check = meta.last_check.map(fmt_ts);
+        stmt.execute(params![
+            export,
+            meta.fingerprint,
+            last,
+            meta.config_sha256,
+            check,
+            meta.read_in_full_because
+        ])
+        .at(&self.path)?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes. A database with a higher version was
 /// written by a newer acsync and is refused rather than misread.
-pub(crate) const LATEST: i64 = 6;
+pub(crate) const LATEST: i64 = 7;
 
 /// The version that added the run history ([`V3`]).
 pub(crate) const HISTORY: i64 = 3;
@@ -19,8 +19,11 @@ pub(crate) const CONFIG_SHA: i64 = 5;
 /// The version whose history names the bulk import of each change ([`V6`]).
 pub(crate) const HISTORY_BATCH: i64 = 6;
 
+/// The version that records each export's drift checks ([`V7`]).
+pub(crate) const DRIFT_CHECK: i64 = 7;
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: [&str; LATEST as usize] = [V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1.
 ///
@@ -220,6 +223,17 @@ ALTER TABLE exports ADD COLUMN config_sha256 TEXT;
 const V6: &str = "
 ALTER TABLE members ADD COLUMN read_back INTEGER;
 ALTER TABLE history ADD COLUMN batch TEXT;
+";
+
+/// Version 7: each export records when its last read of the list began,
+/// full or drift check (`last_check`: a drift check asks ActiveCampaign for
+/// what changed since then), and why its next run must read in full when
+/// a drift check's proof disagreed (`read_in_full_because`; docs/run-rules.md,
+/// drift checks). Older records have neither: their last full read is
+/// their last check.
+const V7: &str = "
+ALTER TABLE exports ADD COLUMN last_check TEXT;
+ALTER TABLE exports ADD COLUMN read_in_full_because TEXT;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

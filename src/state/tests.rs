@@ -169,6 +169,7 @@ fn export_meta_round_trip() {
         fingerprint: "prod/12".into(),
         last_full_read: t,
         config_sha256: Some("ab".repeat(32)),
+        ..Default::default()
     };
     db.set_export_meta("vip", &meta).expect("set");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(meta));
@@ -176,6 +177,7 @@ fn export_meta_round_trip() {
         fingerprint: "prod/13".into(),
         last_full_read: None,
         config_sha256: None,
+        ..Default::default()
     };
     db.set_export_meta("vip", &none).expect("set again");
     assert_eq!(db.export_meta("vip").expect("meta"), Some(none));
@@ -570,6 +572,7 @@ fn a_read_only_open_reads_beside_a_writer_and_cannot_write() {
         fingerprint: "acct/1".into(),
         last_full_read: None,
         config_sha256: None,
+        ..Default::default()
     };
     writer.set_export_meta("vip", &meta).expect("set");
     let wal = dir.path().join(format!("{DB_FILE}-wal"));
@@ -600,6 +603,7 @@ fn a_read_only_open_reads_an_older_schema_without_migrating_it() {
         fingerprint: "acct#list=1|m".into(),
         last_full_read: None,
         config_sha256: None,
+        ..Default::default()
     };
     db.set_export_meta("vip", &meta).expect("meta");
     db.conn
@@ -640,6 +644,7 @@ fn recorded_exports_and_forgetting_one() {
         fingerprint: format!("acme.api-us1.com#list={list}|mapping-sha256:00"),
         last_full_read: None,
         config_sha256: Some("ab".repeat(32)),
+        ..Default::default()
     };
     db.set_export_meta("a", &meta(1)).expect("meta a");
     db.set_export_meta("b", &meta(2)).expect("meta b");

@@ -179,6 +179,15 @@ fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
     ];
     out.extend(block("error", r.error.as_deref().unwrap_or("none")));
     out.push(line("full read", if r.full_read { "yes" } else { "no" }));
+    if let Some(read) = &r.read {
+        out.push(line("read", read));
+    }
+    if let Some(why) = &r.read_reason {
+        out.push(line("read reason", why));
+    }
+    if let Some(d) = &r.drift {
+        out.push(line("drift check", drift_text(d)));
+    }
     out.extend(counter_lines(r));
     if !r.kept_for_deleted.is_empty() {
         let by: Vec<String> = r
@@ -199,6 +208,19 @@ fn run_lines(r: &LastRun, tz: Option<Tz>) -> Vec<String> {
 
 /// Every counter of a run, in the order docs/status-file.md lists them, then this
 /// build's own.
+/// A drift check's figures on one line, and why the next run reads in
+/// full when its proof disagreed.
+fn drift_text(d: &super::DriftCheck) -> String {
+    let mut text = format!(
+        "since {}: {} changed, counts {}, {} of {} sampled differ, {} gone",
+        d.asked_from, d.changed, d.counts, d.sample_disagreed, d.sampled, d.gone
+    );
+    if let Some(why) = &d.disagreed {
+        text.push_str(&format!("; the next run reads in full: {why}"));
+    }
+    text
+}
+
 fn counter_lines(r: &LastRun) -> Vec<String> {
     [
         ("source rows", r.source_rows),
@@ -257,7 +279,7 @@ mod tests {
     use crate::status::test_support::{sample, t};
 
     /// Each status-file field and the label the view shows it under.
-    const LABELS: [(&str, &str); 45] = [
+    const LABELS: [(&str, &str); 48] = [
         ("export", "export:"),
         ("config_file", "config file:"),
         ("config_sha256", "config sha256:"),
@@ -294,6 +316,9 @@ mod tests {
         ("failures", "failures listed (1):"),
         ("run_id", "run id:"),
         ("full_read", "full read:"),
+        ("read", "read:"),
+        ("read_reason", "read reason:"),
+        ("drift", "drift check:"),
         ("in_doubt", "in doubt:"),
         ("not_active", "not active:"),
         ("unread_kept", "unread kept:"),
@@ -313,6 +338,18 @@ mod tests {
         run.kept_for_deleted = [("old".to_string(), 2)].into();
         run.kept_bounced = 31;
         run.in_doubt = 7;
+        run.read = Some("drift".into());
+        run.read_reason = Some("drift_check_every_elapsed".into());
+        run.drift = Some(crate::status::DriftCheck {
+            reason: "drift_check_every_elapsed".into(),
+            asked_from: "2026-12-05".into(),
+            changed: 12,
+            sampled: 100,
+            sample_disagreed: 0,
+            counts: "agreed".into(),
+            gone: 1,
+            disagreed: None,
+        });
         run.error = Some(format!("first line {}\nsecond line", "x".repeat(200)));
         s
     }

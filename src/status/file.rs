@@ -182,10 +182,12 @@ mod tests {
         "api_requests",
         "failures",
     ];
-    const EXTRA_RUN: [&str; 9] = [
+    const EXTRA_RUN: [&str; 11] = [
         "run_id",
         "kept_other_status",
         "full_read",
+        "read",
+        "read_reason",
         "in_doubt",
         "not_active",
         "unread_kept",

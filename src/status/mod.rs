@@ -12,6 +12,7 @@
 
 mod daemon_lock;
 mod detail;
+mod drift;
 mod file;
 mod mask;
 mod model;
@@ -22,6 +23,7 @@ mod test_support;
 
 pub use daemon_lock::{DaemonLock, DaemonLockError, DaemonProbe, hold_daemon_lock, probe_daemon};
 pub use detail::{detail_sections, render_detail, time_text};
+pub use drift::DriftCheck;
 pub use file::{StatusError, read, remove, status_path, write_atomic};
 pub use model::{
     CurrentRun, ExportState, Failure, LastRun, MAX_FAILURES, Outcome, RunCounts, StatusFile,

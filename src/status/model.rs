@@ -144,9 +144,18 @@ pub struct LastRun {
     /// The run's id in the state database's journal, to match log lines.
     #[serde(default)]
     pub run_id: Option<i64>,
-    /// Whether this run read the list's members in full (the drift check).
+    /// Whether this run read the list's members in full.
     #[serde(default)]
     pub full_read: bool,
+    /// The read the run made of its list: `full`, `drift` (a drift check)
+    /// or `none` (planned from the state), and why (docs/run-rules.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_reason: Option<String>,
+    /// What the run's drift check read and proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<super::DriftCheck>,
     /// Segment members whose change is still in doubt: left as they are
     /// because of an earlier run's unfinished batch, or written by this run
     /// in a batch whose outcome it could not learn. Never counted in `failed`.
@@ -217,6 +226,9 @@ impl LastRun {
             failures: Vec::new(),
             run_id: None,
             full_read: false,
+            read: None,
+            read_reason: None,
+            drift: None,
             in_doubt: 0,
             not_active: 0,
             unread_kept: 0,

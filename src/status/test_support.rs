@@ -25,6 +25,8 @@ pub(super) fn sample() -> StatusFile {
     let mut run = finished(Outcome::Partial, 0);
     run.added = 12;
     run.failed = 1;
+    run.read = Some("full".into());
+    run.read_reason = Some("first_run".into());
     run.failures
         .push(Failure::new(Some(3), "jane@example.com", "refused"));
     s.record_run(run);
@@ -60,6 +62,7 @@ pub(super) fn disabled_export() -> Export {
         tags: vec![],
         history_retention: crate::config::DEFAULT_HISTORY_RETENTION,
         full_read_every: std::time::Duration::ZERO,
+        drift_check_every: std::time::Duration::ZERO,
         source: Source::Csv {
             path: "x.csv".into(),
             timeout: crate::config::DEFAULT_SOURCE_TIMEOUT,

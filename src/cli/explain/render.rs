@@ -218,9 +218,10 @@ fn next(out: &mut Vec<String>, n: &NextRun, indent: &str) {
     if !n.decision.fields.is_empty() {
         out.push(format!("{indent}fields: {}", n.decision.fields.join(", ")));
     }
-    let read = match &n.full_read_why {
-        Some(why) => format!("it reads the list in full first: {why}"),
-        None => "it does not read the list in full".into(),
+    let read = match (&n.full_read_why, n.read) {
+        (Some(why), _) => format!("it reads the list in full first: {why}"),
+        (None, "drift") => format!("it {}", n.read_why),
+        _ => "it does not read the list in full".into(),
     };
     out.push(format!("{indent}(judged from the {}; {read})", n.basis));
     if let Some(after) = &n.after_full_read {
