@@ -294,6 +294,36 @@ impl Simulator {
         a.churn.as_ref().map_or(0, ChurnState::pages)
     }
 
+    /// Sets `email`'s first name, as an admin editing the contact in the
+    /// web UI (its `udate` moves); false when there is no such contact.
+    pub fn edit_contact_by_others(&self, email: &str, first_name: &str) -> bool {
+        let mut a = self.shared().account();
+        if a.contact_by_email(email).is_none() {
+            return false;
+        }
+        let patch = ContactPatch {
+            first_name: Some(first_name.to_string()),
+            ..ContactPatch::default()
+        };
+        a.upsert_contact(email, patch);
+        true
+    }
+
+    /// Whether a list membership created or changing status moves the
+    /// contact's `udate` (on unless switched off): undocumented, so the
+    /// drift check's fallback is tested with it off (activecampaign-api.md
+    /// §12, "Reading only what changed").
+    pub fn set_status_change_moves_udate(&self, on: bool) {
+        self.shared().account().status_change_keeps_udate = !on;
+    }
+
+    /// Everything in the account happened `secs` earlier: every contact's
+    /// `cdate`/`udate` and membership's `sdate`/`udate` moves that far into
+    /// the past, so "the last check was 3 days ago" needs no waiting.
+    pub fn age(&self, secs: i64) {
+        self.shared().account().age(secs);
+    }
+
     /// Changes a contact's email (`PUT /contacts/{id}`, §2.3); false when
     /// there is no such contact or the new email is taken.
     pub fn change_email(&self, old: &str, new: &str) -> bool {

@@ -53,6 +53,13 @@ pub struct Account {
     /// "Normalisation of stored values"). Not saved.
     #[serde(skip)]
     pub stored_form: Option<usize>,
+    /// Fault model for the drift check (docs/run-rules.md, full reads): a
+    /// list membership created or changing status leaves the contact's
+    /// `udate` where it was, so `filters[updated_after]` misses it.
+    /// Whether it moves is undocumented (activecampaign-api.md §12,
+    /// "Reading only what changed"); by default it does. Not saved.
+    #[serde(skip)]
+    pub status_change_keeps_udate: bool,
     /// The account's zone and how times are written in it (see `zone.rs`):
     /// a setting of the simulator, not saved with the account.
     #[serde(skip)]
@@ -237,6 +244,9 @@ impl Account {
         }
         if let Some(c) = self.contact_mut(id) {
             let old = std::mem::replace(&mut c.data.email, key.clone());
+            if old != key {
+                c.udate = now_unix();
+            }
             self.by_email.remove(&old);
             self.by_email.insert(key, id);
         }
@@ -247,7 +257,9 @@ impl Account {
         self.lists.get(&list)?.members.get(&contact)
     }
 
-    /// Set a membership's status, creating the row if needed.
+    /// Set a membership's status, creating the row if needed. A new row or
+    /// a new status moves the contact's `udate` too, unless
+    /// [`Account::status_change_keeps_udate`].
     pub fn set_membership(
         &mut self,
         contact: u64,
@@ -258,12 +270,24 @@ impl Account {
         if self.contact(contact).is_none() {
             return Err(MembershipError::NoContact(contact));
         }
+        if !self.lists.contains_key(&list) {
+            return Err(MembershipError::NoList(list));
+        }
+        let now = now_unix();
+        let changes = self
+            .membership(contact, list)
+            .is_none_or(|m| m.status != status);
+        if changes
+            && !self.status_change_keeps_udate
+            && let Some(c) = self.contact_mut(contact)
+        {
+            c.udate = now;
+        }
         let next_id = self.next_membership + 1;
         let l = self
             .lists
             .get_mut(&list)
             .ok_or(MembershipError::NoList(list))?;
-        let now = now_unix();
         let row = l.members.entry(contact).or_insert_with(|| Membership {
             id: next_id,
             status: u8::MAX, // replaced below; forces the index update
@@ -307,6 +331,23 @@ impl Account {
             .get_mut(&list)
             .and_then(|l| l.members.get_mut(&contact));
         row.map(|m| m.udate = udate).is_some()
+    }
+
+    /// Moves every record date `secs` into the past: contacts' `cdate` and
+    /// `udate`, memberships' `sdate` and `udate`, lists' `cdate`. The
+    /// account is as if all of it had happened that much earlier.
+    pub fn age(&mut self, secs: i64) {
+        for c in &mut self.contacts {
+            c.cdate -= secs;
+            c.udate -= secs;
+        }
+        for l in self.lists.values_mut() {
+            l.cdate -= secs;
+            for m in l.members.values_mut() {
+                m.sdate -= secs;
+                m.udate -= secs;
+            }
+        }
     }
 
     /// Every list membership of one contact, in list id order.

@@ -5,6 +5,8 @@
 //! index, a list's per-status set, a list's members, or all contacts), so a
 //! 100,000-member paged read costs O(page) per request with `id_greater`.
 //! `offset` still walks the skipped rows: the docs warn it is slow (§2.5).
+//! The date filters (`filters[updated_after]` and kin) have no index: a
+//! read with one walks the whole candidate set of its other filters.
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -28,9 +30,35 @@ pub struct ContactQuery {
     pub ids: Option<Vec<u64>>,
     pub id_greater: Option<u64>,
     pub id_less: Option<u64>,
+    pub dates: DateFilters,
     pub descending: bool,
     pub limit: usize,
     pub offset: usize,
+}
+
+/// `filters[created_after]`, `[created_before]`, `[updated_after]`,
+/// `[updated_before]` (activecampaign-api.md §12, "Reading only what
+/// changed"), as Unix seconds: strict comparisons against the contact's
+/// `cdate` and `udate`, to the second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DateFilters {
+    pub created_after: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_after: Option<i64>,
+    pub updated_before: Option<i64>,
+}
+
+impl DateFilters {
+    fn is_empty(&self) -> bool {
+        *self == DateFilters::default()
+    }
+
+    fn admits(&self, c: &Contact) -> bool {
+        self.created_after.is_none_or(|t| c.cdate > t)
+            && self.created_before.is_none_or(|t| c.cdate < t)
+            && self.updated_after.is_none_or(|t| c.udate > t)
+            && self.updated_before.is_none_or(|t| c.udate < t)
+    }
 }
 
 /// One page plus the match count.
@@ -48,7 +76,11 @@ impl Account {
     pub fn query_contacts(&self, q: &ContactQuery) -> Page<'_> {
         let lo = q.id_greater.map_or(Bound::Unbounded, Bound::Excluded);
         let hi = q.id_less.map_or(Bound::Unbounded, Bound::Excluded);
-        let (ids, total) = self.candidates(q, (lo, hi));
+        let (ids, total) = if q.dates.is_empty() {
+            self.candidates(q, (lo, hi))
+        } else {
+            self.dated_candidates(q, (lo, hi))
+        };
         let ids: Box<dyn Iterator<Item = u64> + '_> = if q.descending {
             Box::new(ids.rev())
         } else {
@@ -106,6 +138,21 @@ impl Account {
                 (Box::new(ids), total)
             }
         }
+    }
+
+    /// [`Account::candidates`] narrowed by the date filters. The total walks
+    /// every candidate without the cursor; the page walks from the cursor.
+    fn dated_candidates(
+        &self,
+        q: &ContactQuery,
+        range: (Bound<u64>, Bound<u64>),
+    ) -> (Box<dyn DoubleEndedIterator<Item = u64> + '_>, u64) {
+        let dates = q.dates;
+        let admitted = move |id: &u64| self.contact(*id).is_some_and(|c| dates.admits(c));
+        let (every, _) = self.candidates(q, (Bound::Unbounded, Bound::Unbounded));
+        let total = every.filter(admitted).count() as u64;
+        let (inside, _) = self.candidates(q, range);
+        (Box::new(inside.filter(admitted)), total)
     }
 
     fn list_candidates(

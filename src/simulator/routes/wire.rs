@@ -23,6 +23,11 @@ pub enum ApiError {
     /// contactLists, lists). The reason is only logged.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400 `{"message":"…"}` naming a query parameter whose value the
+    /// simulator cannot read. The shape is the simulator's choice (a bad
+    /// parameter value is undocumented): a client's bug shows in its log.
+    #[error("Invalid value for {name}: {value:?}")]
+    BadParameter { name: &'static str, value: String },
     /// 422 `{"errors":[{"title","detail","code","source":{"pointer"}}]}`.
     #[error("{title}")]
     Unprocessable {
@@ -73,6 +78,10 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(why) => {
                 tracing::debug!(%why, "simulator: 400");
                 (StatusCode::BAD_REQUEST, Json(json!({}))).into_response()
+            }
+            ApiError::BadParameter { .. } => {
+                let body = json!({ "message": self.to_string() });
+                (StatusCode::BAD_REQUEST, Json(body)).into_response()
             }
             ApiError::Unprocessable {
                 code,

@@ -4,6 +4,7 @@
 
 mod api;
 mod bulk;
+mod changed;
 mod faults;
 mod rows;
 mod scale;
