@@ -51,9 +51,13 @@ pub struct DriftRead {
     pub changed: Vec<LiveMember>,
     /// The sampled members as their own rows show them now (on the list).
     pub sampled: Vec<LiveMember>,
-    /// Sampled members the state records with another status, or on the
-    /// list while their row says they are not (or the reverse).
+    /// Sampled members whose own row shows another status or address than
+    /// the record.
     pub sample_disagreed: Vec<String>,
+    /// Sampled members on the list by the record that ActiveCampaign no
+    /// longer shows there (deleted contacts, or rows removed): consistent
+    /// with the counts when they show at least as many gone.
+    pub sample_missing: Vec<String>,
     /// How many members were sampled.
     pub sample_size: usize,
     pub asked_from: NaiveDate,
@@ -177,11 +181,12 @@ pub async fn read(
     let shown: HashSet<u64> = changed.iter().map(|l| l.contact_id).collect();
     let ids = sample_ids(known, &shown);
     let found = client.members_among(export.list_id, &ids).await?;
-    let sample_disagreed = sample_disagreements(known, &ids, &found);
+    let (sample_disagreed, sample_missing) = sample_disagreements(known, &ids, &found);
     Ok(Some(DriftRead {
         changed,
         sampled: found.into_iter().filter_map(|c| c.as_read).collect(),
         sample_disagreed,
+        sample_missing,
         sample_size: ids.len(),
         asked_from,
     }))
@@ -206,26 +211,33 @@ fn sample_ids(known: &Known, shown: &HashSet<u64>) -> Vec<u64> {
 }
 
 /// The sampled members whose own row shows something else than the state
-/// records: another status, another address, or no row at all.
-fn sample_disagreements(known: &Known, ids: &[u64], found: &[CheckedContact]) -> Vec<String> {
+/// records (another status or address), and those it shows no row for at
+/// all (their addresses).
+fn sample_disagreements(
+    known: &Known,
+    ids: &[u64],
+    found: &[CheckedContact],
+) -> (Vec<String>, Vec<String>) {
     let asked: HashSet<u64> = ids.iter().copied().collect();
-    let mut out = Vec::new();
+    let (mut differ, mut missing) = (Vec::new(), Vec::new());
     for m in known.iter().filter(|m| m.status.is_some()) {
         let Some(id) = m.contact_id.filter(|id| asked.contains(id)) else {
             continue;
         };
         let row = found.iter().find(|c| c.id == id);
-        let seen = row.and_then(|c| c.row.as_ref()).map(|r| r.status);
-        if seen != m.status || row.is_some_and(|c| c.email != m.email) {
-            out.push(format!(
-                "contact {id} ({}): recorded {}, its row shows {}",
-                m.email,
+        let Some(seen) = row.and_then(|c| c.row.as_ref()).map(|r| r.status) else {
+            missing.push(m.email.clone());
+            continue;
+        };
+        if Some(seen) != m.status || row.is_some_and(|c| c.email != m.email) {
+            differ.push(format!(
+                "contact {id}: recorded {}, its row shows {}",
                 m.status.map_or("none", |s| s.as_str()),
-                seen.map_or("no membership", |s| s.as_str())
+                seen.as_str()
             ));
         }
     }
-    out
+    (differ, missing)
 }
 
 /// Counts the list's members of each status (five requests).
@@ -246,6 +258,19 @@ pub fn report(reason: DriftReason, read: &DriftRead, proof: &CountsProof) -> Dri
     if let CountsProof::Disagreed(text) = proof {
         why.push(text.clone());
     }
+    let gone = match proof {
+        CountsProof::Gone(n) => *n,
+        _ => 0,
+    };
+    // A sampled member gone from the list is a deleted contact when the
+    // counts show that many gone; beyond that, a change the read missed.
+    let missing_unexplained = read.sample_missing.len() as u64 > gone;
+    if missing_unexplained {
+        why.push(format!(
+            "{} sampled members are no longer on the list while the counts show {gone} gone",
+            read.sample_missing.len()
+        ));
+    }
     if !read.sample_disagreed.is_empty() {
         why.push(format!(
             "{} of {} sampled members differ from the record, which the read of updated members did not show: {}",
@@ -264,17 +289,19 @@ pub fn report(reason: DriftReason, read: &DriftRead, proof: &CountsProof) -> Dri
         asked_from: read.asked_from.to_string(),
         changed: read.changed.len() as u64,
         sampled: read.sample_size as u64,
-        sample_disagreed: read.sample_disagreed.len() as u64,
+        sample_disagreed: read.sample_disagreed.len() as u64
+            + if missing_unexplained {
+                read.sample_missing.len() as u64
+            } else {
+                0
+            },
         counts: match proof {
             CountsProof::Agreed | CountsProof::Gone(_) => "agreed",
             CountsProof::Disagreed(_) => "disagreed",
             CountsProof::Unproven => "unproven",
         }
         .to_string(),
-        gone: match proof {
-            CountsProof::Gone(n) => *n,
-            _ => 0,
-        },
+        gone,
         disagreed: (!why.is_empty()).then(|| why.join("; ")),
     }
 }

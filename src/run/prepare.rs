@@ -482,10 +482,14 @@ async fn check_drift(
         return Ok(Checked::TooMany(known));
     };
     let after = drift::count(export, client).await?;
+    // The counts prove the read of updated members alone; the sample is
+    // its own proof, folded in after.
+    let (known, mut touched) = plan::merge_changed(known, &read.changed, how);
+    let proof = drift::judge_counts(drift::expected_counts(&known), before, after);
+    let (known, sampled) = plan::merge_changed(known, &read.sampled, how);
+    touched.extend(sampled);
     let mut rows = read.changed.clone();
     rows.extend(read.sampled.iter().cloned());
-    let (known, touched) = plan::merge_changed(known, &rows, how);
-    let proof = drift::judge_counts(drift::expected_counts(&known), before, after);
     tracing::info!(export = %export.id, changed = read.changed.len(), sampled = read.sample_size, sample_disagreed = read.sample_disagreed.len(), counts = ?proof, "drift check");
     Ok(Checked::Read(known, touched, rows, proof, read))
 }

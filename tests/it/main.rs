@@ -13,6 +13,7 @@ mod daemon;
 mod damaged_state;
 mod discovery;
 mod doctor;
+mod drift;
 mod eco;
 mod ecosystem;
 mod engine;
