@@ -54,7 +54,7 @@ complete -c acsync -n "__fish_acsync_using_subcommand check" -s h -l help -d 'Pr
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l json -d 'Print one JSON object instead of a summary (a stable format: see the README)'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -l detailed-exitcode -d 'Exit 0 when there is nothing to change, 2 when there are changes (or removals are blocked), 1 on error, as Terraform does'
-complete -c acsync -n "__fish_acsync_using_subcommand plan" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
+complete -c acsync -n "__fish_acsync_using_subcommand plan" -l full-read -d 'Read the list in full now, whatever full_read_every says'
 complete -c acsync -n "__fish_acsync_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -l json -d 'Print one JSON object with a section per question'
@@ -62,7 +62,7 @@ complete -c acsync -n "__fish_acsync_using_subcommand explain" -l offline -d 'Do
 complete -c acsync -n "__fish_acsync_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l allow-removals -d 'Apply unsubscribes even above max_removals, for this run only'
-complete -c acsync -n "__fish_acsync_using_subcommand sync" -l full-read -d 'Read the list in full now (drift check), whatever full_read_every says'
+complete -c acsync -n "__fish_acsync_using_subcommand sync" -l full-read -d 'Read the list in full now, whatever full_read_every says'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -l adopt -d 'After a lost state database: take ownership of the list\'s active members that are in the segment (see the README, "Lost state")'
 complete -c acsync -n "__fish_acsync_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c acsync -n "__fish_acsync_using_subcommand release" -l config-dir -d 'Configuration folder holding acsync.toml and exports/. Default: $ACSYNC_CONFIG_DIR, else the current folder when it holds an acsync.toml, else /etc/acsync when it exists' -r -F

@@ -1005,3 +1005,30 @@ fn the_contact_an_import_created_under_a_known_address_replaces_an_erased_one() 
     );
     assert!(!out["a@x.io"].owned);
 }
+
+/// A drift check folds in only what it read: a member it did not read
+/// keeps its record (a full read would take it for a non-member), and a
+/// contact read under a new address takes its record's ownership there
+/// while its old address holds it no more (docs/run-rules.md, drift checks).
+#[test]
+fn a_drift_checks_rows_change_only_the_members_they_show() {
+    let owned = |email: &str, id: u64| Member {
+        owned: true,
+        contact_id: Some(id),
+        ..member(email, Some(Active))
+    };
+    let before = known([owned("old@x.io", 7), owned("quiet@x.io", 8)]);
+    let renamed = live("new@x.io", Active, None);
+    let (out, touched) = merge_changed(before, &[renamed], Merge::settle_all(0));
+    let quiet = out.get("quiet@x.io").expect("kept");
+    assert_eq!(
+        (quiet.status, quiet.owned),
+        (Some(Active), true),
+        "not read: as it was"
+    );
+    let old = out.get("old@x.io").expect("record kept");
+    assert_eq!(old.status, None, "the contact left this address");
+    let new = out.get("new@x.io").expect("followed");
+    assert_eq!((new.contact_id, new.owned), (Some(7), true));
+    assert_eq!(touched, ["new@x.io", "old@x.io"]);
+}

@@ -77,10 +77,16 @@ impl Driver {
         } else {
             ""
         };
+        let drift = if case.drift_checks {
+            "drift_check_every = \"0\"\n"
+        } else {
+            ""
+        };
         w.write_export(
             EXPORT,
-            &format!("max_removals = \"100%\"\nallow_empty = true\n{bulk}"),
+            &format!("max_removals = \"100%\"\nallow_empty = true\n{bulk}{drift}"),
         );
+        w.sim.set_status_change_moves_udate(!case.udate_still);
         if case.stored_form {
             w.sim
                 .set_stored_form(Some(super::events::STORED_FORM_CHARS));
@@ -150,6 +156,7 @@ impl Driver {
             Event::FullReadRun => return self.checked_run(None, true).await,
             Event::Kill(point) => return self.checked_run(Some(point), false).await,
             Event::Others(i, action) => self.others(i, action),
+            Event::TimePasses => self.sim().age(3 * 24 * 3600),
         }
         Vec::new()
     }

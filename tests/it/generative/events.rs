@@ -37,6 +37,9 @@ pub enum Event {
     Kill(KillPoint),
     /// Someone else acts on the address's contact in ActiveCampaign.
     Others(usize, OthersAction),
+    /// Three days pass: everything so far is older than what the next
+    /// drift check asks ActiveCampaign for.
+    TimePasses,
 }
 
 /// Where a run is killed. A run that ends before reaching it is a run that
@@ -93,6 +96,12 @@ pub struct Case {
     /// The account stores first names cut to [`STORED_FORM_CHARS`]
     /// characters (how ActiveCampaign stores values is undocumented).
     pub stored_form: bool,
+    /// `drift_check_every = "0"`: every run between full reads makes a
+    /// drift check (docs/run-rules.md, drift checks).
+    pub drift_checks: bool,
+    /// A list-status change leaves the contact's `udate` as it was (whether
+    /// it moves is undocumented): a drift check cannot see it.
+    pub udate_still: bool,
     /// Addresses in the segment before the first event.
     pub initial: Vec<usize>,
     pub events: Vec<Event>,
@@ -138,6 +147,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
         1 => Just(Event::FullReadRun),
         2 => arb_kill().prop_map(Event::Kill),
         6 => (arb_address(), arb_others()).prop_map(|(i, a)| Event::Others(i, a)),
+        2 => Just(Event::TimePasses),
     ]
 }
 
@@ -146,13 +156,18 @@ pub fn arb_case() -> impl Strategy<Value = Case> {
     (
         any::<bool>(),
         prop::bool::weighted(0.25),
+        (prop::bool::weighted(0.5), prop::bool::weighted(0.25)),
         prop::collection::btree_set(0..ADDRESSES, 0..=ADDRESSES),
         prop::collection::vec(arb_event(), 1..=MAX_EVENTS),
     )
-        .prop_map(|(bulk, stored_form, initial, events)| Case {
-            bulk,
-            stored_form,
-            initial: initial.into_iter().collect(),
-            events,
-        })
+        .prop_map(
+            |(bulk, stored_form, (drift_checks, udate_still), initial, events)| Case {
+                bulk,
+                stored_form,
+                drift_checks,
+                udate_still: drift_checks && udate_still,
+                initial: initial.into_iter().collect(),
+                events,
+            },
+        )
 }

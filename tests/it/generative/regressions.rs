@@ -20,6 +20,8 @@ async fn killed_while_an_unsubscribe_batch_processes_then_reentry() {
     let case = Case {
         bulk: true,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![0, 1, 2, 3],
         events: vec![
             Event::Run,
@@ -46,6 +48,8 @@ async fn status_91_in_the_segment_is_kept() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![6],
         events: vec![Event::Run, Event::Others(6, OthersAction::Status91)],
     })
@@ -59,6 +63,8 @@ async fn status_91_in_the_segment_is_kept_by_bulk_import() {
     holds(Case {
         bulk: true,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![],
         events: vec![
             Event::Join(2),
@@ -79,6 +85,8 @@ async fn a_subscribe_by_others_after_acsyncs_unsubscribe_is_not_unsubscribed_aga
         holds(Case {
             bulk: false,
             stored_form: false,
+            drift_checks: false,
+            udate_still: false,
             initial: vec![4],
             events: vec![
                 Event::Run,
@@ -100,6 +108,8 @@ async fn a_new_contact_under_the_same_address_is_not_unsubscribed() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![4],
         events: vec![
             Event::Run,
@@ -123,6 +133,8 @@ async fn a_renamed_contact_whose_address_left_is_unsubscribed() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -143,6 +155,8 @@ async fn an_unseen_opt_out_and_form_subscribe_ends_ownership() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![1],
         events: vec![
             Event::Run,
@@ -163,6 +177,8 @@ async fn an_unseen_opt_out_and_form_subscribe_after_leaving_ends_ownership() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -185,6 +201,8 @@ async fn a_contact_re_added_after_an_erasure_is_unsubscribed_when_it_leaves() {
     holds(Case {
         bulk: true,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![0],
         events: vec![
             Event::Run,
@@ -209,6 +227,8 @@ async fn a_contact_an_unanswered_batch_created_renamed_before_a_read_is_left_alo
     holds(Case {
         bulk: true,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![0],
         events: vec![
             Event::Kill(KillPoint::WhileABatchProcesses),
@@ -228,6 +248,8 @@ async fn a_renamed_contact_whose_old_address_signed_up_again_is_still_acsyncs() 
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![1],
         events: vec![
             Event::Run,
@@ -248,6 +270,8 @@ async fn an_unconfirmed_member_others_added_since_the_last_read_is_not_bulk_subs
     holds(Case {
         bulk: true,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![],
         events: vec![
             Event::Run,
@@ -271,6 +295,8 @@ async fn an_update_after_a_rename_keeps_the_renamed_contact_acsyncs() {
     holds(Case {
         bulk: false,
         stored_form: false,
+        drift_checks: false,
+        udate_still: false,
         initial: vec![],
         events: vec![
             Event::Join(1),
