@@ -233,6 +233,30 @@ impl StateDb {
         members: impl Iterator<Item = &'a Member>,
         snapshot_at: i64,
     ) -> Result<(), StateError> {
+        self.record_read(export, members, snapshot_at, true)
+    }
+
+    /// Records what a drift check read of some members (docs/run-rules.md,
+    /// drift checks), as [`Self::replace_members`] does for a full read but
+    /// dropping no row: the members not given were not read.
+    pub fn update_read_members<'a>(
+        &mut self,
+        export: &str,
+        members: impl Iterator<Item = &'a Member>,
+        snapshot_at: i64,
+    ) -> Result<(), StateError> {
+        self.record_read(export, members, snapshot_at, false)
+    }
+
+    /// Upserts the rows a read showed; `whole`: the read was of the whole
+    /// list, and rows it did not give may go.
+    fn record_read<'a>(
+        &mut self,
+        export: &str,
+        members: impl Iterator<Item = &'a Member>,
+        snapshot_at: i64,
+        whole: bool,
+    ) -> Result<(), StateError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -244,7 +268,8 @@ impl StateDb {
                 upsert_read(&mut stmt, export, m, snapshot_at).at(&self.path)?;
                 given.insert(&m.email);
             }
-            drop(stmt);
+        }
+        if whole {
             // Collected before deleting: changing a table under a live
             // SELECT on it is allowed but its results are unspecified.
             let doomed: Vec<String> = tx
@@ -258,29 +283,6 @@ impl StateDb {
             let mut delete = tx.prepare_cached(DELETE).at(&self.path)?;
             for email in &doomed {
                 delete.execute(params![export, email]).at(&self.path)?;
-            }
-        }
-        tx.commit().at(&self.path)
-    }
-
-    /// Records what a drift check read of some members (docs/run-rules.md,
-    /// drift checks), as [`Self::replace_members`] does for a full read but
-    /// dropping no row: the members not given were not read. A row another
-    /// process wrote after `snapshot_at` is newer and is kept.
-    pub fn update_read_members<'a>(
-        &mut self,
-        export: &str,
-        members: impl Iterator<Item = &'a Member>,
-        snapshot_at: i64,
-    ) -> Result<(), StateError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(&self.path)?;
-        {
-            let mut stmt = tx.prepare_cached(UPSERT_READ).at(&self.path)?;
-            for m in members {
-                upsert_read(&mut stmt, export, m, snapshot_at).at(&self.path)?;
             }
         }
         tx.commit().at(&self.path)

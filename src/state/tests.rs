@@ -702,3 +702,22 @@ fn created_contacts_are_recorded_with_their_batch_until_a_full_read_forgets_them
     db.forget_created("scope").expect("forget");
     assert!(db.created_ids("scope").expect("created").is_empty());
 }
+
+/// A drift check's rows update what it read and drop nothing: a member it
+/// did not read is not taken for gone (docs/run-rules.md, drift checks).
+#[test]
+fn a_partial_read_updates_what_it_read_and_drops_nothing() {
+    let (_dir, mut db) = db();
+    db.save_members("vip", &[member("plain@x.io"), member("read@x.io")])
+        .expect("save");
+    let read = [Member {
+        contact_id: Some(99),
+        ..member("read@x.io")
+    }];
+    db.update_read_members("vip", read.iter(), 0)
+        .expect("update");
+    let got = db.load_members("vip").expect("load");
+    assert_eq!(emails(&got), ["plain@x.io", "read@x.io"]);
+    let ids: Vec<Option<u64>> = got.values().map(|m| m.contact_id).collect();
+    assert!(ids.contains(&Some(99)), "{ids:?}");
+}
