@@ -215,3 +215,40 @@ async fn a_drift_check_learns_the_ids_of_contacts_a_bulk_import_added() {
         Some(2)
     );
 }
+
+/// `plan` and `explain` make the run's own drift check and say so: which
+/// read, why, and what it found; the text names the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_explain_say_a_drift_check_was_made_and_why() {
+    let (w, people) = synced(120).await;
+    let x = &people[2].0;
+    w.sim
+        .set_membership(id_of(&w, x), w.list, 3, ChangedBy::Admin);
+
+    let out = w.acsync(&["plan", "vip", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(plan["read"], "drift", "{plan}");
+    assert_eq!(plan["read_reason"], "every_run");
+    assert_eq!(plan["full_read"], false);
+    assert_eq!(plan["drift"]["changed"], 1, "{plan}");
+    assert_eq!(plan["drift"]["counts"], "agreed");
+
+    let out = w.acsync(&["plan", "vip"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a drift check"), "{text}");
+    assert!(text.contains("drift check since"), "{text}");
+
+    let out = w.acsync(&["explain", "vip", x, "--json"]);
+    let why: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(why["next_run"]["read"], "drift", "{why}");
+    assert_eq!(why["next_run"]["kept"], "kept_bounced", "{why}");
+    // Planning wrote nothing: the run still finds the bounce itself.
+    let r = w.sync_success("vip").await;
+    assert_eq!(r.last_run.kept_bounced, 1);
+    assert_eq!(r.last_run.drift.map(|d| d.changed), Some(1));
+}
