@@ -1,10 +1,12 @@
 //! The checks of one export on its account: its list exists (check 3),
 //! its segment reads, every mapped field exists and the segment's first
 //! values fit it (check 4), and the list read returns per-list statuses
-//! (check 5); see docs/verification.md. Every request is a GET.
+//! (check 5), and the drift check's filter is honoured; see
+//! docs/verification.md. Every request is a GET.
 
 use super::connection::REACH_FIX;
 use super::{Finding, plural};
+use crate::activecampaign::changed::ChangedRead;
 use crate::activecampaign::{ApiError, Client, FieldDef};
 use crate::config::{Export, Source};
 use crate::model::{ListStatus, LiveMember};
@@ -51,6 +53,7 @@ pub async fn export(client: &Client, export: &Export, fields: &mut AccountFields
             Ok(live) => {
                 out.push(statuses(client, export, &scope, &live, started).await);
                 out.push(removal_check(client, export, &scope, &live).await);
+                out.push(drift_filter(client, export, &scope).await);
             }
             Err(e) => out.push(Finding::fail(
                 &scope,
@@ -326,6 +329,45 @@ async fn removal_check(
         REMOVAL_FIX,
     )
 }
+
+/// The drift check's read (docs/run-rules.md, drift checks) is honoured:
+/// asked for the members updated after tomorrow, the list answers none.
+/// An account that ignores `filters[updated_after]` answers every member:
+/// each drift check then finds "more than half the list changed" and reads
+/// in full, which is safe but costs a full read. Read-only, one request.
+async fn drift_filter(client: &Client, export: &Export, scope: &str) -> Finding {
+    const CHECK: &str = "drift check";
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    match client.changed_members(export.list_id, tomorrow, 0).await {
+        Ok(ChangedRead::Read(rows)) if rows.is_empty() => Finding::ok(
+            scope,
+            CHECK,
+            "`filters[updated_after]` is honoured: no member updated after tomorrow",
+        ),
+        Ok(ChangedRead::Read(rows)) => Finding::warn(
+            scope,
+            CHECK,
+            format!(
+                "`filters[updated_after]` answered {} updated after tomorrow",
+                plural(rows.len() as u64, "member")
+            ),
+            DRIFT_FIX,
+        ),
+        Ok(ChangedRead::TooMany(n)) => Finding::warn(
+            scope,
+            CHECK,
+            format!(
+                "`filters[updated_after]` is not honoured: {} updated after tomorrow",
+                plural(n, "member")
+            ),
+            DRIFT_FIX,
+        ),
+        Err(e) => Finding::fail(scope, CHECK, e.to_string(), REACH_FIX),
+    }
+}
+
+/// The fix when the account does not honour the drift check's filter.
+const DRIFT_FIX: &str = "every drift check on this account reads the list in full instead (safe, but a request per 100 members): set drift_check_every to full_read_every, and report this line to the acsync maintainers";
 
 /// The fix when the read before an unsubscribe does not answer as needed.
 const REMOVAL_FIX: &str = "acsync unsubscribes a member only when its own row, read this way, shows it active: on this account removals are left as they are (each run says why); report this line to the acsync maintainers";

@@ -297,7 +297,8 @@ async fn the_account_fields_are_read_once_per_connection() {
 /// docs/verification.md: doctor reports what it learned about the account
 /// that a write depends on, read-only: the account's time zone and this
 /// host's clock against ActiveCampaign's, and whether the read before an
-/// unsubscribe (`ids[]` with side-loaded rows) answers as acsync needs.
+/// unsubscribe (`ids[]` with side-loaded rows) answers as acsync needs,
+/// and whether the drift check's `filters[updated_after]` is honoured.
 /// On an account that ignores `include=contactLists`, that check fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_the_account_zone_the_clock_and_the_removal_check() {
@@ -318,6 +319,8 @@ async fn reports_the_account_zone_the_clock_and_the_removal_check() {
     assert!(clock.contains(" s from ActiveCampaign's"), "{clock}");
     let removal = line(&s, "ok", "removal check");
     assert!(removal.contains("3 members asked"), "{removal}");
+    let drift = line(&s, "ok", "drift check");
+    assert!(drift.contains("is honoured"), "{drift}");
     only_gets(&w);
 
     w.sim.set_include_ignored(true);
