@@ -252,3 +252,22 @@ async fn plan_and_explain_say_a_drift_check_was_made_and_why() {
     assert_eq!(r.last_run.kept_bounced, 1);
     assert_eq!(r.last_run.drift.map(|d| d.changed), Some(1));
 }
+
+/// When more than half the list shows as updated since the last check (a
+/// mass import by another tool), the run reads the list in full instead:
+/// the check would cost as much, and the full read needs no proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_mostly_changed_since_the_last_check_is_read_in_full() {
+    let (w, people) = synced(300).await;
+    for (email, _) in people.iter().take(200) {
+        assert!(w.sim.edit_contact_by_others(email, "Imported"));
+    }
+    let r = w.sync_success("vip").await;
+    assert_eq!(r.last_run.read.as_deref(), Some("full"), "{:?}", r.last_run);
+    assert_eq!(
+        r.last_run.read_reason.as_deref(),
+        Some("drift_check_too_large")
+    );
+    assert_eq!(r.last_run.drift, None);
+    assert_eq!(r.last_run.updated, 200, "the edits are written back");
+}
