@@ -14,14 +14,14 @@ use crate::harness::World;
 const DAY: i64 = 24 * 3600;
 
 /// An export whose runs between full reads each make a drift check, synced
-/// (the first run, then a full read that learns the contact ids its bulk
-/// import did not give back), and the account aged three days: all that is
-/// older than anything a check asks for.
+/// ten days ago, read in full since (which learns the contact ids its bulk
+/// import did not give back), and three days passed: all that is older
+/// than anything the next check asks for (two days before the last read).
 async fn synced(n: usize) -> (World, Vec<(String, String)>) {
     let w = World::new().await;
     w.write_export(
         "vip",
-        "max_removals = \"100%\"\nfull_read_every = \"7d\"\ndrift_check_every = \"0\"",
+        "max_removals = \"100%\"\nfull_read_every = \"30d\"\ndrift_check_every = \"0\"",
     );
     let people = World::people(0..n);
     w.write_people("vip", &people);
@@ -31,8 +31,9 @@ async fn synced(n: usize) -> (World, Vec<(String, String)>) {
         Some("full"),
         "a first run reads"
     );
+    w.pass_time(10 * DAY);
     w.sync_with("vip", full_read()).await;
-    w.sim.age(3 * DAY);
+    w.pass_time(3 * DAY);
     (w, people)
 }
 
@@ -156,8 +157,12 @@ async fn a_change_the_counts_cannot_see_is_caught_by_the_sample() {
     assert_eq!(r.last_run.read.as_deref(), Some("drift"));
     assert_eq!(r.last_run.kept_unsubscribed, 1, "{:?}", r.last_run.drift);
 
-    // The opt-out is old news by the next check.
-    w.sim.age(3 * DAY);
+    // A check re-reads two days before the last one: the opt-out is old
+    // news two checks later.
+    w.pass_time(3 * DAY);
+    let quiet = w.sync_success("vip").await;
+    assert_eq!(quiet.last_run.drift.and_then(|d| d.disagreed), None);
+    w.pass_time(3 * DAY);
     w.sim.set_status_change_moves_udate(false);
     w.sim
         .set_membership(id_of(&w, a), w.list, 1, ChangedBy::Contact);
@@ -189,7 +194,7 @@ async fn a_drift_check_learns_the_ids_of_contacts_a_bulk_import_added() {
     for (email, first) in &joiners {
         w.sim.add_contact(email, Some(first), None, None);
     }
-    w.sim.age(3 * DAY);
+    w.pass_time(3 * DAY);
     people.extend(joiners.iter().cloned());
     w.write_people("vip", &people);
     let r = w.sync_success("vip").await;

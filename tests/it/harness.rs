@@ -65,6 +65,38 @@ impl World {
         self.root().join("state")
     }
 
+    /// `secs` pass: every time ActiveCampaign shows (`Simulator::age`) and
+    /// every time the state database recorded that a rule compares with
+    /// them (write windows, reads, checks, batch submissions) move that far
+    /// into the past together, so that what acsync knows stays consistent
+    /// with what the account shows, as it is after a real wait.
+    pub fn pass_time(&self, secs: i64) {
+        self.sim.age(secs);
+        let path = self.state_dir().join(acsync::state::DB_FILE);
+        if !path.exists() {
+            return;
+        }
+        let db = rusqlite::Connection::open(&path).expect("open the state database");
+        let earlier = format!("-{secs} seconds");
+        let text = |table: &str, column: &str| {
+            format!(
+                "UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%fZ', {column}, '{earlier}') \
+                 WHERE {column} IS NOT NULL"
+            )
+        };
+        let sql = [
+            // A window from 0 is "since ever": it stays.
+            format!("UPDATE members SET write_from = write_from - {secs} WHERE write_from > 0"),
+            format!("UPDATE members SET write_to = write_to - {secs} WHERE write_to IS NOT NULL"),
+            text("exports", "last_full_read"),
+            text("exports", "last_check"),
+            text("batches", "submitted_at"),
+        ];
+        for statement in sql {
+            db.execute(&statement, []).expect(&statement);
+        }
+    }
+
     /// `acsync.toml` with one connection `sim` at `rps` requests a second.
     pub fn write_settings(&self, rps: u32) {
         let toml = format!(

@@ -156,7 +156,7 @@ impl Driver {
             Event::FullReadRun => return self.checked_run(None, true).await,
             Event::Kill(point) => return self.checked_run(Some(point), false).await,
             Event::Others(i, action) => self.others(i, action),
-            Event::TimePasses => self.sim().age(3 * 24 * 3600),
+            Event::TimePasses => self.w.pass_time(3 * 24 * 3600),
         }
         Vec::new()
     }

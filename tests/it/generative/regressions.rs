@@ -309,3 +309,29 @@ async fn an_update_after_a_rename_keeps_the_renamed_contact_acsyncs() {
     })
     .await;
 }
+
+/// Found at 400 cases, when the driver's "time passes" moved only the
+/// account's times into the past: a form re-subscribed an opt-out, and
+/// three days later the row's change looked older than acsync's own add,
+/// so the final full read took the membership for acsync's and
+/// unsubscribed the leaver. The driver's fault, not acsync's: time passing
+/// moves acsync's recorded times with the account's (`World::pass_time`),
+/// and the history holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_resubscribe_stays_the_forms_after_days_pass() {
+    holds(Case {
+        bulk: true,
+        stored_form: false,
+        drift_checks: false,
+        udate_still: false,
+        initial: vec![],
+        events: vec![
+            Event::Join(1),
+            Event::Run,
+            Event::Others(1, OthersAction::OptOutThenFormSubscribe),
+            Event::Leave(1),
+            Event::TimePasses,
+        ],
+    })
+    .await;
+}
