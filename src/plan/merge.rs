@@ -23,14 +23,15 @@ pub struct Merge<'a> {
     pub keep_pending: bool,
     /// The contacts acsync's imports created that no full read has seen
     /// yet: found under an address acsync does not know (renamed since),
-    /// each is still acsync's.
-    pub created: Option<&'a HashSet<u64>>,
+    /// each is still acsync's, as acsync left it when it saw its import end
+    /// (the time each maps to, Unix seconds).
+    pub created: Option<&'a HashMap<u64, i64>>,
 }
 
 impl Merge<'_> {
     /// Whether one of acsync's imports created the contact `id`.
     fn created_by_us(&self, id: u64) -> bool {
-        self.created.is_some_and(|c| c.contains(&id))
+        self.created.is_some_and(|c| c.contains_key(&id))
     }
 
     /// Settle every intent against a read taken at `now`.
@@ -90,16 +91,14 @@ fn newcomer(l: &LiveMember, before: Option<&Member>, how: Merge<'_>) -> Member {
     let mut m = Member::unknown(l.email.clone());
     if let Some(before) = before {
         m.take_provenance_of(before);
-    } else if how.created_by_us(l.contact_id) {
+    } else if let Some(&seen) = how.created.and_then(|c| c.get(&l.contact_id)) {
         // An import of acsync's created it (and so subscribed it); the
-        // address changed since.
+        // address changed since. acsync's write ended when it saw the
+        // import end: a change to the membership after that is another's.
         m.contact_id = Some(l.contact_id);
         m.status = Some(ListStatus::Active);
         m.owned = true;
-        m.last_write = Some(WriteWindow {
-            from: 0,
-            to: how.now,
-        });
+        m.last_write = Some(WriteWindow { from: 0, to: seen });
     }
     // The read then judges it as any membership acsync made.
     reconcile(&mut m, Some(l), how);

@@ -108,8 +108,9 @@ pub struct Snapshot {
     /// When it was taken (Unix seconds): a member row another process
     /// writes later is newer than anything this run read.
     taken_at: i64,
-    /// The contacts acsync's imports created that no full read has seen.
-    created: HashSet<u64>,
+    /// The contacts acsync's imports created that no full read has seen,
+    /// and when acsync saw each import end.
+    created: HashMap<u64, i64>,
 }
 
 impl Snapshot {
@@ -193,7 +194,7 @@ impl Snapshot {
             others: OtherExports::default(),
             taken_over: Vec::new(),
             taken_at: Utc::now().timestamp(),
-            created: HashSet::new(),
+            created: HashMap::new(),
         }
     }
 
@@ -271,7 +272,9 @@ pub async fn prepare_from(
     // so the read shows what it did; one still running keeps its doubts.
     let mut snap = snap;
     let follow = batches::follow(client, &snap.open_batches, now).await;
-    snap.created.extend(follow.created.iter().copied());
+    let seen = Utc::now().timestamp();
+    snap.created
+        .extend(follow.created.iter().map(|id| (*id, seen)));
     // The changes in doubt a read settles because a batch passed the bound
     // with its end untold (docs/run-rules.md, batches).
     let by_reading = !follow.by_reading.is_empty() && follow.unsettled.is_empty();

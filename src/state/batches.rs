@@ -47,11 +47,11 @@ pub(super) fn apply_step(
             .execute(params![export, id]),
         JournalStep::Created(ids) => {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO created (scope, contact_id) VALUES (?1, ?2)",
+                "INSERT OR IGNORE INTO created (scope, contact_id, seen_at) VALUES (?1, ?2, ?3)",
             )?;
             let mut n = 0;
             for &id in ids {
-                n += insert.execute(params![export, id as i64])?;
+                n += insert.execute(params![export, id as i64, now.timestamp()])?;
             }
             Ok(n)
         }
@@ -68,13 +68,29 @@ pub struct OpenBatch {
 impl StateDb {
     /// The contacts acsync's imports created on `scope` that no full read
     /// has seen since ([`JournalStep::Created`]).
-    pub fn created_ids(&self, scope: &str) -> Result<std::collections::HashSet<u64>, StateError> {
+    /// Each with when acsync saw its import end (Unix seconds; 0 when a
+    /// database older than that record does not say).
+    pub fn created_ids(
+        &self,
+        scope: &str,
+    ) -> Result<std::collections::HashMap<u64, i64>, StateError> {
+        let seen = match self.version < super::schema::DRIFT_CHECK {
+            true => "NULL",
+            false => "seen_at",
+        };
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT contact_id FROM created WHERE scope = ?1")
+            .prepare_cached(&format!(
+                "SELECT contact_id, {seen} FROM created WHERE scope = ?1"
+            ))
             .at(&self.path)?;
         let ids = stmt
-            .query_map([scope], |r| r.get::<_, i64>(0).map(|id| id as u64))
+            .query_map([scope], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                ))
+            })
             .at(&self.path)?
             .collect::<Result<_, _>>()
             .at(&self.path)?;

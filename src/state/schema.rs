@@ -230,10 +230,15 @@ ALTER TABLE history ADD COLUMN batch TEXT;
 /// what changed since then), and why its next run must read in full when
 /// a drift check's proof disagreed (`read_in_full_because`; docs/run-rules.md,
 /// drift checks). Older records have neither: their last full read is
-/// their last check.
+/// their last check. A contact acsync's import created records when acsync
+/// saw that import end (`seen_at`, Unix seconds): the end of acsync's write
+/// to it, after which any change to its membership is someone else's
+/// (docs/ownership.md). Older rows have none: no change to them is taken
+/// for acsync's.
 const V7: &str = "
 ALTER TABLE exports ADD COLUMN last_check TEXT;
 ALTER TABLE exports ADD COLUMN read_in_full_because TEXT;
+ALTER TABLE created ADD COLUMN seen_at INTEGER;
 ";
 
 /// The outcome of [`migrate`] when the file is newer than this build.

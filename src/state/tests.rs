@@ -696,7 +696,10 @@ fn created_contacts_are_recorded_with_their_batch_until_a_full_read_forgets_them
     .expect("one transaction");
     db.record_created("scope", &[6, 7]).expect("followed batch");
     let ids = db.created_ids("scope").expect("created");
-    assert_eq!(ids, [5, 6, 7].into());
+    let mut got: Vec<u64> = ids.keys().copied().collect();
+    got.sort_unstable();
+    assert_eq!(got, [5, 6, 7]);
+    assert_eq!(ids[&5], t.timestamp(), "seen when its batch's end was");
     assert!(db.created_ids("other").expect("created").is_empty());
     assert!(db.open_batches("scope").expect("batches").is_empty());
     db.forget_created("scope").expect("forget");

@@ -88,6 +88,7 @@ impl World {
             // A window from 0 is "since ever": it stays.
             format!("UPDATE members SET write_from = write_from - {secs} WHERE write_from > 0"),
             format!("UPDATE members SET write_to = write_to - {secs} WHERE write_to IS NOT NULL"),
+            format!("UPDATE created SET seen_at = seen_at - {secs} WHERE seen_at > 0"),
             text("exports", "last_full_read"),
             text("exports", "last_check"),
             text("batches", "submitted_at"),

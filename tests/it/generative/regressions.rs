@@ -335,3 +335,29 @@ async fn a_form_resubscribe_stays_the_forms_after_days_pass() {
     })
     .await;
 }
+
+/// Found at 597 cases: a contact acsync's bulk import created opts out and
+/// a form subscribes it again; days later it is renamed. The full read that
+/// finds it under its new address took the membership for acsync's with a
+/// write that ended at that read, so the form's subscription looked like
+/// acsync's own and the leaver was unsubscribed. acsync's write to a
+/// contact its import created ends when acsync saw the import end
+/// (docs/ownership.md, where ownership is kept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_contact_resubscribed_by_a_form_then_renamed_stays_the_forms() {
+    holds(Case {
+        bulk: true,
+        stored_form: false,
+        drift_checks: false,
+        udate_still: false,
+        initial: vec![],
+        events: vec![
+            Event::Join(1),
+            Event::Run,
+            Event::Others(1, OthersAction::OptOutThenFormSubscribe),
+            Event::TimePasses,
+            Event::Others(1, OthersAction::RenameAway),
+        ],
+    })
+    .await;
+}
