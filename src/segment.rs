@@ -413,7 +413,7 @@ mod tests {
     use super::*;
 
     fn name(first: &str) -> Fields {
-        Fields::new(clean_value(first).as_deref(), None, None)
+        Fields::new(clean_value(first), None, None)
     }
 
     #[test]
