@@ -79,7 +79,11 @@ pub fn email_problem(e: &str) -> Option<&'static str> {
 }
 
 fn valid_local(local: &str) -> bool {
-    let bad = |c: char| c.is_whitespace() || c.is_control() || FORBIDDEN_LOCAL.contains(&c);
+    // Letters and digits first: they are most of every address.
+    let bad = |c: char| {
+        !c.is_ascii_alphanumeric()
+            && (c.is_whitespace() || c.is_control() || FORBIDDEN_LOCAL.contains(&c))
+    };
     !local.is_empty()
         && !local.chars().any(bad)
         && !local.starts_with('.')
@@ -88,21 +92,23 @@ fn valid_local(local: &str) -> bool {
 }
 
 fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    let label_ok = |l: &&str| {
+    let label_ok = |l: &str| {
         !l.is_empty()
             && !l.starts_with('-')
             && !l.ends_with('-')
             && l.chars().all(|c| c.is_alphanumeric() || c == '-')
     };
     let tld_ok = |t: &str| t.chars().count() >= 2 && t.chars().all(char::is_alphabetic);
-    labels.len() >= 2 && labels.iter().all(label_ok) && labels.last().is_some_and(|t| tld_ok(t))
+    // Walked without collecting the labels: this runs for every row.
+    let tld = domain.rsplit('.').next().unwrap_or_default();
+    domain.contains('.') && domain.split('.').all(label_ok) && tld_ok(tld)
 }
 
 /// A trimmed field value; empty means "not sent" (ActiveCampaign keeps what it has).
-pub fn clean_value(raw: &str) -> Option<String> {
+/// Borrowed: a reader copies it once, into the profile's packed fields.
+pub fn clean_value(raw: &str) -> Option<&str> {
     let v = raw.trim();
-    (!v.is_empty()).then(|| v.to_owned())
+    (!v.is_empty()).then_some(v)
 }
 
 /// What a source's row numbers count, so that every command names a row
@@ -407,7 +413,7 @@ mod tests {
     use super::*;
 
     fn name(first: &str) -> Fields {
-        Fields::new(clean_value(first).as_deref(), None, None)
+        Fields::new(clean_value(first), None, None)
     }
 
     #[test]
@@ -476,7 +482,7 @@ mod tests {
 
     #[test]
     fn clean_values() {
-        assert_eq!(clean_value("  Jane "), Some("Jane".into()));
+        assert_eq!(clean_value("  Jane "), Some("Jane"));
         assert_eq!(clean_value("   "), None);
         assert_eq!(clean_value(""), None);
     }

@@ -52,22 +52,29 @@ impl Fields {
     ) -> Fields {
         let mut custom: Vec<(K, V)> = custom.into_iter().collect();
         custom.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
-        let mut buf = Vec::new();
-        for (slot, v) in [
+        let standard = [
             (FIRST_NAME, first_name),
             (LAST_NAME, last_name),
             (PHONE, phone),
-        ] {
-            if let Some(v) = v {
-                put(&mut buf, slot, v);
-            }
+        ];
+        let values = || {
+            let standard = standard.iter().filter_map(|&(slot, v)| Some((slot, v?)));
+            let custom = custom
+                .iter()
+                .flat_map(|(k, v)| [(CUSTOM_KEY, k.as_ref()), (CUSTOM_VALUE, v.as_ref())]);
+            standard.chain(custom)
+        };
+        // Sized exactly: one allocation per profile, no growth nor shrink.
+        let len = values().map(|(_, v)| packed_len(v)).sum();
+        if len == 0 {
+            return Fields::EMPTY;
         }
-        for (k, v) in &custom {
-            put(&mut buf, CUSTOM_KEY, k.as_ref());
-            put(&mut buf, CUSTOM_VALUE, v.as_ref());
+        let mut buf = Vec::with_capacity(len);
+        for (slot, v) in values() {
+            put(&mut buf, slot, v);
         }
         Fields {
-            packed: (!buf.is_empty()).then(|| buf.into_boxed_slice()),
+            packed: Some(buf.into_boxed_slice()),
         }
     }
 
@@ -128,13 +135,22 @@ impl Fields {
     /// Decodes the buffer. It is only ever written by [`put`], so it is
     /// well formed; a malformed tail would merely end the iteration.
     fn slots(&self) -> impl Iterator<Item = (u8, &str)> + '_ {
+        let mut raw = self.raw_slots();
+        std::iter::from_fn(move || {
+            let (slot, bytes) = raw.next()?;
+            Some((slot, std::str::from_utf8(bytes).ok()?))
+        })
+    }
+
+    /// [`Fields::slots`] as bytes, for hashing: what [`put`] wrote.
+    fn raw_slots(&self) -> impl Iterator<Item = (u8, &[u8])> + '_ {
         let mut rest: &[u8] = self.packed.as_deref().unwrap_or_default();
         std::iter::from_fn(move || {
             let (&slot, tail) = rest.split_first()?;
             let (len, tail) = get_len(tail)?;
             let bytes = tail.get(..len)?;
             rest = &tail[len..];
-            Some((slot, std::str::from_utf8(bytes).ok()?))
+            Some((slot, bytes))
         })
     }
 
@@ -142,16 +158,87 @@ impl Fields {
     /// state database, so the encoding must never change between versions:
     /// it hashes the values as the unpacked representation of acsync 0.1
     /// did (first, last, phone as options, then each custom key and value).
+    ///
+    /// That byte stream is laid out in one buffer and hashed in one call
+    /// (xxh3 gives the same digest as feeding it piece by piece), in one
+    /// pass over the packed values.
     pub fn hash64(&self) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in [self.first_name(), self.last_name(), self.phone()] {
-            write_opt(&mut h, part);
+        let mut stream = LegacyStream::default();
+        let mut next_standard = FIRST_NAME;
+        for (slot, v) in self.raw_slots() {
+            // The standard fields before this one that are not sent.
+            while next_standard < slot.min(CUSTOM_KEY) {
+                stream.none();
+                next_standard += 1;
+            }
+            next_standard = next_standard.max(slot + 1);
+            stream.some(v);
         }
-        for (k, v) in self.custom() {
-            write_opt(&mut h, Some(k));
-            write_opt(&mut h, Some(v));
+        while next_standard < CUSTOM_KEY {
+            stream.none();
+            next_standard += 1;
         }
-        h.digest()
+        stream.digest()
+    }
+}
+
+/// The byte stream [`Fields::hash64`] hashes: each value as `[1][length as
+/// u64 LE][bytes]`, each standard field not sent as `[0]`. Kept on the
+/// stack for the usual few short values.
+#[derive(Default)]
+struct LegacyStream {
+    inline: InlineBuf,
+    spilled: Vec<u8>,
+}
+
+/// The stack part of a [`LegacyStream`].
+struct InlineBuf {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Default for InlineBuf {
+    fn default() -> InlineBuf {
+        InlineBuf {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl LegacyStream {
+    fn none(&mut self) {
+        self.write(&[0]);
+    }
+
+    fn some(&mut self, v: &[u8]) {
+        self.write(&[1]);
+        self.write(&(v.len() as u64).to_le_bytes());
+        self.write(v);
+    }
+
+    fn write(&mut self, part: &[u8]) {
+        let InlineBuf { bytes, len } = &mut self.inline;
+        match bytes.get_mut(*len..*len + part.len()) {
+            Some(room) if self.spilled.is_empty() => {
+                room.copy_from_slice(part);
+                *len += part.len();
+            }
+            _ => {
+                if self.spilled.is_empty() {
+                    self.spilled.extend_from_slice(&bytes[..*len]);
+                }
+                self.spilled.extend_from_slice(part);
+            }
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        if self.spilled.is_empty() {
+            xxhash_rust::xxh3::xxh3_64(&self.inline.bytes[..self.inline.len])
+        } else {
+            xxhash_rust::xxh3::xxh3_64(&self.spilled)
+        }
     }
 }
 
@@ -164,6 +251,17 @@ impl fmt::Debug for Fields {
             .field("custom", &self.custom().collect::<Vec<_>>())
             .finish()
     }
+}
+
+/// How many bytes [`put`] appends for `value`.
+fn packed_len(value: &str) -> usize {
+    let mut n = value.len();
+    let mut len = 2 + n;
+    while n >= 0x80 {
+        len += 1;
+        n >>= 7;
+    }
+    len
 }
 
 /// Appends one value: slot, LEB128 length, bytes.
@@ -190,18 +288,6 @@ fn get_len(mut bytes: &[u8]) -> Option<(usize, &[u8])> {
             return Some((n, bytes));
         }
         shift += 7;
-    }
-}
-
-fn write_opt(h: &mut xxhash_rust::xxh3::Xxh3, v: Option<&str>) {
-    match v {
-        // A length prefix keeps ("ab","c") and ("a","bc") apart.
-        Some(s) => {
-            h.update(&[1]);
-            h.update(&(s.len() as u64).to_le_bytes());
-            h.update(s.as_bytes());
-        }
-        None => h.update(&[0]),
     }
 }
 
@@ -261,6 +347,18 @@ mod tests {
             write_opt(&mut h, Some(v));
         }
         h.digest()
+    }
+
+    fn write_opt(h: &mut xxhash_rust::xxh3::Xxh3, v: Option<&str>) {
+        match v {
+            // A length prefix keeps ("ab","c") and ("a","bc") apart.
+            Some(s) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            None => h.update(&[0]),
+        }
     }
 
     #[test]

@@ -14,9 +14,9 @@ const VALUES: [&str; 3] = ["", "Ann", "Bob"];
 fn arb_fields() -> impl Strategy<Value = Fields> {
     (0..3usize, 0..3usize, prop::option::of(0..2usize)).prop_map(|(first, phone, company)| {
         Fields::with_custom(
-            clean_value(VALUES[first]).as_deref(),
+            clean_value(VALUES[first]),
             None,
-            clean_value(VALUES[phone]).as_deref(),
+            clean_value(VALUES[phone]),
             company.map(|c| ("COMPANY", ["Acme", "Bolt"][c])),
         )
     })

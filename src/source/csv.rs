@@ -126,7 +126,7 @@ fn push_record(
     proj.push(builder, row, &mut |&i: &usize| {
         let bytes = record.get(i).unwrap_or_default();
         match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(clean_value(s)),
+            Ok(s) => Ok(clean_value(s).map(Cow::Borrowed)),
             Err(_) => Err(format!("column {:?} is not valid UTF-8", names[i])),
         }
     });

@@ -18,6 +18,7 @@
 //! no line holds (a typo in `[mapping]`) fails the read once the file is
 //! read, listing the keys the first lines hold.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -123,7 +124,8 @@ fn push_line(
             && let Some(Value::Array(items)) = lookup(&obj, key)
             && items.iter().all(|i| !(i.is_array() || i.is_object()))
         {
-            return Ok((!items.is_empty()).then(|| Value::Array(items.clone()).to_string()));
+            let text = (!items.is_empty()).then(|| Value::Array(items.clone()).to_string());
+            return Ok(text.map(Cow::Owned));
         }
         scalar(&obj, key)
     });
@@ -188,12 +190,12 @@ fn lookup<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// The value of `key` as a cleaned string (see [`lookup`]).
-fn scalar(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+fn scalar<'v>(obj: &'v Map<String, Value>, key: &str) -> Result<Option<Cow<'v, str>>, String> {
     match lookup(obj, key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(clean_value(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(Value::String(s)) => Ok(clean_value(s).map(Cow::Borrowed)),
+        Some(Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
+        Some(Value::Bool(b)) => Ok(Some(Cow::Owned(b.to_string()))),
         Some(other) => Err(format!(
             "key {key:?} holds {}, not a single value",
             kind(other)

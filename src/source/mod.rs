@@ -24,6 +24,7 @@ mod quotes;
 mod sqlite;
 mod value;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::config::{Mapping, Source};
@@ -284,7 +285,9 @@ pub(crate) struct Projection<K> {
 
 /// A value lookup for one row: `Ok(None)` when absent or blank (not sent),
 /// `Err(reason)` when the row cannot be used (bad UTF-8, a JSON array...).
-pub(crate) type Lookup<'a, K> = dyn FnMut(&K) -> Result<Option<String>, String> + 'a;
+/// Values are borrowed from the row where the reader can (`'v`): a row's
+/// values are only read to be packed into its profile.
+pub(crate) type Lookup<'a, 'v, K> = dyn FnMut(&K) -> Result<Option<Cow<'v, str>>, String> + 'a;
 
 impl<K> Projection<K> {
     /// Resolves every mapped column with `find`; the first failure wins.
@@ -325,7 +328,7 @@ impl<K> Projection<K> {
     /// Extracts one row and feeds it to `builder`. An email that cannot be
     /// read makes the row unreadable; any other value that cannot be used is
     /// left out and reported, and the row stays (docs/run-rules.md, the segment).
-    pub(crate) fn push(&self, builder: &mut SegmentBuilder, row: u64, get: &mut Lookup<'_, K>) {
+    pub(crate) fn push(&self, builder: &mut SegmentBuilder, row: u64, get: &mut Lookup<'_, '_, K>) {
         let email = match get(&self.email) {
             Ok(email) => email.unwrap_or_default(),
             Err(reason) => return builder.unreadable(row, reason),
@@ -336,7 +339,7 @@ impl<K> Projection<K> {
         builder.push_reported(row, &email, fields, issue);
     }
 
-    fn fields(&self, get: &mut Lookup<'_, K>, problems: &mut Vec<String>) -> Fields {
+    fn fields(&self, get: &mut Lookup<'_, '_, K>, problems: &mut Vec<String>) -> Fields {
         let mut value = |k: &K| {
             get(k).unwrap_or_else(|reason| {
                 problems.push(reason);

@@ -18,6 +18,7 @@
 //!   never collected; row numbers are 1-based result rows.
 //! - Values become text as [`super::value`] documents; NULL is not sent.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -266,7 +267,7 @@ async fn stream_rows(
 }
 
 /// The field text of column `i`: NULL is not sent, text is trimmed.
-fn text(row: &PgRow, i: usize, kind: PgKind) -> Result<Option<String>, String> {
+fn text(row: &PgRow, i: usize, kind: PgKind) -> Result<Option<Cow<'static, str>>, String> {
     let column = || row.columns()[i].name().to_owned();
     let value = row.try_get_raw(i).map_err(|e| e.to_string())?;
     if value.is_null() {
@@ -280,6 +281,6 @@ fn text(row: &PgRow, i: usize, kind: PgKind) -> Result<Option<String>, String> {
             .map(str::to_owned)
             .map_err(|_| "value is not valid UTF-8".to_owned()),
     };
-    text.map(|t| clean_value(&t))
+    text.map(|t| clean_value(&t).map(|v| Cow::Owned(v.to_owned())))
         .map_err(|reason| format!("column {:?}: {reason}", column()))
 }

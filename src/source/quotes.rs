@@ -78,27 +78,55 @@ impl<R> QuoteTracker<R> {
     }
 
     fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(matched) = self.bom {
-                if BOM.get(matched) == Some(&b) {
-                    self.bom = (matched + 1 < BOM.len()).then_some(matched + 1);
-                    continue;
-                }
-                self.bom = None;
-                if matched > 0 {
-                    // A partial BOM is data: the first field is unquoted.
-                    self.starts.push_back(self.line);
-                    self.state = State::Unquoted;
-                }
+        let bytes = self.skip_bom(bytes);
+        let mut at = 0;
+        while at < bytes.len() {
+            // Inside a field most bytes leave the state as it is (see
+            // `next`): jump to the next one that may not, instead of
+            // stepping through every byte of every row.
+            let rest = &bytes[at..];
+            let run = match self.state {
+                State::Unquoted => memchr::memchr3(b',', b'\r', b'\n', rest),
+                // A newline in a quoted field only counts a line.
+                State::Quoted => memchr::memchr2(b'"', b'\n', rest),
+                _ => Some(0),
+            };
+            let Some(run) = run else { break };
+            at += run;
+            self.step(bytes[at]);
+            at += 1;
+        }
+    }
+
+    /// Matches a leading BOM (possibly split across reads); the bytes after it.
+    fn skip_bom<'b>(&mut self, mut bytes: &'b [u8]) -> &'b [u8] {
+        while let Some(matched) = self.bom {
+            let Some((&b, rest)) = bytes.split_first() else {
+                break;
+            };
+            if BOM.get(matched) == Some(&b) {
+                self.bom = (matched + 1 < BOM.len()).then_some(matched + 1);
+                bytes = rest;
+                continue;
             }
-            if self.state == State::RecordStart && !matches!(b, b'\r' | b'\n') {
+            self.bom = None;
+            if matched > 0 {
+                // A partial BOM is data: the first field is unquoted.
                 self.starts.push_back(self.line);
-                self.state = State::FieldStart;
+                self.state = State::Unquoted;
             }
-            self.state = self.next(b);
-            if b == b'\n' {
-                self.line += 1;
-            }
+        }
+        bytes
+    }
+
+    fn step(&mut self, b: u8) {
+        if self.state == State::RecordStart && !matches!(b, b'\r' | b'\n') {
+            self.starts.push_back(self.line);
+            self.state = State::FieldStart;
+        }
+        self.state = self.next(b);
+        if b == b'\n' {
+            self.line += 1;
         }
     }
 
@@ -191,5 +219,45 @@ mod tests {
         let mut buf = [0u8; 4];
         assert_eq!(t.read(&mut buf).expect("read"), 4);
         assert_eq!(t.unterminated(), None);
+    }
+
+    /// Reads `text` through a tracker `chunk` bytes at a time: the record
+    /// lines and the line of an open quote.
+    fn track_in_chunks(text: &[u8], chunk: usize) -> (Vec<u64>, Option<u64>) {
+        let mut t = QuoteTracker::new(text);
+        let mut buf = vec![0u8; chunk];
+        while t.read(&mut buf).expect("read") > 0 {}
+        let lines = std::iter::from_fn(|| t.next_record_line()).collect();
+        (lines, t.unterminated())
+    }
+
+    proptest::proptest! {
+        /// The scan that skips through a field finds what stepping byte by
+        /// byte (reads of one byte) finds, and one record start for each
+        /// record the csv crate reads.
+        #[test]
+        fn skipping_through_fields_finds_what_stepping_finds(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"a"[..], b"bc", b",", b"\"", b"\"\"", b"\r", b"\n", b"\r\n",
+                    b"\xEF", b"\xEF\xBB\xBF", b"x@y.io",
+                ]),
+                0..40,
+            )
+        ) {
+            // Ends in data: a file that is only part of a BOM has no record
+            // start (its one record is all BOM bytes), a case of its own.
+            let text = [parts.concat(), b"z".to_vec()].concat();
+            let whole = track_in_chunks(&text, 4096);
+            proptest::prop_assert_eq!(&whole, &track_in_chunks(&text, 1));
+            proptest::prop_assert_eq!(&whole, &track_in_chunks(&text, 3));
+            let records = ::csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&text[..])
+                .byte_records()
+                .count();
+            proptest::prop_assert_eq!(whole.0.len(), records);
+        }
     }
 }

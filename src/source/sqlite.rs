@@ -14,6 +14,7 @@
 //! the column's name), since SQLite types values, not columns: the other rows
 //! may be fine.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -88,13 +89,13 @@ fn open(path: &Path) -> Result<Connection, SourceError> {
 }
 
 /// The field text of one SQLite value (see the module doc).
-fn text(value: ValueRef<'_>, column: &str) -> Result<Option<String>, String> {
+fn text<'v>(value: ValueRef<'v>, column: &str) -> Result<Option<Cow<'v, str>>, String> {
     match value {
         ValueRef::Null => Ok(None),
-        ValueRef::Integer(i) => Ok(Some(i.to_string())),
-        ValueRef::Real(f) => Ok(Some(float_text(f))),
+        ValueRef::Integer(i) => Ok(Some(Cow::Owned(i.to_string()))),
+        ValueRef::Real(f) => Ok(Some(Cow::Owned(float_text(f)))),
         ValueRef::Text(b) => match std::str::from_utf8(b) {
-            Ok(s) => Ok(clean_value(s)),
+            Ok(s) => Ok(clean_value(s).map(Cow::Borrowed)),
             Err(_) => Err(format!("column {column:?} is not valid UTF-8")),
         },
         ValueRef::Blob(_) => Err(format!(
