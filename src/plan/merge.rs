@@ -125,7 +125,15 @@ pub fn merge_changed(known: Known, changed: &[LiveMember], how: Merge<'_>) -> (K
     let mut touched = Vec::new();
     for l in changed {
         touched.push(l.email.clone());
-        let renamed = before.get(&l.contact_id).filter(|old| old.email != l.email);
+        // Already recorded where it is shown: another record that still
+        // names the contact (an address it left earlier) is not where it
+        // was renamed from now.
+        let followed = known
+            .get(&l.email)
+            .is_some_and(|m| m.contact_id == Some(l.contact_id));
+        let renamed = before
+            .get(&l.contact_id)
+            .filter(|old| old.email != l.email && !followed);
         if let Some(old) = renamed.and_then(|old| known.get_mut(&old.email)) {
             // Still the renamed contact's record: its address holds it no more.
             if old.contact_id == Some(l.contact_id) {

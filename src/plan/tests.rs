@@ -1035,3 +1035,26 @@ fn a_drift_checks_rows_change_only_the_members_they_show() {
     assert_eq!((new.contact_id, new.owned), (Some(7), true));
     assert_eq!(touched, ["new@x.io", "old@x.io"]);
 }
+
+/// An address a contact was renamed away from keeps naming it until a
+/// read shows another contact there; when the drift check then shows the
+/// contact where it was followed to, that stale record is not where it
+/// was renamed from, and keeps what acsync did at that address since.
+#[test]
+fn a_drift_check_does_not_take_a_stale_record_for_a_rename() {
+    let owned = |email: &str, id: u64| Member {
+        owned: true,
+        contact_id: Some(id),
+        ..member(email, Some(Active))
+    };
+    // p1's contact 7 was renamed to moved@ (followed); acsync subscribed
+    // p1 again since, a contact whose id no read has shown yet.
+    let before = known([owned("moved@x.io", 7), owned("p1@x.io", 7)]);
+    let moved = LiveMember {
+        status: Unsubscribed,
+        ..live("moved@x.io", Active, None)
+    };
+    let (out, _) = merge_changed(before, &[moved], Merge::settle_all(0));
+    let p1 = out.get("p1@x.io").expect("kept");
+    assert_eq!((p1.status, p1.owned), (Some(Active), true), "{p1:?}");
+}

@@ -361,3 +361,27 @@ async fn a_created_contact_resubscribed_by_a_form_then_renamed_stays_the_forms()
     })
     .await;
 }
+
+/// Found at 636 cases, with a drift check on every run: a contact acsync
+/// created is renamed in ActiveCampaign; the drift check follows it to its
+/// new address, acsync subscribes the old address again (a new contact),
+/// and that address then leaves the segment: it must be unsubscribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_re_added_after_its_contact_was_renamed_is_unsubscribed_when_it_leaves() {
+    holds(Case {
+        bulk: true,
+        stored_form: false,
+        drift_checks: true,
+        udate_still: false,
+        initial: vec![1],
+        events: vec![
+            Event::Run,
+            Event::Run,
+            Event::Others(1, OthersAction::RenameAway),
+            Event::Run,
+            Event::Run,
+            Event::Leave(1),
+        ],
+    })
+    .await;
+}
