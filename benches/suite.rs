@@ -375,8 +375,11 @@ export, the state database is seeded exactly as a converged run leaves it
    500-profile export in one child process, its segment sliding 2% a run and
    2% renamed (every run adds, updates and removes), RSS and the heap in use
    (live allocations, counted by the suite's global allocator) after each
-   run. (b) The daemon: four exports due every second, each segment rewritten
-   after each of its runs, RSS of the daemon sampled every 100 ms.
+   run. (b) The daemon: four exports, each on a list of its own, due every
+   second, each segment rewritten after each of its runs (the same slide
+   and renames over a population of 600 profiles, so members leave and come
+   back and the lists and the state keep their size; `max_removals =
+   "100%"`, so no run is blocked), RSS of the daemon sampled every 100 ms.
 8. **Parallel accounts.** 20 accounts, each a simulator of its own at the
    real limits of item 2, each with one export of 25,000 new profiles, all
    due at the same second (a once-a-year cron on that second, UTC) in one

@@ -167,12 +167,14 @@ impl Drop for DaemonProc {
 }
 
 /// An export file `exports/NAME.toml` of `w`'s list with its own schedule and segment.
-pub fn write_daemon_export(w: &World, name: &str, cron: &str, segment: &str) {
+/// An export of `segment` to `list` on `cron`. `max_removals = "100%"`: a
+/// run that falls behind its segment's changes is never blocked (a blocked
+/// run writes nothing, which would flatter item 7).
+pub fn write_daemon_export(w: &World, name: &str, list: u64, cron: &str, segment: &str) {
     let text = format!(
-        "connection = \"sim\"\nlist_id = {}\nschedule = \"{cron}\"\n\n[source]\nkind = \"csv\"\n\
-         path = \"../segments/{segment}.csv\"\n\n[mapping]\nemail = \"email\"\n\
-         first_name = \"first_name\"\nlast_name = \"last_name\"\nphone = \"phone\"\n",
-        w.list
+        "connection = \"sim\"\nlist_id = {list}\nschedule = \"{cron}\"\nmax_removals = \"100%\"\n\n\
+         [source]\nkind = \"csv\"\npath = \"../segments/{segment}.csv\"\n\n[mapping]\n\
+         email = \"email\"\nfirst_name = \"first_name\"\nlast_name = \"last_name\"\nphone = \"phone\"\n"
     );
     std::fs::write(w.root().join("exports").join(format!("{name}.toml")), text)
         .expect("export file");

@@ -164,3 +164,14 @@ pub fn soak_segment(n: u64, r: u32) -> impl Iterator<Item = (u64, u32)> {
     let start = u64::from(r) * step;
     (start..start + n).map(move |i| (i, u32::from((i + u64::from(r)) % 50 == 0)))
 }
+
+/// [`soak_segment`] over a population of `n + n/5` profiles: the window
+/// wraps, so members leave and come back (a resubscribe) and, once it has
+/// wrapped, the list and the state hold the same number of rows run after
+/// run. With an unbounded window both grow by every member that leaves
+/// (the state remembers it, the list keeps it unsubscribed), and so does
+/// what each run loads: a memory soak must keep its data the same size.
+pub fn cycling_soak_segment(n: u64, r: u32) -> impl Iterator<Item = (u64, u32)> {
+    let population = n + n / 5;
+    soak_segment(n, r).map(move |(i, v)| (i % population, v))
+}

@@ -363,7 +363,8 @@ async fn plan_snapshot(
         }
     }
     let planned = loop {
-        if let (Some(_), Some(client)) = (reason, read.client) {
+        if let (Some(why), Some(client)) = (reason, read.client) {
+            tracing::debug!(export = %export.id, reason = why.as_str(), "reading the list in full");
             let full = read_list(export, client).await?;
             let mut members = full.members;
             let unread = if full.moved {
