@@ -100,6 +100,26 @@ pub struct Runner {
     paths: RunnerPaths,
     clients: Mutex<HashMap<String, (Arc<Connection>, Client)>>,
     tune: fn(&mut ClientConfig),
+    /// Runs in progress in this process, by scope (account and list).
+    live: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A run's place among the runs in progress on its scope; leaves on drop.
+struct LiveRun {
+    live: Arc<Mutex<HashMap<String, usize>>>,
+    scope: String,
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = live.get_mut(&self.scope) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&self.scope);
+            }
+        }
+    }
 }
 
 impl Runner {
@@ -108,7 +128,23 @@ impl Runner {
             paths,
             clients: Mutex::new(HashMap::new()),
             tune: |_| {},
+            live: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Enters this run among those in progress on its scope; whether
+    /// another export's run on the same list was already in progress here.
+    fn enter(&self, export: &Export) -> (LiveRun, bool) {
+        let scope = state::scope_of(export);
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let n = live.entry(scope.clone()).or_insert(0);
+        let others = *n > 0;
+        *n += 1;
+        let run = LiveRun {
+            live: Arc::clone(&self.live),
+            scope,
+        };
+        (run, others)
     }
 
     /// Adjusts every client this runner builds (tests and the demo shorten
@@ -251,7 +287,14 @@ impl Runner {
         last_run: &mut LastRun,
         prev: Option<&StatusFile>,
     ) -> Result<Option<String>, RunError> {
-        let (segment, db, snapshot) = self.load(export).await?;
+        // Another export's run on this list in this process may hold
+        // intents and batches in progress: its work, not an earlier run's to
+        // settle by a full read (docs/run-rules.md, full reads).
+        let (_live, others_live) = self.enter(export);
+        let (segment, db, mut snapshot) = self.load(export).await?;
+        if others_live {
+            snapshot.others_in_progress();
+        }
         if export.prune == crate::model::Prune::All && !snapshot.siblings.is_empty() {
             return Err(RunError::SharedPruneAll {
                 export: export.id.clone(),

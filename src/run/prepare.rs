@@ -87,8 +87,11 @@ pub use super::fingerprint::{export_fingerprint, target_fingerprint};
 #[derive(Clone)]
 pub struct Snapshot {
     meta: Option<ExportMeta>,
-    /// A pending intent, a killed run or an open batch.
-    unsettled: bool,
+    /// A pending intent or an open batch on the export's list.
+    pending_or_open: bool,
+    /// Another export's run on the same list is in progress in this
+    /// process: the pending intents and open batches may be its work.
+    others_in_progress: bool,
     known: Known,
     /// Batches ActiveCampaign accepted whose end no run has seen.
     open_batches: Vec<OpenBatch>,
@@ -144,7 +147,8 @@ impl Snapshot {
         };
         Ok(Snapshot {
             meta,
-            unsettled: db.has_pending(scope)? || !unfinished.is_empty() || !open_batches.is_empty(),
+            pending_or_open: db.has_pending(scope)? || !open_batches.is_empty(),
+            others_in_progress: false,
             known: db.load_known(scope)?,
             open_batches,
             unfinished_runs: unfinished.len(),
@@ -184,7 +188,8 @@ impl Snapshot {
     pub fn empty(export: &Export) -> Snapshot {
         Snapshot {
             meta: None,
-            unsettled: false,
+            pending_or_open: false,
+            others_in_progress: false,
             known: Known::new(),
             open_batches: Vec::new(),
             unfinished_runs: 0,
@@ -220,6 +225,22 @@ impl Snapshot {
         self.unfinished_runs
     }
 
+    /// Another export's run on the same list is in progress in this
+    /// process (the daemon runs exports of one list side by side): the
+    /// intents pending and the batches open on the list may be its work in
+    /// progress. They are left in doubt, not followed and not a reason to
+    /// read the list in full; only this export's own killed runs are.
+    pub fn others_in_progress(&mut self) {
+        self.others_in_progress = true;
+    }
+
+    /// What an earlier run left unsettled: this export's killed runs, and
+    /// the list's pending intents and open batches unless another run in
+    /// progress may be making them.
+    fn unsettled(&self) -> bool {
+        self.unfinished_runs > 0 || (self.pending_or_open && !self.others_in_progress)
+    }
+
     pub fn left(&self) -> Option<&(String, u64)> {
         self.left.as_ref()
     }
@@ -235,7 +256,7 @@ impl Snapshot {
             forced,
             recorded: self.meta.is_some(),
             target_changed: self.left.is_some(),
-            unsettled: self.unsettled,
+            unsettled: self.unsettled(),
             mapping_unchanged: self
                 .meta
                 .as_ref()
@@ -271,6 +292,11 @@ pub async fn prepare_from(
     // Every batch a killed run left is followed to its end before the read,
     // so the read shows what it did; one still running keeps its doubts.
     let mut snap = snap;
+    // The batches open while another run on the list is in progress may
+    // be its own: that run follows them.
+    if snap.others_in_progress {
+        snap.open_batches.clear();
+    }
     let follow = batches::follow(client, &snap.open_batches, now).await;
     let seen = Utc::now().timestamp();
     snap.created
@@ -281,7 +307,7 @@ pub async fn prepare_from(
     let in_doubt = snap.known.iter().filter(|m| m.pending.is_some()).count() as u64;
     let read = ListRead {
         client: Some(client),
-        keep_pending: !follow.unsettled.is_empty(),
+        keep_pending: !follow.unsettled.is_empty() || snap.others_in_progress,
     };
     let mut prepared = plan_snapshot(export, snap, segment, opts, now, watch, read).await?;
     prepared.fields = fields;

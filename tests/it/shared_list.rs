@@ -103,3 +103,69 @@ async fn prune_all_on_a_shared_list_is_refused() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Two exports of one list in one process (as the daemon runs them): one
+/// export's run starts while the other's bulk batch is still processing.
+/// That batch and its intents are the other run's work in progress, not
+/// something a killed run left: the run does not read the list in full for
+/// them, and leaves their members as they are until the other run settles
+/// them (docs/run-rules.md, full reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_another_export_has_in_progress_is_no_reason_to_read_in_full() {
+    use acsync::run::{RunOptions, Trigger};
+    use tokio_util::sync::CancellationToken;
+
+    let w = World::with(crate::harness::slow_batches(3)).await;
+    let extra = "max_removals = \"100%\"\nexclude_automations = true";
+    w.write_export("a", extra);
+    w.write_export("b", extra);
+    w.write_people("a", &World::people(0..20));
+    w.write_people("b", &World::people(100..120));
+    w.sync_success("a").await;
+    w.sync_success("b").await;
+
+    // `a` gains members: its batch takes three seconds to land.
+    w.write_people("a", &World::people(0..40));
+    let submitted = w.sim.ledger().batches_submitted;
+    let runner = std::sync::Arc::new(w.runner());
+    let (a, b) = (w.export("a"), w.export("b"));
+    let first = {
+        let runner = std::sync::Arc::clone(&runner);
+        tokio::spawn(async move {
+            runner
+                .run(
+                    &a,
+                    Trigger::Manual,
+                    RunOptions::default(),
+                    CancellationToken::new(),
+                )
+                .await
+        })
+    };
+    while w.sim.ledger().batches_submitted == submitted {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let other = runner
+        .run(
+            &b,
+            Trigger::Manual,
+            RunOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("b ran");
+    assert_eq!(
+        other.outcome,
+        Outcome::Success,
+        "{:?}",
+        other.last_run.error
+    );
+    assert_eq!(
+        other.last_run.read_reason.as_deref(),
+        None,
+        "no full read for another run's batch: {:?}",
+        other.last_run
+    );
+    let mine = first.await.expect("joined").expect("a ran");
+    assert_eq!(mine.last_run.added, 20, "{:?}", mine.last_run.error);
+}
