@@ -24,9 +24,11 @@ pub struct Sizes {
     /// initial export.
     pub parallel_accounts: usize,
     pub parallel_profiles: u64,
+    /// Items 10 and 11: members of the list whose drift is checked.
+    pub drift: u64,
     /// Item 9: how long the busy-account soak lasts.
     pub busy_soak: Duration,
-    /// Items 2, 4, 5 and 8 at ActiveCampaign's real limits (5 requests a
+    /// Items 2, 4, 5, 8, 10 and 11 at ActiveCampaign's real limits (5 requests a
     /// second, 100 bulk imports a minute, 1 s of `status:false`). Off for
     /// the quick configuration, which only checks that everything works.
     pub real_limits: bool,
@@ -108,4 +110,13 @@ pub fn limit_answers(l: &Ledger) -> u64 {
 
 pub fn count(l: &Ledger, endpoint: &str) -> u64 {
     l.by_endpoint.get(endpoint).copied().unwrap_or(0)
+}
+
+/// A ledger's requests by endpoint: `GET /contacts 12, GET /lists/{id} 1`.
+pub fn by_endpoint(l: &Ledger) -> String {
+    l.by_endpoint
+        .iter()
+        .map(|(e, n)| format!("{e} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -79,7 +79,7 @@ pub fn proc_status_mb(key: &str) -> Option<f64> {
 }
 
 /// The measured step: `plan` (read + state + plan, `Runner::plan`), `run`
-/// (`Runner::run`), or `soak` (`runs` runs of one `Runner`, the segment
+/// (`Runner::run`), `full-read` (`Runner::run` as `sync --full-read`), or `soak` (`runs` runs of one `Runner`, the segment
 /// changing between them, RSS sampled after each).
 pub async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u32) -> RunFigures {
     let runner = runner_in(root, fast_client);
@@ -99,8 +99,12 @@ pub async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u3
             f.full_read = r.full_read.is_some();
             f.api_requests = r.api_requests;
         }
-        "run" => {
-            let r = run_once(&runner, &export).await;
+        "run" | "full-read" => {
+            let options = RunOptions {
+                full_read: kind == "full-read",
+                ..RunOptions::default()
+            };
+            let r = run_once(&runner, &export, options).await;
             f.wall = started.elapsed();
             fill(&mut f, &r);
         }
@@ -120,7 +124,7 @@ pub async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u3
             };
             for r in 0..runs {
                 write_csv(&seg, soak_segment(n, r));
-                let rep = run_once(&runner, &export).await;
+                let rep = run_once(&runner, &export, RunOptions::default()).await;
                 assert_eq!(rep.outcome.as_str(), "success", "soak run {r}");
                 fill(&mut f, &rep);
                 f.rss_series.push(proc_status_mb("VmRSS:").unwrap_or(0.0));
@@ -133,14 +137,13 @@ pub async fn run_in_process(root: &Path, kind: &str, fast_client: bool, runs: u3
     f
 }
 
-async fn run_once(runner: &Runner, export: &config::Export) -> acsync::run::RunReport {
+async fn run_once(
+    runner: &Runner,
+    export: &config::Export,
+    options: RunOptions,
+) -> acsync::run::RunReport {
     runner
-        .run(
-            export,
-            Trigger::Manual,
-            RunOptions::default(),
-            CancellationToken::new(),
-        )
+        .run(export, Trigger::Manual, options, CancellationToken::new())
         .await
         .expect("run starts")
 }

@@ -16,6 +16,7 @@
 pub mod busy_soak;
 pub mod daemon;
 pub mod daemon_items;
+pub mod drift;
 pub mod figures;
 pub mod measure;
 pub mod parallel;

@@ -3,7 +3,7 @@
 //! each judged against the fewest seconds the limits allow.
 
 use super::figures::{
-    Metric, RunFigures, Sizes, count, limit_answers, mb, metric, secs, writes_of,
+    Metric, RunFigures, Sizes, by_endpoint, count, limit_answers, mb, metric, secs, writes_of,
 };
 use super::measure::Exec;
 use super::world::World;
@@ -172,15 +172,7 @@ pub async fn item5_full_read(sizes: &Sizes, exec: &impl Exec) -> Vec<Metric> {
         metric(
             5,
             "full read: requests by endpoint; limit answers",
-            format!(
-                "{}; {}",
-                l.by_endpoint
-                    .iter()
-                    .map(|(e, n)| format!("{e} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                limit_answers(&l)
-            ),
+            format!("{}; {}", by_endpoint(&l), limit_answers(&l)),
             "",
             None,
         ),

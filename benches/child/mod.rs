@@ -107,7 +107,7 @@ pub fn cpu_time() -> Option<Duration> {
 /// Prints `BENCH-RESULT {json}` with the figures and this process's peak RSS.
 pub fn child_main(args: &[String]) -> std::process::ExitCode {
     let (Some(kind), Some(root)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: --child plan|run|soak ROOT [--fast-client]");
+        eprintln!("usage: --child plan|run|full-read|soak ROOT [--fast-client]");
         return std::process::ExitCode::from(2);
     };
     let fast = args.iter().any(|a| a == "--fast-client");
