@@ -116,13 +116,11 @@ async fn item8_parallel() {
 // The drift check is acsync's side of the change that brought these
 // items; until it runs, its figures miss their targets (Met = no).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until the drift check lands"]
 async fn item10_drift_check() {
     check(10, &drift::item10_drift_check(&tiny(), &InProcess).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "until the drift check lands"]
 async fn item11_drift_fallback() {
     check(11, &drift::item11_drift_fallback(&tiny(), &InProcess).await);
 }
